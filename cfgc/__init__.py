@@ -1,0 +1,3 @@
+"""cfgc: a GitOps config compiler for LLM platform configuration."""
+
+__version__ = "0.1.0"

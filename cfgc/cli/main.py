@@ -1,0 +1,141 @@
+"""Entry point of the ``cfgc`` console script and the error edge.
+
+Every command raises :class:`cfgc.errors.CfgcError` for failures a user can fix;
+this module turns them into ``path:line:col: error: message`` lines and the exit
+code of the error, and turns anything else into exit 3 with a hint to rerun with
+``--debug`` (which shows the traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from cfgc import __version__
+from cfgc.errors import EXIT_BUG, EXIT_USAGE, CfgcError
+
+# Each module defines click commands; listing them here keeps start-up cheap and
+# the command set explicit.
+COMMAND_MODULES = [
+    "cfgc.cli.build",
+    "cfgc.cli.validate",
+    "cfgc.cli.explain",
+    "cfgc.cli.init",
+    "cfgc.cli.secrets",
+]
+
+
+class CfgcGroup(click.Group):
+    """A group that maps cfgc errors to exit codes at the edge."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CfgcError as e:
+            _report(e, ctx)
+            sys.exit(e.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as e:  # noqa: BLE001 - the last line of defence
+            if _debug(ctx):
+                traceback.print_exc()
+            else:
+                click.echo(
+                    f"internal error: {type(e).__name__}: {e}\n"
+                    "this is a bug in cfgc; rerun with --debug for the traceback",
+                    err=True,
+                )
+            sys.exit(EXIT_BUG)
+
+
+def _debug(ctx: click.Context) -> bool:
+    root = ctx.find_root()
+    return bool(root.params.get("debug"))
+
+
+def _report(e: CfgcError, ctx: click.Context) -> None:
+    if _debug(ctx):
+        traceback.print_exc()
+    click.echo(str(e), err=True)
+
+
+@click.group(cls=CfgcGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cfgc")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+def cli(debug: bool) -> None:
+    """cfgc compiles layered YAML configuration into validated, signed bundles.
+
+    \b
+    Typical use:
+      cfgc validate                  check the repo in the current directory
+      cfgc build --out build/bundle  compile every target into a bundle
+      cfgc explain acme/prod/chat models.primary.timeout_s
+                                     show which layers set a value
+
+    Every command finds the config repo by walking up from the current
+    directory to cfgc.yaml, or takes --repo DIR.
+
+    \b
+    Exit codes: 0 ok, 1 invalid input, 2 usage error, 3 internal bug,
+    4 external system failed, 5 integrity failure.
+    """
+
+
+def _register() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name == name:
+                continue
+            raise
+        for obj in vars(mod).values():
+            if isinstance(obj, click.Command) and getattr(obj, "__module__", None) != __name__:
+                if getattr(obj, "_cfgc_top", False):
+                    cli.add_command(obj)
+
+
+def command(*args: Any, **kwargs: Any) -> Any:
+    """Decorator for a top-level cfgc command (marks it for registration)."""
+
+    def deco(f: Any) -> Any:
+        cmd = click.command(*args, **kwargs)(f)
+        cmd._cfgc_top = True  # type: ignore[attr-defined]
+        return cmd
+
+    return deco
+
+
+def group(*args: Any, **kwargs: Any) -> Any:
+    """Decorator for a top-level cfgc command group."""
+
+    def deco(f: Any) -> Any:
+        grp = click.group(*args, **kwargs)(f)
+        grp._cfgc_top = True  # type: ignore[attr-defined]
+        return grp
+
+    return deco
+
+
+def main() -> None:
+    """Run the cfgc command line."""
+    _register()
+    try:
+        cli.main(standalone_mode=False, prog_name="cfgc")
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(EXIT_USAGE if isinstance(e, click.UsageError) else e.exit_code)
+    sys.exit(0)
