@@ -1,0 +1,185 @@
+"""The compiler: layers → merged → prompts pinned → $extends → templates → validated.
+
+A :class:`Compiler` reads one source (a working tree or a commit).  Each layer
+file is parsed once, and the merge of the layers that targets share (all but
+their own service file) is computed once and reused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from cfgc.config import RepoConfig, load_config
+from cfgc.diagnostics import Diagnostic, group
+from cfgc.errors import CfgcError, InputError
+from cfgc.extends import resolve_extends
+from cfgc.hierarchy import Hierarchy, TargetSpec
+from cfgc.loading import Document, Path, load_yaml
+from cfgc.merging import MISSING, merge_layers, merge_value
+from cfgc.prompts import Prompt, PromptLibrary
+from cfgc.provenance import Provenance
+from cfgc.schema import SchemaSet
+from cfgc.sources import Source
+from cfgc.tags import PromptRef
+from cfgc.templating import render_target
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class CompiledTarget:
+    """A compiled target and what is needed to explain it."""
+
+    spec: TargetSpec
+    value: Any
+    docs: tuple[Document, ...] = field(repr=False)
+    origins: dict[Path, tuple[Path, ...]] = field(repr=False, default_factory=dict)
+    prompts: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The target name."""
+        return self.spec.name
+
+    @cached_property
+    def provenance(self) -> Provenance:
+        """Source locations of this target's values."""
+        return Provenance(self.docs, self.origins)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """Targets that compiled and the findings of the whole run."""
+
+    targets: tuple[CompiledTarget, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    prompts: tuple[Prompt, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when no finding is an error."""
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+
+class Compiler:
+    """Compiles the targets of one source."""
+
+    def __init__(self, source: Source, config: RepoConfig | None = None) -> None:
+        self.source = source
+        self.config = config or load_config(source)
+        self.hierarchy = Hierarchy(self.config, source.files())
+        self.prompts = PromptLibrary(source, self.config.prompts)
+        self._docs: dict[str, Document] = {}
+        self._prefix: dict[tuple[str, ...], Any] = {}
+        self._schemas: SchemaSet | None = None
+
+    @property
+    def schemas(self) -> SchemaSet:
+        """The schemas of cfgc.yaml, loaded on first use."""
+        if self._schemas is None:
+            self._schemas = SchemaSet(self.source, self.config)
+        return self._schemas
+
+    def specs(self, select: str | None = None) -> list[TargetSpec]:
+        """The targets to compile, sorted by name."""
+        return self.hierarchy.targets(select)
+
+    def document(self, path: str) -> Document:
+        """A layer file, parsed once."""
+        doc = self._docs.get(path)
+        if doc is None:
+            doc = load_yaml(self.source.read(path), path)
+            self._docs[path] = doc
+        return doc
+
+    def compile(self, spec: TargetSpec) -> CompiledTarget:
+        """Compile one target; raises InputError at the first problem."""
+        docs = tuple(self.document(p) for p in spec.layers)
+        value = self._merged(docs)
+        features = frozenset().union(*(d.features for d in docs))
+        origins: dict[Path, tuple[Path, ...]] = {}
+        pinned: list[str] = []
+        prov = Provenance(docs, origins)
+        if "prompt" in features:
+            value = self._pin_prompts(value, pinned)
+        if "extends" in features:
+            value, found = resolve_extends(value, prov.locate)
+            origins.update(found)
+        if "template" in features:
+            value = render_target(value, spec.variables, spec.name, prov.locate)
+        return CompiledTarget(spec, value, docs, origins, tuple(sorted(set(pinned))))
+
+    def _merged(self, docs: tuple[Document, ...]) -> Any:
+        key = tuple(d.path for d in docs[:-1])
+        base = self._prefix.get(key)
+        if base is None:
+            base = merge_layers(docs[:-1])
+            self._prefix[key] = base
+        last = docs[-1]
+        if last.data is None:
+            return base
+        if not isinstance(last.data, dict):
+            return merge_layers(docs)  # raises the located error
+        value = merge_value(base, last.data, last, ())
+        return {} if value is MISSING else value
+
+    def _pin_prompts(self, value: Any, pinned: list[str]) -> Any:
+        t = type(value)
+        if t is PromptRef:
+            prompt = self.prompts.resolve(value)
+            pinned.append(prompt.pinned)
+            return prompt.pinned
+        if t is dict:
+            out = {k: self._pin_prompts(v, pinned) for k, v in value.items()}
+            return out if any(out[k] is not value[k] for k in out) else value
+        if t is list:
+            items = [self._pin_prompts(v, pinned) for v in value]
+            return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+        return value
+
+    def validate(self, target: CompiledTarget) -> list[Diagnostic]:
+        """Schema findings for one compiled target."""
+        return self.schemas.validate(target.name, target.value, target.provenance)
+
+    def build(self, select: str | None = None, progress: Progress | None = None) -> BuildResult:
+        """Compile and validate every selected target, collecting all findings."""
+        diags: list[Diagnostic] = []
+        compiled: list[CompiledTarget] = []
+        specs = self.specs(select)
+        try:
+            self.schemas  # noqa: B018 - load schemas up front: a bad schema fails fast
+        except CfgcError as e:
+            return BuildResult((), (Diagnostic.from_error(e, "schema"),), ())
+        for i, spec in enumerate(specs):
+            try:
+                ct = self.compile(spec)
+            except CfgcError as e:
+                diags.append(Diagnostic.from_error(e, _rule(e), spec.name))
+            else:
+                compiled.append(ct)
+                diags.extend(self.validate(ct))
+            if progress is not None:
+                progress(i + 1, len(specs))
+        prompts: list[Prompt] = []
+        try:
+            prompts = self.prompts.all()
+        except InputError as e:
+            diags.append(Diagnostic.from_error(e, "prompt"))
+        return BuildResult(tuple(compiled), tuple(group(diags)), tuple(prompts))
+
+
+def _rule(e: CfgcError) -> str:
+    msg = e.message
+    for word, rule in (("$extends", "extends"), ("template", "template"), ("prompt", "prompt"), ("YAML", "yaml")):
+        if word in msg:
+            return rule
+    return "compile"
+
+
+def compile_many(compiler: Compiler, names: Iterable[str]) -> dict[str, CompiledTarget]:
+    """Compile the named targets (used by explain and diff)."""
+    wanted = set(names)
+    return {s.name: compiler.compile(s) for s in compiler.specs() if s.name in wanted}

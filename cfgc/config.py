@@ -1,0 +1,145 @@
+"""cfgc.yaml: the contract of a config repo (version 1)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+from cfgc.errors import InputError, Location, MultipleErrors
+from cfgc.loading import Document, load_yaml
+from cfgc.sources import CONFIG_FILE, Source
+
+_VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class SchemaRule:
+    """A JSON Schema that every target whose name matches ``match`` satisfies."""
+
+    schema: str
+    match: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class LevelPattern:
+    """One hierarchy entry, such as ``tenants/{tenant}/tenant.yaml``."""
+
+    pattern: str
+    variables: tuple[str, ...]
+    location: Location
+
+
+@dataclass(frozen=True)
+class RepoConfig:
+    """The parsed and checked cfgc.yaml."""
+
+    hierarchy: tuple[LevelPattern, ...]
+    targets: str
+    target_location: Location
+    schemas: tuple[SchemaRule, ...]
+    prompts: str | None
+    policies: str | None
+    production: tuple[str, ...]
+    max_secret_age_days: int | None
+    document: Document
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """The hierarchy variables, in the order the last entry names them."""
+        return self.hierarchy[-1].variables
+
+
+@cache
+def config_schema() -> dict[str, Any]:
+    """cfgc's own JSON Schema for cfgc.yaml."""
+    text = resources.files("cfgc").joinpath("data/cfgc.schema.json").read_text("utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def load_config(source: Source) -> RepoConfig:
+    """Read and check cfgc.yaml; every problem is reported with its line."""
+    doc = load_yaml(source.read(CONFIG_FILE), CONFIG_FILE)
+    data = doc.data
+    if not isinstance(data, dict):
+        raise InputError("cfgc.yaml must be a mapping with 'version', 'hierarchy' and 'targets'", doc.location())
+    errors: list[InputError] = []
+    validator = jsonschema.Draft202012Validator(config_schema())
+    for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        errors.append(_schema_error(err, doc))
+    if errors:
+        raise errors[0] if len(errors) == 1 else MultipleErrors(list(errors))
+
+    levels = tuple(
+        LevelPattern(p, tuple(dict.fromkeys(_VAR.findall(p))), doc.location(("hierarchy", i)))
+        for i, p in enumerate(data["hierarchy"])
+    )
+    last = levels[-1]
+    bound = set(last.variables)
+    for lv in levels:
+        if "**" in lv.pattern:
+            errors.append(InputError("'**' is not supported in hierarchy patterns; use '*' per path segment", lv.location))
+        for var in lv.variables:
+            if var not in bound:
+                errors.append(
+                    InputError(
+                        f"variable {{{var}}} is not bound: the last hierarchy entry "
+                        f"({last.pattern!r}) must name every variable",
+                        lv.location,
+                    )
+                )
+    target_loc = doc.location(("targets",))
+    tvars = _VAR.findall(data["targets"])
+    for var in tvars:
+        if var not in bound:
+            errors.append(InputError(f"targets uses {{{var}}}, which the last hierarchy entry does not bind", target_loc))
+    missing = [v for v in last.variables if v not in tvars]
+    if missing:
+        errors.append(
+            InputError(
+                f"targets must use every variable of the last hierarchy entry; missing "
+                + ", ".join("{" + v + "}" for v in missing),
+                target_loc,
+            )
+        )
+    if errors:
+        raise errors[0] if len(errors) == 1 else MultipleErrors(list(errors))
+
+    schemas = tuple(
+        SchemaRule(s["schema"], s.get("match", "*"), doc.location(("schemas", i)))
+        for i, s in enumerate(data.get("schemas", []))
+    )
+    return RepoConfig(
+        hierarchy=levels,
+        targets=data["targets"],
+        target_location=target_loc,
+        schemas=schemas,
+        prompts=_folder(data.get("prompts")),
+        policies=_folder(data.get("policies")),
+        production=tuple(data.get("production", ())),
+        max_secret_age_days=data.get("secrets", {}).get("max_age_days"),
+        document=doc,
+    )
+
+
+def _folder(value: str | None) -> str | None:
+    return value.strip("/") if value else None
+
+
+def _schema_error(err: jsonschema.ValidationError, doc: Document) -> InputError:
+    path = tuple(err.absolute_path)
+    if err.validator == "additionalProperties":
+        extra = [k for k in err.instance if k not in err.schema.get("properties", {})]
+        if extra:
+            known = ", ".join(sorted(err.schema.get("properties", {})))
+            return InputError(f"unknown key {extra[0]!r} (known: {known})", doc.location((*path, extra[0])))
+    if err.validator == "const" and path == ("version",):
+        return InputError(f"unsupported version {err.instance!r}: this cfgc reads version 1", doc.location(path))
+    where = ".".join(map(str, path)) or "cfgc.yaml"
+    return InputError(f"{where}: {err.message}", doc.location(path))

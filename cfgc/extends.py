@@ -1,0 +1,111 @@
+"""``$extends``: late-bound inheritance between mappings of one target.
+
+A mapping with ``$extends: dotted.path`` (or a list of paths) gets the final
+value of each base deep-merged under its own keys.  Resolution happens after
+all layers are merged, so a higher layer that changes a base reaches every
+mapping that extends it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from cfgc.errors import InputError, Location
+from cfgc.loading import Path
+from cfgc.merging import MISSING, deep_merge, dotted, get_path, parse_dotted, type_name
+
+EXTENDS = "$extends"
+Locator = Callable[[Path], Location]
+
+
+def has_extends(value: Any) -> bool:
+    """Whether any mapping in ``value`` uses ``$extends`` (cheap pre-check)."""
+    if type(value) is dict:
+        return EXTENDS in value or any(has_extends(v) for v in value.values())
+    if type(value) is list:
+        return any(has_extends(v) for v in value)
+    return False
+
+
+def resolve_extends(root: Any, locate: Locator) -> tuple[Any, dict[Path, tuple[Path, ...]]]:
+    """Resolve every ``$extends`` in ``root``.
+
+    Returns the resolved value and, for provenance, a map from each extending
+    mapping's path to the base paths it inherited from.
+    """
+    if not has_extends(root):
+        return root, {}
+    r = _Resolver(root, locate)
+    return r.resolve((), root), r.origins
+
+
+class _Resolver:
+    def __init__(self, root: Any, locate: Locator) -> None:
+        self.root = root
+        self.locate = locate
+        self.done: dict[Path, Any] = {}
+        self.stack: list[Path] = []
+        self.origins: dict[Path, tuple[Path, ...]] = {}
+
+    def resolve(self, path: Path, value: Any) -> Any:
+        if path in self.done:
+            return self.done[path]
+        if path in self.stack:
+            chain = self.stack[self.stack.index(path) :] + [path]
+            raise InputError(
+                "$extends cycle: " + " -> ".join(dotted(p) for p in chain),
+                self.locate((*self.stack[-1], EXTENDS)),
+            )
+        if type(value) is dict:
+            if not has_extends(value):
+                return value
+            self.stack.append(path)
+            try:
+                out = self._mapping(path, value)
+            finally:
+                self.stack.pop()
+        elif type(value) is list:
+            if not has_extends(value):
+                return value
+            self.stack.append(path)
+            try:
+                out = [self.resolve((*path, i), v) for i, v in enumerate(value)]
+            finally:
+                self.stack.pop()
+        else:
+            return value
+        self.done[path] = out
+        return out
+
+    def _mapping(self, path: Path, value: dict[str, Any]) -> dict[str, Any]:
+        own = {k: self.resolve((*path, k), v) for k, v in value.items() if k != EXTENDS}
+        if EXTENDS not in value:
+            return own
+        refs = value[EXTENDS]
+        loc = self.locate((*path, EXTENDS))
+        if isinstance(refs, str):
+            refs = [refs]
+        if not isinstance(refs, list) or not refs or not all(isinstance(r, str) and r for r in refs):
+            raise InputError("$extends takes a dotted path or a list of dotted paths", loc)
+        merged: Any = {}
+        bases: list[Path] = []
+        for ref in refs:
+            base_path = parse_dotted(ref)
+            if base_path == path[: len(base_path)]:
+                raise InputError(f"$extends cycle: {dotted(path)} extends its own ancestor {ref}", loc)
+            raw = get_path(self.root, base_path)
+            if raw is MISSING:
+                raise InputError(f"$extends: {ref!r} does not exist in this target", loc)
+            base = self._base(base_path, raw)
+            if type(base) is not dict:
+                raise InputError(f"$extends: {ref!r} is {type_name(base)}, not a mapping", loc)
+            merged = deep_merge(merged, base)
+            bases.append(base_path)
+        self.origins[path] = tuple(bases)
+        return deep_merge(merged, own)  # type: ignore[no-any-return]
+
+    def _base(self, base_path: Path, raw: Any) -> Any:
+        # The base is resolved in turn, so chains of $extends work; a key that a
+        # base's own ancestor would inherit is out of reach (documented).
+        return self.resolve(base_path, raw)

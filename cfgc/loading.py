@@ -1,0 +1,350 @@
+"""YAML loading with provenance and YAML 1.2 core semantics.
+
+libyaml (through PyYAML's C parser) does the scanning and composing; the node
+tree is then walked once here to build plain Python values together with a flat
+map from key paths to source positions.  Doing the construction ourselves gives
+us, in one pass:
+
+* YAML 1.2 core scalars (``yes``/``no``/``off`` stay strings, ``0o17`` is octal),
+* refusal of duplicate keys, unknown tags, merge keys, alias bombs and deep
+  nesting, each with the exact ``line:col``,
+* the cfgc merge tags as small marker objects (:mod:`cfgc.tags`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from cfgc.errors import InputError, Location
+from cfgc.tags import DELETE, Append, Prepend, PromptRef, Replace
+
+MAX_DEPTH = 64
+MAX_EXPANDED_NODES = 200_000
+# libyaml composes recursively in C: a document nested tens of thousands of
+# levels deep overflows the C stack.  Such depth needs many brackets or very
+# long lines, so only those documents pay for an event scan first.
+_DEPTH_SCAN_THRESHOLD = 2_000
+
+PLAIN_TAG = "tag:cfgc,2024:plain"
+Path = tuple[str | int, ...]
+Mark = tuple[int, int]  # 1-based line, column
+
+
+@dataclass(frozen=True)
+class Document:
+    """One parsed YAML file: its value and where each key path was set."""
+
+    path: str  # relative to the repo root, POSIX separators
+    data: Any
+    marks: dict[Path, Mark] = field(repr=False)
+    # Which late stages this file may need, judged from its text: the compiler
+    # skips a stage for a target when none of its layers needs it.
+    features: frozenset[str] = frozenset()
+
+    def location(self, keypath: Path = ()) -> Location:
+        """The source location of ``keypath``, or of its closest ancestor."""
+        p = keypath
+        while True:
+            m = self.marks.get(p)
+            if m is not None:
+                return Location(self.path, m[0], m[1])
+            if not p:
+                return Location(self.path, 1, 1)
+            p = p[:-1]
+
+
+class _Resolver(yaml.resolver.BaseResolver):
+    """Tags every untagged plain scalar as PLAIN; we resolve YAML 1.2 ourselves."""
+
+    yaml_implicit_resolvers = {None: [(PLAIN_TAG, re.compile(r".*", re.DOTALL))]}
+    yaml_path_resolvers: dict[Any, Any] = {}
+
+
+if hasattr(yaml, "CParser"):
+
+    class _Loader(yaml.CParser, _Resolver):  # type: ignore[misc, name-defined]
+        def __init__(self, stream: str) -> None:
+            yaml.CParser.__init__(self, stream)  # type: ignore[attr-defined]
+            _Resolver.__init__(self)
+
+else:  # pragma: no cover - PyYAML built without libyaml
+
+    class _Loader(  # type: ignore[no-redef]
+        yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer, _Resolver
+    ):
+        def __init__(self, stream: str) -> None:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
+            _Resolver.__init__(self)
+
+
+_INT10 = re.compile(r"[-+]?[0-9]+\Z")
+_INT8 = re.compile(r"0o[0-7]+\Z")
+_INT16 = re.compile(r"0x[0-9a-fA-F]+\Z")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
+_INF = re.compile(r"[-+]?\.(inf|Inf|INF)\Z")
+_NAN = re.compile(r"\.(nan|NaN|NAN)\Z")
+_NULLS = frozenset(["", "~", "null", "Null", "NULL"])
+_TRUE = frozenset(["true", "True", "TRUE"])
+_FALSE = frozenset(["false", "False", "FALSE"])
+
+
+def resolve_plain(text: str) -> Any:
+    """Resolve a plain scalar by the YAML 1.2 core schema."""
+    if text in _NULLS:
+        return None
+    c = text[0]
+    if c in "tTfF":
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        return text
+    if c in "0123456789-+.":
+        if _INT10.match(text):
+            return int(text)
+        if _INT8.match(text):
+            return int(text[2:], 8)
+        if _INT16.match(text):
+            return int(text[2:], 16)
+        if _FLOAT.match(text):
+            return float(text)
+        if _INF.match(text):
+            return -math.inf if text[0] == "-" else math.inf
+        if _NAN.match(text):
+            return math.nan
+    return text
+
+
+def decode(raw: bytes, path: str) -> str:
+    """Decode UTF-8 (with or without BOM), or fail at the first bad byte."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        before = raw[: e.start]
+        line = before.count(b"\n") + 1
+        col = e.start - (before.rfind(b"\n") + 1) + 1
+        raise InputError(
+            f"file is not valid UTF-8 (byte 0x{raw[e.start]:02x})", Location(path, line, col)
+        ) from None
+
+
+def load_yaml(raw: bytes | str, path: str) -> Document:
+    """Parse one YAML file into a :class:`Document`.
+
+    Raises :class:`InputError` with the exact location for any syntax error or
+    refused construct.
+    """
+    text = decode(raw, path) if isinstance(raw, bytes) else raw
+    if text.count("[") + text.count("{") + _longest_line(text) > _DEPTH_SCAN_THRESHOLD:
+        _scan_depth(text, path)
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as e:
+        raise _yaml_error(e, path) from None
+    except yaml.YAMLError as e:
+        raise InputError(f"invalid YAML: {e}", Location(path)) from None
+    finally:
+        loader.dispose()
+    builder = _Builder(path, "&" in text)
+    if node is None:
+        return Document(path, None, {(): (1, 1)})
+    data = builder.build(node)
+    return Document(path, data, builder.marks, _features(text))
+
+
+def _features(text: str) -> frozenset[str]:
+    found = set()
+    if "!prompt" in text:
+        found.add("prompt")
+    if "$extends" in text:
+        found.add("extends")
+    if "{{" in text or "{%" in text:
+        found.add("template")
+    return frozenset(found)
+
+
+def _longest_line(text: str) -> int:
+    if len(text) <= _DEPTH_SCAN_THRESHOLD:
+        return 0
+    return max(map(len, text.splitlines()), default=0)
+
+
+def _scan_depth(text: str, path: str) -> None:
+    depth = 0
+    try:
+        for ev in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+            if isinstance(ev, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    m = ev.start_mark
+                    raise InputError(
+                        f"nesting deeper than {MAX_DEPTH} levels",
+                        Location(path, m.line + 1, m.column + 1),
+                    )
+            elif isinstance(ev, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.MarkedYAMLError as e:
+        raise _yaml_error(e, path) from None
+
+
+def _yaml_error(e: yaml.MarkedYAMLError, path: str) -> InputError:
+    mark = e.problem_mark or e.context_mark
+    loc = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path)
+    msg = e.problem or "invalid YAML"
+    if e.context and e.problem:
+        msg = f"{e.context}: {e.problem}"
+    if "found duplicate anchor" in msg or "found undefined alias" in msg:
+        msg = msg.replace("found ", "")
+    return InputError(f"invalid YAML: {msg}", loc)
+
+
+_STD = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_STD + "str", _STD + "int", _STD + "float", _STD + "bool", _STD + "null"}
+KNOWN_TAGS = ("!replace", "!delete", "!append", "!prepend", "!prompt")
+
+
+class _Builder:
+    def __init__(self, path: str, has_anchors: bool) -> None:
+        self.path = path
+        self.marks: dict[Path, Mark] = {(): (1, 1)}
+        self.has_anchors = has_anchors
+        self._active: set[int] = set()
+
+    def loc(self, node: yaml.Node) -> Location:
+        m = node.start_mark
+        return Location(self.path, m.line + 1, m.column + 1)
+
+    def build(self, root: yaml.Node) -> Any:
+        if self.has_anchors:
+            size = self._expanded_size(root, {})
+            if size > MAX_EXPANDED_NODES:
+                raise InputError(
+                    f"aliases expand to more than {MAX_EXPANDED_NODES} nodes (alias bomb?)",
+                    self.loc(root),
+                )
+        return self._value(root, (), 0)
+
+    def _expanded_size(self, node: yaml.Node, memo: dict[int, int]) -> int:
+        key = id(node)
+        if key in memo:
+            return memo[key]
+        memo[key] = MAX_EXPANDED_NODES + 1  # a cycle counts as unbounded
+        if isinstance(node, yaml.ScalarNode):
+            n = 1
+        elif isinstance(node, yaml.SequenceNode):
+            n = 1 + sum(self._expanded_size(c, memo) for c in node.value)
+        else:
+            n = 1 + sum(self._expanded_size(v, memo) for _, v in node.value)
+        n = min(n, MAX_EXPANDED_NODES + 1)
+        memo[key] = n
+        return n
+
+    def _value(self, node: yaml.Node, path: Path, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise InputError(f"nesting deeper than {MAX_DEPTH} levels", self.loc(node))
+        tag = node.tag
+        if tag == PLAIN_TAG:
+            return resolve_plain(node.value)
+        if isinstance(node, yaml.ScalarNode):
+            if tag == _STD + "str":
+                return node.value
+            if tag in _SCALAR_TAGS:
+                return self._explicit_scalar(node)
+            return self._tagged(node, path, depth)
+        key = id(node)
+        if key in self._active:
+            raise InputError("recursive alias", self.loc(node))
+        self._active.add(key)
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                value: Any = self._seq(node, path, depth)
+            else:
+                value = self._map(node, path, depth)
+        finally:
+            self._active.discard(key)
+        if tag in (_STD + "seq", _STD + "map"):
+            if (tag == _STD + "seq") != isinstance(node, yaml.SequenceNode):
+                raise InputError(f"tag {tag.replace(_STD, '!!')} does not fit this node", self.loc(node))
+            return value
+        return self._wrap(tag, value, node)
+
+    def _seq(self, node: yaml.SequenceNode, path: Path, depth: int) -> list[Any]:
+        out = []
+        marks = self.marks
+        for i, child in enumerate(node.value):
+            p = (*path, i)
+            m = child.start_mark
+            marks[p] = (m.line + 1, m.column + 1)
+            out.append(self._value(child, p, depth + 1))
+        return out
+
+    def _map(self, node: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        marks = self.marks
+        for knode, vnode in node.value:
+            if not isinstance(knode, yaml.ScalarNode):
+                raise InputError("mapping keys must be scalars", self.loc(knode))
+            k = knode.value
+            if knode.tag == _STD + "merge" or (k == "<<" and knode.tag == PLAIN_TAG):
+                raise InputError(
+                    "YAML merge keys (<<) are not supported; use $extends or layers",
+                    self.loc(knode),
+                )
+            if knode.tag == PLAIN_TAG and resolve_plain(k) is None:
+                raise InputError("mapping key is null", self.loc(knode))
+            if k in out:
+                first = marks[(*path, k)]
+                raise InputError(
+                    f"duplicate key {k!r} (first defined at line {first[0]})", self.loc(knode)
+                )
+            p = (*path, k)
+            m = knode.start_mark
+            marks[p] = (m.line + 1, m.column + 1)
+            out[k] = self._value(vnode, p, depth + 1)
+        return out
+
+    def _explicit_scalar(self, node: yaml.ScalarNode) -> Any:
+        kind = node.tag[len(_STD) :]
+        v = resolve_plain(node.value) if node.value else (None if kind == "null" else "")
+        want = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}[kind]
+        if isinstance(v, bool) and kind in ("int", "float") or not isinstance(v, want):
+            raise InputError(f"{node.value!r} is not a valid !!{kind}", self.loc(node))
+        return float(v) if kind == "float" else v
+
+    def _tagged(self, node: yaml.ScalarNode, path: Path, depth: int) -> Any:
+        tag = node.tag
+        if tag == "!delete":
+            if node.value not in ("", "~", "null"):
+                raise InputError("!delete takes no value", self.loc(node))
+            return DELETE
+        if tag == "!prompt":
+            return PromptRef.parse(node.value, self.loc(node))
+        if tag in ("!append", "!prepend", "!replace"):
+            raise InputError(f"{tag} needs a {'list' if tag != '!replace' else 'mapping or list'}", self.loc(node))
+        raise self._unknown(tag, node)
+
+    def _wrap(self, tag: str, value: Any, node: yaml.Node) -> Any:
+        if tag == "!replace":
+            return Replace(value)
+        if tag in ("!append", "!prepend"):
+            if not isinstance(value, list):
+                raise InputError(f"{tag} needs a list", self.loc(node))
+            return Append(tuple(value)) if tag == "!append" else Prepend(tuple(value))
+        if tag in ("!delete", "!prompt"):
+            raise InputError(f"{tag} needs a scalar", self.loc(node))
+        raise self._unknown(tag, node)
+
+    def _unknown(self, tag: str, node: yaml.Node) -> InputError:
+        shown = tag.replace(_STD, "!!")
+        return InputError(
+            f"unknown tag {shown} (cfgc knows {', '.join(KNOWN_TAGS)})", self.loc(node)
+        )

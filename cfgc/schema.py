@@ -1,0 +1,134 @@
+"""JSON Schema validation of compiled targets, located at the source line."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+import referencing
+import referencing.exceptions
+from jsonschema.exceptions import best_match
+from referencing.jsonschema import DRAFT202012
+
+from cfgc.config import RepoConfig, SchemaRule
+from cfgc.diagnostics import Diagnostic
+from cfgc.errors import InputError, Location
+from cfgc.loading import Path, load_yaml
+from cfgc.merging import dotted
+from cfgc.provenance import Provenance
+from cfgc.sources import Source
+
+
+@dataclass(frozen=True)
+class LoadedSchema:
+    """A compiled validator for one schema file."""
+
+    rule: SchemaRule
+    schema: Any
+    validator: Any
+    raw: bytes
+
+
+class SchemaSet:
+    """The schemas of cfgc.yaml, each read and compiled once."""
+
+    def __init__(self, source: Source, config: RepoConfig) -> None:
+        self.schemas: list[LoadedSchema] = []
+        docs = {rule.schema: _read(source, rule.schema, rule.location) for rule in config.schemas}
+        # Every JSON file beside a declared schema can be a $ref target.
+        folders = {r.schema.rpartition("/")[0] for r in config.schemas}
+        for f in source.files():
+            if f.endswith(".json") and f.rpartition("/")[0] in folders and f not in docs:
+                docs[f] = _read(source, f, None)
+        registry = _registry(docs)
+        for rule in config.schemas:
+            self.schemas.append(_compile(rule, docs[rule.schema], registry))
+
+    def for_target(self, name: str) -> list[LoadedSchema]:
+        """The schemas whose ``match`` glob admits the target ``name``."""
+        return [s for s in self.schemas if fnmatch.fnmatchcase(name, s.rule.match)]
+
+    def validate(self, name: str, value: Any, prov: Provenance) -> list[Diagnostic]:
+        """Findings for one compiled target; empty when it is valid."""
+        out: list[Diagnostic] = []
+        for s in self.for_target(name):
+            try:
+                errors = list(s.validator.iter_errors(value))
+            except referencing.exceptions.Unresolvable as e:
+                raise InputError(
+                    f"cannot resolve $ref {e.ref!r}: put the schema in the repo "
+                    "(cfgc never fetches schemas over the network)",
+                    s.rule.location,
+                ) from None
+            for err in errors:
+                path: Path = tuple(err.absolute_path)
+                out.append(
+                    Diagnostic(
+                        "error",
+                        f"{dotted(path)}: {_message(err)} (schema {s.rule.schema})",
+                        prov.locate(path),
+                        "schema",
+                        (name,),
+                    )
+                )
+        return out
+
+
+def _message(err: jsonschema.ValidationError) -> str:
+    if err.validator in ("anyOf", "oneOf") and err.context:
+        return best_match(err.context).message
+    return err.message
+
+
+def _uri(path: str) -> str:
+    return f"cfgc:///{path}"
+
+
+def _read(source: Source, path: str, at: Location | None) -> Any:
+    try:
+        raw = source.read(path)
+    except InputError:
+        raise InputError(f"schema file not found: {path}", at) from None
+    if path.endswith((".yaml", ".yml")):
+        return load_yaml(raw, path).data
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise InputError(f"schema is not valid JSON: {e.msg}", Location(path, e.lineno, e.colno)) from None
+    except UnicodeDecodeError:
+        raise InputError("schema is not valid UTF-8", Location(path)) from None
+
+
+def _refuse(uri: str) -> referencing.Resource[Any]:
+    raise referencing.exceptions.NoSuchResource(ref=uri)
+
+
+def _registry(docs: dict[str, Any]) -> referencing.Registry[Any]:
+    resources = []
+    for path, schema in docs.items():
+        if not isinstance(schema, dict):
+            continue
+        res = DRAFT202012.create_resource(schema)
+        resources.append((_uri(path), res))
+        if isinstance(schema.get("$id"), str):
+            resources.append((schema["$id"], res))
+    return referencing.Registry(retrieve=_refuse).with_resources(resources)  # type: ignore[call-arg]
+
+
+def _compile(rule: SchemaRule, schema: Any, registry: referencing.Registry[Any]) -> LoadedSchema:
+    if not isinstance(schema, dict):
+        raise InputError("a JSON Schema must be an object", Location(rule.schema))
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+    except jsonschema.SchemaError as e:
+        where = dotted(tuple(e.absolute_path))
+        raise InputError(f"invalid JSON Schema at {where}: {e.message}", Location(rule.schema)) from None
+    if "$id" not in schema:
+        schema = {**schema, "$id": _uri(rule.schema)}
+    validator = cls(schema, registry=registry, format_checker=cls.FORMAT_CHECKER)
+    raw = json.dumps(schema, sort_keys=True, separators=(",", ":")).encode()
+    return LoadedSchema(rule, schema, validator, raw)

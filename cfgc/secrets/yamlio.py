@@ -1,0 +1,144 @@
+"""YAML as sops reads and writes it (Go yaml.v3 rules), on top of PyYAML.
+
+Reading: plain scalars resolve as yaml.v3 does (``yes``/``on`` stay strings,
+``0755`` is octal, ``1_000`` is an int, ``2024-01-02`` is a timestamp), duplicate
+keys are errors, keys must be strings.  Writing: 4-space indentation, sequences
+indented under their key, literal blocks for multi-line strings, quotes only where
+a plain scalar would read back as something else.  Comments are not kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from typing import Any
+
+import yaml
+
+from cfgc.errors import InputError
+from cfgc.secrets.cipher import format_go_time
+
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_PLAIN = "tag:cfgc:plain"
+_FLOAT_RE = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+_INT_RES = [
+    (re.compile(r"^[-+]?0[xX][0-9a-fA-F]+$"), 16),
+    (re.compile(r"^[-+]?0[oO]?[0-7]+$"), 8),
+    (re.compile(r"^[-+]?0[bB][01]+$"), 2),
+    (re.compile(r"^[-+]?[0-9]+$"), 10),
+]
+_TS_RE = re.compile(
+    r"^(\d{4})-(\d{1,2})-(\d{1,2})"
+    r"(?:(?:[Tt](\d{1,2}):(\d{1,2}):(\d{1,2})(\.\d+)?(Z|[+-]\d{2}:\d{2}))"
+    r"|(?: (\d{1,2}):(\d{1,2}):(\d{1,2})(\.\d+)?))?$"
+)
+_SPECIAL = {
+    "": None, "~": None, "null": None, "Null": None, "NULL": None,
+    "true": True, "True": True, "TRUE": True,
+    "false": False, "False": False, "FALSE": False,
+    ".nan": math.nan, ".NaN": math.nan, ".NAN": math.nan,
+    ".inf": math.inf, ".Inf": math.inf, ".INF": math.inf,
+    "+.inf": math.inf, "+.Inf": math.inf, "+.INF": math.inf,
+    "-.inf": -math.inf, "-.Inf": -math.inf, "-.INF": -math.inf,
+}
+
+
+def parse_timestamp(s: str) -> dt.datetime | None:
+    m = _TS_RE.match(s)
+    if m is None:
+        return None
+    y, mo, d = int(m[1]), int(m[2]), int(m[3])
+    hh, mm, ss, frac, tz = m[4], m[5], m[6], m[7], m[8]
+    if hh is None:
+        hh, mm, ss, frac, tz = m[9], m[10], m[11], m[12], "Z"
+    try:
+        if hh is None:
+            return dt.datetime(y, mo, d, tzinfo=dt.timezone.utc)
+        us = int((frac[1:] + "000000")[:6]) if frac else 0
+        if tz == "Z":
+            tzinfo = dt.timezone.utc
+        else:
+            sign = -1 if tz[0] == "-" else 1
+            tzinfo = dt.timezone(sign * dt.timedelta(hours=int(tz[1:3]), minutes=int(tz[4:6])))
+        return dt.datetime(y, mo, d, int(hh), int(mm), int(ss), us, tzinfo=tzinfo)
+    except ValueError:
+        return None
+
+
+def resolve_plain(s: str) -> object:
+    """The value of a plain YAML scalar under yaml.v3 rules."""
+    if s in _SPECIAL:
+        return _SPECIAL[s]
+    if not s or s[0] not in "+-.0123456789":
+        return s
+    if s[0] == ".":
+        try:
+            return float(s) if _FLOAT_RE.match(s) else s
+        except ValueError:
+            return s
+    ts = parse_timestamp(s)
+    if ts is not None:
+        return ts
+    plain = s.replace("_", "")
+    for rx, base in _INT_RES:
+        if rx.match(plain):
+            digits = plain.replace("0o", "").replace("0O", "") if base == 8 else plain
+            return int(digits, base)
+    if _FLOAT_RE.match(plain):
+        return float(plain)
+    return s
+
+
+class _Loader(_Base):  # type: ignore[misc,valid-type]
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode and implicit[0]:
+            return _PLAIN
+        return super().resolve(kind, value, implicit)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                raise InputError(f"line {key_node.start_mark.line + 1}: only string keys are supported")
+            if key in seen:
+                raise InputError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _plain(loader: Any, node: Any) -> object:
+    return resolve_plain(loader.construct_scalar(node))
+
+
+def _binary(loader: Any, node: Any) -> object:
+    raw = yaml.SafeLoader.construct_yaml_binary(loader, node)
+    return raw.decode("utf-8", errors="replace")
+
+
+def _timestamp(loader: Any, node: Any) -> object:
+    text = loader.construct_scalar(node)
+    ts = parse_timestamp(text)
+    if ts is None:
+        raise InputError(f"line {node.start_mark.line + 1}: not a timestamp")
+    return ts
+
+
+_Loader.add_constructor(_PLAIN, _plain)
+_Loader.add_constructor("tag:yaml.org,2002:binary", _binary)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+
+
+def load(text: str | bytes) -> Any:
+    """Load one YAML document (several documents are refused)."""
+    try:
+        docs = list(yaml.load_all(text, Loader=_Loader))  # noqa: S506 - safe loader subclass
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise InputError(f"{where}invalid YAML: {getattr(e, 'problem', None) or 'syntax error'}") from None
+    if len(docs) > 1:
+        raise InputError("multi-document YAML files are not supported")
+    return docs[0] if docs else None

@@ -1,0 +1,219 @@
+"""Where a config repo's files come from: a working tree, or a git commit.
+
+Both kinds answer the same two questions (which files exist, what bytes a file
+holds), so the compiler never knows whether it reads a checkout or git objects;
+``cfgc build --ref`` and ``cfgc diff`` compile commits without a checkout.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from cfgc.errors import ExternalError, InputError, UsageError
+
+CONFIG_FILE = "cfgc.yaml"
+_SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv"}
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What a bundle records about where it was compiled from."""
+
+    repo_url: str | None = None
+    ref: str | None = None
+    commit: str | None = None
+    commit_time: str | None = None  # ISO 8601 UTC, from the commit, never the clock
+    dirty: bool | None = None
+    subdir: str = ""  # the config repo's folder inside the git repo
+
+
+class Source(Protocol):
+    """A read-only view of a config repo's files (POSIX paths relative to its root)."""
+
+    def files(self) -> list[str]:
+        """Every file path, sorted."""
+        ...
+
+    def read(self, path: str) -> bytes:
+        """The bytes of one file; raises InputError if it does not exist."""
+        ...
+
+    def info(self) -> SourceInfo:
+        """Commit, ref and state of the source."""
+        ...
+
+
+class DirSource:
+    """Files of a directory on disk (a working tree)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._files: list[str] | None = None
+
+    def files(self) -> list[str]:
+        if self._files is None:
+            out: list[str] = []
+            root = str(self.root)
+            for dirpath, dirnames, filenames in os.walk(root):
+                dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+                rel = os.path.relpath(dirpath, root)
+                prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+                out.extend(prefix + f for f in filenames)
+            out.sort()
+            self._files = out
+        return self._files
+
+    def read(self, path: str) -> bytes:
+        try:
+            return (self.root / path).read_bytes()
+        except FileNotFoundError:
+            raise InputError(f"file not found: {path}") from None
+        except OSError as e:
+            raise InputError(f"cannot read {path}: {e.strerror}") from None
+
+    def info(self) -> SourceInfo:
+        return _git_info(self.root, None)
+
+
+class GitSource:
+    """Files of one commit, read from git objects without a checkout."""
+
+    def __init__(self, root: Path, ref: str) -> None:
+        import git
+
+        self.root = root
+        try:
+            self.repo = git.Repo(root, search_parent_directories=True)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise UsageError(f"--ref needs a git repository, and {root} is not in one") from None
+        toplevel = Path(self.repo.working_tree_dir or root).resolve()
+        self.subdir = os.path.relpath(root.resolve(), toplevel).replace(os.sep, "/")
+        if self.subdir == ".":
+            self.subdir = ""
+        self.ref = ref
+        try:
+            self.commit = self.repo.commit(ref)
+        except (git.BadName, ValueError, git.GitCommandError):
+            raise ExternalError(f"unknown git ref {ref!r} in {toplevel}") from None
+        tree = self.commit.tree
+        if self.subdir:
+            try:
+                tree = tree / self.subdir
+            except KeyError:
+                raise InputError(f"{self.subdir} does not exist at {ref}") from None
+        self.tree = tree
+        self._blobs: dict[str, git.Blob] | None = None
+
+    def _index(self) -> dict[str, object]:
+        if self._blobs is None:
+            n = len(self.tree.path) + 1 if self.tree.path else 0
+            self._blobs = {
+                b.path[n:]: b  # type: ignore[union-attr]
+                for b in self.tree.traverse()
+                if b.type == "blob"  # type: ignore[union-attr]
+            }
+        return self._blobs  # type: ignore[return-value]
+
+    def files(self) -> list[str]:
+        return sorted(self._index())
+
+    def read(self, path: str) -> bytes:
+        blob = self._index().get(path)
+        if blob is None:
+            raise InputError(f"file not found at {self.ref}: {path}")
+        return blob.data_stream.read()  # type: ignore[attr-defined, no-any-return]
+
+    def info(self) -> SourceInfo:
+        c = self.commit
+        return SourceInfo(
+            repo_url=_remote_url(self.repo),
+            ref=self.ref,
+            commit=c.hexsha,
+            commit_time=_utc(c.committed_date),
+            dirty=False,
+            subdir=self.subdir,
+        )
+
+
+def _utc(epoch: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _remote_url(repo: object) -> str | None:
+    try:
+        remotes = repo.remotes  # type: ignore[attr-defined]
+        if remotes:
+            url = remotes[0].url
+            return _strip_credentials(str(url))
+    except Exception:  # noqa: BLE001 - a missing remote is not an error
+        return None
+    return None
+
+
+def _strip_credentials(url: str) -> str:
+    # A remote URL may embed a token (https://x-access-token:TOKEN@host/...).
+    if "://" in url and "@" in url.split("://", 1)[1].split("/", 1)[0]:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://{rest.split('@', 1)[1]}"
+    return url
+
+
+def _git_info(root: Path, ref: str | None) -> SourceInfo:
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, check=True, timeout=30
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+    except (subprocess.CalledProcessError, FileNotFoundError, subprocess.TimeoutExpired):
+        return SourceInfo(dirty=None)
+    toplevel = git("rev-parse", "--show-toplevel")
+    subdir = os.path.relpath(root.resolve(), Path(toplevel).resolve()).replace(os.sep, "/")
+    dirty = bool(git("status", "--porcelain", "--", "."))
+    url = None
+    try:
+        url = _strip_credentials(git("remote", "get-url", git("remote").splitlines()[0]))
+    except (subprocess.CalledProcessError, IndexError):
+        url = None
+    return SourceInfo(
+        repo_url=url,
+        ref=git("rev-parse", "--abbrev-ref", "HEAD") or None,
+        commit=commit,
+        commit_time=_utc(int(git("log", "-1", "--format=%ct", "HEAD"))),
+        dirty=dirty,
+        subdir="" if subdir == "." else subdir,
+    )
+
+
+def find_repo_root(start: Path | None = None) -> Path:
+    """Walk up from ``start`` (default: the current directory) to cfgc.yaml."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / CONFIG_FILE).is_file():
+            return d
+    raise UsageError(
+        f"no {CONFIG_FILE} found in {here} or any parent directory; "
+        "pass --repo DIR or run 'cfgc init' to create one"
+    )
+
+
+def open_source(repo: Path | None, ref: str | None = None) -> Source:
+    """The source for ``--repo``/``--ref`` as the commands take them."""
+    if repo is not None:
+        root = repo.resolve()
+        if not root.is_dir():
+            raise UsageError(f"--repo {repo}: no such directory")
+        if ref is None and not (root / CONFIG_FILE).is_file():
+            raise UsageError(f"--repo {repo}: no {CONFIG_FILE} in that directory")
+    else:
+        root = find_repo_root()
+    if ref is not None:
+        return GitSource(root, ref)
+    return DirSource(root)
