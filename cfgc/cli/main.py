@@ -42,6 +42,13 @@ class CfgcGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            # The reader went away (`cfgc explain ... | head`): not an error of ours.
+            import os
+
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(141)
         except Exception as e:  # noqa: BLE001 - the last line of defence
             if _debug(ctx):
                 traceback.print_exc()

@@ -17,6 +17,9 @@ from cfgc.secrets.cipher import format_go_time
 INDENT = 4
 _YAML11 = yaml.SafeLoader  # for "would PyYAML read this as non-string?"
 _INDICATORS = set("-?:,[]{}#&*!|>'\"%@`")
+_OLD_BOOLS = frozenset(
+    "y Y yes Yes YES n N no No NO on On ON off Off OFF true True TRUE false False FALSE".split()
+)
 _NEEDS_DOUBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff\t]")
 
 
@@ -24,6 +27,8 @@ def _resolves_to_non_string(s: str) -> bool:
     from cfgc.secrets.yamlio import resolve_plain
 
     if not isinstance(resolve_plain(s), str):
+        return True
+    if s in _OLD_BOOLS:
         return True
     tag = yaml.resolver.Resolver().resolve(yaml.ScalarNode, s, (True, False))
     return tag != "tag:yaml.org,2002:str"
@@ -105,53 +110,49 @@ def _literal(s: str, indent: int) -> str:
     return f"|{chomp}\n{text}"
 
 
-def _emit(v: Any, indent: int, out: list[str], prefix: str) -> None:
-    """Write ``v`` whose first line starts with ``prefix`` at column ``indent``."""
-    pad = " " * indent
-    if isinstance(v, Mapping):
-        if not v:
-            out.append(f"{prefix}{{}}")
-            return
-        first = True
-        for k, item in v.items():
-            lead = prefix if first else pad
-            first = False
-            key = scalar(str(k))
-            _emit_item(f"{lead}{key}:", item, indent, out)
-        return
-    if isinstance(v, list):
-        if not v:
-            out.append(f"{prefix}[]")
-            return
-        first = True
-        for item in v:
-            lead = prefix if first else pad
-            first = False
-            if isinstance(item, Mapping | list) and item:
-                _emit(item, indent + 2, out, f"{lead}- ")
-            else:
-                _emit_item(f"{lead}-", item, indent, out)
-        return
-    out.append(prefix + _leaf(v))
-
-
-def _emit_item(head: str, item: Any, indent: int, out: list[str]) -> None:
-    if isinstance(item, Mapping) and item:
+def _child(head: str, v: Any, base: int, out: list[str]) -> None:
+    """Write ``head`` (a ``key:`` or ``-``) followed by value ``v``; nested
+    blocks go to column ``base + INDENT`` (yaml.v3 layout)."""
+    inner = base + INDENT
+    if isinstance(v, Mapping) and v:
         out.append(head)
-        _emit(item, indent + INDENT, out, " " * (indent + INDENT))
-    elif isinstance(item, list) and item:
+        _mapping(v, inner, inner, " " * inner, out)
+    elif isinstance(v, list) and v:
         out.append(head)
-        _emit(item, indent + INDENT, out, " " * (indent + INDENT))
-    elif isinstance(item, str) and _block(item):
-        out.append(f"{head} {_literal(item, indent + INDENT)}")
+        _sequence(v, inner, inner, " " * inner, out)
+    elif isinstance(v, Mapping):
+        out.append(f"{head} {{}}")
+    elif isinstance(v, list):
+        out.append(f"{head} []")
+    elif isinstance(v, str) and _block(v):
+        out.append(f"{head} {_literal(v, inner)}")
     else:
-        out.append(f"{head} {_leaf(item) if not isinstance(item, Mapping | list) else ('{}' if isinstance(item, Mapping) else '[]')}")
+        out.append(f"{head} {_leaf(v)}")
+
+
+def _mapping(m: Mapping[str, Any], base: int, col: int, first: str, out: list[str]) -> None:
+    for i, (k, v) in enumerate(m.items()):
+        lead = first if i == 0 else " " * col
+        _child(f"{lead}{scalar(str(k))}:", v, base, out)
+
+
+def _sequence(items: list[Any], base: int, col: int, first: str, out: list[str]) -> None:
+    for i, v in enumerate(items):
+        lead = (first if i == 0 else " " * col) + "-"
+        if isinstance(v, Mapping) and v:
+            _mapping(v, base, col + 2, lead + " ", out)
+        elif isinstance(v, list) and v:
+            _sequence(v, base, col + 2, lead + " ", out)
+        else:
+            _child(lead, v, base, out)
 
 
 def dump(doc: Any) -> str:
     """Serialise a tree (mapping at the top) as sops-style YAML."""
     out: list[str] = []
-    if isinstance(doc, Mapping) and not doc:
+    if not isinstance(doc, Mapping):
+        raise InputError("the top level of a YAML document must be a mapping")
+    if not doc:
         return "{}\n"
-    _emit(doc, 0, out, "")
+    _mapping(doc, 0, 0, "", out)
     return "\n".join(out) + "\n"

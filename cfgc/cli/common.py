@@ -1,0 +1,64 @@
+"""Options and helpers shared by the commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def repo_option(f: F) -> F:
+    """``--repo DIR``: the config repo (default: walk up to cfgc.yaml)."""
+    return click.option(
+        "--repo",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Config repo root (default: the nearest parent directory holding cfgc.yaml).",
+    )(f)
+
+
+def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
+    """``--format``: one of ``choices``."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default=default,
+        show_default=True,
+        help="Output format.",
+    )
+
+
+def show_progress() -> bool:
+    """Progress bars only on an interactive terminal, never in CI logs."""
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+class Progress:
+    """A progress bar on stderr for long runs (a no-op when not interactive)."""
+
+    def __init__(self, label: str, threshold: int = 200) -> None:
+        self.label = label
+        self.threshold = threshold
+        self._bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if total < self.threshold or not show_progress():
+            return
+        if self._bar is None:
+            self._bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self._bar.__enter__()
+        self._bar.update(1)
+        if done >= total:
+            self.close()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None

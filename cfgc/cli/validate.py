@@ -1,0 +1,48 @@
+"""``cfgc validate``: compile and validate without writing anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cfgc.cli.common import Progress, format_option, repo_option
+from cfgc.cli.main import command
+from cfgc.compiler import Compiler
+from cfgc.report.diagnostics import render_json, render_text, summary_line
+from cfgc.sources import open_source
+
+
+@command("validate")
+@repo_option
+@click.option("--ref", metavar="GITREF", help="Validate this commit from git objects.")
+@click.option("--target", "select", metavar="GLOB", help="Only targets whose name matches.")
+@format_option("text", "json")
+def validate(repo: Path | None, ref: str | None, select: str | None, fmt: str) -> None:
+    """Load, merge, resolve and validate every target; write nothing.
+
+    Prints one line per finding in the compiler convention
+    ``path:line:col: error: message`` (paths relative to the repo root), so
+    editors and CI annotate the exact line.  Exits 1 when any error is found.
+
+    \b
+    Examples:
+      cfgc validate
+      cfgc validate --repo examples/repo --format json
+    """
+    source = open_source(repo, ref)
+    compiler = Compiler(source)
+    progress = Progress("validating")
+    result = compiler.build(select, progress=progress)
+    progress.close()
+    names = [t.name for t in result.targets]
+    if fmt == "json":
+        click.echo(render_json(result.diagnostics, names), nl=False)
+    else:
+        click.echo(render_text(result.diagnostics), nl=False)
+        if result.ok:
+            click.echo(f"ok: {len(names)} target{'s' if len(names) != 1 else ''} valid")
+        else:
+            click.echo(summary_line(result.diagnostics, len(names)))
+    if not result.ok:
+        raise SystemExit(1)

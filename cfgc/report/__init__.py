@@ -1,0 +1,1 @@
+"""Renderers of findings and results, one per output format."""

@@ -1,0 +1,153 @@
+"""``.sops.yaml`` creation rules: which master keys and selection rule a file gets.
+
+The first rule whose ``path_regex`` matches (unanchored search) the file's path,
+relative to the directory holding ``.sops.yaml``, wins; a rule without
+``path_regex`` matches everything; no match is an error.  cfgc looks for
+``.sops.yaml`` from the file's directory upwards (sops starts from the current
+directory; in a repository both find the same file).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cfgc.errors import InputError
+from cfgc.secrets.metadata import AgeKey, KeyGroup, KmsKey, MasterKey, OpaqueKey
+from cfgc.secrets.rules import DEFAULT_RULE, EncryptionRule, rule_from_mapping
+
+CONFIG_NAMES = (".sops.yaml", ".sops.yml")
+MAX_DEPTH = 100
+
+
+@dataclass(frozen=True)
+class CreationRule:
+    """The keys and settings a matching file is encrypted with."""
+
+    key_groups: tuple[KeyGroup, ...]
+    shamir_threshold: int = 0
+    rule: EncryptionRule = DEFAULT_RULE
+    mac_only_encrypted: bool = False
+    path_regex: str = ""
+
+    def recipients(self) -> list[str]:
+        return [k.ident for g in self.key_groups for k in g]
+
+
+def find_config(start: str | os.PathLike[str]) -> Path | None:
+    """The nearest ``.sops.yaml`` at or above ``start``."""
+    here = Path(start).resolve()
+    if here.is_file():
+        here = here.parent
+    for _ in range(MAX_DEPTH):
+        for name in CONFIG_NAMES:
+            cand = here / name
+            if cand.is_file():
+                return cand
+        if here.parent == here:
+            return None
+        here = here.parent
+    return None
+
+
+def _list(value: Any, what: str) -> list[str]:
+    """sops accepts a comma-separated string or a list of strings."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return [v.strip() for v in value if v.strip()]
+    raise InputError(f"{what} must be a string or a list of strings")
+
+
+def _kms_from_arn(text: str, profile: str) -> KmsKey:
+    text = text.replace(" ", "")
+    arn, _, role = text.partition("+arn:")
+    return KmsKey(arn=arn, role=f"arn:{role}" if role else "", aws_profile=profile)
+
+
+def _group(m: Mapping[str, Any], profile: str, where: str) -> KeyGroup:
+    keys: list[MasterKey] = [AgeKey(r) for r in _list(m.get("age"), f"{where}.age")]
+    kms = m.get("kms")
+    if isinstance(kms, list) and kms and all(isinstance(k, Mapping) for k in kms):
+        for k in kms:
+            ctx = k.get("context") or {}
+            keys.append(
+                KmsKey(
+                    arn=str(k.get("arn", "")),
+                    role=str(k.get("role") or ""),
+                    context=tuple(sorted((str(a), str(b)) for a, b in ctx.items())),
+                    aws_profile=str(k.get("aws_profile") or profile),
+                )
+            )
+    else:
+        keys += [_kms_from_arn(a, profile) for a in _list(kms, f"{where}.kms")]
+    for kind in ("pgp", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri", "hckms"):
+        keys += [OpaqueKey(kind, (("id", v),)) for v in _list(m.get(kind), f"{where}.{kind}")]
+    return tuple(keys)
+
+
+def parse_rule(raw: Mapping[str, Any], where: str) -> CreationRule:
+    profile = str(raw.get("aws_profile") or "")
+    if raw.get("key_groups"):
+        if not isinstance(raw["key_groups"], list):
+            raise InputError(f"{where}.key_groups must be a list")
+        groups = tuple(_group(g, profile, f"{where}.key_groups[{i}]") for i, g in enumerate(raw["key_groups"]))
+    else:
+        groups = (_group(raw, profile, where),)
+    groups = tuple(g for g in groups if g)
+    if not groups:
+        raise InputError(f"{where}: the creation rule names no master keys")
+    rule = rule_from_mapping(raw) or DEFAULT_RULE
+    threshold = int(raw.get("shamir_threshold") or 0)
+    if len(groups) > 1 and not 0 <= threshold <= len(groups):
+        raise InputError(f"{where}: shamir_threshold exceeds the number of key groups")
+    return CreationRule(groups, threshold, rule, bool(raw.get("mac_only_encrypted")), str(raw.get("path_regex") or ""))
+
+
+def load_rules(config: str | os.PathLike[str]) -> list[CreationRule]:
+    p = Path(config)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except OSError as e:
+        raise InputError(f"cannot read {p}: {e.strerror}") from None
+    except yaml.YAMLError:
+        raise InputError(f"{p}: invalid YAML") from None
+    rules = data.get("creation_rules") if isinstance(data, Mapping) else None
+    if not isinstance(rules, list) or not rules:
+        raise InputError(f"{p}: no creation_rules")
+    out = []
+    for i, r in enumerate(rules):
+        if not isinstance(r, Mapping):
+            raise InputError(f"{p}: creation_rules[{i}] is not a mapping")
+        pr = r.get("path_regex")
+        if pr:
+            try:
+                re.compile(str(pr))
+            except re.error as e:
+                raise InputError(f"{p}: creation_rules[{i}].path_regex: {e}") from None
+        out.append((r, f"{p.name}: creation_rules[{i}]"))
+    return [parse_rule(r, where) for r, where in out]
+
+
+def rule_for(file: str | os.PathLike[str], config: str | os.PathLike[str] | None = None) -> tuple[CreationRule, Path]:
+    """The creation rule for ``file`` and the config it came from."""
+    cfg = Path(config) if config else find_config(Path(file).parent if not Path(file).is_dir() else file)
+    if cfg is None:
+        raise InputError(f"no .sops.yaml found above {file}: add creation_rules or pass --config")
+    abs_file = Path(file).resolve()
+    try:
+        rel = abs_file.relative_to(cfg.resolve().parent).as_posix()
+    except ValueError:
+        rel = abs_file.as_posix()
+    for rule in load_rules(cfg):
+        if not rule.path_regex or re.search(rule.path_regex, rel):
+            return rule, cfg
+    raise InputError(f"{cfg}: no creation rule matches {rel}")

@@ -1,0 +1,121 @@
+"""Read and write SOPS documents as YAML or JSON (format from the extension).
+
+YAML is written as sops writes it (4-space indentation, ``sops`` last, sorted
+metadata keys); JSON with tab indentation, as sops does.  Document key order is
+kept.  Writes are atomic (temporary file + rename) and keep the file mode.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cfgc.errors import InputError
+from cfgc.secrets import yamlemit, yamlio
+from cfgc.secrets.cipher import format_go_time
+
+FORMATS = ("yaml", "json")
+
+
+def format_for(path: str | os.PathLike[str], override: str | None = None) -> str:
+    """``json`` for ``.json`` files, else ``yaml`` (or the explicit override)."""
+    if override:
+        if override not in FORMATS:
+            raise InputError(f"unsupported format {override!r} (use yaml or json)")
+        return override
+    return "json" if str(path).lower().endswith(".json") else "yaml"
+
+
+def loads(text: str | bytes, fmt: str, origin: str = "<input>") -> dict[str, Any]:
+    """Parse a document; the top level must be a mapping."""
+    try:
+        data = _json_load(text) if fmt == "json" else yamlio.load(text)
+    except InputError as e:
+        raise InputError(f"{origin}: {e.message}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputError(f"{origin}: the top level of a secrets file must be a mapping")
+    return data
+
+
+def _json_load(text: str | bytes) -> Any:
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in items:
+            if k in out:
+                raise InputError(f"duplicate key {k!r}")
+            out[k] = v
+        return out
+
+    try:
+        return json.loads(text, object_pairs_hook=pairs)
+    except json.JSONDecodeError as e:
+        raise InputError(f"line {e.lineno}: invalid JSON: {e.msg}") from None
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, dt.datetime):
+        return format_go_time(v)
+    raise InputError(f"cannot write a {type(v).__name__} value as JSON")
+
+
+def _check_finite(v: Any) -> None:
+    if isinstance(v, float) and not math.isfinite(v):
+        raise InputError("JSON cannot hold NaN or infinite numbers")
+    if isinstance(v, Mapping):
+        for x in v.values():
+            _check_finite(x)
+    elif isinstance(v, list):
+        for x in v:
+            _check_finite(x)
+
+
+def dumps(doc: Any, fmt: str) -> str:
+    """Serialise a document in ``fmt``."""
+    if fmt == "json":
+        _check_finite(doc)
+        text = json.dumps(doc, indent="\t", ensure_ascii=False, default=_json_default)
+        # Go's encoding/json escapes these; keep output identical to sops.
+        for ch in ("<", ">", "&", "\u2028", "\u2029"):
+            text = text.replace(ch, f"\\u{ord(ch):04x}")
+        return text + "\n"
+    return yamlemit.dump(doc)
+
+
+def read(path: str | os.PathLike[str], fmt: str | None = None) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read {p}: {e.strerror}") from None
+    return loads(raw, format_for(p, fmt), str(p))
+
+
+def write_atomic(path: str | os.PathLike[str], text: str, mode: int | None = None) -> None:
+    """Replace ``path`` with ``text`` atomically, keeping its permissions."""
+    p = Path(path)
+    if mode is None:
+        try:
+            mode = p.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o644
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=str(p.parent))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write(path: str | os.PathLike[str], doc: Any, fmt: str | None = None) -> None:
+    write_atomic(path, dumps(doc, format_for(path, fmt)))

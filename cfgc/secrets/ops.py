@@ -1,0 +1,261 @@
+"""High-level operations on SOPS files: encrypt, decrypt, set, updatekeys, rotate.
+
+Every operation that re-writes an encrypted file keeps the ciphertext of values
+that did not change (same data key, same IV), so a git diff shows exactly which
+secret changed.  Files whose plaintext did not change are not rewritten at all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cfgc.errors import InputError
+from cfgc.secrets import fileio
+from cfgc.secrets.creation_rules import rule_for
+from cfgc.secrets.document import (
+    DecryptedDocument,
+    decrypt_document,
+    encrypt_document,
+    is_encrypted,
+    split_document,
+)
+from cfgc.secrets.keysources import DATA_KEY_SIZE, Keyring, default_keyring
+from cfgc.secrets.metadata import SopsMetadata
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class KeyPlan:
+    """What ``updatekeys``/``rotate`` does (or would do) to one file."""
+
+    path: str
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    rotated: bool = False
+    applied: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.removed or self.rotated)
+
+
+def _keyring(keyring: Keyring | None) -> Keyring:
+    return keyring if keyring is not None else default_keyring()
+
+
+def load_encrypted(path: PathLike, fmt: str | None = None) -> dict[str, Any]:
+    doc = fileio.read(path, fmt)
+    if not is_encrypted(doc):
+        raise InputError(f"{path}: not a SOPS-encrypted file (no sops metadata)")
+    return doc
+
+
+def open_file(path: PathLike, keyring: Keyring | None = None, fmt: str | None = None, verify_mac: bool = True) -> DecryptedDocument:
+    """Decrypt ``path`` and keep what is needed to re-encrypt it stably."""
+    doc = load_encrypted(path, fmt)
+    kr = _keyring(keyring)
+    try:
+        return decrypt_document(doc, kr.unwrap, verify_mac)
+    except InputError as e:
+        raise type(e)(f"{path}: {e.message}") from None
+
+
+def decrypt_file(path: PathLike, keyring: Keyring | None = None, fmt: str | None = None) -> dict[str, Any]:
+    """The plaintext tree of an encrypted file (MAC verified)."""
+    return open_file(path, keyring, fmt).tree
+
+
+def encrypt_tree_for(path: PathLike, tree: dict[str, Any], keyring: Keyring | None = None, config: PathLike | None = None) -> dict[str, Any]:
+    """Encrypt ``tree`` for the creation rule matching ``path`` (a fresh data key)."""
+    rule, _ = rule_for(path, config)
+    kr = _keyring(keyring)
+    data_key = os.urandom(DATA_KEY_SIZE)
+    groups = kr.wrap(rule.key_groups, data_key, rule.shamir_threshold)
+    meta = SopsMetadata(
+        key_groups=groups,
+        rule=rule.rule,
+        mac_only_encrypted=rule.mac_only_encrypted,
+        shamir_threshold=rule.shamir_threshold if len(groups) > 1 else 0,
+    )
+    return encrypt_document(tree, meta, data_key)
+
+
+def encrypt_file(path: PathLike, keyring: Keyring | None = None, config: PathLike | None = None, in_place: bool = False, fmt: str | None = None) -> str:
+    """Encrypt a plaintext file; returns the encrypted text (written back if ``in_place``)."""
+    tree = fileio.read(path, fmt)
+    if is_encrypted(tree):
+        raise InputError(f"{path}: already encrypted")
+    f = fileio.format_for(path, fmt)
+    text = fileio.dumps(encrypt_tree_for(path, tree, keyring, config), f)
+    if in_place:
+        fileio.write_atomic(path, text)
+    return text
+
+
+def save(path: PathLike, opened: DecryptedDocument, tree: dict[str, Any], fmt: str | None = None) -> bool:
+    """Re-encrypt ``tree`` into ``path`` with the file's data key and stash.
+
+    Returns False (and leaves the file untouched) when nothing changed.
+    """
+    if tree == opened.tree and _same_types(tree, opened.tree):
+        return False
+    doc = encrypt_document(tree, opened.metadata, opened.data_key, opened.stash)
+    fileio.write(path, doc, fmt)
+    return True
+
+
+def _same_types(a: Any, b: Any) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same_types(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return all(_same_types(x, y) for x, y in zip(a, b, strict=True))
+    return True
+
+
+def parse_key_path(text: str) -> list[str | int]:
+    """``["a"]["b"][0]`` (sops style) or dotted ``a.b.0``."""
+    import json
+    import re
+
+    text = text.strip()
+    if text.startswith("["):
+        parts = re.findall(r'\[\s*("(?:[^"\\]|\\.)*"|-?\d+)\s*\]', text)
+        if "".join(f"[{p}]" for p in parts).replace(" ", "") != text.replace(" ", ""):
+            raise InputError(f'invalid key path {text!r}: use ["a"]["b"] or a.b')
+        return [json.loads(p) for p in parts]
+    if not text or any(not p for p in text.split(".")):
+        raise InputError(f"invalid key path {text!r}")
+    return [int(p) if p.isdigit() else p for p in text.split(".")]
+
+
+def get_path(tree: Any, path: list[str | int]) -> Any:
+    node = tree
+    for i, part in enumerate(path):
+        where = ".".join(str(p) for p in path[: i + 1])
+        if isinstance(node, dict) and isinstance(part, str) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and -len(node) <= part < len(node):
+            node = node[part]
+        elif isinstance(node, dict) and str(part) in node:
+            node = node[str(part)]
+        else:
+            raise InputError(f"key path {where} not found")
+    return node
+
+
+def set_path(tree: dict[str, Any], path: list[str | int], value: Any) -> None:
+    node: Any = tree
+    for i, part in enumerate(path):
+        last = i == len(path) - 1
+        if isinstance(node, list) and isinstance(part, int):
+            if not -len(node) <= part < len(node):
+                raise InputError(f"list index {part} out of range")
+            if last:
+                node[part] = value
+            else:
+                node = node[part]
+            continue
+        if not isinstance(node, dict):
+            raise InputError(f"cannot set {'.'.join(map(str, path))}: {'.'.join(map(str, path[:i]))} is not a mapping")
+        key = str(part)
+        if last:
+            node[key] = value
+        else:
+            node = node.setdefault(key, {})
+
+
+def set_value(path: PathLike, key_path: list[str | int], value: Any, keyring: Keyring | None = None) -> bool:
+    """Set one value in an encrypted file; other ciphertexts stay byte-identical."""
+    opened = open_file(path, keyring)
+    import copy
+
+    tree = copy.deepcopy(opened.tree)
+    set_path(tree, key_path, value)
+    return save(path, opened, tree)
+
+
+def edit_tree(path: PathLike, change: Callable[[dict[str, Any]], dict[str, Any]], keyring: Keyring | None = None) -> bool:
+    """Decrypt, apply ``change`` to a copy of the tree, re-encrypt stably."""
+    import copy
+
+    opened = open_file(path, keyring)
+    return save(path, opened, change(copy.deepcopy(opened.tree)))
+
+
+def updatekeys(path: PathLike, keyring: Keyring | None = None, config: PathLike | None = None, dry_run: bool = False) -> KeyPlan:
+    """Re-wrap the data key for the recipients the creation rule names now.
+
+    Values, MAC and lastmodified are untouched; recipients already present keep
+    their wrapped key byte for byte.
+    """
+    doc = load_encrypted(path)
+    _, meta = split_document(doc)
+    rule, _ = rule_for(path, config)
+    old, new = meta.recipients(), rule.recipients()
+    same_shape = len(meta.key_groups) == len(rule.key_groups) and (
+        len(rule.key_groups) == 1 or rule.shamir_threshold == meta.shamir_threshold
+    )
+    groups_same = same_shape and [sorted(k.ident for k in g) for g in meta.key_groups] == [
+        sorted(k.ident for k in g) for g in rule.key_groups
+    ]
+    plan = KeyPlan(str(path), tuple(r for r in new if r not in old), tuple(r for r in old if r not in new))
+    if groups_same or dry_run:
+        return plan
+    kr = _keyring(keyring)
+    data_key = kr.unwrap(meta)
+    groups = kr.wrap(rule.key_groups, data_key, rule.shamir_threshold, previous=meta)
+    new_meta = meta.with_(key_groups=groups, shamir_threshold=rule.shamir_threshold if len(groups) > 1 else 0)
+    doc = dict(doc)
+    doc["sops"] = new_meta.to_dict()
+    fileio.write(path, doc)
+    return KeyPlan(plan.path, plan.added, plan.removed, applied=True)
+
+
+def rotate(path: PathLike, keyring: Keyring | None = None, dry_run: bool = False) -> KeyPlan:
+    """New data key, every value re-encrypted, wrapped for the file's current keys."""
+    if dry_run:
+        load_encrypted(path)
+        return KeyPlan(str(path), rotated=True)
+    opened = open_file(path, keyring)
+    kr = _keyring(keyring)
+    meta = opened.metadata
+    data_key = os.urandom(DATA_KEY_SIZE)
+    bare = tuple(tuple(_bare(k) for k in g) for g in meta.key_groups)
+    groups = kr.wrap(bare, data_key, meta.shamir_threshold)
+    doc = encrypt_document(opened.tree, meta.with_(key_groups=groups), data_key)
+    fileio.write(path, doc)
+    return KeyPlan(str(path), rotated=True, applied=True)
+
+
+def _bare(key: Any) -> Any:
+    from dataclasses import replace
+
+    from cfgc.secrets.metadata import OpaqueKey
+
+    if isinstance(key, OpaqueKey):
+        return key
+    return replace(key, enc="")
+
+
+def find_encrypted_files(roots: list[Path]) -> list[Path]:
+    """SOPS files under ``roots`` (files given directly are taken as they are)."""
+    out: list[Path] = []
+    for root in roots:
+        if root.is_file():
+            out.append(root)
+            continue
+        for p in sorted(root.rglob("*")):
+            if p.suffix.lower() in (".yaml", ".yml", ".json") and p.is_file() and ".git" not in p.parts:
+                try:
+                    if b"sops" in p.read_bytes() and is_encrypted(fileio.read(p)):
+                        out.append(p)
+                except InputError:
+                    continue
+    return out
