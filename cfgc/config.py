@@ -60,7 +60,8 @@ class RepoConfig:
 def config_schema() -> dict[str, Any]:
     """cfgc's own JSON Schema for cfgc.yaml."""
     text = resources.files("cfgc").joinpath("data/cfgc.schema.json").read_text("utf-8")
-    return json.loads(text)  # type: ignore[no-any-return]
+    data: dict[str, Any] = json.loads(text)
+    return data
 
 
 def load_config(source: Source) -> RepoConfig:
@@ -103,7 +104,7 @@ def load_config(source: Source) -> RepoConfig:
     if missing:
         errors.append(
             InputError(
-                f"targets must use every variable of the last hierarchy entry; missing "
+                "targets must use every variable of the last hierarchy entry; missing "
                 + ", ".join("{" + v + "}" for v in missing),
                 target_loc,
             )

@@ -30,13 +30,13 @@ class Diagnostic:
 
 def group(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
     """Merge findings that differ only by target, sorted by location."""
-    merged: dict[tuple[str, str, Location | None, str], list[str]] = {}
+    merged: dict[tuple[str, str, Location | None], tuple[str, list[str]]] = {}
     for d in diags:
-        key = (d.severity, d.message, d.location, d.rule)
-        merged.setdefault(key, []).extend(d.targets)
+        key = (d.severity, d.message, d.location)
+        merged.setdefault(key, (d.rule, []))[1].extend(d.targets)
     out = [
         Diagnostic(sev, msg, loc, rule, tuple(sorted(set(targets))))
-        for (sev, msg, loc, rule), targets in merged.items()
+        for (sev, msg, loc), (rule, targets) in merged.items()
     ]
     out.sort(key=lambda d: (d.location or Location(""), d.severity, d.message))
     return out

@@ -57,6 +57,7 @@ class _Resolver:
                 "$extends cycle: " + " -> ".join(dotted(p) for p in chain),
                 self.locate((*self.stack[-1], EXTENDS)),
             )
+        out: Any
         if type(value) is dict:
             if not has_extends(value):
                 return value
@@ -103,7 +104,8 @@ class _Resolver:
             merged = deep_merge(merged, base)
             bases.append(base_path)
         self.origins[path] = tuple(bases)
-        return deep_merge(merged, own)  # type: ignore[no-any-return]
+        result: dict[str, Any] = deep_merge(merged, own)
+        return result
 
     def _base(self, base_path: Path, raw: Any) -> Any:
         # The base is resolved in turn, so chains of $extends work; a key that a

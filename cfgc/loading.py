@@ -67,7 +67,7 @@ class _Resolver(yaml.resolver.BaseResolver):
 
 if hasattr(yaml, "CParser"):
 
-    class _Loader(yaml.CParser, _Resolver):  # type: ignore[misc, name-defined]
+    class _Loader(yaml.CParser, _Resolver):  # type: ignore[name-defined]
         def __init__(self, stream: str) -> None:
             yaml.CParser.__init__(self, stream)  # type: ignore[attr-defined]
             _Resolver.__init__(self)
@@ -188,7 +188,7 @@ def _scan_depth(text: str, path: str) -> None:
                     m = ev.start_mark
                     raise InputError(
                         f"nesting deeper than {MAX_DEPTH} levels",
-                        Location(path, m.line + 1, m.column + 1),
+                        Location(path, m.line + 1, m.column + 1) if m else Location(path),
                     )
             elif isinstance(ev, yaml.CollectionEndEvent):
                 depth -= 1
@@ -268,6 +268,7 @@ class _Builder:
             if isinstance(node, yaml.SequenceNode):
                 value: Any = self._seq(node, path, depth)
             else:
+                assert isinstance(node, yaml.MappingNode)
                 value = self._map(node, path, depth)
         finally:
             self._active.discard(key)
@@ -315,7 +316,7 @@ class _Builder:
     def _explicit_scalar(self, node: yaml.ScalarNode) -> Any:
         kind = node.tag[len(_STD) :]
         v = resolve_plain(node.value) if node.value else (None if kind == "null" else "")
-        want = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}[kind]
+        want: Any = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}[kind]
         if isinstance(v, bool) and kind in ("int", "float") or not isinstance(v, want):
             raise InputError(f"{node.value!r} is not a valid !!{kind}", self.loc(node))
         return float(v) if kind == "float" else v

@@ -69,12 +69,23 @@ class SchemaSet:
                     Diagnostic(
                         "error",
                         f"{dotted(path)}: {_message(err)} (schema {s.rule.schema})",
-                        prov.locate(path),
+                        _where(err, path, prov),
                         "schema",
                         (name,),
                     )
                 )
         return out
+
+
+def _where(err: jsonschema.ValidationError, path: Path, prov: Provenance) -> Location:
+    # A missing required key is best explained by the layer that deleted it.
+    if err.validator == "required" and isinstance(err.instance, dict):
+        for prop in err.validator_value:
+            if prop not in err.instance:
+                hist = prov.history((*path, prop))
+                if hist and hist[-1].action == "delete":
+                    return hist[-1].location
+    return prov.locate(path)
 
 
 def _message(err: jsonschema.ValidationError) -> str:
@@ -103,7 +114,7 @@ def _read(source: Source, path: str, at: Location | None) -> Any:
 
 
 def _refuse(uri: str) -> referencing.Resource[Any]:
-    raise referencing.exceptions.NoSuchResource(ref=uri)
+    raise referencing.exceptions.NoSuchResource(ref=uri)  # type: ignore[call-arg]
 
 
 def _registry(docs: dict[str, Any]) -> referencing.Registry[Any]:

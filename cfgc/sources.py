@@ -11,7 +11,7 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from cfgc.errors import ExternalError, InputError, UsageError
 
@@ -106,17 +106,14 @@ class GitSource:
             except KeyError:
                 raise InputError(f"{self.subdir} does not exist at {ref}") from None
         self.tree = tree
-        self._blobs: dict[str, git.Blob] | None = None
+        self._blobs: dict[str, Any] | None = None
 
-    def _index(self) -> dict[str, object]:
+    def _index(self) -> dict[str, Any]:
         if self._blobs is None:
-            n = len(self.tree.path) + 1 if self.tree.path else 0
-            self._blobs = {
-                b.path[n:]: b  # type: ignore[union-attr]
-                for b in self.tree.traverse()
-                if b.type == "blob"  # type: ignore[union-attr]
-            }
-        return self._blobs  # type: ignore[return-value]
+            tree: Any = self.tree
+            n = len(str(tree.path)) + 1 if tree.path else 0
+            self._blobs = {str(b.path)[n:]: b for b in tree.traverse() if b.type == "blob"}
+        return self._blobs
 
     def files(self) -> list[str]:
         return sorted(self._index())
@@ -125,18 +122,31 @@ class GitSource:
         blob = self._index().get(path)
         if blob is None:
             raise InputError(f"file not found at {self.ref}: {path}")
-        return blob.data_stream.read()  # type: ignore[attr-defined, no-any-return]
+        return bytes(blob.data_stream.read())
 
     def info(self) -> SourceInfo:
         c = self.commit
         return SourceInfo(
             repo_url=_remote_url(self.repo),
-            ref=self.ref,
+            ref=_ref_name(self.repo, self.ref),
             commit=c.hexsha,
             commit_time=_utc(c.committed_date),
             dirty=False,
             subdir=self.subdir,
         )
+
+
+def _ref_name(repo: object, ref: str) -> str:
+    # The symbolic name ('main' for HEAD on main), so a build of the working
+    # tree and of --ref HEAD record the same ref and stay byte-identical.
+    env = os.environ.get("CFGC_REF_NAME")
+    if env:
+        return env
+    try:
+        name = repo.git.rev_parse("--abbrev-ref", ref)  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - fall back to what the user typed
+        return ref
+    return str(name) or ref
 
 
 def _utc(epoch: int) -> str:
@@ -184,7 +194,7 @@ def _git_info(root: Path, ref: str | None) -> SourceInfo:
         url = None
     return SourceInfo(
         repo_url=url,
-        ref=git("rev-parse", "--abbrev-ref", "HEAD") or None,
+        ref=os.environ.get("CFGC_REF_NAME") or git("rev-parse", "--abbrev-ref", "HEAD") or None,
         commit=commit,
         commit_time=_utc(int(git("log", "-1", "--format=%ct", "HEAD"))),
         dirty=dirty,

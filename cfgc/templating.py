@@ -25,12 +25,22 @@ Locator = Callable[[Path], Location]
 _WHOLE = re.compile(r"\s*\{\{(?P<expr>(?:(?!\{\{|\}\}|\{%).)*)\}\}\s*\Z", re.DOTALL)
 
 
+class _Undefined(jinja2.StrictUndefined):
+    """StrictUndefined that names config paths the way users write them."""
+
+    @property
+    def _undefined_message(self) -> str:
+        obj = self._undefined_obj
+        if isinstance(obj, (_MappingView, _ListView)) and self._undefined_hint is None:
+            where = "config" + ("." + dotted(obj._p) if obj._p else "")
+            return f"{where} has no key {self._undefined_name!r}"
+        return str(super()._undefined_message)
+
+
 @cache
 def sandbox() -> SandboxedEnvironment:
     """The one sandboxed Jinja2 environment cfgc renders with."""
-    return SandboxedEnvironment(
-        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
-    )
+    return SandboxedEnvironment(undefined=_Undefined, autoescape=False, keep_trailing_newline=True)
 
 
 def is_template(s: str) -> bool:

@@ -6,12 +6,14 @@ from pathlib import Path
 
 import click
 
+from cfgc.attest import sign_bundle, source_digests
 from cfgc.bundle import assemble, write_bundle
 from cfgc.cli.common import Progress, format_option, repo_option
 from cfgc.cli.main import command
 from cfgc.compiler import Compiler
 from cfgc.errors import InputError
 from cfgc.report.diagnostics import render_json, render_text, summary_line
+from cfgc.signing import load_signer
 from cfgc.sources import open_source
 
 
@@ -26,8 +28,15 @@ from cfgc.sources import open_source
 )
 @click.option("--ref", metavar="GITREF", help="Compile this commit from git objects, without a checkout.")
 @click.option("--target", "select", metavar="GLOB", help="Only targets whose name matches, e.g. 'acme/*/*'.")
+@click.option(
+    "--sign-key",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="After writing, sign the bundle with this ed25519 key (see `cfgc sign`).",
+)
 @format_option("text", "json")
-def build(repo: Path | None, out: Path, ref: str | None, select: str | None, fmt: str) -> None:
+def build(
+    repo: Path | None, out: Path, ref: str | None, select: str | None, sign_key: Path | None, fmt: str
+) -> None:
     """Compile the config repo into a bundle directory.
 
     Loads every layer, merges them per target, resolves $extends, prompt
@@ -47,7 +56,9 @@ def build(repo: Path | None, out: Path, ref: str | None, select: str | None, fmt
       cfgc build --out build/bundle
       cfgc build --ref origin/main --out /tmp/main-bundle
       cfgc build --target 'acme/prod/*' --format json
+      cfgc build --out build/bundle --sign-key release.key
     """
+    signer = load_signer(sign_key) if sign_key is not None else None  # a bad key fails before any work
     source = open_source(repo, ref)
     compiler = Compiler(source)
     progress = Progress("compiling")
@@ -69,6 +80,8 @@ def build(repo: Path | None, out: Path, ref: str | None, select: str | None, fmt
         )
     manifest, files = assemble(result.targets, result.prompts, compiler.schemas.schemas, source.info())
     digest = write_bundle(out, manifest, files)
+    if signer is not None:
+        sign_bundle(out, [signer], inputs=source_digests(source))
     if fmt == "json":
         click.echo(render_json(result.diagnostics, names, written=True, out=str(out), manifest_digest=digest), nl=False)
         return

@@ -25,6 +25,9 @@ COMMAND_MODULES = [
     "cfgc.cli.explain",
     "cfgc.cli.init",
     "cfgc.cli.secrets",
+    "cfgc.cli.keys",
+    "cfgc.cli.sign",
+    "cfgc.cli.publish",
 ]
 
 
@@ -105,9 +108,8 @@ def _register() -> None:
                 continue
             raise
         for obj in vars(mod).values():
-            if isinstance(obj, click.Command) and getattr(obj, "__module__", None) != __name__:
-                if getattr(obj, "_cfgc_top", False):
-                    cli.add_command(obj)
+            if isinstance(obj, click.Command) and getattr(obj, "_cfgc_top", False):
+                cli.add_command(obj)
 
 
 def command(*args: Any, **kwargs: Any) -> Any:
@@ -115,7 +117,7 @@ def command(*args: Any, **kwargs: Any) -> Any:
 
     def deco(f: Any) -> Any:
         cmd = click.command(*args, **kwargs)(f)
-        cmd._cfgc_top = True  # type: ignore[attr-defined]
+        cmd._cfgc_top = True
         return cmd
 
     return deco
@@ -126,7 +128,7 @@ def group(*args: Any, **kwargs: Any) -> Any:
 
     def deco(f: Any) -> Any:
         grp = click.group(*args, **kwargs)(f)
-        grp._cfgc_top = True  # type: ignore[attr-defined]
+        grp._cfgc_top = True
         return grp
 
     return deco

@@ -1,0 +1,5 @@
+"""``python -m cfgc`` runs the command line."""
+
+from cfgc.cli.main import main
+
+main()
