@@ -92,7 +92,7 @@ def format_go_float(f: float) -> str:
 def format_go_time(t: dt.datetime) -> str:
     """Go ``time.MarshalText`` (RFC 3339 with nanoseconds, trailing zeros trimmed)."""
     if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.timezone.utc)
+        t = t.replace(tzinfo=dt.UTC)
     out = t.strftime("%Y-%m-%dT%H:%M:%S")
     if t.microsecond:
         out += ("." + f"{t.microsecond:06d}").rstrip("0")

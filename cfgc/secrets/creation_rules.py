@@ -99,7 +99,9 @@ def parse_rule(raw: Mapping[str, Any], where: str) -> CreationRule:
     if raw.get("key_groups"):
         if not isinstance(raw["key_groups"], list):
             raise InputError(f"{where}.key_groups must be a list")
-        groups = tuple(_group(g, profile, f"{where}.key_groups[{i}]") for i, g in enumerate(raw["key_groups"]))
+        groups = tuple(
+            _group(g, profile, f"{where}.key_groups[{i}]") for i, g in enumerate(raw["key_groups"])
+        )
     else:
         groups = (_group(raw, profile, where),)
     groups = tuple(g for g in groups if g)
@@ -109,7 +111,13 @@ def parse_rule(raw: Mapping[str, Any], where: str) -> CreationRule:
     threshold = int(raw.get("shamir_threshold") or 0)
     if len(groups) > 1 and not 0 <= threshold <= len(groups):
         raise InputError(f"{where}: shamir_threshold exceeds the number of key groups")
-    return CreationRule(groups, threshold, rule, bool(raw.get("mac_only_encrypted")), str(raw.get("path_regex") or ""))
+    return CreationRule(
+        groups,
+        threshold,
+        rule,
+        bool(raw.get("mac_only_encrypted")),
+        str(raw.get("path_regex") or ""),
+    )
 
 
 def load_rules(config: str | os.PathLike[str]) -> list[CreationRule]:
@@ -137,9 +145,15 @@ def load_rules(config: str | os.PathLike[str]) -> list[CreationRule]:
     return [parse_rule(r, where) for r, where in out]
 
 
-def rule_for(file: str | os.PathLike[str], config: str | os.PathLike[str] | None = None) -> tuple[CreationRule, Path]:
+def rule_for(
+    file: str | os.PathLike[str], config: str | os.PathLike[str] | None = None
+) -> tuple[CreationRule, Path]:
     """The creation rule for ``file`` and the config it came from."""
-    cfg = Path(config) if config else find_config(Path(file).parent if not Path(file).is_dir() else file)
+    cfg = (
+        Path(config)
+        if config
+        else find_config(Path(file).parent if not Path(file).is_dir() else file)
+    )
     if cfg is None:
         raise InputError(f"no .sops.yaml found above {file}: add creation_rules or pass --config")
     abs_file = Path(file).resolve()

@@ -78,7 +78,9 @@ def _walk(node: object, path: tuple[str, ...], leaf: Leaf) -> object:
         out: dict[str, Any] = {}
         for k, v in node.items():
             if not isinstance(k, str):
-                raise InputError(f"only string keys are supported (found {type(k).__name__} key under {':'.join(path) or 'the root'})")
+                raise InputError(
+                    f"only string keys are supported (found {type(k).__name__} key under {':'.join(path) or 'the root'})"
+                )
             out[k] = _walk(v, (*path, k), leaf)
         return out
     if isinstance(node, list):
@@ -86,7 +88,7 @@ def _walk(node: object, path: tuple[str, ...], leaf: Leaf) -> object:
     if node is None:
         return None
     if isinstance(node, dt.date) and not isinstance(node, dt.datetime):
-        node = dt.datetime(node.year, node.month, node.day, tzinfo=dt.timezone.utc)
+        node = dt.datetime(node.year, node.month, node.day, tzinfo=dt.UTC)
     return leaf(node, path)
 
 
@@ -134,7 +136,9 @@ def decrypt_tree(
         enc = rule.should_encrypt(path)
         if enc:
             if not isinstance(value, str):
-                raise IntegrityError(f"{':'.join(path)}: expected an encrypted value, found a plain {type(value).__name__}")
+                raise IntegrityError(
+                    f"{':'.join(path)}: expected an encrypted value, found a plain {type(value).__name__}"
+                )
             aad = cipher.aad_for(path)
             try:
                 value, iv = cipher.decrypt(value, data_key, aad)
@@ -150,7 +154,9 @@ def decrypt_tree(
     return out, mac.hexdigest()
 
 
-def decrypt_document(doc: Mapping[str, Any], data_key_for: Callable[[SopsMetadata], bytes], verify_mac: bool = True) -> DecryptedDocument:
+def decrypt_document(
+    doc: Mapping[str, Any], data_key_for: Callable[[SopsMetadata], bytes], verify_mac: bool = True
+) -> DecryptedDocument:
     """Decrypt a whole document; ``data_key_for`` unwraps the data key from metadata."""
     body, meta = split_document(doc)
     data_key = data_key_for(meta)

@@ -49,7 +49,9 @@ def decrypt_mac(enc_mac: str, data_key: bytes, lastmodified: str) -> str:
     try:
         value, _ = cipher.decrypt(enc_mac, data_key, lastmodified)
     except IntegrityError:
-        raise IntegrityError("the file MAC does not verify (sops.mac or lastmodified altered)") from None
+        raise IntegrityError(
+            "the file MAC does not verify (sops.mac or lastmodified altered)"
+        ) from None
     if not isinstance(value, str):
         raise IntegrityError("sops.mac is not a string")
     return value

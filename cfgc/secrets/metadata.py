@@ -14,6 +14,15 @@ FORMAT_VERSION = "3.11.0"
 # Key types cfgc keeps verbatim but cannot use itself (the sops binary can).
 OPAQUE_KINDS = ("pgp", "gcp_kms", "hckms", "azure_kv", "hc_vault")
 _KIND_ORDER = ("kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "age", "pgp")
+# sops writes metadata fields in its struct order (checked against sops 3.11).
+_TOP_ORDER = (
+    "shamir_threshold", "key_groups", "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "age",
+    "lastmodified", "mac", "pgp", "unencrypted_suffix", "encrypted_suffix", "unencrypted_regex",
+    "encrypted_regex", "unencrypted_comment_regex", "encrypted_comment_regex",
+    "mac_only_encrypted", "version",
+)  # fmt: skip
+_GROUP_ORDER = ("pgp", "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "age")
+_ALWAYS_IN_GROUP = ("hc_vault", "age")
 
 
 @dataclass(frozen=True)
@@ -86,7 +95,7 @@ KeyGroup = tuple[MasterKey, ...]
 
 
 def now_rfc3339() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -110,12 +119,12 @@ class SopsMetadata:
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """The metadata as SOPS writes it (top-level keys sorted)."""
-        d: dict[str, Any] = dict(self.extra)
+        """The metadata as SOPS writes it (fields in sops' order)."""
+        d: dict[str, Any] = {}
         if len(self.key_groups) == 1:
-            d.update(_group_to_dict(self.key_groups[0]))
+            d.update(_group_to_dict(self.key_groups[0], False))
         else:
-            d["key_groups"] = [_group_to_dict(g) for g in self.key_groups]
+            d["key_groups"] = [_group_to_dict(g, True) for g in self.key_groups]
             d["shamir_threshold"] = self.shamir_threshold or len(self.key_groups)
         d["lastmodified"] = self.lastmodified
         d["mac"] = self.mac
@@ -123,7 +132,9 @@ class SopsMetadata:
         d[self.rule.kind] = self.rule.value
         if self.mac_only_encrypted:
             d["mac_only_encrypted"] = True
-        return {k: d[k] for k in sorted(d)}
+        out = {k: d[k] for k in _TOP_ORDER if k in d}
+        out.update((k, v) for k, v in self.extra if k not in out)
+        return out
 
     @classmethod
     def from_dict(cls, m: Mapping[str, Any]) -> SopsMetadata:
@@ -143,8 +154,15 @@ class SopsMetadata:
         assert rule is not None
         if rule.kind.endswith("comment_regex"):
             raise InputError(f"files using {rule.kind} need the sops binary (cfgc drops comments)")
-        known = {"key_groups", "shamir_threshold", "lastmodified", "mac", "version",
-                 "mac_only_encrypted", *_KIND_ORDER}
+        known = {
+            "key_groups",
+            "shamir_threshold",
+            "lastmodified",
+            "mac",
+            "version",
+            "mac_only_encrypted",
+            *_KIND_ORDER,
+        }
         known.update(k for k in m if k.endswith(("_suffix", "_regex")))
         extra = tuple((k, v) for k, v in m.items() if k not in known)
         return cls(
@@ -159,11 +177,11 @@ class SopsMetadata:
         )
 
 
-def _group_to_dict(group: KeyGroup) -> dict[str, Any]:
+def _group_to_dict(group: KeyGroup, in_key_groups: bool) -> dict[str, Any]:
     out: dict[str, list[dict[str, Any]]] = {}
-    for kind in _KIND_ORDER:
+    for kind in _GROUP_ORDER:
         items = [k.to_dict() for k in group if k.kind == kind]
-        if items:
+        if items or (in_key_groups and kind in _ALWAYS_IN_GROUP):
             out[kind] = items
     return out
 

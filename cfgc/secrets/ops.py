@@ -55,7 +55,9 @@ def load_encrypted(path: PathLike, fmt: str | None = None) -> dict[str, Any]:
     return doc
 
 
-def open_file(path: PathLike, keyring: Keyring | None = None, fmt: str | None = None, verify_mac: bool = True) -> DecryptedDocument:
+def open_file(
+    path: PathLike, keyring: Keyring | None = None, fmt: str | None = None, verify_mac: bool = True
+) -> DecryptedDocument:
     """Decrypt ``path`` and keep what is needed to re-encrypt it stably."""
     doc = load_encrypted(path, fmt)
     kr = _keyring(keyring)
@@ -65,12 +67,19 @@ def open_file(path: PathLike, keyring: Keyring | None = None, fmt: str | None = 
         raise type(e)(f"{path}: {e.message}") from None
 
 
-def decrypt_file(path: PathLike, keyring: Keyring | None = None, fmt: str | None = None) -> dict[str, Any]:
+def decrypt_file(
+    path: PathLike, keyring: Keyring | None = None, fmt: str | None = None
+) -> dict[str, Any]:
     """The plaintext tree of an encrypted file (MAC verified)."""
     return open_file(path, keyring, fmt).tree
 
 
-def encrypt_tree_for(path: PathLike, tree: dict[str, Any], keyring: Keyring | None = None, config: PathLike | None = None) -> dict[str, Any]:
+def encrypt_tree_for(
+    path: PathLike,
+    tree: dict[str, Any],
+    keyring: Keyring | None = None,
+    config: PathLike | None = None,
+) -> dict[str, Any]:
     """Encrypt ``tree`` for the creation rule matching ``path`` (a fresh data key)."""
     rule, _ = rule_for(path, config)
     kr = _keyring(keyring)
@@ -85,7 +94,13 @@ def encrypt_tree_for(path: PathLike, tree: dict[str, Any], keyring: Keyring | No
     return encrypt_document(tree, meta, data_key)
 
 
-def encrypt_file(path: PathLike, keyring: Keyring | None = None, config: PathLike | None = None, in_place: bool = False, fmt: str | None = None) -> str:
+def encrypt_file(
+    path: PathLike,
+    keyring: Keyring | None = None,
+    config: PathLike | None = None,
+    in_place: bool = False,
+    fmt: str | None = None,
+) -> str:
     """Encrypt a plaintext file; returns the encrypted text (written back if ``in_place``)."""
     tree = fileio.read(path, fmt)
     if is_encrypted(tree):
@@ -97,7 +112,9 @@ def encrypt_file(path: PathLike, keyring: Keyring | None = None, config: PathLik
     return text
 
 
-def save(path: PathLike, opened: DecryptedDocument, tree: dict[str, Any], fmt: str | None = None) -> bool:
+def save(
+    path: PathLike, opened: DecryptedDocument, tree: dict[str, Any], fmt: str | None = None
+) -> bool:
     """Re-encrypt ``tree`` into ``path`` with the file's data key and stash.
 
     Returns False (and leaves the file untouched) when nothing changed.
@@ -139,9 +156,7 @@ def get_path(tree: Any, path: list[str | int]) -> Any:
     node = tree
     for i, part in enumerate(path):
         where = ".".join(str(p) for p in path[: i + 1])
-        if isinstance(node, dict) and isinstance(part, str) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and -len(node) <= part < len(node):
+        if isinstance(node, list) and isinstance(part, int) and -len(node) <= part < len(node):
             node = node[part]
         elif isinstance(node, dict) and str(part) in node:
             node = node[str(part)]
@@ -163,7 +178,9 @@ def set_path(tree: dict[str, Any], path: list[str | int], value: Any) -> None:
                 node = node[part]
             continue
         if not isinstance(node, dict):
-            raise InputError(f"cannot set {'.'.join(map(str, path))}: {'.'.join(map(str, path[:i]))} is not a mapping")
+            raise InputError(
+                f"cannot set {'.'.join(map(str, path))}: {'.'.join(map(str, path[:i]))} is not a mapping"
+            )
         key = str(part)
         if last:
             node[key] = value
@@ -171,7 +188,9 @@ def set_path(tree: dict[str, Any], path: list[str | int], value: Any) -> None:
             node = node.setdefault(key, {})
 
 
-def set_value(path: PathLike, key_path: list[str | int], value: Any, keyring: Keyring | None = None) -> bool:
+def set_value(
+    path: PathLike, key_path: list[str | int], value: Any, keyring: Keyring | None = None
+) -> bool:
     """Set one value in an encrypted file; other ciphertexts stay byte-identical."""
     opened = open_file(path, keyring)
     import copy
@@ -181,7 +200,11 @@ def set_value(path: PathLike, key_path: list[str | int], value: Any, keyring: Ke
     return save(path, opened, tree)
 
 
-def edit_tree(path: PathLike, change: Callable[[dict[str, Any]], dict[str, Any]], keyring: Keyring | None = None) -> bool:
+def edit_tree(
+    path: PathLike,
+    change: Callable[[dict[str, Any]], dict[str, Any]],
+    keyring: Keyring | None = None,
+) -> bool:
     """Decrypt, apply ``change`` to a copy of the tree, re-encrypt stably."""
     import copy
 
@@ -189,7 +212,12 @@ def edit_tree(path: PathLike, change: Callable[[dict[str, Any]], dict[str, Any]]
     return save(path, opened, change(copy.deepcopy(opened.tree)))
 
 
-def updatekeys(path: PathLike, keyring: Keyring | None = None, config: PathLike | None = None, dry_run: bool = False) -> KeyPlan:
+def updatekeys(
+    path: PathLike,
+    keyring: Keyring | None = None,
+    config: PathLike | None = None,
+    dry_run: bool = False,
+) -> KeyPlan:
     """Re-wrap the data key for the recipients the creation rule names now.
 
     Values, MAC and lastmodified are untouched; recipients already present keep
@@ -205,13 +233,17 @@ def updatekeys(path: PathLike, keyring: Keyring | None = None, config: PathLike 
     groups_same = same_shape and [sorted(k.ident for k in g) for g in meta.key_groups] == [
         sorted(k.ident for k in g) for g in rule.key_groups
     ]
-    plan = KeyPlan(str(path), tuple(r for r in new if r not in old), tuple(r for r in old if r not in new))
+    plan = KeyPlan(
+        str(path), tuple(r for r in new if r not in old), tuple(r for r in old if r not in new)
+    )
     if groups_same or dry_run:
         return plan
     kr = _keyring(keyring)
     data_key = kr.unwrap(meta)
     groups = kr.wrap(rule.key_groups, data_key, rule.shamir_threshold, previous=meta)
-    new_meta = meta.with_(key_groups=groups, shamir_threshold=rule.shamir_threshold if len(groups) > 1 else 0)
+    new_meta = meta.with_(
+        key_groups=groups, shamir_threshold=rule.shamir_threshold if len(groups) > 1 else 0
+    )
     doc = dict(doc)
     doc["sops"] = new_meta.to_dict()
     fileio.write(path, doc)
@@ -252,7 +284,11 @@ def find_encrypted_files(roots: list[Path]) -> list[Path]:
             out.append(root)
             continue
         for p in sorted(root.rglob("*")):
-            if p.suffix.lower() in (".yaml", ".yml", ".json") and p.is_file() and ".git" not in p.parts:
+            if (
+                p.suffix.lower() in (".yaml", ".yml", ".json")
+                and p.is_file()
+                and ".git" not in p.parts
+            ):
                 try:
                     if b"sops" in p.read_bytes() and is_encrypted(fileio.read(p)):
                         out.append(p)

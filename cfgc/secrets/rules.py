@@ -65,7 +65,9 @@ class EncryptionRule:
 DEFAULT_RULE = EncryptionRule()
 
 
-def rule_from_mapping(m: Mapping[str, object], default: EncryptionRule | None = DEFAULT_RULE) -> EncryptionRule | None:
+def rule_from_mapping(
+    m: Mapping[str, object], default: EncryptionRule | None = DEFAULT_RULE
+) -> EncryptionRule | None:
     """The single rule named in ``m`` (metadata or creation rule); error if several."""
     found = [(k, m[k]) for k in RULE_KINDS if m.get(k) not in (None, "")]
     if len(found) > 1:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -18,9 +17,34 @@ INDENT = 4
 _YAML11 = yaml.SafeLoader  # for "would PyYAML read this as non-string?"
 _INDICATORS = set("-?:,[]{}#&*!|>'\"%@`")
 _OLD_BOOLS = frozenset(
-    "y Y yes Yes YES n N no No NO on On ON off Off OFF true True TRUE false False FALSE".split()
+    [
+        "y",
+        "Y",
+        "yes",
+        "Yes",
+        "YES",
+        "n",
+        "N",
+        "no",
+        "No",
+        "NO",
+        "on",
+        "On",
+        "ON",
+        "off",
+        "Off",
+        "OFF",
+        "true",
+        "True",
+        "TRUE",
+        "false",
+        "False",
+        "FALSE",
+    ]
 )
-_NEEDS_DOUBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff\t]")
+_NEEDS_DOUBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff\t]"
+)
 
 
 def _resolves_to_non_string(s: str) -> bool:
@@ -34,11 +58,33 @@ def _resolves_to_non_string(s: str) -> bool:
     return tag != "tag:yaml.org,2002:str"
 
 
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\x00": "\\0"}
+
+
+def _printable(c: str) -> bool:
+    o = ord(c)
+    return (
+        0x20 <= o <= 0x7E
+        or 0xA0 <= o <= 0xD7FF
+        or 0xE000 <= o <= 0xFFFD and o != 0xFEFF
+        or 0x10000 <= o <= 0x10FFFF
+    ) and c not in "\u2028\u2029"
+
+
 def _double(s: str) -> str:
-    out = json.dumps(s, ensure_ascii=False)
-    for ch in ("\u2028", "\u2029", "\x85", "\ufeff"):
-        out = out.replace(ch, f"\\u{ord(ch):04x}")
-    return out
+    out = []
+    for c in s:
+        if c in _ESCAPES:
+            out.append(_ESCAPES[c])
+        elif _printable(c):
+            out.append(c)
+        elif ord(c) <= 0xFF:
+            out.append(f"\\x{ord(c):02x}")
+        elif ord(c) <= 0xFFFF:
+            out.append(f"\\u{ord(c):04x}")
+        else:
+            out.append(f"\\U{ord(c):08x}")
+    return '"' + "".join(out) + '"'
 
 
 def scalar(s: str) -> str:
@@ -110,16 +156,20 @@ def _literal(s: str, indent: int) -> str:
     return f"|{chomp}\n{text}"
 
 
-def _child(head: str, v: Any, base: int, out: list[str]) -> None:
-    """Write ``head`` (a ``key:`` or ``-``) followed by value ``v``; nested
-    blocks go to column ``base + INDENT`` (yaml.v3 layout)."""
-    inner = base + INDENT
+def _deeper(indent: int) -> int:
+    """yaml.v3: nested blocks align to the next multiple of the indentation."""
+    return INDENT * ((indent + INDENT) // INDENT)
+
+
+def _child(head: str, v: Any, indent: int, out: list[str]) -> None:
+    """Write ``head`` (``key:`` or ``-``) of a node at ``indent``, then value ``v``."""
+    inner = _deeper(indent)
     if isinstance(v, Mapping) and v:
         out.append(head)
-        _mapping(v, inner, inner, " " * inner, out)
+        _mapping(v, inner, " " * inner, out)
     elif isinstance(v, list) and v:
         out.append(head)
-        _sequence(v, inner, inner, " " * inner, out)
+        _sequence(v, inner, " " * inner, out)
     elif isinstance(v, Mapping):
         out.append(f"{head} {{}}")
     elif isinstance(v, list):
@@ -130,21 +180,22 @@ def _child(head: str, v: Any, base: int, out: list[str]) -> None:
         out.append(f"{head} {_leaf(v)}")
 
 
-def _mapping(m: Mapping[str, Any], base: int, col: int, first: str, out: list[str]) -> None:
+def _mapping(m: Mapping[str, Any], indent: int, first: str, out: list[str]) -> None:
     for i, (k, v) in enumerate(m.items()):
-        lead = first if i == 0 else " " * col
-        _child(f"{lead}{scalar(str(k))}:", v, base, out)
+        lead = first if i == 0 else " " * indent
+        _child(f"{lead}{scalar(str(k))}:", v, indent, out)
 
 
-def _sequence(items: list[Any], base: int, col: int, first: str, out: list[str]) -> None:
+def _sequence(items: list[Any], indent: int, first: str, out: list[str]) -> None:
     for i, v in enumerate(items):
-        lead = (first if i == 0 else " " * col) + "-"
+        lead = (first if i == 0 else " " * indent) + "-"
+        # a collection inside a sequence item starts right after "- " (indent + 2)
         if isinstance(v, Mapping) and v:
-            _mapping(v, base, col + 2, lead + " ", out)
+            _mapping(v, indent + 2, lead + " ", out)
         elif isinstance(v, list) and v:
-            _sequence(v, base, col + 2, lead + " ", out)
+            _sequence(v, indent + 2, lead + " ", out)
         else:
-            _child(lead, v, base, out)
+            _child(lead, v, indent, out)
 
 
 def dump(doc: Any) -> str:
@@ -154,5 +205,5 @@ def dump(doc: Any) -> str:
         raise InputError("the top level of a YAML document must be a mapping")
     if not doc:
         return "{}\n"
-    _mapping(doc, 0, 0, "", out)
+    _mapping(doc, 0, "", out)
     return "\n".join(out) + "\n"

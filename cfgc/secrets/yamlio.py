@@ -10,7 +10,6 @@ a plain scalar would read back as something else.  Comments are not kept.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import re
 from typing import Any
@@ -18,7 +17,6 @@ from typing import Any
 import yaml
 
 from cfgc.errors import InputError
-from cfgc.secrets.cipher import format_go_time
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _PLAIN = "tag:cfgc:plain"
@@ -35,13 +33,29 @@ _TS_RE = re.compile(
     r"|(?: (\d{1,2}):(\d{1,2}):(\d{1,2})(\.\d+)?))?$"
 )
 _SPECIAL = {
-    "": None, "~": None, "null": None, "Null": None, "NULL": None,
-    "true": True, "True": True, "TRUE": True,
-    "false": False, "False": False, "FALSE": False,
-    ".nan": math.nan, ".NaN": math.nan, ".NAN": math.nan,
-    ".inf": math.inf, ".Inf": math.inf, ".INF": math.inf,
-    "+.inf": math.inf, "+.Inf": math.inf, "+.INF": math.inf,
-    "-.inf": -math.inf, "-.Inf": -math.inf, "-.INF": -math.inf,
+    "": None,
+    "~": None,
+    "null": None,
+    "Null": None,
+    "NULL": None,
+    "true": True,
+    "True": True,
+    "TRUE": True,
+    "false": False,
+    "False": False,
+    "FALSE": False,
+    ".nan": math.nan,
+    ".NaN": math.nan,
+    ".NAN": math.nan,
+    ".inf": math.inf,
+    ".Inf": math.inf,
+    ".INF": math.inf,
+    "+.inf": math.inf,
+    "+.Inf": math.inf,
+    "+.INF": math.inf,
+    "-.inf": -math.inf,
+    "-.Inf": -math.inf,
+    "-.INF": -math.inf,
 }
 
 
@@ -55,10 +69,10 @@ def parse_timestamp(s: str) -> dt.datetime | None:
         hh, mm, ss, frac, tz = m[9], m[10], m[11], m[12], "Z"
     try:
         if hh is None:
-            return dt.datetime(y, mo, d, tzinfo=dt.timezone.utc)
+            return dt.datetime(y, mo, d, tzinfo=dt.UTC)
         us = int((frac[1:] + "000000")[:6]) if frac else 0
         if tz == "Z":
-            tzinfo = dt.timezone.utc
+            tzinfo = dt.UTC
         else:
             sign = -1 if tz[0] == "-" else 1
             tzinfo = dt.timezone(sign * dt.timedelta(hours=int(tz[1:3]), minutes=int(tz[4:6])))
@@ -91,7 +105,7 @@ def resolve_plain(s: str) -> object:
     return s
 
 
-class _Loader(_Base):  # type: ignore[misc,valid-type]
+class _Loader(_Base):
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         if kind is yaml.ScalarNode and implicit[0]:
             return _PLAIN
@@ -102,7 +116,9 @@ class _Loader(_Base):  # type: ignore[misc,valid-type]
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
             if not isinstance(key, str):
-                raise InputError(f"line {key_node.start_mark.line + 1}: only string keys are supported")
+                raise InputError(
+                    f"line {key_node.start_mark.line + 1}: only string keys are supported"
+                )
             if key in seen:
                 raise InputError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
             seen.add(key)
@@ -138,7 +154,9 @@ def load(text: str | bytes) -> Any:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise InputError(f"{where}invalid YAML: {getattr(e, 'problem', None) or 'syntax error'}") from None
+        raise InputError(
+            f"{where}invalid YAML: {getattr(e, 'problem', None) or 'syntax error'}"
+        ) from None
     if len(docs) > 1:
         raise InputError("multi-document YAML files are not supported")
     return docs[0] if docs else None

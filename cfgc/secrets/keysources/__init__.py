@@ -65,7 +65,9 @@ class Keyring:
             need = meta.shamir_threshold or len(meta.key_groups)
             if len(parts) >= need:
                 return shamir.combine(parts)
-            problems.insert(0, f"need {need} of {len(meta.key_groups)} key groups, decrypted {len(parts)}")
+            problems.insert(
+                0, f"need {need} of {len(meta.key_groups)} key groups, decrypted {len(parts)}"
+            )
         detail = "; ".join(problems) or "the file lists no master keys"
         cls: type[CfgcError] = ExternalError if external else InputError
         raise cls(f"cannot decrypt the data key: {detail}")
@@ -118,7 +120,9 @@ class Keyring:
                     continue
                 source = self.sources.get(key.kind)
                 if source is None:
-                    raise InputError(f"cannot encrypt for {key.ident}: {key.kind} keys are not supported by cfgc")
+                    raise InputError(
+                        f"cannot encrypt for {key.ident}: {key.kind} keys are not supported by cfgc"
+                    )
                 try:
                     wrapped.append(source.encrypt(key, part))
                 except KeyUnavailable as e:

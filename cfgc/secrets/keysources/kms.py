@@ -58,7 +58,9 @@ class KmsSource:
                     )
                 self._clients[cache_key] = session.client("kms", region_name=cache_key[0])
             except Exception as e:  # noqa: BLE001 - botocore raises many kinds
-                raise KeyUnavailable(f"cannot set up a KMS client: {type(e).__name__}", external=True) from None
+                raise KeyUnavailable(
+                    f"cannot set up a KMS client: {type(e).__name__}", external=True
+                ) from None
         return self._clients[cache_key]
 
     def encrypt(self, key: MasterKey, data_key: bytes) -> MasterKey:
@@ -71,7 +73,7 @@ class KmsSource:
             raise
         except Exception as e:  # noqa: BLE001
             raise KeyUnavailable(f"KMS Encrypt failed: {_describe(e)}", external=True) from None
-        created = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         enc = base64.b64encode(out["CiphertextBlob"]).decode("ascii")
         return replace(key, enc=enc, created_at=created)
 
@@ -82,7 +84,9 @@ class KmsSource:
         except (binascii.Error, ValueError):
             raise KeyUnavailable("the KMS-encrypted data key is not valid base64") from None
         try:
-            out = self._client(key).decrypt(CiphertextBlob=blob, EncryptionContext=dict(key.context))
+            out = self._client(key).decrypt(
+                CiphertextBlob=blob, EncryptionContext=dict(key.context)
+            )
         except KeyUnavailable:
             raise
         except Exception as e:  # noqa: BLE001
@@ -92,5 +96,7 @@ class KmsSource:
 
 def _describe(e: Exception) -> str:
     """An error summary that carries the AWS error code but no payload."""
-    code = getattr(e, "response", {}).get("Error", {}).get("Code") if hasattr(e, "response") else None
+    code = (
+        getattr(e, "response", {}).get("Error", {}).get("Code") if hasattr(e, "response") else None
+    )
     return f"{type(e).__name__}{f' ({code})' if code else ''}"

