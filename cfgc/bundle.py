@@ -51,11 +51,13 @@ def assemble(
     prompts: Iterable[Prompt],
     schemas: Iterable[LoadedSchema],
     info: SourceInfo,
+    secret_files: dict[str, bytes] | None = None,
 ) -> tuple[dict[str, Any], list[BundleFile]]:
     """The manifest and the files of a bundle; no I/O."""
     files: list[BundleFile] = []
     entries: dict[str, Any] = {}
     used_prompts: set[str] = set()
+    used_secrets: set[str] = set()
     for t in sorted(targets, key=lambda t: t.name):
         try:
             data = canonical_json(t.value)
@@ -67,6 +69,9 @@ def assemble(
         if t.prompts:
             entry["prompts"] = list(t.prompts)
             used_prompts.update(t.prompts)
+        if t.secrets:
+            entry["secrets"] = list(t.secrets)
+            used_secrets.update(t.secrets)
         entries[t.name] = entry
     prompt_entries: dict[str, Any] = {}
     for p in prompts:
@@ -81,6 +86,13 @@ def assemble(
             "size": len(data),
             "variables": list(p.variables),
         }
+    # SOPS documents travel as they are (still encrypted) for runtimes to decrypt.
+    secret_entries: dict[str, Any] = {}
+    for file in sorted(used_secrets):
+        data = (secret_files or {})[file]
+        path = f"secrets/{file}"
+        files.append(BundleFile(path, data))
+        secret_entries[file] = {"path": path, "digest": sha256_digest(data), "size": len(data)}
     manifest: dict[str, Any] = {
         "format": FORMAT,
         "cfgc_version": __version__,
@@ -94,6 +106,7 @@ def assemble(
         },
         "targets": entries,
         "prompts": prompt_entries,
+        "secrets": secret_entries,
         "schemas": {s.rule.schema: {"digest": sha256_digest(s.raw), "match": s.rule.match} for s in schemas},
     }
     return manifest, files

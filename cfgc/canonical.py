@@ -12,10 +12,16 @@ from typing import Any
 
 
 def canonical_json(value: Any) -> bytes:
-    """The canonical bytes of ``value``; raises ValueError for NaN/inf."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
-        "utf-8"
-    )
+    """The canonical bytes of ``value``; raises ValueError for NaN/inf.
+
+    Secret references (:class:`cfgc.secretrefs.SecretRef`) serialise as their
+    ``{"$secret": ...}`` form.
+    """
+    from cfgc.secretrefs import jsonable
+
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=jsonable
+    ).encode("utf-8")
 
 
 def sha256_digest(data: bytes) -> str:
@@ -25,4 +31,6 @@ def sha256_digest(data: bytes) -> str:
 
 def pretty_json(value: Any) -> str:
     """Indented JSON for people (stable key order)."""
-    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    from cfgc.secretrefs import jsonable
+
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=jsonable)

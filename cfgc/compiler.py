@@ -22,6 +22,7 @@ from cfgc.merging import MISSING, merge_layers, merge_value
 from cfgc.prompts import Prompt, PromptLibrary
 from cfgc.provenance import Provenance
 from cfgc.schema import SchemaSet
+from cfgc.secretrefs import is_sops_document, secret_document, secret_refs, with_placeholders
 from cfgc.sources import Source
 from cfgc.tags import PromptRef
 from cfgc.templating import render_target
@@ -38,6 +39,7 @@ class CompiledTarget:
     docs: tuple[Document, ...] = field(repr=False)
     origins: dict[Path, tuple[Path, ...]] = field(repr=False, default_factory=dict)
     prompts: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()  # the SOPS documents its secret references need
 
     @property
     def name(self) -> str:
@@ -73,6 +75,7 @@ class Compiler:
         self.hierarchy = Hierarchy(self.config, source.files())
         self.prompts = PromptLibrary(source, self.config.prompts)
         self._docs: dict[str, Document] = {}
+        self.secret_files: dict[str, bytes] = {}
         self._prefix: dict[tuple[str, ...], Any] = {}
         self._schemas: SchemaSet | None = None
 
@@ -91,7 +94,11 @@ class Compiler:
         """A layer file, parsed once."""
         doc = self._docs.get(path)
         if doc is None:
-            doc = load_yaml(self.source.read(path), path)
+            raw = self.source.read(path)
+            doc = load_yaml(raw, path)
+            if is_sops_document(doc.data):
+                doc = secret_document(doc)
+                self.secret_files[path] = raw
             self._docs[path] = doc
         return doc
 
@@ -110,7 +117,10 @@ class Compiler:
             origins.update(found)
         if "template" in features:
             value = render_target(value, spec.variables, spec.name, prov.locate)
-        return CompiledTarget(spec, value, docs, origins, tuple(sorted(set(pinned))))
+        secrets: tuple[str, ...] = ()
+        if "secret" in features:
+            secrets = tuple(sorted({ref.file for _, ref in secret_refs(value)}))
+        return CompiledTarget(spec, value, docs, origins, tuple(sorted(set(pinned))), secrets)
 
     def _merged(self, docs: tuple[Document, ...]) -> Any:
         key = tuple(d.path for d in docs[:-1])
@@ -142,7 +152,14 @@ class Compiler:
 
     def validate(self, target: CompiledTarget) -> list[Diagnostic]:
         """Schema findings for one compiled target."""
-        return self.schemas.validate(target.name, target.value, target.provenance)
+        if not target.secrets:
+            return self.schemas.validate(target.name, target.value, target.provenance)
+        # Schemas see each secret as a value of its declared type; constraints
+        # on the (unknowable) plaintext are not checked.
+        secret_types = {p: ref.type for p, ref in secret_refs(target.value)}
+        return self.schemas.validate(
+            target.name, with_placeholders(target.value), target.provenance, secret_types
+        )
 
     def build(self, select: str | None = None, progress: Progress | None = None) -> BuildResult:
         """Compile and validate every selected target, collecting all findings."""

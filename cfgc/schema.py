@@ -51,7 +51,9 @@ class SchemaSet:
         """The schemas whose ``match`` glob admits the target ``name``."""
         return [s for s in self.schemas if fnmatch.fnmatchcase(name, s.rule.match)]
 
-    def validate(self, name: str, value: Any, prov: Provenance) -> list[Diagnostic]:
+    def validate(
+        self, name: str, value: Any, prov: Provenance, secret_types: dict[Path, str] | None = None
+    ) -> list[Diagnostic]:
         """Findings for one compiled target; empty when it is valid."""
         out: list[Diagnostic] = []
         for s in self.for_target(name):
@@ -65,10 +67,15 @@ class SchemaSet:
                 ) from None
             for err in errors:
                 path: Path = tuple(err.absolute_path)
+                message = _message(err)
+                if secret_types and path in secret_types:
+                    if err.validator != "type":
+                        continue  # constraints on the plaintext cannot be checked without a key
+                    message = f"a secret of type {secret_types[path]} is not of type {err.validator_value!r}"
                 out.append(
                     Diagnostic(
                         "error",
-                        f"{dotted(path)}: {_message(err)} (schema {s.rule.schema})",
+                        f"{dotted(path)}: {message} (schema {s.rule.schema})",
                         _where(err, path, prov),
                         "schema",
                         (name,),

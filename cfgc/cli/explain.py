@@ -13,13 +13,14 @@ from cfgc.compiler import Compiler
 from cfgc.errors import InputError
 from cfgc.explain import Explanation, explain, leaves
 from cfgc.merging import MISSING, dotted, parse_dotted
+from cfgc.secretrefs import jsonable
 from cfgc.sources import open_source
 
 
 def _show(value: object) -> str:
     if value is MISSING:
         return "(deleted)"
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=jsonable)
 
 
 @command("explain")
@@ -55,7 +56,7 @@ def explain_cmd(target: str, path: str | None, repo: Path | None, ref: str | Non
         rows = [(p, v, compiled.provenance.locate(p)) for p, v in leaves(compiled.value)]
         if fmt == "json":
             doc = [{"path": dotted(p), "value": v, "source": str(loc)} for p, v, loc in rows]
-            click.echo(json.dumps({"target": target, "values": doc}, indent=2, ensure_ascii=False))
+            click.echo(json.dumps({"target": target, "values": doc}, indent=2, ensure_ascii=False, default=jsonable))
             return
         width = max((len(dotted(p)) for p, _, _ in rows), default=0)
         for p, v, loc in rows:
@@ -63,7 +64,7 @@ def explain_cmd(target: str, path: str | None, repo: Path | None, ref: str | Non
         return
     ex = explain(compiled, parse_dotted(path))
     if fmt == "json":
-        click.echo(json.dumps(_json(ex), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(_json(ex), indent=2, ensure_ascii=False, default=jsonable))
         return
     click.echo(f"{target} {dotted(ex.path)} = {_show(ex.value)}")
     n = len(ex.contributions)
