@@ -2,7 +2,13 @@ import pytest
 
 from cfgc.canonical import canonical_json
 from cfgc.loading import load_yaml
-from cfgc.secretrefs import SecretRef, is_sops_document, secret_document, secret_refs, with_placeholders
+from cfgc.secretrefs import (
+    SecretRef,
+    is_sops_document,
+    secret_document,
+    secret_refs,
+    with_placeholders,
+)
 
 ENC = "ENC[AES256_GCM,data:AAAA,iv:BBBB,tag:CCCC==,type:{t}]"
 DOC = f"""\
