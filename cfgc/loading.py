@@ -65,11 +65,18 @@ class _Resolver(yaml.resolver.BaseResolver):
     yaml_path_resolvers: dict[Any, Any] = {}
 
 
-if hasattr(yaml, "CParser"):
+try:
+    from yaml.cyaml import CParser as _CParser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _CParser = None
 
-    class _Loader(yaml.CParser, _Resolver):  # type: ignore[name-defined]
+LIBYAML = _CParser is not None
+
+if _CParser is not None:
+
+    class _Loader(_CParser, _Resolver):  # type: ignore[misc]
         def __init__(self, stream: str) -> None:
-            yaml.CParser.__init__(self, stream)  # type: ignore[attr-defined]
+            _CParser.__init__(self, stream)
             _Resolver.__init__(self)
 
 else:  # pragma: no cover - PyYAML built without libyaml

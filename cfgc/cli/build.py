@@ -78,7 +78,9 @@ def build(
             f"hierarchy entry {compiler.config.hierarchy[-1].pattern!r}",
             compiler.config.target_location if not select else None,
         )
-    manifest, files = assemble(result.targets, result.prompts, compiler.schemas.schemas, source.info())
+    manifest, files = assemble(
+        result.targets, result.prompts, compiler.schemas.schemas, source.info(), compiler.secret_files
+    )
     digest = write_bundle(out, manifest, files)
     if signer is not None:
         sign_bundle(out, [signer], inputs=source_digests(source))

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from cfgc.errors import InputError
-from cfgc.secrets.metadata import AgeKey, KeyGroup, KmsKey, MasterKey, OpaqueKey
+from cfgc.secrets.metadata import AgeKey, KeyGroup, KmsKey, MasterKey, OpaqueKey, SopsMetadata
 from cfgc.secrets.rules import DEFAULT_RULE, EncryptionRule, rule_from_mapping
 
 CONFIG_NAMES = (".sops.yaml", ".sops.yml")
@@ -121,28 +121,72 @@ def parse_rule(raw: Mapping[str, Any], where: str) -> CreationRule:
 
 
 def load_rules(config: str | os.PathLike[str]) -> list[CreationRule]:
+    """The creation rules of a ``.sops.yaml`` file, in order."""
     p = Path(config)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise InputError(f"cannot read {p}: {e.strerror}") from None
+    return parse_rules(text, str(p))
+
+
+def parse_rules(text: str | bytes, origin: str = CONFIG_NAMES[0]) -> list[CreationRule]:
+    """The creation rules of ``.sops.yaml`` text (``origin`` names it in errors)."""
+    name = Path(origin).name
+    try:
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError:
-        raise InputError(f"{p}: invalid YAML") from None
+        raise InputError(f"{origin}: invalid YAML") from None
     rules = data.get("creation_rules") if isinstance(data, Mapping) else None
     if not isinstance(rules, list) or not rules:
-        raise InputError(f"{p}: no creation_rules")
+        raise InputError(f"{origin}: no creation_rules")
     out = []
     for i, r in enumerate(rules):
         if not isinstance(r, Mapping):
-            raise InputError(f"{p}: creation_rules[{i}] is not a mapping")
+            raise InputError(f"{origin}: creation_rules[{i}] is not a mapping")
         pr = r.get("path_regex")
         if pr:
             try:
                 re.compile(str(pr))
             except re.error as e:
-                raise InputError(f"{p}: creation_rules[{i}].path_regex: {e}") from None
-        out.append((r, f"{p.name}: creation_rules[{i}]"))
+                raise InputError(f"{origin}: creation_rules[{i}].path_regex: {e}") from None
+        out.append((r, f"{name}: creation_rules[{i}]"))
     return [parse_rule(r, where) for r, where in out]
+
+
+def match_rule(rules: list[CreationRule], rel: str) -> CreationRule | None:
+    """The first rule whose ``path_regex`` is found in ``rel`` (POSIX, relative to the config)."""
+    for rule in rules:
+        if not rule.path_regex or re.search(rule.path_regex, rel):
+            return rule
+    return None
+
+
+@dataclass(frozen=True)
+class KeyDrift:
+    """How a file's master keys differ from what its creation rule names now."""
+
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    groups_same: bool  # same keys in the same groups (and the same Shamir threshold)
+
+    @property
+    def drifted(self) -> bool:
+        return not self.groups_same
+
+
+def key_drift(meta: SopsMetadata, rule: CreationRule) -> KeyDrift:
+    """Compare the keys recorded in ``meta`` with those ``rule`` names."""
+    old, new = meta.recipients(), rule.recipients()
+    same_shape = len(meta.key_groups) == len(rule.key_groups) and (
+        len(rule.key_groups) == 1 or rule.shamir_threshold == meta.shamir_threshold
+    )
+    groups_same = same_shape and [sorted(k.ident for k in g) for g in meta.key_groups] == [
+        sorted(k.ident for k in g) for g in rule.key_groups
+    ]
+    return KeyDrift(
+        tuple(r for r in new if r not in old), tuple(r for r in old if r not in new), groups_same
+    )
 
 
 def rule_for(
@@ -161,7 +205,7 @@ def rule_for(
         rel = abs_file.relative_to(cfg.resolve().parent).as_posix()
     except ValueError:
         rel = abs_file.as_posix()
-    for rule in load_rules(cfg):
-        if not rule.path_regex or re.search(rule.path_regex, rel):
-            return rule, cfg
-    raise InputError(f"{cfg}: no creation rule matches {rel}")
+    rule = match_rule(load_rules(cfg), rel)
+    if rule is None:
+        raise InputError(f"{cfg}: no creation rule matches {rel}")
+    return rule, cfg

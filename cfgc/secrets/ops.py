@@ -15,7 +15,7 @@ from typing import Any
 
 from cfgc.errors import InputError
 from cfgc.secrets import fileio
-from cfgc.secrets.creation_rules import rule_for
+from cfgc.secrets.creation_rules import key_drift, rule_for
 from cfgc.secrets.document import (
     DecryptedDocument,
     decrypt_document,
@@ -226,17 +226,9 @@ def updatekeys(
     doc = load_encrypted(path)
     _, meta = split_document(doc)
     rule, _ = rule_for(path, config)
-    old, new = meta.recipients(), rule.recipients()
-    same_shape = len(meta.key_groups) == len(rule.key_groups) and (
-        len(rule.key_groups) == 1 or rule.shamir_threshold == meta.shamir_threshold
-    )
-    groups_same = same_shape and [sorted(k.ident for k in g) for g in meta.key_groups] == [
-        sorted(k.ident for k in g) for g in rule.key_groups
-    ]
-    plan = KeyPlan(
-        str(path), tuple(r for r in new if r not in old), tuple(r for r in old if r not in new)
-    )
-    if groups_same or dry_run:
+    drift = key_drift(meta, rule)
+    plan = KeyPlan(str(path), drift.added, drift.removed)
+    if drift.groups_same or dry_run:
         return plan
     kr = _keyring(keyring)
     data_key = kr.unwrap(meta)
