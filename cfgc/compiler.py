@@ -18,16 +18,17 @@ from cfgc.errors import CfgcError, InputError
 from cfgc.extends import resolve_extends
 from cfgc.hierarchy import Hierarchy, TargetSpec
 from cfgc.loading import Document, Path, load_yaml
-from cfgc.merging import MISSING, merge_layers, merge_value
+from cfgc.merging import MISSING, get_path, merge_layers, merge_value
 from cfgc.prompts import Prompt, PromptLibrary
 from cfgc.provenance import Provenance
 from cfgc.schema import SchemaSet
 from cfgc.secretrefs import is_sops_document, secret_document, secret_refs, with_placeholders
 from cfgc.sources import Source
-from cfgc.tags import PromptRef
 from cfgc.templating import render_target
+from cfgc.walk import replace_at, scan
 
 Progress = Callable[[int, int], None]
+_LATE_STAGES = frozenset(("prompt", "extends", "template"))
 
 
 @dataclass(frozen=True)
@@ -110,13 +111,17 @@ class Compiler:
         origins: dict[Path, tuple[Path, ...]] = {}
         pinned: list[str] = []
         prov = Provenance(docs, origins)
-        if "prompt" in features:
-            value = self._pin_prompts(value, pinned)
-        if "extends" in features:
-            value, found = resolve_extends(value, prov.locate)
-            origins.update(found)
-        if "template" in features:
-            value = render_target(value, spec.variables, spec.name, prov.locate)
+        if features & _LATE_STAGES:
+            found = scan(value, "template" in features)
+            if found.prompts:
+                value = self._pin_prompts(value, found.prompts, pinned)
+            if found.extends:
+                value, inherited = resolve_extends(value, prov.locate, found.extends)
+                origins.update(inherited)
+                if found.templates:  # $extends may have copied template strings
+                    found = scan(value)
+            if found.templates:
+                value = render_target(value, spec.variables, spec.name, prov.locate, found.templates)
         secrets: tuple[str, ...] = ()
         if "secret" in features:
             secrets = tuple(sorted({ref.file for _, ref in secret_refs(value)}))
@@ -136,19 +141,13 @@ class Compiler:
         value = merge_value(base, last.data, last, ())
         return {} if value is MISSING else value
 
-    def _pin_prompts(self, value: Any, pinned: list[str]) -> Any:
-        t = type(value)
-        if t is PromptRef:
-            prompt = self.prompts.resolve(value)
+    def _pin_prompts(self, value: Any, paths: list[Path], pinned: list[str]) -> Any:
+        new = {}
+        for path in paths:
+            prompt = self.prompts.resolve(get_path(value, path))
             pinned.append(prompt.pinned)
-            return prompt.pinned
-        if t is dict:
-            out = {k: self._pin_prompts(v, pinned) for k, v in value.items()}
-            return out if any(out[k] is not value[k] for k in out) else value
-        if t is list:
-            items = [self._pin_prompts(v, pinned) for v in value]
-            return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
-        return value
+            new[path] = prompt.pinned
+        return replace_at(value, new)
 
     def validate(self, target: CompiledTarget) -> list[Diagnostic]:
         """Schema findings for one compiled target."""

@@ -14,41 +14,41 @@ from typing import Any
 from cfgc.errors import InputError, Location
 from cfgc.loading import Path
 from cfgc.merging import MISSING, deep_merge, dotted, get_path, parse_dotted, type_name
+from cfgc.walk import prefixes, scan
 
 EXTENDS = "$extends"
 Locator = Callable[[Path], Location]
 
 
-def has_extends(value: Any) -> bool:
-    """Whether any mapping in ``value`` uses ``$extends`` (cheap pre-check)."""
-    if type(value) is dict:
-        return EXTENDS in value or any(has_extends(v) for v in value.values())
-    if type(value) is list:
-        return any(has_extends(v) for v in value)
-    return False
-
-
-def resolve_extends(root: Any, locate: Locator) -> tuple[Any, dict[Path, tuple[Path, ...]]]:
+def resolve_extends(
+    root: Any, locate: Locator, paths: list[Path] | None = None
+) -> tuple[Any, dict[Path, tuple[Path, ...]]]:
     """Resolve every ``$extends`` in ``root``.
 
-    Returns the resolved value and, for provenance, a map from each extending
-    mapping's path to the base paths it inherited from.
+    ``paths`` lists the mappings that hold ``$extends`` when the caller has
+    found them already.  Returns the resolved value and, for provenance, a map
+    from each extending mapping's path to the base paths it inherited from.
     """
-    if not has_extends(root):
+    if paths is None:
+        paths = scan(root, want_templates=False).extends
+    if not paths:
         return root, {}
-    r = _Resolver(root, locate)
+    r = _Resolver(root, locate, prefixes(paths))
     return r.resolve((), root), r.origins
 
 
 class _Resolver:
-    def __init__(self, root: Any, locate: Locator) -> None:
+    def __init__(self, root: Any, locate: Locator, dirty: set[Path]) -> None:
         self.root = root
         self.locate = locate
+        self.dirty = dirty  # paths at or above a $extends: the only ones rebuilt
         self.done: dict[Path, Any] = {}
         self.stack: list[Path] = []
         self.origins: dict[Path, tuple[Path, ...]] = {}
 
     def resolve(self, path: Path, value: Any) -> Any:
+        if path not in self.dirty:
+            return value
         if path in self.done:
             return self.done[path]
         if path in self.stack:
@@ -59,16 +59,12 @@ class _Resolver:
             )
         out: Any
         if type(value) is dict:
-            if not has_extends(value):
-                return value
             self.stack.append(path)
             try:
                 out = self._mapping(path, value)
             finally:
                 self.stack.pop()
         elif type(value) is list:
-            if not has_extends(value):
-                return value
             self.stack.append(path)
             try:
                 out = [self.resolve((*path, i), v) for i, v in enumerate(value)]

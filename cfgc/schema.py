@@ -13,6 +13,11 @@ import referencing.exceptions
 from jsonschema.exceptions import best_match
 from referencing.jsonschema import DRAFT202012
 
+try:  # a much faster validator for the accept path; optional
+    import jsonschema_rs
+except ImportError:  # pragma: no cover - depends on the platform's wheels
+    jsonschema_rs = None
+
 from cfgc.config import RepoConfig, SchemaRule
 from cfgc.diagnostics import Diagnostic
 from cfgc.errors import InputError, Location
@@ -28,8 +33,9 @@ class LoadedSchema:
 
     rule: SchemaRule
     schema: Any
-    validator: Any
+    validator: Any  # jsonschema: detailed errors with paths
     raw: bytes
+    fast: Any = None  # jsonschema-rs: the accept path, when available
 
 
 class SchemaSet:
@@ -44,12 +50,14 @@ class SchemaSet:
             if f.endswith(".json") and f.rpartition("/")[0] in folders and f not in docs:
                 docs[f] = _read(source, f, None)
         registry = _registry(docs)
+        fast_registry = _fast_registry(docs)
         for rule in config.schemas:
-            self.schemas.append(_compile(rule, docs[rule.schema], registry))
+            self.schemas.append(_compile(rule, docs[rule.schema], registry, fast_registry))
+        self._by_target: dict[str, list[LoadedSchema]] = {}
 
     def for_target(self, name: str) -> list[LoadedSchema]:
         """The schemas whose ``match`` glob admits the target ``name``."""
-        return [s for s in self.schemas if fnmatch.fnmatchcase(name, s.rule.match)]
+        return [s for s in self.schemas if s.rule.match == "*" or fnmatch.fnmatchcase(name, s.rule.match)]
 
     def validate(
         self, name: str, value: Any, prov: Provenance, secret_types: dict[Path, str] | None = None
@@ -57,6 +65,8 @@ class SchemaSet:
         """Findings for one compiled target; empty when it is valid."""
         out: list[Diagnostic] = []
         for s in self.for_target(name):
+            if s.fast is not None and s.fast.is_valid(value):
+                continue  # the common case: valid, and the Rust validator says so quickly
             try:
                 errors = list(s.validator.iter_errors(value))
             except referencing.exceptions.Unresolvable as e:
@@ -136,7 +146,39 @@ def _registry(docs: dict[str, Any]) -> referencing.Registry[Any]:
     return referencing.Registry(retrieve=_refuse).with_resources(resources)  # type: ignore[call-arg]
 
 
-def _compile(rule: SchemaRule, schema: Any, registry: referencing.Registry[Any]) -> LoadedSchema:
+def _fast_registry(docs: dict[str, Any]) -> Any:
+    if jsonschema_rs is None:
+        return None
+    resources = []
+    for path, schema in docs.items():
+        if isinstance(schema, dict):
+            resources.append((_uri(path), schema))
+            if isinstance(schema.get("$id"), str):
+                resources.append((schema["$id"], schema))
+    try:
+        return jsonschema_rs.Registry(resources=resources, retriever=_refuse_fast)
+    except Exception:  # noqa: BLE001 - the fast path is optional
+        return None
+
+
+def _refuse_fast(uri: str) -> Any:
+    raise ValueError(f"cfgc never fetches schemas over the network: {uri}")
+
+
+def _fast_validator(schema: dict[str, Any], registry: Any) -> Any:
+    if jsonschema_rs is None or registry is None:
+        return None
+    try:
+        return jsonschema_rs.validator_for(
+            schema, registry=registry, validate_formats=True, retriever=_refuse_fast
+        )
+    except Exception:  # noqa: BLE001 - anything it cannot compile, jsonschema still checks
+        return None
+
+
+def _compile(
+    rule: SchemaRule, schema: Any, registry: referencing.Registry[Any], fast_registry: Any = None
+) -> LoadedSchema:
     if not isinstance(schema, dict):
         raise InputError("a JSON Schema must be an object", Location(rule.schema))
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
@@ -149,4 +191,4 @@ def _compile(rule: SchemaRule, schema: Any, registry: referencing.Registry[Any])
         schema = {**schema, "$id": _uri(rule.schema)}
     validator = cls(schema, registry=registry, format_checker=cls.FORMAT_CHECKER)
     raw = json.dumps(schema, sort_keys=True, separators=(",", ":")).encode()
-    return LoadedSchema(rule, schema, validator, raw)
+    return LoadedSchema(rule, schema, validator, raw, _fast_validator(schema, fast_registry))

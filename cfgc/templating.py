@@ -20,6 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from cfgc.errors import InputError, Location
 from cfgc.loading import Path
 from cfgc.merging import dotted
+from cfgc.walk import prefixes, scan
 
 Locator = Callable[[Path], Location]
 _WHOLE = re.compile(r"\s*\{\{(?P<expr>(?:(?!\{\{|\}\}|\{%).)*)\}\}\s*\Z", re.DOTALL)
@@ -69,12 +70,31 @@ def _compiled(text: str) -> tuple[bool, Any]:
     return False, env.from_string(text)
 
 
-def render_target(root: Any, variables: Mapping[str, str], target: str, locate: Locator) -> Any:
-    """Render every template string of ``root``; returns a new value."""
-    if not has_templates(root):
+def render_target(
+    root: Any, variables: Mapping[str, str], target: str, locate: Locator, paths: list[Path] | None = None
+) -> Any:
+    """Render every template string of ``root``; returns a new value.
+
+    ``paths`` lists the template strings when the caller has found them.
+    """
+    if paths is None:
+        paths = scan(root).templates
+    if not paths:
         return root
     r = _Renderer(root, variables, target, locate)
-    return r.materialize((), root)
+    dirty = prefixes(paths)
+
+    def build(path: Path, raw: Any) -> Any:
+        if path not in dirty:
+            return raw
+        t = type(raw)
+        if t is dict:
+            return {k: build((*path, k), v) for k, v in raw.items()}
+        if t is list:
+            return [build((*path, i), v) for i, v in enumerate(raw)]
+        return r.leaf(path, raw)
+
+    return build((), root)
 
 
 class _Renderer:
