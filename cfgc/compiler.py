@@ -96,7 +96,7 @@ class Compiler:
         doc = self._docs.get(path)
         if doc is None:
             raw = self.source.read(path)
-            doc = load_yaml(raw, path)
+            doc = load_yaml(raw, path, reload=lambda: self.source.read(path))
             if is_sops_document(doc.data):
                 doc = secret_document(doc)
                 self.secret_files[path] = raw

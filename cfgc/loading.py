@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,20 +32,37 @@ MAX_EXPANDED_NODES = 200_000
 _DEPTH_SCAN_THRESHOLD = 2_000
 
 PLAIN_TAG = "tag:cfgc,2024:plain"
+_STR = "tag:yaml.org,2002:str"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
 Path = tuple[str | int, ...]
 Mark = tuple[int, int]  # 1-based line, column
 
 
 @dataclass(frozen=True)
 class Document:
-    """One parsed YAML file: its value and where each key path was set."""
+    """One parsed YAML file: its value and where each key path was set.
+
+    Marks may be computed lazily: a build that finds no error never needs
+    them, so the compiler loads without them and re-reads the file (through
+    ``reload``) the first time a location is asked for.
+    """
 
     path: str  # relative to the repo root, POSIX separators
     data: Any
-    marks: dict[Path, Mark] = field(repr=False)
+    _marks: dict[Path, Mark] | None = field(default=None, repr=False, compare=False)
     # Which late stages this file may need, judged from its text: the compiler
     # skips a stage for a target when none of its layers needs it.
     features: frozenset[str] = frozenset()
+    reload: Callable[[], bytes] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def marks(self) -> dict[Path, Mark]:
+        """Source positions of every key path (computed on first use)."""
+        if self._marks is None:
+            marks = load_yaml(self.reload(), self.path).marks if self.reload else {(): (1, 1)}
+            object.__setattr__(self, "_marks", marks)
+        return self._marks  # type: ignore[return-value]
 
     def location(self, keypath: Path = ()) -> Location:
         """The source location of ``keypath``, or of its closest ancestor."""
@@ -64,17 +82,21 @@ class _Resolver(yaml.resolver.BaseResolver):
     yaml_implicit_resolvers = {None: [(PLAIN_TAG, re.compile(r".*", re.DOTALL))]}
     yaml_path_resolvers: dict[Any, Any] = {}
 
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        # Called by the C parser for every untagged node: keep it trivial.
+        if kind is yaml.ScalarNode:
+            return PLAIN_TAG if implicit[0] else _STR
+        return _SEQ if kind is yaml.SequenceNode else _MAP
 
-try:
-    from yaml.cyaml import CParser as _CParser
-except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    _CParser = None
 
+# libyaml's parser, which the yaml package does not re-export (yaml.CParser
+# does not exist): without it loading is several times slower.
+_CParser: Any = getattr(yaml, "cyaml", None) and getattr(yaml.cyaml, "CParser", None)
 LIBYAML = _CParser is not None
 
 if _CParser is not None:
 
-    class _Loader(_CParser, _Resolver):  # type: ignore[misc]
+    class _Loader(_CParser, _Resolver):
         def __init__(self, stream: str) -> None:
             _CParser.__init__(self, stream)
             _Resolver.__init__(self)
@@ -143,11 +165,12 @@ def decode(raw: bytes, path: str) -> str:
         ) from None
 
 
-def load_yaml(raw: bytes | str, path: str) -> Document:
+def load_yaml(raw: bytes | str, path: str, reload: Callable[[], bytes] | None = None) -> Document:
     """Parse one YAML file into a :class:`Document`.
 
-    Raises :class:`InputError` with the exact location for any syntax error or
-    refused construct.
+    With ``reload`` (a way to read the file again), source positions are not
+    recorded now but on first use.  Raises :class:`InputError` with the exact
+    location for any syntax error or refused construct.
     """
     text = decode(raw, path) if isinstance(raw, bytes) else raw
     if text.count("[") + text.count("{") + _longest_line(text) > _DEPTH_SCAN_THRESHOLD:
@@ -161,11 +184,14 @@ def load_yaml(raw: bytes | str, path: str) -> Document:
         raise InputError(f"invalid YAML: {e}", Location(path)) from None
     finally:
         loader.dispose()
-    builder = _Builder(path, "&" in text)
+    builder = _Builder(path, "&" in text, track=reload is None)
     if node is None:
         return Document(path, None, {(): (1, 1)})
-    data = builder.build(node)
-    return Document(path, data, builder.marks, _features(text))
+    try:
+        data = builder.build(node)
+    except _Duplicate:
+        return load_yaml(text, path)  # again with marks, to name the first definition
+    return Document(path, data, builder.marks if reload is None else None, _features(text), reload)
 
 
 def _features(text: str) -> frozenset[str]:
@@ -219,11 +245,16 @@ _SCALAR_TAGS = {_STD + "str", _STD + "int", _STD + "float", _STD + "bool", _STD 
 KNOWN_TAGS = ("!replace", "!delete", "!append", "!prepend", "!prompt")
 
 
+class _Duplicate(Exception):
+    """A duplicate key met while not tracking marks."""
+
+
 class _Builder:
-    def __init__(self, path: str, has_anchors: bool) -> None:
+    def __init__(self, path: str, has_anchors: bool, track: bool = True) -> None:
         self.path = path
         self.marks: dict[Path, Mark] = {(): (1, 1)}
         self.has_anchors = has_anchors
+        self.track = track
         self._active: set[int] = set()
 
     def loc(self, node: yaml.Node) -> Location:
@@ -286,6 +317,8 @@ class _Builder:
         return self._wrap(tag, value, node)
 
     def _seq(self, node: yaml.SequenceNode, path: Path, depth: int) -> list[Any]:
+        if not self.track:
+            return [self._value(child, path, depth + 1) for child in node.value]
         out = []
         marks = self.marks
         for i, child in enumerate(node.value):
@@ -310,14 +343,19 @@ class _Builder:
             if knode.tag == PLAIN_TAG and resolve_plain(k) is None:
                 raise InputError("mapping key is null", self.loc(knode))
             if k in out:
+                if not self.track:
+                    raise _Duplicate()
                 first = marks[(*path, k)]
                 raise InputError(
                     f"duplicate key {k!r} (first defined at line {first[0]})", self.loc(knode)
                 )
-            p = (*path, k)
-            m = knode.start_mark
-            marks[p] = (m.line + 1, m.column + 1)
-            out[k] = self._value(vnode, p, depth + 1)
+            if self.track:
+                p = (*path, k)
+                m = knode.start_mark
+                marks[p] = (m.line + 1, m.column + 1)
+                out[k] = self._value(vnode, p, depth + 1)
+            else:
+                out[k] = self._value(vnode, path, depth + 1)
         return out
 
     def _explicit_scalar(self, node: yaml.ScalarNode) -> Any:

@@ -13,11 +13,6 @@ import referencing.exceptions
 from jsonschema.exceptions import best_match
 from referencing.jsonschema import DRAFT202012
 
-try:  # a much faster validator for the accept path; optional
-    import jsonschema_rs
-except ImportError:  # pragma: no cover - depends on the platform's wheels
-    jsonschema_rs = None
-
 from cfgc.config import RepoConfig, SchemaRule
 from cfgc.diagnostics import Diagnostic
 from cfgc.errors import InputError, Location
@@ -25,6 +20,12 @@ from cfgc.loading import Path, load_yaml
 from cfgc.merging import dotted
 from cfgc.provenance import Provenance
 from cfgc.sources import Source
+
+jsonschema_rs: Any
+try:  # a much faster validator for the accept path; optional
+    import jsonschema_rs
+except ImportError:  # pragma: no cover - depends on the platform's wheels
+    jsonschema_rs = None
 
 
 @dataclass(frozen=True)

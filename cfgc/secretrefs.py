@@ -9,7 +9,7 @@ is, for the runtime to decrypt with its own identity.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cfgc.loading import Document, Path
@@ -58,7 +58,7 @@ def is_sops_document(data: Any) -> bool:
 def secret_document(doc: Document) -> Document:
     """The layer view of a SOPS document: metadata dropped, ENC leaves as references."""
     data = {k: _convert(v, doc.path, (k,)) for k, v in doc.data.items() if k != "sops"}
-    return Document(doc.path, data, doc.marks, doc.features | {"secret"})
+    return replace(doc, data=data, features=doc.features | {"secret"})
 
 
 def _convert(value: Any, file: str, path: Path) -> Any:

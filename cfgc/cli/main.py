@@ -28,11 +28,49 @@ COMMAND_MODULES = [
     "cfgc.cli.keys",
     "cfgc.cli.sign",
     "cfgc.cli.publish",
+    "cfgc.cli.diff",
+    "cfgc.cli.check",
+    "cfgc.cli.history",
 ]
 
 
+# Which module defines each command, so running one command imports only its
+# module (diff pulls in deepdiff and numpy; a build should not pay for that).
+# A command missing here is still found: everything is imported then.
+COMMAND_HOMES = {
+    "build": "cfgc.cli.build",
+    "validate": "cfgc.cli.validate",
+    "explain": "cfgc.cli.explain",
+    "init": "cfgc.cli.init",
+    "secrets": "cfgc.cli.secrets",
+    "keys": "cfgc.cli.keys",
+    "sign": "cfgc.cli.sign",
+    "verify": "cfgc.cli.sign",
+    "publish": "cfgc.cli.publish",
+    "promote": "cfgc.cli.publish",
+    "versions": "cfgc.cli.publish",
+    "pull": "cfgc.cli.publish",
+    "diff": "cfgc.cli.diff",
+    "check": "cfgc.cli.check",
+    "history": "cfgc.cli.history",
+}
+
+
 class CfgcGroup(click.Group):
-    """A group that maps cfgc errors to exit codes at the edge."""
+    """A group that maps cfgc errors to exit codes at the edge and loads commands lazily."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            home = COMMAND_HOMES.get(cmd_name)
+            if home is not None:
+                _register([home])
+            if cmd_name not in self.commands:
+                _register()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        _register()
+        return super().list_commands(ctx)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -97,10 +135,16 @@ def cli(debug: bool) -> None:
     """
 
 
-def _register() -> None:
+_imported: set[str] = set()
+
+
+def _register(modules: list[str] | None = None) -> None:
     import importlib
 
-    for name in COMMAND_MODULES:
+    for name in modules if modules is not None else COMMAND_MODULES:
+        if name in _imported:
+            continue
+        _imported.add(name)
         try:
             mod = importlib.import_module(name)
         except ModuleNotFoundError as e:
@@ -136,7 +180,6 @@ def group(*args: Any, **kwargs: Any) -> Any:
 
 def main() -> None:
     """Run the cfgc command line."""
-    _register()
     try:
         cli.main(standalone_mode=False, prog_name="cfgc")
     except click.exceptions.Exit as e:
