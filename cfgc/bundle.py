@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,26 +46,49 @@ def target_path(name: str) -> str:
     return f"targets/{name}.json"
 
 
+@dataclass(frozen=True)
+class TargetOutput:
+    """A compiled target in its bundle form.
+
+    ``data`` is None when the bytes were already written into the staging
+    directory (by a build worker, or linked from the build cache).
+    """
+
+    name: str
+    vars: dict[str, str]
+    digest: str
+    size: int
+    prompts: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()
+    data: bytes | None = field(default=None, repr=False)
+
+
+def target_output(t: CompiledTarget) -> TargetOutput:
+    """Serialise a compiled target (canonical JSON, digest)."""
+    try:
+        data = canonical_json(t.value)
+    except ValueError:
+        raise InputError(f"target {t.name} holds NaN or infinity, which JSON cannot carry") from None
+    return TargetOutput(t.name, t.spec.variables, sha256_digest(data), len(data), t.prompts, t.secrets, data)
+
+
 def assemble(
-    targets: Iterable[CompiledTarget],
+    targets: Iterable[TargetOutput | CompiledTarget],
     prompts: Iterable[Prompt],
     schemas: Iterable[LoadedSchema],
     info: SourceInfo,
     secret_files: dict[str, bytes] | None = None,
 ) -> tuple[dict[str, Any], list[BundleFile]]:
-    """The manifest and the files of a bundle; no I/O."""
+    """The manifest and the files of a bundle still to write; no I/O."""
     files: list[BundleFile] = []
     entries: dict[str, Any] = {}
     used_prompts: set[str] = set()
     used_secrets: set[str] = set()
-    for t in sorted(targets, key=lambda t: t.name):
-        try:
-            data = canonical_json(t.value)
-        except ValueError:
-            raise InputError(f"target {t.name} holds NaN or infinity, which JSON cannot carry") from None
-        path = target_path(t.name)
-        files.append(BundleFile(path, data))
-        entry: dict[str, Any] = {"digest": sha256_digest(data), "size": len(data), "vars": t.spec.variables}
+    outputs = [t if isinstance(t, TargetOutput) else target_output(t) for t in targets]
+    for t in sorted(outputs, key=lambda t: t.name):
+        if t.data is not None:
+            files.append(BundleFile(target_path(t.name), t.data))
+        entry: dict[str, Any] = {"digest": t.digest, "size": t.size, "vars": t.vars}
         if t.prompts:
             entry["prompts"] = list(t.prompts)
             used_prompts.update(t.prompts)
@@ -112,27 +135,47 @@ def assemble(
     return manifest, files
 
 
-def write_bundle(out: Path, manifest: dict[str, Any], files: list[BundleFile]) -> str:
-    """Write a bundle to ``out`` atomically; returns the manifest digest."""
+def open_staging(out: Path) -> Path:
+    """A fresh temporary directory beside ``out`` to write a bundle into."""
     out = out.resolve()
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a directory")
     if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
         raise UsageError(f"--out {out} is a non-empty directory that holds no bundle; refusing to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+
+
+def write_file(staging: Path, rel: str, data: bytes) -> None:
+    """Write one file of a bundle into the staging directory."""
+    dest = staging / rel
+    try:
+        dest.write_bytes(data)
+    except FileNotFoundError:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+
+
+def commit_staging(staging: Path, out: Path, manifest: dict[str, Any], files: list[BundleFile]) -> str:
+    """Finish a staged bundle and swap it into ``out``; returns the manifest digest.
+
+    On any failure the staging directory is removed and ``out`` is untouched.
+    """
     try:
         for f in files:
-            dest = tmp / f.path
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(f.data)
+            write_file(staging, f.path, f.data)
         data = canonical_json(manifest)
-        (tmp / MANIFEST).write_bytes(data)
-        _swap(tmp, out)
+        (staging / MANIFEST).write_bytes(data)
+        _swap(staging, out.resolve())
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
         raise
     return sha256_digest(data)
+
+
+def write_bundle(out: Path, manifest: dict[str, Any], files: list[BundleFile]) -> str:
+    """Write a bundle to ``out`` atomically; returns the manifest digest."""
+    return commit_staging(open_staging(out), out, manifest, files)
 
 
 def _swap(new: Path, out: Path) -> None:

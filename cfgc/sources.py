@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from cfgc.errors import ExternalError, InputError, UsageError
 
 CONFIG_FILE = "cfgc.yaml"
-_SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv"}
+_SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", ".cfgc"}
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,11 @@ class GitSource:
 
     def files(self) -> list[str]:
         return sorted(self._index())
+
+    def blob_sha(self, path: str) -> str:
+        """The git object id of a file (a content digest, free to get)."""
+        blob = self._index().get(path)
+        return str(blob.hexsha) if blob is not None else "missing"
 
     def read(self, path: str) -> bytes:
         blob = self._index().get(path)

@@ -35,6 +35,33 @@ def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
     )
 
 
+def cache_options(f: F) -> F:
+    """``--jobs``, ``--no-cache`` and ``--cache-dir`` for compiling commands."""
+    f = click.option(
+        "--cache-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Build cache folder (default: $CFGC_CACHE_DIR or <repo>/.cfgc/cache).",
+    )(f)
+    f = click.option("--no-cache", is_flag=True, help="Compile every target; neither read nor write the cache.")(f)
+    return click.option(
+        "--jobs",
+        "-j",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Worker processes (default: $CFGC_JOBS or one per core).",
+    )(f)
+
+
+def open_cache(source: Any, no_cache: bool, cache_dir: Path | None) -> Any:
+    """The build cache the options ask for, or None."""
+    from cfgc.cache import BuildCache, default_cache_dir
+
+    if no_cache:
+        return None
+    root = cache_dir or default_cache_dir(source)
+    return BuildCache(root) if root is not None else None
+
+
 def show_progress() -> bool:
     """Progress bars only on an interactive terminal, never in CI logs."""
     return sys.stderr.isatty() and not os.environ.get("CI")

@@ -165,7 +165,7 @@ def edit_cmd(file: str, config: str | None, age_key_file: str | None) -> None:
 
     The plaintext goes to a 0600 file in a private temporary directory that is
     always removed.  Unchanged values keep their ciphertext; if nothing changed
-    the file is not rewritten.
+    the file is not rewritten.  Invalid YAML/JSON reopens the editor (3 times).
 
     \b
     Example:
@@ -182,14 +182,7 @@ def edit_cmd(file: str, config: str | None, age_key_file: str | None) -> None:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(fileio.dumps(before, fmt))
-        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-        try:
-            rc = subprocess.run([*shlex.split(editor), str(tmp)], check=False).returncode
-        except OSError as e:
-            raise ExternalError(f"cannot run editor {editor!r}: {e.strerror}") from None
-        if rc != 0:
-            raise ExternalError(f"editor {editor!r} exited with status {rc}; {file} unchanged")
-        after = fileio.loads(tmp.read_bytes(), fmt, "edited file")
+        after = _edit_until_valid(tmp, fmt, file)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
     if opened is None:
@@ -199,6 +192,41 @@ def edit_cmd(file: str, config: str | None, age_key_file: str | None) -> None:
         return
     changed = ops.save(file, opened, copy.deepcopy(after), fmt)
     click.echo(f"{file}: {'updated' if changed else 'unchanged'}", err=True)
+
+
+EDIT_RETRIES = 3
+
+
+def _edit_until_valid(tmp: Path, fmt: str, file: str) -> dict[str, Any]:
+    """Run the editor on ``tmp`` until it holds a valid document.
+
+    An invalid edit is reported (the message names a line, never a value) and
+    the editor reopens on the text as saved, up to EDIT_RETRIES times.
+    """
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    attempt = 0
+    while True:
+        try:
+            rc = subprocess.run([*shlex.split(editor), str(tmp)], check=False).returncode
+        except OSError as e:
+            raise ExternalError(f"cannot run editor {editor!r}: {e.strerror}") from None
+        if rc != 0:
+            raise ExternalError(f"editor {editor!r} exited with status {rc}; {file} unchanged")
+        try:
+            tree = fileio.loads(tmp.read_bytes(), fmt, "edited file")
+            if "sops" in tree:
+                raise InputError("edited file: the top-level key 'sops' is reserved for metadata")
+            return tree
+        except InputError as e:
+            if attempt == EDIT_RETRIES:
+                raise InputError(
+                    f"{e.message}; gave up after {EDIT_RETRIES + 1} edits, {file} unchanged"
+                ) from None
+            attempt += 1
+            left = EDIT_RETRIES - attempt + 1
+            click.echo(f"error: {e.message}", err=True)
+            click.echo(f"Reopening the editor to fix it ({left} more tries)...", err=True)
+            click.pause("Press any key to return to the editor, or Ctrl+C to abort.", err=True)
 
 
 def _paths(paths: tuple[str, ...]) -> list[Path]:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from cfgc.cli.common import Progress, format_option, repo_option
+from cfgc import pipeline
+from cfgc.cli.common import Progress, cache_options, format_option, open_cache, repo_option
 from cfgc.cli.main import command
 from cfgc.compiler import Compiler
 from cfgc.report.diagnostics import render_json, render_text, summary_line
@@ -17,8 +18,17 @@ from cfgc.sources import open_source
 @repo_option
 @click.option("--ref", metavar="GITREF", help="Validate this commit from git objects.")
 @click.option("--target", "select", metavar="GLOB", help="Only targets whose name matches.")
+@cache_options
 @format_option("text", "json")
-def validate(repo: Path | None, ref: str | None, select: str | None, fmt: str) -> None:
+def validate(
+    repo: Path | None,
+    ref: str | None,
+    select: str | None,
+    jobs: int | None,
+    no_cache: bool,
+    cache_dir: Path | None,
+    fmt: str,
+) -> None:
     """Load, merge, resolve and validate every target; write nothing.
 
     Prints one line per finding in the compiler convention
@@ -33,9 +43,11 @@ def validate(repo: Path | None, ref: str | None, select: str | None, fmt: str) -
     source = open_source(repo, ref)
     compiler = Compiler(source)
     progress = Progress("validating")
-    result = compiler.build(select, progress=progress)
+    result = pipeline.run(
+        compiler, select, cache=open_cache(source, no_cache, cache_dir), jobs=jobs, progress=progress
+    )
     progress.close()
-    names = [t.name for t in result.targets]
+    names = [t.name for t in result.outputs]
     if fmt == "json":
         click.echo(render_json(result.diagnostics, names), nl=False)
     else:

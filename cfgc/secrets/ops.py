@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cfgc.errors import InputError
+from cfgc.errors import CfgcError, InputError
 from cfgc.secrets import fileio
 from cfgc.secrets.creation_rules import key_drift, rule_for
 from cfgc.secrets.document import (
@@ -23,7 +23,10 @@ from cfgc.secrets.document import (
     is_encrypted,
     split_document,
 )
-from cfgc.secrets.keysources import DATA_KEY_SIZE, Keyring, default_keyring
+from cfgc.secrets.keypath import get_path as get_path  # re-exported for the CLI
+from cfgc.secrets.keypath import parse_key_path as parse_key_path
+from cfgc.secrets.keypath import set_path
+from cfgc.secrets.keysources import DATA_KEY_SIZE, Keyring, default_keyring, delegate
 from cfgc.secrets.metadata import SopsMetadata
 
 PathLike = str | os.PathLike[str]
@@ -58,11 +61,38 @@ def load_encrypted(path: PathLike, fmt: str | None = None) -> dict[str, Any]:
 def open_file(
     path: PathLike, keyring: Keyring | None = None, fmt: str | None = None, verify_mac: bool = True
 ) -> DecryptedDocument:
-    """Decrypt ``path`` and keep what is needed to re-encrypt it stably."""
+    """Decrypt ``path`` and keep what is needed to re-encrypt it stably.
+
+    Needs a native key (age, AWS KMS): files only PGP/GCP/Azure/Vault keys open
+    are read with :func:`decrypt_file` (through the sops binary) or edited with sops.
+    """
     doc = load_encrypted(path, fmt)
-    kr = _keyring(keyring)
+    meta = _metadata(path, doc)
     try:
-        return decrypt_document(doc, kr.unwrap, verify_mac)
+        data_key = _keyring(keyring).unwrap(meta)
+    except CfgcError as e:
+        kinds = delegate.delegated_kinds(meta)
+        hint = (
+            f"; it also has {' / '.join(kinds)} keys: change it with the sops binary"
+            if kinds
+            else ""
+        )
+        raise type(e)(f"{path}: {e.message}{hint}") from None
+    return _decrypt(path, doc, data_key, verify_mac)
+
+
+def _metadata(path: PathLike, doc: dict[str, Any]) -> SopsMetadata:
+    try:
+        return split_document(doc)[1]
+    except InputError as e:
+        raise InputError(f"{path}: {e.message}") from None
+
+
+def _decrypt(
+    path: PathLike, doc: dict[str, Any], data_key: bytes, verify_mac: bool = True
+) -> DecryptedDocument:
+    try:
+        return decrypt_document(doc, lambda _: data_key, verify_mac)
     except InputError as e:
         raise type(e)(f"{path}: {e.message}") from None
 
@@ -70,8 +100,20 @@ def open_file(
 def decrypt_file(
     path: PathLike, keyring: Keyring | None = None, fmt: str | None = None
 ) -> dict[str, Any]:
-    """The plaintext tree of an encrypted file (MAC verified)."""
-    return open_file(path, keyring, fmt).tree
+    """The plaintext tree of an encrypted file (MAC verified).
+
+    When no native key (age, AWS KMS) unwraps the data key and the file also
+    lists PGP / GCP KMS / Azure Key Vault / Vault keys, the sops binary decrypts it.
+    """
+    doc = load_encrypted(path, fmt)
+    meta = _metadata(path, doc)
+    try:
+        data_key = _keyring(keyring).unwrap(meta)
+    except CfgcError as e:
+        if not delegate.delegated_kinds(meta):
+            raise type(e)(f"{path}: {e.message}") from None
+        return delegate.decrypt_with_sops(path, meta, fileio.format_for(path, fmt), e.message)
+    return _decrypt(path, doc, data_key).tree
 
 
 def encrypt_tree_for(
@@ -134,58 +176,6 @@ def _same_types(a: Any, b: Any) -> bool:
     if isinstance(a, list):
         return all(_same_types(x, y) for x, y in zip(a, b, strict=True))
     return True
-
-
-def parse_key_path(text: str) -> list[str | int]:
-    """``["a"]["b"][0]`` (sops style) or dotted ``a.b.0``."""
-    import json
-    import re
-
-    text = text.strip()
-    if text.startswith("["):
-        parts = re.findall(r'\[\s*("(?:[^"\\]|\\.)*"|-?\d+)\s*\]', text)
-        if "".join(f"[{p}]" for p in parts).replace(" ", "") != text.replace(" ", ""):
-            raise InputError(f'invalid key path {text!r}: use ["a"]["b"] or a.b')
-        return [json.loads(p) for p in parts]
-    if not text or any(not p for p in text.split(".")):
-        raise InputError(f"invalid key path {text!r}")
-    return [int(p) if p.isdigit() else p for p in text.split(".")]
-
-
-def get_path(tree: Any, path: list[str | int]) -> Any:
-    node = tree
-    for i, part in enumerate(path):
-        where = ".".join(str(p) for p in path[: i + 1])
-        if isinstance(node, list) and isinstance(part, int) and -len(node) <= part < len(node):
-            node = node[part]
-        elif isinstance(node, dict) and str(part) in node:
-            node = node[str(part)]
-        else:
-            raise InputError(f"key path {where} not found")
-    return node
-
-
-def set_path(tree: dict[str, Any], path: list[str | int], value: Any) -> None:
-    node: Any = tree
-    for i, part in enumerate(path):
-        last = i == len(path) - 1
-        if isinstance(node, list) and isinstance(part, int):
-            if not -len(node) <= part < len(node):
-                raise InputError(f"list index {part} out of range")
-            if last:
-                node[part] = value
-            else:
-                node = node[part]
-            continue
-        if not isinstance(node, dict):
-            raise InputError(
-                f"cannot set {'.'.join(map(str, path))}: {'.'.join(map(str, path[:i]))} is not a mapping"
-            )
-        key = str(part)
-        if last:
-            node[key] = value
-        else:
-            node = node.setdefault(key, {})
 
 
 def set_value(

@@ -12,6 +12,7 @@ from typing import Any
 import pyrage
 import pytest
 
+from cfgc.errors import ExternalError
 from cfgc.secrets import fileio, ops
 from cfgc.secrets.keysources import default_keyring
 
@@ -293,3 +294,53 @@ def test_kms_both_ways(
         # sops' metadata layout equals ours (ignoring values that are random)
         ours, theirs = fileio.read(a)["sops"], fileio.read(b)["sops"]
         assert list(ours) == list(theirs) and list(ours["kms"][0]) == list(theirs["kms"][0])
+
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "repo"
+
+
+@pytest.mark.parametrize(("tenant", "other"), [("acme", "globex"), ("globex", "acme")])
+def test_example_repo_secrets(
+    tenant: str, other: str, sops_bin: str, isolated_env: dict[str, str]
+) -> None:
+    """The example secrets decrypt with sops and their tenant's key only."""
+    key = EXAMPLE / "test-keys-DO-NOT-USE" / f"{tenant}.agekey"
+    env = {**isolated_env, "SOPS_AGE_KEY_FILE": str(key)}
+    mine = EXAMPLE / "tenants" / tenant / "secrets.enc.yaml"
+    plain = _sops_plain(sops_bin, mine, env, EXAMPLE)
+    assert plain["key_id_unencrypted"] == f"{tenant}-2026-11"
+    assert f"-{tenant}-" in plain["providers"]["openai"]["api_key"]
+    assert plain == ops.decrypt_file(mine, default_keyring(str(key)))
+    theirs = EXAMPLE / "tenants" / other / "secrets.enc.yaml"
+    r = run([sops_bin, "--decrypt", str(theirs)], env, EXAMPLE)
+    assert r.returncode != 0 and "CANARY" not in r.stdout + r.stderr
+
+
+def test_decrypt_delegated_to_real_sops(
+    sops_bin: str,
+    isolated_env: dict[str, str],
+    tmp_path: Path,
+    pyrage_key: tuple[Path, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A file cfgc holds no native key for but lists a PGP key goes through sops."""
+    from cfgc.secrets.keysources import Keyring, delegate
+    from cfgc.secrets.keysources.age import AgeSource
+
+    key, recipient = pyrage_key
+    repo = _repo(tmp_path, _age_rule(recipient))
+    f = repo / "s.yaml"
+    f.write_text(PLAIN)
+    ops.encrypt_file(f, default_keyring(str(key)), in_place=True)
+    doc = fileio.read(f)
+    fp = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"
+    doc["sops"]["pgp"] = [{"created_at": "2026-01-01T00:00:00Z", "enc": "x", "fp": fp}]
+    fileio.write(f, doc)
+    for k, v in {**isolated_env, "SOPS_AGE_KEY_FILE": str(key)}.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv(delegate.BINARY_ENV, sops_bin)
+    blind = Keyring({"age": AgeSource(identities=[])})  # cfgc itself cannot unwrap
+    assert ops.decrypt_file(f, blind) == fileio.loads(PLAIN, "yaml")
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(tmp_path / "none.txt"))
+    with pytest.raises(ExternalError, match="sops --decrypt failed"):
+        ops.decrypt_file(f, blind)

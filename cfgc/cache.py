@@ -1,0 +1,177 @@
+"""The build cache: compiled targets keyed by the digests of everything they read.
+
+A target's key covers the cfgc version, cfgc.yaml, every schema, the prompt
+library and the content of each of its layer files; its value is the target's
+canonical JSON, stored once by digest.  A warm build reads only the files that
+changed (file digests are remembered by stat, as git's index does) and compiles
+only the targets whose inputs changed.
+
+Layout (under ``<repo>/.cfgc/cache`` unless ``--cache-dir``/``CFGC_CACHE_DIR``)::
+
+    index.json            {"files": {path: [stat, digest]}, "targets": {key: [digest, size, prompts, secrets]}}
+    blobs/<hex>           canonical JSON of one compiled target (read-only)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from cfgc import __version__
+from cfgc.bundle import TargetOutput, target_path, write_file
+from cfgc.hierarchy import TargetSpec
+from cfgc.sources import DirSource, GitSource, Source
+
+INDEX_VERSION = 1
+
+
+class BuildCache:
+    """A content-keyed cache of compiled targets in one directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.blobs = root / "blobs"
+        self._files: dict[str, list[Any]] = {}
+        self._targets: dict[str, list[Any]] = {}
+        self._used: dict[str, list[Any]] = {}
+        self._load()
+
+    def _load(self) -> None:
+        try:
+            doc = json.loads((self.root / "index.json").read_bytes())
+        except (OSError, ValueError):
+            return  # no cache yet, or a damaged one: start afresh
+        if doc.get("version") != INDEX_VERSION or doc.get("cfgc") != __version__:
+            return
+        self._files = doc.get("files", {})
+        self._targets = doc.get("targets", {})
+
+    # -- keys ---------------------------------------------------------------
+    def file_digest(self, source: Source, path: str) -> str:
+        """A content digest of one file, reading it only when its stat changed."""
+        if isinstance(source, GitSource):
+            return "git:" + source.blob_sha(path)
+        if isinstance(source, DirSource):
+            try:
+                st = os.stat(source.root / path)
+            except OSError:
+                return "missing"
+            stamp = f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}"
+            hit = self._files.get(path)
+            if hit is not None and hit[0] == stamp:
+                return str(hit[1])
+            digest = hashlib.sha256(source.read(path)).hexdigest()
+            self._files[path] = [stamp, digest]
+            return digest
+        return hashlib.sha256(source.read(path)).hexdigest()
+
+    def target_key(self, spec: TargetSpec, global_key: str, source: Source) -> str:
+        """The cache key of one target."""
+        h = hashlib.sha256(global_key.encode())
+        h.update(spec.name.encode())
+        for p in spec.layers:
+            h.update(b"\0" + p.encode() + b"\0" + self.file_digest(source, p).encode())
+        return h.hexdigest()
+
+    # -- entries -------------------------------------------------------------
+    def get(self, key: str, spec: TargetSpec, staging: Path | None) -> TargetOutput | None:
+        """The cached output for ``key``; links its bytes into ``staging``."""
+        entry = self._targets.get(key)
+        if entry is None:
+            return None
+        digest, size, prompts, secrets = entry
+        blob = self.blobs / digest
+        data = None
+        if staging is not None:
+            dest = staging / target_path(spec.name)
+            try:
+                _link(blob, dest)
+            except OSError:
+                return None  # the blob went missing: compile again
+        elif not blob.exists():
+            return None
+        self._used[key] = entry
+        return TargetOutput(spec.name, spec.variables, "sha256:" + digest, size, tuple(prompts), tuple(secrets), data)
+
+    def store(self, digest: str, data: bytes) -> None:
+        """Store the bytes of a compiled target (safe from several processes)."""
+        hexdigest = digest.removeprefix("sha256:")
+        blob = self.blobs / hexdigest
+        if blob.exists():
+            return
+        self.blobs.mkdir(parents=True, exist_ok=True)
+        tmp = blob.with_name(f".{hexdigest}.{os.getpid()}")
+        tmp.write_bytes(data)
+        os.chmod(tmp, 0o444)  # bundles hard-link blobs: keep them from being edited in place
+        os.replace(tmp, blob)
+
+    def record(self, key: str, out: TargetOutput) -> None:
+        """Remember that ``key`` compiles to ``out`` (whose bytes are stored)."""
+        self._used[key] = [out.digest.removeprefix("sha256:"), out.size, list(out.prompts), list(out.secrets)]
+
+    def save(self) -> None:
+        """Write the index (atomically) and drop blobs no entry refers to."""
+        targets = dict(self._used)
+        # Keep older entries too (a branch switch back should stay warm), bounded.
+        budget = 2 * len(targets) + 1000
+        for k, v in self._targets.items():
+            if len(targets) >= budget:
+                break
+            targets.setdefault(k, v)
+        self.root.mkdir(parents=True, exist_ok=True)
+        ignore = self.root.parent / ".gitignore"
+        if self.root.parent.name == ".cfgc" and not ignore.exists():
+            ignore.write_text("# cfgc build cache\n*\n")
+        doc = {"version": INDEX_VERSION, "cfgc": __version__, "files": self._files, "targets": targets}
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".index.")
+        with os.fdopen(fd, "w") as f:
+            json.dump(doc, f, separators=(",", ":"))
+        os.replace(tmp, self.root / "index.json")
+        self._prune({v[0] for v in targets.values()})
+
+    def _prune(self, keep: set[str]) -> None:
+        if not self.blobs.is_dir():
+            return
+        names = os.listdir(self.blobs)
+        if len(names) <= 2 * len(keep) + 100:
+            return
+        for name in names:
+            if name not in keep:
+                with contextlib.suppress(OSError):
+                    (self.blobs / name).unlink()
+
+    def clear(self) -> None:
+        """Remove the whole cache."""
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _link(blob: Path, dest: Path) -> None:
+    try:
+        os.link(blob, dest)
+    except FileNotFoundError:
+        if not blob.exists():
+            raise
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(blob, dest)
+        except OSError:
+            write_file(dest.parent, dest.name, blob.read_bytes())
+    except OSError:  # another filesystem, or links not allowed: copy
+        if not blob.exists():
+            raise
+        write_file(dest.parent, dest.name, blob.read_bytes())
+
+
+def default_cache_dir(source: Source) -> Path | None:
+    """``$CFGC_CACHE_DIR``, else ``<repo>/.cfgc/cache``."""
+    env = os.environ.get("CFGC_CACHE_DIR")
+    if env:
+        return Path(env)
+    root = getattr(source, "root", None)
+    return Path(root) / ".cfgc" / "cache" if root is not None else None

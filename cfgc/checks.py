@@ -1,0 +1,213 @@
+"""``cfgc check``: every finding about a config repo in one pass.
+
+The findings come from four places, all located at a real file:line:col:
+
+* validation: what ``cfgc validate`` reports (YAML, merge, $extends,
+  templates, prompts, schemas);
+* secret hygiene (:mod:`cfgc.secrets.hygiene`, when installed);
+* built-in LLM checks: ``routing.default_model`` and ``routing.fallbacks``
+  name models under ``models`` and the fallback chain has no cycle (including
+  per-model ``fallback``/``fallbacks`` links); pinned prompt references such
+  as ``summarize@1.2.0`` exist in the prompt library; a template that declares
+  its variables in a leading ``{# variables: a, b #}`` comment uses no others;
+* the repo's Rego policies (:mod:`cfgc.policy`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cfgc.compiler import CompiledTarget, Compiler
+from cfgc.config import RepoConfig
+from cfgc.diagnostics import Diagnostic, group
+from cfgc.errors import CfgcError, Location
+from cfgc.loading import Path
+from cfgc.policy import PolicySet
+from cfgc.prompts import PromptLibrary
+from cfgc.semver import Version
+from cfgc.sources import Source
+
+_PINNED = re.compile(r"^([A-Za-z0-9_.-]+)@(\d+\.\d+\.\d+\S*)$")
+_DECLARED = re.compile(r"\A\s*\{#-?\s*variables\s*:\s*(.*?)\s*-?#\}", re.S)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The findings of a check run and the targets it looked at."""
+
+    diagnostics: tuple[Diagnostic, ...]
+    targets: tuple[str, ...]
+    changed: frozenset[str] | None  # None without --base
+
+    @property
+    def ok(self) -> bool:
+        """True when no finding is an error (warnings do not fail)."""
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+
+def hygiene(source: Source, config: RepoConfig) -> list[Diagnostic]:
+    """Secret hygiene findings, if :mod:`cfgc.secrets.hygiene` is available."""
+    try:
+        mod = importlib.import_module("cfgc.secrets.hygiene")
+    except ModuleNotFoundError as e:
+        if e.name == "cfgc.secrets.hygiene":
+            return []
+        raise
+    fn: Callable[[Source, RepoConfig], list[Diagnostic]] = mod.hygiene_findings
+    try:
+        return list(fn(source, config))
+    except CfgcError as e:
+        return [Diagnostic.from_error(e, "secrets")]
+
+
+def fallback_findings(target: CompiledTarget) -> list[Diagnostic]:
+    """Routing names existing models and the fallback chain has no cycle."""
+    value = target.value if type(target.value) is dict else {}
+    routing, models = value.get("routing"), value.get("models")
+    if type(routing) is not dict:
+        return []
+    names = set(models) if type(models) is dict else set()
+    have = ", ".join(sorted(names)) or "none"
+    out: list[Diagnostic] = []
+
+    def err(msg: str, path: Path) -> None:
+        out.append(Diagnostic("error", msg, target.provenance.locate(path), "llm.routing", (target.name,)))
+
+    chain: list[tuple[str, Path]] = []
+    default = routing.get("default_model")
+    if default is not None:
+        chain.append((str(default), ("routing", "default_model")))
+    fallbacks = routing.get("fallbacks")
+    if fallbacks is not None and type(fallbacks) is not list:
+        err("routing.fallbacks must be a list of model names", ("routing", "fallbacks"))
+    elif fallbacks:
+        chain += [(str(m), ("routing", "fallbacks", i)) for i, m in enumerate(fallbacks)]
+    seen: dict[str, Path] = {}
+    for name, path in chain:
+        if name not in names:
+            err(f"{_dotted(path)} names model {name!r}, which is not under models (have: {have})", path)
+        elif name in seen:
+            loop = " → ".join([*(n for n, _ in chain[: chain.index((name, path))]), name])
+            err(f"fallback chain loops back to {name!r} ({loop})", path)
+        seen.setdefault(name, path)
+    if type(models) is dict:
+        out += _model_cycles(target, models)
+    return out
+
+
+def _model_cycles(target: CompiledTarget, models: dict[str, Any]) -> list[Diagnostic]:
+    edges: dict[str, list[tuple[str, Path]]] = {}
+    for m, spec in models.items():
+        if type(spec) is not dict:
+            continue
+        for key in ("fallback", "fallbacks"):
+            v = spec.get(key)
+            items = v if type(v) is list else [v] if type(v) is str else []
+            for i, n in enumerate(items):
+                p: Path = ("models", m, key, i) if type(v) is list else ("models", m, key)
+                edges.setdefault(m, []).append((str(n), p))
+    out: list[Diagnostic] = []
+    for start, links in edges.items():
+        for nxt, path in links:
+            if nxt not in models:
+                out.append(Diagnostic("error", f"{_dotted(path)} names model {nxt!r}, which is not under models",
+                                      target.provenance.locate(path), "llm.routing", (target.name,)))
+            elif _reaches(edges, nxt, start):
+                out.append(Diagnostic("error", f"fallback cycle: {start} → {nxt} → … → {start}",
+                                      target.provenance.locate(path), "llm.routing", (target.name,)))
+    return out
+
+
+def _reaches(edges: dict[str, list[tuple[str, Path]]], start: str, goal: str) -> bool:
+    todo, seen = [start], set()
+    while todo:
+        n = todo.pop()
+        if n == goal:
+            return True
+        if n not in seen:
+            seen.add(n)
+            todo.extend(m for m, _ in edges.get(n, []))
+    return False
+
+
+def prompt_ref_findings(target: CompiledTarget, library: PromptLibrary) -> list[Diagnostic]:
+    """Hand-written pinned references (``prompts.x: name@1.2.0``) must exist."""
+    prompts = target.value.get("prompts") if type(target.value) is dict else None
+    if type(prompts) is not dict:
+        return []
+    out = []
+    for key, ref in prompts.items():
+        m = _PINNED.match(ref) if type(ref) is str else None
+        if m is None:
+            continue
+        try:
+            ok = Version.parse(m.group(2)) in library.versions.get(m.group(1), {})
+        except ValueError:
+            ok = False
+        if not ok:
+            out.append(Diagnostic("error", f"prompt {ref!r} does not exist in the prompt library",
+                                  target.provenance.locate(("prompts", key)), "llm.prompt", (target.name,)))
+    return out
+
+
+def template_variable_findings(library: PromptLibrary) -> list[Diagnostic]:
+    """Templates that declare ``{# variables: a, b #}`` use only those."""
+    out = []
+    for name in sorted(library.versions):
+        for version in sorted(library.versions[name]):
+            try:
+                prompt = library.load(name, version)
+            except CfgcError:
+                continue  # already reported by validation
+            m = _DECLARED.match(prompt.text)
+            if m is None:
+                continue
+            declared = {v for v in re.split(r"[\s,]+", m.group(1)) if v}
+            for var in prompt.variables:
+                if var not in declared:
+                    line = _first_use(prompt.text, var)
+                    out.append(Diagnostic("error", f"template uses {{{{ {var} }}}}, which it does not declare "
+                                          f"(declared: {', '.join(sorted(declared)) or 'none'})",
+                                          Location(prompt.path, line, 1), "llm.prompt"))
+    return out
+
+
+def _first_use(text: str, var: str) -> int:
+    word = re.compile(r"\b" + re.escape(var) + r"\b")
+    for n, line in enumerate(text.splitlines(), 1):
+        if ("{{" in line or "{%" in line) and word.search(line) and not line.lstrip().startswith("{#"):
+            return n
+    return 1
+
+
+def run_checks(source: Source, select: str | None = None, base: Source | None = None) -> CheckResult:
+    """Run every check on ``source``; ``base`` marks targets as changed or not."""
+    compiler = Compiler(source)
+    result = compiler.build(select)
+    diags = list(result.diagnostics)
+    diags += hygiene(source, compiler.config)
+    changed: frozenset[str] | None = None
+    if base is not None:
+        from cfgc.diff import compare
+
+        delta = compare(base, source, select)
+        changed = frozenset(t.name for t in delta.targets)
+    for t in result.targets:
+        diags += fallback_findings(t)
+        diags += prompt_ref_findings(t, compiler.prompts)
+    diags += template_variable_findings(compiler.prompts)
+    policies = PolicySet(source, compiler.config.policies)
+    diags += policies.errors
+    for t in result.targets:
+        diags += policies.evaluate(t, None if changed is None else t.name in changed)
+    return CheckResult(tuple(group(diags)), tuple(t.name for t in result.targets), changed)
+
+
+def _dotted(path: Path) -> str:
+    from cfgc.merging import dotted
+
+    return dotted(path)

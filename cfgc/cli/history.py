@@ -1,0 +1,59 @@
+"""``cfgc history``: who changed a resolved value, when, from what to what."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from cfgc.cli.common import format_option, repo_option
+from cfgc.cli.main import command
+from cfgc.history import BROKEN, entry_json, value_history
+from cfgc.merging import MISSING, dotted, parse_dotted
+from cfgc.sources import find_repo_root
+
+
+def _shown(v: object) -> str:
+    if v is MISSING:
+        return "(absent)"
+    if v is BROKEN:
+        return "(did not compile)"
+    return json.dumps(v, ensure_ascii=False, sort_keys=True)
+
+
+@command("history")
+@click.argument("target")
+@click.argument("dotted_path", metavar="DOTTED.PATH")
+@repo_option
+@click.option("--max-count", "-n", type=click.IntRange(min=1), default=20, show_default=True,
+              help="At most this many commits.")
+@format_option("text", "json")
+def history(target: str, dotted_path: str, repo: Path | None, max_count: int, fmt: str) -> None:
+    """List the commits that changed one resolved value, newest first.
+
+    Each commit that touched a file the target reads (its layers, cfgc.yaml,
+    the prompt library) is compiled from git objects with its parent; only
+    commits where the resolved value at DOTTED.PATH changed are listed, with
+    author, date, before and after.  A base-layer edit that the target
+    overrides is skipped; one that reaches it through $extends or a template
+    is listed.  Secrets are listed by path only.  Committed history only: the
+    working tree is not included.
+
+    \b
+    Examples:
+      cfgc history acme/prod/chat models.primary.timeout_s
+      cfgc history acme/prod/chat routing.fallbacks -n 5 --format json
+    """
+    root = repo.resolve() if repo is not None else find_repo_root()
+    path = parse_dotted(dotted_path)
+    entries = value_history(root, target, path, max_count)
+    if fmt == "json":
+        doc = {"target": target, "path": dotted(path), "commits": [entry_json(e) for e in entries]}
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{target} {dotted(path)}: {len(entries)} change{'s' if len(entries) != 1 else ''}")
+    for e in entries:
+        change = "(secret changed)" if e.secret else f"{_shown(e.before)} → {_shown(e.after)}"
+        click.echo(f"{e.commit[:10]}  {e.date[:10]}  {e.author}  {e.subject}")
+        click.echo(f"    {change}")

@@ -1,0 +1,199 @@
+"""The pull-request side of the GitHub Action (``python3 -m cfgc.github pr``).
+
+In one process: run ``cfgc check`` and ``cfgc diff`` against the PR base,
+print the findings as workflow commands (annotations on the changed lines),
+append the markdown report to ``$GITHUB_STEP_SUMMARY``, set the step outputs
+``changed-targets`` (a JSON list of target names), ``findings`` (how many)
+and ``errors`` in ``$GITHUB_OUTPUT``, and create or update ONE sticky PR
+comment, recognised by a hidden marker, through the REST API at
+``$GITHUB_API_URL`` with ``$GITHUB_TOKEN``.  Exits 1 when check found errors
+(after commenting, so the PR shows why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from cfgc.errors import CfgcError, ExternalError, UsageError
+
+MARKER = "<!-- cfgc:sticky-comment -->"
+MAX_BODY = 60000  # GitHub refuses comments over 65536 characters
+
+
+class GitHubAPI:
+    """The few REST calls the action needs (urllib, no dependencies)."""
+
+    def __init__(self, api_url: str, token: str, repository: str) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.token = token
+        self.repository = repository
+
+    def request(self, method: str, url: str, body: dict[str, Any] | None = None) -> tuple[Any, dict[str, str]]:
+        """One JSON request; returns the decoded body and the headers."""
+        if not url.startswith("http"):
+            url = self.api_url + url
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(url, data=data, method=method, headers={
+            "Accept": "application/vnd.github+json",
+            "Authorization": f"Bearer {self.token}",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "Content-Type": "application/json",
+            "User-Agent": "cfgc-action",
+        })
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                raw = resp.read()
+                return (json.loads(raw) if raw else None), dict(resp.headers)
+        except urllib.error.HTTPError as e:
+            raise ExternalError(f"GitHub API {method} {url}: HTTP {e.code} {e.read()[:200]!r}") from None
+        except urllib.error.URLError as e:
+            raise ExternalError(f"GitHub API {method} {url}: {e.reason}") from None
+
+    def comments(self, number: int) -> list[dict[str, Any]]:
+        """Every comment of an issue or pull request (following pagination)."""
+        url: str | None = f"/repos/{self.repository}/issues/{number}/comments?per_page=100"
+        out: list[dict[str, Any]] = []
+        while url:
+            page, headers = self.request("GET", url)
+            out.extend(page or [])
+            url = _next_link(headers.get("Link") or headers.get("link") or "")
+        return out
+
+    def upsert_comment(self, number: int, body: str, marker: str = MARKER) -> tuple[str, int]:
+        """Create the sticky comment, or update it; returns (action, comment id)."""
+        text = _with_marker(body, marker)
+        for c in self.comments(number):
+            if marker in (c.get("body") or ""):
+                self.request("PATCH", f"/repos/{self.repository}/issues/comments/{c['id']}", {"body": text})
+                return "updated", int(c["id"])
+        made, _ = self.request("POST", f"/repos/{self.repository}/issues/{number}/comments", {"body": text})
+        return "created", int(made["id"])
+
+
+def _next_link(link: str) -> str | None:
+    for part in link.split(","):
+        if 'rel="next"' in part:
+            return part.split(";")[0].strip().strip("<>")
+    return None
+
+
+def _with_marker(body: str, marker: str) -> str:
+    if len(body) > MAX_BODY:
+        body = body[:MAX_BODY] + "\n\n… (truncated; the full report is in the job summary)\n"
+    return f"{marker}\n{body}"
+
+
+def pr_number(event_path: str | None) -> int | None:
+    """The pull request number from the event payload, if any."""
+    if not event_path or not Path(event_path).is_file():
+        return None
+    event = json.loads(Path(event_path).read_text("utf-8"))
+    pr = event.get("pull_request") or {}
+    number = pr.get("number") or event.get("number")
+    return int(number) if number else None
+
+
+def resolve_base(root: Path, name: str) -> str:
+    """A git ref for the PR base: ``origin/<name>``, ``<name>``, or fetched."""
+    def ok(ref: str) -> bool:
+        r = subprocess.run(["git", "-C", str(root), "rev-parse", "--verify", "--quiet", ref + "^{commit}"],
+                           capture_output=True, text=True)
+        return r.returncode == 0
+
+    for ref in (f"origin/{name}", name):
+        if ok(ref):
+            return ref
+    r = subprocess.run(["git", "-C", str(root), "fetch", "--no-tags", "--depth=1", "origin", name],
+                       capture_output=True, text=True)
+    if r.returncode == 0 and ok("FETCH_HEAD"):
+        return "FETCH_HEAD"
+    raise ExternalError(f"cannot find the base ref {name!r}; check out with 'fetch-depth: 0'")
+
+
+def set_outputs(values: dict[str, str]) -> None:
+    """Append step outputs to ``$GITHUB_OUTPUT`` (single-line values)."""
+    path = os.environ.get("GITHUB_OUTPUT")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            for k, v in values.items():
+                f.write(f"{k}={v}\n")
+
+
+def append_summary(markdown: str) -> None:
+    """Append markdown to ``$GITHUB_STEP_SUMMARY``."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(markdown + "\n")
+
+
+def run_pr(root: Path, base_name: str, command: str, comment: bool, select: str | None) -> int:
+    """Check and diff against the base, report everywhere; the exit code."""
+    from cfgc.checks import run_checks
+    from cfgc.diff import compare
+    from cfgc.report.github import git_prefix, render_github
+    from cfgc.report.markdown import pr_comment
+    from cfgc.sources import DirSource, GitSource
+
+    base_ref = resolve_base(root, base_name)
+    head = DirSource(root)
+    check = run_checks(head, select, GitSource(root, base_ref)) if command == "check" else None
+    diff = compare(GitSource(root, base_ref), head, select, base_name, "this pull request")
+    if check is not None:
+        sys.stdout.write(render_github(check.diagnostics, git_prefix(root)))
+    body = pr_comment(check, diff)
+    append_summary(body)
+    errors = sum(d.severity == "error" for d in check.diagnostics) if check else 0
+    set_outputs({
+        "changed-targets": json.dumps([t.name for t in diff.targets]),
+        "findings": str(len(check.diagnostics) if check else 0),
+        "errors": str(errors),
+    })
+    number = pr_number(os.environ.get("GITHUB_EVENT_PATH"))
+    if comment and number is not None:
+        api = GitHubAPI(os.environ.get("GITHUB_API_URL", "https://api.github.com"),
+                        _require("GITHUB_TOKEN"), _require("GITHUB_REPOSITORY"))
+        action, cid = api.upsert_comment(number, body)
+        print(f"cfgc: {action} PR comment {cid}")
+    failed = errors > 0 or any(d.severity == "error" for d in diff.errors)
+    return 1 if failed else 0
+
+
+def _require(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise UsageError(f"${name} is not set (pass github-token to the action)")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python3 -m cfgc.github pr --repo DIR --base REF [--comment true|false]``."""
+    p = argparse.ArgumentParser(prog="python3 -m cfgc.github")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    pr = sub.add_parser("pr", help="check + diff a pull request, annotate, summarise, comment")
+    pr.add_argument("--repo", default=".")
+    pr.add_argument("--base", default="", help="base branch or ref (default: $GITHUB_BASE_REF)")
+    pr.add_argument("--command", choices=["check", "diff"], default="check")
+    pr.add_argument("--comment", default="true", help="true or false")
+    pr.add_argument("--target", default=None)
+    args = p.parse_args(argv)
+    base = args.base or os.environ.get("GITHUB_BASE_REF", "")
+    try:
+        if not base:
+            raise UsageError("no base ref: pass base-ref, or run on a pull_request event")
+        return run_pr(Path(args.repo).resolve(), base, args.command, args.comment.lower() == "true", args.target)
+    except CfgcError as e:
+        print(f"::error::{e}")
+        return e.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""The build pipeline: cache lookup, then compile the rest on every core.
+
+Targets are grouped by the layers they share and handed to worker processes
+(fork) in chunks, so each worker parses a shared layer once.  Workers validate
+and serialise their targets and, when a bundle is being written, write the
+target files into the staging directory themselves; only small records travel
+back.  The result is identical to a serial build: outputs are sorted by name
+and the findings are grouped the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cfgc import __version__
+from cfgc.bundle import TargetOutput, target_output, target_path, write_file
+from cfgc.cache import BuildCache
+from cfgc.compiler import Compiler
+from cfgc.diagnostics import Diagnostic, group
+from cfgc.errors import CfgcError, InputError
+from cfgc.hierarchy import TargetSpec
+from cfgc.prompts import Prompt
+
+Progress = Callable[[int, int], None]
+PARALLEL_MIN_TARGETS = 400
+CHUNK = 64
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    """What a build produced: outputs sorted by name, grouped findings."""
+
+    outputs: tuple[TargetOutput, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    prompts: tuple[Prompt, ...]
+    secret_files: dict[str, bytes]
+    cache_hits: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when no finding is an error."""
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+
+def default_jobs() -> int:
+    """Worker processes to use: ``$CFGC_JOBS`` or the number of cores."""
+    env = os.environ.get("CFGC_JOBS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def run(
+    compiler: Compiler,
+    select: str | None = None,
+    *,
+    staging: Path | None = None,
+    cache: BuildCache | None = None,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+) -> PipelineResult:
+    """Compile, validate and serialise the selected targets."""
+    specs = compiler.specs(select)
+    try:
+        compiler.schemas  # noqa: B018 - a bad schema fails fast, before any worker starts
+    except CfgcError as e:
+        return PipelineResult((), (Diagnostic.from_error(e, "schema"),), (), {})
+    diags: list[Diagnostic] = []
+    outputs: list[TargetOutput] = []
+    todo: list[tuple[TargetSpec, str | None]] = []
+    hits = 0
+    if cache is not None:
+        gkey = _global_key(compiler)
+        for spec in specs:
+            key = cache.target_key(spec, gkey, compiler.source)
+            out = cache.get(key, spec, staging)
+            if out is None:
+                todo.append((spec, key))
+            else:
+                outputs.append(out)
+                hits += 1
+    else:
+        todo = [(s, None) for s in specs]
+    done = hits
+    if progress is not None and specs:
+        progress(done, len(specs))
+    secret_files: dict[str, bytes] = {}
+    for outs, ds, secrets, keys in _compile_all(compiler, todo, staging, cache, jobs):
+        outputs.extend(outs)
+        diags.extend(ds)
+        secret_files.update(secrets)
+        if cache is not None:
+            for out, k in zip(outs, keys, strict=True):
+                if k is not None:
+                    cache.record(k, out)
+        done += len(outs) + len({t for d in ds for t in d.targets} - {o.name for o in outs})
+        if progress is not None:
+            progress(min(done, len(specs)), len(specs))
+    # Cached targets may need SOPS documents this run did not parse.
+    for out in outputs:
+        for f in out.secrets:
+            if f not in secret_files:
+                secret_files[f] = compiler.source.read(f)
+    prompts: list[Prompt] = []
+    try:
+        prompts = compiler.prompts.all()
+    except InputError as e:
+        diags.append(Diagnostic.from_error(e, "prompt"))
+    if cache is not None and not any(d.severity == "error" for d in diags):
+        cache.save()
+    outputs.sort(key=lambda o: o.name)
+    return PipelineResult(tuple(outputs), tuple(group(diags)), tuple(prompts), secret_files, hits)
+
+
+def _global_key(compiler: Compiler) -> str:
+    """Digest of everything every target depends on besides its own layers."""
+    src = compiler.source
+    h = hashlib.sha256(f"cfgc {__version__}\n".encode())
+    h.update(compiler.config.document.path.encode() + b"\0")
+    h.update(src.read("cfgc.yaml"))
+    for s in compiler.schemas.schemas:
+        h.update(b"\0schema\0" + s.raw)
+    for name in sorted(compiler.prompts.versions):
+        for path in sorted(compiler.prompts.versions[name].values()):
+            h.update(f"\0prompt\0{path}\0".encode() + src.read(path))
+    return h.hexdigest()
+
+
+_Chunk = list[tuple[TargetSpec, str | None]]
+_ChunkResult = tuple[list[TargetOutput], list[Diagnostic], dict[str, bytes], list[str | None]]
+_STATE: dict[str, Any] = {}
+
+
+def _compile_all(
+    compiler: Compiler, todo: _Chunk, staging: Path | None, cache: BuildCache | None, jobs: int | None
+) -> list[_ChunkResult]:
+    if not todo:
+        return []
+    # Targets that share layers go together, so a worker parses them once.
+    todo.sort(key=lambda item: (item[0].layers[:-1], item[0].name))
+    chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
+    n = min(jobs or default_jobs(), len(chunks))
+    _STATE.update(compiler=compiler, staging=staging, cache=cache)
+    try:
+        if n <= 1 or len(todo) < PARALLEL_MIN_TARGETS or "fork" not in multiprocessing.get_all_start_methods():
+            return [_compile_chunk(c) for c in chunks]
+        # fork: workers inherit the parsed config, hierarchy and compiled schemas.
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(n) as pool:
+            return list(pool.imap_unordered(_compile_chunk, chunks))
+    finally:
+        _STATE.clear()
+
+
+def _compile_chunk(chunk: _Chunk) -> _ChunkResult:
+    compiler: Compiler = _STATE["compiler"]
+    staging: Path | None = _STATE["staging"]
+    cache: BuildCache | None = _STATE["cache"]
+    outs: list[TargetOutput] = []
+    diags: list[Diagnostic] = []
+    keys: list[str | None] = []
+    secrets: dict[str, bytes] = {}
+    for spec, key in chunk:
+        try:
+            ct = compiler.compile(spec)
+            found = compiler.validate(ct)
+            out = target_output(ct)
+        except CfgcError as e:
+            diags.append(Diagnostic.from_error(e, _rule(e), spec.name))
+            continue
+        diags.extend(found)
+        if any(d.severity == "error" for d in found):
+            continue
+        assert out.data is not None
+        if staging is not None:
+            write_file(staging, target_path(spec.name), out.data)
+        # Only targets without any finding are cached: a warm build must
+        # report the same warnings as a cold one.
+        if cache is not None and key is not None and not found:
+            cache.store(out.digest, out.data)
+            keys.append(key)
+        else:
+            keys.append(None)
+        outs.append(TargetOutput(out.name, out.vars, out.digest, out.size, out.prompts, out.secrets))
+        for f in ct.secrets:
+            secrets[f] = compiler.secret_files[f]
+    return outs, diags, secrets, keys
+
+
+def _rule(e: CfgcError) -> str:
+    from cfgc.compiler import _rule as rule
+
+    return rule(e)

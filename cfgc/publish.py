@@ -1,0 +1,198 @@
+"""Publishing bundles to stores, moving channels, listing versions.
+
+Writes happen in an order that keeps every store consistent at every moment,
+whatever is interrupted: blobs first, then the signatures, then the version
+document (which only then makes the version visible), then the channel
+pointer.  A re-run uploads only what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cfgc.canonical import canonical_json
+from cfgc.errors import ExternalError, InputError, IntegrityError
+from cfgc.signing import Signer
+from cfgc.stores.base import ConflictError, Store, check_channel, check_version
+from cfgc.stores.layout import Prepared, parse_version, prepare
+from cfgc.stores.pointer import Pointer, decode_pointer, encode_pointer
+
+RETRIES = 8
+
+
+@dataclass(frozen=True)
+class ChannelMove:
+    """What happened to a channel: ``moved`` or ``unchanged`` (already there)."""
+
+    action: str
+    pointer: Pointer
+
+
+@dataclass(frozen=True)
+class PublishReport:
+    """What ``publish`` uploaded and skipped."""
+
+    url: str
+    version: str
+    manifest_digest: str
+    uploaded: tuple[tuple[str, int], ...]  # (bundle path, stored bytes)
+    skipped: tuple[tuple[str, int], ...]
+    version_created: bool
+    signatures: str  # uploaded | unchanged | absent
+    channel: ChannelMove | None
+    dry_run: bool
+
+    @property
+    def uploaded_bytes(self) -> int:
+        return sum(n for _, n in self.uploaded)
+
+    def as_json(self) -> dict[str, Any]:
+        ch = self.channel
+        return {
+            "url": self.url, "version": self.version, "manifest_digest": self.manifest_digest,
+            "dry_run": self.dry_run, "version_created": self.version_created, "signatures": self.signatures,
+            "uploaded": [{"path": p, "bytes": n} for p, n in self.uploaded],
+            "skipped": [{"path": p, "bytes": n} for p, n in self.skipped],
+            "counts": {"uploaded": len(self.uploaded), "skipped": len(self.skipped),
+                       "uploaded_bytes": self.uploaded_bytes},
+            "channel": None if ch is None else {"action": ch.action, "name": ch.pointer.channel,
+                                                "serial": ch.pointer.serial, "previous": ch.pointer.previous},
+        }
+
+
+def publish(store: Store, bundle: Path, channel: str | None = None, signers: list[Signer] | None = None,
+            dry_run: bool = False) -> PublishReport:
+    """Publish a bundle directory to ``store`` (and move ``channel`` to it)."""
+    if channel is not None:
+        check_channel(channel)
+        if not signers:
+            raise InputError("moving a channel needs a signing key (--key or --kms-key): pointers are signed")
+    prep = prepare(bundle)
+    uploaded: list[tuple[str, int]] = []
+    skipped: list[tuple[str, int]] = []
+    seen: set[str] = set()
+    for blob in prep.blobs:
+        if blob.digest in seen or store.has_blob(blob.digest):
+            skipped.append((blob.path, len(blob.data)))
+            continue
+        seen.add(blob.digest)
+        if not dry_run:
+            store.put_blob(blob.digest, blob.data)
+        uploaded.append((blob.path, len(blob.data)))
+    sigs = _publish_signatures(store, prep, dry_run)
+    if sigs == "uploaded" and prep.signatures_doc is not None:
+        uploaded.append(("signatures", len(prep.signatures_doc)))
+    if dry_run:
+        created = store.get_version(prep.version) is None
+    else:
+        created = store.put_version(prep.version, prep.version_doc)
+    if created:
+        uploaded.append(("version manifest", len(prep.version_doc)))
+    move = None
+    if channel is not None and signers:
+        move = move_channel(store, channel, prep.version, prep.manifest_digest, prep.version_doc, signers, dry_run)
+    return PublishReport(store.url, prep.version, prep.manifest_digest, tuple(uploaded), tuple(skipped),
+                         created, sigs, move, dry_run)
+
+
+def _publish_signatures(store: Store, prep: Prepared, dry_run: bool) -> str:
+    if prep.signatures_doc is None:
+        return "absent"
+    old = store.get_signatures(prep.version)
+    merged = merge_signatures(old, prep.signatures_doc)
+    if merged == old:
+        return "unchanged"
+    if not dry_run:
+        store.put_signatures(prep.version, merged, prep.version_doc)
+    return "uploaded"
+
+
+def merge_signatures(old: bytes | None, new: bytes) -> bytes:
+    """Union of two signature documents: an envelope over the same payload gains signatures."""
+    if old is None:
+        return new
+    try:
+        a: dict[str, Any] = json.loads(old)
+        b: dict[str, Any] = json.loads(new)
+    except ValueError:
+        return new
+    out = dict(a)
+    for name, env in b.items():
+        prev = a.get(name)
+        if isinstance(prev, dict) and prev.get("payload") == env.get("payload"):
+            sigs = list(prev.get("signatures", []))
+            sigs += [s for s in env.get("signatures", []) if s not in sigs]
+            out[name] = {**env, "signatures": sigs}
+        else:
+            out[name] = env
+    return canonical_json(out)
+
+
+def move_channel(store: Store, name: str, version: str, manifest_digest: str, version_doc: bytes,
+                 signers: list[Signer], dry_run: bool = False) -> ChannelMove:
+    """Point ``name`` at ``version`` by compare-and-swap, retrying when another writer won."""
+    for _ in range(RETRIES):
+        read = store.get_channel(name)
+        cur = decode_pointer(name, read.data) if read.data is not None else None
+        if cur is not None and cur.version == version:
+            return ChannelMove("unchanged", cur)
+        new = Pointer(name, version, manifest_digest, cur.serial + 1 if cur else 1, cur.version if cur else None)
+        if dry_run:
+            return ChannelMove("moved", new)
+        try:
+            store.put_channel(name, encode_pointer(new, signers), read.etag, version_doc)
+            return ChannelMove("moved", new)
+        except ConflictError:
+            continue
+    raise ExternalError(f"channel {name} in {store.url} kept changing during {RETRIES} attempts; try again")
+
+
+def promote(store: Store, channel: str, version: str, signers: list[Signer], dry_run: bool = False) -> ChannelMove:
+    """Move a channel to a version already in the store (rollback: an older version, a higher serial)."""
+    check_channel(channel)
+    doc = store.get_version(check_version(version))
+    if doc is None:
+        raise InputError(f"no version {version} in {store.url} (see `cfgc versions --from {store.url}`)")
+    info = parse_version(version, doc)
+    missing = [str(d["digest"]) for d in info.layers if not store.has_blob(str(d["digest"]))]
+    if not store.has_blob(info.manifest_digest):
+        missing.append(info.manifest_digest)
+    if missing:
+        raise ExternalError(f"version {version} in {store.url} is incomplete: {len(missing)} blob(s) missing")
+    return move_channel(store, channel, version, info.manifest_digest, doc, signers, dry_run)
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    """One line of ``cfgc versions``."""
+
+    version: str
+    manifest_digest: str
+    commit: str | None
+    created: str | None
+    channels: tuple[str, ...]
+    signed: bool
+
+
+def list_versions(store: Store) -> list[VersionRow]:
+    """Every version in a store with its commit, time and the channels at it (newest first)."""
+    at: dict[str, list[str]] = {}
+    for name in store.list_channels():
+        try:
+            read = store.get_channel(name)
+            if read.data is not None:
+                at.setdefault(decode_pointer(name, read.data).version, []).append(name)
+        except IntegrityError:
+            continue  # a tag someone else put in the repository (e.g. "latest"), not a cfgc channel
+    rows = []
+    for v in store.list_versions():
+        doc = store.get_version(v)
+        if doc is None:
+            continue
+        info = parse_version(v, doc)
+        rows.append(VersionRow(v, info.manifest_digest, info.commit, info.created, tuple(sorted(at.get(v, []))),
+                               store.get_signatures(v) is not None))
+    return sorted(rows, key=lambda r: (r.created or "", r.version), reverse=True)

@@ -1,0 +1,168 @@
+"""Text, markdown and JSON renderers for ``cfgc diff``.
+
+The blast radius comes first (how many targets, which tenants and
+environments, which production targets), then each target's changed paths
+with before → after and the file:line that set the new value.  Secrets are
+shown as ``(secret changed)``: never a value, never ciphertext.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cfgc.diff import Change, DiffResult, TargetDiff
+from cfgc.merging import MISSING, dotted
+
+_MARK = {"added": "+", "removed": "-", "changed": "~"}
+MAX_VALUE = 80
+
+
+def value_text(value: Any) -> str:
+    """A value as compact JSON, ``(absent)`` when missing, shortened when long."""
+    if value is MISSING:
+        return "(absent)"
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
+
+
+def change_text(c: Change) -> str:
+    """``before → after``, or what happened to a secret."""
+    if c.secret:
+        return {"added": "(secret added)", "removed": "(secret removed)"}.get(c.kind, "(secret changed)")
+    return f"{value_text(c.before)} → {value_text(c.after)}"
+
+
+def headline(result: DiffResult) -> str:
+    """``3 of 11 targets changed (1 added, 2 changed)``."""
+    s = result.summary()
+    n = s["changed_targets"]
+    if not n:
+        return f"no target changed ({s['total_targets']} targets)"
+    parts = [f"{s[k]} {k}" for k in ("added", "removed", "changed") if s[k]]
+    return f"{n} of {s['total_targets']} targets changed ({', '.join(parts)})"
+
+
+def _radius(result: DiffResult) -> list[tuple[str, str]]:
+    s = result.summary()
+    rows = []
+    for var, counts in s["by_variable"].items():
+        if counts:
+            rows.append((var, ", ".join(f"{k} {v}" for k, v in counts.items())))
+    return rows
+
+
+def render_text(result: DiffResult) -> str:
+    """The terminal form."""
+    s = result.summary()
+    lines = [f"cfgc diff {result.base} → {result.head}", headline(result)]
+    if s["production"]:
+        lines.append(f"production: {len(s['production'])} ({', '.join(s['production'])})")
+    lines += [f"  {var}: {text}" for var, text in _radius(result)]
+    for t in result.targets:
+        lines.append("")
+        lines.append(f"{_MARK[t.status]} {t.name}" + ("  [production]" if t.production else ""))
+        for c in t.changes:
+            src = f"  ({c.source})" if c.source else ""
+            lines.append(f"    {dotted(c.path)}: {change_text(c)}{src}")
+    for d in result.errors:
+        lines.append(str(d))
+    return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    return "`" + text.replace("`", "'").replace("|", "\\|") + "`"
+
+
+def render_markdown(result: DiffResult, max_changes: int = 50) -> str:
+    """The pull-request form: blast radius table, then per-target details."""
+    s = result.summary()
+    out = [f"### Config diff: {headline(result)}", ""]
+    if s["production"]:
+        prod = ", ".join(_code(n) for n in s["production"])
+        out += [f"**⚠️ {len(s['production'])} production target(s):** {prod}", ""]
+    rows = _radius(result)
+    if rows:
+        out += ["| variable | changed targets |", "| --- | --- |"]
+        out += [f"| {_md(var)} | {_md(text)} |" for var, text in rows]
+        out.append("")
+    for group in _groups(result.targets):
+        out += _target_md(group, max_changes)
+    for d in result.errors:
+        out.append(f"- ❌ {_code(str(d))}")
+    if result.errors:
+        out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _groups(targets: tuple[TargetDiff, ...]) -> list[list[TargetDiff]]:
+    """Targets with identical changes share one section (a base-layer edit
+    reaching 200 targets is one table, not 200)."""
+    groups: dict[Any, list[TargetDiff]] = {}
+    for t in targets:
+        sig = (t.status, tuple((c.path, change_text(c), str(c.source)) for c in t.changes))
+        groups.setdefault(sig if t.status == "changed" else (t.name,), []).append(t)
+    return list(groups.values())
+
+
+def _names(group: list[TargetDiff], shown: int = 5) -> str:
+    names = [f"<b>{t.name}</b>" + (" (production)" if t.production else "") for t in group]
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
+
+
+def _target_md(group: list[TargetDiff], max_changes: int) -> list[str]:
+    t = group[0]
+    tag = " (production)" if t.production else ""
+    if t.status != "changed":
+        return [f"- **{t.status}**: {_code(t.name)}{tag}", ""]
+    n = len(t.changes)
+    out = [f"<details><summary>{_names(group)}: {n} change{'s' if n != 1 else ''}</summary>", "",
+           "| path | before | after | source |", "| --- | --- | --- | --- |"]
+    for c in t.changes[:max_changes]:
+        if c.secret:
+            before, after = "🔒", change_text(c)
+        else:
+            before, after = _code(value_text(c.before)), _code(value_text(c.after))
+        out.append(f"| {_code(dotted(c.path))} | {before} | {after} | {_code(str(c.source)) if c.source else ''} |")
+    if n > max_changes:
+        out.append(f"| … {n - max_changes} more | | | |")
+    return [*out, "", "</details>", ""]
+
+
+def change_json(c: Change) -> dict[str, Any]:
+    """One change as JSON; a secret carries ``secret: true`` and no value."""
+    doc: dict[str, Any] = {"path": dotted(c.path), "kind": c.kind}
+    if c.secret:
+        doc["secret"] = True
+    else:
+        doc["before"] = None if c.before is MISSING else c.before
+        doc["after"] = None if c.after is MISSING else c.after
+    doc["source"] = str(c.source) if c.source else None
+    return doc
+
+
+def diff_json(result: DiffResult) -> dict[str, Any]:
+    """The machine-readable diff (unchanged targets omitted)."""
+    targets = []
+    for t in result.targets:
+        entry: dict[str, Any] = {"name": t.name, "status": t.status, "vars": t.vars, "production": t.production}
+        if t.status == "changed":
+            entry["changes"] = [change_json(c) for c in t.changes]
+        targets.append(entry)
+    return {
+        "base": result.base,
+        "head": result.head,
+        "targets": targets,
+        "summary": result.summary(),
+        "errors": [str(d) for d in result.errors],
+    }
+
+
+def render_json(result: DiffResult) -> str:
+    """:func:`diff_json` as indented text."""
+    return json.dumps(diff_json(result), indent=2, ensure_ascii=False, default=str) + "\n"

@@ -1,0 +1,132 @@
+"""The one small interface every bundle store implements.
+
+A store holds four kinds of things:
+
+* **blobs**, keyed by ``sha256:<hex>`` of their bytes (targets and prompts
+  gzip-compressed, the bundle manifest as is); write-once;
+* **versions**: one document per version id (an OCI image manifest listing
+  the blobs, see :mod:`cfgc.stores.layout`); immutable;
+* **signatures** of a version: the DSSE envelopes of its manifest and
+  provenance; may gain signatures, never loses them;
+* **channels**: small signed pointer documents naming a version, updated
+  only by compare-and-swap (``if_match`` is the ETag last read, or None to
+  create).
+
+Readers (``cfgc pull``, the runtime client) need only ``get_channel``,
+``get_version`` and ``get_blob``; every read that is keyed by a digest is
+verified, and a mismatch raises IntegrityError.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from cfgc.canonical import sha256_digest
+from cfgc.errors import CfgcError, IntegrityError, UsageError
+
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_VERSION = re.compile(r"^[0-9a-f]{12}$")
+_CHANNEL = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+
+
+class ConflictError(CfgcError):
+    """A conditional write lost a race (someone else wrote first)."""
+
+    exit_code = 4
+
+
+@dataclass(frozen=True)
+class ChannelRead:
+    """The result of reading a channel pointer.
+
+    ``data`` is None when the channel does not exist or, with
+    ``not_modified`` set, when it still has the ETag the caller passed.
+    """
+
+    data: bytes | None
+    etag: str | None
+    not_modified: bool = False
+
+
+class Store(Protocol):
+    """A bundle store (file directory, S3 prefix or OCI repository)."""
+
+    @property
+    def url(self) -> str: ...
+
+    def has_blob(self, digest: str) -> bool:
+        """Whether a blob is present (not verified)."""
+        ...
+
+    def put_blob(self, digest: str, data: bytes) -> None:
+        """Store a blob; a blob already present is left alone."""
+        ...
+
+    def get_blob(self, digest: str) -> bytes:
+        """A blob's bytes, verified against ``digest`` (IntegrityError if they differ)."""
+        ...
+
+    def get_version(self, version: str) -> bytes | None:
+        """The version document, or None."""
+        ...
+
+    def put_version(self, version: str, doc: bytes) -> bool:
+        """Create a version; False if the identical document exists; IntegrityError if another does."""
+        ...
+
+    def list_versions(self) -> list[str]:
+        """Every version id, sorted."""
+        ...
+
+    def get_signatures(self, version: str) -> bytes | None:
+        """The signatures document of a version, or None."""
+        ...
+
+    def put_signatures(self, version: str, doc: bytes, version_doc: bytes) -> None:
+        """Write the signatures document of a version (replacing the previous one)."""
+        ...
+
+    def get_channel(self, name: str, etag: str | None = None) -> ChannelRead:
+        """A channel pointer; with ``etag``, a conditional read."""
+        ...
+
+    def put_channel(self, name: str, doc: bytes, if_match: str | None, version_doc: bytes) -> None:
+        """Compare-and-swap a channel pointer; ConflictError if it changed since ``if_match``."""
+        ...
+
+    def list_channels(self) -> list[str]:
+        """Every channel name, sorted."""
+        ...
+
+
+def check_digest(digest: str) -> str:
+    """``digest`` if it is a ``sha256:<64 hex>`` digest, else UsageError."""
+    if not _DIGEST.match(digest):
+        raise UsageError(f"not a sha256 digest: {digest!r}")
+    return digest
+
+
+def check_version(version: str) -> str:
+    """``version`` if it is a version id (12 hex digits)."""
+    if not _VERSION.match(version):
+        raise UsageError(f"not a version id (12 hex digits): {version!r}")
+    return version
+
+
+def check_channel(name: str) -> str:
+    """``name`` if it is a valid channel name (and cannot be mistaken for a version)."""
+    if not _CHANNEL.match(name) or _VERSION.match(name):
+        raise UsageError(
+            f"bad channel name {name!r}: lower-case letters, digits, '-' and '_', starting with a letter"
+        )
+    return name
+
+
+def verified(digest: str, data: bytes, where: str) -> bytes:
+    """``data`` if it hashes to ``digest``; IntegrityError naming ``where`` otherwise."""
+    actual = sha256_digest(data)
+    if actual != digest:
+        raise IntegrityError(f"blob {digest} in {where} is corrupt: its bytes hash to {actual}")
+    return data

@@ -1,0 +1,153 @@
+"""A bundle store in a local (or shared, POSIX) directory: ``file:///abs/path``.
+
+Layout::
+
+    blobs/sha256/<hex>          write-once blobs
+    versions/<version>.json     version documents (create-only)
+    signatures/<version>.json   signature documents
+    channels/<name>.json        channel pointers (compare-and-swap under a lock)
+
+Every file is written to a temporary name in its final directory and then
+published atomically: blobs and versions with ``link()`` (which fails if the
+name exists, so concurrent writers cannot replace each other), signatures
+and channels with ``rename()`` under an exclusive ``flock`` on ``.lock``.
+An interrupted write leaves at most a ``.tmp-*`` file that no reader sees.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from cfgc.canonical import sha256_digest
+from cfgc.errors import ExternalError, IntegrityError
+from cfgc.stores.base import (
+    ChannelRead,
+    ConflictError,
+    check_channel,
+    check_digest,
+    check_version,
+    verified,
+)
+
+
+class FileStore:
+    """Store bundles below a directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @property
+    def url(self) -> str:
+        return f"file://{self.root}"
+
+    # -- helpers -----------------------------------------------------------
+    def _blob_path(self, digest: str) -> Path:
+        return self.root / "blobs" / "sha256" / check_digest(digest).split(":", 1)[1]
+
+    def _read(self, path: Path) -> bytes | None:
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise ExternalError(f"cannot read {path}: {e.strerror}") from None
+
+    def _tmp(self, path: Path, data: bytes) -> Path:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            raise ExternalError(f"cannot write below {self.root}: {e.strerror}") from None
+        return Path(name)
+
+    def _create(self, path: Path, data: bytes) -> bool:
+        """Atomically create ``path``; False if it already exists."""
+        tmp = self._tmp(path, data)
+        try:
+            os.link(tmp, path)
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a+b") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+    def _replace(self, path: Path, data: bytes) -> None:
+        os.replace(self._tmp(path, data), path)
+
+    # -- blobs -------------------------------------------------------------
+    def has_blob(self, digest: str) -> bool:
+        return self._blob_path(digest).is_file()
+
+    def put_blob(self, digest: str, data: bytes) -> None:
+        self._create(self._blob_path(digest), verified(digest, data, "the upload"))
+
+    def get_blob(self, digest: str) -> bytes:
+        data = self._read(self._blob_path(digest))
+        if data is None:
+            raise IntegrityError(f"blob {digest} is missing from {self.url}")
+        return verified(digest, data, self.url)
+
+    # -- versions ----------------------------------------------------------
+    def get_version(self, version: str) -> bytes | None:
+        return self._read(self.root / "versions" / f"{check_version(version)}.json")
+
+    def put_version(self, version: str, doc: bytes) -> bool:
+        path = self.root / "versions" / f"{check_version(version)}.json"
+        if self._create(path, doc):
+            return True
+        if self._read(path) != doc:
+            raise IntegrityError(f"version {version} already exists in {self.url} with other content; not replaced")
+        return False
+
+    def list_versions(self) -> list[str]:
+        d = self.root / "versions"
+        return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
+
+    def get_signatures(self, version: str) -> bytes | None:
+        return self._read(self.root / "signatures" / f"{check_version(version)}.json")
+
+    def put_signatures(self, version: str, doc: bytes, version_doc: bytes) -> None:
+        with self._locked():
+            self._replace(self.root / "signatures" / f"{check_version(version)}.json", doc)
+
+    # -- channels ----------------------------------------------------------
+    def get_channel(self, name: str, etag: str | None = None) -> ChannelRead:
+        data = self._read(self.root / "channels" / f"{check_channel(name)}.json")
+        if data is None:
+            return ChannelRead(None, None)
+        tag = sha256_digest(data)
+        if etag is not None and etag == tag:
+            return ChannelRead(None, tag, not_modified=True)
+        return ChannelRead(data, tag)
+
+    def put_channel(self, name: str, doc: bytes, if_match: str | None, version_doc: bytes) -> None:
+        path = self.root / "channels" / f"{check_channel(name)}.json"
+        with self._locked():
+            current = self._read(path)
+            tag = sha256_digest(current) if current is not None else None
+            if tag != if_match:
+                raise ConflictError(f"channel {name} changed in {self.url} while it was being updated")
+            self._replace(path, doc)
+
+    def list_channels(self) -> list[str]:
+        d = self.root / "channels"
+        return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []

@@ -1,0 +1,148 @@
+"""The documents a store holds, built from a bundle directory; the same in every store.
+
+A version document is an OCI 1.1 image manifest (artifact conventions): its
+config blob is the bundle's ``manifest.json`` (so the config digest *is* the
+manifest digest), and each target, prompt and secret document is one gzip layer (mtime 0, so
+the same bytes always compress to the same blob) titled with its bundle path
+plus ``.gz`` (what ``oras pull`` names the file).  The version id is the first
+12 hex digits of the manifest digest.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cfgc.attest import PROVENANCE, SIGNATURE, check_file, listed_files, read_manifest
+from cfgc.canonical import canonical_json, sha256_digest
+from cfgc.errors import IntegrityError
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+ARTIFACT_TYPE = "application/vnd.cfgc.bundle.v1"
+CONFIG_TYPE = "application/vnd.cfgc.bundle.config.v1+json"
+TARGET_TYPE = "application/vnd.cfgc.target.v1.json+gzip"
+PROMPT_TYPE = "application/vnd.cfgc.prompt.v1.jinja+gzip"
+SECRET_TYPE = "application/vnd.cfgc.secret.v1.sops+gzip"
+MEDIA_TYPES = {"target": TARGET_TYPE, "prompt": PROMPT_TYPE, "secret": SECRET_TYPE}
+SIGNATURES_TYPE = "application/vnd.cfgc.signatures.v1+json"
+CHANNEL_TYPE = "application/vnd.cfgc.channel+json"
+TITLE = "org.opencontainers.image.title"
+CONTENT_DIGEST = "dev.cfgc.content.digest"
+
+
+@dataclass(frozen=True)
+class Blob:
+    """One blob of a version: where it goes in the bundle, its stored bytes and digest."""
+
+    path: str
+    media_type: str
+    data: bytes
+    digest: str
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything ``publish`` writes for one bundle."""
+
+    version: str
+    manifest_digest: str
+    manifest: dict[str, Any]
+    blobs: tuple[Blob, ...]  # the config (bundle manifest) first, then layers
+    version_doc: bytes
+    signatures_doc: bytes | None
+
+
+def compress(data: bytes) -> bytes:
+    """Reproducible gzip: no name, mtime 0, fixed level."""
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def version_id(manifest_digest: str) -> str:
+    """The content-derived id of a version."""
+    return manifest_digest.split(":", 1)[1][:12]
+
+
+def prepare(bundle: Path) -> Prepared:
+    """Build the blobs and documents of a bundle (which must verify against its manifest)."""
+    raw, manifest = read_manifest(bundle)
+    digest = sha256_digest(raw)
+    files = [(rel, MEDIA_TYPES[kind], e) for rel, kind, e in listed_files(manifest)]
+    blobs = [Blob("manifest.json", CONFIG_TYPE, raw, digest)]
+    for rel, media, entry in files:
+        problems = check_file(bundle, rel, entry)
+        if problems:
+            raise IntegrityError(f"refusing to publish {bundle}: " + "; ".join(problems))
+        data = compress((bundle / rel).read_bytes())
+        blobs.append(Blob(rel, media, data, sha256_digest(data)))
+    sigs: dict[str, Any] = {}
+    for name in (SIGNATURE, PROVENANCE):
+        if (bundle / name).is_file():
+            sigs[name] = json.loads((bundle / name).read_bytes())
+    return Prepared(
+        version=version_id(digest),
+        manifest_digest=digest,
+        manifest=manifest,
+        blobs=tuple(blobs),
+        version_doc=version_document(manifest, digest, blobs, files),
+        signatures_doc=canonical_json(sigs) if sigs else None,
+    )
+
+
+def version_document(manifest: dict[str, Any], digest: str, blobs: list[Blob], files: list[Any]) -> bytes:
+    """The OCI image manifest of a version (canonical JSON, no wall-clock time)."""
+    config, layers = blobs[0], blobs[1:]
+    source = manifest.get("source") or {}
+    annotations = {
+        "org.opencontainers.image.version": version_id(digest),
+        "dev.cfgc.manifest.digest": digest,
+    }
+    for key, value in (("source", source.get("repo_url")), ("revision", source.get("commit")),
+                       ("created", source.get("commit_time"))):
+        if value:
+            annotations[f"org.opencontainers.image.{key}"] = str(value)
+    return canonical_json({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": ARTIFACT_TYPE,
+        "config": descriptor(config),
+        "layers": [
+            {**descriptor(b), "annotations": {TITLE: f"{b.path}.gz", CONTENT_DIGEST: str(f[2]["digest"])}}
+            for b, f in zip(layers, files, strict=True)
+        ],
+        "annotations": annotations,
+    })
+
+
+def descriptor(blob: Blob) -> dict[str, Any]:
+    """The OCI descriptor of a blob."""
+    return {"mediaType": blob.media_type, "digest": blob.digest, "size": len(blob.data)}
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """What a version document says, parsed."""
+
+    version: str
+    manifest_digest: str
+    commit: str | None
+    created: str | None
+    layers: tuple[dict[str, Any], ...]
+
+
+def parse_version(version: str, doc: bytes) -> VersionInfo:
+    """Parse a version document; IntegrityError if it is not one, or not this version's."""
+    try:
+        value = json.loads(doc)
+        config = value["config"]
+        notes = value.get("annotations") or {}
+        layers = tuple(value["layers"])
+        digest = str(config["digest"])
+    except (ValueError, KeyError, TypeError):
+        raise IntegrityError(f"version {version}: the stored document is not a cfgc version manifest") from None
+    if version_id(digest) != version or value.get("artifactType") != ARTIFACT_TYPE:
+        raise IntegrityError(f"version {version}: the stored document describes {digest}, not this version")
+    return VersionInfo(version, digest, notes.get("org.opencontainers.image.revision"),
+                       notes.get("org.opencontainers.image.created"), layers)

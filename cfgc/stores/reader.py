@@ -1,0 +1,154 @@
+"""Reading bundles back out of a store: the API the runtime client pulls through.
+
+Every byte is verified on the way: blobs against their digests, each target
+and prompt against the digest the (signed) bundle manifest records, the
+manifest against the version document, channel pointers against the keys.
+
+    reader = BundleReader(open_store(url), verifiers)
+    state = reader.channel("prod", etag=last_etag)   # conditional
+    if not state.not_modified:
+        files = reader.files(state.pointer.version)    # {"targets/a.json": bytes, ...}
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cfgc.attest import listed_files, verify_bundle
+from cfgc.canonical import canonical_json, sha256_digest
+from cfgc.errors import InputError, IntegrityError, UsageError
+from cfgc.signing import Verifier
+from cfgc.stores.base import Store, check_channel, check_version
+from cfgc.stores.layout import CONTENT_DIGEST, TITLE, VersionInfo, parse_version
+from cfgc.stores.pointer import Pointer, decode_pointer
+
+
+@dataclass(frozen=True)
+class ChannelState:
+    """A channel as read: its pointer (None if absent or unchanged) and ETag."""
+
+    pointer: Pointer | None
+    etag: str | None
+    not_modified: bool = False
+
+
+class BundleReader:
+    """Verified reads from a store."""
+
+    def __init__(self, store: Store, verifiers: list[Verifier] | None = None) -> None:
+        self.store = store
+        self.verifiers = verifiers
+
+    def channel(self, name: str, etag: str | None = None, min_serial: int = 0) -> ChannelState:
+        """The pointer of a channel (signature checked when verifiers were given).
+
+        ``min_serial`` refuses a pointer older than one seen before (replay).
+        """
+        read = self.store.get_channel(check_channel(name), etag)
+        if read.not_modified or read.data is None:
+            return ChannelState(None, read.etag, read.not_modified)
+        pointer = decode_pointer(name, read.data, self.verifiers)
+        if pointer.serial < min_serial:
+            raise IntegrityError(f"channel {name}: serial {pointer.serial} is older than {min_serial} (replayed?)")
+        return ChannelState(pointer, read.etag)
+
+    def resolve(self, ref: str) -> tuple[str, str | None]:
+        """(version id, manifest digest the channel promises or None) for a version id or channel name."""
+        try:
+            return check_version(ref), None
+        except UsageError:
+            state = self.channel(ref)
+        if state.pointer is None:
+            raise InputError(f"no version or channel {ref!r} in {self.store.url}")
+        return state.pointer.version, state.pointer.manifest_digest
+
+    def version(self, version: str) -> tuple[VersionInfo, bytes]:
+        """A version's parsed document and its bundle manifest bytes (verified)."""
+        doc = self.store.get_version(check_version(version))
+        if doc is None:
+            raise InputError(f"no version {version} in {self.store.url}")
+        info = parse_version(version, doc)
+        return info, self.store.get_blob(info.manifest_digest)
+
+    def files(self, version: str, manifest_digest: str | None = None) -> dict[str, bytes]:
+        """Every file of a version's bundle, each checked against the bundle manifest.
+
+        ``manifest_digest`` (from a channel pointer) must match the version's.
+        """
+        info, raw = self.version(version)
+        if manifest_digest is not None and manifest_digest != info.manifest_digest:
+            raise IntegrityError(f"version {version} has manifest {info.manifest_digest}, "
+                                 f"the channel pointer promised {manifest_digest}")
+        try:
+            manifest: dict[str, Any] = json.loads(raw)
+            want = {rel: str(entry["digest"]) for rel, _, entry in listed_files(manifest)}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise IntegrityError(f"version {version}: its bundle manifest is not a cfgc manifest") from None
+        out: dict[str, bytes] = {"manifest.json": raw}
+        for layer in info.layers:
+            notes = layer.get("annotations") or {}
+            path = str(notes.get(TITLE, "")).removesuffix(".gz")
+            if path not in want or notes.get(CONTENT_DIGEST) != want[path] or not _safe(path):
+                raise IntegrityError(f"version {version}: layer {path or layer.get('digest')} is not in its manifest")
+            try:
+                data = gzip.decompress(self.store.get_blob(str(layer["digest"])))
+            except (OSError, EOFError):
+                raise IntegrityError(f"version {version}: {path} does not decompress") from None
+            if sha256_digest(data) != want[path]:
+                raise IntegrityError(f"version {version}: {path} does not match its manifest digest")
+            out[path] = data
+        if missing := sorted(set(want) - set(out)):
+            raise IntegrityError(f"version {version}: no layer for {', '.join(missing)}")
+        sigs = self.store.get_signatures(version)
+        for name, env in (json.loads(sigs) if sigs else {}).items():
+            if name in ("manifest.sig.json", "provenance.intoto.json"):
+                out[name] = canonical_json(env)
+        return out
+
+    def pull(self, ref: str, out: Path) -> str:
+        """Write the bundle of a version or channel to ``out`` (verified); returns the version id."""
+        version, digest = self.resolve(ref)
+        files = self.files(version, digest)
+        out = out.resolve()
+        if out.exists() and any(out.iterdir()) and not (out / "manifest.json").is_file():
+            raise UsageError(f"--out {out} is a non-empty directory that holds no bundle; refusing to replace it")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        try:
+            for rel, data in files.items():
+                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+                (tmp / rel).write_bytes(data)
+            if self.verifiers is not None:
+                verify_bundle(tmp, self.verifiers)
+            _swap(tmp, out)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return version
+
+
+def _safe(path: str) -> bool:
+    """A relative path that stays inside the bundle directory."""
+    parts = path.split("/")
+    return not path.startswith("/") and ".." not in parts and "" not in parts
+
+
+def _swap(new: Path, out: Path) -> None:
+    """Put ``new`` at ``out``; an existing ``out`` is moved aside first and removed last."""
+    old = out.with_name(f".{out.name}.old-{os.getpid()}") if out.exists() else None
+    if old is not None:
+        os.rename(out, old)
+    try:
+        os.rename(new, out)
+    except BaseException:
+        if old is not None:
+            os.rename(old, out)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,199 @@
+"""The composite action, run step by step as a runner would, against a fake GitHub API.
+
+action.yml is parsed, its ``${{ }}`` expressions are filled in from the
+inputs and the ``github`` context, and each ``run:`` script is executed with
+``bash --noprofile --norc -eo pipefail`` and the environment a runner gives
+(GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, GITHUB_EVENT_PATH, GITHUB_API_URL...).
+A small HTTP server on 127.0.0.1 stands in for the REST API and records
+every request, so the test asserts exactly what the action sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.fixtures.repos import ROOT, git, git_init, write_files
+from tests.unit.report.scenario import CANARIES, CHANGES, CONFIG, FILES
+
+_EXPR = re.compile(r"\$\{\{\s*([^}]+?)\s*\}\}")
+
+
+class FakeGitHub(BaseHTTPRequestHandler):
+    """Issue comments of one repository, in memory."""
+
+    requests: list[tuple[str, str, Any]] = []
+    comments: list[dict[str, Any]] = []
+
+    def _reply(self, code: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _record(self) -> Any:
+        n = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(n)) if n else None
+        assert self.headers["Authorization"] == "Bearer test-token"
+        self.requests.append((self.command, self.path, body))
+        return body
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._record()
+        if self.path.startswith("/repos/octo/config/issues/7/comments"):
+            self._reply(200, self.comments)
+        else:
+            self._reply(404, {"message": "Not Found"})
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self._record()
+        comment = {"id": 100 + len(self.comments), "body": body["body"]}
+        self.comments.append(comment)
+        self._reply(201, comment)
+
+    def do_PATCH(self) -> None:  # noqa: N802
+        body = self._record()
+        cid = int(self.path.rsplit("/", 1)[1])
+        for c in self.comments:
+            if c["id"] == cid:
+                c["body"] = body["body"]
+        self._reply(200, {"id": cid, "body": body["body"]})
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def api() -> Iterator[str]:
+    FakeGitHub.requests, FakeGitHub.comments = [], [{"id": 1, "body": "an unrelated comment"}]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeGitHub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def run_action(workspace: Path, api_url: str, with_: dict[str, str], tmp: Path) -> tuple[int, str, dict[str, str]]:
+    """Run every step of action.yml; returns (exit code, stdout, outputs)."""
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    inputs = {k: str(v.get("default", "")) for k, v in action["inputs"].items()}
+    inputs.update(with_)
+    github = {"action_path": str(ROOT), "base_ref": "main", "token": "test-token", "event_name": "pull_request"}
+
+    def expr(text: str) -> str:
+        def one(m: re.Match[str]) -> str:
+            scope, _, name = m.group(1).partition(".")
+            return {"inputs": inputs, "github": github}[scope][name]
+        return _EXPR.sub(one, text)
+
+    inputs = {k: expr(v) for k, v in inputs.items()}
+    event = tmp / "event.json"
+    event.write_text(json.dumps({"number": 7, "pull_request": {"number": 7}}))
+    out_file, summary = tmp / "output.txt", tmp / "summary.md"
+    out_file.write_text("")
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(ROOT),
+        "GITHUB_ACTIONS": "true", "CI": "true",
+        "GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_API_URL": api_url, "GITHUB_REPOSITORY": "octo/config",
+        "GITHUB_BASE_REF": "main", "GITHUB_HEAD_REF": "feature",
+        "GITHUB_OUTPUT": str(out_file), "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_WORKSPACE": str(workspace),
+    }
+    stdout = ""
+    for step in action["runs"]["steps"]:
+        assert step["shell"] == "bash"
+        step_env = {**env, **{k: expr(str(v)) for k, v in (step.get("env") or {}).items()}}
+        script = tmp / "step.sh"
+        script.write_text(expr(step["run"]))
+        r = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=workspace,
+                           env=step_env, capture_output=True, text=True, timeout=120)
+        stdout += r.stdout
+        if r.returncode != 0:
+            return r.returncode, stdout + r.stderr, {}
+    outputs = dict(line.split("=", 1) for line in out_file.read_text().splitlines())
+    return 0, stdout, outputs
+
+
+@pytest.mark.integration
+def test_action_comments_once_then_updates(tmp_path: Path, api: str) -> None:
+    workspace = tmp_path / "ws"
+    repo = workspace / "config"
+    repo.mkdir(parents=True)
+    (repo / "cfgc.yaml").write_text(CONFIG)
+    write_files(repo, FILES)
+    git_init(workspace)
+    git(workspace, "checkout", "-q", "-b", "feature")
+    write_files(repo, {k: v for k, v in CHANGES.items() if k != "tenants/acme/prod/chat.yaml"})
+    git(workspace, "add", "-A")
+    git(workspace, "commit", "-qm", "feature")
+
+    code, stdout, outputs = run_action(workspace, api, {"repo": "config"}, tmp_path)
+    assert code == 0, stdout
+    assert json.loads(outputs["changed-targets"]) == ["acme/dev/chat", "acme/prod/chat", "globex/prod/chat",
+                                                      "globex/prod/search"]
+    assert outputs["findings"] == "0"
+    assert [(m, p) for m, p, _ in FakeGitHub.requests] == [
+        ("GET", "/repos/octo/config/issues/7/comments?per_page=100"),
+        ("POST", "/repos/octo/config/issues/7/comments")]
+    body = FakeGitHub.requests[1][2]["body"]
+    assert body.startswith("<!-- cfgc:sticky-comment -->\n## cfgc\n") and "### Config diff: 4 of 4" in body
+    assert "### Config check: ✅ passed (4 targets)" in body
+    summary = (tmp_path / "summary.md").read_text()
+    assert "### Config diff" in summary
+    for canary in CANARIES:
+        assert canary not in body + summary + stdout
+
+    # A second push: the action finds its comment by the marker and updates it.
+    (repo / "policies").mkdir()
+    (repo / "policies/p.rego").write_text(
+        'package main\n\ndeny contains {"msg": "too slow", "path": "limits.rpm"} if input.config.limits.rpm < 100\n')
+    FakeGitHub.requests.clear()
+    code, stdout, outputs = run_action(workspace, api, {"repo": "config"}, tmp_path)
+    assert code == 1  # the deny fails the job, after the comment is written
+    assert [(m, p) for m, p, _ in FakeGitHub.requests] == [
+        ("GET", "/repos/octo/config/issues/7/comments?per_page=100"),
+        ("PATCH", "/repos/octo/config/issues/comments/101")]
+    assert len(FakeGitHub.comments) == 2 and "too slow" in FakeGitHub.comments[1]["body"]
+    assert "::error file=config/envs/dev.yaml,line=2,col=3,title=cfgc policy.deny::too slow" in stdout
+
+    FakeGitHub.requests.clear()
+    code, stdout, _ = run_action(workspace, api, {"repo": "config", "comment": "false", "command": "diff"}, tmp_path)
+    assert code == 0 and FakeGitHub.requests == []
+
+
+def test_action_rejects_unknown_command(tmp_path: Path, api: str) -> None:
+    code, out, _ = run_action(tmp_path, api, {"command": "deploy"}, tmp_path)
+    assert code == 2 and "::error::unsupported command: deploy" in out
+
+
+def test_action_and_workflows_match_the_public_schemas(tmp_path: Path) -> None:
+    exe = Path(sys.executable).parent / "check-jsonschema"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "check_jsonschema"]
+    # The builtin schemas are vendored: no network (an unusable proxy proves it).
+    env = {**os.environ, "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
+    workflows = sorted(str(p) for p in (ROOT / ".github/workflows").glob("*.yml"))
+    assert any(w.endswith("config-repo-example.yml") for w in workflows)
+    for schema, files in (("vendor.github-actions", [str(ROOT / "action.yml")]),
+                          ("vendor.github-workflows", workflows)):
+        r = subprocess.run([*cmd, "--builtin-schema", schema, *files], capture_output=True, text=True,
+                           env=env, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert [h["id"] for h in hooks] == ["cfgc-check"] and hooks[0]["entry"] == "cfgc check"
