@@ -8,7 +8,7 @@ their own service file) is computed once and reused.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -23,6 +23,7 @@ from cfgc.prompts import Prompt, PromptLibrary
 from cfgc.provenance import Provenance
 from cfgc.schema import SchemaSet
 from cfgc.secretrefs import is_sops_document, secret_document, secret_refs, with_placeholders
+from cfgc.secrets.hygiene import plaintext_findings
 from cfgc.sources import Source
 from cfgc.templating import render_target
 from cfgc.walk import replace_at, scan
@@ -77,6 +78,7 @@ class Compiler:
         self.prompts = PromptLibrary(source, self.config.prompts)
         self._docs: dict[str, Document] = {}
         self.secret_files: dict[str, bytes] = {}
+        self._findings: dict[str, list[Diagnostic]] = {}
         self._prefix: dict[tuple[str, ...], Any] = {}
         self._schemas: SchemaSet | None = None
 
@@ -97,7 +99,12 @@ class Compiler:
         if doc is None:
             raw = self.source.read(path)
             doc = load_yaml(raw, path, reload=lambda: self.source.read(path))
-            if is_sops_document(doc.data):
+            encrypted = is_sops_document(doc.data)
+            # Credentials left in clear are findings of every target that reads the file.
+            found = plaintext_findings(doc, encrypted)
+            if found:
+                self._findings[path] = found
+            if encrypted:
                 doc = secret_document(doc)
                 self.secret_files[path] = raw
             self._docs[path] = doc
@@ -150,7 +157,13 @@ class Compiler:
         return replace_at(value, new)
 
     def validate(self, target: CompiledTarget) -> list[Diagnostic]:
-        """Schema findings for one compiled target."""
+        """Schema findings for one compiled target, and those of the files it reads."""
+        layer = [
+            replace(d, targets=(target.name,)) for p in target.spec.layers for d in self._findings.get(p, ())
+        ]
+        return layer + self._validate_schemas(target)
+
+    def _validate_schemas(self, target: CompiledTarget) -> list[Diagnostic]:
         if not target.secrets:
             return self.schemas.validate(target.name, target.value, target.provenance)
         # Schemas see each secret as a value of its declared type; constraints

@@ -26,6 +26,7 @@ from cfgc.diagnostics import Diagnostic, group
 from cfgc.errors import CfgcError, InputError
 from cfgc.hierarchy import TargetSpec
 from cfgc.prompts import Prompt
+from cfgc.secrets.hygiene import sops_file_findings
 
 Progress = Callable[[int, int], None]
 PARALLEL_MIN_TARGETS = 400
@@ -107,6 +108,7 @@ def run(
         for f in out.secrets:
             if f not in secret_files:
                 secret_files[f] = compiler.source.read(f)
+    diags.extend(sops_file_findings(compiler.source, compiler.config, secret_files))
     prompts: list[Prompt] = []
     try:
         prompts = compiler.prompts.all()

@@ -205,3 +205,25 @@ def age_findings(
 
 def _diag(severity: str, message: str, doc: Document, path: KeyPath) -> Diagnostic:
     return Diagnostic(severity, message, doc.location(path), RULE)
+
+
+def sops_file_findings(
+    source: Source, config: RepoConfig, files: dict[str, bytes], now: dt.datetime | None = None
+) -> list[Diagnostic]:
+    """Recipient drift and staleness of the SOPS documents a build uses."""
+    if not files:
+        return []
+    now = now or dt.datetime.now(dt.UTC)
+    rules, out = _creation_rules(source)
+    for path in sorted(files):
+        doc = load_yaml(files[path], path)
+        try:
+            meta = SopsMetadata.from_dict(doc.data[SOPS_KEY])
+        except InputError as e:
+            out.append(_diag("warning", f"unreadable sops metadata: {e.message}", doc, (SOPS_KEY,)))
+            continue
+        if rules is not None:
+            out += drift_findings(doc, meta, rules)
+        if config.max_secret_age_days is not None:
+            out += age_findings(doc, meta, config.max_secret_age_days, now)
+    return out
