@@ -111,6 +111,10 @@ class BuildCache:
         os.chmod(tmp, 0o444)  # bundles hard-link blobs: keep them from being edited in place
         os.replace(tmp, blob)
 
+    def link(self, digest: str, dest: Path) -> None:
+        """Put a stored target into a bundle being written (a hard link where possible)."""
+        _link(self.blobs / digest.removeprefix("sha256:"), dest)
+
     def record(self, key: str, out: TargetOutput) -> None:
         """Remember that ``key`` compiles to ``out`` (whose bytes are stored)."""
         self._used[key] = [out.digest.removeprefix("sha256:"), out.size, list(out.prompts), list(out.secrets)]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,11 +82,7 @@ class DiffResult:
 
     def summary(self) -> dict[str, Any]:
         """The blast radius: counts by status, by hierarchy variable, production."""
-        by_var: dict[str, dict[str, int]] = {v: {} for v in self.variables}
-        for t in self.targets:
-            for var, val in t.vars.items():
-                bucket = by_var.setdefault(var, {})
-                bucket[val] = bucket.get(val, 0) + 1
+        by_var = {v: Counter(t.vars.get(v) for t in self.targets if v in t.vars) for v in self.variables}
         return {
             "changed_targets": len(self.targets),
             "total_targets": self.total,
@@ -108,16 +105,10 @@ def is_production(name: str, variables: dict[str, str], config: RepoConfig) -> b
 
 
 def changed_files(base: Source, head: Source) -> list[str]:
-    """Files that differ between two sources (blob ids when both are git)."""
-    if isinstance(base, GitSource) and isinstance(head, GitSource):
-        a, b = base._index(), head._index()
-        return sorted(p for p in set(a) | set(b) if p not in a or p not in b or a[p].hexsha != b[p].hexsha)
+    """Files that differ between two sources, compared by git blob id."""
     a_files, b_files = set(base.files()), set(head.files())
-    out = a_files ^ b_files
-    for p in a_files & b_files:
-        if _blob_id(base, p) != _blob_id(head, p):
-            out.add(p)
-    return sorted(out)
+    same = {p for p in a_files & b_files if _blob_id(base, p) == _blob_id(head, p)}
+    return sorted((a_files | b_files) - same)
 
 
 def _blob_id(source: Source, path: str) -> str:
@@ -149,9 +140,13 @@ class Side:
         if t is SecretRef:
             return self._token(value)
         if t is dict:
-            return {k: self.comparable(v) for k, v in value.items()}
+            out = {k: self.comparable(v) for k, v in value.items()}
+            # Unchanged subtrees stay the same objects: targets share them, and
+            # the comparison below is memoised by identity.
+            return out if any(out[k] is not value[k] for k in out) else value
         if t is list:
-            return [self.comparable(v) for v in value]
+            items = [self.comparable(v) for v in value]
+            return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
         return value
 
     def _token(self, ref: SecretRef) -> str:
@@ -182,22 +177,17 @@ def compare(base: Source, head: Source, select: str | None = None,
     config = h.compiler.config
     diffs: list[TargetDiff] = []
     errors: list[Diagnostic] = []
+    memo: Memo = {}
     for name in sorted(set(b_specs) | set(h_specs)):
         before = _compile(b, b_specs.get(name), errors, "warning", "at the base: ")
         after = _compile(h, h_specs.get(name), errors, "error", "")
         spec = h_specs.get(name) or b_specs[name]
         prod = is_production(name, spec.variables, config)
-        if before is None and after is None:
+        if before is None or after is None:  # added, removed, or did not compile
+            if (before or after) is not None and (name not in b_specs or name not in h_specs):
+                diffs.append(TargetDiff(name, "added" if after else "removed", spec.variables, prod))
             continue
-        if before is None:
-            if name not in b_specs:
-                diffs.append(TargetDiff(name, "added", spec.variables, prod))
-            continue
-        if after is None:
-            if name not in h_specs:
-                diffs.append(TargetDiff(name, "removed", spec.variables, prod))
-            continue
-        changes = diff_targets(b, before, h, after)
+        changes = diff_targets(b, before, h, after, memo)
         if changes:
             diffs.append(TargetDiff(name, "changed", spec.variables, prod, tuple(changes)))
     return DiffResult(base_name, head_name, config.variables, tuple(diffs), tuple(files),
@@ -215,14 +205,33 @@ def _compile(side: Side, spec: TargetSpec | None, errors: list[Diagnostic], seve
         return None
 
 
-def diff_targets(b: Side, before: CompiledTarget, h: Side, after: CompiledTarget) -> list[Change]:
-    """The changed leaves of one target, located on the head side."""
-    left, right = b.comparable(before.value), h.comparable(after.value)
-    tree = DeepDiff(left, right, view="tree", verbose_level=2)
+Memo = dict[tuple[int, int], tuple[Any, Any, list[Path]]]
+
+def diff_targets(b: Side, before: CompiledTarget, h: Side, after: CompiledTarget,
+                 memo: Memo | None = None) -> list[Change]:
+    """The changed leaves of one target, located on the head side.
+
+    Each top-level subtree is compared with deepdiff once per pair of
+    objects: targets share the subtrees of their common layers, so a base
+    layer edit that reaches 10,000 targets is compared once, not 10,000 times.
+    """
+    memo = {} if memo is None else memo
+    left = b.comparable(before.value) if before.secrets else before.value
+    right = h.comparable(after.value) if after.secrets else after.value
+    if type(left) is dict and type(right) is dict:
+        pairs: list[tuple[Path, Any, Any]] = [((k,), left.get(k, MISSING), right.get(k, MISSING))
+                                              for k in {*left, *right}]
+    else:
+        pairs = [((), left, right)]
     roots: set[Path] = set()
-    for levels in tree.values():
-        for level in levels:
-            roots.add(_collapse(tuple(level.path(output_format="list")), left, right))
+    for prefix, lv, rv in pairs:
+        if lv is rv:
+            continue
+        hit = memo.get((id(lv), id(rv)))
+        if hit is None:
+            hit = memo[(id(lv), id(rv))] = (lv, rv, _changed_paths(lv, rv))  # keeps lv, rv alive
+        for p in hit[2]:
+            roots.add(_collapse((*prefix, *p), left, right))
     out: dict[Path, Change] = {}
     for root in sorted(roots, key=_sort_key):
         ls = dict(_leaves(get_path(left, root), root))
@@ -234,6 +243,26 @@ def diff_targets(b: Side, before: CompiledTarget, h: Side, after: CompiledTarget
             loc = after.provenance.locate(p)
             out[p] = Change(p, x, y, loc, is_secret(x) or is_secret(y))
     return [out[p] for p in sorted(out, key=_sort_key)]
+
+
+def _changed_paths(lv: Any, rv: Any) -> list[Path]:
+    if lv is MISSING or rv is MISSING:
+        return [()]
+    if lv == rv and _strict_same(lv, rv):
+        return []
+    tree = DeepDiff(lv, rv, view="tree", verbose_level=2)
+    return [tuple(level.path(output_format="list")) for levels in tree.values() for level in levels]
+
+
+def _strict_same(a: Any, b: Any) -> bool:
+    """Equal and of the same types all the way down (``1 == True`` is a change)."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is dict:
+        return all(_strict_same(v, b[k]) for k, v in a.items())
+    if type(a) is list:
+        return all(_strict_same(x, y) for x, y in zip(a, b, strict=True))
+    return True
 
 
 def _collapse(path: Path, left: Any, right: Any) -> Path:
@@ -267,6 +296,4 @@ def _sort_key(path: Path) -> tuple[tuple[int, str], ...]:
 
 def open_sides(root: Any, base_ref: str, head_ref: str | None) -> tuple[Source, Source]:
     """The base commit and the head (a commit, or the working tree)."""
-    base = GitSource(root, base_ref)
-    head: Source = GitSource(root, head_ref) if head_ref else DirSource(root)
-    return base, head
+    return GitSource(root, base_ref), (GitSource(root, head_ref) if head_ref else DirSource(root))

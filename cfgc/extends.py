@@ -80,23 +80,27 @@ class _Resolver:
         if EXTENDS not in value:
             return own
         refs = value[EXTENDS]
-        loc = self.locate((*path, EXTENDS))
+
+        def error(message: str) -> InputError:
+            # Locating needs source marks: only on the error path.
+            return InputError(message, self.locate((*path, EXTENDS)))
+
         if isinstance(refs, str):
             refs = [refs]
         if not isinstance(refs, list) or not refs or not all(isinstance(r, str) and r for r in refs):
-            raise InputError("$extends takes a dotted path or a list of dotted paths", loc)
+            raise error("$extends takes a dotted path or a list of dotted paths")
         merged: Any = {}
         bases: list[Path] = []
         for ref in refs:
             base_path = parse_dotted(ref)
             if base_path == path[: len(base_path)]:
-                raise InputError(f"$extends cycle: {dotted(path)} extends its own ancestor {ref}", loc)
+                raise error(f"$extends cycle: {dotted(path)} extends its own ancestor {ref}")
             raw = get_path(self.root, base_path)
             if raw is MISSING:
-                raise InputError(f"$extends: {ref!r} does not exist in this target", loc)
+                raise error(f"$extends: {ref!r} does not exist in this target")
             base = self._base(base_path, raw)
             if type(base) is not dict:
-                raise InputError(f"$extends: {ref!r} is {type_name(base)}, not a mapping", loc)
+                raise error(f"$extends: {ref!r} is {type_name(base)}, not a mapping")
             merged = deep_merge(merged, base)
             bases.append(base_path)
         self.origins[path] = tuple(bases)

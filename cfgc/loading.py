@@ -82,6 +82,12 @@ class _Resolver(yaml.resolver.BaseResolver):
     yaml_implicit_resolvers = {None: [(PLAIN_TAG, re.compile(r".*", re.DOTALL))]}
     yaml_path_resolvers: dict[Any, Any] = {}
 
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None  # no path resolvers: skip PyYAML's bookkeeping per node
+
+    def ascend_resolver(self) -> None:
+        return None
+
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         # Called by the C parser for every untagged node: keep it trivial.
         if kind is yaml.ScalarNode:

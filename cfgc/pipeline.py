@@ -180,15 +180,17 @@ def _compile_chunk(chunk: _Chunk) -> _ChunkResult:
         if any(d.severity == "error" for d in found):
             continue
         assert out.data is not None
-        if staging is not None:
-            write_file(staging, target_path(spec.name), out.data)
         # Only targets without any finding are cached: a warm build must
         # report the same warnings as a cold one.
         if cache is not None and key is not None and not found:
             cache.store(out.digest, out.data)
             keys.append(key)
+            if staging is not None:
+                cache.link(out.digest, staging / target_path(spec.name))
         else:
             keys.append(None)
+            if staging is not None:
+                write_file(staging, target_path(spec.name), out.data)
         outs.append(TargetOutput(out.name, out.vars, out.digest, out.size, out.prompts, out.secrets))
         for f in ct.secrets:
             secrets[f] = compiler.secret_files[f]

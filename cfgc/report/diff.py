@@ -16,6 +16,13 @@ from cfgc.merging import MISSING, dotted
 
 _MARK = {"added": "+", "removed": "-", "changed": "~"}
 MAX_VALUE = 80
+MAX_NAMES = 10
+
+
+def _some(names: list[str], wrap: str = "") -> str:
+    more = len(names) - MAX_NAMES
+    shown = ", ".join(f"{wrap}{n}{wrap}" for n in names[:MAX_NAMES])
+    return shown + (f" and {more} more" if more > 0 else "")
 
 
 def value_text(value: Any) -> str:
@@ -47,8 +54,12 @@ def _radius(result: DiffResult) -> list[tuple[str, str]]:
     s = result.summary()
     rows = []
     for var, counts in s["by_variable"].items():
-        if counts:
-            rows.append((var, ", ".join(f"{k} {v}" for k, v in counts.items())))
+        items = list(counts.items())
+        if len(items) > MAX_NAMES:  # the biggest groups first
+            items = sorted(items, key=lambda kv: -kv[1])
+        more = f" and {len(items) - MAX_NAMES} more" if len(items) > MAX_NAMES else ""
+        if items:
+            rows.append((var, ", ".join(f"{k} {v}" for k, v in items[:MAX_NAMES]) + more))
     return rows
 
 
@@ -57,7 +68,7 @@ def render_text(result: DiffResult) -> str:
     s = result.summary()
     lines = [f"cfgc diff {result.base} → {result.head}", headline(result)]
     if s["production"]:
-        lines.append(f"production: {len(s['production'])} ({', '.join(s['production'])})")
+        lines.append(f"production: {len(s['production'])} ({_some(s['production'])})")
     lines += [f"  {var}: {text}" for var, text in _radius(result)]
     for t in result.targets:
         lines.append("")
@@ -83,7 +94,7 @@ def render_markdown(result: DiffResult, max_changes: int = 50) -> str:
     s = result.summary()
     out = [f"### Config diff: {headline(result)}", ""]
     if s["production"]:
-        prod = ", ".join(_code(n) for n in s["production"])
+        prod = _some(s["production"], "`")
         out += [f"**⚠️ {len(s['production'])} production target(s):** {prod}", ""]
     rows = _radius(result)
     if rows:

@@ -112,6 +112,8 @@ def secret_key_name(key: str | None) -> bool:
 
 def classify(key: str | None, value: str) -> Hit | None:
     """What credential ``value`` (found under ``key``) looks like, if any."""
+    if len(value) < MIN_ENTROPY_LENGTH and "@" not in value:
+        return None  # too short for any known format or the entropy test: the common case
     if _ENC.fullmatch(value.strip()) or _WHOLE_PLACEHOLDER.fullmatch(value.strip()):
         return None
     for kind, rx in _PATTERNS:

@@ -64,3 +64,25 @@ def test_ci_flow_on_a_file_store(example_repo: Path, run_cfgc, tmp_path: Path) -
     assert r.returncode == 0, r.stderr
     assert run_cfgc("verify", out, "--key", f"{key}.pub").returncode == 0
     assert (out / "manifest.json").read_bytes() == (b1 / "manifest.json").read_bytes()
+
+
+def test_concurrent_publisher_processes(make_bundle, signing_key, tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    from tests.fixtures.repos import cfgc_bin
+
+    store = f"file://{tmp_path / 'store'}"
+    bundles = [make_bundle({"a/b/c": {"n": i}}, name=f"p{i}") for i in range(4)]
+    procs = [subprocess.Popen([*cfgc_bin(), "publish", str(b), "--to", store, "--channel", "prod",
+                               "--key", str(signing_key[0]), "--format", "json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+             for b in bundles]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in results]
+    reports = [json.loads(out) for out, _ in results]
+    assert sorted(r["channel"]["serial"] for r in reports) == [1, 2, 3, 4]
+    listed = json.loads(subprocess.run([*cfgc_bin(), "versions", "--from", store, "--format", "json"],
+                               capture_output=True, text=True, check=True, timeout=60).stdout)
+    assert sorted(v["version"] for v in listed) == sorted(r["version"] for r in reports)
+    assert sum(v["channels"] == ["prod"] for v in listed) == 1

@@ -193,3 +193,14 @@ def test_pull_replaces_a_previous_bundle_and_refuses_other_dirs(store, make_bund
     with pytest.raises(UsageError, match="holds no bundle"):
         reader.pull(v1, other)
     assert (other / "keep.txt").read_text() == "x"
+
+
+def test_pointer_promising_another_manifest_is_refused(store, make_bundle, signing_key, tmp_path: Path) -> None:
+    from cfgc.stores.pointer import Pointer, encode_pointer
+
+    r = publish(store, make_bundle(TARGETS))
+    forged = encode_pointer(Pointer("prod", r.version, "sha256:" + "0" * 64, 1), [load_signer(signing_key[0])])
+    store.put_channel("prod", forged, None, b"")
+    with pytest.raises(IntegrityError, match="promised"):
+        BundleReader(store, [load_verifier(signing_key[1])]).pull("prod", tmp_path / "out")
+    assert not (tmp_path / "out").exists()

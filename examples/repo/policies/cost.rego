@@ -11,7 +11,7 @@ warn contains {"msg": msg, "path": sprintf("models.%s.max_tokens", [name])} if {
 }
 
 # Only for targets this pull request changes (input.changed is null without --base).
-warn contains "budget.monthly_usd above 20000: get a FinOps review" if {
+warn contains {"msg": "budget.monthly_usd above 20000: get a FinOps review", "path": "budget.monthly_usd"} if {
 	input.changed == true
 	input.config.budget.monthly_usd > 20000
 }
