@@ -184,17 +184,20 @@ def _first_use(text: str, var: str) -> int:
     return 1
 
 
-def run_checks(source: Source, select: str | None = None, base: Source | None = None) -> CheckResult:
-    """Run every check on ``source``; ``base`` marks targets as changed or not."""
+def run_checks(source: Source, select: str | None = None, base: Source | None = None,
+               delta: Any = None) -> CheckResult:
+    """Run every check on ``source``; ``base`` (or an already computed
+    :class:`cfgc.diff.DiffResult` ``delta``) marks targets as changed or not."""
     compiler = Compiler(source)
     result = compiler.build(select)
     diags = list(result.diagnostics)
     diags += hygiene(source, compiler.config)
     changed: frozenset[str] | None = None
-    if base is not None:
+    if delta is None and base is not None:
         from cfgc.diff import compare
 
         delta = compare(base, source, select)
+    if delta is not None:
         changed = frozenset(t.name for t in delta.targets)
     for t in result.targets:
         diags += fallback_findings(t)

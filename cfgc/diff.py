@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,12 +27,12 @@ from deepdiff import DeepDiff
 from cfgc.compiler import CompiledTarget, Compiler
 from cfgc.config import RepoConfig
 from cfgc.diagnostics import Diagnostic
-from cfgc.errors import CfgcError, Location
+from cfgc.errors import CfgcError, InputError, Location
 from cfgc.hierarchy import TargetSpec
 from cfgc.loading import Path
 from cfgc.merging import MISSING, get_path
 from cfgc.secretrefs import SecretRef
-from cfgc.sources import CONFIG_FILE, DirSource, GitSource, Source
+from cfgc.sources import CONFIG_FILE, DirSource, GitSource, Source, SourceInfo
 
 SECRET_TOKEN = "\x00cfgc-secret:"
 
@@ -51,9 +50,7 @@ class Change:
     @property
     def kind(self) -> str:
         """``added``, ``removed`` or ``changed``."""
-        if self.before is MISSING:
-            return "added"
-        return "removed" if self.after is MISSING else "changed"
+        return "added" if self.before is MISSING else "removed" if self.after is MISSING else "changed"
 
 
 @dataclass(frozen=True)
@@ -80,25 +77,9 @@ class DiffResult:
     total: int  # targets on the head side
     errors: tuple[Diagnostic, ...] = field(default=())
 
-    def summary(self) -> dict[str, Any]:
-        """The blast radius: counts by status, by hierarchy variable, production."""
-        by_var = {v: Counter(t.vars.get(v) for t in self.targets if v in t.vars) for v in self.variables}
-        return {
-            "changed_targets": len(self.targets),
-            "total_targets": self.total,
-            "compiled_targets": self.compiled,
-            "added": sum(t.status == "added" for t in self.targets),
-            "removed": sum(t.status == "removed" for t in self.targets),
-            "changed": sum(t.status == "changed" for t in self.targets),
-            "by_variable": {v: dict(sorted(c.items())) for v, c in by_var.items()},
-            "production": [t.name for t in self.targets if t.production],
-            "changed_files": list(self.changed_files),
-        }
-
 
 def is_production(name: str, variables: dict[str, str], config: RepoConfig) -> bool:
-    """Production-like: matches a ``production`` glob, or (by default) has a
-    hierarchy variable whose value contains 'prod'."""
+    """Matches a ``production`` glob; by default: a variable value contains 'prod'."""
     if config.production:
         return any(fnmatch.fnmatchcase(name, g) for g in config.production)
     return any("prod" in v for v in variables.values())
@@ -171,8 +152,9 @@ def compare(base: Source, head: Source, select: str | None = None,
     """Compile what the change reaches on both sides and compare it."""
     files = changed_files(base, head)
     changed = set(files)
-    b, h = Side(base), Side(head)
-    b_specs = {s.name: s for s in reached(b.compiler, changed, select)} if changed else {}
+    h = Side(head)
+    b = Side(base) if CONFIG_FILE in base.files() else None  # no config at the base: all is new
+    b_specs = {s.name: s for s in reached(b.compiler, changed, select)} if changed and b else {}
     h_specs = {s.name: s for s in reached(h.compiler, changed, select)} if changed else {}
     config = h.compiler.config
     diffs: list[TargetDiff] = []
@@ -187,16 +169,16 @@ def compare(base: Source, head: Source, select: str | None = None,
             if (before or after) is not None and (name not in b_specs or name not in h_specs):
                 diffs.append(TargetDiff(name, "added" if after else "removed", spec.variables, prod))
             continue
-        changes = diff_targets(b, before, h, after, memo)
+        changes = diff_targets(b, before, h, after, memo)  # type: ignore[arg-type]
         if changes:
             diffs.append(TargetDiff(name, "changed", spec.variables, prod, tuple(changes)))
     return DiffResult(base_name, head_name, config.variables, tuple(diffs), tuple(files),
                       len(h_specs), len(h.compiler.specs(select)), tuple(errors))
 
 
-def _compile(side: Side, spec: TargetSpec | None, errors: list[Diagnostic], severity: str,
+def _compile(side: Side | None, spec: TargetSpec | None, errors: list[Diagnostic], severity: str,
              prefix: str) -> CompiledTarget | None:
-    if spec is None:
+    if spec is None or side is None:
         return None
     try:
         return side.compiler.compile(spec)
@@ -295,5 +277,20 @@ def _sort_key(path: Path) -> tuple[tuple[int, str], ...]:
 
 
 def open_sides(root: Any, base_ref: str, head_ref: str | None) -> tuple[Source, Source]:
-    """The base commit and the head (a commit, or the working tree)."""
-    return GitSource(root, base_ref), (GitSource(root, head_ref) if head_ref else DirSource(root))
+    """The base commit (empty if the repo folder did not exist) and the head."""
+    head: Source = GitSource(root, head_ref) if head_ref else DirSource(root)
+    try:
+        return GitSource(root, base_ref), head
+    except InputError:  # the config repo's folder does not exist at the base
+        return _Empty(), head
+
+
+class _Empty:
+    def files(self) -> list[str]:
+        return []
+
+    def read(self, path: str) -> bytes:
+        raise InputError(f"file not found: {path}")
+
+    def info(self) -> SourceInfo:
+        return SourceInfo()

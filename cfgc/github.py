@@ -145,8 +145,8 @@ def run_pr(root: Path, base_name: str, command: str, comment: bool, select: str 
 
     base_ref = resolve_base(root, base_name)
     head = DirSource(root)
-    check = run_checks(head, select, GitSource(root, base_ref)) if command == "check" else None
     diff = compare(GitSource(root, base_ref), head, select, base_name, "this pull request")
+    check = run_checks(head, select, delta=diff) if command == "check" else None
     if check is not None:
         sys.stdout.write(render_github(check.diagnostics, git_prefix(root)))
     body = pr_comment(check, diff)

@@ -47,6 +47,7 @@ from cfgc.sources import Source
 SEVERITY = {"deny": "error", "violation": "error", "warn": "warning"}
 _V0_SET = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s*\[[^\]]*\]\s*(\{|:?=(?!=))")
 _V0_BODY = re.compile(r"^(?P<name>[A-Za-z_]\w*)(\s*:?=\s*[^{\s][^{]*)?\s*\{\s*(#.*)?$")
+_V1_WORD = re.compile(r"\b(if|contains)\b")
 _PACKAGE = re.compile(r"^package\s+([\w.]+)", re.M)
 
 
@@ -62,7 +63,7 @@ def v0_rule(text: str) -> tuple[int, str] | None:
     """The first (line, rule head) written in Rego v0 syntax, if any."""
     for n, line in enumerate(text.splitlines(), 1):
         m = _V0_SET.match(line) or _V0_BODY.match(line)
-        if m and m.group("name") not in ("package", "import", "default", "else"):
+        if m and m.group("name") not in ("package", "import", "default", "else") and not _V1_WORD.search(line):
             return n, line.strip()
     return None
 

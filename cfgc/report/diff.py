@@ -9,6 +9,7 @@ shown as ``(secret changed)``: never a value, never ciphertext.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 from cfgc.diff import Change, DiffResult, TargetDiff
@@ -23,6 +24,21 @@ def _some(names: list[str], wrap: str = "") -> str:
     more = len(names) - MAX_NAMES
     shown = ", ".join(f"{wrap}{n}{wrap}" for n in names[:MAX_NAMES])
     return shown + (f" and {more} more" if more > 0 else "")
+
+
+def summary(result: DiffResult) -> dict[str, Any]:
+    """The blast radius: counts by status, by hierarchy variable, production."""
+    ts = result.targets
+    by_var = {v: Counter(t.vars[v] for t in ts if v in t.vars) for v in result.variables}
+    return {
+        "changed_targets": len(ts),
+        "total_targets": result.total,
+        "compiled_targets": result.compiled,
+        **{status: sum(t.status == status for t in ts) for status in ("added", "removed", "changed")},
+        "by_variable": {v: dict(sorted(c.items())) for v, c in by_var.items()},
+        "production": [t.name for t in ts if t.production],
+        "changed_files": list(result.changed_files),
+    }
 
 
 def value_text(value: Any) -> str:
@@ -42,7 +58,7 @@ def change_text(c: Change) -> str:
 
 def headline(result: DiffResult) -> str:
     """``3 of 11 targets changed (1 added, 2 changed)``."""
-    s = result.summary()
+    s = summary(result)
     n = s["changed_targets"]
     if not n:
         return f"no target changed ({s['total_targets']} targets)"
@@ -51,7 +67,7 @@ def headline(result: DiffResult) -> str:
 
 
 def _radius(result: DiffResult) -> list[tuple[str, str]]:
-    s = result.summary()
+    s = summary(result)
     rows = []
     for var, counts in s["by_variable"].items():
         items = list(counts.items())
@@ -65,7 +81,7 @@ def _radius(result: DiffResult) -> list[tuple[str, str]]:
 
 def render_text(result: DiffResult) -> str:
     """The terminal form."""
-    s = result.summary()
+    s = summary(result)
     lines = [f"cfgc diff {result.base} → {result.head}", headline(result)]
     if s["production"]:
         lines.append(f"production: {len(s['production'])} ({_some(s['production'])})")
@@ -91,7 +107,7 @@ def _code(text: str) -> str:
 
 def render_markdown(result: DiffResult, max_changes: int = 50) -> str:
     """The pull-request form: blast radius table, then per-target details."""
-    s = result.summary()
+    s = summary(result)
     out = [f"### Config diff: {headline(result)}", ""]
     if s["production"]:
         prod = _some(s["production"], "`")
@@ -169,7 +185,7 @@ def diff_json(result: DiffResult) -> dict[str, Any]:
         "base": result.base,
         "head": result.head,
         "targets": targets,
-        "summary": result.summary(),
+        "summary": summary(result),
         "errors": [str(d) for d in result.errors],
     }
 

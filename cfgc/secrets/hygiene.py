@@ -31,7 +31,7 @@ from cfgc.secrets.creation_rules import (
 )
 from cfgc.secrets.document import SOPS_KEY, is_encrypted
 from cfgc.secrets.metadata import SopsMetadata
-from cfgc.secrets.scan import classify
+from cfgc.secrets.scan import MIN_ENTROPY_LENGTH, classify
 from cfgc.sources import Source
 
 RULE = "secrets"
@@ -106,14 +106,21 @@ def _creation_rules(source: Source) -> tuple[list[CreationRule] | None, list[Dia
 
 
 def _walk(node: Any, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield from _walk(v, (*path, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _walk(v, (*path, i))
-    elif isinstance(node, str):
-        yield path, node
+    """String leaves that could be credentials (every build runs this: keep it lean)."""
+    found: list[tuple[KeyPath, str]] = []
+    _collect(node, path, found)
+    return iter(found)
+
+
+def _collect(node: Any, path: KeyPath, found: list[tuple[KeyPath, str]]) -> None:
+    items: Any = node.items() if type(node) is dict else enumerate(node) if type(node) is list else ()
+    for k, v in items:
+        t = type(v)
+        if t is str:
+            if len(v) >= MIN_ENTROPY_LENGTH or "@" in v:  # shorter strings can match nothing
+                found.append(((*path, k), v))
+        elif t is dict or t is list:
+            _collect(v, (*path, k), found)
 
 
 def format_path(path: KeyPath) -> str:

@@ -36,3 +36,24 @@ def test_history_unknown_target(example_repo, run_cfgc) -> None:  # type: ignore
     git_init(example_repo)
     r = run_cfgc("history", "nope/prod/x", "a.b", "--repo", example_repo)
     assert r.returncode == 1 and "no target 'nope/prod/x' at HEAD" in r.stderr
+
+
+def test_history_of_a_secret_is_by_path_only(make_repo) -> None:  # type: ignore[no-untyped-def]
+    from cfgc.history import entry_json, value_history
+
+    enc = "ENC[AES256_GCM,data:{},iv:aXZpdml2,tag:dGFndGFn,type:str]"
+    meta = "sops:\n  mac: ENC[AES256_GCM,data:bWFj,iv:aXY=,tag:dGFn,type:str]\n  version: 3.9.0\n"
+    cfg = ("version: 1\nhierarchy:\n  - base.yaml\n  - secrets.enc.yaml\n  - svc/{service}.yaml\n"
+           'targets: "{service}"\n')
+    root = make_repo({"base.yaml": "a: 1\n", "svc/chat.yaml": "{}\n",
+                      "secrets.enc.yaml": "api_key: " + enc.format("T0xEQ0FOQVJZ") + "\n" + meta}, config=cfg)
+    git_init(root)
+    (root / "secrets.enc.yaml").write_text("api_key: " + enc.format("TkVXQ0FOQVJZ") + "\n" + meta)
+    git(root, "commit", "-qam", "rotate")
+    (root / "base.yaml").write_text("a: 2\n")
+    git(root, "commit", "-qam", "unrelated")
+    entries = value_history(root, "chat", ("api_key",))
+    docs = [entry_json(e) for e in entries]
+    assert [(d["subject"], d.get("secret")) for d in docs] == [("rotate", True), ("initial", True)]
+    assert all("before" not in d and "after" not in d for d in docs)
+    assert "Q0FOQVJZ" not in json.dumps(docs) and "T0xEQ0FOQVJZ" not in json.dumps(docs)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cfgc.diff import compare, open_sides
 from cfgc.merging import MISSING
-from cfgc.report.diff import render_json, render_markdown, render_text
+from cfgc.report.diff import render_json, render_markdown, render_text, summary
 from tests.fixtures.repos import git, git_init
 
 BASE = {
@@ -119,7 +119,7 @@ def test_added_and_removed_targets_and_config_change(make_repo) -> None:  # type
     result = _diff(root)
     assert [(t.name, t.status) for t in result.targets] == [("acme/dev/search", "added"),
                                                              ("acme/prod/search", "removed")]
-    assert result.summary()["by_variable"]["env"] == {"dev": 1, "prod": 1}
+    assert summary(result)["by_variable"]["env"] == {"dev": 1, "prod": 1}
     cfg = (root / "cfgc.yaml").read_text() + "production: ['*/dev/*']\n"
     _commit(root, {"cfgc.yaml": cfg})
     result = _diff(root)
@@ -183,3 +183,17 @@ def test_json_shape(make_repo) -> None:  # type: ignore[no-untyped-def]
         "changes": [{"path": "limits.rpm", "kind": "changed", "before": 60, "after": 61,
                      "source": "envs/dev.yaml:2:3"}]}]
     assert doc["summary"]["changed_targets"] == 1 and doc["summary"]["production"] == []
+
+
+def test_base_without_the_config_repo_adds_everything(tmp_path: Path) -> None:
+    from tests.fixtures.repos import write_files
+
+    (tmp_path / "README").write_text("x\n")
+    git_init(tmp_path)
+    repo = tmp_path / "config"
+    write_files(repo, BASE)
+    from tests.fixtures.repos import STANDARD_CONFIG
+
+    (repo / "cfgc.yaml").write_text(STANDARD_CONFIG)
+    result = _diff(repo, "HEAD", None)
+    assert [t.status for t in result.targets] == ["added"] * 3

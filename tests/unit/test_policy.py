@@ -35,6 +35,7 @@ def test_v0_detection() -> None:
     assert v0_rule("package main\nallow = true {\n  true\n}\n") == (2, "allow = true {")
     assert v0_rule("package main\nimport rego.v1\ndeny contains msg if {\n  x[y] == 1\n}\nis_prod if true\n") is None
     assert v0_rule("package main\nobj := {\n  \"a\": 1,\n}\n") is None
+    assert v0_rule("package main\nlabels[name] := value if {\n  some name, value in input.x\n}\n") is None
 
 
 def test_v0_policy_is_refused_at_its_line(make_repo) -> None:  # type: ignore[no-untyped-def]
@@ -95,3 +96,16 @@ def test_other_packages_are_reported_not_run(make_repo) -> None:  # type: ignore
     (root / "policies/lib.rego").write_text("package lib\n\nimport rego.v1\n\nx := 1\n")
     [d] = PolicySet(DirSource(root), "policies").errors
     assert d.severity == "warning" and "package lib" in d.message
+
+
+def test_secrets_reach_policies_as_references(make_repo) -> None:  # type: ignore[no-untyped-def]
+    cfg = CONFIG.replace("  - tenants/{tenant}/tenant.yaml\n",
+                         "  - tenants/{tenant}/tenant.yaml\n  - tenants/{tenant}/secrets.enc.yaml\n")
+    enc = "ENC[AES256_GCM,data:Q0FOQVJZ,iv:aXZpdml2,tag:dGFndGFn,type:str]"
+    secrets = f"tags:\n  - {enc}\nsops:\n  mac: {enc}\n  version: 3.9.0\n"
+    root = make_repo({**FILES, "tenants/acme/secrets.enc.yaml": secrets}, config=cfg)
+    (root / "policies").mkdir()
+    shutil.copy(POLICIES / "limits.rego", root / "policies" / "limits.rego")
+    found = [d for d in run_checks(DirSource(root)).diagnostics if d.rule == "policy.violation"]
+    assert [(d.message, str(d.location), len(d.targets)) for d in found] == [
+        ("no secrets in tags", "tenants/acme/secrets.enc.yaml:2:5", 2)]
