@@ -8,17 +8,22 @@ only the targets whose inputs changed.
 
 Layout (under ``<repo>/.cfgc/cache`` unless ``--cache-dir``/``CFGC_CACHE_DIR``)::
 
-    index.json            {"files": {path: [stat, digest]}, "targets": {key: [digest, size, prompts, secrets]}}
-    blobs/<hex>           canonical JSON of one compiled target (read-only)
+    index-<python>.marshal  {"files": {path: [stat, digest]}, "targets": {key: [digest, size, prompts, secrets]}}
+    blobs/<hex>             canonical JSON of one compiled target (read-only)
+
+The index is in marshal format: several times faster than JSON for the tens of
+thousands of entries of a large repo, and, unlike pickle, loading it runs no
+code (a cache restored from elsewhere in CI is data, not a program).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
+import marshal
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -28,7 +33,8 @@ from cfgc.bundle import TargetOutput, target_path, write_file
 from cfgc.hierarchy import TargetSpec
 from cfgc.sources import DirSource, GitSource, Source
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
+INDEX_NAME = f"index-py{sys.version_info.major}{sys.version_info.minor}.marshal"
 
 
 class BuildCache:
@@ -40,36 +46,46 @@ class BuildCache:
         self._files: dict[str, list[Any]] = {}
         self._targets: dict[str, list[Any]] = {}
         self._used: dict[str, list[Any]] = {}
+        self._digests: dict[str, str] = {}  # this build's file digests
+        self._dirty = False
         self._load()
 
     def _load(self) -> None:
         try:
-            doc = json.loads((self.root / "index.json").read_bytes())
-        except (OSError, ValueError):
+            doc = marshal.loads((self.root / INDEX_NAME).read_bytes())
+        except (OSError, ValueError, EOFError, TypeError):
             return  # no cache yet, or a damaged one: start afresh
-        if doc.get("version") != INDEX_VERSION or doc.get("cfgc") != __version__:
+        if not isinstance(doc, dict) or doc.get("version") != INDEX_VERSION or doc.get("cfgc") != __version__:
             return
-        self._files = doc.get("files", {})
-        self._targets = doc.get("targets", {})
+        files, targets = doc.get("files"), doc.get("targets")
+        if isinstance(files, dict) and isinstance(targets, dict):
+            self._files, self._targets = files, targets
 
     # -- keys ---------------------------------------------------------------
     def file_digest(self, source: Source, path: str) -> str:
         """A content digest of one file, reading it only when its stat changed."""
+        memo = self._digests.get(path)
+        if memo is not None:
+            return memo
         if isinstance(source, GitSource):
-            return "git:" + source.blob_sha(path)
-        if isinstance(source, DirSource):
+            digest = "git:" + source.blob_sha(path)
+        elif isinstance(source, DirSource):
             try:
-                st = os.stat(source.root / path)
+                st = os.stat(os.path.join(source.root, path))
             except OSError:
                 return "missing"
             stamp = f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}"
             hit = self._files.get(path)
             if hit is not None and hit[0] == stamp:
-                return str(hit[1])
+                digest = str(hit[1])
+            else:
+                digest = hashlib.sha256(source.read(path)).hexdigest()
+                self._files[path] = [stamp, digest]
+                self._dirty = True
+        else:
             digest = hashlib.sha256(source.read(path)).hexdigest()
-            self._files[path] = [stamp, digest]
-            return digest
-        return hashlib.sha256(source.read(path)).hexdigest()
+        self._digests[path] = digest
+        return digest
 
     def target_key(self, spec: TargetSpec, global_key: str, source: Source) -> str:
         """The cache key of one target."""
@@ -86,18 +102,16 @@ class BuildCache:
         if entry is None:
             return None
         digest, size, prompts, secrets = entry
-        blob = self.blobs / digest
-        data = None
+        blob = os.path.join(self.blobs, digest)
         if staging is not None:
-            dest = staging / target_path(spec.name)
             try:
-                _link(blob, dest)
+                _link(blob, os.path.join(staging, target_path(spec.name)))
             except OSError:
                 return None  # the blob went missing: compile again
-        elif not blob.exists():
+        elif not os.path.exists(blob):
             return None
         self._used[key] = entry
-        return TargetOutput(spec.name, spec.variables, "sha256:" + digest, size, tuple(prompts), tuple(secrets), data)
+        return TargetOutput(spec.name, spec.variables, "sha256:" + digest, size, tuple(prompts), tuple(secrets))
 
     def store(self, digest: str, data: bytes) -> None:
         """Store the bytes of a compiled target (safe from several processes)."""
@@ -113,14 +127,17 @@ class BuildCache:
 
     def link(self, digest: str, dest: Path) -> None:
         """Put a stored target into a bundle being written (a hard link where possible)."""
-        _link(self.blobs / digest.removeprefix("sha256:"), dest)
+        _link(os.path.join(self.blobs, digest.removeprefix("sha256:")), str(dest))
 
     def record(self, key: str, out: TargetOutput) -> None:
         """Remember that ``key`` compiles to ``out`` (whose bytes are stored)."""
         self._used[key] = [out.digest.removeprefix("sha256:"), out.size, list(out.prompts), list(out.secrets)]
+        self._dirty = True
 
     def save(self) -> None:
         """Write the index (atomically) and drop blobs no entry refers to."""
+        if not self._dirty and len(self._used) == len(self._targets):
+            return  # a fully warm build: the index already says all of it
         targets = dict(self._used)
         # Keep older entries too (a branch switch back should stay warm), bounded.
         budget = 2 * len(targets) + 1000
@@ -134,9 +151,9 @@ class BuildCache:
             ignore.write_text("# cfgc build cache\n*\n")
         doc = {"version": INDEX_VERSION, "cfgc": __version__, "files": self._files, "targets": targets}
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".index.")
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f, separators=(",", ":"))
-        os.replace(tmp, self.root / "index.json")
+        with os.fdopen(fd, "wb") as f:
+            f.write(marshal.dumps(doc))
+        os.replace(tmp, self.root / INDEX_NAME)
         self._prune({v[0] for v in targets.values()})
 
     def _prune(self, keep: set[str]) -> None:
@@ -155,21 +172,27 @@ class BuildCache:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _link(blob: Path, dest: Path) -> None:
+def _link(blob: str, dest: str) -> None:
     try:
         os.link(blob, dest)
     except FileNotFoundError:
-        if not blob.exists():
+        if not os.path.exists(blob):
             raise
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
         try:
             os.link(blob, dest)
         except OSError:
-            write_file(dest.parent, dest.name, blob.read_bytes())
+            _copy(blob, dest)
     except OSError:  # another filesystem, or links not allowed: copy
-        if not blob.exists():
+        if not os.path.exists(blob):
             raise
-        write_file(dest.parent, dest.name, blob.read_bytes())
+        _copy(blob, dest)
+
+
+def _copy(blob: str, dest: str) -> None:
+    with open(blob, "rb") as f:
+        data = f.read()
+    write_file(Path(os.path.dirname(dest)), os.path.basename(dest), data)
 
 
 def default_cache_dir(source: Source) -> Path | None:
