@@ -114,3 +114,20 @@ def test_usage_errors_exit_2(run_cfgc) -> None:
     assert proc.returncode == 2
     proc = run_cfgc("no-such-command")
     assert proc.returncode == 2
+
+
+def test_example_bundle_carries_no_plaintext_secret(run_cfgc, tmp_path: Path, example_repo: Path) -> None:
+    """The example tenants' secrets (canaries contain 'CANARY') ship encrypted only."""
+    out = tmp_path / "bundle"
+    proc = run_cfgc("build", "--repo", example_repo, "--out", out, env={"SOPS_AGE_KEY_FILE": "", "SOPS_AGE_KEY": ""})
+    assert proc.returncode == 0, proc.stderr
+    assert "CANARY" not in proc.stdout + proc.stderr
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert any(p.name == "secrets.enc.yaml" for p in files)
+    for p in files:
+        assert b"CANARY" not in p.read_bytes(), p
+    chat = json.loads((out / "targets/acme/prod/chat.json").read_text())
+    ref = chat["models"]["primary"]["api_key"]["$secret"]
+    assert ref["file"] == "tenants/acme/secrets.enc.yaml" and ref["type"] == "str"
+    explain = run_cfgc("explain", "acme/prod/chat", "--repo", example_repo)
+    assert explain.returncode == 0 and "CANARY" not in explain.stdout
