@@ -166,7 +166,7 @@ def commit_staging(staging: Path, out: Path, manifest: dict[str, Any], files: li
             write_file(staging, f.path, f.data)
         data = canonical_json(manifest)
         (staging / MANIFEST).write_bytes(data)
-        _swap(staging, out.resolve())
+        swap_into(staging, out.resolve())
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -178,7 +178,8 @@ def write_bundle(out: Path, manifest: dict[str, Any], files: list[BundleFile]) -
     return commit_staging(open_staging(out), out, manifest, files)
 
 
-def _swap(new: Path, out: Path) -> None:
+def swap_into(new: Path, out: Path) -> None:
+    """Put the directory ``new`` at ``out``; an existing ``out`` is moved aside first and removed last."""
     old = None
     if out.exists():
         old = out.parent / f".{out.name}.old-{os.getpid()}"

@@ -52,17 +52,22 @@ def hygiene_findings(
         encrypted = is_encrypted(doc.data)
         out += plaintext_findings(doc, encrypted)
         if encrypted:
-            try:
-                meta = SopsMetadata.from_dict(doc.data[SOPS_KEY])
-            except InputError as e:
-                out.append(
-                    _diag("warning", f"unreadable sops metadata: {e.message}", doc, (SOPS_KEY,))
-                )
-                continue
-            if rules is not None:
-                out += drift_findings(doc, meta, rules)
-            if config.max_secret_age_days is not None:
-                out += age_findings(doc, meta, config.max_secret_age_days, now)
+            out += _sops_checks(doc, rules, config, now)
+    return out
+
+
+def _sops_checks(
+    doc: Document, rules: list[CreationRule] | None, config: RepoConfig, now: dt.datetime
+) -> list[Diagnostic]:
+    try:
+        meta = SopsMetadata.from_dict(doc.data[SOPS_KEY])
+    except InputError as e:
+        return [_diag("warning", f"unreadable sops metadata: {e.message}", doc, (SOPS_KEY,))]
+    out: list[Diagnostic] = []
+    if rules is not None:
+        out += drift_findings(doc, meta, rules)
+    if config.max_secret_age_days is not None:
+        out += age_findings(doc, meta, config.max_secret_age_days, now)
     return out
 
 
@@ -223,14 +228,5 @@ def sops_file_findings(
     now = now or dt.datetime.now(dt.UTC)
     rules, out = _creation_rules(source)
     for path in sorted(files):
-        doc = load_yaml(files[path], path)
-        try:
-            meta = SopsMetadata.from_dict(doc.data[SOPS_KEY])
-        except InputError as e:
-            out.append(_diag("warning", f"unreadable sops metadata: {e.message}", doc, (SOPS_KEY,)))
-            continue
-        if rules is not None:
-            out += drift_findings(doc, meta, rules)
-        if config.max_secret_age_days is not None:
-            out += age_findings(doc, meta, config.max_secret_age_days, now)
+        out += _sops_checks(load_yaml(files[path], path), rules, config, now)
     return out

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cfgc.attest import listed_files, verify_bundle
+from cfgc.bundle import swap_into
 from cfgc.canonical import canonical_json, sha256_digest
 from cfgc.errors import InputError, IntegrityError, UsageError
 from cfgc.signing import Verifier
@@ -127,7 +127,7 @@ class BundleReader:
                 (tmp / rel).write_bytes(data)
             if self.verifiers is not None:
                 verify_bundle(tmp, self.verifiers)
-            _swap(tmp, out)
+            swap_into(tmp, out)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return version
@@ -137,18 +137,3 @@ def _safe(path: str) -> bool:
     """A relative path that stays inside the bundle directory."""
     parts = path.split("/")
     return not path.startswith("/") and ".." not in parts and "" not in parts
-
-
-def _swap(new: Path, out: Path) -> None:
-    """Put ``new`` at ``out``; an existing ``out`` is moved aside first and removed last."""
-    old = out.with_name(f".{out.name}.old-{os.getpid()}") if out.exists() else None
-    if old is not None:
-        os.rename(out, old)
-    try:
-        os.rename(new, out)
-    except BaseException:
-        if old is not None:
-            os.rename(old, out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
