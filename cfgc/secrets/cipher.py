@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import math
 import os
 import re
@@ -71,7 +72,7 @@ def parse(value: str) -> EncryptedValue:
     if m is None:
         raise IntegrityError("value is not in the SOPS ENC[AES256_GCM,...] format")
     try:
-        parts = [base64.b64decode(m.group(i), validate=True) for i in (1, 2, 3)]
+        parts = [binascii.a2b_base64(m.group(i), strict_mode=True) for i in (1, 2, 3)]
     except (binascii.Error, ValueError):
         raise IntegrityError("encrypted value has invalid base64") from None
     return EncryptedValue(parts[0], parts[1], parts[2], m.group(4))
@@ -192,8 +193,14 @@ def encrypt(value: object, key: bytes, aad: str, iv: bytes | None = None) -> str
         return ""
     type_ = value_type(value)
     nonce = iv if iv is not None else os.urandom(NONCE_SIZE)
-    out = AESGCM(key).encrypt(nonce, to_bytes(value), aad.encode())
+    out = _aead(key).encrypt(nonce, to_bytes(value), aad.encode())
     return EncryptedValue(out[:-TAG_SIZE], nonce, out[-TAG_SIZE:], type_).format()
+
+
+@functools.lru_cache(maxsize=16)
+def _aead(key: bytes) -> AESGCM:
+    # One cipher object per data key: a file's values all share it.
+    return AESGCM(key)
 
 
 def decrypt(ciphertext: str, key: bytes, aad: str) -> tuple[object, bytes]:
@@ -204,7 +211,7 @@ def decrypt(ciphertext: str, key: bytes, aad: str) -> tuple[object, bytes]:
     if len(ev.iv) == 0:
         raise IntegrityError("encrypted value has an empty iv")
     try:
-        raw = AESGCM(key).decrypt(ev.iv, ev.data + ev.tag, aad.encode())
+        raw = _aead(key).decrypt(ev.iv, ev.data + ev.tag, aad.encode())
     except InvalidTag:
         raise IntegrityError("authentication failed (value or key path altered)") from None
     return from_bytes(raw, ev.type), ev.iv
