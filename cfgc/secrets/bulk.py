@@ -28,13 +28,13 @@ def decrypt_files(
     """The plaintext trees of ``paths`` (MAC verified), decrypted on ``jobs`` cores."""
     n = jobs or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
     if n <= 1 or len(paths) < PARALLEL_MIN_FILES or "fork" not in multiprocessing.get_all_start_methods():
-        out = []
+        trees = []
         for p in paths:
             try:
-                out.append(decrypt_file(p, keyring))
+                trees.append(decrypt_file(p, keyring))
             except CfgcError as e:
                 raise _named(e, p) from None
-        return out
+        return trees
     _KEYRING[0] = keyring
     try:
         with multiprocessing.get_context("fork").Pool(n) as pool:
