@@ -24,9 +24,9 @@ from typing import Any
 from cfgc import __version__
 from cfgc.canonical import canonical_json, sha256_digest
 from cfgc.compiler import CompiledTarget
+from cfgc.config import SchemaRule
 from cfgc.errors import InputError, UsageError
 from cfgc.prompts import Prompt
-from cfgc.schema import LoadedSchema
 from cfgc.sources import SourceInfo
 
 FORMAT = "cfgc.bundle/v1"
@@ -75,7 +75,7 @@ def target_output(t: CompiledTarget) -> TargetOutput:
 def assemble(
     targets: Iterable[TargetOutput | CompiledTarget],
     prompts: Iterable[Prompt],
-    schemas: Iterable[LoadedSchema],
+    schemas: Iterable[tuple[SchemaRule, bytes]],
     info: SourceInfo,
     secret_files: dict[str, bytes] | None = None,
 ) -> tuple[dict[str, Any], list[BundleFile]]:
@@ -130,7 +130,7 @@ def assemble(
         "targets": entries,
         "prompts": prompt_entries,
         "secrets": secret_entries,
-        "schemas": {s.rule.schema: {"digest": sha256_digest(s.raw), "match": s.rule.match} for s in schemas},
+        "schemas": {rule.schema: {"digest": sha256_digest(raw), "match": rule.match} for rule, raw in schemas},
     }
     return manifest, files
 

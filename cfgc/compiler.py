@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cfgc.config import RepoConfig, load_config
+from cfgc.config import RepoConfig, SchemaRule, load_config
 from cfgc.diagnostics import Diagnostic, group
 from cfgc.errors import CfgcError, InputError
 from cfgc.extends import resolve_extends
@@ -21,12 +21,14 @@ from cfgc.loading import Document, Path, load_yaml
 from cfgc.merging import MISSING, get_path, merge_layers, merge_value
 from cfgc.prompts import Prompt, PromptLibrary
 from cfgc.provenance import Provenance
-from cfgc.schema import SchemaSet
 from cfgc.secretrefs import is_sops_document, secret_document, secret_refs, with_placeholders
 from cfgc.secrets.hygiene import plaintext_findings
 from cfgc.sources import Source
 from cfgc.templating import render_target
 from cfgc.walk import replace_at, scan
+
+if TYPE_CHECKING:
+    from cfgc.schema import SchemaSet
 
 Progress = Callable[[int, int], None]
 _LATE_STAGES = frozenset(("prompt", "extends", "template"))
@@ -80,14 +82,23 @@ class Compiler:
         self.secret_files: dict[str, bytes] = {}
         self._findings: dict[str, list[Diagnostic]] = {}
         self._prefix: dict[tuple[str, ...], Any] = {}
-        self._schemas: SchemaSet | None = None
+        self._schemas: Any = None
 
     @property
     def schemas(self) -> SchemaSet:
-        """The schemas of cfgc.yaml, loaded on first use."""
+        """The schemas of cfgc.yaml, compiled on first use (a fully cached build never needs them)."""
         if self._schemas is None:
+            from cfgc.schema import SchemaSet
+
             self._schemas = SchemaSet(self.source, self.config)
         return self._schemas
+
+    def schema_entries(self) -> list[tuple[SchemaRule, bytes]]:
+        """Each declared schema with its file bytes (for digests), without compiling any."""
+        from cfgc.schema import schema_files
+
+        raw = schema_files(self.source, self.config)
+        return [(rule, raw[rule.schema]) for rule in self.config.schemas]
 
     def specs(self, select: str | None = None) -> list[TargetSpec]:
         """The targets to compile, sorted by name."""

@@ -7,9 +7,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from cfgc.errors import InputError, Location, MultipleErrors
 from cfgc.loading import Document, load_yaml
@@ -56,6 +54,10 @@ class RepoConfig:
         return self.hierarchy[-1].variables
 
 
+if TYPE_CHECKING:
+    import jsonschema
+
+
 @cache
 def config_schema() -> dict[str, Any]:
     """cfgc's own JSON Schema for cfgc.yaml."""
@@ -71,9 +73,12 @@ def load_config(source: Source) -> RepoConfig:
     if not isinstance(data, dict):
         raise InputError("cfgc.yaml must be a mapping with 'version', 'hierarchy' and 'targets'", doc.location())
     errors: list[InputError] = []
-    validator = jsonschema.Draft202012Validator(config_schema())
-    for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
-        errors.append(_schema_error(err, doc))
+    if not _quick_valid(data):
+        import jsonschema  # only for the detailed errors
+
+        validator = jsonschema.Draft202012Validator(config_schema())
+        for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+            errors.append(_schema_error(err, doc))
     if errors:
         raise errors[0] if len(errors) == 1 else MultipleErrors(list(errors))
 
@@ -127,6 +132,15 @@ def load_config(source: Source) -> RepoConfig:
         max_secret_age_days=data.get("secrets", {}).get("max_age_days"),
         document=doc,
     )
+
+
+def _quick_valid(data: Any) -> bool:
+    """jsonschema-rs's verdict on cfgc.yaml, when it is installed (it imports much faster)."""
+    try:
+        import jsonschema_rs
+    except ImportError:  # pragma: no cover - then jsonschema decides
+        return False
+    return bool(jsonschema_rs.validator_for(config_schema()).is_valid(data))
 
 
 def _folder(value: str | None) -> str | None:

@@ -68,10 +68,6 @@ def run(
 ) -> PipelineResult:
     """Compile, validate and serialise the selected targets."""
     specs = compiler.specs(select)
-    try:
-        compiler.schemas  # noqa: B018 - a bad schema fails fast, before any worker starts
-    except CfgcError as e:
-        return PipelineResult((), (Diagnostic.from_error(e, "schema"),), (), {})
     diags: list[Diagnostic] = []
     outputs: list[TargetOutput] = []
     todo: list[tuple[TargetSpec, str | None]] = []
@@ -88,6 +84,11 @@ def run(
                 hits += 1
     else:
         todo = [(s, None) for s in specs]
+    if todo:
+        try:
+            compiler.schemas  # noqa: B018 - a bad schema fails fast, before any worker starts
+        except CfgcError as e:
+            return PipelineResult((), (Diagnostic.from_error(e, "schema"),), (), {})
     done = hits
     if progress is not None and specs:
         progress(done, len(specs))
@@ -126,8 +127,10 @@ def _global_key(compiler: Compiler) -> str:
     h = hashlib.sha256(f"cfgc {__version__}\n".encode())
     h.update(compiler.config.document.path.encode() + b"\0")
     h.update(src.read("cfgc.yaml"))
-    for s in compiler.schemas.schemas:
-        h.update(b"\0schema\0" + s.raw)
+    from cfgc.schema import schema_files
+
+    for path, raw in sorted(schema_files(src, compiler.config).items()):
+        h.update(f"\0schema\0{path}\0".encode() + raw)
     for name in sorted(compiler.prompts.versions):
         for path in sorted(compiler.prompts.versions[name].values()):
             h.update(f"\0prompt\0{path}\0".encode() + src.read(path))

@@ -11,9 +11,6 @@ import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 
-import jinja2
-from jinja2 import meta
-
 from cfgc.errors import InputError, Location
 from cfgc.semver import Range, Version
 from cfgc.sources import Source
@@ -91,6 +88,9 @@ class PromptLibrary:
         hit = self._loaded.get(path)
         if hit is not None:
             return hit
+        import jinja2
+        from jinja2 import meta
+
         raw = self.source.read(path)
         try:
             text = raw.decode("utf-8")

@@ -5,13 +5,7 @@ from __future__ import annotations
 import fnmatch
 import json
 from dataclasses import dataclass
-from typing import Any
-
-import jsonschema
-import referencing
-import referencing.exceptions
-from jsonschema.exceptions import best_match
-from referencing.jsonschema import DRAFT202012
+from typing import TYPE_CHECKING, Any
 
 from cfgc.config import RepoConfig, SchemaRule
 from cfgc.diagnostics import Diagnostic
@@ -21,11 +15,35 @@ from cfgc.merging import dotted
 from cfgc.provenance import Provenance
 from cfgc.sources import Source
 
-jsonschema_rs: Any
-try:  # a much faster validator for the accept path; optional
-    import jsonschema_rs
-except ImportError:  # pragma: no cover - depends on the platform's wheels
-    jsonschema_rs = None
+if TYPE_CHECKING:
+    import jsonschema
+    import referencing
+
+# jsonschema and referencing are imported when a schema is first compiled:
+# a build whose targets all come from the cache never needs them.
+
+
+def _jsonschema_rs() -> Any:
+    try:  # a much faster validator for the accept path; optional
+        import jsonschema_rs
+    except ImportError:  # pragma: no cover - depends on the platform's wheels
+        return None
+    return jsonschema_rs
+
+
+def schema_files(source: Source, config: RepoConfig) -> dict[str, bytes]:
+    """The bytes of every declared schema and of each JSON file beside one ($ref targets)."""
+    out: dict[str, bytes] = {}
+    for rule in config.schemas:
+        try:
+            out[rule.schema] = source.read(rule.schema)
+        except InputError:
+            raise InputError(f"schema file not found: {rule.schema}", rule.location) from None
+    folders = {r.schema.rpartition("/")[0] for r in config.schemas}
+    for f in source.files():
+        if f.endswith(".json") and f.rpartition("/")[0] in folders and f not in out:
+            out[f] = source.read(f)
+    return out
 
 
 @dataclass(frozen=True)
@@ -44,16 +62,12 @@ class SchemaSet:
 
     def __init__(self, source: Source, config: RepoConfig) -> None:
         self.schemas: list[LoadedSchema] = []
-        docs = {rule.schema: _read(source, rule.schema, rule.location) for rule in config.schemas}
-        # Every JSON file beside a declared schema can be a $ref target.
-        folders = {r.schema.rpartition("/")[0] for r in config.schemas}
-        for f in source.files():
-            if f.endswith(".json") and f.rpartition("/")[0] in folders and f not in docs:
-                docs[f] = _read(source, f, None)
+        raw = schema_files(source, config)
+        docs = {path: _parse(path, data) for path, data in raw.items()}
         registry = _registry(docs)
         fast_registry = _fast_registry(docs)
         for rule in config.schemas:
-            self.schemas.append(_compile(rule, docs[rule.schema], registry, fast_registry))
+            self.schemas.append(_compile(rule, docs[rule.schema], registry, fast_registry, raw[rule.schema]))
         self._by_target: dict[str, list[LoadedSchema]] = {}
 
     def for_target(self, name: str) -> list[LoadedSchema]:
@@ -68,6 +82,8 @@ class SchemaSet:
         for s in self.for_target(name):
             if s.fast is not None and s.fast.is_valid(value):
                 continue  # the common case: valid, and the Rust validator says so quickly
+            import referencing.exceptions
+
             try:
                 errors = list(s.validator.iter_errors(value))
             except referencing.exceptions.Unresolvable as e:
@@ -108,6 +124,8 @@ def _where(err: jsonschema.ValidationError, path: Path, prov: Provenance) -> Loc
 
 def _message(err: jsonschema.ValidationError) -> str:
     if err.validator in ("anyOf", "oneOf") and err.context:
+        from jsonschema.exceptions import best_match
+
         return best_match(err.context).message
     return err.message
 
@@ -116,11 +134,7 @@ def _uri(path: str) -> str:
     return f"cfgc:///{path}"
 
 
-def _read(source: Source, path: str, at: Location | None) -> Any:
-    try:
-        raw = source.read(path)
-    except InputError:
-        raise InputError(f"schema file not found: {path}", at) from None
+def _parse(path: str, raw: bytes) -> Any:
     if path.endswith((".yaml", ".yml")):
         return load_yaml(raw, path).data
     try:
@@ -132,10 +146,15 @@ def _read(source: Source, path: str, at: Location | None) -> Any:
 
 
 def _refuse(uri: str) -> referencing.Resource[Any]:
+    import referencing.exceptions
+
     raise referencing.exceptions.NoSuchResource(ref=uri)  # type: ignore[call-arg]
 
 
 def _registry(docs: dict[str, Any]) -> referencing.Registry[Any]:
+    import referencing
+    from referencing.jsonschema import DRAFT202012
+
     resources = []
     for path, schema in docs.items():
         if not isinstance(schema, dict):
@@ -148,6 +167,7 @@ def _registry(docs: dict[str, Any]) -> referencing.Registry[Any]:
 
 
 def _fast_registry(docs: dict[str, Any]) -> Any:
+    jsonschema_rs = _jsonschema_rs()
     if jsonschema_rs is None:
         return None
     resources = []
@@ -167,6 +187,7 @@ def _refuse_fast(uri: str) -> Any:
 
 
 def _fast_validator(schema: dict[str, Any], registry: Any) -> Any:
+    jsonschema_rs = _jsonschema_rs()
     if jsonschema_rs is None or registry is None:
         return None
     try:
@@ -178,8 +199,10 @@ def _fast_validator(schema: dict[str, Any], registry: Any) -> Any:
 
 
 def _compile(
-    rule: SchemaRule, schema: Any, registry: referencing.Registry[Any], fast_registry: Any = None
+    rule: SchemaRule, schema: Any, registry: referencing.Registry[Any], fast_registry: Any, raw: bytes
 ) -> LoadedSchema:
+    import jsonschema
+
     if not isinstance(schema, dict):
         raise InputError("a JSON Schema must be an object", Location(rule.schema))
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
@@ -191,5 +214,4 @@ def _compile(
     if "$id" not in schema:
         schema = {**schema, "$id": _uri(rule.schema)}
     validator = cls(schema, registry=registry, format_checker=cls.FORMAT_CHECKER)
-    raw = json.dumps(schema, sort_keys=True, separators=(",", ":")).encode()
     return LoadedSchema(rule, schema, validator, raw, _fast_validator(schema, fast_registry))

@@ -14,9 +14,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cache, lru_cache
 from typing import Any
 
-import jinja2
-from jinja2.sandbox import SandboxedEnvironment
-
 from cfgc.errors import InputError, Location
 from cfgc.loading import Path
 from cfgc.merging import dotted
@@ -26,21 +23,23 @@ Locator = Callable[[Path], Location]
 _WHOLE = re.compile(r"\s*\{\{(?P<expr>(?:(?!\{\{|\}\}|\{%).)*)\}\}\s*\Z", re.DOTALL)
 
 
-class _Undefined(jinja2.StrictUndefined):
-    """StrictUndefined that names config paths the way users write them."""
-
-    @property
-    def _undefined_message(self) -> str:
-        obj = self._undefined_obj
-        if isinstance(obj, (_MappingView, _ListView)) and self._undefined_hint is None:
-            where = "config" + ("." + dotted(obj._p) if obj._p else "")
-            return f"{where} has no key {self._undefined_name!r}"
-        return str(super()._undefined_message)
-
-
 @cache
-def sandbox() -> SandboxedEnvironment:
-    """The one sandboxed Jinja2 environment cfgc renders with."""
+def sandbox() -> Any:
+    """The one sandboxed Jinja2 environment cfgc renders with (Jinja2 is imported on first use)."""
+    import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
+
+    class _Undefined(jinja2.StrictUndefined):
+        """StrictUndefined that names config paths the way users write them."""
+
+        @property
+        def _undefined_message(self) -> str:
+            obj = self._undefined_obj
+            if isinstance(obj, (_MappingView, _ListView)) and self._undefined_hint is None:
+                where = "config" + ("." + dotted(obj._p) if obj._p else "")
+                return f"{where} has no key {self._undefined_name!r}"
+            return str(super()._undefined_message)
+
     return SandboxedEnvironment(undefined=_Undefined, autoescape=False, keep_trailing_newline=True)
 
 
@@ -130,6 +129,8 @@ class _Renderer:
         return value
 
     def _render(self, path: Path, text: str) -> Any:
+        import jinja2
+
         try:
             whole, compiled = _compiled(text)
             if whole:

@@ -14,7 +14,6 @@ from cfgc.cli.main import command
 from cfgc.compiler import Compiler
 from cfgc.errors import InputError
 from cfgc.report.diagnostics import render_json, render_text, summary_line
-from cfgc.signing import load_signer
 from cfgc.sources import open_source
 
 
@@ -71,7 +70,11 @@ def build(
       cfgc build --target 'acme/prod/*' --format json
       cfgc build --out build/bundle --sign-key release.key
     """
-    signer = load_signer(sign_key) if sign_key is not None else None  # a bad key fails before any work
+    signer = None
+    if sign_key is not None:  # a bad key fails before any work
+        from cfgc.signing import load_signer
+
+        signer = load_signer(sign_key)
     source = open_source(repo, ref)
     compiler = Compiler(source)
     cache = open_cache(source, no_cache, cache_dir)
@@ -95,7 +98,7 @@ def build(
                 compiler.config.target_location if not select else None,
             )
         manifest, files = assemble(
-            result.outputs, result.prompts, compiler.schemas.schemas, source.info(), result.secret_files
+            result.outputs, result.prompts, compiler.schema_entries(), source.info(), result.secret_files
         )
         digest = commit_staging(staging, out, manifest, files)
     except BaseException:

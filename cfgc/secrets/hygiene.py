@@ -22,6 +22,7 @@ from cfgc.config import RepoConfig
 from cfgc.diagnostics import Diagnostic
 from cfgc.errors import InputError, Location
 from cfgc.loading import Document, load_yaml
+from cfgc.secretrefs import is_sops_document
 from cfgc.secrets.creation_rules import (
     CONFIG_NAMES,
     CreationRule,
@@ -29,12 +30,12 @@ from cfgc.secrets.creation_rules import (
     match_rule,
     parse_rules,
 )
-from cfgc.secrets.document import SOPS_KEY, is_encrypted
 from cfgc.secrets.metadata import SopsMetadata
 from cfgc.secrets.scan import MIN_ENTROPY_LENGTH, classify
 from cfgc.sources import Source
 
 RULE = "secrets"
+SOPS_KEY = "sops"
 EXTENSIONS = (".yaml", ".yml", ".json")
 KeyPath = tuple[str | int, ...]
 
@@ -49,7 +50,7 @@ def hygiene_findings(
         doc = _load(source, path)
         if doc is None:
             continue
-        encrypted = is_encrypted(doc.data)
+        encrypted = is_sops_document(doc.data)
         out += plaintext_findings(doc, encrypted)
         if encrypted:
             out += _sops_checks(doc, rules, config, now)

@@ -45,7 +45,7 @@ def build(root: Path, out: Path, **kw) -> tuple[pipeline.PipelineResult, bytes]:
     staging = open_staging(out)
     result = pipeline.run(compiler, staging=staging, **kw)
     assert result.ok, result.diagnostics
-    manifest, files = assemble(result.outputs, result.prompts, compiler.schemas.schemas,
+    manifest, files = assemble(result.outputs, result.prompts, compiler.schema_entries(),
                                DirSource(root).info(), result.secret_files)
     commit_staging(staging, out, manifest, files)
     return result, (out / "manifest.json").read_bytes()
