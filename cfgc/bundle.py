@@ -191,4 +191,43 @@ def swap_into(new: Path, out: Path) -> None:
             os.rename(old, out)
         raise
     if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        discard(old)
+
+
+# A replaced bundle of thousands of targets takes a noticeable part of a warm
+# build to delete; past this many entries it is deleted by a detached process
+# after the swap, and leftovers of an interrupted deletion go with the next one.
+BACKGROUND_DELETE_MIN = 2000
+
+
+def discard(old: Path) -> None:
+    """Remove a replaced directory (in the background when it is large)."""
+    for stale in old.parent.glob(f".{old.name.split('.old-')[0].lstrip('.')}.old-*"):
+        if stale != old and not _alive(stale.name.rsplit("-", 1)[-1]):
+            shutil.rmtree(stale, ignore_errors=True)
+    if os.name == "posix" and _count(old) >= BACKGROUND_DELETE_MIN and shutil.which("rm"):
+        import subprocess
+
+        subprocess.Popen(["rm", "-rf", "--", str(old)], start_new_session=True,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _count(root: Path) -> int:
+    n = 0
+    for _dirpath, _dirs, files in os.walk(root):
+        n += len(files)
+        if n >= BACKGROUND_DELETE_MIN:
+            break
+    return n
+
+
+def _alive(pid: str) -> bool:
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True

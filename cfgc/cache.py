@@ -47,6 +47,7 @@ class BuildCache:
         self._targets: dict[str, list[Any]] = {}
         self._used: dict[str, list[Any]] = {}
         self._digests: dict[str, str] = {}  # this build's file digests
+        self._prefix_hashes: dict[tuple[str, ...], Any] = {}
         self._dirty = False
         self._load()
 
@@ -89,10 +90,17 @@ class BuildCache:
 
     def target_key(self, spec: TargetSpec, global_key: str, source: Source) -> str:
         """The cache key of one target."""
-        h = hashlib.sha256(global_key.encode())
-        h.update(spec.name.encode())
-        for p in spec.layers:
-            h.update(b"\0" + p.encode() + b"\0" + self.file_digest(source, p).encode())
+        # Targets share all layers but their last: hash that prefix once.
+        prefix = spec.layers[:-1]
+        base = self._prefix_hashes.get(prefix)
+        if base is None:
+            base = hashlib.sha256(global_key.encode())
+            for p in prefix:
+                base.update(b"\0" + p.encode() + b"\0" + self.file_digest(source, p).encode())
+            self._prefix_hashes[prefix] = base
+        h = base.copy()
+        last = spec.layers[-1]
+        h.update(b"\0" + last.encode() + b"\0" + self.file_digest(source, last).encode() + b"\0" + spec.name.encode())
         return h.hexdigest()
 
     # -- entries -------------------------------------------------------------

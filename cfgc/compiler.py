@@ -81,6 +81,7 @@ class Compiler:
         self._docs: dict[str, Document] = {}
         self.secret_files: dict[str, bytes] = {}
         self._findings: dict[str, list[Diagnostic]] = {}
+        self._specs: dict[str | None, list[TargetSpec]] = {}
         self._prefix: dict[tuple[str, ...], Any] = {}
         self._schemas: Any = None
 
@@ -101,8 +102,11 @@ class Compiler:
         return [(rule, raw[rule.schema]) for rule in self.config.schemas]
 
     def specs(self, select: str | None = None) -> list[TargetSpec]:
-        """The targets to compile, sorted by name."""
-        return self.hierarchy.targets(select)
+        """The targets to compile, sorted by name (found once per selection)."""
+        found = self._specs.get(select)
+        if found is None:
+            found = self._specs[select] = self.hierarchy.targets(select)
+        return list(found)
 
     def document(self, path: str) -> Document:
         """A layer file, parsed once."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cfgc.config import RepoConfig, SchemaRule
@@ -46,15 +45,23 @@ def schema_files(source: Source, config: RepoConfig) -> dict[str, bytes]:
     return out
 
 
-@dataclass(frozen=True)
 class LoadedSchema:
-    """A compiled validator for one schema file."""
+    """One schema file: a fast validator for the accept path and, compiled on
+    first need, a jsonschema validator for detailed errors with paths."""
 
-    rule: SchemaRule
-    schema: Any
-    validator: Any  # jsonschema: detailed errors with paths
-    raw: bytes
-    fast: Any = None  # jsonschema-rs: the accept path, when available
+    def __init__(self, rule: SchemaRule, schema: Any, raw: bytes, fast: Any, detailed: Any) -> None:
+        self.rule = rule
+        self.schema = schema
+        self.raw = raw
+        self.fast = fast  # jsonschema-rs, or None
+        self._detailed = detailed  # a validator, or a function that makes one
+
+    @property
+    def validator(self) -> Any:
+        """The jsonschema validator (compiled now if it was not yet)."""
+        if callable(self._detailed) and not hasattr(self._detailed, "iter_errors"):
+            self._detailed = self._detailed()
+        return self._detailed
 
 
 class SchemaSet:
@@ -64,10 +71,30 @@ class SchemaSet:
         self.schemas: list[LoadedSchema] = []
         raw = schema_files(source, config)
         docs = {path: _parse(path, data) for path, data in raw.items()}
-        registry = _registry(docs)
         fast_registry = _fast_registry(docs)
+        registry: list[Any] = []
+
+        def python_registry() -> Any:
+            if not registry:
+                registry.append(_registry(docs))
+            return registry[0]
+
         for rule in config.schemas:
-            self.schemas.append(_compile(rule, docs[rule.schema], registry, fast_registry, raw[rule.schema]))
+            schema = docs[rule.schema]
+            if not isinstance(schema, dict):
+                raise InputError("a JSON Schema must be an object", Location(rule.schema))
+            if "$id" not in schema:
+                schema = {**schema, "$id": _uri(rule.schema)}
+            fast = _fast_validator(schema, fast_registry)
+
+            def detailed(rule: SchemaRule = rule, schema: Any = schema) -> Any:
+                return _compile(rule, schema, python_registry())
+
+            # Without a fast validator (or when it refused the schema), compile
+            # now: an invalid schema is reported before any target is checked.
+            self.schemas.append(
+                LoadedSchema(rule, schema, raw[rule.schema], fast, detailed if fast is not None else detailed())
+            )
         self._by_target: dict[str, list[LoadedSchema]] = {}
 
     def for_target(self, name: str) -> list[LoadedSchema]:
@@ -198,20 +225,13 @@ def _fast_validator(schema: dict[str, Any], registry: Any) -> Any:
         return None
 
 
-def _compile(
-    rule: SchemaRule, schema: Any, registry: referencing.Registry[Any], fast_registry: Any, raw: bytes
-) -> LoadedSchema:
+def _compile(rule: SchemaRule, schema: Any, registry: referencing.Registry[Any]) -> Any:
     import jsonschema
 
-    if not isinstance(schema, dict):
-        raise InputError("a JSON Schema must be an object", Location(rule.schema))
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
         cls.check_schema(schema)
     except jsonschema.SchemaError as e:
         where = dotted(tuple(e.absolute_path))
         raise InputError(f"invalid JSON Schema at {where}: {e.message}", Location(rule.schema)) from None
-    if "$id" not in schema:
-        schema = {**schema, "$id": _uri(rule.schema)}
-    validator = cls(schema, registry=registry, format_checker=cls.FORMAT_CHECKER)
-    return LoadedSchema(rule, schema, validator, raw, _fast_validator(schema, fast_registry))
+    return cls(schema, registry=registry, format_checker=cls.FORMAT_CHECKER)
