@@ -22,4 +22,4 @@ def test_harness_quick_run(tmp_path: Path) -> None:
     text = report.read_text()
     assert "| cfgc build, cold (plain) |" in text
     assert "hand-written baseline / cfgc" in text
-    assert "cfgc: decrypt 20 files in one process" in text
+    assert "cfgc: decrypt 20 files, 1 core" in text and "in-process" in text
