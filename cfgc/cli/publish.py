@@ -1,4 +1,4 @@
-"""``cfgc publish``, ``promote``, ``versions`` and ``pull``: bundles in stores."""
+"""``cfgc publish``, ``promote`` and ``versions``: bundles in stores (``pull`` is in pull.py)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,10 @@ import click
 
 from cfgc.cli.common import format_option
 from cfgc.cli.main import command
-from cfgc.cli.sign import signers_from, verifiers_from
+from cfgc.cli.sign import signers_from
 from cfgc.errors import UsageError
 from cfgc.publish import ChannelMove, list_versions, promote, publish
 from cfgc.stores import Store, open_store
-from cfgc.stores.reader import BundleReader
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -166,28 +165,3 @@ def versions_cmd(url: str, plain_http: bool, username: str | None, password_stdi
         click.echo(f"{r.version}  {r.created or '-':20}  {(r.commit or '-')[:12]:12}"
                    f"  {'signed' if r.signed else 'unsigned'}{chans}")
 
-
-@command("pull")
-@click.argument("ref", metavar="VERSION|CHANNEL")
-@store_options("--from")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Bundle directory.")
-@click.option("--key", "keys", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="Public key to verify the channel pointer and bundle with (repeatable).")
-@click.option("--kms-key", "kms_keys", multiple=True, metavar="ARN", help="Accept this AWS KMS key.")
-def pull_cmd(ref: str, url: str, plain_http: bool, username: str | None, password_stdin: bool, out: Path,
-             keys: tuple[Path, ...], kms_keys: tuple[str, ...]) -> None:
-    """Fetch a version (or the version a channel points at) into a bundle directory.
-
-    Every blob is checked against its digest and every file against the
-    bundle manifest; a corrupt store exits 5 and writes nothing.  With --key
-    the channel pointer and the bundle's signature are verified too.
-
-    \b
-    Examples:
-      cfgc pull prod --from s3://acme-config/bundles --out /srv/config --key ci.pub
-      cfgc pull 3f2a9c81d0e4 --from file:///srv/bundles --out /tmp/b
-    """
-    verifiers = verifiers_from(keys, kms_keys) if (keys or kms_keys) else None
-    reader = BundleReader(_store(url, plain_http, username, password_stdin), verifiers)
-    version = reader.pull(ref, out)
-    click.echo(f"pulled version {version} into {out}{' (verified)' if verifiers else ''}")

@@ -1,0 +1,76 @@
+"""``cfgc agent``: the runtime as an HTTP sidecar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cfgc.cli.main import command
+from cfgc.cli.publish import _store, store_options
+from cfgc.cli.sign import verifiers_from
+from cfgc.errors import UsageError
+
+
+@command("agent")
+@store_options("--from")
+@click.option("--channel", required=True, metavar="NAME", help="Channel to follow.")
+@click.option("--key", "keys", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Trusted public key (repeatable); versions must be signed by one of them.")
+@click.option("--kms-key", "kms_keys", multiple=True, metavar="ARN", help="Trust this AWS KMS key.")
+@click.option("--listen", required=True, metavar="HOST:PORT|unix:PATH", help="Where to serve HTTP.")
+@click.option("--target", "targets", multiple=True, metavar="GLOB",
+              help="Targets to serve (names or globs, repeatable; default: all).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep the last verified version here; served at start when the source is unreachable.")
+@click.option("--interval", type=click.FloatRange(min=0.05), default=30.0, show_default=True,
+              help="Seconds between channel polls (each is one conditional request).")
+@click.option("--serve-secrets", is_flag=True,
+              help="Serve decrypted secrets at /v1/targets/T/secrets/PATH (loopback or unix socket only).")
+@click.option("--age-key-file", type=click.Path(dir_okay=False, exists=True),
+              help="age identity for --serve-secrets (default: SOPS_AGE_KEY / SOPS_AGE_KEY_FILE; KMS from AWS env).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
+              show_default=True)
+def agent_cmd(url: str, plain_http: bool, username: str | None, password_stdin: bool, channel: str,
+              keys: tuple[Path, ...], kms_keys: tuple[str, ...], listen: str, targets: tuple[str, ...],
+              cache_dir: Path | None, interval: float, serve_secrets: bool, age_key_file: str | None,
+              log_format: str, log_level: str) -> None:
+    """Serve verified configuration over HTTP: the sidecar for non-Python services.
+
+    \b
+    GET /v1/targets/{target}                  the target as JSON (secrets as references)
+    GET /v1/targets/{target}/values/{path}    one value (dotted path)
+    GET /v1/targets/{target}/secrets/{path}   a decrypted secret (--serve-secrets only)
+    GET /v1/watch                             server-sent events, one per new version
+    GET /v1/status                            version, serial, staleness, failures
+    GET /health/live  /health/ready  /metrics (Prometheus)
+
+    The agent answers /health/live at once and /health/ready (200) once a
+    verified version is loaded, from the source or from --cache-dir.  A
+    failed refresh (unreachable source, bad signature or digest, a replayed
+    channel pointer) keeps the current version and shows in /v1/status and
+    /metrics.  SIGTERM stops it cleanly (exit 0).
+
+    \b
+    Examples:
+      cfgc agent --from s3://acme-config/bundles --channel prod --key ci.pub \\
+          --listen 127.0.0.1:8500 --target 'acme/prod/*' --cache-dir /var/cache/cfgc
+      cfgc agent --from oci://registry.example.com/acme/config --channel prod --key ci.pub \\
+          --listen unix:/run/cfgc/agent.sock --serve-secrets --log-format json
+    """
+    from cfgc.runtime.agent.app import Agent
+    from cfgc.runtime.agent.serve import is_local, parse_listen, run, setup_logging
+    from cfgc.runtime.sync import Syncer, open_source
+    from cfgc.secrets import default_keyring
+
+    addr = parse_listen(listen)
+    if serve_secrets and not is_local(addr):
+        raise UsageError(f"--serve-secrets needs a loopback address or a unix socket, not {listen}")
+    setup_logging(log_format, log_level)
+    verifiers = verifiers_from(keys, kms_keys)
+    store = open_source(url) if not (plain_http or username or password_stdin) else \
+        _store(url, plain_http, username, password_stdin)
+    syncer = Syncer(store, verifiers, channel, targets or ("*",), cache_dir, interval)
+    agent = Agent(syncer, default_keyring(age_key_file) if serve_secrets else None)
+    run(agent, addr)

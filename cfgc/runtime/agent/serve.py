@@ -1,0 +1,116 @@
+"""Running the agent: listening socket, signals, logging, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from cfgc.errors import UsageError
+from cfgc.runtime.agent.app import Agent
+
+log = logging.getLogger("cfgc.agent")
+HEARTBEAT = 15.0
+
+
+def parse_listen(listen: str) -> tuple[str, int] | str:
+    """``127.0.0.1:8080``, ``[::1]:8080`` -> (host, port); ``unix:/path`` -> path."""
+    if listen.startswith("unix:"):
+        return listen.removeprefix("unix:")
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise UsageError(f"--listen {listen!r}: expected HOST:PORT or unix:/path/to.sock")
+    return host.strip("[]"), int(port)
+
+
+def is_local(addr: tuple[str, int] | str) -> bool:
+    """A unix socket or a loopback address."""
+    if isinstance(addr, str):
+        return True
+    if addr[0] == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(addr[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, msg (+ exception)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(), "logger": record.name, "msg": record.getMessage(),
+        }
+        for key in ("event", "version", "serial", "listen", "reason"):
+            if hasattr(record, key):
+                out[key] = getattr(record, key)
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False)
+
+
+def setup_logging(fmt: str, level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else
+                         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("cfgc")
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    root.propagate = False
+
+
+def run(agent: Agent, addr: tuple[str, int] | str) -> None:
+    """Serve until SIGTERM/SIGINT; then stop accepting, close streams, stop polling."""
+    asyncio.run(_serve(agent, addr))
+
+
+async def _serve(agent: Agent, addr: tuple[str, int] | str) -> None:
+    loop = asyncio.get_running_loop()
+    agent.loop = loop
+    if isinstance(addr, str):
+        with contextlib.suppress(FileNotFoundError):
+            if Path(addr).is_socket():
+                os.unlink(addr)
+        server = await loop.create_unix_server(agent.connection, addr)
+        os.chmod(addr, 0o660)
+        where = f"unix:{addr}"
+    else:
+        server = await loop.create_server(agent.connection, addr[0], addr[1], reuse_address=True, backlog=1024)
+        where = f"{addr[0]}:{addr[1]}"
+    log.info("listening on %s", where, extra={"event": "listening", "listen": where})
+    threading.Thread(target=agent.syncer.start, kwargs={"require": False}, name="cfgc-sync-start",
+                     daemon=True).start()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def heartbeat() -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT)
+            agent.heartbeat()
+
+    beat = loop.create_task(heartbeat())
+    await stop.wait()
+    log.info("shutting down", extra={"event": "shutdown"})
+    beat.cancel()
+    server.close()
+    for c in list(agent.connections):
+        c.close()
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(server.wait_closed(), 5)
+    agent.syncer.stop()
+    if isinstance(addr, str):
+        with contextlib.suppress(OSError):
+            os.unlink(addr)
+    log.info("stopped", extra={"event": "stopped"})

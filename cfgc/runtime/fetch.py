@@ -1,0 +1,184 @@
+"""Fetching one channel's version from a store, verifying everything it uses.
+
+A poll is one conditional read of the channel pointer (ETag / OCI manifest
+digest); only when it changed are the version document, the bundle manifest,
+its signatures and the files the selected targets use (the target itself,
+the prompts it pins, the SOPS documents it references) read, and of those only
+the ones whose content digest is not already in the local cache.
+
+Nothing is accepted until the pointer signature, the manifest signature and
+every digest on the way verify; a pointer older than the newest one seen is
+refused (:class:`RollbackError`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import gzip
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cfgc.attest import MANIFEST_TYPE, SIGNATURE
+from cfgc.canonical import sha256_digest
+from cfgc.errors import ExternalError, InputError, IntegrityError
+from cfgc.signing import Verifier, verify_envelope
+from cfgc.stores.base import Store, check_channel
+from cfgc.stores.layout import CONTENT_DIGEST, TITLE, parse_version
+from cfgc.stores.pointer import Pointer, decode_pointer
+
+
+class RollbackError(IntegrityError):
+    """A channel pointer older than one already seen (a replayed or rolled-back store)."""
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A verified version: everything a snapshot is built from (all bytes checked)."""
+
+    pointer: Pointer
+    pointer_doc: bytes
+    etag: str | None
+    manifest_raw: bytes
+    signature: bytes  # the manifest.sig.json envelope (JSON bytes)
+    targets: tuple[str, ...]
+    files: Mapping[str, bytes]  # bundle path -> content, for the selected targets
+    new_blobs: Mapping[str, bytes] = field(default_factory=dict)  # content digest -> bytes not in the cache
+
+    @property
+    def version(self) -> str:
+        return self.pointer.version
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.manifest_raw)
+        return value
+
+
+def check_manifest_signature(raw: bytes, envelope: bytes, verifiers: list[Verifier], version: str) -> None:
+    """The bundle manifest ``raw`` is exactly what ``envelope`` signs with a trusted key."""
+    try:
+        env = json.loads(envelope)
+    except ValueError:
+        raise IntegrityError(f"version {version}: {SIGNATURE} is not JSON") from None
+    payload, _ = verify_envelope(env, MANIFEST_TYPE, verifiers, f"version {version}: {SIGNATURE}")
+    if payload != raw:
+        raise IntegrityError(f"version {version}: the signed manifest differs from the published one")
+
+
+def select_targets(manifest: Mapping[str, Any], patterns: tuple[str, ...], version: str) -> tuple[str, ...]:
+    """The target names of ``manifest`` that ``patterns`` (exact names or globs) select."""
+    names = sorted(manifest.get("targets") or {})
+    out = [n for n in names if any(n == p or fnmatch.fnmatchcase(n, p) for p in patterns)]
+    missing = [p for p in patterns if not any(ch in p for ch in "*?[") and p not in names]
+    if missing or not out:
+        raise InputError(f"version {version} has no target {', '.join(missing or patterns)} "
+                         f"(it has {len(names)}: {', '.join(names[:8])}{' …' if len(names) > 8 else ''})")
+    return tuple(out)
+
+
+def needed_files(manifest: Mapping[str, Any], targets: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Bundle path -> manifest entry for each file the targets use (target, prompts, secrets)."""
+    try:
+        out: dict[str, dict[str, Any]] = {}
+        for t in targets:
+            entry = manifest["targets"][t]
+            out[f"targets/{t}.json"] = entry
+            for section, names in (("prompts", entry.get("prompts") or []), ("secrets", entry.get("secrets") or [])):
+                for name in names:
+                    e = manifest[section][name]
+                    out[str(e["path"])] = e
+        return out
+    except (KeyError, TypeError, AttributeError):
+        raise IntegrityError("the bundle manifest lists a target file it does not describe") from None
+
+
+BlobLookup = Callable[[str], bytes | None]
+
+
+def fetch(store: Store, verifiers: list[Verifier], channel: str, patterns: tuple[str, ...], *,
+          etag: str | None, min_serial: int, current: Verified | None,
+          cached: BlobLookup) -> Verified | None:
+    """Poll ``channel``; None when it did not change, else the new verified version.
+
+    ``cached(digest)`` returns content from the local cache (verified) or None.
+    """
+    read = store.get_channel(check_channel(channel), etag)
+    if read.not_modified:
+        return None
+    if read.data is None:
+        raise ExternalError(f"channel {channel} does not exist in {store.url} (or the store is not there)")
+    pointer = decode_pointer(channel, read.data, verifiers)
+    if pointer.serial < min_serial:
+        raise RollbackError(f"channel {channel}: pointer serial {pointer.serial} is older than serial {min_serial} "
+                            f"already seen (replayed or rolled-back store); keeping the current version")
+    if current is not None and pointer.serial == current.pointer.serial:
+        if pointer.version != current.version or pointer.manifest_digest != current.pointer.manifest_digest:
+            raise RollbackError(f"channel {channel}: serial {pointer.serial} now names {pointer.version}, "
+                                f"but it named {current.version} before; refusing a forked channel")
+        return None
+    if current is not None and pointer.manifest_digest == current.pointer.manifest_digest:
+        # A new serial for the same content (e.g. a re-promote): nothing to download.
+        return Verified(pointer, read.data, read.etag, current.manifest_raw, current.signature,
+                        current.targets, current.files)
+    return fetch_version(store, verifiers, pointer, read.data, read.etag, patterns, cached)
+
+
+def fetch_version(store: Store, verifiers: list[Verifier], pointer: Pointer, pointer_doc: bytes,
+                  etag: str | None, patterns: tuple[str, ...], cached: BlobLookup) -> Verified:
+    """Read and verify the version a (verified) pointer names."""
+    version = pointer.version
+    doc = store.get_version(version)
+    if doc is None:
+        raise IntegrityError(f"channel {pointer.channel} names version {version}, which is not in {store.url}")
+    info = parse_version(version, doc)
+    if info.manifest_digest != pointer.manifest_digest:
+        raise IntegrityError(f"version {version} has manifest {info.manifest_digest}, "
+                             f"the channel pointer promised {pointer.manifest_digest}")
+    new: dict[str, bytes] = {}
+    raw = cached(info.manifest_digest)
+    if raw is None:
+        raw = _checked(store.get_blob(info.manifest_digest), info.manifest_digest, "manifest.json", version)
+        new[info.manifest_digest] = raw
+    sigs = store.get_signatures(version)
+    try:
+        envelope = json.loads(sigs)[SIGNATURE] if sigs else None
+    except (ValueError, KeyError, TypeError):
+        envelope = None
+    if envelope is None:
+        raise IntegrityError(f"version {version} in {store.url} is not signed ({SIGNATURE} missing)")
+    signature = json.dumps(envelope, sort_keys=True, separators=(",", ":")).encode()
+    check_manifest_signature(raw, signature, verifiers, version)
+    try:
+        manifest = json.loads(raw)
+    except ValueError:
+        raise IntegrityError(f"version {version}: manifest.json is not JSON") from None
+    targets = select_targets(manifest, patterns, version)
+    layers = {str((layer.get("annotations") or {}).get(TITLE, "")).removesuffix(".gz"): layer
+              for layer in info.layers}
+    files: dict[str, bytes] = {}
+    for path, entry in needed_files(manifest, targets).items():
+        want = str(entry.get("digest"))
+        data = cached(want)
+        if data is None:
+            layer = layers.get(path)
+            if layer is None or (layer.get("annotations") or {}).get(CONTENT_DIGEST) != want:
+                raise IntegrityError(f"version {version}: no layer for {path} with digest {want}")
+            try:
+                data = gzip.decompress(store.get_blob(str(layer["digest"])))
+            except (OSError, EOFError):
+                raise IntegrityError(f"version {version}: {path} does not decompress (truncated?)") from None
+            data = _checked(data, want, path, version)
+            new[want] = data
+        if len(data) != entry.get("size"):
+            raise IntegrityError(f"version {version}: {path} is {len(data)} bytes, the manifest says {entry.get('size')}")
+        files[path] = data
+    return Verified(pointer, pointer_doc, etag, raw, signature, targets, files, new)
+
+
+def _checked(data: bytes, digest: str, path: str, version: str) -> bytes:
+    actual = sha256_digest(data)
+    if actual != digest:
+        raise IntegrityError(f"version {version}: {path} hashes to {actual}, the manifest says {digest}")
+    return data

@@ -1,0 +1,288 @@
+"""The engine under the client and the agent: poll, verify, cache, swap, notify.
+
+One :class:`Syncer` follows one channel of one store for a set of targets
+(exact names or globs).  ``refresh()`` polls once; ``start()`` loads the cache,
+polls, and keeps polling on a daemon thread.  The current
+:class:`~cfgc.runtime.snapshot.BundleSnapshot` is replaced by one reference
+assignment after the new version verified and was written to the cache;
+change callbacks run after the swap, on the polling thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cfgc.errors import CfgcError, ExternalError, IntegrityError
+from cfgc.runtime.cache import BundleCache, CacheError
+from cfgc.runtime.fetch import RollbackError, Verified, fetch, needed_files
+from cfgc.runtime.snapshot import BundleSnapshot, build
+from cfgc.signing import Verifier
+from cfgc.stores import Store, open_store
+
+log = logging.getLogger("cfgc.runtime")
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """A new version was swapped in."""
+
+    old_version: str | None
+    new_version: str
+    serial: int
+    snapshot: BundleSnapshot = field(repr=False)
+
+
+@dataclass
+class Metrics:
+    """Counters and timestamps of a syncer (read them through ``Syncer.status()``)."""
+
+    polls: int = 0
+    unchanged: int = 0
+    updates: int = 0
+    failures: dict[str, int] = field(default_factory=dict)  # reason -> count
+    verification_failures: int = 0
+    rollback_rejections: int = 0
+    cache_failures: int = 0
+    last_attempt: float | None = None
+    last_success: float | None = None  # last poll that reached the source and verified (or was unchanged)
+    last_update: float | None = None
+    last_error: str | None = None
+    last_error_reason: str | None = None
+
+    @property
+    def refresh_failures(self) -> int:
+        return sum(self.failures.values())
+
+
+def reason_of(e: BaseException) -> str:
+    if isinstance(e, RollbackError):
+        return "rollback"
+    if isinstance(e, IntegrityError):
+        return "verification"
+    if isinstance(e, ExternalError):
+        return "unreachable"
+    if isinstance(e, CfgcError):
+        return "invalid"
+    return "error"
+
+
+def open_source(url: str, timeout: float = 10.0) -> Store:
+    """The store a runtime reads from, with bounded network timeouts."""
+    store = open_store(url)
+    if url.startswith("s3://"):
+        import boto3
+        from botocore.config import Config
+
+        cfg = Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 2, "mode": "standard"})
+        store._client = boto3.client("s3", config=cfg)  # type: ignore[attr-defined]
+    return store
+
+
+class Syncer:
+    """Follow one channel; hold the current verified snapshot."""
+
+    def __init__(self, store: Store, verifiers: list[Verifier], channel: str, patterns: tuple[str, ...],
+                 cache_dir: Path | None = None, interval: float = 30.0, stale_after: float | None = None) -> None:
+        if not verifiers:
+            raise ValueError("a runtime needs at least one trusted key")
+        self.store = store
+        self.verifiers = verifiers
+        self.channel = channel
+        self.patterns = patterns
+        self.interval = interval
+        self.stale_after = stale_after if stale_after is not None else max(3 * interval, 1.0)
+        self.cache = BundleCache(cache_dir, store.url, channel, patterns) if cache_dir is not None else None
+        self.metrics = Metrics()
+        self.snapshot: BundleSnapshot | None = None
+        self.serial_seen = 0
+        self._callbacks: list[Callable[[ChangeEvent], Any]] = []
+        self._refresh_lock = threading.Lock()
+        self._stats_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_touch = 0.0
+
+    # -- lifecycle -----------------------------------------------------------
+    def load_cache(self) -> bool:
+        """Serve the cached version (re-verified) if there is one; False if none is usable."""
+        if self.cache is None:
+            return False
+        self.serial_seen = max(self.serial_seen, self.cache.serial_seen())
+        try:
+            loaded = self.cache.load(self.verifiers)
+        except CfgcError as e:
+            self._failed(CacheError(f"cache unusable: {e.message}"), "cache")
+            return False
+        if loaded is None:
+            return False
+        v, fetched_at = loaded
+        self.serial_seen = max(self.serial_seen, v.pointer.serial)
+        self._swap(build(v, "cache"))
+        with self._stats_lock:
+            self.metrics.last_success = fetched_at
+        log.info("serving cached version %s (serial %d) of channel %s", v.version, v.pointer.serial, self.channel)
+        return True
+
+    def start(self, require: bool = True, load_cache: bool = True) -> None:
+        """Load the cache, poll once, then poll every ``interval`` seconds in the background.
+
+        With ``require``, raise the poll's error when neither the source nor
+        the cache gave a verified version.
+        """
+        if load_cache:
+            self.load_cache()
+        try:
+            self.refresh()
+        except CfgcError:
+            if require and self.snapshot is None:
+                raise
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=f"cfgc-sync-{self.channel}", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def on_change(self, callback: Callable[[ChangeEvent], Any]) -> None:
+        self._callbacks.append(callback)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval * random.uniform(0.9, 1.1)):
+            try:
+                self.refresh()
+            except CfgcError:
+                pass  # recorded in the metrics and logged
+            except Exception:  # noqa: BLE001 - the poller must survive anything
+                log.exception("unexpected error while refreshing channel %s", self.channel)
+
+    # -- polling -------------------------------------------------------------
+    def _lookup(self, current: Verified | None) -> Callable[[str], bytes | None]:
+        """Content by digest: the current version's files first, then the disk cache."""
+        mem: dict[str, bytes] = {}
+        if current is not None:
+            mem[current.pointer.manifest_digest] = current.manifest_raw
+            for path, entry in needed_files(current.manifest, current.targets).items():
+                if path in current.files:
+                    mem[str(entry["digest"])] = current.files[path]
+
+        def lookup(digest: str) -> bytes | None:
+            data = mem.get(digest)
+            if data is None and self.cache is not None:
+                data = self.cache.blob(digest)
+            return data
+
+        return lookup
+
+    def refresh(self) -> bool:
+        """Poll the channel once; True if a new version was swapped in.
+
+        Raises the failure (also recorded in the metrics); the current version stays.
+        """
+        with self._refresh_lock:
+            now = time.time()
+            with self._stats_lock:
+                self.metrics.polls += 1
+                self.metrics.last_attempt = now
+            current = self.snapshot.verified if self.snapshot is not None else None
+            try:
+                v = fetch(self.store, self.verifiers, self.channel, self.patterns,
+                          etag=current.etag if current is not None else None, min_serial=self.serial_seen,
+                          current=current, cached=self._lookup(current))
+                snap = build(v, "source") if v is not None else None
+            except CfgcError as e:
+                self._failed(e, reason_of(e))
+                raise
+            except Exception as e:  # noqa: BLE001 - e.g. a truncated HTTP response
+                err = ExternalError(f"reading channel {self.channel} from {self.store.url} failed: "
+                                    f"{type(e).__name__}: {e}")
+                self._failed(err, "unreachable")
+                raise err from None
+            if snap is None:
+                if self.snapshot is not None and self.snapshot.origin != "source":
+                    self._swap(dataclasses.replace(self.snapshot, origin="source"))  # confirmed current
+                with self._stats_lock:
+                    self.metrics.unchanged += 1
+                    self.metrics.last_success = time.time()
+                    self.metrics.last_error = self.metrics.last_error_reason = None
+                if self.cache is not None and time.time() - self._last_touch > max(self.interval, 60.0):
+                    self._last_touch = time.time()
+                    self._save(None)
+                return False
+            self.serial_seen = max(self.serial_seen, v.pointer.serial)  # type: ignore[union-attr]
+            self._save(v)
+            old = self.snapshot
+            self._swap(snap)
+            with self._stats_lock:
+                self.metrics.updates += 1
+                self.metrics.last_success = self.metrics.last_update = time.time()
+                self.metrics.last_error = self.metrics.last_error_reason = None
+            log.info("channel %s: now at version %s (serial %d)", self.channel, snap.version, snap.serial)
+            event = ChangeEvent(old.version if old else None, snap.version, snap.serial, snap)
+            for cb in list(self._callbacks):
+                try:
+                    cb(event)
+                except Exception:  # noqa: BLE001 - a callback must not stop the updates
+                    log.exception("on_change callback %r failed", cb)
+            return True
+
+    def _save(self, v: Verified | None) -> None:
+        if self.cache is None:
+            return
+        try:
+            if v is None:
+                self.cache.touch(self.snapshot.verified.etag if self.snapshot else None)
+            else:
+                self.cache.save(v, self.serial_seen)
+        except OSError as e:
+            self._failed(ExternalError(f"cannot write the cache {self.cache.root}: {e.strerror}"), "cache")
+
+    def _swap(self, snap: BundleSnapshot) -> None:
+        self.snapshot = snap
+
+    def _failed(self, e: CfgcError, reason: str) -> None:
+        with self._stats_lock:
+            m = self.metrics
+            m.failures[reason] = m.failures.get(reason, 0) + 1
+            if reason in ("verification", "rollback"):
+                m.verification_failures += 1
+            if reason == "rollback":
+                m.rollback_rejections += 1
+            if reason == "cache":
+                m.cache_failures += 1
+            m.last_error, m.last_error_reason = e.message, reason
+        keep = f"; keeping version {self.snapshot.version}" if self.snapshot else ""
+        log.warning("channel %s: %s failure: %s%s", self.channel, reason, e.message, keep)
+
+    # -- status --------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """What an SRE wants to see: version, serial, freshness, failures."""
+        snap = self.snapshot
+        now = time.time()
+        with self._stats_lock:
+            m = self.metrics
+            age = now - m.last_success if m.last_success is not None else None
+            return {
+                "channel": self.channel, "source": self.store.url, "ready": snap is not None,
+                "version": snap.version if snap else None, "serial": snap.serial if snap else None,
+                "serial_seen": self.serial_seen, "origin": snap.origin if snap else None,
+                "loaded_at": snap.loaded_at if snap else None,
+                "last_attempt": m.last_attempt, "last_success": m.last_success, "last_update": m.last_update,
+                "staleness_seconds": age,
+                "stale": snap is None or age is None or age > self.stale_after or m.last_error is not None,
+                "last_error": m.last_error, "last_error_reason": m.last_error_reason,
+                "polls": m.polls, "unchanged_polls": m.unchanged, "updates": m.updates,
+                "refresh_failures": dict(m.failures), "verification_failures": m.verification_failures,
+                "rollback_rejections": m.rollback_rejections, "cache_failures": m.cache_failures,
+                "cache_corrupt_blobs": self.cache.corrupt_blobs if self.cache else 0,
+            }
+
