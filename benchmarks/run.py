@@ -111,15 +111,17 @@ def build_benchmarks(work: Path, gen: Path, size: tuple[int, int, int], repeat: 
     res.append(measure("cfgc build, cold, filling the cache (full)", cfgc("build", "--repo", full, "--out", out / "f", "--cache-dir", cache), repeat, before=fresh_cache))
     res.append(measure("cfgc build, warm cache, nothing changed (full)", cfgc("build", "--repo", full, "--out", out / "f", "--cache-dir", cache), repeat))
     svc = sorted((full / "tenants").glob("*/envs/*/services/*.yaml"))[0]
-    counter = iter(range(10**6))
+    def marker() -> str:
+        return f"bench_marker_{time.time_ns()}: 1\n"  # unique across runs that reuse --work
+
     res.append(measure("cfgc build, warm cache, one service file changed", cfgc("build", "--repo", full, "--out", out / "f", "--cache-dir", cache), repeat,
-                       before=lambda: touch_append(svc, f"bench_marker_{next(counter)}: 1\n")))
+                       before=lambda: touch_append(svc, marker())))
     env_file = sorted((full / "tenants").glob("*/envs/*/env.yaml"))[0]
     res.append(measure(f"cfgc build, warm cache, one env file changed ({s} targets)", cfgc("build", "--repo", full, "--out", out / "f", "--cache-dir", cache), repeat,
-                       before=lambda: touch_append(env_file, f"bench_marker_{next(counter)}: 1\n")))
+                       before=lambda: touch_append(env_file, marker())))
     base_file = sorted((full / "global").glob("*.yaml"))[0]
     res.append(measure("cfgc build, warm cache, one global file changed (all)", cfgc("build", "--repo", full, "--out", out / "f", "--cache-dir", cache), repeat,
-                       before=lambda: touch_append(base_file, f"bench_marker_{next(counter)}: 1\n")))
+                       before=lambda: touch_append(base_file, marker())))
     return res
 
 
