@@ -207,7 +207,9 @@ def runtime_benchmark(quick: bool) -> list[str]:
     print(p.stdout, end="")
     if p.returncode != 0:
         return [f"runtime benchmark failed: {p.stderr.strip()[-500:]}"]
-    return [line for line in p.stdout.splitlines() if line.startswith(("|", "Command:", "command:"))]
+    table = [line for line in p.stdout.splitlines() if line.startswith("|")]
+    command = next((line for line in p.stdout.splitlines() if line.lower().startswith("command:")), "")
+    return [f"`{command.split(':', 1)[1].strip()}`:" if command else "", "", *table]
 
 
 def write_report(results: list[Result], args: argparse.Namespace, started: float, runtime: list[str]) -> None:
@@ -225,7 +227,8 @@ def write_report(results: list[Result], args: argparse.Namespace, started: float
         "| --- | ---: | ---: | --- |",
     ]
     for r in results:
-        lines.append(f"| {r.name} | {r.seconds:.3f} | {r.peak_mb:.0f} | {r.note} |")
+        peak = f"{r.peak_mb:.0f}" if r.peak_mb else "—"
+        lines.append(f"| {r.name} | {r.seconds:.3f} | {peak} | {r.note} |")
     floor = by.get("parse-only floor (libyaml, plain corpus)")
     hand = by.get("hand-written PyYAML+merge+jsonschema (plain)")
     ours = by.get("cfgc build, cold (plain)")
