@@ -20,18 +20,17 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from cfgc.canonical import sha256_digest
 from cfgc.errors import IntegrityError
+from cfgc.fslock import locked
 from cfgc.runtime.fetch import Verified, check_manifest_signature, needed_files, select_targets
 from cfgc.signing import Verifier
 from cfgc.stores.pointer import decode_pointer
@@ -163,15 +162,8 @@ class BundleCache:
             if p.name not in keep and not p.name.startswith("."):
                 p.unlink(missing_ok=True)
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(self.root / ".lock", "a+b") as f:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return locked(self.root, mode=0o700)
 
 
 def _write(path: Path, data: bytes) -> None:

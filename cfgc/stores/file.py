@@ -17,14 +17,13 @@ An interrupted write leaves at most a ``.tmp-*`` file that no reader sees.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from cfgc.canonical import sha256_digest
 from cfgc.errors import ExternalError, IntegrityError
+from cfgc.fslock import locked
 from cfgc.stores.base import (
     ChannelRead,
     ConflictError,
@@ -80,15 +79,8 @@ class FileStore:
         finally:
             tmp.unlink(missing_ok=True)
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a+b") as f:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return locked(self.root)
 
     def _replace(self, path: Path, data: bytes) -> None:
         os.replace(self._tmp(path, data), path)

@@ -10,22 +10,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import stat
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.fixtures.servers import free_port, running
 
 
 @pytest.fixture(scope="session")
@@ -51,32 +43,10 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not Path(exe).exists():
         pytest.skip("moto_server is not installed")
     port = free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [exe, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"moto_server exited early: {log.read_text()[-2000:]}")
-            try:
-                urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("moto_server did not become ready in 30 s")
-                time.sleep(0.1)
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    with running([exe, "-H", "127.0.0.1", "-p", str(port)], url + "/moto-api/", log, "moto_server"):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture()

@@ -18,7 +18,7 @@ import pytest
 from cfgc.signing import generate_keypair, load_signer
 from cfgc.stores.file import FileStore
 from tests.fixtures.repos import cfgc_bin
-from tests.integration.conftest import free_port
+from tests.fixtures.servers import free_port
 from tests.unit.runtime.bundles import ACME_KEY, Publisher, chat
 
 pytestmark = pytest.mark.integration
