@@ -148,12 +148,15 @@ def open_staging(out: Path) -> Path:
 
 def write_file(staging: Path, rel: str, data: bytes) -> None:
     """Write one file of a bundle into the staging directory."""
-    dest = staging / rel
+    # Plain os calls: this runs once per target, and pathlib costs more than the write.
+    dest = os.path.join(staging, rel)
     try:
-        dest.write_bytes(data)
+        f = open(dest, "wb")
     except FileNotFoundError:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(data)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        f = open(dest, "wb")
+    with f:
+        f.write(data)
 
 
 def commit_staging(staging: Path, out: Path, manifest: dict[str, Any], files: list[BundleFile]) -> str:

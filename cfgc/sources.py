@@ -52,6 +52,7 @@ class DirSource:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._root = str(root)
         self._files: list[str] | None = None
 
     def files(self) -> list[str]:
@@ -69,7 +70,8 @@ class DirSource:
 
     def read(self, path: str) -> bytes:
         try:
-            return (self.root / path).read_bytes()
+            with open(os.path.join(self._root, path), "rb") as f:
+                return f.read()
         except FileNotFoundError:
             raise InputError(f"file not found: {path}") from None
         except OSError as e:
