@@ -151,12 +151,14 @@ def write_file(staging: Path, rel: str, data: bytes) -> None:
     # Plain os calls: this runs once per target, and pathlib costs more than the write.
     dest = os.path.join(staging, rel)
     try:
-        f = open(dest, "wb")
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     except FileNotFoundError:
         os.makedirs(os.path.dirname(dest), exist_ok=True)
-        f = open(dest, "wb")
-    with f:
-        f.write(data)
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
 
 
 def commit_staging(staging: Path, out: Path, manifest: dict[str, Any], files: list[BundleFile]) -> str:
