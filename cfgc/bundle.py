@@ -156,7 +156,9 @@ def write_file(staging: Path, rel: str, data: bytes) -> None:
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        os.write(fd, data)
+        view = memoryview(data)
+        while view:  # a regular file takes it in one write; loop for the rare short write
+            view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
 
