@@ -44,6 +44,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})"),
     ),
 )
+_ANY_PATTERN = re.compile("|".join(f"(?:{rx.pattern})" for _, rx in _PATTERNS))
 _URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@")
 _PLACEHOLDER = re.compile(r"\$\{[^}]*\}|\{\{.*?\}\}|\{%.*?%\}|\$[A-Z_][A-Z0-9_]*\b")
 _WHOLE_PLACEHOLDER = re.compile(r"<[^<>]*>|\*+|x+|X+|\.\.\.|…|REDACTED|CHANGEME|changeme")
@@ -114,11 +115,17 @@ def classify(key: str | None, value: str) -> Hit | None:
     """What credential ``value`` (found under ``key``) looks like, if any."""
     if len(value) < MIN_ENTROPY_LENGTH and "@" not in value:
         return None  # too short for any known format or the entropy test: the common case
+    # Every build runs this on every long string: the common case (no known
+    # format, no '@', not under a secret-sounding key) costs one regex search.
+    known = _ANY_PATTERN.search(value) is not None
+    if not known and "@" not in value and not secret_key_name(key):
+        return None
     if _ENC.fullmatch(value.strip()) or _WHOLE_PLACEHOLDER.fullmatch(value.strip()):
         return None
-    for kind, rx in _PATTERNS:
-        if rx.search(value):
-            return Hit(kind, "error")
+    if known:
+        for kind, rx in _PATTERNS:
+            if rx.search(value):
+                return Hit(kind, "error")
     m = _URL_PASSWORD.search(value)
     if m and not is_placeholder(m.group(1)):
         return Hit("password in a URL", "error")
