@@ -74,14 +74,11 @@ def run(
     hits = 0
     if cache is not None:
         gkey = _global_key(compiler)
-        for spec in specs:
-            key = cache.target_key(spec, gkey, compiler.source)
-            out = cache.get(key, spec, staging)
-            if out is None:
-                todo.append((spec, key))
-            else:
-                outputs.append(out)
-                hits += 1
+        keyed = [(spec, cache.target_key(spec, gkey, compiler.source)) for spec in specs]
+        found, misses = cache.get_many(keyed, staging)
+        outputs.extend(found)
+        todo.extend(misses)
+        hits = len(found)
     else:
         todo = [(s, None) for s in specs]
     if todo:
