@@ -141,7 +141,16 @@ def diff_benchmark(work: Path, gen: Path, size: tuple[int, int, int], repeat: in
     if not help_ok:
         print("  (cfgc diff is not available)")
         return []
-    return [measure("cfgc diff HEAD~1..HEAD (one env file)", cfgc("diff", "--repo", repo, "--base", "HEAD~1", "--head", "HEAD", "--format", "json"), repeat)]
+    res = [measure(f"cfgc diff HEAD~1..HEAD (one env file: {s} targets)", cfgc("diff", "--repo", repo, "--base", "HEAD~1", "--head", "HEAD", "--format", "json"), repeat)]
+    glob_file = sorted((repo / "global").glob("*.yaml"))[0]
+    original = glob_file.read_bytes()
+    touch_append(glob_file, "bench_global_change: 1\n")
+    try:
+        res.append(measure(f"cfgc diff HEAD..worktree (one global file: all {t * e * s} targets)",
+                           cfgc("diff", "--repo", repo, "--base", "HEAD", "--format", "json"), 1))
+    finally:
+        glob_file.write_bytes(original)
+    return res
 
 
 def secrets_benchmark(work: Path, repeat: int, files: int = 200) -> list[Result]:
