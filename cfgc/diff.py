@@ -31,10 +31,12 @@ from cfgc.errors import CfgcError, InputError, Location
 from cfgc.hierarchy import TargetSpec
 from cfgc.loading import Path
 from cfgc.merging import MISSING, get_path
+from cfgc.parallel import can_fork, cores, map_chunks
 from cfgc.secretrefs import SecretRef
 from cfgc.sources import CONFIG_FILE, DirSource, GitSource, Source, SourceInfo
 
 SECRET_TOKEN = "\x00cfgc-secret:"
+PARALLEL_MIN_TARGETS = 400
 
 
 @dataclass(frozen=True)
@@ -157,21 +159,39 @@ def compare(base: Source, head: Source, select: str | None = None,
     b_specs = {s.name: s for s in reached(b.compiler, changed, select)} if changed and b else {}
     h_specs = {s.name: s for s in reached(h.compiler, changed, select)} if changed else {}
     config = h.compiler.config
-    diffs: list[TargetDiff] = []
-    errors: list[Diagnostic] = []
-    memo: Memo = {}
-    for name in sorted(set(b_specs) | set(h_specs)):
-        before = _compile(b, b_specs.get(name), errors, "warning", "at the base: ")
-        after = _compile(h, h_specs.get(name), errors, "error", "")
-        spec = h_specs.get(name) or b_specs[name]
-        prod = is_production(name, spec.variables, config)
-        if before is None or after is None:  # added, removed, or did not compile
-            if (before or after) is not None and (name not in b_specs or name not in h_specs):
-                diffs.append(TargetDiff(name, "added" if after else "removed", spec.variables, prod))
-            continue
-        changes = diff_targets(b, before, h, after, memo)  # type: ignore[arg-type]
-        if changes:
-            diffs.append(TargetDiff(name, "changed", spec.variables, prod, tuple(changes)))
+    names = sorted(set(b_specs) | set(h_specs))
+
+    def chunk_diff(chunk: list[str]) -> tuple[list[TargetDiff], list[Diagnostic]]:
+        diffs: list[TargetDiff] = []
+        errors: list[Diagnostic] = []
+        memo: Memo = {}
+        for name in chunk:
+            before = _compile(b, b_specs.get(name), errors, "warning", "at the base: ")
+            after = _compile(h, h_specs.get(name), errors, "error", "")
+            spec = h_specs.get(name) or b_specs[name]
+            prod = is_production(name, spec.variables, config)
+            if before is None or after is None:  # added, removed, or did not compile
+                if (before or after) is not None and (name not in b_specs or name not in h_specs):
+                    diffs.append(TargetDiff(name, "added" if after else "removed", spec.variables, prod))
+                continue
+            changes = diff_targets(b, before, h, after, memo)  # type: ignore[arg-type]
+            if changes:
+                diffs.append(TargetDiff(name, "changed", spec.variables, prod, tuple(changes)))
+        return diffs, errors
+
+    if len(names) >= PARALLEL_MIN_TARGETS and can_fork():
+        # A change to a low layer reaches thousands of targets: compile and
+        # compare them on every core.  Git objects are read up front, so the
+        # forked workers need no git process of their own.
+        for side in (b, h):
+            if side is not None and isinstance(side.compiler.source, GitSource):
+                side.compiler.source.prefetch(side.compiler.source.files())
+        size = max(64, len(names) // (4 * cores()) + 1)
+        parts = map_chunks(chunk_diff, [names[i : i + size] for i in range(0, len(names), size)])
+    else:
+        parts = [chunk_diff(names)]
+    diffs = [d for part, _ in parts for d in part]
+    errors = [e for _, part in parts for e in part]
     return DiffResult(base_name, head_name, config.variables, tuple(diffs), tuple(files),
                       len(h_specs), len(h.compiler.specs(select)), tuple(errors))
 

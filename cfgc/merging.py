@@ -13,7 +13,25 @@ from cfgc.errors import InputError
 from cfgc.loading import Document, Path
 from cfgc.tags import DELETE, Append, Prepend, Replace
 
-MISSING: Any = object()
+
+class _Missing:
+    """The absence of a value (a singleton that survives pickling between processes)."""
+
+    _instance: _Missing | None = None
+
+    def __new__(cls) -> _Missing:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __reduce__(self) -> str:
+        return "MISSING"
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
 
 
 def merge_layers(docs: list[Document] | tuple[Document, ...], base: Any = MISSING) -> Any:

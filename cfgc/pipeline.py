@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from cfgc.compiler import Compiler
 from cfgc.diagnostics import Diagnostic, group
 from cfgc.errors import CfgcError, InputError
 from cfgc.hierarchy import TargetSpec
+from cfgc.parallel import cores
 from cfgc.prompts import Prompt
 from cfgc.secrets.hygiene import sops_file_findings
 
@@ -51,10 +51,7 @@ class PipelineResult:
 
 def default_jobs() -> int:
     """Worker processes to use: ``$CFGC_JOBS`` or the number of cores."""
-    env = os.environ.get("CFGC_JOBS")
-    if env and env.isdigit() and int(env) > 0:
-        return int(env)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cores()
 
 
 def run(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -109,6 +110,7 @@ class GitSource:
                 raise InputError(f"{self.subdir} does not exist at {ref}") from None
         self.tree = tree
         self._blobs: dict[str, Any] | None = None
+        self._data: dict[str, bytes] = {}
 
     def _index(self) -> dict[str, Any]:
         if self._blobs is None:
@@ -126,10 +128,38 @@ class GitSource:
         return str(blob.hexsha) if blob is not None else "missing"
 
     def read(self, path: str) -> bytes:
+        data = self._data.get(path)
+        if data is not None:
+            return data
         blob = self._index().get(path)
         if blob is None:
             raise InputError(f"file not found at {self.ref}: {path}")
         return bytes(blob.data_stream.read())
+
+    def prefetch(self, paths: Iterable[str]) -> None:
+        """Read many files in one ``git cat-file --batch`` pass and keep their bytes.
+
+        Afterwards ``read`` needs no git process, so the source can be used
+        from forked worker processes.
+        """
+        index = self._index()
+        wanted = [p for p in dict.fromkeys(paths) if p in index and p not in self._data]
+        if not wanted:
+            return
+        shas = "".join(f"{index[p].hexsha}\n" for p in wanted).encode()
+        try:
+            out = subprocess.run(
+                ["git", "-C", str(self.repo.git_dir), "cat-file", "--batch"],
+                input=shas, capture_output=True, check=True, timeout=600,
+            ).stdout
+        except (subprocess.CalledProcessError, OSError, subprocess.TimeoutExpired) as e:
+            raise ExternalError(f"git cat-file failed: {e}") from None
+        pos = 0
+        for p in wanted:
+            nl = out.index(b"\n", pos)
+            size = int(out[pos:nl].split()[2])
+            self._data[p] = out[nl + 1 : nl + 1 + size]
+            pos = nl + 1 + size + 1
 
     def info(self) -> SourceInfo:
         c = self.commit
