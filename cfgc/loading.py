@@ -35,6 +35,7 @@ PLAIN_TAG = "tag:cfgc,2024:plain"
 _STR = "tag:yaml.org,2002:str"
 _SEQ = "tag:yaml.org,2002:seq"
 _MAP = "tag:yaml.org,2002:map"
+_MERGE = "tag:yaml.org,2002:merge"
 Path = tuple[str | int, ...]
 Mark = tuple[int, int]  # 1-based line, column
 
@@ -299,7 +300,7 @@ class _Builder:
         if tag == PLAIN_TAG:
             return resolve_plain(node.value)
         if isinstance(node, yaml.ScalarNode):
-            if tag == _STD + "str":
+            if tag == _STR:
                 return node.value
             if tag in _SCALAR_TAGS:
                 return self._explicit_scalar(node)
@@ -316,8 +317,8 @@ class _Builder:
                 value = self._map(node, path, depth)
         finally:
             self._active.discard(key)
-        if tag in (_STD + "seq", _STD + "map"):
-            if (tag == _STD + "seq") != isinstance(node, yaml.SequenceNode):
+        if tag == _SEQ or tag == _MAP:
+            if (tag == _SEQ) != isinstance(node, yaml.SequenceNode):
                 raise InputError(f"tag {tag.replace(_STD, '!!')} does not fit this node", self.loc(node))
             return value
         return self._wrap(tag, value, node)
@@ -334,14 +335,44 @@ class _Builder:
             out.append(self._value(child, p, depth + 1))
         return out
 
+    def _fast_map(self, node: yaml.MappingNode, depth: int) -> dict[str, Any] | None:
+        """The common case without marks: plain keys, scalar or nested values.
+
+        Returns None at the first key that needs the careful path (a tag,
+        null, ``<<``, a duplicate), which then redoes the mapping with checks.
+        """
+        out: dict[str, Any] = {}
+        value = self._value
+        child = depth + 1
+        for knode, vnode in node.value:
+            k = knode.value
+            ktag = knode.tag
+            if ktag == PLAIN_TAG:
+                if k in _NULLS or k == "<<" or k in out:
+                    return None
+            elif ktag != _STR or k in out or not isinstance(knode, yaml.ScalarNode):
+                return None
+            vtag = vnode.tag
+            if vtag == PLAIN_TAG:
+                out[k] = resolve_plain(vnode.value)
+            elif vtag == _STR and isinstance(vnode, yaml.ScalarNode):
+                out[k] = vnode.value
+            else:
+                out[k] = value(vnode, (), child)
+        return out
+
     def _map(self, node: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
+        if not self.track:
+            fast = self._fast_map(node, depth)
+            if fast is not None:
+                return fast
         out: dict[str, Any] = {}
         marks = self.marks
         for knode, vnode in node.value:
             if not isinstance(knode, yaml.ScalarNode):
                 raise InputError("mapping keys must be scalars", self.loc(knode))
             k = knode.value
-            if knode.tag == _STD + "merge" or (k == "<<" and knode.tag == PLAIN_TAG):
+            if knode.tag == _MERGE or (k == "<<" and knode.tag == PLAIN_TAG):
                 raise InputError(
                     "YAML merge keys (<<) are not supported; use $extends or layers",
                     self.loc(knode),
