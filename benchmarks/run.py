@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,15 +101,24 @@ def build_benchmarks(work: Path, gen: Path, size: tuple[int, int, int], repeat: 
     res.append(measure(f"write floor: create {n} files of 1.2 KB", [sys.executable, str(HERE / "write_floor.py"), str(out / "wf"), str(n)], repeat))
     res.append(measure("hand-written PyYAML+merge+jsonschema (plain)", [sys.executable, str(HERE / "baseline_handwritten.py"), str(plain), str(out / "hand")], repeat,
                        before=lambda: shutil.rmtree(out / "hand", ignore_errors=True)))
-    res.append(measure("cfgc build, cold, 1 core (plain)", cfgc("build", "--repo", plain, "--out", out / "p", "--no-cache", "-j", "1"), repeat))
-    res.append(measure("cfgc build, cold (plain)", cfgc("build", "--repo", plain, "--out", out / "p", "--no-cache"), repeat))
+    def clear(name: str) -> Callable[[], None]:
+        # A cold build writes into an empty place, and no earlier bundle is
+        # still being deleted in the background while it runs.
+        def go() -> None:
+            for d in (out / name, *out.glob(f".{name}.old-*")):
+                shutil.rmtree(d, ignore_errors=True)
+        return go
+
+    res.append(measure("cfgc build, cold, 1 core (plain)", cfgc("build", "--repo", plain, "--out", out / "p", "--no-cache", "-j", "1"), repeat, before=clear("p")))
+    res.append(measure("cfgc build, cold (plain)", cfgc("build", "--repo", plain, "--out", out / "p", "--no-cache"), repeat, before=clear("p")))
     res.append(measure("cfgc validate, cold (plain): compile, no writes", cfgc("validate", "--repo", plain, "--no-cache"), repeat))
-    res.append(measure("cfgc build, cold, 1 core (full corpus)", cfgc("build", "--repo", full, "--out", out / "f", "--no-cache", "-j", "1"), repeat))
-    res.append(measure("cfgc build, cold (full corpus)", cfgc("build", "--repo", full, "--out", out / "f", "--no-cache"), repeat))
+    res.append(measure("cfgc build, cold, 1 core (full corpus)", cfgc("build", "--repo", full, "--out", out / "f", "--no-cache", "-j", "1"), repeat, before=clear("f")))
+    res.append(measure("cfgc build, cold (full corpus)", cfgc("build", "--repo", full, "--out", out / "f", "--no-cache"), repeat, before=clear("f")))
     res.append(measure("cfgc validate, cold (full corpus)", cfgc("validate", "--repo", full, "--no-cache"), repeat))
 
     def fresh_cache() -> None:
         shutil.rmtree(cache, ignore_errors=True)
+        clear("f")()
 
     res.append(measure("cfgc build, cold, filling the cache (full)", cfgc("build", "--repo", full, "--out", out / "f", "--cache-dir", cache), repeat, before=fresh_cache))
     res.append(measure("cfgc build, warm cache, nothing changed (full)", cfgc("build", "--repo", full, "--out", out / "f", "--cache-dir", cache), repeat))

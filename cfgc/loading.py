@@ -317,7 +317,7 @@ class _Builder:
                 value = self._map(node, path, depth)
         finally:
             self._active.discard(key)
-        if tag == _SEQ or tag == _MAP:
+        if tag in (_SEQ, _MAP):
             if (tag == _SEQ) != isinstance(node, yaml.SequenceNode):
                 raise InputError(f"tag {tag.replace(_STD, '!!')} does not fit this node", self.loc(node))
             return value
