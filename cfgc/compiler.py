@@ -7,13 +7,13 @@ their own service file) is computed once and reused.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from cfgc.config import RepoConfig, SchemaRule, load_config
-from cfgc.diagnostics import Diagnostic, group
+from cfgc.diagnostics import Diagnostic, group, rule_of
 from cfgc.errors import CfgcError, InputError
 from cfgc.extends import resolve_extends
 from cfgc.hierarchy import Hierarchy, TargetSpec
@@ -201,7 +201,7 @@ class Compiler:
             try:
                 ct = self.compile(spec)
             except CfgcError as e:
-                diags.append(Diagnostic.from_error(e, _rule(e), spec.name))
+                diags.append(Diagnostic.from_error(e, rule_of(e), spec.name))
             else:
                 compiled.append(ct)
                 diags.extend(self.validate(ct))
@@ -213,17 +213,3 @@ class Compiler:
         except InputError as e:
             diags.append(Diagnostic.from_error(e, "prompt"))
         return BuildResult(tuple(compiled), tuple(group(diags)), tuple(prompts))
-
-
-def _rule(e: CfgcError) -> str:
-    msg = e.message
-    for word, rule in (("$extends", "extends"), ("template", "template"), ("prompt", "prompt"), ("YAML", "yaml")):
-        if word in msg:
-            return rule
-    return "compile"
-
-
-def compile_many(compiler: Compiler, names: Iterable[str]) -> dict[str, CompiledTarget]:
-    """Compile the named targets (used by explain and diff)."""
-    wanted = set(names)
-    return {s.name: compiler.compile(s) for s in compiler.specs() if s.name in wanted}

@@ -45,3 +45,12 @@ def group(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
 def count(diags: Iterable[Diagnostic], severity: str) -> int:
     """How many findings have ``severity``."""
     return sum(1 for d in diags if d.severity == severity)
+
+
+def rule_of(e: CfgcError) -> str:
+    """The finding rule for an error raised while compiling a target."""
+    msg = e.message
+    for word, rule in (("$extends", "extends"), ("template", "template"), ("prompt", "prompt"), ("YAML", "yaml")):
+        if word in msg:
+            return rule
+    return "compile"

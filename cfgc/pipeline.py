@@ -21,7 +21,7 @@ from cfgc import __version__
 from cfgc.bundle import TargetOutput, target_output, target_path, write_file
 from cfgc.cache import BuildCache
 from cfgc.compiler import Compiler
-from cfgc.diagnostics import Diagnostic, group
+from cfgc.diagnostics import Diagnostic, group, rule_of
 from cfgc.errors import CfgcError, InputError
 from cfgc.hierarchy import TargetSpec
 from cfgc.parallel import cores
@@ -171,7 +171,7 @@ def _compile_chunk(chunk: _Chunk) -> _ChunkResult:
             found = compiler.validate(ct)
             out = target_output(ct)
         except CfgcError as e:
-            diags.append(Diagnostic.from_error(e, _rule(e), spec.name))
+            diags.append(Diagnostic.from_error(e, rule_of(e), spec.name))
             continue
         diags.extend(found)
         if any(d.severity == "error" for d in found):
@@ -192,9 +192,3 @@ def _compile_chunk(chunk: _Chunk) -> _ChunkResult:
         for f in ct.secrets:
             secrets[f] = compiler.secret_files[f]
     return outs, diags, secrets, keys
-
-
-def _rule(e: CfgcError) -> str:
-    from cfgc.compiler import _rule as rule
-
-    return rule(e)
