@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,17 +49,20 @@ class CheckResult:
         return not any(d.severity == "error" for d in self.diagnostics)
 
 
-def hygiene(source: Source, config: RepoConfig) -> list[Diagnostic]:
-    """Secret hygiene findings, if :mod:`cfgc.secrets.hygiene` is available."""
+def hygiene(source: Source, config: RepoConfig, scanned: Collection[str] = ()) -> list[Diagnostic]:
+    """Secret hygiene findings, if :mod:`cfgc.secrets.hygiene` is available.
+
+    ``scanned``: plain layer files the compiler already checked for credentials.
+    """
     try:
         mod = importlib.import_module("cfgc.secrets.hygiene")
     except ModuleNotFoundError as e:
         if e.name == "cfgc.secrets.hygiene":
             return []
         raise
-    fn: Callable[[Source, RepoConfig], list[Diagnostic]] = mod.hygiene_findings
+    fn: Callable[..., list[Diagnostic]] = mod.hygiene_findings
     try:
-        return list(fn(source, config))
+        return list(fn(source, config, scanned=scanned))
     except CfgcError as e:
         return [Diagnostic.from_error(e, "secrets")]
 
@@ -191,7 +194,7 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
     compiler = Compiler(source)
     result = compiler.build(select)
     diags = list(result.diagnostics)
-    diags += hygiene(source, compiler.config)
+    diags += hygiene(source, compiler.config, compiler.plain_files())
     changed: frozenset[str] | None = None
     if delta is None and base is not None:
         from cfgc.diff import compare

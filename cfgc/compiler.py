@@ -125,6 +125,11 @@ class Compiler:
             self._docs[path] = doc
         return doc
 
+    def plain_files(self) -> set[str]:
+        """Layer files loaded so far that are not SOPS documents (their
+        values were checked for plaintext credentials as they loaded)."""
+        return {p for p in self._docs if p not in self.secret_files}
+
     def compile(self, spec: TargetSpec) -> CompiledTarget:
         """Compile one target; raises InputError at the first problem."""
         docs = tuple(self.document(p) for p in spec.layers)
@@ -173,10 +178,11 @@ class Compiler:
 
     def validate(self, target: CompiledTarget) -> list[Diagnostic]:
         """Schema findings for one compiled target, and those of the files it reads."""
-        layer = [
-            replace(d, targets=(target.name,)) for p in target.spec.layers for d in self._findings.get(p, ())
-        ]
-        return layer + self._validate_schemas(target)
+        return self.layer_findings(target.spec) + self._validate_schemas(target)
+
+    def layer_findings(self, spec: TargetSpec) -> list[Diagnostic]:
+        """Findings about the files a target reads (credentials left in clear), as its own."""
+        return [replace(d, targets=(spec.name,)) for p in spec.layers for d in self._findings.get(p, ())]
 
     def _validate_schemas(self, target: CompiledTarget) -> list[Diagnostic]:
         if not target.secrets:
@@ -202,6 +208,7 @@ class Compiler:
                 ct = self.compile(spec)
             except CfgcError as e:
                 diags.append(Diagnostic.from_error(e, rule_of(e), spec.name))
+                diags.extend(self.layer_findings(spec))
             else:
                 compiled.append(ct)
                 diags.extend(self.validate(ct))

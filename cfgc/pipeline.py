@@ -172,6 +172,7 @@ def _compile_chunk(chunk: _Chunk) -> _ChunkResult:
             out = target_output(ct)
         except CfgcError as e:
             diags.append(Diagnostic.from_error(e, rule_of(e), spec.name))
+            diags.extend(compiler.layer_findings(spec))
             continue
         diags.extend(found)
         if any(d.severity == "error" for d in found):

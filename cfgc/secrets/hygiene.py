@@ -15,7 +15,7 @@ Messages name files, key paths and the kind of credential, never a value.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from cfgc.config import RepoConfig
@@ -41,12 +41,22 @@ KeyPath = tuple[str | int, ...]
 
 
 def hygiene_findings(
-    source: Source, config: RepoConfig, now: dt.datetime | None = None
+    source: Source,
+    config: RepoConfig,
+    now: dt.datetime | None = None,
+    scanned: Collection[str] = (),
 ) -> list[Diagnostic]:
-    """Every secrets finding for the repo, in file order."""
+    """Every secrets finding for the repo, in file order.
+
+    ``scanned`` names plain files whose values a compiler already checked for
+    credentials (:meth:`cfgc.compiler.Compiler.document` does it as it loads
+    layers); they are not read again.  SOPS files are always checked here.
+    """
     now = now or dt.datetime.now(dt.UTC)
     rules, out = _creation_rules(source)
     for path in candidate_files(source, config):
+        if path in scanned:
+            continue
         doc = _load(source, path)
         if doc is None:
             continue

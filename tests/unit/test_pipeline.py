@@ -115,3 +115,15 @@ def test_findings_are_reported_on_warm_builds_too(make_repo, tmp_path: Path) -> 
         [d] = result.diagnostics
         assert str(d.location) == "base/a.yaml:1:1" and "OpenAI" in d.message
         assert "sk-proj" not in d.message
+
+
+def test_credential_is_reported_even_when_the_target_fails_to_compile(make_repo) -> None:
+    root = make_repo({
+        "base/a.yaml": "token: sk-proj-abcdefghijklmnopqrstuvwxyz0123\nurl: '{{ nope }}'\n",
+        "envs/dev.yaml": "x: 1\n", "svc/dev/a.yaml": "y: 1\n", "schemas/s.json": "{}",
+    }, config=CONFIG)
+    for run in (lambda c: pipeline.run(c), lambda c: c.build()):
+        result = run(Compiler(DirSource(root)))
+        messages = [d.message for d in result.diagnostics]
+        assert any("OpenAI" in m for m in messages), messages
+        assert any("template error" in m for m in messages), messages
