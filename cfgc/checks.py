@@ -23,9 +23,11 @@ from typing import Any
 
 from cfgc.compiler import CompiledTarget, Compiler
 from cfgc.config import RepoConfig
-from cfgc.diagnostics import Diagnostic, group
+from cfgc.diagnostics import Diagnostic, group, rule_of
 from cfgc.errors import CfgcError, Location
+from cfgc.hierarchy import TargetSpec
 from cfgc.loading import Path
+from cfgc.parallel import cores, map_chunks
 from cfgc.policy import PolicySet
 from cfgc.prompts import PromptLibrary
 from cfgc.semver import Version
@@ -47,6 +49,8 @@ class CheckResult:
     def ok(self) -> bool:
         """True when no finding is an error (warnings do not fail)."""
         return not any(d.severity == "error" for d in self.diagnostics)
+
+PARALLEL_MIN_TARGETS = 400
 
 
 def hygiene(source: Source, config: RepoConfig, scanned: Collection[str] = ()) -> list[Diagnostic]:
@@ -192,9 +196,6 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
     """Run every check on ``source``; ``base`` (or an already computed
     :class:`cfgc.diff.DiffResult` ``delta``) marks targets as changed or not."""
     compiler = Compiler(source)
-    result = compiler.build(select)
-    diags = list(result.diagnostics)
-    diags += hygiene(source, compiler.config, compiler.plain_files())
     changed: frozenset[str] | None = None
     if delta is None and base is not None:
         from cfgc.diff import compare
@@ -202,15 +203,46 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
         delta = compare(base, source, select)
     if delta is not None:
         changed = frozenset(t.name for t in delta.targets)
-    for t in result.targets:
-        diags += fallback_findings(t)
-        diags += prompt_ref_findings(t, compiler.prompts)
-    diags += template_variable_findings(compiler.prompts)
     policies = PolicySet(source, compiler.config.policies)
-    diags += policies.errors
-    for t in result.targets:
-        diags += policies.evaluate(t, None if changed is None else t.name in changed)
-    return CheckResult(tuple(group(diags)), tuple(t.name for t in result.targets), changed)
+    diags: list[Diagnostic] = list(policies.errors)
+    try:
+        compiler.schemas  # noqa: B018 - a bad schema is one finding, before any target
+    except CfgcError as e:
+        return CheckResult(tuple(group([*diags, Diagnostic.from_error(e, "schema")])), (), changed)
+    specs = compiler.specs(select)
+
+    def check_chunk(chunk: list[TargetSpec]) -> tuple[list[Diagnostic], list[str], set[str]]:
+        found: list[Diagnostic] = []
+        names: list[str] = []
+        for spec in chunk:
+            try:
+                t = compiler.compile(spec)
+            except CfgcError as e:
+                found.append(Diagnostic.from_error(e, rule_of(e), spec.name))
+                found += compiler.layer_findings(spec)
+                continue
+            names.append(t.name)
+            found += compiler.validate(t)
+            found += fallback_findings(t)
+            found += prompt_ref_findings(t, compiler.prompts)
+            found += policies.evaluate(t, None if changed is None else t.name in changed)
+        return found, names, compiler.plain_files()
+
+    # A large repo is checked on every core (workers inherit the loaded
+    # policies and schemas); results are merged in target order.
+    size = max(64, len(specs) // (4 * cores()) + 1)
+    chunks = [specs[i : i + size] for i in range(0, len(specs), size)] or [[]]
+    parts = map_chunks(check_chunk, chunks) if len(specs) >= PARALLEL_MIN_TARGETS else [check_chunk(specs)]
+    names = [n for _, part, _ in parts for n in part]
+    scanned = set().union(*(files for _, _, files in parts))
+    diags += [d for part, _, _ in parts for d in part]
+    try:
+        compiler.prompts.all()
+    except CfgcError as e:
+        diags.append(Diagnostic.from_error(e, "prompt"))
+    diags += template_variable_findings(compiler.prompts)
+    diags += hygiene(source, compiler.config, scanned)
+    return CheckResult(tuple(group(diags)), tuple(names), changed)
 
 
 def _dotted(path: Path) -> str:
