@@ -115,6 +115,7 @@ def build_benchmarks(work: Path, gen: Path, size: tuple[int, int, int], repeat: 
     res.append(measure("cfgc build, cold, 1 core (full corpus)", cfgc("build", "--repo", full, "--out", out / "f", "--no-cache", "-j", "1"), repeat, before=clear("f")))
     res.append(measure("cfgc build, cold (full corpus)", cfgc("build", "--repo", full, "--out", out / "f", "--no-cache"), repeat, before=clear("f")))
     res.append(measure("cfgc validate, cold (full corpus)", cfgc("validate", "--repo", full, "--no-cache"), repeat))
+    res.append(measure("cfgc check (full corpus: validation, hygiene, LLM checks)", cfgc("check", "--repo", full, "--format", "json"), repeat))
 
     def fresh_cache() -> None:
         shutil.rmtree(cache, ignore_errors=True)
