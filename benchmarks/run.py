@@ -54,12 +54,14 @@ def run_once(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None
     return elapsed, usage.ru_maxrss / 1024
 
 
-def measure(name: str, cmd: list[str], repeat: int, before=None, env=None, note: str = "") -> Result:
+def measure(name: str, cmd: list[str] | Callable[[], list[str]], repeat: int, before=None, env=None,
+            note: str = "") -> Result:
+    """Median wall time and peak RSS of ``repeat`` runs (``cmd`` may make a fresh command per run)."""
     times, peaks = [], []
     for _ in range(repeat):
         if before:
             before()
-        t, m = run_once(cmd, env=env)
+        t, m = run_once(cmd() if callable(cmd) else cmd, env=env)
         times.append(t)
         peaks.append(m)
     r = Result(name, statistics.median(times), max(peaks), note)
@@ -98,42 +100,40 @@ def build_benchmarks(work: Path, gen: Path, size: tuple[int, int, int], repeat: 
     res: list[Result] = []
     print(f"build, {n} targets")
     res.append(measure("parse-only floor (libyaml, plain corpus)", [sys.executable, str(HERE / "parse_floor.py"), str(plain)], repeat))
-    res.append(measure(f"write floor: create {n} files of 1.2 KB", [sys.executable, str(HERE / "write_floor.py"), str(out / "wf"), str(n)], repeat))
-    res.append(measure("hand-written PyYAML+merge+jsonschema (plain)", [sys.executable, str(HERE / "baseline_handwritten.py"), str(plain), str(out / "hand")], repeat,
-                       before=lambda: shutil.rmtree(out / "hand", ignore_errors=True)))
-    def clear(name: str) -> Callable[[], None]:
-        # A cold build writes into an empty place, and no earlier bundle is
-        # still being deleted in the background while it runs.
-        def go() -> None:
-            for d in (out / name, *out.glob(f".{name}.old-*")):
-                shutil.rmtree(d, ignore_errors=True)
-        return go
+    # Every run writes into a directory of its own and nothing is deleted
+    # until the harness ends: on some disks (ext4 with online discard) deleting
+    # thousands of files slows the writes that follow for seconds, which would
+    # be measured instead of cfgc.
+    counter = iter(range(10**6))
+    run_id = time.time_ns()
 
-    res.append(measure("cfgc build, cold, 1 core (plain)", cfgc("build", "--repo", plain, "--out", out / "p", "--no-cache", "-j", "1"), repeat, before=clear("p")))
-    res.append(measure("cfgc build, cold (plain)", cfgc("build", "--repo", plain, "--out", out / "p", "--no-cache"), repeat, before=clear("p")))
+    def fresh(prefix: str) -> Path:
+        return out / f"{prefix}-{run_id}-{next(counter)}"
+
+    res.append(measure(f"write floor: create {n} files of 1.2 KB", lambda: [sys.executable, str(HERE / "write_floor.py"), str(fresh("wf")), str(n)], repeat))
+    res.append(measure("hand-written PyYAML+merge+jsonschema (plain)", lambda: [sys.executable, str(HERE / "baseline_handwritten.py"), str(plain), str(fresh("hand"))], repeat))
+    res.append(measure("cfgc build, cold, 1 core (plain)", lambda: cfgc("build", "--repo", plain, "--out", fresh("p"), "--no-cache", "-j", "1"), repeat))
+    res.append(measure("cfgc build, cold (plain)", lambda: cfgc("build", "--repo", plain, "--out", fresh("p"), "--no-cache"), repeat))
     res.append(measure("cfgc validate, cold (plain): compile, no writes", cfgc("validate", "--repo", plain, "--no-cache"), repeat))
-    res.append(measure("cfgc build, cold, 1 core (full corpus)", cfgc("build", "--repo", full, "--out", out / "f", "--no-cache", "-j", "1"), repeat, before=clear("f")))
-    res.append(measure("cfgc build, cold (full corpus)", cfgc("build", "--repo", full, "--out", out / "f", "--no-cache"), repeat, before=clear("f")))
+    res.append(measure("cfgc build, cold, 1 core (full corpus)", lambda: cfgc("build", "--repo", full, "--out", fresh("f"), "--no-cache", "-j", "1"), repeat))
+    res.append(measure("cfgc build, cold (full corpus)", lambda: cfgc("build", "--repo", full, "--out", fresh("f"), "--no-cache"), repeat))
     res.append(measure("cfgc validate, cold (full corpus)", cfgc("validate", "--repo", full, "--no-cache"), repeat))
     res.append(measure("cfgc check (full corpus: validation, hygiene, LLM checks)", cfgc("check", "--repo", full, "--format", "json"), repeat))
-
-    def fresh_cache() -> None:
-        shutil.rmtree(cache, ignore_errors=True)
-        clear("f")()
-
-    res.append(measure("cfgc build, cold, filling the cache (full)", cfgc("build", "--repo", full, "--out", out / "f", "--cache-dir", cache), repeat, before=fresh_cache))
-    res.append(measure("cfgc build, warm cache, nothing changed (full)", cfgc("build", "--repo", full, "--out", out / "f", "--cache-dir", cache), repeat))
+    res.append(measure("cfgc build, cold, filling the cache (full)", lambda: cfgc("build", "--repo", full, "--out", fresh("f"), "--cache-dir", fresh("cache")), repeat))
+    # The warm runs below share one cache, filled once here.
+    run_once(cfgc("build", "--repo", full, "--out", fresh("f"), "--cache-dir", cache))
+    res.append(measure("cfgc build, warm cache, nothing changed (full)", lambda: cfgc("build", "--repo", full, "--out", fresh("f"), "--cache-dir", cache), repeat))
     svc = sorted((full / "tenants").glob("*/envs/*/services/*.yaml"))[0]
     def marker() -> str:
         return f"bench_marker_{time.time_ns()}: 1\n"  # unique across runs that reuse --work
 
-    res.append(measure("cfgc build, warm cache, one service file changed", cfgc("build", "--repo", full, "--out", out / "f", "--cache-dir", cache), repeat,
+    res.append(measure("cfgc build, warm cache, one service file changed", lambda: cfgc("build", "--repo", full, "--out", fresh("f"), "--cache-dir", cache), repeat,
                        before=lambda: touch_append(svc, marker())))
     env_file = sorted((full / "tenants").glob("*/envs/*/env.yaml"))[0]
-    res.append(measure(f"cfgc build, warm cache, one env file changed ({s} targets)", cfgc("build", "--repo", full, "--out", out / "f", "--cache-dir", cache), repeat,
+    res.append(measure(f"cfgc build, warm cache, one env file changed ({s} targets)", lambda: cfgc("build", "--repo", full, "--out", fresh("f"), "--cache-dir", cache), repeat,
                        before=lambda: touch_append(env_file, marker())))
     base_file = sorted((full / "global").glob("*.yaml"))[0]
-    res.append(measure("cfgc build, warm cache, one global file changed (all)", cfgc("build", "--repo", full, "--out", out / "f", "--cache-dir", cache), repeat,
+    res.append(measure("cfgc build, warm cache, one global file changed (all)", lambda: cfgc("build", "--repo", full, "--out", fresh("f"), "--cache-dir", cache), repeat,
                        before=lambda: touch_append(base_file, marker())))
     return res
 
@@ -315,6 +315,7 @@ def main() -> int:
         generate(args.gen, work / "full-100k", *big, plain=False)
         print("scale, 100,000 targets")
         results.append(measure("cfgc build, cold, 100,000 targets (full)", cfgc("build", "--repo", work / "full-100k", "--out", work / "out" / "big", "--no-cache"), 1))
+    shutil.rmtree(work / "out", ignore_errors=True)  # all outputs, now that nothing is measured
     if not args.no_report:
         write_report(results, args, started, runtime)
     if args.work is None:
