@@ -10,6 +10,8 @@ import hashlib
 import json
 from typing import Any
 
+from cfgc.secretrefs import jsonable
+
 
 def canonical_json(value: Any) -> bytes:
     """The canonical bytes of ``value``; raises ValueError for NaN/inf.
@@ -17,8 +19,6 @@ def canonical_json(value: Any) -> bytes:
     Secret references (:class:`cfgc.secretrefs.SecretRef`) serialise as their
     ``{"$secret": ...}`` form.
     """
-    from cfgc.secretrefs import jsonable
-
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=jsonable
     ).encode("utf-8")
@@ -31,6 +31,4 @@ def sha256_digest(data: bytes) -> str:
 
 def pretty_json(value: Any) -> str:
     """Indented JSON for people (stable key order)."""
-    from cfgc.secretrefs import jsonable
-
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=jsonable)

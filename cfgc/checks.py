@@ -15,9 +15,8 @@ The findings come from four places, all located at a real file:line:col:
 
 from __future__ import annotations
 
-import importlib
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +29,7 @@ from cfgc.loading import Path
 from cfgc.parallel import cores, map_chunks
 from cfgc.policy import PolicySet
 from cfgc.prompts import PromptLibrary
+from cfgc.secrets.hygiene import hygiene_findings
 from cfgc.semver import Version
 from cfgc.sources import Source
 
@@ -54,19 +54,12 @@ PARALLEL_MIN_TARGETS = 400
 
 
 def hygiene(source: Source, config: RepoConfig, scanned: Collection[str] = ()) -> list[Diagnostic]:
-    """Secret hygiene findings, if :mod:`cfgc.secrets.hygiene` is available.
+    """Secret hygiene findings (:mod:`cfgc.secrets.hygiene`).
 
     ``scanned``: plain layer files the compiler already checked for credentials.
     """
     try:
-        mod = importlib.import_module("cfgc.secrets.hygiene")
-    except ModuleNotFoundError as e:
-        if e.name == "cfgc.secrets.hygiene":
-            return []
-        raise
-    fn: Callable[..., list[Diagnostic]] = mod.hygiene_findings
-    try:
-        return list(fn(source, config, scanned=scanned))
+        return hygiene_findings(source, config, scanned=scanned)
     except CfgcError as e:
         return [Diagnostic.from_error(e, "secrets")]
 

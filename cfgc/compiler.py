@@ -7,19 +7,17 @@ their own service file) is computed once and reused.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from cfgc.config import RepoConfig, SchemaRule, load_config
-from cfgc.diagnostics import Diagnostic, group, rule_of
-from cfgc.errors import CfgcError, InputError
+from cfgc.diagnostics import Diagnostic
 from cfgc.extends import resolve_extends
 from cfgc.hierarchy import Hierarchy, TargetSpec
 from cfgc.loading import Document, Path, load_yaml
 from cfgc.merging import MISSING, get_path, merge_layers, merge_value
-from cfgc.prompts import Prompt, PromptLibrary
+from cfgc.prompts import PromptLibrary
 from cfgc.provenance import Provenance
 from cfgc.secretrefs import is_sops_document, secret_document, secret_refs, with_placeholders
 from cfgc.secrets.hygiene import plaintext_findings
@@ -30,7 +28,6 @@ from cfgc.walk import replace_at, scan
 if TYPE_CHECKING:
     from cfgc.schema import SchemaSet
 
-Progress = Callable[[int, int], None]
 _LATE_STAGES = frozenset(("prompt", "extends", "template"))
 
 
@@ -55,19 +52,6 @@ class CompiledTarget:
         """Source locations of this target's values."""
         return Provenance(self.docs, self.origins)
 
-
-@dataclass(frozen=True)
-class BuildResult:
-    """Targets that compiled and the findings of the whole run."""
-
-    targets: tuple[CompiledTarget, ...]
-    diagnostics: tuple[Diagnostic, ...]
-    prompts: tuple[Prompt, ...]
-
-    @property
-    def ok(self) -> bool:
-        """True when no finding is an error."""
-        return not any(d.severity == "error" for d in self.diagnostics)
 
 
 class Compiler:
@@ -193,30 +177,3 @@ class Compiler:
         return self.schemas.validate(
             target.name, with_placeholders(target.value), target.provenance, secret_types
         )
-
-    def build(self, select: str | None = None, progress: Progress | None = None) -> BuildResult:
-        """Compile and validate every selected target, collecting all findings."""
-        diags: list[Diagnostic] = []
-        compiled: list[CompiledTarget] = []
-        specs = self.specs(select)
-        try:
-            self.schemas  # noqa: B018 - load schemas up front: a bad schema fails fast
-        except CfgcError as e:
-            return BuildResult((), (Diagnostic.from_error(e, "schema"),), ())
-        for i, spec in enumerate(specs):
-            try:
-                ct = self.compile(spec)
-            except CfgcError as e:
-                diags.append(Diagnostic.from_error(e, rule_of(e), spec.name))
-                diags.extend(self.layer_findings(spec))
-            else:
-                compiled.append(ct)
-                diags.extend(self.validate(ct))
-            if progress is not None:
-                progress(i + 1, len(specs))
-        prompts: list[Prompt] = []
-        try:
-            prompts = self.prompts.all()
-        except InputError as e:
-            diags.append(Diagnostic.from_error(e, "prompt"))
-        return BuildResult(tuple(compiled), tuple(group(diags)), tuple(prompts))

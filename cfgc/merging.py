@@ -11,27 +11,11 @@ from typing import Any
 
 from cfgc.errors import InputError
 from cfgc.loading import Document, Path
+from cfgc.sentinel import Sentinel
 from cfgc.tags import DELETE, Append, Prepend, Replace
 
-
-class _Missing:
-    """The absence of a value (a singleton that survives pickling between processes)."""
-
-    _instance: _Missing | None = None
-
-    def __new__(cls) -> _Missing:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __reduce__(self) -> str:
-        return "MISSING"
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING: Any = _Missing()
+MISSING: Any = Sentinel("MISSING")
+"""The absence of a value (a deleted or never-set key)."""
 
 
 def merge_layers(docs: list[Document] | tuple[Document, ...], base: Any = MISSING) -> Any:
@@ -116,7 +100,7 @@ def _plain(value: Any, doc: Document, path: Path) -> Any:
     return value
 
 
-_COMPOSITE = {dict, list, Replace, Append, Prepend, type(DELETE)}
+_COMPOSITE = {dict, list, Replace, Append, Prepend, Sentinel}
 
 
 def deep_merge(base: Any, over: Any) -> Any:

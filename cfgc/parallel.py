@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -26,18 +26,27 @@ def can_fork() -> bool:
 
 
 def map_chunks(fn: Callable[[T], R], chunks: Sequence[T], jobs: int | None = None) -> list[R]:
-    """``[fn(c) for c in chunks]``, in order, on forked workers when it pays.
+    """``[fn(c) for c in chunks]``, in order, on forked workers when it pays."""
+    return list(imap_chunks(fn, chunks, jobs, ordered=True))
+
+
+def imap_chunks(
+    fn: Callable[[T], R], chunks: Sequence[T], jobs: int | None = None, ordered: bool = True
+) -> Iterator[R]:
+    """``fn`` of each chunk, yielded as it is done (in order unless ``ordered`` is False).
 
     ``fn`` may be a closure over unpicklable state: workers are forked after it
     is set, so they inherit it; only the chunks and the results are pickled.
     """
     n = min(jobs or cores(), len(chunks))
     if n <= 1 or not can_fork():
-        return [fn(c) for c in chunks]
+        yield from (fn(c) for c in chunks)
+        return
     _FN[0] = fn
     try:
         with multiprocessing.get_context("fork").Pool(n) as pool:
-            return pool.map(_call, chunks, chunksize=1)
+            run = pool.imap if ordered else pool.imap_unordered
+            yield from run(_call, chunks, chunksize=1)
     finally:
         _FN[0] = None
 

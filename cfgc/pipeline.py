@@ -11,11 +11,9 @@ and the findings are grouped the same way.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from cfgc import __version__
 from cfgc.bundle import TargetOutput, target_output, target_path, write_file
@@ -24,7 +22,7 @@ from cfgc.compiler import Compiler
 from cfgc.diagnostics import Diagnostic, group, rule_of
 from cfgc.errors import CfgcError, InputError
 from cfgc.hierarchy import TargetSpec
-from cfgc.parallel import cores
+from cfgc.parallel import imap_chunks
 from cfgc.prompts import Prompt
 from cfgc.secrets.hygiene import sops_file_findings
 
@@ -48,10 +46,6 @@ class PipelineResult:
         """True when no finding is an error."""
         return not any(d.severity == "error" for d in self.diagnostics)
 
-
-def default_jobs() -> int:
-    """Worker processes to use: ``$CFGC_JOBS`` or the number of cores."""
-    return cores()
 
 
 def run(
@@ -133,34 +127,30 @@ def _global_key(compiler: Compiler) -> str:
 
 _Chunk = list[tuple[TargetSpec, str | None]]
 _ChunkResult = tuple[list[TargetOutput], list[Diagnostic], dict[str, bytes], list[str | None]]
-_STATE: dict[str, Any] = {}
 
 
 def _compile_all(
     compiler: Compiler, todo: _Chunk, staging: Path | None, cache: BuildCache | None, jobs: int | None
-) -> list[_ChunkResult]:
+) -> Iterator[_ChunkResult]:
+    """Results chunk by chunk, as workers finish them (so progress is live)."""
     if not todo:
-        return []
+        return iter(())
     # Targets that share layers go together, so a worker parses them once.
     todo.sort(key=lambda item: (item[0].layers[:-1], item[0].name))
     chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
-    n = min(jobs or default_jobs(), len(chunks))
-    _STATE.update(compiler=compiler, staging=staging, cache=cache)
-    try:
-        if n <= 1 or len(todo) < PARALLEL_MIN_TARGETS or "fork" not in multiprocessing.get_all_start_methods():
-            return [_compile_chunk(c) for c in chunks]
-        # fork: workers inherit the parsed config, hierarchy and compiled schemas.
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(n) as pool:
-            return list(pool.imap_unordered(_compile_chunk, chunks))
-    finally:
-        _STATE.clear()
+
+    def compile_chunk(chunk: _Chunk) -> _ChunkResult:
+        return _compile_chunk(compiler, staging, cache, chunk)
+
+    if len(todo) < PARALLEL_MIN_TARGETS:
+        jobs = 1
+    # fork workers inherit the parsed config, hierarchy and compiled schemas.
+    return imap_chunks(compile_chunk, chunks, jobs, ordered=False)
 
 
-def _compile_chunk(chunk: _Chunk) -> _ChunkResult:
-    compiler: Compiler = _STATE["compiler"]
-    staging: Path | None = _STATE["staging"]
-    cache: BuildCache | None = _STATE["cache"]
+def _compile_chunk(
+    compiler: Compiler, staging: Path | None, cache: BuildCache | None, chunk: _Chunk
+) -> _ChunkResult:
     outs: list[TargetOutput] = []
     diags: list[Diagnostic] = []
     keys: list[str | None] = []

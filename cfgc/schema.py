@@ -126,6 +126,9 @@ class SchemaSet:
                     if err.validator != "type":
                         continue  # constraints on the plaintext cannot be checked without a key
                     message = f"a secret of type {secret_types[path]} is not of type {err.validator_value!r}"
+                elif _credential_like(err.instance, path):
+                    # jsonschema quotes the value; a credential left in clear must not reach CI logs.
+                    message = f"the value (not shown: it looks like a credential) fails '{err.validator}'"
                 out.append(
                     Diagnostic(
                         "error",
@@ -136,6 +139,13 @@ class SchemaSet:
                     )
                 )
         return out
+
+
+def _credential_like(value: Any, path: Path) -> bool:
+    from cfgc.secrets.scan import classify
+
+    key = next((p for p in reversed(path) if isinstance(p, str)), None)
+    return isinstance(value, str) and classify(key, value) is not None
 
 
 def _where(err: jsonschema.ValidationError, path: Path, prov: Provenance) -> Location:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cfgc.errors import InputError, Location
+from cfgc.sentinel import Sentinel
 
 
 @dataclass(frozen=True)
@@ -21,19 +22,7 @@ class Replace:
     value: Any
 
 
-class _Delete:
-    _instance: _Delete | None = None
-
-    def __new__(cls) -> _Delete:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "DELETE"
-
-
-DELETE = _Delete()
+DELETE = Sentinel("DELETE")
 """``!delete``: remove the inherited key."""
 
 

@@ -1,4 +1,6 @@
+from cfgc import pipeline
 from cfgc.compiler import Compiler
+from cfgc.errors import CfgcError
 from cfgc.sources import DirSource
 
 CONFIG = """\
@@ -12,9 +14,16 @@ prompts: prompts
 
 
 def compile_one(make_repo, files, name="prod/chat"):
+    """The whole run's findings, and the compiled target ``name`` (None if it failed)."""
     c = Compiler(DirSource(make_repo(files, config=CONFIG)))
-    result = c.build()
-    return c, result, {t.name: t for t in result.targets}.get(name)
+    result = pipeline.run(c, jobs=1)
+    spec = next((s for s in c.specs() if s.name == name), None)
+    if spec is None:
+        return c, result, None
+    try:
+        return c, result, c.compile(spec)
+    except CfgcError:
+        return c, result, None
 
 
 def test_late_binding_extends_sees_higher_layers(make_repo) -> None:
@@ -68,5 +77,5 @@ def test_layer_files_are_parsed_once(make_repo, monkeypatch) -> None:
     reads: list[str] = []
     orig = c.source.read
     monkeypatch.setattr(c.source, "read", lambda p: reads.append(p) or orig(p))
-    assert c.build().ok
+    assert pipeline.run(c, jobs=1).ok
     assert reads.count("base/a.yaml") == 1

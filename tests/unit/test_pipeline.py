@@ -122,8 +122,8 @@ def test_credential_is_reported_even_when_the_target_fails_to_compile(make_repo)
         "base/a.yaml": "token: sk-proj-abcdefghijklmnopqrstuvwxyz0123\nurl: '{{ nope }}'\n",
         "envs/dev.yaml": "x: 1\n", "svc/dev/a.yaml": "y: 1\n", "schemas/s.json": "{}",
     }, config=CONFIG)
-    for run in (lambda c: pipeline.run(c), lambda c: c.build()):
-        result = run(Compiler(DirSource(root)))
+    for jobs in (1, 2):
+        result = pipeline.run(Compiler(DirSource(root)), jobs=jobs)
         messages = [d.message for d in result.diagnostics]
         assert any("OpenAI" in m for m in messages), messages
         assert any("template error" in m for m in messages), messages

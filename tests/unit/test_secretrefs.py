@@ -53,3 +53,26 @@ def test_reference_serialises_and_refuses_str() -> None:
     assert canonical_json({"k": ref}) == b'{"k":{"$secret":{"file":"f.yaml","path":["a","b"],"type":"str"}}}'
     with pytest.raises(TypeError, match="cannot be interpolated"):
         str(ref)
+
+
+def test_schema_errors_never_quote_a_plaintext_credential(make_repo) -> None:
+    from cfgc import pipeline
+    from cfgc.compiler import Compiler
+    from cfgc.sources import DirSource
+
+    canary = "sk-proj-CANARYabcdefghijklmnopqrstuvwxyz"
+    root = make_repo({
+        "base/a.yaml": f"api_key: {canary}\n",
+        "envs/dev.yaml": "x: 1\n", "tenants/t/dev/chat.yaml": "y: 1\n",
+        "schemas/s.json": '{"properties": {"api_key": {"type": "string", "pattern": "^ENC"}}}',
+    }, config=(
+        "version: 1\n"
+        "hierarchy:\n  - base/*.yaml\n  - envs/{env}.yaml\n  - tenants/{tenant}/{env}/{service}.yaml\n"
+        "targets: '{tenant}/{env}/{service}'\n"
+        "schemas: [{schema: schemas/s.json}]\n"
+    ))
+    result = pipeline.run(Compiler(DirSource(root)), jobs=1)
+    text = "\n".join(str(d) for d in result.diagnostics)
+    assert "api_key: the value (not shown" in text  # the schema finding is still reported
+    assert "OpenAI" in text  # and so is the credential itself
+    assert "CANARY" not in text
