@@ -141,7 +141,7 @@ def _open_at(dir_fd: int, name: str, flags: int, rel: str, upto: str) -> int:
 
 
 def _read_all(fd: int, size: int) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     want = max(size, 0) + 1  # one byte more, to see the end in one call for a file that did not grow
     while True:
         chunk = os.read(fd, want)
