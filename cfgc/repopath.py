@@ -21,10 +21,12 @@ can never name a folder above the output or act as a glob.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
 import stat
+import threading
 
 from cfgc.errors import InputError, Location
 
@@ -100,29 +102,85 @@ def read_under(root: str, rel: str) -> bytes:
 
     ``root`` itself is trusted (the ``--repo`` or bundle folder the user named).
     """
-    problem = relative_problem(rel)
-    if problem:
-        raise InputError(problem, Location(rel))
-    parts = rel.split("/")
+    tree = Tree(root, max_open=0)
     try:
-        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError as e:
-        raise InputError(f"cannot open {root}: {e.strerror}") from None
-    try:
-        for i, part in enumerate(parts[:-1]):
-            sub = _open_at(fd, part, _DIR_FLAGS, rel, "/".join(parts[: i + 1]))
-            os.close(fd)
-            fd = sub
-        ffd = _open_at(fd, parts[-1], _FILE_FLAGS, rel, rel)
+        return tree.read(rel)
     finally:
-        os.close(fd)
-    try:
-        st = os.fstat(ffd)
-        if not stat.S_ISREG(st.st_mode):
-            raise InputError("is not a regular file; cfgc reads only regular files", Location(rel))
-        return _read_all(ffd, st.st_size)
-    finally:
-        os.close(ffd)
+        tree.close()
+
+
+class Tree:
+    """Reads files below one root folder without following links.
+
+    Keeps up to ``max_open`` folders open (each opened segment by segment
+    with ``O_NOFOLLOW`` once), so reading many files of one folder costs one
+    ``openat`` each.  An open folder stays the folder that was checked even if
+    a link replaces its name later.
+    """
+
+    def __init__(self, root: str, max_open: int = 64) -> None:
+        self.root = root
+        self.max_open = max_open
+        self._dirs: dict[str, int] = {}  # folder rel path -> fd, oldest first
+        self._lock = threading.Lock()
+
+    def read(self, rel: str) -> bytes:
+        """The bytes of the regular file ``rel``; InputError naming ``rel`` otherwise."""
+        problem = relative_problem(rel)
+        if problem:
+            raise InputError(problem, Location(rel))
+        folder, _, name = rel.rpartition("/")
+        with self._lock:  # a folder fd is not closed (evicted) while another thread opens through it
+            fd, owned = self._folder(folder, rel)
+            try:
+                ffd = _open_at(fd, name, _FILE_FLAGS, rel, rel)
+            finally:
+                if owned:
+                    os.close(fd)
+        try:
+            st = os.fstat(ffd)
+            if not stat.S_ISREG(st.st_mode):
+                raise InputError("is not a regular file; cfgc reads only regular files", Location(rel))
+            return _read_all(ffd, st.st_size)
+        finally:
+            os.close(ffd)
+
+    def _folder(self, folder: str, rel: str) -> tuple[int, bool]:
+        """An fd of ``folder`` and whether the caller must close it."""
+        fd = self._dirs.get(folder)
+        if fd is not None:
+            return fd, False
+        try:
+            fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as e:
+            raise InputError(f"cannot open {self.root}: {e.strerror}") from None
+        if folder:
+            parts = folder.split("/")
+            try:
+                for i, part in enumerate(parts):
+                    sub = _open_at(fd, part, _DIR_FLAGS, rel, "/".join(parts[: i + 1]))
+                    os.close(fd)
+                    fd = sub
+            except BaseException:
+                os.close(fd)
+                raise
+        if self.max_open <= 0:
+            return fd, True
+        if len(self._dirs) >= self.max_open:
+            oldest = next(iter(self._dirs))
+            os.close(self._dirs.pop(oldest))
+        self._dirs[folder] = fd
+        return fd, False
+
+    def close(self) -> None:
+        """Close the folders held open."""
+        with self._lock:
+            while self._dirs:
+                os.close(self._dirs.popitem()[1])
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # interpreter shutdown
+            self.close()
 
 
 def _open_at(dir_fd: int, name: str, flags: int, rel: str, upto: str) -> int:

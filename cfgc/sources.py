@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cfgc.errors import ExternalError, InputError, Location, UsageError
-from cfgc.repopath import NotFound, link_error, read_under, relative_problem
+from cfgc.repopath import NotFound, Tree, link_error, relative_problem
 
 CONFIG_FILE = "cfgc.yaml"
 _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", ".cfgc"}
@@ -56,6 +56,7 @@ class DirSource:
         self.root = root
         self._root = str(root)
         self._files: list[str] | None = None
+        self._tree = Tree(self._root)
 
     def files(self) -> list[str]:
         """Every file path, sorted; a symbolic link is listed as a file (reading it is refused)."""
@@ -67,7 +68,7 @@ class DirSource:
         return self._files
 
     def read(self, path: str) -> bytes:
-        return read_under(self._root, path)
+        return self._tree.read(path)
 
     def info(self) -> SourceInfo:
         return _git_info(self.root, None)

@@ -113,3 +113,22 @@ def test_inside_resolves_links(tmp_path: Path) -> None:
     assert inside(str(tmp_path / "root"), str(tmp_path / "root" / "sub" / "x"))
     assert not inside(str(tmp_path / "root"), str(tmp_path / "root" / "out" / "x"))
     assert not inside(str(tmp_path / "root"), str(tmp_path / "root-sibling"))
+
+
+def test_tree_keeps_a_bounded_number_of_folders_open(tmp_path: Path) -> None:
+    from cfgc.repopath import Tree
+
+    for i in range(4):
+        (tmp_path / f"d{i}" / "x").mkdir(parents=True)
+        (tmp_path / f"d{i}" / "x" / "f.yaml").write_text(f"n: {i}\n")
+    tree = Tree(str(tmp_path), max_open=2)
+    for _ in range(2):
+        for i in range(4):
+            assert tree.read(f"d{i}/x/f.yaml") == f"n: {i}\n".encode()
+            assert len(tree._dirs) <= 2
+    # a folder replaced by a link after it was opened: a new read of another folder still refuses the link
+    (tmp_path / "d9").symlink_to(tmp_path / "d0")
+    with pytest.raises(InputError):
+        tree.read("d9/x/f.yaml")
+    tree.close()
+    assert tree._dirs == {}
