@@ -122,6 +122,8 @@ class GitSource:
         self.tree = tree
         self._blobs: dict[str, Any] | None = None
         self._data: dict[str, bytes] = {}
+        self._odb_pid = os.getpid()
+        self._own_repo: Any = None
 
     def _index(self) -> dict[str, Any]:
         if self._blobs is None:
@@ -150,7 +152,18 @@ class GitSource:
             raise NotFound(f"file not found at {self.ref}: {path}")
         if blob.mode == LINK_MODE:
             raise link_error(path)
-        return bytes(blob.data_stream.read())
+        return bytes(self._odb().stream(blob.binsha).read())
+
+    def _odb(self) -> Any:
+        # GitPython talks to one long-lived 'git cat-file' process; a forked
+        # build worker that used the parent's would interleave its requests
+        # with its siblings' and read another file's bytes.  Each process gets its own.
+        if self._odb_pid != os.getpid():
+            import git
+
+            self._own_repo = git.Repo(self.repo.git_dir)
+            self._odb_pid = os.getpid()
+        return (self._own_repo or self.repo).odb
 
     def prefetch(self, paths: Iterable[str]) -> None:
         """Read many files in one ``git cat-file --batch`` pass and keep their bytes.

@@ -165,3 +165,30 @@ def test_manifest_paths_inside_pass() -> None:
     got = listed_files({"targets": {"a/b": {}}, "prompts": {"p@1.0.0": {"path": "prompts/p/1.0.0.j2"}},
                         "secrets": {"t/s.yaml": {"path": "secrets/t/s.yaml"}}})
     assert [p for p, _, _ in got] == ["targets/a/b.json", "prompts/p/1.0.0.j2", "secrets/t/s.yaml"]
+
+
+_FORKED: list[GitSource] = []  # inherited by forked workers, as cfgc.parallel shares the compiler
+
+
+def _read_in_worker(paths):
+    return [_FORKED[0].read(p) for p in paths]
+
+
+def test_git_source_reads_correctly_in_forked_workers(make_repo) -> None:
+    import multiprocessing
+
+    files = {f"f/{i:03d}.yaml": f"n: {i}\n" + "x" * (i * 37) for i in range(120)}
+    root = make_repo(files)
+    git_init(root)
+    src = GitSource(root, "HEAD")
+    src.read("f/000.yaml")  # the parent's git process is running before the fork
+    paths = sorted(files)
+    chunks = [paths[i::4] for i in range(4)] * 3
+    _FORKED[:] = [src]
+    try:
+        with multiprocessing.get_context("fork").Pool(4) as pool:
+            results = pool.map_async(_read_in_worker, chunks, chunksize=1).get(timeout=60)
+    finally:
+        _FORKED.clear()
+    for ps, datas in zip(chunks, results, strict=True):
+        assert [d.decode() for d in datas] == [files[p] for p in ps]
