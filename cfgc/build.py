@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -74,6 +74,8 @@ def build_bundle(
     reads = record_reads(source) if signers else None
     compiler = Compiler(source)
     out = out.resolve()
+    # Fail before any work when a layer is in OUT (a build would read its own last output).
+    _refuse_own_files({p for spec in compiler.specs(select) for p in spec.layers}, source, out, key_files)
     with exclusive(out):
         staging = open_staging(out)
         try:
@@ -109,7 +111,7 @@ def build_bundle(
     return BuildOutcome(result, out, digest)
 
 
-def _refuse_own_files(inputs: dict[str, str], source: Source, out: Path, key_files: Sequence[Path]) -> None:
+def _refuse_own_files(inputs: Iterable[str], source: Source, out: Path, key_files: Sequence[Path]) -> None:
     """A compile that read the output directory or a key file would sign it as an input: refuse."""
     root = getattr(source, "root", None)
     if root is None:
@@ -124,7 +126,7 @@ def _refuse_own_files(inputs: dict[str, str], source: Source, out: Path, key_fil
             what = "in a staging directory of a build into --out"
         if what is not None:
             raise UsageError(
-                f"the compile read {path}, which is {what}; keep --out and keys out of what "
+                f"{path} is an input of this build but is {what}; keep --out and keys out of what "
                 "the hierarchy, schemas and prompts match"
             )
 

@@ -140,7 +140,7 @@ def test_refuses_to_sign_a_read_key_or_out_file(tmp_path: Path) -> None:
     ok = {"cfgc.yaml": "sha256:1", "base/a.yaml": "sha256:2", "build/other.yaml": "sha256:3"}
     _refuse_own_files(ok, src, out, [key])
     for bad in ("build/bundle/targets/a.json", "keys/k.key", "build/.bundle.tmp-12-ab/x.yaml"):
-        with pytest.raises(UsageError, match="the compile read"):
+        with pytest.raises(UsageError, match="is an input of this build"):
             _refuse_own_files({**ok, bad: "sha256:4"}, src, out, [key])
 
 
