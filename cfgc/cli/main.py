@@ -147,7 +147,8 @@ def cli(debug: bool) -> None:
 
     \b
     Exit codes: 0 ok, 1 invalid input, 2 usage error, 3 internal bug,
-    4 external system failed, 5 integrity failure.
+    4 external system or environment failed (disk full, permission denied,
+    out of memory, ...), 5 integrity failure.
     """
 
 
