@@ -43,6 +43,10 @@ class ReadLog:
         """Entries recorded after ``mark`` (dicts keep insertion order)."""
         return list(self._digests.items())[mark:]
 
+    def get(self, path: str) -> str | None:
+        """The digest recorded for ``path``, if it was read."""
+        return self._digests.get(path)
+
     def __contains__(self, path: object) -> bool:
         return path in self._digests
 

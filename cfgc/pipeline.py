@@ -119,17 +119,22 @@ def run(
     outputs.sort(key=lambda o: o.name)
     inputs = None
     if reads is not None:
-        _read_cached_layers(compiler, specs, outputs, reads)
+        _read_cached_layers(compiler, specs, outputs, reads, cache)
         inputs = reads.digests()
     return PipelineResult(tuple(outputs), tuple(group(diags)), tuple(prompts), secret_files, hits, inputs)
 
 
 def _read_cached_layers(
-    compiler: Compiler, specs: list[TargetSpec], outputs: list[TargetOutput], reads: ReadLog
+    compiler: Compiler,
+    specs: list[TargetSpec],
+    outputs: list[TargetOutput],
+    reads: ReadLog,
+    cache: BuildCache | None,
 ) -> None:
     """Read the layers of targets served from the cache, which this build did not parse.
 
-    The cache knew them by stat; the provenance names their content.
+    The cache knew them by stat; the provenance names their content, which
+    must be the content the cache key was made from.
     """
     built = {o.name for o in outputs}
     for spec in specs:
@@ -137,6 +142,16 @@ def _read_cached_layers(
             for path in spec.layers:
                 if path not in reads:
                     compiler.source.read(path)
+                    if cache is not None:
+                        _same_as_cache_key(path, reads.get(path) or "", cache.file_digest(compiler.source, path))
+
+
+def _same_as_cache_key(path: str, read: str, keyed: str) -> None:
+    # The cache keys working-tree files by plain sha256 hex (git blobs by "git:<sha1>").
+    if len(keyed) == 64 and read != "sha256:" + keyed:
+        from cfgc.errors import ExternalError
+
+        raise ExternalError(f"{path} changed while cfgc was building; build again")
 
 
 def _global_key(compiler: Compiler) -> str:

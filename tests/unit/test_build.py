@@ -150,3 +150,24 @@ def test_read_log_refuses_a_file_that_changed_between_reads() -> None:
     log.record("a.yaml", b"x: 1\n")
     with pytest.raises(ExternalError, match="a.yaml changed while cfgc was building"):
         log.record("a.yaml", b"x: 2\n")
+
+
+def test_cached_layer_that_changed_since_the_cache_key_fails(repo: Path, tmp_path: Path, monkeypatch) -> None:
+    key, _ = keypair(tmp_path / "k")
+    cache = tmp_path / "cache"
+    signed_build(repo, tmp_path / "cold", key, cache=BuildCache(cache))
+    warm = BuildCache(cache)
+    real = warm.file_digest
+    calls: list[str] = []
+
+    def keyed_on_other_bytes(source, path):
+        # The key is made from the real bytes; later the file reads differently,
+        # as if it changed after the cache lookup.
+        calls.append(path)
+        d = real(source, path)
+        return hashlib.sha256(b"other").hexdigest() if calls.count(path) > 1 and path == "svc/dev/s1.yaml" else d
+
+    monkeypatch.setattr(warm, "file_digest", keyed_on_other_bytes)
+    with pytest.raises(ExternalError, match="svc/dev/s1.yaml changed while cfgc was building"):
+        signed_build(repo, tmp_path / "warm", key, cache=warm)
+    assert not (tmp_path / "warm").exists()
