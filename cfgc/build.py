@@ -117,12 +117,18 @@ def _refuse_own_files(inputs: Iterable[str], source: Source, out: Path, key_file
     if root is None:
         return
     root = Path(root).resolve()
-    own = {out: "in the --out directory", **{k.resolve(): "the signing key" for k in key_files}}
+    # Repo-relative prefixes (string tests: this runs over every layer of a large repo).
+    own = {}
+    for mine, what in [(out, "in the --out directory"), *((k.resolve(), "the signing key") for k in key_files)]:
+        rel = os.path.relpath(mine, root).replace(os.sep, "/")
+        if rel != "." and not rel.startswith("../"):
+            own[rel] = what
     leftovers = (f".{out.name}.tmp-", f".{out.name}.old-")
     for path in inputs:
-        p = root / path
-        what = next((w for mine, w in own.items() if p == mine or mine in p.parents), None)
-        if what is None and any(part.startswith(leftovers) for part in path.split("/")):
+        what = next((w for rel, w in own.items() if path == rel or path.startswith(rel + "/")), None)
+        if what is None and f"/.{out.name}." in f"/{path}" and any(
+            part.startswith(leftovers) for part in path.split("/")
+        ):
             what = "in a staging directory of a build into --out"
         if what is not None:
             raise UsageError(
