@@ -118,14 +118,14 @@ def _refuse_own_files(inputs: Iterable[str], source: Source, out: Path, key_file
         return
     root = Path(root).resolve()
     # Repo-relative prefixes (string tests: this runs over every layer of a large repo).
-    own = {}
-    for mine, what in [(out, "in the --out directory"), *((k.resolve(), "the signing key") for k in key_files)]:
+    own: dict[str, str] = {}
+    for mine, kind in [(out, "in the --out directory"), *((k.resolve(), "the signing key") for k in key_files)]:
         rel = os.path.relpath(mine, root).replace(os.sep, "/")
         if rel != "." and not rel.startswith("../"):
-            own[rel] = what
+            own[rel] = kind
     leftovers = (f".{out.name}.tmp-", f".{out.name}.old-")
     for path in inputs:
-        what = next((w for rel, w in own.items() if path == rel or path.startswith(rel + "/")), None)
+        what: str | None = next((w for rel, w in own.items() if path == rel or path.startswith(rel + "/")), None)
         if what is None and f"/.{out.name}." in f"/{path}" and any(
             part.startswith(leftovers) for part in path.split("/")
         ):
