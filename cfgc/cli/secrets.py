@@ -49,6 +49,11 @@ def secrets() -> None:
       runtimes hold the per-tenant age identity (or KMS access) to decrypt.
 
     \b
+    Commands that rewrite a file lock it (sidecar .NAME.cfgc-lock), re-read it
+    and write atomically; they wait up to $CFGC_SECRETS_LOCK_TIMEOUT seconds
+    (default 30) for another cfgc writer, then exit 4.
+
+    \b
     Examples:
       cfgc secrets encrypt --in-place tenants/acme/secrets.yaml
       SOPS_AGE_KEY_FILE=acme.key cfgc secrets decrypt tenants/acme/secrets.yaml
