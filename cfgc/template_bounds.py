@@ -79,11 +79,13 @@ class Budget:
             if t is str:
                 n += len(v)
             elif t is list or t is tuple:
-                n += len(v)
-                if n <= cap:
+                n += 1  # an empty list still costs: [[]] * 10**9 is a bomb
+                if n + len(v) <= cap:
                     stack.extend(v)
+                else:
+                    n += len(v)
             elif t is dict:
-                n += len(v)
+                n += 1 + len(v)  # keys and values
                 if n <= cap:
                     stack.extend(v.keys())
                     stack.extend(v.values())
@@ -154,7 +156,8 @@ def binop(op: str, left: Any, right: Any) -> None:
         for seq, n in ((left, right), (right, left)):
             size = _seq_size(b, seq)
             if size is not None and isinstance(n, int):
-                b.size(size * max(n, 0), f"'*' on a {type(seq).__name__}")
+                shell = 0 if isinstance(seq, str) else 1  # the list itself, counted once
+                b.size(shell + (size - shell) * max(n, 0), f"'*' on a {type(seq).__name__}")
                 return
         if isinstance(left, int) and isinstance(right, int):
             _int_bits(left.bit_length() + right.bit_length())
