@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from cfgc import template_bounds as tb
+from cfgc import template_filters
 
 
 def bounded_sandbox(undefined: Any) -> Any:
@@ -52,7 +53,7 @@ def bounded_sandbox(undefined: Any) -> Any:
             self.generic_visit(node)
             return hook("concat", [nodes.List(node.nodes, lineno=node.lineno)], node.lineno)
 
-    class _Bounded(ImmutableSandboxedEnvironment):  # type: ignore[misc]
+    class _Bounded(ImmutableSandboxedEnvironment):
         intercepted_binops = frozenset(("*", "+", "%", "**"))
 
         def _generate(self, source: Any, name: Any, filename: Any, defer_init: bool = False) -> Any:
@@ -85,6 +86,6 @@ def bounded_sandbox(undefined: Any) -> Any:
 
     env = _Bounded(undefined=undefined, autoescape=False, keep_trailing_newline=True, extensions=[_Hooks])
     env.globals["range"] = tb.bounded_range
-    env.globals["lipsum"] = tb.bounded_lipsum(env.globals["lipsum"])
-    tb.wrap_filters(env.filters)
+    env.globals["lipsum"] = template_filters.bounded_lipsum(env.globals["lipsum"])  # type: ignore[arg-type]
+    template_filters.wrap_filters(env.filters)
     return env

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar
-from functools import wraps
 from typing import Any
 
 from cfgc.limits import DEFAULT_LIMITS, INT_MAX, INT_MIN, TEMPLATE_INT_BITS, Limits
@@ -137,7 +136,8 @@ def _check_numbers(value: Any) -> None:
             stack.extend(v.values())
 
 
-def _int_arg(b: Budget, n: Any, what: str) -> None:
+def int_arg(b: Budget, n: Any, what: str) -> None:
+    """Refuse an integer width or count larger than a template may build."""
     if isinstance(n, int) and not isinstance(n, bool):
         b.size(n, what)
 
@@ -191,7 +191,7 @@ def format_widths(b: Budget, fmt: str, args: Iterable[Any], kwargs: Mapping[str,
             b.size(_number(d), "a format width")
     if star or _NESTED_BRACE.search(fmt):  # widths taken from the arguments
         for a in (*args, *kwargs.values()):
-            _int_arg(b, a, "a format width")
+            int_arg(b, a, "a format width")
 
 
 def _number(digits: str) -> int:
@@ -213,22 +213,24 @@ def precheck_call(obj: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) ->
         return
     if name in _WIDTH_METHODS:
         for a in (*args, *kwargs.values()):
-            _int_arg(b, a, f"str.{name} width")
+            int_arg(b, a, f"str.{name} width")
         if name == "expandtabs" and args and isinstance(args[0], int):
             b.size(owner.count("\t") * args[0] + len(owner), "str.expandtabs")
     elif name == "replace" and len(args) >= 2:
-        _replace_size(b, owner, args[0], args[1])
+        replace_size(b, owner, args[0], args[1])
     elif name == "join" and args:
-        _join_size(b, owner, args[0])
+        join_size(b, owner, args[0])
 
 
-def _replace_size(b: Budget, s: Any, old: Any, new: Any) -> None:
+def replace_size(b: Budget, s: Any, old: Any, new: Any) -> None:
+    """Refuse a ``replace`` whose result would be too large, before building it."""
     if isinstance(s, str) and isinstance(old, str) and isinstance(new, str):
         hits = len(s) + 1 if old == "" else s.count(old)
         b.size(len(s) + hits * max(len(new) - len(old), 0), "replace")
 
 
-def _join_size(b: Budget, sep: str, items: Any) -> None:
+def join_size(b: Budget, sep: str, items: Any) -> None:
+    """Refuse a ``join`` whose result would be too large, before building it."""
     if isinstance(items, (list, tuple)):
         b.size(b.measure(items, "join") + max(len(items) - 1, 0) * len(sep), "join")
 
@@ -240,103 +242,6 @@ def bounded_range(*args: int) -> range:
     r = range(*args)
     b.count(len(r), "range() would produce items")
     return r
-
-
-def wrap_filters(filters: dict[str, Callable[..., Any]]) -> None:
-    """Replace the built-in filters that take widths or counts with checked ones."""
-    for name, check in _FILTER_CHECKS.items():
-        if name in filters:
-            filters[name] = _checked(filters[name], check)
-
-
-def _checked(f: Callable[..., Any], check: Callable[..., None]) -> Callable[..., Any]:
-    @wraps(f)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        b = current()
-        b.tick()
-        # Filters marked pass_context/pass_eval_context get that first.
-        plain = args[1:] if getattr(f, "jinja_pass_arg", None) else args
-        check(b, *plain, **kwargs)
-        out = f(*args, **kwargs)
-        if isinstance(out, (str, list)):
-            b.measure(out, f"filter {f.__name__}")
-        return out
-
-    return run
-
-
-def _center(b: Budget, value: Any = "", width: Any = 80, *_: Any, **__: Any) -> None:
-    _int_arg(b, width, "center width")
-
-
-def _indent(b: Budget, s: Any = "", width: Any = 4, *_: Any, **__: Any) -> None:
-    w = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
-    b.size(w, "indent width")
-    b.size(len(str(s)) + (str(s).count("\n") + 1) * w, "indent")
-
-
-def _wordwrap(b: Budget, s: Any = "", width: Any = 79, *a: Any, wrapstring: Any = None, **__: Any) -> None:
-    if len(a) >= 2 and wrapstring is None:
-        wrapstring = a[1]
-    if isinstance(wrapstring, str):
-        b.size(len(str(s)) + (len(str(s)) + 1) * len(wrapstring), "wordwrap")
-
-
-def _format(b: Budget, value: Any = "", *args: Any, **kwargs: Any) -> None:
-    if isinstance(value, str):
-        format_widths(b, value, args, kwargs)
-
-
-def _count_arg(b: Budget, value: Any = None, n: Any = 1, *_: Any, **__: Any) -> None:
-    _int_arg(b, n, "batch/slice count")
-
-
-def _replace(b: Budget, s: Any = "", old: Any = "", new: Any = "", *_: Any, **__: Any) -> None:
-    _replace_size(b, str(s), old, new)
-
-
-def _join(b: Budget, value: Any = (), d: Any = "", *_: Any, **__: Any) -> None:
-    if isinstance(d, str):
-        _join_size(b, d, value)
-
-
-def _sum(b: Budget, iterable: Any = (), attribute: Any = None, start: Any = 0, **__: Any) -> None:
-    if isinstance(start, (list, tuple, str)) and isinstance(iterable, (list, tuple)):
-        b.measure([start, *iterable], "sum")
-
-
-def _tojson(b: Budget, value: Any = None, indent: Any = None, **__: Any) -> None:
-    if isinstance(indent, int):
-        b.size(b.measure(value, "tojson") * (indent + 1), "tojson")
-
-
-_FILTER_CHECKS: dict[str, Callable[..., None]] = {
-    "center": _center,
-    "indent": _indent,
-    "wordwrap": _wordwrap,
-    "format": _format,
-    "batch": _count_arg,
-    "slice": _count_arg,
-    "replace": _replace,
-    "join": _join,
-    "sum": _sum,
-    "tojson": _tojson,
-}
-
-
-def bounded_lipsum(f: Callable[..., str]) -> Callable[..., str]:
-    """``lipsum`` with at most the output limit's worth of words."""
-
-    @wraps(f)
-    def run(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:  # noqa: A002
-        b = current()
-        b.tick()
-        for v in (n, min, max):
-            _int_arg(b, v, "lipsum")
-        b.size(n * max * 12, "lipsum")  # a word is at most 11 characters and a space
-        return f(n=n, html=html, min=min, max=max)
-
-    return run
 
 
 def counted(iterable: Any) -> Iterator[Any]:
