@@ -60,8 +60,8 @@ def build(
 
     The same commit always gives byte-identical output.  On any error nothing
     is written and a previous bundle in OUT stays as it was.  Targets whose
-    inputs did not change come from the build cache (<repo>/.cfgc/cache), and
-    the rest compile on every core.
+    inputs did not change come from the build cache (outside the repo, every
+    blob verified before use), and the rest compile on every core.
 
     \b
     Examples:
