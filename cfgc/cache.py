@@ -25,7 +25,6 @@ import contextlib
 import hashlib
 import os
 import shutil
-import stat
 import tempfile
 import time
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from cfgc.bundle import TargetOutput, target_path, write_file
+from cfgc.cache_files import OPEN_FLAGS, place, read_regular, write_all, write_gitignore
 from cfgc.cache_index import (
     INDEX_NAME,
     MAX_INDEX_BYTES,
@@ -52,7 +52,6 @@ __all__ = ["BuildCache", "default_cache_dir"]
 # A file changed within this long of the build's start may change again without
 # its stat changing (timestamps are coarser than writes): hash it, do not memo it.
 RACY_NS = 2_000_000_000
-_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
 
 
 class BuildCache:
@@ -96,9 +95,12 @@ class BuildCache:
 
     def _load(self) -> None:
         assert self._key is not None
-        path = self.root / INDEX_NAME
         try:
-            data = _read_regular(str(path), MAX_INDEX_BYTES + 1)
+            fd = os.open(self.root / INDEX_NAME, OPEN_FLAGS)
+            try:
+                data: bytes | None = read_regular(fd, MAX_INDEX_BYTES + 1)
+            finally:
+                os.close(fd)
         except FileNotFoundError:
             data = None
         except (OSError, CacheCorrupt) as e:
@@ -188,58 +190,69 @@ class BuildCache:
         return found, misses
 
     def get(self, key: str, spec: TargetSpec, staging: Path | None) -> TargetOutput | None:
-        """The cached output for ``key``, its bytes verified; written into ``staging``."""
+        """The cached output for ``key``, its bytes verified; placed into ``staging``."""
         raw = self._targets.get(key)
         if raw is None:
             return None
         entry = target_entry(raw)
-        data = None
         if entry is None:
             self._corrupt(f"malformed entry for {spec.name}")
-        else:
-            data = self._read_blob(entry[0], entry[1])
-        if entry is None or data is None:
-            del self._targets[key]
-            return None
-        digest, size, prompts, secret_files = entry
-        if staging is not None:
-            # A copy of the bytes just hashed, never a link: the bundle cannot
-            # change when the cache does.
-            write_file(staging, target_path(spec.name), data)
-        self._used[key] = raw
-        return TargetOutput(spec.name, spec.variables, digest, size, prompts, secret_files)
+        elif self._place_blob(entry[0], entry[1], staging, target_path(spec.name)):
+            self._used[key] = raw
+            return TargetOutput(spec.name, spec.variables, *entry)
+        del self._targets[key]
+        return None
 
-    def _read_blob(self, digest: str, size: int) -> bytes | None:
+    def _place_blob(self, digest: str, size: int, staging: Path | None, rel: str) -> bool:
         hexdigest = digest[len("sha256:") :]  # target_entry checked it is 64 hex digits
         try:
-            data = _read_regular(os.path.join(self._blobs, hexdigest), size + 1)
+            fd = os.open(os.path.join(self._blobs, hexdigest), OPEN_FLAGS)
         except FileNotFoundError:
-            return None  # pruned meanwhile by another build: just compile
+            return False  # pruned meanwhile by another build: just compile
+        except OSError as e:  # ELOOP: a symlink
+            self._corrupt(f"blob {hexdigest[:12]}: {e.strerror}")
+            return False
+        try:
+            data = read_regular(fd, size + 1)
+            if len(data) != size or hashlib.sha256(data).hexdigest() != hexdigest:
+                raise CacheCorrupt("does not match its digest")
+            if staging is not None:
+                place(fd, data, staging, rel)
         except (OSError, CacheCorrupt) as e:
-            self._corrupt(f"blob {hexdigest[:12]}: {getattr(e, 'strerror', None) or e}")
-            return None
-        if len(data) != size or hashlib.sha256(data).hexdigest() != hexdigest:
-            self._corrupt(f"blob {hexdigest[:12]} does not match its digest")
-            return None
-        return data
+            self._corrupt(f"blob {hexdigest[:12]} {getattr(e, 'strerror', None) or e}")
+            return False
+        finally:
+            os.close(fd)
+        return True
 
-    def store(self, digest: str, data: bytes) -> None:
-        """Store the bytes of a compiled target (safe from several processes)."""
+    def store(self, digest: str, data: bytes, staging: Path | None = None, rel: str = "") -> None:
+        """Store the bytes of a compiled target, and place them into ``staging``
+        (safe from several processes)."""
         if self._key is None:
+            if staging is not None:
+                write_file(staging, rel, data)
             return
         hexdigest = digest.removeprefix("sha256:")
-        blob = os.path.join(self._blobs, hexdigest)
         tmp = os.path.join(self._blobs, f".{hexdigest}.{os.getpid()}")
-        # Always rewritten, never trusted because it exists: a damaged blob heals.
-        with contextlib.suppress(OSError):  # a cache that cannot be written is only slower
+        fd = -1
+        try:  # a cache that cannot be written is only slower
             try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+                fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o444)
             except FileNotFoundError:
                 os.makedirs(self._blobs, exist_ok=True)
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, blob)
+                fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o444)
+            write_all(fd, data)
+            if staging is not None:
+                place(fd, data, staging, rel)
+                staging = None
+            # Always rewritten, never trusted because it exists: a damaged blob heals.
+            os.replace(tmp, os.path.join(self._blobs, hexdigest))
+        except OSError:
+            if staging is not None:
+                write_file(staging, rel, data)
+        finally:
+            if fd >= 0:
+                os.close(fd)
 
     def record(self, key: str, out: TargetOutput) -> None:
         """Remember that ``key`` compiles to ``out`` (whose bytes are stored)."""
@@ -259,7 +272,7 @@ class BuildCache:
             targets.setdefault(k, v)
         with contextlib.suppress(OSError):
             self.root.mkdir(parents=True, exist_ok=True)
-            _write_gitignore(self.root)
+            write_gitignore(self.root)
             fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".index.")
             with os.fdopen(fd, "wb") as f:
                 f.write(encode_index(self._key, self._files_root, self._files, targets))
@@ -280,23 +293,3 @@ class BuildCache:
     def clear(self) -> None:
         """Remove the whole cache."""
         shutil.rmtree(self.root, ignore_errors=True)
-
-
-def _read_regular(path: str, limit: int) -> bytes:
-    """At most ``limit`` bytes of a regular file, never through a symlink or from a FIFO or device."""
-    fd = os.open(path, _OPEN_FLAGS)
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise CacheCorrupt("not a regular file")
-        if st.st_size >= limit:
-            raise CacheCorrupt(f"{st.st_size} bytes, more than expected")
-        return f.read(limit)
-
-
-def _write_gitignore(root: Path) -> None:
-    """``*`` in the cache directory: git never sees it, wherever it is."""
-    with contextlib.suppress(FileExistsError):
-        fd = os.open(root / ".gitignore", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-        with os.fdopen(fd, "w") as f:
-            f.write("# cfgc build cache: never committed\n*\n")

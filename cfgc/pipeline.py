@@ -189,13 +189,13 @@ def _compile_chunk(
         assert out.data is not None
         # Only targets without any finding are cached: a warm build must
         # report the same warnings as a cold one.
-        if staging is not None:
-            write_file(staging, target_path(spec.name), out.data)
         if cache is not None and key is not None and not found:
-            cache.store(out.digest, out.data)
+            cache.store(out.digest, out.data, staging, target_path(spec.name))
             keys.append(key)
         else:
             keys.append(None)
+            if staging is not None:
+                write_file(staging, target_path(spec.name), out.data)
         outs.append(TargetOutput(out.name, out.vars, out.digest, out.size, out.prompts, out.secrets))
         for f in ct.secrets:
             secrets[f] = compiler.secret_files[f]
