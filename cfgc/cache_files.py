@@ -4,6 +4,7 @@ or block on a FIFO, and placing a verified blob into a bundle."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import stat
 from pathlib import Path
@@ -45,13 +46,17 @@ def place(fd: int, data: bytes, staging: Path, rel: str) -> None:
     place (they are read-only and replaced whole), so a linked bundle file keeps
     its bytes.
     """
-    dest = os.path.join(staging, rel)
+    dest = os.path.abspath(os.path.join(staging, rel))
+    src = f"/proc/self/fd/{fd}"
     try:
+        # A dir fd makes os.link call linkat(AT_SYMLINK_FOLLOW): plain link()
+        # would link the /proc symlink itself (and fail, across filesystems).
+        root = _root_fd()
         try:
-            os.link(f"/proc/self/fd/{fd}", dest)
+            os.link(src, dest, dst_dir_fd=root, follow_symlinks=True)
         except FileNotFoundError:
             os.makedirs(os.path.dirname(dest), exist_ok=True)
-            os.link(f"/proc/self/fd/{fd}", dest)
+            os.link(src, dest, dst_dir_fd=root, follow_symlinks=True)
     except OSError:  # no /proc, another filesystem, links not allowed
         write_file(staging, rel, data)
 
@@ -62,3 +67,10 @@ def write_gitignore(root: Path) -> None:
         fd = os.open(root / ".gitignore", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
         with os.fdopen(fd, "w") as f:
             f.write("# cfgc build cache: never committed\n*\n")
+
+
+@functools.cache
+def _root_fd() -> int:
+    # dst_dir_fd is ignored for the absolute destinations given; it is only
+    # there to select linkat().
+    return os.open("/", os.O_RDONLY | os.O_DIRECTORY)
