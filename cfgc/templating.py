@@ -38,7 +38,12 @@ def sandbox() -> Any:
             if isinstance(obj, (_MappingView, _ListView)) and self._undefined_hint is None:
                 where = "config" + ("." + dotted(obj._p) if obj._p else "")
                 return f"{where} has no key {self._undefined_name!r}"
-            return str(super()._undefined_message)
+            # cfgc's wording, not Jinja2's (which differs between releases).
+            if self._undefined_hint is not None:
+                return str(self._undefined_hint)
+            if obj is jinja2.utils.missing:
+                return f"{self._undefined_name!r} is undefined"
+            return f"{type(obj).__name__} value has no attribute or key {self._undefined_name!r}"
 
     return SandboxedEnvironment(undefined=_Undefined, autoescape=False, keep_trailing_newline=True)
 
@@ -142,7 +147,9 @@ class _Renderer:
         except InputError:
             raise
         except jinja2.TemplateSyntaxError as e:
-            raise InputError(f"template syntax error in '{dotted(path)}': {e.message}", self.locate(path)) from None
+            raise InputError(
+                f"template syntax error in '{dotted(path)}' (Jinja2: {e.message})", self.locate(path)
+            ) from None
         except jinja2.exceptions.SecurityError as e:
             raise InputError(f"template in '{dotted(path)}' is not allowed: {e}", self.locate(path)) from None
         except jinja2.UndefinedError as e:
