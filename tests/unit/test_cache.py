@@ -120,8 +120,9 @@ POISONS = [_tamper_blob, _tamper_blob_same_size, _symlink_blobs, _symlink_blob_d
 def reference(tmp_path_factory: pytest.TempPathFactory, example: Path) -> tuple[Path, Path]:
     """A signing key and the signed bundle of the example repo built without a cache."""
     tmp = tmp_path_factory.mktemp("ref")
-    from tests.fixtures.repos import cfgc_bin
     import subprocess
+
+    from tests.fixtures.repos import cfgc_bin
 
     def run(*args: str) -> None:
         subprocess.run([*cfgc_bin(), *args], check=True, capture_output=True, env={**os.environ, **_env(tmp)})
