@@ -39,7 +39,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from cfgc.secretrefs import SecretRef
-from cfgc.secrets.scan import _ANY_PATTERN, _URL_PASSWORD, classify, is_placeholder, is_reference, secret_key_name
+from cfgc.secrets.scan import (
+    _ANY_PATTERN,
+    _URL_PASSWORD,
+    classify,
+    is_placeholder,
+    is_reference,
+    secret_key_name,
+)
 
 DIGEST_HEX = 8
 # Values shorter than this under a credential-named key are still redacted as
@@ -47,7 +54,7 @@ DIGEST_HEX = 8
 # would garble it and a 3-character secret is not one.
 MIN_MASK_LENGTH = 4
 SECRET_TOKEN = "\x00cfgc-secret:"  # cfgc.diff's comparison token of a SOPS value
-MARKER = re.compile(r"<redacted hmac:[0-9a-f]{%d}>" % DIGEST_HEX)
+MARKER = re.compile(rf"<redacted hmac:[0-9a-f]{{{DIGEST_HEX}}}>")
 _ENC_TEXT = re.compile(r"ENC\[[^\]]*\]?")
 
 _key = secrets.token_bytes(32)
