@@ -23,6 +23,7 @@ import yaml
 
 from cfgc.errors import InputError, Location
 from cfgc.tags import DELETE, Append, Prepend, PromptRef, Replace
+from cfgc.yaml_messages import describe
 
 MAX_DEPTH = 64
 MAX_EXPANDED_NODES = 200_000
@@ -180,15 +181,12 @@ def load_yaml(raw: bytes | str, path: str, reload: Callable[[], bytes] | None = 
     location for any syntax error or refused construct.
     """
     text = decode(raw, path) if isinstance(raw, bytes) else raw
-    if text.count("[") + text.count("{") + _longest_line(text) > _DEPTH_SCAN_THRESHOLD:
-        _scan_depth(text, path)
+    guard_depth(text, path)
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
-    except yaml.MarkedYAMLError as e:
-        raise _yaml_error(e, path) from None
     except yaml.YAMLError as e:
-        raise InputError(f"invalid YAML: {e}", Location(path)) from None
+        raise diagnose(text, path, e) from None
     finally:
         loader.dispose()
     builder = _Builder(path, "&" in text, track=reload is None)
@@ -218,6 +216,16 @@ def _longest_line(text: str) -> int:
     return max(map(len, text.splitlines()), default=0)
 
 
+def guard_depth(text: str, path: str) -> None:
+    """Refuse nesting deeper than :data:`MAX_DEPTH` before anything composes it.
+
+    Cheap for ordinary files: only text with many brackets or very long lines
+    (the only way to nest thousands of levels) pays for an event scan.
+    """
+    if text.count("[") + text.count("{") + _longest_line(text) > _DEPTH_SCAN_THRESHOLD:
+        _scan_depth(text, path)
+
+
 def _scan_depth(text: str, path: str) -> None:
     depth = 0
     try:
@@ -225,26 +233,55 @@ def _scan_depth(text: str, path: str) -> None:
             if isinstance(ev, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    m = ev.start_mark
-                    raise InputError(
-                        f"nesting deeper than {MAX_DEPTH} levels",
-                        Location(path, m.line + 1, m.column + 1) if m else Location(path),
-                    )
+                    raise _too_deep(path, ev.start_mark)
             elif isinstance(ev, yaml.CollectionEndEvent):
                 depth -= 1
+    except yaml.YAMLError as e:
+        raise diagnose(text, path, e) from None
+
+
+def diagnose(text: str, path: str, err: yaml.YAMLError) -> InputError:
+    """Turn a refusal by libyaml into cfgc's own error.
+
+    libyaml's limits and wording change between releases (0.2.5 stops at 1,000
+    nesting levels with its own message), so what the user sees must not come
+    from it.  The file is read again with PyYAML's pure-Python parser, which has
+    no nesting limit of its own: cfgc's depth limit is applied on its events, and
+    any syntax error is worded by :func:`_yaml_error`.  This only runs for a file
+    that is already refused, and the parse stops at the first problem.
+    """
+    depth = 0
+    try:
+        for ev in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(ev, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return _too_deep(path, ev.start_mark)
+            elif isinstance(ev, yaml.CollectionEndEvent):
+                depth -= 1
+        # Aliases and anchors are checked by the composer; the depth is now known
+        # to be small enough for its recursion.
+        yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
-        raise _yaml_error(e, path) from None
+        return _yaml_error(e, path)
+    except yaml.YAMLError:
+        pass
+    if isinstance(err, yaml.MarkedYAMLError):
+        return _yaml_error(err, path)
+    return InputError("invalid YAML", Location(path))
+
+
+def _too_deep(path: str, mark: Any) -> InputError:
+    return InputError(
+        f"nesting deeper than {MAX_DEPTH} levels",
+        Location(path, mark.line + 1, mark.column + 1) if mark else Location(path),
+    )
 
 
 def _yaml_error(e: yaml.MarkedYAMLError, path: str) -> InputError:
     mark = e.problem_mark or e.context_mark
     loc = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path)
-    msg = e.problem or "invalid YAML"
-    if e.context and e.problem:
-        msg = f"{e.context}: {e.problem}"
-    if "found duplicate anchor" in msg or "found undefined alias" in msg:
-        msg = msg.replace("found ", "")
-    return InputError(f"invalid YAML: {msg}", loc)
+    return InputError(describe(e), loc)
 
 
 _STD = "tag:yaml.org,2002:"

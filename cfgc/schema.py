@@ -113,6 +113,8 @@ class SchemaSet:
                 continue  # the common case: valid, and the Rust validator says so quickly
             import referencing.exceptions
 
+            from cfgc.schema_messages import describe
+
             try:
                 errors = list(s.validator.iter_errors(value))
             except referencing.exceptions.Unresolvable as e:
@@ -123,7 +125,7 @@ class SchemaSet:
                 ) from None
             for err in errors:
                 path: Path = tuple(err.absolute_path)
-                message = _message(err)
+                message = describe(err)
                 if secret_types and path in secret_types:
                     if err.validator != "type":
                         continue  # constraints on the plaintext cannot be checked without a key
@@ -155,14 +157,6 @@ def _where(err: jsonschema.ValidationError, path: Path, prov: Provenance) -> Loc
                 if hist and hist[-1].action == "delete":
                     return hist[-1].location
     return prov.locate(path)
-
-
-def _message(err: jsonschema.ValidationError) -> str:
-    if err.validator in ("anyOf", "oneOf") and err.context:
-        from jsonschema.exceptions import best_match
-
-        return best_match(err.context).message
-    return err.message
 
 
 def _uri(path: str) -> str:
@@ -241,5 +235,7 @@ def _compile(rule: SchemaRule, schema: Any, registry: referencing.Registry[Any])
         cls.check_schema(schema)
     except jsonschema.SchemaError as e:
         where = dotted(tuple(e.absolute_path))
-        raise InputError(f"invalid JSON Schema at {where}: {e.message}", Location(rule.schema)) from None
+        from cfgc.schema_messages import describe
+
+        raise InputError(f"invalid JSON Schema at {where}: {describe(e)}", Location(rule.schema)) from None
     return cls(schema, registry=registry, format_checker=cls.FORMAT_CHECKER)

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from cfgc.errors import InputError
+from cfgc.loading import decode, diagnose, guard_depth
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _PLAIN = "tag:cfgc:plain"
@@ -149,14 +150,20 @@ _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 def load(text: str | bytes) -> Any:
     """Load one YAML document (several documents are refused)."""
+    if isinstance(text, bytes):
+        text = decode(text, "")
     try:
+        guard_depth(text, "")
         docs = list(yaml.load_all(text, Loader=_Loader))  # noqa: S506 - safe loader subclass
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise InputError(
-            f"{where}invalid YAML: {getattr(e, 'problem', None) or 'syntax error'}"
-        ) from None
+        err = diagnose(text, "", e)
+        loc = err.location
+        where = f"line {loc.line}: " if loc is not None and loc.line else ""
+        raise InputError(f"{where}{err.message}") from None
+    except InputError as e:
+        loc = e.location
+        where = f"line {loc.line}: " if loc is not None and loc.line else ""
+        raise InputError(f"{where}{e.message}") from None
     if len(docs) > 1:
         raise InputError("multi-document YAML files are not supported")
     return docs[0] if docs else None

@@ -95,7 +95,7 @@ def _bomb(levels: int = 9) -> str:
         ("a:\n  b: !frobnicate 1\n", "f.yaml:2:6", "unknown tag !frobnicate"),
         ("a: !!binary aGk=\n", "f.yaml:1:4", "unknown tag !!binary"),
         ("a: [1, 2\nb: 3\n", "f.yaml:2:2", "invalid YAML"),
-        ("a: 1\n---\nb: 2\n", "f.yaml:2:1", "single document"),
+        ("a: 1\n---\nb: 2\n", "f.yaml:2:1", "more than one YAML document"),
         ("x: &x {a: 1}\ny:\n  <<: *x\n", "f.yaml:3:3", "merge keys"),
         ("a: !append {x: 1}\n", "f.yaml:1:4", "!append needs a list"),
         ("a: !delete yes\n", "f.yaml:1:4", "!delete takes no value"),
@@ -125,3 +125,62 @@ def test_non_utf8_points_at_the_byte() -> None:
 
 def test_utf8_bom_is_accepted() -> None:
     assert load_yaml("\ufeffa: é\n".encode(), "f.yaml").data == {"a": "é"}
+
+
+# Syntax errors that users make, with cfgc's own wording: the text must not
+# depend on whether PyYAML was built with libyaml, nor on the libyaml release.
+SYNTAX_CASES = [
+    ("a: b: c\n", "f.yaml:1:5", "unexpected ':'"),
+    ("a:\n\t- 1\n", "f.yaml:2:1", "a tab character here"),
+    ("a: 'x\n", "f.yaml:2:1", "a quoted string is not closed"),
+    ('a: "\\q"\n', "f.yaml:1:", "unknown escape sequence \\q"),
+    ("a: *nope\n", "f.yaml:1:4", "undefined alias *nope"),
+    ("a: &x 1\nb: &x 2\n", "f.yaml:2:4", "duplicate anchor &x"),
+    ("a: 1\n- b\n", "f.yaml:2:1", "bad indentation"),
+    ("a: {x: 1\n", "f.yaml:2:1", "a '{' mapping is not closed"),
+    ("a: [1,,2]\n", "f.yaml:1:7", "a value is missing here"),
+    ("  a: 1\nb: 2\n", "f.yaml:2:1", "bad indentation"),
+    ("a: `b\n", "f.yaml:1:4", "character '`' cannot start a plain value"),
+    ("a: &\n", "f.yaml:1:5", "an anchor needs a name"),
+]
+
+
+@pytest.mark.parametrize(("text", "where", "fragment"), SYNTAX_CASES)
+def test_syntax_errors_use_cfgc_wording(text: str, where: str, fragment: str) -> None:
+    with pytest.raises(InputError) as info:
+        load(text)
+    assert str(info.value.location).startswith(where)
+    assert info.value.message.startswith("invalid YAML: ")
+    assert fragment in info.value.message
+    assert "parser:" not in info.value.message  # a known problem never falls back
+
+
+@pytest.mark.parametrize(
+    ("problem", "context"),
+    [
+        ("exceeded maximum nesting depth", "while increasing flow level"),
+        ("some wording of a future libyaml", None),
+    ],
+)
+def test_a_refusal_worded_by_libyaml_is_reworded_by_cfgc(
+    monkeypatch: pytest.MonkeyPatch, problem: str, context: str | None
+) -> None:
+    """Whatever libyaml says (its limits and words change between releases), the
+    user sees cfgc's message and cfgc's location."""
+    import yaml
+
+    from cfgc import loading
+
+    def refuse(self: object) -> None:
+        mark = yaml.Mark("<x>", 0, 0, 1002, None, None)
+        raise yaml.scanner.ScannerError(context, mark, problem, mark)
+
+    monkeypatch.setattr(loading._Loader, "get_single_node", refuse)
+    with pytest.raises(InputError) as info:
+        load("a: " + "[" * 70 + "]" * 70 + "\n")
+    assert info.value.message == f"nesting deeper than {MAX_DEPTH} levels"
+    assert str(info.value.location) == f"f.yaml:1:{3 + MAX_DEPTH}"  # the 65th collection
+    with pytest.raises(InputError) as info:
+        load("a: [1, 2\nb: 3\n")
+    assert problem not in info.value.message
+    assert info.value.message == "invalid YAML: a '[' list is not closed, or an item lacks a ','"
