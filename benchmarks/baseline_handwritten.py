@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """The baseline a team would write by hand: PyYAML + deep merge + jsonschema.
 
-For the --plain corpus of ../shared/bench/gen_corpus.py: every layer file is
-parsed once with the libyaml loader (a cache by path), the four levels are
-deep-merged per target, each target is validated with a jsonschema validator
+For the --plain corpus of benchmarks/corpus.py: every layer file is parsed
+once with the libyaml loader (a cache by path), the five levels (base/*.yaml,
+envs/{env}.yaml, tenants/{tenant}/tenant.yaml, tenants/{tenant}/{env}/env.yaml,
+the service file) are deep-merged per target, each target is validated with a jsonschema validator
 compiled once, and written as sorted JSON.  No provenance, no error locations.
 
     baseline_handwritten.py REPO OUT
@@ -44,20 +45,21 @@ def main(repo: str, out: str) -> int:
                 cache[path] = {}
         return cache[path]
 
-    with open(os.path.join(repo, "schemas", "service.schema.json")) as f:
+    with open(os.path.join(repo, "schemas", "service.json")) as f:
         validator = jsonschema.Draft202012Validator(json.load(f))
     base: Any = {}
-    for g in sorted(glob.glob(os.path.join(repo, "global", "*.yaml"))):
+    for g in sorted(glob.glob(os.path.join(repo, "base", "*.yaml"))):
         base = deep_merge(base, load(g))
     errors = 0
     n = 0
-    for svc in sorted(glob.glob(os.path.join(repo, "tenants", "*", "envs", "*", "services", "*.yaml"))):
+    for svc in sorted(glob.glob(os.path.join(repo, "tenants", "*", "*", "services", "*.yaml"))):
         parts = svc.split(os.sep)
-        tenant, env, service = parts[-5], parts[-3], parts[-1][: -len(".yaml")]
+        tenant, env, service = parts[-4], parts[-3], parts[-1][: -len(".yaml")]
         value = base
         for layer in (
+            os.path.join(repo, "envs", env + ".yaml"),
             os.path.join(repo, "tenants", tenant, "tenant.yaml"),
-            os.path.join(repo, "tenants", tenant, "envs", env, "env.yaml"),
+            os.path.join(repo, "tenants", tenant, env, "env.yaml"),
             svc,
         ):
             value = deep_merge(value, load(layer))

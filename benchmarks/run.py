@@ -6,8 +6,8 @@
     python3 benchmarks/run.py --scale         # also 100,000 targets (once; several minutes)
 
 Every measurement runs as its own process; the figure is the median wall time
-of --repeat runs and the peak RSS of the process tree.  The corpus comes from
-../shared/bench/gen_corpus.py (or --gen).  Baselines on the --plain corpus:
+of --repeat runs and the peak RSS of the process tree.  The corpora come from
+benchmarks/corpus.py (seed 1), in the repo.  Baselines on the --plain corpus:
 a hand-written PyYAML + deep-merge + jsonschema script (baseline_handwritten.py)
 and the floor of parsing every file once with libyaml (parse_floor.py).
 """
@@ -30,7 +30,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-DEFAULT_GEN = ROOT.parent / "shared" / "bench" / "gen_corpus.py"
+sys.path.insert(0, str(HERE))
+
+import corpus  # noqa: E402  (benchmarks/corpus.py, beside this file)
+
+SEED = 1
 
 
 @dataclass
@@ -73,15 +77,14 @@ def cfgc(*args: str) -> list[str]:
     return [sys.executable, "-m", "cfgc", *map(str, args)]
 
 
-def generate(gen: Path, out: Path, tenants: int, envs: int, services: int, plain: bool, git: bool = False) -> None:
-    if out.exists():
+def generate(out: Path, tenants: int, envs: int, services: int, plain: bool, git: bool = False) -> None:
+    """Write a corpus with benchmarks/corpus.py unless ``out`` already holds one (--work reuse)."""
+    if (out / "cfgc.yaml").exists():
         return
-    cmd = [sys.executable, str(gen), str(out), "--tenants", str(tenants), "--envs", str(envs), "--services", str(services)]
-    if plain:
-        cmd.append("--plain")
+    shutil.rmtree(out, ignore_errors=True)  # a half-written corpus from an interrupted run
+    corpus.generate(out, tenants, envs, services, plain=plain, seed=SEED)
     if git:
-        cmd.append("--git")
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        corpus.git_commit(out)
 
 
 def touch_append(path: Path, line: str) -> None:
@@ -89,11 +92,11 @@ def touch_append(path: Path, line: str) -> None:
         f.write(line)
 
 
-def build_benchmarks(work: Path, gen: Path, size: tuple[int, int, int], repeat: int) -> list[Result]:
+def build_benchmarks(work: Path, size: tuple[int, int, int], repeat: int) -> list[Result]:
     t, e, s = size
     full, plain = work / f"full-{t}x{e}x{s}", work / f"plain-{t}x{e}x{s}"
-    generate(gen, full, t, e, s, plain=False)
-    generate(gen, plain, t, e, s, plain=True)
+    generate(full, t, e, s, plain=False)
+    generate(plain, t, e, s, plain=True)
     out = work / "out"
     cache = work / "cache"
     n = t * e * s
@@ -123,27 +126,27 @@ def build_benchmarks(work: Path, gen: Path, size: tuple[int, int, int], repeat: 
     # The warm runs below share one cache, filled once here.
     run_once(cfgc("build", "--repo", full, "--out", fresh("f"), "--cache-dir", cache))
     res.append(measure("cfgc build, warm cache, nothing changed (full)", lambda: cfgc("build", "--repo", full, "--out", fresh("f"), "--cache-dir", cache), repeat))
-    svc = sorted((full / "tenants").glob("*/envs/*/services/*.yaml"))[0]
+    svc = sorted(full.glob(corpus.SERVICE_GLOB))[0]
     def marker() -> str:
         return f"bench_marker_{time.time_ns()}: 1\n"  # unique across runs that reuse --work
 
     res.append(measure("cfgc build, warm cache, one service file changed", lambda: cfgc("build", "--repo", full, "--out", fresh("f"), "--cache-dir", cache), repeat,
                        before=lambda: touch_append(svc, marker())))
-    env_file = sorted((full / "tenants").glob("*/envs/*/env.yaml"))[0]
+    env_file = sorted(full.glob(corpus.TENANT_ENV_GLOB))[0]
     res.append(measure(f"cfgc build, warm cache, one env file changed ({s} targets)", lambda: cfgc("build", "--repo", full, "--out", fresh("f"), "--cache-dir", cache), repeat,
                        before=lambda: touch_append(env_file, marker())))
-    base_file = sorted((full / "global").glob("*.yaml"))[0]
+    base_file = sorted(full.glob(corpus.BASE_GLOB))[0]
     res.append(measure("cfgc build, warm cache, one global file changed (all)", lambda: cfgc("build", "--repo", full, "--out", fresh("f"), "--cache-dir", cache), repeat,
                        before=lambda: touch_append(base_file, marker())))
     return res
 
 
-def diff_benchmark(work: Path, gen: Path, size: tuple[int, int, int], repeat: int) -> list[Result]:
+def diff_benchmark(work: Path, size: tuple[int, int, int], repeat: int) -> list[Result]:
     t, e, s = size
     repo = work / f"git-{t}x{e}x{s}"
     if not repo.exists():
-        generate(gen, repo, t, e, s, plain=False, git=True)
-        env_file = sorted((repo / "tenants").glob("*/envs/*/env.yaml"))[0]
+        generate(repo, t, e, s, plain=False, git=True)
+        env_file = sorted(repo.glob(corpus.TENANT_ENV_GLOB))[0]
         touch_append(env_file, "bench_change: 1\n")
         git = ["git", "-C", str(repo), "-c", "user.name=bench", "-c", "user.email=bench@example.com"]
         subprocess.run([*git, "commit", "-qam", "change one env file"], check=True)
@@ -153,7 +156,7 @@ def diff_benchmark(work: Path, gen: Path, size: tuple[int, int, int], repeat: in
         print("  (cfgc diff is not available)")
         return []
     res = [measure(f"cfgc diff HEAD~1..HEAD (one env file: {s} targets)", cfgc("diff", "--repo", repo, "--base", "HEAD~1", "--head", "HEAD", "--format", "json"), repeat)]
-    glob_file = sorted((repo / "global").glob("*.yaml"))[0]
+    glob_file = sorted(repo.glob(corpus.BASE_GLOB))[0]
     original = glob_file.read_bytes()
     touch_append(glob_file, "bench_global_change: 1\n")
     try:
@@ -242,7 +245,8 @@ def write_report(results: list[Result], args: argparse.Namespace, started: float
         f"Measured {dt.date.today().isoformat()} on {platform.machine()} with {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, {platform.system()} {platform.release()}.",
         "",
-        f"Command: `python3 benchmarks/run.py{' --quick' if args.quick else ''}{' --scale' if args.scale else ''}` "
+        f"Command: `python3 benchmarks/run.py{' --quick' if args.quick else ''}{' --scale' if args.scale else ''}"
+        f"{' --size ' + 'x'.join(map(str, args.size)) if args.size else ''}` "
         f"(median of {args.repeat} runs; peak RSS of the process and its workers; {time.time() - started:.0f} s in all).",
         "",
         "| measurement | seconds | peak MB | note |",
@@ -286,33 +290,41 @@ def write_report(results: list[Result], args: argparse.Namespace, started: float
     print(f"wrote {out}")
 
 
+def _size(text: str) -> tuple[int, int, int]:
+    try:
+        t, e, s = (int(n) for n in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected TENANTSxENVSxSERVICES, e.g. 2x2x100, not {text!r}") from None
+    if min(t, e, s) < 1:
+        raise argparse.ArgumentTypeError("every dimension must be at least 1")
+    return t, e, s
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="400 targets, one run: a smoke check")
     p.add_argument("--scale", action="store_true", help="also build 100,000 targets once")
     p.add_argument("--repeat", type=int, default=None)
     p.add_argument("--work", type=Path, default=None, help="keep corpora here between runs")
-    p.add_argument("--gen", type=Path, default=DEFAULT_GEN, help="path of gen_corpus.py")
+    p.add_argument("--size", type=_size, default=None, metavar="TxExS",
+                   help="tenants x environments x services of the corpus (default 10x4x250; --quick 2x2x100)")
     p.add_argument("--report", default=str(ROOT / "docs" / "performance.md"))
     p.add_argument("--no-report", action="store_true")
     args = p.parse_args()
-    if not args.gen.exists():
-        print(f"corpus generator not found at {args.gen}; pass --gen", file=sys.stderr)
-        return 2
     args.repeat = args.repeat or (1 if args.quick else 3)
-    size = (2, 2, 100) if args.quick else (10, 4, 250)
+    size = args.size or ((2, 2, 100) if args.quick else (10, 4, 250))
     work = args.work or Path(tempfile.mkdtemp(prefix="cfgc-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     started = time.time()
     # The latency benchmark goes first: the builds below leave replaced bundles
     # being deleted in the background, and that disk traffic would show in its tail.
     runtime = runtime_benchmark(args.quick)
-    results = build_benchmarks(work, args.gen, size, args.repeat)
-    results += diff_benchmark(work, args.gen, size, args.repeat)
+    results = build_benchmarks(work, size, args.repeat)
+    results += diff_benchmark(work, size, args.repeat)
     results += secrets_benchmark(work, args.repeat, files=20 if args.quick else 200)
     if args.scale:
         big = (50, 4, 500)
-        generate(args.gen, work / "full-100k", *big, plain=False)
+        generate(work / "full-100k", *big, plain=False)
         print("scale, 100,000 targets")
         results.append(measure("cfgc build, cold, 100,000 targets (full)", cfgc("build", "--repo", work / "full-100k", "--out", work / "out" / "big", "--no-cache"), 1))
     shutil.rmtree(work / "out", ignore_errors=True)  # all outputs, now that nothing is measured

@@ -6,9 +6,10 @@ Layout::
     targets/<target>.json         one compiled target each (canonical JSON)
     prompts/<name>/<version>.j2   the prompt templates the targets pin
 
-A bundle is written to a temporary sibling directory and swapped into place
-only when complete, so a failed build never leaves half a bundle and never
-removes the previous one.
+A bundle is written to a temporary sibling directory (``.OUT.tmp-<pid>-*``)
+and swapped into place only when complete (and signed), so a failed build
+never leaves half a bundle and never removes the previous one; see
+:mod:`cfgc.build` for the whole sequence and :mod:`cfgc.outdir` for the lock.
 """
 
 from __future__ import annotations
@@ -143,7 +144,8 @@ def open_staging(out: Path) -> Path:
     if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
         raise UsageError(f"--out {out} is a non-empty directory that holds no bundle; refusing to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    # The pid lets the next build tell a dead build's leftovers from a live one's.
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
 
 
 def write_file(staging: Path, rel: str, data: bytes) -> None:
@@ -159,8 +161,19 @@ def write_file(staging: Path, rel: str, data: bytes) -> None:
         view = memoryview(data)
         while view:  # a regular file takes it in one write; loop for the rare short write
             view = view[os.write(fd, view) :]
+    except OSError as e:  # os.write names no file: a full disk should say which one
+        raise OSError(e.errno, e.strerror, dest) from None
     finally:
         os.close(fd)
+
+
+def finish_staging(staging: Path, manifest: dict[str, Any], files: list[BundleFile]) -> str:
+    """Write the remaining files and the manifest into ``staging``; returns the manifest digest."""
+    for f in files:
+        write_file(staging, f.path, f.data)
+    data = canonical_json(manifest)
+    write_file(staging, MANIFEST, data)
+    return sha256_digest(data)
 
 
 def commit_staging(staging: Path, out: Path, manifest: dict[str, Any], files: list[BundleFile]) -> str:
@@ -169,15 +182,12 @@ def commit_staging(staging: Path, out: Path, manifest: dict[str, Any], files: li
     On any failure the staging directory is removed and ``out`` is untouched.
     """
     try:
-        for f in files:
-            write_file(staging, f.path, f.data)
-        data = canonical_json(manifest)
-        (staging / MANIFEST).write_bytes(data)
+        digest = finish_staging(staging, manifest, files)
         swap_into(staging, out.resolve())
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return sha256_digest(data)
+    return digest
 
 
 def write_bundle(out: Path, manifest: dict[str, Any], files: list[BundleFile]) -> str:
@@ -186,7 +196,16 @@ def write_bundle(out: Path, manifest: dict[str, Any], files: list[BundleFile]) -
 
 
 def swap_into(new: Path, out: Path) -> None:
-    """Put the directory ``new`` at ``out``; an existing ``out`` is moved aside first and removed last."""
+    """Put the directory ``new`` at ``out``; an existing ``out`` is moved aside first and removed last.
+
+    Where the file system can, the two are exchanged in one atomic rename, so a
+    reader of ``out`` never finds it missing.
+    """
+    from cfgc.outdir import exchange
+
+    if out.is_dir() and not out.is_symlink() and exchange(new, out):
+        discard(new)  # now holds the previous bundle
+        return
     old = None
     if out.exists():
         old = out.parent / f".{out.name}.old-{os.getpid()}"
@@ -209,8 +228,12 @@ BACKGROUND_DELETE_MIN = 2000
 
 def discard(old: Path) -> None:
     """Remove a replaced directory (in the background when it is large)."""
+    from cfgc.outdir import alive
+
+    # Replaced bundles of dead processes (a deletion that was interrupted) go too.
     for stale in old.parent.glob(f".{old.name.split('.old-')[0].lstrip('.')}.old-*"):
-        if stale != old and not _alive(stale.name.rsplit("-", 1)[-1]):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if stale != old and pid.isdigit() and not alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)
     if os.name == "posix" and _count(old) >= BACKGROUND_DELETE_MIN and shutil.which("rm"):
         import subprocess
@@ -229,12 +252,3 @@ def _count(root: Path) -> int:
             break
     return n
 
-
-def _alive(pid: str) -> bool:
-    if not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True

@@ -132,7 +132,9 @@ class Compiler:
                 if found.templates:  # $extends may have copied template strings
                     found = scan(value)
             if found.templates:
-                value = render_target(value, spec.variables, spec.name, prov.locate, found.templates)
+                value = render_target(
+                    value, spec.variables, spec.name, prov.locate, found.templates, self.config.limits
+                )
         secrets: tuple[str, ...] = ()
         if "secret" in features:
             secrets = tuple(sorted({ref.file for _, ref in secret_refs(value)}))

@@ -10,6 +10,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from cfgc.errors import InputError, Location, MultipleErrors
+from cfgc.limits import DEFAULT_LIMITS, Limits
 from cfgc.loading import Document, load_yaml
 from cfgc.sources import CONFIG_FILE, Source
 
@@ -47,6 +48,7 @@ class RepoConfig:
     production: tuple[str, ...]
     max_secret_age_days: int | None
     document: Document
+    limits: Limits = DEFAULT_LIMITS
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -131,6 +133,7 @@ def load_config(source: Source) -> RepoConfig:
         production=tuple(data.get("production", ())),
         max_secret_age_days=data.get("secrets", {}).get("max_age_days"),
         document=doc,
+        limits=Limits.from_config(data.get("limits")),
     )
 
 

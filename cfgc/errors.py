@@ -7,6 +7,8 @@ edge can print ``path:line:col: error: message`` and exit without a traceback.
 
 from __future__ import annotations
 
+import errno as errno_mod
+import os
 from dataclasses import dataclass
 
 
@@ -91,3 +93,53 @@ def _sort_key(e: CfgcError) -> tuple[str, int, int, str]:
     if loc is None:
         return ("", 0, 0, e.message)
     return (loc.path, loc.line, loc.col, e.message)
+
+
+# OSErrors that say the machine, not cfgc, is at fault: exit 4 with a plain
+# message.  Each is (what happened, how the path follows it).
+_ENVIRONMENT = {
+    "ENOSPC": ("no space left on device", " writing {}"),
+    "EDQUOT": ("disk quota exceeded", " writing {}"),
+    "EFBIG": ("file too large", " writing {}"),
+    "EROFS": ("read-only file system", ": cannot write {}"),
+    "EACCES": ("permission denied", ": {}"),
+    "EPERM": ("operation not permitted", ": {}"),
+    "EMFILE": ("too many open files; raise the limit (ulimit -n) or lower --jobs", " (at {})"),
+    "ENFILE": ("the system's open-file table is full", " (at {})"),
+    "ENOMEM": ("out of memory", " (at {})"),
+    "EIO": ("input/output error", " on {}"),
+    "EADDRINUSE": ("address already in use", ": {}"),
+    "EADDRNOTAVAIL": ("address not available", ": {}"),
+}
+
+
+def environment_error(e: BaseException, path: str | None = None) -> ExternalError | None:
+    """The exit-4 error for an environment failure (disk full, permissions,
+    descriptors, memory, ports), or None when ``e`` is not one (then it is a bug).
+
+    ``path`` overrides the file the OSError names (a staging path shown as the
+    output path the user asked for).
+    """
+    if isinstance(e, MemoryError):
+        return ExternalError("out of memory; lower --jobs or build fewer targets (--target)")
+    if not isinstance(e, OSError) or e.errno is None:
+        return None
+    known = _ENVIRONMENT.get(errno_mod.errorcode.get(e.errno, ""))
+    if known is None:
+        return None
+    where = path if path is not None else _shown(e.filename)
+    err = ExternalError(known[0] + (known[1].format(where) if where else ""))
+    err.__cause__ = e
+    return err
+
+
+def _shown(filename: object) -> str | None:
+    """A path as the user would type it: relative to the working directory when inside it."""
+    if filename is None:
+        return None
+    name = os.fsdecode(filename) if isinstance(filename, (str, bytes)) else str(filename)
+    try:
+        rel = os.path.relpath(name)
+    except ValueError:
+        return name
+    return name if rel.startswith("..") else rel

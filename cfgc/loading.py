@@ -22,11 +22,15 @@ from typing import Any
 import yaml
 
 from cfgc.errors import InputError, Location
+from cfgc.limits import INT_MAX, INT_MIN  # numbers JSON consumers read: 64-bit integers
 from cfgc.tags import DELETE, Append, Prepend, PromptRef, Replace
 from cfgc.yaml_messages import describe
 
 MAX_DEPTH = 64
 MAX_EXPANDED_NODES = 200_000
+# Characters of scalars (keys included) once aliases are expanded: compiling,
+# scanning and writing a value all cost its expanded size, not its file size.
+MAX_EXPANDED_CHARS = 16 * 1024 * 1024
 # libyaml composes recursively in C: a document nested tens of thousands of
 # levels deep overflows the C stack.  Such depth needs many brackets or very
 # long lines, so only those documents pay for an event scan first.
@@ -133,8 +137,27 @@ _TRUE = frozenset(["true", "True", "TRUE"])
 _FALSE = frozenset(["false", "False", "FALSE"])
 
 
+class NumberError(ValueError):
+    """A number JSON cannot carry (the loader adds the location)."""
+
+
+def _int(text: str, digits: str, base: int, most: int) -> int:
+    # Checking the digit count first keeps int() away from 100,000-digit
+    # strings (Python refuses more than 4300 digits with a ValueError).
+    if len(digits.lstrip("0")) <= most:
+        n = int(text) if base == 10 else int(digits, base)
+        if INT_MIN <= n <= INT_MAX:
+            return n
+    shown = text if len(text) <= 24 else text[:20] + "..."
+    raise NumberError(f"integer {shown} is outside the 64-bit range (-2**63 to 2**63-1) that JSON consumers read")
+
+
 def resolve_plain(text: str) -> Any:
-    """Resolve a plain scalar by the YAML 1.2 core schema."""
+    """Resolve a plain scalar by the YAML 1.2 core schema.
+
+    Numbers JSON cannot carry (integers outside 64 bits, floats that overflow,
+    ``.inf``, ``.nan``) raise :class:`NumberError`.
+    """
     if text in _NULLS:
         return None
     c = text[0]
@@ -146,17 +169,18 @@ def resolve_plain(text: str) -> Any:
         return text
     if c in "0123456789-+.":
         if _INT10.match(text):
-            return int(text)
+            return _int(text, text.lstrip("+-"), 10, 19)
         if _INT8.match(text):
-            return int(text[2:], 8)
+            return _int(text, text[2:], 8, 21)
         if _INT16.match(text):
-            return int(text[2:], 16)
+            return _int(text, text[2:], 16, 16)
         if _FLOAT.match(text):
-            return float(text)
-        if _INF.match(text):
-            return -math.inf if text[0] == "-" else math.inf
-        if _NAN.match(text):
-            return math.nan
+            f = float(text)
+            if math.isinf(f):
+                raise NumberError(f"{text[:24]!r} overflows a 64-bit float")
+            return f
+        if _INF.match(text) or _NAN.match(text):
+            raise NumberError(f"{text} (infinity or NaN) cannot be carried by JSON")
     return text
 
 
@@ -300,6 +324,7 @@ class _Builder:
         self.has_anchors = has_anchors
         self.track = track
         self._active: set[int] = set()
+        self._culprit: yaml.Node | None = None
 
     def loc(self, node: yaml.Node) -> Location:
         m = node.start_mark
@@ -307,40 +332,58 @@ class _Builder:
 
     def build(self, root: yaml.Node) -> Any:
         if self.has_anchors:
-            size = self._expanded_size(root, {})
-            if size > MAX_EXPANDED_NODES:
+            nodes, chars = self._expanded_size(root, {})
+            where = self.loc(self._culprit or root)
+            if nodes > MAX_EXPANDED_NODES:
+                raise InputError(f"aliases expand to more than {MAX_EXPANDED_NODES} nodes (alias bomb?)", where)
+            if chars > MAX_EXPANDED_CHARS:
                 raise InputError(
-                    f"aliases expand to more than {MAX_EXPANDED_NODES} nodes (alias bomb?)",
-                    self.loc(root),
+                    f"aliases expand to more than {MAX_EXPANDED_CHARS} characters of scalars (alias bomb?)", where
                 )
         return self._value(root, (), 0)
 
-    def _expanded_size(self, node: yaml.Node, memo: dict[int, int]) -> int:
+    def _expanded_size(self, node: yaml.Node, memo: dict[int, tuple[int, int]]) -> tuple[int, int]:
+        """Nodes and scalar characters of ``node`` with aliases expanded; each
+        distinct node is visited once (memoised by identity), so this costs
+        the file's size, not the expansion's.  The innermost collection that
+        crosses a limit is remembered as the place to report."""
         key = id(node)
         if key in memo:
             return memo[key]
-        memo[key] = MAX_EXPANDED_NODES + 1  # a cycle counts as unbounded
+        over = (MAX_EXPANDED_NODES + 1, MAX_EXPANDED_CHARS + 1)
+        memo[key] = over  # a cycle counts as unbounded
         if isinstance(node, yaml.ScalarNode):
-            n = 1
-        elif isinstance(node, yaml.SequenceNode):
-            n = 1 + sum(self._expanded_size(c, memo) for c in node.value)
+            size = (1, len(node.value))
         else:
-            n = 1 + sum(self._expanded_size(v, memo) for _, v in node.value)
-        n = min(n, MAX_EXPANDED_NODES + 1)
-        memo[key] = n
-        return n
+            kids = node.value if isinstance(node, yaml.SequenceNode) else [n for kv in node.value for n in kv]
+            nodes, chars = 1, 0
+            for child in kids:
+                n, c = self._expanded_size(child, memo)
+                nodes += n
+                chars += c
+            size = (min(nodes, over[0]), min(chars, over[1]))
+            if self._culprit is None and (size[0] >= over[0] or size[1] >= over[1]):
+                self._culprit = node
+        memo[key] = size
+        return size
 
     def _value(self, node: yaml.Node, path: Path, depth: int) -> Any:
         if depth > MAX_DEPTH:
             raise InputError(f"nesting deeper than {MAX_DEPTH} levels", self.loc(node))
         tag = node.tag
         if tag == PLAIN_TAG:
-            return resolve_plain(node.value)
+            try:
+                return resolve_plain(node.value)
+            except NumberError as e:
+                raise InputError(str(e), self.loc(node)) from None
         if isinstance(node, yaml.ScalarNode):
             if tag == _STR:
                 return node.value
             if tag in _SCALAR_TAGS:
-                return self._explicit_scalar(node)
+                try:
+                    return self._explicit_scalar(node)
+                except NumberError as e:
+                    raise InputError(str(e), self.loc(node)) from None
             return self._tagged(node, path, depth)
         key = id(node)
         if key in self._active:
@@ -391,7 +434,10 @@ class _Builder:
                 return None
             vtag = vnode.tag
             if vtag == PLAIN_TAG:
-                out[k] = resolve_plain(vnode.value)
+                try:
+                    out[k] = resolve_plain(vnode.value)
+                except NumberError as e:
+                    raise InputError(str(e), self.loc(vnode)) from None
             elif vtag == _STR and isinstance(vnode, yaml.ScalarNode):
                 out[k] = vnode.value
             else:
@@ -414,7 +460,7 @@ class _Builder:
                     "YAML merge keys (<<) are not supported; use $extends or layers",
                     self.loc(knode),
                 )
-            if knode.tag == PLAIN_TAG and resolve_plain(k) is None:
+            if knode.tag == PLAIN_TAG and k in _NULLS:
                 raise InputError("mapping key is null", self.loc(knode))
             if k in out:
                 if not self.track:

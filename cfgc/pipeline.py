@@ -22,6 +22,7 @@ from cfgc.compiler import Compiler
 from cfgc.diagnostics import Diagnostic, group, rule_of
 from cfgc.errors import CfgcError, InputError
 from cfgc.hierarchy import TargetSpec
+from cfgc.inputs import ReadLog
 from cfgc.parallel import imap_chunks
 from cfgc.prompts import Prompt
 from cfgc.secrets.hygiene import sops_file_findings
@@ -40,6 +41,7 @@ class PipelineResult:
     prompts: tuple[Prompt, ...]
     secret_files: dict[str, bytes]
     cache_hits: int = 0
+    inputs: dict[str, str] | None = None  # path -> sha256 of every file read, when recorded
 
     @property
     def ok(self) -> bool:
@@ -56,8 +58,15 @@ def run(
     cache: BuildCache | None = None,
     jobs: int | None = None,
     progress: Progress | None = None,
+    reads: ReadLog | None = None,
 ) -> PipelineResult:
-    """Compile, validate and serialise the selected targets."""
+    """Compile, validate and serialise the selected targets.
+
+    With ``reads`` (attached to the compiler's source before the compiler was
+    made, see :func:`cfgc.inputs.record_reads`) the result's ``inputs`` are the
+    files the build read, including those read by worker processes and the
+    layers of targets that came from the build cache.
+    """
     specs = compiler.specs(select)
     diags: list[Diagnostic] = []
     outputs: list[TargetOutput] = []
@@ -81,7 +90,9 @@ def run(
     if progress is not None and specs:
         progress(done, len(specs))
     secret_files: dict[str, bytes] = {}
-    for outs, ds, secrets, keys in _compile_all(compiler, todo, staging, cache, jobs):
+    for outs, ds, secrets, keys, read in _compile_all(compiler, todo, staging, cache, jobs, reads):
+        if reads is not None:
+            reads.merge(read)
         outputs.extend(outs)
         diags.extend(ds)
         secret_files.update(secrets)
@@ -106,7 +117,41 @@ def run(
     if cache is not None and not any(d.severity == "error" for d in diags):
         cache.save()
     outputs.sort(key=lambda o: o.name)
-    return PipelineResult(tuple(outputs), tuple(group(diags)), tuple(prompts), secret_files, hits)
+    inputs = None
+    if reads is not None:
+        _read_cached_layers(compiler, specs, outputs, reads, cache)
+        inputs = reads.digests()
+    return PipelineResult(tuple(outputs), tuple(group(diags)), tuple(prompts), secret_files, hits, inputs)
+
+
+def _read_cached_layers(
+    compiler: Compiler,
+    specs: list[TargetSpec],
+    outputs: list[TargetOutput],
+    reads: ReadLog,
+    cache: BuildCache | None,
+) -> None:
+    """Read the layers of targets served from the cache, which this build did not parse.
+
+    The cache knew them by stat; the provenance names their content, which
+    must be the content the cache key was made from.
+    """
+    built = {o.name for o in outputs}
+    for spec in specs:
+        if spec.name in built:
+            for path in spec.layers:
+                if path not in reads:
+                    compiler.source.read(path)
+                    if cache is not None:
+                        _same_as_cache_key(path, reads.get(path) or "", cache.file_digest(compiler.source, path))
+
+
+def _same_as_cache_key(path: str, read: str, keyed: str) -> None:
+    # The cache keys working-tree files by plain sha256 hex (git blobs by "git:<sha1>").
+    if len(keyed) == 64 and read != "sha256:" + keyed:
+        from cfgc.errors import ExternalError
+
+        raise ExternalError(f"{path} changed while cfgc was building; build again")
 
 
 def _global_key(compiler: Compiler) -> str:
@@ -126,11 +171,18 @@ def _global_key(compiler: Compiler) -> str:
 
 
 _Chunk = list[tuple[TargetSpec, str | None]]
-_ChunkResult = tuple[list[TargetOutput], list[Diagnostic], dict[str, bytes], list[str | None]]
+_ChunkResult = tuple[
+    list[TargetOutput], list[Diagnostic], dict[str, bytes], list[str | None], list[tuple[str, str]]
+]
 
 
 def _compile_all(
-    compiler: Compiler, todo: _Chunk, staging: Path | None, cache: BuildCache | None, jobs: int | None
+    compiler: Compiler,
+    todo: _Chunk,
+    staging: Path | None,
+    cache: BuildCache | None,
+    jobs: int | None,
+    reads: ReadLog | None = None,
 ) -> Iterator[_ChunkResult]:
     """Results chunk by chunk, as workers finish them (so progress is live)."""
     if not todo:
@@ -140,7 +192,10 @@ def _compile_all(
     chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
 
     def compile_chunk(chunk: _Chunk) -> _ChunkResult:
-        return _compile_chunk(compiler, staging, cache, chunk)
+        # A forked worker records into its own copy of the log: send back what it added.
+        mark = reads.mark() if reads is not None else 0
+        result = _compile_chunk(compiler, staging, cache, chunk)
+        return (*result[:4], reads.since(mark) if reads is not None else [])
 
     if len(todo) < PARALLEL_MIN_TARGETS:
         jobs = 1
@@ -151,6 +206,7 @@ def _compile_all(
 def _compile_chunk(
     compiler: Compiler, staging: Path | None, cache: BuildCache | None, chunk: _Chunk
 ) -> _ChunkResult:
+    """Compile one chunk; the last element (files read) is filled in by the caller."""
     outs: list[TargetOutput] = []
     diags: list[Diagnostic] = []
     keys: list[str | None] = []
@@ -182,4 +238,4 @@ def _compile_chunk(
         outs.append(TargetOutput(out.name, out.vars, out.digest, out.size, out.prompts, out.secrets))
         for f in ct.secrets:
             secrets[f] = compiler.secret_files[f]
-    return outs, diags, secrets, keys
+    return outs, diags, secrets, keys, []

@@ -99,7 +99,7 @@ class PromptLibrary:
         try:
             ast = sandbox().parse(text)
         except jinja2.TemplateSyntaxError as e:
-            raise InputError(f"template syntax error: {e.message}", Location(path, e.lineno or 1)) from None
+            raise InputError(f"template syntax error (Jinja2: {e.message})", Location(path, e.lineno or 1)) from None
         variables = tuple(sorted(meta.find_undeclared_variables(ast)))
         prompt = Prompt(name, version, path, text, variables)
         self._loaded[path] = prompt

@@ -23,6 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from cfgc.awserrors import describe as describe_aws
 from cfgc.errors import ExternalError, InputError, IntegrityError, UsageError
 
 
@@ -108,7 +109,7 @@ class KmsSigner:
                 KeyId=self.key_arn, Message=data, MessageType="RAW", SigningAlgorithm="ECDSA_SHA_256"
             )
         except Exception as e:  # noqa: BLE001 - botocore raises many kinds
-            raise ExternalError(f"KMS sign with {self.key_arn} failed: {e}") from None
+            raise ExternalError(f"KMS sign with {self.key_arn} failed: {describe_aws(e)}") from None
         return bytes(r["Signature"])
 
     def verifier(self) -> PublicKeyVerifier:
@@ -116,7 +117,7 @@ class KmsSigner:
         try:
             der = self.client().get_public_key(KeyId=self.key_arn)["PublicKey"]
         except Exception as e:  # noqa: BLE001
-            raise ExternalError(f"KMS get-public-key for {self.key_arn} failed: {e}") from None
+            raise ExternalError(f"KMS get-public-key for {self.key_arn} failed: {describe_aws(e)}") from None
         key = serialization.load_der_public_key(bytes(der))
         if not isinstance(key, ec.EllipticCurvePublicKey):
             raise UsageError(f"KMS key {self.key_arn} is not an ECC_NIST_P256 key")

@@ -14,9 +14,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cache, lru_cache
 from typing import Any
 
+from cfgc import template_bounds
 from cfgc.errors import InputError, Location
+from cfgc.limits import DEFAULT_LIMITS, Limits
 from cfgc.loading import Path
 from cfgc.merging import dotted
+from cfgc.sandbox import bounded_sandbox
 from cfgc.walk import prefixes, scan
 
 Locator = Callable[[Path], Location]
@@ -27,7 +30,6 @@ _WHOLE = re.compile(r"\s*\{\{(?P<expr>(?:(?!\{\{|\}\}|\{%).)*)\}\}\s*\Z", re.DOT
 def sandbox() -> Any:
     """The one sandboxed Jinja2 environment cfgc renders with (Jinja2 is imported on first use)."""
     import jinja2
-    from jinja2.sandbox import SandboxedEnvironment
 
     class _Undefined(jinja2.StrictUndefined):
         """StrictUndefined that names config paths the way users write them."""
@@ -38,9 +40,14 @@ def sandbox() -> Any:
             if isinstance(obj, (_MappingView, _ListView)) and self._undefined_hint is None:
                 where = "config" + ("." + dotted(obj._p) if obj._p else "")
                 return f"{where} has no key {self._undefined_name!r}"
-            return str(super()._undefined_message)
+            # cfgc's wording, not Jinja2's (which differs between releases).
+            if self._undefined_hint is not None:
+                return str(self._undefined_hint)
+            if obj is jinja2.utils.missing:
+                return f"{self._undefined_name!r} is undefined"
+            return f"{type(obj).__name__} value has no attribute or key {self._undefined_name!r}"
 
-    return SandboxedEnvironment(undefined=_Undefined, autoescape=False, keep_trailing_newline=True)
+    return bounded_sandbox(_Undefined)
 
 
 def is_template(s: str) -> bool:
@@ -70,17 +77,23 @@ def _compiled(text: str) -> tuple[bool, Any]:
 
 
 def render_target(
-    root: Any, variables: Mapping[str, str], target: str, locate: Locator, paths: list[Path] | None = None
+    root: Any,
+    variables: Mapping[str, str],
+    target: str,
+    locate: Locator,
+    paths: list[Path] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Any:
     """Render every template string of ``root``; returns a new value.
 
-    ``paths`` lists the template strings when the caller has found them.
+    ``paths`` lists the template strings when the caller has found them; each
+    template runs under ``limits`` (a template over one fails at its location).
     """
     if paths is None:
         paths = scan(root).templates
     if not paths:
         return root
-    r = _Renderer(root, variables, target, locate)
+    r = _Renderer(root, variables, target, locate, limits)
     dirty = prefixes(paths)
 
     def build(path: Path, raw: Any) -> Any:
@@ -97,8 +110,11 @@ def render_target(
 
 
 class _Renderer:
-    def __init__(self, root: Any, variables: Mapping[str, str], target: str, locate: Locator) -> None:
+    def __init__(
+        self, root: Any, variables: Mapping[str, str], target: str, locate: Locator, limits: Limits
+    ) -> None:
         self.root = root
+        self.limits = limits
         self.locate = locate
         self.done: dict[Path, Any] = {}
         self.stack: list[Path] = []
@@ -131,25 +147,35 @@ class _Renderer:
     def _render(self, path: Path, text: str) -> Any:
         import jinja2
 
+        budget = template_bounds.enter(self.limits)
         try:
             whole, compiled = _compiled(text)
             if whole:
                 out = compiled(**self.context)
                 if isinstance(out, jinja2.Undefined):
                     str(out)  # StrictUndefined raises with the name
-                return plain(out)
+                value = plain(out)
+                template_bounds.check_result(value)
+                return value
             return compiled.render(**self.context)
         except InputError:
             raise
+        except template_bounds.LimitExceeded as e:
+            raise InputError(f"template in '{dotted(path)}' exceeds a limit: {e}", self.locate(path)) from None
+        except RecursionError:
+            raise InputError(f"template in '{dotted(path)}' recurses too deeply", self.locate(path)) from None
         except jinja2.TemplateSyntaxError as e:
-            raise InputError(self._safe(f"template syntax error in '{dotted(path)}': {e.message}"),
-                             self.locate(path)) from None
+            raise InputError(
+                self._safe(f"template syntax error in '{dotted(path)}' (Jinja2: {e.message})"), self.locate(path)
+            ) from None
         except jinja2.exceptions.SecurityError as e:
             raise InputError(self._safe(f"template in '{dotted(path)}' is not allowed: {e}"), self.locate(path)) from None
         except jinja2.UndefinedError as e:
             raise InputError(self._safe(f"template error in '{dotted(path)}': {e.message}"), self.locate(path)) from None
         except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as e:
             raise InputError(self._safe(f"template error in '{dotted(path)}': {e}"), self.locate(path)) from None
+        finally:
+            template_bounds.leave(budget)
 
     def _safe(self, message: str) -> str:
         """The error text with the target's credentials as redaction markers: an

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import click
 
-from cfgc import pipeline
-from cfgc.bundle import assemble, commit_staging, open_staging
+from cfgc.build import build_bundle
 from cfgc.cli.common import Progress, cache_options, format_option, open_cache, repo_option
 from cfgc.cli.main import command
-from cfgc.compiler import Compiler
-from cfgc.errors import InputError
 from cfgc.report.diagnostics import render_json, render_text, summary_line
 from cfgc.sources import open_source
 
@@ -31,7 +27,7 @@ from cfgc.sources import open_source
 @click.option(
     "--sign-key",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="After writing, sign the bundle with this ed25519 key (see `cfgc sign`).",
+    help="Sign the bundle with this ed25519 key before it replaces OUT (see `cfgc sign`).",
 )
 @cache_options
 @format_option("text", "json")
@@ -59,9 +55,13 @@ def build(
       OUT/secrets/<file>           SOPS documents the targets reference (still encrypted)
 
     The same commit always gives byte-identical output.  On any error nothing
-    is written and a previous bundle in OUT stays as it was.  Targets whose
-    inputs did not change come from the build cache (<repo>/.cfgc/cache), and
-    the rest compile on every core.
+    is written and a previous bundle in OUT stays as it was; with --sign-key
+    the bundle is signed before it replaces OUT, so OUT never holds an
+    unsigned or half-written bundle.  Builds into one OUT wait for each other
+    (lock .OUT.lock beside it, up to 600 s) and clean up what killed builds
+    left there.  The signed provenance lists exactly the files the compile
+    read.  Targets whose inputs did not change come from the build cache
+    (<repo>/.cfgc/cache), and the rest compile on every core.
 
     \b
     Examples:
@@ -70,44 +70,29 @@ def build(
       cfgc build --target 'acme/prod/*' --format json
       cfgc build --out build/bundle --sign-key release.key
     """
-    signer = None
+    signers = []
     if sign_key is not None:  # a bad key fails before any work
         from cfgc.signing import load_signer
 
-        signer = load_signer(sign_key)
+        signers.append(load_signer(sign_key))
     source = open_source(repo, ref)
-    compiler = Compiler(source)
-    cache = open_cache(source, no_cache, cache_dir)
-    staging = open_staging(out)
+    progress = Progress("compiling")
     try:
-        progress = Progress("compiling")
-        result = pipeline.run(compiler, select, staging=staging, cache=cache, jobs=jobs, progress=progress)
-        progress.close()
-        names = [t.name for t in result.outputs]
-        if not result.ok:
-            if fmt == "json":
-                click.echo(render_json(result.diagnostics, names, written=False), nl=False)
-            else:
-                click.echo(render_text(result.diagnostics), err=True, nl=False)
-                click.echo(f"build failed: {summary_line(result.diagnostics, len(names))}; nothing written", err=True)
-            raise SystemExit(1)
-        if not result.outputs:
-            raise InputError(
-                f"no targets{' match ' + repr(select) if select else ''}: no file matches the last "
-                f"hierarchy entry {compiler.config.hierarchy[-1].pattern!r}",
-                compiler.config.target_location if not select else None,
-            )
-        manifest, files = assemble(
-            result.outputs, result.prompts, compiler.schema_entries(), source.info(), result.secret_files
+        done = build_bundle(
+            source, out, select=select, signers=signers, key_files=[sign_key] if sign_key else [],
+            cache=open_cache(source, no_cache, cache_dir), jobs=jobs, progress=progress,
         )
-        digest = commit_staging(staging, out, manifest, files)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if signer is not None:
-        from cfgc.attest import sign_bundle, source_digests
-
-        sign_bundle(out, [signer], inputs=source_digests(source))
+    finally:
+        progress.close()
+    result, names = done.result, done.names
+    if not done.written:
+        if fmt == "json":
+            click.echo(render_json(result.diagnostics, names, written=False), nl=False)
+        else:
+            click.echo(render_text(result.diagnostics), err=True, nl=False)
+            click.echo(f"build failed: {summary_line(result.diagnostics, len(names))}; nothing written", err=True)
+        raise SystemExit(1)
+    digest = done.digest or ""
     if fmt == "json":
         click.echo(
             render_json(result.diagnostics, names, written=True, out=str(out), manifest_digest=digest,
@@ -118,4 +103,6 @@ def build(
     if result.diagnostics:
         click.echo(render_text(result.diagnostics), err=True, nl=False)
     cached = f", {result.cache_hits} from cache" if result.cache_hits else ""
-    click.echo(f"compiled {len(names)} target{'s' if len(names) != 1 else ''}{cached} into {out} (manifest {digest[:19]}…)")
+    signed = "signed, " if signers else ""
+    plural = "s" if len(names) != 1 else ""
+    click.echo(f"compiled {len(names)} target{plural}{cached} into {out} ({signed}manifest {digest[:19]}…)")

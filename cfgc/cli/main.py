@@ -2,20 +2,22 @@
 
 Every command raises :class:`cfgc.errors.CfgcError` for failures a user can fix;
 this module turns them into ``path:line:col: error: message`` lines and the exit
-code of the error, and turns anything else into exit 3 with a hint to rerun with
-``--debug`` (which shows the traceback).
+code of the error; environment failures (disk full, permissions, descriptors,
+memory, ports: :func:`cfgc.errors.environment_error`) into exit 4 with a plain
+message naming the path; and anything else into exit 3 with a hint to rerun
+with ``--debug`` (which shows the traceback).
 """
 
 from __future__ import annotations
 
 import sys
 import traceback
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from cfgc import __version__
-from cfgc.errors import EXIT_BUG, EXIT_USAGE, CfgcError
+from cfgc.errors import EXIT_BUG, EXIT_USAGE, CfgcError, environment_error
 
 # Each module defines click commands; listing them here keeps start-up cheap and
 # the command set explicit.
@@ -93,16 +95,27 @@ class CfgcGroup(click.Group):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             sys.exit(141)
+        except (OSError, MemoryError) as e:
+            env = environment_error(e)
+            if env is None:
+                _bug(e, ctx)
+            _report(env, ctx)
+            sys.exit(env.exit_code)
         except Exception as e:  # noqa: BLE001 - the last line of defence
-            if _debug(ctx):
-                traceback.print_exc()
-            else:
-                click.echo(
-                    f"internal error: {type(e).__name__}: {e}\n"
-                    "this is a bug in cfgc; rerun with --debug for the traceback",
-                    err=True,
-                )
-            sys.exit(EXIT_BUG)
+            _bug(e, ctx)
+
+
+def _bug(e: BaseException, ctx: click.Context) -> NoReturn:
+    """Exit 3: only for what cfgc itself got wrong."""
+    if _debug(ctx):
+        traceback.print_exc()
+    else:
+        click.echo(
+            f"internal error: {type(e).__name__}: {e}\n"
+            "this is a bug in cfgc; rerun with --debug for the traceback",
+            err=True,
+        )
+    sys.exit(EXIT_BUG)
 
 
 def _debug(ctx: click.Context) -> bool:
@@ -134,7 +147,8 @@ def cli(debug: bool) -> None:
 
     \b
     Exit codes: 0 ok, 1 invalid input, 2 usage error, 3 internal bug,
-    4 external system failed, 5 integrity failure.
+    4 external system or environment failed (disk full, permission denied,
+    out of memory, ...), 5 integrity failure.
     """
 
 

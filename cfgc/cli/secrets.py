@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 import json
-import os
-import shlex
-import shutil
-import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,8 +11,8 @@ from typing import Any
 import click
 
 from cfgc.cli.main import group
-from cfgc.errors import ExternalError, InputError, UsageError
-from cfgc.secrets import fileio, ops
+from cfgc.errors import InputError, UsageError
+from cfgc.secrets import editing, fileio, ops, rekey
 from cfgc.secrets.keysources import Keyring, default_keyring
 
 _FORMAT = click.Choice(["yaml", "json"])
@@ -53,6 +47,11 @@ def secrets() -> None:
     Who holds which key:
       developers and CI encrypt with public recipients from .sops.yaml only;
       runtimes hold the per-tenant age identity (or KMS access) to decrypt.
+
+    \b
+    Commands that rewrite a file lock it (sidecar .NAME.cfgc-lock), re-read it
+    and write atomically; they wait up to $CFGC_SECRETS_LOCK_TIMEOUT seconds
+    (default 30) for another cfgc writer, then exit 4.
 
     \b
     Examples:
@@ -163,74 +162,30 @@ def set_cmd(file: str, key_path: str, as_json: bool, age_key_file: str | None) -
 def edit_cmd(file: str, config: str | None, age_key_file: str | None) -> None:
     """Edit encrypted FILE in $EDITOR (a new FILE is created).
 
-    The plaintext goes to a 0600 file in a private temporary directory that is
-    always removed.  Unchanged values keep their ciphertext; if nothing changed
-    the file is not rewritten.  Invalid YAML/JSON reopens the editor (3 times).
+    The plaintext goes to a 0600 file in a private temporary directory (on
+    /dev/shm when usable) that is removed on exit, on errors and on SIGTERM,
+    SIGHUP and SIGINT.  Unchanged values keep their ciphertext; if nothing
+    changed the file is not rewritten.  Invalid YAML/JSON reopens the editor
+    (3 times).  If another process changes FILE while the editor is open, the
+    edit is refused (exit 4): run edit again.
 
     \b
     Example:
       EDITOR="code --wait" cfgc secrets edit tenants/acme/secrets.yaml
     """
-    kr = _keyring(age_key_file)
-    fmt = fileio.format_for(file)
-    exists = Path(file).exists()
-    opened = ops.open_file(file, kr) if exists else None
-    before = opened.tree if opened is not None else {}
-    tmpdir = tempfile.mkdtemp(prefix="cfgc-edit-")
-    try:
-        tmp = Path(tmpdir) / f"plain.{'json' if fmt == 'json' else 'yaml'}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(fileio.dumps(before, fmt))
-        after = _edit_until_valid(tmp, fmt, file)
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
-    if opened is None:
-        doc = ops.encrypt_tree_for(file, after, kr, config)
-        fileio.write(file, doc, fmt)
-        click.echo(f"{file}: created", err=True)
-        return
-    changed = ops.save(file, opened, copy.deepcopy(after), fmt)
-    click.echo(f"{file}: {'updated' if changed else 'unchanged'}", err=True)
 
+    def on_invalid(message: str, tries_left: int) -> None:
+        click.echo(f"error: {message}", err=True)
+        click.echo(f"Reopening the editor to fix it ({tries_left} more tries)...", err=True)
+        click.pause("Press any key to return to the editor, or Ctrl+C to abort.", err=True)
 
-EDIT_RETRIES = 3
-
-
-def _edit_until_valid(tmp: Path, fmt: str, file: str) -> dict[str, Any]:
-    """Run the editor on ``tmp`` until it holds a valid document.
-
-    An invalid edit is reported (the message names a line, never a value) and
-    the editor reopens on the text as saved, up to EDIT_RETRIES times.
-    """
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    attempt = 0
-    while True:
-        try:
-            rc = subprocess.run([*shlex.split(editor), str(tmp)], check=False).returncode
-        except OSError as e:
-            raise ExternalError(f"cannot run editor {editor!r}: {e.strerror}") from None
-        if rc != 0:
-            raise ExternalError(f"editor {editor!r} exited with status {rc}; {file} unchanged")
-        try:
-            tree = fileio.loads(tmp.read_bytes(), fmt, "edited file")
-            if "sops" in tree:
-                raise InputError("edited file: the top-level key 'sops' is reserved for metadata")
-            return tree
-        except InputError as e:
-            if attempt == EDIT_RETRIES:
-                raise InputError(
-                    f"{e.message}; gave up after {EDIT_RETRIES + 1} edits, {file} unchanged"
-                ) from None
-            attempt += 1
-            left = EDIT_RETRIES - attempt + 1
-            click.echo(f"error: {e.message}", err=True)
-            click.echo(f"Reopening the editor to fix it ({left} more tries)...", err=True)
-            click.pause("Press any key to return to the editor, or Ctrl+C to abort.", err=True)
+    result = editing.edit_file(file, _keyring(age_key_file), config, on_invalid)
+    state = "created" if result.created else "updated" if result.changed else "unchanged"
+    click.echo(f"{file}: {state}", err=True)
 
 
 def _paths(paths: tuple[str, ...]) -> list[Path]:
-    files = ops.find_encrypted_files([Path(p) for p in paths] or [Path(".")])
+    files = rekey.find_encrypted_files([Path(p) for p in paths] or [Path(".")])
     if not files:
         raise UsageError("no SOPS-encrypted files found")
     return files
@@ -259,7 +214,7 @@ def updatekeys_cmd(
     """
     kr = _keyring(age_key_file)
     for p in _paths(paths):
-        plan = ops.updatekeys(p, kr, config, dry_run)
+        plan = rekey.updatekeys(p, kr, config, dry_run)
         _print_plan(plan, dry_run)
 
 
@@ -280,10 +235,10 @@ def rotate_cmd(paths: tuple[str, ...], dry_run: bool, age_key_file: str | None) 
     """
     kr = _keyring(age_key_file)
     for p in _paths(paths):
-        _print_plan(ops.rotate(p, kr, dry_run), dry_run)
+        _print_plan(rekey.rotate(p, kr, dry_run), dry_run)
 
 
-def _print_plan(plan: ops.KeyPlan, dry_run: bool) -> None:
+def _print_plan(plan: rekey.KeyPlan, dry_run: bool) -> None:
     verb = "would " if dry_run else ""
     if plan.rotated:
         click.echo(f"{plan.path}: {verb}rotate data key")

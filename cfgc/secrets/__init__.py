@@ -22,8 +22,8 @@ _HOMES = {
     "Keyring": "keysources", "KeySource": "keysources", "KeyUnavailable": "keysources",
     "default_keyring": "keysources",
     "AgeKey": "metadata", "KmsKey": "metadata", "OpaqueKey": "metadata", "SopsMetadata": "metadata",
-    "KeyPlan": "ops", "decrypt_file": "ops", "encrypt_file": "ops", "open_file": "ops", "rotate": "ops",
-    "save": "ops", "set_value": "ops", "updatekeys": "ops",
+    "KeyPlan": "rekey", "decrypt_file": "ops", "encrypt_file": "ops", "open_file": "ops",
+    "rotate": "rekey", "save": "ops", "set_value": "ops", "updatekeys": "rekey",
     "DEFAULT_RULE": "rules", "EncryptionRule": "rules",
 }
 
@@ -50,16 +50,8 @@ if TYPE_CHECKING:  # for type checkers and editors
     )
     from cfgc.secrets.keysources import Keyring, KeySource, KeyUnavailable, default_keyring
     from cfgc.secrets.metadata import AgeKey, KmsKey, OpaqueKey, SopsMetadata
-    from cfgc.secrets.ops import (
-        KeyPlan,
-        decrypt_file,
-        encrypt_file,
-        open_file,
-        rotate,
-        save,
-        set_value,
-        updatekeys,
-    )
+    from cfgc.secrets.ops import decrypt_file, encrypt_file, open_file, save, set_value
+    from cfgc.secrets.rekey import KeyPlan, rotate, updatekeys
     from cfgc.secrets.rules import DEFAULT_RULE, EncryptionRule
 
 __all__ = [

@@ -99,22 +99,43 @@ def read(path: str | os.PathLike[str], fmt: str | None = None) -> dict[str, Any]
 
 
 def write_atomic(path: str | os.PathLike[str], text: str, mode: int | None = None) -> None:
-    """Replace ``path`` with ``text`` atomically, keeping its permissions."""
+    """Replace ``path`` with ``text`` atomically and durably, keeping its permissions.
+
+    The text goes to a temporary file in the same directory, is fsynced, then
+    renamed over ``path`` and the directory fsynced: a crash leaves either the
+    old or the new file, never a truncated one.
+    """
     p = Path(path)
     if mode is None:
         try:
             mode = p.stat().st_mode & 0o777
         except FileNotFoundError:
             mode = 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=str(p.parent))
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=str(p.parent))
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
-        os.chmod(tmp, mode)
+            f.flush()
+            os.fchmod(f.fileno(), mode)
+            os.fsync(f.fileno())
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(p.parent)
+
+
+def _fsync_dir(d: Path) -> None:
+    try:
+        fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return  # not supported here; the rename itself is still atomic
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def write(path: str | os.PathLike[str], doc: Any, fmt: str | None = None) -> None:

@@ -124,19 +124,31 @@ def _creation_rules(source: Source) -> tuple[list[CreationRule] | None, list[Dia
 def _walk(node: Any, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
     """String leaves that could be credentials (every build runs this: keep it lean)."""
     found: list[tuple[KeyPath, str]] = []
-    _collect(node, path, found)
+    near = next((p for p in reversed(path) if isinstance(p, str)), None)
+    _collect(node, path, near, found, set())
     return iter(found)
 
 
-def _collect(node: Any, path: KeyPath, found: list[tuple[KeyPath, str]]) -> None:
-    items: Any = node.items() if type(node) is dict else enumerate(node) if type(node) is list else ()
+def _collect(node: Any, path: KeyPath, near: str | None, found: list[tuple[KeyPath, str]], seen: set[Any]) -> None:
+    # A YAML alias is the same Python object at every place it appears.  What
+    # a value is judged by is the value and its nearest key name, so each
+    # (object, nearest key) is scanned once, at its first path: the scan costs
+    # the file's size, not the size of the aliases' expansion.
+    is_dict = type(node) is dict
+    items: Any = node.items() if is_dict else enumerate(node) if type(node) is list else ()
     for k, v in items:
         t = type(v)
         if t is str:
             if len(v) >= MIN_ENTROPY_LENGTH or "@" in v:  # shorter strings can match nothing
-                found.append(((*path, k), v))
+                mark = (id(v), k if is_dict else near)
+                if mark not in seen:
+                    seen.add(mark)
+                    found.append(((*path, k), v))
         elif t is dict or t is list:
-            _collect(v, (*path, k), found)
+            mark = (id(v), None if t is dict else k if is_dict else near)
+            if mark not in seen:
+                seen.add(mark)
+                _collect(v, (*path, k), k if is_dict else near, found, seen)
 
 
 def format_path(path: KeyPath) -> str:

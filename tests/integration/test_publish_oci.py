@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
 import subprocess
 import sys
 import uuid
@@ -19,6 +18,7 @@ from cfgc.publish import publish
 from cfgc.signing import load_signer, load_verifier
 from cfgc.stores import open_store
 from cfgc.stores.reader import BundleReader
+from tests.fixtures.tools import need
 from tests.unit.stores.contract import check_store_contract
 
 pytestmark = pytest.mark.integration
@@ -49,22 +49,21 @@ def test_publish_is_readable_by_skopeo_and_oras(repo_url: str, make_bundle, sign
     assert code == 0, out
     version = json.loads(out)["version"]
     ref = repo_url.removeprefix("oci://")
-    skopeo = shutil.which("skopeo")
-    if skopeo:
-        tags = json.loads(subprocess.run([skopeo, "list-tags", "--tls-verify=false", f"docker://{ref}"],
-                                         capture_output=True, check=True, timeout=60).stdout)["Tags"]
-        assert version in tags and "prod" in tags and any(t.endswith(".sig") for t in tags)
-        raw = subprocess.run([skopeo, "inspect", "--raw", "--tls-verify=false", f"docker://{ref}:{version}"],
-                             capture_output=True, check=True, timeout=60).stdout
-        m = json.loads(raw)
-        assert m["artifactType"] == "application/vnd.cfgc.bundle.v1"
-        assert m["config"]["mediaType"] == "application/vnd.cfgc.bundle.config.v1+json"
-        assert m["annotations"]["org.opencontainers.image.revision"] == "c0ffee" * 6 + "abcd"
-        assert m["annotations"]["org.opencontainers.image.created"] == "2026-01-02T03:04:05Z"
-        assert m["annotations"]["org.opencontainers.image.source"] == "https://git.example.com/acme/config.git"
-        titles = [layer["annotations"]["org.opencontainers.image.title"] for layer in m["layers"]]
-        assert titles == [f"targets/{t}.json.gz" for t in sorted(TARGETS)]
-    oras_client = pytest.importorskip("oras.client")
+    skopeo = need("skopeo", "apt-get install skopeo")
+    tags = json.loads(subprocess.run([skopeo, "list-tags", "--tls-verify=false", f"docker://{ref}"],
+                                     capture_output=True, check=True, timeout=60).stdout)["Tags"]
+    assert version in tags and "prod" in tags and any(t.endswith(".sig") for t in tags)
+    raw = subprocess.run([skopeo, "inspect", "--raw", "--tls-verify=false", f"docker://{ref}:{version}"],
+                         capture_output=True, check=True, timeout=60).stdout
+    m = json.loads(raw)
+    assert m["artifactType"] == "application/vnd.cfgc.bundle.v1"
+    assert m["config"]["mediaType"] == "application/vnd.cfgc.bundle.config.v1+json"
+    assert m["annotations"]["org.opencontainers.image.revision"] == "c0ffee" * 6 + "abcd"
+    assert m["annotations"]["org.opencontainers.image.created"] == "2026-01-02T03:04:05Z"
+    assert m["annotations"]["org.opencontainers.image.source"] == "https://git.example.com/acme/config.git"
+    titles = [layer["annotations"]["org.opencontainers.image.title"] for layer in m["layers"]]
+    assert titles == [f"targets/{t}.json.gz" for t in sorted(TARGETS)]
+    import oras.client as oras_client
     host = ref.split("/", 1)[0]
     client = oras_client.OrasClient(hostname=host, insecure=True)
     files = client.pull(target=f"{ref}:{version}", outdir=str(tmp_path / "oras"))

@@ -12,6 +12,7 @@ import yaml
 
 from cfgc.secrets.keysources import default_keyring
 from cfgc.secrets.ops import decrypt_file
+from tests.fixtures.tools import need
 
 pytestmark = pytest.mark.integration
 
@@ -45,8 +46,7 @@ def age_keygen(dest: Path) -> str:
 
 @pytest.fixture
 def secret_repo(make_repo, tmp_path: Path, sops_bin: str) -> tuple[Path, Path]:
-    if not any(Path(d, "age-keygen").exists() for d in os.environ["PATH"].split(":")):
-        pytest.skip("age-keygen is not installed")
+    need("age-keygen", "apt-get install age")
     key = tmp_path / "acme.agekey"
     recipient = age_keygen(key)
     root = make_repo({

@@ -15,6 +15,7 @@ import pytest
 from cfgc.errors import ExternalError
 from cfgc.secrets import fileio, ops
 from cfgc.secrets.keysources import default_keyring
+from tests.fixtures.tools import need
 
 pytestmark = pytest.mark.integration
 
@@ -63,9 +64,7 @@ def run(
 @pytest.fixture()
 def age_keygen(tmp_path: Path) -> tuple[Path, str]:
     """An identity made by the real ``age-keygen`` command, and its recipient."""
-    exe = shutil.which("age-keygen")
-    if exe is None:
-        pytest.skip("age-keygen is not installed")
+    exe = need("age-keygen", "apt-get install age")
     key = tmp_path / "keygen.txt"
     subprocess.run([exe, "-o", str(key)], check=True, capture_output=True)
     recipient = next(

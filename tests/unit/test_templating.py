@@ -65,3 +65,17 @@ def test_untemplated_value_is_returned_as_is() -> None:
 def test_lists_in_config_are_reachable() -> None:
     out = render({"l": ["x", "{{ config.l[0] }}y"], "first": "{{ config.l[1] }}"})
     assert out == {"l": ["x", "xy"], "first": "xy"}
+
+
+def test_undefined_names_are_worded_by_cfgc() -> None:
+    """Jinja2's own wording of an undefined name changes between releases."""
+    from cfgc.errors import InputError as _InputError
+    from cfgc.templating import sandbox
+
+    env = sandbox()
+    for text, expected in [("{{ nope }}", "'nope' is undefined"),
+                           ("{{ (1).nope }}", "int value has no attribute or key 'nope'")]:
+        with pytest.raises(Exception) as info:
+            env.from_string(text).render()
+        assert str(info.value) == expected, text
+    assert _InputError  # the compiler wraps these with the location (tests/data/bad/template-undefined)

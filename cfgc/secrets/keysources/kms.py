@@ -16,6 +16,7 @@ import socket
 from dataclasses import replace
 from typing import Any
 
+from cfgc.awserrors import describe as describe_aws
 from cfgc.secrets.keysources import KeyUnavailable
 from cfgc.secrets.metadata import KmsKey, MasterKey
 
@@ -72,7 +73,7 @@ class KmsSource:
         except KeyUnavailable:
             raise
         except Exception as e:  # noqa: BLE001
-            raise KeyUnavailable(f"KMS Encrypt failed: {_describe(e)}", external=True) from None
+            raise KeyUnavailable(f"KMS Encrypt failed: {describe_aws(e)}", external=True) from None
         created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         enc = base64.b64encode(out["CiphertextBlob"]).decode("ascii")
         return replace(key, enc=enc, created_at=created)
@@ -90,13 +91,5 @@ class KmsSource:
         except KeyUnavailable:
             raise
         except Exception as e:  # noqa: BLE001
-            raise KeyUnavailable(f"KMS Decrypt failed: {_describe(e)}", external=True) from None
+            raise KeyUnavailable(f"KMS Decrypt failed: {describe_aws(e)}", external=True) from None
         return bytes(out["Plaintext"])
-
-
-def _describe(e: Exception) -> str:
-    """An error summary that carries the AWS error code but no payload."""
-    code = (
-        getattr(e, "response", {}).get("Error", {}).get("Code") if hasattr(e, "response") else None
-    )
-    return f"{type(e).__name__}{f' ({code})' if code else ''}"

@@ -1,0 +1,113 @@
+"""Re-keying SOPS files: ``updatekeys`` (re-wrap the data key) and ``rotate`` (new data key).
+
+Both run under the file's lock and re-read it there (:mod:`cfgc.secrets.txn`),
+so a concurrent ``set`` is neither lost nor able to undo the re-keying.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cfgc.errors import InputError
+from cfgc.secrets import fileio, txn
+from cfgc.secrets.creation_rules import key_drift, rule_for
+from cfgc.secrets.document import encrypt_document, is_encrypted, split_document
+from cfgc.secrets.keysources import DATA_KEY_SIZE, Keyring
+from cfgc.secrets.ops import PathLike, _keyring, _nothing, _snapshot, load_encrypted, open_snapshot
+
+
+@dataclass(frozen=True)
+class KeyPlan:
+    """What ``updatekeys``/``rotate`` does (or would do) to one file."""
+
+    path: str
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    rotated: bool = False
+    applied: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.removed or self.rotated)
+
+
+def updatekeys(
+    path: PathLike,
+    keyring: Keyring | None = None,
+    config: PathLike | None = None,
+    dry_run: bool = False,
+) -> KeyPlan:
+    """Re-wrap the data key for the recipients the creation rule names now.
+
+    Values, MAC and lastmodified are untouched; recipients already present keep
+    their wrapped key byte for byte.
+    """
+    with txn.locked(path) if not dry_run else _nothing():
+        snap = _snapshot(path)
+        _, meta = split_document(snap.doc)
+        rule, _ = rule_for(path, config)
+        drift = key_drift(meta, rule)
+        plan = KeyPlan(str(path), drift.added, drift.removed)
+        if drift.groups_same or dry_run:
+            return plan
+        kr = _keyring(keyring)
+        data_key = kr.unwrap(meta)
+        groups = kr.wrap(rule.key_groups, data_key, rule.shamir_threshold, previous=meta)
+        new_meta = meta.with_(
+            key_groups=groups, shamir_threshold=rule.shamir_threshold if len(groups) > 1 else 0
+        )
+        doc = dict(snap.doc)
+        doc["sops"] = new_meta.to_dict()
+        txn.write(path, doc, None, snap.digest)
+    return KeyPlan(plan.path, plan.added, plan.removed, applied=True)
+
+
+def rotate(path: PathLike, keyring: Keyring | None = None, dry_run: bool = False) -> KeyPlan:
+    """New data key, every value re-encrypted, wrapped for the file's current keys."""
+    if dry_run:
+        load_encrypted(path)
+        return KeyPlan(str(path), rotated=True)
+    with txn.locked(path):
+        opened = open_snapshot(path, keyring)
+        kr = _keyring(keyring)
+        meta = opened.document.metadata
+        data_key = os.urandom(DATA_KEY_SIZE)
+        bare = tuple(tuple(_bare(k) for k in g) for g in meta.key_groups)
+        groups = kr.wrap(bare, data_key, meta.shamir_threshold)
+        doc = encrypt_document(opened.document.tree, meta.with_(key_groups=groups), data_key)
+        txn.write(path, doc, None, opened.digest)
+    return KeyPlan(str(path), rotated=True, applied=True)
+
+
+def _bare(key: Any) -> Any:
+    from dataclasses import replace
+
+    from cfgc.secrets.metadata import OpaqueKey
+
+    if isinstance(key, OpaqueKey):
+        return key
+    return replace(key, enc="")
+
+
+def find_encrypted_files(roots: list[Path]) -> list[Path]:
+    """SOPS files under ``roots`` (files given directly are taken as they are)."""
+    out: list[Path] = []
+    for root in roots:
+        if root.is_file():
+            out.append(root)
+            continue
+        for p in sorted(root.rglob("*")):
+            if (
+                p.suffix.lower() in (".yaml", ".yml", ".json")
+                and p.is_file()
+                and ".git" not in p.parts
+            ):
+                try:
+                    if b"sops" in p.read_bytes() and is_encrypted(fileio.read(p)):
+                        out.append(p)
+                except InputError:
+                    continue
+    return out
