@@ -123,6 +123,7 @@ def test_expired_pointer_is_refused_then_stale_and_refresh_recovers(new_store, t
     while not rt.snapshot.verified.pointer.expired() and time.time() < deadline:  # type: ignore[union-attr]
         time.sleep(0.2)
     caplog.set_level(logging.INFO, logger="cfgc.runtime")
+    caplog.clear()
     for _ in range(615):  # the attacker keeps serving the same, now expired, pointer
         assert rt.refresh() is False
     st = rt.status()
