@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import stat
@@ -59,10 +60,9 @@ def test_corrupt_state_file_is_refused_not_reset(tmp_path: Path, content: bytes)
 def _writer(path: str, start: int, n: int) -> None:
     st = SerialState(Path(path))
     for s in range(start, start + n):
-        try:
+        # RollbackError: another process recorded a higher serial first, which is correct
+        with contextlib.suppress(RollbackError):
             st.record(ptr(s, digest="sha256:" + f"{s:064x}"), "file:///x")
-        except RollbackError:
-            pass  # another process recorded a higher serial first: correct
 
 
 def test_concurrent_writers_never_lose_the_highest_serial(tmp_path: Path) -> None:
