@@ -13,7 +13,8 @@ import pytest
 
 from cfgc.errors import ExternalError
 from cfgc.stores.oci import OciStore
-from cfgc.stores.oci_http import Registry, docker_credentials
+from cfgc.stores.oci_auth import Credentials, docker_credentials
+from cfgc.stores.oci_http import Registry
 
 
 def test_plain_http_only_for_loopback_or_when_asked() -> None:
@@ -27,10 +28,11 @@ def test_docker_config_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     auth = base64.b64encode(b"robot:s3cr:et").decode()
     (tmp_path / "config.json").write_text(json.dumps({"auths": {"https://reg.example.com/v1/": {"auth": auth}}}))
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
-    assert docker_credentials("reg.example.com") == ("robot", "s3cr:et")
+    assert docker_credentials("reg.example.com") == Credentials("robot", "s3cr:et")
     assert docker_credentials("other.example.com") is None
-    assert Registry("reg.example.com").creds == ("robot", "s3cr:et")
-    assert Registry("reg.example.com", username="u", password="p").creds == ("u", "p")
+    assert Registry("reg.example.com").creds == Credentials("robot", "s3cr:et")
+    assert Registry("reg.example.com", username="u", password="p").creds == Credentials("u", "p")
+    assert "s3cr" not in repr(docker_credentials("reg.example.com"))
 
 
 class _TokenRegistry(BaseHTTPRequestHandler):
