@@ -19,7 +19,10 @@ import pytest
 from tests.fixtures.registry import REGISTRY_BIN
 from tests.fixtures.repos import cfgc_bin
 from tests.fixtures.servers import free_port, running
-from tests.unit.stores.credhelper import DockerConfig, docker_config  # noqa: F401 - fixture
+from tests.unit.stores import credhelper
+from tests.unit.stores.credhelper import DockerConfig
+
+docker_config = credhelper.docker_config  # the fixture
 
 pytestmark = pytest.mark.integration
 USER, SECRET = "robot", "CANARY-htpasswd-secret-4e2f"

@@ -9,7 +9,10 @@ import pytest
 from cfgc.errors import ExternalError
 from cfgc.stores import oci_auth
 from cfgc.stores.oci_auth import Credentials, docker_credentials
-from tests.unit.stores.credhelper import DockerConfig, docker_config  # noqa: F401 - fixture
+from tests.unit.stores import credhelper
+from tests.unit.stores.credhelper import DockerConfig
+
+docker_config = credhelper.docker_config  # the fixture
 
 HOST = "reg.example.com:5000"
 SECRET = "CANARY-helper-secret-51d0"
