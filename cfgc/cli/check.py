@@ -57,7 +57,7 @@ def check(repo: Path | None, base_ref: str | None, select: str | None, fmt: str)
     root = repo.resolve() if repo is not None else find_repo_root()
     if not (root / "cfgc.yaml").is_file():
         raise click.UsageError(f"--repo {repo}: no cfgc.yaml in that directory")
-    base = GitSource(root, base_ref) if base_ref else None
+    base = GitSource(root, base_ref, "--base") if base_ref else None
     result = run_checks(DirSource(root), select, base)
     diags = result.diagnostics
     if fmt == "json":
