@@ -73,11 +73,12 @@ def _terms(repository: str | None, expires: str) -> PointerTerms:
     return PointerTerms(check_repository(repository) if repository else None, parse_duration(expires))
 
 
-def _store(url: str, plain_http: bool, username: str | None, password_stdin: bool) -> Store:
+def _store(url: str, plain_http: bool, username: str | None, password_stdin: bool, reading: bool = False) -> Store:
+    """The store of --to (created by the first write) or, ``reading``, of --from (must exist)."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     if password_stdin and username is None:
         raise UsageError("--password-stdin needs --username")
-    return open_store(url, plain_http=plain_http, username=username, password=password)
+    return open_store(url, plain_http=plain_http, username=username, password=password, must_exist=reading)
 
 
 def _move_text(move: ChannelMove) -> str:
@@ -221,7 +222,7 @@ def versions_cmd(url: str, plain_http: bool, username: str | None, password_stdi
       cfgc versions --from s3://acme-config/bundles
       cfgc versions --from oci://127.0.0.1:5000/config --format json
     """
-    rows = list_versions(_store(url, plain_http, username, password_stdin))
+    rows = list_versions(_store(url, plain_http, username, password_stdin, reading=True))
     if fmt == "json":
         click.echo(json.dumps([{"version": r.version, "manifest_digest": r.manifest_digest, "commit": r.commit,
                                 "created": r.created, "channels": list(r.channels), "signed": r.signed}

@@ -37,18 +37,26 @@ from cfgc.stores.base import (
 class FileStore:
     """Store bundles below a directory."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, must_exist: bool = False) -> None:
+        """``must_exist``: a reader's store; a missing directory is an error (exit 4), not an
+        empty store.  A publisher's store (the default) is created by the first write."""
         self.root = root
+        self.must_exist = must_exist
 
     @property
     def url(self) -> str:
         return f"file://{self.root}"
 
     # -- helpers -----------------------------------------------------------
+    def _exists(self) -> None:
+        if self.must_exist and not self.root.is_dir():
+            raise ExternalError(f"store {self.url} does not exist: no directory {self.root}")
+
     def _blob_path(self, digest: str) -> Path:
         return self.root / "blobs" / "sha256" / check_digest(digest).split(":", 1)[1]
 
     def _read(self, path: Path) -> bytes | None:
+        self._exists()
         try:
             return path.read_bytes()
         except FileNotFoundError:
@@ -87,6 +95,7 @@ class FileStore:
 
     # -- blobs -------------------------------------------------------------
     def has_blob(self, digest: str) -> bool:
+        self._exists()
         return self._blob_path(digest).is_file()
 
     def put_blob(self, digest: str, data: bytes) -> None:
@@ -111,6 +120,7 @@ class FileStore:
         return False
 
     def list_versions(self) -> list[str]:
+        self._exists()
         d = self.root / "versions"
         return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
 
@@ -141,5 +151,6 @@ class FileStore:
             self._replace(path, doc)
 
     def list_channels(self) -> list[str]:
+        self._exists()
         d = self.root / "channels"
         return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
