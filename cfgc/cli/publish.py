@@ -160,7 +160,8 @@ def promote_cmd(url: str, plain_http: bool, username: str | None, password_stdin
       cfgc promote --to s3://acme-config/bundles --channel prod --version 3f2a9c81d0e4 --key ci.key
       cfgc promote --to oci://127.0.0.1:5000/config --channel prod --version 1b7e004c9a12 --key ci.key
     """
-    store = _store(url, plain_http, username, password_stdin)
+    # A promote needs a published version: a store that does not exist is an error, not empty.
+    store = _store(url, plain_http, username, password_stdin, reading=True)
     terms = _terms(repository, expires)
     _echo_move(promote(store, channel, version, signers_from(keys, kms_keys), dry_run, terms), dry_run, fmt)
 
@@ -204,7 +205,7 @@ def channel_refresh_cmd(url: str, plain_http: bool, username: str | None, passwo
       cfgc channel refresh --to oci://registry.example.com/acme/config --channel prod --expires 3d \\
           --kms-key arn:aws:kms:us-east-1:111122223333:key/...
     """
-    store = _store(url, plain_http, username, password_stdin)
+    store = _store(url, plain_http, username, password_stdin, reading=True)
     signers = signers_from(keys, kms_keys)
     terms = _terms(repository, expires)
     for name in channels:
