@@ -36,6 +36,14 @@ def format_callback(ctx: click.Context, param: click.Parameter, value: Any) -> A
     return value
 
 
+def note_argv(argv: list[str]) -> None:
+    """For a command line click could not parse (an unknown option): ``--format json``
+    there still asks for a JSON failure document."""
+    for i, a in enumerate(argv):
+        if a == "--format=json" or (a == "--format" and argv[i + 1 : i + 2] == ["json"]):
+            _State.json_mode = True
+
+
 def report_printed() -> None:
     """A command printed its own failure report on stdout: print no second one."""
     _State.printed = True

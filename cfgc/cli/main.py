@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 import click
 
 from cfgc import __version__
-from cfgc.cli.failure import echo_failure
+from cfgc.cli.failure import echo_failure, note_argv
 from cfgc.errors import EXIT_BUG, EXIT_USAGE, CfgcError, environment_error
 
 # Each module defines click commands; listing them here keeps start-up cheap and
@@ -211,6 +211,7 @@ def main() -> None:
         sys.exit(130)
     except click.ClickException as e:
         code = EXIT_USAGE if isinstance(e, click.UsageError) else e.exit_code
+        note_argv(sys.argv[1:])
         echo_failure(code, e)
         e.show()
         sys.exit(code)
