@@ -14,6 +14,7 @@ report has a failure form of its own (``validate``/``build``/``check`` findings,
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -27,6 +28,12 @@ RULES = {1: "input", 2: "usage", 3: "bug", 4: "external", 5: "integrity"}
 class _State:
     json_mode = False  # --format json was given
     printed = False  # the command already printed its own JSON report
+
+
+def reset() -> None:
+    """Forget the previous invocation's mode (tests run many in one process)."""
+    _State.json_mode = False
+    _State.printed = False
 
 
 def format_callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -75,7 +82,6 @@ def echo_failure(exit_code: int, e: BaseException) -> None:
     else:
         errors = [(f"internal error: {type(e).__name__}: {e}", None)]
     _State.printed = True
-    try:
+    # A closed stdout loses the document; the stderr message and the exit code remain.
+    with contextlib.suppress(OSError):
         click.echo(json.dumps(failure_json(exit_code, errors), indent=2))
-    except OSError:  # stdout is gone; the stderr message and the exit code remain
-        pass

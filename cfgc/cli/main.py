@@ -18,6 +18,7 @@ import click
 
 from cfgc import __version__
 from cfgc.cli.failure import echo_failure, note_argv
+from cfgc.cli.failure import reset as reset_failure_state
 from cfgc.errors import EXIT_BUG, EXIT_USAGE, CfgcError, environment_error
 
 # Each module defines click commands; listing them here keeps start-up cheap and
@@ -78,6 +79,10 @@ class CfgcGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         _register()
         return super().list_commands(ctx)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        reset_failure_state()
+        return super().main(*args, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from cfgc.attest import PROVENANCE, SIGNATURE, VerificationFailed, VerifyReport, sign_bundle, verify_bundle
+from cfgc.attest import (
+    PROVENANCE,
+    SIGNATURE,
+    VerificationFailed,
+    VerifyReport,
+    sign_bundle,
+    verify_bundle,
+)
 from cfgc.cli.common import format_option
 from cfgc.cli.failure import report_printed
 from cfgc.cli.main import command
