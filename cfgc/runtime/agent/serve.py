@@ -8,6 +8,7 @@ import ipaddress
 import json
 import logging
 import os
+import resource
 import signal
 import sys
 import threading
@@ -17,9 +18,30 @@ from typing import Any
 
 from cfgc.errors import UsageError
 from cfgc.runtime.agent.app import Agent
+from cfgc.runtime.agent.http import Limits
 
 log = logging.getLogger("cfgc.agent")
 HEARTBEAT = 15.0
+SWEEP = 1.0  # how often header/idle deadlines are checked (so they hold to within a second)
+FD_RESERVE = 32  # descriptors kept for everything but client connections (cache, store, logs)
+
+
+def fit_limits(limits: Limits) -> Limits:
+    """Lower max_connections so that it and the health reserve fit the open-file limit.
+
+    Without this, accept() fails with EMFILE once the limit is reached and nothing, not even
+    /health/live, is answered.
+    """
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY:
+        return limits
+    room = soft - FD_RESERVE - limits.health_reserve
+    if limits.max_connections <= room:
+        return limits
+    fitted = max(1, room)
+    log.warning("--max-connections %d lowered to %d to fit the open-file limit (%d)",
+                limits.max_connections, fitted, soft, extra={"event": "limits"})
+    return Limits(limits.header_timeout, limits.idle_timeout, fitted, limits.health_reserve)
 
 
 def parse_listen(listen: str) -> tuple[str, int] | str:
@@ -78,6 +100,7 @@ def run(agent: Agent, addr: tuple[str, int] | str) -> None:
 async def _serve(agent: Agent, addr: tuple[str, int] | str) -> None:
     loop = asyncio.get_running_loop()
     agent.loop = loop
+    agent.server.limits = fit_limits(agent.server.limits)
     if isinstance(addr, str):
         with contextlib.suppress(FileNotFoundError):
             if Path(addr).is_socket():
@@ -100,10 +123,17 @@ async def _serve(agent: Agent, addr: tuple[str, int] | str) -> None:
             await asyncio.sleep(HEARTBEAT)
             agent.heartbeat()
 
+    async def sweep() -> None:
+        while True:
+            await asyncio.sleep(SWEEP)
+            agent.server.sweep(time.monotonic())
+
     beat = loop.create_task(heartbeat())
+    swept = loop.create_task(sweep())
     await stop.wait()
     log.info("shutting down", extra={"event": "shutdown"})
     beat.cancel()
+    swept.cancel()
     server.close()
     for c in list(agent.connections):
         c.close()
