@@ -64,7 +64,7 @@ def start(tree: str, store: Path, pub_key: Path) -> tuple[subprocess.Popen[bytes
 
 def wrk(port: int, conns: int, seconds: float) -> tuple[float, float]:
     """(requests/s, p99 ms)."""
-    out = subprocess.run(["wrk", "--latency", "-t", str(min(conns, 2)), "-c", str(conns), "-d", f"{seconds}s",
+    out = subprocess.run(["wrk", "--latency", "-t", str(min(conns, 2)), "-c", str(conns), "-d", f"{int(seconds)}s",
                           f"http://127.0.0.1:{port}/v1/targets/{T}"], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     m = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
@@ -75,7 +75,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tree", action="append", help="source tree to run the agent from (repeatable)")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--seconds", type=int, default=5)
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install -y wrk")

@@ -17,6 +17,7 @@ amount of memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
@@ -45,7 +46,7 @@ class Limits:
     header_timeout: float = 10.0  # from connect (or a request's first byte) to the end of its head
     idle_timeout: float = 60.0  # keep-alive with no request, or output not drained by the client
     max_connections: int = 512
-    health_reserve: int = 8  # connections past the cap that may still ask /health/* (then closed)
+    health_reserve: int = 8  # connections past the cap that may ask /health/* only (oldest dropped first)
 
 
 def response(status: int, body: bytes, content_type: str = "application/json", *, keep_alive: bool = True,
@@ -97,6 +98,7 @@ class Server:
         self.on_latency = on_latency
         self.limits = limits
         self.connections: set[Connection] = set()
+        self.overflow: deque[Connection] = deque()
         # One read buffer for all connections: the loop reads one socket at a time and
         # buffer_updated consumes it entirely before the next read.
         self.view = memoryview(bytearray(READ_SIZE))
@@ -137,17 +139,22 @@ class Connection(asyncio.BufferedProtocol):
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
         conns = self.server.connections
-        if len(conns) >= self.limits.max_connections + self.limits.health_reserve:
-            self.closing = True
-            transport.abort()
-            return
         if len(conns) >= self.limits.max_connections:
+            # Past the cap: a reserve slot that answers /health/* only, then closes.  When the
+            # reserve is full the oldest one is dropped, so a fresh health check always gets in.
             self.overflow = True
+            reserve = self.server.overflow
+            while len(reserve) >= self.limits.health_reserve:
+                reserve.popleft().abort()
+            reserve.append(self)
         conns.add(self)
         transport.set_write_buffer_limits(high=HIGH_WATER)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections.discard(self)
+        if self.overflow:
+            with contextlib.suppress(ValueError):
+                self.server.overflow.remove(self)
         self.transport = None
         self.pending.clear()
 
@@ -202,6 +209,11 @@ class Connection(asyncio.BufferedProtocol):
         self.closing = True
         if self.transport is not None:
             self.transport.close()
+
+    def abort(self) -> None:
+        self.closing = True
+        if self.transport is not None:
+            self.transport.abort()
 
     def expire(self) -> None:
         """The header or idle deadline passed."""
