@@ -266,22 +266,53 @@ def test_idle_connections_and_a_client_that_never_reads_cost_bounded_memory(env:
         a.stop()
 
 
-def test_connection_cap_under_a_small_open_file_limit_keeps_health_answering(env: Env) -> None:
-    a = env.agent(preexec=True)
-    socks: list[socket.socket] = []
+def _hold(port: int, n: int) -> list[socket.socket]:
+    socks = []
+    for _ in range(n):  # all at once, as in the incident; held open, sending nothing
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(("127.0.0.1", port))
+        socks.append(s)
+    return socks
+
+
+def test_past_the_connection_cap_health_still_answers_and_the_rest_gets_503(env: Env) -> None:
+    a = env.agent("--header-timeout", "60", "--max-connections", "20")
+    socks = _hold(a.port, 200)
     try:
-        for _ in range(200):
-            socks.append(socket.create_connection(("127.0.0.1", a.port), timeout=10))
-        for _ in range(3):
+        deadline = time.monotonic() + 30
+        while True:
             assert a.get("/health/live")[0] == 200
-        out, closed = exchange(a.port, b"GET /v1/targets HTTP/1.1\r\n" + H + b"\r\n")
-        assert status(out) == 503 and closed
+            out, closed = exchange(a.port, b"GET /v1/targets HTTP/1.1\r\n" + H + b"\r\n")
+            if status(out) == 503:
+                break
+            assert time.monotonic() < deadline, "the cap was never reached"
+            time.sleep(0.2)
+        assert closed and b"health" in out
         for s in socks:
             s.close()
         socks.clear()
         a.wait(lambda: a.get("/v1/targets")[0] == 200, "connections freed")
-        assert "Too many open files" not in a.log.read_text()
     finally:
         for s in socks:
             s.close()
         a.stop()
+
+
+def test_a_small_open_file_limit_lowers_the_cap_and_keeps_health_and_polling_working(env: Env) -> None:
+    a = env.agent("--header-timeout", "60", preexec=True)  # RLIMIT_NOFILE 128, 200 connections
+    socks = _hold(a.port, 200)
+    try:
+        for _ in range(10):
+            assert a.get("/health/live")[0] == 200
+            time.sleep(0.3)
+        v2 = env.publisher.publish({T: chat(2)})
+        # past the cap only /health/* is answered; its version shows polling still works
+        a.wait(lambda: json.loads(a.get("/health/ready")[1])["version"] == v2, "polling still works")
+        log = a.log.read_text()
+        assert "lowered to" in log and "Too many open files" not in log
+    finally:
+        for s in socks:
+            s.close()
+        a.stop()
+        env.v1 = env.publisher.publish({T: chat(1)})

@@ -191,7 +191,7 @@ class Connection(asyncio.BufferedProtocol):
         except httptools.HttpParserCallbackError:
             return  # stopped on purpose: already answered
         except httptools.HttpParserError as e:
-            self._fail(505 if "version" in str(e).lower() else 400)
+            self._fail(505 if "invalid http version" in str(e).lower() else 400)
             return
         if self.in_head:
             # Bytes of a head still incomplete (llhttp buffers a partial header line): the

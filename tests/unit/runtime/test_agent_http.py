@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from cfgc.runtime.agent.http import HIGH_WATER, MAX_HEAD, READ_SIZE, Connection, Limits, Server, response
+from cfgc.runtime.agent.http import (
+    HIGH_WATER,
+    MAX_HEAD,
+    READ_SIZE,
+    Connection,
+    Limits,
+    Server,
+    response,
+)
 
 
 class FakeTransport:
