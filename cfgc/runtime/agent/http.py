@@ -31,6 +31,7 @@ import httptools
 MAX_HEAD = 16 * 1024  # request line + header lines, bytes
 MAX_HEADERS = 64
 READ_SIZE = 16 * 1024  # one recv; bounds the answers one read can produce before backpressure applies
+RESERVE_GRACE = 0.1  # seconds a reserve slot (past the connection cap) may stay silent before it is reused
 HIGH_WATER = 64 * 1024  # output buffered per connection before it stops being read
 # The request headers the agent looks at; others are counted against the limits and dropped.
 WANTED = {b"host": "host", b"if-none-match": "if-none-match", b"last-event-id": "last-event-id",
@@ -133,7 +134,9 @@ class Connection(asyncio.BufferedProtocol):
         self.url = b""
         self.headers: dict[str, str] = {}
         self.started = 0.0
-        self.deadline = time.monotonic() + self.limits.header_timeout
+        self.fed = False  # received any bytes
+        self.opened = time.monotonic()
+        self.deadline = self.opened + self.limits.header_timeout
 
     # -- transport events -----------------------------------------------------
     def connection_made(self, transport: Any) -> None:
@@ -141,10 +144,16 @@ class Connection(asyncio.BufferedProtocol):
         conns = self.server.connections
         if len(conns) >= self.limits.max_connections:
             # Past the cap: a reserve slot that answers /health/* only, then closes.  When the
-            # reserve is full the oldest one is dropped, so a fresh health check always gets in.
+            # reserve is full, its oldest slot is given up if it has sent nothing for RESERVE_GRACE
+            # (a probe sends its request at once); otherwise this connection is dropped.
             self.overflow = True
             reserve = self.server.overflow
-            while len(reserve) >= self.limits.health_reserve:
+            if len(reserve) >= self.limits.health_reserve:
+                oldest = reserve[0]
+                if oldest.fed or time.monotonic() - oldest.opened < RESERVE_GRACE:
+                    self.closing = True
+                    transport.abort()
+                    return
                 reserve.popleft().abort()
             reserve.append(self)
         conns.add(self)
@@ -183,6 +192,7 @@ class Connection(asyncio.BufferedProtocol):
         if self.streaming or self.closing:
             return
         self.began = False
+        self.fed = True
         try:
             self.parser.feed_data(self.server.view[:nbytes])
         except httptools.HttpParserUpgrade:

@@ -107,6 +107,9 @@ def test_past_the_cap_only_health_is_answered_and_the_oldest_reserve_slot_is_dro
     srv, seen = server(Limits(max_connections=2, health_reserve=2))
     [connect(srv) for _ in range(2)]
     extra = [connect(srv) for _ in range(3)]
+    assert extra[2][1].aborted and not extra[0][1].aborted  # the reserve is full of fresh slots
+    extra[0][0].opened -= 1  # silent for a second: its slot is given to a newcomer
+    extra[2] = connect(srv)
     assert extra[0][1].aborted and not extra[1][1].aborted and not extra[2][1].aborted
     c, t = extra[2]
     feed(c, b"GET /v1/targets HTTP/1.1\r\nHost: localhost\r\n\r\n")
