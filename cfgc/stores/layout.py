@@ -19,6 +19,7 @@ from typing import Any
 from cfgc.attest import PROVENANCE, SIGNATURE, check_file, listed_files, read_manifest
 from cfgc.canonical import canonical_json, sha256_digest
 from cfgc.errors import IntegrityError
+from cfgc.repopath import read_under
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 ARTIFACT_TYPE = "application/vnd.cfgc.bundle.v1"
@@ -75,7 +76,7 @@ def prepare(bundle: Path) -> Prepared:
         problems = check_file(bundle, rel, entry)
         if problems:
             raise IntegrityError(f"refusing to publish {bundle}: " + "; ".join(problems))
-        data = compress((bundle / rel).read_bytes())
+        data = compress(read_under(str(bundle), rel))
         blobs.append(Blob(rel, media, data, sha256_digest(data)))
     sigs: dict[str, Any] = {}
     for name in (SIGNATURE, PROVENANCE):
