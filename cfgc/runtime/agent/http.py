@@ -37,6 +37,8 @@ HIGH_WATER = 64 * 1024  # output buffered per connection before it stops being r
 WANTED = {b"host": "host", b"if-none-match": "if-none-match", b"last-event-id": "last-event-id",
           b"content-length": "content-length", b"transfer-encoding": "transfer-encoding"}
 
+METHODS = {b"GET": "GET", b"HEAD": "HEAD"}
+
 Handler = Callable[[str, str, dict[str, str], "Connection"], "bytes | None"]
 
 
@@ -135,7 +137,7 @@ class Connection(asyncio.BufferedProtocol):
         self.headers: dict[str, str] = {}
         self.started = 0.0
         self.fed = False  # received any bytes
-        self.opened = time.monotonic()
+        self.opened = self.now = time.monotonic()
         self.deadline = self.opened + self.limits.header_timeout
 
     # -- transport events -----------------------------------------------------
@@ -175,6 +177,7 @@ class Connection(asyncio.BufferedProtocol):
 
     def resume_writing(self) -> None:
         self.paused = False
+        self.now = time.monotonic()
         try:
             while self.pending and not self.paused:
                 self._answer(*self.pending.popleft())
@@ -193,6 +196,7 @@ class Connection(asyncio.BufferedProtocol):
             return
         self.began = False
         self.fed = True
+        self.now = time.monotonic()  # one clock read per read, not per pipelined request
         try:
             self.parser.feed_data(self.server.view[:nbytes])
         except httptools.HttpParserUpgrade:
@@ -242,7 +246,7 @@ class Connection(asyncio.BufferedProtocol):
         self.url = b""
         self.headers = {}
         self.started = time.perf_counter()
-        self.deadline = time.monotonic() + self.limits.header_timeout
+        self.deadline = self.now + self.limits.header_timeout
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -279,9 +283,11 @@ class Connection(asyncio.BufferedProtocol):
             raise _Stop
 
     def on_message_complete(self) -> None:
-        method = self.parser.get_method().decode("latin-1")
+        raw = self.parser.get_method()
+        method = METHODS.get(raw) or raw.decode("latin-1")
         keep = self.parser.should_keep_alive() and not self.overflow
-        path = self.url.split(b"?", 1)[0].decode("latin-1")
+        url = self.url
+        path = (url.split(b"?", 1)[0] if b"?" in url else url).decode("latin-1")
         if "%" in path:
             path = unquote(path, encoding="latin-1")
         if self.paused:
@@ -312,7 +318,7 @@ class Connection(asyncio.BufferedProtocol):
             self.close()
             raise _Stop
         if not self.in_head:
-            self.deadline = time.monotonic() + self.limits.idle_timeout
+            self.deadline = self.now + self.limits.idle_timeout
 
     def _fail(self, status: int) -> None:
         if self.closing:
