@@ -113,8 +113,9 @@ class OciStore:
         if r.status not in (201, 204):
             raise self._unexpected(f"upload of blob {digest}", r.status)
 
-    def get_blob(self, digest: str) -> bytes:
-        r = self.registry.request("GET", self._path("blobs", check_digest(digest)))
+    def get_blob(self, digest: str, max_bytes: int | None = None) -> bytes:
+        """The verified blob; with ``max_bytes``, BodyTooLarge (exit 5) once more than that arrives."""
+        r = self.registry.request("GET", self._path("blobs", check_digest(digest)), max_bytes=max_bytes)
         if r.status == 404:
             raise IntegrityError(f"blob {digest} is missing from {self.url}")
         if r.status != 200:
