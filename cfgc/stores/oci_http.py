@@ -20,6 +20,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
+from typing import Any
 
 from cfgc.errors import ExternalError, UsageError
 
@@ -81,18 +82,22 @@ class Registry:
         return path if "://" in path else f"{self.scheme}://{self.host}{path}"
 
     def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> Response:
-        """Send a request (answering one auth challenge); ExternalError if the registry is unreachable."""
-        resp = self._send(method, path, body, headers or {})
+                headers: dict[str, str] | None = None, max_bytes: int | None = None) -> Response:
+        """Send a request (answering one auth challenge); ExternalError if the registry is unreachable.
+
+        With ``max_bytes`` the response body is streamed and read at most
+        ``max_bytes`` + 1 bytes: a longer body means the object is too large.
+        """
+        resp = self._send(method, path, body, headers or {}, max_bytes)
         if resp.status == 401 and self._answer(resp.header("WWW-Authenticate") or ""):
-            resp = self._send(method, path, body, headers or {})
+            resp = self._send(method, path, body, headers or {}, max_bytes)
         for delay in READ_RETRIES if method in ("GET", "HEAD") else ():
             # A registry may answer 5xx for a tag that is being rewritten (distribution reads the tag
             # link while another request replaces it); reads are safe to repeat.
             if resp.status < 500:
                 break
             time.sleep(delay)
-            resp = self._send(method, path, body, headers or {})
+            resp = self._send(method, path, body, headers or {}, max_bytes)
         if resp.status in (401, 403):
             raise ExternalError(f"registry {self.host} refused {method} {path}: HTTP {resp.status} "
                                 "(check credentials: docker login, or --username/--password-stdin)")
@@ -100,15 +105,17 @@ class Registry:
             raise ExternalError(f"registry {self.host} failed {method} {path}: HTTP {resp.status}")
         return resp
 
-    def _send(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> Response:
+    def _send(self, method: str, path: str, body: bytes | None, headers: dict[str, str],
+              max_bytes: int | None = None) -> Response:
+        amt = None if max_bytes is None else max_bytes + 1
         req = urllib.request.Request(self.url(path), data=body, method=method, headers=dict(headers))
         if self._auth:
             req.add_header("Authorization", self._auth)
         try:
             with self._opener.open(req, timeout=TIMEOUT) as r:
-                return Response(r.status, r.headers, r.read())
+                return Response(r.status, r.headers, _read(r, amt))
         except urllib.error.HTTPError as e:
-            return Response(e.code, e.headers, e.read() if e.fp else b"")
+            return Response(e.code, e.headers, _read(e, amt) if e.fp else b"")
         except urllib.error.URLError as e:
             reason = getattr(e.reason, "strerror", None) or str(e.reason)
             hint = " (a TLS registry? plain HTTP is used only for loopback or with --plain-http)" \
@@ -140,6 +147,17 @@ class Registry:
         token = data.get("token") or data.get("access_token")
         self._auth = f"Bearer {token}" if token else None
         return bool(token)
+
+
+def _read(r: Any, amt: int | None) -> bytes:
+    """The whole body, or its first ``amt`` bytes (short reads repeated)."""
+    if amt is None:
+        return bytes(r.read())
+    parts: list[bytes] = []
+    while amt > 0 and (chunk := r.read(min(amt, 1 << 20))):
+        parts.append(chunk)
+        amt -= len(chunk)
+    return b"".join(parts)
 
 
 def parse_oci_url(url: str) -> tuple[str, str]:
