@@ -24,8 +24,8 @@ from cfgc.canonical import sha256_digest
 from cfgc.errors import ExternalError, InputError, IntegrityError
 from cfgc.signing import Verifier, verify_envelope
 from cfgc.stores.base import Store, check_channel, check_digest
-from cfgc.stores.bounds import compressed_bound, gunzip, signed_size
-from cfgc.stores.layout import layer_map, parse_version, signed_manifest
+from cfgc.stores.bounds import gunzip, signed_size
+from cfgc.stores.layout import layer_map, parse_version, read_blob, signed_manifest
 from cfgc.stores.pointer import Pointer, decode_pointer
 
 
@@ -164,7 +164,7 @@ def fetch_version(store: Store, verifiers: list[Verifier], pointer: Pointer, poi
             layer = layers.get(path)
             if layer is None:
                 raise IntegrityError(f"version {version}: no layer for {path} with digest {want_digest}")
-            blob = store.get_blob(str(layer["digest"]), max_bytes=compressed_bound(size))
+            blob = read_blob(store, str(layer["digest"]), size, f"version {version}: {path}")
             data = _checked(gunzip(blob, size, f"version {version}: {path}"), want_digest, path, version)
             new[want_digest] = data
         if len(data) != size:

@@ -28,8 +28,8 @@ from cfgc.attest import (
 from cfgc.canonical import canonical_json, sha256_digest
 from cfgc.errors import IntegrityError
 from cfgc.signing import Verifier, verify_envelope
-from cfgc.stores.base import check_digest
-from cfgc.stores.bounds import MAX_SIGNATURES
+from cfgc.stores.base import Store, check_digest
+from cfgc.stores.bounds import MAX_SIGNATURES, compressed_bound
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 ARTIFACT_TYPE = "application/vnd.cfgc.bundle.v1"
@@ -203,3 +203,15 @@ def signed_manifest(sigs: bytes | None, verifiers: list[Verifier], version: str,
     if sha256_digest(payload) != manifest_digest:
         raise IntegrityError(f"version {version}: the signed manifest is not {manifest_digest}")
     return payload, json.dumps(envelope, sort_keys=True, separators=(",", ":")).encode()
+
+
+def read_blob(store: Store, digest: str, size: int, what: str) -> bytes:
+    """The gzip blob of a ``size``-byte file, read at most :func:`compressed_bound` bytes.
+
+    An integrity failure names the bundle file (``what``) as well as the blob.
+    """
+    try:
+        data: bytes = store.get_blob(digest, max_bytes=compressed_bound(size))
+    except IntegrityError as e:
+        raise IntegrityError(f"{what}: {e.message}") from None
+    return data

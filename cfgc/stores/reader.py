@@ -25,8 +25,8 @@ from cfgc.canonical import canonical_json, sha256_digest
 from cfgc.errors import InputError, IntegrityError, UsageError
 from cfgc.signing import Verifier
 from cfgc.stores.base import Store, check_channel, check_digest, check_version
-from cfgc.stores.bounds import MANIFEST_MAX, compressed_bound, gunzip, signed_size
-from cfgc.stores.layout import VersionInfo, layer_map, parse_version, signed_manifest
+from cfgc.stores.bounds import MANIFEST_MAX, gunzip, signed_size
+from cfgc.stores.layout import VersionInfo, layer_map, parse_version, read_blob, signed_manifest
 from cfgc.stores.pointer import Pointer, decode_pointer
 
 
@@ -107,7 +107,7 @@ class BundleReader:
         for path, digest in want.items():
             what = f"version {version}: {path}"
             size = signed_size(entries[path], what)
-            blob = self.store.get_blob(str(layers[path]["digest"]), max_bytes=compressed_bound(size))
+            blob = read_blob(self.store, str(layers[path]["digest"]), size, what)
             data = gunzip(blob, size, what)
             if sha256_digest(data) != digest or len(data) != size:
                 raise IntegrityError(f"{what} does not match its manifest digest and size")
