@@ -26,6 +26,7 @@ from cfgc.canonical import canonical_json, sha256_digest
 from cfgc.errors import InputError, IntegrityError
 from cfgc.provenance_statement import PAYLOAD_TYPE as PROVENANCE_TYPE
 from cfgc.provenance_statement import check_subjects, statement
+from cfgc.repopath import NotFound, read_under, relative_problem, target_name_problem
 from cfgc.signing import (
     Signer,
     Verifier,
@@ -49,13 +50,25 @@ def listed_files(manifest: Mapping[str, Any]) -> list[tuple[str, str, Mapping[st
     """Every file a manifest lists: (bundle path, kind, entry), targets first, each kind sorted.
 
     Kinds: ``target``, ``prompt``, ``secret`` (SOPS documents, still encrypted).
+    A manifest is read from a bundle or a store someone else wrote: a target
+    name or a path that would leave the bundle (``../x``, ``/etc/x``) is an
+    IntegrityError, so nothing outside the bundle is ever read or written.
     """
-    out: list[tuple[str, str, Mapping[str, Any]]] = [
-        (f"targets/{name}.json", "target", entry) for name, entry in sorted(manifest["targets"].items())
-    ]
+    out: list[tuple[str, str, Mapping[str, Any]]] = []
+    for name, entry in sorted(manifest["targets"].items()):
+        problem = target_name_problem(str(name))
+        if problem:
+            raise IntegrityError(f"{MANIFEST}: {problem}: not a path inside the bundle")
+        out.append((f"targets/{name}.json", "target", entry))
     for section in SECTIONS:
-        for _, entry in sorted((manifest.get(section) or {}).items()):
-            out.append((str(entry.get("path")), section[:-1], entry))
+        for key, entry in sorted((manifest.get(section) or {}).items()):
+            path = str(entry.get("path"))
+            problem = relative_problem(path)
+            if problem is None and not path.startswith(section + "/"):
+                problem = f"{path!r} is not under {section}/"
+            if problem:
+                raise IntegrityError(f"{MANIFEST}: {section} entry {key!r}: {problem}: not a path inside the bundle")
+            out.append((path, section[:-1], entry))
     return out
 
 
@@ -175,11 +188,11 @@ def verify_bundle(bundle: Path, verifiers: list[Verifier]) -> VerifyReport:
 def check_file(bundle: Path, rel: str, entry: Mapping[str, Any]) -> list[str]:
     """Problems with one file of a bundle against its manifest entry."""
     try:
-        data = (bundle / rel).read_bytes()
-    except FileNotFoundError:
+        data = read_under(str(bundle), rel)
+    except NotFound:
         return [f"{rel}: missing"]
-    except OSError as e:
-        return [f"{rel}: unreadable: {e.strerror}"]
+    except InputError as e:
+        return [f"{rel}: unreadable: {e.message}"]
     out = []
     if len(data) != entry.get("size"):
         out.append(f"{rel}: size {len(data)}, manifest says {entry.get('size')}")

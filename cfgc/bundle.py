@@ -14,6 +14,7 @@ never leaves half a bundle and never removes the previous one; see
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -28,6 +29,7 @@ from cfgc.compiler import CompiledTarget
 from cfgc.config import SchemaRule
 from cfgc.errors import InputError, UsageError
 from cfgc.prompts import Prompt
+from cfgc.repopath import inside, relative_problem, target_name_problem
 from cfgc.sources import SourceInfo
 
 FORMAT = "cfgc.bundle/v1"
@@ -43,7 +45,10 @@ class BundleFile:
 
 
 def target_path(name: str) -> str:
-    """Where a target lives inside a bundle."""
+    """Where a target lives inside a bundle; InputError if ``name`` breaks the target grammar."""
+    problem = target_name_problem(name)
+    if problem:
+        raise InputError(problem)
     return f"targets/{name}.json"
 
 
@@ -151,12 +156,18 @@ def open_staging(out: Path) -> Path:
 def write_file(staging: Path, rel: str, data: bytes) -> None:
     """Write one file of a bundle into the staging directory."""
     # Plain os calls: this runs once per target, and pathlib costs more than the write.
+    problem = relative_problem(rel)
+    if problem:
+        raise InputError(f"refusing to write outside the bundle: {problem}")
     dest = os.path.join(staging, rel)
+    folder = os.path.dirname(dest)
+    if not _inside_cached(str(staging), folder):
+        raise InputError(f"refusing to write outside the bundle: {rel}")
     try:
-        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        fd = os.open(dest, _WRITE_FLAGS, 0o644)
     except FileNotFoundError:
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.makedirs(folder, exist_ok=True)
+        fd = os.open(dest, _WRITE_FLAGS, 0o644)
     try:
         view = memoryview(data)
         while view:  # a regular file takes it in one write; loop for the rare short write
@@ -165,6 +176,18 @@ def write_file(staging: Path, rel: str, data: bytes) -> None:
         raise OSError(e.errno, e.strerror, dest) from None
     finally:
         os.close(fd)
+
+
+# O_NOFOLLOW: the file itself is never a link; its folder is checked below.
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+@functools.lru_cache(maxsize=4096)
+def _inside_cached(staging: str, folder: str) -> bool:
+    # One realpath per folder of the bundle, not per file: cfgc made every
+    # folder of the staging directory itself, and a folder that resolved
+    # inside once stays inside for the rest of the build.
+    return inside(staging, folder)
 
 
 def finish_staging(staging: Path, manifest: dict[str, Any], files: list[BundleFile]) -> str:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from cfgc.errors import InputError, Location, MultipleErrors
 from cfgc.limits import DEFAULT_LIMITS, Limits
 from cfgc.loading import Document, load_yaml
+from cfgc.repopath import relative_problem, target_name_problem
 from cfgc.sources import CONFIG_FILE, Source
 
 _VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -42,6 +43,7 @@ class RepoConfig:
     hierarchy: tuple[LevelPattern, ...]
     targets: str
     target_location: Location
+    target_parts: tuple[tuple[str, bool], ...]  # (text, is a variable) of ``targets``, parsed once
     schemas: tuple[SchemaRule, ...]
     prompts: str | None
     policies: str | None
@@ -54,6 +56,10 @@ class RepoConfig:
     def variables(self) -> tuple[str, ...]:
         """The hierarchy variables, in the order the last entry names them."""
         return self.hierarchy[-1].variables
+
+    def target_name(self, bindings: dict[str, str]) -> str:
+        """The target name for one binding of the variables (``targets`` expanded by cfgc, never str.format)."""
+        return "".join(bindings[t] if var else t for t, var in self.target_parts)
 
 
 if TYPE_CHECKING:
@@ -103,7 +109,8 @@ def load_config(source: Source) -> RepoConfig:
                     )
                 )
     target_loc = doc.location(("targets",))
-    tvars = _VAR.findall(data["targets"])
+    parts = parse_targets(data["targets"], target_loc)
+    tvars = [t for t, var in parts if var]
     for var in tvars:
         if var not in bound:
             errors.append(InputError(f"targets uses {{{var}}}, which the last hierarchy entry does not bind", target_loc))
@@ -123,10 +130,18 @@ def load_config(source: Source) -> RepoConfig:
         SchemaRule(s["schema"], s.get("match", "*"), doc.location(("schemas", i)))
         for i, s in enumerate(data.get("schemas", []))
     )
+    for i, rule in enumerate(schemas):
+        _inside_repo(rule.schema, "schema", doc.location(("schemas", i, "schema")), errors)
+    for key in ("prompts", "policies"):
+        if data.get(key):
+            _inside_repo(data[key].rstrip("/"), key, doc.location((key,)), errors)
+    if errors:
+        raise errors[0] if len(errors) == 1 else MultipleErrors(list(errors))
     return RepoConfig(
         hierarchy=levels,
         targets=data["targets"],
         target_location=target_loc,
+        target_parts=parts,
         schemas=schemas,
         prompts=_folder(data.get("prompts")),
         policies=_folder(data.get("policies")),
@@ -135,6 +150,43 @@ def load_config(source: Source) -> RepoConfig:
         document=doc,
         limits=Limits.from_config(data.get("limits")),
     )
+
+
+def parse_targets(template: str, location: Location) -> tuple[tuple[str, bool], ...]:
+    """``targets`` as (text, is a variable) parts; only ``{var}`` placeholders are accepted.
+
+    cfgc expands the template itself: ``str.format`` would reach attributes
+    (``{tenant.__class__}``), indexes and format specs (``{service:>1000000000}``).
+    """
+    parts: list[tuple[str, bool]] = []
+    pos = 0
+    for m in _VAR.finditer(template):
+        parts.append((template[pos : m.start()], False))
+        parts.append((m.group(1), True))
+        pos = m.end()
+    parts.append((template[pos:], False))
+    parts = [p for p in parts if p[0]]
+    for text, var in parts:
+        if not var and ("{" in text or "}" in text):
+            bad = re.search(r"\{[^{}]*\}?|\}", text)
+            shown = bad.group(0) if bad else text
+            raise InputError(
+                f"targets: {shown!r} is not a placeholder; targets accepts only {{var}} "
+                "with a hierarchy variable's name (no attributes, indexes or format specs)",
+                location,
+            )
+    # Every variable value is a safe segment (checked where it is taken from a
+    # file name), so a template that is valid with a sample value is valid with all.
+    problem = target_name_problem("".join("x" if var else text for text, var in parts))
+    if problem:
+        raise InputError(f"targets: {problem}", location)
+    return tuple(parts)
+
+
+def _inside_repo(path: str, key: str, location: Location, errors: list[InputError]) -> None:
+    problem = relative_problem(path)
+    if problem:
+        errors.append(InputError(f"{key}: {problem}; cfgc reads only files inside the repo", location))
 
 
 def _quick_valid(data: Any) -> bool:

@@ -8,7 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cfgc.config import RepoConfig
-from cfgc.errors import InputError
+from cfgc.errors import InputError, Location
+from cfgc.repopath import segment_problem, target_name_problem
 
 _TOKEN = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}|\*|[^{*]+|\{")
 
@@ -63,7 +64,16 @@ class Hierarchy:
             if m is None:
                 continue
             bindings = m.groupdict()
-            name = self.config.targets.format(**bindings)
+            for var, value in bindings.items():
+                # A value from a file name becomes a path in the bundle and a
+                # part of other layers' paths: '..' or '*' would escape or glob.
+                problem = segment_problem(value)
+                if problem:
+                    raise InputError(f"variable {{{var}}} taken from this file name: {problem}", Location(path))
+            name = self.config.target_name(bindings)
+            problem = target_name_problem(name)
+            if problem:
+                raise InputError(f"{problem} (from {path})", self.config.target_location)
             if select is not None and not fnmatch.fnmatchcase(name, select):
                 continue
             if name in found:

@@ -12,6 +12,7 @@ from cfgc.errors import InputError, Location
 from cfgc.loading import Path, load_yaml
 from cfgc.merging import dotted
 from cfgc.provenance import Provenance
+from cfgc.repopath import NotFound
 from cfgc.sources import Source
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ def schema_files(source: Source, config: RepoConfig) -> dict[str, bytes]:
     for rule in config.schemas:
         try:
             out[rule.schema] = source.read(rule.schema)
-        except InputError:
+        except NotFound:
             raise InputError(f"schema file not found: {rule.schema}", rule.location) from None
     folders = {r.schema.rpartition("/")[0] for r in config.schemas}
     for f in source.files():

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from cfgc.errors import ExternalError, InputError, UsageError
+from cfgc.errors import ExternalError, InputError, Location, UsageError
+from cfgc.repopath import NotFound, Tree, link_error, relative_problem
 
 CONFIG_FILE = "cfgc.yaml"
 _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", ".cfgc"}
@@ -55,31 +56,41 @@ class DirSource:
         self.root = root
         self._root = str(root)
         self._files: list[str] | None = None
+        self._tree = Tree(self._root)
 
     def files(self) -> list[str]:
+        """Every file path, sorted; a symbolic link is listed as a file (reading it is refused)."""
         if self._files is None:
             out: list[str] = []
-            root = str(self.root)
-            for dirpath, dirnames, filenames in os.walk(root):
-                dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
-                rel = os.path.relpath(dirpath, root)
-                prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-                out.extend(prefix + f for f in filenames)
+            _scan(self._root, "", out)
             out.sort()
             self._files = out
         return self._files
 
     def read(self, path: str) -> bytes:
-        try:
-            with open(os.path.join(self._root, path), "rb") as f:
-                return f.read()
-        except FileNotFoundError:
-            raise InputError(f"file not found: {path}") from None
-        except OSError as e:
-            raise InputError(f"cannot read {path}: {e.strerror}") from None
+        return self._tree.read(path)
 
     def info(self) -> SourceInfo:
         return _git_info(self.root, None)
+
+
+def _scan(folder: str, prefix: str, out: list[str]) -> None:
+    # Links to folders are listed, not entered (as git lists them): the walk
+    # never leaves the root, and reading one reports the link.
+    try:
+        with os.scandir(folder) as it:
+            entries = list(it)
+    except OSError:  # an unreadable folder is skipped, as os.walk did
+        return
+    for e in entries:
+        if e.is_dir(follow_symlinks=False):
+            if e.name not in _SKIP_DIRS:
+                _scan(e.path, prefix + e.name + "/", out)
+        else:
+            out.append(prefix + e.name)
+
+
+LINK_MODE = 0o120000  # a git tree entry that is a symbolic link (its blob holds the target)
 
 
 class GitSource:
@@ -111,6 +122,8 @@ class GitSource:
         self.tree = tree
         self._blobs: dict[str, Any] | None = None
         self._data: dict[str, bytes] = {}
+        self._odb_pid = os.getpid()
+        self._own_repo: Any = None
 
     def _index(self) -> dict[str, Any]:
         if self._blobs is None:
@@ -133,8 +146,24 @@ class GitSource:
             return data
         blob = self._index().get(path)
         if blob is None:
-            raise InputError(f"file not found at {self.ref}: {path}")
-        return bytes(blob.data_stream.read())
+            problem = relative_problem(path)
+            if problem:
+                raise InputError(problem, Location(path))
+            raise NotFound(f"file not found at {self.ref}: {path}")
+        if blob.mode == LINK_MODE:
+            raise link_error(path)
+        return bytes(self._odb().stream(blob.binsha).read())
+
+    def _odb(self) -> Any:
+        # GitPython talks to one long-lived 'git cat-file' process; a forked
+        # build worker that used the parent's would interleave its requests
+        # with its siblings' and read another file's bytes.  Each process gets its own.
+        if self._odb_pid != os.getpid():
+            import git
+
+            self._own_repo = git.Repo(self.repo.git_dir)
+            self._odb_pid = os.getpid()
+        return (self._own_repo or self.repo).odb
 
     def prefetch(self, paths: Iterable[str]) -> None:
         """Read many files in one ``git cat-file --batch`` pass and keep their bytes.
@@ -143,7 +172,8 @@ class GitSource:
         from forked worker processes.
         """
         index = self._index()
-        wanted = [p for p in dict.fromkeys(paths) if p in index and p not in self._data]
+        wanted = [p for p in dict.fromkeys(paths)
+                  if p in index and p not in self._data and index[p].mode != LINK_MODE]
         if not wanted:
             return
         shas = "".join(f"{index[p].hexsha}\n" for p in wanted).encode()

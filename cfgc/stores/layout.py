@@ -27,6 +27,7 @@ from cfgc.attest import (
 )
 from cfgc.canonical import canonical_json, sha256_digest
 from cfgc.errors import IntegrityError
+from cfgc.repopath import read_under
 from cfgc.signing import Verifier, verify_envelope
 from cfgc.stores.base import Store, check_digest
 from cfgc.stores.bounds import MAX_SIGNATURES, compressed_bound
@@ -86,7 +87,7 @@ def prepare(bundle: Path) -> Prepared:
         problems = check_file(bundle, rel, entry)
         if problems:
             raise IntegrityError(f"refusing to publish {bundle}: " + "; ".join(problems))
-        data = compress((bundle / rel).read_bytes())
+        data = compress(read_under(str(bundle), rel))
         blobs.append(Blob(rel, media, data, sha256_digest(data)))
     sigs: dict[str, Any] = {}
     for name in (SIGNATURE, PROVENANCE):
