@@ -1,66 +1,122 @@
 """The build cache: compiled targets keyed by the digests of everything they read.
 
-A target's key covers the cfgc version, cfgc.yaml, every schema, the prompt
-library and the content of each of its layer files; its value is the target's
-canonical JSON, stored once by digest.  A warm build reads only the files that
-changed (file digests are remembered by stat, as git's index does) and compiles
-only the targets whose inputs changed.
+A target's key covers the cfgc version, the versions of the libraries that shape
+its bytes, cfgc.yaml, every schema, the prompt library and the content of each of
+its layer files; its value is the target's canonical JSON, stored once by digest.
+A warm build reads only the files that changed (file digests are remembered by
+stat, as git's index does) and compiles only the targets whose inputs changed.
 
-Layout (under ``<repo>/.cfgc/cache`` unless ``--cache-dir``/``CFGC_CACHE_DIR``)::
+The cache lives outside the repo (see :func:`cfgc.cache_index.default_cache_dir`)
+and is treated as untrusted data: the index is authenticated and bounded
+(:mod:`cfgc.cache_index`), each digest is checked before it names a file, and each
+blob is hashed as it is read and must equal its digest.  Anything wrong costs a
+recompile and one warning line, never an error and never a wrong byte.
 
-    index-<python>.marshal  {"files": {path: [stat, digest]}, "targets": {key: [digest, size, prompts, secrets]}}
-    blobs/<hex>             canonical JSON of one compiled target (read-only)
+Layout::
 
-The index is in marshal format: several times faster than JSON for the tens of
-thousands of entries of a large repo, and, unlike pickle, loading it runs no
-code (a cache restored from elsewhere in CI is data, not a program).
+    .gitignore       "*": a cache directory inside a git work tree is never committed
+    index            authenticated JSON (see cfgc.cache_index)
+    blobs/<hex>      canonical JSON of one compiled target
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import marshal
 import os
 import shutil
-import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cfgc import __version__
 from cfgc.bundle import TargetOutput, target_path, write_file
+from cfgc.cache_files import OPEN_FLAGS, place, read_regular, write_all, write_gitignore
+from cfgc.cache_index import (
+    INDEX_NAME,
+    MAX_INDEX_BYTES,
+    CacheCorrupt,
+    cache_key,
+    decode_index,
+    default_cache_dir,
+    encode_index,
+    file_entry,
+    target_entry,
+)
 from cfgc.hierarchy import TargetSpec
 from cfgc.sources import DirSource, GitSource, Source
 
-INDEX_VERSION = 2
-INDEX_NAME = f"index-py{sys.version_info.major}{sys.version_info.minor}.marshal"
+__all__ = ["BuildCache", "default_cache_dir"]
+
+# A file changed within this long of the build's start may change again without
+# its stat changing (timestamps are coarser than writes): hash it, do not memo it.
+RACY_NS = 2_000_000_000
 
 
 class BuildCache:
-    """A content-keyed cache of compiled targets in one directory."""
+    """A content-keyed cache of compiled targets in one directory.
 
-    def __init__(self, root: Path) -> None:
+    ``warn`` receives at most one line per build, when the cache turns out to
+    hold something cfgc did not write.
+    """
+
+    def __init__(self, root: Path, warn: Callable[[str], None] | None = None) -> None:
         self.root = root
         self.blobs = root / "blobs"
-        self._files: dict[str, list[Any]] = {}
-        self._targets: dict[str, list[Any]] = {}
-        self._used: dict[str, list[Any]] = {}
+        self._blobs = str(self.blobs)
+        self._warn = warn
+        self.problems: list[str] = []
+        self._files: dict[str, Any] = {}
+        self._files_root = ""
+        self._root_checked = False
+        self._targets: dict[str, Any] = {}
+        self._used: dict[str, Any] = {}
         self._digests: dict[str, str] = {}  # this build's file digests
         self._prefix_hashes: dict[tuple[str, ...], Any] = {}
+        self._racy = time.time_ns() - RACY_NS
         self._dirty = False
+        self._key: bytes | None = None
+        try:
+            self._key = cache_key()
+        except OSError as e:
+            self._report(f"warning: build cache disabled: no key ({e.strerror or e}); compiling every target")
+            return
         self._load()
 
+    def _report(self, line: str) -> None:
+        if not self.problems and self._warn is not None:
+            self._warn(line)
+        self.problems.append(line)
+
+    def _corrupt(self, reason: str) -> None:
+        self._dirty = True  # rewrite the index, so the next build is clean
+        self._report(f"warning: build cache at {self.root} is corrupt ({reason}); rebuilding")
+
     def _load(self) -> None:
+        assert self._key is not None
         try:
-            doc = marshal.loads((self.root / INDEX_NAME).read_bytes())
-        except (OSError, ValueError, EOFError, TypeError):
-            return  # no cache yet, or a damaged one: start afresh
-        if not isinstance(doc, dict) or doc.get("version") != INDEX_VERSION or doc.get("cfgc") != __version__:
+            fd = os.open(self.root / INDEX_NAME, OPEN_FLAGS)
+            try:
+                data: bytes | None = read_regular(fd, MAX_INDEX_BYTES + 1)
+            finally:
+                os.close(fd)
+        except FileNotFoundError:
+            data = None
+        except (OSError, CacheCorrupt) as e:
+            self._corrupt(f"index: {getattr(e, 'strerror', None) or e}")
+            data = None
+        with contextlib.suppress(OSError):
+            if os.path.islink(self.blobs) or (os.path.lexists(self.blobs) and not os.path.isdir(self.blobs)):
+                os.unlink(self.blobs)  # only the link itself goes; blobs are written afresh
+                self._corrupt("blobs is not a directory")
+                return
+        if data is None:
             return
-        files, targets = doc.get("files"), doc.get("targets")
-        if isinstance(files, dict) and isinstance(targets, dict):
-            self._files, self._targets = files, targets
+        try:
+            self._files_root, self._files, self._targets = decode_index(self._key, data)
+        except CacheCorrupt as e:
+            self._corrupt(str(e))
 
     # -- keys ---------------------------------------------------------------
     def file_digest(self, source: Source, path: str) -> str:
@@ -71,21 +127,36 @@ class BuildCache:
         if isinstance(source, GitSource):
             digest = "git:" + source.blob_sha(path)
         elif isinstance(source, DirSource):
-            try:
-                st = os.stat(os.path.join(source.root, path))
-            except OSError:
-                return "missing"
-            stamp = f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}"
-            hit = self._files.get(path)
-            if hit is not None and hit[0] == stamp:
-                digest = str(hit[1])
-            else:
-                digest = hashlib.sha256(source.read(path)).hexdigest()
-                self._files[path] = [stamp, digest]
-                self._dirty = True
+            digest = self._dir_digest(source, path)
         else:
             digest = hashlib.sha256(source.read(path)).hexdigest()
         self._digests[path] = digest
+        return digest
+
+    def _dir_digest(self, source: DirSource, path: str) -> str:
+        if not self._root_checked:  # stat stamps only mean something for the files they came from
+            self._root_checked = True
+            root = str(source.root.resolve())
+            if root != self._files_root:
+                self._files, self._files_root = {}, root
+        try:
+            st = os.stat(os.path.join(source.root, path))
+        except OSError:
+            return "missing"
+        stamp = f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}"
+        hit = self._files.get(path)
+        if hit is not None:
+            entry = file_entry(hit)
+            if entry is None:
+                self._corrupt(f"malformed file entry for {path}")
+            elif entry[0] == stamp:
+                return entry[1]
+        digest = hashlib.sha256(source.read(path)).hexdigest()
+        if max(st.st_mtime_ns, st.st_ctime_ns) < self._racy:
+            self._files[path] = [stamp, digest]
+            self._dirty = True
+        else:
+            self._files.pop(path, None)
         return digest
 
     def target_key(self, spec: TargetSpec, global_key: str, source: Source) -> str:
@@ -107,11 +178,7 @@ class BuildCache:
     def get_many(
         self, keyed: list[tuple[TargetSpec, str]], staging: Path | None
     ) -> tuple[list[TargetOutput], list[tuple[TargetSpec, str | None]]]:
-        """Cached outputs for many targets, and the ones to compile.
-
-        (Placing cached targets with a few threads was measured slower than
-        one: the links are quick and the threads contend for the GIL.)
-        """
+        """Cached outputs for many targets, and the ones to compile."""
         found: list[TargetOutput] = []
         misses: list[tuple[TargetSpec, str | None]] = []
         for spec, key in keyed:
@@ -123,46 +190,78 @@ class BuildCache:
         return found, misses
 
     def get(self, key: str, spec: TargetSpec, staging: Path | None) -> TargetOutput | None:
-        """The cached output for ``key``; links its bytes into ``staging``."""
-        entry = self._targets.get(key)
+        """The cached output for ``key``, its bytes verified; placed into ``staging``."""
+        raw = self._targets.get(key)
+        if raw is None:
+            return None
+        entry = target_entry(raw)
         if entry is None:
-            return None
-        digest, size, prompts, secrets = entry
-        blob = os.path.join(self.blobs, digest)
-        if staging is not None:
-            try:
-                _link(blob, os.path.join(staging, target_path(spec.name)))
-            except OSError:
-                return None  # the blob went missing: compile again
-        elif not os.path.exists(blob):
-            return None
-        self._used[key] = entry
-        return TargetOutput(spec.name, spec.variables, "sha256:" + digest, size, tuple(prompts), tuple(secrets))
+            self._corrupt(f"malformed entry for {spec.name}")
+        elif self._place_blob(entry[0], entry[1], staging, target_path(spec.name)):
+            self._used[key] = raw
+            return TargetOutput(spec.name, spec.variables, *entry)
+        del self._targets[key]
+        return None
 
-    def store(self, digest: str, data: bytes) -> None:
-        """Store the bytes of a compiled target (safe from several processes)."""
-        hexdigest = digest.removeprefix("sha256:")
-        blob = self.blobs / hexdigest
-        if blob.exists():
+    def _place_blob(self, digest: str, size: int, staging: Path | None, rel: str) -> bool:
+        hexdigest = digest[len("sha256:") :]  # target_entry checked it is 64 hex digits
+        try:
+            fd = os.open(os.path.join(self._blobs, hexdigest), OPEN_FLAGS)
+        except FileNotFoundError:
+            return False  # pruned meanwhile by another build: just compile
+        except OSError as e:  # ELOOP: a symlink
+            self._corrupt(f"blob {hexdigest[:12]}: {e.strerror}")
+            return False
+        try:
+            data = read_regular(fd, size + 1)
+            if len(data) != size or hashlib.sha256(data).hexdigest() != hexdigest:
+                raise CacheCorrupt("does not match its digest")
+            if staging is not None:
+                place(fd, data, staging, rel)
+        except (OSError, CacheCorrupt) as e:
+            self._corrupt(f"blob {hexdigest[:12]} {getattr(e, 'strerror', None) or e}")
+            return False
+        finally:
+            os.close(fd)
+        return True
+
+    def store(self, digest: str, data: bytes, staging: Path | None = None, rel: str = "") -> None:
+        """Store the bytes of a compiled target, and place them into ``staging``
+        (safe from several processes)."""
+        if self._key is None:
+            if staging is not None:
+                write_file(staging, rel, data)
             return
-        self.blobs.mkdir(parents=True, exist_ok=True)
-        tmp = blob.with_name(f".{hexdigest}.{os.getpid()}")
-        tmp.write_bytes(data)
-        os.chmod(tmp, 0o444)  # bundles hard-link blobs: keep them from being edited in place
-        os.replace(tmp, blob)
-
-    def link(self, digest: str, dest: Path) -> None:
-        """Put a stored target into a bundle being written (a hard link where possible)."""
-        _link(os.path.join(self.blobs, digest.removeprefix("sha256:")), str(dest))
+        hexdigest = digest.removeprefix("sha256:")
+        tmp = os.path.join(self._blobs, f".{hexdigest}.{os.getpid()}")
+        fd = -1
+        try:  # a cache that cannot be written is only slower
+            try:
+                fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o444)
+            except FileNotFoundError:
+                os.makedirs(self._blobs, exist_ok=True)
+                fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o444)
+            write_all(fd, data)
+            if staging is not None:
+                place(fd, data, staging, rel)
+                staging = None
+            # Always rewritten, never trusted because it exists: a damaged blob heals.
+            os.replace(tmp, os.path.join(self._blobs, hexdigest))
+        except OSError:
+            if staging is not None:
+                write_file(staging, rel, data)
+        finally:
+            if fd >= 0:
+                os.close(fd)
 
     def record(self, key: str, out: TargetOutput) -> None:
         """Remember that ``key`` compiles to ``out`` (whose bytes are stored)."""
-        self._used[key] = [out.digest.removeprefix("sha256:"), out.size, list(out.prompts), list(out.secrets)]
+        self._used[key] = [out.digest, out.size, list(out.prompts), list(out.secrets)]
         self._dirty = True
 
     def save(self) -> None:
         """Write the index (atomically) and drop blobs no entry refers to."""
-        if not self._dirty and len(self._used) == len(self._targets):
+        if self._key is None or (not self._dirty and len(self._used) == len(self._targets)):
             return  # a fully warm build: the index already says all of it
         targets = dict(self._used)
         # Keep older entries too (a branch switch back should stay warm), bounded.
@@ -171,60 +270,26 @@ class BuildCache:
             if len(targets) >= budget:
                 break
             targets.setdefault(k, v)
-        self.root.mkdir(parents=True, exist_ok=True)
-        ignore = self.root.parent / ".gitignore"
-        if self.root.parent.name == ".cfgc" and not ignore.exists():
-            ignore.write_text("# cfgc build cache\n*\n")
-        doc = {"version": INDEX_VERSION, "cfgc": __version__, "files": self._files, "targets": targets}
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".index.")
-        with os.fdopen(fd, "wb") as f:
-            f.write(marshal.dumps(doc))
-        os.replace(tmp, self.root / INDEX_NAME)
-        self._prune({v[0] for v in targets.values()})
+        with contextlib.suppress(OSError):
+            self.root.mkdir(parents=True, exist_ok=True)
+            write_gitignore(self.root)
+            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".index.")
+            with os.fdopen(fd, "wb") as f:
+                f.write(encode_index(self._key, self._files_root, self._files, targets))
+            os.replace(tmp, self.root / INDEX_NAME)
+            self._prune({str(v[0])[len("sha256:") :] for v in targets.values() if isinstance(v, list) and v})
 
     def _prune(self, keep: set[str]) -> None:
-        if not self.blobs.is_dir():
+        if not os.path.isdir(self._blobs) or os.path.islink(self._blobs):
             return
-        names = os.listdir(self.blobs)
+        names = os.listdir(self._blobs)
         if len(names) <= 2 * len(keep) + 100:
             return
         for name in names:
             if name not in keep:
                 with contextlib.suppress(OSError):
-                    (self.blobs / name).unlink()
+                    os.unlink(os.path.join(self._blobs, name))
 
     def clear(self) -> None:
         """Remove the whole cache."""
         shutil.rmtree(self.root, ignore_errors=True)
-
-
-def _link(blob: str, dest: str) -> None:
-    try:
-        os.link(blob, dest)
-    except FileNotFoundError:
-        if not os.path.exists(blob):
-            raise
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        try:
-            os.link(blob, dest)
-        except OSError:
-            _copy(blob, dest)
-    except OSError:  # another filesystem, or links not allowed: copy
-        if not os.path.exists(blob):
-            raise
-        _copy(blob, dest)
-
-
-def _copy(blob: str, dest: str) -> None:
-    with open(blob, "rb") as f:
-        data = f.read()
-    write_file(Path(os.path.dirname(dest)), os.path.basename(dest), data)
-
-
-def default_cache_dir(source: Source) -> Path | None:
-    """``$CFGC_CACHE_DIR``, else ``<repo>/.cfgc/cache``."""
-    env = os.environ.get("CFGC_CACHE_DIR")
-    if env:
-        return Path(env)
-    root = getattr(source, "root", None)
-    return Path(root) / ".cfgc" / "cache" if root is not None else None

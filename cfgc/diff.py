@@ -32,16 +32,20 @@ from cfgc.hierarchy import TargetSpec
 from cfgc.loading import Path
 from cfgc.merging import MISSING, get_path
 from cfgc.parallel import can_fork, cores, map_chunks
+from cfgc.redact import SECRET_TOKEN, redact, sensitive_strings
 from cfgc.secretrefs import SecretRef
 from cfgc.sources import CONFIG_FILE, DirSource, GitSource, Source, SourceInfo
 
-SECRET_TOKEN = "\x00cfgc-secret:"
 PARALLEL_MIN_TARGETS = 400
 
 
 @dataclass(frozen=True)
 class Change:
-    """One changed leaf: ``before``/``after`` are MISSING where absent."""
+    """One changed leaf: ``before``/``after`` are MISSING where absent.
+
+    Sensitive values (:mod:`cfgc.redact`) are already their markers here: a
+    diff result never holds a credential, whichever renderer prints it.
+    """
 
     path: Path
     before: Any
@@ -151,28 +155,44 @@ def is_secret(value: Any) -> bool:
 
 def compare(base: Source, head: Source, select: str | None = None,
             base_name: str = "base", head_name: str = "working tree") -> DiffResult:
-    """Compile what the change reaches on both sides and compare it."""
+    """Compile what the change reaches on both sides and compare it.
+
+    A target is compared when the changed files reach it on *either* side:
+    a new optional layer is only in the head's layer list, a deleted one only
+    in the base's, a renamed one in each.  Whether it was added or removed
+    is decided by the full target lists, never by the layer lists, so a new
+    ``tenants/x/prod/env.yaml`` shows as the values it changes.
+    """
     files = changed_files(base, head)
     changed = set(files)
     h = Side(head)
     b = Side(base) if CONFIG_FILE in base.files() else None  # no config at the base: all is new
-    b_specs = {s.name: s for s in reached(b.compiler, changed, select)} if changed and b else {}
-    h_specs = {s.name: s for s in reached(h.compiler, changed, select)} if changed else {}
+    b_all = {s.name: s for s in b.compiler.specs(select)} if changed and b else {}
+    h_all = {s.name: s for s in h.compiler.specs(select)} if changed else {}
+    hit = {s.name for s in reached(b.compiler, changed, select)} if changed and b else set()
+    h_reached = {s.name for s in reached(h.compiler, changed, select)} if changed else set()
+    names = sorted(hit | h_reached)
     config = h.compiler.config
-    names = sorted(set(b_specs) | set(h_specs))
 
     def chunk_diff(chunk: list[str]) -> tuple[list[TargetDiff], list[Diagnostic]]:
         diffs: list[TargetDiff] = []
         errors: list[Diagnostic] = []
         memo: Memo = {}
         for name in chunk:
-            before = _compile(b, b_specs.get(name), errors, "warning", "at the base: ")
-            after = _compile(h, h_specs.get(name), errors, "error", "")
-            spec = h_specs.get(name) or b_specs[name]
+            b_spec, h_spec = b_all.get(name), h_all.get(name)
+            before = _compile(b, b_spec, errors, "warning", "at the base: ")
+            after = _compile(h, h_spec, errors, "error", "")
+            spec = h_spec or b_spec
+            assert spec is not None
             prod = is_production(name, spec.variables, config)
-            if before is None or after is None:  # added, removed, or did not compile
-                if (before or after) is not None and (name not in b_specs or name not in h_specs):
-                    diffs.append(TargetDiff(name, "added" if after else "removed", spec.variables, prod))
+            if after is None and h_spec is not None:
+                continue  # the head does not compile: reported as an error
+            if before is None or after is None:
+                # Added, removed, or the base did not compile: every value of
+                # the side that exists, so nothing it sets goes unseen.
+                status = "removed" if after is None else "added" if b_spec is None else "changed"
+                changes = whole_target(b, before) if after is None else whole_target(h, after, added=True)
+                diffs.append(TargetDiff(name, status, spec.variables, prod, tuple(changes)))
                 continue
             changes = diff_targets(b, before, h, after, memo)  # type: ignore[arg-type]
             if changes:
@@ -193,7 +213,7 @@ def compare(base: Source, head: Source, select: str | None = None,
     diffs = [d for part, _ in parts for d in part]
     errors = [e for _, part in parts for e in part]
     return DiffResult(base_name, head_name, config.variables, tuple(diffs), tuple(files),
-                      len(h_specs), len(h.compiler.specs(select)), tuple(errors))
+                      sum(n in h_all for n in names), len(h.compiler.specs(select)), tuple(errors))
 
 
 def _compile(side: Side | None, spec: TargetSpec | None, errors: list[Diagnostic], severity: str,
@@ -208,6 +228,20 @@ def _compile(side: Side | None, spec: TargetSpec | None, errors: list[Diagnostic
 
 
 Memo = dict[tuple[int, int], tuple[Any, Any, list[Path]]]
+
+
+def whole_target(side: Side | None, target: CompiledTarget | None, added: bool = False) -> list[Change]:
+    """Every leaf of an added (or removed) target as a change from (to) nothing, redacted."""
+    if side is None or target is None:
+        return []
+    value = side.comparable(target.value) if target.secrets else target.value
+    known = sensitive_strings(value)
+    out = []
+    for p, v in sorted(_leaves(value, ()), key=lambda pv: _sort_key(pv[0])):
+        shown = redact(v, p, known)
+        before, after = (MISSING, shown) if added else (shown, MISSING)
+        out.append(Change(p, before, after, target.provenance.locate(p), is_secret(v)))
+    return out
 
 def diff_targets(b: Side, before: CompiledTarget, h: Side, after: CompiledTarget,
                  memo: Memo | None = None) -> list[Change]:
@@ -235,6 +269,7 @@ def diff_targets(b: Side, before: CompiledTarget, h: Side, after: CompiledTarget
         for p in hit[2]:
             roots.add(_collapse((*prefix, *p), left, right))
     out: dict[Path, Change] = {}
+    known: set[str] | None = None
     for root in sorted(roots, key=_sort_key):
         ls = dict(_leaves(get_path(left, root), root))
         rs = dict(_leaves(get_path(right, root), root))
@@ -242,9 +277,24 @@ def diff_targets(b: Side, before: CompiledTarget, h: Side, after: CompiledTarget
             x, y = ls.get(p, MISSING), rs.get(p, MISSING)
             if p in out or (x == y and type(x) is type(y)):
                 continue
+            if known is None:  # a template may have copied a credential to any key
+                known = _sensitive(left, memo) | _sensitive(right, memo)
             loc = after.provenance.locate(p)
-            out[p] = Change(p, x, y, loc, is_secret(x) or is_secret(y))
+            out[p] = Change(p, redact(x, p, known), redact(y, p, known), loc, is_secret(x) or is_secret(y))
     return [out[p] for p in sorted(out, key=_sort_key)]
+
+
+def _sensitive(value: Any, memo: Memo) -> set[str]:
+    """:func:`sensitive_strings`, once per shared top-level subtree (as above)."""
+    if type(value) is not dict:
+        return sensitive_strings(value)
+    out: set[str] = set()
+    for k, v in value.items():
+        hit = memo.get((-1, id(v)))
+        if hit is None or hit[2] != [(k,)]:
+            hit = memo[(-1, id(v))] = (v, sensitive_strings(v, (k,)), [(k,)])  # keeps v alive
+        out |= hit[1]
+    return out
 
 
 def _changed_paths(lv: Any, rv: Any) -> list[Path]:

@@ -1,16 +1,21 @@
-"""Explanations: the value of a path in a target and every layer behind it."""
+"""Explanations: the value of a path in a target and every layer behind it.
+
+Values come out redacted (:mod:`cfgc.redact`): a credential or SOPS value is
+its marker, and the layers that set it are still listed.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cfgc.compiler import CompiledTarget
-from cfgc.errors import InputError
+from cfgc.errors import InputError, Location
 from cfgc.loading import Path
 from cfgc.merging import MISSING, dotted, get_path
 from cfgc.provenance import Contribution
+from cfgc.redact import redact, sensitive_strings
 
 
 @dataclass(frozen=True)
@@ -24,14 +29,21 @@ class Explanation:
 
 
 def explain(target: CompiledTarget, path: Path) -> Explanation:
-    """Explain one path of a compiled target."""
+    """Explain one path of a compiled target (values redacted)."""
     value = get_path(target.value, path)
+    known = sensitive_strings(target.value)
+    hist = tuple(replace(c, value=redact(c.value, path, known)) for c in target.provenance.history(path))
     if value is MISSING:
-        hist = target.provenance.history(path)
         if hist and hist[-1].action == "delete":
-            return Explanation(target.name, path, MISSING, tuple(hist))
+            return Explanation(target.name, path, MISSING, hist)
         raise InputError(f"{target.name} has no value at '{dotted(path)}'")
-    return Explanation(target.name, path, value, tuple(target.provenance.history(path)))
+    return Explanation(target.name, path, redact(value, path, known), hist)
+
+
+def shown_leaves(target: CompiledTarget) -> list[tuple[Path, Any, Location]]:
+    """Every leaf of a target, redacted, with the location that set it."""
+    known = sensitive_strings(target.value)
+    return [(p, redact(v, p, known), target.provenance.locate(p)) for p, v in leaves(target.value)]
 
 
 def leaves(value: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:

@@ -6,7 +6,8 @@ compiled from git objects together with its first parent, and only the
 commits where the resolved value really changed are kept.  A change in a base
 layer that a service file overrides is therefore not reported, and a change
 through ``$extends`` or a template is.  Secrets are compared by reference and
-ciphertext and reported by path only.
+ciphertext; credentials and SOPS values are shown as their
+:mod:`cfgc.redact` markers (equal values, equal markers within one run).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from cfgc.diff import Side, is_secret
 from cfgc.errors import CfgcError, ExternalError, InputError
 from cfgc.loading import Path
 from cfgc.merging import MISSING, dotted, get_path
+from cfgc.redact import redact, sensitive_strings
 from cfgc.sources import CONFIG_FILE, GitSource
 
 BROKEN: Any = object()  # the target did not compile at that commit
@@ -54,6 +56,7 @@ class _Resolver:
     def __init__(self, root: FsPath, target: str, path: Path) -> None:
         self.root, self.target, self.path = root, target, path
         self._cache: dict[str, Any] = {}
+        self.known: set[str] = set()  # sensitive strings of every version resolved
 
     def __call__(self, commit: str | None) -> Any:
         if commit is None:
@@ -68,11 +71,11 @@ class _Resolver:
             spec = next((s for s in side.compiler.specs() if s.name == self.target), None)
             if spec is None:
                 return MISSING
-            value = side.compiler.compile(spec).value
+            value = side.comparable(side.compiler.compile(spec).value)
         except CfgcError:
             return BROKEN
-        found = get_path(value, self.path)
-        return MISSING if found is MISSING else side.comparable(found)
+        self.known |= sensitive_strings(value)
+        return get_path(value, self.path)
 
 
 def pathspecs(root: FsPath, target: str) -> list[str]:
@@ -106,7 +109,8 @@ def value_history(root: FsPath, target: str, path: Path, max_count: int = 20) ->
         if _same(before, after):
             continue
         secret = is_secret(before) or is_secret(after)
-        entries.append(HistoryEntry(commit, author, date, subject, before, after, secret))
+        shown_before, shown_after = redact(before, path, resolve.known), redact(after, path, resolve.known)
+        entries.append(HistoryEntry(commit, author, date, subject, shown_before, shown_after, secret))
         if len(entries) >= max_count:
             break
     return entries
@@ -118,13 +122,12 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def entry_json(e: HistoryEntry) -> dict[str, Any]:
-    """One entry as JSON; secrets carry ``secret: true`` and no value."""
+    """One entry as JSON; a SOPS value carries ``secret: true``; redacted values are markers."""
     doc: dict[str, Any] = {"commit": e.commit, "author": e.author, "date": e.date, "subject": e.subject}
     if e.secret:
         doc["secret"] = True
-    else:
-        doc["before"] = _json_value(e.before)
-        doc["after"] = _json_value(e.after)
+    doc["before"] = _json_value(e.before)
+    doc["after"] = _json_value(e.after)
     return doc
 
 

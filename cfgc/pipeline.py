@@ -157,7 +157,9 @@ def _same_as_cache_key(path: str, read: str, keyed: str) -> None:
 def _global_key(compiler: Compiler) -> str:
     """Digest of everything every target depends on besides its own layers."""
     src = compiler.source
-    h = hashlib.sha256(f"cfgc {__version__}\n".encode())
+    # The libraries that shape a target's bytes (YAML parsing, templates, number
+    # formatting) are part of the key, so upgrading one never serves stale output.
+    h = hashlib.sha256(f"cfgc {__version__}\n{_library_versions()}\n".encode())
     h.update(compiler.config.document.path.encode() + b"\0")
     h.update(src.read("cfgc.yaml"))
     from cfgc.schema import schema_files
@@ -168,6 +170,23 @@ def _global_key(compiler: Compiler) -> str:
         for path in sorted(compiler.prompts.versions[name].values()):
             h.update(f"\0prompt\0{path}\0".encode() + src.read(path))
     return h.hexdigest()
+
+
+def _library_versions() -> str:
+    import importlib.util
+    import os
+    import sys
+
+    import yaml
+
+    parts = [f"python {sys.version}", f"PyYAML {yaml.__version__}"]
+    # Importing Jinja2 would cost a fully warm build a tenth of its time; the
+    # stat of its installed __init__.py changes with every install instead.
+    spec = importlib.util.find_spec("jinja2")
+    if spec is not None and spec.origin:
+        st = os.stat(spec.origin)
+        parts.append(f"Jinja2 {spec.origin} {st.st_size} {st.st_mtime_ns}")
+    return ", ".join(parts)
 
 
 _Chunk = list[tuple[TargetSpec, str | None]]
@@ -227,10 +246,8 @@ def _compile_chunk(
         # Only targets without any finding are cached: a warm build must
         # report the same warnings as a cold one.
         if cache is not None and key is not None and not found:
-            cache.store(out.digest, out.data)
+            cache.store(out.digest, out.data, staging, target_path(spec.name))
             keys.append(key)
-            if staging is not None:
-                cache.link(out.digest, staging / target_path(spec.name))
         else:
             keys.append(None)
             if staging is not None:

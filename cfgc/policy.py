@@ -34,13 +34,14 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cfgc.compiler import CompiledTarget
 from cfgc.diagnostics import Diagnostic
 from cfgc.errors import Location
 from cfgc.merging import parse_dotted
+from cfgc.redact import mask, sensitive_strings
 from cfgc.secretrefs import jsonable
 from cfgc.sources import Source
 
@@ -177,6 +178,9 @@ class PolicySet:
                 continue
             for item in items if isinstance(items, list) else [items]:
                 found.append(_finding(target, severity, kind, item))
+        if found:  # a rule's message may quote any value it read: credentials become markers
+            known = sensitive_strings(target.value)
+            found = [replace(d, message=mask(d.message, known)) for d in found]
         return found
 
 

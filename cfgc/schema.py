@@ -12,6 +12,7 @@ from cfgc.errors import InputError, Location
 from cfgc.loading import Path, load_yaml
 from cfgc.merging import dotted
 from cfgc.provenance import Provenance
+from cfgc.redact import mask, sensitive_strings
 from cfgc.repopath import NotFound
 from cfgc.sources import Source
 
@@ -107,6 +108,7 @@ class SchemaSet:
     ) -> list[Diagnostic]:
         """Findings for one compiled target; empty when it is valid."""
         out: list[Diagnostic] = []
+        known: set[str] | None = None
         for s in self.for_target(name):
             if s.fast is not None and s.fast.is_valid(value):
                 continue  # the common case: valid, and the Rust validator says so quickly
@@ -129,9 +131,12 @@ class SchemaSet:
                     if err.validator != "type":
                         continue  # constraints on the plaintext cannot be checked without a key
                     message = f"a secret of type {secret_types[path]} is not of type {err.validator_value!r}"
-                elif _credential_like(err.instance, path):
-                    # jsonschema quotes the value; a credential left in clear must not reach CI logs.
-                    message = f"the value (not shown: it looks like a credential) fails '{err.validator}'"
+                else:
+                    # jsonschema quotes the failing value: credentials become markers,
+                    # also those a template copied from elsewhere in the target.
+                    if known is None:
+                        known = sensitive_strings(value)
+                    message = mask(message, known | sensitive_strings(err.instance, path))
                 out.append(
                     Diagnostic(
                         "error",
@@ -142,13 +147,6 @@ class SchemaSet:
                     )
                 )
         return out
-
-
-def _credential_like(value: Any, path: Path) -> bool:
-    from cfgc.secrets.scan import classify
-
-    key = next((p for p in reversed(path) if isinstance(p, str)), None)
-    return isinstance(value, str) and classify(key, value) is not None
 
 
 def _where(err: jsonschema.ValidationError, path: Path, prov: Provenance) -> Location:

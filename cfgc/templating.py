@@ -166,16 +166,23 @@ class _Renderer:
             raise InputError(f"template in '{dotted(path)}' recurses too deeply", self.locate(path)) from None
         except jinja2.TemplateSyntaxError as e:
             raise InputError(
-                f"template syntax error in '{dotted(path)}' (Jinja2: {e.message})", self.locate(path)
+                self._safe(f"template syntax error in '{dotted(path)}' (Jinja2: {e.message})"), self.locate(path)
             ) from None
         except jinja2.exceptions.SecurityError as e:
-            raise InputError(f"template in '{dotted(path)}' is not allowed: {e}", self.locate(path)) from None
+            raise InputError(self._safe(f"template in '{dotted(path)}' is not allowed: {e}"), self.locate(path)) from None
         except jinja2.UndefinedError as e:
-            raise InputError(f"template error in '{dotted(path)}': {e.message}", self.locate(path)) from None
+            raise InputError(self._safe(f"template error in '{dotted(path)}': {e.message}"), self.locate(path)) from None
         except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as e:
-            raise InputError(f"template error in '{dotted(path)}': {e}", self.locate(path)) from None
+            raise InputError(self._safe(f"template error in '{dotted(path)}': {e}"), self.locate(path)) from None
         finally:
             template_bounds.leave(budget)
+
+    def _safe(self, message: str) -> str:
+        """The error text with the target's credentials as redaction markers: an
+        error can quote any value a template reads (``{{ {}[config.db.password] }}``)."""
+        from cfgc.redact import mask, sensitive_strings
+
+        return mask(message, sensitive_strings(self.root))
 
     def materialize(self, path: Path, raw: Any) -> Any:
         t = type(raw)

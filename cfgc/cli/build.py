@@ -61,7 +61,8 @@ def build(
     (lock .OUT.lock beside it, up to 600 s) and clean up what killed builds
     left there.  The signed provenance lists exactly the files the compile
     read.  Targets whose inputs did not change come from the build cache
-    (<repo>/.cfgc/cache), and the rest compile on every core.
+    (outside the repo, every blob verified before use), and the rest compile
+    on every core.
 
     \b
     Examples:

@@ -40,7 +40,8 @@ def cache_options(f: F) -> F:
     f = click.option(
         "--cache-dir",
         type=click.Path(file_okay=False, path_type=Path),
-        help="Build cache folder (default: $CFGC_CACHE_DIR or <repo>/.cfgc/cache).",
+        help="Build cache folder (default: $CFGC_CACHE_DIR, else $XDG_CACHE_HOME/cfgc/<repo id>, "
+        "outside the repo; see docs/performance.md).",
     )(f)
     f = click.option("--no-cache", is_flag=True, help="Compile every target; neither read nor write the cache.")(f)
     return click.option(
@@ -59,7 +60,7 @@ def open_cache(source: Any, no_cache: bool, cache_dir: Path | None) -> Any:
     if no_cache:
         return None
     root = cache_dir or default_cache_dir(source)
-    return BuildCache(root) if root is not None else None
+    return BuildCache(root, warn=lambda line: click.echo(line, err=True)) if root is not None else None
 
 
 def show_progress() -> bool:

@@ -11,8 +11,9 @@ from cfgc.cli.common import format_option, repo_option
 from cfgc.cli.main import command
 from cfgc.compiler import Compiler
 from cfgc.errors import InputError
-from cfgc.explain import Explanation, explain, leaves
+from cfgc.explain import Explanation, explain, shown_leaves
 from cfgc.merging import MISSING, dotted, parse_dotted
+from cfgc.redact import MARKER
 from cfgc.secretrefs import jsonable
 from cfgc.sources import open_source
 
@@ -20,6 +21,8 @@ from cfgc.sources import open_source
 def _show(value: object) -> str:
     if value is MISSING:
         return "(deleted)"
+    if isinstance(value, str) and MARKER.fullmatch(value):
+        return value
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=jsonable)
 
 
@@ -36,7 +39,8 @@ def explain_cmd(target: str, path: str | None, repo: Path | None, ref: str | Non
     ``routing.fallbacks[0]``), lists each layer that set the value in merge
     order, the last one in force, each as ``file:line:col``; values inherited
     through $extends name their base.  Without a path, prints every leaf of the
-    target with the location that set it.
+    target with the location that set it.  Credentials and SOPS values print as
+    ``<redacted hmac:…>`` markers.
 
     \b
     Examples:
@@ -53,7 +57,7 @@ def explain_cmd(target: str, path: str | None, repo: Path | None, ref: str | Non
         raise InputError(f"unknown target {target!r}{hint}")
     compiled = compiler.compile(spec)
     if path is None:
-        rows = [(p, v, compiled.provenance.locate(p)) for p, v in leaves(compiled.value)]
+        rows = shown_leaves(compiled)
         if fmt == "json":
             doc = [{"path": dotted(p), "value": v, "source": str(loc)} for p, v, loc in rows]
             click.echo(json.dumps({"target": target, "values": doc}, indent=2, ensure_ascii=False, default=jsonable))

@@ -11,6 +11,7 @@ from cfgc.cli.common import format_option, repo_option
 from cfgc.cli.main import command
 from cfgc.history import BROKEN, entry_json, value_history
 from cfgc.merging import MISSING, dotted, parse_dotted
+from cfgc.redact import MARKER
 from cfgc.sources import find_repo_root
 
 
@@ -19,6 +20,8 @@ def _shown(v: object) -> str:
         return "(absent)"
     if v is BROKEN:
         return "(did not compile)"
+    if isinstance(v, str) and MARKER.fullmatch(v):
+        return v
     return json.dumps(v, ensure_ascii=False, sort_keys=True)
 
 
@@ -37,7 +40,7 @@ def history(target: str, dotted_path: str, repo: Path | None, max_count: int, fm
     commits where the resolved value at DOTTED.PATH changed are listed, with
     author, date, before and after.  A base-layer edit that the target
     overrides is skipped; one that reaches it through $extends or a template
-    is listed.  Secrets are listed by path only.  Committed history only: the
+    is listed.  Credentials and SOPS values print as redaction markers.  Committed history only: the
     working tree is not included.
 
     \b
@@ -54,6 +57,6 @@ def history(target: str, dotted_path: str, repo: Path | None, max_count: int, fm
         return
     click.echo(f"{target} {dotted(path)}: {len(entries)} change{'s' if len(entries) != 1 else ''}")
     for e in entries:
-        change = "(secret changed)" if e.secret else f"{_shown(e.before)} → {_shown(e.after)}"
+        change = f"{_shown(e.before)} → {_shown(e.after)}"
         click.echo(f"{e.commit[:10]}  {e.date[:10]}  {e.author}  {e.subject}")
         click.echo(f"    {change}")

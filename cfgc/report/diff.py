@@ -2,8 +2,10 @@
 
 The blast radius comes first (how many targets, which tenants and
 environments, which production targets), then each target's changed paths
-with before → after and the file:line that set the new value.  Secrets are
-shown as ``(secret changed)``: never a value, never ciphertext.
+with before → after and the file:line that set the new value; an added target shows every value
+it sets, a removed one every value it had.  Credentials and SOPS values
+arrive here already redacted (:mod:`cfgc.redact`) and print as
+``<redacted hmac:1a2b3c4d>``: equal values give equal markers within one run.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from cfgc.diff import Change, DiffResult, TargetDiff
 from cfgc.merging import MISSING, dotted
+from cfgc.redact import MARKER
 
 _MARK = {"added": "+", "removed": "-", "changed": "~"}
 MAX_VALUE = 80
@@ -45,14 +48,14 @@ def value_text(value: Any) -> str:
     """A value as compact JSON, ``(absent)`` when missing, shortened when long."""
     if value is MISSING:
         return "(absent)"
+    if type(value) is str and MARKER.fullmatch(value):
+        return value
     text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
 
 
 def change_text(c: Change) -> str:
-    """``before → after``, or what happened to a secret."""
-    if c.secret:
-        return {"added": "(secret added)", "removed": "(secret removed)"}.get(c.kind, "(secret changed)")
+    """``before → after`` (redacted values as their markers)."""
     return f"{value_text(c.before)} → {value_text(c.after)}"
 
 
@@ -144,17 +147,12 @@ def _names(group: list[TargetDiff], shown: int = 5) -> str:
 
 def _target_md(group: list[TargetDiff], max_changes: int) -> list[str]:
     t = group[0]
-    tag = " (production)" if t.production else ""
-    if t.status != "changed":
-        return [f"- **{t.status}**: {_code(t.name)}{tag}", ""]
     n = len(t.changes)
-    out = [f"<details><summary>{_names(group)}: {n} change{'s' if n != 1 else ''}</summary>", "",
+    what = f"{n} change{'s' if n != 1 else ''}" if t.status == "changed" else f"**{t.status}**, {n} values"
+    out = [f"<details><summary>{_names(group)}: {what}</summary>", "",
            "| path | before | after | source |", "| --- | --- | --- | --- |"]
     for c in t.changes[:max_changes]:
-        if c.secret:
-            before, after = "🔒", change_text(c)
-        else:
-            before, after = _code(value_text(c.before)), _code(value_text(c.after))
+        before, after = _code(value_text(c.before)), _code(value_text(c.after))
         out.append(f"| {_code(dotted(c.path))} | {before} | {after} | {_code(str(c.source)) if c.source else ''} |")
     if n > max_changes:
         out.append(f"| … {n - max_changes} more | | | |")
@@ -162,13 +160,15 @@ def _target_md(group: list[TargetDiff], max_changes: int) -> list[str]:
 
 
 def change_json(c: Change) -> dict[str, Any]:
-    """One change as JSON; a secret carries ``secret: true`` and no value."""
+    """One change as JSON; a SOPS value carries ``secret: true``, a redacted
+    value (:mod:`cfgc.redact`) is its marker and sets ``redacted: true``."""
     doc: dict[str, Any] = {"path": dotted(c.path), "kind": c.kind}
     if c.secret:
         doc["secret"] = True
-    else:
-        doc["before"] = None if c.before is MISSING else c.before
-        doc["after"] = None if c.after is MISSING else c.after
+    doc["before"] = None if c.before is MISSING else c.before
+    doc["after"] = None if c.after is MISSING else c.after
+    if any(MARKER.search(json.dumps(v, default=str)) for v in (c.before, c.after) if v is not MISSING):
+        doc["redacted"] = True
     doc["source"] = str(c.source) if c.source else None
     return doc
 
@@ -178,8 +178,7 @@ def diff_json(result: DiffResult) -> dict[str, Any]:
     targets = []
     for t in result.targets:
         entry: dict[str, Any] = {"name": t.name, "status": t.status, "vars": t.vars, "production": t.production}
-        if t.status == "changed":
-            entry["changes"] = [change_json(c) for c in t.changes]
+        entry["changes"] = [change_json(c) for c in t.changes]
         targets.append(entry)
     return {
         "base": result.base,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from cfgc.redact import MARKER
 from tests.fixtures.repos import git, git_init
 
 
@@ -55,5 +56,9 @@ def test_history_of_a_secret_is_by_path_only(make_repo) -> None:  # type: ignore
     entries = value_history(root, "chat", ("api_key",))
     docs = [entry_json(e) for e in entries]
     assert [(d["subject"], d.get("secret")) for d in docs] == [("rotate", True), ("initial", True)]
-    assert all("before" not in d and "after" not in d for d in docs)
+    # Markers, not values: the rotation shows as two different markers, and the
+    # marker of the first version is the "before" of the rotation.
+    rotate, initial = docs
+    assert initial["before"] is None and MARKER.fullmatch(initial["after"])
+    assert rotate["before"] == initial["after"] and MARKER.fullmatch(rotate["after"]) and rotate["after"] != rotate["before"]
     assert "Q0FOQVJZ" not in json.dumps(docs) and "T0xEQ0FOQVJZ" not in json.dumps(docs)

@@ -84,7 +84,9 @@ def _prepare(case: str, tmp: Path) -> tuple[dict[str, Any], dict[str, str]]:
         ctx["base"] = git_init(repo)
         change = DATA / case / "change"
         if change.is_dir():
-            shutil.copytree(change, repo, dirs_exist_ok=True, symlinks=True)
+            # shutil.copy, not copy2: a copied mtime with an unchanged size makes git
+            # take the changed file for unchanged, and the change is silently lost.
+            shutil.copytree(change, repo, dirs_exist_ok=True, symlinks=True, copy_function=shutil.copy)
         for rel in spec.get("remove") or []:
             (repo / rel).unlink()
         for link, target in (spec.get("change_symlinks") or {}).items():

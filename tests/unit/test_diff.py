@@ -7,6 +7,7 @@ from pathlib import Path
 
 from cfgc.diff import compare, open_sides
 from cfgc.merging import MISSING
+from cfgc.redact import MARKER
 from cfgc.report.diff import render_json, render_markdown, render_text, summary
 from tests.fixtures.repos import git, git_init
 
@@ -169,8 +170,11 @@ def test_secret_change_is_one_path_without_value(make_repo) -> None:  # type: ig
     for canary in ("Q0FOQVJZ", "U1RBWUlO", "\x00", "ENC["):
         assert canary not in outputs
     doc = json.loads(render_json(result))
-    assert doc["targets"][0]["changes"] == [
-        {"path": "api.key", "kind": "changed", "secret": True, "source": "tenants/acme/secrets.enc.yaml:2:3"}]
+    [c] = doc["targets"][0]["changes"]
+    assert (c["path"], c["kind"], c["secret"], c["redacted"]) == ("api.key", "changed", True, True)
+    # The rotation is visible: two different markers, the same in every target.
+    assert MARKER.fullmatch(c["before"]) and MARKER.fullmatch(c["after"]) and c["before"] != c["after"]
+    assert {t["changes"][0]["after"] for t in doc["targets"]} == {c["after"]}
 
 
 def test_json_shape(make_repo) -> None:  # type: ignore[no-untyped-def]

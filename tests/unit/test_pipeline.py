@@ -92,7 +92,7 @@ def test_cache_is_warm_and_invalidated_by_inputs(many: Path, tmp_path: Path) -> 
 def test_damaged_cache_is_ignored(many: Path, tmp_path: Path) -> None:
     cache_dir = tmp_path / "cache"
     _, m1 = build(many, tmp_path / "a", cache=BuildCache(cache_dir))
-    next(cache_dir.glob("index-*")).write_bytes(b"\x00garbage")
+    (cache_dir / "index").write_bytes(b"\x00garbage")
     r, m2 = build(many, tmp_path / "b", cache=BuildCache(cache_dir))
     assert r.cache_hits == 0 and m1 == m2
     for blob in list((cache_dir / "blobs").iterdir())[:10]:

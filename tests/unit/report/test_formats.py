@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
 import pytest
 
+from cfgc import redact
 from cfgc.report.diff import render_json, render_markdown, render_text
 from cfgc.report.github import git_prefix, render_github
 from cfgc.report.markdown import check_markdown, pr_comment
@@ -21,8 +23,13 @@ GOLDEN = DATA / "golden"
 
 
 @pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
-    return build(tmp_path_factory.mktemp("scenario"))
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
+    # Redaction markers are keyed per process; a fixed key makes them golden.
+    old = redact.set_key(b"golden-files-only")
+    try:
+        yield build(tmp_path_factory.mktemp("scenario"))
+    finally:
+        redact.set_key(old)
 
 
 def golden(name: str, text: str) -> None:
@@ -57,6 +64,7 @@ def test_no_secret_material_in_any_output(scenario: Scenario) -> None:
     changes = json.loads(render_json(scenario.diff))["targets"][0]["changes"]
     assert [c for c in changes if c.get("secret")] == [
         {"path": "webhooks.signing_secret", "kind": "changed", "secret": True,
+         "before": "<redacted hmac:5e3aa357>", "after": "<redacted hmac:3ccd3f1c>", "redacted": True,
          "source": "tenants/acme/secrets.enc.yaml:2:3"}]
 
 
