@@ -9,6 +9,8 @@ pointer.  A re-run uploads only what is missing.
 from __future__ import annotations
 
 import json
+import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,9 +20,28 @@ from cfgc.errors import ExternalError, InputError, IntegrityError
 from cfgc.signing import Signer
 from cfgc.stores.base import ConflictError, Store, check_channel, check_version
 from cfgc.stores.layout import Prepared, parse_version, prepare
-from cfgc.stores.pointer import Pointer, decode_pointer, encode_pointer
+from cfgc.stores.pointer import (
+    Pointer,
+    check_repository,
+    decode_pointer,
+    encode_pointer,
+    format_time,
+)
 
 RETRIES = 8
+DEFAULT_EXPIRES = 7 * 86400  # --expires default: a weekly `cfgc channel refresh` leaves a day of slack
+
+
+@dataclass(frozen=True)
+class PointerTerms:
+    """What a new pointer says besides its version: repository identity and lifetime.
+
+    ``repository`` None keeps the channel's current repository, else the one
+    the store's other channels name, else a new random ``cfgc-<hex>`` id.
+    """
+
+    repository: str | None = None
+    expires_in: int = DEFAULT_EXPIRES
 
 
 @dataclass(frozen=True)
@@ -59,12 +80,14 @@ class PublishReport:
             "counts": {"uploaded": len(self.uploaded), "skipped": len(self.skipped),
                        "uploaded_bytes": self.uploaded_bytes},
             "channel": None if ch is None else {"action": ch.action, "name": ch.pointer.channel,
-                                                "serial": ch.pointer.serial, "previous": ch.pointer.previous},
+                                                "serial": ch.pointer.serial, "previous": ch.pointer.previous,
+                                                "repository": ch.pointer.repository,
+                                                "expires": ch.pointer.expires},
         }
 
 
 def publish(store: Store, bundle: Path, channel: str | None = None, signers: list[Signer] | None = None,
-            dry_run: bool = False) -> PublishReport:
+            dry_run: bool = False, terms: PointerTerms | None = None) -> PublishReport:
     """Publish a bundle directory to ``store`` (and move ``channel`` to it)."""
     if channel is not None:
         check_channel(channel)
@@ -93,7 +116,8 @@ def publish(store: Store, bundle: Path, channel: str | None = None, signers: lis
         uploaded.append(("version manifest", len(prep.version_doc)))
     move = None
     if channel is not None and signers:
-        move = move_channel(store, channel, prep.version, prep.manifest_digest, prep.version_doc, signers, dry_run)
+        move = move_channel(store, channel, prep.version, prep.manifest_digest, prep.version_doc, signers, dry_run,
+                            terms)
     return PublishReport(store.url, prep.version, prep.manifest_digest, tuple(uploaded), tuple(skipped),
                          created, sigs, move, dry_run)
 
@@ -132,14 +156,25 @@ def merge_signatures(old: bytes | None, new: bytes) -> bytes:
 
 
 def move_channel(store: Store, name: str, version: str, manifest_digest: str, version_doc: bytes,
-                 signers: list[Signer], dry_run: bool = False) -> ChannelMove:
-    """Point ``name`` at ``version`` by compare-and-swap, retrying when another writer won."""
+                 signers: list[Signer], dry_run: bool = False, terms: PointerTerms | None = None,
+                 resign: bool = False) -> ChannelMove:
+    """Point ``name`` at ``version`` by compare-and-swap, retrying when another writer won.
+
+    A channel already at ``version`` is left alone unless ``resign`` (``cfgc
+    channel refresh``) or its pointer is legacy or names another repository.
+    """
+    terms = terms or PointerTerms()
     for _ in range(RETRIES):
         read = store.get_channel(name)
         cur = decode_pointer(name, read.data) if read.data is not None else None
-        if cur is not None and cur.version == version:
+        repository = _repository(store, name, cur, terms.repository)
+        if (cur is not None and cur.version == version and not resign and not cur.legacy
+                and cur.repository == repository):
             return ChannelMove("unchanged", cur)
-        new = Pointer(name, version, manifest_digest, cur.serial + 1 if cur else 1, cur.version if cur else None)
+        now = time.time()
+        previous = cur.previous if resign and cur is not None else (cur.version if cur else None)
+        new = Pointer(name, version, manifest_digest, cur.serial + 1 if cur else 1, previous,
+                      repository, format_time(now), format_time(now + terms.expires_in))
         if dry_run:
             return ChannelMove("moved", new)
         try:
@@ -150,7 +185,48 @@ def move_channel(store: Store, name: str, version: str, manifest_digest: str, ve
     raise ExternalError(f"channel {name} in {store.url} kept changing during {RETRIES} attempts; try again")
 
 
-def promote(store: Store, channel: str, version: str, signers: list[Signer], dry_run: bool = False) -> ChannelMove:
+def _repository(store: Store, name: str, cur: Pointer | None, wanted: str | None) -> str:
+    """The repository identity the new pointer names (see :class:`PointerTerms`)."""
+    known = cur.repository if cur is not None and cur.repository else _store_repository(store, name)
+    if wanted is not None:
+        check_repository(wanted)
+        if known is not None and known != wanted:
+            raise InputError(f"channel {name} in {store.url} belongs to repository {known!r}, not {wanted!r}: "
+                             "runtimes pinned to it would refuse the move (publish to a new store instead)")
+        return wanted
+    return known or f"cfgc-{secrets.token_hex(8)}"
+
+
+def _store_repository(store: Store, skip: str) -> str | None:
+    for other in store.list_channels():
+        if other == skip:
+            continue
+        try:
+            read = store.get_channel(other)
+            p = decode_pointer(other, read.data) if read.data is not None else None
+        except IntegrityError:
+            continue  # not a cfgc channel (e.g. an OCI tag "latest")
+        if p is not None and p.repository:
+            return p.repository
+    return None
+
+
+def refresh_channel(store: Store, channel: str, signers: list[Signer], terms: PointerTerms | None = None,
+                    dry_run: bool = False) -> ChannelMove:
+    """Re-sign a channel's current pointer with a higher serial and a new expiry (same version)."""
+    check_channel(channel)
+    read = store.get_channel(channel)
+    if read.data is None:
+        raise InputError(f"no channel {channel} in {store.url} (see `cfgc versions --from {store.url}`)")
+    cur = decode_pointer(channel, read.data)
+    doc = store.get_version(cur.version)
+    if doc is None:
+        raise ExternalError(f"channel {channel} names version {cur.version}, which is not in {store.url}")
+    return move_channel(store, channel, cur.version, cur.manifest_digest, doc, signers, dry_run, terms, resign=True)
+
+
+def promote(store: Store, channel: str, version: str, signers: list[Signer], dry_run: bool = False,
+            terms: PointerTerms | None = None) -> ChannelMove:
     """Move a channel to a version already in the store (rollback: an older version, a higher serial)."""
     check_channel(channel)
     doc = store.get_version(check_version(version))
@@ -162,7 +238,7 @@ def promote(store: Store, channel: str, version: str, signers: list[Signer], dry
         missing.append(info.manifest_digest)
     if missing:
         raise ExternalError(f"version {version} in {store.url} is incomplete: {len(missing)} blob(s) missing")
-    return move_channel(store, channel, version, info.manifest_digest, doc, signers, dry_run)
+    return move_channel(store, channel, version, info.manifest_digest, doc, signers, dry_run, terms)
 
 
 @dataclass(frozen=True)

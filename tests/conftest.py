@@ -24,3 +24,9 @@ def _isolated_user_dirs(_user_dirs: tuple[str, str], monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("XDG_STATE_HOME", _user_dirs[1])
     monkeypatch.delenv("CFGC_CACHE_DIR", raising=False)
     monkeypatch.delenv("CFGC_CACHE_SECRET", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _runtime_state_file(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets its own runtime serial state file (never the user's ~/.local/state)."""
+    monkeypatch.setenv("CFGC_STATE_FILE", str(tmp_path_factory.mktemp("state") / "serials.json"))

@@ -8,6 +8,7 @@ import click
 
 from cfgc.cli.main import command
 from cfgc.cli.publish import _store, store_options
+from cfgc.cli.pull import with_runtime_pointer_options
 from cfgc.cli.sign import verifiers_from
 from cfgc.errors import UsageError
 
@@ -32,10 +33,12 @@ from cfgc.errors import UsageError
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True)
+@with_runtime_pointer_options
 def agent_cmd(url: str, plain_http: bool, username: str | None, password_stdin: bool, channel: str,
               keys: tuple[Path, ...], kms_keys: tuple[str, ...], listen: str, targets: tuple[str, ...],
               cache_dir: Path | None, interval: float, serve_secrets: bool, age_key_file: str | None,
-              log_format: str, log_level: str) -> None:
+              log_format: str, log_level: str, repository: str | None, state_file: Path | None,
+              min_serial: int) -> None:
     """Serve verified configuration over HTTP: the sidecar for non-Python services.
 
     \b
@@ -50,7 +53,10 @@ def agent_cmd(url: str, plain_http: bool, username: str | None, password_stdin: 
     verified version is loaded, from the source or from --cache-dir.  A
     failed refresh (unreachable source, bad signature or digest, a replayed
     channel pointer) keeps the current version and shows in /v1/status and
-    /metrics.  SIGTERM stops it cleanly (exit 0).
+    /metrics.  A channel pointer past its expiry keeps the version served but
+    reports stale (/health/ready, /v1/status, cfgc_runtime_pointer_expired).
+    Pointers of another --repository, or older than a serial recorded in the
+    --state-file, are refused.  SIGTERM stops it cleanly (exit 0).
 
     \b
     Examples:
@@ -71,6 +77,9 @@ def agent_cmd(url: str, plain_http: bool, username: str | None, password_stdin: 
     verifiers = verifiers_from(keys, kms_keys)
     store = open_source(url) if not (plain_http or username or password_stdin) else \
         _store(url, plain_http, username, password_stdin)
-    syncer = Syncer(store, verifiers, channel, targets or ("*",), cache_dir, interval)
+    from cfgc.runtime.freshness import runtime_policy
+
+    policy = runtime_policy(store.url, repository, state_file, min_serial)
+    syncer = Syncer(store, verifiers, channel, targets or ("*",), cache_dir, interval, policy=policy)
     agent = Agent(syncer, default_keyring(age_key_file) if serve_secrets else None)
     run(agent, addr)

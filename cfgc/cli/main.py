@@ -52,6 +52,7 @@ COMMAND_HOMES = {
     "verify": "cfgc.cli.sign",
     "publish": "cfgc.cli.publish",
     "promote": "cfgc.cli.publish",
+    "channel": "cfgc.cli.publish",
     "versions": "cfgc.cli.publish",
     "pull": "cfgc.cli.pull",
     "agent": "cfgc.cli.agent",

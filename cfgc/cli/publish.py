@@ -11,10 +11,10 @@ from typing import Any, TypeVar
 import click
 
 from cfgc.cli.common import format_option
-from cfgc.cli.main import command
+from cfgc.cli.main import command, group
 from cfgc.cli.sign import signers_from
 from cfgc.errors import UsageError
-from cfgc.publish import ChannelMove, list_versions, promote, publish
+from cfgc.publish import ChannelMove, PointerTerms, list_versions, promote, publish, refresh_channel
 from cfgc.stores import Store, open_store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,6 +51,28 @@ def with_keys(f: F) -> F:
     return f
 
 
+pointer_options = [
+    click.option("--repository", metavar="NAME", envvar="CFGC_REPOSITORY",
+                 help="Repository identity the pointer names (default: the channel's current one, else the "
+                      "store's other channels', else a new random one). Runtimes refuse pointers of another."),
+    click.option("--expires", "expires", metavar="DURATION", default="7d", show_default=True,
+                 help="How long runtimes believe the pointer (60s..366d, e.g. 12h, 7d); re-sign before it "
+                      "runs out with `cfgc channel refresh`."),
+]
+
+
+def with_pointer_terms(f: F) -> F:
+    for opt in reversed(pointer_options):
+        f = opt(f)
+    return f
+
+
+def _terms(repository: str | None, expires: str) -> PointerTerms:
+    from cfgc.stores.pointer import check_repository, parse_duration
+
+    return PointerTerms(check_repository(repository) if repository else None, parse_duration(expires))
+
+
 def _store(url: str, plain_http: bool, username: str | None, password_stdin: bool) -> Store:
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     if password_stdin and username is None:
@@ -61,9 +83,10 @@ def _store(url: str, plain_http: bool, username: str | None, password_stdin: boo
 def _move_text(move: ChannelMove) -> str:
     p = move.pointer
     if move.action == "unchanged":
-        return f"channel {p.channel} already at {p.version} (serial {p.serial})"
+        return f"channel {p.channel} already at {p.version} (serial {p.serial}, expires {p.expires or 'never'})"
     prev = f", was {p.previous}" if p.previous else ""
-    return f"channel {p.channel} -> {p.version} (serial {p.serial}{prev})"
+    return (f"channel {p.channel} -> {p.version} (serial {p.serial}{prev}; repository {p.repository}, "
+            f"expires {p.expires})")
 
 
 @command("publish")
@@ -71,11 +94,12 @@ def _move_text(move: ChannelMove) -> str:
 @store_options("--to")
 @click.option("--channel", metavar="NAME", help="Also move this channel to the published version.")
 @with_keys
+@with_pointer_terms
 @click.option("--dry-run", is_flag=True, help="Show what would be uploaded; write nothing.")
 @format_option("text", "json")
 def publish_cmd(bundle: Path, url: str, plain_http: bool, username: str | None, password_stdin: bool,
-                channel: str | None, keys: tuple[Path, ...], kms_keys: tuple[str, ...], dry_run: bool,
-                fmt: str) -> None:
+                channel: str | None, keys: tuple[Path, ...], kms_keys: tuple[str, ...], repository: str | None,
+                expires: str, dry_run: bool, fmt: str) -> None:
     """Publish a bundle to a store: content-addressed, only what is missing.
 
     Each target and prompt is one gzip blob keyed by its digest, so a bundle
@@ -84,7 +108,8 @@ def publish_cmd(bundle: Path, url: str, plain_http: bool, username: str | None, 
     nothing.  The version id is the first 12 hex
     digits of the manifest digest; versions are never overwritten.  With
     --channel, the channel's signed pointer moves to the new version (its
-    serial grows by one; concurrent publishers retry, never lose a version).
+    serial grows by one; concurrent publishers retry, never lose a version);
+    the pointer names its --repository and expires after --expires.
 
     \b
     Examples:
@@ -95,7 +120,8 @@ def publish_cmd(bundle: Path, url: str, plain_http: bool, username: str | None, 
       cfgc publish build/bundle --to oci://127.0.0.1:5000/config --dry-run
     """
     signers = signers_from(keys, kms_keys) if (keys or kms_keys) else None
-    report = publish(_store(url, plain_http, username, password_stdin), bundle, channel, signers, dry_run)
+    terms = _terms(repository, expires)
+    report = publish(_store(url, plain_http, username, password_stdin), bundle, channel, signers, dry_run, terms)
     if fmt == "json":
         click.echo(json.dumps(report.as_json(), indent=2))
         return
@@ -117,10 +143,12 @@ def publish_cmd(bundle: Path, url: str, plain_http: bool, username: str | None, 
 @click.option("--channel", required=True, metavar="NAME", help="Channel to move.")
 @click.option("--version", "version", required=True, metavar="V", help="Version id (see `cfgc versions`).")
 @with_keys
+@with_pointer_terms
 @click.option("--dry-run", is_flag=True, help="Show the move; write nothing.")
 @format_option("text", "json")
 def promote_cmd(url: str, plain_http: bool, username: str | None, password_stdin: bool, channel: str,
-                version: str, keys: tuple[Path, ...], kms_keys: tuple[str, ...], dry_run: bool, fmt: str) -> None:
+                version: str, keys: tuple[Path, ...], kms_keys: tuple[str, ...], repository: str | None,
+                expires: str, dry_run: bool, fmt: str) -> None:
     """Move a channel to a published version; rollback is a promote to an older one.
 
     The new pointer is signed and its serial is one more than the current
@@ -132,13 +160,54 @@ def promote_cmd(url: str, plain_http: bool, username: str | None, password_stdin
       cfgc promote --to oci://127.0.0.1:5000/config --channel prod --version 1b7e004c9a12 --key ci.key
     """
     store = _store(url, plain_http, username, password_stdin)
-    move = promote(store, channel, version, signers_from(keys, kms_keys), dry_run)
+    terms = _terms(repository, expires)
+    _echo_move(promote(store, channel, version, signers_from(keys, kms_keys), dry_run, terms), dry_run, fmt)
+
+
+def _echo_move(move: ChannelMove, dry_run: bool, fmt: str) -> None:
     if fmt == "json":
         p = move.pointer
         click.echo(json.dumps({"action": move.action, "channel": p.channel, "version": p.version,
-                               "serial": p.serial, "previous": p.previous, "dry_run": dry_run}, indent=2))
+                               "serial": p.serial, "previous": p.previous, "repository": p.repository,
+                               "issued": p.issued, "expires": p.expires, "dry_run": dry_run}, indent=2))
         return
     click.echo(("dry run: " if dry_run else "") + _move_text(move))
+
+
+@group("channel")
+def channel_group() -> None:
+    """Maintain channel pointers (see also publish --channel and promote)."""
+
+
+@channel_group.command("refresh")
+@store_options("--to")
+@click.option("--channel", "channels", required=True, multiple=True, metavar="NAME",
+              help="Channel to re-sign (repeatable).")
+@with_keys
+@with_pointer_terms
+@click.option("--dry-run", is_flag=True, help="Show the new pointer; write nothing.")
+@format_option("text", "json")
+def channel_refresh_cmd(url: str, plain_http: bool, username: str | None, password_stdin: bool,
+                        channels: tuple[str, ...], keys: tuple[Path, ...], kms_keys: tuple[str, ...],
+                        repository: str | None, expires: str, dry_run: bool, fmt: str) -> None:
+    """Re-sign a channel's pointer: same version, serial + 1, new expiry.
+
+    Run it on a schedule (more often than --expires) so runtimes keep
+    trusting the channel: a pointer that stops being refreshed expires and
+    runtimes report stale, which is how a frozen store is noticed.  It also
+    upgrades a legacy pointer (no repository or expiry) to the current format.
+
+    \b
+    Examples:
+      cfgc channel refresh --to s3://acme-config/bundles --channel prod --channel staging --key ci.key
+      cfgc channel refresh --to oci://registry.example.com/acme/config --channel prod --expires 3d \\
+          --kms-key arn:aws:kms:us-east-1:111122223333:key/...
+    """
+    store = _store(url, plain_http, username, password_stdin)
+    signers = signers_from(keys, kms_keys)
+    terms = _terms(repository, expires)
+    for name in channels:
+        _echo_move(refresh_channel(store, name, signers, terms, dry_run), dry_run, fmt)
 
 
 @command("versions")

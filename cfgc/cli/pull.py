@@ -21,7 +21,24 @@ from cfgc.cli.main import command
 from cfgc.cli.publish import _store, store_options
 from cfgc.cli.sign import verifiers_from
 from cfgc.errors import UsageError
+from cfgc.stores.pointer import Pointer
 from cfgc.stores.reader import BundleReader
+
+runtime_pointer_options = [
+    click.option("--repository", metavar="NAME", envvar="CFGC_REPOSITORY",
+                 help="Repository the channel pointer must name (default: the one first seen from this source)."),
+    click.option("--state-file", type=click.Path(dir_okay=False, path_type=Path), envvar="CFGC_STATE_FILE",
+                 help="Highest serials seen, per repository and channel "
+                      "(default: $XDG_STATE_HOME/cfgc/serials.json or ~/.local/state/cfgc/serials.json)."),
+    click.option("--min-serial", type=click.IntRange(min=0), default=0, show_default=True,
+                 help="Refuse channel pointers with a lower serial (for a runtime with no state yet)."),
+]
+
+
+def with_runtime_pointer_options(f: Any) -> Any:
+    for opt in reversed(runtime_pointer_options):
+        f = opt(f)
+    return f
 
 
 @command("pull")
@@ -39,9 +56,12 @@ from cfgc.stores.reader import BundleReader
               "with (default: SOPS_AGE_KEY / SOPS_AGE_KEY_FILE / ~/.config/sops/age/keys.txt; KMS from AWS env).")
 @click.option("--secrets", "secrets_mode", type=click.Choice(["decrypt", "refs"]), default="decrypt",
               show_default=True, help="With --target: decrypt secret references, or print them as references.")
+@with_runtime_pointer_options
+@click.option("--allow-expired", is_flag=True, help="Accept a channel pointer past its expiry (still verified).")
 def pull_cmd(ref: str | None, url: str, plain_http: bool, username: str | None, password_stdin: bool,
              channel: str | None, target: str | None, out: Path | None, keys: tuple[Path, ...],
-             kms_keys: tuple[str, ...], cache_dir: Path | None, age_key_file: str | None, secrets_mode: str) -> None:
+             kms_keys: tuple[str, ...], cache_dir: Path | None, age_key_file: str | None, secrets_mode: str,
+             repository: str | None, state_file: Path | None, min_serial: int, allow_expired: bool) -> None:
     """Fetch a version (or the version a channel points at), verified.
 
     With --out, write the bundle directory: every blob is checked against its
@@ -55,6 +75,11 @@ def pull_cmd(ref: str | None, url: str, plain_http: bool, username: str | None, 
     plaintext, when it cannot).  With --cache-dir the verified version is
     cached, a pointer older than one seen is refused, and the cached version
     is printed (with a warning) when the source is unreachable.
+
+    With --key, a channel pointer must name --repository (default: the one
+    first seen from this source), be unexpired (else exit 5 unless
+    --allow-expired) and not older than the highest serial recorded in the
+    serial state file (--state-file) or --min-serial.
 
     Verification failures exit 5 and change nothing on disk.
 
@@ -73,26 +98,37 @@ def pull_cmd(ref: str | None, url: str, plain_http: bool, username: str | None, 
         raise UsageError("give --target TARGET (print it as JSON) or --out DIR (write the bundle), or both")
     verifiers = verifiers_from(keys, kms_keys) if (keys or kms_keys) else None
     store = _store(url, plain_http, username, password_stdin)
+    from cfgc.runtime.freshness import runtime_policy
+
+    policy = runtime_policy(store.url, repository, state_file, min_serial, allow_expired)
     if out is not None:
-        version = BundleReader(store, verifiers).pull(ref, out)
+        accepted: list[Pointer] = []
+
+        def accept(p: Pointer) -> None:
+            policy.check(p)
+            accepted.append(p)
+
+        # Without --key the pointer is not verified, so its serial proves nothing: nothing is checked or recorded.
+        version = BundleReader(store, verifiers, accept if verifiers else None).pull(ref, out)
+        for p in accepted:
+            policy.record(p)
         click.echo(f"pulled version {version} into {out}{' (verified)' if verifiers else ''}",
                    err=target is not None)
     if target is not None:
         if verifiers is None:
             raise UsageError("--target needs --key (or --kms-key): the runtime accepts only signed versions")
-        click.echo(json.dumps(_target_json(store, verifiers, ref, target, cache_dir, age_key_file, secrets_mode),
-                              indent=2, sort_keys=True))
+        click.echo(json.dumps(_target_json(store, verifiers, ref, target, cache_dir, age_key_file, secrets_mode,
+                                           policy), indent=2, sort_keys=True))
 
 
 def _target_json(store: Any, verifiers: Any, ref: str, target: str, cache_dir: Path | None,
-                 age_key_file: str | None, secrets_mode: str) -> Any:
+                 age_key_file: str | None, secrets_mode: str, policy: Any) -> Any:
     from cfgc.runtime.fetch import fetch_version
     from cfgc.runtime.secrets import SecretResolver, resolve_tree
     from cfgc.runtime.snapshot import build
     from cfgc.runtime.sync import Syncer
     from cfgc.secrets import default_keyring
     from cfgc.stores.base import check_version
-    from cfgc.stores.pointer import Pointer
 
     try:
         version = check_version(ref)
@@ -105,7 +141,7 @@ def _target_json(store: Any, verifiers: Any, ref: str, target: str, cache_dir: P
         pointer = Pointer("-", version, info.manifest_digest, 0)
         snap = build(fetch_version(store, verifiers, pointer, b"", None, (target,), lambda d: None), "source")
     else:
-        sync = Syncer(store, verifiers, ref, (target,), cache_dir, interval=0)
+        sync = Syncer(store, verifiers, ref, (target,), cache_dir, interval=0, policy=policy)
         sync.load_cache()
         try:
             sync.refresh()
@@ -118,6 +154,7 @@ def _target_json(store: Any, verifiers: Any, ref: str, target: str, cache_dir: P
                        f"(verified {_age(sync.status().get('staleness_seconds'))} ago)", err=True)
         assert sync.snapshot is not None
         snap = sync.snapshot
+        policy.check(snap.verified.pointer)  # a cached or unchanged pointer may have expired since
     value = snap.targets[target].value
     if secrets_mode == "refs":
         return value

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cfgc.errors import UsageError
+from cfgc.runtime.freshness import runtime_policy
 from cfgc.runtime.prompts import Prompt, PromptError, choose, load
 from cfgc.runtime.secrets import SecretError, SecretResolver
 from cfgc.runtime.snapshot import BundleSnapshot, ConfigError, SecretReference, TargetSnapshot
@@ -73,11 +74,18 @@ class ConfigClient:
     def __init__(self, source: str, channel: str, target: str, trusted_keys: Iterable[str | os.PathLike[str]] = (),
                  cache_dir: str | os.PathLike[str] | None = None, refresh_interval: float = 30.0, *,
                  verifiers: list[Verifier] | None = None, age_key_file: str | None = None,
-                 keyring: Keyring | None = None, background: bool = True, store: Store | None = None) -> None:
+                 keyring: Keyring | None = None, background: bool = True, store: Store | None = None,
+                 repository: str | None = None, state_file: str | os.PathLike[str] | None = None,
+                 min_serial: int = 0, allow_expired: bool = False) -> None:
         """Load the cached version, poll the source once, start polling.
 
         Raises (ExternalError, IntegrityError, ...) only when neither the
-        source nor the cache gives a verified version.
+        source nor the cache gives a verified version.  Channel pointers must
+        name ``repository`` (default: the one first seen from this source),
+        be newer than every serial recorded in ``state_file`` (default
+        ``$CFGC_STATE_FILE`` or ``~/.local/state/cfgc/serials.json``) and than
+        ``min_serial``, and be unexpired (``allow_expired`` accepts an expired
+        one at first start; a running client keeps its version and reports stale).
         """
         vs = list(verifiers or []) + [load_verifier(Path(k)) for k in trusted_keys]
         if not vs:
@@ -86,8 +94,10 @@ class ConfigClient:
             raise UsageError(f"target {target!r}: a client follows one target (no globs)")
         self.target = target
         self._keyring = keyring if keyring is not None else default_keyring(age_key_file)
-        self._sync = Syncer(store if store is not None else open_source(source), vs, channel, (target,),
-                            Path(cache_dir) if cache_dir is not None else None, refresh_interval)
+        st = store if store is not None else open_source(source)
+        policy = runtime_policy(st.url, repository, state_file, min_serial, allow_expired)
+        self._sync = Syncer(st, vs, channel, (target,), Path(cache_dir) if cache_dir is not None else None,
+                            refresh_interval, policy=policy)
         self._view: _View | None = None
         self._sync.on_change(self._install)
         if self._sync.load_cache():

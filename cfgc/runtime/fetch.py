@@ -99,10 +99,12 @@ BlobLookup = Callable[[str], bytes | None]
 
 def fetch(store: Store, verifiers: list[Verifier], channel: str, patterns: tuple[str, ...], *,
           etag: str | None, min_serial: int, current: Verified | None,
-          cached: BlobLookup) -> Verified | None:
+          cached: BlobLookup, check: Callable[[Pointer], None] | None = None) -> Verified | None:
     """Poll ``channel``; None when it did not change, else the new verified version.
 
     ``cached(digest)`` returns content from the local cache (verified) or None.
+    ``check(pointer)`` runs on a changed pointer once its signature verified,
+    before anything else is downloaded (repository, expiry, recorded serials).
     """
     read = store.get_channel(check_channel(channel), etag)
     if read.not_modified:
@@ -113,6 +115,8 @@ def fetch(store: Store, verifiers: list[Verifier], channel: str, patterns: tuple
     if pointer.serial < min_serial:
         raise RollbackError(f"channel {channel}: pointer serial {pointer.serial} is older than serial {min_serial} "
                             f"already seen (replayed or rolled-back store); keeping the current version")
+    if check is not None:
+        check(pointer)
     if current is not None and pointer.serial == current.pointer.serial:
         if pointer.version != current.version or pointer.manifest_digest != current.pointer.manifest_digest:
             raise RollbackError(f"channel {channel}: serial {pointer.serial} now names {pointer.version}, "

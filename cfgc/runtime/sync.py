@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cfgc.errors import CfgcError, ExternalError, IntegrityError
+from cfgc.errors import CfgcError, ExternalError
 from cfgc.runtime.cache import BundleCache, CacheError
-from cfgc.runtime.fetch import RollbackError, Verified, fetch, needed_files
+from cfgc.runtime.fetch import Verified, fetch, needed_files
+from cfgc.runtime.freshness import PointerPolicy
+from cfgc.runtime.health import Metrics, reason_of
 from cfgc.runtime.snapshot import BundleSnapshot, build
 from cfgc.signing import Verifier
 from cfgc.stores import Store, open_store
@@ -38,40 +40,6 @@ class ChangeEvent:
     new_version: str
     serial: int
     snapshot: BundleSnapshot = field(repr=False)
-
-
-@dataclass
-class Metrics:
-    """Counters and timestamps of a syncer (read them through ``Syncer.status()``)."""
-
-    polls: int = 0
-    unchanged: int = 0
-    updates: int = 0
-    failures: dict[str, int] = field(default_factory=dict)  # reason -> count
-    verification_failures: int = 0
-    rollback_rejections: int = 0
-    cache_failures: int = 0
-    last_attempt: float | None = None
-    last_success: float | None = None  # last poll that reached the source and verified (or was unchanged)
-    last_update: float | None = None
-    last_error: str | None = None
-    last_error_reason: str | None = None
-
-    @property
-    def refresh_failures(self) -> int:
-        return sum(self.failures.values())
-
-
-def reason_of(e: BaseException) -> str:
-    if isinstance(e, RollbackError):
-        return "rollback"
-    if isinstance(e, IntegrityError):
-        return "verification"
-    if isinstance(e, ExternalError):
-        return "unreachable"
-    if isinstance(e, CfgcError):
-        return "invalid"
-    return "error"
 
 
 def open_source(url: str, timeout: float = 10.0) -> Store:
@@ -90,7 +58,8 @@ class Syncer:
     """Follow one channel; hold the current verified snapshot."""
 
     def __init__(self, store: Store, verifiers: list[Verifier], channel: str, patterns: tuple[str, ...],
-                 cache_dir: Path | None = None, interval: float = 30.0, stale_after: float | None = None) -> None:
+                 cache_dir: Path | None = None, interval: float = 30.0, stale_after: float | None = None,
+                 policy: PointerPolicy | None = None) -> None:
         if not verifiers:
             raise ValueError("a runtime needs at least one trusted key")
         self.store = store
@@ -101,6 +70,9 @@ class Syncer:
         self.stale_after = stale_after if stale_after is not None else max(3 * interval, 1.0)
         self.cache = BundleCache(cache_dir, store.url, channel, patterns) if cache_dir is not None else None
         self.metrics = Metrics()
+        # Without a policy: signature, channel, legacy and expiry checks only; serials kept in memory.
+        self.policy = policy if policy is not None else PointerPolicy(store.url)
+        self._expired = False  # last expiry state logged (log once per transition, not per poll)
         self.snapshot: BundleSnapshot | None = None
         self.serial_seen = 0
         self._callbacks: list[Callable[[ChangeEvent], Any]] = []
@@ -124,11 +96,17 @@ class Syncer:
         if loaded is None:
             return False
         v, fetched_at = loaded
+        try:
+            self.policy.check(v.pointer, allow_expired=True)  # the last good version, even expired
+        except CfgcError as e:
+            self._failed(CacheError(f"cache unusable: {e.message}"), "cache")
+            return False
         self.serial_seen = max(self.serial_seen, v.pointer.serial)
         self._swap(build(v, "cache"))
         with self._stats_lock:
             self.metrics.last_success = fetched_at
         log.info("serving cached version %s (serial %d) of channel %s", v.version, v.pointer.serial, self.channel)
+        self._note_expiry()
         return True
 
     def start(self, require: bool = True, load_cache: bool = True) -> None:
@@ -197,7 +175,9 @@ class Syncer:
             try:
                 v = fetch(self.store, self.verifiers, self.channel, self.patterns,
                           etag=current.etag if current is not None else None, min_serial=self.serial_seen,
-                          current=current, cached=self._lookup(current))
+                          current=current, cached=self._lookup(current), check=self.policy.check)
+                if v is not None:
+                    self.policy.record(v.pointer)  # after every byte verified, before it is served
                 snap = build(v, "source") if v is not None else None
             except CfgcError as e:
                 self._failed(e, reason_of(e))
@@ -217,6 +197,7 @@ class Syncer:
                 if self.cache is not None and time.time() - self._last_touch > max(self.interval, 60.0):
                     self._last_touch = time.time()
                     self._save(None)
+                self._note_expiry()
                 return False
             self.serial_seen = max(self.serial_seen, v.pointer.serial)  # type: ignore[union-attr]
             self._save(v)
@@ -227,6 +208,7 @@ class Syncer:
                 self.metrics.last_success = self.metrics.last_update = time.time()
                 self.metrics.last_error = self.metrics.last_error_reason = None
             log.info("channel %s: now at version %s (serial %d)", self.channel, snap.version, snap.serial)
+            self._note_expiry()
             event = ChangeEvent(old.version if old else None, snap.version, snap.serial, snap)
             for cb in list(self._callbacks):
                 try:
@@ -245,6 +227,19 @@ class Syncer:
                 self.cache.save(v, self.serial_seen)
         except OSError as e:
             self._failed(ExternalError(f"cannot write the cache {self.cache.root}: {e.strerror}"), "cache")
+
+    def _note_expiry(self) -> None:
+        snap = self.snapshot
+        expired = snap is not None and snap.verified.pointer.expired()
+        if expired != self._expired:
+            self._expired = expired
+            p = snap.verified.pointer if snap is not None else None
+            if expired and p is not None:
+                log.warning("channel %s: the pointer to version %s expired at %s; still serving it, reported stale "
+                            "(a frozen store, or CI stopped running `cfgc channel refresh`)",
+                            self.channel, p.version, p.expires)
+            else:
+                log.info("channel %s: the pointer is fresh again", self.channel)
 
     def _swap(self, snap: BundleSnapshot) -> None:
         self.snapshot = snap
@@ -271,6 +266,8 @@ class Syncer:
         with self._stats_lock:
             m = self.metrics
             age = now - m.last_success if m.last_success is not None else None
+            p = snap.verified.pointer if snap else None
+            expired = p is not None and p.expired(now)
             return {
                 "channel": self.channel, "source": self.store.url, "ready": snap is not None,
                 "version": snap.version if snap else None, "serial": snap.serial if snap else None,
@@ -278,7 +275,11 @@ class Syncer:
                 "loaded_at": snap.loaded_at if snap else None,
                 "last_attempt": m.last_attempt, "last_success": m.last_success, "last_update": m.last_update,
                 "staleness_seconds": age,
-                "stale": snap is None or age is None or age > self.stale_after or m.last_error is not None,
+                "stale": snap is None or age is None or age > self.stale_after or m.last_error is not None
+                or expired,
+                "expired": expired, "repository": p.repository if p else None,
+                "pointer_issued": p.issued if p else None, "pointer_expires": p.expires if p else None,
+                "pointer_expires_at": p.expires_at() if p else None,
                 "last_error": m.last_error, "last_error_reason": m.last_error_reason,
                 "polls": m.polls, "unchanged_polls": m.unchanged, "updates": m.updates,
                 "refresh_failures": dict(m.failures), "verification_failures": m.verification_failures,

@@ -120,6 +120,7 @@ class OciStore:
             raise self._unexpected(f"upload of blob {digest}", r.status)
 
     def get_blob(self, digest: str, max_bytes: int = MANIFEST_MAX) -> bytes:
+        """The verified blob; BodyTooLarge (exit 5) once more than ``max_bytes`` arrive."""
         r = self.registry.request("GET", self._path("blobs", check_digest(digest)), max_bytes=max_bytes)
         if r.status == 404:
             raise IntegrityError(f"blob {digest} is missing from {self.url}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,9 +43,12 @@ class ChannelState:
 class BundleReader:
     """Verified reads from a store."""
 
-    def __init__(self, store: Store, verifiers: list[Verifier] | None = None) -> None:
+    def __init__(self, store: Store, verifiers: list[Verifier] | None = None,
+                 accept: Callable[[Pointer], None] | None = None) -> None:
+        """``accept(pointer)`` vets a channel's pointer before its version is read (repository, expiry, serial)."""
         self.store = store
         self.verifiers = verifiers
+        self.accept = accept
 
     def channel(self, name: str, etag: str | None = None, min_serial: int = 0) -> ChannelState:
         """The pointer of a channel (signature checked when verifiers were given).
@@ -67,6 +71,8 @@ class BundleReader:
             state = self.channel(ref)
         if state.pointer is None:
             raise InputError(f"no version or channel {ref!r} in {self.store.url}")
+        if self.accept is not None:
+            self.accept(state.pointer)
         return state.pointer.version, state.pointer.manifest_digest
 
     def version(self, version: str) -> tuple[VersionInfo, bytes]:

@@ -70,7 +70,10 @@ def test_publish_republish_change_and_pull(s3_url: str, make_bundle, signing_key
     second = json.loads(out)
     assert [u["path"] for u in second["uploaded"]] == ["manifest.json", "targets/acme/prod/svc1.json",
                                                        "signatures", "version manifest"]
-    assert second["channel"] == {"action": "moved", "name": "prod", "serial": 2, "previous": first["version"]}
+    ch = second["channel"]
+    assert {k: ch[k] for k in ("action", "name", "serial", "previous")} == {
+        "action": "moved", "name": "prod", "serial": 2, "previous": first["version"]}
+    assert ch["repository"] == first["channel"]["repository"] and ch["expires"] > first["channel"]["expires"][:10]
     code, out = run("promote", "--to", s3_url, "--channel", "prod", "--version", first["version"], "--key", key)
     assert code == 0 and "serial 3" in out
     code, out = run("versions", "--from", s3_url, "--format", "json")

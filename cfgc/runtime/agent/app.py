@@ -171,7 +171,8 @@ class Agent:
         if path == "/health/ready":
             st = self.syncer.status()
             body = _json({"status": "ready" if st["ready"] else "not ready", "version": st["version"],
-                          "stale": st["stale"], "origin": st["origin"], "last_error": st["last_error"]})
+                          "stale": st["stale"], "expired": st["expired"], "pointer_expires": st["pointer_expires"],
+                          "origin": st["origin"], "last_error": st["last_error"]})
             return response(200 if st["ready"] else 503, body, head=head)
         if path == "/metrics":
             p = self._current()

@@ -60,12 +60,18 @@ def render(status: dict[str, Any], requests: dict[str, int], latency: Histogram,
     metric("cfgc_runtime_staleness_seconds", "gauge", "Seconds since the last successful refresh.",
            [("", f'{s["staleness_seconds"]:.3f}' if s["staleness_seconds"] is not None else "NaN")])
     metric("cfgc_runtime_stale", "gauge", "1 when the version served may be out of date.", [("", int(s["stale"]))])
+    metric("cfgc_runtime_pointer_expired", "gauge",
+           "1 when the channel pointer served is past its expiry (frozen store or no refresh).",
+           [("", int(bool(s["expired"])))])
+    metric("cfgc_runtime_pointer_expiry_timestamp_seconds", "gauge", "When the served channel pointer expires.",
+           [("", s["pointer_expires_at"] or 0)])
     metric("cfgc_runtime_refreshes_total", "counter", "Channel polls.", [("", s["polls"])])
     metric("cfgc_runtime_updates_total", "counter", "New versions swapped in.", [("", s["updates"])])
     failures = s["refresh_failures"] or {}
     metric("cfgc_runtime_refresh_failures_total", "counter", "Failed refreshes by reason.",
            [(f'{{reason="{r}"}}', failures.get(r, 0))
-            for r in sorted({"unreachable", "verification", "rollback", "invalid", "cache", "error", *failures})])
+            for r in sorted({"unreachable", "verification", "rollback", "expired", "invalid", "cache", "error",
+                            *failures})])
     metric("cfgc_runtime_verification_failures_total", "counter",
            "Versions refused: bad signature or digest, replayed pointer.", [("", s["verification_failures"])])
     metric("cfgc_runtime_rollback_rejections_total", "counter", "Channel pointers refused as older than one seen.",

@@ -53,11 +53,14 @@ class Proxy:
             conn.close()
             return
         first = conn.recv(65536)
-        truncate = self.mode == "truncate" and b"/blobs/sha256:" in first.split(b"\r\n", 1)[0]
+        mode = self.mode
+        truncate = mode == "truncate" and b"/blobs/sha256:" in first.split(b"\r\n", 1)[0]
+        if mode == "truncate":  # one request per connection, so that each blob GET is seen here
+            first = first.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1)
         with self._lock:
             self.bytes_in += len(first)
         up.sendall(first)
-        threading.Thread(target=self._pump, args=(conn, up, "in"), daemon=True).start()
+        threading.Thread(target=self._pump, args=(conn, up, "in", mode), daemon=True).start()
         if truncate:
             data = b""
             while chunk := up.recv(65536):
@@ -68,11 +71,13 @@ class Proxy:
                     s.shutdown(socket.SHUT_RDWR)
                 s.close()
             return
-        self._pump(up, conn, "out")
+        self._pump(up, conn, "out", mode)
 
-    def _pump(self, src: socket.socket, dst: socket.socket, direction: str) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket, direction: str, mode: str) -> None:
         try:
             while chunk := src.recv(65536):
+                if self.mode != mode:  # a kept-alive connection ends when the network changes
+                    break
                 with self._lock:
                     if direction == "in":
                         self.bytes_in += len(chunk)

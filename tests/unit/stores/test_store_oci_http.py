@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -13,7 +14,8 @@ import pytest
 
 from cfgc.errors import ExternalError
 from cfgc.stores.oci import OciStore
-from cfgc.stores.oci_http import Registry, docker_credentials
+from cfgc.stores.oci_auth import Credentials, docker_credentials
+from cfgc.stores.oci_http import Registry
 
 
 def test_plain_http_only_for_loopback_or_when_asked() -> None:
@@ -27,10 +29,11 @@ def test_docker_config_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     auth = base64.b64encode(b"robot:s3cr:et").decode()
     (tmp_path / "config.json").write_text(json.dumps({"auths": {"https://reg.example.com/v1/": {"auth": auth}}}))
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
-    assert docker_credentials("reg.example.com") == ("robot", "s3cr:et")
+    assert docker_credentials("reg.example.com") == Credentials("robot", "s3cr:et")
     assert docker_credentials("other.example.com") is None
-    assert Registry("reg.example.com").creds == ("robot", "s3cr:et")
-    assert Registry("reg.example.com", username="u", password="p").creds == ("u", "p")
+    assert Registry("reg.example.com").creds == Credentials("robot", "s3cr:et")
+    assert Registry("reg.example.com", username="u", password="p").creds == Credentials("u", "p")
+    assert "s3cr" not in repr(docker_credentials("reg.example.com"))
 
 
 class _TokenRegistry(BaseHTTPRequestHandler):
@@ -47,6 +50,13 @@ class _TokenRegistry(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server API
+        # The OAuth2 refresh-token grant that an identity token (docker's "<token>" user) uses.
+        form = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+        ok = (form.get("grant_type") == ["refresh_token"] and form.get("refresh_token") == ["REFRESH"]
+              and form.get("scope") == ["repository:x/y:pull"] and "Authorization" not in self.headers)
+        return self._json(200, {"access_token": "T0K"}) if ok else self._json(401, {})
 
     def do_GET(self) -> None:  # noqa: N802 - http.server API
         host = self.headers["Host"]
@@ -78,6 +88,14 @@ def test_bearer_token_flow(token_registry: str) -> None:
     store = OciStore(Registry(token_registry, username="robot", password="pw"), "x/y")
     assert store.list_versions() == ["abcdef012345"]
     assert store.list_channels() == ["prod"]
+
+
+def test_identity_token_is_exchanged_as_a_refresh_token(token_registry: str) -> None:
+    store = OciStore(Registry(token_registry, username="<token>", password="REFRESH"), "x/y")
+    assert store.list_versions() == ["abcdef012345"]
+    store = OciStore(Registry(token_registry, username="<token>", password="STALE"), "x/y")
+    with pytest.raises(ExternalError, match="token request"):
+        store.list_versions()
 
 
 def test_wrong_credentials_are_an_external_error(token_registry: str) -> None:
