@@ -4,6 +4,8 @@
 
 Each case's ``repo/`` gets ``store/`` (a file store a tampered publisher left)
 and ``trusted.pub`` (the key that signed it; the private key is thrown away).
+The pointers expire a week after generation, so the cases pull with
+``--allow-expired`` (everything else is still verified).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ the way an attacker with write access to the store would.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import struct
 import zlib
@@ -18,7 +19,7 @@ from cfgc.canonical import canonical_json, sha256_digest
 from cfgc.signing import Signer, sign_envelope
 from cfgc.stores.base import Store
 from cfgc.stores.layout import CONTENT_DIGEST, TITLE, version_id
-from cfgc.stores.pointer import Pointer, decode_pointer, encode_pointer
+from cfgc.stores.pointer import decode_pointer, encode_pointer
 
 MIB = 1 << 20
 
@@ -107,6 +108,8 @@ def publish_forged_digest(store: Store, signer: Signer, channel: str, target: st
     replace_version_doc(store, version, vdoc)
     sigs = canonical_json({SIGNATURE: sign_envelope(raw, MANIFEST_TYPE, [signer])})
     store.put_signatures(version, sigs, vdoc)
-    pointer = Pointer(channel, version, mdigest, old.serial + 1, old.version)
+    # Same repository and lifetime as the good pointer: only the manifest's digest is hostile.
+    pointer = dataclasses.replace(old, version=version, manifest_digest=mdigest, serial=old.serial + 1,
+                                  previous=old.version)
     store.put_channel(channel, encode_pointer(pointer, [signer]), read.etag, vdoc)
     return version
