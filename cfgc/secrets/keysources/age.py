@@ -216,6 +216,11 @@ class AgeSource:
     def __repr__(self) -> str:
         return f"AgeSource(key_file={self._key_file!r})"
 
+    def preload(self) -> None:
+        """Load the identities now (once), e.g. before forking workers: a key
+        command then runs once, not once per worker."""
+        self._identities()
+
     def _identities(self) -> list[HeldIdentity]:
         if self._ids is None:
             self._ids, self._looked = load_identities(self._key_file)
