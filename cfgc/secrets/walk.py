@@ -63,9 +63,7 @@ def scan(roots: list[Path]) -> Scan:
     for link in links:
         if link.resolve() in done or not _has_marker(link):
             continue
-        skipped.append(
-            Skipped(link, f"symbolic link (to {os.readlink(link)}); run on its target")
-        )
+        skipped.append(Skipped(link, f"symbolic link (to {os.readlink(link)}); run on its target"))
     return Scan(tuple(files), tuple(skipped))
 
 
@@ -107,4 +105,4 @@ def _classify(p: Path, files: list[Path], skipped: list[Skipped]) -> None:
 
 def _strip(message: str, p: Path) -> str:
     prefix = f"{p}: "
-    return message[len(prefix):] if message.startswith(prefix) else message
+    return message[len(prefix) :] if message.startswith(prefix) else message

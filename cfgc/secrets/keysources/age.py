@@ -111,7 +111,9 @@ def ssh_identity(data: bytes, origin: str) -> HeldIdentity:
         ident = pyrage.ssh.Identity.from_buffer(data)
     except Exception as e:  # noqa: BLE001 - never echo the key
         why = "it is passphrase-protected" if "password" in str(e).lower() else "unsupported"
-        raise InputError(f"{origin}: cannot use this SSH private key as an age identity ({why})") from None
+        raise InputError(
+            f"{origin}: cannot use this SSH private key as an age identity ({why})"
+        ) from None
     return HeldIdentity(canonical_recipient(pub.decode("ascii")), ident)
 
 
@@ -130,7 +132,11 @@ def _key_cmd(cmd: str) -> str:
         raise InputError(f"{KEY_CMD_ENV} is empty")
     try:
         done = subprocess.run(
-            args, capture_output=True, timeout=KEY_CMD_TIMEOUT, stdin=subprocess.DEVNULL, check=False
+            args,
+            capture_output=True,
+            timeout=KEY_CMD_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as e:
         why = "timed out" if isinstance(e, subprocess.TimeoutExpired) else e.strerror
@@ -204,9 +210,7 @@ class AgeSource:
 
     kind = "age"
 
-    def __init__(
-        self, key_file: str | None = None, identities: list[Any] | None = None
-    ) -> None:
+    def __init__(self, key_file: str | None = None, identities: list[Any] | None = None) -> None:
         self._key_file = key_file
         self._ids: list[HeldIdentity] | None = None
         if identities is not None:

@@ -15,6 +15,7 @@ from cfgc.errors import ExternalError, InputError
 from cfgc.secrets import fileio, ops
 from cfgc.secrets.keysources import Keyring, default_keyring
 from cfgc.secrets.keysources.age import AgeSource
+from tests.fixtures.tools import need
 from tests.unit.secrets.conftest import CANARY
 
 
@@ -25,12 +26,12 @@ def _plain(repo: Path) -> Path:
 
 
 def _ssh_key(tmp_path: Path, kind: str) -> tuple[Path, str]:
-    exe = shutil.which("ssh-keygen")
-    if exe is None:
-        pytest.skip("ssh-keygen is not installed (apt-get install openssh-client)")
+    exe = need("ssh-keygen", "apt-get install openssh-client")
     key = tmp_path / f"id_{kind}"
     extra = ["-b", "2048"] if kind == "rsa" else []
-    subprocess.run([exe, "-q", "-t", kind, *extra, "-N", "", "-C", "me@host", "-f", str(key)], check=True)
+    subprocess.run(
+        [exe, "-q", "-t", kind, *extra, "-N", "", "-C", "me@host", "-f", str(key)], check=True
+    )
     return key, (tmp_path / f"id_{kind}.pub").read_text().strip()
 
 
@@ -55,8 +56,10 @@ def test_ssh_recipient_and_identity(
     assert ops.decrypt_file(p, default_keyring())["pw"] == CANARY
 
 
-def test_passphrase_ssh_key_is_refused_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    exe = shutil.which("ssh-keygen") or pytest.skip("no ssh-keygen")
+def test_passphrase_ssh_key_is_refused_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exe = need("ssh-keygen", "apt-get install openssh-client")
     key = tmp_path / "locked"
     subprocess.run([exe, "-q", "-t", "ed25519", "-N", "pass phrase", "-f", str(key)], check=True)
     monkeypatch.setenv("SOPS_AGE_SSH_PRIVATE_KEY_FILE", str(key))
