@@ -56,7 +56,7 @@ def explain_cmd(target: str, path: str | None, repo: Path | None, ref: str | Non
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise InputError(f"unknown target {target!r}{hint}")
     compiled = compiler.compile(spec)
-    if path is None:
+    if not path:  # '' is the whole target too
         rows = shown_leaves(compiled)
         if fmt == "json":
             doc = [{"path": dotted(p), "value": v, "source": str(loc)} for p, v, loc in rows]
