@@ -68,21 +68,29 @@ def explain_cmd(target: str, path: str | None, repo: Path | None, ref: str | Non
         return
     ex = explain(compiled, parse_dotted(path))
     if fmt == "json":
-        click.echo(json.dumps(_json(ex), indent=2, ensure_ascii=False, default=jsonable))
+        click.echo(json.dumps(json_doc(ex), indent=2, ensure_ascii=False, default=jsonable))
         return
-    click.echo(f"{target} {dotted(ex.path)} = {_show(ex.value)}")
+    for line in text_lines(ex):
+        click.echo(line)
+
+
+def text_lines(ex: Explanation) -> list[str]:
+    """The text form of an explanation: the value, then each contribution."""
+    out = [f"{ex.target} {dotted(ex.path)} = {_show(ex.value)}"]
     n = len(ex.contributions)
     for i, c in enumerate(ex.contributions):
         mark = "  <- in force" if i == n - 1 else ""
         via = f" (via $extends {c.via})" if c.via else ""
         shown = "(deleted)" if c.action == "delete" else _show(c.value)
         action = "" if c.action == "set" else f" [{c.action}]"
-        click.echo(f"  {c.location}: {shown}{action}{via}{mark}")
+        out.append(f"  {c.location}: {shown}{action}{via}{mark}")
     if not ex.contributions:
-        click.echo("  (no layer sets this value directly)")
+        out.append("  (no layer sets this value directly)")
+    return out
 
 
-def _json(ex: Explanation) -> dict[str, object]:
+def json_doc(ex: Explanation) -> dict[str, object]:
+    """The JSON form of an explanation."""
     return {
         "target": ex.target,
         "path": dotted(ex.path),
