@@ -14,8 +14,8 @@ from cfgc.compiler import CompiledTarget
 from cfgc.errors import InputError, Location
 from cfgc.loading import Path
 from cfgc.merging import MISSING, dotted, get_path
-from cfgc.trace import Contribution
 from cfgc.redact import redact, sensitive_strings
+from cfgc.trace import Contribution
 
 
 @dataclass(frozen=True)
