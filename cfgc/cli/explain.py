@@ -38,8 +38,9 @@ def explain_cmd(target: str, path: str | None, repo: Path | None, ref: str | Non
     With a DOTTED.PATH (``models.primary.timeout_s``, list items as
     ``routing.fallbacks[0]``), lists each layer that set the value in merge
     order, the last one in force, each as ``file:line:col``; values inherited
-    through $extends name their base.  Without a path, prints every leaf of the
-    target with the location that set it.  Credentials and SOPS values print as
+    through $extends name their base; a key removed by !delete shows the value
+    it removed and the delete.  Without a path (or with ''), prints every leaf
+    of the target with the location that set it.  Credentials and SOPS values print as
     ``<redacted hmac:…>`` markers.
 
     \b
