@@ -360,7 +360,7 @@ class _Builder:
             pos = anchor.end() if anchor else pos
         return text.startswith("!", pos) and text[pos + 1 : pos + 2] in (" ", "\t", "\n", "\r", "")
 
-    def plain(self, node: yaml.ScalarNode) -> Any:
+    def plain(self, node: yaml.Node) -> Any:
         """A plain scalar by the core schema, or a string under ``!``."""
         if self.text and self.non_specific(node):
             return node.value
