@@ -90,3 +90,31 @@ def _start_time(pid: int) -> float:
 def _rss(pid: int) -> float:
     pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
     return float(pages * os.sysconf("SC_PAGE_SIZE"))
+
+
+def test_the_manifest_probe_commands_work_against_a_real_agent(tmp_path: Path, signing_key) -> None:
+    """deploy/deployment.yaml's exec probes, run as written (port and interpreter substituted)."""
+    import subprocess
+
+    import yaml
+
+    dep = next(d for d in yaml.safe_load_all((Path(__file__).parents[2] / "deploy" / "deployment.yaml").read_text()))
+    c = dep["spec"]["template"]["spec"]["initContainers"][0]
+    listen = c["args"][c["args"].index("--listen") + 1]
+    store = FileStore(tmp_path / "store")
+    a = Agent(tmp_path, store.root, signing_key[1])  # nothing published: live, not ready
+
+    def probe(name: str) -> int:
+        cmd = [sys.executable, *c[name]["exec"]["command"][1:]]
+        cmd = [x.replace(listen, f"127.0.0.1:{a.port}") for x in cmd]
+        return subprocess.run(cmd, capture_output=True, timeout=10).returncode
+
+    try:
+        a.wait(lambda: a.get("/health/live")[0] == 200, "live")
+        assert probe("livenessProbe") == 0
+        assert probe("readinessProbe") != 0 and probe("startupProbe") != 0
+        Publisher(store, tmp_path, load_signer(signing_key[0])).publish({T: chat(1)})
+        a.wait(lambda: a.get("/health/ready")[0] == 200, "ready")
+        assert probe("readinessProbe") == 0 and probe("startupProbe") == 0
+    finally:
+        a.stop()
