@@ -124,3 +124,13 @@ def test_every_runtime_dependency_is_locked() -> None:
     for dep in deps:
         name = re.split(r"[<>=!\[ ;]", dep, maxsplit=1)[0]
         assert re.sub(r"[-_.]+", "-", name).lower() in lock, dep
+
+
+def test_image_workflow_is_a_valid_github_workflow_building_the_containerfile() -> None:
+    wf = ROOT / ".github" / "workflows" / "image.yml"
+    r = subprocess.run(["check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(wf)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    steps = yaml.safe_load(wf.read_text())["jobs"]["image"]["steps"]
+    build = next(s for s in steps if s.get("uses", "").startswith("docker/build-push-action"))
+    assert build["with"]["file"] == "Containerfile"

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 from cfgc.signing import load_signer
 from cfgc.stores.file import FileStore
-from tests.integration.test_agent import T, Agent
+from tests.integration.test_agent import Agent, T
 from tests.unit.runtime.bundles import Publisher, chat
 
 pytestmark = pytest.mark.integration
