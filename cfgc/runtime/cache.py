@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import Any
 from cfgc.canonical import sha256_digest
 from cfgc.errors import IntegrityError
 from cfgc.runtime.fetch import Verified, check_manifest_signature, needed_files, select_targets
+from cfgc.runtime.privfile import write_private
 from cfgc.signing import Verifier
 from cfgc.stores.base import digest_hex
 from cfgc.stores.bounds import FILE_MAX, POINTER_MAX, SIGNATURES_MAX
@@ -146,7 +146,7 @@ class BundleCache:
         with self._locked():
             for digest, data in v.new_blobs.items():
                 if not self._blob(digest).is_file():
-                    _write(self._blob(digest), data)
+                    write_private(self._blob(digest), data)
             manifest = v.manifest
             digests = sorted({v.pointer.manifest_digest} | {str(e["digest"]) for e in
                                                             needed_files(manifest, v.targets).values()})
@@ -157,7 +157,7 @@ class BundleCache:
                 "pointer": base64.b64encode(v.pointer_doc).decode(),
                 "signature": base64.b64encode(v.signature).decode(), "blobs": digests,
             }
-            _write(self.state_path, json.dumps(state, indent=1, sort_keys=True).encode())
+            write_private(self.state_path, json.dumps(state, indent=1, sort_keys=True).encode())
             self._collect()
 
     def touch(self, etag: str | None) -> None:
@@ -171,7 +171,7 @@ class BundleCache:
                 return
             state["fetched_at"] = time.time()
             state["etag"] = etag
-            _write(self.state_path, json.dumps(state, indent=1, sort_keys=True).encode())
+            write_private(self.state_path, json.dumps(state, indent=1, sort_keys=True).encode())
 
     def _collect(self) -> None:
         """Remove blobs no state file references (caller holds the lock)."""
@@ -225,18 +225,3 @@ def _fix(path: Path, mode: int) -> None:
     st = os.lstat(path)
     if not stat.S_ISLNK(st.st_mode) and stat.S_IMODE(st.st_mode) != mode:
         os.chmod(path, mode)
-
-
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
