@@ -129,7 +129,7 @@ class Range:
     def test(self, version: str) -> bool:
         """``range.test(string)``: an unparsable version satisfies nothing."""
         try:
-            return bool(version) and self.matches(Version.parse(version))
+            return bool(version) and self.matches(_version(version))
         except ValueError:
             return False
 
@@ -181,6 +181,12 @@ def _parse_range(text: str, inc_pre: bool) -> Range:
 _NULL_SET = "<0.0.0-0"
 
 
+@lru_cache(maxsize=1024)
+def _version(text: str) -> Version:
+    # Versions are immutable; selection re-tests the same strings range after range.
+    return Version.parse(text)
+
+
 def satisfies(version: str, range_text: str, include_prerelease: bool = False) -> bool:
     """npm's ``semver.satisfies``: false for an invalid version or range."""
     try:
@@ -198,7 +204,7 @@ def max_satisfying(versions: Iterable[str], range_text: str, include_prerelease:
     top: tuple[Version, str] | None = None
     for s in versions:
         if rng.test(s):
-            v = Version.parse(s)
+            v = _version(s)
             if top is None or top[0] < v:
                 top = (v, s)
     return top[1] if top else None
