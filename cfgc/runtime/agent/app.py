@@ -215,9 +215,9 @@ class Agent:
             return response(200 if st["ready"] else 503, body)
         if path == "/metrics":
             p = self._current()
-            body = render(self.syncer.status(), self.requests, self.latency,
-                          len(p.snapshot.targets) if p else 0)
-            return response(200, body, "text/plain; version=0.0.4")
+            body, ctype = render(self.syncer.status(), self.requests, self.latency,
+                                 len(p.snapshot.targets) if p else 0, headers.get("accept"))
+            return response(200, body, ctype, extra=VARY_ACCEPT)
         if path == "/v1/status":
             return response(200, _json(self.syncer.status()))
         if path in ("/v1/targets", "/v1/targets/"):
@@ -240,6 +240,7 @@ def _matches(if_none_match: str, etag: str) -> bool:
 
 
 RETRY = "retry: 1000\n"
+VARY_ACCEPT = (("Vary", "Accept"),)  # /metrics answers OpenMetrics or text by Accept
 WATCH_BACKLOG = 256 * 1024  # unread event bytes after which a watch stream is closed
 WATCH_HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
               b"Connection: keep-alive\r\n\r\n")

@@ -35,7 +35,7 @@ RESERVE_GRACE = 0.1  # seconds a reserve slot (past the connection cap) may stay
 HIGH_WATER = 64 * 1024  # output buffered per connection before it stops being read
 # The request headers the agent looks at; others are counted against the limits and dropped.
 WANTED = {b"host": "host", b"if-none-match": "if-none-match", b"last-event-id": "last-event-id",
-          b"content-length": "content-length", b"transfer-encoding": "transfer-encoding"}
+          b"content-length": "content-length", b"transfer-encoding": "transfer-encoding", b"accept": "accept"}
 
 METHODS = {b"GET": "GET", b"HEAD": "HEAD"}
 
@@ -263,6 +263,9 @@ class Connection(asyncio.BufferedProtocol):
             raise _Stop
         key = WANTED.get(name.lower())
         if key is not None:
+            if key == "accept" and key in self.headers:  # a list header: repeats combine (RFC 9110 5.3)
+                self.headers[key] += ", " + value.decode("latin-1")
+                return
             if key in self.headers and key != "if-none-match":
                 self._fail(400)  # two Host (RFC 9112 3.2), or a body framing we refuse anyway
                 raise _Stop
