@@ -8,7 +8,7 @@ The process collector reads /proc, so process_* families exist on Linux only.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, ProcessCollector
@@ -20,6 +20,7 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.openmetrics import exposition as openmetrics
+from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
@@ -117,13 +118,13 @@ def _families(s: dict[str, Any], requests: dict[str, int], latency: Histogram,
     yield latency.family("cfgc_agent_request_duration_seconds", "Time to answer a request (parse to write).")
 
 
-class _Snapshot:
+class _Snapshot(Collector):
     """A collector over one status dict (the registry calls ``collect`` once per exposition)."""
 
     def __init__(self, families: list[Metric]) -> None:
         self.families = families
 
-    def collect(self) -> list[Metric]:
+    def collect(self) -> Iterable[Metric]:
         return self.families
 
 
