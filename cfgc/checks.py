@@ -202,7 +202,7 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
         compiler.schemas  # noqa: B018 - a bad schema is one finding, before any target
     except CfgcError as e:
         return CheckResult(tuple(group([*diags, Diagnostic.from_error(e, "schema")])), (), changed)
-    specs = compiler.specs(select)
+    specs = compiler.selected(select)
 
     def check_chunk(chunk: list[TargetSpec]) -> tuple[list[Diagnostic], list[str], set[str]]:
         found: list[Diagnostic] = []
