@@ -30,6 +30,7 @@ from urllib.parse import quote
 from cfgc.errors import CfgcError, ExternalError, Location, UsageError
 
 if TYPE_CHECKING:
+    from cfgc.checks import CheckResult
     from cfgc.report.markdown import Linker
 
 MARKER = "<!-- cfgc:sticky-comment -->"
@@ -175,8 +176,11 @@ def line_linker(root: Path) -> Linker | None:
 
 
 def run_pr(root: Path, base_name: str, command: str, comment: bool, select: str | None,
-           fail_on_existing: bool = False) -> int:
-    """Check and diff against the base, report everywhere; the exit code."""
+           fail_on_existing: bool = False, report: tuple[str, str] | None = None) -> int:
+    """Check and diff against the base, report everywhere; the exit code.
+
+    ``report``: (format, file) also writes the check in that format
+    (sarif, json, markdown or text) to that file."""
     from cfgc.checks import run_checks
     from cfgc.diff import compare
     from cfgc.report.github import git_prefix, render_github
@@ -190,6 +194,8 @@ def run_pr(root: Path, base_name: str, command: str, comment: bool, select: str 
     if check is not None:
         sys.stdout.write(render_github(check.diagnostics, git_prefix(root), check.states))
     body = pr_comment(check, diff, line_linker(root), fail_on_existing)
+    if report is not None and check is not None:
+        Path(report[1]).write_text(_render(report[0], check, git_prefix(root)), encoding="utf-8")
     append_summary(body)
     errors = sum(d.severity == "error" for d in check.diagnostics) if check else 0
     failing = check.failing(fail_on_existing) if check else []
@@ -204,6 +210,20 @@ def run_pr(root: Path, base_name: str, command: str, comment: bool, select: str 
         _comment(number, body)
     failed = bool(failing) or any(d.severity == "error" for d in diff.errors)
     return 1 if failed else 0
+
+
+def _render(fmt: str, check: CheckResult, prefix: str) -> str:
+    from cfgc.report import diagnostics as plain
+    from cfgc.report.markdown import check_markdown
+    from cfgc.report.sarif import render_sarif
+
+    if fmt == "sarif":
+        return render_sarif(check.diagnostics, prefix, check.states)
+    if fmt == "json":
+        return plain.render_json(check.diagnostics, check.targets, baseline_states=list(check.states))
+    if fmt == "markdown":
+        return check_markdown(check)
+    return plain.render_text(check.diagnostics)
 
 
 def _comment(number: int, body: str) -> None:

@@ -87,47 +87,57 @@ def api() -> Iterator[str]:
     server.server_close()
 
 
-def run_action(workspace: Path, api_url: str, with_: dict[str, str], tmp: Path) -> tuple[int, str, dict[str, str]]:
-    """Run every step of action.yml; returns (exit code, stdout, outputs)."""
+def run_action(workspace: Path, api_url: str, with_: dict[str, str], tmp: Path,
+               event: dict[str, Any] | None = None) -> tuple[int, str, dict[str, str]]:
+    """Run every step of action.yml; returns (exit code, stdout, the action's outputs)."""
     action = yaml.safe_load((ROOT / "action.yml").read_text())
     inputs = {k: str(v.get("default", "")) for k, v in action["inputs"].items()}
+    assert set(with_) <= set(inputs), f"not an input of action.yml: {set(with_) - set(inputs)}"
     inputs.update(with_)
     github = {"action_path": str(ROOT), "base_ref": "main", "token": "test-token", "event_name": "pull_request"}
+    steps: dict[str, dict[str, str]] = {}
 
     def expr(text: str) -> str:
         def one(m: re.Match[str]) -> str:
             scope, _, name = m.group(1).partition(".")
+            if scope == "steps":
+                step, _, key = name.partition(".outputs.")
+                return steps.get(step, {}).get(key, "")
             return {"inputs": inputs, "github": github}[scope][name]
         return _EXPR.sub(one, text)
 
     inputs = {k: expr(v) for k, v in inputs.items()}
-    event = tmp / "event.json"
-    event.write_text(json.dumps({"number": 7, "pull_request": {"number": 7}}))
-    out_file, summary = tmp / "output.txt", tmp / "summary.md"
-    out_file.write_text("")
+    event_file = tmp / "event.json"
+    event_file.write_text(json.dumps(event or {"number": 7, "pull_request": {"number": 7}}))
+    summary = tmp / "summary.md"
+    (tmp / "runner-temp").mkdir(exist_ok=True)
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "PYTHONPATH": str(ROOT),
         "GITHUB_ACTIONS": "true", "CI": "true",
-        "GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(event),
-        "GITHUB_API_URL": api_url, "GITHUB_REPOSITORY": "octo/config",
+        "GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(event_file),
+        "GITHUB_API_URL": api_url, "GITHUB_REPOSITORY": "octo/config", "GITHUB_SERVER_URL": "https://github.com",
         "GITHUB_BASE_REF": "main", "GITHUB_HEAD_REF": "feature",
-        "GITHUB_OUTPUT": str(out_file), "GITHUB_STEP_SUMMARY": str(summary),
-        "GITHUB_WORKSPACE": str(workspace),
+        "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_WORKSPACE": str(workspace),
+        "RUNNER_TEMP": str(tmp / "runner-temp"),
     }
     stdout = ""
-    for step in action["runs"]["steps"]:
+    for n, step in enumerate(action["runs"]["steps"]):
         assert step["shell"] == "bash"
-        step_env = {**env, **{k: expr(str(v)) for k, v in (step.get("env") or {}).items()}}
+        out_file = tmp / f"output-{n}.txt"  # a runner gives each step its own
+        out_file.write_text("")
+        step_env = {**env, "GITHUB_OUTPUT": str(out_file),
+                    **{k: expr(str(v)) for k, v in (step.get("env") or {}).items()}}
         script = tmp / "step.sh"
         script.write_text(expr(step["run"]))
         r = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=workspace,
                            env=step_env, capture_output=True, text=True, timeout=120)
         stdout += r.stdout
+        steps[step.get("id", str(n))] = dict(line.split("=", 1) for line in out_file.read_text().splitlines())
         if r.returncode != 0:
             return r.returncode, stdout + r.stderr, {}
-    outputs = dict(line.split("=", 1) for line in out_file.read_text().splitlines())
+    outputs = {k: expr(v["value"]) for k, v in action["outputs"].items()}
     return 0, stdout, outputs
 
 
@@ -180,7 +190,7 @@ def test_action_comments_once_then_updates(tmp_path: Path, api: str) -> None:
 
 def test_action_rejects_unknown_command(tmp_path: Path, api: str) -> None:
     code, out, _ = run_action(tmp_path, api, {"command": "deploy"}, tmp_path)
-    assert code == 2 and "::error::unsupported command: deploy" in out
+    assert code == 2 and "::error title=cfgc::unsupported command: deploy" in out
 
 
 def test_action_and_workflows_match_the_public_schemas(tmp_path: Path) -> None:
