@@ -35,6 +35,7 @@ class FakeGitHub(BaseHTTPRequestHandler):
 
     requests: list[tuple[str, str, Any]] = []
     comments: list[dict[str, Any]] = []
+    forbid_writes = False  # a fork's read-only token: writes get 403
 
     def _reply(self, code: int, body: Any) -> None:
         data = json.dumps(body).encode()
@@ -60,6 +61,9 @@ class FakeGitHub(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         body = self._record()
+        if self.forbid_writes:
+            self._reply(403, {"message": "Resource not accessible by integration"})
+            return
         comment = {"id": 100 + len(self.comments), "body": body["body"]}
         self.comments.append(comment)
         self._reply(201, comment)
@@ -79,6 +83,7 @@ class FakeGitHub(BaseHTTPRequestHandler):
 @pytest.fixture
 def api() -> Iterator[str]:
     FakeGitHub.requests, FakeGitHub.comments = [], [{"id": 1, "body": "an unrelated comment"}]
+    FakeGitHub.forbid_writes = False
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeGitHub)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -135,10 +140,9 @@ def run_action(workspace: Path, api_url: str, with_: dict[str, str], tmp: Path,
                            env=step_env, capture_output=True, text=True, timeout=120)
         stdout += r.stdout
         steps[step.get("id", str(n))] = dict(line.split("=", 1) for line in out_file.read_text().splitlines())
-        if r.returncode != 0:
-            return r.returncode, stdout + r.stderr, {}
-    outputs = {k: expr(v["value"]) for k, v in action["outputs"].items()}
-    return 0, stdout, outputs
+        if r.returncode != 0:  # outputs written before the failure still count
+            return r.returncode, stdout + r.stderr, {k: expr(v["value"]) for k, v in action["outputs"].items()}
+    return 0, stdout, {k: expr(v["value"]) for k, v in action["outputs"].items()}
 
 
 @pytest.mark.integration
@@ -186,6 +190,100 @@ def test_action_comments_once_then_updates(tmp_path: Path, api: str) -> None:
     FakeGitHub.requests.clear()
     code, stdout, _ = run_action(workspace, api, {"repo": "config", "comment": "false", "command": "diff"}, tmp_path)
     assert code == 0 and FakeGitHub.requests == []
+
+
+def _pr_workspace(tmp_path: Path, changes: dict[str, str], policy: str | None = None) -> Path:
+    """The scenario repo in config/ on main (with ``policy``), a feature branch with ``changes``."""
+    workspace = tmp_path / "ws"
+    repo = workspace / "config"
+    repo.mkdir(parents=True)
+    (repo / "cfgc.yaml").write_text(CONFIG)
+    write_files(repo, FILES)
+    if policy:
+        (repo / "policies").mkdir()
+        (repo / "policies/p.rego").write_text(policy)
+    git_init(workspace)
+    git(workspace, "checkout", "-q", "-b", "feature")
+    write_files(repo, changes)
+    git(workspace, "add", "-A")
+    git(workspace, "commit", "-qm", "feature")
+    return workspace
+
+
+RPM_POLICY = 'package main\n\ndeny contains {"msg": "too slow", "path": "limits.rpm"} if input.config.limits.rpm < 100\n'
+
+
+@pytest.mark.integration
+def test_fork_pr_comment_403_is_a_warning_and_the_summary_has_the_report(tmp_path: Path, api: str) -> None:
+    workspace = _pr_workspace(tmp_path, {"envs/prod.yaml": "limits:\n  rpm: 2500\n"})
+    FakeGitHub.forbid_writes = True
+    code, stdout, outputs = run_action(workspace, api, {"repo": "config"}, tmp_path)
+    assert code == 0, stdout
+    assert ("POST", "/repos/octo/config/issues/7/comments") in [(m, p) for m, p, _ in FakeGitHub.requests]
+    assert "::warning title=cfgc::could not write the PR comment: HTTP 403" in stdout
+    assert outputs["findings"] == "0" and outputs["errors"] == "0"
+    summary = (tmp_path / "summary.md").read_text()
+    assert "### Config check: ✅ passed (3 targets)" in summary and "### Config diff" in summary
+
+    # The exit code still reflects the findings: a new error fails the fork PR.
+    write_files(workspace / "config", {"envs/prod.yaml": "limits:\n  rpm: 50\n", "policies/p.rego": RPM_POLICY})
+    code, stdout, outputs = run_action(workspace, api, {"repo": "config"}, tmp_path)
+    assert code == 1 and outputs["new-errors"] == "2" and "HTTP 403" in stdout
+
+
+@pytest.mark.integration
+def test_pr_findings_split_into_new_and_already_on_the_base(tmp_path: Path, api: str) -> None:
+    # envs/dev.yaml (rpm 60) already breaks the policy on main; the PR moves that
+    # line down (not new) and sets rpm 50 for acme/prod/chat (new).
+    workspace = _pr_workspace(tmp_path, {"envs/dev.yaml": "# dev limits\nlimits:\n  rpm: 60\n",
+                                         "tenants/acme/prod/chat.yaml": "limits:\n  rpm: 50\n"}, RPM_POLICY)
+    sha = git(workspace, "rev-parse", "HEAD").strip()
+    code, stdout, outputs = run_action(workspace, api, {"repo": "config", "format": "sarif"}, tmp_path)
+    assert code == 1, stdout
+    assert (outputs["errors"], outputs["new-errors"]) == ("2", "1")
+    assert "::error file=config/tenants/acme/prod/chat.yaml,line=2,col=3,title=cfgc policy.deny::too slow" in stdout
+    assert "::notice file=config/envs/dev.yaml,line=3,col=3,title=cfgc policy.deny (error%2C already on" in stdout
+    body = FakeGitHub.comments[-1]["body"]
+    new, _, old = body.partition("### Config diff")[0].partition("already on the base")
+    assert "1 new error" in new and "tenants/acme/prod/chat.yaml" in new and "envs/dev.yaml" not in new
+    assert "envs/dev.yaml" in old and "tenants/acme/prod/chat.yaml" not in old
+    assert f"](https://github.com/octo/config/blob/{sha}/config/tenants/acme/prod/chat.yaml#L2)" in new
+    assert f"](https://github.com/octo/config/blob/{sha}/config/envs/dev.yaml#L3)" in old
+    sarif = json.loads((workspace / outputs["report-file"]).read_text())
+    states = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]: r["baselineState"]
+              for r in sarif["runs"][0]["results"]}
+    assert states == {"config/tenants/acme/prod/chat.yaml": "new", "config/envs/dev.yaml": "unchanged"}
+
+    # Only the old error left: it does not fail the PR, unless fail-on-existing.
+    write_files(workspace / "config", {"tenants/acme/prod/chat.yaml": "{}\n"})
+    code, stdout, outputs = run_action(workspace, api, {"repo": "config", "comment": "false"}, tmp_path)
+    assert code == 0 and (outputs["errors"], outputs["new-errors"]) == ("1", "0"), stdout
+    code, _, _ = run_action(workspace, api, {"repo": "config", "comment": "false", "fail-on-existing": "true"},
+                            tmp_path)
+    assert code == 1
+
+
+@pytest.mark.integration
+def test_target_input_selects_and_a_glob_matching_nothing_is_an_error(tmp_path: Path, api: str) -> None:
+    workspace = _pr_workspace(tmp_path, {k: v for k, v in CHANGES.items() if k != "tenants/acme/prod/chat.yaml"})
+    code, stdout, outputs = run_action(workspace, api, {"repo": "config", "target": "acme/*", "comment": "false"},
+                                       tmp_path)
+    assert code == 0, stdout
+    assert json.loads(outputs["changed-targets"]) == ["acme/dev/chat", "acme/prod/chat"]
+    assert "(2 targets)" in (tmp_path / "summary.md").read_text()
+
+    # Quotes kept (the old word-split 'args') match nothing: exit 2, not "passed".
+    code, stdout, _ = run_action(workspace, api, {"repo": "config", "target": "'acme/*'"}, tmp_path)
+    assert code == 2 and "matches none of the 4 targets" in stdout, stdout
+
+    # args is split like a shell: --target 'acme/*' is two arguments, quotes removed.
+    out = tmp_path / "bundle"
+    code, stdout, _ = run_action(workspace, api, {"repo": "config", "base-ref": "", "command": "build",
+                                                  "out": str(out), "args": "--target 'acme/*'"}, tmp_path)
+    assert code == 0, stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    names = sorted(t["name"] if isinstance(t, dict) else t for t in manifest["targets"])
+    assert names == ["acme/dev/chat", "acme/prod/chat"]
 
 
 def test_action_rejects_unknown_command(tmp_path: Path, api: str) -> None:
