@@ -305,3 +305,30 @@ def test_action_and_workflows_match_the_public_schemas(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stdout + r.stderr
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert [h["id"] for h in hooks] == ["cfgc-check"] and hooks[0]["entry"] == "cfgc check"
+
+
+def test_zizmor_finds_nothing_in_the_action_and_workflows() -> None:
+    exe = Path(sys.executable).parent / "zizmor"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "zizmor"]
+    files = [str(ROOT / "action.yml"), *sorted(str(p) for p in (ROOT / ".github/workflows").glob("*.yml"))]
+    r = subprocess.run([*cmd, "--offline", "--config", str(ROOT / ".github/zizmor.yml"), *files],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_example_release_turns_the_oidc_token_into_aws_credentials_before_publishing() -> None:
+    wf = yaml.safe_load((ROOT / ".github/workflows/config-repo-example.yml").read_text())
+    assert wf["permissions"] == {}
+    assert wf["jobs"]["review"]["permissions"] == {"contents": "read", "pull-requests": "write"}
+    for job in ("release", "refresh-channels"):
+        spec = wf["jobs"][job]
+        assert spec["permissions"] == {"contents": "read", "id-token": "write"}
+        steps = spec["steps"]
+        aws = next(i for i, s in enumerate(steps) if s.get("uses", "").startswith("aws-actions/configure-aws-"))
+        s3 = next(i for i, s in enumerate(steps) if "s3://" in s.get("run", ""))
+        assert aws < s3 and "role-to-assume" in steps[aws]["with"]
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    # Every output the run step writes is declared (the step writes them via set_outputs).
+    written = set(re.findall(r'"([a-z-]+)": ', (ROOT / "cfgc/github.py").read_text().split("set_outputs({", 1)[1]
+                             .split("})", 1)[0])) | {"report-file"}
+    assert written <= set(action["outputs"])
