@@ -25,7 +25,9 @@ Linker = Callable[[Location], str]
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    # Messages come from the repo (policy text, file names): no raw HTML, so a
+    # message cannot close the <details> block or hide the rest of the comment.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace("|", "\\|").replace("\n", " ")
 
 
 def _plural(n: int, word: str) -> str:
