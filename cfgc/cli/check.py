@@ -116,7 +116,11 @@ def _check_one(root: Path, base_ref: str | None, select: str | None, fail_on_exi
     elif fmt == "markdown":
         click.echo(check_markdown(result, fail_on_existing=fail_on_existing), nl=False)
     else:
-        click.echo(plain.render_text(diags), nl=False)
+        old = [d for i, d in enumerate(diags) if result.state(i) == "unchanged"]
+        click.echo(plain.render_text([d for i, d in enumerate(diags) if result.state(i) != "unchanged"]), nl=False)
+        if old:
+            click.echo(f"already on {base_ref}:")
+            click.echo(plain.render_text(old), nl=False)
         if result.ok and not diags:
             click.echo(f"ok: {len(result.targets)} targets pass every check")
         else:
