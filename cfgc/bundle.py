@@ -28,6 +28,7 @@ from cfgc.canonical import canonical_json, sha256_digest
 from cfgc.compiler import CompiledTarget
 from cfgc.config import SchemaRule
 from cfgc.errors import InputError, UsageError
+from cfgc.merging import dotted
 from cfgc.prompts import Prompt
 from cfgc.repopath import inside, relative_problem, target_name_problem
 from cfgc.sources import SourceInfo
@@ -74,8 +75,28 @@ def target_output(t: CompiledTarget) -> TargetOutput:
     try:
         data = canonical_json(t.value)
     except ValueError:
-        raise InputError(f"target {t.name} holds NaN or infinity, which JSON cannot carry") from None
+        # Unreachable from YAML (the loader and templates refuse non-finite
+        # numbers); kept for values built by other means, with a location.
+        path = _non_finite(t.value)
+        raise InputError(
+            f"target {t.name} holds NaN or infinity at '{dotted(path)}', which JSON cannot carry",
+            t.provenance.locate(path),
+        ) from None
     return TargetOutput(t.name, t.spec.variables, sha256_digest(data), len(data), t.prompts, t.secrets, data)
+
+
+def _non_finite(value: Any, path: tuple[Any, ...] = ()) -> tuple[Any, ...]:
+    """The path of the first NaN or infinity in ``value`` (the root if none)."""
+    stack = [(path, value)]
+    while stack:
+        p, v = stack.pop()
+        if type(v) is float and (v != v or v in (float("inf"), float("-inf"))):
+            return p
+        if type(v) is dict:
+            stack.extend(((*p, k), x) for k, x in v.items())
+        elif type(v) is list:
+            stack.extend(((*p, i), x) for i, x in enumerate(v))
+    return path
 
 
 def assemble(

@@ -14,8 +14,8 @@ from cfgc.compiler import CompiledTarget
 from cfgc.errors import InputError, Location
 from cfgc.loading import Path
 from cfgc.merging import MISSING, dotted, get_path
-from cfgc.provenance import Contribution
 from cfgc.redact import redact, sensitive_strings
+from cfgc.trace import Contribution
 
 
 @dataclass(frozen=True)
@@ -29,15 +29,22 @@ class Explanation:
 
 
 def explain(target: CompiledTarget, path: Path) -> Explanation:
-    """Explain one path of a compiled target (values redacted)."""
+    """Explain one path of a compiled target (values redacted).
+
+    A key removed by ``!delete`` explains as MISSING with the value it removed
+    and the delete; a value a whole-value template rendered (a mapping or list
+    no layer spelled out) explains by the template's contributions.
+    """
     value = get_path(target.value, path)
-    known = sensitive_strings(target.value)
-    hist = tuple(replace(c, value=redact(c.value, path, known)) for c in target.provenance.history(path))
-    if value is MISSING:
-        if hist and hist[-1].action == "delete":
-            return Explanation(target.name, path, MISSING, hist)
+    node, depth = target.provenance.node(path)
+    if value is MISSING and not (depth == len(path) and node.gone):
         raise InputError(f"{target.name} has no value at '{dotted(path)}'")
-    return Explanation(target.name, path, redact(value, path, known), hist)
+    known = sensitive_strings(target.value)
+    # Contributions are redacted at the path of the node they belong to.
+    where = path[:depth]
+    hist = tuple(replace(c, value=redact(c.value, where, known)) for c in node.hist)
+    shown = MISSING if value is MISSING else redact(value, path, known)
+    return Explanation(target.name, path, shown, hist)
 
 
 def shown_leaves(target: CompiledTarget) -> list[tuple[Path, Any, Location]]:

@@ -45,6 +45,7 @@ class _Resolver:
         self.done: dict[Path, Any] = {}
         self.stack: list[Path] = []
         self.origins: dict[Path, tuple[Path, ...]] = {}
+        self.hops: list[Path] = []  # the extending mappings whose bases are being resolved
 
     def resolve(self, path: Path, value: Any) -> Any:
         if path not in self.dirty:
@@ -97,8 +98,13 @@ class _Resolver:
                 raise error(f"$extends cycle: {dotted(path)} extends its own ancestor {ref}")
             raw = get_path(self.root, base_path)
             if raw is MISSING:
-                raise error(f"$extends: {ref!r} does not exist in this target")
-            base = self._base(base_path, raw)
+                chain = " -> ".join(dotted(p) for p in [*self.hops, path, base_path])
+                raise error(f"$extends: {ref!r} does not exist in this target ({chain})")
+            self.hops.append(path)
+            try:
+                base = self._base(base_path, raw)
+            finally:
+                self.hops.pop()
             if type(base) is not dict:
                 raise error(f"$extends: {ref!r} is {type_name(base)}, not a mapping")
             merged = deep_merge(merged, base)

@@ -213,7 +213,7 @@ def load_yaml(raw: bytes | str, path: str, reload: Callable[[], bytes] | None = 
         raise diagnose(text, path, e) from None
     finally:
         loader.dispose()
-    builder = _Builder(path, "&" in text, track=reload is None)
+    builder = _Builder(path, "&" in text, track=reload is None, text=text)
     if node is None:
         return Document(path, None, {(): (1, 1)})
     try:
@@ -287,11 +287,11 @@ def diagnose(text: str, path: str, err: yaml.YAMLError) -> InputError:
         # to be small enough for its recursion.
         yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
-        return _yaml_error(e, path)
+        return _yaml_error(e, path, text)
     except yaml.YAMLError:
         pass
     if isinstance(err, yaml.MarkedYAMLError):
-        return _yaml_error(err, path)
+        return _yaml_error(err, path, text)
     return InputError("invalid YAML", Location(path))
 
 
@@ -302,10 +302,22 @@ def _too_deep(path: str, mark: Any) -> InputError:
     )
 
 
-def _yaml_error(e: yaml.MarkedYAMLError, path: str) -> InputError:
+def _yaml_error(e: yaml.MarkedYAMLError, path: str, text: str) -> InputError:
     mark = e.problem_mark or e.context_mark
-    loc = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path)
+    loc = _clamped(path, text, mark.line, mark.column) if mark else Location(path)
     return InputError(describe(e), loc)
+
+
+def _clamped(path: str, text: str, line: int, column: int) -> Location:
+    """A 0-based mark as a location inside the file: an error at the end of
+    the stream (past the last line) points just after the last non-blank line."""
+    lines = text.splitlines()
+    if line < len(lines):
+        return Location(path, line + 1, column + 1)
+    last = len(lines)
+    while last > 1 and not lines[last - 1].strip():
+        last -= 1
+    return Location(path, max(last, 1), len(lines[last - 1]) + 1 if lines else 1)
 
 
 _STD = "tag:yaml.org,2002:"
@@ -318,13 +330,44 @@ class _Duplicate(Exception):
 
 
 class _Builder:
-    def __init__(self, path: str, has_anchors: bool, track: bool = True) -> None:
+    def __init__(self, path: str, has_anchors: bool, track: bool = True, text: str = "") -> None:
         self.path = path
+        # libyaml reports ``! 12`` (the non-specific tag) as an untagged plain
+        # scalar; only the source text tells them apart, so it is kept when a
+        # "!" could be such a tag.
+        self.text = text if "! " in text or "!\t" in text else ""
+        self._line_starts: list[int] | None = None
         self.marks: dict[Path, Mark] = {(): (1, 1)}
         self.has_anchors = has_anchors
         self.track = track
         self._active: set[int] = set()
         self._culprit: yaml.Node | None = None
+
+    def non_specific(self, node: yaml.Node) -> bool:
+        """Whether a plain scalar carries the non-specific tag ``!`` (YAML 1.2:
+        it is then a string, never a number, boolean or null)."""
+        if not self.text:
+            return False
+        if self._line_starts is None:
+            self._line_starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
+        m = node.start_mark
+        if m.line >= len(self._line_starts):
+            return False
+        pos = self._line_starts[m.line] + m.column
+        text = self.text
+        if text.startswith("&", pos):  # an anchor may come before the tag
+            anchor = re.compile(r"&\S+\s+").match(text, pos)
+            pos = anchor.end() if anchor else pos
+        return text.startswith("!", pos) and text[pos + 1 : pos + 2] in (" ", "\t", "\n", "\r", "")
+
+    def plain(self, node: yaml.Node) -> Any:
+        """A plain scalar by the core schema, or a string under ``!``."""
+        if self.text and self.non_specific(node):
+            return node.value
+        try:
+            return resolve_plain(node.value)
+        except NumberError as e:
+            raise InputError(str(e), self.loc(node)) from None
 
     def loc(self, node: yaml.Node) -> Location:
         m = node.start_mark
@@ -372,10 +415,7 @@ class _Builder:
             raise InputError(f"nesting deeper than {MAX_DEPTH} levels", self.loc(node))
         tag = node.tag
         if tag == PLAIN_TAG:
-            try:
-                return resolve_plain(node.value)
-            except NumberError as e:
-                raise InputError(str(e), self.loc(node)) from None
+            return self.plain(node)
         if isinstance(node, yaml.ScalarNode):
             if tag == _STR:
                 return node.value
@@ -434,10 +474,7 @@ class _Builder:
                 return None
             vtag = vnode.tag
             if vtag == PLAIN_TAG:
-                try:
-                    out[k] = resolve_plain(vnode.value)
-                except NumberError as e:
-                    raise InputError(str(e), self.loc(vnode)) from None
+                out[k] = self.plain(vnode)
             elif vtag == _STR and isinstance(vnode, yaml.ScalarNode):
                 out[k] = vnode.value
             else:
@@ -460,7 +497,7 @@ class _Builder:
                     "YAML merge keys (<<) are not supported; use $extends or layers",
                     self.loc(knode),
                 )
-            if knode.tag == PLAIN_TAG and k in _NULLS:
+            if knode.tag == PLAIN_TAG and k in _NULLS and not self.non_specific(knode):
                 raise InputError("mapping key is null", self.loc(knode))
             if k in out:
                 if not self.track:

@@ -69,12 +69,18 @@ def show_progress() -> bool:
 
 
 class Progress:
-    """A progress bar on stderr for long runs (a no-op when not interactive)."""
+    """A progress bar on stderr for long runs (a no-op when not interactive).
+
+    Called as ``progress(done, total)`` with running totals (the protocol of
+    :data:`cfgc.pipeline.Progress`): the pipeline reports once per chunk of
+    targets, so the bar moves by the difference, not by one per call.
+    """
 
     def __init__(self, label: str, threshold: int = 200) -> None:
         self.label = label
         self.threshold = threshold
         self._bar: Any = None
+        self._shown = 0
 
     def __call__(self, done: int, total: int) -> None:
         if total < self.threshold or not show_progress():
@@ -82,7 +88,11 @@ class Progress:
         if self._bar is None:
             self._bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
             self._bar.__enter__()
-        self._bar.update(1)
+            self._shown = 0
+        step = min(done, total) - self._shown
+        if step > 0:
+            self._bar.update(step)
+            self._shown += step
         if done >= total:
             self.close()
 

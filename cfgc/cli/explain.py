@@ -38,8 +38,9 @@ def explain_cmd(target: str, path: str | None, repo: Path | None, ref: str | Non
     With a DOTTED.PATH (``models.primary.timeout_s``, list items as
     ``routing.fallbacks[0]``), lists each layer that set the value in merge
     order, the last one in force, each as ``file:line:col``; values inherited
-    through $extends name their base.  Without a path, prints every leaf of the
-    target with the location that set it.  Credentials and SOPS values print as
+    through $extends name their base; a key removed by !delete shows the value
+    it removed and the delete.  Without a path (or with ''), prints every leaf
+    of the target with the location that set it.  Credentials and SOPS values print as
     ``<redacted hmac:…>`` markers.
 
     \b
@@ -56,7 +57,7 @@ def explain_cmd(target: str, path: str | None, repo: Path | None, ref: str | Non
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise InputError(f"unknown target {target!r}{hint}")
     compiled = compiler.compile(spec)
-    if path is None:
+    if not path:  # '' is the whole target too
         rows = shown_leaves(compiled)
         if fmt == "json":
             doc = [{"path": dotted(p), "value": v, "source": str(loc)} for p, v, loc in rows]
@@ -68,21 +69,29 @@ def explain_cmd(target: str, path: str | None, repo: Path | None, ref: str | Non
         return
     ex = explain(compiled, parse_dotted(path))
     if fmt == "json":
-        click.echo(json.dumps(_json(ex), indent=2, ensure_ascii=False, default=jsonable))
+        click.echo(json.dumps(json_doc(ex), indent=2, ensure_ascii=False, default=jsonable))
         return
-    click.echo(f"{target} {dotted(ex.path)} = {_show(ex.value)}")
+    for line in text_lines(ex):
+        click.echo(line)
+
+
+def text_lines(ex: Explanation) -> list[str]:
+    """The text form of an explanation: the value, then each contribution."""
+    out = [f"{ex.target} {dotted(ex.path)} = {_show(ex.value)}"]
     n = len(ex.contributions)
     for i, c in enumerate(ex.contributions):
         mark = "  <- in force" if i == n - 1 else ""
         via = f" (via $extends {c.via})" if c.via else ""
         shown = "(deleted)" if c.action == "delete" else _show(c.value)
         action = "" if c.action == "set" else f" [{c.action}]"
-        click.echo(f"  {c.location}: {shown}{action}{via}{mark}")
+        out.append(f"  {c.location}: {shown}{action}{via}{mark}")
     if not ex.contributions:
-        click.echo("  (no layer sets this value directly)")
+        out.append("  (no layer sets this value directly)")
+    return out
 
 
-def _json(ex: Explanation) -> dict[str, object]:
+def json_doc(ex: Explanation) -> dict[str, object]:
+    """The JSON form of an explanation."""
     return {
         "target": ex.target,
         "path": dotted(ex.path),

@@ -32,7 +32,7 @@ def test_unknown_fallback_model_at_its_line(make_repo) -> None:  # type: ignore[
     [d] = result.diagnostics
     assert d.rule == "llm.routing" and d.severity == "error"
     assert "routing.fallbacks[1] names model 'fallback_eu'" in d.message and "have: fast, primary" in d.message
-    assert str(d.location) == "tenants/acme/prod/chat.yaml:2:3"
+    assert str(d.location) == "tenants/acme/prod/chat.yaml:2:23"  # the appended item itself
 
 
 def test_default_model_in_fallbacks_is_a_loop(make_repo) -> None:  # type: ignore[no-untyped-def]

@@ -57,3 +57,16 @@ def test_no_extends_returns_same_object() -> None:
     root = {"a": {"b": 1}}
     out, origins = resolve_extends(root, loc)
     assert out is root and origins == {}
+
+
+def test_missing_base_names_the_chain_like_a_cycle_does() -> None:
+    root = {"providers": {}, "models": {"chat-base": {"$extends": "providers.azure"},
+                                        "chat": {"$extends": "models.chat-base", "x": 1}}}
+    with pytest.raises(InputError) as info:
+        resolve_extends(root, loc)
+    msg = info.value.message
+    assert "'providers.azure' does not exist" in msg
+    # whichever mapping the resolver reaches first, the chain ends at the missing base
+    assert msg.endswith("(models.chat -> models.chat-base -> providers.azure)") or msg.endswith(
+        "(models.chat-base -> providers.azure)")
+    assert info.value.location == loc(("models", "chat-base", "$extends"))

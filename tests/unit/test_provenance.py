@@ -21,9 +21,33 @@ def test_replace_of_an_ancestor_drops_lower_layers() -> None:
     assert layer_history(d, ("a", "c")) == []
 
 
-def test_delete_is_recorded_and_resets() -> None:
+def test_delete_keeps_the_removed_value_then_the_delete() -> None:
     d = docs("a: {b: 1}\n", "a: {b: !delete }\n")
-    assert where(layer_history(d, ("a", "b"))) == [("l1.yaml:1:5", "delete")]
+    hist = layer_history(d, ("a", "b"))
+    assert where(hist) == [("l0.yaml:1:5", "set"), ("l1.yaml:1:5", "delete")]
+    assert hist[0].value == 1
+
+
+def test_delete_reaches_descendants_and_a_key_can_come_back() -> None:
+    d = docs("a: {b: {c: 1}}\n", "a: {b: !delete }\n", "a:\n  b: 3\n")
+    assert where(layer_history(d, ("a", "b"))) == [("l0.yaml:1:5", "merge"), ("l1.yaml:1:5", "delete"),
+                                                   ("l2.yaml:2:3", "set")]
+    d = docs("a: {b: {c: 1}}\n", "a: {b: !delete }\n")
+    assert where(layer_history(d, ("a", "b", "c"))) == [("l0.yaml:1:9", "set"), ("l1.yaml:1:5", "delete")]
+
+
+def test_appended_and_prepended_items_keep_their_own_lines() -> None:
+    d = docs("l: [a, b]\n", "l: !prepend\n  - p\n", "l: !append\n  - x\n  - y\n")
+    p = Provenance(d, {})
+    got = [(str(p.locate(("l", i))), p.history(("l", i))[-1].action) for i in range(5)]
+    assert got == [("l1.yaml:2:5", "prepend"), ("l0.yaml:1:5", "set"), ("l0.yaml:1:8", "set"),
+                   ("l2.yaml:2:5", "append"), ("l2.yaml:3:5", "append")]
+
+
+def test_tags_are_shown_as_yaml_not_objects() -> None:
+    d = docs("a: {b: 1, l: [1]}\n", "a: {b: !delete , l: !append [2], p: !prompt x@^1}\n")
+    hist = layer_history(d, ("a",))
+    assert hist[-1].value == {"b": "!delete", "l": [2], "p": "!prompt x@^1"}
 
 
 def test_scalar_over_mapping_resets_descendants() -> None:

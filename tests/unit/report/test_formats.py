@@ -99,7 +99,7 @@ def test_github_annotations_point_at_real_lines(scenario: Scenario) -> None:
         seen[msg.split(" (targets")[0]] = (kind, file, text[int(col) - 1 :])
     assert seen["prod rpm must be at least 100"] == ("error", "config/tenants/acme/prod/chat.yaml", "rpm: 50")
     assert seen["routing.fallbacks[1] names model 'fallback_eu', which is not under models (have: fast, primary)"] \
-        == ("error", "config/tenants/acme/prod/chat.yaml", "fallbacks: !append [fallback_eu]")
+        == ("error", "config/tenants/acme/prod/chat.yaml", "fallback_eu]")  # the appended item itself
     assert seen["changed: true"][0] == "warning"
 
 

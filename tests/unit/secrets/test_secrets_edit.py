@@ -70,7 +70,7 @@ def test_invalid_yaml_reopens_the_editor(
     seen = json.loads(log.read_text())
     assert len(seen) == 2
     assert seen[1] == broken  # reopened on the text as saved, not the original
-    assert "edited file: line 4: invalid YAML" in res.output
+    assert "edited file: line 3: invalid YAML" in res.output  # the last line, not past it
     assert "3 more tries" in res.output
     assert CANARY not in res.output
     assert ops.decrypt_file(secret_file, keyring) == {
