@@ -59,9 +59,11 @@ class CheckResult:
         return self.states[i] if self.states else None
 
     def failing(self, fail_on_existing: bool = False) -> list[Diagnostic]:
-        """The errors that fail the check: by default only the new ones."""
+        """The errors that fail the check: by default only the new ones, and
+        secret-hygiene errors always (a plaintext credential stays exposed
+        for as long as it is in the repo, whoever added it)."""
         return [d for i, d in enumerate(self.diagnostics) if d.severity == "error"
-                and (fail_on_existing or self.state(i) != "unchanged")]
+                and (fail_on_existing or self.state(i) != "unchanged" or d.rule == "secrets")]
 
 
 _LINE_REFS = re.compile(r":\d+(?::\d+)?\b|\blines? \d+(?:[-–]\d+)?")

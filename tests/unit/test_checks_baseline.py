@@ -36,3 +36,9 @@ def test_only_new_errors_fail_unless_fail_on_existing() -> None:
     old_only = CheckResult(diags[:1], ("a",), None, ("unchanged",))
     assert old_only.failing() == [] and not old_only.ok
     assert CheckResult(diags[:1], ("a",), None).failing() == [diags[0]]  # no base: every error fails
+
+
+def test_secret_hygiene_errors_fail_even_when_already_on_the_base() -> None:
+    leak = d("providers.yaml", 2, msg="plaintext credential", rule="secrets")
+    r = CheckResult((leak, d("x.yaml", 1)), ("a",), None, ("unchanged", "unchanged"))
+    assert r.failing() == [leak]
