@@ -148,6 +148,16 @@ def _existing(path: Path, payload: bytes) -> dict[str, Any] | None:
         return None
 
 
+class VerificationFailed(IntegrityError):
+    """A bundle failed verification; ``report`` names every problem (for ``--format json``)."""
+
+    def __init__(self, bundle: Path, report: VerifyReport) -> None:
+        n = len(report.problems)
+        super().__init__(f"bundle {bundle} failed verification ({n} problem{'s' if n != 1 else ''}):\n  "
+                         + "\n  ".join(report.problems))
+        self.report = report
+
+
 def verify_bundle(bundle: Path, verifiers: list[Verifier]) -> VerifyReport:
     """Check a bundle directory; raises IntegrityError naming every failure."""
     raw, manifest = read_manifest(bundle)
@@ -178,10 +188,7 @@ def verify_bundle(bundle: Path, verifiers: list[Verifier]) -> VerifyReport:
         except (IntegrityError, ValueError) as e:
             problems.append(e.message if isinstance(e, IntegrityError) else f"{PROVENANCE}: payload is not JSON")
     if problems:
-        raise IntegrityError(
-            f"bundle {bundle} failed verification ({len(problems)} problem{'s' if len(problems) != 1 else ''}):\n  "
-            + "\n  ".join(problems)
-        )
+        raise VerificationFailed(bundle, VerifyReport(tuple(keyids), checked, tuple(problems), has_prov))
     return VerifyReport(tuple(keyids), checked, (), has_prov)
 
 

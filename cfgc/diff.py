@@ -358,9 +358,9 @@ def _sort_key(path: Path) -> tuple[tuple[int, str], ...]:
 
 def open_sides(root: Any, base_ref: str, head_ref: str | None) -> tuple[Source, Source]:
     """The base commit (empty if the repo folder did not exist) and the head."""
-    head: Source = GitSource(root, head_ref) if head_ref else DirSource(root)
+    head: Source = GitSource(root, head_ref, "--head") if head_ref else DirSource(root)
     try:
-        return GitSource(root, base_ref), head
+        return GitSource(root, base_ref, "--base"), head
     except InputError:  # the config repo's folder does not exist at the base
         return _Empty(), head
 

@@ -67,7 +67,7 @@ class _Resolver:
 
     def _resolve(self, commit: str) -> Any:
         try:
-            side = Side(GitSource(self.root, commit))
+            side = Side(GitSource(self.root, commit, "cfgc history"))
             spec = next((s for s in side.compiler.specs() if s.name == self.target), None)
             if spec is None:
                 return MISSING
@@ -80,7 +80,7 @@ class _Resolver:
 
 def pathspecs(root: FsPath, target: str) -> list[str]:
     """The files the target can read, as git pathspecs (globs kept)."""
-    side = Side(GitSource(root, "HEAD"))
+    side = Side(GitSource(root, "HEAD", "cfgc history"))
     spec = next((s for s in side.compiler.specs() if s.name == target), None)
     if spec is None:
         raise InputError(f"no target {target!r} at HEAD")

@@ -1,7 +1,7 @@
 """The prompt library: versioned Jinja2 templates under ``prompts/<name>/<semver>.j2``.
 
 ``!prompt summarize@^1.0`` resolves at build time to the highest version in
-range and compiles to the pinned string ``summarize@1.2.0``; the template text
+range (npm ``semver`` semantics, see cfgc.semver) and compiles to the pinned string ``summarize@1.2.0``; the template text
 travels in the bundle, syntax-checked, with the variables it uses.
 """
 
@@ -55,13 +55,19 @@ class PromptLibrary:
                 parts = f[len(prefix) :].split("/")
                 if len(parts) != 2:
                     continue
+                stem = parts[1][: -len(".j2")]
                 try:
-                    v = Version.parse(parts[1][: -len(".j2")])
+                    v = Version.parse(stem)
                 except ValueError:
+                    v = None
+                # Only the canonical spelling: 'v1.2.0' or '1.2.0+b' would name
+                # the same version as '1.2.0' and one file would silently shadow the other.
+                if v is None or str(v) != stem:
                     raise InputError(
-                        "prompt file name must be a semantic version such as 1.2.0.j2",
+                        "prompt file name must be a semantic version such as 1.2.0.j2 or 1.2.0-rc.1.j2"
+                        " (no 'v' prefix, no build metadata)",
                         Location(f),
-                    ) from None
+                    )
                 self.versions.setdefault(parts[0], {})[v] = f
 
     def resolve(self, ref: PromptRef) -> Prompt:
@@ -75,7 +81,8 @@ class PromptLibrary:
         try:
             rng = Range.parse(ref.spec)
         except ValueError as e:
-            raise InputError(f"!prompt {ref}: {e}", ref.location) from None
+            raise InputError(f"!prompt {ref}: {e} (npm semver range syntax, see docs/config-reference.md#prompts)",
+                             ref.location) from None
         best = rng.best(list(have))
         if best is None:
             listed = ", ".join(str(v) for v in sorted(have))

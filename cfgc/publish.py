@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cfgc.canonical import canonical_json
-from cfgc.errors import ExternalError, InputError, IntegrityError
+from cfgc.errors import ExternalError, InputError, IntegrityError, UsageError
 from cfgc.signing import Signer
 from cfgc.stores.base import ConflictError, Store, check_channel, check_version
 from cfgc.stores.layout import Prepared, parse_version, prepare
@@ -92,7 +92,7 @@ def publish(store: Store, bundle: Path, channel: str | None = None, signers: lis
     if channel is not None:
         check_channel(channel)
         if not signers:
-            raise InputError("moving a channel needs a signing key (--key or --kms-key): pointers are signed")
+            raise UsageError("moving a channel needs a signing key (--key or --kms-key): pointers are signed")
     prep = prepare(bundle)
     uploaded: list[tuple[str, int]] = []
     skipped: list[tuple[str, int]] = []

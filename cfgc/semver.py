@@ -1,161 +1,210 @@
-"""Semantic versions and npm-style ranges for prompt references.
+"""Semantic versions and ranges with the exact semantics of npm's ``semver`` package.
 
-Supported ranges: ``1.2.3`` / ``=1.2.3`` (exact), ``1.2`` / ``1.x`` / ``*``
-(partial), ``^1.2`` (compatible), ``~1.2`` (patch-level), comparators
-``>=1.0 <2.0`` (all must hold) and alternatives joined with ``||``.
-Pre-releases match only ranges that name a pre-release.
+A port of node-semver 7.x (``SemVer``, ``Comparator``, ``Range``, ``satisfies``,
+``maxSatisfying``) with its default options: strict parsing (``loose`` is not
+supported) and ``includePrerelease`` false unless asked for.  The grammar is
+documented in docs/config-reference.md (Prompts); node-semver's own fixtures
+run against this module in tests/unit/test_semver.py.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from functools import total_ordering
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache, total_ordering
 
-_VERSION = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?\Z")
-_PARTIAL = re.compile(r"(\d+|[xX*])(?:\.(\d+|[xX*]))?(?:\.(\d+|[xX*]))?(?:-([0-9A-Za-z.-]+))?\Z")
-_COMPARATOR = re.compile(r"(\^|~|>=|<=|>|<|=)?\s*(\S+)\Z")
+from cfgc import semver_re as R
+from cfgc.semver_desugar import desugar
+
+_PreKey = tuple[tuple[int, float | str], ...]
 
 
 @total_ordering
 @dataclass(frozen=True, eq=False)
 class Version:
-    """A semantic version; orders by precedence (pre-releases sort before)."""
+    """A semantic version (``SemVer``); orders by precedence, build metadata ignored."""
 
     major: int
     minor: int
     patch: int
-    pre: tuple[tuple[int, int | str], ...] = ()
-    pre_text: str = ""
+    prerelease: tuple[int | str, ...] = ()
+    build: tuple[str, ...] = ()
+    _key: tuple[int, int, int, int, _PreKey] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # node-semver compares two numeric identifiers as JavaScript numbers,
+        # so huge ones (kept as strings) compare by their double value.
+        pre = tuple((0, float(p)) if type(p) is int or R.NUMERIC.match(str(p)) else (1, str(p))
+                    for p in self.prerelease)
+        object.__setattr__(self, "_key", (self.major, self.minor, self.patch, 0 if pre else 1, pre))
 
     @classmethod
     def parse(cls, text: str) -> Version:
-        """Parse ``1.2.3`` or ``1.2.3-rc.1``; raises ValueError otherwise."""
-        m = _VERSION.match(text)
-        if not m:
+        """Parse as ``new SemVer(text)``: ``1.2.3``, ``v1.2.3-rc.1+b.7``, surrounding
+        whitespace allowed; raises ValueError otherwise."""
+        if not isinstance(text, str):
+            raise ValueError(f"not a semantic version: {text!r} is not a string")
+        if len(text) > R.MAX_LENGTH:
+            raise ValueError(f"not a semantic version: longer than {R.MAX_LENGTH} characters")
+        m = R.FULL.match(R.js_trim(text))
+        if m is None:
             raise ValueError(f"not a semantic version: {text!r}")
-        pre = m.group(4) or ""
-        return cls(int(m.group(1)), int(m.group(2)), int(m.group(3)), _pre_key(pre), pre)
+        nums = [int(g) for g in m.group(1, 2, 3)]
+        if any(n > R.MAX_SAFE_INTEGER for n in nums):
+            raise ValueError(f"not a semantic version: {text!r} has a number above {R.MAX_SAFE_INTEGER}")
+        pre = tuple(int(p) if R.NUMERIC.match(p) and int(p) < R.MAX_SAFE_INTEGER else p
+                    for p in (m.group(4).split(".") if m.group(4) else ()))
+        build = tuple(m.group(5).split(".")) if m.group(5) else ()
+        return cls(nums[0], nums[1], nums[2], pre, build)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Version) and self._key() == other._key()
+        return isinstance(other, Version) and self._key == other._key
 
     def __hash__(self) -> int:
-        return hash(self._key())
+        return hash(self._key)
 
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, Version):
             return NotImplemented
-        return self._key() < other._key()
-
-    def _key(self) -> tuple[int, int, int, int, tuple[tuple[int, int | str], ...]]:
-        # A release sorts after its pre-releases.
-        return (self.major, self.minor, self.patch, 0 if self.pre else 1, self.pre)
+        return self._key < other._key
 
     def __str__(self) -> str:
         base = f"{self.major}.{self.minor}.{self.patch}"
-        return f"{base}-{self.pre_text}" if self.pre_text else base
+        return base + "-" + ".".join(map(str, self.prerelease)) if self.prerelease else base
 
 
-def _pre_key(pre: str) -> tuple[tuple[int, int | str], ...]:
-    if not pre:
-        return ()
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in pre.split("."))
+@dataclass(frozen=True)
+class Comparator:
+    """``<op><version>``, op one of ``''`` (equal), ``<``, ``<=``, ``>``, ``>=``; no version: any."""
 
+    operator: str
+    version: Version | None
 
-_Bound = tuple[str, Version]
+    @classmethod
+    def parse(cls, text: str) -> Comparator:
+        """Parse one desugared comparator; raises ValueError."""
+        m = R.COMPARATOR.match(" ".join(R.js_split_ws(R.js_trim(text))))
+        if m is None:
+            raise ValueError(f"{text!r} is not a valid comparator")
+        op = m.group(1) or ""
+        return cls("" if op == "=" else op, Version.parse(m.group(2)) if m.group(2) else None)
 
+    @property
+    def value(self) -> str:
+        """The canonical text, ``''`` for any version."""
+        return "" if self.version is None else f"{self.operator}{self.version}"
 
-def _partial(text: str) -> tuple[list[int | None], str]:
-    m = _PARTIAL.match(text)
-    if not m:
-        raise ValueError(f"not a version: {text!r}")
-    parts: list[int | None] = [None if (g is None or g in "xX*") else int(g) for g in m.groups()[:3]]
-    # Once a part is a wildcard, the following parts are too.
-    for i in range(1, 3):
-        if parts[i - 1] is None:
-            parts[i] = None
-    return parts, m.group(4) or ""
-
-
-def _comparator(op: str, text: str) -> list[_Bound]:
-    parts, pre = _partial(text)
-    major, minor, patch = parts
-    lo = Version(major or 0, minor or 0, patch or 0, _pre_key(pre), pre)
-    if major is None:
-        return []  # '*'
-    if op == "^":
-        if major > 0 or minor is None:
-            hi = Version(major + 1, 0, 0)
-        elif minor > 0 or patch is None:
-            hi = Version(0, minor + 1, 0)
-        else:
-            hi = Version(0, 0, (patch or 0) + 1)
-        return [(">=", lo), ("<", _floor(hi))]
-    if op == "~":
-        hi = Version(major + 1, 0, 0) if minor is None else Version(major, minor + 1, 0)
-        return [(">=", lo), ("<", _floor(hi))]
-    if op in ("", "="):
-        if minor is None:
-            return [(">=", lo), ("<", _floor(Version(major + 1, 0, 0)))]
-        if patch is None:
-            return [(">=", lo), ("<", _floor(Version(major, minor + 1, 0)))]
-        return [("=", lo)]
-    return [(op, lo)]
-
-
-def _floor(v: Version) -> Version:
-    # '<2.0.0' must exclude 2.0.0-rc.1 as npm does: compare against the lowest pre-release.
-    return Version(v.major, v.minor, v.patch, ((0, 0),), "0")
+    def test(self, v: Version) -> bool:
+        """Whether ``v`` passes this comparator alone (pre-release rule not applied)."""
+        b = self.version
+        if b is None:
+            return True
+        op = self.operator
+        return {"": v == b, "<": v < b, "<=": v <= b, ">": v > b, ">=": v >= b}[op]
 
 
 @dataclass(frozen=True)
 class Range:
-    """A parsed version range."""
+    """An npm range: alternatives (``||``), each a set of comparators that must all hold."""
 
     text: str
-    alternatives: tuple[tuple[_Bound, ...], ...]
-    allows_pre: bool
+    sets: tuple[tuple[Comparator, ...], ...]
+    include_prerelease: bool = False
 
     @classmethod
-    def parse(cls, text: str) -> Range:
-        """Parse a range such as ``^1.2`` or ``>=1.0 <2.0 || 3.x``."""
-        alts = []
-        spec = text.strip()
-        if not spec:
-            raise ValueError("empty version range")
-        for alt in spec.split("||"):
-            tokens = re.findall(r"(?:\^|~|>=|<=|>|<|=)?\s*[^\s^~<>=|]+", alt.strip())
-            if not tokens or "".join(t.replace(" ", "") for t in tokens) != alt.replace(" ", ""):
-                raise ValueError(f"not a version range: {text!r}")
-            bounds: list[_Bound] = []
-            for tok in tokens:
-                m = _COMPARATOR.match(tok.strip())
-                if not m:
-                    raise ValueError(f"not a version range: {text!r}")
-                bounds.extend(_comparator(m.group(1) or "", m.group(2)))
-            alts.append(tuple(bounds))
-        return cls(text, tuple(alts), "-" in spec)
+    def parse(cls, text: str, include_prerelease: bool = False) -> Range:
+        """Parse as ``new Range(text)``; raises ValueError naming the bad comparator."""
+        if not isinstance(text, str):
+            raise ValueError(f"not a version range: {text!r}")
+        return _parse_range(text, include_prerelease)
+
+    def __str__(self) -> str:
+        """The canonical form, node-semver's ``range.range`` (``''`` for any version)."""
+        return "||".join(" ".join(c.value for c in s) for s in self.sets)
 
     def matches(self, v: Version) -> bool:
-        """Whether ``v`` satisfies the range."""
-        if v.pre and not self.allows_pre:
+        """Whether ``v`` satisfies the range (``range.test``)."""
+        return any(self._test_set(s, v) for s in self.sets)
+
+    def test(self, version: str) -> bool:
+        """``range.test(string)``: an unparsable version satisfies nothing."""
+        try:
+            return bool(version) and self.matches(_version(version))
+        except ValueError:
             return False
-        return any(all(_holds(op, v, b) for op, b in alt) for alt in self.alternatives)
 
-    def best(self, versions: list[Version]) -> Version | None:
-        """The highest version that satisfies the range."""
-        ok = [v for v in versions if self.matches(v)]
-        return max(ok) if ok else None
+    def _test_set(self, comps: tuple[Comparator, ...], v: Version) -> bool:
+        if not all(c.test(v) for c in comps):
+            return False
+        if v.prerelease and not self.include_prerelease:
+            # A pre-release passes only if some comparator names a pre-release
+            # of the same major.minor.patch: ^1.2.3-rc.1 admits 1.2.3-rc.2, not 1.2.4-rc.1.
+            return any(c.version is not None and c.version.prerelease
+                       and c.version._key[:3] == v._key[:3] for c in comps)
+        return True
+
+    def best(self, versions: Iterable[Version]) -> Version | None:
+        """The highest version that satisfies the range (first of equals), as ``maxSatisfying``."""
+        top: Version | None = None
+        for v in versions:
+            if self.matches(v) and (top is None or top < v):
+                top = v
+        return top
 
 
-def _holds(op: str, v: Version, b: Version) -> bool:
-    if op == "=":
-        return v._key() == b._key()
-    if op == ">=":
-        return not v < b
-    if op == ">":
-        return b < v
-    if op == "<=":
-        return not b < v
-    return v < b
+@lru_cache(maxsize=256)
+def _parse_range(text: str, inc_pre: bool) -> Range:
+    raw = " ".join(R.js_split_ws(R.js_trim(text)))
+    sets = []
+    for alt in raw.split("||"):
+        try:
+            parsed = [Comparator.parse(c) for c in desugar(R.js_trim(alt), inc_pre)]
+        except ValueError as e:
+            raise ValueError(f"invalid version range {text!r}: {e}") from None
+        # Duplicates collapse, '*' beside anything else drops, the null set wins.
+        comps: dict[str, Comparator] = {}
+        for comp in parsed:
+            if comp.value == _NULL_SET:
+                comps = {comp.value: comp}
+                break
+            comps[comp.value] = comp
+        else:
+            if len(comps) > 1:
+                comps.pop("", None)
+        sets.append(tuple(comps.values()))
+    if len(sets) > 1:
+        live = [s for s in sets if s[0].value != _NULL_SET] or sets[:1]
+        sets = next(([s] for s in live if len(s) == 1 and s[0].version is None), live)
+    return Range(text, tuple(sets), inc_pre)
+
+
+_NULL_SET = "<0.0.0-0"
+
+
+@lru_cache(maxsize=1024)
+def _version(text: str) -> Version:
+    # Versions are immutable; selection re-tests the same strings range after range.
+    return Version.parse(text)
+
+
+def satisfies(version: str, range_text: str, include_prerelease: bool = False) -> bool:
+    """npm's ``semver.satisfies``: false for an invalid version or range."""
+    try:
+        return Range.parse(range_text, include_prerelease).test(version)
+    except ValueError:
+        return False
+
+
+def max_satisfying(versions: Iterable[str], range_text: str, include_prerelease: bool = False) -> str | None:
+    """npm's ``semver.maxSatisfying``: the highest satisfying string (first of equals), or None."""
+    try:
+        rng = Range.parse(range_text, include_prerelease)
+    except ValueError:
+        return None
+    top: tuple[Version, str] | None = None
+    for s in versions:
+        if rng.test(s):
+            v = _version(s)
+            if top is None or top[0] < v:
+                top = (v, s)
+    return top[1] if top else None

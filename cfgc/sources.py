@@ -90,20 +90,37 @@ def _scan(folder: str, prefix: str, out: list[str]) -> None:
             out.append(prefix + e.name)
 
 
+MAX_REF_HINTS = 3  # close branch/tag names shown after an unknown revision
+
+
+def _close_refs(repo: Any, ref: str) -> str:
+    """``; did you mean 'main'?`` for the branch and tag names closest to a typo'd ref."""
+    import difflib
+
+    try:
+        names = [str(r.name) for r in repo.refs]
+    except Exception:  # noqa: BLE001 - a hint is optional; the error stands without it
+        return ""
+    close = difflib.get_close_matches(ref, sorted(set(names)), n=MAX_REF_HINTS, cutoff=0.6)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
 LINK_MODE = 0o120000  # a git tree entry that is a symbolic link (its blob holds the target)
 
 
 class GitSource:
     """Files of one commit, read from git objects without a checkout."""
 
-    def __init__(self, root: Path, ref: str) -> None:
+    def __init__(self, root: Path, ref: str, option: str = "--ref") -> None:
+        """``option`` is what the user gave the ref with (``--base``, ``cfgc history``),
+        so a failure names their own option, not one their command does not have."""
         import git
 
         self.root = root
         try:
             self.repo = git.Repo(root, search_parent_directories=True)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            raise UsageError(f"--ref needs a git repository, and {root} is not in one") from None
+            raise UsageError(f"{option} needs a git repository, and {root} is not in one") from None
         toplevel = Path(self.repo.working_tree_dir or root).resolve()
         self.subdir = os.path.relpath(root.resolve(), toplevel).replace(os.sep, "/")
         if self.subdir == ".":
@@ -112,7 +129,9 @@ class GitSource:
         try:
             self.commit = self.repo.commit(ref)
         except (git.BadName, ValueError, git.GitCommandError):
-            raise ExternalError(f"unknown git ref {ref!r} in {toplevel}") from None
+            # A ref the repo does not have is a typo on the command line (exit 2), not a git failure.
+            raise UsageError(f"{option} {ref}: unknown revision {ref!r} in {toplevel}"
+                             + _close_refs(self.repo, ref)) from None
         tree = self.commit.tree
         if self.subdir:
             try:

@@ -26,14 +26,16 @@ def render() -> str:
         "Generated from `cfgc --help` by `scripts/gen_cli_reference.py`; do not edit by hand.\n",
     ]
 
-    def walk(cmd: click.Command, path: list[str]) -> None:
-        ctx = click.Context(cmd, info_name=" ".join(path), terminal_width=100)
+    def walk(cmd: click.Command, path: list[str], parent: click.Context | None) -> None:
+        # A parent context passes the group's context_settings (``-h``) down, as at run time.
+        settings = cmd.context_settings if parent is None else {}
+        ctx = click.Context(cmd, info_name=path[-1], parent=parent, terminal_width=100, **settings)
         parts.append(f"\n## `{' '.join(path)}`\n\n```text\n{cmd.get_help(ctx)}\n```\n")
         if isinstance(cmd, click.Group):
             for name in sorted(cmd.commands):
-                walk(cmd.commands[name], [*path, name])
+                walk(cmd.commands[name], [*path, name], ctx)
 
-    walk(root, ["cfgc"])
+    walk(root, ["cfgc"], None)
     return "".join(parts)
 
 

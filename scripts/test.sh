@@ -12,7 +12,7 @@
 #
 # Each mode installs into its own virtualenv under .venv/ (reused while the
 # lock file and pyproject.toml are unchanged), so the machine's Python is left
-# alone.  Debian packages (docker-registry, age, skopeo) are installed with
+# alone.  Debian packages (docker-registry, age, skopeo, openssh-client) are installed with
 # apt-get when missing and we are root; then every external tool is required:
 # a missing tool fails its tests instead of skipping them (CFGC_REQUIRE_TOOLS).
 # The servers the tests use (moto, the OCI registry) are started by pytest
@@ -30,6 +30,7 @@ need_apt=()
 command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || need_apt+=(docker-registry)
 command -v age >/dev/null 2>&1 || need_apt+=(age)
 command -v skopeo >/dev/null 2>&1 || need_apt+=(skopeo)
+command -v ssh-keygen >/dev/null 2>&1 || need_apt+=(openssh-client)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing Debian packages: ${need_apt[*]}" >&2

@@ -13,6 +13,12 @@ def test_cli_reference_is_current() -> None:
     assert proc.returncode == 0, proc.stderr
 
 
+def test_cli_reference_lists_the_short_help_option() -> None:
+    text = (ROOT / "docs" / "cli-reference.md").read_text()
+    sections = text.count("\n## `cfgc")
+    assert sections > 10 and text.count("-h, --help") == sections
+
+
 def test_readme_quick_start_has_two_commands() -> None:
     text = (ROOT / "README.md").read_text()
     quick = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]

@@ -10,7 +10,7 @@ from cfgc.cli.main import command
 from cfgc.cli.publish import _store, store_options
 from cfgc.cli.pull import with_runtime_pointer_options
 from cfgc.cli.sign import verifiers_from
-from cfgc.errors import UsageError
+from cfgc.errors import UsageError, environment_error
 
 
 @command("agent")
@@ -90,7 +90,7 @@ def agent_cmd(url: str, plain_http: bool, username: str | None, password_stdin: 
     setup_logging(log_format, log_level)
     verifiers = verifiers_from(keys, kms_keys)
     store = open_source(url) if not (plain_http or username or password_stdin) else \
-        _store(url, plain_http, username, password_stdin)
+        _store(url, plain_http, username, password_stdin, reading=True)
     from cfgc.runtime.freshness import runtime_policy
 
     policy = runtime_policy(store.url, repository, state_file, min_serial)
@@ -98,4 +98,11 @@ def agent_cmd(url: str, plain_http: bool, username: str | None, password_stdin: 
     hosts = HostPolicy(allowed_names(allow_hosts), check=not isinstance(addr, str))
     limits = Limits(header_timeout, idle_timeout, max_connections)
     agent = Agent(syncer, default_keyring(age_key_file) if serve_secrets else None, hosts=hosts, limits=limits)
-    run(agent, addr)
+    try:
+        run(agent, addr)
+    except OSError as e:
+        # bind() names no file: say which --listen address is taken (exit 4 via environment_error).
+        env = environment_error(e, listen)
+        if env is None:
+            raise
+        raise env from e

@@ -102,7 +102,7 @@ def _check_one(root: Path, base_ref: str | None, select: str | None, fail_on_exi
     """Check one config repo and print the report; False when it fails."""
     if not (root / "cfgc.yaml").is_file():
         raise click.UsageError(f"--repo {repo}: no cfgc.yaml in that directory")
-    base = GitSource(root, base_ref) if base_ref else None
+    base = GitSource(root, base_ref, "--base") if base_ref else None
     result = run_checks(DirSource(root), select, base)
     diags = result.diagnostics
     if fmt == "json":

@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 
 import click
 
+from cfgc.cli.failure import format_callback
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -31,6 +33,7 @@ def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
         type=click.Choice(list(choices)),
         default=default,
         show_default=True,
+        callback=format_callback,
         help="Output format.",
     )
 

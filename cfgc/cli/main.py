@@ -17,6 +17,8 @@ from typing import Any, NoReturn
 import click
 
 from cfgc import __version__
+from cfgc.cli.failure import echo_failure, note_argv
+from cfgc.cli.failure import reset as reset_failure_state
 from cfgc.errors import EXIT_BUG, EXIT_USAGE, CfgcError, environment_error
 
 # Each module defines click commands; listing them here keeps start-up cheap and
@@ -78,10 +80,15 @@ class CfgcGroup(click.Group):
         _register()
         return super().list_commands(ctx)
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        reset_failure_state()
+        return super().main(*args, **kwargs)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except CfgcError as e:
+            echo_failure(e.exit_code, e)
             _report(e, ctx)
             sys.exit(e.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
@@ -100,6 +107,7 @@ class CfgcGroup(click.Group):
             env = environment_error(e)
             if env is None:
                 _bug(e, ctx)
+            echo_failure(env.exit_code, env)
             _report(env, ctx)
             sys.exit(env.exit_code)
         except Exception as e:  # noqa: BLE001 - the last line of defence
@@ -108,6 +116,7 @@ class CfgcGroup(click.Group):
 
 def _bug(e: BaseException, ctx: click.Context) -> NoReturn:
     """Exit 3: only for what cfgc itself got wrong."""
+    echo_failure(EXIT_BUG, e)
     if _debug(ctx):
         traceback.print_exc()
     else:
@@ -206,6 +215,9 @@ def main() -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as e:
+        code = EXIT_USAGE if isinstance(e, click.UsageError) else e.exit_code
+        note_argv(sys.argv[1:])
+        echo_failure(code, e)
         e.show()
-        sys.exit(EXIT_USAGE if isinstance(e, click.UsageError) else e.exit_code)
+        sys.exit(code)
     sys.exit(0)

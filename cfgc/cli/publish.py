@@ -73,11 +73,12 @@ def _terms(repository: str | None, expires: str) -> PointerTerms:
     return PointerTerms(check_repository(repository) if repository else None, parse_duration(expires))
 
 
-def _store(url: str, plain_http: bool, username: str | None, password_stdin: bool) -> Store:
+def _store(url: str, plain_http: bool, username: str | None, password_stdin: bool, reading: bool = False) -> Store:
+    """The store of --to (created by the first write) or, ``reading``, of --from (must exist)."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     if password_stdin and username is None:
         raise UsageError("--password-stdin needs --username")
-    return open_store(url, plain_http=plain_http, username=username, password=password)
+    return open_store(url, plain_http=plain_http, username=username, password=password, must_exist=reading)
 
 
 def _move_text(move: ChannelMove) -> str:
@@ -159,7 +160,8 @@ def promote_cmd(url: str, plain_http: bool, username: str | None, password_stdin
       cfgc promote --to s3://acme-config/bundles --channel prod --version 3f2a9c81d0e4 --key ci.key
       cfgc promote --to oci://127.0.0.1:5000/config --channel prod --version 1b7e004c9a12 --key ci.key
     """
-    store = _store(url, plain_http, username, password_stdin)
+    # A promote needs a published version: a store that does not exist is an error, not empty.
+    store = _store(url, plain_http, username, password_stdin, reading=True)
     terms = _terms(repository, expires)
     _echo_move(promote(store, channel, version, signers_from(keys, kms_keys), dry_run, terms), dry_run, fmt)
 
@@ -203,7 +205,7 @@ def channel_refresh_cmd(url: str, plain_http: bool, username: str | None, passwo
       cfgc channel refresh --to oci://registry.example.com/acme/config --channel prod --expires 3d \\
           --kms-key arn:aws:kms:us-east-1:111122223333:key/...
     """
-    store = _store(url, plain_http, username, password_stdin)
+    store = _store(url, plain_http, username, password_stdin, reading=True)
     signers = signers_from(keys, kms_keys)
     terms = _terms(repository, expires)
     for name in channels:
@@ -221,7 +223,7 @@ def versions_cmd(url: str, plain_http: bool, username: str | None, password_stdi
       cfgc versions --from s3://acme-config/bundles
       cfgc versions --from oci://127.0.0.1:5000/config --format json
     """
-    rows = list_versions(_store(url, plain_http, username, password_stdin))
+    rows = list_versions(_store(url, plain_http, username, password_stdin, reading=True))
     if fmt == "json":
         click.echo(json.dumps([{"version": r.version, "manifest_digest": r.manifest_digest, "commit": r.commit,
                                 "created": r.created, "channels": list(r.channels), "signed": r.signed}

@@ -97,7 +97,7 @@ def pull_cmd(ref: str | None, url: str, plain_http: bool, username: str | None, 
     if not out and not target:
         raise UsageError("give --target TARGET (print it as JSON) or --out DIR (write the bundle), or both")
     verifiers = verifiers_from(keys, kms_keys) if (keys or kms_keys) else None
-    store = _store(url, plain_http, username, password_stdin)
+    store = _store(url, plain_http, username, password_stdin, reading=True)
     from cfgc.runtime.freshness import runtime_policy
 
     policy = runtime_policy(store.url, repository, state_file, min_serial, allow_expired)

@@ -11,8 +11,8 @@ from typing import Any
 import click
 
 from cfgc.cli.main import group
-from cfgc.errors import InputError, UsageError
-from cfgc.secrets import editing, fileio, ops, rekey
+from cfgc.errors import CfgcError, ExternalError, InputError, IntegrityError, UsageError
+from cfgc.secrets import editing, fileio, ops, rekey, walk
 from cfgc.secrets.keysources import Keyring, default_keyring
 
 _FORMAT = click.Choice(["yaml", "json"])
@@ -184,26 +184,67 @@ def edit_cmd(file: str, config: str | None, age_key_file: str | None) -> None:
     click.echo(f"{file}: {state}", err=True)
 
 
-def _paths(paths: tuple[str, ...]) -> list[Path]:
-    files = rekey.find_encrypted_files([Path(p) for p in paths] or [Path(".")])
-    if not files:
+def _run_all(
+    paths: tuple[str, ...], one: Callable[[Path], rekey.KeyPlan], dry_run: bool
+) -> None:
+    """Apply ``one`` to every SOPS file under ``paths``; name every file not done.
+
+    Each failure is printed and the run goes on with the next file; files that
+    hold sops ciphertext but could not be taken (unparseable, a link, another
+    format) are named too.  Any of either makes the exit non-zero (the first
+    failure's code; 1 for skipped files).
+    """
+    found = walk.scan([Path(p) for p in paths] or [Path(".")])
+    if not found.files and not found.skipped:
         raise UsageError("no SOPS-encrypted files found")
-    return files
+    failed: list[tuple[Path, CfgcError]] = []
+    for f in found.files:
+        try:
+            _print_plan(one(f), dry_run)
+        except rekey.LosesAccess as e:
+            _print_plan(e.plan, True)
+            failed.append((f, e))
+            click.echo(str(e), err=True)
+        except CfgcError as e:
+            if len(found.files) == 1 and not found.skipped:
+                raise
+            failed.append((f, e))
+            click.echo(str(e), err=True)
+    for s in found.skipped:
+        click.echo(f"{s.path}: skipped: {s.reason}", err=True)
+    if failed or found.skipped:
+        names = [str(f) for f, _ in failed] + [str(s.path) for s in found.skipped]
+        cls = _exit_class(failed[0][1]) if failed else InputError
+        raise cls(
+            f"{len(names)} file(s) not {'checked' if dry_run else 'updated'}: {', '.join(names)}"
+        )
+
+
+def _exit_class(e: CfgcError) -> type[CfgcError]:
+    """The plain error class carrying ``e``'s exit code."""
+    kinds: tuple[type[CfgcError], ...] = (IntegrityError, ExternalError, UsageError, InputError)
+    return next((k for k in kinds if isinstance(e, k)), CfgcError)
 
 
 @secrets.command("updatekeys")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @click.option("--dry-run", is_flag=True, help="Print the plan, change nothing.")
+@click.option(
+    "--yes", "-y", is_flag=True, help="Also apply a change after which your keys cannot decrypt."
+)
 @_config
 @_age_key_file
 def updatekeys_cmd(
-    paths: tuple[str, ...], dry_run: bool, config: str | None, age_key_file: str | None
+    paths: tuple[str, ...], dry_run: bool, yes: bool, config: str | None, age_key_file: str | None
 ) -> None:
     """Re-wrap the data key of encrypted files for the recipients .sops.yaml names now.
 
     Values are not re-encrypted (use rotate for that); recipients already present
     keep their entry byte for byte.  Needs a key that can decrypt each file.
-    PATHS are files or directories (default: the current directory).
+    PATHS are files or directories (default: the current directory).  The plan
+    is printed for every file.  A file whose new recipients exclude every key
+    you hold is not changed without --yes (exit 1).  Files that hold sops
+    ciphertext but cannot be processed are named, and the exit is non-zero.
 
     \b
     Onboarding a runtime for tenant acme:
@@ -213,9 +254,7 @@ def updatekeys_cmd(
       cfgc secrets updatekeys tenants/acme
     """
     kr = _keyring(age_key_file)
-    for p in _paths(paths):
-        plan = rekey.updatekeys(p, kr, config, dry_run)
-        _print_plan(plan, dry_run)
+    _run_all(paths, lambda p: rekey.updatekeys(p, kr, config, dry_run, yes), dry_run)
 
 
 @secrets.command("rotate")
@@ -227,6 +266,8 @@ def rotate_cmd(paths: tuple[str, ...], dry_run: bool, age_key_file: str | None) 
 
     Do this after removing a recipient (updatekeys alone does not stop a
     removed key holder from reading values it saw before) or on a schedule.
+    Files that hold sops ciphertext but cannot be processed are named, and the
+    exit is non-zero.
 
     \b
     Example:
@@ -234,8 +275,7 @@ def rotate_cmd(paths: tuple[str, ...], dry_run: bool, age_key_file: str | None) 
       cfgc secrets rotate tenants/acme
     """
     kr = _keyring(age_key_file)
-    for p in _paths(paths):
-        _print_plan(rekey.rotate(p, kr, dry_run), dry_run)
+    _run_all(paths, lambda p: rekey.rotate(p, kr, dry_run), dry_run)
 
 
 def _print_plan(plan: rekey.KeyPlan, dry_run: bool) -> None:

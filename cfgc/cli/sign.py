@@ -7,8 +7,16 @@ from pathlib import Path
 
 import click
 
-from cfgc.attest import PROVENANCE, SIGNATURE, sign_bundle, verify_bundle
+from cfgc.attest import (
+    PROVENANCE,
+    SIGNATURE,
+    VerificationFailed,
+    VerifyReport,
+    sign_bundle,
+    verify_bundle,
+)
 from cfgc.cli.common import format_option
+from cfgc.cli.failure import report_printed
 from cfgc.cli.main import command
 from cfgc.errors import UsageError
 from cfgc.signing import KmsSigner, Signer, Verifier, load_signer, load_verifier
@@ -76,10 +84,21 @@ def verify(bundle: Path, keys: tuple[Path, ...], kms_keys: tuple[str, ...], fmt:
       cfgc verify build/bundle --key release.pub
       cfgc verify build/bundle --key old.pub --key new.pub --format json
     """
-    report = verify_bundle(bundle, verifiers_from(keys, kms_keys))
+    try:
+        report = verify_bundle(bundle, verifiers_from(keys, kms_keys))
+    except VerificationFailed as e:
+        if fmt == "json":
+            click.echo(json.dumps(_report_json(e.report), indent=2))
+            report_printed()
+        raise
     if fmt == "json":
-        click.echo(json.dumps({"ok": True, "keyids": list(report.keyids), "files": report.checked,
-                               "provenance": report.provenance}, indent=2))
+        click.echo(json.dumps(_report_json(report), indent=2))
         return
     prov = "signed provenance ok" if report.provenance else "no provenance"
     click.echo(f"verified {bundle}: {report.checked} files ok, signed by {', '.join(report.keyids)}; {prov}")
+
+
+def _report_json(report: VerifyReport) -> dict[str, object]:
+    """``verify --format json``: the same shape on success and on failure (``problems`` then non-empty)."""
+    return {"ok": not report.problems, "keyids": list(report.keyids), "files": report.checked,
+            "provenance": report.provenance, "problems": list(report.problems)}

@@ -44,7 +44,7 @@ class ChangeEvent:
 
 def open_source(url: str, timeout: float = 10.0) -> Store:
     """The store a runtime reads from, with bounded network timeouts."""
-    store = open_store(url)
+    store = open_store(url, must_exist=True)
     if url.startswith("s3://"):
         import boto3
         from botocore.config import Config

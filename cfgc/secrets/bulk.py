@@ -9,13 +9,14 @@ by :func:`cfgc.secrets.ops.decrypt_file`.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 from collections.abc import Sequence
 from typing import Any
 
 from cfgc.errors import CfgcError
-from cfgc.secrets.keysources import Keyring
+from cfgc.secrets.keysources import Keyring, default_keyring
 from cfgc.secrets.ops import PathLike, decrypt_file
 
 PARALLEL_MIN_FILES = 32
@@ -26,6 +27,8 @@ def decrypt_files(
     paths: Sequence[PathLike], keyring: Keyring | None = None, jobs: int | None = None
 ) -> list[dict[str, Any]]:
     """The plaintext trees of ``paths`` (MAC verified), decrypted on ``jobs`` cores."""
+    keyring = keyring if keyring is not None else default_keyring()
+    _preload(keyring)
     n = jobs or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
     if n <= 1 or len(paths) < PARALLEL_MIN_FILES or "fork" not in multiprocessing.get_all_start_methods():
         trees = []
@@ -47,6 +50,14 @@ def decrypt_files(
             raise r
         out.append(r)
     return out
+
+
+def _preload(keyring: Keyring) -> None:
+    """Load identities once here: SOPS_AGE_KEY_CMD runs once, not per file or worker."""
+    preload = getattr(keyring.sources.get("age"), "preload", None)
+    if preload is not None:
+        with contextlib.suppress(CfgcError):  # reported per file, with its name, by decrypt_file
+            preload()
 
 
 def _one(path: PathLike) -> dict[str, Any] | CfgcError:

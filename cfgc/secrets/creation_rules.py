@@ -4,7 +4,8 @@ The first rule whose ``path_regex`` matches (unanchored search) the file's path,
 relative to the directory holding ``.sops.yaml``, wins; a rule without
 ``path_regex`` matches everything; no match is an error.  cfgc looks for
 ``.sops.yaml`` from the file's directory upwards (sops starts from the current
-directory; in a repository both find the same file).
+directory; in a repository both find the same file).  ``SOPS_AGE_RECIPIENTS``
+replaces the rule's keys when encrypting a new file, as in sops.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import yaml
 
 from cfgc.errors import InputError
+from cfgc.secrets.keysources.age import RECIPIENTS_ENV, check_recipient
 from cfgc.secrets.metadata import AgeKey, KeyGroup, KmsKey, MasterKey, OpaqueKey, SopsMetadata
 from cfgc.secrets.rules import DEFAULT_RULE, EncryptionRule, rule_from_mapping
 
@@ -74,7 +76,9 @@ def _kms_from_arn(text: str, profile: str) -> KmsKey:
 
 
 def _group(m: Mapping[str, Any], profile: str, where: str) -> KeyGroup:
-    keys: list[MasterKey] = [AgeKey(r) for r in _list(m.get("age"), f"{where}.age")]
+    keys: list[MasterKey] = [
+        AgeKey(check_recipient(r, f"{where}.age")) for r in _list(m.get("age"), f"{where}.age")
+    ]
     kms = m.get("kms")
     if isinstance(kms, list) and kms and all(isinstance(k, Mapping) for k in kms):
         for k in kms:
@@ -200,12 +204,42 @@ def rule_for(
     )
     if cfg is None:
         raise InputError(f"no .sops.yaml found above {file}: add creation_rules or pass --config")
-    abs_file = Path(file).resolve()
-    try:
-        rel = abs_file.relative_to(cfg.resolve().parent).as_posix()
-    except ValueError:
-        rel = abs_file.as_posix()
+    rel = _relative(file, cfg)
     rule = match_rule(load_rules(cfg), rel)
     if rule is None:
         raise InputError(f"{cfg}: no creation rule matches {rel}")
     return rule, cfg
+
+
+def _relative(file: str | os.PathLike[str], cfg: Path) -> str:
+    abs_file = Path(file).resolve()
+    try:
+        return abs_file.relative_to(cfg.resolve().parent).as_posix()
+    except ValueError:
+        return abs_file.as_posix()
+
+
+def env_recipients() -> tuple[str, ...]:
+    """The recipients of ``$SOPS_AGE_RECIPIENTS`` (comma-separated; empty when unset)."""
+    raw = os.environ.get(RECIPIENTS_ENV) or ""
+    return tuple(check_recipient(r, RECIPIENTS_ENV, parse=True) for r in raw.split(",") if r.strip())
+
+
+def rule_for_new_file(
+    file: str | os.PathLike[str], config: str | os.PathLike[str] | None = None
+) -> CreationRule:
+    """The creation rule a new file is encrypted with.
+
+    As sops: when ``$SOPS_AGE_RECIPIENTS`` is set, its recipients replace the
+    rule's master keys (the rule's selection settings still apply when a rule
+    matches; without ``.sops.yaml`` or a matching rule the defaults do).
+    """
+    override = env_recipients()
+    if not override:
+        return rule_for(file, config)[0]
+    base = CreationRule(key_groups=())
+    cfg = Path(config) if config else find_config(Path(file).parent)
+    if cfg is not None:  # an invalid .sops.yaml is still an error
+        base = match_rule(load_rules(cfg), _relative(file, cfg)) or base
+    groups: tuple[KeyGroup, ...] = (tuple(AgeKey(r) for r in override),)
+    return CreationRule(groups, 0, base.rule, base.mac_only_encrypted, base.path_regex)

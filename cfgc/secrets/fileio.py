@@ -2,7 +2,8 @@
 
 YAML is written as sops writes it (4-space indentation, ``sops`` last, sorted
 metadata keys); JSON with tab indentation, as sops does.  Document key order is
-kept.  Writes are atomic (temporary file + rename) and keep the file mode.
+kept.  Writes are atomic (temporary file + rename) and keep the file's mode,
+owner and group; they never write through or replace a symbolic link.
 """
 
 from __future__ import annotations
@@ -98,24 +99,47 @@ def read(path: str | os.PathLike[str], fmt: str | None = None) -> dict[str, Any]
     return loads(raw, format_for(p, fmt), str(p))
 
 
+def refuse_symlink(path: str | os.PathLike[str]) -> None:
+    """Refuse (exit 1) to rewrite ``path`` when it is a symbolic link.
+
+    Renaming over a link would replace the link by a regular file and leave its
+    target (the real secrets file) with the old value, data key and recipients;
+    writing through it would change a file elsewhere.  cfgc does neither: the
+    user runs the command on the target.
+    """
+    p = Path(path)
+    if p.is_symlink():
+        raise InputError(
+            f"{p}: is a symbolic link (to {os.readlink(p)}); cfgc does not rewrite secrets "
+            "files through links: run the command on the link's target"
+        )
+
+
 def write_atomic(path: str | os.PathLike[str], text: str, mode: int | None = None) -> None:
-    """Replace ``path`` with ``text`` atomically and durably, keeping its permissions.
+    """Replace ``path`` with ``text`` atomically and durably, keeping mode, owner and group.
 
     The text goes to a temporary file in the same directory, is fsynced, then
     renamed over ``path`` and the directory fsynced: a crash leaves either the
-    old or the new file, never a truncated one.
+    old or the new file, never a truncated one.  A symbolic link is refused
+    (:func:`refuse_symlink`).  The owner and group are copied to the temporary
+    file before the rename when the process may (root, or a group it is in);
+    otherwise the new file belongs to the runner, as any rename-based editor does.
     """
     p = Path(path)
+    refuse_symlink(p)
+    try:
+        st: os.stat_result | None = p.stat()
+    except FileNotFoundError:
+        st = None
     if mode is None:
-        try:
-            mode = p.stat().st_mode & 0o777
-        except FileNotFoundError:
-            mode = 0o644
+        mode = st.st_mode & 0o777 if st is not None else 0o644
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=str(p.parent))
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
             f.flush()
+            if st is not None:
+                _keep_owner(f.fileno(), st)
             os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
         os.replace(tmp, p)
@@ -123,6 +147,21 @@ def write_atomic(path: str | os.PathLike[str], text: str, mode: int | None = Non
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(p.parent)
+
+
+def _keep_owner(fd: int, st: os.stat_result) -> None:
+    """Give the temporary file the replaced file's owner and group, as far as allowed."""
+    mine = os.fstat(fd)
+    if (mine.st_uid, mine.st_gid) == (st.st_uid, st.st_gid):
+        return
+    for uid, gid in ((st.st_uid, st.st_gid), (-1, st.st_gid)):
+        try:
+            os.fchown(fd, uid, gid)
+            return
+        except PermissionError:
+            continue  # not root: at least keep the group when we are a member of it
+        except OSError:
+            return
 
 
 def _fsync_dir(d: Path) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from cfgc.errors import CfgcError, InputError
 from cfgc.secrets import fileio, txn
-from cfgc.secrets.creation_rules import rule_for
+from cfgc.secrets.creation_rules import rule_for_new_file
 from cfgc.secrets.document import (
     DecryptedDocument,
     decrypt_document,
@@ -131,8 +131,11 @@ def encrypt_tree_for(
     keyring: Keyring | None = None,
     config: PathLike | None = None,
 ) -> dict[str, Any]:
-    """Encrypt ``tree`` for the creation rule matching ``path`` (a fresh data key)."""
-    rule, _ = rule_for(path, config)
+    """Encrypt ``tree`` for the creation rule matching ``path`` (a fresh data key).
+
+    ``$SOPS_AGE_RECIPIENTS``, when set, names the recipients instead (as sops).
+    """
+    rule = rule_for_new_file(path, config)
     kr = _keyring(keyring)
     data_key = os.urandom(DATA_KEY_SIZE)
     groups = kr.wrap(rule.key_groups, data_key, rule.shamir_threshold)

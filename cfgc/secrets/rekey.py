@@ -2,6 +2,9 @@
 
 Both run under the file's lock and re-read it there (:mod:`cfgc.secrets.txn`),
 so a concurrent ``set`` is neither lost nor able to undo the re-keying.
+``updatekeys`` refuses, unless told ``yes``, to write a key set from which the
+runner could no longer decrypt the file (sops asks before every updatekeys;
+cfgc asks only then, and has no prompt: ``--yes``).
 """
 
 from __future__ import annotations
@@ -11,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cfgc.errors import InputError
-from cfgc.secrets import fileio, txn
+from cfgc.errors import CfgcError, InputError
+from cfgc.secrets import txn, walk
 from cfgc.secrets.creation_rules import key_drift, rule_for
-from cfgc.secrets.document import encrypt_document, is_encrypted, split_document
+from cfgc.secrets.document import encrypt_document, split_document
 from cfgc.secrets.keysources import DATA_KEY_SIZE, Keyring
 from cfgc.secrets.ops import PathLike, _keyring, _nothing, _snapshot, load_encrypted, open_snapshot
 
@@ -34,16 +37,27 @@ class KeyPlan:
         return bool(self.added or self.removed or self.rotated)
 
 
+class LosesAccess(InputError):
+    """``updatekeys`` would leave the runner unable to decrypt the file (exit 1)."""
+
+    def __init__(self, message: str, plan: KeyPlan) -> None:
+        super().__init__(message)
+        self.plan = plan
+
+
 def updatekeys(
     path: PathLike,
     keyring: Keyring | None = None,
     config: PathLike | None = None,
     dry_run: bool = False,
+    yes: bool = False,
 ) -> KeyPlan:
     """Re-wrap the data key for the recipients the creation rule names now.
 
     Values, MAC and lastmodified are untouched; recipients already present keep
-    their wrapped key byte for byte.
+    their wrapped key byte for byte.  When the keys ``keyring`` holds could not
+    unwrap the new key set (the runner would lose access), nothing is written
+    and :class:`LosesAccess` is raised, unless ``yes``.
     """
     with txn.locked(path) if not dry_run else _nothing():
         snap = _snapshot(path)
@@ -59,6 +73,15 @@ def updatekeys(
         new_meta = meta.with_(
             key_groups=groups, shamir_threshold=rule.shamir_threshold if len(groups) > 1 else 0
         )
+        if not yes:
+            try:
+                kr.unwrap(new_meta)
+            except CfgcError:
+                raise LosesAccess(
+                    f"{path}: after this change none of your keys could decrypt it; "
+                    "nothing was written (pass --yes to update it anyway)",
+                    plan,
+                ) from None
         doc = dict(snap.doc)
         doc["sops"] = new_meta.to_dict()
         txn.write(path, doc, None, snap.digest)
@@ -93,21 +116,5 @@ def _bare(key: Any) -> Any:
 
 
 def find_encrypted_files(roots: list[Path]) -> list[Path]:
-    """SOPS files under ``roots`` (files given directly are taken as they are)."""
-    out: list[Path] = []
-    for root in roots:
-        if root.is_file():
-            out.append(root)
-            continue
-        for p in sorted(root.rglob("*")):
-            if (
-                p.suffix.lower() in (".yaml", ".yml", ".json")
-                and p.is_file()
-                and ".git" not in p.parts
-            ):
-                try:
-                    if b"sops" in p.read_bytes() and is_encrypted(fileio.read(p)):
-                        out.append(p)
-                except InputError:
-                    continue
-    return out
+    """SOPS files under ``roots``; see :func:`cfgc.secrets.walk.scan` for the skipped ones."""
+    return list(walk.scan(roots).files)

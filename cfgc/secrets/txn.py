@@ -50,7 +50,11 @@ def lock_timeout() -> float:
 
 @contextlib.contextmanager
 def locked(path: PathLike) -> Iterator[None]:
-    """Hold ``path``'s sidecar lock for the block (waits :func:`lock_timeout` seconds)."""
+    """Hold ``path``'s sidecar lock for the block (waits :func:`lock_timeout` seconds).
+
+    A symbolic link is refused before anything else (see :func:`fileio.refuse_symlink`).
+    """
+    fileio.refuse_symlink(path)
     with file_lock(Path(path), lock_timeout()):
         yield
 

@@ -15,15 +15,15 @@ __all__ = ["ChannelRead", "ConflictError", "Store", "open_store"]
 
 
 def open_store(url: str, plain_http: bool = False, username: str | None = None,
-               password: str | None = None) -> Store:
-    """The store a URL names."""
+               password: str | None = None, must_exist: bool = False) -> Store:
+    """The store a URL names; ``must_exist`` for readers (a missing file store is then exit 4)."""
     if url.startswith("file://"):
         path = url.removeprefix("file://")
         if not path.startswith("/"):
             raise UsageError(f"file store URLs are absolute: file:///abs/path, not {url!r}")
         from cfgc.stores.file import FileStore
 
-        return FileStore(Path(path))
+        return FileStore(Path(path), must_exist)
     if url.startswith("s3://"):
         bucket, _, prefix = url.removeprefix("s3://").partition("/")
         if len(bucket) < 3:

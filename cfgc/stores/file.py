@@ -38,19 +38,27 @@ from cfgc.stores.bounds import MANIFEST_MAX, POINTER_MAX, SIGNATURES_MAX, VERSIO
 class FileStore:
     """Store bundles below a directory."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, must_exist: bool = False) -> None:
+        """``must_exist``: a reader's store; a missing directory is an error (exit 4), not an
+        empty store.  A publisher's store (the default) is created by the first write."""
         self.root = root
+        self.must_exist = must_exist
 
     @property
     def url(self) -> str:
         return f"file://{self.root}"
 
     # -- helpers -----------------------------------------------------------
+    def _exists(self) -> None:
+        if self.must_exist and not self.root.is_dir():
+            raise ExternalError(f"store {self.url} does not exist: no directory {self.root}")
+
     def _blob_path(self, digest: str) -> Path:
         return self.root / "blobs" / "sha256" / digest_hex(digest)
 
     def _read(self, path: Path, limit: int) -> bytes | None:
         """The file's bytes; reads at most ``limit`` + 1 of them (IntegrityError when larger)."""
+        self._exists()
         try:
             with open(path, "rb") as f:
                 return read_capped(f.read, limit, f"{self.url}: {path.relative_to(self.root)}")
@@ -90,6 +98,7 @@ class FileStore:
 
     # -- blobs -------------------------------------------------------------
     def has_blob(self, digest: str) -> bool:
+        self._exists()
         return self._blob_path(digest).is_file()
 
     def put_blob(self, digest: str, data: bytes) -> None:
@@ -114,6 +123,7 @@ class FileStore:
         return False
 
     def list_versions(self) -> list[str]:
+        self._exists()
         d = self.root / "versions"
         return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
 
@@ -144,5 +154,6 @@ class FileStore:
             self._replace(path, doc)
 
     def list_channels(self) -> list[str]:
+        self._exists()
         d = self.root / "channels"
         return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []

@@ -101,11 +101,11 @@ def test_refuses_to_replace_a_non_bundle_directory(run_cfgc, tmp_path: Path, exa
     assert (out / "notes.txt").read_text() == "keep me"
 
 
-def test_unknown_ref_is_an_external_error(run_cfgc, tmp_path: Path, example_repo: Path) -> None:
+def test_unknown_ref_is_a_usage_error(run_cfgc, tmp_path: Path, example_repo: Path) -> None:
     git_init(example_repo)
     proc = run_cfgc("build", "--repo", example_repo, "--ref", "no-such-branch", "--out", tmp_path / "x")
-    assert proc.returncode == 4
-    assert "unknown git ref 'no-such-branch'" in proc.stderr
+    assert proc.returncode == 2
+    assert "--ref no-such-branch: unknown revision 'no-such-branch'" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

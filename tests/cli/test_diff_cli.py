@@ -42,4 +42,4 @@ def test_diff_text_and_markdown(example_repo, run_cfgc) -> None:  # type: ignore
 def test_diff_unknown_ref(example_repo, run_cfgc) -> None:  # type: ignore[no-untyped-def]
     git_init(example_repo)
     r = run_cfgc("diff", "--repo", example_repo, "--base", "nope")
-    assert r.returncode == 4 and "unknown git ref 'nope'" in r.stderr
+    assert r.returncode == 2 and "--base nope: unknown revision 'nope'" in r.stderr

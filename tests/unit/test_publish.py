@@ -67,7 +67,7 @@ def test_dry_run_writes_nothing(store, make_bundle, signing_key) -> None:
 
 
 def test_channel_needs_a_key(store, make_bundle) -> None:
-    with pytest.raises(InputError, match="signing key"):
+    with pytest.raises(UsageError, match="signing key"):
         publish(store, make_bundle(TARGETS), "prod", None)
 
 
