@@ -16,7 +16,7 @@ The findings come from four places, all located at a real file:line:col:
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,10 +45,49 @@ class CheckResult:
     targets: tuple[str, ...]
     changed: frozenset[str] | None  # None without --base
 
+    # With a base: per finding, "new" (this change introduces it) or
+    # "unchanged" (already on the base); empty without a base to compare.
+    states: tuple[str, ...] = ()
+
     @property
     def ok(self) -> bool:
         """True when no finding is an error (warnings do not fail)."""
         return not any(d.severity == "error" for d in self.diagnostics)
+
+    def state(self, i: int) -> str | None:
+        """The baseline state of finding ``i`` (None without a base)."""
+        return self.states[i] if self.states else None
+
+    def failing(self, fail_on_existing: bool = False) -> list[Diagnostic]:
+        """The errors that fail the check: by default only the new ones, and
+        secret-hygiene errors always (a plaintext credential stays exposed
+        for as long as it is in the repo, whoever added it)."""
+        return [d for i, d in enumerate(self.diagnostics) if d.severity == "error"
+                and (fail_on_existing or self.state(i) != "unchanged" or d.rule == "secrets")]
+
+
+_LINE_REFS = re.compile(r":\d+(?::\d+)?\b|\blines? \d+(?:[-–]\d+)?")
+
+
+def _key(d: Diagnostic) -> tuple[str, str, str]:
+    # Line numbers are left out so a finding whose line merely moved is not new.
+    return d.rule, d.location.path if d.location else "", _LINE_REFS.sub("", d.message)
+
+
+def baseline_states(head: Sequence[Diagnostic], base: Sequence[Diagnostic]) -> tuple[str, ...]:
+    """"unchanged" for each head finding the base already had (same rule,
+    file, message without line numbers, and every one of its targets), else "new"."""
+    seen: dict[tuple[str, str, str], set[str]] = {}
+    for d in base:
+        seen.setdefault(_key(d), set()).update(d.targets)
+    return tuple("unchanged" if _key(d) in seen and set(d.targets) <= seen[_key(d)] else "new" for d in head)
+
+
+def _base_findings(base: Source, select: str | None) -> tuple[Diagnostic, ...]:
+    try:
+        return run_checks(base, select).diagnostics
+    except CfgcError:
+        return ()  # no config or no such targets on the base: everything is new
 
 PARALLEL_MIN_TARGETS = 400
 
@@ -187,7 +226,10 @@ def _first_use(text: str, var: str) -> int:
 def run_checks(source: Source, select: str | None = None, base: Source | None = None,
                delta: Any = None) -> CheckResult:
     """Run every check on ``source``; ``base`` (or an already computed
-    :class:`cfgc.diff.DiffResult` ``delta``) marks targets as changed or not."""
+    :class:`cfgc.diff.DiffResult` ``delta``) marks targets as changed or not.
+
+    With ``base`` the base is checked too and each finding is marked new or
+    unchanged (:func:`baseline_states`)."""
     compiler = Compiler(source)
     changed: frozenset[str] | None = None
     if delta is None and base is not None:
@@ -201,8 +243,10 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
     try:
         compiler.schemas  # noqa: B018 - a bad schema is one finding, before any target
     except CfgcError as e:
-        return CheckResult(tuple(group([*diags, Diagnostic.from_error(e, "schema")])), (), changed)
-    specs = compiler.specs(select)
+        found = tuple(group([*diags, Diagnostic.from_error(e, "schema")]))
+        states = baseline_states(found, _base_findings(base, select)) if base is not None else ()
+        return CheckResult(found, (), changed, states)
+    specs = compiler.selected(select)
 
     def check_chunk(chunk: list[TargetSpec]) -> tuple[list[Diagnostic], list[str], set[str]]:
         found: list[Diagnostic] = []
@@ -235,7 +279,9 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
         diags.append(Diagnostic.from_error(e, "prompt"))
     diags += template_variable_findings(compiler.prompts)
     diags += hygiene(source, compiler.config, scanned)
-    return CheckResult(tuple(group(diags)), tuple(names), changed)
+    found = tuple(group(diags))
+    states = baseline_states(found, _base_findings(base, select)) if base is not None else ()
+    return CheckResult(found, tuple(names), changed, states)
 
 
 def _dotted(path: Path) -> str:

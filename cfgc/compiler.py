@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from cfgc.config import RepoConfig, SchemaRule, load_config
 from cfgc.diagnostics import Diagnostic
+from cfgc.errors import UsageError
 from cfgc.extends import resolve_extends
 from cfgc.hierarchy import Hierarchy, TargetSpec
 from cfgc.loading import Document, Path, load_yaml
@@ -91,6 +92,14 @@ class Compiler:
         if found is None:
             found = self._specs[select] = self.hierarchy.targets(select)
         return list(found)
+
+    def selected(self, select: str | None = None) -> list[TargetSpec]:
+        """Like :meth:`specs`, but a ``--target`` glob that matches nothing is
+        a usage error: "0 targets passed" would read as success."""
+        found = self.specs(select)
+        if select is not None and not found:
+            raise no_match(select, len(self.specs()))
+        return found
 
     def document(self, path: str) -> Document:
         """A layer file, parsed once."""
@@ -179,3 +188,9 @@ class Compiler:
         return self.schemas.validate(
             target.name, with_placeholders(target.value), target.provenance, secret_types
         )
+
+
+def no_match(select: str, total: int) -> UsageError:
+    """The error for a ``--target`` glob that selects no target."""
+    hint = " (quotes are part of the glob: pass it unquoted in YAML)" if select[:1] in "'\"" else ""
+    return UsageError(f"--target {select!r} matches none of the {total} targets{hint}")

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 from deepdiff import DeepDiff
 
-from cfgc.compiler import CompiledTarget, Compiler
+from cfgc.compiler import CompiledTarget, Compiler, no_match
 from cfgc.config import RepoConfig
 from cfgc.diagnostics import Diagnostic, group
 from cfgc.diff_validation import BASE_PREFIX, SideValidator, as_base, schema_inputs
@@ -220,6 +220,8 @@ def compare(base: Source, head: Source, select: str | None = None,
         parts = [chunk_diff(names)]
     diffs = [d for part, _ in parts for d in part]
     errors = group(e for _, part in parts for e in part)
+    if select is not None and not h.compiler.specs(select) and not (b and b.compiler.specs(select)):
+        raise no_match(select, len(h.compiler.specs()))
     return DiffResult(base_name, head_name, config.variables, tuple(diffs), tuple(files),
                       sum(n in h_all for n in names), len(h.compiler.specs(select)), tuple(errors))
 

@@ -3,11 +3,15 @@
 In one process: run ``cfgc check`` and ``cfgc diff`` against the PR base,
 print the findings as workflow commands (annotations on the changed lines),
 append the markdown report to ``$GITHUB_STEP_SUMMARY``, set the step outputs
-``changed-targets`` (a JSON list of target names), ``findings`` (how many)
-and ``errors`` in ``$GITHUB_OUTPUT``, and create or update ONE sticky PR
-comment, recognised by a hidden marker, through the REST API at
-``$GITHUB_API_URL`` with ``$GITHUB_TOKEN``.  Exits 1 when check found errors
-(after commenting, so the PR shows why).
+``changed-targets`` (a JSON list of target names), ``findings`` (how many),
+``errors`` and ``new-errors`` in ``$GITHUB_OUTPUT``, and create or update ONE
+sticky PR comment, recognised by a hidden marker, through the REST API at
+``$GITHUB_API_URL`` with ``$GITHUB_TOKEN``.
+
+The exit code reflects the findings only: 1 when the pull request introduces
+an error (or, with ``--fail-on-existing``, when any error exists), after the
+report is written.  A comment the API refuses (a fork's read-only token gets
+HTTP 403) is a warning: the summary and annotations still carry the report.
 """
 
 from __future__ import annotations
@@ -20,12 +24,25 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
-from cfgc.errors import CfgcError, ExternalError, UsageError
+from cfgc.errors import CfgcError, ExternalError, Location, UsageError
+
+if TYPE_CHECKING:
+    from cfgc.checks import CheckResult
+    from cfgc.report.markdown import Linker
 
 MARKER = "<!-- cfgc:sticky-comment -->"
 MAX_BODY = 60000  # GitHub refuses comments over 65536 characters
+
+
+class APIError(ExternalError):
+    """The REST API answered with an HTTP error status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class GitHubAPI:
@@ -53,7 +70,7 @@ class GitHubAPI:
                 raw = resp.read()
                 return (json.loads(raw) if raw else None), dict(resp.headers)
         except urllib.error.HTTPError as e:
-            raise ExternalError(f"GitHub API {method} {url}: HTTP {e.code} {e.read()[:200]!r}") from None
+            raise APIError(f"GitHub API {method} {url}: HTTP {e.code} {e.read()[:200]!r}", e.code) from None
         except urllib.error.URLError as e:
             raise ExternalError(f"GitHub API {method} {url}: {e.reason}") from None
 
@@ -135,8 +152,35 @@ def append_summary(markdown: str) -> None:
             f.write(markdown + "\n")
 
 
-def run_pr(root: Path, base_name: str, command: str, comment: bool, select: str | None) -> int:
-    """Check and diff against the base, report everywhere; the exit code."""
+def line_linker(root: Path) -> Linker | None:
+    """Locations as links to that line of the checked-out commit on GitHub.
+
+    The commit is the one the findings were computed on (``git rev-parse
+    HEAD``: the PR head, or the merge commit ``actions/checkout`` makes), so
+    the line numbers match; None when the repository or commit is unknown.
+    """
+    from cfgc.report.github import git_prefix
+
+    repository = os.environ.get("GITHUB_REPOSITORY")
+    r = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True)
+    sha = r.stdout.strip() if r.returncode == 0 else os.environ.get("GITHUB_SHA", "")
+    if not repository or not sha:
+        return None
+    server = os.environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+    prefix = git_prefix(root)
+
+    def link(loc: Location) -> str:
+        anchor = f"#L{loc.line}" if loc.line else ""
+        return f"{server}/{repository}/blob/{sha}/{quote(prefix + loc.path)}{anchor}"
+    return link
+
+
+def run_pr(root: Path, base_name: str, command: str, comment: bool, select: str | None,
+           fail_on_existing: bool = False, report: tuple[str, str] | None = None) -> int:
+    """Check and diff against the base, report everywhere; the exit code.
+
+    ``report``: (format, file) also writes the check in that format
+    (sarif, json, markdown or text) to that file."""
     from cfgc.checks import run_checks
     from cfgc.diff import compare
     from cfgc.report.github import git_prefix, render_github
@@ -144,27 +188,58 @@ def run_pr(root: Path, base_name: str, command: str, comment: bool, select: str 
     from cfgc.sources import DirSource, GitSource
 
     base_ref = resolve_base(root, base_name)
-    head = DirSource(root)
-    diff = compare(GitSource(root, base_ref), head, select, base_name, "this pull request")
-    check = run_checks(head, select, delta=diff) if command == "check" else None
+    head, base = DirSource(root), GitSource(root, base_ref)
+    diff = compare(base, head, select, base_name, "this pull request")
+    check = run_checks(head, select, base=base, delta=diff) if command == "check" else None
     if check is not None:
-        sys.stdout.write(render_github(check.diagnostics, git_prefix(root)))
-    body = pr_comment(check, diff)
+        sys.stdout.write(render_github(check.diagnostics, git_prefix(root), check.states))
+    body = pr_comment(check, diff, line_linker(root), fail_on_existing)
+    if report is not None and check is not None:
+        Path(report[1]).write_text(_render(report[0], check, git_prefix(root)), encoding="utf-8")
     append_summary(body)
     errors = sum(d.severity == "error" for d in check.diagnostics) if check else 0
+    failing = check.failing(fail_on_existing) if check else []
     set_outputs({
         "changed-targets": json.dumps([t.name for t in diff.targets]),
         "findings": str(len(check.diagnostics) if check else 0),
         "errors": str(errors),
+        "new-errors": str(len(check.failing(False)) if check else 0),
     })
     number = pr_number(os.environ.get("GITHUB_EVENT_PATH"))
     if comment and number is not None:
-        api = GitHubAPI(os.environ.get("GITHUB_API_URL", "https://api.github.com"),
-                        _require("GITHUB_TOKEN"), _require("GITHUB_REPOSITORY"))
-        action, cid = api.upsert_comment(number, body)
-        print(f"cfgc: {action} PR comment {cid}")
-    failed = errors > 0 or any(d.severity == "error" for d in diff.errors)
+        _comment(number, body)
+    failed = bool(failing) or any(d.severity == "error" for d in diff.errors)
     return 1 if failed else 0
+
+
+def _render(fmt: str, check: CheckResult, prefix: str) -> str:
+    from cfgc.report import diagnostics as plain
+    from cfgc.report.markdown import check_markdown
+    from cfgc.report.sarif import render_sarif
+
+    if fmt == "sarif":
+        return render_sarif(check.diagnostics, prefix, check.states)
+    if fmt == "json":
+        return plain.render_json(check.diagnostics, check.targets, baseline_states=list(check.states))
+    if fmt == "markdown":
+        return check_markdown(check)
+    return plain.render_text(check.diagnostics)
+
+
+def _comment(number: int, body: str) -> None:
+    api = GitHubAPI(os.environ.get("GITHUB_API_URL", "https://api.github.com"),
+                    _require("GITHUB_TOKEN"), _require("GITHUB_REPOSITORY"))
+    try:
+        action, cid = api.upsert_comment(number, body)
+    except APIError as e:
+        why = (" (a pull request from a fork gets a read-only token; the job summary has the report)"
+               if e.status in (401, 403, 404) else "")
+        print(f"::warning title=cfgc::could not write the PR comment: HTTP {e.status}{why}")
+        return
+    except ExternalError as e:
+        print(f"::warning title=cfgc::could not write the PR comment: {e}")
+        return
+    print(f"cfgc: {action} PR comment {cid}")
 
 
 def _require(name: str) -> str:
@@ -184,12 +259,14 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("--command", choices=["check", "diff"], default="check")
     pr.add_argument("--comment", default="true", help="true or false")
     pr.add_argument("--target", default=None)
+    pr.add_argument("--fail-on-existing", default="false", help="true: errors already on the base fail too")
     args = p.parse_args(argv)
     base = args.base or os.environ.get("GITHUB_BASE_REF", "")
     try:
         if not base:
             raise UsageError("no base ref: pass base-ref, or run on a pull_request event")
-        return run_pr(Path(args.repo).resolve(), base, args.command, args.comment.lower() == "true", args.target)
+        return run_pr(Path(args.repo).resolve(), base, args.command, args.comment.lower() == "true",
+                      args.target or None, args.fail_on_existing.lower() == "true")
     except CfgcError as e:
         print(f"::error::{e}")
         return e.exit_code

@@ -67,7 +67,7 @@ def run(
     files the build read, including those read by worker processes and the
     layers of targets that came from the build cache.
     """
-    specs = compiler.specs(select)
+    specs = compiler.selected(select)
     diags: list[Diagnostic] = []
     outputs: list[TargetOutput] = []
     todo: list[tuple[TargetSpec, str | None]] = []

@@ -6,14 +6,16 @@ from pathlib import Path
 
 import click
 
+from cfgc.changed_roots import config_roots
 from cfgc.checks import run_checks
 from cfgc.cli.common import format_option, repo_option
 from cfgc.cli.main import command
+from cfgc.errors import CfgcError, UsageError
 from cfgc.report import diagnostics as plain
 from cfgc.report.github import git_prefix, render_github
 from cfgc.report.markdown import check_markdown
 from cfgc.report.sarif import render_sarif
-from cfgc.sources import DirSource, GitSource, find_repo_root
+from cfgc.sources import CONFIG_FILE, DirSource, GitSource, find_repo_root
 
 
 @command("check")
@@ -21,8 +23,12 @@ from cfgc.sources import DirSource, GitSource, find_repo_root
 @click.option("--base", "base_ref", metavar="GITREF",
               help="Compare with this commit: policies see input.changed true/false.")
 @click.option("--target", "select", metavar="GLOB", help="Only targets whose name matches.")
+@click.option("--fail-on-existing", is_flag=True,
+              help="With --base: errors already on the base fail too (default: only new ones).")
 @format_option("text", "json", "github", "sarif", "markdown")
-def check(repo: Path | None, base_ref: str | None, select: str | None, fmt: str) -> None:
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+def check(repo: Path | None, base_ref: str | None, select: str | None, fail_on_existing: bool, fmt: str,
+          files: tuple[Path, ...]) -> None:
     """Run every check on the repo: the gate for pull requests.
 
     \b
@@ -42,6 +48,14 @@ def check(repo: Path | None, base_ref: str | None, select: str | None, fmt: str)
     at the line that set that value.
 
     Exits 1 when any error or deny finding exists; warnings do not fail.
+    With --base, each finding is new (this change introduces it) or
+    unchanged (the base has it too: same rule, file, message and targets,
+    whatever its line); only new errors fail unless --fail-on-existing.
+    --target matching no target is a usage error (exit 2).
+
+    FILES (as pre-commit passes them): check the config repo each file
+    belongs to, the nearest directory above it holding cfgc.yaml; files
+    outside any config repo are ignored.  --repo wins over FILES.
 
     \b
     Formats: text (path:line:col: severity: message), json, github
@@ -53,27 +67,66 @@ def check(repo: Path | None, base_ref: str | None, select: str | None, fmt: str)
       cfgc check
       cfgc check --base origin/main --format github
       cfgc check --format sarif > cfgc.sarif
+      cfgc check config/envs/prod.yaml     # the repo holding that file
     """
-    root = repo.resolve() if repo is not None else find_repo_root()
+    if repo is not None:
+        roots = [repo.resolve()]
+    elif files:
+        roots = config_roots(files)
+        if not roots:
+            click.echo(f"cfgc check: none of the {len(files)} files is inside a config repo (no cfgc.yaml above it)")
+            return
+    else:
+        roots = [_nearest_root()]
+    failed = []
+    for root in roots:
+        if len(roots) > 1 and fmt == "text":
+            click.echo(f"== {root}")  # paths below are relative to this config repo
+        if not _check_one(root, base_ref, select, fail_on_existing, fmt, repo):
+            failed.append(root)
+    if failed:
+        raise SystemExit(1)
+
+
+def _nearest_root() -> Path:
+    try:
+        return find_repo_root()
+    except CfgcError as e:
+        below = sorted(str(p.parent) for p in Path.cwd().glob("*/" + CONFIG_FILE))
+        hint = f" (found {', '.join(below)}: pass --repo DIR; in .pre-commit-config.yaml, args: [--repo, DIR])"
+        raise UsageError(str(e) + (hint if below else "")) from None
+
+
+def _check_one(root: Path, base_ref: str | None, select: str | None, fail_on_existing: bool, fmt: str,
+               repo: Path | None) -> bool:
+    """Check one config repo and print the report; False when it fails."""
     if not (root / "cfgc.yaml").is_file():
         raise click.UsageError(f"--repo {repo}: no cfgc.yaml in that directory")
     base = GitSource(root, base_ref, "--base") if base_ref else None
     result = run_checks(DirSource(root), select, base)
     diags = result.diagnostics
     if fmt == "json":
-        extra = {"changed": sorted(result.changed) if result.changed is not None else None}
+        extra = {"changed": sorted(result.changed) if result.changed is not None else None,
+                 "baseline_states": list(result.states) if base is not None else None}
         click.echo(plain.render_json(diags, result.targets, **extra), nl=False)
     elif fmt == "github":
-        click.echo(render_github(diags, git_prefix(root)), nl=False)
+        click.echo(render_github(diags, git_prefix(root), result.states), nl=False)
     elif fmt == "sarif":
-        click.echo(render_sarif(diags, git_prefix(root)), nl=False)
+        click.echo(render_sarif(diags, git_prefix(root), result.states), nl=False)
     elif fmt == "markdown":
-        click.echo(check_markdown(result), nl=False)
+        click.echo(check_markdown(result, fail_on_existing=fail_on_existing), nl=False)
     else:
-        click.echo(plain.render_text(diags), nl=False)
+        old = [d for i, d in enumerate(diags) if result.state(i) == "unchanged"]
+        click.echo(plain.render_text([d for i, d in enumerate(diags) if result.state(i) != "unchanged"]), nl=False)
+        if old:
+            click.echo(f"already on {base_ref}:")
+            click.echo(plain.render_text(old), nl=False)
         if result.ok and not diags:
             click.echo(f"ok: {len(result.targets)} targets pass every check")
         else:
             click.echo(plain.summary_line(diags, len(result.targets)))
-    if not result.ok:
-        raise SystemExit(1)
+        existing = result.states.count("unchanged")
+        if existing:
+            fails = "fail" if fail_on_existing else "do not fail: --fail-on-existing makes them"
+            click.echo(f"{existing} of these findings are already on {base_ref} ({fails})")
+    return not result.failing(fail_on_existing)

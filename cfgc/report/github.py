@@ -34,9 +34,9 @@ def git_prefix(root: Path) -> str:
     return out
 
 
-def annotation(d: Diagnostic, prefix: str = "") -> str:
-    """One finding as a workflow command."""
-    kind = "error" if d.severity == "error" else "warning"
+def annotation(d: Diagnostic, prefix: str = "", existing: bool = False) -> str:
+    """One finding as a workflow command; one already on the base is a notice."""
+    kind = "notice" if existing else "error" if d.severity == "error" else "warning"
     props: list[str] = []
     loc = d.location
     if loc is not None:
@@ -45,7 +45,8 @@ def annotation(d: Diagnostic, prefix: str = "") -> str:
             props.append(f"line={loc.line}")
         if loc.col:
             props.append(f"col={loc.col}")
-    props.append(f"title={escape_property('cfgc ' + d.rule)}")
+    title = f"cfgc {d.rule}" + (f" ({d.severity}, already on the base)" if existing else "")
+    props.append(f"title={escape_property(title)}")
     msg = d.message
     if d.targets:
         shown = ", ".join(d.targets[:5]) + (f" and {len(d.targets) - 5} more" if len(d.targets) > 5 else "")
@@ -53,6 +54,7 @@ def annotation(d: Diagnostic, prefix: str = "") -> str:
     return f"::{kind} {','.join(props)}::{escape_data(msg)}"
 
 
-def render_github(diags: Sequence[Diagnostic], prefix: str = "") -> str:
-    """Every finding as a workflow command line."""
-    return "".join(annotation(d, prefix) + "\n" for d in diags)
+def render_github(diags: Sequence[Diagnostic], prefix: str = "", states: Sequence[str] = ()) -> str:
+    """Every finding as a workflow command line (``states`` from a base comparison)."""
+    return "".join(annotation(d, prefix, bool(states) and states[i] == "unchanged") + "\n"
+                   for i, d in enumerate(diags))

@@ -32,7 +32,7 @@ def _describe(rule: str) -> str:
     return _RULE_HELP.get(rule, f"cfgc {rule} check")
 
 
-def _result(d: Diagnostic, rule_index: int, prefix: str) -> dict[str, Any]:
+def _result(d: Diagnostic, rule_index: int, prefix: str, state: str | None) -> dict[str, Any]:
     res: dict[str, Any] = {
         "ruleId": d.rule,
         "ruleIndex": rule_index,
@@ -48,13 +48,16 @@ def _result(d: Diagnostic, rule_index: int, prefix: str) -> dict[str, Any]:
                 region["startColumn"] = loc.col
             phys["region"] = region
         res["locations"] = [{"physicalLocation": phys}]
+    if state is not None:
+        res["baselineState"] = state  # "new" or "unchanged" (SARIF 2.1.0 §3.27.24)
     if d.targets:
         res["properties"] = {"targets": list(d.targets)}
     return res
 
 
-def sarif_log(diags: Sequence[Diagnostic], prefix: str = "") -> dict[str, Any]:
-    """The SARIF log as a dict."""
+def sarif_log(diags: Sequence[Diagnostic], prefix: str = "", states: Sequence[str] = ()) -> dict[str, Any]:
+    """The SARIF log as a dict; ``states`` (one per finding, from a base
+    comparison) become each result's ``baselineState``."""
     rules = sorted({d.rule for d in diags})
     index = {r: i for i, r in enumerate(rules)}
     driver = {
@@ -69,10 +72,11 @@ def sarif_log(diags: Sequence[Diagnostic], prefix: str = "") -> dict[str, Any]:
     return {
         "$schema": SCHEMA,
         "version": "2.1.0",
-        "runs": [{"tool": {"driver": driver}, "results": [_result(d, index[d.rule], prefix) for d in diags]}],
+        "runs": [{"tool": {"driver": driver}, "results": [
+            _result(d, index[d.rule], prefix, states[i] if states else None) for i, d in enumerate(diags)]}],
     }
 
 
-def render_sarif(diags: Sequence[Diagnostic], prefix: str = "") -> str:
+def render_sarif(diags: Sequence[Diagnostic], prefix: str = "", states: Sequence[str] = ()) -> str:
     """The SARIF log as indented JSON text."""
-    return json.dumps(sarif_log(diags, prefix), indent=2) + "\n"
+    return json.dumps(sarif_log(diags, prefix, states), indent=2) + "\n"

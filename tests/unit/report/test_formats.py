@@ -53,7 +53,7 @@ def test_pr_comment_golden(scenario: Scenario) -> None:
 
 
 def test_check_markdown_passed_and_failed(scenario: Scenario) -> None:
-    assert check_markdown(scenario.check).startswith("### Config check: ❌ 2 errors, 4 warnings (4 targets)")
+    assert check_markdown(scenario.check).startswith("### Config check: ❌ 2 new errors, 4 new warnings (4 targets)")
 
 
 def test_no_secret_material_in_any_output(scenario: Scenario) -> None:
