@@ -110,6 +110,10 @@ class NanoTime(dt.datetime):
             return NotImplemented
         return super().__eq__(other) and _nanos(self) == _nanos(other)
 
+    def __ne__(self, other: object) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
     __hash__ = dt.datetime.__hash__
 
     def __reduce_ex__(self, protocol: object) -> Any:

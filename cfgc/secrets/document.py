@@ -29,17 +29,25 @@ class Stash:
     value re-encrypts to byte-identical ciphertext under the same data key."""
 
     def __init__(self) -> None:
-        self._ivs: dict[tuple[str, str, bytes], bytes] = {}
+        # equal values under one key path (list items) each keep their own IV, in order
+        self._ivs: dict[tuple[str, str, bytes], list[bytes]] = {}
+        self._used: dict[tuple[str, str, bytes], int] = {}
 
     def __repr__(self) -> str:
         return f"Stash(<{len(self._ivs)} entries>)"
 
     def remember(self, aad: str, value: object, iv: bytes) -> None:
         if iv:
-            self._ivs[(aad, cipher.value_type(value), cipher.to_bytes(value))] = iv
+            self._ivs.setdefault((aad, cipher.value_type(value), cipher.to_bytes(value)), []).append(iv)
 
     def iv_for(self, aad: str, value: object) -> bytes | None:
-        return self._ivs.get((aad, cipher.value_type(value), cipher.to_bytes(value)))
+        key = (aad, cipher.value_type(value), cipher.to_bytes(value))
+        ivs = self._ivs.get(key)
+        if not ivs:
+            return None
+        n = self._used.get(key, 0)
+        self._used[key] = n + 1
+        return ivs[n % len(ivs)]
 
     def __len__(self) -> int:
         return len(self._ivs)

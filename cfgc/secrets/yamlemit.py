@@ -59,7 +59,11 @@ def _resolves_to_non_string(s: str) -> bool:
     return tag != "tag:yaml.org,2002:str"
 
 
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\x00": "\\0"}
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\x00": "\\0",
+    # libyaml's (and so yaml.v3's) short escapes, checked against sops 3.11
+    "\x07": "\\a", "\x08": "\\b", "\x0b": "\\v", "\x0c": "\\f", "\x1b": "\\e",
+    "\x85": "\\N", "\u2028": "\\L", "\u2029": "\\P",
+}  # fmt: skip
 
 
 def _printable(c: str) -> bool:
@@ -80,11 +84,11 @@ def _double(s: str) -> str:
         elif _printable(c):
             out.append(c)
         elif ord(c) <= 0xFF:
-            out.append(f"\\x{ord(c):02x}")
+            out.append(f"\\x{ord(c):02X}")
         elif ord(c) <= 0xFFFF:
-            out.append(f"\\u{ord(c):04x}")
+            out.append(f"\\u{ord(c):04X}")
         else:
-            out.append(f"\\U{ord(c):08x}")
+            out.append(f"\\U{ord(c):08X}")
     return '"' + "".join(out) + '"'
 
 
