@@ -159,7 +159,9 @@ def _value(loader: Any, node: Any, ix: _Index) -> Any:
     if isinstance(node, yaml.ScalarNode):
         v = loader.construct_object(node, deep=True)
         if isinstance(v, int) and not isinstance(v, bool) and not INT64_MIN <= v <= INT64_MAX:
-            raise _err(node, "integer outside the 64-bit range: sops cannot read it back (quote it)")
+            raise _err(
+                node, "integer outside the 64-bit range: sops cannot read it back (quote it)"
+            )
         return v
     coll = ix.colls[ix.by_node[id(node)]]
     if isinstance(node, yaml.SequenceNode):
@@ -170,8 +172,12 @@ def _value(loader: Any, node: Any, ix: _Index) -> Any:
         return items + coll.after
     out: dict[Any, Any] = {}
     for i, (k, v) in enumerate(node.value):
-        if k.tag == MERGE_TAG or (isinstance(k, yaml.ScalarNode) and k.value == "<<" and not k.style):
-            raise _err(k, "YAML merge keys ('<<') are not supported in secrets files: write the values out")
+        if k.tag == MERGE_TAG or (
+            isinstance(k, yaml.ScalarNode) and k.value == "<<" and not k.style
+        ):
+            raise _err(
+                k, "YAML merge keys ('<<') are not supported in secrets files: write the values out"
+            )
         key = _value(loader, k, ix) if isinstance(k, yaml.ScalarNode) else None
         if not isinstance(key, str):
             raise _err(k, "only string keys are supported")

@@ -86,7 +86,9 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 CFGC = ["python3", "-m", "cfgc"]
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(text=document())
 def test_generated_documents_both_ways(sops_bin: str, work: Path, text: str) -> None:
     plain = work / "doc.yaml"

@@ -81,7 +81,9 @@ def test_nanosecond_timestamps_are_kept_exactly() -> None:
     assert t != dt.datetime(2024, 1, 2, 3, 4, 5, 123456, tzinfo=dt.UTC)
     key = os.urandom(32)
     enc = cipher.encrypt(t, key, "t:")
-    assert cipher.format_go_time(cipher.decrypt(enc, key, "t:")[0]) == "2024-01-02T03:04:05.123456789Z"  # type: ignore[arg-type]
+    assert (
+        cipher.format_go_time(cipher.decrypt(enc, key, "t:")[0]) == "2024-01-02T03:04:05.123456789Z"
+    )  # type: ignore[arg-type]
 
 
 def test_binary_bytes_are_kept_exactly() -> None:
@@ -118,7 +120,17 @@ def test_int64_limits_still_load() -> None:
     }
 
 
-@pytest.mark.parametrize(("name", "fmt"), [("a.yaml", "yaml"), ("a.YML", "yaml"), ("a.json", "json"), ("a.txt", "binary"), ("a.bin", "binary"), ("a", "binary")])
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        ("a.yaml", "yaml"),
+        ("a.YML", "yaml"),
+        ("a.json", "json"),
+        ("a.txt", "binary"),
+        ("a.bin", "binary"),
+        ("a", "binary"),
+    ],
+)
 def test_store_follows_the_extension_as_in_sops(name: str, fmt: str) -> None:
     assert fileio.format_for(name) == fmt
 
@@ -143,11 +155,11 @@ def test_binary_file_stays_in_the_binary_store(repo: Path, keyring: Keyring) -> 
     p = repo / "secrets" / "blob.bin"
     p.write_bytes(b"raw\xff\x00bytes\n")
     ops.encrypt_file(p, keyring, in_place=True)
-    assert p.read_text().startswith("{\n\t\"data\": \"ENC[")
+    assert p.read_text().startswith('{\n\t"data": "ENC[')
     doc = ops.decrypt_file(p, keyring)
     assert fileio.dump_bytes(doc, "binary") == b"raw\xff\x00bytes\n"
     ops.rotate(p, keyring)
-    assert p.read_text().startswith("{\n\t\"data\": \"ENC[")
+    assert p.read_text().startswith('{\n\t"data": "ENC[')
     assert fileio.dump_bytes(ops.decrypt_file(p, keyring), "binary") == b"raw\xff\x00bytes\n"
 
 
