@@ -26,7 +26,8 @@ from deepdiff import DeepDiff
 
 from cfgc.compiler import CompiledTarget, Compiler
 from cfgc.config import RepoConfig
-from cfgc.diagnostics import Diagnostic
+from cfgc.diagnostics import Diagnostic, group
+from cfgc.diff_validation import BASE_PREFIX, SideValidator, as_base, schema_inputs
 from cfgc.errors import CfgcError, InputError, Location
 from cfgc.hierarchy import TargetSpec
 from cfgc.loading import Path
@@ -111,6 +112,8 @@ def reached(compiler: Compiler, changed: set[str], select: str | None) -> list[T
     prompts = (compiler.config.prompts or "\0") + "/"
     if CONFIG_FILE in changed or any(p.startswith(prompts) for p in changed):
         return specs
+    if compiler.config.schemas and not changed.isdisjoint(schema_inputs(compiler)):
+        return specs  # a schema edit changes no value but can make any target invalid
     return [s for s in specs if not changed.isdisjoint(s.layers)]
 
 
@@ -119,6 +122,7 @@ class Side:
 
     def __init__(self, source: Source) -> None:
         self.compiler = Compiler(source)
+        self.validator = SideValidator(self.compiler)
         self._sops: dict[str, Any] = {}
 
     def comparable(self, value: Any) -> Any:
@@ -180,8 +184,12 @@ def compare(base: Source, head: Source, select: str | None = None,
         memo: Memo = {}
         for name in chunk:
             b_spec, h_spec = b_all.get(name), h_all.get(name)
-            before = _compile(b, b_spec, errors, "warning", "at the base: ")
+            before = _compile(b, b_spec, errors, "warning", BASE_PREFIX)
             after = _compile(h, h_spec, errors, "error", "")
+            if before is not None and b is not None:
+                errors += [as_base(d) for d in b.validator.findings(before)]
+            if after is not None:
+                errors += h.validator.findings(after)
             spec = h_spec or b_spec
             assert spec is not None
             prod = is_production(name, spec.variables, config)
@@ -211,7 +219,7 @@ def compare(base: Source, head: Source, select: str | None = None,
     else:
         parts = [chunk_diff(names)]
     diffs = [d for part, _ in parts for d in part]
-    errors = [e for _, part in parts for e in part]
+    errors = group(e for _, part in parts for e in part)
     return DiffResult(base_name, head_name, config.variables, tuple(diffs), tuple(files),
                       sum(n in h_all for n in names), len(h.compiler.specs(select)), tuple(errors))
 

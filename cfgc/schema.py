@@ -14,6 +14,7 @@ from cfgc.merging import dotted
 from cfgc.provenance import Provenance
 from cfgc.redact import mask, sensitive_strings
 from cfgc.repopath import NotFound
+from cfgc.schema_refs import MAX_SCHEMA_FILES, keyword_index, pointer, referenced_files, uri
 from cfgc.sources import Source
 
 if TYPE_CHECKING:
@@ -33,18 +34,43 @@ def _jsonschema_rs() -> Any:
 
 
 def schema_files(source: Source, config: RepoConfig) -> dict[str, bytes]:
-    """The bytes of every declared schema and of each JSON file beside one ($ref targets)."""
-    out: dict[str, bytes] = {}
+    """The bytes of every declared schema, of each JSON file beside one, and of
+    every file their ``$ref`` name (transitively): all a validation may read."""
+    return _load(source, config)[0]
+
+
+def _load(source: Source, config: RepoConfig) -> tuple[dict[str, bytes], dict[str, Any]]:
+    raw: dict[str, bytes] = {}
     for rule in config.schemas:
         try:
-            out[rule.schema] = source.read(rule.schema)
+            raw[rule.schema] = source.read(rule.schema)
         except NotFound:
             raise InputError(f"schema file not found: {rule.schema}", rule.location) from None
     folders = {r.schema.rpartition("/")[0] for r in config.schemas}
     for f in source.files():
-        if f.endswith(".json") and f.rpartition("/")[0] in folders and f not in out:
-            out[f] = source.read(f)
-    return out
+        if f.endswith(".json") and f.rpartition("/")[0] in folders and f not in raw:
+            raw[f] = source.read(f)
+    docs = {path: _parse(path, data) for path, data in raw.items()}
+    # Declared schemas and the files they reach are searched for references;
+    # a JSON file beside them that nothing names is registered, not read as a schema.
+    pending = [rule.schema for rule in config.schemas]
+    seen = set(pending)
+    while pending:
+        path = pending.pop()
+        for target in referenced_files(path, docs[path]):
+            if target in seen:
+                continue
+            seen.add(target)
+            pending.append(target)
+            if target not in raw:
+                if len(raw) >= MAX_SCHEMA_FILES:
+                    raise InputError(f"more than {MAX_SCHEMA_FILES} schema files are referenced", Location(path))
+                try:
+                    raw[target] = source.read(target)
+                except NotFound:
+                    raise InputError(f"$ref names {target}, which is not in the repo", Location(path)) from None
+                docs[target] = _parse(target, raw[target])
+    return raw, docs
 
 
 class LoadedSchema:
@@ -71,8 +97,10 @@ class SchemaSet:
 
     def __init__(self, source: Source, config: RepoConfig) -> None:
         self.schemas: list[LoadedSchema] = []
-        raw = schema_files(source, config)
-        docs = {path: _parse(path, data) for path, data in raw.items()}
+        self._tops: dict[int, tuple[str, str]] = {}  # copies given a base $id
+        raw, docs = _load(source, config)
+        self._docs = docs
+        self._index: dict[int, tuple[str, str]] | None = None
         fast_registry = _fast_registry(docs)
         registry: list[Any] = []
 
@@ -86,7 +114,8 @@ class SchemaSet:
             if not isinstance(schema, dict):
                 raise InputError("a JSON Schema must be an object", Location(rule.schema))
             if "$id" not in schema:
-                schema = {**schema, "$id": _uri(rule.schema)}
+                schema = {**schema, "$id": uri(rule.schema)}
+                self._tops[id(schema)] = (rule.schema, "")
             fast = _fast_validator(schema, fast_registry)
 
             def detailed(rule: SchemaRule = rule, schema: Any = schema) -> Any:
@@ -122,7 +151,7 @@ class SchemaSet:
                 raise InputError(
                     f"cannot resolve $ref {e.ref!r}: put the schema in the repo "
                     "(cfgc never fetches schemas over the network)",
-                    s.rule.location,
+                    Location(s.rule.schema),
                 ) from None
             for err in errors:
                 path: Path = tuple(err.absolute_path)
@@ -140,13 +169,28 @@ class SchemaSet:
                 out.append(
                     Diagnostic(
                         "error",
-                        f"{dotted(path)}: {message} (schema {s.rule.schema})",
+                        f"{dotted(path)}: {message} ({self._rule_of(err, s.rule.schema)})",
                         _where(err, path, prov),
                         "schema",
                         (name,),
                     )
                 )
         return out
+
+
+    def _rule_of(self, err: jsonschema.ValidationError, top: str) -> str:
+        """``file#pointer`` of the keyword that failed, in the file that holds it."""
+        if self._index is None:
+            self._index = {**keyword_index(self._docs), **self._tops}
+        keyword = err.validator
+        found = self._index.get(id(err.schema)) if isinstance(err.schema, dict) else None
+        if found is None:  # a boolean subschema: its path, when no $ref was crossed
+            path = list(err.absolute_schema_path)
+            if any(p in ("$ref", "$dynamicRef") for p in path):
+                return top
+            found, keyword = (top, pointer(path)), None
+        file, at = found
+        return f"{file}#{at}" + (pointer([keyword]) if keyword is not None else "")
 
 
 def _where(err: jsonschema.ValidationError, path: Path, prov: Provenance) -> Location:
@@ -158,10 +202,6 @@ def _where(err: jsonschema.ValidationError, path: Path, prov: Provenance) -> Loc
                 if hist and hist[-1].action == "delete":
                     return hist[-1].location
     return prov.locate(path)
-
-
-def _uri(path: str) -> str:
-    return f"cfgc:///{path}"
 
 
 def _parse(path: str, raw: bytes) -> Any:
@@ -190,7 +230,7 @@ def _registry(docs: dict[str, Any]) -> referencing.Registry[Any]:
         if not isinstance(schema, dict):
             continue
         res = DRAFT202012.create_resource(schema)
-        resources.append((_uri(path), res))
+        resources.append((uri(path), res))
         if isinstance(schema.get("$id"), str):
             resources.append((schema["$id"], res))
     return referencing.Registry(retrieve=_refuse).with_resources(resources)  # type: ignore[call-arg]
@@ -203,7 +243,7 @@ def _fast_registry(docs: dict[str, Any]) -> Any:
     resources = []
     for path, schema in docs.items():
         if isinstance(schema, dict):
-            resources.append((_uri(path), schema))
+            resources.append((uri(path), schema))
             if isinstance(schema.get("$id"), str):
                 resources.append((schema["$id"], schema))
     try:

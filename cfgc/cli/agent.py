@@ -30,6 +30,15 @@ from cfgc.errors import UsageError
               help="Serve decrypted secrets at /v1/targets/T/secrets/PATH (loopback or unix socket only).")
 @click.option("--age-key-file", type=click.Path(dir_okay=False, exists=True),
               help="age identity for --serve-secrets (default: SOPS_AGE_KEY / SOPS_AGE_KEY_FILE; KMS from AWS env).")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Also answer requests with this Host (e.g. a Kubernetes service name; repeatable). "
+                   "Secrets stay loopback-only. Default: localhost, 127.0.0.1, [::1] only.")
+@click.option("--header-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds for a request head to arrive (from connect or its first byte); then 408 and close.")
+@click.option("--idle-timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              help="Seconds a keep-alive connection may stay idle, or leave its answers unread, before it is closed.")
+@click.option("--max-connections", type=click.IntRange(min=1), default=512, show_default=True,
+              help="Open connections served; 8 more may ask /health/* only; beyond, new ones are closed.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True)
@@ -37,6 +46,7 @@ from cfgc.errors import UsageError
 def agent_cmd(url: str, plain_http: bool, username: str | None, password_stdin: bool, channel: str,
               keys: tuple[Path, ...], kms_keys: tuple[str, ...], listen: str, targets: tuple[str, ...],
               cache_dir: Path | None, interval: float, serve_secrets: bool, age_key_file: str | None,
+              allow_hosts: tuple[str, ...], header_timeout: float, idle_timeout: float, max_connections: int,
               log_format: str, log_level: str, repository: str | None, state_file: Path | None,
               min_serial: int) -> None:
     """Serve verified configuration over HTTP: the sidecar for non-Python services.
@@ -56,7 +66,9 @@ def agent_cmd(url: str, plain_http: bool, username: str | None, password_stdin: 
     /metrics.  A channel pointer past its expiry keeps the version served but
     reports stale (/health/ready, /v1/status, cfgc_runtime_pointer_expired).
     Pointers of another --repository, or older than a serial recorded in the
-    --state-file, are refused.  SIGTERM stops it cleanly (exit 0).
+    --state-file, are refused.  SIGTERM stops it cleanly (exit 0).  Only loopback Host
+    headers are answered (DNS rebinding), plus --allow-host names for
+    everything but secrets; other hosts get 421.
 
     \b
     Examples:
@@ -66,6 +78,8 @@ def agent_cmd(url: str, plain_http: bool, username: str | None, password_stdin: 
           --listen unix:/run/cfgc/agent.sock --serve-secrets --log-format json
     """
     from cfgc.runtime.agent.app import Agent
+    from cfgc.runtime.agent.hosts import HostPolicy, allowed_names
+    from cfgc.runtime.agent.http import Limits
     from cfgc.runtime.agent.serve import is_local, parse_listen, run, setup_logging
     from cfgc.runtime.sync import Syncer, open_source
     from cfgc.secrets import default_keyring
@@ -81,5 +95,7 @@ def agent_cmd(url: str, plain_http: bool, username: str | None, password_stdin: 
 
     policy = runtime_policy(store.url, repository, state_file, min_serial)
     syncer = Syncer(store, verifiers, channel, targets or ("*",), cache_dir, interval, policy=policy)
-    agent = Agent(syncer, default_keyring(age_key_file) if serve_secrets else None)
+    hosts = HostPolicy(allowed_names(allow_hosts), check=not isinstance(addr, str))
+    limits = Limits(header_timeout, idle_timeout, max_connections)
+    agent = Agent(syncer, default_keyring(age_key_file) if serve_secrets else None, hosts=hosts, limits=limits)
     run(agent, addr)

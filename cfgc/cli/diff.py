@@ -36,6 +36,12 @@ def diff(repo: Path | None, base_ref: str, head_ref: str | None, select: str | N
     Only targets that the changed files can reach are compiled, so a one-file
     change in a large repo stays fast.  No keys, no checkout, no network.
 
+    Each compared target is also validated on both sides as 'cfgc validate'
+    would; the findings are listed in every format (the base's as warnings
+    marked 'at the base:').  Exit status: 1 when the head has an error
+    (compile or validation), or with --exit-code when any target changed;
+    0 otherwise.
+
     \b
     Examples:
       cfgc diff --base origin/main

@@ -15,8 +15,10 @@ from collections import Counter
 from typing import Any
 
 from cfgc.diff import Change, DiffResult, TargetDiff
+from cfgc.diff_validation import BASE_PREFIX
 from cfgc.merging import MISSING, dotted
 from cfgc.redact import MARKER
+from cfgc.report.diagnostics import diagnostic_json
 
 _MARK = {"added": "+", "removed": "-", "changed": "~"}
 MAX_VALUE = 80
@@ -69,6 +71,18 @@ def headline(result: DiffResult) -> str:
     return f"{n} of {s['total_targets']} targets changed ({', '.join(parts)})"
 
 
+def validation_line(result: DiffResult) -> str | None:
+    """``the head does not validate: 2 errors`` (and the base's findings), or None when clean."""
+    errors = sum(d.severity == "error" for d in result.errors)
+    base = sum(d.message.startswith(BASE_PREFIX) for d in result.errors)
+    parts = []
+    if errors:
+        parts.append(f"the head does not validate: {errors} error{'s' if errors != 1 else ''} (cfgc validate fails)")
+    if base:
+        parts.append(f"{base} finding{'s' if base != 1 else ''} at the base")
+    return "; ".join(parts) or None
+
+
 def _radius(result: DiffResult) -> list[tuple[str, str]]:
     s = summary(result)
     rows = []
@@ -86,6 +100,9 @@ def render_text(result: DiffResult) -> str:
     """The terminal form."""
     s = summary(result)
     lines = [f"cfgc diff {result.base} → {result.head}", headline(result)]
+    check = validation_line(result)
+    if check:
+        lines.append(check)
     if s["production"]:
         lines.append(f"production: {len(s['production'])} ({_some(s['production'])})")
     lines += [f"  {var}: {text}" for var, text in _radius(result)]
@@ -112,6 +129,10 @@ def render_markdown(result: DiffResult, max_changes: int = 50) -> str:
     """The pull-request form: blast radius table, then per-target details."""
     s = summary(result)
     out = [f"### Config diff: {headline(result)}", ""]
+    check = validation_line(result)
+    if check:
+        icon = "❌" if any(d.severity == "error" for d in result.errors) else "⚠️"
+        out += [f"**{icon} {_md(check[0].upper() + check[1:])}**", ""]
     if s["production"]:
         prod = _some(s["production"], "`")
         out += [f"**⚠️ {len(s['production'])} production target(s):** {prod}", ""]
@@ -122,8 +143,10 @@ def render_markdown(result: DiffResult, max_changes: int = 50) -> str:
         out.append("")
     for group in _groups(result.targets):
         out += _target_md(group, max_changes)
+    if result.errors:
+        out += ["#### Findings", ""]
     for d in result.errors:
-        out.append(f"- ❌ {_code(str(d))}")
+        out.append(f"- {'❌' if d.severity == 'error' else '⚠️'} {_code(str(d))}")
     if result.errors:
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
@@ -185,7 +208,11 @@ def diff_json(result: DiffResult) -> dict[str, Any]:
         "head": result.head,
         "targets": targets,
         "summary": summary(result),
+        # the head validates (as `cfgc validate` would say); base findings are warnings
+        "ok": not any(d.severity == "error" for d in result.errors),
         "errors": [str(d) for d in result.errors],
+        "diagnostics": [{**diagnostic_json(d), "side": "base" if d.message.startswith(BASE_PREFIX) else "head"}
+                        for d in result.errors],
     }
 
 

@@ -1,6 +1,7 @@
 """The runtime's on-disk cache: the last verified version, kept to start without the source.
 
-Layout below the cache directory (created 0700, files 0600)::
+Layout below the cache directory (directories 0700, files and ``.lock`` 0600;
+wrong modes found on an existing cache are corrected, see :meth:`BundleCache.secure`)::
 
     blobs/sha256/<hex>     content-addressed files: bundle manifest, targets,
                            prompt templates, SOPS documents (still encrypted)
@@ -11,7 +12,9 @@ Layout below the cache directory (created 0700, files 0600)::
 Nothing read back is trusted: loading re-verifies the pointer and manifest
 signatures and every digest, exactly as a download is verified.  A blob whose
 bytes no longer match its name is deleted (and downloaded again by the next
-refresh).  Writes are atomic (temporary file, ``fsync``, ``rename``), and a
+refresh).  A blob's name is always the 64 hex digits of a checked digest
+(:func:`cfgc.stores.base.digest_hex`), so no digest read from a document can
+name a file outside ``blobs/sha256``.  Writes are atomic (temporary file, ``fsync``, ``rename``), and a
 version is written only after it verified, so a failed refresh leaves the
 cache as it was.
 """
@@ -20,22 +23,28 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
-import tempfile
+import stat
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from cfgc.canonical import sha256_digest
 from cfgc.errors import IntegrityError
-from cfgc.fslock import locked
 from cfgc.runtime.fetch import Verified, check_manifest_signature, needed_files, select_targets
+from cfgc.runtime.privfile import write_private
 from cfgc.signing import Verifier
+from cfgc.stores.base import digest_hex
+from cfgc.stores.bounds import FILE_MAX, POINTER_MAX, SIGNATURES_MAX
 from cfgc.stores.pointer import decode_pointer
 
 FORMAT = "cfgc.runtime-cache/v1"
+# A state file holds a pointer and a signature envelope (base64): bounded by their read limits.
+STATE_MAX = 2 * (POINTER_MAX + SIGNATURES_MAX)
 
 
 class CacheError(IntegrityError):
@@ -56,13 +65,21 @@ class BundleCache:
 
     # -- blobs -------------------------------------------------------------
     def _blob(self, digest: str) -> Path:
-        return self.root / "blobs" / "sha256" / digest.removeprefix("sha256:")
+        return self.root / "blobs" / "sha256" / digest_hex(digest)
 
     def blob(self, digest: str) -> bytes | None:
-        """Cached content with this digest (verified), or None; a corrupt file is removed."""
+        """Cached content with this digest (verified), or None; a corrupt file is removed.
+
+        IntegrityError when ``digest`` is not a sha256 digest (it never becomes a path).
+        """
         path = self._blob(digest)
         try:
-            data = path.read_bytes()
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            with os.fdopen(fd, "rb") as f:
+                data = f.read(FILE_MAX + 1)
         except OSError:
             return None
         if sha256_digest(data) != digest:
@@ -74,7 +91,11 @@ class BundleCache:
     # -- state -------------------------------------------------------------
     def read_state(self) -> dict[str, Any] | None:
         try:
-            value = json.loads(self.state_path.read_bytes())
+            with open(self.state_path, "rb") as f:
+                data = f.read(STATE_MAX + 1)
+            if len(data) > STATE_MAX:
+                raise CacheError(f"cache {self.state_path} is larger than {STATE_MAX} bytes")
+            value = json.loads(data)
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as e:
@@ -96,6 +117,8 @@ class BundleCache:
         state = self.read_state()
         if state is None:
             return None
+        with contextlib.suppress(OSError):
+            self.secure()  # a read-only cache still serves; the next write reports the problem
         try:
             pointer_doc = base64.b64decode(state["pointer"])
             signature = base64.b64decode(state["signature"])
@@ -123,7 +146,7 @@ class BundleCache:
         with self._locked():
             for digest, data in v.new_blobs.items():
                 if not self._blob(digest).is_file():
-                    _write(self._blob(digest), data)
+                    write_private(self._blob(digest), data)
             manifest = v.manifest
             digests = sorted({v.pointer.manifest_digest} | {str(e["digest"]) for e in
                                                             needed_files(manifest, v.targets).values()})
@@ -134,7 +157,7 @@ class BundleCache:
                 "pointer": base64.b64encode(v.pointer_doc).decode(),
                 "signature": base64.b64encode(v.signature).decode(), "blobs": digests,
             }
-            _write(self.state_path, json.dumps(state, indent=1, sort_keys=True).encode())
+            write_private(self.state_path, json.dumps(state, indent=1, sort_keys=True).encode())
             self._collect()
 
     def touch(self, etag: str | None) -> None:
@@ -148,7 +171,7 @@ class BundleCache:
                 return
             state["fetched_at"] = time.time()
             state["etag"] = etag
-            _write(self.state_path, json.dumps(state, indent=1, sort_keys=True).encode())
+            write_private(self.state_path, json.dumps(state, indent=1, sort_keys=True).encode())
 
     def _collect(self) -> None:
         """Remove blobs no state file references (caller holds the lock)."""
@@ -162,20 +185,43 @@ class BundleCache:
             if p.name not in keep and not p.name.startswith("."):
                 p.unlink(missing_ok=True)
 
-    def _locked(self) -> contextlib.AbstractContextManager[None]:
-        return locked(self.root, mode=0o700)
+    def secure(self) -> None:
+        """Create the layout, and give every directory 0700 and every file 0600.
+
+        Modes found wrong on an existing cache are corrected (the cache holds
+        encrypted secrets and the configuration a service runs with).  The
+        cache directory itself is created 0700; when it already exists it loses
+        its group and other bits only if this user owns it and it is not a
+        shared sticky directory such as /tmp.  Symlinks are never followed.
+        """
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        st = os.stat(self.root)
+        if st.st_mode & 0o077 and st.st_uid == os.getuid() and not st.st_mode & stat.S_ISVTX:
+            os.chmod(self.root, 0o700)
+        for sub in (self.root / "blobs", self.root / "blobs" / "sha256", self.root / "state"):
+            sub.mkdir(exist_ok=True, mode=0o700)
+            _fix(sub, 0o700)
+        for d in (self.root / "blobs" / "sha256", self.root / "state"):
+            for p in d.iterdir():
+                _fix(p, 0o600)
+        if (self.root / ".lock").exists():
+            _fix(self.root / ".lock", 0o600)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold ``.lock`` (created 0600, never through a symlink) for the block."""
+        self.secure()
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _fix(path: Path, mode: int) -> None:
+    """Set ``path``'s permission bits to ``mode`` unless it is a symlink (never followed)."""
+    st = os.lstat(path)
+    if not stat.S_ISLNK(st.st_mode) and stat.S_IMODE(st.st_mode) != mode:
+        os.chmod(path, mode)

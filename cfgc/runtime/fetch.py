@@ -14,18 +14,18 @@ refused (:class:`RollbackError`).
 from __future__ import annotations
 
 import fnmatch
-import gzip
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cfgc.attest import MANIFEST_TYPE, SIGNATURE
+from cfgc.attest import MANIFEST_TYPE, SIGNATURE, listed_files
 from cfgc.canonical import sha256_digest
 from cfgc.errors import ExternalError, InputError, IntegrityError
 from cfgc.signing import Verifier, verify_envelope
-from cfgc.stores.base import Store, check_channel
-from cfgc.stores.layout import CONTENT_DIGEST, TITLE, parse_version
+from cfgc.stores.base import Store, check_channel, check_digest
+from cfgc.stores.bounds import gunzip, signed_size
+from cfgc.stores.layout import layer_map, parse_version, read_blob, signed_manifest
 from cfgc.stores.pointer import Pointer, decode_pointer
 
 
@@ -131,8 +131,14 @@ def fetch(store: Store, verifiers: list[Verifier], channel: str, patterns: tuple
 
 def fetch_version(store: Store, verifiers: list[Verifier], pointer: Pointer, pointer_doc: bytes,
                   etag: str | None, patterns: tuple[str, ...], cached: BlobLookup) -> Verified:
-    """Read and verify the version a (verified) pointer names."""
+    """Read and verify the version a (verified) pointer names.
+
+    Order matters: the (bounded) version and signatures documents, then the
+    manifest signature; which blobs are read, and how many bytes each may
+    take, comes from the signed manifest only.
+    """
     version = pointer.version
+    check_digest(pointer.manifest_digest)
     doc = store.get_version(version)
     if doc is None:
         raise IntegrityError(f"channel {pointer.channel} names version {version}, which is not in {store.url}")
@@ -140,43 +146,33 @@ def fetch_version(store: Store, verifiers: list[Verifier], pointer: Pointer, poi
     if info.manifest_digest != pointer.manifest_digest:
         raise IntegrityError(f"version {version} has manifest {info.manifest_digest}, "
                              f"the channel pointer promised {pointer.manifest_digest}")
+    payload, signature = signed_manifest(store.get_signatures(version), verifiers, version, info.manifest_digest)
     new: dict[str, bytes] = {}
     raw = cached(info.manifest_digest)
     if raw is None:
-        raw = _checked(store.get_blob(info.manifest_digest), info.manifest_digest, "manifest.json", version)
-        new[info.manifest_digest] = raw
-    sigs = store.get_signatures(version)
-    try:
-        envelope = json.loads(sigs)[SIGNATURE] if sigs else None
-    except (ValueError, KeyError, TypeError):
-        envelope = None
-    if envelope is None:
-        raise IntegrityError(f"version {version} in {store.url} is not signed ({SIGNATURE} missing)")
-    signature = json.dumps(envelope, sort_keys=True, separators=(",", ":")).encode()
+        raw = new[info.manifest_digest] = payload
     check_manifest_signature(raw, signature, verifiers, version)
     try:
         manifest = json.loads(raw)
-    except ValueError:
-        raise IntegrityError(f"version {version}: manifest.json is not JSON") from None
+        want = {rel: str(entry.get("digest")) for rel, _, entry in listed_files(manifest)}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise IntegrityError(f"version {version}: manifest.json is not a cfgc manifest") from None
     targets = select_targets(manifest, patterns, version)
-    layers = {str((layer.get("annotations") or {}).get(TITLE, "")).removesuffix(".gz"): layer
-              for layer in info.layers}
+    layers = layer_map(info, want)
     files: dict[str, bytes] = {}
     for path, entry in needed_files(manifest, targets).items():
-        want = str(entry.get("digest"))
-        data = cached(want)
+        want_digest = check_digest(entry.get("digest"))
+        size = signed_size(entry, f"version {version}: {path}")
+        data = cached(want_digest)
         if data is None:
             layer = layers.get(path)
-            if layer is None or (layer.get("annotations") or {}).get(CONTENT_DIGEST) != want:
-                raise IntegrityError(f"version {version}: no layer for {path} with digest {want}")
-            try:
-                data = gzip.decompress(store.get_blob(str(layer["digest"])))
-            except (OSError, EOFError):
-                raise IntegrityError(f"version {version}: {path} does not decompress (truncated?)") from None
-            data = _checked(data, want, path, version)
-            new[want] = data
-        if len(data) != entry.get("size"):
-            raise IntegrityError(f"version {version}: {path} is {len(data)} bytes, the manifest says {entry.get('size')}")
+            if layer is None:
+                raise IntegrityError(f"version {version}: no layer for {path} with digest {want_digest}")
+            blob = read_blob(store, str(layer["digest"]), size, f"version {version}: {path}")
+            data = _checked(gunzip(blob, size, f"version {version}: {path}"), want_digest, path, version)
+            new[want_digest] = data
+        if len(data) != size:
+            raise IntegrityError(f"version {version}: {path} is {len(data)} bytes, the manifest says {size}")
         files[path] = data
     return Verified(pointer, pointer_doc, etag, raw, signature, targets, files, new)
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any
 from cfgc.errors import ExternalError, IntegrityError
 from cfgc.fslock import file_lock
 from cfgc.runtime.fetch import RollbackError
+from cfgc.runtime.privfile import write_private
 from cfgc.stores.pointer import Pointer
 
 FORMAT = "cfgc.runtime-serials/v1"
@@ -140,7 +140,7 @@ class SerialState:
             _trim(state["channels"])
             _trim_pins(state["pins"])
             try:
-                _write(self.path, json.dumps(state, indent=1, sort_keys=True).encode())
+                write_private(self.path, json.dumps(state, indent=1, sort_keys=True).encode())
             except OSError as e:
                 raise ExternalError(f"cannot write the serial state file {self.path}: {e.strerror}") from None
 
@@ -165,17 +165,3 @@ def _trim(channels: dict[str, Any]) -> None:
 def _trim_pins(pins: dict[str, Any]) -> None:
     while len(pins) > MAX_ENTRIES:
         del pins[next(iter(pins))]
-
-
-def _write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -14,7 +14,10 @@ A store holds four kinds of things:
 
 Readers (``cfgc pull``, the runtime client) need only ``get_channel``,
 ``get_version`` and ``get_blob``; every read that is keyed by a digest is
-verified, and a mismatch raises IntegrityError.
+verified, and a mismatch raises IntegrityError.  Every read is bounded
+(:mod:`cfgc.stores.bounds`): documents by fixed limits, blobs by the
+``max_bytes`` the caller derives from the signed manifest; a store streams and
+stops one byte past the bound.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from typing import Protocol
 
 from cfgc.canonical import sha256_digest
 from cfgc.errors import CfgcError, IntegrityError, UsageError
+from cfgc.stores.bounds import MANIFEST_MAX
 
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _VERSION = re.compile(r"^[0-9a-f]{12}$")
 _CHANNEL = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 
@@ -64,12 +68,15 @@ class Store(Protocol):
         """Store a blob; a blob already present is left alone."""
         ...
 
-    def get_blob(self, digest: str) -> bytes:
-        """A blob's bytes, verified against ``digest`` (IntegrityError if they differ)."""
+    def get_blob(self, digest: str, max_bytes: int = MANIFEST_MAX) -> bytes:
+        """A blob's bytes, verified against ``digest`` (IntegrityError if they differ).
+
+        At most ``max_bytes`` are read; a larger blob is an IntegrityError.
+        """
         ...
 
     def get_version(self, version: str) -> bytes | None:
-        """The version document, or None."""
+        """The version document (at most VERSION_MAX bytes), or None."""
         ...
 
     def put_version(self, version: str, doc: bytes) -> bool:
@@ -81,7 +88,7 @@ class Store(Protocol):
         ...
 
     def get_signatures(self, version: str) -> bytes | None:
-        """The signatures document of a version, or None."""
+        """The signatures document of a version (at most SIGNATURES_MAX bytes), or None."""
         ...
 
     def put_signatures(self, version: str, doc: bytes, version_doc: bytes) -> None:
@@ -89,7 +96,7 @@ class Store(Protocol):
         ...
 
     def get_channel(self, name: str, etag: str | None = None) -> ChannelRead:
-        """A channel pointer; with ``etag``, a conditional read."""
+        """A channel pointer (at most POINTER_MAX bytes); with ``etag``, a conditional read."""
         ...
 
     def put_channel(self, name: str, doc: bytes, if_match: str | None, version_doc: bytes) -> None:
@@ -101,23 +108,32 @@ class Store(Protocol):
         ...
 
 
-def check_digest(digest: str) -> str:
-    """``digest`` if it is a ``sha256:<64 hex>`` digest, else UsageError."""
-    if not _DIGEST.match(digest):
-        raise UsageError(f"not a sha256 digest: {digest!r}")
+def check_digest(digest: object) -> str:
+    """``digest`` if it is ``sha256:`` + 64 lower-case hex digits, else IntegrityError.
+
+    Digests come from stored documents; this is the one check every digest
+    passes before it becomes part of a path or key (store, runtime cache).
+    """
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        raise IntegrityError(f"not a sha256 digest: {str(digest)[:100]!r}")
     return digest
+
+
+def digest_hex(digest: object) -> str:
+    """The 64 hex digits of a checked digest: the only form a digest takes in a path."""
+    return check_digest(digest)[7:]
 
 
 def check_version(version: str) -> str:
     """``version`` if it is a version id (12 hex digits)."""
-    if not _VERSION.match(version):
+    if not _VERSION.fullmatch(version):
         raise UsageError(f"not a version id (12 hex digits): {version!r}")
     return version
 
 
 def check_channel(name: str) -> str:
     """``name`` if it is a valid channel name (and cannot be mistaken for a version)."""
-    if not _CHANNEL.match(name) or _VERSION.match(name):
+    if not _CHANNEL.fullmatch(name) or _VERSION.fullmatch(name):
         raise UsageError(
             f"bad channel name {name!r}: lower-case letters, digits, '-' and '_', starting with a letter"
         )

@@ -28,10 +28,11 @@ from cfgc.stores.base import (
     ChannelRead,
     ConflictError,
     check_channel,
-    check_digest,
     check_version,
+    digest_hex,
     verified,
 )
+from cfgc.stores.bounds import MANIFEST_MAX, POINTER_MAX, SIGNATURES_MAX, VERSION_MAX, read_capped
 
 
 class FileStore:
@@ -46,11 +47,13 @@ class FileStore:
 
     # -- helpers -----------------------------------------------------------
     def _blob_path(self, digest: str) -> Path:
-        return self.root / "blobs" / "sha256" / check_digest(digest).split(":", 1)[1]
+        return self.root / "blobs" / "sha256" / digest_hex(digest)
 
-    def _read(self, path: Path) -> bytes | None:
+    def _read(self, path: Path, limit: int) -> bytes | None:
+        """The file's bytes; reads at most ``limit`` + 1 of them (IntegrityError when larger)."""
         try:
-            return path.read_bytes()
+            with open(path, "rb") as f:
+                return read_capped(f.read, limit, f"{self.url}: {path.relative_to(self.root)}")
         except FileNotFoundError:
             return None
         except OSError as e:
@@ -92,21 +95,21 @@ class FileStore:
     def put_blob(self, digest: str, data: bytes) -> None:
         self._create(self._blob_path(digest), verified(digest, data, "the upload"))
 
-    def get_blob(self, digest: str) -> bytes:
-        data = self._read(self._blob_path(digest))
+    def get_blob(self, digest: str, max_bytes: int = MANIFEST_MAX) -> bytes:
+        data = self._read(self._blob_path(digest), max_bytes)
         if data is None:
             raise IntegrityError(f"blob {digest} is missing from {self.url}")
         return verified(digest, data, self.url)
 
     # -- versions ----------------------------------------------------------
     def get_version(self, version: str) -> bytes | None:
-        return self._read(self.root / "versions" / f"{check_version(version)}.json")
+        return self._read(self.root / "versions" / f"{check_version(version)}.json", VERSION_MAX)
 
     def put_version(self, version: str, doc: bytes) -> bool:
         path = self.root / "versions" / f"{check_version(version)}.json"
         if self._create(path, doc):
             return True
-        if self._read(path) != doc:
+        if self._read(path, VERSION_MAX) != doc:
             raise IntegrityError(f"version {version} already exists in {self.url} with other content; not replaced")
         return False
 
@@ -115,7 +118,7 @@ class FileStore:
         return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
 
     def get_signatures(self, version: str) -> bytes | None:
-        return self._read(self.root / "signatures" / f"{check_version(version)}.json")
+        return self._read(self.root / "signatures" / f"{check_version(version)}.json", SIGNATURES_MAX)
 
     def put_signatures(self, version: str, doc: bytes, version_doc: bytes) -> None:
         with self._locked():
@@ -123,7 +126,7 @@ class FileStore:
 
     # -- channels ----------------------------------------------------------
     def get_channel(self, name: str, etag: str | None = None) -> ChannelRead:
-        data = self._read(self.root / "channels" / f"{check_channel(name)}.json")
+        data = self._read(self.root / "channels" / f"{check_channel(name)}.json", POINTER_MAX)
         if data is None:
             return ChannelRead(None, None)
         tag = sha256_digest(data)
@@ -134,7 +137,7 @@ class FileStore:
     def put_channel(self, name: str, doc: bytes, if_match: str | None, version_doc: bytes) -> None:
         path = self.root / "channels" / f"{check_channel(name)}.json"
         with self._locked():
-            current = self._read(path)
+            current = self._read(path, POINTER_MAX)
             tag = sha256_digest(current) if current is not None else None
             if tag != if_match:
                 raise ConflictError(f"channel {name} changed in {self.url} while it was being updated")

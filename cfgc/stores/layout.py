@@ -12,14 +12,25 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cfgc.attest import PROVENANCE, SIGNATURE, check_file, listed_files, read_manifest
+from cfgc.attest import (
+    MANIFEST_TYPE,
+    PROVENANCE,
+    SIGNATURE,
+    check_file,
+    listed_files,
+    read_manifest,
+)
 from cfgc.canonical import canonical_json, sha256_digest
 from cfgc.errors import IntegrityError
 from cfgc.repopath import read_under
+from cfgc.signing import Verifier, verify_envelope
+from cfgc.stores.base import Store, check_digest
+from cfgc.stores.bounds import MAX_SIGNATURES, compressed_bound
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 ARTIFACT_TYPE = "application/vnd.cfgc.bundle.v1"
@@ -140,10 +151,68 @@ def parse_version(version: str, doc: bytes) -> VersionInfo:
         config = value["config"]
         notes = value.get("annotations") or {}
         layers = tuple(value["layers"])
-        digest = str(config["digest"])
-    except (ValueError, KeyError, TypeError):
+        digest = check_digest(config["digest"])
+    except (ValueError, KeyError, TypeError, IntegrityError):
         raise IntegrityError(f"version {version}: the stored document is not a cfgc version manifest") from None
     if version_id(digest) != version or value.get("artifactType") != ARTIFACT_TYPE:
         raise IntegrityError(f"version {version}: the stored document describes {digest}, not this version")
     return VersionInfo(version, digest, notes.get("org.opencontainers.image.revision"),
                        notes.get("org.opencontainers.image.created"), layers)
+
+
+def layer_map(info: VersionInfo, want: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """Bundle path -> layer descriptor, for the files of the signed manifest.
+
+    ``want`` maps every file the bundle manifest lists to its content digest.
+    The version document is not signed: it only says which blob holds each
+    signed file.  A layer for a file the manifest does not list, a second
+    layer for one file, a content digest that differs from the manifest's, or
+    a blob digest that is not ``sha256:<64 hex>`` is refused (IntegrityError)
+    before any blob is read; which files are fetched is the caller's choice
+    from the signed manifest, never the layer list.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for layer in info.layers:
+        notes = layer.get("annotations") if isinstance(layer, dict) else None
+        notes = notes if isinstance(notes, dict) else {}
+        path = str(notes.get(TITLE, "")).removesuffix(".gz")
+        if path not in want or path in out or notes.get(CONTENT_DIGEST) != want[path]:
+            raise IntegrityError(f"version {info.version}: its version document lists a layer "
+                                 f"{path[:200]!r} that the signed manifest does not (or lists it twice); refused")
+        check_digest(layer.get("digest"))
+        out[path] = layer
+    return out
+
+
+def signed_manifest(sigs: bytes | None, verifiers: list[Verifier], version: str,
+                    manifest_digest: str) -> tuple[bytes, bytes]:
+    """(bundle manifest bytes, its signature envelope as compact JSON), verified.
+
+    The manifest is the payload of its (bounded) signature envelope, so no
+    other blob is read before the signature verified; the payload must hash to
+    ``manifest_digest`` (what the signed channel pointer or the version names).
+    """
+    try:
+        envelope = json.loads(sigs)[SIGNATURE] if sigs else None
+    except (ValueError, KeyError, TypeError):
+        envelope = None
+    if not isinstance(envelope, dict):
+        raise IntegrityError(f"version {version} is not signed ({SIGNATURE} missing)")
+    if len(envelope.get("signatures") or ()) > MAX_SIGNATURES:
+        raise IntegrityError(f"version {version}: {SIGNATURE} has more than {MAX_SIGNATURES} signatures")
+    payload, _ = verify_envelope(envelope, MANIFEST_TYPE, verifiers, f"version {version}: {SIGNATURE}")
+    if sha256_digest(payload) != manifest_digest:
+        raise IntegrityError(f"version {version}: the signed manifest is not {manifest_digest}")
+    return payload, json.dumps(envelope, sort_keys=True, separators=(",", ":")).encode()
+
+
+def read_blob(store: Store, digest: str, size: int, what: str) -> bytes:
+    """The gzip blob of a ``size``-byte file, read at most :func:`compressed_bound` bytes.
+
+    An integrity failure names the bundle file (``what``) as well as the blob.
+    """
+    try:
+        data: bytes = store.get_blob(digest, max_bytes=compressed_bound(size))
+    except IntegrityError as e:
+        raise IntegrityError(f"{what}: {e.message}") from None
+    return data

@@ -32,6 +32,7 @@ from cfgc.stores.base import (
     check_version,
     verified,
 )
+from cfgc.stores.bounds import MANIFEST_MAX, POINTER_MAX, SIGNATURES_MAX, VERSION_MAX, check_length
 from cfgc.stores.layout import CHANNEL_TYPE, OCI_MANIFEST, SIGNATURES_TYPE, TITLE
 from cfgc.stores.oci_http import Registry
 
@@ -58,18 +59,23 @@ class OciStore:
         return ExternalError(f"registry {self.registry.host}: {what} in {self.repository} answered HTTP {status}")
 
     # -- manifests ---------------------------------------------------------
-    def get_manifest(self, ref: str, etag: str | None = None) -> tuple[bytes | None, str | None]:
-        """A manifest and its digest; (None, etag) when unchanged; (None, None) when absent."""
+    def get_manifest(self, ref: str, etag: str | None = None,
+                     max_bytes: int = VERSION_MAX) -> tuple[bytes | None, str | None]:
+        """A manifest and its digest; (None, etag) when unchanged; (None, None) when absent.
+
+        At most ``max_bytes`` are read (IntegrityError when the manifest is larger).
+        """
         headers = {"Accept": OCI_MANIFEST}
         if etag:
             headers["If-None-Match"] = f'"{etag}"'
-        r = self.registry.request("GET", self._path("manifests", ref), headers=headers)
+        r = self.registry.request("GET", self._path("manifests", ref), headers=headers, max_bytes=max_bytes)
         if r.status == 304:
             return None, etag
         if r.status == 404:
             return None, None
         if r.status != 200:
             raise self._unexpected(f"GET manifest {ref}", r.status)
+        check_length(r.body, max_bytes, f"{self.url}: manifest {ref}")
         digest = sha256_digest(r.body)
         if etag and digest == etag:
             return None, etag
@@ -113,14 +119,14 @@ class OciStore:
         if r.status not in (201, 204):
             raise self._unexpected(f"upload of blob {digest}", r.status)
 
-    def get_blob(self, digest: str, max_bytes: int | None = None) -> bytes:
-        """The verified blob; with ``max_bytes``, BodyTooLarge (exit 5) once more than that arrives."""
+    def get_blob(self, digest: str, max_bytes: int = MANIFEST_MAX) -> bytes:
+        """The verified blob; BodyTooLarge (exit 5) once more than ``max_bytes`` arrive."""
         r = self.registry.request("GET", self._path("blobs", check_digest(digest)), max_bytes=max_bytes)
         if r.status == 404:
             raise IntegrityError(f"blob {digest} is missing from {self.url}")
         if r.status != 200:
             raise self._unexpected(f"GET blob {digest}", r.status)
-        return verified(digest, r.body, self.url)
+        return verified(digest, check_length(r.body, max_bytes, f"blob {digest} in {self.url}"), self.url)
 
     def _artifact(self, artifact_type: str, title: str, doc: bytes, subject: bytes) -> bytes:
         """Upload ``doc`` and return the manifest of an artifact holding it, about ``subject``."""
@@ -137,7 +143,7 @@ class OciStore:
             "subject": {"mediaType": OCI_MANIFEST, "digest": sha256_digest(subject), "size": len(subject)},
         })
 
-    def _artifact_doc(self, manifest: bytes, artifact_type: str, ref: str) -> bytes:
+    def _artifact_doc(self, manifest: bytes, artifact_type: str, ref: str, max_bytes: int) -> bytes:
         try:
             value: Any = json.loads(manifest)
             layer = value["layers"][0]
@@ -146,7 +152,7 @@ class OciStore:
             ok = False
         if not ok:
             raise IntegrityError(f"{self.url}:{ref} is not a cfgc {artifact_type} artifact")
-        return self.get_blob(str(layer["digest"]))
+        return self.get_blob(str(layer["digest"]), max_bytes)
 
     # -- versions ----------------------------------------------------------
     def get_version(self, version: str) -> bytes | None:
@@ -187,8 +193,10 @@ class OciStore:
         doc = self.get_version(version)
         if doc is None:
             return None
-        manifest, _ = self.get_manifest(self._sig_tag(doc))
-        return None if manifest is None else self._artifact_doc(manifest, SIGNATURES_TYPE, self._sig_tag(doc))
+        manifest, _ = self.get_manifest(self._sig_tag(doc), max_bytes=POINTER_MAX)
+        if manifest is None:
+            return None
+        return self._artifact_doc(manifest, SIGNATURES_TYPE, self._sig_tag(doc), SIGNATURES_MAX)
 
     def put_signatures(self, version: str, doc: bytes, version_doc: bytes) -> None:
         manifest = self._artifact(SIGNATURES_TYPE, "signatures.json", doc, version_doc)
@@ -196,10 +204,10 @@ class OciStore:
 
     # -- channels ----------------------------------------------------------
     def get_channel(self, name: str, etag: str | None = None) -> ChannelRead:
-        manifest, digest = self.get_manifest(check_channel(name), etag)
+        manifest, digest = self.get_manifest(check_channel(name), etag, max_bytes=POINTER_MAX)
         if manifest is None:
             return ChannelRead(None, digest, not_modified=digest is not None)
-        return ChannelRead(self._artifact_doc(manifest, CHANNEL_TYPE, name), digest)
+        return ChannelRead(self._artifact_doc(manifest, CHANNEL_TYPE, name, POINTER_MAX), digest)
 
     def put_channel(self, name: str, doc: bytes, if_match: str | None, version_doc: bytes) -> None:
         manifest = self._artifact(CHANNEL_TYPE, "channel.json", doc, version_doc)

@@ -12,7 +12,6 @@ manifest against the version document, channel pointers against the keys.
 
 from __future__ import annotations
 
-import gzip
 import json
 import shutil
 import tempfile
@@ -26,8 +25,9 @@ from cfgc.bundle import swap_into
 from cfgc.canonical import canonical_json, sha256_digest
 from cfgc.errors import InputError, IntegrityError, UsageError
 from cfgc.signing import Verifier
-from cfgc.stores.base import Store, check_channel, check_version
-from cfgc.stores.layout import CONTENT_DIGEST, TITLE, VersionInfo, parse_version
+from cfgc.stores.base import Store, check_channel, check_digest, check_version
+from cfgc.stores.bounds import MANIFEST_MAX, gunzip, signed_size
+from cfgc.stores.layout import VersionInfo, layer_map, parse_version, read_blob, signed_manifest
 from cfgc.stores.pointer import Pointer, decode_pointer
 
 
@@ -76,17 +76,23 @@ class BundleReader:
         return state.pointer.version, state.pointer.manifest_digest
 
     def version(self, version: str) -> tuple[VersionInfo, bytes]:
-        """A version's parsed document and its bundle manifest bytes (verified)."""
+        """A version's parsed document and its bundle manifest bytes (signed, when verifiers were given)."""
         doc = self.store.get_version(check_version(version))
         if doc is None:
             raise InputError(f"no version {version} in {self.store.url}")
         info = parse_version(version, doc)
-        return info, self.store.get_blob(info.manifest_digest)
+        if self.verifiers is None:
+            return info, self.store.get_blob(info.manifest_digest, max_bytes=MANIFEST_MAX)
+        raw, _ = signed_manifest(self.store.get_signatures(version), self.verifiers, version, info.manifest_digest)
+        return info, raw
 
     def files(self, version: str, manifest_digest: str | None = None) -> dict[str, bytes]:
         """Every file of a version's bundle, each checked against the bundle manifest.
 
         ``manifest_digest`` (from a channel pointer) must match the version's.
+        With verifiers, the manifest signature is checked before any file is
+        read; every blob is read at most :func:`compressed_bound` of the size
+        the manifest gives and inflated at most to that size.
         """
         info, raw = self.version(version)
         if manifest_digest is not None and manifest_digest != info.manifest_digest:
@@ -94,28 +100,31 @@ class BundleReader:
                                  f"the channel pointer promised {manifest_digest}")
         try:
             manifest: dict[str, Any] = json.loads(raw)
-            want = {rel: str(entry["digest"]) for rel, _, entry in listed_files(manifest)}
+            entries = {rel: entry for rel, _, entry in listed_files(manifest)}
+            want = {rel: check_digest(entry["digest"]) for rel, entry in entries.items()}
         except (ValueError, KeyError, TypeError, AttributeError):
             raise IntegrityError(f"version {version}: its bundle manifest is not a cfgc manifest") from None
-        out: dict[str, bytes] = {"manifest.json": raw}
-        for layer in info.layers:
-            notes = layer.get("annotations") or {}
-            path = str(notes.get(TITLE, "")).removesuffix(".gz")
-            if path not in want or notes.get(CONTENT_DIGEST) != want[path] or not _safe(path):
-                raise IntegrityError(f"version {version}: layer {path or layer.get('digest')} is not in its manifest")
-            try:
-                data = gzip.decompress(self.store.get_blob(str(layer["digest"])))
-            except (OSError, EOFError):
-                raise IntegrityError(f"version {version}: {path} does not decompress") from None
-            if sha256_digest(data) != want[path]:
-                raise IntegrityError(f"version {version}: {path} does not match its manifest digest")
-            out[path] = data
-        if missing := sorted(set(want) - set(out)):
+        if bad := [p for p in want if not _safe(p)]:
+            raise IntegrityError(f"version {version}: its manifest lists a path outside the bundle: {bad[0][:200]!r}")
+        layers = layer_map(info, want)
+        if missing := sorted(set(want) - set(layers)):
             raise IntegrityError(f"version {version}: no layer for {', '.join(missing)}")
-        sigs = self.store.get_signatures(version)
-        for name, env in (json.loads(sigs) if sigs else {}).items():
-            if name in ("manifest.sig.json", "provenance.intoto.json"):
-                out[name] = canonical_json(env)
+        out: dict[str, bytes] = {"manifest.json": raw}
+        for path, digest in want.items():
+            what = f"version {version}: {path}"
+            size = signed_size(entries[path], what)
+            blob = read_blob(self.store, str(layers[path]["digest"]), size, what)
+            data = gunzip(blob, size, what)
+            if sha256_digest(data) != digest or len(data) != size:
+                raise IntegrityError(f"{what} does not match its manifest digest and size")
+            out[path] = data
+        try:
+            sigs = json.loads(self.store.get_signatures(version) or b"{}")
+            for name in ("manifest.sig.json", "provenance.intoto.json"):
+                if name in sigs:
+                    out[name] = canonical_json(sigs[name])
+        except (ValueError, TypeError):
+            raise IntegrityError(f"version {version}: its signatures document is not JSON") from None
         return out
 
     def pull(self, ref: str, out: Path) -> str:

@@ -18,9 +18,17 @@ from cfgc.stores.base import (
     ChannelRead,
     ConflictError,
     check_channel,
-    check_digest,
     check_version,
+    digest_hex,
     verified,
+)
+from cfgc.stores.bounds import (
+    MANIFEST_MAX,
+    POINTER_MAX,
+    SIGNATURES_MAX,
+    VERSION_MAX,
+    read_capped,
+    too_large,
 )
 
 _GONE = {"NoSuchKey", "404", "NotFound"}
@@ -67,13 +75,22 @@ class S3Store:
         except BotoCoreError as e:
             raise ExternalError(f"S3 {op} on {self.url} failed: {describe_aws(e)}") from None
 
-    def _get(self, key: str, **kw: Any) -> tuple[bytes | None, str | None]:
+    def _get(self, key: str, limit: int, **kw: Any) -> tuple[bytes | None, str | None]:
+        """An object's bytes and ETag; the body is streamed and read at most ``limit`` + 1 bytes."""
         r = self._call("get_object", Key=key, **kw)
         if r is None:
             return None, None
         if r.get("NotModified"):
             return None, kw.get("IfNoneMatch")
-        return r["Body"].read(), r.get("ETag")
+        body = r["Body"]
+        what = f"s3://{self.bucket}/{key}"
+        try:
+            if int(r.get("ContentLength") or 0) > limit:
+                raise too_large(what, limit)
+            data = read_capped(body.read, limit, what)
+        finally:
+            body.close()
+        return data, r.get("ETag")
 
     def _create(self, key: str, data: bytes) -> bool:
         try:
@@ -84,7 +101,7 @@ class S3Store:
 
     # -- blobs -------------------------------------------------------------
     def _blob_key(self, digest: str) -> str:
-        return self._key("blobs", "sha256", check_digest(digest).split(":", 1)[1])
+        return self._key("blobs", "sha256", digest_hex(digest))
 
     def has_blob(self, digest: str) -> bool:
         return self._call("head_object", Key=self._blob_key(digest)) is not None
@@ -92,21 +109,21 @@ class S3Store:
     def put_blob(self, digest: str, data: bytes) -> None:
         self._create(self._blob_key(digest), verified(digest, data, "the upload"))
 
-    def get_blob(self, digest: str) -> bytes:
-        data, _ = self._get(self._blob_key(digest))
+    def get_blob(self, digest: str, max_bytes: int = MANIFEST_MAX) -> bytes:
+        data, _ = self._get(self._blob_key(digest), max_bytes)
         if data is None:
             raise IntegrityError(f"blob {digest} is missing from {self.url}")
         return verified(digest, data, self.url)
 
     # -- versions ----------------------------------------------------------
     def get_version(self, version: str) -> bytes | None:
-        return self._get(self._key("versions", f"{check_version(version)}.json"))[0]
+        return self._get(self._key("versions", f"{check_version(version)}.json"), VERSION_MAX)[0]
 
     def put_version(self, version: str, doc: bytes) -> bool:
         key = self._key("versions", f"{check_version(version)}.json")
         if self._create(key, doc):
             return True
-        if self._get(key)[0] != doc:
+        if self._get(key, VERSION_MAX)[0] != doc:
             raise IntegrityError(f"version {version} already exists in {self.url} with other content; not replaced")
         return False
 
@@ -125,7 +142,7 @@ class S3Store:
         return self._list("versions")
 
     def get_signatures(self, version: str) -> bytes | None:
-        return self._get(self._key("signatures", f"{check_version(version)}.json"))[0]
+        return self._get(self._key("signatures", f"{check_version(version)}.json"), SIGNATURES_MAX)[0]
 
     def put_signatures(self, version: str, doc: bytes, version_doc: bytes) -> None:
         self._call("put_object", Key=self._key("signatures", f"{check_version(version)}.json"), Body=doc)
@@ -133,7 +150,7 @@ class S3Store:
     # -- channels ----------------------------------------------------------
     def get_channel(self, name: str, etag: str | None = None) -> ChannelRead:
         kw = {"IfNoneMatch": etag} if etag else {}
-        data, tag = self._get(self._key("channels", f"{check_channel(name)}.json"), **kw)
+        data, tag = self._get(self._key("channels", f"{check_channel(name)}.json"), POINTER_MAX, **kw)
         if data is None and tag is not None:
             return ChannelRead(None, tag, not_modified=True)
         return ChannelRead(data, tag)

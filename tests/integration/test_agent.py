@@ -104,7 +104,7 @@ def test_agent_serves_updates_survives_failures_and_stops_cleanly(tmp_path: Path
 
         events: list[dict[str, object]] = []
         sse = socket.create_connection(("127.0.0.1", a.port), timeout=10)
-        sse.sendall(b"GET /v1/watch HTTP/1.1\r\nHost: x\r\n\r\n")
+        sse.sendall(b"GET /v1/watch HTTP/1.1\r\nHost: localhost\r\n\r\n")
 
         def read_events() -> None:
             buf = b""

@@ -12,7 +12,9 @@ Routes (GET/HEAD):
 
 Target and value responses are serialised once per version (values on first
 use) and sent as prepared bytes; every response carries ``ETag`` and
-``X-Cfgc-Version``; ``If-None-Match`` gives 304.
+``X-Cfgc-Version``; ``If-None-Match`` gives 304 for a resource that exists.
+HEAD answers the same headers without a body.  ``Host`` must be a loopback
+name (or an ``--allow-host`` name, secrets excepted): see hosts.py.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import json
 import logging
 from typing import Any
 
-from cfgc.runtime.agent.http import Connection, response
+from cfgc.runtime.agent.hosts import LOOPBACK, REFUSED, HostPolicy
+from cfgc.runtime.agent.http import Connection, Limits, Server, response
 from cfgc.runtime.agent.metrics import Histogram, render
 from cfgc.runtime.secrets import SecretResolver
 from cfgc.runtime.snapshot import BundleSnapshot, SecretReference
@@ -95,14 +98,17 @@ class Prepared:
 class Agent:
     """Serves the syncer's current snapshot."""
 
-    def __init__(self, syncer: Syncer, keyring: Keyring | None = None) -> None:
+    def __init__(self, syncer: Syncer, keyring: Keyring | None = None, *, hosts: HostPolicy | None = None,
+                 limits: Limits | None = None) -> None:
         self.syncer = syncer
         self.keyring = keyring  # set only with --serve-secrets
+        self.hosts = hosts if hosts is not None else HostPolicy()
         self.prepared: Prepared | None = None
         self.latency = Histogram()
         self.requests: dict[str, int] = {}
-        self.connections: set[Connection] = set()
-        self.watchers: set[Connection] = set()
+        self.server = Server(self.handle, self.observe, limits or Limits())
+        self.connections = self.server.connections
+        self.watchers: dict[Connection, bool] = {}  # -> the retry field was sent
         self.loop: asyncio.AbstractEventLoop | None = None
         syncer.on_change(self._changed)
 
@@ -122,22 +128,50 @@ class Agent:
             p = self.prepared = Prepared(snap, self.keyring)
         return p
 
-    def _event(self, snap: BundleSnapshot) -> bytes:
+    def _event(self, snap: BundleSnapshot, retry: bool) -> bytes:
+        # retry: travels inside the first event block: a block of its own is an empty
+        # event to spec-following clients.
         data = json.dumps({"version": snap.version, "serial": snap.serial, "targets": sorted(snap.targets)})
-        return f"id: {snap.serial}\nevent: version\ndata: {data}\n\n".encode()
+        return f"{RETRY if retry else ''}id: {snap.serial}\nevent: version\ndata: {data}\n\n".encode()
 
     def _broadcast(self, snap: BundleSnapshot) -> None:
-        self._send(self._event(snap))
+        plain, first = self._event(snap, False), self._event(snap, True)
+        for c, sent in list(self.watchers.items()):
+            if self._alive(c):
+                c.write(plain if sent else first)
+                self.watchers[c] = True
 
     def heartbeat(self) -> None:
-        self._send(b": keep-alive\n\n")
-
-    def _send(self, msg: bytes) -> None:
         for c in list(self.watchers):
-            if c.transport is None:
-                self.watchers.discard(c)
-            else:
-                c.write(msg)
+            if self._alive(c):
+                c.write(b": keep-alive\n\n")
+
+    def _alive(self, c: Connection) -> bool:
+        """False (and the stream closed) when gone or when the client does not read its events."""
+        t = c.transport
+        if t is None or t.is_closing() or t.get_write_buffer_size() > WATCH_BACKLOG:
+            self.watchers.pop(c, None)
+            c.close()
+            return False
+        return True
+
+    def _watch(self, headers: dict[str, str], conn: Connection, head: bool) -> bytes | None:
+        if head:
+            return WATCH_HEAD
+        conn.streaming = True
+        conn.write(WATCH_HEAD)
+        snap = self.syncer.snapshot
+        last = headers.get("last-event-id")
+        if snap is not None and last != str(snap.serial):
+            # Events carry the whole state (the version served), not deltas: resuming from any
+            # other id, known or not, is one event with the current version.
+            conn.write(self._event(snap, True))
+            self.watchers[conn] = True
+        else:
+            conn.write(b": waiting for a new version\n\n")
+            self.watchers[conn] = False
+        self.observe(0.0, b"200")
+        return None
 
     # -- requests ------------------------------------------------------------
     def observe(self, seconds: float, code: bytes) -> None:
@@ -146,17 +180,17 @@ class Agent:
         self.requests[k] = self.requests.get(k, 0) + 1
 
     def connection(self) -> Connection:
-        return Connection(self.handle, self.observe, self.connections)
+        return self.server.connection()
 
     def handle(self, method: str, path: str, headers: dict[str, str], conn: Connection) -> bytes | None:
-        head = method == "HEAD"
+        kind = self.hosts.classify(headers.get("host"))
+        if kind == REFUSED:
+            return MISDIRECTED
         if path.startswith("/v1/targets/"):
             p = self._current()
             if p is None:
                 return _error(503, "no verified version loaded yet")
             rest = path[len("/v1/targets/"):]
-            if headers.get("if-none-match") == p.etag:
-                return p.not_modified
             out = p.targets.get(rest)
             if out is None:
                 target, sep, dotted = rest.partition("/values/")
@@ -164,38 +198,51 @@ class Agent:
                     out = p.value(target, dotted)
                 else:
                     target, sep, dotted = rest.partition("/secrets/")
+                    if sep and kind != LOOPBACK:
+                        return SECRETS_LOOPBACK_ONLY
                     out = p.secret(target, dotted) if sep else _error(404, f"no target {rest!r} (see /v1/targets)")
-            return _strip_body(out) if head else out
+            inm = headers.get("if-none-match")
+            if inm is not None and out[9:12] == b"200" and _matches(inm, p.etag):
+                return p.not_modified  # only for what exists
+            return out
         if path == "/health/live":
-            return response(200, b'{"status":"live"}\n', head=head)
+            return LIVE
         if path == "/health/ready":
             st = self.syncer.status()
             body = _json({"status": "ready" if st["ready"] else "not ready", "version": st["version"],
                           "stale": st["stale"], "expired": st["expired"], "pointer_expires": st["pointer_expires"],
                           "origin": st["origin"], "last_error": st["last_error"]})
-            return response(200 if st["ready"] else 503, body, head=head)
+            return response(200 if st["ready"] else 503, body)
         if path == "/metrics":
             p = self._current()
             body = render(self.syncer.status(), self.requests, self.latency,
                           len(p.snapshot.targets) if p else 0)
-            return response(200, body, "text/plain; version=0.0.4", head=head)
+            return response(200, body, "text/plain; version=0.0.4")
         if path == "/v1/status":
-            return response(200, _json(self.syncer.status()), head=head)
+            return response(200, _json(self.syncer.status()))
         if path in ("/v1/targets", "/v1/targets/"):
             p = self._current()
-            return (p.index if p else _error(503, "no verified version loaded yet"))
+            if p is None:
+                return _error(503, "no verified version loaded yet")
+            inm = headers.get("if-none-match")
+            return p.not_modified if inm is not None and _matches(inm, p.etag) else p.index
         if path == "/v1/watch":
-            conn.streaming = True
-            conn.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-                       b"Connection: keep-alive\r\n\r\n")
-            snap = self.syncer.snapshot
-            conn.write(b"retry: 1000\n\n" + (self._event(snap) if snap is not None else b""))
-            self.watchers.add(conn)
-            self.observe(0.0, b"200")
-            return None
+            return self._watch(headers, conn, method == "HEAD")
         return _error(404, f"no route {path}")
 
 
-def _strip_body(resp: bytes) -> bytes:
-    end = resp.find(b"\r\n\r\n")
-    return resp[: end + 4] if end >= 0 else resp
+def _matches(if_none_match: str, etag: str) -> bool:
+    """RFC 9110 13.1.2: weak comparison against a list of entity tags, or ``*``."""
+    if if_none_match == etag:
+        return True
+    tags = [t.strip() for t in if_none_match.split(",")]
+    return "*" in tags or any(t.removeprefix("W/") == etag for t in tags)
+
+
+RETRY = "retry: 1000\n"
+WATCH_BACKLOG = 256 * 1024  # unread event bytes after which a watch stream is closed
+WATCH_HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+              b"Connection: keep-alive\r\n\r\n")
+LIVE = response(200, b'{"status":"live"}\n')
+MISDIRECTED = _error(421, "Host not served: only loopback names and --allow-host names are answered")
+SECRETS_LOOPBACK_ONLY = _error(403, "secrets are served only to loopback Host names (localhost, 127.0.0.1, [::1])")

@@ -8,6 +8,7 @@ import ipaddress
 import json
 import logging
 import os
+import resource
 import signal
 import sys
 import threading
@@ -17,9 +18,41 @@ from typing import Any
 
 from cfgc.errors import UsageError
 from cfgc.runtime.agent.app import Agent
+from cfgc.runtime.agent.http import Limits
 
 log = logging.getLogger("cfgc.agent")
 HEARTBEAT = 15.0
+SWEEP = 1.0  # how often header/idle deadlines are checked (so they hold to within a second)
+FD_RESERVE = 32  # descriptors kept for everything but client connections (cache, store, logs)
+
+
+def _nofile() -> int | None:
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def accept_burst(soft: int | None) -> int:
+    """The listen backlog, which is also how many connections asyncio accepts in one go."""
+    return 1024 if soft is None else min(1024, max(16, soft // 8))
+
+
+def fit_limits(limits: Limits, soft: int | None) -> Limits:
+    """Lower max_connections so that it, the health reserve and one accept burst fit the open-file limit.
+
+    Without this, accept() fails with EMFILE once the limit is reached and nothing, not even
+    /health/live, is answered.
+    """
+    if soft is None:
+        return limits
+    # Accepted sockets reach the protocol (and the cap) a few loop iterations later, and
+    # dropped ones close one iteration later: leave room for several accept bursts.
+    room = soft - FD_RESERVE - limits.health_reserve - 3 * accept_burst(soft)
+    if limits.max_connections <= room:
+        return limits
+    fitted = max(1, room)
+    log.warning("--max-connections %d lowered to %d to fit the open-file limit (%d)",
+                limits.max_connections, fitted, soft, extra={"event": "limits"})
+    return Limits(limits.header_timeout, limits.idle_timeout, fitted, limits.health_reserve)
 
 
 def parse_listen(listen: str) -> tuple[str, int] | str:
@@ -78,15 +111,18 @@ def run(agent: Agent, addr: tuple[str, int] | str) -> None:
 async def _serve(agent: Agent, addr: tuple[str, int] | str) -> None:
     loop = asyncio.get_running_loop()
     agent.loop = loop
+    soft = _nofile()
+    agent.server.limits = fit_limits(agent.server.limits, soft)
     if isinstance(addr, str):
         with contextlib.suppress(FileNotFoundError):
             if Path(addr).is_socket():
                 os.unlink(addr)
-        server = await loop.create_unix_server(agent.connection, addr)
+        server = await loop.create_unix_server(agent.connection, addr, backlog=accept_burst(soft))
         os.chmod(addr, 0o660)
         where = f"unix:{addr}"
     else:
-        server = await loop.create_server(agent.connection, addr[0], addr[1], reuse_address=True, backlog=1024)
+        server = await loop.create_server(agent.connection, addr[0], addr[1], reuse_address=True,
+                                          backlog=accept_burst(soft))
         where = f"{addr[0]}:{addr[1]}"
     log.info("listening on %s", where, extra={"event": "listening", "listen": where})
     threading.Thread(target=agent.syncer.start, kwargs={"require": False}, name="cfgc-sync-start",
@@ -100,10 +136,17 @@ async def _serve(agent: Agent, addr: tuple[str, int] | str) -> None:
             await asyncio.sleep(HEARTBEAT)
             agent.heartbeat()
 
+    async def sweep() -> None:
+        while True:
+            await asyncio.sleep(SWEEP)
+            agent.server.sweep(time.monotonic())
+
     beat = loop.create_task(heartbeat())
+    swept = loop.create_task(sweep())
     await stop.wait()
     log.info("shutting down", extra={"event": "shutdown"})
     beat.cancel()
+    swept.cancel()
     server.close()
     for c in list(agent.connections):
         c.close()

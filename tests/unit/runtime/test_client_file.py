@@ -18,6 +18,7 @@ from cfgc.runtime.secrets import SecretError
 from cfgc.runtime.snapshot import ConfigError
 from cfgc.secrets import default_keyring
 from cfgc.signing import generate_keypair, load_signer
+from cfgc.stores.bounds import MANIFEST_MAX
 from cfgc.stores.file import FileStore
 from tests.unit.runtime.bundles import ACME_KEY, GLOBEX_KEY, Publisher, chat
 
@@ -32,9 +33,9 @@ class CountingStore(FileStore):
         self.blobs: list[str] = []
         self.versions = 0
 
-    def get_blob(self, digest: str) -> bytes:
+    def get_blob(self, digest: str, max_bytes: int = MANIFEST_MAX) -> bytes:
         self.blobs.append(digest)
-        return super().get_blob(digest)
+        return super().get_blob(digest, max_bytes)
 
     def get_version(self, version: str) -> bytes | None:
         self.versions += 1
@@ -106,11 +107,11 @@ def test_unchanged_poll_is_one_conditional_read_and_only_changed_blobs_download(
     assert c.refresh() is False and store.blobs == [] and store.versions == 0
     pub.publish({**targets, "acme/prod/svc1": {"n": 100}})  # another target changed
     assert c.refresh() is True
-    assert len(store.blobs) == 1  # the bundle manifest only
+    assert store.blobs == []  # the manifest is the signed envelope's payload: no blob at all
     store.blobs.clear()
     pub.publish({**targets, T: chat(99)})
     assert c.refresh() is True and c.get("models.primary.timeout_s") == 99
-    assert len(store.blobs) == 2  # manifest + our target (prompts, secrets unchanged)
+    assert len(store.blobs) == 1  # our target only (prompts, secrets unchanged)
 
 
 def test_readers_never_see_a_mix_of_versions(env) -> None:
