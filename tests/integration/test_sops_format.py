@@ -37,10 +37,13 @@ def seq(draw: st.DrawFn, indent: int, depth: int = 0) -> list[str]:
     pad = " " * indent
     lines: list[str] = []
     for n in range(draw(st.integers(1, 4))):
-        # sops drops a comment right after the "- " of an outer item (cfgc keeps it)
-        if (n or not depth) and draw(st.booleans()):
+        nested = depth < 1 and draw(st.integers(0, 3)) == 0
+        # sops 3.11 drops a comment just before the first item of a list when that
+        # item is a list, and one right after the "- " of an outer item; cfgc keeps
+        # both, so the generator leaves these two shapes out
+        if (n or not (depth or nested)) and draw(st.booleans()):
             lines.append(pad + draw(comment))
-        if depth < 1 and draw(st.integers(0, 3)) == 0:
+        if nested:
             inner = draw(seq(indent + 2, depth + 1))
             lines.append(pad + "- " + inner[0].lstrip())
             lines.extend(inner[1:])
