@@ -99,7 +99,8 @@ def scalar(s: str) -> str:
     if _NEEDS_DOUBLE.search(s) or "\n" in s or "\r" in s or _resolves_to_non_string(s):
         return _double(s)
     if (
-        s[0] in _INDICATORS
+        (s[0] in _INDICATORS and not (s[0] in "-?:" and s[1:2] not in ("", " ", "\t")))
+        or s.startswith(("---", "..."))
         or s[0] == " "
         or s[-1] in " :"
         or ": " in s
