@@ -111,9 +111,9 @@ def decrypt_cmd(
       cfgc secrets decrypt --extract db.password --output-type json secrets.yaml
     """
     fmt = output_type or fileio.format_for(file, input_type)
-    tree = ops.decrypt_file(file, _keyring(age_key_file), input_type)
+    tree = ops.decrypt_file(file, _keyring(age_key_file), input_type, with_comments=extract is None)
     if extract is None:
-        click.echo(fileio.dumps(tree, fmt), nl=False)
+        click.echo(fileio.dump_bytes(tree, fmt), nl=False)
         return
     value = ops.get_path(tree, ops.parse_key_path(extract))
     if isinstance(value, str):

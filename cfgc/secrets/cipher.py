@@ -19,6 +19,7 @@ import os
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -37,9 +38,12 @@ _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 Scalar = str | int | float | bool | dt.datetime | bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Comment:
-    """A YAML comment line (its text after ``#``); encrypted but not MACed."""
+    """A YAML comment line (its text after ``#``); encrypted but not MACed.
+
+    Compared by identity: two equal comments can be keys of the same mapping.
+    """
 
     value: str
 
@@ -90,13 +94,61 @@ def format_go_float(f: float) -> str:
     return text
 
 
+class NanoTime(dt.datetime):
+    """A datetime that keeps nanoseconds (Go's time.Time precision, which sops keeps)."""
+
+    nanosecond: int
+
+    @classmethod
+    def of(cls, t: dt.datetime, nanosecond: int) -> NanoTime:
+        out = cls(t.year, t.month, t.day, t.hour, t.minute, t.second, nanosecond // 1000, t.tzinfo)
+        out.nanosecond = nanosecond
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, dt.datetime):
+            return NotImplemented
+        return super().__eq__(other) and _nanos(self) == _nanos(other)
+
+    def __ne__(self, other: object) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    __hash__ = dt.datetime.__hash__
+
+    def __reduce_ex__(self, protocol: object) -> Any:
+        # datetime pickles (and deep-copies) without the extra attribute
+        base = dt.datetime(*self.timetuple()[:6], self.microsecond, self.tzinfo)
+        return (NanoTime.of, (base, self.nanosecond))
+
+
+def _nanos(t: dt.datetime) -> int:
+    return getattr(t, "nanosecond", t.microsecond * 1000)
+
+
+_GO_TIME_RE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$")
+
+
+def parse_go_time(text: str) -> dt.datetime | None:
+    """Parse Go's RFC 3339 (nanosecond) form; None when it is not one."""
+    m = _GO_TIME_RE.match(text)
+    if m is None:
+        return None
+    try:
+        base = dt.datetime.fromisoformat(m[1] + ("+00:00" if m[3] == "Z" else m[3]))
+    except ValueError:
+        return None
+    nanos = int((m[2] or "").ljust(9, "0"))
+    return NanoTime.of(base, nanos) if nanos % 1000 else base.replace(microsecond=nanos // 1000)
+
+
 def format_go_time(t: dt.datetime) -> str:
     """Go ``time.MarshalText`` (RFC 3339 with nanoseconds, trailing zeros trimmed)."""
     if t.tzinfo is None:
         t = t.replace(tzinfo=dt.UTC)
     out = t.strftime("%Y-%m-%dT%H:%M:%S")
-    if t.microsecond:
-        out += ("." + f"{t.microsecond:06d}").rstrip("0")
+    if _nanos(t):
+        out += ("." + f"{_nanos(t):09d}").rstrip("0")
     off = t.utcoffset() or dt.timedelta(0)
     if not off:
         return out + "Z"
@@ -120,7 +172,7 @@ def value_type(value: object) -> str:
     if isinstance(value, Comment):
         return "comment"
     if isinstance(value, bytes):
-        return "bytes"
+        return "str"  # as sops: yaml.v3 decodes !!binary into a (non-UTF-8) string
     raise TypeError(f"cannot encrypt a value of type {type(value).__name__}")
 
 
@@ -148,8 +200,8 @@ def from_bytes(raw: bytes, type_: str) -> object:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        if type_ == "bytes":
-            return raw
+        if type_ in ("str", "bytes"):
+            return raw  # a !!binary value; kept as bytes, written back as !!binary
         raise IntegrityError(f"decrypted {type_} value is not UTF-8") from None
     if type_ == "str":
         return text
@@ -171,10 +223,9 @@ def from_bytes(raw: bytes, type_: str) -> object:
         if text in _FALSE:
             return False
     elif type_ == "time":
-        try:
-            return dt.datetime.fromisoformat(text)
-        except ValueError:
-            pass
+        t = parse_go_time(text)
+        if t is not None:
+            return t
     else:
         raise IntegrityError(f"unknown SOPS value type {type_!r}")
     raise IntegrityError(f"decrypted value does not parse as {type_}")

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cfgc.errors import InputError, IntegrityError
-from cfgc.secrets import cipher
+from cfgc.secrets import cipher, comments
+from cfgc.secrets.cipher import Comment
 from cfgc.secrets.mac import MacBuilder, decrypt_mac, encrypt_mac, verify
 from cfgc.secrets.metadata import SopsMetadata, now_rfc3339
 from cfgc.secrets.rules import DEFAULT_RULE, EncryptionRule
@@ -28,17 +29,25 @@ class Stash:
     value re-encrypts to byte-identical ciphertext under the same data key."""
 
     def __init__(self) -> None:
-        self._ivs: dict[tuple[str, str, bytes], bytes] = {}
+        # equal values under one key path (list items) each keep their own IV, in order
+        self._ivs: dict[tuple[str, str, bytes], list[bytes]] = {}
+        self._used: dict[tuple[str, str, bytes], int] = {}
 
     def __repr__(self) -> str:
         return f"Stash(<{len(self._ivs)} entries>)"
 
     def remember(self, aad: str, value: object, iv: bytes) -> None:
         if iv:
-            self._ivs[(aad, cipher.value_type(value), cipher.to_bytes(value))] = iv
+            self._ivs.setdefault((aad, cipher.value_type(value), cipher.to_bytes(value)), []).append(iv)
 
     def iv_for(self, aad: str, value: object) -> bytes | None:
-        return self._ivs.get((aad, cipher.value_type(value), cipher.to_bytes(value)))
+        key = (aad, cipher.value_type(value), cipher.to_bytes(value))
+        ivs = self._ivs.get(key)
+        if not ivs:
+            return None
+        n = self._used.get(key, 0)
+        self._used[key] = n + 1
+        return ivs[n % len(ivs)]
 
     def __len__(self) -> int:
         return len(self._ivs)
@@ -52,6 +61,8 @@ class DecryptedDocument:
     metadata: SopsMetadata
     data_key: bytes = field(repr=False)
     stash: Stash = field(repr=False)
+    # the tree with the file's comments (cfgc.secrets.comments); tree has none
+    full: Tree = field(repr=False, default_factory=dict)
 
 
 def is_encrypted(doc: object) -> bool:
@@ -74,9 +85,16 @@ Leaf = Callable[[object, tuple[str, ...]], object]
 
 
 def _walk(node: object, path: tuple[str, ...], leaf: Leaf) -> object:
+    if isinstance(node, Comment):
+        return leaf(node, path)
     if isinstance(node, Mapping):
-        out: dict[str, Any] = {}
+        out: dict[Any, Any] = {}
         for k, v in node.items():
+            if isinstance(k, Comment):
+                # a comment in a mapping is a key without value (as in sops)
+                c = leaf(k, path)
+                out[c if isinstance(c, Comment) else Comment(str(c))] = None
+                continue
             if not isinstance(k, str):
                 raise InputError(
                     f"only string keys are supported (found {type(k).__name__} key under {':'.join(path) or 'the root'})"
@@ -105,7 +123,11 @@ def encrypt_tree(
     def leaf(value: object, path: tuple[str, ...]) -> object:
         try:
             enc = rule.should_encrypt(path)
-            mac.add(value, enc)
+            if isinstance(value, Comment):
+                if not enc or not value.value:
+                    return value
+            else:
+                mac.add(value, enc)
             if not enc:
                 return value
             aad = cipher.aad_for(path)
@@ -134,6 +156,8 @@ def decrypt_tree(
 
     def leaf(value: object, path: tuple[str, ...]) -> object:
         enc = rule.should_encrypt(path)
+        if isinstance(value, Comment):
+            return _decrypt_comment(value, path, data_key, stash)
         if enc:
             if not isinstance(value, str):
                 raise IntegrityError(
@@ -146,12 +170,28 @@ def decrypt_tree(
                 raise IntegrityError(f"{':'.join(path)}: {e.message}") from None
             if stash is not None:
                 stash.remember(aad, value, iv)
-        mac.add(value, enc)
+        if not isinstance(value, Comment):
+            mac.add(value, enc)
         return value
 
     out = _walk(tree, (), leaf)
     assert isinstance(out, dict)
     return out, mac.hexdigest()
+
+
+def _decrypt_comment(c: Comment, path: tuple[str, ...], key: bytes, stash: Stash | None) -> Comment:
+    """A mapping comment (``#ENC[...]``): decrypted when encrypted, as it is otherwise."""
+    if not cipher.is_encrypted_value(c.value):
+        return c
+    aad = cipher.aad_for(path)
+    try:
+        value, iv = cipher.decrypt(c.value, key, aad)
+    except IntegrityError as e:
+        raise IntegrityError(f"{':'.join(path) or 'the root'}: comment: {e.message}") from None
+    out = value if isinstance(value, Comment) else Comment(str(value))
+    if stash is not None:
+        stash.remember(aad, out, iv)
+    return out
 
 
 def decrypt_document(
@@ -166,7 +206,7 @@ def decrypt_document(
         verify(meta.mac, computed, data_key, meta.lastmodified)
         # Remember the MAC's IV too: an unchanged document re-saves identically.
         stash.remember(meta.lastmodified, computed, cipher.parse(meta.mac).iv)
-    return DecryptedDocument(plain, meta, data_key, stash)
+    return DecryptedDocument(comments.strip(plain), meta, data_key, stash, plain)
 
 
 def encrypt_document(

@@ -60,7 +60,7 @@ def edit_file(
     with txn.locked(path):
         if Path(path).exists():
             opened = ops.open_snapshot(path, keyring, fmt)
-    before = opened.document.tree if opened is not None else {}
+    before = opened.document.full if opened is not None else {}
     with private_dir() as (tmpdir, editor_proc):
         tmp = tmpdir / f"plain.{'json' if fmt == 'json' else 'yaml'}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
@@ -73,7 +73,7 @@ def edit_file(
             ops.create_file(path, after, keyring, config, fmt)
         return EditResult(created=True, changed=True)
     with _conflict_hint(redo):
-        return EditResult(changed=ops.save(path, opened, after, fmt))
+        return EditResult(changed=ops.save(path, opened, after, fmt, with_comments=True))
 
 
 @contextlib.contextmanager

@@ -1,9 +1,12 @@
-"""Read and write SOPS documents as YAML or JSON (format from the extension).
+"""Read and write SOPS documents (format from the extension, as sops chooses it).
 
 YAML is written as sops writes it (4-space indentation, ``sops`` last, sorted
-metadata keys); JSON with tab indentation, as sops does.  Document key order is
-kept.  Writes are atomic (temporary file + rename) and keep the file's mode,
-owner and group; they never write through or replace a symbolic link.
+metadata keys); JSON with tab indentation, as sops does.  Any other extension is
+sops' binary store: the whole file is the value ``data``, and the encrypted
+file is JSON.  ``.env`` and ``.ini`` (sops' dotenv and ini stores) are refused
+before anything is read or written: cfgc does not implement them.  Document key
+order is kept.  Writes are atomic (temporary file + rename) and keep the file's
+mode, owner and group; they never write through or replace a symbolic link.
 """
 
 from __future__ import annotations
@@ -18,29 +21,63 @@ from pathlib import Path
 from typing import Any
 
 from cfgc.errors import InputError
-from cfgc.secrets import yamlemit, yamlio
+from cfgc.secrets import comments, yamlemit, yamlio
 from cfgc.secrets.cipher import format_go_time
 
-FORMATS = ("yaml", "json")
+FORMATS = ("yaml", "json", "binary")
+_UNSUPPORTED = {".env": "dotenv", ".ini": "ini"}
+
+
+class EmptyDocument(dict[str, Any]):
+    """What an empty (or comment-only) YAML file loads as: sops refuses to encrypt it."""
 
 
 def format_for(path: str | os.PathLike[str], override: str | None = None) -> str:
-    """``json`` for ``.json`` files, else ``yaml`` (or the explicit override)."""
+    """The store sops would use for ``path`` (or the explicit override).
+
+    ``.json`` → json, ``.yaml``/``.yml`` → yaml, ``.env``/``.ini`` → refused,
+    anything else → binary.
+    """
     if override:
         if override not in FORMATS:
-            raise InputError(f"unsupported format {override!r} (use yaml or json)")
+            raise InputError(f"unsupported format {override!r} (use yaml, json or binary)")
         return override
-    return "json" if str(path).lower().endswith(".json") else "yaml"
+    suffix = Path(str(path)).suffix.lower()
+    if suffix in _UNSUPPORTED:
+        raise InputError(
+            f"{path}: sops {_UNSUPPORTED[suffix]} files are not supported by cfgc; "
+            "use the sops binary (or a .yaml/.json file)"
+        )
+    if suffix == ".json":
+        return "json"
+    return "yaml" if suffix in (".yaml", ".yml") else "binary"
+
+
+def _binary_load(raw: str | bytes) -> dict[str, Any]:
+    data = raw.encode("utf-8") if isinstance(raw, str) else raw
+    if data.lstrip().startswith(b"{"):
+        try:
+            doc = _json_load(data)
+        except InputError:
+            doc = None
+        if isinstance(doc, dict) and "sops" in doc:
+            return doc  # an encrypted binary file is JSON
+    try:
+        return {"data": data.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"data": data}
 
 
 def loads(text: str | bytes, fmt: str, origin: str = "<input>") -> dict[str, Any]:
     """Parse a document; the top level must be a mapping."""
+    if fmt == "binary":
+        return _binary_load(text)
     try:
         data = _json_load(text) if fmt == "json" else yamlio.load(text)
     except InputError as e:
         raise InputError(f"{origin}: {e.message}") from None
     if data is None:
-        data = {}
+        return EmptyDocument()
     if not isinstance(data, dict):
         raise InputError(f"{origin}: the top level of a secrets file must be a mapping")
     return data
@@ -64,6 +101,8 @@ def _json_load(text: str | bytes) -> Any:
 def _json_default(v: Any) -> Any:
     if isinstance(v, dt.datetime):
         return format_go_time(v)
+    if isinstance(v, bytes):
+        raise InputError("JSON cannot hold a binary (non-UTF-8) value; use YAML")
     raise InputError(f"cannot write a {type(v).__name__} value as JSON")
 
 
@@ -78,9 +117,24 @@ def _check_finite(v: Any) -> None:
             _check_finite(x)
 
 
+def dump_bytes(doc: Any, fmt: str) -> bytes:
+    """:func:`dumps` as bytes; a decrypted binary file is its ``data``, byte for byte."""
+    if fmt == "binary" and isinstance(doc, Mapping) and "sops" not in doc:
+        data = doc.get("data", "")
+        if not isinstance(data, str | bytes):
+            raise InputError("a binary file holds one string value, 'data'")
+        return data if isinstance(data, bytes) else data.encode("utf-8")
+    return dumps(doc, fmt).encode("utf-8")
+
+
 def dumps(doc: Any, fmt: str) -> str:
-    """Serialise a document in ``fmt``."""
+    """Serialise a document in ``fmt`` (an encrypted binary file is JSON)."""
+    if fmt == "binary":
+        if isinstance(doc, Mapping) and "sops" not in doc:
+            return dump_bytes(doc, fmt).decode("utf-8", errors="surrogateescape")
+        fmt = "json"
     if fmt == "json":
+        doc = comments.strip(doc)  # JSON has no comments (sops' JSON store neither)
         _check_finite(doc)
         text = json.dumps(doc, indent="\t", ensure_ascii=False, default=_json_default)
         # Go's encoding/json escapes these; keep output identical to sops.

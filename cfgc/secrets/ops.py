@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cfgc.errors import CfgcError, InputError
-from cfgc.secrets import fileio, txn
+from cfgc.secrets import comments, fileio, txn
 from cfgc.secrets.creation_rules import rule_for_new_file
 from cfgc.secrets.document import (
     DecryptedDocument,
@@ -107,9 +107,12 @@ def _decrypt(
 
 
 def decrypt_file(
-    path: PathLike, keyring: Keyring | None = None, fmt: str | None = None
+    path: PathLike,
+    keyring: Keyring | None = None,
+    fmt: str | None = None,
+    with_comments: bool = False,
 ) -> dict[str, Any]:
-    """The plaintext tree of an encrypted file (MAC verified).
+    """The plaintext tree of an encrypted file (MAC verified); its comments too if asked.
 
     When no native key (age, AWS KMS) unwraps the data key and the file also
     lists PGP / GCP KMS / Azure Key Vault / Vault keys, the sops binary decrypts it.
@@ -122,7 +125,8 @@ def decrypt_file(
         if not delegate.delegated_kinds(meta):
             raise type(e)(f"{path}: {e.message}") from None
         return delegate.decrypt_with_sops(path, meta, fileio.format_for(path, fmt), e.message)
-    return _decrypt(path, doc, data_key).tree
+    opened = _decrypt(path, doc, data_key)
+    return opened.full if with_comments else opened.tree
 
 
 def encrypt_tree_for(
@@ -161,6 +165,8 @@ def encrypt_file(
         snap = txn.read(path, fmt)
         if is_encrypted(snap.doc):
             raise InputError(f"{path}: already encrypted")
+        if isinstance(snap.doc, fileio.EmptyDocument):
+            raise InputError(f"{path}: the file is empty: sops cannot encrypt an empty document")
         doc = encrypt_tree_for(path, snap.doc, keyring, config)
         if in_place:
             txn.write(path, doc, f, snap.digest)
@@ -190,8 +196,12 @@ def save(
     opened: DecryptedDocument | Opened,
     tree: dict[str, Any],
     fmt: str | None = None,
+    with_comments: bool = False,
 ) -> bool:
     """Re-encrypt ``tree`` into ``path`` with the file's data key and stash.
+
+    ``with_comments``: ``tree`` holds the comments to write (an edited file);
+    otherwise the file's comments are kept around the changed values.
 
     Returns False (and leaves the file untouched) when nothing changed.  Given
     an :class:`Opened`, refuses with :class:`~cfgc.secrets.txn.ConcurrentChange`
@@ -199,8 +209,8 @@ def save(
     """
     with txn.locked(path):
         if isinstance(opened, Opened):
-            return _save(path, opened.document, tree, fmt, opened.digest)
-        return _save(path, opened, tree, fmt, txn.digest_of(path))
+            return _save(path, opened.document, tree, fmt, opened.digest, with_comments)
+        return _save(path, opened, tree, fmt, txn.digest_of(path), with_comments)
 
 
 def _save(
@@ -209,10 +219,18 @@ def _save(
     tree: dict[str, Any],
     fmt: str | None,
     expect: str | None,
+    with_comments: bool = False,
 ) -> bool:
-    if tree == opened.tree and _same_types(tree, opened.tree):
+    # a comment-free tree (set) keeps the file's comments around the change
+    full = tree if with_comments else comments.graft(tree, opened.full or opened.tree)
+    plain = comments.strip(full)
+    if (
+        plain == opened.tree
+        and _same_types(plain, opened.tree)
+        and comments.texts(full) == comments.texts(opened.full)
+    ):
         return False
-    doc = encrypt_document(tree, opened.metadata, opened.data_key, opened.stash)
+    doc = encrypt_document(full, opened.metadata, opened.data_key, opened.stash)
     txn.write(path, doc, fmt, expect)
     return True
 

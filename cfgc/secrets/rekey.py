@@ -100,7 +100,7 @@ def rotate(path: PathLike, keyring: Keyring | None = None, dry_run: bool = False
         data_key = os.urandom(DATA_KEY_SIZE)
         bare = tuple(tuple(_bare(k) for k in g) for g in meta.key_groups)
         groups = kr.wrap(bare, data_key, meta.shamir_threshold)
-        doc = encrypt_document(opened.document.tree, meta.with_(key_groups=groups), data_key)
+        doc = encrypt_document(opened.document.full, meta.with_(key_groups=groups), data_key)
         txn.write(path, doc, None, opened.digest)
     return KeyPlan(str(path), rotated=True, applied=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import math
 import re
@@ -11,7 +12,7 @@ from typing import Any
 import yaml
 
 from cfgc.errors import InputError
-from cfgc.secrets.cipher import format_go_time
+from cfgc.secrets.cipher import Comment, format_go_time
 
 INDENT = 4
 _YAML11 = yaml.SafeLoader  # for "would PyYAML read this as non-string?"
@@ -58,7 +59,11 @@ def _resolves_to_non_string(s: str) -> bool:
     return tag != "tag:yaml.org,2002:str"
 
 
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\x00": "\\0"}
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\x00": "\\0",
+    # libyaml's (and so yaml.v3's) short escapes, checked against sops 3.11
+    "\x07": "\\a", "\x08": "\\b", "\x0b": "\\v", "\x0c": "\\f", "\x1b": "\\e",
+    "\x85": "\\N", "\u2028": "\\L", "\u2029": "\\P",
+}  # fmt: skip
 
 
 def _printable(c: str) -> bool:
@@ -79,11 +84,11 @@ def _double(s: str) -> str:
         elif _printable(c):
             out.append(c)
         elif ord(c) <= 0xFF:
-            out.append(f"\\x{ord(c):02x}")
+            out.append(f"\\x{ord(c):02X}")
         elif ord(c) <= 0xFFFF:
-            out.append(f"\\u{ord(c):04x}")
+            out.append(f"\\u{ord(c):04X}")
         else:
-            out.append(f"\\U{ord(c):08x}")
+            out.append(f"\\U{ord(c):08X}")
     return '"' + "".join(out) + '"'
 
 
@@ -94,7 +99,8 @@ def scalar(s: str) -> str:
     if _NEEDS_DOUBLE.search(s) or "\n" in s or "\r" in s or _resolves_to_non_string(s):
         return _double(s)
     if (
-        s[0] in _INDICATORS
+        (s[0] in _INDICATORS and not (s[0] in "-?:" and s[1:2] not in ("", " ", "\t")))
+        or s.startswith(("---", "..."))
         or s[0] == " "
         or s[-1] in " :"
         or ": " in s
@@ -118,6 +124,8 @@ def _float(f: float) -> str:
 
 
 def _leaf(v: Any) -> str:
+    if isinstance(v, bytes):
+        return "!!binary " + base64.b64encode(v).decode()
     if v is None:
         return "null"
     if isinstance(v, bool):
@@ -161,10 +169,24 @@ def _deeper(indent: int) -> int:
     return INDENT * ((indent + INDENT) // INDENT)
 
 
+def _real(v: Any) -> bool:
+    """Whether a collection has entries other than comments."""
+    return any(not isinstance(x, Comment) for x in v)
+
+
+def _comment_line(first: str, indent: int, c: Comment) -> str:
+    """A comment line; before a collection's first entry it goes at the dash column, as yaml.v3."""
+    col = first.rfind("-") if "-" in first else indent
+    return " " * col + "#" + c.value
+
+
 def _child(head: str, v: Any, indent: int, out: list[str]) -> None:
     """Write ``head`` (``key:`` or ``-``) of a node at ``indent``, then value ``v``."""
     inner = _deeper(indent)
-    if isinstance(v, Mapping) and v:
+    if isinstance(v, Mapping | list) and v and not _real(v):
+        out.append(f"{head} {{}}" if isinstance(v, Mapping) else f"{head} []")
+        out.extend(" " * inner + "#" + c.value for c in v)
+    elif isinstance(v, Mapping) and v:
         out.append(head)
         _mapping(v, inner, " " * inner, out)
     elif isinstance(v, list) and v:
@@ -181,18 +203,28 @@ def _child(head: str, v: Any, indent: int, out: list[str]) -> None:
 
 
 def _mapping(m: Mapping[str, Any], indent: int, first: str, out: list[str]) -> None:
-    for i, (k, v) in enumerate(m.items()):
-        lead = first if i == 0 else " " * indent
+    started = False
+    for k, v in m.items():
+        if isinstance(k, Comment):
+            out.append(_comment_line(first, indent, k) if not started else " " * indent + "#" + k.value)
+            continue
+        lead = first if not started else " " * indent
+        started = True
         _child(f"{lead}{scalar(str(k))}:", v, indent, out)
 
 
 def _sequence(items: list[Any], indent: int, first: str, out: list[str]) -> None:
-    for i, v in enumerate(items):
-        lead = (first if i == 0 else " " * indent) + "-"
+    started = False
+    for v in items:
+        if isinstance(v, Comment):
+            out.append(_comment_line(first, indent, v) if not started else " " * indent + "#" + v.value)
+            continue
+        lead = (first if not started else " " * indent) + "-"
+        started = True
         # a collection inside a sequence item starts right after "- " (indent + 2)
-        if isinstance(v, Mapping) and v:
+        if isinstance(v, Mapping) and _real(v):
             _mapping(v, indent + 2, lead + " ", out)
-        elif isinstance(v, list) and v:
+        elif isinstance(v, list) and _real(v):
             _sequence(v, indent + 2, lead + " ", out)
         else:
             _child(lead, v, indent, out)
@@ -203,7 +235,7 @@ def dump(doc: Any) -> str:
     out: list[str] = []
     if not isinstance(doc, Mapping):
         raise InputError("the top level of a YAML document must be a mapping")
-    if not doc:
-        return "{}\n"
+    if not _real(doc):
+        return "{}\n" + "".join(f"#{c.value}\n" for c in doc)
     _mapping(doc, 0, "", out)
     return "\n".join(out) + "\n"

@@ -4,7 +4,16 @@ Reading: plain scalars resolve as yaml.v3 does (``yes``/``on`` stay strings,
 ``0755`` is octal, ``1_000`` is an int, ``2024-01-02`` is a timestamp), duplicate
 keys are errors, keys must be strings.  Writing: 4-space indentation, sequences
 indented under their key, literal blocks for multi-line strings, quotes only where
-a plain scalar would read back as something else.  Comments are not kept.
+a plain scalar would read back as something else.  Comments are kept as sops
+keeps them (:mod:`cfgc.secrets.comments`); YAML merge keys and integers outside
+int64 are refused at their line, as sops cannot read them back.
+
+Why not ruamel.yaml's round-trip mode: sops does not keep comments where YAML
+put them, it turns them into entries of the enclosing collection (encrypted,
+with that collection's key path as AAD).  What cfgc must reproduce is that
+entry list, not the text layout, and PyYAML's node marks give exactly what is
+needed to place each comment (:mod:`cfgc.secrets.yamlcomments`), without a
+second YAML parser whose scalar rules differ from yaml.v3 in other ways.
 """
 
 from __future__ import annotations
@@ -18,6 +27,8 @@ import yaml
 
 from cfgc.errors import InputError
 from cfgc.loading import decode, diagnose, guard_depth
+from cfgc.secrets.cipher import NanoTime
+from cfgc.secrets.yamlcomments import build
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _PLAIN = "tag:cfgc:plain"
@@ -71,13 +82,16 @@ def parse_timestamp(s: str) -> dt.datetime | None:
     try:
         if hh is None:
             return dt.datetime(y, mo, d, tzinfo=dt.UTC)
-        us = int((frac[1:] + "000000")[:6]) if frac else 0
+        nanos = int((frac[1:] + "0" * 9)[:9]) if frac else 0
+        us = nanos // 1000
         if tz == "Z":
             tzinfo = dt.UTC
         else:
             sign = -1 if tz[0] == "-" else 1
             tzinfo = dt.timezone(sign * dt.timedelta(hours=int(tz[1:3]), minutes=int(tz[4:6])))
-        return dt.datetime(y, mo, d, int(hh), int(mm), int(ss), us, tzinfo=tzinfo)
+        t = dt.datetime(y, mo, d, int(hh), int(mm), int(ss), us, tzinfo=tzinfo)
+        # Go keeps nanoseconds (and sops MACs them): so must we
+        return NanoTime.of(t, nanos) if nanos % 1000 else t
     except ValueError:
         return None
 
@@ -131,8 +145,13 @@ def _plain(loader: Any, node: Any) -> object:
 
 
 def _binary(loader: Any, node: Any) -> object:
+    # yaml.v3 decodes !!binary into a Go string: UTF-8 text reads back as a plain
+    # string; other bytes stay bytes (sops encrypts them as they are, type str)
     raw = yaml.SafeLoader.construct_yaml_binary(loader, node)
-    return raw.decode("utf-8", errors="replace")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return bytes(raw)
 
 
 def _timestamp(loader: Any, node: Any) -> object:
@@ -148,13 +167,25 @@ _Loader.add_constructor("tag:yaml.org,2002:binary", _binary)
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 
+def _load_all(text: str) -> list[Any]:
+    loader = _Loader(text)
+    try:
+        docs = []
+        while loader.check_node():
+            node = loader.get_node()
+            docs.append(build(loader, node, text))
+        return docs
+    finally:
+        loader.dispose()
+
+
 def load(text: str | bytes) -> Any:
     """Load one YAML document (several documents are refused)."""
     if isinstance(text, bytes):
         text = decode(text, "")
     try:
         guard_depth(text, "")
-        docs = list(yaml.load_all(text, Loader=_Loader))  # noqa: S506 - safe loader subclass
+        docs = _load_all(text)
     except yaml.YAMLError as e:
         err = diagnose(text, "", e)
         loc = err.location

@@ -55,7 +55,8 @@ def test_value_encoding(value: object, raw: bytes, type_: str) -> None:
     assert cipher.to_bytes(value) == raw
     assert cipher.value_type(value) == type_
     back = cipher.from_bytes(raw, type_)
-    assert back == value and type(back) is type(value)
+    same = back.value == value.value if isinstance(value, cipher.Comment) else back == value  # type: ignore[attr-defined]
+    assert same and type(back) is type(value)
 
 
 @pytest.mark.parametrize("value", ["secret", 0, 12, 2.25, True, False, "ünï"])
