@@ -9,7 +9,7 @@ from cfgc.diff import compare, open_sides
 from cfgc.merging import MISSING
 from cfgc.redact import MARKER
 from cfgc.report.diff import render_json, render_markdown, render_text, summary
-from tests.fixtures.repos import git, git_init
+from tests.fixtures.repos import commit_files, git_init
 
 BASE = {
     "base/00-providers.yaml": """\
@@ -46,19 +46,6 @@ def _repo(make_repo, files=None) -> Path:  # type: ignore[no-untyped-def]
     return root
 
 
-def _commit(root: Path, files: dict[str, str | None], msg: str = "change") -> str:
-    for rel, text in files.items():
-        p = root / rel
-        if text is None:
-            p.unlink()
-        else:
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_text(text)
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", msg)
-    return git(root, "rev-parse", "HEAD")
-
-
 def _diff(root: Path, base: str = "HEAD~1", head: str | None = "HEAD", select: str | None = None):  # type: ignore[no-untyped-def]
     b, h = open_sides(root, base, head)
     return compare(b, h, select, base, head or "working tree")
@@ -66,7 +53,7 @@ def _diff(root: Path, base: str = "HEAD~1", head: str | None = "HEAD", select: s
 
 def test_service_change_compiles_only_that_target(make_repo) -> None:  # type: ignore[no-untyped-def]
     root = _repo(make_repo)
-    _commit(root, {"tenants/acme/prod/chat.yaml": "service: {name: chat}\nlimits:\n  rpm: 700\n"})
+    commit_files(root, {"tenants/acme/prod/chat.yaml": "service: {name: chat}\nlimits:\n  rpm: 700\n"})
     result = _diff(root)
     assert result.compiled == 1 and result.total == 3
     [t] = result.targets
@@ -78,7 +65,7 @@ def test_service_change_compiles_only_that_target(make_repo) -> None:  # type: i
 def test_extends_base_change_reaches_extending_mapping(make_repo) -> None:  # type: ignore[no-untyped-def]
     root = _repo(make_repo)
     text = (root / "base/00-providers.yaml").read_text().replace("timeout_s: 30", "timeout_s: 45")
-    _commit(root, {"base/00-providers.yaml": text})
+    commit_files(root, {"base/00-providers.yaml": text})
     result = _diff(root)
     assert result.compiled == 3 and len(result.targets) == 3
     changes = {c.path: c for c in result.targets[0].changes}
@@ -90,7 +77,7 @@ def test_extends_base_change_reaches_extending_mapping(make_repo) -> None:  # ty
 def test_template_change_reaches_rendered_values(make_repo) -> None:  # type: ignore[no-untyped-def]
     root = _repo(make_repo)
     text = (root / "base/10-service.yaml").read_text().replace("llm.example.com", "ai.example.org")
-    _commit(root, {"base/10-service.yaml": text})
+    commit_files(root, {"base/10-service.yaml": text})
     result = _diff(root, select="acme/prod/*")
     assert [t.name for t in result.targets] == ["acme/prod/chat", "acme/prod/search"]
     changes = {c.path: c for c in result.targets[0].changes}
@@ -101,7 +88,7 @@ def test_template_change_reaches_rendered_values(make_repo) -> None:  # type: ig
 
 def test_merge_tags_across_layers(make_repo) -> None:  # type: ignore[no-untyped-def]
     root = _repo(make_repo)
-    _commit(root, {"envs/prod.yaml": "limits:\n  rpm: 600\n  burst: !delete\ntags: !append [c]\n"
+    commit_files(root, {"envs/prod.yaml": "limits:\n  rpm: 600\n  burst: !delete\ntags: !append [c]\n"
                                      "routing: !replace\n  default_model: primary\n"})
     result = _diff(root)
     assert {t.name for t in result.targets} == {"acme/prod/chat", "acme/prod/search"}
@@ -115,14 +102,14 @@ def test_merge_tags_across_layers(make_repo) -> None:  # type: ignore[no-untyped
 
 def test_added_and_removed_targets_and_config_change(make_repo) -> None:  # type: ignore[no-untyped-def]
     root = _repo(make_repo)
-    _commit(root, {"tenants/acme/dev/search.yaml": "service: {name: search}\n",
+    commit_files(root, {"tenants/acme/dev/search.yaml": "service: {name: search}\n",
                    "tenants/acme/prod/search.yaml": None})
     result = _diff(root)
     assert [(t.name, t.status) for t in result.targets] == [("acme/dev/search", "added"),
                                                              ("acme/prod/search", "removed")]
     assert summary(result)["by_variable"]["env"] == {"dev": 1, "prod": 1}
     cfg = (root / "cfgc.yaml").read_text() + "production: ['*/dev/*']\n"
-    _commit(root, {"cfgc.yaml": cfg})
+    commit_files(root, {"cfgc.yaml": cfg})
     result = _diff(root)
     assert result.compiled == 3 and result.targets == ()
 
@@ -160,7 +147,7 @@ def test_secret_change_is_one_path_without_value(make_repo) -> None:  # type: ig
     git_init(root)
     rotated = secrets.replace("Q0FOQVJZLUNJUEhFUi1PTkU=", "Q0FOQVJZLUNJUEhFUi1UV08=").replace(
         "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z").replace("bWFj", "bmV3bWFj")
-    _commit(root, {"tenants/acme/secrets.enc.yaml": rotated})
+    commit_files(root, {"tenants/acme/secrets.enc.yaml": rotated})
     result = _diff(root)
     assert len(result.targets) == 3
     for t in result.targets:
@@ -179,7 +166,7 @@ def test_secret_change_is_one_path_without_value(make_repo) -> None:  # type: ig
 
 def test_json_shape(make_repo) -> None:  # type: ignore[no-untyped-def]
     root = _repo(make_repo)
-    _commit(root, {"envs/dev.yaml": "limits:\n  rpm: 61\n"})
+    commit_files(root, {"envs/dev.yaml": "limits:\n  rpm: 61\n"})
     doc = json.loads(render_json(_diff(root)))
     assert doc["targets"] == [{
         "name": "acme/dev/chat", "status": "changed", "vars": {"tenant": "acme", "env": "dev", "service": "chat"},

@@ -14,7 +14,7 @@ from cfgc.diff import DiffResult, compare, open_sides
 from cfgc.errors import InputError
 from cfgc.merging import MISSING
 from cfgc.report.diff import render_json, render_markdown, render_text
-from tests.fixtures.repos import git, git_init
+from tests.fixtures.repos import commit_files, git, git_init
 
 CONFIG = """\
 version: 1
@@ -46,18 +46,6 @@ def _repo(make_repo: Any) -> Path:
     return root
 
 
-def _commit(root: Path, files: dict[str, str | None]) -> None:
-    for rel, text in files.items():
-        p = root / rel
-        if text is None:
-            p.unlink()
-        else:
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_text(text)
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "change")
-
-
 def _diff(root: Path, head: str | None = "HEAD") -> DiffResult:
     b, h = open_sides(root, "HEAD~1" if head else "HEAD", head)
     return compare(b, h)
@@ -71,7 +59,7 @@ def _changes(result: DiffResult) -> dict[str, dict[str, tuple[Any, Any, str]]]:
 
 def test_new_optional_layer_shows_its_values(make_repo: Any) -> None:
     root = _repo(make_repo)
-    _commit(root, {"tenants/globex/prod/env.yaml": f"endpoint_url: {ATTACK}\n"})
+    commit_files(root, {"tenants/globex/prod/env.yaml": f"endpoint_url: {ATTACK}\n"})
     result = _diff(root)
     assert [(t.name, t.status) for t in result.targets] == [("globex/prod/chat", "changed")]
     assert _changes(result)["globex/prod/chat"] == {
@@ -82,7 +70,7 @@ def test_new_optional_layer_shows_its_values(make_repo: Any) -> None:
 
 def test_new_base_layer_is_a_change_of_every_target_not_an_addition(make_repo: Any) -> None:
     root = _repo(make_repo)
-    _commit(root, {"base/05-x.yaml": f"endpoint_url: {ATTACK}\n"})
+    commit_files(root, {"base/05-x.yaml": f"endpoint_url: {ATTACK}\n"})
     result = _diff(root)
     assert {t.status for t in result.targets} == {"changed"} and len(result.targets) == 3
     assert all(c["endpoint_url"][1] == ATTACK for c in _changes(result).values())
@@ -91,7 +79,7 @@ def test_new_base_layer_is_a_change_of_every_target_not_an_addition(make_repo: A
 
 def test_deleted_layer_shows_the_values_it_took_away(make_repo: Any) -> None:
     root = _repo(make_repo)
-    _commit(root, {"tenants/acme/prod/env.yaml": None})
+    commit_files(root, {"tenants/acme/prod/env.yaml": None})
     result = _diff(root)
     assert [(t.name, t.status) for t in result.targets] == [("acme/prod/chat", "changed")]
     assert _changes(result)["acme/prod/chat"]["timeout_s"][:2] == (20, 30)
@@ -110,7 +98,7 @@ def test_renamed_layer_is_compared_not_added(make_repo: Any) -> None:
 
 def test_value_moved_between_levels(make_repo: Any) -> None:
     root = _repo(make_repo)
-    _commit(root, {"envs/prod.yaml": "{}\n", "tenants/acme/tenant.yaml": "owner: acme\nlimits:\n  rpm: 600\n"})
+    commit_files(root, {"envs/prod.yaml": "{}\n", "tenants/acme/tenant.yaml": "owner: acme\nlimits:\n  rpm: 600\n"})
     changes = _changes(_diff(root))
     assert changes["globex/prod/chat"]["limits.rpm"][:2] == (600, MISSING)
     assert changes["acme/dev/chat"]["limits.rpm"][:2] == (60, 600)
@@ -119,7 +107,7 @@ def test_value_moved_between_levels(make_repo: Any) -> None:
 
 def test_added_and_removed_targets_show_every_value(make_repo: Any) -> None:
     root = _repo(make_repo)
-    _commit(root, {"tenants/globex/dev/services/chat.yaml": f"endpoint_url: {ATTACK}\n",
+    commit_files(root, {"tenants/globex/dev/services/chat.yaml": f"endpoint_url: {ATTACK}\n",
                    "tenants/acme/dev/services/chat.yaml": None})
     result = _diff(root)
     status = {t.name: t.status for t in result.targets}
