@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -10,7 +11,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from cfgc.errors import InputError, Location, MultipleErrors
-from cfgc.limits import DEFAULT_LIMITS, Limits
+from cfgc.limits import CEILING_ENV, DEFAULT_LIMITS, Limits, operator_ceiling
 from cfgc.loading import Document, load_yaml
 from cfgc.repopath import relative_problem, target_name_problem
 from cfgc.sources import CONFIG_FILE, Source
@@ -148,7 +149,7 @@ def load_config(source: Source) -> RepoConfig:
         production=tuple(data.get("production", ())),
         max_secret_age_days=data.get("secrets", {}).get("max_age_days"),
         document=doc,
-        limits=Limits.from_config(data.get("limits")),
+        limits=Limits.from_config(data.get("limits"), operator_ceiling(os.environ.get(CEILING_ENV))),
     )
 
 

@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
 from deepdiff import DeepDiff
 
 from cfgc.compiler import CompiledTarget, Compiler, no_match
@@ -35,6 +34,7 @@ from cfgc.merging import MISSING, get_path
 from cfgc.parallel import can_fork, cores, map_chunks
 from cfgc.redact import SECRET_TOKEN, redact, sensitive_strings
 from cfgc.secretrefs import SecretRef
+from cfgc.secrets import yamlio
 from cfgc.sources import CONFIG_FILE, DirSource, GitSource, Source, SourceInfo
 
 PARALLEL_MIN_TARGETS = 400
@@ -144,7 +144,7 @@ class Side:
         doc = self._sops.get(ref.file)
         if doc is None:
             raw = self.compiler.secret_files.get(ref.file, b"")
-            doc = self._sops[ref.file] = yaml.safe_load(raw) if raw else {}
+            doc = self._sops[ref.file] = yamlio.load(raw) if raw else {}
         enc = get_path(doc, ref.path)
         digest = hashlib.sha256(repr((ref.file, ref.path, ref.type, enc)).encode()).hexdigest()
         return SECRET_TOKEN + digest

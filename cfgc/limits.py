@@ -34,10 +34,51 @@ class Limits:
     template_seconds: float = 5.0
 
     @classmethod
-    def from_config(cls, data: Mapping[str, Any] | None) -> Limits:
-        """The limits of cfgc.yaml's ``limits`` mapping (already schema-checked)."""
+    def from_config(cls, data: Mapping[str, Any] | None, ceiling: Limits | None = None) -> Limits:
+        """The limits of cfgc.yaml's ``limits`` mapping (already schema-checked).
+
+        cfgc.yaml is part of the pull request, so it may only *lower* a limit:
+        each value is capped by ``ceiling`` (the defaults, or what the operator
+        sets in ``CFGC_LIMITS``).  Otherwise a hostile PR would simply raise
+        the limits that protect the runner from it.
+        """
+        top = ceiling or DEFAULT_LIMITS
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in (data or {}).items() if k in known})
+        asked = {k: v for k, v in (data or {}).items() if k in known}
+        return cls(**{k: min(v, getattr(top, k)) for k, v in asked.items()} | {
+            k: getattr(top, k) for k in known - asked.keys()})
 
 
 DEFAULT_LIMITS = Limits()
+CEILING_ENV = "CFGC_LIMITS"
+
+
+def operator_ceiling(text: str | None) -> Limits:
+    """The highest limits a repo may ask for, from ``CFGC_LIMITS``.
+
+    ``CFGC_LIMITS="template_seconds=30,template_output_chars=4194304"`` is set
+    by whoever runs cfgc (a trusted CI workflow), never by the repo; unset, the
+    ceiling is the defaults.  A malformed value is a usage error (exit 2).
+    """
+    if not text or not text.strip():
+        return DEFAULT_LIMITS
+    known = {f.name: f.type for f in fields(Limits)}
+    values: dict[str, Any] = {}
+    for part in text.split(","):
+        name, sep, raw = part.partition("=")
+        name = name.strip()
+        try:
+            if not sep or name not in known:
+                raise ValueError
+            number = float(raw) if name == "template_seconds" else int(raw)
+            if not 0 < number < float("inf"):
+                raise ValueError
+        except ValueError:
+            from cfgc.errors import UsageError
+
+            raise UsageError(
+                f"{CEILING_ENV}: {part.strip()!r} is not NAME=POSITIVE_NUMBER "
+                f"(names: {', '.join(sorted(known))})"
+            ) from None
+        values[name] = number
+    return Limits(**{**{f.name: getattr(DEFAULT_LIMITS, f.name) for f in fields(Limits)}, **values})

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from cfgc.errors import InputError
+from cfgc.loading import MAX_EXPANDED_NODES
 from cfgc.secrets.cipher import Comment
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -49,6 +50,7 @@ class _Index:
 
     def __init__(self, root: Any, text: str) -> None:
         self.text = text
+        self.built = 0  # nodes built so far, aliased ones counted at every use
         self.colls: list[_Coll] = []
         self.by_node: dict[int, int] = {}
         self.entries: list[_Entry] = []
@@ -156,6 +158,11 @@ def build(loader: Any, root: Any, text: str) -> Any:
 
 
 def _value(loader: Any, node: Any, ix: _Index) -> Any:
+    # A secrets file comes from a pull request like any layer: aliases are
+    # expanded into copies here, so their expansion is bounded as in layers.
+    ix.built += 1
+    if ix.built > MAX_EXPANDED_NODES:
+        raise _err(node, f"aliases expand to more than {MAX_EXPANDED_NODES:,} nodes (alias bomb?)")
     if isinstance(node, yaml.ScalarNode):
         v = loader.construct_object(node, deep=True)
         if isinstance(v, int) and not isinstance(v, bool) and not INT64_MIN <= v <= INT64_MAX:

@@ -29,8 +29,28 @@ def test_cfgc_yaml_lowers_and_raises_limits(make_repo) -> None:
     with pytest.raises(InputError) as info:
         _compile(make_repo, lowered, "{{ 'x' * 2000 }}")
     assert str(info.value.location) == "base/a.yaml:1:1" and "limits.template_output_chars" in info.value.message
-    raised = "limits: {template_loop_iterations: 200000}\n"
+
+
+def test_a_repo_cannot_raise_a_limit_only_the_operator_can(make_repo, monkeypatch) -> None:
+    """cfgc.yaml is part of the pull request: asking for more than the ceiling gets the ceiling."""
+    raised = "limits: {template_loop_iterations: 200000, template_seconds: 3600}\n"
+    compiler = _compile(make_repo, raised, "ok")[0]
+    assert compiler.config.limits == DEFAULT_LIMITS
+    with pytest.raises(InputError, match="template_loop_iterations"):
+        _compile(make_repo, raised, "{{ range(150000)|list|length }}")
+    monkeypatch.setenv("CFGC_LIMITS", "template_loop_iterations=300000")
     assert _compile(make_repo, raised, "{{ range(150000)|list|length }}")[1].value["v"] == 150000
+    assert _compile(make_repo, raised, "ok")[0].config.limits.template_loop_iterations == 200000
+    assert _compile(make_repo, "", "ok")[0].config.limits.template_loop_iterations == 300000
+
+
+@pytest.mark.parametrize("bad", ["template_loop_iterations", "cpu=1", "template_seconds=-1", "template_output_chars=x"])
+def test_a_bad_operator_ceiling_is_a_usage_error(bad: str) -> None:
+    from cfgc.errors import UsageError
+    from cfgc.limits import operator_ceiling
+
+    with pytest.raises(UsageError, match="CFGC_LIMITS"):
+        operator_ceiling(bad)
 
 
 @pytest.mark.parametrize("bad", ["limits: {template_seconds: 0}\n", "limits: {cpu: 1}\n",

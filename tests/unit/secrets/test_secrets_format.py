@@ -176,3 +176,20 @@ def test_set_keeps_comments_and_other_ciphertexts(repo: Path, keyring: Keyring) 
     full = ops.decrypt_file(p, keyring, with_comments=True)
     assert _texts(full) == _texts(yamlio.load(LISTS))
     assert ops.decrypt_file(p, keyring)["hosts"] == ["a.example.com", "c.example.com"]
+
+
+def test_an_alias_bomb_in_a_secrets_file_is_refused_quickly() -> None:
+    """Secrets files come from pull requests too: alias expansion is bounded as in layers."""
+    import time
+
+    from cfgc.errors import InputError as _InputError
+    from cfgc.secrets import yamlio as _yamlio
+
+    text = 'l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    for i in range(1, 9):
+        text += f"l{i}: &l{i} [" + ",".join([f"*l{i - 1}"] * 9) + "]\n"
+    start = time.monotonic()
+    with pytest.raises(_InputError, match="aliases expand to more than"):
+        _yamlio.load(text)
+    assert time.monotonic() - start < 30  # generous: it took 0.2 s; unbounded it never ends
+    assert _yamlio.load("a: &x [1, 2]\nb: *x\n") == {"a": [1, 2], "b": [1, 2]}
