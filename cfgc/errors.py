@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import errno as errno_mod
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cfgc.diagnostics import Diagnostic
 
 
 @dataclass(frozen=True, order=True)
@@ -74,6 +79,24 @@ class IntegrityError(CfgcError):
     """A signature, MAC or digest did not verify: exit 5."""
 
     exit_code = EXIT_INTEGRITY
+
+
+class InvalidConfig(InputError):
+    """Findings stopped a compile or a build (nothing was written): exit 1.
+
+    ``diagnostics`` holds every finding (warnings too), ``targets`` the names
+    of the targets that compiled; ``str()`` lists the errors one per line as
+    ``path:line:col: error: message``.
+    """
+
+    def __init__(self, diagnostics: Iterable[Diagnostic], targets: Iterable[str] = ()) -> None:
+        self.diagnostics = tuple(diagnostics)
+        self.targets = tuple(targets)
+        errors = [d for d in self.diagnostics if d.severity == "error"]
+        super().__init__(f"{len(errors)} error(s) in the configuration")
+
+    def __str__(self) -> str:
+        return "\n".join(str(d) for d in self.diagnostics if d.severity == "error") or f"error: {self.message}"
 
 
 class MultipleErrors(InputError):

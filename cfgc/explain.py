@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from cfgc.compiler import CompiledTarget
+from cfgc.compiler import CompiledTarget, Compiler
 from cfgc.errors import InputError, Location
+from cfgc.hierarchy import TargetSpec
 from cfgc.loading import Path
 from cfgc.merging import MISSING, dotted, get_path
 from cfgc.redact import redact, sensitive_strings
@@ -26,6 +27,17 @@ class Explanation:
     path: Path
     value: Any
     contributions: tuple[Contribution, ...]
+
+
+def find_target(compiler: Compiler, name: str) -> TargetSpec:
+    """The spec of target ``name``; an input error naming close names when there is none."""
+    specs = {s.name: s for s in compiler.specs()}
+    spec = specs.get(name)
+    if spec is None:
+        close = [n for n in specs if name.split("/")[0] in n][:5]
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise InputError(f"unknown target {name!r}{hint}")
+    return spec
 
 
 def explain(target: CompiledTarget, path: Path) -> Explanation:

@@ -15,6 +15,7 @@ import binascii
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -178,6 +179,24 @@ def load_verifier(path: Path) -> PublicKeyVerifier:
     if not isinstance(pub, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey):
         raise InputError(f"{path}: unsupported key type (ed25519 or EC P-256 expected)")
     return PublicKeyVerifier(pub, keyid_of(pub))
+
+
+def signers_from(keys: Iterable[Path], kms_keys: Iterable[str]) -> list[Signer]:
+    """Signers for ed25519 key files and AWS KMS key ARNs; at least one is needed."""
+    out: list[Signer] = [load_signer(k) for k in keys]
+    out.extend(KmsSigner(arn) for arn in kms_keys)
+    if not out:
+        raise UsageError("give a signing key: --key NAME.key or --kms-key ARN")
+    return out
+
+
+def verifiers_from(keys: Iterable[Path], kms_keys: Iterable[str]) -> list[Verifier]:
+    """Verifiers for public key files and AWS KMS key ARNs (public keys fetched from KMS)."""
+    out: list[Verifier] = [load_verifier(k) for k in keys]
+    out.extend(KmsSigner(arn).verifier() for arn in kms_keys)
+    if not out:
+        raise UsageError("give a public key to verify with: --key NAME.pub or --kms-key ARN")
+    return out
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:

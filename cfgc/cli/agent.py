@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
+from cfgc.cli.common import open_store_option, store_options
 from cfgc.cli.main import command
-from cfgc.cli.publish import _store, store_options
 from cfgc.cli.pull import with_runtime_pointer_options
-from cfgc.cli.sign import verifiers_from
 from cfgc.errors import UsageError, environment_error
+from cfgc.signing import verifiers_from
 
 
 @command("agent")
@@ -90,7 +90,7 @@ def agent_cmd(url: str, plain_http: bool, username: str | None, password_stdin: 
     setup_logging(log_format, log_level)
     verifiers = verifiers_from(keys, kms_keys)
     store = open_source(url) if not (plain_http or username or password_stdin) else \
-        _store(url, plain_http, username, password_stdin, reading=True)
+        open_store_option(url, plain_http, username, password_stdin, reading=True)
     from cfgc.runtime.freshness import runtime_policy
 
     policy = runtime_policy(store.url, repository, state_file, min_serial)

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from cfgc.build import build_bundle
-from cfgc.cli.common import Progress, cache_options, format_option, open_cache, repo_option
+from cfgc import api
+from cfgc.cli.common import Progress, cache_arg, cache_options, format_option, repo_option, warn
 from cfgc.cli.main import command
+from cfgc.errors import InvalidConfig
 from cfgc.report.diagnostics import render_json, render_text, summary_line
-from cfgc.sources import open_source
 
 
 @command("build")
@@ -71,39 +71,31 @@ def build(
       cfgc build --target 'acme/prod/*' --format json
       cfgc build --out build/bundle --sign-key release.key
     """
-    signers = []
-    if sign_key is not None:  # a bad key fails before any work
-        from cfgc.signing import load_signer
-
-        signers.append(load_signer(sign_key))
-    source = open_source(repo, ref)
     progress = Progress("compiling")
     try:
-        done = build_bundle(
-            source, out, select=select, signers=signers, key_files=[sign_key] if sign_key else [],
-            cache=open_cache(source, no_cache, cache_dir), jobs=jobs, progress=progress,
-        )
-    finally:
-        progress.close()
-    result, names = done.result, done.names
-    if not done.written:
+        try:
+            done = api.build(repo, out, ref=ref, targets=select, sign_key=sign_key, jobs=jobs,
+                             cache=cache_arg(no_cache, cache_dir), progress=progress, warn=warn)
+        finally:
+            progress.close()
+    except InvalidConfig as e:
         if fmt == "json":
-            click.echo(render_json(result.diagnostics, names, written=False), nl=False)
+            click.echo(render_json(e.diagnostics, e.targets, written=False), nl=False)
         else:
-            click.echo(render_text(result.diagnostics), err=True, nl=False)
-            click.echo(f"build failed: {summary_line(result.diagnostics, len(names))}; nothing written", err=True)
-        raise SystemExit(1)
-    digest = done.digest or ""
+            click.echo(render_text(e.diagnostics), err=True, nl=False)
+            click.echo(f"build failed: {summary_line(e.diagnostics, len(e.targets))}; nothing written", err=True)
+        raise SystemExit(1) from None
+    names, digest = done.targets, done.digest
     if fmt == "json":
         click.echo(
-            render_json(result.diagnostics, names, written=True, out=str(out), manifest_digest=digest,
-                        cache_hits=result.cache_hits),
+            render_json(done.diagnostics, names, written=True, out=str(out), manifest_digest=digest,
+                        cache_hits=done.cache_hits),
             nl=False,
         )
         return
-    if result.diagnostics:
-        click.echo(render_text(result.diagnostics), err=True, nl=False)
-    cached = f", {result.cache_hits} from cache" if result.cache_hits else ""
-    signed = "signed, " if signers else ""
+    if done.diagnostics:
+        click.echo(render_text(done.diagnostics), err=True, nl=False)
+    cached = f", {done.cache_hits} from cache" if done.cache_hits else ""
+    signed = "signed, " if done.signed else ""
     plural = "s" if len(names) != 1 else ""
     click.echo(f"compiled {len(names)} target{plural}{cached} into {out} ({signed}manifest {digest[:19]}…)")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
+from cfgc import api
 from cfgc.changed_roots import config_roots
-from cfgc.checks import run_checks
 from cfgc.cli.common import format_option, repo_option
 from cfgc.cli.main import command
 from cfgc.errors import CfgcError, UsageError
@@ -15,7 +15,7 @@ from cfgc.report import diagnostics as plain
 from cfgc.report.github import git_prefix, render_github
 from cfgc.report.markdown import check_markdown
 from cfgc.report.sarif import render_sarif
-from cfgc.sources import CONFIG_FILE, DirSource, GitSource, find_repo_root
+from cfgc.sources import CONFIG_FILE, find_repo_root
 
 
 @command("check")
@@ -102,12 +102,11 @@ def _check_one(root: Path, base_ref: str | None, select: str | None, fail_on_exi
     """Check one config repo and print the report; False when it fails."""
     if not (root / "cfgc.yaml").is_file():
         raise click.UsageError(f"--repo {repo}: no cfgc.yaml in that directory")
-    base = GitSource(root, base_ref, "--base") if base_ref else None
-    result = run_checks(DirSource(root), select, base)
+    result = api.check(root, base=base_ref, targets=select)
     diags = result.diagnostics
     if fmt == "json":
         extra = {"changed": sorted(result.changed) if result.changed is not None else None,
-                 "baseline_states": list(result.states) if base is not None else None}
+                 "baseline_states": list(result.states) if base_ref else None}
         click.echo(plain.render_json(diags, result.targets, **extra), nl=False)
     elif fmt == "github":
         click.echo(render_github(diags, git_prefix(root), result.states), nl=False)

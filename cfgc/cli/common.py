@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from cfgc.cli.failure import format_callback
+from cfgc.errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,14 +57,49 @@ def cache_options(f: F) -> F:
     )(f)
 
 
-def open_cache(source: Any, no_cache: bool, cache_dir: Path | None) -> Any:
-    """The build cache the options ask for, or None."""
-    from cfgc.cache import BuildCache, default_cache_dir
+def cache_arg(no_cache: bool, cache_dir: Path | None) -> bool | Path:
+    """The API's ``cache=`` for ``--no-cache`` / ``--cache-dir``."""
+    return False if no_cache else cache_dir if cache_dir is not None else True
 
-    if no_cache:
-        return None
-    root = cache_dir or default_cache_dir(source)
-    return BuildCache(root, warn=lambda line: click.echo(line, err=True)) if root is not None else None
+
+def warn(line: str) -> None:
+    """A warning line on stderr."""
+    click.echo(line, err=True)
+
+
+def store_options(flag: str) -> Callable[[F], F]:
+    """``--to/--from URL`` and the registry connection options."""
+
+    def deco(f: F) -> F:
+        for opt in reversed([
+            click.option(flag, "url", required=True, metavar="URL",
+                         help="file:///abs/path, s3://bucket/prefix or oci://host[:port]/repository."),
+            click.option("--plain-http", is_flag=True,
+                         help="OCI: plain HTTP for a non-loopback registry (loopback always uses it)."),
+            click.option("--username", help="OCI: registry user (default: docker config auths)."),
+            click.option("--password-stdin", is_flag=True, help="OCI: read the registry password from stdin."),
+        ]):
+            f = opt(f)
+        return f
+
+    return deco
+
+
+def stdin_password(username: str | None, password_stdin: bool) -> str | None:
+    """The registry password ``--password-stdin`` reads (one line), or None."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    if password_stdin and username is None:
+        raise UsageError("--password-stdin needs --username")
+    return password
+
+
+def open_store_option(url: str, plain_http: bool, username: str | None, password_stdin: bool,
+                      reading: bool = False) -> Any:
+    """The store of --to (created by the first write) or, ``reading``, of --from (must exist)."""
+    from cfgc.stores import open_store
+
+    password = stdin_password(username, password_stdin)
+    return open_store(url, plain_http=plain_http, username=username, password=password, must_exist=reading)
 
 
 def show_progress() -> bool:

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import click
 
+from cfgc import api
 from cfgc.cli.common import format_option, repo_option
 from cfgc.cli.main import command
-from cfgc.diff import compare, open_sides
 from cfgc.report import diff as report
-from cfgc.sources import find_repo_root
 
 
 @command("diff")
@@ -49,10 +48,8 @@ def diff(repo: Path | None, base_ref: str, head_ref: str | None, select: str | N
       cfgc diff --base HEAD~1 --format json --target 'acme/*'
       cfgc diff --base origin/main --exit-code   # exit 1 when anything changed
     """
-    root = repo.resolve() if repo is not None else find_repo_root()
     start = time.perf_counter()
-    base, head = open_sides(root, base_ref, head_ref)
-    result = compare(base, head, select, base_ref, head_ref or "working tree")
+    result = api.diff(repo, base=base_ref, head=head_ref, targets=select)
     elapsed = time.perf_counter() - start
     if fmt == "json":
         click.echo(report.render_json(result), nl=False)

@@ -7,15 +7,13 @@ from pathlib import Path
 
 import click
 
+from cfgc import api
 from cfgc.cli.common import format_option, repo_option
 from cfgc.cli.main import command
-from cfgc.compiler import Compiler
-from cfgc.errors import InputError
-from cfgc.explain import Explanation, explain, shown_leaves
-from cfgc.merging import MISSING, dotted, parse_dotted
+from cfgc.explain import Explanation
+from cfgc.merging import MISSING, dotted
 from cfgc.redact import MARKER
 from cfgc.secretrefs import jsonable
-from cfgc.sources import open_source
 
 
 def _show(value: object) -> str:
@@ -48,26 +46,17 @@ def explain_cmd(target: str, path: str | None, repo: Path | None, ref: str | Non
       cfgc explain acme/prod/chat models.primary.timeout_s
       cfgc explain acme/prod/chat --format json
     """
-    source = open_source(repo, ref)
-    compiler = Compiler(source)
-    specs = {s.name: s for s in compiler.specs()}
-    spec = specs.get(target)
-    if spec is None:
-        close = [n for n in specs if target.split("/")[0] in n][:5]
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise InputError(f"unknown target {target!r}{hint}")
-    compiled = compiler.compile(spec)
     if not path:  # '' is the whole target too
-        rows = shown_leaves(compiled)
+        rows = api.explain_all(repo, target, ref=ref)
         if fmt == "json":
-            doc = [{"path": dotted(p), "value": v, "source": str(loc)} for p, v, loc in rows]
+            doc = [{"path": leaf.path, "value": leaf.value, "source": str(leaf.location)} for leaf in rows]
             click.echo(json.dumps({"target": target, "values": doc}, indent=2, ensure_ascii=False, default=jsonable))
             return
-        width = max((len(dotted(p)) for p, _, _ in rows), default=0)
-        for p, v, loc in rows:
-            click.echo(f"{dotted(p):<{width}}  {_show(v)}  # {loc}")
+        width = max((len(leaf.path) for leaf in rows), default=0)
+        for leaf in rows:
+            click.echo(f"{leaf.path:<{width}}  {_show(leaf.value)}  # {leaf.location}")
         return
-    ex = explain(compiled, parse_dotted(path))
+    ex = api.explain(repo, target, path, ref=ref)
     if fmt == "json":
         click.echo(json.dumps(json_doc(ex), indent=2, ensure_ascii=False, default=jsonable))
         return

@@ -21,28 +21,10 @@ from cfgc.cli.failure import echo_failure, note_argv
 from cfgc.cli.failure import reset as reset_failure_state
 from cfgc.errors import EXIT_BUG, EXIT_USAGE, CfgcError, environment_error
 
-# Each module defines click commands; listing them here keeps start-up cheap and
-# the command set explicit.
-COMMAND_MODULES = [
-    "cfgc.cli.build",
-    "cfgc.cli.validate",
-    "cfgc.cli.explain",
-    "cfgc.cli.init",
-    "cfgc.cli.secrets",
-    "cfgc.cli.keys",
-    "cfgc.cli.sign",
-    "cfgc.cli.publish",
-    "cfgc.cli.pull",
-    "cfgc.cli.agent",
-    "cfgc.cli.diff",
-    "cfgc.cli.check",
-    "cfgc.cli.history",
-]
-
-
-# Which module defines each command, so running one command imports only its
-# module (diff pulls in deepdiff and numpy; a build should not pay for that).
-# A command missing here is still found: everything is imported then.
+# The one table of commands: which module defines each, so running one command
+# imports only its module (diff pulls in deepdiff and numpy; a build should not
+# pay for that) and the command set stays explicit.  A module named here that
+# cannot be imported is an error, never a command silently left out.
 COMMAND_HOMES = {
     "build": "cfgc.cli.build",
     "validate": "cfgc.cli.validate",
@@ -68,12 +50,9 @@ class CfgcGroup(click.Group):
     """A group that maps cfgc errors to exit codes at the edge and loads commands lazily."""
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands:
-            home = COMMAND_HOMES.get(cmd_name)
-            if home is not None:
-                _register([home])
-            if cmd_name not in self.commands:
-                _register()
+        home = COMMAND_HOMES.get(cmd_name)
+        if cmd_name not in self.commands and home is not None:
+            _register([home])
         return super().get_command(ctx, cmd_name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -168,16 +147,11 @@ _imported: set[str] = set()
 def _register(modules: list[str] | None = None) -> None:
     import importlib
 
-    for name in modules if modules is not None else COMMAND_MODULES:
+    for name in modules if modules is not None else dict.fromkeys(COMMAND_HOMES.values()):
         if name in _imported:
             continue
+        mod = importlib.import_module(name)
         _imported.add(name)
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name:
-                continue
-            raise
         for obj in vars(mod).values():
             if isinstance(obj, click.Command) and getattr(obj, "_cfgc_top", False):
                 cli.add_command(obj)

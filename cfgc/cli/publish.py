@@ -3,39 +3,18 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from cfgc.cli.common import format_option
+from cfgc.cli.common import format_option, open_store_option, store_options
 from cfgc.cli.main import command, group
-from cfgc.cli.sign import signers_from
-from cfgc.errors import UsageError
 from cfgc.publish import ChannelMove, PointerTerms, list_versions, promote, publish, refresh_channel
-from cfgc.stores import Store, open_store
+from cfgc.signing import signers_from
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def store_options(flag: str) -> Callable[[F], F]:
-    """``--to/--from URL`` and the registry connection options."""
-
-    def deco(f: F) -> F:
-        for opt in reversed([
-            click.option(flag, "url", required=True, metavar="URL",
-                         help="file:///abs/path, s3://bucket/prefix or oci://host[:port]/repository."),
-            click.option("--plain-http", is_flag=True,
-                         help="OCI: plain HTTP for a non-loopback registry (loopback always uses it)."),
-            click.option("--username", help="OCI: registry user (default: docker config auths)."),
-            click.option("--password-stdin", is_flag=True, help="OCI: read the registry password from stdin."),
-        ]):
-            f = opt(f)
-        return f
-
-    return deco
 
 
 key_options = [
@@ -71,14 +50,6 @@ def _terms(repository: str | None, expires: str) -> PointerTerms:
     from cfgc.stores.pointer import check_repository, parse_duration
 
     return PointerTerms(check_repository(repository) if repository else None, parse_duration(expires))
-
-
-def _store(url: str, plain_http: bool, username: str | None, password_stdin: bool, reading: bool = False) -> Store:
-    """The store of --to (created by the first write) or, ``reading``, of --from (must exist)."""
-    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
-    if password_stdin and username is None:
-        raise UsageError("--password-stdin needs --username")
-    return open_store(url, plain_http=plain_http, username=username, password=password, must_exist=reading)
 
 
 def _move_text(move: ChannelMove) -> str:
@@ -122,7 +93,8 @@ def publish_cmd(bundle: Path, url: str, plain_http: bool, username: str | None, 
     """
     signers = signers_from(keys, kms_keys) if (keys or kms_keys) else None
     terms = _terms(repository, expires)
-    report = publish(_store(url, plain_http, username, password_stdin), bundle, channel, signers, dry_run, terms)
+    store = open_store_option(url, plain_http, username, password_stdin)
+    report = publish(store, bundle, channel, signers, dry_run, terms)
     if fmt == "json":
         click.echo(json.dumps(report.as_json(), indent=2))
         return
@@ -161,7 +133,7 @@ def promote_cmd(url: str, plain_http: bool, username: str | None, password_stdin
       cfgc promote --to oci://127.0.0.1:5000/config --channel prod --version 1b7e004c9a12 --key ci.key
     """
     # A promote needs a published version: a store that does not exist is an error, not empty.
-    store = _store(url, plain_http, username, password_stdin, reading=True)
+    store = open_store_option(url, plain_http, username, password_stdin, reading=True)
     terms = _terms(repository, expires)
     _echo_move(promote(store, channel, version, signers_from(keys, kms_keys), dry_run, terms), dry_run, fmt)
 
@@ -205,7 +177,7 @@ def channel_refresh_cmd(url: str, plain_http: bool, username: str | None, passwo
       cfgc channel refresh --to oci://registry.example.com/acme/config --channel prod --expires 3d \\
           --kms-key arn:aws:kms:us-east-1:111122223333:key/...
     """
-    store = _store(url, plain_http, username, password_stdin, reading=True)
+    store = open_store_option(url, plain_http, username, password_stdin, reading=True)
     signers = signers_from(keys, kms_keys)
     terms = _terms(repository, expires)
     for name in channels:
@@ -223,7 +195,7 @@ def versions_cmd(url: str, plain_http: bool, username: str | None, password_stdi
       cfgc versions --from s3://acme-config/bundles
       cfgc versions --from oci://127.0.0.1:5000/config --format json
     """
-    rows = list_versions(_store(url, plain_http, username, password_stdin, reading=True))
+    rows = list_versions(open_store_option(url, plain_http, username, password_stdin, reading=True))
     if fmt == "json":
         click.echo(json.dumps([{"version": r.version, "manifest_digest": r.manifest_digest, "commit": r.commit,
                                 "created": r.created, "channels": list(r.channels), "signed": r.signed}

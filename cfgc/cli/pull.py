@@ -17,12 +17,10 @@ from typing import Any
 
 import click
 
+from cfgc.api import PullResult, pull
+from cfgc.cli.common import stdin_password, store_options
 from cfgc.cli.main import command
-from cfgc.cli.publish import _store, store_options
-from cfgc.cli.sign import verifiers_from
 from cfgc.errors import UsageError
-from cfgc.stores.pointer import Pointer
-from cfgc.stores.reader import BundleReader
 
 runtime_pointer_options = [
     click.option("--repository", metavar="NAME", envvar="CFGC_REPOSITORY",
@@ -96,74 +94,17 @@ def pull_cmd(ref: str | None, url: str, plain_http: bool, username: str | None, 
         raise UsageError("name what to pull: a VERSION|CHANNEL argument or --channel NAME")
     if not out and not target:
         raise UsageError("give --target TARGET (print it as JSON) or --out DIR (write the bundle), or both")
-    verifiers = verifiers_from(keys, kms_keys) if (keys or kms_keys) else None
-    store = _store(url, plain_http, username, password_stdin, reading=True)
-    from cfgc.runtime.freshness import runtime_policy
+    password = stdin_password(username, password_stdin)
 
-    policy = runtime_policy(store.url, repository, state_file, min_serial, allow_expired)
-    if out is not None:
-        accepted: list[Pointer] = []
-
-        def accept(p: Pointer) -> None:
-            policy.check(p)
-            accepted.append(p)
-
-        # Without --key the pointer is not verified, so its serial proves nothing: nothing is checked or recorded.
-        version = BundleReader(store, verifiers, accept if verifiers else None).pull(ref, out)
-        for p in accepted:
-            policy.record(p)
-        click.echo(f"pulled version {version} into {out}{' (verified)' if verifiers else ''}",
+    def written(done: PullResult) -> None:
+        click.echo(f"pulled version {done.version} into {done.out}{' (verified)' if done.verified else ''}",
                    err=target is not None)
+
+    result = pull(url, ref, out=out, target=target, keys=keys, kms_keys=kms_keys, plain_http=plain_http,
+                  username=username, password=password, cache_dir=cache_dir, decrypt=secrets_mode == "decrypt",
+                  age_key_file=age_key_file, repository=repository, state_file=state_file, min_serial=min_serial,
+                  allow_expired=allow_expired, on_written=written)
     if target is not None:
-        if verifiers is None:
-            raise UsageError("--target needs --key (or --kms-key): the runtime accepts only signed versions")
-        click.echo(json.dumps(_target_json(store, verifiers, ref, target, cache_dir, age_key_file, secrets_mode,
-                                           policy), indent=2, sort_keys=True))
-
-
-def _target_json(store: Any, verifiers: Any, ref: str, target: str, cache_dir: Path | None,
-                 age_key_file: str | None, secrets_mode: str, policy: Any) -> Any:
-    from cfgc.runtime.fetch import fetch_version
-    from cfgc.runtime.secrets import SecretResolver, resolve_tree
-    from cfgc.runtime.snapshot import build
-    from cfgc.runtime.sync import Syncer
-    from cfgc.secrets import default_keyring
-    from cfgc.stores.base import check_version
-
-    try:
-        version = check_version(ref)
-    except UsageError:
-        version = None
-    if version is not None:
-        # A version id: no channel pointer; the manifest signature still must verify.
-        reader = BundleReader(store, verifiers)
-        info, _ = reader.version(version)
-        pointer = Pointer("-", version, info.manifest_digest, 0)
-        snap = build(fetch_version(store, verifiers, pointer, b"", None, (target,), lambda d: None), "source")
-    else:
-        sync = Syncer(store, verifiers, ref, (target,), cache_dir, interval=0, policy=policy)
-        sync.load_cache()
-        try:
-            sync.refresh()
-        except Exception as e:
-            from cfgc.errors import ExternalError
-
-            if not isinstance(e, ExternalError) or sync.snapshot is None:
-                raise
-            click.echo(f"warning: {e.message}; printing the cached version {sync.snapshot.version} "
-                       f"(verified {_age(sync.status().get('staleness_seconds'))} ago)", err=True)
-        assert sync.snapshot is not None
-        snap = sync.snapshot
-        policy.check(snap.verified.pointer)  # a cached or unchanged pointer may have expired since
-    value = snap.targets[target].value
-    if secrets_mode == "refs":
-        return value
-    return resolve_tree(value, SecretResolver(snap, default_keyring(age_key_file)))
-
-
-def _age(seconds: Any) -> str:
-    if seconds is None:
-        return "an unknown time"
-    s = int(seconds)
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
-
+        if result.warning is not None:
+            click.echo(f"warning: {result.warning}", err=True)
+        click.echo(json.dumps(result.value, indent=2, sort_keys=True))

@@ -18,28 +18,9 @@ from cfgc.attest import (
 from cfgc.cli.common import format_option
 from cfgc.cli.failure import report_printed
 from cfgc.cli.main import command
-from cfgc.errors import UsageError
-from cfgc.signing import KmsSigner, Signer, Verifier, load_signer, load_verifier
+from cfgc.signing import signers_from, verifiers_from
 
 bundle_argument = click.argument("bundle", type=click.Path(file_okay=False, exists=True, path_type=Path))
-
-
-def signers_from(keys: tuple[Path, ...], kms_keys: tuple[str, ...]) -> list[Signer]:
-    """Signers for --key files and --kms-key ARNs."""
-    out: list[Signer] = [load_signer(k) for k in keys]
-    out.extend(KmsSigner(arn) for arn in kms_keys)
-    if not out:
-        raise UsageError("give a signing key: --key NAME.key or --kms-key ARN")
-    return out
-
-
-def verifiers_from(keys: tuple[Path, ...], kms_keys: tuple[str, ...]) -> list[Verifier]:
-    """Verifiers for --key files and --kms-key ARNs (public keys fetched from KMS)."""
-    out: list[Verifier] = [load_verifier(k) for k in keys]
-    out.extend(KmsSigner(arn).verifier() for arn in kms_keys)
-    if not out:
-        raise UsageError("give a public key to verify with: --key NAME.pub or --kms-key ARN")
-    return out
 
 
 @command("sign")

@@ -6,12 +6,10 @@ from pathlib import Path
 
 import click
 
-from cfgc import pipeline
-from cfgc.cli.common import Progress, cache_options, format_option, open_cache, repo_option
+from cfgc import api
+from cfgc.cli.common import Progress, cache_arg, cache_options, format_option, repo_option, warn
 from cfgc.cli.main import command
-from cfgc.compiler import Compiler
 from cfgc.report.diagnostics import render_json, render_text, summary_line
-from cfgc.sources import open_source
 
 
 @command("validate")
@@ -40,14 +38,13 @@ def validate(
       cfgc validate
       cfgc validate --repo examples/repo --format json
     """
-    source = open_source(repo, ref)
-    compiler = Compiler(source)
     progress = Progress("validating")
-    result = pipeline.run(
-        compiler, select, cache=open_cache(source, no_cache, cache_dir), jobs=jobs, progress=progress
-    )
-    progress.close()
-    names = [t.name for t in result.outputs]
+    try:
+        result = api.validate(repo, ref=ref, targets=select, jobs=jobs, cache=cache_arg(no_cache, cache_dir),
+                              progress=progress, warn=warn)
+    finally:
+        progress.close()
+    names = result.targets
     if fmt == "json":
         click.echo(render_json(result.diagnostics, names), nl=False)
     else:

@@ -126,11 +126,27 @@ def fetch(store: Store, verifiers: list[Verifier], channel: str, patterns: tuple
         # A new serial for the same content (e.g. a re-promote): nothing to download.
         return Verified(pointer, read.data, read.etag, current.manifest_raw, current.signature,
                         current.targets, current.files)
-    return fetch_version(store, verifiers, pointer, read.data, read.etag, patterns, cached)
+    return fetch_version(store, verifiers, pointer, pointer_doc=read.data, etag=read.etag, patterns=patterns,
+                         cached=cached)
 
 
-def fetch_version(store: Store, verifiers: list[Verifier], pointer: Pointer, pointer_doc: bytes,
-                  etag: str | None, patterns: tuple[str, ...], cached: BlobLookup) -> Verified:
+def fetch_pinned(store: Store, verifiers: list[Verifier], version: str, patterns: tuple[str, ...], *,
+                 cached: BlobLookup | None = None) -> Verified:
+    """Read and verify one version by id, with no channel pointer.
+
+    The manifest signature and every digest still must verify.  The result's
+    pointer is a stand-in (channel ``-``, serial 0) that names the version's
+    manifest: no pointer policy may check or record it.
+    """
+    from cfgc.stores.reader import BundleReader
+
+    info, _ = BundleReader(store, verifiers).version(version)
+    pointer = Pointer("-", version, info.manifest_digest, 0)
+    return fetch_version(store, verifiers, pointer, patterns=patterns, cached=cached or (lambda d: None))
+
+
+def fetch_version(store: Store, verifiers: list[Verifier], pointer: Pointer, *, pointer_doc: bytes = b"",
+                  etag: str | None = None, patterns: tuple[str, ...], cached: BlobLookup) -> Verified:
     """Read and verify the version a (verified) pointer names.
 
     Order matters: the (bounded) version and signatures documents, then the

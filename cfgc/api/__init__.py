@@ -1,0 +1,30 @@
+"""The public Python API of cfgc: what the ``cfgc`` commands call, for use in tests and tools.
+
+Import it from the package: ``from cfgc import compile_repo``.  Every function
+returns a frozen result object and raises only :class:`cfgc.errors.CfgcError`
+subclasses (each carries the exit code the command line would use).  See
+docs/api.md.
+"""
+
+from __future__ import annotations
+
+from cfgc.api._pull import pull
+from cfgc.api._repo import build, check, compile_repo, diff, explain, explain_all, validate
+from cfgc.api._results import BuildResult, Compilation, Leaf, PullResult, Target, ValidationResult
+
+__all__ = [
+    "BuildResult",
+    "Compilation",
+    "Leaf",
+    "PullResult",
+    "Target",
+    "ValidationResult",
+    "build",
+    "check",
+    "compile_repo",
+    "diff",
+    "explain",
+    "explain_all",
+    "pull",
+    "validate",
+]

@@ -1,0 +1,204 @@
+"""The repo half of the public API: compile, validate, build, diff, check, explain.
+
+Every heavy module is imported inside the function that needs it, so
+``import cfgc`` stays cheap for the command line (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from cfgc.api._results import BuildResult, Compilation, Leaf, Target, ValidationResult
+
+if TYPE_CHECKING:
+    from cfgc.cache import BuildCache
+    from cfgc.checks import CheckResult
+    from cfgc.compiler import CompiledTarget, Compiler
+    from cfgc.diff import DiffResult
+    from cfgc.explain import Explanation
+    from cfgc.sources import Source
+
+PathArg = str | os.PathLike[str]
+Progress = Callable[[int, int], None]
+Warn = Callable[[str], None]
+
+
+def _path(p: PathArg | None) -> Path | None:
+    return None if p is None else Path(p)
+
+
+def _root(repo: PathArg | None) -> Path:
+    from cfgc.sources import find_repo_root
+
+    return Path(repo).resolve() if repo is not None else find_repo_root()
+
+
+def _open_cache(source: Source, cache: bool | PathArg, warn: Warn | None) -> BuildCache | None:
+    from cfgc.cache import BuildCache, default_cache_dir
+
+    if cache is False:
+        return None
+    root = default_cache_dir(source) if cache is True else Path(cache)
+    return BuildCache(root, warn=warn) if root is not None else None
+
+
+def compile_repo(repo: PathArg | None, *, ref: str | None = None, targets: str | None = None,
+                 jobs: int | None = None) -> Compilation:
+    """Compile the targets of ``repo`` (None: walk up from the working directory to cfgc.yaml).
+
+    ``ref`` compiles that commit from git objects instead of the working tree;
+    ``targets`` is a name glob (``acme/prod/*``).  Each target's value is exactly
+    the JSON a build writes into its bundle.  Raises
+    :class:`~cfgc.errors.InvalidConfig` when any finding is an error (its
+    ``diagnostics`` list them), :class:`~cfgc.errors.UsageError` for a glob
+    that matches no target.
+    """
+    import tempfile
+
+    from cfgc import pipeline
+    from cfgc.bundle import target_path
+    from cfgc.compiler import Compiler
+    from cfgc.errors import InvalidConfig
+    from cfgc.runtime.snapshot import freeze
+    from cfgc.sources import open_source
+
+    compiler = Compiler(open_source(_path(repo), ref))
+    with tempfile.TemporaryDirectory(prefix="cfgc-compile-") as tmp:
+        # Workers write each target's bundle bytes here: the values are what a bundle holds.
+        result = pipeline.run(compiler, targets, staging=Path(tmp), jobs=jobs)
+        names = [o.name for o in result.outputs]
+        if not result.ok:
+            raise InvalidConfig(result.diagnostics, names)
+        explainer = _Explainer(compiler)
+        out = tuple(
+            Target(o.name, MappingProxyType(dict(o.vars)), o.digest,
+                   freeze(json.loads((Path(tmp) / target_path(o.name)).read_bytes())), explainer)
+            for o in result.outputs
+        )
+    return Compilation(out, result.diagnostics, compiler.source.info())
+
+
+class _Explainer:
+    """Compiles a target again, once, when its provenance is asked for."""
+
+    def __init__(self, compiler: Compiler) -> None:
+        self._compiler = compiler
+        self._done: dict[str, CompiledTarget] = {}
+
+    def __call__(self, name: str, path: str) -> Explanation:
+        from cfgc.explain import explain as explain_path
+        from cfgc.explain import find_target
+        from cfgc.merging import parse_dotted
+
+        compiled = self._done.get(name)
+        if compiled is None:
+            compiled = self._done[name] = self._compiler.compile(find_target(self._compiler, name))
+        return explain_path(compiled, parse_dotted(path))
+
+
+def validate(repo: PathArg | None, *, ref: str | None = None, targets: str | None = None,
+             jobs: int | None = None, cache: bool | PathArg = True, progress: Progress | None = None,
+             warn: Warn | None = None) -> ValidationResult:
+    """Load, merge, resolve and validate the selected targets; write nothing.
+
+    ``cache``: True uses the build cache in its default folder (outside the
+    repo), a path uses that folder, False compiles every target.  ``warn``
+    receives cache problems (a corrupt entry is recompiled, never used).
+    Findings are returned, not raised: check ``result.ok``.
+    """
+    from cfgc import pipeline
+    from cfgc.compiler import Compiler
+    from cfgc.sources import open_source
+
+    source = open_source(_path(repo), ref)
+    compiler = Compiler(source)
+    result = pipeline.run(compiler, targets, cache=_open_cache(source, cache, warn), jobs=jobs, progress=progress)
+    return ValidationResult(tuple(o.name for o in result.outputs), result.diagnostics, result.cache_hits)
+
+
+def build(repo: PathArg | None, out: PathArg, *, ref: str | None = None, targets: str | None = None,
+          sign_key: PathArg | None = None, jobs: int | None = None, cache: bool | PathArg = True,
+          progress: Progress | None = None, warn: Warn | None = None) -> BuildResult:
+    """Compile ``repo`` into the bundle directory ``out`` (replaced atomically).
+
+    With ``sign_key`` (an ed25519 private key file) the bundle is signed before
+    it replaces ``out``.  The same commit always gives byte-identical output.
+    Raises :class:`~cfgc.errors.InvalidConfig` when any finding is an error
+    (``out`` is then left as it was); other failures are
+    :class:`~cfgc.errors.CfgcError` subclasses too.
+    """
+    from cfgc.build import build_bundle
+    from cfgc.errors import InvalidConfig
+    from cfgc.sources import open_source
+
+    signers = []
+    if sign_key is not None:  # a bad key fails before any work
+        from cfgc.signing import load_signer
+
+        signers.append(load_signer(Path(sign_key)))
+    source = open_source(_path(repo), ref)
+    done = build_bundle(
+        source, Path(out), select=targets, signers=signers, key_files=[Path(sign_key)] if sign_key else [],
+        cache=_open_cache(source, cache, warn), jobs=jobs, progress=progress,
+    )
+    if done.digest is None:
+        raise InvalidConfig(done.result.diagnostics, done.names)
+    return BuildResult(Path(out), done.digest, tuple(done.names), done.result.diagnostics,
+                       done.result.cache_hits, bool(signers))
+
+
+def diff(repo: PathArg | None, *, base: str, head: str | None = None, targets: str | None = None) -> DiffResult:
+    """Compare the compiled targets at git ref ``base`` with ``head`` (None: the working tree).
+
+    Only targets the changed files can reach are compiled.  Findings on
+    either side are in ``result.errors`` (the base's as warnings), not raised.
+    """
+    from cfgc.diff import compare, open_sides
+
+    b, h = open_sides(_root(repo), base, head)
+    return compare(b, h, targets, base, head or "working tree")
+
+
+def check(repo: PathArg | None, *, base: str | None = None, targets: str | None = None) -> CheckResult:
+    """Run every check (validation, secret hygiene, LLM checks, Rego policies) on the working tree.
+
+    With ``base`` (a git ref) each finding is marked new or unchanged;
+    ``result.failing()`` lists the errors that fail a pull request.
+    """
+    from cfgc.checks import run_checks
+    from cfgc.errors import UsageError
+    from cfgc.sources import CONFIG_FILE, DirSource, GitSource
+
+    root = _root(repo)
+    if not (root / CONFIG_FILE).is_file():
+        raise UsageError(f"{root}: no {CONFIG_FILE} in that directory")
+    return run_checks(DirSource(root), targets, GitSource(root, base, "--base") if base else None)
+
+
+def explain(repo: PathArg | None, target: str, path: str, *, ref: str | None = None) -> Explanation:
+    """The value at dotted ``path`` of ``target`` and every layer that set it (values redacted)."""
+    from cfgc.compiler import Compiler
+    from cfgc.explain import explain as explain_path
+    from cfgc.explain import find_target
+    from cfgc.merging import parse_dotted
+    from cfgc.sources import open_source
+
+    compiler = Compiler(open_source(_path(repo), ref))
+    return explain_path(compiler.compile(find_target(compiler, target)), parse_dotted(path))
+
+
+def explain_all(repo: PathArg | None, target: str, *, ref: str | None = None) -> tuple[Leaf, ...]:
+    """Every leaf of ``target`` (values redacted) with the location that set it."""
+    from cfgc.compiler import Compiler
+    from cfgc.explain import find_target, shown_leaves
+    from cfgc.merging import dotted
+    from cfgc.sources import open_source
+
+    compiler = Compiler(open_source(_path(repo), ref))
+    compiled = compiler.compile(find_target(compiler, target))
+    return tuple(Leaf(dotted(p), v, loc) for p, v, loc in shown_leaves(compiled))

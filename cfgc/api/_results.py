@@ -1,0 +1,136 @@
+"""The frozen result objects the public API returns (see docs/api.md)."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cfgc.diagnostics import Diagnostic
+    from cfgc.errors import Location
+    from cfgc.explain import Explanation
+    from cfgc.sources import SourceInfo
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One leaf value of a target (redacted) and the ``file:line:col`` that set it."""
+
+    path: str  # dotted: models.primary.timeout_s, routing.fallbacks[0]
+    value: Any
+    location: Location
+
+
+@dataclass(frozen=True)
+class Target:
+    """A compiled target as the bundle holds it.
+
+    ``value`` is read-only: mappings refuse changes and lists are tuples (as
+    the runtime client serves them); secret references stay references.
+    """
+
+    name: str
+    vars: Mapping[str, str]
+    digest: str  # sha256 of the target's canonical JSON in the bundle
+    value: Any = field(repr=False)
+    _explain: Callable[[str, str], Any] = field(repr=False, compare=False)
+
+    def get(self, path: str, default: Any = None) -> Any:
+        """The value at a dotted ``path`` (``routing.fallbacks[0]``), or ``default``."""
+        from cfgc.merging import parse_dotted
+
+        node = self.value
+        for key in parse_dotted(path):
+            # The value is frozen (FrozenDict, tuples): walk it by interface, not by exact type.
+            in_list = isinstance(key, int) and isinstance(node, tuple) and -len(node) <= key < len(node)
+            if not (in_list or (isinstance(key, str) and isinstance(node, Mapping) and key in node)):
+                return default
+            node = node[key]
+        return node
+
+    def explain(self, path: str) -> Explanation:
+        """Which layers set the value at ``path``, in merge order, the last in force (values redacted)."""
+        result: Explanation = self._explain(self.name, path)
+        return result
+
+    def source(self, path: str) -> Location:
+        """The ``file:line:col`` whose value is in force at ``path``."""
+        ex = self.explain(path)
+        if not ex.contributions:
+            from cfgc.errors import InputError
+
+            raise InputError(f"{self.name}: no layer sets '{path}' directly")
+        return ex.contributions[-1].location
+
+
+@dataclass(frozen=True)
+class Compilation:
+    """Every selected target of a repo, compiled and valid (warnings in ``diagnostics``)."""
+
+    targets: tuple[Target, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    source: SourceInfo
+
+    def __getitem__(self, name: str) -> Target:
+        for t in self.targets:
+            if t.name == name:
+                return t
+        from cfgc.errors import UsageError
+
+        raise UsageError(f"no target {name!r} in this compilation")
+
+    def __iter__(self) -> Iterator[Target]:
+        return iter(self.targets)
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The target names, sorted."""
+        return tuple(t.name for t in self.targets)
+
+    def select(self, glob: str) -> tuple[Target, ...]:
+        """The targets whose name matches ``glob`` (``*/prod/*``)."""
+        return tuple(t for t in self.targets if fnmatch.fnmatchcase(t.name, glob))
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """What :func:`cfgc.validate` found; ``ok`` when no finding is an error."""
+
+    targets: tuple[str, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    cache_hits: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when no finding is an error (warnings do not fail)."""
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """A bundle :func:`cfgc.build` wrote (it raises rather than write a failed one)."""
+
+    out: Path
+    digest: str  # sha256 of manifest.json
+    targets: tuple[str, ...]
+    diagnostics: tuple[Diagnostic, ...]  # warnings only
+    cache_hits: int = 0
+    signed: bool = False
+
+
+@dataclass(frozen=True)
+class PullResult:
+    """What :func:`cfgc.pull` fetched, every digest and (with keys) signature verified."""
+
+    version: str
+    out: Path | None = None  # where the bundle was written, with ``out=``
+    verified: bool = False  # signatures checked (keys given)
+    target: str | None = None
+    value: Any = field(default=None, repr=False)  # the target's JSON value, with ``target=``
+    warning: str | None = None  # set when the source was unreachable and a cached version was used
