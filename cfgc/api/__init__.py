@@ -9,7 +9,15 @@ docs/api.md.
 from __future__ import annotations
 
 from cfgc.api._pull import pull
-from cfgc.api._repo import build, check, compile_repo, diff, explain, explain_all, validate
+from cfgc.api._repo import (
+    build_bundle,
+    check,
+    compile_repo,
+    diff_refs,
+    explain_target,
+    explain_value,
+    validate,
+)
 from cfgc.api._results import BuildResult, Compilation, Leaf, PullResult, Target, ValidationResult
 
 __all__ = [
@@ -19,12 +27,12 @@ __all__ = [
     "PullResult",
     "Target",
     "ValidationResult",
-    "build",
+    "build_bundle",
     "check",
     "compile_repo",
-    "diff",
-    "explain",
-    "explain_all",
+    "diff_refs",
+    "explain_target",
+    "explain_value",
     "pull",
     "validate",
 ]

@@ -121,7 +121,7 @@ def validate(repo: PathArg | None, *, ref: str | None = None, targets: str | Non
     return ValidationResult(tuple(o.name for o in result.outputs), result.diagnostics, result.cache_hits)
 
 
-def build(repo: PathArg | None, out: PathArg, *, ref: str | None = None, targets: str | None = None,
+def build_bundle(repo: PathArg | None, out: PathArg, *, ref: str | None = None, targets: str | None = None,
           sign_key: PathArg | None = None, jobs: int | None = None, cache: bool | PathArg = True,
           progress: Progress | None = None, warn: Warn | None = None) -> BuildResult:
     """Compile ``repo`` into the bundle directory ``out`` (replaced atomically).
@@ -132,7 +132,7 @@ def build(repo: PathArg | None, out: PathArg, *, ref: str | None = None, targets
     (``out`` is then left as it was); other failures are
     :class:`~cfgc.errors.CfgcError` subclasses too.
     """
-    from cfgc.build import build_bundle
+    from cfgc.build import build_bundle as write_bundle
     from cfgc.errors import InvalidConfig
     from cfgc.sources import open_source
 
@@ -142,7 +142,7 @@ def build(repo: PathArg | None, out: PathArg, *, ref: str | None = None, targets
 
         signers.append(load_signer(Path(sign_key)))
     source = open_source(_path(repo), ref)
-    done = build_bundle(
+    done = write_bundle(
         source, Path(out), select=targets, signers=signers, key_files=[Path(sign_key)] if sign_key else [],
         cache=_open_cache(source, cache, warn), jobs=jobs, progress=progress,
     )
@@ -152,7 +152,7 @@ def build(repo: PathArg | None, out: PathArg, *, ref: str | None = None, targets
                        done.result.cache_hits, bool(signers))
 
 
-def diff(repo: PathArg | None, *, base: str, head: str | None = None, targets: str | None = None) -> DiffResult:
+def diff_refs(repo: PathArg | None, *, base: str, head: str | None = None, targets: str | None = None) -> DiffResult:
     """Compare the compiled targets at git ref ``base`` with ``head`` (None: the working tree).
 
     Only targets the changed files can reach are compiled.  Findings on
@@ -180,7 +180,7 @@ def check(repo: PathArg | None, *, base: str | None = None, targets: str | None 
     return run_checks(DirSource(root), targets, GitSource(root, base, "--base") if base else None)
 
 
-def explain(repo: PathArg | None, target: str, path: str, *, ref: str | None = None) -> Explanation:
+def explain_value(repo: PathArg | None, target: str, path: str, *, ref: str | None = None) -> Explanation:
     """The value at dotted ``path`` of ``target`` and every layer that set it (values redacted)."""
     from cfgc.compiler import Compiler
     from cfgc.explain import explain as explain_path
@@ -192,7 +192,7 @@ def explain(repo: PathArg | None, target: str, path: str, *, ref: str | None = N
     return explain_path(compiler.compile(find_target(compiler, target)), parse_dotted(path))
 
 
-def explain_all(repo: PathArg | None, target: str, *, ref: str | None = None) -> tuple[Leaf, ...]:
+def explain_target(repo: PathArg | None, target: str, *, ref: str | None = None) -> tuple[Leaf, ...]:
     """Every leaf of ``target`` (values redacted) with the location that set it."""
     from cfgc.compiler import Compiler
     from cfgc.explain import find_target, shown_leaves

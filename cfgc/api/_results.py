@@ -114,7 +114,7 @@ class ValidationResult:
 
 @dataclass(frozen=True)
 class BuildResult:
-    """A bundle :func:`cfgc.build` wrote (it raises rather than write a failed one)."""
+    """A bundle :func:`cfgc.build_bundle` wrote (it raises rather than write a failed one)."""
 
     out: Path
     digest: str  # sha256 of manifest.json

@@ -74,7 +74,7 @@ def build(
     progress = Progress("compiling")
     try:
         try:
-            done = api.build(repo, out, ref=ref, targets=select, sign_key=sign_key, jobs=jobs,
+            done = api.build_bundle(repo, out, ref=ref, targets=select, sign_key=sign_key, jobs=jobs,
                              cache=cache_arg(no_cache, cache_dir), progress=progress, warn=warn)
         finally:
             progress.close()

@@ -49,7 +49,7 @@ def diff(repo: Path | None, base_ref: str, head_ref: str | None, select: str | N
       cfgc diff --base origin/main --exit-code   # exit 1 when anything changed
     """
     start = time.perf_counter()
-    result = api.diff(repo, base=base_ref, head=head_ref, targets=select)
+    result = api.diff_refs(repo, base=base_ref, head=head_ref, targets=select)
     elapsed = time.perf_counter() - start
     if fmt == "json":
         click.echo(report.render_json(result), nl=False)

@@ -47,7 +47,7 @@ def explain_cmd(target: str, path: str | None, repo: Path | None, ref: str | Non
       cfgc explain acme/prod/chat --format json
     """
     if not path:  # '' is the whole target too
-        rows = api.explain_all(repo, target, ref=ref)
+        rows = api.explain_target(repo, target, ref=ref)
         if fmt == "json":
             doc = [{"path": leaf.path, "value": leaf.value, "source": str(leaf.location)} for leaf in rows]
             click.echo(json.dumps({"target": target, "values": doc}, indent=2, ensure_ascii=False, default=jsonable))
@@ -56,7 +56,7 @@ def explain_cmd(target: str, path: str | None, repo: Path | None, ref: str | Non
         for leaf in rows:
             click.echo(f"{leaf.path:<{width}}  {_show(leaf.value)}  # {leaf.location}")
         return
-    ex = api.explain(repo, target, path, ref=ref)
+    ex = api.explain_value(repo, target, path, ref=ref)
     if fmt == "json":
         click.echo(json.dumps(json_doc(ex), indent=2, ensure_ascii=False, default=jsonable))
         return
