@@ -11,8 +11,8 @@ from typing import Any
 import click
 
 from cfgc.cli.main import group
-from cfgc.errors import CfgcError, ExternalError, InputError, IntegrityError, UsageError
-from cfgc.secrets import editing, fileio, ops, rekey, walk
+from cfgc.errors import InputError
+from cfgc.secrets import editing, fileio, ops, rekey
 from cfgc.secrets.keysources import Keyring, default_keyring
 
 _FORMAT = click.Choice(["yaml", "json"])
@@ -184,46 +184,8 @@ def edit_cmd(file: str, config: str | None, age_key_file: str | None) -> None:
     click.echo(f"{file}: {state}", err=True)
 
 
-def _run_all(
-    paths: tuple[str, ...], one: Callable[[Path], rekey.KeyPlan], dry_run: bool
-) -> None:
-    """Apply ``one`` to every SOPS file under ``paths``; name every file not done.
-
-    Each failure is printed and the run goes on with the next file; files that
-    hold sops ciphertext but could not be taken (unparseable, a link, another
-    format) are named too.  Any of either makes the exit non-zero (the first
-    failure's code; 1 for skipped files).
-    """
-    found = walk.scan([Path(p) for p in paths] or [Path(".")])
-    if not found.files and not found.skipped:
-        raise UsageError("no SOPS-encrypted files found")
-    failed: list[tuple[Path, CfgcError]] = []
-    for f in found.files:
-        try:
-            _print_plan(one(f), dry_run)
-        except rekey.LosesAccess as e:
-            _print_plan(e.plan, True)
-            failed.append((f, e))
-            click.echo(str(e), err=True)
-        except CfgcError as e:
-            if len(found.files) == 1 and not found.skipped:
-                raise
-            failed.append((f, e))
-            click.echo(str(e), err=True)
-    for s in found.skipped:
-        click.echo(f"{s.path}: skipped: {s.reason}", err=True)
-    if failed or found.skipped:
-        names = [str(f) for f, _ in failed] + [str(s.path) for s in found.skipped]
-        cls = _exit_class(failed[0][1]) if failed else InputError
-        raise cls(
-            f"{len(names)} file(s) not {'checked' if dry_run else 'updated'}: {', '.join(names)}"
-        )
-
-
-def _exit_class(e: CfgcError) -> type[CfgcError]:
-    """The plain error class carrying ``e``'s exit code."""
-    kinds: tuple[type[CfgcError], ...] = (IntegrityError, ExternalError, UsageError, InputError)
-    return next((k for k in kinds if isinstance(e, k)), CfgcError)
+def _run_all(paths: tuple[str, ...], one: Callable[[Path], rekey.KeyPlan], dry_run: bool) -> None:
+    rekey.apply_all(paths, one, dry_run=dry_run, on_plan=_print_plan, on_error=lambda line: click.echo(line, err=True))
 
 
 @secrets.command("updatekeys")

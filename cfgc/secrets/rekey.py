@@ -10,6 +10,7 @@ cfgc asks only then, and has no prompt: ``--yes``).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,3 +119,41 @@ def _bare(key: Any) -> Any:
 def find_encrypted_files(roots: list[Path]) -> list[Path]:
     """SOPS files under ``roots``; see :func:`cfgc.secrets.walk.scan` for the skipped ones."""
     return list(walk.scan(roots).files)
+
+
+def apply_all(paths: Sequence[str | Path], one: Callable[[Path], KeyPlan], *, dry_run: bool,
+              on_plan: Callable[[KeyPlan, bool], None], on_error: Callable[[str], None]) -> None:
+    """Apply ``one`` (updatekeys or rotate) to every SOPS file under ``paths``; name every file not done.
+
+    Each plan goes to ``on_plan(plan, dry_run)``; each failure to ``on_error``
+    and the run goes on with the next file (a lone file's failure is raised
+    as it is).  Files that hold sops ciphertext but could not be taken
+    (unparseable, a link, another format) are reported too.  Either makes
+    this raise at the end: the first failure's exit code, 1 for skipped files.
+    """
+    from cfgc.errors import ExternalError, IntegrityError, UsageError
+
+    found = walk.scan([Path(p) for p in paths] or [Path(".")])
+    if not found.files and not found.skipped:
+        raise UsageError("no SOPS-encrypted files found")
+    failed: list[tuple[Path, CfgcError]] = []
+    for f in found.files:
+        try:
+            on_plan(one(f), dry_run)
+        except LosesAccess as e:
+            on_plan(e.plan, True)
+            failed.append((f, e))
+            on_error(str(e))
+        except CfgcError as e:
+            if len(found.files) == 1 and not found.skipped:
+                raise
+            failed.append((f, e))
+            on_error(str(e))
+    for s in found.skipped:
+        on_error(f"{s.path}: skipped: {s.reason}")
+    if failed or found.skipped:
+        names = [str(f) for f, _ in failed] + [str(s.path) for s in found.skipped]
+        # The plain error class carrying the first failure's exit code.
+        kinds: tuple[type[CfgcError], ...] = (IntegrityError, ExternalError, UsageError, InputError)
+        cls = next((k for k in kinds if isinstance(failed[0][1], k)), CfgcError) if failed else InputError
+        raise cls(f"{len(names)} file(s) not {'checked' if dry_run else 'updated'}: {', '.join(names)}")
