@@ -91,7 +91,7 @@ PY
 )
   echo "$line"
   case $line in *BELOW*) status=1 ;; esac
-  sed 's/^ */  /' "$d/survivors.txt"
+  [ -n "${MUTATION_SHOW:-}" ] || sed 's/^ */  /' "$d/survivors.txt"
   if [ -n "${MUTATION_SHOW:-}" ]; then
     # One process for all diffs: `mutmut show` per survivor costs a second each.
     (cd "$d" && python3 - "$d/survivors.txt" <<'PY'
