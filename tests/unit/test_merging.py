@@ -207,3 +207,16 @@ def test_parse_dotted_forms() -> None:
 ])
 def test_type_name(value: object, name: str) -> None:
     assert type_name(value) == name
+
+
+@pytest.mark.parametrize("text", [
+    "a: {l: [!delete ]}\n",  # a mapping over a scalar
+    "a: !replace {l: [!delete ]}\n",  # inside !replace
+    "n: {m: {l: [!delete ]}}\n",  # a new subtree
+    "l: !append [{k: [!delete ]}]\n",  # inside appended items
+])
+def test_delete_in_a_nested_list_is_an_error_at_its_line(text: str) -> None:
+    with pytest.raises(InputError) as info:
+        merged("a: 1\n", "x: 0\n" + text)
+    assert info.value.message == "!delete cannot stand in a list"
+    assert (info.value.location.path, info.value.location.line) == ("layer1.yaml", 2)
