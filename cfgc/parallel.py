@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -22,6 +21,8 @@ def cores() -> int:
 
 def can_fork() -> bool:
     """Whether fork workers are available (they inherit the parent's loaded state)."""
+    import multiprocessing  # here: a warm build that compiles a few targets never forks
+
     return "fork" in multiprocessing.get_all_start_methods()
 
 
@@ -44,6 +45,8 @@ def imap_chunks(
         return
     _FN[0] = fn
     try:
+        import multiprocessing
+
         with multiprocessing.get_context("fork").Pool(n) as pool:
             run = pool.imap if ordered else pool.imap_unordered
             yield from run(_call, chunks, chunksize=1)
