@@ -171,6 +171,8 @@ def compare(base: Source, head: Source, select: str | None = None,
     changed = set(files)
     h = Side(head)
     b = Side(base) if CONFIG_FILE in base.files() else None  # no config at the base: all is new
+    if b is not None:
+        h.compiler.share_documents(b.compiler, changed)  # each target compiles at the base first
     b_all = {s.name: s for s in b.compiler.specs(select)} if changed and b else {}
     h_all = {s.name: s for s in h.compiler.specs(select)} if changed else {}
     hit = {s.name for s in reached(b.compiler, changed, select)} if changed and b else set()
