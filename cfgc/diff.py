@@ -21,8 +21,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from deepdiff import DeepDiff
-
 from cfgc.compiler import CompiledTarget, Compiler, no_match
 from cfgc.config import RepoConfig
 from cfgc.diagnostics import Diagnostic, group
@@ -314,6 +312,10 @@ def _changed_paths(lv: Any, rv: Any) -> list[Path]:
         return [()]
     if lv == rv and _strict_same(lv, rv):
         return []
+    # Imported here: deepdiff pulls in numpy and pydantic, which every command
+    # that merely lists `cfgc --help` or loads this module would pay for.
+    from deepdiff import DeepDiff
+
     tree = DeepDiff(lv, rv, view="tree", verbose_level=2)
     return [tuple(level.path(output_format="list")) for levels in tree.values() for level in levels]
 
