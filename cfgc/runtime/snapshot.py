@@ -7,12 +7,23 @@ mix.  Each target has a flat dict of every dotted path (``models.primary``,
 ``models.primary.timeout_s``, ``routing.fallbacks.0``) to its value, so a read
 is one dict lookup; containers are frozen (:class:`FrozenDict`, tuples) so no
 reader can change what another reader sees.
+
+Memory: a snapshot keeps each target's published JSON bytes, and its parsed
+form (frozen tree, flat dict: about 10x the bytes) only for the targets read
+recently: parsed on first use, at most ``parsed_max`` per version (least
+recently used dropped first; :class:`ParsedCache`).  A version is checked to
+be JSON when it is built, so a broken target is refused before it is served.
+The snapshot holds no reference back to itself (no cycle), so the old version
+is freed as soon as nothing serves it any more.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -73,6 +84,21 @@ def freeze(value: Any) -> Any:
 
 def flatten(value: Any) -> tuple[dict[str, Any], dict[str, SecretReference]]:
     """(dotted path -> frozen value, dotted path -> secret reference) of a target."""
+    parsed = parse_value(value)
+    return parsed.flat, parsed.secrets
+
+
+@dataclass(frozen=True, eq=False)
+class Parsed:
+    """A target's parsed form: frozen tree, flat dict of every dotted path, secret references."""
+
+    tree: Any
+    flat: dict[str, Any]
+    secrets: dict[str, SecretReference]
+
+
+def parse_value(value: Any) -> Parsed:
+    """Freeze and flatten a compiled target value in one walk."""
     flat: dict[str, Any] = {}
     secrets: dict[str, SecretReference] = {}
 
@@ -94,27 +120,85 @@ def flatten(value: Any) -> tuple[dict[str, Any], dict[str, SecretReference]]:
             flat[prefix] = frozen
         return frozen
 
-    walk(value, "")
-    return flat, secrets
+    tree = walk(value, "")
+    return Parsed(tree, flat, secrets)
 
 
-@dataclass(frozen=True, eq=False)
+PARSED_MAX = 64  # default: parsed targets kept per version (docs/runtime.md, `cfgc agent --parsed-targets`)
+
+
+class ParsedCache:
+    """The parsed form of at most ``bound`` targets of one version, least recently used dropped first.
+
+    ``parses`` counts the parses (a target dropped and read again is parsed again).
+    """
+
+    def __init__(self, bound: int = PARSED_MAX) -> None:
+        if bound < 1:
+            raise ValueError("the parsed-target bound must be at least 1")
+        self.bound = bound
+        self.parses = 0
+        self._items: OrderedDict[str, Parsed] = OrderedDict()
+        self._lock = threading.Lock()  # the agent's loop and a client's readers may share a snapshot
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, name: str, raw: bytes) -> Parsed:
+        with self._lock:
+            p = self._items.get(name)
+            if p is not None:
+                self._items.move_to_end(name)
+                return p
+        p = parse_value(json.loads(raw))  # outside the lock: two first reads may both parse; one is kept
+        with self._lock:
+            self.parses += 1
+            self._items[name] = p
+            while len(self._items) > self.bound:
+                self._items.popitem(last=False)
+        return p
+
+
 class TargetSnapshot:
-    """One target of one version."""
+    """One target of one version: its published bytes, parsed on first use (see :class:`ParsedCache`)."""
 
-    name: str
-    version: str
-    value: Any = field(repr=False)  # the compiled JSON value (not frozen; never handed to readers)
-    tree: Any = field(repr=False)  # frozen
-    flat: Mapping[str, Any] = field(repr=False)
-    secrets: Mapping[str, SecretReference] = field(repr=False)
-    raw: bytes = field(repr=False)  # the canonical JSON bytes as published
+    __slots__ = ("_parsed", "name", "raw", "version")
+
+    def __init__(self, name: str, version: str, raw: bytes, parsed: ParsedCache) -> None:
+        self.name = name
+        self.version = version
+        self.raw = raw  # the canonical JSON bytes as published
+        self._parsed = parsed
+
+    def __repr__(self) -> str:
+        return f"TargetSnapshot({self.name!r}, {self.version!r})"
+
+    def parsed(self) -> Parsed:
+        return self._parsed.get(self.name, self.raw)
+
+    @property
+    def value(self) -> Any:
+        """The compiled JSON value, a fresh (mutable) copy; readers get :attr:`tree`."""
+        return json.loads(self.raw)
+
+    @property
+    def tree(self) -> Any:
+        return self.parsed().tree
+
+    @property
+    def flat(self) -> dict[str, Any]:
+        return self.parsed().flat
+
+    @property
+    def secrets(self) -> dict[str, SecretReference]:
+        return self.parsed().secrets
 
     def missing(self, path: str) -> ConfigError:
+        p = self.parsed()
         parent, _, _ = path.rpartition(".")
-        while parent and parent not in self.flat:
+        while parent and parent not in p.flat:
             parent, _, _ = parent.rpartition(".")
-        near = self.flat.get(parent, self.tree) if parent else self.tree
+        near = p.flat.get(parent, p.tree) if parent else p.tree
         keys = ", ".join(sorted(map(str, near))[:12]) if isinstance(near, dict) else ""
         hint = f" ({parent or 'the root'} has: {keys})" if keys else ""
         return ConfigError(f"{self.name}@{self.version}: no value at {path!r}{hint}")
@@ -127,9 +211,10 @@ class BundleSnapshot:
     verified: Verified = field(repr=False)
     targets: Mapping[str, TargetSnapshot] = field(repr=False)
     origin: str  # "source" or "cache"
-    manifest: Mapping[str, Any] = field(repr=False, default_factory=dict)
+    manifest: Mapping[str, Any] = field(repr=False, default_factory=dict)  # the entries the targets use
     loaded_at: float = field(default_factory=time.time)
     prompts: dict[str, Any] = field(repr=False, default_factory=dict)  # pinned -> Prompt, filled on first use
+    parsed: ParsedCache = field(repr=False, default_factory=ParsedCache)
 
     @property
     def version(self) -> str:
@@ -147,15 +232,28 @@ class BundleSnapshot:
         return self.verified.files.get(path)
 
 
-def build(v: Verified, origin: str) -> BundleSnapshot:
-    """The snapshot of a verified version (parses and flattens every selected target)."""
+def used_manifest(manifest: Mapping[str, Any], targets: tuple[str, ...]) -> dict[str, Any]:
+    """The manifest with only the entries ``targets`` use (a 10,000-target manifest parsed is ~30 MB)."""
+    out = {k: v for k, v in manifest.items() if k not in ("targets", "prompts", "secrets")}
+    entries = {t: manifest["targets"][t] for t in targets}
+    out["targets"] = entries
+    for section in ("prompts", "secrets"):
+        every = manifest.get(section) or {}
+        out[section] = {n: every[n] for e in entries.values() for n in (e.get(section) or []) if n in every}
+    return out
+
+
+def build(v: Verified, origin: str, parsed_max: int = PARSED_MAX) -> BundleSnapshot:
+    """The snapshot of a verified version (checks that every selected target is JSON; keeps the bytes)."""
+    parsed = ParsedCache(parsed_max)
     targets: dict[str, TargetSnapshot] = {}
     for name in v.targets:
         raw = v.files[f"targets/{name}.json"]
         try:
-            value = json.loads(raw)
+            json.loads(raw)  # refused now rather than on first read; the parse is not kept
         except ValueError:
             raise InputError(f"version {v.version}: target {name} is not JSON") from None
-        flat, secrets = flatten(value)
-        targets[name] = TargetSnapshot(name, v.version, value, freeze(value), flat, secrets, raw)
-    return BundleSnapshot(v, targets, origin, v.manifest)
+        targets[name] = TargetSnapshot(name, v.version, raw, parsed)
+    # The bytes downloaded for the cache were written before the swap: not kept with the version.
+    kept = dataclasses.replace(v, new_blobs={}) if v.new_blobs else v
+    return BundleSnapshot(kept, targets, origin, used_manifest(v.manifest, v.targets), parsed=parsed)

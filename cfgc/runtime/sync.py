@@ -25,7 +25,7 @@ from cfgc.runtime.cache import BundleCache, CacheError
 from cfgc.runtime.fetch import Verified, fetch, needed_files
 from cfgc.runtime.freshness import PointerPolicy
 from cfgc.runtime.health import Metrics, reason_of
-from cfgc.runtime.snapshot import BundleSnapshot, build
+from cfgc.runtime.snapshot import PARSED_MAX, BundleSnapshot, build
 from cfgc.signing import Verifier
 from cfgc.stores import Store, open_store
 
@@ -59,7 +59,7 @@ class Syncer:
 
     def __init__(self, store: Store, verifiers: list[Verifier], channel: str, patterns: tuple[str, ...],
                  cache_dir: Path | None = None, interval: float = 30.0, stale_after: float | None = None,
-                 policy: PointerPolicy | None = None) -> None:
+                 policy: PointerPolicy | None = None, parsed_max: int = PARSED_MAX) -> None:
         if not verifiers:
             raise ValueError("a runtime needs at least one trusted key")
         self.store = store
@@ -67,6 +67,7 @@ class Syncer:
         self.channel = channel
         self.patterns = patterns
         self.interval = interval
+        self.parsed_max = parsed_max  # parsed targets kept per version (snapshot.ParsedCache)
         self.stale_after = stale_after if stale_after is not None else max(3 * interval, 1.0)
         self.cache = BundleCache(cache_dir, store.url, channel, patterns) if cache_dir is not None else None
         self.metrics = Metrics()
@@ -102,7 +103,7 @@ class Syncer:
             self._failed(CacheError(f"cache unusable: {e.message}"), "cache")
             return False
         self.serial_seen = max(self.serial_seen, v.pointer.serial)
-        self._swap(build(v, "cache"))
+        self._swap(build(v, "cache", self.parsed_max))
         with self._stats_lock:
             self.metrics.last_success = fetched_at
         log.info("serving cached version %s (serial %d) of channel %s", v.version, v.pointer.serial, self.channel)
@@ -144,12 +145,13 @@ class Syncer:
                 log.exception("unexpected error while refreshing channel %s", self.channel)
 
     # -- polling -------------------------------------------------------------
-    def _lookup(self, current: Verified | None) -> Callable[[str], bytes | None]:
+    def _lookup(self, snap: BundleSnapshot | None) -> Callable[[str], bytes | None]:
         """Content by digest: the current version's files first, then the disk cache."""
         mem: dict[str, bytes] = {}
-        if current is not None:
+        if snap is not None:
+            current = snap.verified
             mem[current.pointer.manifest_digest] = current.manifest_raw
-            for path, entry in needed_files(current.manifest, current.targets).items():
+            for path, entry in needed_files(snap.manifest, current.targets).items():
                 if path in current.files:
                     mem[str(entry["digest"])] = current.files[path]
 
@@ -171,14 +173,15 @@ class Syncer:
             with self._stats_lock:
                 self.metrics.polls += 1
                 self.metrics.last_attempt = now
-            current = self.snapshot.verified if self.snapshot is not None else None
+            held = self.snapshot
+            current = held.verified if held is not None else None
             try:
                 v = fetch(self.store, self.verifiers, self.channel, self.patterns,
                           etag=current.etag if current is not None else None, min_serial=self.serial_seen,
-                          current=current, cached=self._lookup(current), check=self.policy.check)
+                          current=current, cached=self._lookup(held), check=self.policy.check)
                 if v is not None:
                     self.policy.record(v.pointer)  # after every byte verified, before it is served
-                snap = build(v, "source") if v is not None else None
+                snap = build(v, "source", self.parsed_max) if v is not None else None
             except CfgcError as e:
                 self._failed(e, reason_of(e))
                 raise
