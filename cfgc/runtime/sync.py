@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cfgc.canonical import sha256_digest
 from cfgc.errors import CfgcError, ExternalError
 from cfgc.runtime.cache import BundleCache, CacheError
-from cfgc.runtime.fetch import Verified, fetch, needed_files
+from cfgc.runtime.fetch import Verified, fetch
 from cfgc.runtime.freshness import PointerPolicy
 from cfgc.runtime.health import Metrics, reason_of
+from cfgc.runtime.memory import release_memory
 from cfgc.runtime.snapshot import PARSED_MAX, BundleSnapshot, build
 from cfgc.signing import Verifier
 from cfgc.stores import Store, open_store
@@ -86,6 +88,12 @@ class Syncer:
     # -- lifecycle -----------------------------------------------------------
     def load_cache(self) -> bool:
         """Serve the cached version (re-verified) if there is one; False if none is usable."""
+        try:
+            return self._load_cache()
+        finally:
+            release_memory()  # the whole manifest parsed to verify it is garbage now
+
+    def _load_cache(self) -> bool:
         if self.cache is None:
             return False
         self.serial_seen = max(self.serial_seen, self.cache.serial_seen())
@@ -146,16 +154,17 @@ class Syncer:
 
     # -- polling -------------------------------------------------------------
     def _lookup(self, snap: BundleSnapshot | None) -> Callable[[str], bytes | None]:
-        """Content by digest: the current version's files first, then the disk cache."""
-        mem: dict[str, bytes] = {}
-        if snap is not None:
-            current = snap.verified
-            mem[current.pointer.manifest_digest] = current.manifest_raw
-            for path, entry in needed_files(snap.manifest, current.targets).items():
-                if path in current.files:
-                    mem[str(entry["digest"])] = current.files[path]
+        """Content by digest: the current version's files first, then the disk cache.
+
+        The current files are hashed on the first lookup (only a changed version asks): the
+        snapshot does not keep the manifest's per-target digests (see snapshot.used_manifest).
+        """
+        mem: dict[str, bytes] | None = None
 
         def lookup(digest: str) -> bytes | None:
+            nonlocal mem
+            if mem is None:
+                mem = {sha256_digest(data): data for data in snap.verified.files.values()} if snap else {}
             data = mem.get(digest)
             if data is None and self.cache is not None:
                 data = self.cache.blob(digest)
@@ -168,57 +177,67 @@ class Syncer:
 
         Raises the failure (also recorded in the metrics); the current version stays.
         """
+        changed: bool | None = None
         with self._refresh_lock:
-            now = time.time()
-            with self._stats_lock:
-                self.metrics.polls += 1
-                self.metrics.last_attempt = now
-            held = self.snapshot
-            current = held.verified if held is not None else None
             try:
-                v = fetch(self.store, self.verifiers, self.channel, self.patterns,
-                          etag=current.etag if current is not None else None, min_serial=self.serial_seen,
-                          current=current, cached=self._lookup(held), check=self.policy.check)
-                if v is not None:
-                    self.policy.record(v.pointer)  # after every byte verified, before it is served
-                snap = build(v, "source", self.parsed_max) if v is not None else None
-            except CfgcError as e:
-                self._failed(e, reason_of(e))
-                raise
-            except Exception as e:  # noqa: BLE001 - e.g. a truncated HTTP response
-                err = ExternalError(f"reading channel {self.channel} from {self.store.url} failed: "
-                                    f"{type(e).__name__}: {e}")
-                self._failed(err, "unreachable")
-                raise err from None
-            if snap is None:
-                if self.snapshot is not None and self.snapshot.origin != "source":
-                    self._swap(dataclasses.replace(self.snapshot, origin="source"))  # confirmed current
-                with self._stats_lock:
-                    self.metrics.unchanged += 1
-                    self.metrics.last_success = time.time()
-                    self.metrics.last_error = self.metrics.last_error_reason = None
-                if self.cache is not None and time.time() - self._last_touch > max(self.interval, 60.0):
-                    self._last_touch = time.time()
-                    self._save(None)
-                self._note_expiry()
-                return False
-            self.serial_seen = max(self.serial_seen, v.pointer.serial)  # type: ignore[union-attr]
-            self._save(v)
-            old = self.snapshot
-            self._swap(snap)
+                changed = self._refresh()
+            finally:
+                if changed is not False:
+                    # The old version (or a refused new one) is garbage once _refresh returned.
+                    release_memory()
+        return bool(changed)
+
+    def _refresh(self) -> bool:
+        now = time.time()
+        with self._stats_lock:
+            self.metrics.polls += 1
+            self.metrics.last_attempt = now
+        held = self.snapshot
+        current = held.verified if held is not None else None
+        try:
+            v = fetch(self.store, self.verifiers, self.channel, self.patterns,
+                      etag=current.etag if current is not None else None, min_serial=self.serial_seen,
+                      current=current, cached=self._lookup(held), check=self.policy.check)
+            if v is not None:
+                self.policy.record(v.pointer)  # after every byte verified, before it is served
+            snap = build(v, "source", self.parsed_max) if v is not None else None
+        except CfgcError as e:
+            self._failed(e, reason_of(e))
+            raise
+        except Exception as e:  # noqa: BLE001 - e.g. a truncated HTTP response
+            err = ExternalError(f"reading channel {self.channel} from {self.store.url} failed: "
+                                f"{type(e).__name__}: {e}")
+            self._failed(err, "unreachable")
+            raise err from None
+        if snap is None:
+            if self.snapshot is not None and self.snapshot.origin != "source":
+                self._swap(dataclasses.replace(self.snapshot, origin="source"))  # confirmed current
             with self._stats_lock:
-                self.metrics.updates += 1
-                self.metrics.last_success = self.metrics.last_update = time.time()
+                self.metrics.unchanged += 1
+                self.metrics.last_success = time.time()
                 self.metrics.last_error = self.metrics.last_error_reason = None
-            log.info("channel %s: now at version %s (serial %d)", self.channel, snap.version, snap.serial)
+            if self.cache is not None and time.time() - self._last_touch > max(self.interval, 60.0):
+                self._last_touch = time.time()
+                self._save(None)
             self._note_expiry()
-            event = ChangeEvent(old.version if old else None, snap.version, snap.serial, snap)
-            for cb in list(self._callbacks):
-                try:
-                    cb(event)
-                except Exception:  # noqa: BLE001 - a callback must not stop the updates
-                    log.exception("on_change callback %r failed", cb)
-            return True
+            return False
+        self.serial_seen = max(self.serial_seen, v.pointer.serial)  # type: ignore[union-attr]
+        self._save(v)
+        old = self.snapshot
+        self._swap(snap)
+        with self._stats_lock:
+            self.metrics.updates += 1
+            self.metrics.last_success = self.metrics.last_update = time.time()
+            self.metrics.last_error = self.metrics.last_error_reason = None
+        log.info("channel %s: now at version %s (serial %d)", self.channel, snap.version, snap.serial)
+        self._note_expiry()
+        event = ChangeEvent(old.version if old else None, snap.version, snap.serial, snap)
+        for cb in list(self._callbacks):
+            try:
+                cb(event)
+            except Exception:  # noqa: BLE001 - a callback must not stop the updates
+                log.exception("on_change callback %r failed", cb)
+        return True
 
     def _save(self, v: Verified | None) -> None:
         if self.cache is None:

@@ -76,7 +76,8 @@ class Prepared:
         t = self.snapshot.targets.get(name)
         if t is None:
             return None
-        out = response(200, t.raw + b"\n", extra=self.extra)
+        body = t.view()
+        out = b"".join((response(200, b"", extra=self.extra, length=len(body) + 1), body, b"\n"))
         _keep(self.targets, name, out, MAX_TARGET_RESPONSES)
         return out
 
