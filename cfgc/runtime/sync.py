@@ -27,6 +27,7 @@ from cfgc.runtime.fetch import Verified, fetch
 from cfgc.runtime.freshness import PointerPolicy
 from cfgc.runtime.health import Metrics, reason_of
 from cfgc.runtime.memory import release_memory
+from cfgc.runtime.pack import PackedFiles
 from cfgc.runtime.snapshot import PARSED_MAX, BundleSnapshot, build
 from cfgc.signing import Verifier
 from cfgc.stores import Store, open_store
@@ -159,13 +160,18 @@ class Syncer:
         The current files are hashed on the first lookup (only a changed version asks): the
         snapshot does not keep the manifest's per-target digests (see snapshot.used_manifest).
         """
-        mem: dict[str, bytes] | None = None
+        mem: dict[str, str] | None = None  # digest -> path (a copy is made only for a file asked for)
 
         def lookup(digest: str) -> bytes | None:
             nonlocal mem
+            files = snap.verified.files if snap is not None else {}
             if mem is None:
-                mem = {sha256_digest(data): data for data in snap.verified.files.values()} if snap else {}
-            data = mem.get(digest)
+                mem = {}
+                for name in files:
+                    view = files.view(name) if isinstance(files, PackedFiles) else files[name]
+                    mem[sha256_digest(view)] = name  # type: ignore[arg-type]
+            path = mem.get(digest)
+            data = files[path] if path is not None else None
             if data is None and self.cache is not None:
                 data = self.cache.blob(digest)
             return data
