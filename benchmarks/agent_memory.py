@@ -67,6 +67,8 @@ def prepare(work: Path, targets: int) -> dict[str, str]:
         cfgc("build", "--out", str(work / name), "--sign-key", str(work / "ci.key"), cwd=corpus)
         out = json.loads(cfgc("publish", str(work / name), "--to", f"file://{work / 'store'}", "--format", "json"))
         versions[name] = out["version"]
+    if versions["v1"] == versions["v2"]:
+        raise SystemExit("v2 did not change the bundle (benchmarks/corpus.py changed its base layer?)")
     done.write_text(json.dumps(versions))
     return versions
 
