@@ -75,7 +75,7 @@ def build(
     try:
         try:
             done = api.build_bundle(repo, out, ref=ref, targets=select, sign_key=sign_key, jobs=jobs,
-                             cache=cache_arg(no_cache, cache_dir), progress=progress, warn=warn)
+                                    cache=cache_arg(no_cache, cache_dir), progress=progress, warn=warn)
         finally:
             progress.close()
     except InvalidConfig as e:
