@@ -29,6 +29,12 @@ from cfgc.sources import open_source
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="Sign the bundle with this ed25519 key before it replaces OUT (see `cfgc sign`).",
 )
+@click.option(
+    "--shard",
+    metavar="I/N",
+    help="Compile only shard I of N (a deterministic split by target name) into a bundle part; "
+    "join the N parts with `cfgc bundle merge`.",
+)
 @cache_options
 @format_option("text", "json")
 def build(
@@ -37,6 +43,7 @@ def build(
     ref: str | None,
     select: str | None,
     sign_key: Path | None,
+    shard: str | None,
     jobs: int | None,
     no_cache: bool,
     cache_dir: Path | None,
@@ -70,7 +77,16 @@ def build(
       cfgc build --ref origin/main --out /tmp/main-bundle
       cfgc build --target 'acme/prod/*' --format json
       cfgc build --out build/bundle --sign-key release.key
+      cfgc build --shard 2/8 --out build/part-2
+
+    With --shard I/N, OUT is a bundle part: the files of shard I's targets
+    and part.json (see docs/bundle-format.md).  `cfgc bundle merge` joins the
+    N parts into the bundle a single build would have written, byte for byte;
+    sign that bundle, not the parts.
     """
+    if shard is not None:
+        _build_shard(repo, out, ref, select, sign_key, shard, jobs, no_cache, cache_dir, fmt)
+        return
     signers = []
     if sign_key is not None:  # a bad key fails before any work
         from cfgc.signing import load_signer
@@ -107,3 +123,40 @@ def build(
     signed = "signed, " if signers else ""
     plural = "s" if len(names) != 1 else ""
     click.echo(f"compiled {len(names)} target{plural}{cached} into {out} ({signed}manifest {digest[:19]}…)")
+
+
+def _build_shard(
+    repo: Path | None, out: Path, ref: str | None, select: str | None, sign_key: Path | None, text: str,
+    jobs: int | None, no_cache: bool, cache_dir: Path | None, fmt: str,
+) -> None:
+    from cfgc.errors import UsageError
+    from cfgc.shard import build_part, parse_shard
+
+    shard = parse_shard(text)
+    if sign_key is not None:
+        raise UsageError("--sign-key with --shard: a part is not a bundle; sign the merged bundle")
+    source = open_source(repo, ref)
+    progress = Progress("compiling")
+    try:
+        done = build_part(source, out, shard, select=select, cache=open_cache(source, no_cache, cache_dir),
+                          jobs=jobs, progress=progress)
+    finally:
+        progress.close()
+    result, names = done.result, done.names
+    if done.digest is None:
+        if fmt == "json":
+            click.echo(render_json(result.diagnostics, names, written=False), nl=False)
+        else:
+            click.echo(render_text(result.diagnostics), err=True, nl=False)
+            click.echo(f"build failed: {summary_line(result.diagnostics, len(names))}; nothing written", err=True)
+        raise SystemExit(1)
+    if fmt == "json":
+        click.echo(render_json(result.diagnostics, names, written=True, out=str(out), shard=str(shard),
+                               total_targets=done.total, part_digest=done.digest,
+                               cache_hits=result.cache_hits), nl=False)
+        return
+    if result.diagnostics:
+        click.echo(render_text(result.diagnostics), err=True, nl=False)
+    cached = f", {result.cache_hits} from cache" if result.cache_hits else ""
+    click.echo(f"compiled {len(names)} of {done.total} targets (shard {shard}){cached} into part {out} "
+               f"(part.json {done.digest[:19]}…)")

@@ -37,6 +37,7 @@ COMMAND_MODULES = [
     "cfgc.cli.diff",
     "cfgc.cli.check",
     "cfgc.cli.history",
+    "cfgc.cli.bundle",
 ]
 
 
@@ -61,6 +62,7 @@ COMMAND_HOMES = {
     "diff": "cfgc.cli.diff",
     "check": "cfgc.cli.check",
     "history": "cfgc.cli.history",
+    "bundle": "cfgc.cli.bundle",
 }
 
 
