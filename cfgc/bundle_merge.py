@@ -149,7 +149,8 @@ def _raise(problems: list[str]) -> None:
     if problems:
         shown = "\n".join(f"  {p}" for p in problems[:SHOW])
         more = f"\n  ... and {len(problems) - SHOW} more" if len(problems) > SHOW else ""
-        raise IntegrityError(f"bundle parts failed verification ({len(problems)} problems):\n{shown}{more}")
+        plural = "s" if len(problems) != 1 else ""
+        raise IntegrityError(f"bundle parts failed verification ({len(problems)} problem{plural}):\n{shown}{more}")
 
 
 def _copy_files(parts: list[Part], staging: Path) -> None:
