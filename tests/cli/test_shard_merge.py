@@ -179,3 +179,21 @@ def test_shard_refuses_a_signing_key_and_bad_syntax(example: Path, tmp_path: Pat
     proc = run_cfgc("build", "--repo", example, "--shard", "two", "--out", tmp_path / "p")
     assert proc.returncode == 2 and "expected I/N" in proc.stderr
     assert not (tmp_path / "p").exists()
+
+
+def test_example_workflow_builds_every_shard_and_merges_them_without_a_checkout() -> None:
+    import yaml
+
+    wf = yaml.safe_load((ROOT / ".github/workflows/config-repo-sharded-example.yml").read_text())
+    build, release = wf["jobs"]["build"], wf["jobs"]["release"]
+    shards = build["strategy"]["matrix"]["shard"]
+    run = next(s["run"] for s in build["steps"] if "--shard" in s.get("run", ""))
+    assert shards == list(range(1, len(shards) + 1)) and f'--shard "$SHARD/{len(shards)}"' in run
+    upload = next(s for s in build["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
+    download = next(s for s in release["steps"] if s.get("uses", "").startswith("actions/download-artifact@"))
+    assert upload["with"]["name"].startswith(download["with"]["pattern"].rstrip("*"))
+    steps = [s.get("run", "") for s in release["steps"]]
+    merge, sign = (next(i for i, r in enumerate(steps) if w in r) for w in ("cfgc bundle merge", "cfgc sign"))
+    assert release["needs"] == "build" and merge < sign
+    # The job holding the OIDC token and the signing key runs no code from the repo.
+    assert not any(s.get("uses", "").startswith("actions/checkout@") for s in release["steps"])
