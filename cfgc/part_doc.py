@@ -110,12 +110,17 @@ def _obj(value: Any, keys: set[str], optional: set[str], where: str) -> dict[str
     _need(type(value) is dict, f"{where} is not an object")
     have = set(value)
     _need(keys <= have <= keys | optional, f"{where} has keys {sorted(have)}, expected {sorted(keys | optional)}")
-    return value  # type: ignore[no-any-return]
+    return value
+
+
+def _map(value: Any, where: str) -> dict[str, Any]:
+    _need(type(value) is dict, f"{where} is not an object")
+    return value
 
 
 def _int(value: Any, low: int, high: int, where: str) -> int:
     _need(type(value) is int and low <= value <= high, f"{where} is not an integer from {low} to {high}")
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def _strs(value: Any, where: str) -> None:
@@ -147,16 +152,14 @@ def _check(root: Path, doc: Any) -> Part:
     m = _obj(doc["manifest"], {"format", "cfgc_version", "source", *_SLICES, "schemas"}, set(), "manifest")
     _need(m["format"] == FORMAT, f"manifest.format is not {FORMAT}")
     _need(type(m["source"]) is dict and type(m["schemas"]) is dict, "manifest.source or schemas is not an object")
-    for name in _obj(m["targets"], set(), set(m["targets"]) if type(m["targets"]) is dict else set(), "targets"):
-        _check_target(name, m["targets"][name])
-    for key, entry in _obj(m["prompts"], set(), set(m["prompts"]) if type(m["prompts"]) is dict else set(),
-                           "prompts").items():
+    for name, entry in _map(m["targets"], "manifest.targets").items():
+        _check_target(name, entry)
+    for key, entry in _map(m["prompts"], "manifest.prompts").items():
         name, at, version = key.rpartition("@")
         _need(bool(at and name and version), f"prompt {key[:80]!r} is not name@version")
         _file_entry(entry, f"prompts/{name}/{version}.j2", f"prompt {key[:80]!r}", frozenset({"variables"}))
         _strs(entry["variables"], f"prompt {key[:80]!r}.variables")
-    for key, entry in _obj(m["secrets"], set(), set(m["secrets"]) if type(m["secrets"]) is dict else set(),
-                           "secrets").items():
+    for key, entry in _map(m["secrets"], "manifest.secrets").items():
         _file_entry(entry, f"secrets/{key}", f"secret {key[:80]!r}")
     header = {k: v for k, v in m.items() if k not in _SLICES}
     return Part(root, index, count, doc["select"], build, header, m["targets"], m["prompts"], m["secrets"])
