@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -25,6 +24,8 @@ def cores() -> int:
 
 def can_fork() -> bool:
     """Whether fork workers are available (they inherit the parent's loaded state)."""
+    import multiprocessing  # here: a warm build that compiles a few targets never forks
+
     return "fork" in multiprocessing.get_all_start_methods()
 
 
@@ -45,6 +46,8 @@ def imap_chunks(
     if n <= 1 or not can_fork():
         yield from (fn(c) for c in chunks)
         return
+    import multiprocessing
+
     with multiprocessing.get_context("fork").Pool(n, initializer=_install, initargs=(fn,)) as pool:
         run = pool.imap if ordered else pool.imap_unordered
         yield from run(_call, chunks, chunksize=1)
