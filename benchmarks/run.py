@@ -4,6 +4,7 @@
     python3 benchmarks/run.py                 # 10,000 targets, 3 runs each (about 5 minutes)
     python3 benchmarks/run.py --quick         # 400 targets, 1 run: a smoke check
     python3 benchmarks/run.py --scale         # also 100,000 targets (once; several minutes)
+    python3 benchmarks/shards.py --work DIR   # 1,000,000 targets as 8 shards + merge (see its --help)
 
 Every measurement runs as its own process; the figure is the median wall time
 of --repeat runs and the peak RSS of the process tree.  The corpora come from

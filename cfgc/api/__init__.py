@@ -11,11 +11,13 @@ from __future__ import annotations
 from cfgc.api._pull import pull
 from cfgc.api._repo import (
     build_bundle,
+    build_part,
     check,
     compile_repo,
     diff_refs,
     explain_target,
     explain_value,
+    merge_parts,
     validate,
 )
 from cfgc.api._results import BuildResult, Compilation, Leaf, PullResult, Target, ValidationResult
@@ -28,11 +30,13 @@ __all__ = [
     "Target",
     "ValidationResult",
     "build_bundle",
+    "build_part",
     "check",
     "compile_repo",
     "diff_refs",
     "explain_target",
     "explain_value",
+    "merge_parts",
     "pull",
     "validate",
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING
 from cfgc.api._results import BuildResult, Compilation, Leaf, Target, ValidationResult
 
 if TYPE_CHECKING:
+    from cfgc.bundle_merge import MergeOutcome
     from cfgc.cache import BuildCache
     from cfgc.checks import CheckResult
     from cfgc.compiler import CompiledTarget, Compiler
     from cfgc.diff import DiffResult
     from cfgc.explain import Explanation
+    from cfgc.shard import PartOutcome
     from cfgc.sources import Source
 
 PathArg = str | os.PathLike[str]
@@ -150,6 +152,42 @@ def build_bundle(repo: PathArg | None, out: PathArg, *, ref: str | None = None, 
         raise InvalidConfig(done.result.diagnostics, done.names)
     return BuildResult(Path(out), done.digest, tuple(done.names), done.result.diagnostics,
                        done.result.cache_hits, bool(signers))
+
+
+def build_part(repo: PathArg | None, out: PathArg, shard: str, *, ref: str | None = None,
+               targets: str | None = None, jobs: int | None = None, cache: bool | PathArg = True,
+               progress: Progress | None = None, warn: Warn | None = None) -> PartOutcome:
+    """Compile shard ``shard`` ("I/N") of ``repo`` into the bundle part ``out`` (see docs/sharding.md).
+
+    Join the N parts with :func:`cfgc.bundle_merge.merge_parts` (``cfgc bundle
+    merge``).  Raises :class:`~cfgc.errors.InvalidConfig` when any finding of
+    this shard's targets is an error (``out`` is then left as it was).
+    """
+    from cfgc.errors import InvalidConfig
+    from cfgc.shard import build_part as write_part
+    from cfgc.shard import parse_shard
+    from cfgc.sources import open_source
+
+    which = parse_shard(shard)
+    source = open_source(_path(repo), ref)
+    done = write_part(source, Path(out), which, select=targets, cache=_open_cache(source, cache, warn),
+                      jobs=jobs, progress=progress)
+    if done.digest is None:
+        raise InvalidConfig(done.result.diagnostics, done.names)
+    return done
+
+
+def merge_parts(parts: Sequence[PathArg], out: PathArg) -> MergeOutcome:
+    """Join the parts of one sharded build into the bundle directory ``out``.
+
+    The bundle is byte-identical to a single build of the same tree.  Parts
+    of different builds or a missing shard raise UsageError; a part that does
+    not hold what its part.json says raises IntegrityError; ``out`` is left as
+    it was on any failure.
+    """
+    from cfgc.bundle_merge import merge_parts as write_merged
+
+    return write_merged([Path(p) for p in parts], Path(out))
 
 
 def diff_refs(repo: PathArg | None, *, base: str, head: str | None = None, targets: str | None = None) -> DiffResult:

@@ -9,7 +9,7 @@ import click
 from cfgc import api
 from cfgc.cli.common import Progress, cache_arg, cache_options, format_option, repo_option, warn
 from cfgc.cli.main import command
-from cfgc.errors import InvalidConfig
+from cfgc.errors import InvalidConfig, UsageError
 from cfgc.report.diagnostics import render_json, render_text, summary_line
 
 
@@ -29,6 +29,12 @@ from cfgc.report.diagnostics import render_json, render_text, summary_line
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="Sign the bundle with this ed25519 key before it replaces OUT (see `cfgc sign`).",
 )
+@click.option(
+    "--shard",
+    metavar="I/N",
+    help="Compile only shard I of N (a deterministic split by target name) into a bundle part; "
+    "join the N parts with `cfgc bundle merge`.",
+)
 @cache_options
 @format_option("text", "json")
 def build(
@@ -37,6 +43,7 @@ def build(
     ref: str | None,
     select: str | None,
     sign_key: Path | None,
+    shard: str | None,
     jobs: int | None,
     no_cache: bool,
     cache_dir: Path | None,
@@ -70,7 +77,16 @@ def build(
       cfgc build --ref origin/main --out /tmp/main-bundle
       cfgc build --target 'acme/prod/*' --format json
       cfgc build --out build/bundle --sign-key release.key
+      cfgc build --shard 2/8 --out build/part-2
+
+    With --shard I/N, OUT is a bundle part: the files of shard I's targets
+    and part.json (see docs/bundle-format.md).  `cfgc bundle merge` joins the
+    N parts into the bundle a single build would have written, byte for byte;
+    sign that bundle, not the parts.
     """
+    if shard is not None:
+        _build_shard(repo, out, ref, select, sign_key, shard, jobs, no_cache, cache_dir, fmt)
+        return
     progress = Progress("compiling")
     try:
         try:
@@ -99,3 +115,37 @@ def build(
     signed = "signed, " if done.signed else ""
     plural = "s" if len(names) != 1 else ""
     click.echo(f"compiled {len(names)} target{plural}{cached} into {out} ({signed}manifest {digest[:19]}…)")
+
+
+def _build_shard(
+    repo: Path | None, out: Path, ref: str | None, select: str | None, sign_key: Path | None, text: str,
+    jobs: int | None, no_cache: bool, cache_dir: Path | None, fmt: str,
+) -> None:
+    if sign_key is not None:
+        raise UsageError("--sign-key with --shard: a part is not a bundle; sign the merged bundle")
+    progress = Progress("compiling")
+    try:
+        try:
+            done = api.build_part(repo, out, text, ref=ref, targets=select, jobs=jobs,
+                                  cache=cache_arg(no_cache, cache_dir), progress=progress, warn=warn)
+        finally:
+            progress.close()
+    except InvalidConfig as e:
+        if fmt == "json":
+            click.echo(render_json(e.diagnostics, e.targets, written=False), nl=False)
+        else:
+            click.echo(render_text(e.diagnostics), err=True, nl=False)
+            click.echo(f"build failed: {summary_line(e.diagnostics, len(e.targets))}; nothing written", err=True)
+        raise SystemExit(1) from None
+    result, names, digest = done.result, done.names, done.digest
+    assert digest is not None  # api.build_part raises InvalidConfig otherwise
+    if fmt == "json":
+        click.echo(render_json(result.diagnostics, names, written=True, out=str(out), shard=str(done.shard),
+                               total_targets=done.total, part_digest=digest,
+                               cache_hits=result.cache_hits), nl=False)
+        return
+    if result.diagnostics:
+        click.echo(render_text(result.diagnostics), err=True, nl=False)
+    cached = f", {result.cache_hits} from cache" if result.cache_hits else ""
+    click.echo(f"compiled {len(names)} of {done.total} targets (shard {done.shard}){cached} into part {out} "
+               f"(part.json {digest[:19]}…)")

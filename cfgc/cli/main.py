@@ -43,6 +43,7 @@ COMMAND_HOMES = {
     "diff": "cfgc.cli.diff",
     "check": "cfgc.cli.check",
     "history": "cfgc.cli.history",
+    "bundle": "cfgc.cli.bundle",
 }
 
 

@@ -103,6 +103,9 @@ CASES = [
     # The environment: a port another process holds is exit 4 naming the address.
     Case("agent-port-held", ("agent", "--from", "file://{store}", "--channel", "prod", "--key", "{pub}",
                              "--listen", "127.0.0.1:{held}"), 4, "address already in use: 127.0.0.1:{held}"),
+    # Sharded builds: a bad shard, and a directory that is no part.
+    Case("build-shard-bad", ("build", "--shard", "0/3", "--out", "{tmp}/o"), 2, "--shard 0/3"),
+    Case("bundle-merge-not-a-part", ("bundle", "merge", "{repo}", "--out", "{tmp}/m"), 2, "is not a bundle part"),
     # Integrity: a bundle signed by another key.
     Case("verify-wrong-key", ("verify", "{bundle}", "--key", "{other}"), 5, "failed verification"),
     # No cfgc.yaml anywhere above the working directory.
