@@ -178,7 +178,8 @@ def move_channel(store: Store, name: str, version: str, manifest_digest: str, ve
     """
     terms = terms or PointerTerms()
     for _ in range(RETRIES):
-        read = store.get_channel(name)
+        # An OCI store reads a channel whose tag was moved without the key from its pointers (repair).
+        read = getattr(store, "writer_channel", store.get_channel)(name)
         cur = decode_pointer(name, read.data) if read.data is not None else None
         repository = _repository(store, name, cur, terms.repository)
         if (cur is not None and cur.version == version and not resign and not cur.legacy

@@ -41,7 +41,7 @@ from cfgc.stores.base import (
 )
 from cfgc.stores.bounds import MANIFEST_MAX, POINTER_MAX, SIGNATURES_MAX, VERSION_MAX, check_length
 from cfgc.stores.layout import OCI_MANIFEST, SIGNATURES_TYPE, TITLE, version_id
-from cfgc.stores.oci_channels import read_channel, write_channel
+from cfgc.stores.oci_channels import read_channel, write_channel, writer_read
 from cfgc.stores.oci_http import Registry, Response
 from cfgc.stores.oci_referrers import Descriptor, add_referrer, list_referrers
 
@@ -240,9 +240,13 @@ class OciStore:
     def get_channel(self, name: str, etag: str | None = None) -> ChannelRead:
         return read_channel(self, check_channel(name), etag)
 
+    def writer_channel(self, name: str) -> ChannelRead:
+        """``get_channel`` for a publisher: a channel whose tag was moved without the key can be repaired."""
+        return writer_read(self, check_channel(name))
+
     def read_etag(self, name: str) -> str | None:
         """The ETag a channel has now (what ``put_channel``'s ``if_match`` must equal)."""
-        return read_channel(self, check_channel(name), None).etag
+        return self.writer_channel(name).etag
 
     def put_channel(self, name: str, doc: bytes, if_match: str | None, version_doc: bytes) -> None:
         write_channel(self, check_channel(name), doc, if_match, version_doc)

@@ -132,6 +132,36 @@ def _subject(manifest: bytes) -> object:
         return None
 
 
+def writer_read(store: OciStore, name: str) -> ChannelRead:
+    """The channel as a publisher sees it: a tag moved without the key is repairable.
+
+    When the tag's version has no pointer of ``name`` (or the tag is on
+    something else), the newest pointer of ``name`` among the referrers of
+    every version is taken (its serial is what the next pointer must exceed);
+    the ETag then names the tag and ``repair``.
+    """
+    try:
+        return read_channel(store, name, None)
+    except IntegrityError:
+        pass
+    best: tuple[int, str] | None = None
+    for v in store.list_versions():
+        doc = store.get_version(v)
+        try:
+            found = list_referrers(store, store.digest_of(doc), CHANNEL_TYPE).descriptors if doc else ()
+        except IntegrityError:
+            continue
+        for d in found:
+            notes = d.get("annotations")
+            if isinstance(notes, dict) and notes.get(CHANNEL_NOTE) == name and (best is None or _serial(d) > best[0]):
+                best = (_serial(d), str(d["digest"]))
+    data = None
+    if best is not None:
+        manifest, _ = store.get_manifest(best[1], max_bytes=POINTER_MAX)
+        data = store.artifact_doc(manifest, CHANNEL_TYPE, best[1], POINTER_MAX) if manifest else None
+    return ChannelRead(data, f"{store.head_manifest(name)} repair")
+
+
 def write_channel(store: OciStore, name: str, doc: bytes, if_match: str | None, version_doc: bytes) -> None:
     """Add the pointer as a referrer of the version, then move the tag (compare-and-swap)."""
     claimed = _claims(doc)
