@@ -87,13 +87,16 @@ class PublishReport:
 
 
 def publish(store: Store, bundle: Path, channel: str | None = None, signers: list[Signer] | None = None,
-            dry_run: bool = False, terms: PointerTerms | None = None) -> PublishReport:
-    """Publish a bundle directory to ``store`` (and move ``channel`` to it)."""
+            dry_run: bool = False, terms: PointerTerms | None = None, flux: bool = False) -> PublishReport:
+    """Publish a bundle directory to ``store`` (and move ``channel`` to it).
+
+    ``flux`` adds a Flux content layer (the bundle tree as tar.gz) to a new version.
+    """
     if channel is not None:
         check_channel(channel)
         if not signers:
             raise UsageError("moving a channel needs a signing key (--key or --kms-key): pointers are signed")
-    prep = prepare(bundle)
+    prep = prepare(bundle, flux)
     uploaded: list[tuple[str, int]] = []
     skipped: list[tuple[str, int]] = []
     seen: set[str] = set()
@@ -108,8 +111,11 @@ def publish(store: Store, bundle: Path, channel: str | None = None, signers: lis
     sigs = _publish_signatures(store, prep, dry_run)
     if sigs == "uploaded" and prep.signatures_doc is not None:
         uploaded.append(("signatures", len(prep.signatures_doc)))
-    if dry_run:
-        created = store.get_version(prep.version) is None
+    existing = store.get_version(prep.version)
+    if dry_run or (existing is not None and _same_bundle(prep.version, existing, prep.manifest_digest)):
+        # A version is immutable: one written by another cfgc release (other annotations, no Flux
+        # layer) for the same signed manifest stays as it is.
+        created = existing is None
     else:
         created = store.put_version(prep.version, prep.version_doc)
     if created:
@@ -120,6 +126,13 @@ def publish(store: Store, bundle: Path, channel: str | None = None, signers: lis
                             terms)
     return PublishReport(store.url, prep.version, prep.manifest_digest, tuple(uploaded), tuple(skipped),
                          created, sigs, move, dry_run)
+
+
+def _same_bundle(version: str, doc: bytes, manifest_digest: str) -> bool:
+    try:
+        return parse_version(version, doc).manifest_digest == manifest_digest
+    except IntegrityError:
+        return False
 
 
 def _publish_signatures(store: Store, prep: Prepared, dry_run: bool) -> str:
@@ -165,7 +178,8 @@ def move_channel(store: Store, name: str, version: str, manifest_digest: str, ve
     """
     terms = terms or PointerTerms()
     for _ in range(RETRIES):
-        read = store.get_channel(name)
+        # An OCI store reads a channel whose tag was moved without the key from its pointers (repair).
+        read = getattr(store, "writer_channel", store.get_channel)(name)
         cur = decode_pointer(name, read.data) if read.data is not None else None
         repository = _repository(store, name, cur, terms.repository)
         if (cur is not None and cur.version == version and not resign and not cur.legacy

@@ -67,11 +67,13 @@ def _move_text(move: ChannelMove) -> str:
 @click.option("--channel", metavar="NAME", help="Also move this channel to the published version.")
 @with_keys
 @with_pointer_terms
+@click.option("--flux-layer", "flux", is_flag=True,
+              help="Also store the bundle tree as a Flux content layer (tar.gz) a Flux OCIRepository extracts.")
 @click.option("--dry-run", is_flag=True, help="Show what would be uploaded; write nothing.")
 @format_option("text", "json")
 def publish_cmd(bundle: Path, url: str, plain_http: bool, username: str | None, password_stdin: bool,
                 channel: str | None, keys: tuple[Path, ...], kms_keys: tuple[str, ...], repository: str | None,
-                expires: str, dry_run: bool, fmt: str) -> None:
+                expires: str, flux: bool, dry_run: bool, fmt: str) -> None:
     """Publish a bundle to a store: content-addressed, only what is missing.
 
     Each target and prompt is one gzip blob keyed by its digest, so a bundle
@@ -94,7 +96,7 @@ def publish_cmd(bundle: Path, url: str, plain_http: bool, username: str | None, 
     signers = signers_from(keys, kms_keys) if (keys or kms_keys) else None
     terms = _terms(repository, expires)
     store = open_store_option(url, plain_http, username, password_stdin)
-    report = publish(store, bundle, channel, signers, dry_run, terms)
+    report = publish(store, bundle, channel, signers, dry_run, terms, flux)
     if fmt == "json":
         click.echo(json.dumps(report.as_json(), indent=2))
         return

@@ -6,6 +6,10 @@ byte past it, which proves the object too large):
 * a channel pointer at :data:`POINTER_MAX`, a version document at
   :data:`VERSION_MAX`, a signatures document at :data:`SIGNATURES_MAX`, a
   bundle manifest read without a key at :data:`MANIFEST_MAX`;
+* OCI referrers (the referrers API's pages or the referrers tag schema's
+  index) at :data:`REFERRERS_MAX` bytes a page, :data:`MAX_REFERRER_PAGES`
+  pages and :data:`MAX_REFERRERS` descriptors in all; at most
+  :data:`MAX_POINTER_TRIES` channel pointer artifacts are read per channel;
 * a target, prompt or SOPS blob at :func:`compressed_bound` of the size the
   (signed) bundle manifest gives, and its gzip stream is inflated only up to
   that size (:func:`gunzip`).  No file may claim more than :data:`FILE_MAX`.
@@ -28,6 +32,10 @@ VERSION_MAX = 8 * MIB
 SIGNATURES_MAX = 24 * MIB
 MANIFEST_MAX = 8 * MIB
 FILE_MAX = 64 * MIB
+REFERRERS_MAX = 1 * MIB
+MAX_REFERRER_PAGES = 16
+MAX_REFERRERS = 1000
+MAX_POINTER_TRIES = 4
 # Signatures checked on one manifest envelope (each costs a verification).
 MAX_SIGNATURES = 16
 _CHUNK = MIB

@@ -6,12 +6,23 @@ manifest digest), and each target, prompt and secret document is one gzip layer 
 the same bytes always compress to the same blob) titled with its bundle path
 plus ``.gz`` (what ``oras pull`` names the file).  The version id is the first
 12 hex digits of the manifest digest.
+
+Its annotations are the standard ``org.opencontainers.image.{version,
+revision,created,source}`` (``source`` only when the git remote is a URL,
+normalised to ``https://`` without credentials, see :func:`source_url`).
+With ``flux=True`` the first layer is a Flux content layer
+(``application/vnd.cncf.flux.content.v1.tar+gzip``): the whole bundle
+directory as a reproducible tar.gz, what a Flux ``OCIRepository`` extracts.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import json
+import re
+import tarfile
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +54,9 @@ SIGNATURES_TYPE = "application/vnd.cfgc.signatures.v1+json"
 CHANNEL_TYPE = "application/vnd.cfgc.channel+json"
 TITLE = "org.opencontainers.image.title"
 CONTENT_DIGEST = "dev.cfgc.content.digest"
+FLUX_CONTENT = "application/vnd.cncf.flux.content.v1.tar+gzip"
+FLUX_TITLE = "bundle.tar.gz"
+_SCP_REMOTE = re.compile(r"^(?:[A-Za-z0-9._-]+@)?([A-Za-z0-9.-]+\.[A-Za-z]{2,}):(?!//)([^\s]+)$")
 
 
 @dataclass(frozen=True)
@@ -77,8 +91,11 @@ def version_id(manifest_digest: str) -> str:
     return manifest_digest.split(":", 1)[1][:12]
 
 
-def prepare(bundle: Path) -> Prepared:
-    """Build the blobs and documents of a bundle (which must verify against its manifest)."""
+def prepare(bundle: Path, flux: bool = False) -> Prepared:
+    """Build the blobs and documents of a bundle (which must verify against its manifest).
+
+    ``flux`` adds the Flux content layer (the bundle tree as tar.gz) first.
+    """
     raw, manifest = read_manifest(bundle)
     digest = sha256_digest(raw)
     files = [(rel, MEDIA_TYPES[kind], e) for rel, kind, e in listed_files(manifest)]
@@ -93,17 +110,66 @@ def prepare(bundle: Path) -> Prepared:
     for name in (SIGNATURE, PROVENANCE):
         if (bundle / name).is_file():
             sigs[name] = json.loads((bundle / name).read_bytes())
+    flux_blob = None
+    if flux:
+        tree = ["manifest.json", *(rel for rel, _, _ in files), *(n for n in (SIGNATURE, PROVENANCE) if n in sigs)]
+        tgz = flux_tarball(bundle, tree)
+        flux_blob = Blob(FLUX_TITLE, FLUX_CONTENT, tgz, sha256_digest(tgz))
     return Prepared(
         version=version_id(digest),
         manifest_digest=digest,
         manifest=manifest,
-        blobs=tuple(blobs),
-        version_doc=version_document(manifest, digest, blobs, files),
+        blobs=tuple(blobs) + ((flux_blob,) if flux_blob else ()),
+        version_doc=version_document(manifest, digest, blobs, files, flux_blob),
         signatures_doc=canonical_json(sigs) if sigs else None,
     )
 
 
-def version_document(manifest: dict[str, Any], digest: str, blobs: list[Blob], files: list[Any]) -> bytes:
+def flux_tarball(bundle: Path, tree: list[str]) -> bytes:
+    """The bundle files ``tree`` as a reproducible tar.gz (sorted, mtime 0, root-owned, 0644)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        dirs: set[str] = set()
+        for rel in sorted(tree):
+            parts = rel.split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                d = "/".join(parts[:i])
+                if d not in dirs:
+                    dirs.add(d)
+                    tar.addfile(_tarinfo(d, tarfile.DIRTYPE, 0o755, 0))
+            data = read_under(str(bundle), rel)
+            tar.addfile(_tarinfo(rel, tarfile.REGTYPE, 0o644, len(data)), io.BytesIO(data))
+    return compress(buf.getvalue())
+
+
+def _tarinfo(name: str, kind: bytes, mode: int, size: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode, info.size, info.mtime = kind, mode, size, 0
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+def source_url(remote: object) -> str | None:
+    """A git remote as an ``https://`` URL without credentials, or None when it is not a URL.
+
+    ``git@host:org/repo.git`` and ``ssh://git@host/org/repo`` become
+    ``https://host/org/repo.git``; a local path or ``file://`` remote is None.
+    """
+    if not isinstance(remote, str) or not remote:
+        return None
+    scp = _SCP_REMOTE.match(remote)
+    if scp:
+        return f"https://{scp.group(1)}/{scp.group(2).lstrip('/')}"
+    parts = urllib.parse.urlsplit(remote)
+    if parts.scheme not in ("http", "https", "ssh", "git", "git+ssh") or not parts.hostname:
+        return None
+    port = f":{parts.port}" if parts.port and parts.scheme in ("http", "https") else ""
+    return urllib.parse.urlunsplit(("https", f"{parts.hostname}{port}", parts.path, "", ""))
+
+
+def version_document(manifest: dict[str, Any], digest: str, blobs: list[Blob], files: list[Any],
+                     flux: Blob | None = None) -> bytes:
     """The OCI image manifest of a version (canonical JSON, no wall-clock time)."""
     config, layers = blobs[0], blobs[1:]
     source = manifest.get("source") or {}
@@ -111,7 +177,7 @@ def version_document(manifest: dict[str, Any], digest: str, blobs: list[Blob], f
         "org.opencontainers.image.version": version_id(digest),
         "dev.cfgc.manifest.digest": digest,
     }
-    for key, value in (("source", source.get("repo_url")), ("revision", source.get("commit")),
+    for key, value in (("source", source_url(source.get("repo_url"))), ("revision", source.get("commit")),
                        ("created", source.get("commit_time"))):
         if value:
             annotations[f"org.opencontainers.image.{key}"] = str(value)
@@ -120,7 +186,7 @@ def version_document(manifest: dict[str, Any], digest: str, blobs: list[Blob], f
         "mediaType": OCI_MANIFEST,
         "artifactType": ARTIFACT_TYPE,
         "config": descriptor(config),
-        "layers": [
+        "layers": ([{**descriptor(flux), "annotations": {TITLE: FLUX_TITLE}}] if flux else []) + [
             {**descriptor(b), "annotations": {TITLE: f"{b.path}.gz", CONTENT_DIGEST: str(f[2]["digest"])}}
             for b, f in zip(layers, files, strict=True)
         ],
@@ -168,11 +234,13 @@ def layer_map(info: VersionInfo, want: Mapping[str, str]) -> dict[str, dict[str,
     signed file.  A layer for a file the manifest does not list, a second
     layer for one file, a content digest that differs from the manifest's, or
     a blob digest that is not ``sha256:<64 hex>`` is refused (IntegrityError)
-    before any blob is read; which files are fetched is the caller's choice
+    before any blob is read (the Flux layer, a copy for Flux, is skipped); which files are fetched is the caller's choice
     from the signed manifest, never the layer list.
     """
     out: dict[str, dict[str, Any]] = {}
     for layer in info.layers:
+        if isinstance(layer, dict) and layer.get("mediaType") == FLUX_CONTENT:
+            continue  # the Flux copy of the whole tree; cfgc reads the per-file layers
         notes = layer.get("annotations") if isinstance(layer, dict) else None
         notes = notes if isinstance(notes, dict) else {}
         path = str(notes.get(TITLE, "")).removesuffix(".gz")

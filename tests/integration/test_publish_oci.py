@@ -42,40 +42,6 @@ def test_oci_store_contract(repo_url: str, make_bundle, signing_key) -> None:
     check_store_contract(open_store(repo_url), make_bundle, load_signer(signing_key[0]))
 
 
-def test_publish_is_readable_by_skopeo_and_oras(repo_url: str, make_bundle, signing_key, tmp_path: Path) -> None:
-    b = make_bundle(TARGETS)
-    code, out = run("publish", str(b), "--to", repo_url, "--channel", "prod", "--key", str(signing_key[0]),
-                    "--format", "json")
-    assert code == 0, out
-    version = json.loads(out)["version"]
-    ref = repo_url.removeprefix("oci://")
-    skopeo = need("skopeo", "apt-get install skopeo")
-    tags = json.loads(subprocess.run([skopeo, "list-tags", "--tls-verify=false", f"docker://{ref}"],
-                                     capture_output=True, check=True, timeout=60).stdout)["Tags"]
-    assert version in tags and "prod" in tags and any(t.endswith(".sig") for t in tags)
-    raw = subprocess.run([skopeo, "inspect", "--raw", "--tls-verify=false", f"docker://{ref}:{version}"],
-                         capture_output=True, check=True, timeout=60).stdout
-    m = json.loads(raw)
-    assert m["artifactType"] == "application/vnd.cfgc.bundle.v1"
-    assert m["config"]["mediaType"] == "application/vnd.cfgc.bundle.config.v1+json"
-    assert m["annotations"]["org.opencontainers.image.revision"] == "c0ffee" * 6 + "abcd"
-    assert m["annotations"]["org.opencontainers.image.created"] == "2026-01-02T03:04:05Z"
-    assert m["annotations"]["org.opencontainers.image.source"] == "https://git.example.com/acme/config.git"
-    titles = [layer["annotations"]["org.opencontainers.image.title"] for layer in m["layers"]]
-    assert titles == [f"targets/{t}.json.gz" for t in sorted(TARGETS)]
-    import oras.client as oras_client
-    host = ref.split("/", 1)[0]
-    client = oras_client.OrasClient(hostname=host, insecure=True)
-    files = client.pull(target=f"{ref}:{version}", outdir=str(tmp_path / "oras"))
-    assert len(files) == len(TARGETS)
-    for f in files:
-        rel = Path(f).relative_to(tmp_path / "oras").as_posix().removesuffix(".gz")
-        assert gzip.decompress(Path(f).read_bytes()) == (b / rel).read_bytes()
-    sig = client.get_manifest(f"{ref}:sha256-{_sha(ref, version)}.sig")
-    assert sig["artifactType"] == "application/vnd.cfgc.signatures.v1+json"
-    assert sig["subject"]["digest"] == f"sha256:{_sha(ref, version)}"
-
-
 def _sha(ref: str, version: str) -> str:
     store = open_store(f"oci://{ref}")
     doc = store.get_version(version)
@@ -83,6 +49,74 @@ def _sha(ref: str, version: str) -> str:
     import hashlib
 
     return hashlib.sha256(doc).hexdigest()
+
+
+def _skopeo(*args: str) -> bytes:
+    skopeo = need("skopeo", "apt-get install skopeo")
+    return subprocess.run([skopeo, *args, "--tls-verify=false"], capture_output=True, check=True, timeout=60).stdout
+
+
+def test_publish_is_readable_by_skopeo_and_oras(repo_url: str, make_bundle, signing_key, tmp_path: Path) -> None:
+    """`:prod` is the bundle itself for every OCI client; pointer and signatures are referrers, no cosign tag."""
+    b = make_bundle(TARGETS)
+    code, out = run("publish", str(b), "--to", repo_url, "--channel", "prod", "--key", str(signing_key[0]),
+                    "--flux-layer", "--format", "json")
+    assert code == 0, out
+    version = json.loads(out)["version"]
+    ref = repo_url.removeprefix("oci://")
+    tags = json.loads(_skopeo("list-tags", f"docker://{ref}"))["Tags"]
+    digest = f"sha256:{_sha(ref, version)}"
+    assert sorted(tags) == sorted([version, "prod", digest.replace(":", "-")])  # no sha256-<hex>.sig
+    raw = _skopeo("inspect", "--raw", f"docker://{ref}:prod")
+    assert raw == _skopeo("inspect", "--raw", f"docker://{ref}:{version}")  # the tag is on the version manifest
+    m = json.loads(raw)
+    assert m["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+    assert m["artifactType"] == "application/vnd.cfgc.bundle.v1"
+    assert m["config"]["mediaType"] == "application/vnd.cfgc.bundle.config.v1+json"
+    notes = m["annotations"]
+    assert notes["org.opencontainers.image.revision"] == "c0ffee" * 6 + "abcd"
+    assert notes["org.opencontainers.image.created"] == "2026-01-02T03:04:05Z"
+    assert notes["org.opencontainers.image.source"] == "https://git.example.com/acme/config.git"
+    assert notes["org.opencontainers.image.version"] == version
+    titles = [layer["annotations"]["org.opencontainers.image.title"] for layer in m["layers"]]
+    assert titles == ["bundle.tar.gz", *(f"targets/{t}.json.gz" for t in sorted(TARGETS))]
+    assert m["layers"][0]["mediaType"] == "application/vnd.cncf.flux.content.v1.tar+gzip"
+
+    # The referrers tag schema: an image index of the pointer and the signatures, both about the version.
+    index = json.loads(_skopeo("inspect", "--raw", f"docker://{ref}:{digest.replace(':', '-')}"))
+    assert index["mediaType"] == "application/vnd.oci.image.index.v1+json"
+    kinds = sorted(d["artifactType"] for d in index["manifests"])
+    assert kinds == ["application/vnd.cfgc.channel+json", "application/vnd.cfgc.signatures.v1+json"]
+    for d in index["manifests"]:
+        referrer = json.loads(_skopeo("inspect", "--raw", f"docker://{ref}@{d['digest']}"))
+        assert referrer["subject"]["digest"] == digest and referrer["artifactType"] == d["artifactType"]
+    pointer_desc = next(d for d in index["manifests"] if d["artifactType"].endswith("channel+json"))
+    assert pointer_desc["annotations"] == {"dev.cfgc.channel": "prod", "dev.cfgc.channel.serial": "1"}
+
+    import oras.client as oras_client
+    host = ref.split("/", 1)[0]
+    client = oras_client.OrasClient(hostname=host, insecure=True)
+    files = client.pull(target=f"{ref}:prod", outdir=str(tmp_path / "oras"))
+    got = {Path(f).relative_to(tmp_path / "oras").as_posix(): Path(f).read_bytes() for f in files}
+    assert sorted(got) == sorted(["bundle.tar.gz", *(f"targets/{t}.json.gz" for t in TARGETS)])
+    for rel, data in got.items():
+        if rel != "bundle.tar.gz":
+            assert gzip.decompress(data) == (b / rel.removesuffix(".gz")).read_bytes()
+
+    # The Flux layer is the whole bundle tree: `tar -xzf` gives a directory `cfgc verify` accepts.
+    tree = tmp_path / "flux"
+    tree.mkdir()
+    subprocess.run(["tar", "-xzf", str(tmp_path / "oras" / "bundle.tar.gz"), "-C", str(tree)], check=True)
+    assert sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file()) == sorted(
+        p.relative_to(b).as_posix() for p in b.rglob("*") if p.is_file())
+    code, out = run("verify", str(tree), "--key", str(signing_key[1]))
+    assert code == 0, out
+
+    # cfgc itself finds and verifies pointer and signatures through the referrers.
+    reader = BundleReader(open_store(repo_url), [load_verifier(signing_key[1])])
+    state = reader.channel("prod")
+    assert state.pointer is not None and state.pointer.version == version and state.pointer.serial == 1
+    assert reader.files(version)["manifest.sig.json"] == (b / "manifest.sig.json").read_bytes()
 
 
 def test_republish_and_one_changed_target(repo_url: str, make_bundle, signing_key, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from cfgc.runtime.freshness import ExpiredError, runtime_policy
 from cfgc.runtime.sync import Syncer
 from cfgc.signing import load_signer, load_verifier
 from cfgc.stores import Store, open_store
+from cfgc.stores.layout import parse_version
 from cfgc.stores.pointer import decode_pointer
 from tests.unit.runtime.bundles import chat, write
 
@@ -68,8 +69,14 @@ def copy_pointer(src: Store, src_channel: str, dst: Store, dst_channel: str) -> 
     assert doc is not None
     read = dst.get_channel(dst_channel)
     version = decode_pointer(src_channel, doc).version
-    version_doc = dst.get_version(version) or src.get_version(version)
-    dst.put_channel(dst_channel, doc, read.etag, version_doc)  # type: ignore[arg-type]
+    if dst.get_version(version) is None:  # the attacker copies the version too (an OCI tag needs its blobs)
+        version_doc = src.get_version(version)
+        assert version_doc is not None
+        info = parse_version(version, version_doc)
+        for digest in [info.manifest_digest, *(str(d["digest"]) for d in info.layers)]:
+            dst.put_blob(digest, src.get_blob(digest, max_bytes=1 << 20))
+        dst.put_version(version, version_doc)
+    dst.put_channel(dst_channel, doc, read.etag, dst.get_version(version))  # type: ignore[arg-type]
 
 
 def test_replay_is_refused_by_a_runtime_without_cache(new_store, tmp_path: Path, signing_key) -> None:
