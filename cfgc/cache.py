@@ -206,7 +206,7 @@ class BuildCache:
     def _place_blob(self, digest: str, size: int, staging: Path | None, rel: str) -> bool:
         hexdigest = digest[len("sha256:") :]  # target_entry checked it is 64 hex digits
         try:
-            fd = os.open(os.path.join(self._blobs, hexdigest), OPEN_FLAGS)
+            fd = os.open(f"{self._blobs}/{hexdigest}", OPEN_FLAGS)
         except FileNotFoundError:
             return False  # pruned meanwhile by another build: just compile
         except OSError as e:  # ELOOP: a symlink
@@ -227,29 +227,53 @@ class BuildCache:
 
     def store(self, digest: str, data: bytes, staging: Path | None = None, rel: str = "") -> None:
         """Store the bytes of a compiled target, and place them into ``staging``
-        (safe from several processes)."""
+        (safe from several processes).
+
+        With a staging directory the bundle file is written (read-only) and
+        then linked as the blob: one file and one link per target, where a
+        separate blob would cost a second file, a rename and the link.
+        """
         if self._key is None:
             if staging is not None:
                 write_file(staging, rel, data)
             return
         hexdigest = digest.removeprefix("sha256:")
-        tmp = os.path.join(self._blobs, f".{hexdigest}.{os.getpid()}")
+        if staging is not None:
+            src = write_file(staging, rel, data, 0o444)
+            with contextlib.suppress(OSError):  # a cache that cannot be written is only slower
+                self._link_blob(src, hexdigest)
+                return
+        self._write_blob(hexdigest, data)
+
+    def _link_blob(self, src: str, hexdigest: str) -> None:
+        blob = f"{self._blobs}/{hexdigest}"
+        try:
+            os.link(src, blob, follow_symlinks=False)
+        except FileNotFoundError:
+            os.makedirs(self._blobs, exist_ok=True)
+            os.link(src, blob, follow_symlinks=False)
+        except FileExistsError:
+            # Never trusted because it exists: replaced whole, so a damaged blob heals.
+            tmp = f"{self._blobs}/.{hexdigest}.{os.getpid()}"
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            os.link(src, tmp, follow_symlinks=False)
+            os.replace(tmp, blob)
+
+    def _write_blob(self, hexdigest: str, data: bytes) -> None:
+        """A blob of its own (no bundle file to link, or linking failed)."""
+        tmp = f"{self._blobs}/.{hexdigest}.{os.getpid()}"
         fd = -1
         try:  # a cache that cannot be written is only slower
             try:
-                fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o444)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o444)
             except FileNotFoundError:
                 os.makedirs(self._blobs, exist_ok=True)
-                fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o444)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o444)
             write_all(fd, data)
-            if staging is not None:
-                place(fd, data, staging, rel)
-                staging = None
-            # Always rewritten, never trusted because it exists: a damaged blob heals.
-            os.replace(tmp, os.path.join(self._blobs, hexdigest))
+            os.replace(tmp, f"{self._blobs}/{hexdigest}")
         except OSError:
-            if staging is not None:
-                write_file(staging, rel, data)
+            pass
         finally:
             if fd >= 0:
                 os.close(fd)

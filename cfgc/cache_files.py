@@ -22,8 +22,15 @@ def read_regular(fd: int, limit: int) -> bytes:
         raise CacheCorrupt("is not a regular file")
     if st.st_size >= limit:
         raise CacheCorrupt(f"has {st.st_size} bytes, more than expected")
-    chunks = []
-    while limit > 0:
+    first = os.read(fd, limit)
+    if len(first) == st.st_size:
+        # All fstat saw, in one read: no second read to find the end.  A file
+        # that grows now is being changed under us, as it could be after any
+        # read; the digest check covers the bytes read.
+        return first
+    chunks = [first]
+    limit -= len(first)
+    while limit > 0 and first:
         chunk = os.read(fd, limit)
         if not chunk:
             break
@@ -46,7 +53,7 @@ def place(fd: int, data: bytes, staging: Path, rel: str) -> None:
     place (they are read-only and replaced whole), so a linked bundle file keeps
     its bytes.
     """
-    dest = os.path.abspath(os.path.join(staging, rel))
+    dest = os.path.abspath(f"{staging}/{rel}")
     src = f"/proc/self/fd/{fd}"
     try:
         # A dir fd makes os.link call linkat(AT_SYMLINK_FOLLOW): plain link()

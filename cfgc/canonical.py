@@ -35,12 +35,9 @@ import json
 import re
 from typing import Any
 
-from cfgc.secretrefs import jsonable
+import orjson
 
-try:
-    import orjson
-except ImportError:  # pragma: no cover - a dependency; the build still works without it
-    orjson = None  # type: ignore[assignment]
+from cfgc.secretrefs import jsonable
 
 # orjson writes a float below 1e-4 or from 1e16 up as 1e-7, 1e16 (Python:
 # 1e-07, 1e+16), except 1e-5 <= x < 1e-4, which it writes as 0.0000x (Python
@@ -118,16 +115,10 @@ KNOWN_VALUES: list[Any] = [
 
 
 def _fast_encoder() -> Any:
-    if orjson is None:
-        return None
     if all(_fast(orjson.dumps, v) == reference_json(v) for v in KNOWN_VALUES):
         return orjson.dumps
     return None  # this orjson writes something differently: json only
 
 
-_OPTIONS = (
-    orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
-    if orjson is not None
-    else 0
-)
+_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 _FAST = _fast_encoder()
