@@ -16,7 +16,13 @@ Layout::
 
     .gitignore       "*": a cache directory inside a git work tree is never committed
     index            authenticated JSON (see cfgc.cache_index)
-    blobs/<hex>      canonical JSON of one compiled target
+    blobs/<hex>      canonical JSON of one compiled target, read-only; with a
+                     bundle being written, the very inode of its bundle file
+
+Blobs stay one file each rather than one pack file: a bundle is one file per
+target, and hard-linking a verified blob into it was measured cheaper than
+writing the bytes out of a pack (docs/performance.md, "Why not a pack file").
+Size bounds and garbage collection: see :meth:`BuildCache.save`.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from cfgc.bundle import TargetOutput, target_path, write_file
-from cfgc.cache_files import OPEN_FLAGS, place, read_regular, write_all, write_gitignore
+from cfgc.cache_files import OPEN_FLAGS, link_blob, place, read_regular, write_blob, write_gitignore
 from cfgc.cache_index import (
     INDEX_NAME,
     MAX_INDEX_BYTES,
@@ -241,42 +247,9 @@ class BuildCache:
         if staging is not None:
             src = write_file(staging, rel, data, 0o444)
             with contextlib.suppress(OSError):  # a cache that cannot be written is only slower
-                self._link_blob(src, hexdigest)
+                link_blob(self._blobs, src, hexdigest)
                 return
-        self._write_blob(hexdigest, data)
-
-    def _link_blob(self, src: str, hexdigest: str) -> None:
-        blob = f"{self._blobs}/{hexdigest}"
-        try:
-            os.link(src, blob, follow_symlinks=False)
-        except FileNotFoundError:
-            os.makedirs(self._blobs, exist_ok=True)
-            os.link(src, blob, follow_symlinks=False)
-        except FileExistsError:
-            # Never trusted because it exists: replaced whole, so a damaged blob heals.
-            tmp = f"{self._blobs}/.{hexdigest}.{os.getpid()}"
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            os.link(src, tmp, follow_symlinks=False)
-            os.replace(tmp, blob)
-
-    def _write_blob(self, hexdigest: str, data: bytes) -> None:
-        """A blob of its own (no bundle file to link, or linking failed)."""
-        tmp = f"{self._blobs}/.{hexdigest}.{os.getpid()}"
-        fd = -1
-        try:  # a cache that cannot be written is only slower
-            try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o444)
-            except FileNotFoundError:
-                os.makedirs(self._blobs, exist_ok=True)
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o444)
-            write_all(fd, data)
-            os.replace(tmp, f"{self._blobs}/{hexdigest}")
-        except OSError:
-            pass
-        finally:
-            if fd >= 0:
-                os.close(fd)
+        write_blob(self._blobs, hexdigest, data)
 
     def record(self, key: str, out: TargetOutput) -> None:
         """Remember that ``key`` compiles to ``out`` (whose bytes are stored)."""
@@ -284,7 +257,12 @@ class BuildCache:
         self._dirty = True
 
     def save(self) -> None:
-        """Write the index (atomically) and drop blobs no entry refers to."""
+        """Write the index (atomically) and drop blobs no entry refers to.
+
+        The index keeps this build's entries and older ones up to twice as many
+        plus 1,000; blobs are pruned once there are more than twice the kept
+        entries plus 100 of them (so at most 4 x targets + 2,100 remain).
+        """
         if self._key is None or (not self._dirty and len(self._used) == len(self._targets)):
             return  # a fully warm build: the index already says all of it
         targets = dict(self._used)

@@ -68,6 +68,43 @@ def place(fd: int, data: bytes, staging: Path, rel: str) -> None:
         write_file(staging, rel, data)
 
 
+def link_blob(blobs: str, src: str, hexdigest: str) -> None:
+    """Make the bundle file ``src`` (just written, read-only) the blob ``hexdigest``."""
+    blob = f"{blobs}/{hexdigest}"
+    try:
+        os.link(src, blob, follow_symlinks=False)
+    except FileNotFoundError:
+        os.makedirs(blobs, exist_ok=True)
+        os.link(src, blob, follow_symlinks=False)
+    except FileExistsError:
+        # Never trusted because it exists: replaced whole, so a damaged blob heals.
+        tmp = f"{blobs}/.{hexdigest}.{os.getpid()}"
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        os.link(src, tmp, follow_symlinks=False)
+        os.replace(tmp, blob)
+
+
+def write_blob(blobs: str, hexdigest: str, data: bytes) -> None:
+    """A blob of its own (no bundle file to link, or linking failed); errors only cost speed."""
+    tmp = f"{blobs}/.{hexdigest}.{os.getpid()}"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+    fd = -1
+    try:
+        try:
+            fd = os.open(tmp, flags, 0o444)
+        except FileNotFoundError:
+            os.makedirs(blobs, exist_ok=True)
+            fd = os.open(tmp, flags, 0o444)
+        write_all(fd, data)
+        os.replace(tmp, f"{blobs}/{hexdigest}")
+    except OSError:
+        pass
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
 def write_gitignore(root: Path) -> None:
     """``*`` in the cache directory: git never sees it, wherever it is."""
     with contextlib.suppress(FileExistsError):
