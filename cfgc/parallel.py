@@ -9,7 +9,10 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
-_FN: list[Callable[[Any], Any] | None] = [None]
+# Set in each forked worker by the pool's initializer, never in the parent:
+# the function travels by fork (initargs are not pickled under fork), so it
+# may close over unpicklable state.
+_worker_fn: Callable[[Any], Any] | None = None
 
 
 def cores() -> int:
@@ -42,16 +45,17 @@ def imap_chunks(
     if n <= 1 or not can_fork():
         yield from (fn(c) for c in chunks)
         return
-    _FN[0] = fn
-    try:
-        with multiprocessing.get_context("fork").Pool(n) as pool:
-            run = pool.imap if ordered else pool.imap_unordered
-            yield from run(_call, chunks, chunksize=1)
-    finally:
-        _FN[0] = None
+    with multiprocessing.get_context("fork").Pool(n, initializer=_install, initargs=(fn,)) as pool:
+        run = pool.imap if ordered else pool.imap_unordered
+        yield from run(_call, chunks, chunksize=1)
+
+
+def _install(fn: Callable[[Any], Any]) -> None:
+    global _worker_fn
+    _worker_fn = fn
 
 
 def _call(chunk: Any) -> Any:
-    fn = _FN[0]
-    assert fn is not None
-    return fn(chunk)
+    if _worker_fn is None:
+        raise RuntimeError("a cfgc worker ran without its function (pool initializer not run)")
+    return _worker_fn(chunk)
