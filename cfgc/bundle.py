@@ -174,8 +174,11 @@ def open_staging(out: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
 
 
-def write_file(staging: Path, rel: str, data: bytes) -> None:
-    """Write one file of a bundle into the staging directory."""
+def write_file(staging: Path, rel: str, data: bytes, mode: int = 0o644) -> str:
+    """Write one file of a bundle into the staging directory; returns its path.
+
+    ``mode`` 0o444 is for files the build cache then links as its blobs.
+    """
     # Plain os calls: this runs once per target, and pathlib costs more than the write.
     problem = relative_problem(rel)
     if problem:
@@ -185,10 +188,10 @@ def write_file(staging: Path, rel: str, data: bytes) -> None:
     if not _inside_cached(str(staging), folder):
         raise InputError(f"refusing to write outside the bundle: {rel}")
     try:
-        fd = os.open(dest, _WRITE_FLAGS, 0o644)
+        fd = os.open(dest, _WRITE_FLAGS, mode)
     except FileNotFoundError:
         os.makedirs(folder, exist_ok=True)
-        fd = os.open(dest, _WRITE_FLAGS, 0o644)
+        fd = os.open(dest, _WRITE_FLAGS, mode)
     try:
         view = memoryview(data)
         while view:  # a regular file takes it in one write; loop for the rare short write
@@ -197,6 +200,7 @@ def write_file(staging: Path, rel: str, data: bytes) -> None:
         raise OSError(e.errno, e.strerror, dest) from None
     finally:
         os.close(fd)
+    return dest
 
 
 # O_NOFOLLOW: the file itself is never a link; its folder is checked below.

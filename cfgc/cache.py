@@ -16,7 +16,13 @@ Layout::
 
     .gitignore       "*": a cache directory inside a git work tree is never committed
     index            authenticated JSON (see cfgc.cache_index)
-    blobs/<hex>      canonical JSON of one compiled target
+    blobs/<hex>      canonical JSON of one compiled target, read-only; with a
+                     bundle being written, the very inode of its bundle file
+
+Blobs stay one file each rather than one pack file: a bundle is one file per
+target, and hard-linking a verified blob into it was measured cheaper than
+writing the bytes out of a pack (docs/performance.md, "Why not a pack file").
+Size bounds and garbage collection: see :meth:`BuildCache.save`.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from cfgc.bundle import TargetOutput, target_path, write_file
-from cfgc.cache_files import OPEN_FLAGS, place, read_regular, write_all, write_gitignore
+from cfgc.cache_files import OPEN_FLAGS, link_blob, place, read_regular, write_blob, write_gitignore
 from cfgc.cache_index import (
     INDEX_NAME,
     MAX_INDEX_BYTES,
@@ -206,7 +212,7 @@ class BuildCache:
     def _place_blob(self, digest: str, size: int, staging: Path | None, rel: str) -> bool:
         hexdigest = digest[len("sha256:") :]  # target_entry checked it is 64 hex digits
         try:
-            fd = os.open(os.path.join(self._blobs, hexdigest), OPEN_FLAGS)
+            fd = os.open(f"{self._blobs}/{hexdigest}", OPEN_FLAGS)
         except FileNotFoundError:
             return False  # pruned meanwhile by another build: just compile
         except OSError as e:  # ELOOP: a symlink
@@ -227,32 +233,23 @@ class BuildCache:
 
     def store(self, digest: str, data: bytes, staging: Path | None = None, rel: str = "") -> None:
         """Store the bytes of a compiled target, and place them into ``staging``
-        (safe from several processes)."""
+        (safe from several processes).
+
+        With a staging directory the bundle file is written (read-only) and
+        then linked as the blob: one file and one link per target, where a
+        separate blob would cost a second file, a rename and the link.
+        """
         if self._key is None:
             if staging is not None:
                 write_file(staging, rel, data)
             return
         hexdigest = digest.removeprefix("sha256:")
-        tmp = os.path.join(self._blobs, f".{hexdigest}.{os.getpid()}")
-        fd = -1
-        try:  # a cache that cannot be written is only slower
-            try:
-                fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o444)
-            except FileNotFoundError:
-                os.makedirs(self._blobs, exist_ok=True)
-                fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o444)
-            write_all(fd, data)
-            if staging is not None:
-                place(fd, data, staging, rel)
-                staging = None
-            # Always rewritten, never trusted because it exists: a damaged blob heals.
-            os.replace(tmp, os.path.join(self._blobs, hexdigest))
-        except OSError:
-            if staging is not None:
-                write_file(staging, rel, data)
-        finally:
-            if fd >= 0:
-                os.close(fd)
+        if staging is not None:
+            src = write_file(staging, rel, data, 0o444)
+            with contextlib.suppress(OSError):  # a cache that cannot be written is only slower
+                link_blob(self._blobs, src, hexdigest)
+                return
+        write_blob(self._blobs, hexdigest, data)
 
     def record(self, key: str, out: TargetOutput) -> None:
         """Remember that ``key`` compiles to ``out`` (whose bytes are stored)."""
@@ -260,7 +257,12 @@ class BuildCache:
         self._dirty = True
 
     def save(self) -> None:
-        """Write the index (atomically) and drop blobs no entry refers to."""
+        """Write the index (atomically) and drop blobs no entry refers to.
+
+        The index keeps this build's entries and older ones up to twice as many
+        plus 1,000; blobs are pruned once there are more than twice the kept
+        entries plus 100 of them (so at most 4 x targets + 2,100 remain).
+        """
         if self._key is None or (not self._dirty and len(self._used) == len(self._targets)):
             return  # a fully warm build: the index already says all of it
         targets = dict(self._used)

@@ -22,8 +22,15 @@ def read_regular(fd: int, limit: int) -> bytes:
         raise CacheCorrupt("is not a regular file")
     if st.st_size >= limit:
         raise CacheCorrupt(f"has {st.st_size} bytes, more than expected")
-    chunks = []
-    while limit > 0:
+    first = os.read(fd, limit)
+    if len(first) == st.st_size:
+        # All fstat saw, in one read: no second read to find the end.  A file
+        # that grows now is being changed under us, as it could be after any
+        # read; the digest check covers the bytes read.
+        return first
+    chunks = [first]
+    limit -= len(first)
+    while limit > 0 and first:
         chunk = os.read(fd, limit)
         if not chunk:
             break
@@ -46,7 +53,7 @@ def place(fd: int, data: bytes, staging: Path, rel: str) -> None:
     place (they are read-only and replaced whole), so a linked bundle file keeps
     its bytes.
     """
-    dest = os.path.abspath(os.path.join(staging, rel))
+    dest = os.path.abspath(f"{staging}/{rel}")
     src = f"/proc/self/fd/{fd}"
     try:
         # A dir fd makes os.link call linkat(AT_SYMLINK_FOLLOW): plain link()
@@ -59,6 +66,43 @@ def place(fd: int, data: bytes, staging: Path, rel: str) -> None:
             os.link(src, dest, dst_dir_fd=root, follow_symlinks=True)
     except OSError:  # no /proc, another filesystem, links not allowed
         write_file(staging, rel, data)
+
+
+def link_blob(blobs: str, src: str, hexdigest: str) -> None:
+    """Make the bundle file ``src`` (just written, read-only) the blob ``hexdigest``."""
+    blob = f"{blobs}/{hexdigest}"
+    try:
+        os.link(src, blob, follow_symlinks=False)
+    except FileNotFoundError:
+        os.makedirs(blobs, exist_ok=True)
+        os.link(src, blob, follow_symlinks=False)
+    except FileExistsError:
+        # Never trusted because it exists: replaced whole, so a damaged blob heals.
+        tmp = f"{blobs}/.{hexdigest}.{os.getpid()}"
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        os.link(src, tmp, follow_symlinks=False)
+        os.replace(tmp, blob)
+
+
+def write_blob(blobs: str, hexdigest: str, data: bytes) -> None:
+    """A blob of its own (no bundle file to link, or linking failed); errors only cost speed."""
+    tmp = f"{blobs}/.{hexdigest}.{os.getpid()}"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+    fd = -1
+    try:
+        try:
+            fd = os.open(tmp, flags, 0o444)
+        except FileNotFoundError:
+            os.makedirs(blobs, exist_ok=True)
+            fd = os.open(tmp, flags, 0o444)
+        write_all(fd, data)
+        os.replace(tmp, f"{blobs}/{hexdigest}")
+    except OSError:
+        pass
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 def write_gitignore(root: Path) -> None:

@@ -31,6 +31,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from cfgc import __version__
 
 MAGIC = b"cfgc-build-cache 3\n"
@@ -48,9 +50,11 @@ class CacheCorrupt(ValueError):
 
 def encode_index(key: bytes, root: str, files: dict[str, Any], targets: dict[str, Any]) -> bytes:
     """The bytes of an index file."""
-    body = json.dumps(
-        {"cfgc": __version__, "root": root, "files": files, "targets": targets}, separators=(",", ":")
-    ).encode()
+    doc = {"cfgc": __version__, "root": root, "files": files, "targets": targets}
+    try:  # a tenth of the time of json for an index of 10,000 targets
+        body = orjson.dumps(doc)
+    except (TypeError, ValueError):  # a path that is no valid UTF-8 (surrogate escapes): json escapes it
+        body = json.dumps(doc, separators=(",", ":")).encode()
     return MAGIC + hmac.new(key, body, hashlib.sha256).hexdigest().encode() + b"\n" + body
 
 
@@ -73,7 +77,7 @@ def decode_index(key: bytes, data: bytes) -> tuple[str, dict[str, Any], dict[str
     if not hmac.compare_digest(mac, expected):
         raise CacheCorrupt("index not written with this machine's cache key: edited, truncated or copied")
     try:
-        doc = json.loads(body)
+        doc = _loads(body)
     except (ValueError, RecursionError):  # cannot happen for a body we wrote; kept for defence in depth
         raise CacheCorrupt("index is not JSON") from None
     if not isinstance(doc, dict):
@@ -87,6 +91,13 @@ def decode_index(key: bytes, data: bytes) -> tuple[str, dict[str, Any], dict[str
         raise CacheCorrupt(f"index has more than {MAX_ENTRIES} entries")
     root = doc.get("root")
     return (root if isinstance(root, str) else ""), files, targets
+
+
+def _loads(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except ValueError:  # orjson refuses escaped lone surrogates, which json wrote for odd paths
+        return json.loads(body)
 
 
 def target_entry(raw: Any) -> tuple[str, int, tuple[str, ...], tuple[str, ...]] | None:
