@@ -468,6 +468,8 @@ class _Builder:
         Returns None at the first key that needs the careful path (a tag,
         null, ``<<``, a duplicate), which then redoes the mapping with checks.
         """
+        if depth >= MAX_DEPTH:  # its scalars would be too deep: the careful path refuses them
+            return None
         out: dict[str, Any] = {}
         value = self._value
         child = depth + 1

@@ -10,10 +10,11 @@ therefore declines (returns :data:`MISS`), and the careful loader decides, on
 any doubt:
 
 * before parsing, from the text: anything that may be an anchor, alias or tag
-  (cfgc's merge tags, ``!``, alias-size limits), a directive or a second
+  (cfgc's merge tags, ``!``, alias-size limits) or a block scalar, a directive or a second
   document, a character libyaml refuses or reads differently (controls, tabs,
-  CR, NEL and the Unicode line separators, a BOM), and the numbers the two
-  parsers resolve differently (``1_000``, ``0b1``, ``-0x1``: YAML 1.2 core
+  CR, NEL and the Unicode line separators, a BOM), a backslash (escapes
+  differ), and the numbers the two
+  parsers resolve differently (``1_000``, ``0b1``, ``-0x1``, ``0X1F``: YAML 1.2 core
   keeps them strings, yaml-rs makes them integers);
 * from yaml-rs: any error (the careful loader words it and gives the
   location), and an empty document;
@@ -52,14 +53,16 @@ MISS = Sentinel("MISS")
 # characters), then a precise pattern.  Matching more than needed (inside a
 # quoted string, say) only costs speed.
 
-# A node property (anchor &, alias *, tag !) starts a node: at the start, or
-# after whitespace, a flow indicator or a JSON-like key's colon.
-_NODE_PROPERTY = re.compile(r"(?:\A|[\s\[{,:])[&*!]")
-# A token made only of number characters that contains "_", or a signed hex or
-# octal integer, or a binary one: yaml-rs reads these as numbers, the core
-# schema as strings.  A token without digits (``dead_beef``) is a word.
+# A node property (anchor &, alias *, tag !) or a block scalar (| or >) starts
+# a node: at the start, or after whitespace, a flow indicator or a JSON-like
+# key's colon.  Block scalars are left out because the two parsers disagree on
+# edge cases (an empty "|" is "" to libyaml, "\n" to yaml-rs).
+_NODE_START = re.compile(r"(?:\A|[\s\[{,:])[&*!|>]")
+# A token made only of number characters that contains "_", a signed hex or
+# octal integer, a binary one, or one with an upper-case prefix (0X1F): yaml-rs
+# reads these as numbers, the core schema as strings.  A token without digits (``dead_beef``) is a word.
 _NUMBER_LIKE = re.compile(
-    r"(?<![\w.+-])(?:[-+.0-9a-fA-FxXoO]*_[-+._0-9a-fA-FxXoO]*|[-+]0[xXoObB]\w*|0[bB]\w*)(?![\w.+-])"
+    r"(?<![\w.+-])(?:[-+.0-9a-fA-FxXoO]*_[-+._0-9a-fA-FxXoO]*|[-+]0[xXoObB]\w*|0[bBXO]\w*)(?![\w.+-])"
 )
 # Starts with a literal "_", which keeps the search fast on keys like max_tokens.
 _UNDERSCORE_BY_DIGIT = re.compile(r"_(?:[0-9.]|(?<=[0-9._]_))")
@@ -92,7 +95,12 @@ def fast_value(text: str, max_depth: int) -> Any:
 
 
 def _eligible(text: str) -> bool:
-    if ("&" in text or "*" in text or "!" in text) and _NODE_PROPERTY.search(text):
+    if ("&" in text or "*" in text or "!" in text or "|" in text or ">" in text) and _NODE_START.search(text):
+        return False
+    # Escapes in double-quoted scalars differ (libyaml refuses the surrogate
+    # pairs JSON writes for emoji, yaml-rs joins them), so a backslash anywhere
+    # sends the file to libyaml.
+    if "\\" in text:
         return False
     # LF and printable characters only: Python's printable set lies within
     # YAML's and leaves out NEL, LS/PS, the BOM, tabs and CR, which YAML 1.1
