@@ -10,7 +10,8 @@ therefore declines (returns :data:`MISS`), and the careful loader decides, on
 any doubt:
 
 * before parsing, from the text: anything that may be an anchor, alias or tag
-  (cfgc's merge tags, ``!``, alias-size limits) or a block scalar, a directive or a second
+  (cfgc's merge tags, ``!``, alias-size limits), a block scalar, a complex
+  key, a plain scalar starting with an indicator, a directive or a second
   document, a character libyaml refuses or reads differently (controls, tabs,
   CR, NEL and the Unicode line separators, a BOM), a backslash (escapes
   differ), and the numbers the two
@@ -53,11 +54,13 @@ MISS = Sentinel("MISS")
 # characters), then a precise pattern.  Matching more than needed (inside a
 # quoted string, say) only costs speed.
 
-# A node property (anchor &, alias *, tag !) or a block scalar (| or >) starts
-# a node: at the start, or after whitespace, a flow indicator or a JSON-like
-# key's colon.  Block scalars are left out because the two parsers disagree on
-# edge cases (an empty "|" is "" to libyaml, "\n" to yaml-rs).
-_NODE_START = re.compile(r"(?:\A|[\s\[{,:])[&*!|>]")
+# A node property (anchor &, alias *, tag !), a block scalar (| or >), a
+# complex key (?), a reserved indicator (@ `) or a plain scalar starting with
+# ":" begins a node: at the start, or after whitespace, a flow indicator or a
+# JSON-like key's colon.  Block scalars and ":"-first plain scalars are left
+# out because the parsers disagree on edge cases (an empty "|" is "" to
+# libyaml and "\n" to yaml-rs; "{:: 0}" is an error to libyaml only).
+_NODE_START = re.compile(r"(?:\A|[\s\[{,:])[&*!|>?@`:]")
 # A token made only of number characters that contains "_", a signed hex or
 # octal integer, a binary one, or one with an upper-case prefix (0X1F): yaml-rs
 # reads these as numbers, the core schema as strings.  A token without digits (``dead_beef``) is a word.
@@ -95,7 +98,7 @@ def fast_value(text: str, max_depth: int) -> Any:
 
 
 def _eligible(text: str) -> bool:
-    if ("&" in text or "*" in text or "!" in text or "|" in text or ">" in text) and _NODE_START.search(text):
+    if _may_start_a_node_oddly(text) and _NODE_START.search(text):
         return False
     # Escapes in double-quoted scalars differ (libyaml refuses the surrogate
     # pairs JSON writes for emoji, yaml-rs joins them), so a backslash anywhere
@@ -115,6 +118,17 @@ def _eligible(text: str) -> bool:
     if _UNDERSCORE_BY_DIGIT.search(text) or _RADIX_PREFIX.search(text):
         return not any(_DIGIT.search(m.group()) for m in _NUMBER_LIKE.finditer(text))
     return True
+
+
+def _may_start_a_node_oddly(text: str) -> bool:
+    # Substrings without which _NODE_START cannot match, as one chain of
+    # substring tests: a regex search costs ten times more on a loaded
+    # machine, and ":" alone is in every file.
+    return (
+        "&" in text or "*" in text or "!" in text or "|" in text or ">" in text
+        or "?" in text or "@" in text or "`" in text or text.startswith(":")
+        or " :" in text or "\n:" in text or "[:" in text or "{:" in text or ",:" in text or "::" in text
+    )
 
 
 def _plain(value: Any, room: int) -> bool:
