@@ -40,6 +40,7 @@ from typing import Any
 from cfgc.limits import INT_MAX, INT_MIN
 from cfgc.sentinel import Sentinel
 
+yaml_rs: Any
 try:
     import yaml_rs
 except ImportError:  # pragma: no cover - yaml-rs is a dependency; keep working without it
@@ -152,8 +153,5 @@ def _plain(value: Any, room: int) -> bool:
                 return False
         return True
     if t is list:
-        for v in value:
-            if type(v) is not str and not _plain(v, room - 1):
-                return False
-        return True
+        return all(type(v) is str or _plain(v, room - 1) for v in value)
     return False

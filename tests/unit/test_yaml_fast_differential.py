@@ -191,3 +191,18 @@ def test_emitted_values_load_the_same_either_way(value: Any, dump: Any) -> None:
         return
     assert_same(text.encode("utf-8", "surrogatepass"))
     assert_fast_agrees(text)
+
+
+def test_an_ordinary_file_takes_the_fast_path_and_its_locations_the_careful_one() -> None:
+    raw = b"a: 1\nb:\n  c: [x, 2.5]\n"
+    doc = load_yaml(raw, "f.yaml", reload=lambda: raw)
+    assert yaml_fast.fast_value(raw.decode(), MAX_DEPTH) == {"a": 1, "b": {"c": ["x", 2.5]}}
+    assert doc._marks is None  # nothing composed with libyaml yet
+    assert str(doc.location(("b", "c", 1))) == "f.yaml:3:10"
+
+
+def test_without_yaml_rs_every_file_takes_the_libyaml_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(yaml_fast, "yaml_rs", None)
+    assert yaml_fast.fast_value("a: 1\n", MAX_DEPTH) is yaml_fast.MISS
+    raw = b"a: 1\nb: [yes, 0o17]\n"
+    assert load_yaml(raw, "f.yaml", reload=lambda: raw).data == {"a": 1, "b": ["yes", 15]}
