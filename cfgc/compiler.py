@@ -7,6 +7,7 @@ their own service file) is computed once and reused.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -69,6 +70,7 @@ class Compiler:
         self._specs: dict[str | None, list[TargetSpec]] = {}
         self._prefix: dict[tuple[str, ...], Any] = {}
         self._schemas: Any = None
+        self._twin: tuple[Compiler, frozenset[str]] | None = None
 
     @property
     def schemas(self) -> SchemaSet:
@@ -101,9 +103,26 @@ class Compiler:
             raise no_match(select, len(self.specs()))
         return found
 
+    def share_documents(self, other: Compiler, changed: Iterable[str]) -> None:
+        """Take layer files ``other`` has parsed, except ``changed`` ones.
+
+        For the two sides of a diff: a file with the same bytes on both sides
+        parses the same, so the second side need not parse it again.
+        """
+        self._twin = (other, frozenset(changed))
+
     def document(self, path: str) -> Document:
         """A layer file, parsed once."""
         doc = self._docs.get(path)
+        if doc is None and self._twin is not None:
+            twin, changed = self._twin
+            doc = twin._docs.get(path) if path not in changed else None
+            if doc is not None:
+                self._docs[path] = doc
+                if path in twin.secret_files:
+                    self.secret_files[path] = twin.secret_files[path]
+                if path in twin._findings:
+                    self._findings[path] = twin._findings[path]
         if doc is None:
             raw = self.source.read(path)
             doc = load_yaml(raw, path, reload=lambda: self.source.read(path))

@@ -21,8 +21,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from deepdiff import DeepDiff
-
 from cfgc.compiler import CompiledTarget, Compiler, no_match
 from cfgc.config import RepoConfig
 from cfgc.diagnostics import Diagnostic, group
@@ -171,6 +169,8 @@ def compare(base: Source, head: Source, select: str | None = None,
     changed = set(files)
     h = Side(head)
     b = Side(base) if CONFIG_FILE in base.files() else None  # no config at the base: all is new
+    if b is not None:
+        h.compiler.share_documents(b.compiler, changed)  # each target compiles at the base first
     b_all = {s.name: s for s in b.compiler.specs(select)} if changed and b else {}
     h_all = {s.name: s for s in h.compiler.specs(select)} if changed else {}
     hit = {s.name for s in reached(b.compiler, changed, select)} if changed and b else set()
@@ -312,6 +312,10 @@ def _changed_paths(lv: Any, rv: Any) -> list[Path]:
         return [()]
     if lv == rv and _strict_same(lv, rv):
         return []
+    # Imported here: deepdiff pulls in numpy and pydantic, which every command
+    # that merely lists `cfgc --help` or loads this module would pay for.
+    from deepdiff import DeepDiff
+
     tree = DeepDiff(lv, rv, view="tree", verbose_level=2)
     return [tuple(level.path(output_format="list")) for levels in tree.values() for level in levels]
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from cfgc.config import RepoConfig
 from cfgc.errors import InputError, Location
-from cfgc.repopath import segment_problem, target_name_problem
+from cfgc.repopath import MAX_TARGET, segment_problem, target_name_problem
 
 _TOKEN = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}|\*|[^{*]+|\{")
 
@@ -53,27 +53,37 @@ class Hierarchy:
         self.files = sorted(files)
         self._fileset = set(self.files)
         self._glob_cache: dict[str, tuple[str, ...]] = {}
+        # The layers below the last, per binding of the variables they use:
+        # 10,000 targets share a few dozen such prefixes, each resolved once.
+        self._prefix_cache: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def targets(self, select: str | None = None) -> list[TargetSpec]:
         """Every target, sorted by name; ``select`` is a glob over target names."""
         last = self.config.hierarchy[-1]
         rx = pattern_regex(last.pattern)
         found: dict[str, TargetSpec] = {}
+        # Values already found safe: a corpus repeats each tenant and env
+        # thousands of times, and checking is most of the cost of listing.
+        safe: set[str] = set()
         for path in self.files:
             m = rx.match(path)
             if m is None:
                 continue
             bindings = m.groupdict()
             for var, value in bindings.items():
+                if value in safe:
+                    continue
                 # A value from a file name becomes a path in the bundle and a
                 # part of other layers' paths: '..' or '*' would escape or glob.
                 problem = segment_problem(value)
                 if problem:
                     raise InputError(f"variable {{{var}}} taken from this file name: {problem}", Location(path))
+                safe.add(value)
             name = self.config.target_name(bindings)
-            problem = target_name_problem(name)
-            if problem:
-                raise InputError(f"{problem} (from {path})", self.config.target_location)
+            if len(name) > MAX_TARGET or not safe.issuperset(name.split("/")):
+                problem = target_name_problem(name)
+                if problem:
+                    raise InputError(f"{problem} (from {path})", self.config.target_location)
             if select is not None and not fnmatch.fnmatchcase(name, select):
                 continue
             if name in found:
@@ -86,14 +96,18 @@ class Hierarchy:
         return [found[k] for k in sorted(found)]
 
     def _layers(self, bindings: dict[str, str], last_file: str) -> tuple[str, ...]:
-        layers: list[str] = []
-        for level in self.config.hierarchy[:-1]:
-            concrete = level.pattern
-            for var in level.variables:
-                concrete = concrete.replace("{" + var + "}", bindings[var])
-            layers.extend(self._expand(concrete))
-        layers.append(last_file)
-        return tuple(layers)
+        levels = self.config.hierarchy[:-1]
+        key = tuple(bindings[var] for level in levels for var in level.variables)
+        prefix = self._prefix_cache.get(key)
+        if prefix is None:
+            layers: list[str] = []
+            for level in levels:
+                concrete = level.pattern
+                for var in level.variables:
+                    concrete = concrete.replace("{" + var + "}", bindings[var])
+                layers.extend(self._expand(concrete))
+            prefix = self._prefix_cache[key] = tuple(layers)
+        return (*prefix, last_file)
 
     def _expand(self, concrete: str) -> tuple[str, ...]:
         if "*" not in concrete:

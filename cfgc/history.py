@@ -20,7 +20,7 @@ from typing import Any
 from cfgc.diff import Side, is_secret
 from cfgc.errors import CfgcError, ExternalError, InputError
 from cfgc.loading import Path
-from cfgc.merging import MISSING, dotted, get_path
+from cfgc.merging import MISSING, get_path
 from cfgc.redact import redact, sensitive_strings
 from cfgc.sources import CONFIG_FILE, GitSource
 
@@ -138,7 +138,3 @@ def _json_value(v: Any) -> Any:
         return {"error": "did not compile"}
     return v
 
-
-def describe(path: Path) -> str:
-    """The dotted form of a path, for headings."""
-    return dotted(path)

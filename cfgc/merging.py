@@ -63,7 +63,8 @@ def merge_value(base: Any, over: Any, doc: Document, path: Path) -> Any:
                 f"{tag} needs an inherited list at '{dotted(path)}', found {type_name(base)}",
                 doc.location(path),
             )
-        items = [_plain(v, doc, (*path, i)) for i, v in enumerate(over.items)]
+        # Through _plain as one list, so a !delete among the items is refused, not kept as MISSING.
+        items = _plain(list(over.items), doc, path)
         return base + items if type(over) is Append else items + base
     if over is DELETE:
         return MISSING

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
-_FN: list[Callable[[Any], Any] | None] = [None]
+# Set in each forked worker by the pool's initializer, never in the parent:
+# the function travels by fork (initargs are not pickled under fork), so it
+# may close over unpicklable state.
+_worker_fn: Callable[[Any], Any] | None = None
 
 
 def cores() -> int:
@@ -22,6 +24,8 @@ def cores() -> int:
 
 def can_fork() -> bool:
     """Whether fork workers are available (they inherit the parent's loaded state)."""
+    import multiprocessing  # here: a warm build that compiles a few targets never forks
+
     return "fork" in multiprocessing.get_all_start_methods()
 
 
@@ -42,16 +46,19 @@ def imap_chunks(
     if n <= 1 or not can_fork():
         yield from (fn(c) for c in chunks)
         return
-    _FN[0] = fn
-    try:
-        with multiprocessing.get_context("fork").Pool(n) as pool:
-            run = pool.imap if ordered else pool.imap_unordered
-            yield from run(_call, chunks, chunksize=1)
-    finally:
-        _FN[0] = None
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(n, initializer=_install, initargs=(fn,)) as pool:
+        run = pool.imap if ordered else pool.imap_unordered
+        yield from run(_call, chunks, chunksize=1)
+
+
+def _install(fn: Callable[[Any], Any]) -> None:
+    global _worker_fn
+    _worker_fn = fn
 
 
 def _call(chunk: Any) -> Any:
-    fn = _FN[0]
-    assert fn is not None
-    return fn(chunk)
+    if _worker_fn is None:
+        raise RuntimeError("a cfgc worker ran without its function (pool initializer not run)")
+    return _worker_fn(chunk)

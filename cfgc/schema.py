@@ -126,7 +126,6 @@ class SchemaSet:
             self.schemas.append(
                 LoadedSchema(rule, schema, raw[rule.schema], fast, detailed if fast is not None else detailed())
             )
-        self._by_target: dict[str, list[LoadedSchema]] = {}
 
     def for_target(self, name: str) -> list[LoadedSchema]:
         """The schemas whose ``match`` glob admits the target ``name``."""

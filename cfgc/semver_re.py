@@ -49,23 +49,42 @@ _XRANGEPLAIN = (rf"[v=\s]*({_XRI})(?:\.({_XRI})(?:\.({_XRI})(?:{_PRERELEASE})?{B
 _LONETILDE = "(?:~>?)"
 _LONECARET = r"(?:\^)"
 
-FULL = _compile(f"^{_FULLPLAIN}$")
-BUILD = _compile(BUILD_SRC)
-# parseRange strips build metadata with the unbounded source (BUILDSTRIPRE).
-BUILD_STRIP = re.compile(BUILD_SRC)
-XRANGE = _compile(rf"^{_GTLT}\s*{_XRANGEPLAIN}$")
-TILDE_TRIM = _compile(rf"(\s*){_LONETILDE}\s+")
-TILDE = _compile(f"^{_LONETILDE}{_XRANGEPLAIN}$")
-CARET_TRIM = _compile(rf"(\s*){_LONECARET}\s+")
-CARET = _compile(f"^{_LONECARET}{_XRANGEPLAIN}$")
-COMPARATOR = _compile(rf"^{_GTLT}\s*({_FULLPLAIN})$|^$")
-COMPARATOR_TRIM = _compile(rf"(\s*){_GTLT}\s*({_LOOSEPLAIN}|{_XRANGEPLAIN})")
-HYPHEN_RANGE = _compile(rf"^\s*({_XRANGEPLAIN})\s+-\s+({_XRANGEPLAIN})\s*$")
-STAR = _compile(r"(<|>)?=?\s*\*")
-GTE0 = _compile(r"^\s*>=\s*0\.0\.0\s*$")
-GTE0_PRE = _compile(r"^\s*>=\s*0\.0\.0-0\s*$")
+# Compiled on first use (module __getattr__): building all of them costs a
+# command that never reads a version range (a warm build) a noticeable part of
+# its start-up.
+_SOURCES: dict[str, tuple[str, bool]] = {  # name -> (source, bounded like node-semver's safeRe)
+    "FULL": (f"^{_FULLPLAIN}$", True),
+    "BUILD": (BUILD_SRC, True),
+    # parseRange strips build metadata with the unbounded source (BUILDSTRIPRE).
+    "BUILD_STRIP": (BUILD_SRC, False),
+    "XRANGE": (rf"^{_GTLT}\s*{_XRANGEPLAIN}$", True),
+    "TILDE_TRIM": (rf"(\s*){_LONETILDE}\s+", True),
+    "TILDE": (f"^{_LONETILDE}{_XRANGEPLAIN}$", True),
+    "CARET_TRIM": (rf"(\s*){_LONECARET}\s+", True),
+    "CARET": (f"^{_LONECARET}{_XRANGEPLAIN}$", True),
+    "COMPARATOR": (rf"^{_GTLT}\s*({_FULLPLAIN})$|^$", True),
+    "COMPARATOR_TRIM": (rf"(\s*){_GTLT}\s*({_LOOSEPLAIN}|{_XRANGEPLAIN})", True),
+    "HYPHEN_RANGE": (rf"^\s*({_XRANGEPLAIN})\s+-\s+({_XRANGEPLAIN})\s*$", True),
+    "STAR": (r"(<|>)?=?\s*\*", True),
+    "GTE0": (r"^\s*>=\s*0\.0\.0\s*$", True),
+    "GTE0_PRE": (r"^\s*>=\s*0\.0\.0-0\s*$", True),
+}
+
+
 WS_RUN = re.compile(_JS_WS + "+")
 NUMERIC = re.compile(r"[0-9]+\Z")
+
+
+def __getattr__(name: str) -> re.Pattern[str]:
+    try:
+        src, bounded = _SOURCES[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    pattern = _compile(src) if bounded else re.compile(src)
+    globals()[name] = pattern
+    return pattern
+
+
 _JS_WS_CHARS = "\t\n\v\f\r \u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000\ufeff"
 
 

@@ -108,6 +108,18 @@ def _close_refs(repo: Any, ref: str) -> str:
 LINK_MODE = 0o120000  # a git tree entry that is a symbolic link (its blob holds the target)
 
 
+@dataclass(frozen=True)
+class _Blob:
+    """One file of a git tree: its mode and object id."""
+
+    mode: int
+    hexsha: str
+
+    @property
+    def binsha(self) -> bytes:
+        return bytes.fromhex(self.hexsha)
+
+
 class GitSource:
     """Files of one commit, read from git objects without a checkout."""
 
@@ -146,9 +158,24 @@ class GitSource:
 
     def _index(self) -> dict[str, Any]:
         if self._blobs is None:
-            tree: Any = self.tree
-            n = len(str(tree.path)) + 1 if tree.path else 0
-            self._blobs = {str(b.path)[n:]: b for b in tree.traverse() if b.type == "blob"}
+            # One 'git ls-tree' lists 10,000 files in a fraction of the time
+            # GitPython takes to build an object per tree entry.
+            try:
+                out = subprocess.run(
+                    ["git", "-C", str(self.repo.git_dir), "ls-tree", "-r", "-z", "--full-tree", str(self.tree.hexsha)],
+                    capture_output=True, check=True, timeout=600,
+                ).stdout
+            except (subprocess.CalledProcessError, OSError, subprocess.TimeoutExpired) as e:
+                raise ExternalError(f"git ls-tree failed: {e}") from None
+            blobs: dict[str, Any] = {}
+            for entry in out.split(b"\0"):
+                meta, tab, name = entry.partition(b"\t")
+                if not tab:
+                    continue
+                mode, kind, sha = meta.split()
+                if kind == b"blob":  # not a submodule ('commit')
+                    blobs[os.fsdecode(name)] = _Blob(int(mode, 8), sha.decode("ascii"))
+            self._blobs = blobs
         return self._blobs
 
     def files(self) -> list[str]:

@@ -39,6 +39,9 @@ from cfgc.errors import UsageError, environment_error
               help="Seconds a keep-alive connection may stay idle, or leave its answers unread, before it is closed.")
 @click.option("--max-connections", type=click.IntRange(min=1), default=512, show_default=True,
               help="Open connections served; 8 more may ask /health/* only; beyond, new ones are closed.")
+@click.option("--parsed-targets", type=click.IntRange(min=1), default=64, show_default=True, metavar="N",
+              help="Targets kept parsed for /values/ reads (least recently used dropped first); "
+                   "every target's JSON bytes are kept regardless.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True)
@@ -47,7 +50,7 @@ def agent_cmd(url: str, plain_http: bool, username: str | None, password_stdin: 
               keys: tuple[Path, ...], kms_keys: tuple[str, ...], listen: str, targets: tuple[str, ...],
               cache_dir: Path | None, interval: float, serve_secrets: bool, age_key_file: str | None,
               allow_hosts: tuple[str, ...], header_timeout: float, idle_timeout: float, max_connections: int,
-              log_format: str, log_level: str, repository: str | None, state_file: Path | None,
+              parsed_targets: int, log_format: str, log_level: str, repository: str | None, state_file: Path | None,
               min_serial: int) -> None:
     """Serve verified configuration over HTTP: the sidecar for non-Python services.
 
@@ -94,7 +97,8 @@ def agent_cmd(url: str, plain_http: bool, username: str | None, password_stdin: 
     from cfgc.runtime.freshness import runtime_policy
 
     policy = runtime_policy(store.url, repository, state_file, min_serial)
-    syncer = Syncer(store, verifiers, channel, targets or ("*",), cache_dir, interval, policy=policy)
+    syncer = Syncer(store, verifiers, channel, targets or ("*",), cache_dir, interval, policy=policy,
+                    parsed_max=parsed_targets)
     hosts = HostPolicy(allowed_names(allow_hosts), check=not isinstance(addr, str))
     limits = Limits(header_timeout, idle_timeout, max_connections)
     agent = Agent(syncer, default_keyring(age_key_file) if serve_secrets else None, hosts=hosts, limits=limits)

@@ -122,8 +122,9 @@ def fetch(store: Store, verifiers: list[Verifier], channel: str, patterns: tuple
             raise RollbackError(f"channel {channel}: serial {pointer.serial} now names {pointer.version}, "
                                 f"but it named {current.version} before; refusing a forked channel")
         return None
-    if current is not None and pointer.manifest_digest == current.pointer.manifest_digest:
-        # A new serial for the same content (e.g. a re-promote): nothing to download.
+    if current is not None and current.manifest_raw and pointer.manifest_digest == current.pointer.manifest_digest:
+        # A new serial for the same content (e.g. a re-promote): nothing to download.  A runtime that
+        # released the manifest bytes (the agent: see snapshot.build) reads and verifies them again.
         return Verified(pointer, read.data, read.etag, current.manifest_raw, current.signature,
                         current.targets, current.files)
     return fetch_version(store, verifiers, pointer, read.data, read.etag, patterns, cached)

@@ -7,18 +7,30 @@ mix.  Each target has a flat dict of every dotted path (``models.primary``,
 ``models.primary.timeout_s``, ``routing.fallbacks.0``) to its value, so a read
 is one dict lookup; containers are frozen (:class:`FrozenDict`, tuples) so no
 reader can change what another reader sees.
+
+Memory: a snapshot keeps each target's published JSON bytes, and its parsed
+form (frozen tree, flat dict: about 10x the bytes) only for the targets read
+recently: parsed on first use, at most ``parsed_max`` per version (least
+recently used dropped first; :class:`ParsedCache`).  A version is checked to
+be JSON when it is built, so a broken target is refused before it is served.
+The snapshot holds no reference back to itself (no cycle), so the old version
+is freed as soon as nothing serves it any more.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from cfgc.errors import InputError
 from cfgc.runtime.fetch import Verified
+from cfgc.runtime.pack import PackedFiles
 from cfgc.secretrefs import SECRET_KEY
 
 
@@ -73,6 +85,21 @@ def freeze(value: Any) -> Any:
 
 def flatten(value: Any) -> tuple[dict[str, Any], dict[str, SecretReference]]:
     """(dotted path -> frozen value, dotted path -> secret reference) of a target."""
+    parsed = parse_value(value)
+    return parsed.flat, parsed.secrets
+
+
+@dataclass(frozen=True, eq=False)
+class Parsed:
+    """A target's parsed form: frozen tree, flat dict of every dotted path, secret references."""
+
+    tree: Any
+    flat: dict[str, Any]
+    secrets: dict[str, SecretReference]
+
+
+def parse_value(value: Any) -> Parsed:
+    """Freeze and flatten a compiled target value in one walk."""
     flat: dict[str, Any] = {}
     secrets: dict[str, SecretReference] = {}
 
@@ -94,27 +121,94 @@ def flatten(value: Any) -> tuple[dict[str, Any], dict[str, SecretReference]]:
             flat[prefix] = frozen
         return frozen
 
-    walk(value, "")
-    return flat, secrets
+    tree = walk(value, "")
+    return Parsed(tree, flat, secrets)
 
 
-@dataclass(frozen=True, eq=False)
+PARSED_MAX = 64  # default: parsed targets kept per version (docs/runtime.md, `cfgc agent --parsed-targets`)
+
+
+class ParsedCache:
+    """The parsed form of at most ``bound`` targets of one version, least recently used dropped first.
+
+    ``parses`` counts the parses (a target dropped and read again is parsed again).
+    """
+
+    def __init__(self, bound: int = PARSED_MAX) -> None:
+        if bound < 1:
+            raise ValueError("the parsed-target bound must be at least 1")
+        self.bound = bound
+        self.parses = 0
+        self._items: OrderedDict[str, Parsed] = OrderedDict()
+        self._lock = threading.Lock()  # the agent's loop and a client's readers may share a snapshot
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, name: str, raw: bytes) -> Parsed:
+        with self._lock:
+            p = self._items.get(name)
+            if p is not None:
+                self._items.move_to_end(name)
+                return p
+        p = parse_value(json.loads(raw))  # outside the lock: two first reads may both parse; one is kept
+        with self._lock:
+            self.parses += 1
+            self._items[name] = p
+            while len(self._items) > self.bound:
+                self._items.popitem(last=False)
+        return p
+
+
 class TargetSnapshot:
-    """One target of one version."""
+    """One target of one version: its published bytes, parsed on first use (see :class:`ParsedCache`)."""
 
-    name: str
-    version: str
-    value: Any = field(repr=False)  # the compiled JSON value (not frozen; never handed to readers)
-    tree: Any = field(repr=False)  # frozen
-    flat: Mapping[str, Any] = field(repr=False)
-    secrets: Mapping[str, SecretReference] = field(repr=False)
-    raw: bytes = field(repr=False)  # the canonical JSON bytes as published
+    __slots__ = ("_files", "_parsed", "name", "version")
+
+    def __init__(self, name: str, version: str, files: PackedFiles, parsed: ParsedCache) -> None:
+        self.name = name
+        self.version = version
+        self._files = files
+        self._parsed = parsed
+
+    def __repr__(self) -> str:
+        return f"TargetSnapshot({self.name!r}, {self.version!r})"
+
+    @property
+    def raw(self) -> bytes:
+        """The canonical JSON bytes as published (a copy)."""
+        return self._files[f"targets/{self.name}.json"]
+
+    def view(self) -> memoryview:
+        """The same bytes without a copy (valid while the version is held)."""
+        return self._files.view(f"targets/{self.name}.json")  # type: ignore[return-value]
+
+    def parsed(self) -> Parsed:
+        return self._parsed.get(self.name, self.raw)
+
+    @property
+    def value(self) -> Any:
+        """The compiled JSON value, a fresh (mutable) copy; readers get :attr:`tree`."""
+        return json.loads(self.raw)
+
+    @property
+    def tree(self) -> Any:
+        return self.parsed().tree
+
+    @property
+    def flat(self) -> dict[str, Any]:
+        return self.parsed().flat
+
+    @property
+    def secrets(self) -> dict[str, SecretReference]:
+        return self.parsed().secrets
 
     def missing(self, path: str) -> ConfigError:
+        p = self.parsed()
         parent, _, _ = path.rpartition(".")
-        while parent and parent not in self.flat:
+        while parent and parent not in p.flat:
             parent, _, _ = parent.rpartition(".")
-        near = self.flat.get(parent, self.tree) if parent else self.tree
+        near = p.flat.get(parent, p.tree) if parent else p.tree
         keys = ", ".join(sorted(map(str, near))[:12]) if isinstance(near, dict) else ""
         hint = f" ({parent or 'the root'} has: {keys})" if keys else ""
         return ConfigError(f"{self.name}@{self.version}: no value at {path!r}{hint}")
@@ -127,9 +221,10 @@ class BundleSnapshot:
     verified: Verified = field(repr=False)
     targets: Mapping[str, TargetSnapshot] = field(repr=False)
     origin: str  # "source" or "cache"
-    manifest: Mapping[str, Any] = field(repr=False, default_factory=dict)
+    manifest: Mapping[str, Any] = field(repr=False, default_factory=dict)  # see used_manifest()
     loaded_at: float = field(default_factory=time.time)
     prompts: dict[str, Any] = field(repr=False, default_factory=dict)  # pinned -> Prompt, filled on first use
+    parsed: ParsedCache = field(repr=False, default_factory=ParsedCache)
 
     @property
     def version(self) -> str:
@@ -147,15 +242,45 @@ class BundleSnapshot:
         return self.verified.files.get(path)
 
 
-def build(v: Verified, origin: str) -> BundleSnapshot:
-    """The snapshot of a verified version (parses and flattens every selected target)."""
-    targets: dict[str, TargetSnapshot] = {}
-    for name in v.targets:
-        raw = v.files[f"targets/{name}.json"]
+def used_manifest(manifest: Mapping[str, Any], targets: tuple[str, ...]) -> dict[str, Any]:
+    """The manifest's prompt and secret entries ``targets`` use, without the per-target entries.
+
+    The target entries of a 10,000-target manifest, parsed, are ~15 MB: nothing reads them once
+    the version verified (the next fetch hashes the bytes it already has, see Syncer._lookup).
+    """
+    out = {k: v for k, v in manifest.items() if k not in ("targets", "prompts", "secrets")}
+    entries = [manifest["targets"][t] for t in targets]
+    for section in ("prompts", "secrets"):
+        every = manifest.get(section) or {}
+        out[section] = {n: every[n] for e in entries for n in (e.get(section) or []) if n in every}
+    return out
+
+
+def _fresh(s: str) -> str:
+    """A copy of ``s`` in a new allocation (see :func:`build`)."""
+    return s.encode().decode()
+
+
+def build(v: Verified, origin: str, parsed_max: int = PARSED_MAX) -> BundleSnapshot:
+    """The snapshot of a verified version (checks that every selected target is JSON; keeps the bytes).
+
+    What the snapshot keeps is allocated anew here, after the whole manifest parsed while
+    verifying is gone: a few small objects of that parse kept alive (target names, manifest
+    entries) would pin most of the allocator's arenas it used, and a process that reads a
+    10,000-target manifest would keep its ~30 MB resident while serving 250 targets.
+    """
+    slim = json.dumps(used_manifest(v.manifest, v.targets)).encode()  # the whole manifest is freed here
+    names = tuple(_fresh(n) for n in v.targets)
+    for name in names:
         try:
-            value = json.loads(raw)
+            json.loads(v.files[f"targets/{name}.json"])  # refused now rather than on first read; not kept
         except ValueError:
             raise InputError(f"version {v.version}: target {name} is not JSON") from None
-        flat, secrets = flatten(value)
-        targets[name] = TargetSnapshot(name, v.version, value, freeze(value), flat, secrets, raw)
-    return BundleSnapshot(v, targets, origin, v.manifest)
+    files = PackedFiles(v.files, frozenset(f"targets/{n}.json" for n in names))
+    v = dataclasses.replace(v, targets=names, files=files)
+    parsed = ParsedCache(parsed_max)
+    targets = {name: TargetSnapshot(name, v.version, files, parsed) for name in names}
+    # Not kept with the version: the bytes downloaded for the cache (written before the swap), and
+    # the manifest and its signature envelope (7 MB for 10,000 targets; read again if ever needed).
+    kept = dataclasses.replace(v, manifest_raw=b"", signature=b"", new_blobs={})
+    return BundleSnapshot(kept, targets, origin, json.loads(slim), parsed=parsed)

@@ -20,12 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cfgc.canonical import sha256_digest
 from cfgc.errors import CfgcError, ExternalError
 from cfgc.runtime.cache import BundleCache, CacheError
-from cfgc.runtime.fetch import Verified, fetch, needed_files
+from cfgc.runtime.fetch import Verified, fetch
 from cfgc.runtime.freshness import PointerPolicy
 from cfgc.runtime.health import Metrics, reason_of
-from cfgc.runtime.snapshot import BundleSnapshot, build
+from cfgc.runtime.memory import release_memory
+from cfgc.runtime.pack import PackedFiles
+from cfgc.runtime.snapshot import PARSED_MAX, BundleSnapshot, build
 from cfgc.signing import Verifier
 from cfgc.stores import Store, open_store
 
@@ -59,7 +62,7 @@ class Syncer:
 
     def __init__(self, store: Store, verifiers: list[Verifier], channel: str, patterns: tuple[str, ...],
                  cache_dir: Path | None = None, interval: float = 30.0, stale_after: float | None = None,
-                 policy: PointerPolicy | None = None) -> None:
+                 policy: PointerPolicy | None = None, parsed_max: int = PARSED_MAX) -> None:
         if not verifiers:
             raise ValueError("a runtime needs at least one trusted key")
         self.store = store
@@ -67,6 +70,7 @@ class Syncer:
         self.channel = channel
         self.patterns = patterns
         self.interval = interval
+        self.parsed_max = parsed_max  # parsed targets kept per version (snapshot.ParsedCache)
         self.stale_after = stale_after if stale_after is not None else max(3 * interval, 1.0)
         self.cache = BundleCache(cache_dir, store.url, channel, patterns) if cache_dir is not None else None
         self.metrics = Metrics()
@@ -85,6 +89,12 @@ class Syncer:
     # -- lifecycle -----------------------------------------------------------
     def load_cache(self) -> bool:
         """Serve the cached version (re-verified) if there is one; False if none is usable."""
+        try:
+            return self._load_cache()
+        finally:
+            release_memory()  # the whole manifest parsed to verify it is garbage now
+
+    def _load_cache(self) -> bool:
         if self.cache is None:
             return False
         self.serial_seen = max(self.serial_seen, self.cache.serial_seen())
@@ -102,7 +112,7 @@ class Syncer:
             self._failed(CacheError(f"cache unusable: {e.message}"), "cache")
             return False
         self.serial_seen = max(self.serial_seen, v.pointer.serial)
-        self._swap(build(v, "cache"))
+        self._swap(build(v, "cache", self.parsed_max))
         with self._stats_lock:
             self.metrics.last_success = fetched_at
         log.info("serving cached version %s (serial %d) of channel %s", v.version, v.pointer.serial, self.channel)
@@ -144,17 +154,24 @@ class Syncer:
                 log.exception("unexpected error while refreshing channel %s", self.channel)
 
     # -- polling -------------------------------------------------------------
-    def _lookup(self, current: Verified | None) -> Callable[[str], bytes | None]:
-        """Content by digest: the current version's files first, then the disk cache."""
-        mem: dict[str, bytes] = {}
-        if current is not None:
-            mem[current.pointer.manifest_digest] = current.manifest_raw
-            for path, entry in needed_files(current.manifest, current.targets).items():
-                if path in current.files:
-                    mem[str(entry["digest"])] = current.files[path]
+    def _lookup(self, snap: BundleSnapshot | None) -> Callable[[str], bytes | None]:
+        """Content by digest: the current version's files first, then the disk cache.
+
+        The current files are hashed on the first lookup (only a changed version asks): the
+        snapshot does not keep the manifest's per-target digests (see snapshot.used_manifest).
+        """
+        mem: dict[str, str] | None = None  # digest -> path (a copy is made only for a file asked for)
 
         def lookup(digest: str) -> bytes | None:
-            data = mem.get(digest)
+            nonlocal mem
+            files = snap.verified.files if snap is not None else {}
+            if mem is None:
+                mem = {}
+                for name in files:
+                    view = files.view(name) if isinstance(files, PackedFiles) else files[name]
+                    mem[sha256_digest(view)] = name  # type: ignore[arg-type]
+            path = mem.get(digest)
+            data = files[path] if path is not None else None
             if data is None and self.cache is not None:
                 data = self.cache.blob(digest)
             return data
@@ -166,56 +183,67 @@ class Syncer:
 
         Raises the failure (also recorded in the metrics); the current version stays.
         """
+        changed: bool | None = None
         with self._refresh_lock:
-            now = time.time()
-            with self._stats_lock:
-                self.metrics.polls += 1
-                self.metrics.last_attempt = now
-            current = self.snapshot.verified if self.snapshot is not None else None
             try:
-                v = fetch(self.store, self.verifiers, self.channel, self.patterns,
-                          etag=current.etag if current is not None else None, min_serial=self.serial_seen,
-                          current=current, cached=self._lookup(current), check=self.policy.check)
-                if v is not None:
-                    self.policy.record(v.pointer)  # after every byte verified, before it is served
-                snap = build(v, "source") if v is not None else None
-            except CfgcError as e:
-                self._failed(e, reason_of(e))
-                raise
-            except Exception as e:  # noqa: BLE001 - e.g. a truncated HTTP response
-                err = ExternalError(f"reading channel {self.channel} from {self.store.url} failed: "
-                                    f"{type(e).__name__}: {e}")
-                self._failed(err, "unreachable")
-                raise err from None
-            if snap is None:
-                if self.snapshot is not None and self.snapshot.origin != "source":
-                    self._swap(dataclasses.replace(self.snapshot, origin="source"))  # confirmed current
-                with self._stats_lock:
-                    self.metrics.unchanged += 1
-                    self.metrics.last_success = time.time()
-                    self.metrics.last_error = self.metrics.last_error_reason = None
-                if self.cache is not None and time.time() - self._last_touch > max(self.interval, 60.0):
-                    self._last_touch = time.time()
-                    self._save(None)
-                self._note_expiry()
-                return False
-            self.serial_seen = max(self.serial_seen, v.pointer.serial)  # type: ignore[union-attr]
-            self._save(v)
-            old = self.snapshot
-            self._swap(snap)
+                changed = self._refresh()
+            finally:
+                if changed is not False:
+                    # The old version (or a refused new one) is garbage once _refresh returned.
+                    release_memory()
+        return bool(changed)
+
+    def _refresh(self) -> bool:
+        now = time.time()
+        with self._stats_lock:
+            self.metrics.polls += 1
+            self.metrics.last_attempt = now
+        held = self.snapshot
+        current = held.verified if held is not None else None
+        try:
+            v = fetch(self.store, self.verifiers, self.channel, self.patterns,
+                      etag=current.etag if current is not None else None, min_serial=self.serial_seen,
+                      current=current, cached=self._lookup(held), check=self.policy.check)
+            if v is not None:
+                self.policy.record(v.pointer)  # after every byte verified, before it is served
+            snap = build(v, "source", self.parsed_max) if v is not None else None
+        except CfgcError as e:
+            self._failed(e, reason_of(e))
+            raise
+        except Exception as e:  # noqa: BLE001 - e.g. a truncated HTTP response
+            err = ExternalError(f"reading channel {self.channel} from {self.store.url} failed: "
+                                f"{type(e).__name__}: {e}")
+            self._failed(err, "unreachable")
+            raise err from None
+        if snap is None:
+            if self.snapshot is not None and self.snapshot.origin != "source":
+                self._swap(dataclasses.replace(self.snapshot, origin="source"))  # confirmed current
             with self._stats_lock:
-                self.metrics.updates += 1
-                self.metrics.last_success = self.metrics.last_update = time.time()
+                self.metrics.unchanged += 1
+                self.metrics.last_success = time.time()
                 self.metrics.last_error = self.metrics.last_error_reason = None
-            log.info("channel %s: now at version %s (serial %d)", self.channel, snap.version, snap.serial)
+            if self.cache is not None and time.time() - self._last_touch > max(self.interval, 60.0):
+                self._last_touch = time.time()
+                self._save(None)
             self._note_expiry()
-            event = ChangeEvent(old.version if old else None, snap.version, snap.serial, snap)
-            for cb in list(self._callbacks):
-                try:
-                    cb(event)
-                except Exception:  # noqa: BLE001 - a callback must not stop the updates
-                    log.exception("on_change callback %r failed", cb)
-            return True
+            return False
+        self.serial_seen = max(self.serial_seen, v.pointer.serial)  # type: ignore[union-attr]
+        self._save(v)
+        old = self.snapshot
+        self._swap(snap)
+        with self._stats_lock:
+            self.metrics.updates += 1
+            self.metrics.last_success = self.metrics.last_update = time.time()
+            self.metrics.last_error = self.metrics.last_error_reason = None
+        log.info("channel %s: now at version %s (serial %d)", self.channel, snap.version, snap.serial)
+        self._note_expiry()
+        event = ChangeEvent(old.version if old else None, snap.version, snap.serial, snap)
+        for cb in list(self._callbacks):
+            try:
+                cb(event)
+            except Exception:  # noqa: BLE001 - a callback must not stop the updates
+                log.exception("on_change callback %r failed", cb)
+        return True
 
     def _save(self, v: Verified | None) -> None:
         if self.cache is None:

@@ -20,7 +20,8 @@ from cfgc.secrets.keysources import Keyring, default_keyring
 from cfgc.secrets.ops import PathLike, decrypt_file
 
 PARALLEL_MIN_FILES = 32
-_KEYRING: list[Keyring | None] = [None]
+# Set in each forked worker by the pool's initializer, never in the parent.
+_worker_keyring: Keyring | None = None
 
 
 def decrypt_files(
@@ -38,12 +39,8 @@ def decrypt_files(
             except CfgcError as e:
                 raise _named(e, p) from None
         return trees
-    _KEYRING[0] = keyring
-    try:
-        with multiprocessing.get_context("fork").Pool(n) as pool:
-            results = pool.map(_one, list(paths), chunksize=max(1, len(paths) // (4 * n)))
-    finally:
-        _KEYRING[0] = None
+    with multiprocessing.get_context("fork").Pool(n, initializer=_install, initargs=(keyring,)) as pool:
+        results = pool.map(_one, list(paths), chunksize=max(1, len(paths) // (4 * n)))
     out: list[dict[str, Any]] = []
     for r in results:
         if isinstance(r, CfgcError):
@@ -60,9 +57,14 @@ def _preload(keyring: Keyring) -> None:
             preload()
 
 
+def _install(keyring: Keyring) -> None:
+    global _worker_keyring
+    _worker_keyring = keyring
+
+
 def _one(path: PathLike) -> dict[str, Any] | CfgcError:
     try:
-        return decrypt_file(path, _KEYRING[0])
+        return decrypt_file(path, _worker_keyring)
     except CfgcError as e:  # travels back and is raised in the caller, with its exit code
         return _named(e, path)
 

@@ -35,8 +35,6 @@ _INT_RE = re.compile(r"^[+-]?[0-9]+$")
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
-Scalar = str | int | float | bool | dt.datetime | bytes
-
 
 @dataclass(frozen=True, eq=False)
 class Comment:

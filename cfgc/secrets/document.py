@@ -16,7 +16,7 @@ from typing import Any
 from cfgc.errors import InputError, IntegrityError
 from cfgc.secrets import cipher, comments
 from cfgc.secrets.cipher import Comment
-from cfgc.secrets.mac import MacBuilder, decrypt_mac, encrypt_mac, verify
+from cfgc.secrets.mac import MacBuilder, encrypt_mac, verify
 from cfgc.secrets.metadata import SopsMetadata, now_rfc3339
 from cfgc.secrets.rules import DEFAULT_RULE, EncryptionRule
 
@@ -226,7 +226,3 @@ def encrypt_document(
     enc[SOPS_KEY] = meta.to_dict()
     return enc
 
-
-def stored_mac(meta: SopsMetadata, data_key: bytes) -> str:
-    """The plaintext MAC recorded in ``meta`` (IntegrityError if it does not decrypt)."""
-    return decrypt_mac(meta.mac, data_key, meta.lastmodified)

@@ -11,8 +11,6 @@ from cfgc.errors import InputError
 from cfgc.secrets.rules import DEFAULT_RULE, EncryptionRule, rule_from_mapping
 
 FORMAT_VERSION = "3.11.0"
-# Key types cfgc keeps verbatim but cannot use itself (the sops binary can).
-OPAQUE_KINDS = ("pgp", "gcp_kms", "hckms", "azure_kv", "hc_vault")
 _KIND_ORDER = ("kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "age", "pgp")
 # sops writes metadata fields in its struct order (checked against sops 3.11).
 _TOP_ORDER = (

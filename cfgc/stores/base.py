@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from cfgc.canonical import sha256_digest
-from cfgc.errors import CfgcError, IntegrityError, UsageError
+from cfgc.errors import ExternalError, IntegrityError, UsageError
 from cfgc.stores.bounds import MANIFEST_MAX
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
@@ -35,10 +35,8 @@ _VERSION = re.compile(r"^[0-9a-f]{12}$")
 _CHANNEL = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 
 
-class ConflictError(CfgcError):
+class ConflictError(ExternalError):
     """A conditional write lost a race (someone else wrote first)."""
-
-    exit_code = 4
 
 
 @dataclass(frozen=True)

@@ -170,3 +170,78 @@ def test_huge_numeric_prerelease_identifiers_compare_as_javascript_numbers() -> 
 def test_only_loose_rows_are_left_out() -> None:
     """72 rows use ``loose`` (documented as unsupported); nothing else is left out."""
     assert sum(LEFT_OUT.values()) == 72, LEFT_OUT
+
+
+# --- Bounds pinned by mutation testing (scripts/mutation.sh semver), each npm's answer ---
+
+@pytest.mark.parametrize(("rng", "canonical"), [
+    ("^0.0.3", ">=0.0.3 <0.0.4-0"), ("^0.2.3", ">=0.2.3 <0.3.0-0"), ("^1.2.3", ">=1.2.3 <2.0.0-0"),
+    ("^0.0", "<0.1.0-0"), ("^0.x", "<1.0.0-0"), ("^1.2", ">=1.2.0 <2.0.0-0"),
+    ("~1", ">=1.0.0 <2.0.0-0"), ("~1.2", ">=1.2.0 <1.3.0-0"), ("~1.2.3", ">=1.2.3 <1.3.0-0"),
+    ("~1.2.3-rc.1", ">=1.2.3-rc.1 <1.3.0-0"), ("^0.0.3-rc.1", ">=0.0.3-rc.1 <0.0.4-0"),
+    (">1.2.3", ">1.2.3"), ("<=1.2.3", "<=1.2.3"), (">1", ">=2.0.0"), (">1.2", ">=1.3.0"),
+    ("<=1", "<2.0.0-0"), ("<=1.2", "<1.3.0-0"), ("<1.2", "<1.2.0-0"), (">=1.2", ">=1.2.0"),
+    ("1.2.3 - 2", ">=1.2.3 <3.0.0-0"), ("1.2 - 2.3", ">=1.2.0 <2.4.0-0"), ("1.2.3 - 2.3.4-rc.1", ">=1.2.3 <=2.3.4-rc.1"),
+])
+def test_desugared_bounds(rng: str, canonical: str) -> None:
+    assert str(Range.parse(rng)) == canonical
+
+
+@pytest.mark.parametrize(("rng", "canonical"), [
+    ("^1.2", ">=1.2.0-0 <2.0.0-0"), ("~1", ">=1.0.0-0 <2.0.0-0"), ("1.2.3 - 1.2.4", ">=1.2.3-0 <1.2.5-0"),
+    ("1.x", ">=1.0.0-0 <2.0.0-0"), ("*", ""), ("1 - 2.x", ">=1.0.0-0 <3.0.0-0"),
+])
+def test_desugared_bounds_with_prereleases(rng: str, canonical: str) -> None:
+    assert str(Range.parse(rng, include_prerelease=True)) == canonical
+
+
+@pytest.mark.parametrize(("rng", "inside", "outside"), [
+    ("^0.0.3", ["0.0.3"], ["0.0.4", "0.0.2", "0.1.0"]),
+    ("~1", ["1.0.0", "1.9.9"], ["2.0.0", "0.9.9"]),
+    ("~1.2", ["1.2.0", "1.2.99"], ["1.3.0", "1.1.9"]),
+    (">1.2.3", ["1.2.4", "2.0.0"], ["1.2.3", "1.0.0"]),
+    ("<=1.2.3", ["1.2.3", "0.0.1"], ["1.2.4"]),
+    ("<1.2.3", ["1.2.2"], ["1.2.3"]),
+    (">=1.2.3", ["1.2.3"], ["1.2.2"]),
+    ("1.2.3", ["1.2.3", "v1.2.3+b"], ["1.2.4"]),
+])
+def test_comparator_operators(rng: str, inside: list[str], outside: list[str]) -> None:
+    r = Range.parse(rng)
+    assert all(r.test(v) for v in inside), inside
+    assert not any(r.test(v) for v in outside), outside
+
+
+@pytest.mark.parametrize(("rng", "version", "ok"), [
+    # A pre-release passes only with a comparator that has the same [major, minor, patch] and a pre-release.
+    (">=1.2.3-rc.1 <2.0.0", "1.2.3-rc.2", True), (">=1.2.3-rc.1 <2.0.0", "1.2.4-rc.1", False),
+    (">=1.2.3 <2.0.0", "1.5.0-rc.1", False), ("<2.0.0-rc.2", "2.0.0-rc.1", True),
+    (">1.2.3-rc.1", "1.2.3", True), (">=1.2.3-rc.1", "1.2.3-rc.0", False),
+])
+def test_prerelease_exclusion(rng: str, version: str, ok: bool) -> None:
+    assert Range.parse(rng).test(version) is ok
+
+
+def test_version_text_and_ordering() -> None:
+    assert str(Version.parse("v1.2.3-rc.1+b.7")) == "1.2.3-rc.1"
+    assert str(Version.parse("1.2.3+b")) == "1.2.3"
+    assert Version.parse("1.2.3-rc.1") < Version.parse("1.2.3") < Version.parse("1.2.4-0")
+    assert Version.parse("1.2.3-2") < Version.parse("1.2.3-10") < Version.parse("1.2.3-a")
+    assert Version.parse("1.2.3").__lt__("1.2.3") is NotImplemented
+    assert Version.parse("1.2.3") != "1.2.3"
+
+
+def test_comparator_value_and_any() -> None:
+    from cfgc.semver import Comparator
+
+    assert Comparator.parse("=1.2.3").value == "1.2.3"
+    assert Comparator.parse(">= 1.2.3").value == ">=1.2.3"
+    assert Comparator.parse("").value == "" and Comparator.parse("").test(Version.parse("0.0.0"))
+
+
+def test_non_strings_are_refused() -> None:
+    with pytest.raises(ValueError, match="not a version range"):
+        Range.parse(1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="is not a string"):
+        Version.parse(1)  # type: ignore[arg-type]
+    assert not satisfies("1.2.3", "%%%") and max_satisfying(["1.2.3"], "%%%") is None
+    assert not Range.parse("*").test("") and not Range.parse("*").test("nope")

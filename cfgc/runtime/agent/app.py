@@ -10,8 +10,10 @@ Routes (GET/HEAD):
     /v1/watch                            server-sent events: one "version" event per new version
     /health/live, /health/ready, /metrics
 
-Target and value responses are serialised once per version (values on first
-use) and sent as prepared bytes; every response carries ``ETag`` and
+Target and value responses are prepared on first use and sent as prepared
+bytes; at most ``MAX_TARGET_RESPONSES`` target and ``MAX_VALUES`` value
+responses are kept per version (oldest prepared dropped first), so memory
+is the targets' bytes plus a bounded working set (docs/runtime.md, sizing); every response carries ``ETag`` and
 ``X-Cfgc-Version``; ``If-None-Match`` gives 304 for a resource that exists.
 HEAD answers the same headers without a body.  ``Host`` must be a loopback
 name (or an ``--allow-host`` name, secrets excepted): see hosts.py.
@@ -34,7 +36,8 @@ from cfgc.secrets import Keyring
 
 log = logging.getLogger("cfgc.agent")
 _MISSING: Any = object()
-MAX_VALUES = 20000
+MAX_VALUES = 4096  # value responses kept per version
+MAX_TARGET_RESPONSES = 1024  # whole-target responses kept per version (each is the target's bytes + ~200)
 
 
 def _json(value: Any) -> bytes:
@@ -45,6 +48,13 @@ def _error(status: int, message: str, keep: bool = True) -> bytes:
     return response(status, _json({"error": message}), keep_alive=keep)
 
 
+def _keep(cache: dict[Any, bytes], key: Any, out: bytes, bound: int) -> None:
+    """Insert into a bounded cache, dropping the oldest entry when full (a dict keeps insertion order)."""
+    if len(cache) >= bound:
+        del cache[next(iter(cache))]
+    cache[key] = out
+
+
 class Prepared:
     """The responses of one version."""
 
@@ -52,13 +62,24 @@ class Prepared:
         self.snapshot = snap
         self.etag = f'"{snap.version}-{snap.serial}"'
         self.extra = (("ETag", self.etag), ("X-Cfgc-Version", snap.version), ("X-Cfgc-Serial", str(snap.serial)))
-        self.targets = {name: response(200, t.raw + b"\n", extra=self.extra) for name, t in snap.targets.items()}
+        # Prepared on first request, bounded: a copy of every target's bytes would double the memory.
+        self.targets: dict[str, bytes] = {}
         self.index = response(200, _json({"version": snap.version, "serial": snap.serial,
                                           "targets": sorted(snap.targets)}), extra=self.extra)
         self.not_modified = ("HTTP/1.1 304 Not Modified\r\nConnection: keep-alive\r\n"
                              + "".join(f"{k}: {v}\r\n" for k, v in self.extra) + "\r\n").encode()
         self.values: dict[tuple[str, str], bytes] = {}
         self.resolver = SecretResolver(snap, keyring) if keyring is not None else None
+
+    def target(self, name: str) -> bytes | None:
+        """The response for a whole target (None when there is no such target)."""
+        t = self.snapshot.targets.get(name)
+        if t is None:
+            return None
+        body = t.view()
+        out = b"".join((response(200, b"", extra=self.extra, length=len(body) + 1), body, b"\n"))
+        _keep(self.targets, name, out, MAX_TARGET_RESPONSES)
+        return out
 
     def value(self, target: str, path: str) -> bytes:
         key = (target, path)
@@ -75,8 +96,7 @@ class Prepared:
             return _error(403, f"{path} is a secret: GET /v1/targets/{target}/secrets/{path} "
                                "(served only when the agent runs with --serve-secrets)")
         out = response(200, _json(v), extra=self.extra)
-        if len(self.values) < MAX_VALUES:
-            self.values[key] = out
+        _keep(self.values, key, out, MAX_VALUES)
         return out
 
     def secret(self, target: str, path: str) -> bytes:
@@ -191,7 +211,7 @@ class Agent:
             if p is None:
                 return _error(503, "no verified version loaded yet")
             rest = path[len("/v1/targets/"):]
-            out = p.targets.get(rest)
+            out = p.targets.get(rest) or p.target(rest)
             if out is None:
                 target, sep, dotted = rest.partition("/values/")
                 if sep:

@@ -53,10 +53,11 @@ class Limits:
 
 
 def response(status: int, body: bytes, content_type: str = "application/json", *, keep_alive: bool = True,
-             extra: tuple[tuple[str, str], ...] = (), head: bool = False) -> bytes:
-    """A complete HTTP/1.1 response."""
+             extra: tuple[tuple[str, str], ...] = (), head: bool = False, length: int | None = None) -> bytes:
+    """A complete HTTP/1.1 response (``length``: the Content-Length of a body the caller appends)."""
     reason = HTTPStatus(status).phrase
-    lines = [f"HTTP/1.1 {status} {reason}", f"Content-Type: {content_type}", f"Content-Length: {len(body)}",
+    size = len(body) if length is None else length
+    lines = [f"HTTP/1.1 {status} {reason}", f"Content-Type: {content_type}", f"Content-Length: {size}",
              f"Connection: {'keep-alive' if keep_alive else 'close'}"]
     lines += [f"{k}: {v}" for k, v in extra]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (b"" if head else body)

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pyrage
-from cryptography.hazmat.primitives import serialization
 
 from cfgc.errors import ExternalError, InputError
 from cfgc.secrets.keysources import KeyUnavailable
@@ -103,6 +102,10 @@ def parse_identities(text: str, origin: str) -> list[HeldIdentity]:
 
 def ssh_identity(data: bytes, origin: str) -> HeldIdentity:
     """An age identity from an unencrypted OpenSSH ed25519 / RSA private key."""
+    # Imported here: cryptography costs every command that loads the secrets
+    # rules (every build) a noticeable part of its start-up; few read SSH keys.
+    from cryptography.hazmat.primitives import serialization
+
     try:
         key = serialization.load_ssh_private_key(data, password=None)
         pub = key.public_key().public_bytes(

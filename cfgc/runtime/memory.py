@@ -1,0 +1,35 @@
+"""Giving the memory of a replaced version back to the operating system.
+
+A new version is fetched and verified while the old one is served, so for a
+moment both are in memory, plus the whole bundle manifest parsed for
+verification (about 10x its bytes).  CPython frees those objects, but glibc's
+malloc keeps freed chunks inside its heap: without a trim the process stays at
+that peak (measured with benchmarks/agent_memory.py: 110 MB instead of 50 MB
+after a swap, serving 250 of 10,000 targets).  ``malloc_trim(0)`` returns the
+free pages; it is called once per swap, off the request path, and skipped
+where libc has no ``malloc_trim`` (musl, macOS).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+from collections.abc import Callable
+
+_trim: Callable[[int], int] | None = None
+_looked_up = False
+
+
+def release_memory() -> None:
+    """Collect garbage, then return free heap pages to the OS (glibc only)."""
+    global _trim, _looked_up
+    gc.collect()
+    if not _looked_up:
+        _looked_up = True
+        try:
+            _trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _trim = None
+    if _trim is not None:
+        _trim(0)
