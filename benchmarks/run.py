@@ -104,6 +104,7 @@ def build_benchmarks(work: Path, size: tuple[int, int, int], repeat: int) -> lis
     res: list[Result] = []
     print(f"build, {n} targets")
     res.append(measure("parse-only floor (libyaml, plain corpus)", [sys.executable, str(HERE / "parse_floor.py"), str(plain)], repeat))
+    res.append(measure("parse only, yaml-rs (plain corpus)", [sys.executable, str(HERE / "parse_floor.py"), "--parser", "yaml-rs", str(plain)], repeat))
     # Every run writes into a directory of its own and nothing is deleted
     # until the harness ends: on some disks (ext4 with online discard) deleting
     # thousands of files slows the writes that follow for seconds, which would

@@ -24,6 +24,7 @@ import yaml
 from cfgc.errors import InputError, Location
 from cfgc.limits import INT_MAX, INT_MIN  # numbers JSON consumers read: 64-bit integers
 from cfgc.tags import DELETE, Append, Prepend, PromptRef, Replace
+from cfgc.yaml_fast import MISS, fast_value
 from cfgc.yaml_messages import describe
 
 MAX_DEPTH = 64
@@ -201,11 +202,17 @@ def load_yaml(raw: bytes | str, path: str, reload: Callable[[], bytes] | None = 
     """Parse one YAML file into a :class:`Document`.
 
     With ``reload`` (a way to read the file again), source positions are not
-    recorded now but on first use.  Raises :class:`InputError` with the exact
+    recorded now but on first use, and an ordinary file is parsed by the
+    fast path (:mod:`cfgc.yaml_fast`).  Raises :class:`InputError` with the exact
     location for any syntax error or refused construct.
     """
     text = decode(raw, path) if isinstance(raw, bytes) else raw
     guard_depth(text, path)
+    if reload is not None:
+        # Marks come later from the careful path, so the common file can skip it.
+        value = fast_value(text, MAX_DEPTH)
+        if value is not MISS:
+            return Document(path, value, None, _features(text), reload)
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -461,6 +468,8 @@ class _Builder:
         Returns None at the first key that needs the careful path (a tag,
         null, ``<<``, a duplicate), which then redoes the mapping with checks.
         """
+        if depth >= MAX_DEPTH:  # its scalars would be too deep: the careful path refuses them
+            return None
         out: dict[str, Any] = {}
         value = self._value
         child = depth + 1
