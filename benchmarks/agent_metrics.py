@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.agent_wrk import T, start  # noqa: E402
-from cfgc.signing import generate_keypair, load_signer  # noqa: E402
+from cfgc.bundle.signing import generate_keypair, load_signer  # noqa: E402
 from cfgc.stores import open_store  # noqa: E402
 from tests.unit.runtime.bundles import Publisher, chat  # noqa: E402
 

@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cfgc.signing import generate_keypair, load_signer  # noqa: E402
+from cfgc.bundle.signing import generate_keypair, load_signer  # noqa: E402
 from cfgc.stores import open_store  # noqa: E402
 from tests.unit.runtime.bundles import Publisher, chat  # noqa: E402
 

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from cfgc.canonical import canonical_json, reference_json
+from cfgc.base.canonical import canonical_json, reference_json
 
 
 def main() -> int:

@@ -44,10 +44,10 @@ def _registry(d: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def _bundle(d: Path, n: int, key: Path) -> Path:
-    from cfgc.attest import sign_bundle
-    from cfgc.bundle import BundleFile, write_bundle
-    from cfgc.canonical import canonical_json, sha256_digest
-    from cfgc.signing import load_signer
+    from cfgc.base.canonical import canonical_json, sha256_digest
+    from cfgc.bundle.attest import sign_bundle
+    from cfgc.bundle.layout import BundleFile, write_bundle
+    from cfgc.bundle.signing import load_signer
 
     files, entries = [], {}
     for i in range(n):
@@ -69,9 +69,9 @@ def main() -> None:
     ap.add_argument("--targets", type=int, default=60)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    from cfgc.publish import publish
-    from cfgc.signing import generate_keypair, load_signer
+    from cfgc.bundle.signing import generate_keypair, load_signer
     from cfgc.stores import open_store
+    from cfgc.stores.publish import publish
     from cfgc.stores.reader import BundleReader
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -2,7 +2,7 @@
 """The floor: parse every YAML file of a repo once with the libyaml loader, nothing else.
 
     parse_floor.py REPO
-    parse_floor.py --parser yaml-rs REPO    # the parser of cfgc's fast path (cfgc/yaml_fast.py)
+    parse_floor.py --parser yaml-rs REPO    # the parser of cfgc's fast path (cfgc/base/yaml_fast.py)
 """
 
 from __future__ import annotations

@@ -28,9 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from cfgc.bundle.signing import generate_keypair, load_signer  # noqa: E402
 from cfgc.runtime import ConfigClient  # noqa: E402
 from cfgc.secrets import default_keyring  # noqa: E402
-from cfgc.signing import generate_keypair, load_signer  # noqa: E402
 from cfgc.stores import open_store  # noqa: E402
 from tests.unit.runtime.bundles import ACME_KEY, Publisher, chat  # noqa: E402
 from tests.unit.runtime.proxy import Proxy  # noqa: E402

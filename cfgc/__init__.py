@@ -34,9 +34,7 @@ if TYPE_CHECKING:
         pull,
         validate,
     )
-    from cfgc.checks import CheckResult
-    from cfgc.diff import DiffResult
-    from cfgc.errors import (
+    from cfgc.base.errors import (
         CfgcError,
         ExternalError,
         InputError,
@@ -44,7 +42,9 @@ if TYPE_CHECKING:
         InvalidConfig,
         UsageError,
     )
-    from cfgc.explain import Explanation
+    from cfgc.compile.explain import Explanation
+    from cfgc.review.checks import CheckResult
+    from cfgc.review.diff import DiffResult
 
 __all__ = [
     "BuildResult",
@@ -78,10 +78,10 @@ __all__ = [
 _HOMES = {
     **dict.fromkeys(__all__, "cfgc.api"),
     **dict.fromkeys(("CfgcError", "ExternalError", "InputError", "IntegrityError", "InvalidConfig", "UsageError"),
-                    "cfgc.errors"),
-    "CheckResult": "cfgc.checks",
-    "DiffResult": "cfgc.diff",
-    "Explanation": "cfgc.explain",
+                    "cfgc.base.errors"),
+    "CheckResult": "cfgc.review.checks",
+    "DiffResult": "cfgc.review.diff",
+    "Explanation": "cfgc.compile.explain",
 }
 
 

@@ -20,11 +20,11 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 # The tests are the module's own unit tests: never tests that reach it only
 # through the pipeline, and never integration tests.
 declare -A MODULES=(
-  [merging]="cfgc/merging.py|tests/unit/test_merging.py"
-  [semver]="cfgc/semver.py cfgc/semver_desugar.py cfgc/semver_re.py|tests/unit/test_semver.py"
-  [loading]="cfgc/loading.py|tests/unit/test_loading.py tests/unit/test_loading_bounds.py tests/unit/test_yaml_core_schema.py"
-  [extends]="cfgc/extends.py|tests/unit/test_extends.py"
-  [templating]="cfgc/templating.py|tests/unit/test_templating.py tests/unit/test_template_bounds.py"
+  [merging]="cfgc/compile/merging.py|tests/unit/compile/test_merging.py"
+  [semver]="cfgc/compile/semver.py cfgc/compile/semver_desugar.py cfgc/compile/semver_re.py|tests/unit/compile/test_semver.py"
+  [loading]="cfgc/base/loading.py|tests/unit/base/test_loading.py tests/unit/base/test_loading_bounds.py tests/unit/base/test_yaml_core_schema.py"
+  [extends]="cfgc/compile/extends.py|tests/unit/compile/test_extends.py"
+  [templating]="cfgc/compile/templating.py|tests/unit/compile/test_templating.py tests/unit/compile/test_template_bounds.py"
   [secrets/mac]="cfgc/secrets/mac.py|tests/unit/secrets/test_mac.py tests/unit/secrets/test_secrets_rules_mac.py"
   [secrets/document]="cfgc/secrets/document.py|tests/unit/secrets/test_secrets_document.py"
   [stores/pointer]="cfgc/stores/pointer.py|tests/unit/stores/test_pointer.py"

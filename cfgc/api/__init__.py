@@ -1,7 +1,7 @@
 """The public Python API of cfgc: what the ``cfgc`` commands call, for use in tests and tools.
 
 Import it from the package: ``from cfgc import compile_repo``.  Every function
-returns a frozen result object and raises only :class:`cfgc.errors.CfgcError`
+returns a frozen result object and raises only :class:`cfgc.base.errors.CfgcError`
 subclasses (each carries the exit code the command line would use).  See
 docs/api.md.
 """

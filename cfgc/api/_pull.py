@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from cfgc.api._results import PullResult
 
 if TYPE_CHECKING:
+    from cfgc.bundle.signing import Verifier
     from cfgc.runtime.freshness import PointerPolicy
-    from cfgc.signing import Verifier
     from cfgc.stores import Store
 
 PathArg = str | os.PathLike[str]
@@ -38,11 +38,11 @@ def pull(source: str | Store, ref: str, *, out: PathArg | None = None, target: s
     ``cache_dir`` holds a verified version, that version is returned with
     ``warning`` set.  ``on_written`` is called once the bundle is in ``out``,
     before ``target`` is read.  Verification failures raise
-    :class:`~cfgc.errors.IntegrityError` and change nothing on disk.
+    :class:`~cfgc.base.errors.IntegrityError` and change nothing on disk.
     """
-    from cfgc.errors import UsageError
+    from cfgc.base.errors import UsageError
+    from cfgc.bundle.signing import verifiers_from
     from cfgc.runtime.freshness import runtime_policy
-    from cfgc.signing import verifiers_from
     from cfgc.stores import open_store
 
     if out is None and target is None:
@@ -90,7 +90,7 @@ def _pull_bundle(store: Store, verifiers: list[Verifier] | None, policy: Pointer
 
 def _pull_target(store: Store, verifiers: list[Verifier], policy: PointerPolicy, ref: str, target: str,
                  cache_dir: Path | None, age_key_file: str | None, decrypt: bool) -> tuple[str, Any, str | None]:
-    from cfgc.errors import ExternalError, UsageError
+    from cfgc.base.errors import ExternalError, UsageError
     from cfgc.runtime.fetch import fetch_pinned
     from cfgc.runtime.secrets import SecretResolver, resolve_tree
     from cfgc.runtime.snapshot import build

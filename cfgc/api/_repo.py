@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING
 from cfgc.api._results import BuildResult, Compilation, Leaf, Target, ValidationResult
 
 if TYPE_CHECKING:
-    from cfgc.bundle_merge import MergeOutcome
-    from cfgc.cache import BuildCache
-    from cfgc.checks import CheckResult
-    from cfgc.compiler import CompiledTarget, Compiler
-    from cfgc.diff import DiffResult
-    from cfgc.explain import Explanation
-    from cfgc.shard import PartOutcome
-    from cfgc.sources import Source
+    from cfgc.bundle.cache import BuildCache
+    from cfgc.bundle.merge import MergeOutcome
+    from cfgc.bundle.shard import PartOutcome
+    from cfgc.compile.compiler import CompiledTarget, Compiler
+    from cfgc.compile.explain import Explanation
+    from cfgc.repo.sources import Source
+    from cfgc.review.checks import CheckResult
+    from cfgc.review.diff import DiffResult
 
 PathArg = str | os.PathLike[str]
 Progress = Callable[[int, int], None]
@@ -35,13 +35,13 @@ def _path(p: PathArg | None) -> Path | None:
 
 
 def _root(repo: PathArg | None) -> Path:
-    from cfgc.sources import find_repo_root
+    from cfgc.repo.sources import find_repo_root
 
     return Path(repo).resolve() if repo is not None else find_repo_root()
 
 
 def _open_cache(source: Source, cache: bool | PathArg, warn: Warn | None) -> BuildCache | None:
-    from cfgc.cache import BuildCache, default_cache_dir
+    from cfgc.bundle.cache import BuildCache, default_cache_dir
 
     if cache is False:
         return None
@@ -56,18 +56,18 @@ def compile_repo(repo: PathArg | None, *, ref: str | None = None, targets: str |
     ``ref`` compiles that commit from git objects instead of the working tree;
     ``targets`` is a name glob (``acme/prod/*``).  Each target's value is exactly
     the JSON a build writes into its bundle.  Raises
-    :class:`~cfgc.errors.InvalidConfig` when any finding is an error (its
-    ``diagnostics`` list them), :class:`~cfgc.errors.UsageError` for a glob
+    :class:`~cfgc.base.errors.InvalidConfig` when any finding is an error (its
+    ``diagnostics`` list them), :class:`~cfgc.base.errors.UsageError` for a glob
     that matches no target.
     """
     import tempfile
 
-    from cfgc import pipeline
-    from cfgc.bundle import target_path
-    from cfgc.compiler import Compiler
-    from cfgc.errors import InvalidConfig
+    from cfgc.base.errors import InvalidConfig
+    from cfgc.bundle import pipeline
+    from cfgc.bundle.layout import target_path
+    from cfgc.compile.compiler import Compiler
+    from cfgc.repo.sources import open_source
     from cfgc.runtime.snapshot import freeze
-    from cfgc.sources import open_source
 
     compiler = Compiler(open_source(_path(repo), ref))
     with tempfile.TemporaryDirectory(prefix="cfgc-compile-") as tmp:
@@ -93,9 +93,9 @@ class _Explainer:
         self._done: dict[str, CompiledTarget] = {}
 
     def __call__(self, name: str, path: str) -> Explanation:
-        from cfgc.explain import explain as explain_path
-        from cfgc.explain import find_target
-        from cfgc.merging import parse_dotted
+        from cfgc.compile.explain import explain as explain_path
+        from cfgc.compile.explain import find_target
+        from cfgc.compile.merging import parse_dotted
 
         compiled = self._done.get(name)
         if compiled is None:
@@ -113,9 +113,9 @@ def validate(repo: PathArg | None, *, ref: str | None = None, targets: str | Non
     receives cache problems (a corrupt entry is recompiled, never used).
     Findings are returned, not raised: check ``result.ok``.
     """
-    from cfgc import pipeline
-    from cfgc.compiler import Compiler
-    from cfgc.sources import open_source
+    from cfgc.bundle import pipeline
+    from cfgc.compile.compiler import Compiler
+    from cfgc.repo.sources import open_source
 
     source = open_source(_path(repo), ref)
     compiler = Compiler(source)
@@ -130,17 +130,17 @@ def build_bundle(repo: PathArg | None, out: PathArg, *, ref: str | None = None, 
 
     With ``sign_key`` (an ed25519 private key file) the bundle is signed before
     it replaces ``out``.  The same commit always gives byte-identical output.
-    Raises :class:`~cfgc.errors.InvalidConfig` when any finding is an error
+    Raises :class:`~cfgc.base.errors.InvalidConfig` when any finding is an error
     (``out`` is then left as it was); other failures are
-    :class:`~cfgc.errors.CfgcError` subclasses too.
+    :class:`~cfgc.base.errors.CfgcError` subclasses too.
     """
-    from cfgc.build import build_bundle as write_bundle
-    from cfgc.errors import InvalidConfig
-    from cfgc.sources import open_source
+    from cfgc.base.errors import InvalidConfig
+    from cfgc.bundle.build import build_bundle as write_bundle
+    from cfgc.repo.sources import open_source
 
     signers = []
     if sign_key is not None:  # a bad key fails before any work
-        from cfgc.signing import load_signer
+        from cfgc.bundle.signing import load_signer
 
         signers.append(load_signer(Path(sign_key)))
     source = open_source(_path(repo), ref)
@@ -159,14 +159,14 @@ def build_part(repo: PathArg | None, out: PathArg, shard: str, *, ref: str | Non
                progress: Progress | None = None, warn: Warn | None = None) -> PartOutcome:
     """Compile shard ``shard`` ("I/N") of ``repo`` into the bundle part ``out`` (see docs/sharding.md).
 
-    Join the N parts with :func:`cfgc.bundle_merge.merge_parts` (``cfgc bundle
-    merge``).  Raises :class:`~cfgc.errors.InvalidConfig` when any finding of
+    Join the N parts with :func:`cfgc.bundle.merge.merge_parts` (``cfgc bundle
+    merge``).  Raises :class:`~cfgc.base.errors.InvalidConfig` when any finding of
     this shard's targets is an error (``out`` is then left as it was).
     """
-    from cfgc.errors import InvalidConfig
-    from cfgc.shard import build_part as write_part
-    from cfgc.shard import parse_shard
-    from cfgc.sources import open_source
+    from cfgc.base.errors import InvalidConfig
+    from cfgc.bundle.shard import build_part as write_part
+    from cfgc.bundle.shard import parse_shard
+    from cfgc.repo.sources import open_source
 
     which = parse_shard(shard)
     source = open_source(_path(repo), ref)
@@ -185,7 +185,7 @@ def merge_parts(parts: Sequence[PathArg], out: PathArg) -> MergeOutcome:
     not hold what its part.json says raises IntegrityError; ``out`` is left as
     it was on any failure.
     """
-    from cfgc.bundle_merge import merge_parts as write_merged
+    from cfgc.bundle.merge import merge_parts as write_merged
 
     return write_merged([Path(p) for p in parts], Path(out))
 
@@ -196,7 +196,7 @@ def diff_refs(repo: PathArg | None, *, base: str, head: str | None = None, targe
     Only targets the changed files can reach are compiled.  Findings on
     either side are in ``result.errors`` (the base's as warnings), not raised.
     """
-    from cfgc.diff import compare, open_sides
+    from cfgc.review.diff import compare, open_sides
 
     b, h = open_sides(_root(repo), base, head)
     return compare(b, h, targets, base, head or "working tree")
@@ -208,9 +208,9 @@ def check(repo: PathArg | None, *, base: str | None = None, targets: str | None 
     With ``base`` (a git ref) each finding is marked new or unchanged;
     ``result.failing()`` lists the errors that fail a pull request.
     """
-    from cfgc.checks import run_checks
-    from cfgc.errors import UsageError
-    from cfgc.sources import CONFIG_FILE, DirSource, GitSource
+    from cfgc.base.errors import UsageError
+    from cfgc.repo.sources import CONFIG_FILE, DirSource, GitSource
+    from cfgc.review.checks import run_checks
 
     root = _root(repo)
     if not (root / CONFIG_FILE).is_file():
@@ -220,11 +220,11 @@ def check(repo: PathArg | None, *, base: str | None = None, targets: str | None 
 
 def explain_value(repo: PathArg | None, target: str, path: str, *, ref: str | None = None) -> Explanation:
     """The value at dotted ``path`` of ``target`` and every layer that set it (values redacted)."""
-    from cfgc.compiler import Compiler
-    from cfgc.explain import explain as explain_path
-    from cfgc.explain import find_target
-    from cfgc.merging import parse_dotted
-    from cfgc.sources import open_source
+    from cfgc.compile.compiler import Compiler
+    from cfgc.compile.explain import explain as explain_path
+    from cfgc.compile.explain import find_target
+    from cfgc.compile.merging import parse_dotted
+    from cfgc.repo.sources import open_source
 
     compiler = Compiler(open_source(_path(repo), ref))
     return explain_path(compiler.compile(find_target(compiler, target)), parse_dotted(path))
@@ -232,10 +232,10 @@ def explain_value(repo: PathArg | None, target: str, path: str, *, ref: str | No
 
 def explain_target(repo: PathArg | None, target: str, *, ref: str | None = None) -> tuple[Leaf, ...]:
     """Every leaf of ``target`` (values redacted) with the location that set it."""
-    from cfgc.compiler import Compiler
-    from cfgc.explain import find_target, shown_leaves
-    from cfgc.merging import dotted
-    from cfgc.sources import open_source
+    from cfgc.compile.compiler import Compiler
+    from cfgc.compile.explain import find_target, shown_leaves
+    from cfgc.compile.merging import dotted
+    from cfgc.repo.sources import open_source
 
     compiler = Compiler(open_source(_path(repo), ref))
     compiled = compiler.compile(find_target(compiler, target))

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cfgc.diagnostics import Diagnostic
-    from cfgc.errors import Location
-    from cfgc.explain import Explanation
-    from cfgc.sources import SourceInfo
+    from cfgc.base.diagnostics import Diagnostic
+    from cfgc.base.errors import Location
+    from cfgc.compile.explain import Explanation
+    from cfgc.repo.sources import SourceInfo
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Target:
 
     def get(self, path: str, default: Any = None) -> Any:
         """The value at a dotted ``path`` (``routing.fallbacks[0]``), or ``default``."""
-        from cfgc.merging import parse_dotted
+        from cfgc.compile.merging import parse_dotted
 
         node = self.value
         for key in parse_dotted(path):
@@ -60,7 +60,7 @@ class Target:
         """The ``file:line:col`` whose value is in force at ``path``."""
         ex = self.explain(path)
         if not ex.contributions:
-            from cfgc.errors import InputError
+            from cfgc.base.errors import InputError
 
             raise InputError(f"{self.name}: no layer sets '{path}' directly")
         return ex.contributions[-1].location
@@ -78,7 +78,7 @@ class Compilation:
         for t in self.targets:
             if t.name == name:
                 return t
-        from cfgc.errors import UsageError
+        from cfgc.base.errors import UsageError
 
         raise UsageError(f"no target {name!r} in this compilation")
 

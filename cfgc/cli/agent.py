@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
+from cfgc.base.errors import UsageError, environment_error
+from cfgc.bundle.signing import verifiers_from
 from cfgc.cli.common import open_store_option, store_options
 from cfgc.cli.main import command
 from cfgc.cli.pull import with_runtime_pointer_options
-from cfgc.errors import UsageError, environment_error
-from cfgc.signing import verifiers_from
 
 
 @command("agent")

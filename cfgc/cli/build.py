@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 
 from cfgc import api
+from cfgc.base.errors import InvalidConfig, UsageError
 from cfgc.cli.common import Progress, cache_arg, cache_options, format_option, repo_option, warn
 from cfgc.cli.main import command
-from cfgc.errors import InvalidConfig, UsageError
-from cfgc.report.diagnostics import render_json, render_text, summary_line
+from cfgc.review.report.diagnostics import render_json, render_text, summary_line
 
 
 @command("build")

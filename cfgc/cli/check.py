@@ -7,15 +7,15 @@ from pathlib import Path
 import click
 
 from cfgc import api
-from cfgc.changed_roots import config_roots
+from cfgc.base.errors import CfgcError, UsageError
 from cfgc.cli.common import format_option, repo_option
 from cfgc.cli.main import command
-from cfgc.errors import CfgcError, UsageError
-from cfgc.report import diagnostics as plain
-from cfgc.report.github import git_prefix, render_github
-from cfgc.report.markdown import check_markdown
-from cfgc.report.sarif import render_sarif
-from cfgc.sources import CONFIG_FILE, find_repo_root
+from cfgc.repo.changed_roots import config_roots
+from cfgc.repo.sources import CONFIG_FILE, find_repo_root
+from cfgc.review.report import diagnostics as plain
+from cfgc.review.report.github import git_prefix, render_github
+from cfgc.review.report.markdown import check_markdown
+from cfgc.review.report.sarif import render_sarif
 
 
 @command("check")

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 import click
 
+from cfgc.base.errors import UsageError
 from cfgc.cli.failure import format_callback
-from cfgc.errors import UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -111,7 +111,7 @@ class Progress:
     """A progress bar on stderr for long runs (a no-op when not interactive).
 
     Called as ``progress(done, total)`` with running totals (the protocol of
-    :data:`cfgc.pipeline.Progress`): the pipeline reports once per chunk of
+    :data:`cfgc.bundle.pipeline.Progress`): the pipeline reports once per chunk of
     targets, so the bar moves by the difference, not by one per call.
     """
 

@@ -10,7 +10,7 @@ import click
 from cfgc import api
 from cfgc.cli.common import format_option, repo_option
 from cfgc.cli.main import command
-from cfgc.report import diff as report
+from cfgc.review.report import diff as report
 
 
 @command("diff")

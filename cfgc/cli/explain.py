@@ -8,12 +8,12 @@ from pathlib import Path
 import click
 
 from cfgc import api
+from cfgc.base.secretrefs import jsonable
 from cfgc.cli.common import format_option, repo_option
 from cfgc.cli.main import command
-from cfgc.explain import Explanation
-from cfgc.merging import MISSING, dotted
-from cfgc.redact import MARKER
-from cfgc.secretrefs import jsonable
+from cfgc.compile.explain import Explanation
+from cfgc.compile.merging import MISSING, dotted
+from cfgc.secrets.redact import MARKER
 
 
 def _show(value: object) -> str:

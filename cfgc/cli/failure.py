@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from cfgc.errors import CfgcError, Location, MultipleErrors
+from cfgc.base.errors import CfgcError, Location, MultipleErrors
 
 RULES = {1: "input", 2: "usage", 3: "bug", 4: "external", 5: "integrity"}
 

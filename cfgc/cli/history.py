@@ -9,10 +9,10 @@ import click
 
 from cfgc.cli.common import format_option, repo_option
 from cfgc.cli.main import command
-from cfgc.history import BROKEN, entry_json, value_history
-from cfgc.merging import MISSING, dotted, parse_dotted
-from cfgc.redact import MARKER
-from cfgc.sources import find_repo_root
+from cfgc.compile.merging import MISSING, dotted, parse_dotted
+from cfgc.repo.sources import find_repo_root
+from cfgc.review.history import BROKEN, entry_json, value_history
+from cfgc.secrets.redact import MARKER
 
 
 def _shown(v: object) -> str:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
+from cfgc.base.errors import UsageError
 from cfgc.cli.main import command
-from cfgc.errors import UsageError
-from cfgc.sources import CONFIG_FILE
+from cfgc.repo.sources import CONFIG_FILE
 
 
 def _walk(node: Traversable, prefix: str = "") -> list[tuple[str, bytes]]:

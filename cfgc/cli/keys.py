@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
+from cfgc.bundle.signing import KmsSigner, generate_keypair, load_verifier
 from cfgc.cli.main import group
-from cfgc.signing import KmsSigner, generate_keypair, load_verifier
 
 
 @group("keys")

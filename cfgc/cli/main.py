@@ -1,9 +1,9 @@
 """Entry point of the ``cfgc`` console script and the error edge.
 
-Every command raises :class:`cfgc.errors.CfgcError` for failures a user can fix;
+Every command raises :class:`cfgc.base.errors.CfgcError` for failures a user can fix;
 this module turns them into ``path:line:col: error: message`` lines and the exit
 code of the error; environment failures (disk full, permissions, descriptors,
-memory, ports: :func:`cfgc.errors.environment_error`) into exit 4 with a plain
+memory, ports: :func:`cfgc.base.errors.environment_error`) into exit 4 with a plain
 message naming the path; and anything else into exit 3 with a hint to rerun
 with ``--debug`` (which shows the traceback).
 """
@@ -17,9 +17,9 @@ from typing import Any, NoReturn
 import click
 
 from cfgc import __version__
+from cfgc.base.errors import EXIT_BUG, EXIT_USAGE, CfgcError, environment_error
 from cfgc.cli.failure import echo_failure, note_argv
 from cfgc.cli.failure import reset as reset_failure_state
-from cfgc.errors import EXIT_BUG, EXIT_USAGE, CfgcError, environment_error
 
 # The one table of commands: which module defines each, so running one command
 # imports only its module (diff pulls in deepdiff and numpy; a build should not

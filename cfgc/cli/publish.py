@@ -9,10 +9,17 @@ from typing import Any, TypeVar
 
 import click
 
+from cfgc.bundle.signing import signers_from
 from cfgc.cli.common import format_option, open_store_option, store_options
 from cfgc.cli.main import command, group
-from cfgc.publish import ChannelMove, PointerTerms, list_versions, promote, publish, refresh_channel
-from cfgc.signing import signers_from
+from cfgc.stores.publish import (
+    ChannelMove,
+    PointerTerms,
+    list_versions,
+    promote,
+    publish,
+    refresh_channel,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -18,9 +18,9 @@ from typing import Any
 import click
 
 from cfgc.api import PullResult, pull
+from cfgc.base.errors import UsageError
 from cfgc.cli.common import stdin_password, store_options
 from cfgc.cli.main import command
-from cfgc.errors import UsageError
 
 runtime_pointer_options = [
     click.option("--repository", metavar="NAME", envvar="CFGC_REPOSITORY",

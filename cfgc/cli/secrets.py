@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
+from cfgc.base.errors import InputError
 from cfgc.cli.main import group
-from cfgc.errors import InputError
 from cfgc.secrets import editing, fileio, ops, rekey
 from cfgc.secrets.keysources import Keyring, default_keyring
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cfgc.attest import (
+from cfgc.bundle.attest import (
     PROVENANCE,
     SIGNATURE,
     VerificationFailed,
@@ -15,10 +15,10 @@ from cfgc.attest import (
     sign_bundle,
     verify_bundle,
 )
+from cfgc.bundle.signing import signers_from, verifiers_from
 from cfgc.cli.common import format_option
 from cfgc.cli.failure import report_printed
 from cfgc.cli.main import command
-from cfgc.signing import signers_from, verifiers_from
 
 bundle_argument = click.argument("bundle", type=click.Path(file_okay=False, exists=True, path_type=Path))
 

@@ -9,7 +9,7 @@ import click
 from cfgc import api
 from cfgc.cli.common import Progress, cache_arg, cache_options, format_option, repo_option, warn
 from cfgc.cli.main import command
-from cfgc.report.diagnostics import render_json, render_text, summary_line
+from cfgc.review.report.diagnostics import render_json, render_text, summary_line
 
 
 @command("validate")

@@ -3,6 +3,8 @@
 ``ConfigClient`` for Python services (see :mod:`cfgc.runtime.client`), and
 ``cfgc agent``, the sidecar serving the same over loopback HTTP.
 See docs/runtime.md.
+
+May import: every package below it (cfgc.base to cfgc.stores); never cfgc.review or cfgc.cli.
 """
 
 from __future__ import annotations

@@ -33,11 +33,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from cfgc.canonical import sha256_digest
-from cfgc.errors import IntegrityError
+from cfgc.base.canonical import sha256_digest
+from cfgc.base.errors import IntegrityError
+from cfgc.bundle.signing import Verifier
 from cfgc.runtime.fetch import Verified, check_manifest_signature, needed_files, select_targets
 from cfgc.runtime.privfile import write_private
-from cfgc.signing import Verifier
 from cfgc.stores.base import digest_hex
 from cfgc.stores.bounds import FILE_MAX, POINTER_MAX, SIGNATURES_MAX
 from cfgc.stores.pointer import decode_pointer

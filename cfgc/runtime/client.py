@@ -20,14 +20,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from cfgc.errors import UsageError
+from cfgc.base.errors import UsageError
+from cfgc.bundle.signing import Verifier, load_verifier
 from cfgc.runtime.freshness import runtime_policy
 from cfgc.runtime.prompts import Prompt, PromptError, choose, load
 from cfgc.runtime.secrets import SecretError, SecretResolver
 from cfgc.runtime.snapshot import BundleSnapshot, ConfigError, SecretReference, TargetSnapshot
 from cfgc.runtime.sync import ChangeEvent, Syncer, open_source
 from cfgc.secrets import Keyring, default_keyring
-from cfgc.signing import Verifier, load_verifier
 from cfgc.stores import Store
 
 _MISSING: Any = object()

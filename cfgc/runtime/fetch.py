@@ -19,10 +19,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cfgc.attest import MANIFEST_TYPE, SIGNATURE, listed_files
-from cfgc.canonical import sha256_digest
-from cfgc.errors import ExternalError, InputError, IntegrityError
-from cfgc.signing import Verifier, verify_envelope
+from cfgc.base.canonical import sha256_digest
+from cfgc.base.errors import ExternalError, InputError, IntegrityError
+from cfgc.bundle.attest import MANIFEST_TYPE, SIGNATURE, listed_files
+from cfgc.bundle.signing import Verifier, verify_envelope
 from cfgc.stores.base import Store, check_channel, check_digest
 from cfgc.stores.bounds import gunzip, signed_size
 from cfgc.stores.layout import layer_map, parse_version, read_blob, signed_manifest

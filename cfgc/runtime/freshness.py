@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from cfgc.errors import IntegrityError, UsageError
+from cfgc.base.errors import IntegrityError, UsageError
 from cfgc.runtime.fetch import RollbackError
 from cfgc.runtime.serials import SerialState
 from cfgc.stores.pointer import Pointer, check_repository

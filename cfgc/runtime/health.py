@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cfgc.errors import CfgcError, ExternalError, IntegrityError
+from cfgc.base.errors import CfgcError, ExternalError, IntegrityError
 from cfgc.runtime.fetch import RollbackError
 from cfgc.runtime.freshness import ExpiredError
 

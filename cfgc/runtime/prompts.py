@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cfgc.errors import InputError
+from cfgc.base.errors import InputError
 
 
 class PromptError(InputError):

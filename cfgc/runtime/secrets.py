@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from cfgc.errors import CfgcError, ExternalError, InputError
+from cfgc.base.errors import CfgcError, ExternalError, InputError
 from cfgc.runtime.snapshot import BundleSnapshot, SecretReference
 from cfgc.secrets import Keyring
 from cfgc.secrets.keypath import get_path

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cfgc.errors import ExternalError, IntegrityError
-from cfgc.fslock import file_lock
+from cfgc.base.errors import ExternalError, IntegrityError
+from cfgc.base.fslock import file_lock
 from cfgc.runtime.fetch import RollbackError
 from cfgc.runtime.privfile import write_private
 from cfgc.stores.pointer import Pointer

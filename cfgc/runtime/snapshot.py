@@ -28,10 +28,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from cfgc.errors import InputError
+from cfgc.base.errors import InputError
+from cfgc.base.secretrefs import SECRET_KEY
 from cfgc.runtime.fetch import Verified
 from cfgc.runtime.pack import PackedFiles
-from cfgc.secretrefs import SECRET_KEY
 
 
 class ConfigError(InputError, KeyError):

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cfgc.canonical import sha256_digest
-from cfgc.errors import CfgcError, ExternalError
+from cfgc.base.canonical import sha256_digest
+from cfgc.base.errors import CfgcError, ExternalError
+from cfgc.bundle.signing import Verifier
 from cfgc.runtime.cache import BundleCache, CacheError
 from cfgc.runtime.fetch import Verified, fetch
 from cfgc.runtime.freshness import PointerPolicy
@@ -29,7 +30,6 @@ from cfgc.runtime.health import Metrics, reason_of
 from cfgc.runtime.memory import release_memory
 from cfgc.runtime.pack import PackedFiles
 from cfgc.runtime.snapshot import PARSED_MAX, BundleSnapshot, build
-from cfgc.signing import Verifier
 from cfgc.stores import Store, open_store
 
 log = logging.getLogger("cfgc.runtime")

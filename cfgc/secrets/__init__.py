@@ -6,6 +6,8 @@ Typical use::
     tree = decrypt_file("tenants/acme/secrets.yaml", default_keyring())
 
 See ``docs/secrets.md`` for the key model (who holds which key).
+
+May import: cfgc.base, cfgc.repo.
 """
 
 import importlib

@@ -15,7 +15,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from cfgc.errors import CfgcError
+from cfgc.base.errors import CfgcError
 from cfgc.secrets.keysources import Keyring, default_keyring
 from cfgc.secrets.ops import PathLike, decrypt_file
 

@@ -24,7 +24,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from cfgc.errors import IntegrityError
+from cfgc.base.errors import IntegrityError
 
 NONCE_SIZE = 32
 TAG_SIZE = 16

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from cfgc.errors import InputError
+from cfgc.base.errors import InputError
 from cfgc.secrets.keysources.age import RECIPIENTS_ENV, check_recipient
 from cfgc.secrets.metadata import AgeKey, KeyGroup, KmsKey, MasterKey, OpaqueKey, SopsMetadata
 from cfgc.secrets.rules import DEFAULT_RULE, EncryptionRule, rule_from_mapping

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cfgc.errors import InputError, IntegrityError
+from cfgc.base.errors import InputError, IntegrityError
 from cfgc.secrets import cipher, comments
 from cfgc.secrets.cipher import Comment
 from cfgc.secrets.mac import MacBuilder, encrypt_mac, verify

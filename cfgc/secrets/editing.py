@@ -27,7 +27,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from cfgc.errors import ExternalError, InputError
+from cfgc.base.errors import ExternalError, InputError
 from cfgc.secrets import fileio, ops, txn
 from cfgc.secrets.keysources import Keyring
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cfgc.errors import InputError
+from cfgc.base.errors import InputError
 from cfgc.secrets import comments, yamlemit, yamlio
 from cfgc.secrets.cipher import format_go_time
 

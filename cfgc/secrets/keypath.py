@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from cfgc.errors import InputError
+from cfgc.base.errors import InputError
 
 
 def parse_key_path(text: str) -> list[str | int]:

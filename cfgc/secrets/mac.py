@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 
-from cfgc.errors import IntegrityError
+from cfgc.base.errors import IntegrityError
 from cfgc.secrets import cipher
 
 MAC_ONLY_ENCRYPTED_INIT = hashlib.sha256(b"sops").digest()

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from cfgc.errors import InputError
+from cfgc.base.errors import InputError
 from cfgc.secrets.rules import DEFAULT_RULE, EncryptionRule, rule_from_mapping
 
 FORMAT_VERSION = "3.11.0"

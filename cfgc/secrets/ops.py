@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from cfgc.errors import CfgcError, InputError
+from cfgc.base.errors import CfgcError, InputError
 from cfgc.secrets import comments, fileio, txn
 from cfgc.secrets.creation_rules import rule_for_new_file
 from cfgc.secrets.document import (

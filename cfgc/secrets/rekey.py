@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cfgc.errors import CfgcError, InputError
+from cfgc.base.errors import CfgcError, InputError
 from cfgc.secrets import txn, walk
 from cfgc.secrets.creation_rules import key_drift, rule_for
 from cfgc.secrets.document import encrypt_document, split_document
@@ -131,7 +131,7 @@ def apply_all(paths: Sequence[str | Path], one: Callable[[Path], KeyPlan], *, dr
     (unparseable, a link, another format) are reported too.  Either makes
     this raise at the end: the first failure's exit code, 1 for skipped files.
     """
-    from cfgc.errors import ExternalError, IntegrityError, UsageError
+    from cfgc.base.errors import ExternalError, IntegrityError, UsageError
 
     found = walk.scan([Path(p) for p in paths] or [Path(".")])
     if not found.files and not found.skipped:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from cfgc.errors import InputError
+from cfgc.base.errors import InputError
 
 DEFAULT_UNENCRYPTED_SUFFIX = "_unencrypted"
 RULE_KINDS = (

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from cfgc.errors import InputError, IntegrityError
+from cfgc.base.errors import InputError, IntegrityError
 
 
 def _mul(a: int, b: int) -> int:

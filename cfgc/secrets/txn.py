@@ -2,7 +2,7 @@
 
 Every cfgc command that rewrites a SOPS file (``set``, ``edit``, ``updatekeys``,
 ``rotate``, ``encrypt --in-place``) reads, changes and writes it while holding
-the file's sidecar lock (:func:`cfgc.fslock.file_lock`), and checks just before
+the file's sidecar lock (:func:`cfgc.base.fslock.file_lock`), and checks just before
 the atomic rename that the bytes on disk are still the ones it read.  So two
 concurrent cfgc writers are serialised (both changes are kept), and a change
 made meanwhile by a writer that ignores the lock (the sops binary, a git
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cfgc.errors import ExternalError, InputError, UsageError
-from cfgc.fslock import file_lock
+from cfgc.base.errors import ExternalError, InputError, UsageError
+from cfgc.base.fslock import file_lock
 from cfgc.secrets import fileio
 
 LOCK_TIMEOUT_ENV = "CFGC_SECRETS_LOCK_TIMEOUT"

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from cfgc.errors import InputError
+from cfgc.base.errors import InputError
 from cfgc.secrets import fileio
 from cfgc.secrets.document import is_encrypted
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from cfgc.errors import InputError
-from cfgc.loading import MAX_EXPANDED_NODES
+from cfgc.base.errors import InputError
+from cfgc.base.loading import MAX_EXPANDED_NODES
 from cfgc.secrets.cipher import Comment
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from cfgc.errors import InputError
+from cfgc.base.errors import InputError
 from cfgc.secrets.cipher import Comment, format_go_time
 
 INDENT = 4

@@ -25,8 +25,8 @@ from typing import Any
 
 import yaml
 
-from cfgc.errors import InputError
-from cfgc.loading import decode, diagnose, guard_depth
+from cfgc.base.errors import InputError
+from cfgc.base.loading import decode, diagnose, guard_depth
 from cfgc.secrets.cipher import NanoTime
 from cfgc.secrets.yamlcomments import build
 

@@ -2,13 +2,15 @@
 
 ``open_store(url)`` gives a :class:`~cfgc.stores.base.Store` for
 ``file:///abs/path``, ``s3://bucket/prefix`` or ``oci://host[:port]/repository``.
+
+May import: cfgc.base, cfgc.repo, cfgc.secrets, cfgc.compile, cfgc.bundle; never cfgc.review.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from cfgc.errors import UsageError
+from cfgc.base.errors import UsageError
 from cfgc.stores.base import ChannelRead, ConflictError, Store
 
 __all__ = ["ChannelRead", "ConflictError", "Store", "open_store"]

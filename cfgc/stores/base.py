@@ -26,8 +26,8 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from cfgc.canonical import sha256_digest
-from cfgc.errors import ExternalError, IntegrityError, UsageError
+from cfgc.base.canonical import sha256_digest
+from cfgc.base.errors import ExternalError, IntegrityError, UsageError
 from cfgc.stores.bounds import MANIFEST_MAX
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")

@@ -23,7 +23,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from cfgc.errors import IntegrityError
+from cfgc.base.errors import IntegrityError
 
 KIB = 1024
 MIB = 1024 * KIB

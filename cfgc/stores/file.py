@@ -21,9 +21,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from cfgc.canonical import sha256_digest
-from cfgc.errors import ExternalError, IntegrityError
-from cfgc.fslock import locked
+from cfgc.base.canonical import sha256_digest
+from cfgc.base.errors import ExternalError, IntegrityError
+from cfgc.base.fslock import locked
 from cfgc.stores.base import (
     ChannelRead,
     ConflictError,

@@ -28,7 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cfgc.attest import (
+from cfgc.base.canonical import canonical_json, sha256_digest
+from cfgc.base.errors import IntegrityError
+from cfgc.base.repopath import read_under
+from cfgc.bundle.attest import (
     MANIFEST_TYPE,
     PROVENANCE,
     SIGNATURE,
@@ -36,10 +39,7 @@ from cfgc.attest import (
     listed_files,
     read_manifest,
 )
-from cfgc.canonical import canonical_json, sha256_digest
-from cfgc.errors import IntegrityError
-from cfgc.repopath import read_under
-from cfgc.signing import Verifier, verify_envelope
+from cfgc.bundle.signing import Verifier, verify_envelope
 from cfgc.stores.base import Store, check_digest
 from cfgc.stores.bounds import MAX_SIGNATURES, compressed_bound
 

@@ -30,8 +30,8 @@ import re
 import time
 from typing import Any
 
-from cfgc.canonical import canonical_json, sha256_digest
-from cfgc.errors import ExternalError, IntegrityError
+from cfgc.base.canonical import canonical_json, sha256_digest
+from cfgc.base.errors import ExternalError, IntegrityError
 from cfgc.stores.base import (
     ChannelRead,
     check_channel,

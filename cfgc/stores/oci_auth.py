@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cfgc.errors import ExternalError
+from cfgc.base.errors import ExternalError
 
 HELPER_TIMEOUT = 30.0  # seconds for one `docker-credential-<name> get` (cloud helpers call an API)
 HELPER_MAX_OUTPUT = 64 * 1024  # bytes of helper stdout accepted

@@ -31,8 +31,8 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from cfgc.errors import IntegrityError
-from cfgc.signing import decode_payload
+from cfgc.base.errors import IntegrityError
+from cfgc.bundle.signing import decode_payload
 from cfgc.stores.base import ChannelRead, ConflictError, check_digest
 from cfgc.stores.bounds import MAX_POINTER_TRIES, POINTER_MAX, VERSION_MAX
 from cfgc.stores.layout import ARTIFACT_TYPE, CHANNEL_TYPE, version_id

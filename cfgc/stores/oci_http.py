@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import urllib3
 
-from cfgc.errors import ExternalError, IntegrityError, UsageError
+from cfgc.base.errors import ExternalError, IntegrityError, UsageError
 from cfgc.stores.oci_auth import Credentials, docker_credentials
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}

@@ -31,8 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cfgc.canonical import canonical_json, sha256_digest
-from cfgc.errors import ExternalError, IntegrityError
+from cfgc.base.canonical import canonical_json, sha256_digest
+from cfgc.base.errors import ExternalError, IntegrityError
 from cfgc.stores.base import ConflictError, check_digest
 from cfgc.stores.bounds import MAX_REFERRER_PAGES, MAX_REFERRERS, REFERRERS_MAX
 

@@ -27,9 +27,9 @@ import re
 import time
 from dataclasses import asdict, dataclass
 
-from cfgc.canonical import canonical_json
-from cfgc.errors import IntegrityError, UsageError
-from cfgc.signing import Signer, Verifier, decode_payload, sign_envelope, verify_envelope
+from cfgc.base.canonical import canonical_json
+from cfgc.base.errors import IntegrityError, UsageError
+from cfgc.bundle.signing import Signer, Verifier, decode_payload, sign_envelope, verify_envelope
 from cfgc.stores.layout import CHANNEL_TYPE
 
 _REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")

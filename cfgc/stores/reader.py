@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cfgc.attest import listed_files, verify_bundle
-from cfgc.bundle import swap_into
-from cfgc.canonical import canonical_json, sha256_digest
-from cfgc.errors import InputError, IntegrityError, UsageError
-from cfgc.signing import Verifier
+from cfgc.base.canonical import canonical_json, sha256_digest
+from cfgc.base.errors import InputError, IntegrityError, UsageError
+from cfgc.bundle.attest import listed_files, verify_bundle
+from cfgc.bundle.layout import swap_into
+from cfgc.bundle.signing import Verifier
 from cfgc.stores.base import Store, check_channel, check_digest, check_version
 from cfgc.stores.bounds import MANIFEST_MAX, gunzip, signed_size
 from cfgc.stores.layout import VersionInfo, layer_map, parse_version, read_blob, signed_manifest

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cfgc.awserrors import describe as describe_aws
-from cfgc.errors import ExternalError, IntegrityError
+from cfgc.base.awserrors import describe as describe_aws
+from cfgc.base.errors import ExternalError, IntegrityError
 from cfgc.stores.base import (
     ChannelRead,
     ConflictError,

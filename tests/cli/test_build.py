@@ -2,7 +2,7 @@ import json
 import os
 from pathlib import Path
 
-from cfgc.canonical import canonical_json, sha256_digest
+from cfgc.base.canonical import canonical_json, sha256_digest
 from tests.fixtures.repos import git, git_init
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cfgc.sources import GitSource
+from cfgc.repo.sources import GitSource
 from tests.fixtures.repos import git, git_init
 
 CONFIG = """\

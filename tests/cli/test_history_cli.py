@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from cfgc.redact import MARKER
+from cfgc.secrets.redact import MARKER
 from tests.fixtures.repos import git, git_init
 
 
@@ -40,7 +40,7 @@ def test_history_unknown_target(example_repo, run_cfgc) -> None:  # type: ignore
 
 
 def test_history_of_a_secret_is_by_path_only(make_repo) -> None:  # type: ignore[no-untyped-def]
-    from cfgc.history import entry_json, value_history
+    from cfgc.review.history import entry_json, value_history
 
     enc = "ENC[AES256_GCM,data:{},iv:aXZpdml2,tag:dGFndGFn,type:str]"
     meta = "sops:\n  mac: ENC[AES256_GCM,data:bWFj,iv:aXY=,tag:dGFn,type:str]\n  version: 3.9.0\n"

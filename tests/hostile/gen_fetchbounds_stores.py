@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from cfgc.signing import generate_keypair, load_signer
+from cfgc.bundle.signing import generate_keypair, load_signer
 from cfgc.stores.file import FileStore
 from tests.unit.runtime.bundles import Publisher
 from tests.unit.runtime.tamper import add_layer, gzip_zeros, publish_forged_digest, swap_layer

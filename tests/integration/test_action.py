@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from tests.fixtures.repos import ROOT, git, git_init, write_files
-from tests.unit.report.scenario import CANARIES, CHANGES, CONFIG, FILES
+from tests.unit.review.report.scenario import CANARIES, CHANGES, CONFIG, FILES
 
 _EXPR = re.compile(r"\$\{\{\s*([^}]+?)\s*\}\}")
 
@@ -329,6 +329,6 @@ def test_example_release_turns_the_oidc_token_into_aws_credentials_before_publis
         assert aws < s3 and "role-to-assume" in steps[aws]["with"]
     action = yaml.safe_load((ROOT / "action.yml").read_text())
     # Every output the run step writes is declared (the step writes them via set_outputs).
-    written = set(re.findall(r'"([a-z-]+)": ', (ROOT / "cfgc/github.py").read_text().split("set_outputs({", 1)[1]
+    written = set(re.findall(r'"([a-z-]+)": ', (ROOT / "cfgc/review/github.py").read_text().split("set_outputs({", 1)[1]
                              .split("})", 1)[0])) | {"report-file"}
     assert written <= set(action["outputs"])

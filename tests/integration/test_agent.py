@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cfgc.signing import generate_keypair, load_signer
+from cfgc.bundle.signing import generate_keypair, load_signer
 from cfgc.stores.file import FileStore
 from tests.fixtures.repos import cfgc_bin
 from tests.fixtures.servers import free_port

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 
-from cfgc.signing import generate_keypair, load_signer
+from cfgc.bundle.signing import generate_keypair, load_signer
 from cfgc.stores.file import FileStore
 from tests.integration.test_agent import Agent
 from tests.unit.runtime.bundles import ACME_KEY, Publisher, chat

@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
-from cfgc.signing import load_signer
+from cfgc.bundle.signing import load_signer
 from cfgc.stores.file import FileStore
 from tests.integration.test_agent import Agent, T
 from tests.unit.runtime.bundles import Publisher, chat

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from cfgc.canonical import canonical_json, sha256_digest
-from cfgc.errors import IntegrityError
+from cfgc.base.canonical import canonical_json, sha256_digest
+from cfgc.base.errors import IntegrityError
+from cfgc.bundle.signing import load_signer, load_verifier
 from cfgc.runtime.fetch import RollbackError
 from cfgc.runtime.freshness import runtime_policy
 from cfgc.runtime.sync import Syncer
-from cfgc.signing import load_signer, load_verifier
 from cfgc.stores import open_store
 from cfgc.stores.bounds import MAX_REFERRERS
 from cfgc.stores.layout import CHANNEL_TYPE, OCI_MANIFEST, SIGNATURES_TYPE, prepare
@@ -93,7 +93,7 @@ def test_referrer_of_another_subject_and_unsigned_pointer_are_not_accepted(pub: 
     state = reader.channel("prod")
     assert state.pointer is not None and state.pointer.version == v2 and state.pointer.serial == 2
     # A pointer for v2 signed by another key, announced with a higher serial: chosen, then refused.
-    from cfgc.signing import generate_keypair
+    from cfgc.bundle.signing import generate_keypair
 
     other = load_signer(generate_keypair(tmp_path / "other")[0])
     prep_digest = json.loads(store.get_version(v2) or b"")["config"]["digest"]

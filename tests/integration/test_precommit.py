@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from tests.fixtures.repos import ROOT, git, git_init, write_files
-from tests.unit.report.scenario import CONFIG, FILES
+from tests.unit.review.report.scenario import CONFIG, FILES
 
 
 def hook_repo(tmp: Path) -> Path:

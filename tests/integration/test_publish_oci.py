@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from cfgc.bundle.signing import load_signer, load_verifier
 from cfgc.cli.main import _register, cli
-from cfgc.publish import publish
-from cfgc.signing import load_signer, load_verifier
 from cfgc.stores import open_store
+from cfgc.stores.publish import publish
 from cfgc.stores.reader import BundleReader
 from tests.fixtures.tools import need
 from tests.unit.stores.contract import check_store_contract
@@ -177,7 +177,7 @@ def test_registry_down_exits_4_without_traceback(make_bundle) -> None:
 
 
 def test_interrupted_upload_is_invisible_and_publish_resumes(repo_url: str, make_bundle) -> None:
-    from cfgc.errors import ExternalError
+    from cfgc.base.errors import ExternalError
     from cfgc.stores.layout import prepare
     from cfgc.stores.oci import OciStore
 

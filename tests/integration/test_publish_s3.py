@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from cfgc.bundle.signing import load_signer, load_verifier
 from cfgc.cli.main import _register, cli
-from cfgc.publish import publish
-from cfgc.signing import load_signer, load_verifier
 from cfgc.stores import open_store
+from cfgc.stores.publish import publish
 from cfgc.stores.reader import BundleReader
 from tests.unit.stores.contract import check_store_contract
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from cfgc.signing import load_signer
+from cfgc.bundle.signing import load_signer
 from cfgc.stores import open_store
 from cfgc.stores.base import Store
 from tests.fixtures.repos import cfgc_bin

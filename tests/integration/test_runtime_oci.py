@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from cfgc.errors import CfgcError, ExternalError, IntegrityError
+from cfgc.base.errors import CfgcError, ExternalError, IntegrityError
+from cfgc.bundle.signing import generate_keypair, load_signer
 from cfgc.runtime import ConfigClient
 from cfgc.runtime.fetch import RollbackError
 from cfgc.secrets import default_keyring
-from cfgc.signing import generate_keypair, load_signer
 from cfgc.stores import open_store
 from tests.unit.runtime.bundles import ACME_KEY, Publisher, chat
 from tests.unit.runtime.proxy import Proxy

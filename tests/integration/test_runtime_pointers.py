@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from cfgc.errors import IntegrityError
-from cfgc.publish import PointerTerms, publish, refresh_channel
+from cfgc.base.errors import IntegrityError
+from cfgc.bundle.signing import load_signer, load_verifier
 from cfgc.runtime.fetch import RollbackError
 from cfgc.runtime.freshness import ExpiredError, runtime_policy
 from cfgc.runtime.sync import Syncer
-from cfgc.signing import load_signer, load_verifier
 from cfgc.stores import Store, open_store
 from cfgc.stores.layout import parse_version
 from cfgc.stores.pointer import decode_pointer
+from cfgc.stores.publish import PointerTerms, publish, refresh_channel
 from tests.unit.runtime.bundles import chat, write
 
 T = "acme/prod/chat"

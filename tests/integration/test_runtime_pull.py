@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cfgc.signing import load_signer
+from cfgc.bundle.signing import load_signer
 from cfgc.stores.file import FileStore
 from tests.unit.runtime.bundles import ACME_KEY, Publisher, chat
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cfgc.fslock import file_lock, lock_path
+from cfgc.base.fslock import file_lock, lock_path
 from cfgc.secrets import ops
 from cfgc.secrets.keysources import default_keyring
 from tests.fixtures.repos import cfgc_bin

@@ -12,7 +12,7 @@ from typing import Any
 import pyrage
 import pytest
 
-from cfgc.errors import ExternalError
+from cfgc.base.errors import ExternalError
 from cfgc.secrets import fileio, ops
 from cfgc.secrets.keysources import default_keyring
 from tests.fixtures.tools import need

@@ -13,7 +13,7 @@ import pytest
 import cfgc
 from tests.fixtures.repos import git_init
 
-HEAVY = ("jinja2", "boto3", "regopy", "jsonschema_rs", "cryptography", "cfgc.api", "cfgc.pipeline")
+HEAVY = ("jinja2", "boto3", "regopy", "jsonschema_rs", "cryptography", "cfgc.api", "cfgc.bundle.pipeline")
 
 
 def test_import_cfgc_loads_no_heavy_module() -> None:
@@ -134,9 +134,9 @@ def test_diff_and_check_between_refs(example_repo: Path) -> None:
 
 
 def test_pull_a_target_and_a_bundle(example_repo: Path, tmp_path: Path, signing_key) -> None:
-    from cfgc.publish import publish
-    from cfgc.signing import load_signer
+    from cfgc.bundle.signing import load_signer
     from cfgc.stores import open_store
+    from cfgc.stores.publish import publish
 
     signer = load_signer(signing_key[0])
     built = cfgc.build_bundle(example_repo, tmp_path / "b", sign_key=signing_key[0], cache=False)

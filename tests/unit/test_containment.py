@@ -1,16 +1,16 @@
-"""Containment of the repo and of the output: every reader and writer goes through cfgc.repopath."""
+"""Containment of the repo and of the output: every reader and writer goes through cfgc.base.repopath."""
 
 from pathlib import Path
 
 import pytest
 
-from cfgc.attest import listed_files
-from cfgc.bundle import target_path, write_file
-from cfgc.config import load_config
-from cfgc.errors import InputError, IntegrityError, MultipleErrors
-from cfgc.hierarchy import Hierarchy
-from cfgc.schema import schema_files
-from cfgc.sources import DirSource, GitSource
+from cfgc.base.errors import InputError, IntegrityError, MultipleErrors
+from cfgc.bundle.attest import listed_files
+from cfgc.bundle.layout import target_path, write_file
+from cfgc.compile.schema import schema_files
+from cfgc.repo.config import load_config
+from cfgc.repo.hierarchy import Hierarchy
+from cfgc.repo.sources import DirSource, GitSource
 from tests.fixtures.repos import git_init
 
 HIER = "version: 1\nhierarchy: ['envs/{env}.yaml', 's/{env}/{service}.yaml']\n"
@@ -167,7 +167,7 @@ def test_manifest_paths_inside_pass() -> None:
     assert [p for p, _, _ in got] == ["targets/a/b.json", "prompts/p/1.0.0.j2", "secrets/t/s.yaml"]
 
 
-_FORKED: list[GitSource] = []  # inherited by forked workers, as cfgc.parallel shares the compiler
+_FORKED: list[GitSource] = []  # inherited by forked workers, as cfgc.base.parallel shares the compiler
 
 
 def _read_in_worker(paths):

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import cfgc.build as build_core
+import cfgc.bundle.build as build_core
+from cfgc.base.errors import EXIT_BUG, EXIT_EXTERNAL, environment_error
 from cfgc.cli.main import cli
-from cfgc.errors import EXIT_BUG, EXIT_EXTERNAL, environment_error
 
 ENVIRONMENT = ["ENOSPC", "EDQUOT", "EACCES", "EPERM", "EROFS", "EMFILE", "ENFILE", "EADDRINUSE"]
 
@@ -40,7 +40,7 @@ def _run_build(monkeypatch, tmp_path: Path, exc: BaseException):
     def boom(*args, **kwargs):
         raise exc
 
-    monkeypatch.setattr(build_core, "build_bundle", boom)  # what `cfgc build` calls, via cfgc.build()
+    monkeypatch.setattr(build_core, "build_bundle", boom)  # what `cfgc build` calls, via cfgc.bundle.build()
     (tmp_path / "cfgc.yaml").write_text("version: 1\nhierarchy: [svc/{service}.yaml]\ntargets: '{service}'\n")
     return CliRunner().invoke(cli, ["build", "--repo", str(tmp_path), "--out", str(tmp_path / "out")])
 

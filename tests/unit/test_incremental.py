@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from cfgc import trace
-from cfgc.compiler import Compiler
-from cfgc.diff import compare, open_sides
-from cfgc.hierarchy import Hierarchy
-from cfgc.loading import load_yaml
-from cfgc.provenance import Provenance
-from cfgc.sources import GitSource
+from cfgc.base.loading import load_yaml
+from cfgc.compile import trace
+from cfgc.compile.compiler import Compiler
+from cfgc.compile.provenance import Provenance
+from cfgc.repo.hierarchy import Hierarchy
+from cfgc.repo.sources import GitSource
+from cfgc.review.diff import compare, open_sides
 from tests.fixtures.repos import commit_files, git_init
-from tests.unit.test_diff import BASE
+from tests.unit.review.test_diff import BASE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,8 +41,8 @@ def test_build_command_defers_what_a_warm_build_does_not_use() -> None:
 
 
 def test_semver_patterns_compile_on_first_use_and_unknown_names_fail() -> None:
-    from cfgc import semver_re
-    from cfgc.semver import Range, Version
+    from cfgc.compile import semver_re
+    from cfgc.compile.semver import Range, Version
 
     assert Range.parse("^1.2 || ~0.9").matches(Version.parse("1.2.3"))
     assert not Range.parse("1.x - 1.1").matches(Version.parse("1.2.3"))
@@ -131,9 +131,9 @@ def test_traced_prefix_is_shared_and_not_changed_by_later_layers() -> None:
 
 
 def test_hierarchy_still_refuses_an_unsafe_name_after_safe_ones(make_repo) -> None:  # type: ignore[no-untyped-def]
-    from cfgc.config import load_config
-    from cfgc.errors import InputError
-    from cfgc.sources import DirSource
+    from cfgc.base.errors import InputError
+    from cfgc.repo.config import load_config
+    from cfgc.repo.sources import DirSource
 
     root = make_repo({**BASE, "tenants/acme/dev/-bad.yaml": "x: 1\n"})
     config = load_config(DirSource(root))

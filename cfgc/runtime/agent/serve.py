@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cfgc.errors import UsageError
+from cfgc.base.errors import UsageError
 from cfgc.runtime.agent.app import Agent
 from cfgc.runtime.agent.http import Limits
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from cfgc.errors import CfgcError, ExternalError, InputError
+from cfgc.base.errors import CfgcError, ExternalError, InputError
 from cfgc.secrets import shamir
 from cfgc.secrets.metadata import KeyGroup, MasterKey, SopsMetadata
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pyrage
 
-from cfgc.errors import ExternalError, InputError
+from cfgc.base.errors import ExternalError, InputError
 from cfgc.secrets.keysources import KeyUnavailable
 from cfgc.secrets.metadata import AgeKey, MasterKey
 

@@ -20,7 +20,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from cfgc.errors import CfgcError, ExternalError, InputError, IntegrityError
+from cfgc.base.errors import CfgcError, ExternalError, InputError, IntegrityError
 from cfgc.secrets import fileio
 from cfgc.secrets.metadata import SopsMetadata
 

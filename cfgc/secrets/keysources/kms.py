@@ -16,7 +16,7 @@ import socket
 from dataclasses import replace
 from typing import Any
 
-from cfgc.awserrors import describe as describe_aws
+from cfgc.base.awserrors import describe as describe_aws
 from cfgc.secrets.keysources import KeyUnavailable
 from cfgc.secrets.metadata import KmsKey, MasterKey
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from cfgc.base.errors import Location
 from cfgc.cli.failure import failure_json
 from cfgc.cli.main import cli
-from cfgc.errors import Location
 
 
 def test_failure_document_shape() -> None:

@@ -6,12 +6,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from cfgc.attest import sign_bundle
-from cfgc.bundle import BundleFile, write_bundle
-from cfgc.canonical import canonical_json, sha256_digest
-from cfgc.publish import publish
-from cfgc.signing import Signer
+from cfgc.base.canonical import canonical_json, sha256_digest
+from cfgc.bundle.attest import sign_bundle
+from cfgc.bundle.layout import BundleFile, write_bundle
+from cfgc.bundle.signing import Signer
 from cfgc.stores.base import Store
+from cfgc.stores.publish import publish
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "repo"

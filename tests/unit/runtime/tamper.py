@@ -14,9 +14,9 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from cfgc.attest import MANIFEST_TYPE, SIGNATURE
-from cfgc.canonical import canonical_json, sha256_digest
-from cfgc.signing import Signer, sign_envelope
+from cfgc.base.canonical import canonical_json, sha256_digest
+from cfgc.bundle.attest import MANIFEST_TYPE, SIGNATURE
+from cfgc.bundle.signing import Signer, sign_envelope
 from cfgc.stores.base import Store
 from cfgc.stores.layout import CONTENT_DIGEST, TITLE, version_id
 from cfgc.stores.pointer import decode_pointer, encode_pointer

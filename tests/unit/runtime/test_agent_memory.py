@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from cfgc.publish import refresh_channel
+from cfgc.bundle.signing import load_signer, load_verifier
 from cfgc.runtime.agent.app import Agent
 from cfgc.runtime.agent.http import response
 from cfgc.runtime.sync import Syncer
-from cfgc.signing import load_signer, load_verifier
 from cfgc.stores.file import FileStore
+from cfgc.stores.publish import refresh_channel
 from tests.unit.runtime.bundles import Publisher, chat
 
 N = 12

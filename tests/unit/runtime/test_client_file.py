@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from cfgc.errors import ExternalError, IntegrityError
+from cfgc.base.errors import ExternalError, IntegrityError
+from cfgc.bundle.signing import generate_keypair, load_signer
 from cfgc.runtime import ConfigClient
 from cfgc.runtime.fetch import RollbackError
 from cfgc.runtime.prompts import PromptError
 from cfgc.runtime.secrets import SecretError
 from cfgc.runtime.snapshot import ConfigError
 from cfgc.secrets import default_keyring
-from cfgc.signing import generate_keypair, load_signer
 from cfgc.stores.bounds import MANIFEST_MAX
 from cfgc.stores.file import FileStore
 from tests.unit.runtime.bundles import ACME_KEY, GLOBEX_KEY, Publisher, chat

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from cfgc.errors import IntegrityError
+from cfgc.base.errors import IntegrityError
+from cfgc.bundle.signing import load_signer, load_verifier
 from cfgc.runtime.cache import BundleCache
 from cfgc.runtime.sync import Syncer
-from cfgc.signing import load_signer, load_verifier
 from cfgc.stores.bounds import MANIFEST_MAX
 from cfgc.stores.file import FileStore
 from cfgc.stores.reader import BundleReader

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from cfgc.bundle.signing import load_signer
 from cfgc.cli.main import _register, cli
-from cfgc.publish import PointerTerms, publish, refresh_channel
-from cfgc.signing import load_signer
 from cfgc.stores.file import FileStore
+from cfgc.stores.publish import PointerTerms, publish, refresh_channel
 from tests.unit.runtime.bundles import chat, write
 
 T = "acme/prod/chat"

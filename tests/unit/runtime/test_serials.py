@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cfgc.errors import EXIT_INTEGRITY, IntegrityError
+from cfgc.base.errors import EXIT_INTEGRITY, IntegrityError
 from cfgc.runtime.fetch import RollbackError
 from cfgc.runtime.freshness import ExpiredError, LegacyPointerError, PointerPolicy
 from cfgc.runtime.serials import SerialState, StateFileError

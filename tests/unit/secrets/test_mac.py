@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from cfgc.errors import IntegrityError
+from cfgc.base.errors import IntegrityError
 from cfgc.secrets import cipher
 from cfgc.secrets.mac import MacBuilder, decrypt_mac, encrypt_mac, verify
 

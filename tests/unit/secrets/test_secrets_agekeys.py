@@ -11,7 +11,7 @@ from pathlib import Path
 import pyrage
 import pytest
 
-from cfgc.errors import ExternalError, InputError
+from cfgc.base.errors import ExternalError, InputError
 from cfgc.secrets import fileio, ops
 from cfgc.secrets.keysources import Keyring, default_keyring
 from cfgc.secrets.keysources.age import AgeSource

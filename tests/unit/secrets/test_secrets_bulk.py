@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from cfgc.errors import IntegrityError
+from cfgc.base.errors import IntegrityError
 from cfgc.secrets.bulk import decrypt_files
 from cfgc.secrets.ops import encrypt_file
 

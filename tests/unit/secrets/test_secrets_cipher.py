@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cfgc.errors import IntegrityError
+from cfgc.base.errors import IntegrityError
 from cfgc.secrets import cipher
 
 KEY = bytes(range(32))

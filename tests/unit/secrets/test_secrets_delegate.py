@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cfgc.errors import ExternalError, InputError, IntegrityError
+from cfgc.base.errors import ExternalError, InputError, IntegrityError
 from cfgc.secrets import fileio, ops
 from cfgc.secrets.document import split_document
 from cfgc.secrets.keysources import Keyring, delegate

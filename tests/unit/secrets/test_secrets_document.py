@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cfgc.errors import IntegrityError
+from cfgc.base.errors import IntegrityError
 from cfgc.secrets import cipher, fileio
 from cfgc.secrets.document import (
     Stash,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from cfgc.errors import ExternalError, InputError
+from cfgc.base.errors import ExternalError, InputError
 from cfgc.secrets import fileio, ops
 from cfgc.secrets.keysources import Keyring
 

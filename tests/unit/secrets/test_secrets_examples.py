@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from cfgc.config import load_config
-from cfgc.errors import InputError
+from cfgc.base.errors import InputError
+from cfgc.compile.hygiene import hygiene_findings, parse_time
+from cfgc.repo.config import load_config
+from cfgc.repo.sources import DirSource
 from cfgc.secrets import fileio, ops
 from cfgc.secrets.creation_rules import rule_for
-from cfgc.secrets.hygiene import hygiene_findings, parse_time
 from cfgc.secrets.keysources import default_keyring
-from cfgc.sources import DirSource
 
 EXAMPLE = Path(__file__).parents[3] / "examples" / "repo"
 KEYS = EXAMPLE / "test-keys-DO-NOT-USE"

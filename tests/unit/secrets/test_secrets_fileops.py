@@ -9,7 +9,7 @@ import pyrage
 import pytest
 from click.testing import CliRunner
 
-from cfgc.errors import InputError
+from cfgc.base.errors import InputError
 from cfgc.secrets import fileio, ops, rekey, walk
 from cfgc.secrets.keysources import Keyring
 from cfgc.secrets.keysources.age import AgeSource

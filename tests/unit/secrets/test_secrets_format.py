@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cfgc.errors import InputError
+from cfgc.base.errors import InputError
 from cfgc.secrets import cipher, comments, fileio, ops, yamlemit, yamlio
 from cfgc.secrets.cipher import Comment
 from cfgc.secrets.document import decrypt_tree, encrypt_tree
@@ -182,7 +182,7 @@ def test_an_alias_bomb_in_a_secrets_file_is_refused_quickly() -> None:
     """Secrets files come from pull requests too: alias expansion is bounded as in layers."""
     import time
 
-    from cfgc.errors import InputError as _InputError
+    from cfgc.base.errors import InputError as _InputError
     from cfgc.secrets import yamlio as _yamlio
 
     text = 'l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'

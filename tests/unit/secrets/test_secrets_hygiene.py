@@ -10,11 +10,11 @@ import pyrage
 import pytest
 import yaml
 
-from cfgc.config import RepoConfig, load_config
-from cfgc.diagnostics import Diagnostic
-from cfgc.errors import Location
+from cfgc.base.diagnostics import Diagnostic
+from cfgc.base.errors import Location
+from cfgc.compile.hygiene import format_path, hygiene_findings
+from cfgc.repo.config import RepoConfig, load_config
 from cfgc.secrets import fileio, ops
-from cfgc.secrets.hygiene import format_path, hygiene_findings
 from cfgc.secrets.keysources import Keyring
 from cfgc.secrets.keysources.age import AgeSource
 from cfgc.secrets.scan import classify, shannon_entropy
@@ -72,7 +72,7 @@ def test_format_path() -> None:
 
 
 def _repo(tmp_path: Path, files: dict[str, str]) -> tuple[Any, RepoConfig]:
-    from cfgc.sources import DirSource
+    from cfgc.repo.sources import DirSource
 
     (tmp_path / "cfgc.yaml").write_text(CFGC_YAML)
     for name, text in files.items():
@@ -177,7 +177,7 @@ def _encrypted_repo(
     plain.write_text(f"providers:\n  openai:\n    api_key: {OPENAI}\nkey_id_unencrypted: acme-1\n")
     ops.encrypt_file(plain, kr, in_place=True)
     (tmp_path / ".sops.yaml").write_text(_sops_yaml(*rule_recipients))
-    from cfgc.sources import DirSource
+    from cfgc.repo.sources import DirSource
 
     return DirSource(tmp_path), cfg, rel
 

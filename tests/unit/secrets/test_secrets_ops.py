@@ -7,7 +7,7 @@ from pathlib import Path
 import pyrage
 import pytest
 
-from cfgc.errors import CfgcError, InputError, IntegrityError
+from cfgc.base.errors import CfgcError, InputError, IntegrityError
 from cfgc.secrets import fileio, ops
 from cfgc.secrets.keysources import Keyring
 from cfgc.secrets.keysources.age import AgeSource

@@ -4,7 +4,7 @@ import hashlib
 
 import pytest
 
-from cfgc.errors import InputError
+from cfgc.base.errors import InputError
 from cfgc.secrets import shamir
 from cfgc.secrets.mac import MAC_ONLY_ENCRYPTED_INIT, MacBuilder
 from cfgc.secrets.rules import DEFAULT_RULE, EncryptionRule, rule_from_mapping

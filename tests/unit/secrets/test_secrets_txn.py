@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cfgc.errors import UsageError
+from cfgc.base.errors import UsageError
 from cfgc.secrets import editing, fileio, ops, txn
 from cfgc.secrets.keysources import Keyring
 

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from cfgc.errors import InputError
+from cfgc.base.errors import InputError
 from cfgc.secrets import fileio
 from cfgc.secrets.yamlio import resolve_plain
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cfgc.errors import IntegrityError
-from cfgc.signing import Signer
+from cfgc.base.errors import IntegrityError
+from cfgc.bundle.signing import Signer
 from cfgc.stores.base import ConflictError, Store
 from cfgc.stores.layout import prepare
 from cfgc.stores.pointer import Pointer, encode_pointer

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cfgc.canonical import sha256_digest
-from cfgc.errors import IntegrityError
+from cfgc.base.canonical import sha256_digest
+from cfgc.base.errors import IntegrityError
 from cfgc.stores.base import check_digest, digest_hex
 from cfgc.stores.bounds import POINTER_MAX, compressed_bound, gunzip, read_capped
 from cfgc.stores.file import FileStore

@@ -18,15 +18,15 @@ from typing import Any
 
 import pytest
 
-from cfgc.canonical import sha256_digest
-from cfgc.errors import IntegrityError
-from cfgc.publish import publish, refresh_channel
-from cfgc.signing import generate_keypair, load_signer, load_verifier
+from cfgc.base.canonical import sha256_digest
+from cfgc.base.errors import IntegrityError
+from cfgc.bundle.signing import generate_keypair, load_signer, load_verifier
 from cfgc.stores import open_store
 from cfgc.stores.bounds import MAX_REFERRER_PAGES
 from cfgc.stores.layout import CHANNEL_TYPE
 from cfgc.stores.oci import OciStore
 from cfgc.stores.oci_referrers import list_referrers
+from cfgc.stores.publish import publish, refresh_channel
 from cfgc.stores.reader import BundleReader
 from tests.unit.runtime.bundles import chat, write
 from tests.unit.stores.contract import check_store_contract

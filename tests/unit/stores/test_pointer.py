@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from cfgc.errors import IntegrityError, UsageError
-from cfgc.signing import load_signer, load_verifier
+from cfgc.base.errors import IntegrityError, UsageError
+from cfgc.bundle.signing import load_signer, load_verifier
 from cfgc.stores.pointer import Pointer, decode_pointer, encode_pointer, format_time, parse_duration
 
 DIGEST = "sha256:" + "a" * 64
@@ -42,7 +42,7 @@ def test_legacy_pointer_is_recognised_and_never_expires(signing_key) -> None:
 @pytest.mark.parametrize("bad", [{"serial": True}, {"serial": -1}, {"expires": "tomorrow"},
                                  {"issued": "2026-13-40T00:00:00Z"}, {"repository": 5}])
 def test_malformed_fields_are_refused(signing_key, bad) -> None:
-    from cfgc.signing import sign_envelope
+    from cfgc.bundle.signing import sign_envelope
     from cfgc.stores.layout import CHANNEL_TYPE
 
     value = {"channel": "prod", "version": "0123456789ab", "manifest_digest": DIGEST, "serial": 1,
@@ -65,7 +65,7 @@ def test_bad_durations_are_usage_errors(text: str) -> None:
 
 # --- Behaviour pinned by mutation testing (scripts/mutation.sh stores/pointer) ---
 
-from cfgc.signing import sign_envelope  # noqa: E402
+from cfgc.bundle.signing import sign_envelope  # noqa: E402
 from cfgc.stores.layout import CHANNEL_TYPE  # noqa: E402
 from cfgc.stores.pointer import MAX_EXPIRES, check_repository, parse_time  # noqa: E402
 

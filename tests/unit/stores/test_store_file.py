@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cfgc.errors import UsageError
-from cfgc.signing import load_signer
+from cfgc.base.errors import UsageError
+from cfgc.bundle.signing import load_signer
 from cfgc.stores import open_store
 from cfgc.stores.base import check_channel
 from cfgc.stores.file import FileStore

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cfgc.errors import EXIT_EXTERNAL, ExternalError
+from cfgc.base.errors import EXIT_EXTERNAL, ExternalError
 from cfgc.stores import open_store
 
 

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from cfgc.errors import ExternalError
+from cfgc.base.errors import ExternalError
 from cfgc.stores import oci_auth
 from cfgc.stores.oci_auth import Credentials, docker_credentials
 from tests.unit.stores import credhelper

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cfgc.errors import ExternalError
+from cfgc.base.errors import ExternalError
 from cfgc.stores.oci import OciStore
 from cfgc.stores.oci_auth import Credentials, docker_credentials
 from cfgc.stores.oci_http import Registry

@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from cfgc.canonical import sha256_digest
-from cfgc.errors import ExternalError
+from cfgc.base.canonical import sha256_digest
+from cfgc.base.errors import ExternalError
 from cfgc.stores.oci import OciStore
 from cfgc.stores.oci_http import MAX_REDIRECTS, BodyTooLarge, Registry
 

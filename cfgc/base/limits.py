@@ -1,0 +1,84 @@
+"""Resource limits of a build (the ``limits`` section of cfgc.yaml).
+
+A config repo is untrusted input to the CI runner that compiles it: every
+template runs under these limits, so a hostile template fails at its line
+instead of exhausting the runner's memory or time.  YAML limits that must hold
+before cfgc.yaml itself is read are constants of :mod:`cfgc.base.loading`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+# The largest integer a config value (YAML or template result) may hold: JSON
+# consumers in most languages read numbers into 64-bit integers or doubles.
+INT_MIN = -(2**63)
+INT_MAX = 2**63 - 1
+# Integers inside a template (intermediate results) stay below this many bits.
+TEMPLATE_INT_BITS = 4096
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-template limits; the defaults are generous for configuration."""
+
+    # Characters a template may emit in total, and the size (characters, or
+    # items for lists) of any string or list it builds on the way.
+    template_output_chars: int = 1_048_576
+    # Loop iterations per template (all loops, nested ones included), and the
+    # largest range() a template may ask for.
+    template_loop_iterations: int = 100_000
+    # Wall-clock seconds per template, checked between template operations.
+    template_seconds: float = 5.0
+
+    @classmethod
+    def from_config(cls, data: Mapping[str, Any] | None, ceiling: Limits | None = None) -> Limits:
+        """The limits of cfgc.yaml's ``limits`` mapping (already schema-checked).
+
+        cfgc.yaml is part of the pull request, so it may only *lower* a limit:
+        each value is capped by ``ceiling`` (the defaults, or what the operator
+        sets in ``CFGC_LIMITS``).  Otherwise a hostile PR would simply raise
+        the limits that protect the runner from it.
+        """
+        top = ceiling or DEFAULT_LIMITS
+        known = {f.name for f in fields(cls)}
+        asked = {k: v for k, v in (data or {}).items() if k in known}
+        return cls(**{k: min(v, getattr(top, k)) for k, v in asked.items()} | {
+            k: getattr(top, k) for k in known - asked.keys()})
+
+
+DEFAULT_LIMITS = Limits()
+CEILING_ENV = "CFGC_LIMITS"
+
+
+def operator_ceiling(text: str | None) -> Limits:
+    """The highest limits a repo may ask for, from ``CFGC_LIMITS``.
+
+    ``CFGC_LIMITS="template_seconds=30,template_output_chars=4194304"`` is set
+    by whoever runs cfgc (a trusted CI workflow), never by the repo; unset, the
+    ceiling is the defaults.  A malformed value is a usage error (exit 2).
+    """
+    if not text or not text.strip():
+        return DEFAULT_LIMITS
+    known = {f.name: f.type for f in fields(Limits)}
+    values: dict[str, Any] = {}
+    for part in text.split(","):
+        name, sep, raw = part.partition("=")
+        name = name.strip()
+        try:
+            if not sep or name not in known:
+                raise ValueError
+            number = float(raw) if name == "template_seconds" else int(raw)
+            if not 0 < number < float("inf"):
+                raise ValueError
+        except ValueError:
+            from cfgc.base.errors import UsageError
+
+            raise UsageError(
+                f"{CEILING_ENV}: {part.strip()!r} is not NAME=POSITIVE_NUMBER "
+                f"(names: {', '.join(sorted(known))})"
+            ) from None
+        values[name] = number
+    return Limits(**{**{f.name: getattr(DEFAULT_LIMITS, f.name) for f in fields(Limits)}, **values})

@@ -1,0 +1,168 @@
+"""The fast path for ordinary layer files: yaml-rs (Rust) builds the values.
+
+Most layer files are plain block mappings of plain or quoted scalars.  For
+them, composing with libyaml and walking its node tree in Python costs about
+ten times what yaml-rs takes to hand back finished Python values, so the
+careful loader (:mod:`cfgc.base.loading`) becomes the fallback, not the rule.
+
+The fast path may only ever answer what the careful loader would answer.  It
+therefore declines (returns :data:`MISS`), and the careful loader decides, on
+any doubt:
+
+* before parsing, from the text: anything that may be an anchor, alias or tag
+  (cfgc's merge tags, ``!``, alias-size limits), a block scalar, a complex
+  key, a plain scalar starting with an indicator, a directive or a second
+  document, a character libyaml refuses or reads differently (controls, tabs,
+  CR, NEL and the Unicode line separators, a BOM), a backslash (escapes
+  differ), and the numbers the two
+  parsers resolve differently (``1_000``, ``0b1``, ``-0x1``, ``0X1F``: YAML 1.2 core
+  keeps them strings, yaml-rs makes them integers);
+* from yaml-rs: any error (the careful loader words it and gives the
+  location), and an empty document;
+* after parsing, from the values: a key that is not a string or could be
+  ``null`` or a merge key, an integer outside 64 bits, a float that is not
+  finite, nesting near the depth limit, any other type.
+
+Source positions never come from here: a document loaded this way re-reads
+its file through the careful loader the first time a location is needed.
+tests/unit/base/test_yaml_fast_differential.py holds the two paths to the same
+values over the test data, the example repo and generated YAML.  Without
+yaml-rs installed every file takes the careful path.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from cfgc.base.limits import INT_MAX, INT_MIN
+from cfgc.base.sentinel import Sentinel
+
+yaml_rs: Any
+try:
+    import yaml_rs
+except ImportError:  # pragma: no cover - yaml-rs is a dependency; keep working without it
+    yaml_rs = None
+    logging.getLogger(__name__).debug("yaml-rs is not importable: every file takes the libyaml path")
+
+AVAILABLE = yaml_rs is not None
+MISS = Sentinel("MISS")
+"""The fast path declines: the careful loader must decide."""
+
+# Each check is a cheap substring test first (most files have none of these
+# characters), then a precise pattern.  Matching more than needed (inside a
+# quoted string, say) only costs speed.
+
+# A node property (anchor &, alias *, tag !), a block scalar (| or >), a
+# complex key (?), a reserved indicator (@ `) or a plain scalar starting with
+# ":" begins a node: at the start, or after whitespace, a flow indicator or a
+# JSON-like key's colon.  Block scalars and ":"-first plain scalars are left
+# out because the parsers disagree on edge cases (an empty "|" is "" to
+# libyaml and "\n" to yaml-rs; "{:: 0}" is an error to libyaml only).
+_NODE_START = re.compile(r"(?:\A|[\s\[{,:])[&*!|>?@`:]")
+# A token made only of number characters that contains "_", a signed hex or
+# octal integer, a binary one, or one with an upper-case prefix (0X1F): yaml-rs
+# reads these as numbers, the core schema as strings.  A token without digits (``dead_beef``) is a word.
+_NUMBER_LIKE = re.compile(
+    r"(?<![\w.+-])(?:[-+.0-9a-fA-FxXoO]*_[-+._0-9a-fA-FxXoO]*|[-+]0[xXoObB]\w*|0[bBXO]\w*)(?![\w.+-])"
+)
+# Starts with a literal "_", which keeps the search fast on keys like max_tokens.
+_UNDERSCORE_BY_DIGIT = re.compile(r"_(?:[0-9.]|(?<=[0-9._]_))")
+_DIGIT = re.compile(r"[0-9]")
+# 0x, 0o or 0b starting a token (not the "70b" of a model name).
+_RADIX_PREFIX = re.compile(r"0(?<![\w.]0)[xXoObB]")
+
+
+def fast_value(text: str, max_depth: int) -> Any:
+    """The value of the single YAML document ``text``, or :data:`MISS`.
+
+    ``text`` is already decoded and its depth guarded (as the careful loader
+    does first); values nested near ``max_depth`` are left to the careful
+    loader, which refuses them with a location.  Never raises for bad input: an error is the careful
+    loader's to report.
+    """
+    if yaml_rs is None or not _eligible(text):
+        return MISS
+    try:
+        value = yaml_rs.loads(text, parse_datetime=False)
+    except Exception:  # any refusal (YAMLDecodeError, a Rust panic surfaces differently)
+        return MISS
+    except BaseException as e:  # pyo3's PanicException derives from BaseException
+        if isinstance(e, KeyboardInterrupt | SystemExit):
+            raise
+        return MISS
+    if value is None or not _plain(value, max_depth - 1):
+        return MISS
+    return value
+
+
+def _eligible(text: str) -> bool:
+    if _may_start_a_node_oddly(text) and _NODE_START.search(text):
+        return False
+    # Escapes in double-quoted scalars differ (libyaml refuses the surrogate
+    # pairs JSON writes for emoji, yaml-rs joins them), so a backslash anywhere
+    # sends the file to libyaml.
+    if "\\" in text:
+        return False
+    # LF and printable characters only: Python's printable set lies within
+    # YAML's and leaves out NEL, LS/PS, the BOM, tabs and CR, which YAML 1.1
+    # (libyaml) and 1.2 (yaml-rs) read differently or which libyaml refuses.
+    if not text.replace("\n", " ").isprintable():
+        return False
+    # Directives and document markers ("---" at the very start is the usual header).
+    if "\n---" in text or "\n..." in text or "\n%" in text:
+        return False
+    if text.startswith(("---", "...", "%")) and not text.startswith("---\n"):
+        return False
+    if _UNDERSCORE_BY_DIGIT.search(text) or _RADIX_PREFIX.search(text):
+        return not any(_DIGIT.search(m.group()) for m in _NUMBER_LIKE.finditer(text))
+    return True
+
+
+def _may_start_a_node_oddly(text: str) -> bool:
+    # Substrings without which _NODE_START cannot match, as one chain of
+    # substring tests: a regex search costs ten times more on a loaded
+    # machine, and ":" alone is in every file.
+    return (
+        "&" in text or "*" in text or "!" in text or "|" in text or ">" in text
+        or "?" in text or "@" in text or "`" in text or text.startswith(":")
+        or " :" in text or "\n:" in text or "[:" in text or "{:" in text or ",:" in text or "::" in text
+    )
+
+
+def _plain(value: Any, room: int) -> bool:
+    """Whether every node is one the careful loader builds the same way
+    (``room``: levels of nesting still allowed below this node).
+
+    This walk runs over every value of every file, so it avoids a call per
+    scalar and checks a mapping's keys at C speed.
+    """
+    t = type(value)
+    if t is dict:
+        if room <= 0 or "" in value or "<<" in value:
+            return False
+        try:
+            "".join(value)  # every key a str: join refuses anything else
+        except TypeError:
+            return False
+        children: Any = value.values()
+    elif t is list:
+        if room <= 0:
+            return False
+        children = value
+    else:
+        return _plain([value], 1)
+    for v in children:
+        vt = type(v)
+        if vt is str or vt is bool or v is None:
+            continue
+        if vt is int:
+            if not INT_MIN <= v <= INT_MAX:
+                return False
+        elif vt is float:
+            if v - v != 0.0:  # inf - inf and nan - nan are nan
+                return False
+        elif (vt is not dict and vt is not list) or not _plain(v, room - 1):
+            return False  # a date, a tuple key's mapping, anything else: not ours
+    return True

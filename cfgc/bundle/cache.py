@@ -1,0 +1,304 @@
+"""The build cache: compiled targets keyed by the digests of everything they read.
+
+A target's key covers the cfgc version, the versions of the libraries that shape
+its bytes, cfgc.yaml, every schema, the prompt library and the content of each of
+its layer files; its value is the target's canonical JSON, stored once by digest.
+A warm build reads only the files that changed (file digests are remembered by
+stat, as git's index does) and compiles only the targets whose inputs changed.
+
+The cache lives outside the repo (see :func:`cfgc.bundle.cache_index.default_cache_dir`)
+and is treated as untrusted data: the index is authenticated and bounded
+(:mod:`cfgc.bundle.cache_index`), each digest is checked before it names a file, and each
+blob is hashed as it is read and must equal its digest.  Anything wrong costs a
+recompile and one warning line, never an error and never a wrong byte.
+
+Layout::
+
+    .gitignore       "*": a cache directory inside a git work tree is never committed
+    index            authenticated JSON (see cfgc.bundle.cache_index)
+    blobs/<hex>      canonical JSON of one compiled target, read-only; with a
+                     bundle being written, the very inode of its bundle file
+
+Blobs stay one file each rather than one pack file: a bundle is one file per
+target, and hard-linking a verified blob into it was measured cheaper than
+writing the bytes out of a pack (docs/performance.md, "Why not a pack file").
+Size bounds and garbage collection: see :meth:`BuildCache.save`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cfgc.bundle.cache_files import (
+    OPEN_FLAGS,
+    link_blob,
+    place,
+    read_regular,
+    write_blob,
+    write_gitignore,
+)
+from cfgc.bundle.cache_index import (
+    INDEX_NAME,
+    MAX_INDEX_BYTES,
+    CacheCorrupt,
+    cache_key,
+    decode_index,
+    default_cache_dir,
+    encode_index,
+    file_entry,
+    target_entry,
+)
+from cfgc.bundle.layout import TargetOutput, target_path, write_file
+from cfgc.repo.hierarchy import TargetSpec
+from cfgc.repo.sources import DirSource, GitSource, Source
+
+__all__ = ["BuildCache", "default_cache_dir"]
+
+# A file changed within this long of the build's start may change again without
+# its stat changing (timestamps are coarser than writes): hash it, do not memo it.
+RACY_NS = 2_000_000_000
+
+
+class BuildCache:
+    """A content-keyed cache of compiled targets in one directory.
+
+    ``warn`` receives at most one line per build, when the cache turns out to
+    hold something cfgc did not write.
+    """
+
+    def __init__(self, root: Path, warn: Callable[[str], None] | None = None) -> None:
+        self.root = root
+        self.blobs = root / "blobs"
+        self._blobs = str(self.blobs)
+        self._warn = warn
+        self.problems: list[str] = []
+        self._files: dict[str, Any] = {}
+        self._files_root = ""
+        self._root_checked = False
+        self._targets: dict[str, Any] = {}
+        self._used: dict[str, Any] = {}
+        self._digests: dict[str, str] = {}  # this build's file digests
+        self._prefix_hashes: dict[tuple[str, ...], Any] = {}
+        self._racy = time.time_ns() - RACY_NS
+        self._dirty = False
+        self._key: bytes | None = None
+        try:
+            self._key = cache_key()
+        except OSError as e:
+            self._report(f"warning: build cache disabled: no key ({e.strerror or e}); compiling every target")
+            return
+        self._load()
+
+    def _report(self, line: str) -> None:
+        if not self.problems and self._warn is not None:
+            self._warn(line)
+        self.problems.append(line)
+
+    def _corrupt(self, reason: str) -> None:
+        self._dirty = True  # rewrite the index, so the next build is clean
+        self._report(f"warning: build cache at {self.root} is corrupt ({reason}); rebuilding")
+
+    def _load(self) -> None:
+        assert self._key is not None
+        try:
+            fd = os.open(self.root / INDEX_NAME, OPEN_FLAGS)
+            try:
+                data: bytes | None = read_regular(fd, MAX_INDEX_BYTES + 1)
+            finally:
+                os.close(fd)
+        except FileNotFoundError:
+            data = None
+        except (OSError, CacheCorrupt) as e:
+            self._corrupt(f"index: {getattr(e, 'strerror', None) or e}")
+            data = None
+        with contextlib.suppress(OSError):
+            if os.path.islink(self.blobs) or (os.path.lexists(self.blobs) and not os.path.isdir(self.blobs)):
+                os.unlink(self.blobs)  # only the link itself goes; blobs are written afresh
+                self._corrupt("blobs is not a directory")
+                return
+        if data is None:
+            return
+        try:
+            self._files_root, self._files, self._targets = decode_index(self._key, data)
+        except CacheCorrupt as e:
+            self._corrupt(str(e))
+
+    # -- keys ---------------------------------------------------------------
+    def file_digest(self, source: Source, path: str) -> str:
+        """A content digest of one file, reading it only when its stat changed."""
+        memo = self._digests.get(path)
+        if memo is not None:
+            return memo
+        if isinstance(source, GitSource):
+            digest = "git:" + source.blob_sha(path)
+        elif isinstance(source, DirSource):
+            digest = self._dir_digest(source, path)
+        else:
+            digest = hashlib.sha256(source.read(path)).hexdigest()
+        self._digests[path] = digest
+        return digest
+
+    def _dir_digest(self, source: DirSource, path: str) -> str:
+        if not self._root_checked:  # stat stamps only mean something for the files they came from
+            self._root_checked = True
+            root = str(source.root.resolve())
+            if root != self._files_root:
+                self._files, self._files_root = {}, root
+        try:
+            st = os.stat(os.path.join(source.root, path))
+        except OSError:
+            return "missing"
+        stamp = f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}"
+        hit = self._files.get(path)
+        if hit is not None:
+            entry = file_entry(hit)
+            if entry is None:
+                self._corrupt(f"malformed file entry for {path}")
+            elif entry[0] == stamp:
+                return entry[1]
+        digest = hashlib.sha256(source.read(path)).hexdigest()
+        if max(st.st_mtime_ns, st.st_ctime_ns) < self._racy:
+            self._files[path] = [stamp, digest]
+            self._dirty = True
+        else:
+            self._files.pop(path, None)
+        return digest
+
+    def target_key(self, spec: TargetSpec, global_key: str, source: Source) -> str:
+        """The cache key of one target."""
+        # Targets share all layers but their last: hash that prefix once.
+        prefix = spec.layers[:-1]
+        base = self._prefix_hashes.get(prefix)
+        if base is None:
+            base = hashlib.sha256(global_key.encode())
+            for p in prefix:
+                base.update(b"\0" + p.encode() + b"\0" + self.file_digest(source, p).encode())
+            self._prefix_hashes[prefix] = base
+        h = base.copy()
+        last = spec.layers[-1]
+        h.update(b"\0" + last.encode() + b"\0" + self.file_digest(source, last).encode() + b"\0" + spec.name.encode())
+        return h.hexdigest()
+
+    # -- entries -------------------------------------------------------------
+    def get_many(
+        self, keyed: list[tuple[TargetSpec, str]], staging: Path | None
+    ) -> tuple[list[TargetOutput], list[tuple[TargetSpec, str | None]]]:
+        """Cached outputs for many targets, and the ones to compile."""
+        found: list[TargetOutput] = []
+        misses: list[tuple[TargetSpec, str | None]] = []
+        for spec, key in keyed:
+            out = self.get(key, spec, staging)
+            if out is None:
+                misses.append((spec, key))
+            else:
+                found.append(out)
+        return found, misses
+
+    def get(self, key: str, spec: TargetSpec, staging: Path | None) -> TargetOutput | None:
+        """The cached output for ``key``, its bytes verified; placed into ``staging``."""
+        raw = self._targets.get(key)
+        if raw is None:
+            return None
+        entry = target_entry(raw)
+        if entry is None:
+            self._corrupt(f"malformed entry for {spec.name}")
+        elif self._place_blob(entry[0], entry[1], staging, target_path(spec.name)):
+            self._used[key] = raw
+            return TargetOutput(spec.name, spec.variables, *entry)
+        del self._targets[key]
+        return None
+
+    def _place_blob(self, digest: str, size: int, staging: Path | None, rel: str) -> bool:
+        hexdigest = digest[len("sha256:") :]  # target_entry checked it is 64 hex digits
+        try:
+            fd = os.open(f"{self._blobs}/{hexdigest}", OPEN_FLAGS)
+        except FileNotFoundError:
+            return False  # pruned meanwhile by another build: just compile
+        except OSError as e:  # ELOOP: a symlink
+            self._corrupt(f"blob {hexdigest[:12]}: {e.strerror}")
+            return False
+        try:
+            data = read_regular(fd, size + 1)
+            if len(data) != size or hashlib.sha256(data).hexdigest() != hexdigest:
+                raise CacheCorrupt("does not match its digest")
+            if staging is not None:
+                place(fd, data, staging, rel)
+        except (OSError, CacheCorrupt) as e:
+            self._corrupt(f"blob {hexdigest[:12]} {getattr(e, 'strerror', None) or e}")
+            return False
+        finally:
+            os.close(fd)
+        return True
+
+    def store(self, digest: str, data: bytes, staging: Path | None = None, rel: str = "") -> None:
+        """Store the bytes of a compiled target, and place them into ``staging``
+        (safe from several processes).
+
+        With a staging directory the bundle file is written (read-only) and
+        then linked as the blob: one file and one link per target, where a
+        separate blob would cost a second file, a rename and the link.
+        """
+        if self._key is None:
+            if staging is not None:
+                write_file(staging, rel, data)
+            return
+        hexdigest = digest.removeprefix("sha256:")
+        if staging is not None:
+            src = write_file(staging, rel, data, 0o444)
+            with contextlib.suppress(OSError):  # a cache that cannot be written is only slower
+                link_blob(self._blobs, src, hexdigest)
+                return
+        write_blob(self._blobs, hexdigest, data)
+
+    def record(self, key: str, out: TargetOutput) -> None:
+        """Remember that ``key`` compiles to ``out`` (whose bytes are stored)."""
+        self._used[key] = [out.digest, out.size, list(out.prompts), list(out.secrets)]
+        self._dirty = True
+
+    def save(self) -> None:
+        """Write the index (atomically) and drop blobs no entry refers to.
+
+        The index keeps this build's entries and older ones up to twice as many
+        plus 1,000; blobs are pruned once there are more than twice the kept
+        entries plus 100 of them (so at most 4 x targets + 2,100 remain).
+        """
+        if self._key is None or (not self._dirty and len(self._used) == len(self._targets)):
+            return  # a fully warm build: the index already says all of it
+        targets = dict(self._used)
+        # Keep older entries too (a branch switch back should stay warm), bounded.
+        budget = 2 * len(targets) + 1000
+        for k, v in self._targets.items():
+            if len(targets) >= budget:
+                break
+            targets.setdefault(k, v)
+        with contextlib.suppress(OSError):
+            self.root.mkdir(parents=True, exist_ok=True)
+            write_gitignore(self.root)
+            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".index.")
+            with os.fdopen(fd, "wb") as f:
+                f.write(encode_index(self._key, self._files_root, self._files, targets))
+            os.replace(tmp, self.root / INDEX_NAME)
+            self._prune({str(v[0])[len("sha256:") :] for v in targets.values() if isinstance(v, list) and v})
+
+    def _prune(self, keep: set[str]) -> None:
+        if not os.path.isdir(self._blobs) or os.path.islink(self._blobs):
+            return
+        names = os.listdir(self._blobs)
+        if len(names) <= 2 * len(keep) + 100:
+            return
+        for name in names:
+            if name not in keep:
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(self._blobs, name))
+
+    def clear(self) -> None:
+        """Remove the whole cache."""
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -1,0 +1,120 @@
+"""Low-level file handling of the build cache: reads that never follow a symlink
+or block on a FIFO, and placing a verified blob into a bundle."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import stat
+from pathlib import Path
+
+from cfgc.bundle.cache_index import CacheCorrupt
+from cfgc.bundle.layout import write_file
+
+OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+
+
+def read_regular(fd: int, limit: int) -> bytes:
+    """At most ``limit`` bytes of an open regular file (never a FIFO or a device)."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        raise CacheCorrupt("is not a regular file")
+    if st.st_size >= limit:
+        raise CacheCorrupt(f"has {st.st_size} bytes, more than expected")
+    first = os.read(fd, limit)
+    if len(first) == st.st_size:
+        # All fstat saw, in one read: no second read to find the end.  A file
+        # that grows now is being changed under us, as it could be after any
+        # read; the digest check covers the bytes read.
+        return first
+    chunks = [first]
+    limit -= len(first)
+    while limit > 0 and first:
+        chunk = os.read(fd, limit)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        limit -= len(chunk)
+    return b"".join(chunks)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def place(fd: int, data: bytes, staging: Path, rel: str) -> None:
+    """Put the file open as ``fd`` (whose bytes are ``data``) at ``staging/rel``.
+
+    A hard link of the very inode that was hashed (through /proc, so no path can
+    be swapped in between), else a copy of ``data``.  Blobs are never edited in
+    place (they are read-only and replaced whole), so a linked bundle file keeps
+    its bytes.
+    """
+    dest = os.path.abspath(f"{staging}/{rel}")
+    src = f"/proc/self/fd/{fd}"
+    try:
+        # A dir fd makes os.link call linkat(AT_SYMLINK_FOLLOW): plain link()
+        # would link the /proc symlink itself (and fail, across filesystems).
+        root = _root_fd()
+        try:
+            os.link(src, dest, dst_dir_fd=root, follow_symlinks=True)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            os.link(src, dest, dst_dir_fd=root, follow_symlinks=True)
+    except OSError:  # no /proc, another filesystem, links not allowed
+        write_file(staging, rel, data)
+
+
+def link_blob(blobs: str, src: str, hexdigest: str) -> None:
+    """Make the bundle file ``src`` (just written, read-only) the blob ``hexdigest``."""
+    blob = f"{blobs}/{hexdigest}"
+    try:
+        os.link(src, blob, follow_symlinks=False)
+    except FileNotFoundError:
+        os.makedirs(blobs, exist_ok=True)
+        os.link(src, blob, follow_symlinks=False)
+    except FileExistsError:
+        # Never trusted because it exists: replaced whole, so a damaged blob heals.
+        tmp = f"{blobs}/.{hexdigest}.{os.getpid()}"
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        os.link(src, tmp, follow_symlinks=False)
+        os.replace(tmp, blob)
+
+
+def write_blob(blobs: str, hexdigest: str, data: bytes) -> None:
+    """A blob of its own (no bundle file to link, or linking failed); errors only cost speed."""
+    tmp = f"{blobs}/.{hexdigest}.{os.getpid()}"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+    fd = -1
+    try:
+        try:
+            fd = os.open(tmp, flags, 0o444)
+        except FileNotFoundError:
+            os.makedirs(blobs, exist_ok=True)
+            fd = os.open(tmp, flags, 0o444)
+        write_all(fd, data)
+        os.replace(tmp, f"{blobs}/{hexdigest}")
+    except OSError:
+        pass
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def write_gitignore(root: Path) -> None:
+    """``*`` in the cache directory: git never sees it, wherever it is."""
+    with contextlib.suppress(FileExistsError):
+        fd = os.open(root / ".gitignore", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "w") as f:
+            f.write("# cfgc build cache: never committed\n*\n")
+
+
+@functools.cache
+def _root_fd() -> int:
+    # dst_dir_fd is ignored for the absolute destinations given; it is only
+    # there to select linkat().
+    return os.open("/", os.O_RDONLY | os.O_DIRECTORY)

@@ -1,0 +1,302 @@
+"""Bundle directories: the compiled output of ``cfgc build``.
+
+Layout::
+
+    manifest.json                 what is inside, with digests (canonical JSON)
+    targets/<target>.json         one compiled target each (canonical JSON)
+    prompts/<name>/<version>.j2   the prompt templates the targets pin
+
+A bundle is written to a temporary sibling directory (``.OUT.tmp-<pid>-*``)
+and swapped into place only when complete (and signed), so a failed build
+never leaves half a bundle and never removes the previous one; see
+:mod:`cfgc.bundle.build` for the whole sequence and :mod:`cfgc.bundle.outdir` for the lock.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cfgc import __version__
+from cfgc.base.canonical import canonical_json, sha256_digest
+from cfgc.base.errors import InputError, UsageError
+from cfgc.base.repopath import inside, relative_problem, target_name_problem
+from cfgc.compile.compiler import CompiledTarget
+from cfgc.compile.merging import dotted
+from cfgc.compile.prompts import Prompt
+from cfgc.repo.config import SchemaRule
+from cfgc.repo.sources import SourceInfo
+
+FORMAT = "cfgc.bundle/v1"
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class BundleFile:
+    """One file of a bundle: its path inside the bundle and its bytes."""
+
+    path: str
+    data: bytes
+
+
+def target_path(name: str) -> str:
+    """Where a target lives inside a bundle; InputError if ``name`` breaks the target grammar."""
+    problem = target_name_problem(name)
+    if problem:
+        raise InputError(problem)
+    return f"targets/{name}.json"
+
+
+@dataclass(frozen=True)
+class TargetOutput:
+    """A compiled target in its bundle form.
+
+    ``data`` is None when the bytes were already written into the staging
+    directory (by a build worker, or linked from the build cache).
+    """
+
+    name: str
+    vars: dict[str, str]
+    digest: str
+    size: int
+    prompts: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()
+    data: bytes | None = field(default=None, repr=False)
+
+
+def target_output(t: CompiledTarget) -> TargetOutput:
+    """Serialise a compiled target (canonical JSON, digest)."""
+    try:
+        data = canonical_json(t.value)
+    except ValueError:
+        # Unreachable from YAML (the loader and templates refuse non-finite
+        # numbers); kept for values built by other means, with a location.
+        path = _non_finite(t.value)
+        raise InputError(
+            f"target {t.name} holds NaN or infinity at '{dotted(path)}', which JSON cannot carry",
+            t.provenance.locate(path),
+        ) from None
+    return TargetOutput(t.name, t.spec.variables, sha256_digest(data), len(data), t.prompts, t.secrets, data)
+
+
+def _non_finite(value: Any, path: tuple[Any, ...] = ()) -> tuple[Any, ...]:
+    """The path of the first NaN or infinity in ``value`` (the root if none)."""
+    stack = [(path, value)]
+    while stack:
+        p, v = stack.pop()
+        if type(v) is float and (v != v or v in (float("inf"), float("-inf"))):
+            return p
+        if type(v) is dict:
+            stack.extend(((*p, k), x) for k, x in v.items())
+        elif type(v) is list:
+            stack.extend(((*p, i), x) for i, x in enumerate(v))
+    return path
+
+
+def assemble(
+    targets: Iterable[TargetOutput | CompiledTarget],
+    prompts: Iterable[Prompt],
+    schemas: Iterable[tuple[SchemaRule, bytes]],
+    info: SourceInfo,
+    secret_files: dict[str, bytes] | None = None,
+) -> tuple[dict[str, Any], list[BundleFile]]:
+    """The manifest and the files of a bundle still to write; no I/O."""
+    files: list[BundleFile] = []
+    entries: dict[str, Any] = {}
+    used_prompts: set[str] = set()
+    used_secrets: set[str] = set()
+    outputs = [t if isinstance(t, TargetOutput) else target_output(t) for t in targets]
+    for t in sorted(outputs, key=lambda t: t.name):
+        if t.data is not None:
+            files.append(BundleFile(target_path(t.name), t.data))
+        entry: dict[str, Any] = {"digest": t.digest, "size": t.size, "vars": t.vars}
+        if t.prompts:
+            entry["prompts"] = list(t.prompts)
+            used_prompts.update(t.prompts)
+        if t.secrets:
+            entry["secrets"] = list(t.secrets)
+            used_secrets.update(t.secrets)
+        entries[t.name] = entry
+    prompt_entries: dict[str, Any] = {}
+    for p in prompts:
+        if p.pinned not in used_prompts:
+            continue
+        data = p.text.encode("utf-8")
+        path = f"prompts/{p.name}/{p.version}.j2"
+        files.append(BundleFile(path, data))
+        prompt_entries[p.pinned] = {
+            "path": path,
+            "digest": sha256_digest(data),
+            "size": len(data),
+            "variables": list(p.variables),
+        }
+    # SOPS documents travel as they are (still encrypted) for runtimes to decrypt.
+    secret_entries: dict[str, Any] = {}
+    for file in sorted(used_secrets):
+        data = (secret_files or {})[file]
+        path = f"secrets/{file}"
+        files.append(BundleFile(path, data))
+        secret_entries[file] = {"path": path, "digest": sha256_digest(data), "size": len(data)}
+    manifest: dict[str, Any] = {
+        "format": FORMAT,
+        "cfgc_version": __version__,
+        "source": {
+            "repo_url": info.repo_url,
+            "ref": info.ref,
+            "commit": info.commit,
+            "commit_time": info.commit_time,
+            "dirty": info.dirty,
+            "path": info.subdir,
+        },
+        "targets": entries,
+        "prompts": prompt_entries,
+        "secrets": secret_entries,
+        "schemas": {rule.schema: {"digest": sha256_digest(raw), "match": rule.match} for rule, raw in schemas},
+    }
+    return manifest, files
+
+
+def open_staging(out: Path) -> Path:
+    """A fresh temporary directory beside ``out`` to write a bundle into."""
+    out = out.resolve()
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
+        raise UsageError(f"--out {out} is a non-empty directory that holds no bundle; refusing to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # The pid lets the next build tell a dead build's leftovers from a live one's.
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
+
+
+def write_file(staging: Path, rel: str, data: bytes, mode: int = 0o644) -> str:
+    """Write one file of a bundle into the staging directory; returns its path.
+
+    ``mode`` 0o444 is for files the build cache then links as its blobs.
+    """
+    # Plain os calls: this runs once per target, and pathlib costs more than the write.
+    problem = relative_problem(rel)
+    if problem:
+        raise InputError(f"refusing to write outside the bundle: {problem}")
+    dest = os.path.join(staging, rel)
+    folder = os.path.dirname(dest)
+    if not _inside_cached(str(staging), folder):
+        raise InputError(f"refusing to write outside the bundle: {rel}")
+    try:
+        fd = os.open(dest, _WRITE_FLAGS, mode)
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)
+        fd = os.open(dest, _WRITE_FLAGS, mode)
+    try:
+        view = memoryview(data)
+        while view:  # a regular file takes it in one write; loop for the rare short write
+            view = view[os.write(fd, view) :]
+    except OSError as e:  # os.write names no file: a full disk should say which one
+        raise OSError(e.errno, e.strerror, dest) from None
+    finally:
+        os.close(fd)
+    return dest
+
+
+# O_NOFOLLOW: the file itself is never a link; its folder is checked below.
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+@functools.lru_cache(maxsize=4096)
+def _inside_cached(staging: str, folder: str) -> bool:
+    # One realpath per folder of the bundle, not per file: cfgc made every
+    # folder of the staging directory itself, and a folder that resolved
+    # inside once stays inside for the rest of the build.
+    return inside(staging, folder)
+
+
+def finish_staging(staging: Path, manifest: dict[str, Any], files: list[BundleFile]) -> str:
+    """Write the remaining files and the manifest into ``staging``; returns the manifest digest."""
+    for f in files:
+        write_file(staging, f.path, f.data)
+    data = canonical_json(manifest)
+    write_file(staging, MANIFEST, data)
+    return sha256_digest(data)
+
+
+def commit_staging(staging: Path, out: Path, manifest: dict[str, Any], files: list[BundleFile]) -> str:
+    """Finish a staged bundle and swap it into ``out``; returns the manifest digest.
+
+    On any failure the staging directory is removed and ``out`` is untouched.
+    """
+    try:
+        digest = finish_staging(staging, manifest, files)
+        swap_into(staging, out.resolve())
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return digest
+
+
+def write_bundle(out: Path, manifest: dict[str, Any], files: list[BundleFile]) -> str:
+    """Write a bundle to ``out`` atomically; returns the manifest digest."""
+    return commit_staging(open_staging(out), out, manifest, files)
+
+
+def swap_into(new: Path, out: Path) -> None:
+    """Put the directory ``new`` at ``out``; an existing ``out`` is moved aside first and removed last.
+
+    Where the file system can, the two are exchanged in one atomic rename, so a
+    reader of ``out`` never finds it missing.
+    """
+    from cfgc.bundle.outdir import exchange
+
+    if out.is_dir() and not out.is_symlink() and exchange(new, out):
+        discard(new)  # now holds the previous bundle
+        return
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        os.rename(out, old)
+    try:
+        os.rename(new, out)
+    except BaseException:
+        if old is not None:
+            os.rename(old, out)
+        raise
+    if old is not None:
+        discard(old)
+
+
+# A replaced bundle of thousands of targets takes a noticeable part of a warm
+# build to delete; past this many entries it is deleted by a detached process
+# after the swap, and leftovers of an interrupted deletion go with the next one.
+BACKGROUND_DELETE_MIN = 2000
+
+
+def discard(old: Path) -> None:
+    """Remove a replaced directory (in the background when it is large)."""
+    from cfgc.bundle.outdir import alive
+
+    # Replaced bundles of dead processes (a deletion that was interrupted) go too.
+    for stale in old.parent.glob(f".{old.name.split('.old-')[0].lstrip('.')}.old-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if stale != old and pid.isdigit() and not alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    if os.name == "posix" and _count(old) >= BACKGROUND_DELETE_MIN and shutil.which("rm"):
+        import subprocess
+
+        subprocess.Popen(["rm", "-rf", "--", str(old)], start_new_session=True,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _count(root: Path) -> int:
+    n = 0
+    for _dirpath, _dirs, files in os.walk(root):
+        n += len(files)
+        if n >= BACKGROUND_DELETE_MIN:
+            break
+    return n
+

@@ -1,0 +1,258 @@
+"""The build pipeline: cache lookup, then compile the rest on every core.
+
+Targets are grouped by the layers they share and handed to worker processes
+(fork) in chunks, so each worker parses a shared layer once.  Workers validate
+and serialise their targets and, when a bundle is being written, write the
+target files into the staging directory themselves; only small records travel
+back.  The result is identical to a serial build: outputs are sorted by name
+and the findings are grouped the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from cfgc import __version__
+from cfgc.base.diagnostics import Diagnostic, group, rule_of
+from cfgc.base.errors import CfgcError, InputError
+from cfgc.base.parallel import imap_chunks
+from cfgc.bundle.cache import BuildCache
+from cfgc.bundle.layout import TargetOutput, target_output, target_path, write_file
+from cfgc.compile.compiler import Compiler
+from cfgc.compile.hygiene import sops_file_findings
+from cfgc.compile.prompts import Prompt
+from cfgc.repo.hierarchy import TargetSpec
+from cfgc.repo.inputs import ReadLog
+
+Progress = Callable[[int, int], None]
+PARALLEL_MIN_TARGETS = 400
+CHUNK = 64
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    """What a build produced: outputs sorted by name, grouped findings."""
+
+    outputs: tuple[TargetOutput, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    prompts: tuple[Prompt, ...]
+    secret_files: dict[str, bytes]
+    cache_hits: int = 0
+    inputs: dict[str, str] | None = None  # path -> sha256 of every file read, when recorded
+
+    @property
+    def ok(self) -> bool:
+        """True when no finding is an error."""
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+
+
+def run(
+    compiler: Compiler,
+    select: str | None = None,
+    *,
+    staging: Path | None = None,
+    cache: BuildCache | None = None,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+    reads: ReadLog | None = None,
+) -> PipelineResult:
+    """Compile, validate and serialise the selected targets.
+
+    With ``reads`` (attached to the compiler's source before the compiler was
+    made, see :func:`cfgc.repo.inputs.record_reads`) the result's ``inputs`` are the
+    files the build read, including those read by worker processes and the
+    layers of targets that came from the build cache.
+    """
+    specs = compiler.selected(select)
+    diags: list[Diagnostic] = []
+    outputs: list[TargetOutput] = []
+    todo: list[tuple[TargetSpec, str | None]] = []
+    hits = 0
+    if cache is not None:
+        gkey = _global_key(compiler)
+        keyed = [(spec, cache.target_key(spec, gkey, compiler.source)) for spec in specs]
+        found, misses = cache.get_many(keyed, staging)
+        outputs.extend(found)
+        todo.extend(misses)
+        hits = len(found)
+    else:
+        todo = [(s, None) for s in specs]
+    if todo:
+        try:
+            compiler.schemas  # noqa: B018 - a bad schema fails fast, before any worker starts
+        except CfgcError as e:
+            return PipelineResult((), (Diagnostic.from_error(e, "schema"),), (), {})
+    done = hits
+    if progress is not None and specs:
+        progress(done, len(specs))
+    secret_files: dict[str, bytes] = {}
+    for outs, ds, secrets, keys, read in _compile_all(compiler, todo, staging, cache, jobs, reads):
+        if reads is not None:
+            reads.merge(read)
+        outputs.extend(outs)
+        diags.extend(ds)
+        secret_files.update(secrets)
+        if cache is not None:
+            for out, k in zip(outs, keys, strict=True):
+                if k is not None:
+                    cache.record(k, out)
+        done += len(outs) + len({t for d in ds for t in d.targets} - {o.name for o in outs})
+        if progress is not None:
+            progress(min(done, len(specs)), len(specs))
+    # Cached targets may need SOPS documents this run did not parse.
+    for out in outputs:
+        for f in out.secrets:
+            if f not in secret_files:
+                secret_files[f] = compiler.source.read(f)
+    diags.extend(sops_file_findings(compiler.source, compiler.config, secret_files))
+    prompts: list[Prompt] = []
+    try:
+        prompts = compiler.prompts.all()
+    except InputError as e:
+        diags.append(Diagnostic.from_error(e, "prompt"))
+    if cache is not None and not any(d.severity == "error" for d in diags):
+        cache.save()
+    outputs.sort(key=lambda o: o.name)
+    inputs = None
+    if reads is not None:
+        _read_cached_layers(compiler, specs, outputs, reads, cache)
+        inputs = reads.digests()
+    return PipelineResult(tuple(outputs), tuple(group(diags)), tuple(prompts), secret_files, hits, inputs)
+
+
+def _read_cached_layers(
+    compiler: Compiler,
+    specs: list[TargetSpec],
+    outputs: list[TargetOutput],
+    reads: ReadLog,
+    cache: BuildCache | None,
+) -> None:
+    """Read the layers of targets served from the cache, which this build did not parse.
+
+    The cache knew them by stat; the provenance names their content, which
+    must be the content the cache key was made from.
+    """
+    built = {o.name for o in outputs}
+    for spec in specs:
+        if spec.name in built:
+            for path in spec.layers:
+                if path not in reads:
+                    compiler.source.read(path)
+                    if cache is not None:
+                        _same_as_cache_key(path, reads.get(path) or "", cache.file_digest(compiler.source, path))
+
+
+def _same_as_cache_key(path: str, read: str, keyed: str) -> None:
+    # The cache keys working-tree files by plain sha256 hex (git blobs by "git:<sha1>").
+    if len(keyed) == 64 and read != "sha256:" + keyed:
+        from cfgc.base.errors import ExternalError
+
+        raise ExternalError(f"{path} changed while cfgc was building; build again")
+
+
+def _global_key(compiler: Compiler) -> str:
+    """Digest of everything every target depends on besides its own layers."""
+    src = compiler.source
+    # The libraries that shape a target's bytes (YAML parsing, templates, number
+    # formatting) are part of the key, so upgrading one never serves stale output.
+    h = hashlib.sha256(f"cfgc {__version__}\n{_library_versions()}\n".encode())
+    h.update(compiler.config.document.path.encode() + b"\0")
+    h.update(src.read("cfgc.yaml"))
+    from cfgc.compile.schema import schema_files
+
+    for path, raw in sorted(schema_files(src, compiler.config).items()):
+        h.update(f"\0schema\0{path}\0".encode() + raw)
+    for name in sorted(compiler.prompts.versions):
+        for path in sorted(compiler.prompts.versions[name].values()):
+            h.update(f"\0prompt\0{path}\0".encode() + src.read(path))
+    return h.hexdigest()
+
+
+def _library_versions() -> str:
+    import importlib.util
+    import os
+    import sys
+
+    import yaml
+
+    parts = [f"python {sys.version}", f"PyYAML {yaml.__version__}"]
+    # Importing Jinja2 would cost a fully warm build a tenth of its time; the
+    # stat of its installed __init__.py changes with every install instead.
+    spec = importlib.util.find_spec("jinja2")
+    if spec is not None and spec.origin:
+        st = os.stat(spec.origin)
+        parts.append(f"Jinja2 {spec.origin} {st.st_size} {st.st_mtime_ns}")
+    return ", ".join(parts)
+
+
+_Chunk = list[tuple[TargetSpec, str | None]]
+_ChunkResult = tuple[
+    list[TargetOutput], list[Diagnostic], dict[str, bytes], list[str | None], list[tuple[str, str]]
+]
+
+
+def _compile_all(
+    compiler: Compiler,
+    todo: _Chunk,
+    staging: Path | None,
+    cache: BuildCache | None,
+    jobs: int | None,
+    reads: ReadLog | None = None,
+) -> Iterator[_ChunkResult]:
+    """Results chunk by chunk, as workers finish them (so progress is live)."""
+    if not todo:
+        return iter(())
+    # Targets that share layers go together, so a worker parses them once.
+    todo.sort(key=lambda item: (item[0].layers[:-1], item[0].name))
+    chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
+
+    def compile_chunk(chunk: _Chunk) -> _ChunkResult:
+        # A forked worker records into its own copy of the log: send back what it added.
+        mark = reads.mark() if reads is not None else 0
+        result = _compile_chunk(compiler, staging, cache, chunk)
+        return (*result[:4], reads.since(mark) if reads is not None else [])
+
+    if len(todo) < PARALLEL_MIN_TARGETS:
+        jobs = 1
+    # fork workers inherit the parsed config, hierarchy and compiled schemas.
+    return imap_chunks(compile_chunk, chunks, jobs, ordered=False)
+
+
+def _compile_chunk(
+    compiler: Compiler, staging: Path | None, cache: BuildCache | None, chunk: _Chunk
+) -> _ChunkResult:
+    """Compile one chunk; the last element (files read) is filled in by the caller."""
+    outs: list[TargetOutput] = []
+    diags: list[Diagnostic] = []
+    keys: list[str | None] = []
+    secrets: dict[str, bytes] = {}
+    for spec, key in chunk:
+        try:
+            ct = compiler.compile(spec)
+            found = compiler.validate(ct)
+            out = target_output(ct)
+        except CfgcError as e:
+            diags.append(Diagnostic.from_error(e, rule_of(e), spec.name))
+            diags.extend(compiler.layer_findings(spec))
+            continue
+        diags.extend(found)
+        if any(d.severity == "error" for d in found):
+            continue
+        assert out.data is not None
+        # Only targets without any finding are cached: a warm build must
+        # report the same warnings as a cold one.
+        if cache is not None and key is not None and not found:
+            cache.store(out.digest, out.data, staging, target_path(spec.name))
+            keys.append(key)
+        else:
+            keys.append(None)
+            if staging is not None:
+                write_file(staging, target_path(spec.name), out.data)
+        outs.append(TargetOutput(out.name, out.vars, out.digest, out.size, out.prompts, out.secrets))
+        for f in ct.secrets:
+            secrets[f] = compiler.secret_files[f]
+    return outs, diags, secrets, keys, []

@@ -1,0 +1,215 @@
+"""The compiler: layers → merged → prompts pinned → $extends → templates → validated.
+
+A :class:`Compiler` reads one source (a working tree or a commit).  Each layer
+file is parsed once, and the merge of the layers that targets share (all but
+their own service file) is computed once and reused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from cfgc.base.diagnostics import Diagnostic
+from cfgc.base.errors import UsageError
+from cfgc.base.loading import Document, Path, load_yaml
+from cfgc.base.secretrefs import is_sops_document, secret_document, secret_refs, with_placeholders
+from cfgc.compile.extends import resolve_extends
+from cfgc.compile.hygiene import plaintext_findings
+from cfgc.compile.merging import MISSING, get_path, merge_layers, merge_value
+from cfgc.compile.prompts import PromptLibrary
+from cfgc.compile.provenance import Provenance
+from cfgc.compile.templating import render_target
+from cfgc.compile.walk import replace_at, scan
+from cfgc.repo.config import RepoConfig, SchemaRule, load_config
+from cfgc.repo.hierarchy import Hierarchy, TargetSpec
+from cfgc.repo.sources import Source
+
+if TYPE_CHECKING:
+    from cfgc.compile.schema import SchemaSet
+
+_LATE_STAGES = frozenset(("prompt", "extends", "template"))
+
+
+@dataclass(frozen=True)
+class CompiledTarget:
+    """A compiled target and what is needed to explain it."""
+
+    spec: TargetSpec
+    value: Any
+    docs: tuple[Document, ...] = field(repr=False)
+    origins: dict[Path, tuple[Path, ...]] = field(repr=False, default_factory=dict)
+    prompts: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()  # the SOPS documents its secret references need
+
+    @property
+    def name(self) -> str:
+        """The target name."""
+        return self.spec.name
+
+    @cached_property
+    def provenance(self) -> Provenance:
+        """Source locations of this target's values."""
+        return Provenance(self.docs, self.origins)
+
+
+
+class Compiler:
+    """Compiles the targets of one source."""
+
+    def __init__(self, source: Source, config: RepoConfig | None = None) -> None:
+        self.source = source
+        self.config = config or load_config(source)
+        self.hierarchy = Hierarchy(self.config, source.files())
+        self.prompts = PromptLibrary(source, self.config.prompts)
+        self._docs: dict[str, Document] = {}
+        self.secret_files: dict[str, bytes] = {}
+        self._findings: dict[str, list[Diagnostic]] = {}
+        self._specs: dict[str | None, list[TargetSpec]] = {}
+        self._prefix: dict[tuple[str, ...], Any] = {}
+        self._schemas: Any = None
+        self._twin: tuple[Compiler, frozenset[str]] | None = None
+
+    @property
+    def schemas(self) -> SchemaSet:
+        """The schemas of cfgc.yaml, compiled on first use (a fully cached build never needs them)."""
+        if self._schemas is None:
+            from cfgc.compile.schema import SchemaSet
+
+            self._schemas = SchemaSet(self.source, self.config)
+        return self._schemas
+
+    def schema_entries(self) -> list[tuple[SchemaRule, bytes]]:
+        """Each declared schema with its file bytes (for digests), without compiling any."""
+        from cfgc.compile.schema import schema_files
+
+        raw = schema_files(self.source, self.config)
+        return [(rule, raw[rule.schema]) for rule in self.config.schemas]
+
+    def specs(self, select: str | None = None) -> list[TargetSpec]:
+        """The targets to compile, sorted by name (found once per selection)."""
+        found = self._specs.get(select)
+        if found is None:
+            found = self._specs[select] = self.hierarchy.targets(select)
+        return list(found)
+
+    def selected(self, select: str | None = None) -> list[TargetSpec]:
+        """Like :meth:`specs`, but a ``--target`` glob that matches nothing is
+        a usage error: "0 targets passed" would read as success."""
+        found = self.specs(select)
+        if select is not None and not found:
+            raise no_match(select, len(self.specs()))
+        return found
+
+    def share_documents(self, other: Compiler, changed: Iterable[str]) -> None:
+        """Take layer files ``other`` has parsed, except ``changed`` ones.
+
+        For the two sides of a diff: a file with the same bytes on both sides
+        parses the same, so the second side need not parse it again.
+        """
+        self._twin = (other, frozenset(changed))
+
+    def document(self, path: str) -> Document:
+        """A layer file, parsed once."""
+        doc = self._docs.get(path)
+        if doc is None and self._twin is not None:
+            twin, changed = self._twin
+            doc = twin._docs.get(path) if path not in changed else None
+            if doc is not None:
+                self._docs[path] = doc
+                if path in twin.secret_files:
+                    self.secret_files[path] = twin.secret_files[path]
+                if path in twin._findings:
+                    self._findings[path] = twin._findings[path]
+        if doc is None:
+            raw = self.source.read(path)
+            doc = load_yaml(raw, path, reload=lambda: self.source.read(path))
+            encrypted = is_sops_document(doc.data)
+            # Credentials left in clear are findings of every target that reads the file.
+            found = plaintext_findings(doc, encrypted)
+            if found:
+                self._findings[path] = found
+            if encrypted:
+                doc = secret_document(doc)
+                self.secret_files[path] = raw
+            self._docs[path] = doc
+        return doc
+
+    def plain_files(self) -> set[str]:
+        """Layer files loaded so far that are not SOPS documents (their
+        values were checked for plaintext credentials as they loaded)."""
+        return {p for p in self._docs if p not in self.secret_files}
+
+    def compile(self, spec: TargetSpec) -> CompiledTarget:
+        """Compile one target; raises InputError at the first problem."""
+        docs = tuple(self.document(p) for p in spec.layers)
+        value = self._merged(docs)
+        features = frozenset().union(*(d.features for d in docs))
+        origins: dict[Path, tuple[Path, ...]] = {}
+        pinned: list[str] = []
+        prov = Provenance(docs, origins)
+        if features & _LATE_STAGES:
+            found = scan(value, "template" in features)
+            if found.prompts:
+                value = self._pin_prompts(value, found.prompts, pinned)
+            if found.extends:
+                value, inherited = resolve_extends(value, prov.locate, found.extends)
+                origins.update(inherited)
+                if found.templates:  # $extends may have copied template strings
+                    found = scan(value)
+            if found.templates:
+                value = render_target(
+                    value, spec.variables, spec.name, prov.locate, found.templates, self.config.limits
+                )
+        secrets: tuple[str, ...] = ()
+        if "secret" in features:
+            secrets = tuple(sorted({ref.file for _, ref in secret_refs(value)}))
+        return CompiledTarget(spec, value, docs, origins, tuple(sorted(set(pinned))), secrets)
+
+    def _merged(self, docs: tuple[Document, ...]) -> Any:
+        key = tuple(d.path for d in docs[:-1])
+        base = self._prefix.get(key)
+        if base is None:
+            base = merge_layers(docs[:-1])
+            self._prefix[key] = base
+        last = docs[-1]
+        if last.data is None:
+            return base
+        if not isinstance(last.data, dict):
+            return merge_layers(docs)  # raises the located error
+        value = merge_value(base, last.data, last, ())
+        return {} if value is MISSING else value
+
+    def _pin_prompts(self, value: Any, paths: list[Path], pinned: list[str]) -> Any:
+        new = {}
+        for path in paths:
+            prompt = self.prompts.resolve(get_path(value, path))
+            pinned.append(prompt.pinned)
+            new[path] = prompt.pinned
+        return replace_at(value, new)
+
+    def validate(self, target: CompiledTarget) -> list[Diagnostic]:
+        """Schema findings for one compiled target, and those of the files it reads."""
+        return self.layer_findings(target.spec) + self._validate_schemas(target)
+
+    def layer_findings(self, spec: TargetSpec) -> list[Diagnostic]:
+        """Findings about the files a target reads (credentials left in clear), as its own."""
+        return [replace(d, targets=(spec.name,)) for p in spec.layers for d in self._findings.get(p, ())]
+
+    def _validate_schemas(self, target: CompiledTarget) -> list[Diagnostic]:
+        if not target.secrets:
+            return self.schemas.validate(target.name, target.value, target.provenance)
+        # Schemas see each secret as a value of its declared type; constraints
+        # on the (unknowable) plaintext are not checked.
+        secret_types = {p: ref.type for p, ref in secret_refs(target.value)}
+        return self.schemas.validate(
+            target.name, with_placeholders(target.value), target.provenance, secret_types
+        )
+
+
+def no_match(select: str, total: int) -> UsageError:
+    """The error for a ``--target`` glob that selects no target."""
+    hint = " (quotes are part of the glob: pass it unquoted in YAML)" if select[:1] in "'\"" else ""
+    return UsageError(f"--target {select!r} matches none of the {total} targets{hint}")

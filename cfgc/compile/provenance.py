@@ -1,0 +1,74 @@
+"""Where each value of a compiled target came from.
+
+Provenance is computed on demand from the layer documents rather than carried
+through the merge: the fast path of a build allocates nothing for it, and an
+error, ``cfgc explain`` or a diff asks only for the few paths it reports.  The
+first question replays the merge and ``$extends`` with bookkeeping
+(:mod:`cfgc.compile.trace`); later questions are walks of that tree.
+"""
+
+from __future__ import annotations
+
+from cfgc.base.errors import Location
+from cfgc.base.loading import Document, Path
+from cfgc.compile.trace import Contribution, Node, trace_extends, trace_layers
+
+__all__ = ["Contribution", "Provenance", "layer_history"]
+
+
+def layer_history(docs: tuple[Document, ...], path: Path) -> list[Contribution]:
+    """Contributions of ``docs`` to ``path``, lowest precedence first.
+
+    Contributions that a later layer discarded (by ``!replace`` or by
+    replacing an ancestor) are dropped, so the list ends with the layer whose
+    value is in force; a key removed by ``!delete`` lists what it removed and
+    then the delete.
+    """
+    return Provenance(docs, {}).history(path)
+
+
+class Provenance:
+    """Provenance queries for one compiled target."""
+
+    def __init__(self, docs: tuple[Document, ...], origins: dict[Path, tuple[Path, ...]]) -> None:
+        self.docs = docs
+        self.origins = origins  # mapping path -> the $extends bases merged under it
+        self._tree: Node | None = None
+        self._traced = -1  # len(origins) when traced: the compiler fills origins in place
+
+    @property
+    def tree(self) -> Node:
+        """The traced tree of the target (built on first use)."""
+        if self._tree is None or self._traced != len(self.origins):
+            self._tree = trace_extends(trace_layers(self.docs), self.origins)
+            self._traced = len(self.origins)
+        return self._tree
+
+    def node(self, path: Path) -> tuple[Node, int]:
+        """The deepest traced node on ``path`` and how many keys of ``path`` it covers.
+
+        A node can end early: a whole-value template (``"{{ config.x }}"``)
+        may render a mapping or a list that no layer spelled out.
+        """
+        node = self.tree
+        for i, key in enumerate(path):
+            nxt = node.child(key)
+            if nxt is None:
+                return node, i
+            node = nxt
+        return node, len(path)
+
+    def history(self, path: Path) -> list[Contribution]:
+        """Every contribution to ``path`` in merge order, including through
+        ``$extends`` (with ``via``); empty when no layer set it."""
+        node, depth = self.node(path)
+        return list(node.hist) if depth == len(path) else []
+
+    def locate(self, path: Path) -> Location:
+        """The location of the layer that set ``path``, or of its nearest ancestor."""
+        for i in range(len(path), -1, -1):
+            hist = self.history(path[:i])
+            if hist:
+                return hist[-1].location
+        last = self.docs[-1] if self.docs else None
+        return last.location() if last else Location("cfgc.yaml", 1, 1)

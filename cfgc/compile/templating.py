@@ -1,0 +1,252 @@
+"""Rendering ``{{ }}`` strings after merging, in a sandboxed Jinja2.
+
+The context holds the hierarchy variables, ``target`` and ``config``: a lazy
+view of the resolved target, so ``{{ config.org.region }}`` works even when
+``org.region`` is itself templated.  A string that is one whole expression
+(``"{{ config.limits.rpm * 2 }}"``) keeps the expression's type, so numbers
+stay numbers; any other template renders to a string.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import cache, lru_cache
+from typing import Any
+
+from cfgc.base.errors import InputError, Location
+from cfgc.base.limits import DEFAULT_LIMITS, Limits
+from cfgc.base.loading import Path
+from cfgc.compile import template_bounds
+from cfgc.compile.merging import dotted
+from cfgc.compile.sandbox import bounded_sandbox
+from cfgc.compile.walk import prefixes, scan
+
+Locator = Callable[[Path], Location]
+_WHOLE = re.compile(r"\s*\{\{(?P<expr>(?:(?!\{\{|\}\}|\{%).)*)\}\}\s*\Z", re.DOTALL)
+
+
+@cache
+def sandbox() -> Any:
+    """The one sandboxed Jinja2 environment cfgc renders with (Jinja2 is imported on first use)."""
+    import jinja2
+
+    class _Undefined(jinja2.StrictUndefined):
+        """StrictUndefined that names config paths the way users write them."""
+
+        @property
+        def _undefined_message(self) -> str:
+            obj = self._undefined_obj
+            if isinstance(obj, (_MappingView, _ListView)) and self._undefined_hint is None:
+                where = "config" + ("." + dotted(obj._p) if obj._p else "")
+                return f"{where} has no key {self._undefined_name!r}"
+            # cfgc's wording, not Jinja2's (which differs between releases).
+            if self._undefined_hint is not None:
+                return str(self._undefined_hint)
+            if obj is jinja2.utils.missing:
+                return f"{self._undefined_name!r} is undefined"
+            return f"{type(obj).__name__} value has no attribute or key {self._undefined_name!r}"
+
+    return bounded_sandbox(_Undefined)
+
+
+def is_template(s: str) -> bool:
+    """Whether a string needs rendering."""
+    return "{{" in s or "{%" in s
+
+
+def has_templates(value: Any) -> bool:
+    """Whether any string in ``value`` needs rendering."""
+    t = type(value)
+    if t is str:
+        return is_template(value)
+    if t is dict:
+        return any(has_templates(v) for v in value.values())
+    if t is list:
+        return any(has_templates(v) for v in value)
+    return False
+
+
+@lru_cache(maxsize=4096)
+def _compiled(text: str) -> tuple[bool, Any]:
+    m = _WHOLE.match(text)
+    env = sandbox()
+    if m:
+        return True, env.compile_expression(m.group("expr"), undefined_to_none=False)
+    return False, env.from_string(text)
+
+
+def render_target(
+    root: Any,
+    variables: Mapping[str, str],
+    target: str,
+    locate: Locator,
+    paths: list[Path] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Any:
+    """Render every template string of ``root``; returns a new value.
+
+    ``paths`` lists the template strings when the caller has found them; each
+    template runs under ``limits`` (a template over one fails at its location).
+    """
+    if paths is None:
+        paths = scan(root).templates
+    if not paths:
+        return root
+    r = _Renderer(root, variables, target, locate, limits)
+    dirty = prefixes(paths)
+
+    def build(path: Path, raw: Any) -> Any:
+        if path not in dirty:
+            return raw
+        t = type(raw)
+        if t is dict:
+            return {k: build((*path, k), v) for k, v in raw.items()}
+        if t is list:
+            return [build((*path, i), v) for i, v in enumerate(raw)]
+        return r.leaf(path, raw)
+
+    return build((), root)
+
+
+class _Renderer:
+    def __init__(
+        self, root: Any, variables: Mapping[str, str], target: str, locate: Locator, limits: Limits
+    ) -> None:
+        self.root = root
+        self.limits = limits
+        self.locate = locate
+        self.done: dict[Path, Any] = {}
+        self.stack: list[Path] = []
+        self.context = {**variables, "target": target, "config": self.view((), root)}
+
+    def view(self, path: Path, raw: Any) -> Any:
+        t = type(raw)
+        if t is dict:
+            return _MappingView(self, path, raw)
+        if t is list:
+            return _ListView(self, path, raw)
+        if t is str and is_template(raw):
+            return self.leaf(path, raw)
+        return raw
+
+    def leaf(self, path: Path, text: str) -> Any:
+        if path in self.done:
+            return self.done[path]
+        if path in self.stack:
+            chain = self.stack[self.stack.index(path) :] + [path]
+            raise InputError("template cycle: " + " -> ".join(dotted(p) for p in chain), self.locate(path))
+        self.stack.append(path)
+        try:
+            value = self._render(path, text)
+        finally:
+            self.stack.pop()
+        self.done[path] = value
+        return value
+
+    def _render(self, path: Path, text: str) -> Any:
+        import jinja2
+
+        budget = template_bounds.enter(self.limits)
+        try:
+            whole, compiled = _compiled(text)
+            if whole:
+                out = compiled(**self.context)
+                if isinstance(out, jinja2.Undefined):
+                    str(out)  # StrictUndefined raises with the name
+                value = plain(out)
+                template_bounds.check_result(value)
+                return value
+            return compiled.render(**self.context)
+        except InputError:
+            raise
+        except template_bounds.LimitExceeded as e:
+            raise InputError(f"template in '{dotted(path)}' exceeds a limit: {e}", self.locate(path)) from None
+        except RecursionError:
+            raise InputError(f"template in '{dotted(path)}' recurses too deeply", self.locate(path)) from None
+        except jinja2.TemplateSyntaxError as e:
+            raise InputError(
+                self._safe(f"template syntax error in '{dotted(path)}' (Jinja2: {e.message})"), self.locate(path)
+            ) from None
+        except jinja2.exceptions.SecurityError as e:
+            raise InputError(self._safe(f"template in '{dotted(path)}' is not allowed: {e}"), self.locate(path)) from None
+        except jinja2.UndefinedError as e:
+            raise InputError(self._safe(f"template error in '{dotted(path)}': {e.message}"), self.locate(path)) from None
+        except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as e:
+            raise InputError(self._safe(f"template error in '{dotted(path)}': {e}"), self.locate(path)) from None
+        finally:
+            template_bounds.leave(budget)
+
+    def _safe(self, message: str) -> str:
+        """The error text with the target's credentials as redaction markers: an
+        error can quote any value a template reads (``{{ {}[config.db.password] }}``)."""
+        from cfgc.secrets.redact import mask, sensitive_strings
+
+        return mask(message, sensitive_strings(self.root))
+
+    def materialize(self, path: Path, raw: Any) -> Any:
+        t = type(raw)
+        if t is dict:
+            return {k: self.materialize((*path, k), v) for k, v in raw.items()} if has_templates(raw) else raw
+        if t is list:
+            return [self.materialize((*path, i), v) for i, v in enumerate(raw)] if has_templates(raw) else raw
+        if t is str and is_template(raw):
+            return self.leaf(path, raw)
+        return raw
+
+
+def plain(value: Any) -> Any:
+    """Turn views (and other mappings/sequences from templates) into plain data."""
+    if isinstance(value, (_MappingView, _ListView)):
+        return value._r.materialize(value._p, value._raw)
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+class _MappingView(Mapping[str, Any]):
+    """Read-only, lazily rendered view of a mapping of the target."""
+
+    __slots__ = ("_r", "_p", "_raw")
+
+    def __init__(self, renderer: _Renderer, path: Path, raw: dict[str, Any]) -> None:
+        self._r = renderer
+        self._p = path
+        self._raw = raw
+
+    def __getitem__(self, key: str) -> Any:
+        return self._r.view((*self._p, key), self._raw[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __repr__(self) -> str:
+        return f"<config {dotted(self._p)}>"
+
+
+class _ListView(Sequence[Any]):
+    """Read-only, lazily rendered view of a list of the target."""
+
+    __slots__ = ("_r", "_p", "_raw")
+
+    def __init__(self, renderer: _Renderer, path: Path, raw: list[Any]) -> None:
+        self._r = renderer
+        self._p = path
+        self._raw = raw
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._raw)))]
+        i = index + len(self._raw) if index < 0 else index
+        return self._r.view((*self._p, i), self._raw[index])
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __repr__(self) -> str:
+        return f"<config {dotted(self._p)}>"

@@ -1,0 +1,75 @@
+"""One walk over a merged target to find what the late stages must touch.
+
+Prompt references, ``$extends`` mappings and template strings are found in a
+single pass; each stage then rebuilds only the paths that lead to them and
+shares every other subtree unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from cfgc.base.loading import Path
+from cfgc.base.tags import PromptRef
+
+EXTENDS = "$extends"
+
+
+@dataclass
+class Found:
+    """Paths of interest in one value."""
+
+    prompts: list[Path] = field(default_factory=list)
+    extends: list[Path] = field(default_factory=list)
+    templates: list[Path] = field(default_factory=list)
+
+
+def scan(value: Any, want_templates: bool = True) -> Found:
+    """Find prompt references, $extends mappings and (optionally) template strings."""
+    found = Found()
+    _scan(value, (), found, want_templates)
+    return found
+
+
+def _scan(value: Any, path: Path, found: Found, tmpl: bool) -> None:
+    if type(value) is dict:
+        if EXTENDS in value:
+            found.extends.append(path)
+        items: Any = value.items()
+    else:
+        items = enumerate(value)
+    for k, v in items:
+        t = type(v)
+        if t is dict or t is list:
+            _scan(v, (*path, k), found, tmpl)
+        elif t is str:
+            if tmpl and ("{{" in v or "{%" in v):
+                found.templates.append((*path, k))
+        elif t is PromptRef:
+            found.prompts.append((*path, k))
+
+
+def prefixes(paths: list[Path]) -> set[Path]:
+    """Every path in ``paths`` and all of their ancestors."""
+    out: set[Path] = set()
+    for p in paths:
+        for i in range(len(p) + 1):
+            out.add(p[:i])
+    return out
+
+
+def replace_at(root: Any, values: dict[Path, Any]) -> Any:
+    """A copy of ``root`` with each path set to its new value (copy on write)."""
+    dirty = prefixes(list(values))
+
+    def rebuild(path: Path, node: Any) -> Any:
+        if path in values:
+            return values[path]
+        if path not in dirty:
+            return node
+        if type(node) is dict:
+            return {k: rebuild((*path, k), v) for k, v in node.items()}
+        return [rebuild((*path, i), v) for i, v in enumerate(node)]
+
+    return rebuild((), root)

@@ -1,0 +1,216 @@
+"""cfgc.yaml: the contract of a config repo (version 1)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from cfgc.base.errors import InputError, Location, MultipleErrors
+from cfgc.base.limits import CEILING_ENV, DEFAULT_LIMITS, Limits, operator_ceiling
+from cfgc.base.loading import Document, load_yaml
+from cfgc.base.repopath import relative_problem, target_name_problem
+from cfgc.repo.sources import CONFIG_FILE, Source
+
+_VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class SchemaRule:
+    """A JSON Schema that every target whose name matches ``match`` satisfies."""
+
+    schema: str
+    match: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class LevelPattern:
+    """One hierarchy entry, such as ``tenants/{tenant}/tenant.yaml``."""
+
+    pattern: str
+    variables: tuple[str, ...]
+    location: Location
+
+
+@dataclass(frozen=True)
+class RepoConfig:
+    """The parsed and checked cfgc.yaml."""
+
+    hierarchy: tuple[LevelPattern, ...]
+    targets: str
+    target_location: Location
+    target_parts: tuple[tuple[str, bool], ...]  # (text, is a variable) of ``targets``, parsed once
+    schemas: tuple[SchemaRule, ...]
+    prompts: str | None
+    policies: str | None
+    production: tuple[str, ...]
+    max_secret_age_days: int | None
+    document: Document
+    limits: Limits = DEFAULT_LIMITS
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """The hierarchy variables, in the order the last entry names them."""
+        return self.hierarchy[-1].variables
+
+    def target_name(self, bindings: dict[str, str]) -> str:
+        """The target name for one binding of the variables (``targets`` expanded by cfgc, never str.format)."""
+        return "".join(bindings[t] if var else t for t, var in self.target_parts)
+
+
+if TYPE_CHECKING:
+    import jsonschema
+
+
+@cache
+def config_schema() -> dict[str, Any]:
+    """cfgc's own JSON Schema for cfgc.yaml."""
+    text = resources.files("cfgc").joinpath("data/cfgc.schema.json").read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def load_config(source: Source) -> RepoConfig:
+    """Read and check cfgc.yaml; every problem is reported with its line."""
+    doc = load_yaml(source.read(CONFIG_FILE), CONFIG_FILE)
+    data = doc.data
+    if not isinstance(data, dict):
+        raise InputError("cfgc.yaml must be a mapping with 'version', 'hierarchy' and 'targets'", doc.location())
+    errors: list[InputError] = []
+    if not _quick_valid(data):
+        import jsonschema  # only for the detailed errors
+
+        validator = jsonschema.Draft202012Validator(config_schema())
+        for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+            errors.append(_schema_error(err, doc))
+    if errors:
+        raise errors[0] if len(errors) == 1 else MultipleErrors(list(errors))
+
+    levels = tuple(
+        LevelPattern(p, tuple(dict.fromkeys(_VAR.findall(p))), doc.location(("hierarchy", i)))
+        for i, p in enumerate(data["hierarchy"])
+    )
+    last = levels[-1]
+    bound = set(last.variables)
+    for lv in levels:
+        if "**" in lv.pattern:
+            errors.append(InputError("'**' is not supported in hierarchy patterns; use '*' per path segment", lv.location))
+        for var in lv.variables:
+            if var not in bound:
+                errors.append(
+                    InputError(
+                        f"variable {{{var}}} is not bound: the last hierarchy entry "
+                        f"({last.pattern!r}) must name every variable",
+                        lv.location,
+                    )
+                )
+    target_loc = doc.location(("targets",))
+    parts = parse_targets(data["targets"], target_loc)
+    tvars = [t for t, var in parts if var]
+    for var in tvars:
+        if var not in bound:
+            errors.append(InputError(f"targets uses {{{var}}}, which the last hierarchy entry does not bind", target_loc))
+    missing = [v for v in last.variables if v not in tvars]
+    if missing:
+        errors.append(
+            InputError(
+                "targets must use every variable of the last hierarchy entry; missing "
+                + ", ".join("{" + v + "}" for v in missing),
+                target_loc,
+            )
+        )
+    if errors:
+        raise errors[0] if len(errors) == 1 else MultipleErrors(list(errors))
+
+    schemas = tuple(
+        SchemaRule(s["schema"], s.get("match", "*"), doc.location(("schemas", i)))
+        for i, s in enumerate(data.get("schemas", []))
+    )
+    for i, rule in enumerate(schemas):
+        _inside_repo(rule.schema, "schema", doc.location(("schemas", i, "schema")), errors)
+    for key in ("prompts", "policies"):
+        if data.get(key):
+            _inside_repo(data[key].rstrip("/"), key, doc.location((key,)), errors)
+    if errors:
+        raise errors[0] if len(errors) == 1 else MultipleErrors(list(errors))
+    return RepoConfig(
+        hierarchy=levels,
+        targets=data["targets"],
+        target_location=target_loc,
+        target_parts=parts,
+        schemas=schemas,
+        prompts=_folder(data.get("prompts")),
+        policies=_folder(data.get("policies")),
+        production=tuple(data.get("production", ())),
+        max_secret_age_days=data.get("secrets", {}).get("max_age_days"),
+        document=doc,
+        limits=Limits.from_config(data.get("limits"), operator_ceiling(os.environ.get(CEILING_ENV))),
+    )
+
+
+def parse_targets(template: str, location: Location) -> tuple[tuple[str, bool], ...]:
+    """``targets`` as (text, is a variable) parts; only ``{var}`` placeholders are accepted.
+
+    cfgc expands the template itself: ``str.format`` would reach attributes
+    (``{tenant.__class__}``), indexes and format specs (``{service:>1000000000}``).
+    """
+    parts: list[tuple[str, bool]] = []
+    pos = 0
+    for m in _VAR.finditer(template):
+        parts.append((template[pos : m.start()], False))
+        parts.append((m.group(1), True))
+        pos = m.end()
+    parts.append((template[pos:], False))
+    parts = [p for p in parts if p[0]]
+    for text, var in parts:
+        if not var and ("{" in text or "}" in text):
+            bad = re.search(r"\{[^{}]*\}?|\}", text)
+            shown = bad.group(0) if bad else text
+            raise InputError(
+                f"targets: {shown!r} is not a placeholder; targets accepts only {{var}} "
+                "with a hierarchy variable's name (no attributes, indexes or format specs)",
+                location,
+            )
+    # Every variable value is a safe segment (checked where it is taken from a
+    # file name), so a template that is valid with a sample value is valid with all.
+    problem = target_name_problem("".join("x" if var else text for text, var in parts))
+    if problem:
+        raise InputError(f"targets: {problem}", location)
+    return tuple(parts)
+
+
+def _inside_repo(path: str, key: str, location: Location, errors: list[InputError]) -> None:
+    problem = relative_problem(path)
+    if problem:
+        errors.append(InputError(f"{key}: {problem}; cfgc reads only files inside the repo", location))
+
+
+def _quick_valid(data: Any) -> bool:
+    """jsonschema-rs's verdict on cfgc.yaml, when it is installed (it imports much faster)."""
+    try:
+        import jsonschema_rs
+    except ImportError:  # pragma: no cover - then jsonschema decides
+        return False
+    return bool(jsonschema_rs.validator_for(config_schema()).is_valid(data))
+
+
+def _folder(value: str | None) -> str | None:
+    return value.strip("/") if value else None
+
+
+def _schema_error(err: jsonschema.ValidationError, doc: Document) -> InputError:
+    path = tuple(err.absolute_path)
+    if err.validator == "additionalProperties":
+        extra = [k for k in err.instance if k not in err.schema.get("properties", {})]
+        if extra:
+            known = ", ".join(sorted(err.schema.get("properties", {})))
+            return InputError(f"unknown key {extra[0]!r} (known: {known})", doc.location((*path, extra[0])))
+    if err.validator == "const" and path == ("version",):
+        return InputError(f"unsupported version {err.instance!r}: this cfgc reads version 1", doc.location(path))
+    where = ".".join(map(str, path)) or "cfgc.yaml"
+    return InputError(f"{where}: {err.message}", doc.location(path))

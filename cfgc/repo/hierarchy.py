@@ -1,0 +1,120 @@
+"""Turn the hierarchy patterns of cfgc.yaml into targets and their layer files."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from cfgc.base.errors import InputError, Location
+from cfgc.base.repopath import MAX_TARGET, segment_problem, target_name_problem
+from cfgc.repo.config import RepoConfig
+
+_TOKEN = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}|\*|[^{*]+|\{")
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """A target to compile: its name, variables and layer files (lowest first)."""
+
+    name: str
+    vars: tuple[tuple[str, str], ...]
+    layers: tuple[str, ...]
+
+    @property
+    def variables(self) -> dict[str, str]:
+        """The hierarchy variables as a dict."""
+        return dict(self.vars)
+
+
+def pattern_regex(pattern: str) -> re.Pattern[str]:
+    """A regex for a hierarchy pattern: ``*`` and ``{var}`` match one path segment."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for m in _TOKEN.finditer(pattern):
+        tok = m.group(0)
+        var = m.group(1)
+        if var:
+            out.append(f"(?P={var})" if var in seen else f"(?P<{var}>[^/]+)")
+            seen.add(var)
+        elif tok == "*":
+            out.append("[^/]*")
+        else:
+            out.append(re.escape(tok))
+    return re.compile("".join(out) + r"\Z")
+
+
+class Hierarchy:
+    """Resolves targets and layers against the file list of one source."""
+
+    def __init__(self, config: RepoConfig, files: Iterable[str]) -> None:
+        self.config = config
+        self.files = sorted(files)
+        self._fileset = set(self.files)
+        self._glob_cache: dict[str, tuple[str, ...]] = {}
+        # The layers below the last, per binding of the variables they use:
+        # 10,000 targets share a few dozen such prefixes, each resolved once.
+        self._prefix_cache: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def targets(self, select: str | None = None) -> list[TargetSpec]:
+        """Every target, sorted by name; ``select`` is a glob over target names."""
+        last = self.config.hierarchy[-1]
+        rx = pattern_regex(last.pattern)
+        found: dict[str, TargetSpec] = {}
+        # Values already found safe: a corpus repeats each tenant and env
+        # thousands of times, and checking is most of the cost of listing.
+        safe: set[str] = set()
+        for path in self.files:
+            m = rx.match(path)
+            if m is None:
+                continue
+            bindings = m.groupdict()
+            for var, value in bindings.items():
+                if value in safe:
+                    continue
+                # A value from a file name becomes a path in the bundle and a
+                # part of other layers' paths: '..' or '*' would escape or glob.
+                problem = segment_problem(value)
+                if problem:
+                    raise InputError(f"variable {{{var}}} taken from this file name: {problem}", Location(path))
+                safe.add(value)
+            name = self.config.target_name(bindings)
+            if len(name) > MAX_TARGET or not safe.issuperset(name.split("/")):
+                problem = target_name_problem(name)
+                if problem:
+                    raise InputError(f"{problem} (from {path})", self.config.target_location)
+            if select is not None and not fnmatch.fnmatchcase(name, select):
+                continue
+            if name in found:
+                raise InputError(
+                    f"two files compile to target {name!r}: {found[name].layers[-1]} and {path}",
+                    self.config.target_location,
+                )
+            vars_ = tuple((v, bindings[v]) for v in last.variables)
+            found[name] = TargetSpec(name, vars_, self._layers(bindings, path))
+        return [found[k] for k in sorted(found)]
+
+    def _layers(self, bindings: dict[str, str], last_file: str) -> tuple[str, ...]:
+        levels = self.config.hierarchy[:-1]
+        key = tuple(bindings[var] for level in levels for var in level.variables)
+        prefix = self._prefix_cache.get(key)
+        if prefix is None:
+            layers: list[str] = []
+            for level in levels:
+                concrete = level.pattern
+                for var in level.variables:
+                    concrete = concrete.replace("{" + var + "}", bindings[var])
+                layers.extend(self._expand(concrete))
+            prefix = self._prefix_cache[key] = tuple(layers)
+        return (*prefix, last_file)
+
+    def _expand(self, concrete: str) -> tuple[str, ...]:
+        if "*" not in concrete:
+            return (concrete,) if concrete in self._fileset else ()
+        hit = self._glob_cache.get(concrete)
+        if hit is None:
+            rx = pattern_regex(concrete)
+            hit = tuple(f for f in self.files if rx.match(f))
+            self._glob_cache[concrete] = hit
+        return hit

@@ -1,0 +1,342 @@
+"""Where a config repo's files come from: a working tree, or a git commit.
+
+Both kinds answer the same two questions (which files exist, what bytes a file
+holds), so the compiler never knows whether it reads a checkout or git objects;
+``cfgc build --ref`` and ``cfgc diff`` compile commits without a checkout.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from cfgc.base.errors import ExternalError, InputError, Location, UsageError
+from cfgc.base.repopath import NotFound, Tree, link_error, relative_problem
+
+CONFIG_FILE = "cfgc.yaml"
+_SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", ".cfgc"}
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What a bundle records about where it was compiled from."""
+
+    repo_url: str | None = None
+    ref: str | None = None
+    commit: str | None = None
+    commit_time: str | None = None  # ISO 8601 UTC, from the commit, never the clock
+    dirty: bool | None = None
+    subdir: str = ""  # the config repo's folder inside the git repo
+
+
+class Source(Protocol):
+    """A read-only view of a config repo's files (POSIX paths relative to its root)."""
+
+    def files(self) -> list[str]:
+        """Every file path, sorted."""
+        ...
+
+    def read(self, path: str) -> bytes:
+        """The bytes of one file; raises InputError if it does not exist."""
+        ...
+
+    def info(self) -> SourceInfo:
+        """Commit, ref and state of the source."""
+        ...
+
+
+class DirSource:
+    """Files of a directory on disk (a working tree)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._root = str(root)
+        self._files: list[str] | None = None
+        self._tree = Tree(self._root)
+
+    def files(self) -> list[str]:
+        """Every file path, sorted; a symbolic link is listed as a file (reading it is refused)."""
+        if self._files is None:
+            out: list[str] = []
+            _scan(self._root, "", out)
+            out.sort()
+            self._files = out
+        return self._files
+
+    def read(self, path: str) -> bytes:
+        return self._tree.read(path)
+
+    def info(self) -> SourceInfo:
+        return _git_info(self.root, None)
+
+
+def _scan(folder: str, prefix: str, out: list[str]) -> None:
+    # Links to folders are listed, not entered (as git lists them): the walk
+    # never leaves the root, and reading one reports the link.
+    try:
+        with os.scandir(folder) as it:
+            entries = list(it)
+    except OSError:  # an unreadable folder is skipped, as os.walk did
+        return
+    for e in entries:
+        if e.is_dir(follow_symlinks=False):
+            if e.name not in _SKIP_DIRS:
+                _scan(e.path, prefix + e.name + "/", out)
+        else:
+            out.append(prefix + e.name)
+
+
+MAX_REF_HINTS = 3  # close branch/tag names shown after an unknown revision
+
+
+def _close_refs(repo: Any, ref: str) -> str:
+    """``; did you mean 'main'?`` for the branch and tag names closest to a typo'd ref."""
+    import difflib
+
+    try:
+        names = [str(r.name) for r in repo.refs]
+    except Exception:  # noqa: BLE001 - a hint is optional; the error stands without it
+        return ""
+    close = difflib.get_close_matches(ref, sorted(set(names)), n=MAX_REF_HINTS, cutoff=0.6)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+LINK_MODE = 0o120000  # a git tree entry that is a symbolic link (its blob holds the target)
+
+
+@dataclass(frozen=True)
+class _Blob:
+    """One file of a git tree: its mode and object id."""
+
+    mode: int
+    hexsha: str
+
+    @property
+    def binsha(self) -> bytes:
+        return bytes.fromhex(self.hexsha)
+
+
+class GitSource:
+    """Files of one commit, read from git objects without a checkout."""
+
+    def __init__(self, root: Path, ref: str, option: str = "--ref") -> None:
+        """``option`` is what the user gave the ref with (``--base``, ``cfgc history``),
+        so a failure names their own option, not one their command does not have."""
+        import git
+
+        self.root = root
+        try:
+            self.repo = git.Repo(root, search_parent_directories=True)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise UsageError(f"{option} needs a git repository, and {root} is not in one") from None
+        toplevel = Path(self.repo.working_tree_dir or root).resolve()
+        self.subdir = os.path.relpath(root.resolve(), toplevel).replace(os.sep, "/")
+        if self.subdir == ".":
+            self.subdir = ""
+        self.ref = ref
+        try:
+            self.commit = self.repo.commit(ref)
+        except (git.BadName, ValueError, git.GitCommandError):
+            # A ref the repo does not have is a typo on the command line (exit 2), not a git failure.
+            raise UsageError(f"{option} {ref}: unknown revision {ref!r} in {toplevel}"
+                             + _close_refs(self.repo, ref)) from None
+        tree = self.commit.tree
+        if self.subdir:
+            try:
+                tree = tree / self.subdir
+            except KeyError:
+                raise InputError(f"{self.subdir} does not exist at {ref}") from None
+        self.tree = tree
+        self._blobs: dict[str, Any] | None = None
+        self._data: dict[str, bytes] = {}
+        self._odb_pid = os.getpid()
+        self._own_repo: Any = None
+
+    def _index(self) -> dict[str, Any]:
+        if self._blobs is None:
+            # One 'git ls-tree' lists 10,000 files in a fraction of the time
+            # GitPython takes to build an object per tree entry.
+            try:
+                out = subprocess.run(
+                    ["git", "-C", str(self.repo.git_dir), "ls-tree", "-r", "-z", "--full-tree", str(self.tree.hexsha)],
+                    capture_output=True, check=True, timeout=600,
+                ).stdout
+            except (subprocess.CalledProcessError, OSError, subprocess.TimeoutExpired) as e:
+                raise ExternalError(f"git ls-tree failed: {e}") from None
+            blobs: dict[str, Any] = {}
+            for entry in out.split(b"\0"):
+                meta, tab, name = entry.partition(b"\t")
+                if not tab:
+                    continue
+                mode, kind, sha = meta.split()
+                if kind == b"blob":  # not a submodule ('commit')
+                    blobs[os.fsdecode(name)] = _Blob(int(mode, 8), sha.decode("ascii"))
+            self._blobs = blobs
+        return self._blobs
+
+    def files(self) -> list[str]:
+        return sorted(self._index())
+
+    def blob_sha(self, path: str) -> str:
+        """The git object id of a file (a content digest, free to get)."""
+        blob = self._index().get(path)
+        return str(blob.hexsha) if blob is not None else "missing"
+
+    def read(self, path: str) -> bytes:
+        data = self._data.get(path)
+        if data is not None:
+            return data
+        blob = self._index().get(path)
+        if blob is None:
+            problem = relative_problem(path)
+            if problem:
+                raise InputError(problem, Location(path))
+            raise NotFound(f"file not found at {self.ref}: {path}")
+        if blob.mode == LINK_MODE:
+            raise link_error(path)
+        return bytes(self._odb().stream(blob.binsha).read())
+
+    def _odb(self) -> Any:
+        # GitPython talks to one long-lived 'git cat-file' process; a forked
+        # build worker that used the parent's would interleave its requests
+        # with its siblings' and read another file's bytes.  Each process gets its own.
+        if self._odb_pid != os.getpid():
+            import git
+
+            self._own_repo = git.Repo(self.repo.git_dir)
+            self._odb_pid = os.getpid()
+        return (self._own_repo or self.repo).odb
+
+    def prefetch(self, paths: Iterable[str]) -> None:
+        """Read many files in one ``git cat-file --batch`` pass and keep their bytes.
+
+        Afterwards ``read`` needs no git process, so the source can be used
+        from forked worker processes.
+        """
+        index = self._index()
+        wanted = [p for p in dict.fromkeys(paths)
+                  if p in index and p not in self._data and index[p].mode != LINK_MODE]
+        if not wanted:
+            return
+        shas = "".join(f"{index[p].hexsha}\n" for p in wanted).encode()
+        try:
+            out = subprocess.run(
+                ["git", "-C", str(self.repo.git_dir), "cat-file", "--batch"],
+                input=shas, capture_output=True, check=True, timeout=600,
+            ).stdout
+        except (subprocess.CalledProcessError, OSError, subprocess.TimeoutExpired) as e:
+            raise ExternalError(f"git cat-file failed: {e}") from None
+        pos = 0
+        for p in wanted:
+            nl = out.index(b"\n", pos)
+            size = int(out[pos:nl].split()[2])
+            self._data[p] = out[nl + 1 : nl + 1 + size]
+            pos = nl + 1 + size + 1
+
+    def info(self) -> SourceInfo:
+        c = self.commit
+        return SourceInfo(
+            repo_url=_remote_url(self.repo),
+            ref=_ref_name(self.repo, self.ref),
+            commit=c.hexsha,
+            commit_time=_utc(c.committed_date),
+            dirty=False,
+            subdir=self.subdir,
+        )
+
+
+def _ref_name(repo: object, ref: str) -> str:
+    # The symbolic name ('main' for HEAD on main), so a build of the working
+    # tree and of --ref HEAD record the same ref and stay byte-identical.
+    env = os.environ.get("CFGC_REF_NAME")
+    if env:
+        return env
+    try:
+        name = repo.git.rev_parse("--abbrev-ref", ref)  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - fall back to what the user typed
+        return ref
+    return str(name) or ref
+
+
+def _utc(epoch: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _remote_url(repo: object) -> str | None:
+    try:
+        remotes = repo.remotes  # type: ignore[attr-defined]
+        if remotes:
+            url = remotes[0].url
+            return _strip_credentials(str(url))
+    except Exception:  # noqa: BLE001 - a missing remote is not an error
+        return None
+    return None
+
+
+def _strip_credentials(url: str) -> str:
+    # A remote URL may embed a token (https://x-access-token:TOKEN@host/...).
+    if "://" in url and "@" in url.split("://", 1)[1].split("/", 1)[0]:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://{rest.split('@', 1)[1]}"
+    return url
+
+
+def _git_info(root: Path, ref: str | None) -> SourceInfo:
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, check=True, timeout=30
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+    except (subprocess.CalledProcessError, FileNotFoundError, subprocess.TimeoutExpired):
+        return SourceInfo(dirty=None)
+    toplevel = git("rev-parse", "--show-toplevel")
+    subdir = os.path.relpath(root.resolve(), Path(toplevel).resolve()).replace(os.sep, "/")
+    dirty = bool(git("status", "--porcelain", "--", "."))
+    url = None
+    try:
+        url = _strip_credentials(git("remote", "get-url", git("remote").splitlines()[0]))
+    except (subprocess.CalledProcessError, IndexError):
+        url = None
+    return SourceInfo(
+        repo_url=url,
+        ref=os.environ.get("CFGC_REF_NAME") or git("rev-parse", "--abbrev-ref", "HEAD") or None,
+        commit=commit,
+        commit_time=_utc(int(git("log", "-1", "--format=%ct", "HEAD"))),
+        dirty=dirty,
+        subdir="" if subdir == "." else subdir,
+    )
+
+
+def find_repo_root(start: Path | None = None) -> Path:
+    """Walk up from ``start`` (default: the current directory) to cfgc.yaml."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / CONFIG_FILE).is_file():
+            return d
+    raise UsageError(
+        f"no {CONFIG_FILE} found in {here} or any parent directory; "
+        "pass --repo DIR or run 'cfgc init' to create one"
+    )
+
+
+def open_source(repo: Path | None, ref: str | None = None) -> Source:
+    """The source for ``--repo``/``--ref`` as the commands take them."""
+    if repo is not None:
+        root = repo.resolve()
+        if not root.is_dir():
+            raise UsageError(f"--repo {repo}: no such directory")
+        if ref is None and not (root / CONFIG_FILE).is_file():
+            raise UsageError(f"--repo {repo}: no {CONFIG_FILE} in that directory")
+    else:
+        root = find_repo_root()
+    if ref is not None:
+        return GitSource(root, ref)
+    return DirSource(root)

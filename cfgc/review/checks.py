@@ -1,0 +1,290 @@
+"""``cfgc check``: every finding about a config repo in one pass.
+
+The findings come from four places, all located at a real file:line:col:
+
+* validation: what ``cfgc validate`` reports (YAML, merge, $extends,
+  templates, prompts, schemas);
+* secret hygiene (:mod:`cfgc.compile.hygiene`, when installed);
+* built-in LLM checks: ``routing.default_model`` and ``routing.fallbacks``
+  name models under ``models`` and the fallback chain has no cycle (including
+  per-model ``fallback``/``fallbacks`` links); pinned prompt references such
+  as ``summarize@1.2.0`` exist in the prompt library; a template that declares
+  its variables in a leading ``{# variables: a, b #}`` comment uses no others;
+* the repo's Rego policies (:mod:`cfgc.review.policy`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cfgc.base.diagnostics import Diagnostic, group, rule_of
+from cfgc.base.errors import CfgcError, Location
+from cfgc.base.loading import Path
+from cfgc.base.parallel import cores, map_chunks
+from cfgc.compile.compiler import CompiledTarget, Compiler
+from cfgc.compile.hygiene import hygiene_findings
+from cfgc.compile.prompts import PromptLibrary
+from cfgc.compile.semver import Version
+from cfgc.repo.config import RepoConfig
+from cfgc.repo.hierarchy import TargetSpec
+from cfgc.repo.sources import Source
+from cfgc.review.policy import PolicySet
+
+_PINNED = re.compile(r"^([A-Za-z0-9_.-]+)@(\d+\.\d+\.\d+\S*)$")
+_DECLARED = re.compile(r"\A\s*\{#-?\s*variables\s*:\s*(.*?)\s*-?#\}", re.S)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The findings of a check run and the targets it looked at."""
+
+    diagnostics: tuple[Diagnostic, ...]
+    targets: tuple[str, ...]
+    changed: frozenset[str] | None  # None without --base
+
+    # With a base: per finding, "new" (this change introduces it) or
+    # "unchanged" (already on the base); empty without a base to compare.
+    states: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when no finding is an error (warnings do not fail)."""
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+    def state(self, i: int) -> str | None:
+        """The baseline state of finding ``i`` (None without a base)."""
+        return self.states[i] if self.states else None
+
+    def failing(self, fail_on_existing: bool = False) -> list[Diagnostic]:
+        """The errors that fail the check: by default only the new ones, and
+        secret-hygiene errors always (a plaintext credential stays exposed
+        for as long as it is in the repo, whoever added it)."""
+        return [d for i, d in enumerate(self.diagnostics) if d.severity == "error"
+                and (fail_on_existing or self.state(i) != "unchanged" or d.rule == "secrets")]
+
+
+_LINE_REFS = re.compile(r":\d+(?::\d+)?\b|\blines? \d+(?:[-–]\d+)?")
+
+
+def _key(d: Diagnostic) -> tuple[str, str, str]:
+    # Line numbers are left out so a finding whose line merely moved is not new.
+    return d.rule, d.location.path if d.location else "", _LINE_REFS.sub("", d.message)
+
+
+def baseline_states(head: Sequence[Diagnostic], base: Sequence[Diagnostic]) -> tuple[str, ...]:
+    """"unchanged" for each head finding the base already had (same rule,
+    file, message without line numbers, and every one of its targets), else "new"."""
+    seen: dict[tuple[str, str, str], set[str]] = {}
+    for d in base:
+        seen.setdefault(_key(d), set()).update(d.targets)
+    return tuple("unchanged" if _key(d) in seen and set(d.targets) <= seen[_key(d)] else "new" for d in head)
+
+
+def _base_findings(base: Source, select: str | None) -> tuple[Diagnostic, ...]:
+    try:
+        return run_checks(base, select).diagnostics
+    except CfgcError:
+        return ()  # no config or no such targets on the base: everything is new
+
+PARALLEL_MIN_TARGETS = 400
+
+
+def hygiene(source: Source, config: RepoConfig, scanned: Collection[str] = ()) -> list[Diagnostic]:
+    """Secret hygiene findings (:mod:`cfgc.compile.hygiene`).
+
+    ``scanned``: plain layer files the compiler already checked for credentials.
+    """
+    try:
+        return hygiene_findings(source, config, scanned=scanned)
+    except CfgcError as e:
+        return [Diagnostic.from_error(e, "secrets")]
+
+
+def fallback_findings(target: CompiledTarget) -> list[Diagnostic]:
+    """Routing names existing models and the fallback chain has no cycle."""
+    value = target.value if type(target.value) is dict else {}
+    routing, models = value.get("routing"), value.get("models")
+    if type(routing) is not dict:
+        return []
+    names = set(models) if type(models) is dict else set()
+    have = ", ".join(sorted(names)) or "none"
+    out: list[Diagnostic] = []
+
+    def err(msg: str, path: Path) -> None:
+        out.append(Diagnostic("error", msg, target.provenance.locate(path), "llm.routing", (target.name,)))
+
+    chain: list[tuple[str, Path]] = []
+    default = routing.get("default_model")
+    if default is not None:
+        chain.append((str(default), ("routing", "default_model")))
+    fallbacks = routing.get("fallbacks")
+    if fallbacks is not None and type(fallbacks) is not list:
+        err("routing.fallbacks must be a list of model names", ("routing", "fallbacks"))
+    elif fallbacks:
+        chain += [(str(m), ("routing", "fallbacks", i)) for i, m in enumerate(fallbacks)]
+    seen: dict[str, Path] = {}
+    for name, path in chain:
+        if name not in names:
+            err(f"{_dotted(path)} names model {name!r}, which is not under models (have: {have})", path)
+        elif name in seen:
+            loop = " → ".join([*(n for n, _ in chain[: chain.index((name, path))]), name])
+            err(f"fallback chain loops back to {name!r} ({loop})", path)
+        seen.setdefault(name, path)
+    if type(models) is dict:
+        out += _model_cycles(target, models)
+    return out
+
+
+def _model_cycles(target: CompiledTarget, models: dict[str, Any]) -> list[Diagnostic]:
+    edges: dict[str, list[tuple[str, Path]]] = {}
+    for m, spec in models.items():
+        if type(spec) is not dict:
+            continue
+        for key in ("fallback", "fallbacks"):
+            v = spec.get(key)
+            items = v if type(v) is list else [v] if type(v) is str else []
+            for i, n in enumerate(items):
+                p: Path = ("models", m, key, i) if type(v) is list else ("models", m, key)
+                edges.setdefault(m, []).append((str(n), p))
+    out: list[Diagnostic] = []
+    for start, links in edges.items():
+        for nxt, path in links:
+            if nxt not in models:
+                out.append(Diagnostic("error", f"{_dotted(path)} names model {nxt!r}, which is not under models",
+                                      target.provenance.locate(path), "llm.routing", (target.name,)))
+            elif _reaches(edges, nxt, start):
+                out.append(Diagnostic("error", f"fallback cycle: {start} → {nxt} → … → {start}",
+                                      target.provenance.locate(path), "llm.routing", (target.name,)))
+    return out
+
+
+def _reaches(edges: dict[str, list[tuple[str, Path]]], start: str, goal: str) -> bool:
+    todo, seen = [start], set()
+    while todo:
+        n = todo.pop()
+        if n == goal:
+            return True
+        if n not in seen:
+            seen.add(n)
+            todo.extend(m for m, _ in edges.get(n, []))
+    return False
+
+
+def prompt_ref_findings(target: CompiledTarget, library: PromptLibrary) -> list[Diagnostic]:
+    """Hand-written pinned references (``prompts.x: name@1.2.0``) must exist."""
+    prompts = target.value.get("prompts") if type(target.value) is dict else None
+    if type(prompts) is not dict:
+        return []
+    out = []
+    for key, ref in prompts.items():
+        m = _PINNED.match(ref) if type(ref) is str else None
+        if m is None:
+            continue
+        try:
+            ok = Version.parse(m.group(2)) in library.versions.get(m.group(1), {})
+        except ValueError:
+            ok = False
+        if not ok:
+            out.append(Diagnostic("error", f"prompt {ref!r} does not exist in the prompt library",
+                                  target.provenance.locate(("prompts", key)), "llm.prompt", (target.name,)))
+    return out
+
+
+def template_variable_findings(library: PromptLibrary) -> list[Diagnostic]:
+    """Templates that declare ``{# variables: a, b #}`` use only those."""
+    out = []
+    for name in sorted(library.versions):
+        for version in sorted(library.versions[name]):
+            try:
+                prompt = library.load(name, version)
+            except CfgcError:
+                continue  # already reported by validation
+            m = _DECLARED.match(prompt.text)
+            if m is None:
+                continue
+            declared = {v for v in re.split(r"[\s,]+", m.group(1)) if v}
+            for var in prompt.variables:
+                if var not in declared:
+                    line = _first_use(prompt.text, var)
+                    out.append(Diagnostic("error", f"template uses {{{{ {var} }}}}, which it does not declare "
+                                          f"(declared: {', '.join(sorted(declared)) or 'none'})",
+                                          Location(prompt.path, line, 1), "llm.prompt"))
+    return out
+
+
+def _first_use(text: str, var: str) -> int:
+    word = re.compile(r"\b" + re.escape(var) + r"\b")
+    for n, line in enumerate(text.splitlines(), 1):
+        if ("{{" in line or "{%" in line) and word.search(line) and not line.lstrip().startswith("{#"):
+            return n
+    return 1
+
+
+def run_checks(source: Source, select: str | None = None, base: Source | None = None,
+               delta: Any = None) -> CheckResult:
+    """Run every check on ``source``; ``base`` (or an already computed
+    :class:`cfgc.review.diff.DiffResult` ``delta``) marks targets as changed or not.
+
+    With ``base`` the base is checked too and each finding is marked new or
+    unchanged (:func:`baseline_states`)."""
+    compiler = Compiler(source)
+    changed: frozenset[str] | None = None
+    if delta is None and base is not None:
+        from cfgc.review.diff import compare
+
+        delta = compare(base, source, select)
+    if delta is not None:
+        changed = frozenset(t.name for t in delta.targets)
+    policies = PolicySet(source, compiler.config.policies)
+    diags: list[Diagnostic] = list(policies.errors)
+    try:
+        compiler.schemas  # noqa: B018 - a bad schema is one finding, before any target
+    except CfgcError as e:
+        found = tuple(group([*diags, Diagnostic.from_error(e, "schema")]))
+        states = baseline_states(found, _base_findings(base, select)) if base is not None else ()
+        return CheckResult(found, (), changed, states)
+    specs = compiler.selected(select)
+
+    def check_chunk(chunk: list[TargetSpec]) -> tuple[list[Diagnostic], list[str], set[str]]:
+        found: list[Diagnostic] = []
+        names: list[str] = []
+        for spec in chunk:
+            try:
+                t = compiler.compile(spec)
+            except CfgcError as e:
+                found.append(Diagnostic.from_error(e, rule_of(e), spec.name))
+                found += compiler.layer_findings(spec)
+                continue
+            names.append(t.name)
+            found += compiler.validate(t)
+            found += fallback_findings(t)
+            found += prompt_ref_findings(t, compiler.prompts)
+            found += policies.evaluate(t, None if changed is None else t.name in changed)
+        return found, names, compiler.plain_files()
+
+    # A large repo is checked on every core (workers inherit the loaded
+    # policies and schemas); results are merged in target order.
+    size = max(64, len(specs) // (4 * cores()) + 1)
+    chunks = [specs[i : i + size] for i in range(0, len(specs), size)] or [[]]
+    parts = map_chunks(check_chunk, chunks) if len(specs) >= PARALLEL_MIN_TARGETS else [check_chunk(specs)]
+    names = [n for _, part, _ in parts for n in part]
+    scanned = set().union(*(files for _, _, files in parts))
+    diags += [d for part, _, _ in parts for d in part]
+    try:
+        compiler.prompts.all()
+    except CfgcError as e:
+        diags.append(Diagnostic.from_error(e, "prompt"))
+    diags += template_variable_findings(compiler.prompts)
+    diags += hygiene(source, compiler.config, scanned)
+    found = tuple(group(diags))
+    states = baseline_states(found, _base_findings(base, select)) if base is not None else ()
+    return CheckResult(found, tuple(names), changed, states)
+
+
+def _dotted(path: Path) -> str:
+    from cfgc.compile.merging import dotted
+
+    return dotted(path)

@@ -1,0 +1,380 @@
+"""Semantic diffs: which compiled targets a change reaches, and how.
+
+Both sides are compiled (the base from git objects, the head from git objects
+or the working tree) and compared as data with deepdiff, never as text.  Each
+changed path is reported with its before and after value and the head-side
+source line that set it.  Secrets are compared by reference *and* by the
+ciphertext of their leaf, so a rotated secret shows as exactly one path, and
+is reported by path only: no value, no ciphertext.
+
+Only the targets that the changed files can reach are compiled: a change to a
+service file compiles that one target, a change to an environment layer
+compiles the targets below it, and a change to cfgc.yaml or the prompt library
+compiles everything.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from cfgc.base.diagnostics import Diagnostic, group
+from cfgc.base.errors import CfgcError, InputError, Location
+from cfgc.base.loading import Path
+from cfgc.base.parallel import can_fork, cores, map_chunks
+from cfgc.base.secretrefs import SecretRef
+from cfgc.compile.compiler import CompiledTarget, Compiler, no_match
+from cfgc.compile.merging import MISSING, get_path
+from cfgc.repo.config import RepoConfig
+from cfgc.repo.hierarchy import TargetSpec
+from cfgc.repo.sources import CONFIG_FILE, DirSource, GitSource, Source, SourceInfo
+from cfgc.review.diff_validation import BASE_PREFIX, SideValidator, as_base, schema_inputs
+from cfgc.secrets import yamlio
+from cfgc.secrets.redact import SECRET_TOKEN, redact, sensitive_strings
+
+PARALLEL_MIN_TARGETS = 400
+
+
+@dataclass(frozen=True)
+class Change:
+    """One changed leaf: ``before``/``after`` are MISSING where absent.
+
+    Sensitive values (:mod:`cfgc.secrets.redact`) are already their markers here: a
+    diff result never holds a credential, whichever renderer prints it.
+    """
+
+    path: Path
+    before: Any
+    after: Any
+    source: Location | None
+    secret: bool = False
+
+    @property
+    def kind(self) -> str:
+        """``added``, ``removed`` or ``changed``."""
+        return "added" if self.before is MISSING else "removed" if self.after is MISSING else "changed"
+
+
+@dataclass(frozen=True)
+class TargetDiff:
+    """One target that differs between base and head."""
+
+    name: str
+    status: str  # added, removed, changed
+    vars: dict[str, str]
+    production: bool
+    changes: tuple[Change, ...] = ()
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    """Every target that differs, plus what was needed to find them."""
+
+    base: str
+    head: str
+    variables: tuple[str, ...]
+    targets: tuple[TargetDiff, ...]
+    changed_files: tuple[str, ...]
+    compiled: int  # targets compiled on the head side
+    total: int  # targets on the head side
+    errors: tuple[Diagnostic, ...] = field(default=())
+
+
+def is_production(name: str, variables: dict[str, str], config: RepoConfig) -> bool:
+    """Matches a ``production`` glob; by default: a variable value contains 'prod'."""
+    if config.production:
+        return any(fnmatch.fnmatchcase(name, g) for g in config.production)
+    return any("prod" in v for v in variables.values())
+
+
+def changed_files(base: Source, head: Source) -> list[str]:
+    """Files that differ between two sources, compared by git blob id."""
+    a_files, b_files = set(base.files()), set(head.files())
+    same = {p for p in a_files & b_files if _blob_id(base, p) == _blob_id(head, p)}
+    return sorted((a_files | b_files) - same)
+
+
+def _blob_id(source: Source, path: str) -> str:
+    if isinstance(source, GitSource):
+        return str(source._index()[path].hexsha)
+    data = source.read(path)
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def reached(compiler: Compiler, changed: set[str], select: str | None) -> list[TargetSpec]:
+    """The targets of one side that the changed files can reach."""
+    specs = compiler.specs(select)
+    prompts = (compiler.config.prompts or "\0") + "/"
+    if CONFIG_FILE in changed or any(p.startswith(prompts) for p in changed):
+        return specs
+    if compiler.config.schemas and not changed.isdisjoint(schema_inputs(compiler)):
+        return specs  # a schema edit changes no value but can make any target invalid
+    return [s for s in specs if not changed.isdisjoint(s.layers)]
+
+
+class Side:
+    """One side of a diff: its compiler and the SOPS documents it read."""
+
+    def __init__(self, source: Source) -> None:
+        self.compiler = Compiler(source)
+        self.validator = SideValidator(self.compiler)
+        self._sops: dict[str, Any] = {}
+
+    def comparable(self, value: Any) -> Any:
+        """The value with each secret as a token of its reference and ciphertext."""
+        t = type(value)
+        if t is SecretRef:
+            return self._token(value)
+        if t is dict:
+            out = {k: self.comparable(v) for k, v in value.items()}
+            # Unchanged subtrees stay the same objects: targets share them, and
+            # the comparison below is memoised by identity.
+            return out if any(out[k] is not value[k] for k in out) else value
+        if t is list:
+            items = [self.comparable(v) for v in value]
+            return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+        return value
+
+    def _token(self, ref: SecretRef) -> str:
+        doc = self._sops.get(ref.file)
+        if doc is None:
+            raw = self.compiler.secret_files.get(ref.file, b"")
+            doc = self._sops[ref.file] = yamlio.load(raw) if raw else {}
+        enc = get_path(doc, ref.path)
+        digest = hashlib.sha256(repr((ref.file, ref.path, ref.type, enc)).encode()).hexdigest()
+        return SECRET_TOKEN + digest
+
+
+def is_secret(value: Any) -> bool:
+    """Whether a comparable value stands for (or, as a list, holds) a secret."""
+    if type(value) is list:
+        return any(is_secret(v) for v in value)
+    return type(value) is str and value.startswith(SECRET_TOKEN)
+
+
+def compare(base: Source, head: Source, select: str | None = None,
+            base_name: str = "base", head_name: str = "working tree") -> DiffResult:
+    """Compile what the change reaches on both sides and compare it.
+
+    A target is compared when the changed files reach it on *either* side:
+    a new optional layer is only in the head's layer list, a deleted one only
+    in the base's, a renamed one in each.  Whether it was added or removed
+    is decided by the full target lists, never by the layer lists, so a new
+    ``tenants/x/prod/env.yaml`` shows as the values it changes.
+    """
+    files = changed_files(base, head)
+    changed = set(files)
+    h = Side(head)
+    b = Side(base) if CONFIG_FILE in base.files() else None  # no config at the base: all is new
+    if b is not None:
+        h.compiler.share_documents(b.compiler, changed)  # each target compiles at the base first
+    b_all = {s.name: s for s in b.compiler.specs(select)} if changed and b else {}
+    h_all = {s.name: s for s in h.compiler.specs(select)} if changed else {}
+    hit = {s.name for s in reached(b.compiler, changed, select)} if changed and b else set()
+    h_reached = {s.name for s in reached(h.compiler, changed, select)} if changed else set()
+    names = sorted(hit | h_reached)
+    config = h.compiler.config
+
+    def chunk_diff(chunk: list[str]) -> tuple[list[TargetDiff], list[Diagnostic]]:
+        diffs: list[TargetDiff] = []
+        errors: list[Diagnostic] = []
+        memo: Memo = {}
+        for name in chunk:
+            b_spec, h_spec = b_all.get(name), h_all.get(name)
+            before = _compile(b, b_spec, errors, "warning", BASE_PREFIX)
+            after = _compile(h, h_spec, errors, "error", "")
+            if before is not None and b is not None:
+                errors += [as_base(d) for d in b.validator.findings(before)]
+            if after is not None:
+                errors += h.validator.findings(after)
+            spec = h_spec or b_spec
+            assert spec is not None
+            prod = is_production(name, spec.variables, config)
+            if after is None and h_spec is not None:
+                continue  # the head does not compile: reported as an error
+            if before is None or after is None:
+                # Added, removed, or the base did not compile: every value of
+                # the side that exists, so nothing it sets goes unseen.
+                status = "removed" if after is None else "added" if b_spec is None else "changed"
+                changes = whole_target(b, before) if after is None else whole_target(h, after, added=True)
+                diffs.append(TargetDiff(name, status, spec.variables, prod, tuple(changes)))
+                continue
+            changes = diff_targets(b, before, h, after, memo)  # type: ignore[arg-type]
+            if changes:
+                diffs.append(TargetDiff(name, "changed", spec.variables, prod, tuple(changes)))
+        return diffs, errors
+
+    if len(names) >= PARALLEL_MIN_TARGETS and can_fork():
+        # A change to a low layer reaches thousands of targets: compile and
+        # compare them on every core.  Git objects are read up front, so the
+        # forked workers need no git process of their own.
+        for side in (b, h):
+            if side is not None and isinstance(side.compiler.source, GitSource):
+                side.compiler.source.prefetch(side.compiler.source.files())
+        size = max(64, len(names) // (4 * cores()) + 1)
+        parts = map_chunks(chunk_diff, [names[i : i + size] for i in range(0, len(names), size)])
+    else:
+        parts = [chunk_diff(names)]
+    diffs = [d for part, _ in parts for d in part]
+    errors = group(e for _, part in parts for e in part)
+    if select is not None and not h.compiler.specs(select) and not (b and b.compiler.specs(select)):
+        raise no_match(select, len(h.compiler.specs()))
+    return DiffResult(base_name, head_name, config.variables, tuple(diffs), tuple(files),
+                      sum(n in h_all for n in names), len(h.compiler.specs(select)), tuple(errors))
+
+
+def _compile(side: Side | None, spec: TargetSpec | None, errors: list[Diagnostic], severity: str,
+             prefix: str) -> CompiledTarget | None:
+    if spec is None or side is None:
+        return None
+    try:
+        return side.compiler.compile(spec)
+    except CfgcError as e:
+        errors.append(Diagnostic(severity, prefix + e.message, e.location, "compile", (spec.name,)))
+        return None
+
+
+Memo = dict[tuple[int, int], tuple[Any, Any, list[Path]]]
+
+
+def whole_target(side: Side | None, target: CompiledTarget | None, added: bool = False) -> list[Change]:
+    """Every leaf of an added (or removed) target as a change from (to) nothing, redacted."""
+    if side is None or target is None:
+        return []
+    value = side.comparable(target.value) if target.secrets else target.value
+    known = sensitive_strings(value)
+    out = []
+    for p, v in sorted(_leaves(value, ()), key=lambda pv: _sort_key(pv[0])):
+        shown = redact(v, p, known)
+        before, after = (MISSING, shown) if added else (shown, MISSING)
+        out.append(Change(p, before, after, target.provenance.locate(p), is_secret(v)))
+    return out
+
+def diff_targets(b: Side, before: CompiledTarget, h: Side, after: CompiledTarget,
+                 memo: Memo | None = None) -> list[Change]:
+    """The changed leaves of one target, located on the head side.
+
+    Each top-level subtree is compared with deepdiff once per pair of
+    objects: targets share the subtrees of their common layers, so a base
+    layer edit that reaches 10,000 targets is compared once, not 10,000 times.
+    """
+    memo = {} if memo is None else memo
+    left = b.comparable(before.value) if before.secrets else before.value
+    right = h.comparable(after.value) if after.secrets else after.value
+    if type(left) is dict and type(right) is dict:
+        pairs: list[tuple[Path, Any, Any]] = [((k,), left.get(k, MISSING), right.get(k, MISSING))
+                                              for k in {*left, *right}]
+    else:
+        pairs = [((), left, right)]
+    roots: set[Path] = set()
+    for prefix, lv, rv in pairs:
+        if lv is rv:
+            continue
+        hit = memo.get((id(lv), id(rv)))
+        if hit is None:
+            hit = memo[(id(lv), id(rv))] = (lv, rv, _changed_paths(lv, rv))  # keeps lv, rv alive
+        for p in hit[2]:
+            roots.add(_collapse((*prefix, *p), left, right))
+    out: dict[Path, Change] = {}
+    known: set[str] | None = None
+    for root in sorted(roots, key=_sort_key):
+        ls = dict(_leaves(get_path(left, root), root))
+        rs = dict(_leaves(get_path(right, root), root))
+        for p in [*ls, *(k for k in rs if k not in ls)]:
+            x, y = ls.get(p, MISSING), rs.get(p, MISSING)
+            if p in out or (x == y and type(x) is type(y)):
+                continue
+            if known is None:  # a template may have copied a credential to any key
+                known = _sensitive(left, memo) | _sensitive(right, memo)
+            loc = after.provenance.locate(p)
+            out[p] = Change(p, redact(x, p, known), redact(y, p, known), loc, is_secret(x) or is_secret(y))
+    return [out[p] for p in sorted(out, key=_sort_key)]
+
+
+def _sensitive(value: Any, memo: Memo) -> set[str]:
+    """:func:`sensitive_strings`, once per shared top-level subtree (as above)."""
+    if type(value) is not dict:
+        return sensitive_strings(value)
+    out: set[str] = set()
+    for k, v in value.items():
+        hit = memo.get((-1, id(v)))
+        if hit is None or hit[2] != [(k,)]:
+            hit = memo[(-1, id(v))] = (v, sensitive_strings(v, (k,)), [(k,)])  # keeps v alive
+        out |= hit[1]
+    return out
+
+
+def _changed_paths(lv: Any, rv: Any) -> list[Path]:
+    if lv is MISSING or rv is MISSING:
+        return [()]
+    if lv == rv and _strict_same(lv, rv):
+        return []
+    # Imported here: deepdiff pulls in numpy and pydantic, which every command
+    # that merely lists `cfgc --help` or loads this module would pay for.
+    from deepdiff import DeepDiff
+
+    tree = DeepDiff(lv, rv, view="tree", verbose_level=2)
+    return [tuple(level.path(output_format="list")) for levels in tree.values() for level in levels]
+
+
+def _strict_same(a: Any, b: Any) -> bool:
+    """Equal and of the same types all the way down (``1 == True`` is a change)."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is dict:
+        return all(_strict_same(v, b[k]) for k, v in a.items())
+    if type(a) is list:
+        return all(_strict_same(x, y) for x, y in zip(a, b, strict=True))
+    return True
+
+
+def _collapse(path: Path, left: Any, right: Any) -> Path:
+    """A change inside a list of scalars is reported as the whole list."""
+    for i, key in enumerate(path):
+        if type(key) is int and (_scalar_list(get_path(left, path[:i])) or _scalar_list(get_path(right, path[:i]))):
+            return path[:i]
+    return path
+
+
+def _scalar_list(value: Any) -> bool:
+    return type(value) is list and all(type(v) not in (dict, list) for v in value)
+
+
+def _leaves(value: Any, path: Path) -> Iterator[tuple[Path, Any]]:
+    if value is MISSING:
+        return
+    if type(value) is dict and value:
+        for k, v in value.items():
+            yield from _leaves(v, (*path, k))
+    elif type(value) is list and value and not _scalar_list(value):
+        for i, v in enumerate(value):
+            yield from _leaves(v, (*path, i))
+    else:
+        yield path, value
+
+
+def _sort_key(path: Path) -> tuple[tuple[int, str], ...]:
+    return tuple((0, f"{k:09d}") if type(k) is int else (1, str(k)) for k in path)
+
+
+def open_sides(root: Any, base_ref: str, head_ref: str | None) -> tuple[Source, Source]:
+    """The base commit (empty if the repo folder did not exist) and the head."""
+    head: Source = GitSource(root, head_ref, "--head") if head_ref else DirSource(root)
+    try:
+        return GitSource(root, base_ref, "--base"), head
+    except InputError:  # the config repo's folder does not exist at the base
+        return _Empty(), head
+
+
+class _Empty:
+    def files(self) -> list[str]:
+        return []
+
+    def read(self, path: str) -> bytes:
+        raise InputError(f"file not found: {path}")
+
+    def info(self) -> SourceInfo:
+        return SourceInfo()

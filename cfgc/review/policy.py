@@ -1,0 +1,196 @@
+"""Rego policies (``policies/*.rego``, package ``main``), evaluated with regopy.
+
+Policies are written as for conftest, in Rego v1 syntax::
+
+    package main
+
+    deny contains msg if {
+        input.vars.env == "prod"
+        count(input.config.routing.fallbacks) == 0
+        msg := "production needs at least one fallback model"
+    }
+
+    warn contains {"msg": "temperature above 0.7", "path": "models.primary.temperature"} if {
+        input.config.models.primary.temperature > 0.7
+    }
+
+Each target is evaluated with the input ``{"target", "vars", "config",
+"changed"}``; ``config`` is the compiled target (secrets as ``{"$secret":
+{...}}`` references) and ``changed`` is true/false against ``--base`` or null
+without it.  ``deny`` and ``violation`` findings are errors, ``warn`` findings
+are warnings.  A rule may yield a string or ``{"msg": ..., "path": "a.b[0]"}``;
+with a path the finding points at the file:line:col that set that value,
+otherwise at the target's own (last) layer file.
+
+Old v0 syntax (``deny[msg] { ... }``) is refused at its line: regopy would
+load it without complaint and silently evaluate it to something else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+from cfgc.base.diagnostics import Diagnostic
+from cfgc.base.errors import Location
+from cfgc.base.secretrefs import jsonable
+from cfgc.compile.compiler import CompiledTarget
+from cfgc.compile.merging import parse_dotted
+from cfgc.repo.sources import Source
+from cfgc.secrets.redact import mask, sensitive_strings
+
+SEVERITY = {"deny": "error", "violation": "error", "warn": "warning"}
+_V0_SET = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s*\[[^\]]*\]\s*(\{|:?=(?!=))")
+_V0_BODY = re.compile(r"^(?P<name>[A-Za-z_]\w*)(\s*:?=\s*[^{\s][^{]*)?\s*\{\s*(#.*)?$")
+_V1_WORD = re.compile(r"\b(if|contains)\b")
+_PACKAGE = re.compile(r"^package\s+([\w.]+)", re.M)
+
+
+@dataclass(frozen=True)
+class PolicyFile:
+    """One loaded policy module."""
+
+    path: str
+    text: str
+
+
+def v0_rule(text: str) -> tuple[int, str] | None:
+    """The first (line, rule head) written in Rego v0 syntax, if any."""
+    for n, line in enumerate(text.splitlines(), 1):
+        m = _V0_SET.match(line) or _V0_BODY.match(line)
+        if m and m.group("name") not in ("package", "import", "default", "else") and not _V1_WORD.search(line):
+            return n, line.strip()
+    return None
+
+
+def _rego_error(path: str, text: str, err: Exception) -> Diagnostic:
+    """A regopy error as a located finding (its S-expression holds offsets)."""
+    raw = str(err)
+    loc = Location(path, 1, 1)
+    m = re.search(r"\(error \d+:[^|]*\|(\d+)\|", raw)
+    if m:
+        off = min(int(m.group(1)), len(text))
+        line = text.count("\n", 0, off) + 1
+        loc = Location(path, line, off - (text.rfind("\n", 0, off) + 1) + 1)
+    msg = "syntax error"
+    m = re.search(r"\(errormsg (\d+):", raw)
+    if m:
+        start = m.end()
+        msg = raw[start : start + int(m.group(1))]
+    return Diagnostic("error", f"Rego: {msg}", loc, "policy")
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """regopy prints its errors on the C-level stdout; keep our output clean."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(null)
+
+
+class PolicySet:
+    """The policies of one repo, checked and loaded into one interpreter."""
+
+    def __init__(self, source: Source, folder: str | None) -> None:
+        self.files: list[PolicyFile] = []
+        self.errors: list[Diagnostic] = []
+        self._interp: Any = None
+        if not folder:
+            return
+        prefix = folder.rstrip("/") + "/"
+        for path in source.files():
+            if path.startswith(prefix) and path.endswith(".rego") and not path.endswith("_test.rego"):
+                self.files.append(PolicyFile(path, source.read(path).decode("utf-8", "replace")))
+        if self.files:
+            self._load()
+
+    def _load(self) -> None:
+        from regopy import Interpreter
+
+        good: list[PolicyFile] = []
+        for pf in self.files:
+            v0 = v0_rule(pf.text)
+            pkg = _PACKAGE.search(pf.text)
+            if v0 is not None:
+                self.errors.append(Diagnostic(
+                    "error",
+                    f"Rego v0 syntax is not supported: '{v0[1]}'; write v1 rules such as "
+                    "'deny contains msg if {' (see 'opa fmt --v1-compatible')",
+                    Location(pf.path, v0[0], 1), "policy"))
+                continue
+            if pkg is not None and pkg.group(1) != "main":
+                self.errors.append(Diagnostic(
+                    "warning", f"package {pkg.group(1)} is not evaluated: cfgc runs package main",
+                    Location(pf.path, pf.text.count("\n", 0, pkg.start()) + 1, 1), "policy"))
+                continue
+            try:
+                with _quiet():
+                    Interpreter().add_module(pf.path, pf.text)
+            except Exception as e:  # noqa: BLE001 - regopy raises RegoError
+                self.errors.append(_rego_error(pf.path, pf.text, e))
+                continue
+            good.append(pf)
+        if good and not self.errors:
+            self._interp = Interpreter()
+            with _quiet():
+                for pf in good:
+                    self._interp.add_module(pf.path, pf.text)
+
+    @property
+    def active(self) -> bool:
+        """Whether there is anything to evaluate."""
+        return self._interp is not None
+
+    def evaluate(self, target: CompiledTarget, changed: bool | None) -> list[Diagnostic]:
+        """The findings of every policy for one compiled target."""
+        if self._interp is None:
+            return []
+        doc = {"target": target.name, "vars": target.spec.variables, "config": target.value,
+               "changed": changed}
+        self._interp.set_input_term(json.dumps(doc, default=jsonable))
+        out = self._interp.query("data.main")
+        try:
+            rules = out.results[0].expressions[0]
+        except (AttributeError, IndexError):
+            return []
+        found: list[Diagnostic] = []
+        for kind, severity in SEVERITY.items():
+            items = rules.get(kind) if isinstance(rules, dict) else None
+            if items is None:
+                continue
+            if isinstance(items, dict):
+                found.append(Diagnostic("error", f"rule '{kind}' evaluated to an object: is it written "
+                                        f"in Rego v0 syntax ('{kind}[msg] {{')?",
+                                        Location(self.files[0].path, 1, 1), "policy"))
+                continue
+            for item in items if isinstance(items, list) else [items]:
+                found.append(_finding(target, severity, kind, item))
+        if found:  # a rule's message may quote any value it read: credentials become markers
+            known = sensitive_strings(target.value)
+            found = [replace(d, message=mask(d.message, known)) for d in found]
+        return found
+
+
+def _finding(target: CompiledTarget, severity: str, kind: str, item: Any) -> Diagnostic:
+    path = None
+    if isinstance(item, dict):
+        msg = str(item.get("msg", json.dumps(item, sort_keys=True)))
+        if isinstance(item.get("path"), str) and item["path"]:
+            path = parse_dotted(item["path"])
+    else:
+        msg = item if isinstance(item, str) else json.dumps(item, sort_keys=True)
+    loc = target.provenance.locate(path) if path else target.docs[-1].location()
+    return Diagnostic(severity, msg, loc, f"policy.{kind}", (target.name,))

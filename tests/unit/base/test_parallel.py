@@ -1,0 +1,39 @@
+"""cfgc.base.parallel: fan-out over forked workers."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from cfgc.base import parallel
+
+pytestmark = pytest.mark.skipif(not parallel.can_fork(), reason="needs fork workers")
+
+
+def test_a_closure_over_unpicklable_state_runs_on_workers_in_order() -> None:
+    lock = threading.Lock()  # cannot be pickled: it must travel by fork
+
+    def work(chunk: list[int]) -> tuple[int, int]:
+        with lock:
+            return os.getpid(), sum(chunk)
+
+    chunks = [[i, i + 1] for i in range(0, 40, 2)]
+    results = parallel.map_chunks(work, chunks, jobs=2)
+    assert [s for _, s in results] == [sum(c) for c in chunks]
+    assert os.getpid() not in {pid for pid, _ in results}
+
+
+def test_the_parent_keeps_no_worker_state() -> None:
+    parallel.map_chunks(lambda c: c, [[1], [2], [3]], jobs=2)
+    assert parallel._worker_fn is None
+
+
+def test_one_job_runs_in_this_process() -> None:
+    assert parallel.map_chunks(lambda c: os.getpid(), [[1], [2]], jobs=1) == [os.getpid()] * 2
+
+
+def test_unordered_yields_every_result() -> None:
+    out = sorted(parallel.imap_chunks(lambda c: c[0] * 2, [[i] for i in range(10)], jobs=2, ordered=False))
+    assert out == [i * 2 for i in range(10)]

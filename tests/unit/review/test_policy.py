@@ -1,0 +1,111 @@
+"""Rego policies: v1 only, findings located at the line that set the value."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from cfgc.repo.sources import DirSource, GitSource
+from cfgc.review.checks import run_checks
+from cfgc.review.policy import PolicySet, v0_rule
+from tests.fixtures.repos import STANDARD_CONFIG, git, git_init
+
+POLICIES = Path(__file__).resolve().parents[2] / "data" / "policies"
+CONFIG = STANDARD_CONFIG + "policies: policies/\n"
+FILES = {
+    "base/a.yaml": "owner: platform\nlimits:\n  rpm: 600\ntags: [x]\n",
+    "envs/prod.yaml": "limits:\n  burst: 5\n",
+    "envs/dev.yaml": "{}\n",
+    "tenants/acme/tenant.yaml": "{}\n",
+    "tenants/acme/prod/chat.yaml": "limits:\n  rpm: 50\n",
+    "tenants/acme/dev/chat.yaml": "limits:\n  rpm: 10\n",
+}
+
+
+def _repo(make_repo, *policies: str, files=None) -> Path:  # type: ignore[no-untyped-def]
+    root = make_repo({**FILES, **(files or {})}, config=CONFIG)
+    (root / "policies").mkdir()
+    for name in policies:
+        shutil.copy(POLICIES / name, root / "policies" / name)
+    return root
+
+
+def test_v0_detection() -> None:
+    assert v0_rule("package main\n\ndeny[msg] {\n  true\n}\n") == (3, "deny[msg] {")
+    assert v0_rule("package main\nallow = true {\n  true\n}\n") == (2, "allow = true {")
+    assert v0_rule("package main\nimport rego.v1\ndeny contains msg if {\n  x[y] == 1\n}\nis_prod if true\n") is None
+    assert v0_rule("package main\nobj := {\n  \"a\": 1,\n}\n") is None
+    assert v0_rule("package main\nlabels[name] := value if {\n  some name, value in input.x\n}\n") is None
+
+
+def test_v0_policy_is_refused_at_its_line(make_repo) -> None:  # type: ignore[no-untyped-def]
+    root = _repo(make_repo, "v0.rego", "limits.rego")
+    policies = PolicySet(DirSource(root), "policies")
+    [err] = policies.errors
+    assert str(err.location) == "policies/v0.rego:4:1" and err.severity == "error"
+    assert "v0 syntax" in err.message and "deny contains msg if" in err.message
+    assert not policies.active  # nothing is evaluated while a policy is broken
+
+
+def test_syntax_error_is_located(make_repo) -> None:  # type: ignore[no-untyped-def]
+    root = _repo(make_repo, "syntax_error.rego")
+    [err] = PolicySet(DirSource(root), "policies").errors
+    assert err.location is not None
+    assert (err.location.path, err.location.line) == ("policies/syntax_error.rego", 6)
+    assert err.message.startswith("Rego: ")
+
+
+def test_findings_at_the_line_that_set_the_value(make_repo) -> None:  # type: ignore[no-untyped-def]
+    root = _repo(make_repo, "limits.rego", files={"tenants/acme/dev/chat.yaml": "owner: !delete\n"})
+    result = run_checks(DirSource(root))
+    found = {(d.severity, d.message): d for d in result.diagnostics}
+    rpm = found[("error", "prod rpm must be at least 100")]
+    assert str(rpm.location) == "tenants/acme/prod/chat.yaml:2:3" and rpm.rule == "policy.deny"
+    assert rpm.targets == ("acme/prod/chat",)
+    line = (root / "tenants/acme/prod/chat.yaml").read_text().splitlines()[1]
+    assert line.strip().startswith("rpm:")
+    owner = found[("error", "every target needs an owner")]
+    assert str(owner.location) == "tenants/acme/dev/chat.yaml:1:1"  # no path: the target's own file
+    assert not any(d.rule == "policy.warn" for d in result.diagnostics)  # changed is null
+    assert not result.ok
+
+
+def test_changed_input_with_base(make_repo) -> None:  # type: ignore[no-untyped-def]
+    root = _repo(make_repo, "limits.rego")
+    git_init(root)
+    (root / "tenants/acme/dev/chat.yaml").write_text("limits:\n  rpm: 11\n")
+    result = run_checks(DirSource(root), base=GitSource(root, "HEAD"))
+    warns = {d.message: d.targets for d in result.diagnostics if d.severity == "warning"}
+    assert warns == {"changed: true": ("acme/dev/chat",), "changed: false": ("acme/prod/chat",)}
+    assert result.changed == frozenset({"acme/dev/chat"})
+    git(root, "status")
+
+
+def test_warnings_do_not_fail(make_repo) -> None:  # type: ignore[no-untyped-def]
+    root = _repo(make_repo, files={"tenants/acme/prod/chat.yaml": "{}\n"})
+    (root / "policies/w.rego").write_text(
+        'package main\n\nwarn contains {"msg": "high", "path": "limits.rpm"} if input.config.limits.rpm > 100\n')
+    result = run_checks(DirSource(root))
+    [w] = result.diagnostics
+    assert (w.severity, str(w.location), w.targets) == ("warning", "base/a.yaml:3:3", ("acme/prod/chat",))
+    assert result.ok
+
+
+def test_other_packages_are_reported_not_run(make_repo) -> None:  # type: ignore[no-untyped-def]
+    root = _repo(make_repo)
+    (root / "policies/lib.rego").write_text("package lib\n\nimport rego.v1\n\nx := 1\n")
+    [d] = PolicySet(DirSource(root), "policies").errors
+    assert d.severity == "warning" and "package lib" in d.message
+
+
+def test_secrets_reach_policies_as_references(make_repo) -> None:  # type: ignore[no-untyped-def]
+    cfg = CONFIG.replace("  - tenants/{tenant}/tenant.yaml\n",
+                         "  - tenants/{tenant}/tenant.yaml\n  - tenants/{tenant}/secrets.enc.yaml\n")
+    enc = "ENC[AES256_GCM,data:Q0FOQVJZ,iv:aXZpdml2,tag:dGFndGFn,type:str]"
+    secrets = f"tags:\n  - {enc}\nsops:\n  mac: {enc}\n  version: 3.9.0\n"
+    root = make_repo({**FILES, "tenants/acme/secrets.enc.yaml": secrets}, config=cfg)
+    (root / "policies").mkdir()
+    shutil.copy(POLICIES / "limits.rego", root / "policies" / "limits.rego")
+    found = [d for d in run_checks(DirSource(root)).diagnostics if d.rule == "policy.violation"]
+    assert [(d.message, str(d.location), len(d.targets)) for d in found] == [
+        ("no secrets in tags", "tenants/acme/secrets.enc.yaml:2:5", 2)]
