@@ -105,7 +105,6 @@ class _Resolver(yaml.resolver.BaseResolver):
 # libyaml's parser, which the yaml package does not re-export (yaml.CParser
 # does not exist): without it loading is several times slower.
 _CParser: Any = getattr(yaml, "cyaml", None) and getattr(yaml.cyaml, "CParser", None)
-LIBYAML = _CParser is not None
 
 if _CParser is not None:
 

@@ -238,11 +238,6 @@ def commit_staging(staging: Path, out: Path, manifest: dict[str, Any], files: li
     return digest
 
 
-def write_bundle(out: Path, manifest: dict[str, Any], files: list[BundleFile]) -> str:
-    """Write a bundle to ``out`` atomically; returns the manifest digest."""
-    return commit_staging(open_staging(out), out, manifest, files)
-
-
 def swap_into(new: Path, out: Path) -> None:
     """Put the directory ``new`` at ``out``; an existing ``out`` is moved aside first and removed last.
 
