@@ -53,11 +53,11 @@ class CfgcGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         home = COMMAND_HOMES.get(cmd_name)
         if cmd_name not in self.commands and home is not None:
-            _register([home])
+            register_commands([home])
         return super().get_command(ctx, cmd_name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        _register()
+        register_commands()
         return super().list_commands(ctx)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
@@ -145,7 +145,12 @@ def cli(debug: bool) -> None:
 _imported: set[str] = set()
 
 
-def _register(modules: list[str] | None = None) -> None:
+def register_commands(modules: list[str] | None = None) -> None:
+    """Add the commands of ``modules`` (default: every command module) to :data:`cli`.
+
+    Commands load lazily when invoked by name; tools that walk the whole tree
+    (the CLI reference, tests) call this first.
+    """
     import importlib
 
     for name in modules if modules is not None else dict.fromkeys(COMMAND_HOMES.values()):
