@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import sys
 import traceback
+import weakref
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import click
@@ -159,27 +161,31 @@ def register_commands(modules: list[str] | None = None) -> None:
         mod = importlib.import_module(name)
         _imported.add(name)
         for obj in vars(mod).values():
-            if isinstance(obj, click.Command) and getattr(obj, "_cfgc_top", False):
+            if isinstance(obj, click.Command) and obj in _TOP:
                 cli.add_command(obj)
 
 
-def command(*args: Any, **kwargs: Any) -> Any:
+# The top-level commands of the modules in COMMAND_HOMES (what register_commands adds).
+_TOP: weakref.WeakSet[click.Command] = weakref.WeakSet()
+
+
+def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], click.Command]:
     """Decorator for a top-level cfgc command (marks it for registration)."""
 
-    def deco(f: Any) -> Any:
-        cmd = click.command(*args, **kwargs)(f)
-        cmd._cfgc_top = True
+    def deco(f: Callable[..., Any]) -> click.Command:
+        cmd: click.Command = click.command(*args, **kwargs)(f)
+        _TOP.add(cmd)
         return cmd
 
     return deco
 
 
-def group(*args: Any, **kwargs: Any) -> Any:
+def group(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], click.Group]:
     """Decorator for a top-level cfgc command group."""
 
-    def deco(f: Any) -> Any:
-        grp = click.group(*args, **kwargs)(f)
-        grp._cfgc_top = True
+    def deco(f: Callable[..., Any]) -> click.Group:
+        grp: click.Group = click.group(*args, **kwargs)(f)
+        _TOP.add(grp)
         return grp
 
     return deco
