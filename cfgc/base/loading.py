@@ -313,7 +313,17 @@ def diagnose(text: str, path: str, err: yaml.YAMLError) -> InputError:
     return InputError("invalid YAML", Location(path))
 
 
-def _too_deep(path: str, mark: Any) -> InputError:
+class _Mark(Protocol):
+    """A position in the text, from PyYAML or libyaml (two classes with the same fields)."""
+
+    @property
+    def line(self) -> int: ...
+
+    @property
+    def column(self) -> int: ...
+
+
+def _too_deep(path: str, mark: _Mark | None) -> InputError:
     return InputError(
         f"nesting deeper than {MAX_DEPTH} levels",
         Location(path, mark.line + 1, mark.column + 1) if mark else Location(path),
