@@ -66,10 +66,11 @@ class Document:
     @property
     def marks(self) -> dict[Path, Mark]:
         """Source positions of every key path (computed on first use)."""
-        if self._marks is None:
+        marks = self._marks
+        if marks is None:
             marks = load_yaml(self.reload(), self.path).marks if self.reload else {(): (1, 1)}
             object.__setattr__(self, "_marks", marks)
-        return self._marks  # type: ignore[return-value]
+        return marks
 
     def location(self, keypath: Path = ()) -> Location:
         """The source location of ``keypath``, or of its closest ancestor."""
