@@ -12,8 +12,9 @@ Two behaviours, one verification path:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -21,6 +22,8 @@ from cfgc.api import PullResult, pull
 from cfgc.base.errors import UsageError
 from cfgc.cli.common import stdin_password, store_options
 from cfgc.cli.main import command
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 runtime_pointer_options = [
     click.option("--repository", metavar="NAME", envvar="CFGC_REPOSITORY",
@@ -33,7 +36,8 @@ runtime_pointer_options = [
 ]
 
 
-def with_runtime_pointer_options(f: Any) -> Any:
+def with_runtime_pointer_options(f: F) -> F:
+    """Add the options that guard a runtime against replayed or expired channel pointers."""
     for opt in reversed(runtime_pointer_options):
         f = opt(f)
     return f
