@@ -21,7 +21,7 @@ from typing import Any
 
 from cfgc.base.canonical import sha256_digest
 from cfgc.base.errors import ExternalError, InputError, IntegrityError
-from cfgc.bundle.attest import MANIFEST_TYPE, SIGNATURE, listed_files
+from cfgc.bundle.manifest import MANIFEST_TYPE, SIGNATURE, listed_files
 from cfgc.bundle.signing import Verifier, verify_envelope
 from cfgc.stores.base import Store, check_channel, check_digest
 from cfgc.stores.bounds import gunzip, signed_size
