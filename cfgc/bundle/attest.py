@@ -23,8 +23,15 @@ from typing import Any
 
 from cfgc.base.canonical import canonical_json, sha256_digest
 from cfgc.base.errors import InputError, IntegrityError
-from cfgc.base.repopath import NotFound, read_under, relative_problem, target_name_problem
-from cfgc.bundle.manifest import MANIFEST, MANIFEST_TYPE, PROVENANCE, SECTIONS, SIGNATURE, listed_files
+from cfgc.base.repopath import NotFound, read_under
+from cfgc.bundle.manifest import (
+    MANIFEST,
+    MANIFEST_TYPE,
+    PROVENANCE,
+    SECTIONS,
+    SIGNATURE,
+    listed_files,
+)
 from cfgc.bundle.provenance_statement import PAYLOAD_TYPE as PROVENANCE_TYPE
 from cfgc.bundle.provenance_statement import check_subjects, statement
 from cfgc.bundle.signing import (
@@ -37,6 +44,7 @@ from cfgc.bundle.signing import (
     verify_envelope,
 )
 from cfgc.repo.sources import Source
+
 
 @dataclass(frozen=True)
 class VerifyReport:

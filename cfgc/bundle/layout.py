@@ -35,7 +35,6 @@ from cfgc.repo.config import SchemaRule
 from cfgc.repo.sources import SourceInfo
 
 
-
 @dataclass(frozen=True)
 class BundleFile:
     """One file of a bundle: its path inside the bundle and its bytes."""
