@@ -214,14 +214,16 @@ def fetch_version(store: Store, verifiers: list[Verifier], pointer: Pointer, *, 
         raise IntegrityError(f"version {version}: manifest.json is not a cfgc manifest") from None
     targets = select_targets(manifest, patterns, version)
     layers = layer_map(info, want)
-    files: dict[str, bytes] = {}
     needed = needed_files(manifest, targets)
-    for path, entry in needed.items():
-        want_digest = check_digest(entry.get("digest"))
-        size = signed_size(entry, f"version {version}: {path}")
+    used, digests = kept_of(info.manifest_digest, manifest, targets, needed)
+    work = [(path, check_digest(e.get("digest")), signed_size(e, f"version {version}: {path}"), layers.get(path))
+            for path, e in needed.items()]
+    # The parsed manifest (~20x its bytes) goes before the downloads, not after: a lower peak.
+    del manifest, want, needed, layers
+    files: dict[str, bytes] = {}
+    for path, want_digest, size, layer in work:
         data = cached(want_digest)
         if data is None:
-            layer = layers.get(path)
             if layer is None:
                 raise IntegrityError(f"version {version}: no layer for {path} with digest {want_digest}")
             blob = read_blob(store, str(layer["digest"]), size, f"version {version}: {path}")
@@ -230,7 +232,6 @@ def fetch_version(store: Store, verifiers: list[Verifier], pointer: Pointer, *, 
         if len(data) != size:
             raise IntegrityError(f"version {version}: {path} is {len(data)} bytes, the manifest says {size}")
         files[path] = data
-    used, digests = kept_of(info.manifest_digest, manifest, targets, needed)
     return Verified(pointer, pointer_doc, etag, raw, signature, targets, files, new, used, digests)
 
 
