@@ -27,14 +27,12 @@ from cfgc import __version__
 from cfgc.base.canonical import canonical_json, sha256_digest
 from cfgc.base.errors import InputError, UsageError
 from cfgc.base.repopath import inside, relative_problem, target_name_problem
+from cfgc.bundle.manifest import FORMAT, MANIFEST
 from cfgc.compile.compiler import CompiledTarget
 from cfgc.compile.merging import dotted
 from cfgc.compile.prompts import Prompt
 from cfgc.repo.config import SchemaRule
 from cfgc.repo.sources import SourceInfo
-
-FORMAT = "cfgc.bundle/v1"
-MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)

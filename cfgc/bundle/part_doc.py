@@ -22,7 +22,7 @@ from typing import Any
 
 from cfgc.base.errors import IntegrityError, UsageError
 from cfgc.base.repopath import relative_problem, target_name_problem
-from cfgc.bundle.layout import FORMAT
+from cfgc.bundle.manifest import FORMAT
 from cfgc.bundle.shard import MAX_SHARDS, PART, PART_FORMAT
 
 # 1,000,000 targets in one part take about 250 MB of part.json.

@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from cfgc.api import PullResult, pull
+if TYPE_CHECKING:  # cfgc.api imports the compiler; `cfgc agent` imports this module for its options
+    from cfgc.api import PullResult
 from cfgc.base.errors import UsageError
 from cfgc.cli.common import stdin_password, store_options
 from cfgc.cli.main import command
@@ -99,6 +100,7 @@ def pull_cmd(ref: str | None, url: str, plain_http: bool, username: str | None, 
     if not out and not target:
         raise UsageError("give --target TARGET (print it as JSON) or --out DIR (write the bundle), or both")
     password = stdin_password(username, password_stdin)
+    from cfgc.api import pull
 
     def written(done: PullResult) -> None:
         click.echo(f"pulled version {done.version} into {done.out}{' (verified)' if done.verified else ''}",
