@@ -164,7 +164,9 @@ class BuildCache:
                 self._corrupt(f"malformed file entry for {path}")
             elif entry[0] == stamp:
                 return entry[1]
-        digest = hashlib.sha256(source.read(path)).hexdigest()
+        data = source.read(path)
+        source.keep(path, data)  # the compile of this target reads it next: once is enough
+        digest = hashlib.sha256(data).hexdigest()
         if max(st.st_mtime_ns, st.st_ctime_ns) < self._racy:
             self._files[path] = [stamp, digest]
             self._dirty = True
