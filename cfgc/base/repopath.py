@@ -126,6 +126,10 @@ class Tree:
 
     def read(self, rel: str) -> bytes:
         """The bytes of the regular file ``rel``; InputError naming ``rel`` otherwise."""
+        return self.read_stat(rel)[0]
+
+    def read_stat(self, rel: str) -> tuple[bytes, os.stat_result]:
+        """:meth:`read`, and the ``fstat`` of the file read (no separate ``stat`` needed)."""
         problem = relative_problem(rel)
         if problem:
             raise InputError(problem, Location(rel))
@@ -141,7 +145,7 @@ class Tree:
             st = os.fstat(ffd)
             if not stat.S_ISREG(st.st_mode):
                 raise InputError("is not a regular file; cfgc reads only regular files", Location(rel))
-            return _read_all(ffd, st.st_size)
+            return _read_all(ffd, st.st_size), st
         finally:
             os.close(ffd)
 

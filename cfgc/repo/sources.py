@@ -75,6 +75,10 @@ class DirSource:
         kept = self._kept.pop(path, None)
         return kept if kept is not None else self._tree.read(path)
 
+    def read_stat(self, path: str) -> tuple[bytes, os.stat_result]:
+        """The bytes of one file and its ``fstat``, read from disk (never kept, never logged)."""
+        return self._tree.read_stat(path)
+
     def keep(self, path: str, data: bytes) -> None:
         """Serve the next ``read(path)`` from ``data``, just read and hashed by the caller.
 
