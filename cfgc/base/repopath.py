@@ -38,6 +38,10 @@ MAX_TARGET = 1024  # characters of a whole target name
 LINK_MESSAGE = "is a symbolic link; cfgc does not follow links"
 
 _SEGMENT_RE = re.compile(SEGMENT + r"\Z")
+# A whole valid target name in one match (segments of at most MAX_SEGMENT):
+# checked for every target of a build; the segment loop only explains a failure.
+_BOUNDED = rf"[A-Za-z0-9_][A-Za-z0-9._-]{{0,{MAX_SEGMENT - 1}}}"
+_TARGET_RE = re.compile(rf"{_BOUNDED}(?:/{_BOUNDED})*\Z")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: opening a FIFO must not wait for a writer; it is then refused as not a regular file.
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -60,6 +64,8 @@ def target_name_problem(name: str) -> str | None:
     """Why ``name`` is not a valid target name (segments joined by ``/``), or None."""
     if len(name) > MAX_TARGET:
         return f"target name is {len(name)} characters long; the limit is {MAX_TARGET}"
+    if _TARGET_RE.match(name):
+        return None
     for seg in name.split("/"):
         problem = segment_problem(seg)
         if problem:
