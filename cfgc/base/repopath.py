@@ -38,6 +38,10 @@ MAX_TARGET = 1024  # characters of a whole target name
 LINK_MESSAGE = "is a symbolic link; cfgc does not follow links"
 
 _SEGMENT_RE = re.compile(SEGMENT + r"\Z")
+# A whole valid target name in one match (segments of at most MAX_SEGMENT):
+# checked for every target of a build; the segment loop only explains a failure.
+_BOUNDED = rf"[A-Za-z0-9_][A-Za-z0-9._-]{{0,{MAX_SEGMENT - 1}}}"
+_TARGET_RE = re.compile(rf"{_BOUNDED}(?:/{_BOUNDED})*\Z")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: opening a FIFO must not wait for a writer; it is then refused as not a regular file.
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -60,6 +64,8 @@ def target_name_problem(name: str) -> str | None:
     """Why ``name`` is not a valid target name (segments joined by ``/``), or None."""
     if len(name) > MAX_TARGET:
         return f"target name is {len(name)} characters long; the limit is {MAX_TARGET}"
+    if _TARGET_RE.match(name):
+        return None
     for seg in name.split("/"):
         problem = segment_problem(seg)
         if problem:
@@ -126,6 +132,10 @@ class Tree:
 
     def read(self, rel: str) -> bytes:
         """The bytes of the regular file ``rel``; InputError naming ``rel`` otherwise."""
+        return self.read_stat(rel)[0]
+
+    def read_stat(self, rel: str) -> tuple[bytes, os.stat_result]:
+        """:meth:`read`, and the ``fstat`` of the file read (no separate ``stat`` needed)."""
         problem = relative_problem(rel)
         if problem:
             raise InputError(problem, Location(rel))
@@ -141,7 +151,7 @@ class Tree:
             st = os.fstat(ffd)
             if not stat.S_ISREG(st.st_mode):
                 raise InputError("is not a regular file; cfgc reads only regular files", Location(rel))
-            return _read_all(ffd, st.st_size)
+            return _read_all(ffd, st.st_size), st
         finally:
             os.close(ffd)
 
@@ -205,6 +215,10 @@ def _read_all(fd: int, size: int) -> bytes:
         chunk = os.read(fd, want)
         if not chunk:
             return b"".join(chunks)
+        if len(chunk) == size and not chunks:
+            # All fstat saw, in one call: a short read of a regular file is its
+            # end, so no second read to see it (a syscall per file of every build).
+            return chunk
         chunks.append(chunk)
         want = 1 << 20
 

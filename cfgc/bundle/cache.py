@@ -37,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cfgc.base.repopath import NotFound
 from cfgc.bundle.cache_files import (
     OPEN_FLAGS,
     link_blob,
@@ -65,6 +66,12 @@ __all__ = ["BuildCache", "default_cache_dir"]
 # A file changed within this long of the build's start may change again without
 # its stat changing (timestamps are coarser than writes): hash it, do not memo it.
 RACY_NS = 2_000_000_000
+
+
+def _stamp(st: os.stat_result) -> str:
+    # ctime is in it: a rewrite that restores size and mtime (os.utime) still
+    # changes ctime, which no unprivileged process can set.
+    return f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}"
 
 
 class BuildCache:
@@ -152,21 +159,30 @@ class BuildCache:
             root = str(source.root.resolve())
             if root != self._files_root:
                 self._files, self._files_root = {}, root
-        try:
-            st = os.stat(os.path.join(source.root, path))
-        except OSError:
-            return "missing"
-        stamp = f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}"
         hit = self._files.get(path)
         if hit is not None:
+            try:
+                st = os.stat(os.path.join(source.root, path))
+            except OSError:
+                return "missing"
             entry = file_entry(hit)
             if entry is None:
                 self._corrupt(f"malformed file entry for {path}")
-            elif entry[0] == stamp:
+            elif entry[0] == _stamp(st):
                 return entry[1]
-        digest = hashlib.sha256(source.read(path)).hexdigest()
+        # Not known by stat: read it (the fstat of the read gives the stamp, no
+        # separate stat), and keep the bytes for the compile of its targets,
+        # which then reads exactly what the key names, without a second read.
+        try:
+            data, st = source.read_stat(path)
+        except NotFound:
+            return "missing"
+        source.keep(path, data)
+        digest = hashlib.sha256(data).hexdigest()
+        # A racy file (changed within RACY_NS of this build) may change again
+        # with the same stat: never remembered, hashed every time.
         if max(st.st_mtime_ns, st.st_ctime_ns) < self._racy:
-            self._files[path] = [stamp, digest]
+            self._files[path] = [_stamp(st), digest]
             self._dirty = True
         else:
             self._files.pop(path, None)

@@ -53,7 +53,9 @@ def place(fd: int, data: bytes, staging: Path, rel: str) -> None:
     place (they are read-only and replaced whole), so a linked bundle file keeps
     its bytes.
     """
-    dest = os.path.abspath(f"{staging}/{rel}")
+    dest = f"{staging}/{rel}"  # rel is a checked target path (no '..')
+    if not dest.startswith("/"):
+        dest = os.path.abspath(dest)
     src = f"/proc/self/fd/{fd}"
     try:
         # A dir fd makes os.link call linkat(AT_SYMLINK_FOLLOW): plain link()

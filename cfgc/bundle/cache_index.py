@@ -102,16 +102,20 @@ def _loads(body: bytes) -> Any:
 
 def target_entry(raw: Any) -> tuple[str, int, tuple[str, ...], tuple[str, ...]] | None:
     """A checked target entry ``(digest, size, prompts, secrets)``, or None if malformed."""
-    if not isinstance(raw, list) or len(raw) != 4:
+    # Exact types (JSON gives no subclasses) and no generator for empty lists:
+    # this runs for every target of a warm build.
+    if type(raw) is not list or len(raw) != 4:
         return None
     digest, size, prompts, secret_files = raw
-    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+    if type(digest) is not str or not _DIGEST.fullmatch(digest):
         return None
     if type(size) is not int or not 0 <= size <= MAX_BLOB_BYTES:
         return None
-    if not _str_list(prompts) or not _str_list(secret_files):
+    if type(prompts) is not list or type(secret_files) is not list:
         return None
-    if any(not _repo_path(f) for f in secret_files):
+    if (prompts and not _str_list(prompts)) or (secret_files and not _str_list(secret_files)):
+        return None
+    if secret_files and any(not _repo_path(f) for f in secret_files):
         return None  # secret files are read from the repo: keep them inside it
     return digest, size, tuple(prompts), tuple(secret_files)
 
@@ -127,7 +131,7 @@ def file_entry(raw: Any) -> tuple[str, str] | None:
 
 
 def _str_list(v: Any) -> bool:
-    return isinstance(v, list) and all(isinstance(s, str) for s in v)
+    return isinstance(v, list) and all(type(s) is str for s in v)
 
 
 def _repo_path(p: str) -> bool:

@@ -18,14 +18,16 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cfgc.base.awserrors import describe as describe_aws
 from cfgc.base.errors import ExternalError, InputError, IntegrityError, UsageError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+# cryptography is imported where it is used: a third of a warm build's start-up
+# otherwise, for a build that signs nothing (and stores that only read pointers).
 
 
 class Signer(Protocol):
@@ -48,6 +50,8 @@ class Verifier(Protocol):
 
 def keyid_of(public_key: ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey) -> str:
     """``sha256:<hex>`` of the DER SubjectPublicKeyInfo: the same for a key and its .pub."""
+    from cryptography.hazmat.primitives import serialization
+
     der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return "sha256:" + hashlib.sha256(der).hexdigest()
 
@@ -60,6 +64,10 @@ class PublicKeyVerifier:
     keyid: str
 
     def verify(self, data: bytes, sig: bytes) -> bool:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
         try:
             if isinstance(self.public_key, ed25519.Ed25519PublicKey):
                 self.public_key.verify(sig, data)
@@ -119,6 +127,9 @@ class KmsSigner:
             der = self.client().get_public_key(KeyId=self.key_arn)["PublicKey"]
         except Exception as e:  # noqa: BLE001
             raise ExternalError(f"KMS get-public-key for {self.key_arn} failed: {describe_aws(e)}") from None
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         key = serialization.load_der_public_key(bytes(der))
         if not isinstance(key, ec.EllipticCurvePublicKey):
             raise UsageError(f"KMS key {self.key_arn} is not an ECC_NIST_P256 key")
@@ -129,6 +140,9 @@ def generate_keypair(name: Path, force: bool = False) -> tuple[Path, Path]:
     """Write ``NAME.key`` (PKCS8 PEM, mode 0600) and ``NAME.pub``; returns both paths."""
     if name.suffix in (".key", ".pub"):
         name = name.with_suffix("")
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
     key_path, pub_path = Path(f"{name}.key"), Path(f"{name}.pub")
     if not force:
         for p in (key_path, pub_path):
@@ -151,6 +165,9 @@ def generate_keypair(name: Path, force: bool = False) -> tuple[Path, Path]:
 
 def load_signer(path: Path) -> Ed25519Signer:
     """An ed25519 signer from a PEM private key file."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except OSError as e:
@@ -164,6 +181,9 @@ def load_signer(path: Path) -> Ed25519Signer:
 
 def load_verifier(path: Path) -> PublicKeyVerifier:
     """A verifier from a PEM public key (ed25519 or EC P-256), or from a private key file."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
     try:
         data = path.read_bytes()
     except OSError as e:

@@ -18,6 +18,8 @@ from cfgc.base.errors import ExternalError, InputError, Location, UsageError
 from cfgc.base.repopath import NotFound, Tree, link_error, relative_problem
 
 CONFIG_FILE = "cfgc.yaml"
+# Bytes DirSource.keep holds for one build at most (the layers hashed for cache keys).
+KEEP_MAX_BYTES = 256 * 1024 * 1024
 _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", ".cfgc"}
 
 
@@ -57,6 +59,8 @@ class DirSource:
         self._root = str(root)
         self._files: list[str] | None = None
         self._tree = Tree(self._root)
+        self._kept: dict[str, bytes] = {}
+        self._kept_bytes = 0
 
     def files(self) -> list[str]:
         """Every file path, sorted; a symbolic link is listed as a file (reading it is refused)."""
@@ -68,7 +72,24 @@ class DirSource:
         return self._files
 
     def read(self, path: str) -> bytes:
-        return self._tree.read(path)
+        kept = self._kept.pop(path, None)
+        return kept if kept is not None else self._tree.read(path)
+
+    def read_stat(self, path: str) -> tuple[bytes, os.stat_result]:
+        """The bytes of one file and its ``fstat``, read from disk (never kept, never logged)."""
+        return self._tree.read_stat(path)
+
+    def keep(self, path: str, data: bytes) -> None:
+        """Serve the next ``read(path)`` from ``data``, just read and hashed by the caller.
+
+        The build cache hashes a layer file for its key and the compile then
+        needs the same file: reading it once saves the syscalls of a second
+        read, and the compile sees exactly the bytes the key names.  Bounded by
+        :data:`KEEP_MAX_BYTES` in all; past it, files are simply read again.
+        """
+        if self._kept_bytes + len(data) <= KEEP_MAX_BYTES:
+            self._kept[path] = data
+            self._kept_bytes += len(data)
 
     def info(self) -> SourceInfo:
         return _git_info(self.root, None)
