@@ -64,6 +64,11 @@ text += (
     f"pytest_add_cli_args = {json.dumps(args)}\n"
     f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
     "use_git_change_detection = false\n"
+    # Each mutant in a child of a process that only collected the tests: with
+    # mutmut's default (fork from the process that ran the stats pass) module
+    # caches filled then (lru_cache, lazily compiled patterns) outlive the
+    # mutation and hide it.
+    'process_isolation = "forkserver"\n'
 )
 open(out, "w").write(text)
 PY
