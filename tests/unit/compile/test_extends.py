@@ -192,3 +192,18 @@ def test_untouched_subtrees_are_shared_and_a_base_resolved_once() -> None:
     assert out["b"] == {"x": 1, "y": 2}
     assert "$extends" not in str(out)
     assert origins == {("a",): (("b",),), ("b",): (("c",),), ("d",): (("b",),)}
+
+
+def test_a_list_item_can_be_a_base() -> None:
+    root = {"a": {"x": 1}, "l": [{"$extends": "a"}], "m": {"$extends": "l[0]", "y": 2}}
+    out, origins = resolve_extends(root, at)
+    assert out["m"] == {"x": 1, "y": 2}
+    assert origins == {("l", 0): (("a",),), ("m",): (("l", 0),)}
+
+
+@pytest.mark.parametrize(("ref", "chain"), [("l", "l -> l[0] -> m -> l"), ("l[0]", "l[0] -> m -> l[0]")])
+def test_cycle_back_into_a_list_names_the_list(ref: str, chain: str) -> None:
+    with pytest.raises(InputError) as info:
+        resolve_extends({"l": [{"$extends": "m"}], "m": {"$extends": ref}}, at)
+    assert info.value.message == f"$extends cycle: {chain}"
+    assert info.value.location == at(("m", "$extends"))
