@@ -28,7 +28,7 @@ from cfgc.secrets.rules import EncryptionRule
 KEY = os.urandom(32)
 META = SopsMetadata(key_groups=((AgeKey("age1example", "-----BEGIN AGE..."),),))
 LM = "2024-01-01T00:00:00Z"
-IV1, IV2 = b"1" * 32, b"2" * 32
+IV1, IV2, IV3 = b"1" * 32, b"2" * 32, b"3" * 32
 
 
 def _sha(*parts: bytes) -> str:
@@ -43,6 +43,10 @@ def test_stash_cycles_through_the_ivs_of_equal_values_in_order() -> None:
     s.remember("l:", "y", b"")  # no IV (an empty value): nothing to remember
     assert len(s) == 1 and repr(s) == "Stash(<1 entries>)"
     assert [s.iv_for("l:", "x") for _ in range(3)] == [IV1, IV2, IV1]
+    s.remember("n:", "x", IV1)
+    s.remember("n:", "x", IV2)
+    s.remember("n:", "x", IV3)
+    assert [s.iv_for("n:", "x") for _ in range(4)] == [IV1, IV2, IV3, IV1]
     assert s.iv_for("l:", "y") is None
     assert s.iv_for("m:", "x") is None  # another key path
 
@@ -167,18 +171,18 @@ def test_a_plain_value_where_ciphertext_belongs_is_an_integrity_error() -> None:
 
 
 def test_ciphertext_moved_to_another_path_names_the_path() -> None:
-    enc, _ = encrypt_tree({"a": "x", "b": "y"}, KEY)
+    enc, _ = encrypt_tree({"a": {"b": "x"}, "c": "y"}, KEY)
     with pytest.raises(IntegrityError) as info:
-        decrypt_tree({"a": enc["b"]}, KEY)
-    assert info.value.message.startswith("a: ")
-    assert info.value.message != "a: "
+        decrypt_tree({"a": {"b": enc["c"]}}, KEY)
+    assert info.value.message.startswith("a:b: ")
+    assert info.value.message != "a:b: "
 
 
 def test_encrypted_comment_under_the_wrong_path_names_it() -> None:
     enc, _ = encrypt_tree({"a": {Comment("c"): None}}, KEY)
     with pytest.raises(IntegrityError) as info:
-        decrypt_tree({"b": enc["a"]}, KEY)
-    assert info.value.message.startswith("b: comment: ")
+        decrypt_tree({"b": {"d": enc["a"]}}, KEY)
+    assert info.value.message.startswith("b:d: comment: ")
     moved = next(iter(enc["a"]))
     with pytest.raises(IntegrityError) as info:
         decrypt_tree({moved: None}, KEY)
@@ -241,3 +245,10 @@ def test_rule_from_the_metadata_selects_what_is_encrypted() -> None:
     doc = encrypt_document({"pw_secret": "s", "name": "n"}, meta, KEY, lastmodified=LM)
     assert doc["name"] == "n" and cipher.is_encrypted_value(doc["pw_secret"])
     assert decrypt_document(doc, lambda m: KEY).tree == {"pw_secret": "s", "name": "n"}
+
+
+def test_an_encrypted_non_comment_in_a_comment_key_reads_as_comment_text() -> None:
+    key = Comment(cipher.encrypt(12, KEY, cipher.aad_for(("a",))))
+    plain, _ = decrypt_tree({"a": {key: None}}, KEY)
+    (only,) = plain["a"]
+    assert isinstance(only, Comment) and only.value == "12"
