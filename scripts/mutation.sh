@@ -26,7 +26,7 @@ declare -A MODULES=(
   [extends]="cfgc/compile/extends.py|tests/unit/compile/test_extends.py"
   [templating]="cfgc/compile/templating.py|tests/unit/compile/test_templating.py tests/unit/compile/test_template_bounds.py"
   [secrets/mac]="cfgc/secrets/mac.py|tests/unit/secrets/test_mac.py tests/unit/secrets/test_secrets_rules_mac.py"
-  [secrets/document]="cfgc/secrets/document.py|tests/unit/secrets/test_secrets_document.py"
+  [secrets/document]="cfgc/secrets/document.py|tests/unit/secrets/test_secrets_document.py tests/unit/secrets/test_secrets_document_edges.py"
   [stores/pointer]="cfgc/stores/pointer.py|tests/unit/stores/test_pointer.py"
   [runtime/sync]="cfgc/runtime/sync.py|tests/unit/runtime/test_client_file.py tests/unit/runtime/test_sync.py"
 )
@@ -64,6 +64,11 @@ text += (
     f"pytest_add_cli_args = {json.dumps(args)}\n"
     f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
     "use_git_change_detection = false\n"
+    # Each mutant in a child of a process that only collected the tests: with
+    # mutmut's default (fork from the process that ran the stats pass) module
+    # caches filled then (lru_cache, lazily compiled patterns) outlive the
+    # mutation and hide it.
+    'process_isolation = "forkserver"\n'
 )
 open(out, "w").write(text)
 PY

@@ -16,9 +16,21 @@ from typing import Any
 
 import pytest
 
+from cfgc.compile import semver, semver_re
 from cfgc.compile.semver import Range, Version, max_satisfying, satisfies
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "node-semver"
+
+
+@pytest.fixture(autouse=True)
+def _cold_caches() -> None:
+    """Each test parses and compiles from scratch: a range or pattern cached by an
+    earlier test would hide what this one exercises (and, under mutation testing,
+    which code it reaches)."""
+    semver._parse_range.cache_clear()
+    semver._version.cache_clear()
+    for name in semver_re._SOURCES:
+        vars(semver_re).pop(name, None)
 
 
 LEFT_OUT: dict[str, int] = {}  # fixture name -> rows using the unsupported ``loose`` option
