@@ -23,6 +23,7 @@ import yaml
 
 from cfgc.base.errors import InputError, Location
 from cfgc.base.limits import INT_MAX, INT_MIN  # numbers JSON consumers read: 64-bit integers
+from cfgc.base.paths import Path as _Path
 from cfgc.base.tags import DELETE, Append, Prepend, PromptRef, Replace
 from cfgc.base.yaml_fast import MISS, fast_value
 from cfgc.base.yaml_messages import describe
@@ -42,7 +43,7 @@ _STR = "tag:yaml.org,2002:str"
 _SEQ = "tag:yaml.org,2002:seq"
 _MAP = "tag:yaml.org,2002:map"
 _MERGE = "tag:yaml.org,2002:merge"
-Path = tuple[str | int, ...]
+Path = _Path  # re-exported: every stage imports it from here
 Mark = tuple[int, int]  # 1-based line, column
 
 

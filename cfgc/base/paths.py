@@ -24,8 +24,11 @@ import json
 import re
 from typing import Any
 
-from cfgc.base.loading import Path
 from cfgc.base.sentinel import Sentinel
+
+# A path into a document: mapping keys and list indexes (cfgc.base.loading uses it
+# too; it lives here so readers of paths need no YAML loader).
+Path = tuple[str | int, ...]
 
 MISSING: Any = Sentinel("MISSING")  # the same object as cfgc.compile.merging.MISSING
 _BRACKET = re.compile(r'\[\s*("(?:[^"\\]|\\.)*"|-?\d+|[^\[\]"]*)\s*\]')
