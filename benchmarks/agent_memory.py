@@ -14,6 +14,7 @@ agent --target SCOPE``, and reads VmRSS from /proc/PID/status:
     sweep        after GET /v1/targets/T and one /values/ path of every target served
     swap         after v2 was promoted and the agent serves it (v1 must be gone)
     swap+sweep   after a second sweep, over v2
+    scraped      after one GET /metrics (prometheus_client is imported on the first scrape)
 
 and VmHWM (peak) at the end.  ``budget`` is the sizing rule of docs/runtime.md:
 40 MB plus twice the bytes of the targets served.
@@ -145,6 +146,11 @@ def measure(tree: str, work: Path, versions: dict[str, str], scope: str, settle:
             time.sleep(settle)
             mem = rss(proc.pid)
             row.update({"swap+sweep": mem["VmRSS"], "peak": mem["VmHWM"]})
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            get(conn, "/metrics")
+            conn.close()
+            time.sleep(settle)
+            row["scraped"] = rss(proc.pid)["VmRSS"]
         finally:
             proc.terminate()
             proc.wait(10)
@@ -162,7 +168,7 @@ def main() -> None:
     ap.add_argument("--settle", type=float, default=1.0, help="seconds to wait before each reading")
     args = ap.parse_args()
     versions = prepare(args.work.resolve(), args.targets)
-    cols = ("ready", "sweep", "swap", "swap+sweep", "peak", "budget")
+    cols = ("ready", "sweep", "swap", "swap+sweep", "scraped", "peak", "budget")
     print(f"{'tree':<28} {'scope':<20} {'targets':>7} {'served MB':>9} " + " ".join(f"{c:>10}" for c in cols))
     for tree in args.tree or [str(ROOT)]:
         for scope in args.scope or SCOPES:

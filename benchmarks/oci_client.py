@@ -21,6 +21,9 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+# The bundles are written by the tests' helper (the real bundle assembly, without a repo).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 
 def _registry(d: Path) -> tuple[subprocess.Popen[bytes], str]:
     import socket
@@ -44,24 +47,11 @@ def _registry(d: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def _bundle(d: Path, n: int, key: Path) -> Path:
-    from cfgc.base.canonical import canonical_json, sha256_digest
-    from cfgc.bundle.attest import sign_bundle
-    from cfgc.bundle.layout import BundleFile, write_bundle
     from cfgc.bundle.signing import load_signer
+    from tests.fixtures.bundles import write_bundle
 
-    files, entries = [], {}
-    for i in range(n):
-        data = canonical_json({"model": f"m{i}", "nonce": uuid.uuid4().hex, "pad": "x" * 2000})
-        files.append(BundleFile(f"targets/a/b/t{i}.json", data))
-        entries[f"a/b/t{i}"] = {"digest": sha256_digest(data), "size": len(data), "vars": {}}
-    manifest = {"format": "cfgc.bundle/v1", "cfgc_version": "0.1.0",
-                "source": {"repo_url": "https://x", "ref": "main", "commit": "c0ffee" * 6 + "abcd",
-                           "commit_time": "2026-01-02T03:04:05Z", "dirty": False, "path": ""},
-                "targets": entries, "prompts": {}, "secrets": {}, "schemas": {}}
-    out = d / uuid.uuid4().hex
-    write_bundle(out, manifest, files)
-    sign_bundle(out, [load_signer(key)])
-    return out
+    targets = {f"a/b/t{i}": {"model": f"m{i}", "nonce": uuid.uuid4().hex, "pad": "x" * 2000} for i in range(n)}
+    return write_bundle(d / uuid.uuid4().hex, targets, signers=[load_signer(key)], repo_url="https://x")
 
 
 def main() -> None:

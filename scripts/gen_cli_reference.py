@@ -19,7 +19,7 @@ OUT = ROOT / "docs" / "cli-reference.md"
 def render() -> str:
     from cfgc.cli import main as m
 
-    m._register()
+    m.register_commands()
     root = m.cli
     parts = [
         "# CLI reference\n",

@@ -125,7 +125,7 @@ def _pull_target(store: Store, verifiers: list[Verifier], policy: PointerPolicy,
     return snap.version, value, warning
 
 
-def _age(seconds: Any) -> str:
+def _age(seconds: float | None) -> str:
     if seconds is None:
         return "an unknown time"
     s = int(seconds)

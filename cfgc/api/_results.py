@@ -36,7 +36,7 @@ class Target:
     vars: Mapping[str, str]
     digest: str  # sha256 of the target's canonical JSON in the bundle
     value: Any = field(repr=False)
-    _explain: Callable[[str, str], Any] = field(repr=False, compare=False)
+    _explain: Callable[[str, str], Explanation] = field(repr=False, compare=False)
 
     def get(self, path: str, default: Any = None) -> Any:
         """The value at a dotted ``path`` (``routing.fallbacks[0]``), or ``default``."""
@@ -53,8 +53,7 @@ class Target:
 
     def explain(self, path: str) -> Explanation:
         """Which layers set the value at ``path``, in merge order, the last in force (values redacted)."""
-        result: Explanation = self._explain(self.name, path)
-        return result
+        return self._explain(self.name, path)
 
     def source(self, path: str) -> Location:
         """The ``file:line:col`` whose value is in force at ``path``."""

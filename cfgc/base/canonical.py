@@ -68,11 +68,6 @@ def sha256_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def pretty_json(value: Any) -> str:
-    """Indented JSON for people (stable key order)."""
-    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=jsonable)
-
-
 def _fast(dumps: Any, value: Any) -> bytes | None:
     """orjson's bytes for ``value``, or None where they may differ from :func:`reference_json`."""
     try:

@@ -17,7 +17,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -66,10 +66,11 @@ class Document:
     @property
     def marks(self) -> dict[Path, Mark]:
         """Source positions of every key path (computed on first use)."""
-        if self._marks is None:
+        marks = self._marks
+        if marks is None:
             marks = load_yaml(self.reload(), self.path).marks if self.reload else {(): (1, 1)}
             object.__setattr__(self, "_marks", marks)
-        return self._marks  # type: ignore[return-value]
+        return marks
 
     def location(self, keypath: Path = ()) -> Location:
         """The source location of ``keypath``, or of its closest ancestor."""
@@ -102,29 +103,40 @@ class _Resolver(yaml.resolver.BaseResolver):
         return _SEQ if kind is yaml.SequenceNode else _MAP
 
 
-# libyaml's parser, which the yaml package does not re-export (yaml.CParser
-# does not exist): without it loading is several times slower.
-_CParser: Any = getattr(yaml, "cyaml", None) and getattr(yaml.cyaml, "CParser", None)
-LIBYAML = _CParser is not None
+class _NodeLoader(Protocol):
+    """What :func:`load_yaml` needs of a loader: libyaml's or PyYAML's."""
 
-if _CParser is not None:
+    def get_single_node(self) -> yaml.Node | None: ...
 
-    class _Loader(_CParser, _Resolver):
+    def dispose(self) -> None: ...
+
+
+class _PyLoader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer, _Resolver):
+    """The loader where PyYAML was built without libyaml."""
+
+    def __init__(self, stream: str) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        _Resolver.__init__(self)
+
+
+_Loader: Callable[[str], _NodeLoader] = _PyLoader
+try:
+    # libyaml's parser, which the yaml package does not re-export (yaml.CParser
+    # does not exist): without it loading is several times slower.
+    from yaml._yaml import CParser as _CParser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    pass
+else:
+
+    class _CLoader(_CParser, _Resolver):
         def __init__(self, stream: str) -> None:
             _CParser.__init__(self, stream)
             _Resolver.__init__(self)
 
-else:  # pragma: no cover - PyYAML built without libyaml
-
-    class _Loader(  # type: ignore[no-redef]
-        yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer, _Resolver
-    ):
-        def __init__(self, stream: str) -> None:
-            yaml.reader.Reader.__init__(self, stream)
-            yaml.scanner.Scanner.__init__(self)
-            yaml.parser.Parser.__init__(self)
-            yaml.composer.Composer.__init__(self)
-            _Resolver.__init__(self)
+    _Loader = _CLoader
 
 
 _INT10 = re.compile(r"[-+]?[0-9]+\Z")
@@ -302,7 +314,17 @@ def diagnose(text: str, path: str, err: yaml.YAMLError) -> InputError:
     return InputError("invalid YAML", Location(path))
 
 
-def _too_deep(path: str, mark: Any) -> InputError:
+class _Mark(Protocol):
+    """A position in the text, from PyYAML or libyaml (two classes with the same fields)."""
+
+    @property
+    def line(self) -> int: ...
+
+    @property
+    def column(self) -> int: ...
+
+
+def _too_deep(path: str, mark: _Mark | None) -> InputError:
     return InputError(
         f"nesting deeper than {MAX_DEPTH} levels",
         Location(path, mark.line + 1, mark.column + 1) if mark else Location(path),

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cfgc.base.loading import Document, Path
+if TYPE_CHECKING:  # the runtime imports this module: it must not load the YAML parser
+    from cfgc.base.loading import Document, Path
 
 _ENC = re.compile(r"ENC\[AES256_GCM,data:[^,]*,iv:[^,]*,tag:[^,]*,type:(\w+)\]\Z")
 SECRET_KEY = "$secret"

@@ -23,8 +23,15 @@ from typing import Any
 
 from cfgc.base.canonical import canonical_json, sha256_digest
 from cfgc.base.errors import InputError, IntegrityError
-from cfgc.base.repopath import NotFound, read_under, relative_problem, target_name_problem
-from cfgc.bundle.layout import MANIFEST
+from cfgc.base.repopath import NotFound, read_under
+from cfgc.bundle.manifest import (
+    MANIFEST,
+    MANIFEST_TYPE,
+    PROVENANCE,
+    SECTIONS,
+    SIGNATURE,
+    listed_files,
+)
 from cfgc.bundle.provenance_statement import PAYLOAD_TYPE as PROVENANCE_TYPE
 from cfgc.bundle.provenance_statement import check_subjects, statement
 from cfgc.bundle.signing import (
@@ -37,39 +44,6 @@ from cfgc.bundle.signing import (
     verify_envelope,
 )
 from cfgc.repo.sources import Source
-
-MANIFEST_TYPE = "application/vnd.cfgc.manifest+json"
-SIGNATURE = "manifest.sig.json"
-PROVENANCE = "provenance.intoto.json"
-
-
-SECTIONS = ("prompts", "secrets")  # manifest sections whose entries carry their own "path"
-
-
-def listed_files(manifest: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
-    """Every file a manifest lists: (bundle path, kind, entry), targets first, each kind sorted.
-
-    Kinds: ``target``, ``prompt``, ``secret`` (SOPS documents, still encrypted).
-    A manifest is read from a bundle or a store someone else wrote: a target
-    name or a path that would leave the bundle (``../x``, ``/etc/x``) is an
-    IntegrityError, so nothing outside the bundle is ever read or written.
-    """
-    out: list[tuple[str, str, Mapping[str, Any]]] = []
-    for name, entry in sorted(manifest["targets"].items()):
-        problem = target_name_problem(str(name))
-        if problem:
-            raise IntegrityError(f"{MANIFEST}: {problem}: not a path inside the bundle")
-        out.append((f"targets/{name}.json", "target", entry))
-    for section in SECTIONS:
-        for key, entry in sorted((manifest.get(section) or {}).items()):
-            path = str(entry.get("path"))
-            problem = relative_problem(path)
-            if problem is None and not path.startswith(section + "/"):
-                problem = f"{path!r} is not under {section}/"
-            if problem:
-                raise IntegrityError(f"{MANIFEST}: {section} entry {key!r}: {problem}: not a path inside the bundle")
-            out.append((path, section[:-1], entry))
-    return out
 
 
 @dataclass(frozen=True)

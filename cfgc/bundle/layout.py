@@ -27,14 +27,12 @@ from cfgc import __version__
 from cfgc.base.canonical import canonical_json, sha256_digest
 from cfgc.base.errors import InputError, UsageError
 from cfgc.base.repopath import inside, relative_problem, target_name_problem
+from cfgc.bundle.manifest import FORMAT, MANIFEST
 from cfgc.compile.compiler import CompiledTarget
 from cfgc.compile.merging import dotted
 from cfgc.compile.prompts import Prompt
 from cfgc.repo.config import SchemaRule
 from cfgc.repo.sources import SourceInfo
-
-FORMAT = "cfgc.bundle/v1"
-MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -236,11 +234,6 @@ def commit_staging(staging: Path, out: Path, manifest: dict[str, Any], files: li
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return digest
-
-
-def write_bundle(out: Path, manifest: dict[str, Any], files: list[BundleFile]) -> str:
-    """Write a bundle to ``out`` atomically; returns the manifest digest."""
-    return commit_staging(open_staging(out), out, manifest, files)
 
 
 def swap_into(new: Path, out: Path) -> None:

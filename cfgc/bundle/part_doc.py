@@ -22,7 +22,7 @@ from typing import Any
 
 from cfgc.base.errors import IntegrityError, UsageError
 from cfgc.base.repopath import relative_problem, target_name_problem
-from cfgc.bundle.layout import FORMAT
+from cfgc.bundle.manifest import FORMAT
 from cfgc.bundle.shard import MAX_SHARDS, PART, PART_FORMAT
 
 # 1,000,000 targets in one part take about 250 MB of part.json.
@@ -107,19 +107,22 @@ def _need(ok: bool, what: str) -> None:
 
 
 def _obj(value: Any, keys: set[str], optional: set[str], where: str) -> dict[str, Any]:
-    _need(type(value) is dict, f"{where} is not an object")
+    if type(value) is not dict:
+        raise _Bad(f"{where} is not an object")
     have = set(value)
     _need(keys <= have <= keys | optional, f"{where} has keys {sorted(have)}, expected {sorted(keys | optional)}")
     return value
 
 
 def _map(value: Any, where: str) -> dict[str, Any]:
-    _need(type(value) is dict, f"{where} is not an object")
+    if type(value) is not dict:
+        raise _Bad(f"{where} is not an object")
     return value
 
 
 def _int(value: Any, low: int, high: int, where: str) -> int:
-    _need(type(value) is int and low <= value <= high, f"{where} is not an integer from {low} to {high}")
+    if type(value) is not int or not low <= value <= high:
+        raise _Bad(f"{where} is not an integer from {low} to {high}")
     return value
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import sys
 import traceback
+import weakref
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import click
@@ -53,11 +55,11 @@ class CfgcGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         home = COMMAND_HOMES.get(cmd_name)
         if cmd_name not in self.commands and home is not None:
-            _register([home])
+            register_commands([home])
         return super().get_command(ctx, cmd_name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        _register()
+        register_commands()
         return super().list_commands(ctx)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
@@ -145,7 +147,12 @@ def cli(debug: bool) -> None:
 _imported: set[str] = set()
 
 
-def _register(modules: list[str] | None = None) -> None:
+def register_commands(modules: list[str] | None = None) -> None:
+    """Add the commands of ``modules`` (default: every command module) to :data:`cli`.
+
+    Commands load lazily when invoked by name; tools that walk the whole tree
+    (the CLI reference, tests) call this first.
+    """
     import importlib
 
     for name in modules if modules is not None else dict.fromkeys(COMMAND_HOMES.values()):
@@ -154,27 +161,31 @@ def _register(modules: list[str] | None = None) -> None:
         mod = importlib.import_module(name)
         _imported.add(name)
         for obj in vars(mod).values():
-            if isinstance(obj, click.Command) and getattr(obj, "_cfgc_top", False):
+            if isinstance(obj, click.Command) and obj in _TOP:
                 cli.add_command(obj)
 
 
-def command(*args: Any, **kwargs: Any) -> Any:
+# The top-level commands of the modules in COMMAND_HOMES (what register_commands adds).
+_TOP: weakref.WeakSet[click.Command] = weakref.WeakSet()
+
+
+def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], click.Command]:
     """Decorator for a top-level cfgc command (marks it for registration)."""
 
-    def deco(f: Any) -> Any:
-        cmd = click.command(*args, **kwargs)(f)
-        cmd._cfgc_top = True
+    def deco(f: Callable[..., Any]) -> click.Command:
+        cmd: click.Command = click.command(*args, **kwargs)(f)
+        _TOP.add(cmd)
         return cmd
 
     return deco
 
 
-def group(*args: Any, **kwargs: Any) -> Any:
+def group(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], click.Group]:
     """Decorator for a top-level cfgc command group."""
 
-    def deco(f: Any) -> Any:
-        grp = click.group(*args, **kwargs)(f)
-        grp._cfgc_top = True
+    def deco(f: Callable[..., Any]) -> click.Group:
+        grp: click.Group = click.group(*args, **kwargs)(f)
+        _TOP.add(grp)
         return grp
 
     return deco

@@ -12,15 +12,19 @@ Two behaviours, one verification path:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from cfgc.api import PullResult, pull
+if TYPE_CHECKING:  # cfgc.api imports the compiler; `cfgc agent` imports this module for its options
+    from cfgc.api import PullResult
 from cfgc.base.errors import UsageError
 from cfgc.cli.common import stdin_password, store_options
 from cfgc.cli.main import command
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 runtime_pointer_options = [
     click.option("--repository", metavar="NAME", envvar="CFGC_REPOSITORY",
@@ -33,7 +37,8 @@ runtime_pointer_options = [
 ]
 
 
-def with_runtime_pointer_options(f: Any) -> Any:
+def with_runtime_pointer_options(f: F) -> F:
+    """Add the options that guard a runtime against replayed or expired channel pointers."""
     for opt in reversed(runtime_pointer_options):
         f = opt(f)
     return f
@@ -95,6 +100,7 @@ def pull_cmd(ref: str | None, url: str, plain_http: bool, username: str | None, 
     if not out and not target:
         raise UsageError("give --target TARGET (print it as JSON) or --out DIR (write the bundle), or both")
     password = stdin_password(username, password_stdin)
+    from cfgc.api import pull
 
     def written(done: PullResult) -> None:
         click.echo(f"pulled version {done.version} into {done.out}{' (verified)' if done.verified else ''}",

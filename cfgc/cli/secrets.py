@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -16,9 +16,10 @@ from cfgc.secrets import editing, fileio, ops, rekey
 from cfgc.secrets.keysources import Keyring, default_keyring
 
 _FORMAT = click.Choice(["yaml", "json"])
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _age_key_file(f: Callable[..., Any]) -> Callable[..., Any]:
+def _age_key_file(f: F) -> F:
     return click.option(
         "--age-key-file",
         type=click.Path(dir_okay=False),
@@ -27,7 +28,7 @@ def _age_key_file(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
-def _config(f: Callable[..., Any]) -> Callable[..., Any]:
+def _config(f: F) -> F:
     return click.option(
         "--config",
         type=click.Path(dir_okay=False, exists=True),

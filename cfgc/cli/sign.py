@@ -8,13 +8,12 @@ from pathlib import Path
 import click
 
 from cfgc.bundle.attest import (
-    PROVENANCE,
-    SIGNATURE,
     VerificationFailed,
     VerifyReport,
     sign_bundle,
     verify_bundle,
 )
+from cfgc.bundle.manifest import PROVENANCE, SIGNATURE
 from cfgc.bundle.signing import signers_from, verifiers_from
 from cfgc.cli.common import format_option
 from cfgc.cli.failure import report_printed

@@ -69,7 +69,7 @@ class Compiler:
         self._findings: dict[str, list[Diagnostic]] = {}
         self._specs: dict[str | None, list[TargetSpec]] = {}
         self._prefix: dict[tuple[str, ...], Any] = {}
-        self._schemas: Any = None
+        self._schemas: SchemaSet | None = None
         self._twin: tuple[Compiler, frozenset[str]] | None = None
 
     @property

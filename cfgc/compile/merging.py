@@ -11,6 +11,8 @@ from typing import Any
 
 from cfgc.base.errors import InputError
 from cfgc.base.loading import Document, Path
+from cfgc.base.paths import dotted as dotted
+from cfgc.base.paths import lookup, parse
 from cfgc.base.sentinel import Sentinel
 from cfgc.base.tags import DELETE, Append, Prepend, Replace
 
@@ -115,49 +117,13 @@ def deep_merge(base: Any, over: Any) -> Any:
 
 
 def get_path(value: Any, path: Path) -> Any:
-    """The value at ``path``, or MISSING."""
-    for key in path:
-        if type(value) is dict:
-            if key not in value:
-                return MISSING
-            value = value[key]
-        elif type(value) is list and type(key) is int:
-            if not 0 <= key < len(value):
-                return MISSING
-            value = value[key]
-        else:
-            return MISSING
-    return value
-
-
-def dotted(path: Path) -> str:
-    """``('models', 'primary', 0)`` as ``models.primary[0]``."""
-    out = ""
-    for k in path:
-        if type(k) is int:
-            out += f"[{k}]"
-        else:
-            out += ("." if out else "") + str(k)
-    return out or "(root)"
+    """The value at ``path``, or MISSING (see :func:`cfgc.base.paths.lookup`)."""
+    return lookup(value, path)
 
 
 def parse_dotted(text: str) -> Path:
-    """Inverse of :func:`dotted`: ``a.b[0].c`` → ``('a', 'b', 0, 'c')``."""
-    out: list[str | int] = []
-    for part in text.split("."):
-        if not part:
-            continue
-        while "[" in part and part.endswith("]"):
-            head, _, idx = part.partition("[")
-            if head:
-                out.append(head)
-            rest = "[" + idx
-            for seg in rest[1:-1].split("]["):
-                out.append(int(seg) if seg.lstrip("-").isdigit() else seg)
-            part = ""
-        if part:
-            out.append(part)
-    return tuple(out)
+    """Inverse of :func:`dotted`: ``a.b[0].c`` → ``('a', 'b', 0, 'c')`` (:func:`cfgc.base.paths.parse`, lenient)."""
+    return parse(text, lenient=True)
 
 
 def type_name(value: Any) -> str:

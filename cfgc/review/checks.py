@@ -18,12 +18,15 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path as PathLib
 from typing import Any
 
 from cfgc.base.diagnostics import Diagnostic, group, rule_of
 from cfgc.base.errors import CfgcError, Location
 from cfgc.base.loading import Path
 from cfgc.base.parallel import cores, map_chunks
+from cfgc.bundle.cache_index import default_cache_dir
 from cfgc.compile.compiler import CompiledTarget, Compiler
 from cfgc.compile.hygiene import hygiene_findings
 from cfgc.compile.prompts import PromptLibrary
@@ -32,6 +35,7 @@ from cfgc.repo.config import RepoConfig
 from cfgc.repo.hierarchy import TargetSpec
 from cfgc.repo.sources import Source
 from cfgc.review.policy import PolicySet
+from cfgc.review.policy_cache import PolicyCache
 
 _PINNED = re.compile(r"^([A-Za-z0-9_.-]+)@(\d+\.\d+\.\d+\S*)$")
 _DECLARED = re.compile(r"\A\s*\{#-?\s*variables\s*:\s*(.*?)\s*-?#\}", re.S)
@@ -224,12 +228,16 @@ def _first_use(text: str, var: str) -> int:
 
 
 def run_checks(source: Source, select: str | None = None, base: Source | None = None,
-               delta: Any = None) -> CheckResult:
+               delta: Any = None, cache: bool | PathLike[str] = True) -> CheckResult:
     """Run every check on ``source``; ``base`` (or an already computed
     :class:`cfgc.review.diff.DiffResult` ``delta``) marks targets as changed or not.
 
     With ``base`` the base is checked too and each finding is marked new or
-    unchanged (:func:`baseline_states`)."""
+    unchanged (:func:`baseline_states`).
+
+    ``cache`` (True: the build cache folder, :func:`default_cache_dir`; a
+    folder; False: none) keeps the Rego results between runs
+    (:mod:`cfgc.review.policy_cache`)."""
     compiler = Compiler(source)
     changed: frozenset[str] | None = None
     if delta is None and base is not None:
@@ -247,8 +255,9 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
         states = baseline_states(found, _base_findings(base, select)) if base is not None else ()
         return CheckResult(found, (), changed, states)
     specs = compiler.selected(select)
+    results = _policy_cache(policies, source, cache)
 
-    def check_chunk(chunk: list[TargetSpec]) -> tuple[list[Diagnostic], list[str], set[str]]:
+    def check_chunk(chunk: list[TargetSpec]) -> tuple[list[Diagnostic], list[str], set[str], dict[str, Any]]:
         found: list[Diagnostic] = []
         names: list[str] = []
         for spec in chunk:
@@ -262,17 +271,22 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
             found += compiler.validate(t)
             found += fallback_findings(t)
             found += prompt_ref_findings(t, compiler.prompts)
-            found += policies.evaluate(t, None if changed is None else t.name in changed)
-        return found, names, compiler.plain_files()
+            found += policies.evaluate(t, None if changed is None else t.name in changed, results)
+        # A forked worker's new results go back to the parent, which saves them.
+        return found, names, compiler.plain_files(), results.added if results is not None else {}
 
     # A large repo is checked on every core (workers inherit the loaded
     # policies and schemas); results are merged in target order.
     size = max(64, len(specs) // (4 * cores()) + 1)
     chunks = [specs[i : i + size] for i in range(0, len(specs), size)] or [[]]
     parts = map_chunks(check_chunk, chunks) if len(specs) >= PARALLEL_MIN_TARGETS else [check_chunk(specs)]
-    names = [n for _, part, _ in parts for n in part]
-    scanned = set().union(*(files for _, _, files in parts))
-    diags += [d for part, _, _ in parts for d in part]
+    names = [n for _, part, _, _ in parts for n in part]
+    scanned = set().union(*(files for _, _, files, _ in parts))
+    diags += [d for part, _, _, _ in parts for d in part]
+    if results is not None:
+        for *_, added in parts:
+            results.merge(added)
+        results.save()
     try:
         compiler.prompts.all()
     except CfgcError as e:
@@ -282,6 +296,13 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
     found = tuple(group(diags))
     states = baseline_states(found, _base_findings(base, select)) if base is not None else ()
     return CheckResult(found, tuple(names), changed, states)
+
+
+def _policy_cache(policies: PolicySet, source: Source, cache: bool | PathLike[str]) -> PolicyCache | None:
+    if not policies.active or cache is False:
+        return None
+    folder = default_cache_dir(source) if cache is True else PathLib(cache)
+    return PolicyCache(folder, policies.digest) if folder is not None else None
 
 
 def _dotted(path: Path) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -202,7 +202,7 @@ def compare(base: Source, head: Source, select: str | None = None,
                 changes = whole_target(b, before) if after is None else whole_target(h, after, added=True)
                 diffs.append(TargetDiff(name, status, spec.variables, prod, tuple(changes)))
                 continue
-            changes = diff_targets(b, before, h, after, memo)  # type: ignore[arg-type]
+            changes = diff_targets(b, before, h, after, memo, changed)  # type: ignore[arg-type]
             if changes:
                 diffs.append(TargetDiff(name, "changed", spec.variables, prod, tuple(changes)))
         return diffs, errors
@@ -254,20 +254,42 @@ def whole_target(side: Side | None, target: CompiledTarget | None, added: bool =
     return out
 
 def diff_targets(b: Side, before: CompiledTarget, h: Side, after: CompiledTarget,
-                 memo: Memo | None = None) -> list[Change]:
+                 memo: Memo | None = None, changed: Collection[str] | None = None) -> list[Change]:
     """The changed leaves of one target, located on the head side.
 
     Each top-level subtree is compared with deepdiff once per pair of
     objects: targets share the subtrees of their common layers, so a base
     layer edit that reaches 10,000 targets is compared once, not 10,000 times.
+
+    ``changed`` (the files that differ between the sides) allows the fast
+    path: when no SOPS document the target reads is among them, a secret
+    reference stands for the same ciphertext on both sides, so a top-level
+    subtree that is equal as compiled (references compared by file, path and
+    type) is unchanged and its comparison tokens are never built.  Without
+    it every subtree is compared through its tokens; both give the same
+    changes.
     """
     memo = {} if memo is None else memo
-    left = b.comparable(before.value) if before.secrets else before.value
-    right = h.comparable(after.value) if after.secrets else after.value
-    if type(left) is dict and type(right) is dict:
-        pairs: list[tuple[Path, Any, Any]] = [((k,), left.get(k, MISSING), right.get(k, MISSING))
-                                              for k in {*left, *right}]
+    lraw, rraw = before.value, after.value
+    fast = changed is not None and changed_secrets(changed, before, after) is False
+    if type(lraw) is dict and type(rraw) is dict:
+        keys = [k for k in {*lraw, *rraw}
+                if not (fast and _same(lraw.get(k, MISSING), rraw.get(k, MISSING)))]
+        if not keys:
+            return []
+        # Only the subtrees that differ become comparable values; the others
+        # are never read below (every root lies under a differing key).
+        left: Any = {k: v for k, v in lraw.items()}
+        right: Any = {k: v for k, v in rraw.items()}
+        for k in keys:
+            if k in left and before.secrets:
+                left[k] = b.comparable(left[k])
+            if k in right and after.secrets:
+                right[k] = h.comparable(right[k])
+        pairs: list[tuple[Path, Any, Any]] = [((k,), left.get(k, MISSING), right.get(k, MISSING)) for k in keys]
     else:
+        left = b.comparable(lraw) if before.secrets else lraw
+        right = h.comparable(rraw) if after.secrets else rraw
         pairs = [((), left, right)]
     roots: set[Path] = set()
     for prefix, lv, rv in pairs:
@@ -287,11 +309,39 @@ def diff_targets(b: Side, before: CompiledTarget, h: Side, after: CompiledTarget
             x, y = ls.get(p, MISSING), rs.get(p, MISSING)
             if p in out or (x == y and type(x) is type(y)):
                 continue
-            if known is None:  # a template may have copied a credential to any key
-                known = _sensitive(left, memo) | _sensitive(right, memo)
+            # The target's sensitive strings only matter to a string they
+            # could be inside; a number or a boolean is shown as it is.
+            if known is None and (_has_str(x) or _has_str(y)):
+                # A template may have copied a credential to any key: the
+                # whole target is searched, with every secret as its token.
+                full_l = b.comparable(lraw) if before.secrets else lraw
+                full_r = h.comparable(rraw) if after.secrets else rraw
+                known = _sensitive(full_l, memo) | _sensitive(full_r, memo)
             loc = after.provenance.locate(p)
-            out[p] = Change(p, redact(x, p, known), redact(y, p, known), loc, is_secret(x) or is_secret(y))
+            also = known or ()
+            out[p] = Change(p, redact(x, p, also), redact(y, p, also), loc, is_secret(x) or is_secret(y))
     return [out[p] for p in sorted(out, key=_sort_key)]
+
+
+def changed_secrets(changed: Collection[str], before: CompiledTarget, after: CompiledTarget) -> bool:
+    """Whether a SOPS document either side of a target reads differs between the sides."""
+    return any(f in changed for f in (*before.secrets, *after.secrets))
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as compiled values, of the same types all the way down."""
+    return a is b or (a == b and _strict_same(a, b))
+
+
+def _has_str(value: Any) -> bool:
+    t = type(value)
+    if t is str:
+        return True
+    if t is dict:
+        return any(_has_str(v) for v in value.values())
+    if t is list:
+        return any(_has_str(v) for v in value)
+    return False
 
 
 def _sensitive(value: Any, memo: Memo) -> set[str]:

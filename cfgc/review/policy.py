@@ -28,6 +28,7 @@ load it without complaint and silently evaluate it to something else.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -43,6 +44,7 @@ from cfgc.base.secretrefs import jsonable
 from cfgc.compile.compiler import CompiledTarget
 from cfgc.compile.merging import parse_dotted
 from cfgc.repo.sources import Source
+from cfgc.review.policy_cache import PolicyCache, digest
 from cfgc.secrets.redact import mask, sensitive_strings
 
 SEVERITY = {"deny": "error", "violation": "error", "warn": "warning"}
@@ -108,6 +110,7 @@ class PolicySet:
         self.files: list[PolicyFile] = []
         self.errors: list[Diagnostic] = []
         self._interp: Any = None
+        self.digest = ""  # of the loaded policies and the evaluator: results are kept under it
         if not folder:
             return
         prefix = folder.rstrip("/") + "/"
@@ -144,6 +147,12 @@ class PolicySet:
                 continue
             good.append(pf)
         if good and not self.errors:
+            from regopy import __version__ as regopy_version
+
+            h = hashlib.sha256(f"regopy {regopy_version}\0".encode())
+            for pf in good:
+                h.update(b"%d:%s\0%d:%s\0" % (len(pf.path), pf.path.encode(), len(pf.text), pf.text.encode()))
+            self.digest = h.hexdigest()
             self._interp = Interpreter()
             with _quiet():
                 for pf in good:
@@ -154,17 +163,27 @@ class PolicySet:
         """Whether there is anything to evaluate."""
         return self._interp is not None
 
-    def evaluate(self, target: CompiledTarget, changed: bool | None) -> list[Diagnostic]:
-        """The findings of every policy for one compiled target."""
+    def evaluate(self, target: CompiledTarget, changed: bool | None,
+                 cache: PolicyCache | None = None) -> list[Diagnostic]:
+        """The findings of every policy for one compiled target.
+
+        With ``cache`` the rules' output for this exact input is taken from
+        it when there, and recorded in it when not.
+        """
         if self._interp is None:
             return []
         doc = {"target": target.name, "vars": target.spec.variables, "config": target.value,
                "changed": changed}
-        self._interp.set_input_term(json.dumps(doc, default=jsonable))
-        out = self._interp.query("data.main")
-        try:
-            rules = out.results[0].expressions[0]
-        except (AttributeError, IndexError):
+        text = json.dumps(doc, default=jsonable)
+        key = digest(text.encode())  # ASCII: json.dumps escapes the rest if cache is not None else ""
+        hit = cache.get(key) if cache is not None else None
+        if hit is not None:
+            rules = hit[0]
+        else:
+            rules = self._query(text)
+            if cache is not None:
+                cache.put(key, [rules])
+        if rules is None:
             return []
         found: list[Diagnostic] = []
         for kind, severity in SEVERITY.items():
@@ -182,6 +201,18 @@ class PolicySet:
             known = sensitive_strings(target.value)
             found = [replace(d, message=mask(d.message, known)) for d in found]
         return found
+
+    def _query(self, text: str) -> Any:
+        """The rules' output for one input: the parts findings are made of, or None."""
+        self._interp.set_input_term(text)
+        out = self._interp.query("data.main")
+        try:
+            rules = out.results[0].expressions[0]
+        except (AttributeError, IndexError):
+            return None
+        if isinstance(rules, dict):  # only these are read; the rest need not be kept
+            return {k: rules[k] for k in SEVERITY if k in rules}
+        return rules
 
 
 def _finding(target: CompiledTarget, severity: str, kind: str, item: Any) -> Diagnostic:

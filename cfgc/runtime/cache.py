@@ -36,7 +36,14 @@ from typing import Any
 from cfgc.base.canonical import sha256_digest
 from cfgc.base.errors import IntegrityError
 from cfgc.bundle.signing import Verifier
-from cfgc.runtime.fetch import Verified, check_manifest_signature, needed_files, select_targets
+from cfgc.runtime.fetch import (
+    Verified,
+    check_manifest_signature,
+    kept_of,
+    needed_files,
+    parse_manifest,
+    select_targets,
+)
 from cfgc.runtime.privfile import write_private
 from cfgc.stores.base import digest_hex
 from cfgc.stores.bounds import FILE_MAX, POINTER_MAX, SIGNATURES_MAX
@@ -131,15 +138,18 @@ class BundleCache:
         if raw is None:
             raise CacheError(f"cache: the manifest of version {pointer.version} is missing or corrupt")
         check_manifest_signature(raw, signature, verifiers, pointer.version)
-        manifest = json.loads(raw)
+        manifest = parse_manifest(raw, pointer.version)
         targets = select_targets(manifest, self.patterns, pointer.version)
         files: dict[str, bytes] = {}
-        for path, entry in needed_files(manifest, targets).items():
+        needed = needed_files(manifest, targets)
+        used, digests = kept_of(pointer.manifest_digest, manifest, targets, needed)
+        for path, entry in needed.items():
             data = self.blob(str(entry.get("digest")))
             if data is None:
                 raise CacheError(f"cache: {path} of version {pointer.version} is missing or corrupt")
             files[path] = data
-        return Verified(pointer, pointer_doc, etag, raw, signature, targets, files), fetched_at
+        return Verified(pointer, pointer_doc, etag, raw, signature, targets, files, used=used,
+                        digests=digests), fetched_at
 
     def save(self, v: Verified, serial_seen: int, fetched_at: float | None = None) -> None:
         """Write a verified version (new blobs first, then the state), then drop unused blobs."""
@@ -147,9 +157,11 @@ class BundleCache:
             for digest, data in v.new_blobs.items():
                 if not self._blob(digest).is_file():
                     write_private(self._blob(digest), data)
-            manifest = v.manifest
-            digests = sorted({v.pointer.manifest_digest} | {str(e["digest"]) for e in
-                                                            needed_files(manifest, v.targets).values()})
+            if v.digests:  # taken when the manifest was parsed to verify: not parsed again
+                digests = sorted(v.digests)
+            else:
+                digests = sorted({v.pointer.manifest_digest} | {str(e["digest"]) for e in
+                                                                needed_files(v.manifest, v.targets).values()})
             state = {
                 "format": FORMAT, "source": self.source, "channel": self.channel, "targets": list(self.patterns),
                 "version": v.version, "serial": v.pointer.serial, "serial_seen": max(serial_seen, v.pointer.serial),

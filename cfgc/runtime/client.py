@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cfgc.base.errors import UsageError
+from cfgc.base.paths import flat_key
 from cfgc.bundle.signing import Verifier, load_verifier
 from cfgc.runtime.freshness import runtime_policy
 from cfgc.runtime.prompts import Prompt, PromptError, choose, load
@@ -179,6 +180,8 @@ class ConfigClient:
 
 def _get(view: _View, path: str, default: Any) -> Any:
     v = view.flat.get(path, _MISSING)
+    if v is _MISSING:  # a.b[0] or ["a"]["b"][0]: the same path as a.b.0
+        v = view.flat.get(flat_key(path), _MISSING)
     if v.__class__ is SecretReference:
         raise SecretError(f"{path} is a secret ({v!r}): read it with secret({path!r})")
     if v is _MISSING:

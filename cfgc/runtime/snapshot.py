@@ -28,9 +28,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+import orjson
+
 from cfgc.base.errors import InputError
 from cfgc.base.secretrefs import SECRET_KEY
-from cfgc.runtime.fetch import Verified
+from cfgc.runtime.fetch import Verified, used_manifest
 from cfgc.runtime.pack import PackedFiles
 
 
@@ -242,20 +244,6 @@ class BundleSnapshot:
         return self.verified.files.get(path)
 
 
-def used_manifest(manifest: Mapping[str, Any], targets: tuple[str, ...]) -> dict[str, Any]:
-    """The manifest's prompt and secret entries ``targets`` use, without the per-target entries.
-
-    The target entries of a 10,000-target manifest, parsed, are ~15 MB: nothing reads them once
-    the version verified (the next fetch hashes the bytes it already has, see Syncer._lookup).
-    """
-    out = {k: v for k, v in manifest.items() if k not in ("targets", "prompts", "secrets")}
-    entries = [manifest["targets"][t] for t in targets]
-    for section in ("prompts", "secrets"):
-        every = manifest.get(section) or {}
-        out[section] = {n: every[n] for e in entries for n in (e.get(section) or []) if n in every}
-    return out
-
-
 def _fresh(s: str) -> str:
     """A copy of ``s`` in a new allocation (see :func:`build`)."""
     return s.encode().decode()
@@ -269,7 +257,7 @@ def build(v: Verified, origin: str, parsed_max: int = PARSED_MAX) -> BundleSnaps
     entries) would pin most of the allocator's arenas it used, and a process that reads a
     10,000-target manifest would keep its ~30 MB resident while serving 250 targets.
     """
-    slim = json.dumps(used_manifest(v.manifest, v.targets)).encode()  # the whole manifest is freed here
+    slim = v.used or orjson.dumps(used_manifest(v.manifest, v.targets))  # the whole manifest is freed here
     names = tuple(_fresh(n) for n in v.targets)
     for name in names:
         try:
@@ -282,5 +270,5 @@ def build(v: Verified, origin: str, parsed_max: int = PARSED_MAX) -> BundleSnaps
     targets = {name: TargetSnapshot(name, v.version, files, parsed) for name in names}
     # Not kept with the version: the bytes downloaded for the cache (written before the swap), and
     # the manifest and its signature envelope (7 MB for 10,000 targets; read again if ever needed).
-    kept = dataclasses.replace(v, manifest_raw=b"", signature=b"", new_blobs={})
-    return BundleSnapshot(kept, targets, origin, json.loads(slim), parsed=parsed)
+    kept = dataclasses.replace(v, manifest_raw=b"", signature=b"", new_blobs={}, used=b"", digests=())
+    return BundleSnapshot(kept, targets, origin, orjson.loads(slim), parsed=parsed)

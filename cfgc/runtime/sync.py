@@ -158,7 +158,7 @@ class Syncer:
         """Content by digest: the current version's files first, then the disk cache.
 
         The current files are hashed on the first lookup (only a changed version asks): the
-        snapshot does not keep the manifest's per-target digests (see snapshot.used_manifest).
+        snapshot does not keep the manifest's per-target digests (see fetch.used_manifest).
         """
         mem: dict[str, str] | None = None  # digest -> path (a copy is made only for a file asked for)
 

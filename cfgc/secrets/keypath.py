@@ -2,37 +2,27 @@
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
 
 from cfgc.base.errors import InputError
+from cfgc.base.paths import MISSING, PathError, lookup, parse
 
 
 def parse_key_path(text: str) -> list[str | int]:
-    """``["a"]["b"][0]`` (sops style) or dotted ``a.b.0``."""
-    text = text.strip()
-    if text.startswith("["):
-        parts = re.findall(r'\[\s*("(?:[^"\\]|\\.)*"|-?\d+)\s*\]', text)
-        if "".join(f"[{p}]" for p in parts).replace(" ", "") != text.replace(" ", ""):
-            raise InputError(f'invalid key path {text!r}: use ["a"]["b"] or a.b')
-        return [json.loads(p) for p in parts]
-    if not text or any(not p for p in text.split(".")):
-        raise InputError(f"invalid key path {text!r}")
-    return [int(p) if p.isdigit() else p for p in text.split(".")]
+    """``["a"]["b"][0]`` (sops style), dotted ``a.b.0`` or ``a.b[0]`` (:func:`cfgc.base.paths.parse`)."""
+    try:
+        return list(parse(text))
+    except PathError as e:
+        raise InputError(str(e)) from None
 
 
 def get_path(tree: Any, path: list[str | int]) -> Any:
-    node = tree
-    for i, part in enumerate(path):
-        where = ".".join(str(p) for p in path[: i + 1])
-        if isinstance(node, list) and isinstance(part, int) and -len(node) <= part < len(node):
-            node = node[part]
-        elif isinstance(node, dict) and str(part) in node:
-            node = node[str(part)]
-        else:
-            raise InputError(f"key path {where} not found")
-    return node
+    """The value at ``path`` (a negative index counts from a list's end); InputError naming the first miss."""
+    value = lookup(tree, tuple(path), negative=True)
+    if value is MISSING:
+        end = next(i for i in range(1, len(path) + 1) if lookup(tree, tuple(path[:i]), negative=True) is MISSING)
+        raise InputError(f"key path {'.'.join(str(p) for p in path[:end])} not found")
+    return value
 
 
 def set_path(tree: dict[str, Any], path: list[str | int], value: Any) -> None:

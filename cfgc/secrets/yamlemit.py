@@ -55,7 +55,7 @@ def _resolves_to_non_string(s: str) -> bool:
         return True
     if s in _OLD_BOOLS:
         return True
-    tag = yaml.resolver.Resolver().resolve(yaml.ScalarNode, s, (True, False))
+    tag: str = yaml.resolver.Resolver().resolve(yaml.ScalarNode, s, (True, False))
     return tag != "tag:yaml.org,2002:str"
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -30,7 +30,10 @@ from cfgc.base.loading import decode, diagnose, guard_depth
 from cfgc.secrets.cipher import NanoTime
 from cfgc.secrets.yamlcomments import build
 
-_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:  # the stubs declare libyaml's loader; the pure-Python one has the same methods
+    from yaml import CSafeLoader as _Base
+else:
+    _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _PLAIN = "tag:cfgc:plain"
 _FLOAT_RE = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
 _INT_RES = [
@@ -124,7 +127,7 @@ class _Loader(_Base):
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         if kind is yaml.ScalarNode and implicit[0]:
             return _PLAIN
-        return super().resolve(kind, value, implicit)
+        return yaml.resolver.Resolver.resolve(self, kind, value, implicit)
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         seen: set[object] = set()

@@ -21,27 +21,22 @@ import gzip
 import io
 import json
 import re
-import tarfile
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cfgc.base.canonical import canonical_json, sha256_digest
 from cfgc.base.errors import IntegrityError
 from cfgc.base.repopath import read_under
-from cfgc.bundle.attest import (
-    MANIFEST_TYPE,
-    PROVENANCE,
-    SIGNATURE,
-    check_file,
-    listed_files,
-    read_manifest,
-)
+from cfgc.bundle.manifest import MANIFEST_TYPE, PROVENANCE, SIGNATURE, listed_files
 from cfgc.bundle.signing import Verifier, verify_envelope
 from cfgc.stores.base import Store, check_digest
 from cfgc.stores.bounds import MAX_SIGNATURES, compressed_bound
+
+if TYPE_CHECKING:
+    import tarfile
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 ARTIFACT_TYPE = "application/vnd.cfgc.bundle.v1"
@@ -96,6 +91,9 @@ def prepare(bundle: Path, flux: bool = False) -> Prepared:
 
     ``flux`` adds the Flux content layer (the bundle tree as tar.gz) first.
     """
+    # Publishing only: the runtime reads versions with this module and must not import the compiler.
+    from cfgc.bundle.attest import check_file, read_manifest
+
     raw, manifest = read_manifest(bundle)
     digest = sha256_digest(raw)
     files = [(rel, MEDIA_TYPES[kind], e) for rel, kind, e in listed_files(manifest)]
@@ -127,6 +125,8 @@ def prepare(bundle: Path, flux: bool = False) -> Prepared:
 
 def flux_tarball(bundle: Path, tree: list[str]) -> bytes:
     """The bundle files ``tree`` as a reproducible tar.gz (sorted, mtime 0, root-owned, 0644)."""
+    import tarfile  # publishing with --flux only; readers of the store never need it
+
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         dirs: set[str] = set()
@@ -143,6 +143,8 @@ def flux_tarball(bundle: Path, tree: list[str]) -> bytes:
 
 
 def _tarinfo(name: str, kind: bytes, mode: int, size: int) -> tarfile.TarInfo:
+    import tarfile
+
     info = tarfile.TarInfo(name)
     info.type, info.mode, info.size, info.mtime = kind, mode, size, 0
     info.uid = info.gid = 0

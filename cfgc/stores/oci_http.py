@@ -260,8 +260,8 @@ def _safe_url(url: str) -> str:
 def _reason(e: BaseException) -> str:
     # urllib3 wraps the socket error; its text names the pool object and URL, the innermost one does not.
     inner: BaseException = e
-    while getattr(inner, "reason", None) is not None and isinstance(inner.reason, BaseException):  # type: ignore[attr-defined]
-        inner = inner.reason  # type: ignore[attr-defined]
+    while isinstance(reason := getattr(inner, "reason", None), BaseException):
+        inner = reason
     for text in (getattr(inner, "strerror", None), getattr(e, "strerror", None)):
         if text:
             return str(text)

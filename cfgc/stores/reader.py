@@ -22,8 +22,9 @@ from typing import Any
 
 from cfgc.base.canonical import canonical_json, sha256_digest
 from cfgc.base.errors import InputError, IntegrityError, UsageError
-from cfgc.bundle.attest import listed_files, verify_bundle
+from cfgc.bundle.attest import verify_bundle
 from cfgc.bundle.layout import swap_into
+from cfgc.bundle.manifest import listed_files
 from cfgc.bundle.signing import Verifier
 from cfgc.stores.base import Store, check_channel, check_digest, check_version
 from cfgc.stores.bounds import MANIFEST_MAX, gunzip, signed_size

@@ -11,13 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from cfgc.bundle.signing import load_signer, load_verifier
-from cfgc.cli.main import _register, cli
 from cfgc.stores import open_store
 from cfgc.stores.publish import publish
 from cfgc.stores.reader import BundleReader
+from tests.fixtures.cli import run
 from tests.fixtures.tools import need
 from tests.unit.stores.contract import check_store_contract
 
@@ -25,12 +24,6 @@ pytestmark = pytest.mark.integration
 
 CFGC = [sys.executable, "-c", "from cfgc.cli.main import main; main()"]
 TARGETS = {f"acme/prod/svc{i}": {"model": f"m{i}", "pad": "y" * 300} for i in range(4)}
-
-
-def run(*args: str) -> tuple[int, str]:
-    _register()
-    r = CliRunner().invoke(cli, list(args))
-    return r.exit_code, r.output
 
 
 @pytest.fixture

@@ -123,10 +123,12 @@ def test_expired_pointer_is_refused_then_stale_and_refresh_recovers(new_store, t
         syncer(store, signing_key[1]).refresh()
     assert syncer(store, signing_key[1], allow_expired=True).refresh()
     # a running runtime whose pointer expires keeps serving it, reports stale, logs once
-    refresh_channel(store, "prod", [signer], PointerTerms(expires_in=2))
+    # long enough for the first refresh to finish on a loaded machine (an OCI
+    # channel move is several registry round trips), short enough to wait out
+    refresh_channel(store, "prod", [signer], PointerTerms(expires_in=8))
     rt = syncer(store, signing_key[1])
     assert rt.refresh() and not rt.status()["stale"]
-    deadline = time.time() + 10
+    deadline = time.time() + 20
     while not rt.snapshot.verified.pointer.expired() and time.time() < deadline:  # type: ignore[union-attr]
         time.sleep(0.2)
     caplog.set_level(logging.INFO, logger="cfgc.runtime")

@@ -3,29 +3,29 @@
 Both exposition formats scrapers use are served: the Prometheus text format 0.0.4 and, when
 ``Accept`` asks for ``application/openmetrics-text``, OpenMetrics 1.0.0 (ending ``# EOF``).
 The process collector reads /proc, so process_* families exist on Linux only.
+
+prometheus_client is imported on the first scrape, not with the agent: with what it pulls in
+(http.server, email, wsgiref, ssl) it is ~10 MB of RSS, a quarter of a sidecar's floor, that an
+agent nobody scrapes never needs (docs/runtime.md, *Memory sizing*).
 """
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, ProcessCollector
-from prometheus_client import exposition as text
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
-from prometheus_client.openmetrics import exposition as openmetrics
-from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
+if TYPE_CHECKING:
+    from prometheus_client.core import (
+        CounterMetricFamily,
+        GaugeMetricFamily,
+        HistogramMetricFamily,
+        Metric,
+    )
 
 BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 TEXT = "text/plain; version=0.0.4; charset=utf-8"
-OPENMETRICS = openmetrics.CONTENT_TYPE_LATEST  # application/openmetrics-text; version=1.0.0; charset=utf-8
+OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"  # openmetrics.CONTENT_TYPE_LATEST
 FAILURE_REASONS = ("unreachable", "verification", "rollback", "expired", "invalid", "cache", "error")
 
 
@@ -43,6 +43,9 @@ class Histogram:
         self.n += 1
 
     def family(self, name: str, help_: str) -> HistogramMetricFamily:
+        from prometheus_client.core import HistogramMetricFamily
+        from prometheus_client.utils import floatToGoString
+
         buckets, acc = [], 0
         for bound, c in zip(BUCKETS, self.counts, strict=False):
             acc += c
@@ -67,15 +70,21 @@ def wants_openmetrics(accept: str | None) -> bool:
 
 
 def _gauge(name: str, help_: str, value: float) -> GaugeMetricFamily:
+    from prometheus_client.core import GaugeMetricFamily
+
     return GaugeMetricFamily(name, help_, value=value)
 
 
 def _counter(name: str, help_: str, value: float) -> CounterMetricFamily:
+    from prometheus_client.core import CounterMetricFamily
+
     return CounterMetricFamily(name, help_, value=value)
 
 
 def _families(s: dict[str, Any], requests: dict[str, int], latency: Histogram,
               targets: int) -> Iterator[Metric]:
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
     info = GaugeMetricFamily("cfgc_runtime_info", "The version being served (1 per channel).",
                              labels=["channel", "version", "origin"])
     info.add_metric([str(s["channel"]), str(s["version"] or ""), str(s["origin"] or "")], 1)
@@ -118,7 +127,7 @@ def _families(s: dict[str, Any], requests: dict[str, int], latency: Histogram,
     yield latency.family("cfgc_agent_request_duration_seconds", "Time to answer a request (parse to write).")
 
 
-class _Snapshot(Collector):
+class _Snapshot:
     """A collector over one status dict (the registry calls ``collect`` once per exposition)."""
 
     def __init__(self, families: list[Metric]) -> None:
@@ -128,15 +137,22 @@ class _Snapshot(Collector):
         return self.families
 
 
-_PROCESS = ProcessCollector(registry=None)
+_process: Any = None
 
 
 def render(status: dict[str, Any], requests: dict[str, int], latency: Histogram, targets: int,
            accept: str | None = None) -> tuple[bytes, str]:
     """The /metrics document and its Content-Type, in the format ``accept`` asks for."""
+    global _process
+    from prometheus_client import CollectorRegistry, ProcessCollector
+    from prometheus_client import exposition as text
+    from prometheus_client.openmetrics import exposition as openmetrics
+
+    if _process is None:
+        _process = ProcessCollector(registry=None)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(list(_families(status, requests, latency, targets))))
-    registry.register(_PROCESS)
+    registry.register(_process)
     if wants_openmetrics(accept):
         return openmetrics.generate_latest(registry, version="1.0.0"), OPENMETRICS
     return text.generate_latest(registry), TEXT

@@ -8,7 +8,6 @@ import stat
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from cfgc.base.canonical import canonical_json
 from cfgc.base.errors import IntegrityError, UsageError
@@ -21,15 +20,9 @@ from cfgc.bundle.signing import (
     sign_envelope,
     verify_envelope,
 )
-from cfgc.cli.main import _register, cli
+from tests.fixtures.cli import run
 
 T = "application/vnd.cfgc.manifest+json"
-
-
-def run(*args: str) -> tuple[int, str]:
-    _register()
-    r = CliRunner().invoke(cli, list(args))
-    return r.exit_code, r.output
 
 
 def test_pae_matches_the_dsse_spec() -> None:

@@ -188,3 +188,38 @@ def test_base_without_the_config_repo_adds_everything(tmp_path: Path) -> None:
     (repo / "cfgc.yaml").write_text(STANDARD_CONFIG)
     result = _diff(repo, "HEAD", None)
     assert [t.status for t in result.targets] == ["added"] * 3
+
+
+def test_fast_path_gives_the_changes_of_the_token_comparison(make_repo, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Subtrees equal as compiled are skipped only when no SOPS file they read changed."""
+    import cfgc.review.diff as diff_mod
+
+    cfg = (
+        "version: 1\nhierarchy:\n  - base/*.yaml\n  - envs/{env}.yaml\n  - tenants/{tenant}/tenant.yaml\n"
+        "  - tenants/{tenant}/secrets.enc.yaml\n  - tenants/{tenant}/{env}/{service}.yaml\n"
+        'targets: "{tenant}/{env}/{service}"\n'
+    )
+    secrets = ("api:\n  key: " + _enc("Q0FOQVJZLUNJUEhFUi1PTkU=") + "\n  other: " + _enc("U1RBWUlORy1TQU1F")
+               + "\n" + SOPS_META.format(when="2026-01-01T00:00:00Z"))
+    root = make_repo({**BASE, "tenants/acme/secrets.enc.yaml": secrets,
+                      "tenants/acme/tenant.yaml": "owner: acme\nlogin: 'user:hunter2hunter2@db'\n"}, config=cfg)
+    git_init(root)
+    rotated = secrets.replace("Q0FOQVJZLUNJUEhFUi1PTkU=", "Q0FOQVJZLUNJUEhFUi1UV08=").replace("bWFj", "bmV3bWFj")
+    # One commit rotates a secret (equal references, other ciphertext); the
+    # next changes plain values beside a secret, a string and a number.
+    commit_files(root, {"tenants/acme/secrets.enc.yaml": rotated})
+    commit_files(root, {"envs/prod.yaml": "limits:\n  rpm: 601\n  burst: 50\nnote: 'hunter2hunter2 rotated'\n",
+                        "tenants/acme/dev/chat.yaml": "service: {name: chat}\napi: {extra: 1}\n"})
+    cases = [("HEAD~2", "HEAD~1"), ("HEAD~1", "HEAD"), ("HEAD~2", "HEAD")]
+    fast = [render_json(_diff(root, b, h)) for b, h in cases]
+    calls: list[bool] = []
+
+    def slow(*args: object) -> bool:
+        calls.append(True)
+        return True  # as if every secret had changed: every subtree through its tokens
+
+    monkeypatch.setattr(diff_mod, "changed_secrets", slow)
+    assert [render_json(_diff(root, b, h)) for b, h in cases] == fast
+    assert calls  # the slow path did run
+    rotation = json.loads(fast[0])["targets"]
+    assert {tuple(c["path"] for c in t["changes"]) for t in rotation} == {("api.key",)}

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
-from cfgc.base.canonical import canonical_json, sha256_digest
-from cfgc.bundle.attest import sign_bundle
-from cfgc.bundle.layout import BundleFile, write_bundle
 from cfgc.bundle.signing import Signer
 from cfgc.stores.base import Store
 from cfgc.stores.publish import publish
+from tests.fixtures.bundles import COMMIT, references, write_bundle
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "repo"
@@ -19,7 +16,6 @@ ACME_SECRETS = "tenants/acme/secrets.enc.yaml"
 GLOBEX_SECRETS = "tenants/globex/secrets.enc.yaml"
 ACME_KEY = EXAMPLE / "test-keys-DO-NOT-USE" / "acme.agekey"
 GLOBEX_KEY = EXAMPLE / "test-keys-DO-NOT-USE" / "globex.agekey"
-_PINNED = re.compile(r"^[a-z0-9][a-z0-9-]*@\d+\.\d+\.\d+$")
 
 PROMPTS = {
     "summarize@1.2.0": "Summarize for {{ audience }} in {{ max_words | default(150) }} words:\n{{ text }}\n",
@@ -45,58 +41,16 @@ def chat(timeout: int = 20, tenant: str = "acme", **extra: Any) -> dict[str, Any
     }
 
 
-def _refs(value: Any, prompts: set[str], secrets: set[str]) -> None:
-    if isinstance(value, dict):
-        if set(value) == {"$secret"}:
-            secrets.add(value["$secret"]["file"])
-            return
-        for v in value.values():
-            _refs(v, prompts, secrets)
-    elif isinstance(value, list):
-        for v in value:
-            _refs(v, prompts, secrets)
-    elif isinstance(value, str) and _PINNED.match(value):
-        prompts.add(value)
-
-
-def write(out: Path, targets: dict[str, Any], signers: list[Signer], commit: str = "c0ffee" * 6 + "abcd") -> Path:
+def write(out: Path, targets: dict[str, Any], signers: list[Signer], commit: str = COMMIT) -> Path:
     """A signed bundle directory: targets list the prompts and SOPS documents they use."""
-    files: list[BundleFile] = []
-    entries: dict[str, Any] = {}
     used_p: set[str] = set()
     used_s: set[str] = set()
-    for name, value in sorted(targets.items()):
-        data = canonical_json(value)
-        p: set[str] = set()
-        s: set[str] = set()
-        _refs(value, p, s)
+    for value in targets.values():
+        p, s = references(value)
         used_p |= p
         used_s |= s
-        files.append(BundleFile(f"targets/{name}.json", data))
-        entries[name] = {"digest": sha256_digest(data), "size": len(data), "vars": {},
-                         "prompts": sorted(p), "secrets": sorted(s)}
-    prompts: dict[str, Any] = {}
-    for pinned in sorted(used_p):
-        pname, version = pinned.split("@")
-        text = PROMPTS[pinned].encode()
-        path = f"prompts/{pname}/{version}.j2"
-        files.append(BundleFile(path, text))
-        names = sorted(set(re.findall(r"\{\{\s*(\w+)", PROMPTS[pinned])))
-        prompts[pinned] = {"path": path, "digest": sha256_digest(text), "size": len(text), "variables": names}
-    secrets: dict[str, Any] = {}
-    for file in sorted(used_s):
-        data = (EXAMPLE / file).read_bytes()
-        files.append(BundleFile(f"secrets/{file}", data))
-        secrets[file] = {"path": f"secrets/{file}", "digest": sha256_digest(data), "size": len(data)}
-    manifest = {
-        "format": "cfgc.bundle/v1", "cfgc_version": "0.1.0",
-        "source": {"repo_url": "https://git.example.com/acme/config.git", "ref": "main", "commit": commit,
-                   "commit_time": "2026-01-02T03:04:05Z", "dirty": False, "path": ""},
-        "targets": entries, "prompts": prompts, "secrets": secrets, "schemas": {},
-    }
-    write_bundle(out, manifest, files)
-    sign_bundle(out, signers)
-    return out
+    return write_bundle(out, targets, prompts={p: PROMPTS[p] for p in used_p},
+                        secrets={f: (EXAMPLE / f).read_bytes() for f in used_s}, signers=signers, commit=commit)
 
 
 class Publisher:

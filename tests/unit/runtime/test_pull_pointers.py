@@ -4,21 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from click.testing import CliRunner
-
 from cfgc.bundle.signing import load_signer
-from cfgc.cli.main import _register, cli
 from cfgc.stores.file import FileStore
 from cfgc.stores.publish import PointerTerms, publish, refresh_channel
+from tests.fixtures.cli import run
 from tests.unit.runtime.bundles import chat, write
 
 T = "acme/prod/chat"
-
-
-def run(*args: str) -> tuple[int, str]:
-    _register()
-    r = CliRunner().invoke(cli, list(args))
-    return r.exit_code, r.output
 
 
 def test_pull_out_refuses_a_replay_and_an_expired_pointer(tmp_path: Path, signing_key) -> None:

@@ -31,7 +31,7 @@ def test_source_url(remote: object, url: str | None) -> None:
 
 
 def test_flux_layer_is_reproducible_first_and_ignored_by_cfgc(make_bundle, tmp_path: Path) -> None:
-    b = make_bundle({"acme/prod/a": {"v": 1}, "acme/prod/b": {"v": 2}}, prompts={"sys@1": "hi {{ x }}"})
+    b = make_bundle({"acme/prod/a": {"v": 1}, "acme/prod/b": {"v": 2}}, prompts={"sys@1.0.0": "hi {{ x }}"})
     plain, flux, again = prepare(b), prepare(b, flux=True), prepare(b, flux=True)
     assert flux.version_doc == again.version_doc and flux.version == plain.version
     doc = json.loads(flux.version_doc)
@@ -48,5 +48,5 @@ def test_flux_layer_is_reproducible_first_and_ignored_by_cfgc(make_bundle, tmp_p
     assert sorted(n for n, m in members.items() if m.isfile()) == files
     want = {f"targets/acme/prod/{t}.json": json.loads((b / "manifest.json").read_bytes())["targets"][f"acme/prod/{t}"]
             ["digest"] for t in "ab"}
-    want["prompts/sys/1.j2"] = json.loads((b / "manifest.json").read_bytes())["prompts"]["sys@1"]["digest"]
+    want["prompts/sys/1.0.0.j2"] = json.loads((b / "manifest.json").read_bytes())["prompts"]["sys@1.0.0"]["digest"]
     assert set(layer_map(parse_version(flux.version, flux.version_doc), want)) == set(want)

@@ -7,22 +7,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from cfgc.base.errors import ExternalError, InputError, IntegrityError, UsageError
 from cfgc.bundle.signing import generate_keypair, load_signer, load_verifier
-from cfgc.cli.main import _register, cli
 from cfgc.stores.file import FileStore
 from cfgc.stores.publish import list_versions, promote, publish
 from cfgc.stores.reader import BundleReader
+from tests.fixtures.cli import run
 
 TARGETS = {f"acme/prod/svc{i}": {"model": f"m{i}", "pad": "x" * 200} for i in range(5)}
-
-
-def run(*args: str) -> tuple[int, str]:
-    _register()
-    r = CliRunner().invoke(cli, list(args))
-    return r.exit_code, r.output
 
 
 def store_files(root: Path) -> dict[str, bytes]:

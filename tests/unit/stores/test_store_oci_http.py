@@ -107,9 +107,9 @@ def test_wrong_credentials_are_an_external_error(token_registry: str) -> None:
 def test_cli_password_stdin(token_registry: str) -> None:
     from click.testing import CliRunner
 
-    from cfgc.cli.main import _register, cli
+    from cfgc.cli.main import cli, register_commands
 
-    _register()
+    register_commands()
     url = f"oci://{token_registry}/x/y"
     r = CliRunner().invoke(cli, ["versions", "--from", url, "--username", "robot", "--password-stdin"], input="pw\n")
     assert r.exit_code == 0, r.output
