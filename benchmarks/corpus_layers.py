@@ -171,3 +171,28 @@ def service_layer(rng: random.Random, name: str, plain: bool) -> dict[str, Any]:
     prompt = rng.choice([p for p in PROMPTS if p != "chat-system"])
     layer["prompts"] = {prompt.replace("-", "_"): Tag("!prompt", f"{prompt}@{rng.choice(PROMPT_RANGES)}")}
     return layer
+
+
+def service_text(rng: random.Random, name: str) -> str:
+    """``to_yaml(service_layer(rng, name, False))``, byte for byte, without building the mapping.
+
+    A million service files are most of the corpus's generation time; this
+    draws the same random values in the same order and formats them directly
+    (tests/benchmarks/test_corpus.py compares the two on many seeds).
+    """
+    provider = rng.choice(PROVIDERS)
+    tier = f"  tier: {rng.choice(['critical', 'standard', 'batch'])}\n" if rng.random() < 0.3 else ""
+    timeout = rng.choice([10, 20, 30])
+    model_id = rng.choice(MODELS[provider])
+    temperature = rng.choice([0.0, 0.3, 0.7])
+    long = ("  long:\n    $extends: models.extra\n    max_tokens: 16000\n    timeout_s: 120\n"
+            if rng.random() < 0.25 else "")
+    prompt = rng.choice(_SERVICE_PROMPTS)
+    pinned = f"{prompt}@{rng.choice(PROMPT_RANGES)}"
+    return (f"service:\n  name: {_scalar(name)}\n{tier}models:\n  primary:\n    timeout_s: {timeout}\n"
+            f"  extra:\n    $extends: providers.{provider}\n    model_id: {_scalar(model_id)}\n"
+            f"    temperature: {temperature!r}\n{long}routing:\n  fallbacks: !append [extra]\n"
+            f"prompts:\n  {prompt.replace('-', '_')}: !prompt {pinned}\n")
+
+
+_SERVICE_PROMPTS = [p for p in PROMPTS if p != "chat-system"]

@@ -83,7 +83,7 @@ def generate(out: Path, tenants: int, envs: int, services: int, plain: bool, git
     if (out / "cfgc.yaml").exists():
         return
     shutil.rmtree(out, ignore_errors=True)  # a half-written corpus from an interrupted run
-    corpus.generate(out, tenants, envs, services, plain=plain, seed=SEED)
+    corpus.generate(out, tenants, envs, services, plain=plain, seed=SEED, jobs=os.cpu_count() or 1)
     if git:
         corpus.git_commit(out)
 

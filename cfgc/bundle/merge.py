@@ -8,7 +8,8 @@ appears exactly once; every target lies in the shard its name hashes to; the
 union of the targets is exactly the set every shard saw (count and digest);
 a part directory holds exactly the files its ``part.json`` lists, none a
 link, each at most :data:`MAX_FILE` bytes and with the listed size and
-digest.  Only then is the bundle written, through the same staging, lock and
+digest (files are hard-linked when that is as safe as copying:
+:mod:`cfgc.bundle.merge_files`).  Only then is the bundle written, through the same staging, lock and
 atomic swap as ``cfgc build``, so a failed merge leaves ``--out`` as it was.
 
 The manifest is the union of the parts' slices: canonical JSON does not
@@ -26,9 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cfgc.base.canonical import canonical_json, sha256_digest
+from cfgc.base.canonical import canonical_json
 from cfgc.base.errors import IntegrityError, UsageError, environment_error
-from cfgc.bundle.layout import finish_staging, open_staging, swap_into, write_file
+from cfgc.bundle.layout import finish_staging, open_staging, swap_into
+from cfgc.bundle.merge_files import place
 from cfgc.bundle.outdir import exclusive
 from cfgc.bundle.part_doc import MAX_FILE, MAX_PART_JSON, Part, load_part
 from cfgc.bundle.shard import PART, names_digest, shard_of
@@ -154,20 +156,18 @@ def _raise(problems: list[str]) -> None:
 
 
 def _copy_files(parts: list[Part], staging: Path) -> None:
-    """Check each part holds exactly its listed files, then copy them into ``staging``."""
+    """Check each part holds exactly its listed files, then link or copy them into ``staging``."""
     problems: list[str] = []
     written: set[str] = set()
+    staging_dev = os.stat(staging).st_dev
     for p in parts:
         listed = p.files()
         problems.extend(_unlisted(p.root, listed))
         for rel, (digest, size) in sorted(listed.items()):
-            data = _read(p.root, rel, size, problems)
-            if data is None:
-                continue
-            if sha256_digest(data) != digest:
-                problems.append(f"{p.root}/{rel}: digest {sha256_digest(data)[:19]}…, part.json says {digest[:19]}…")
-            elif rel not in written:
-                write_file(staging, rel, data)
+            # A file two parts share (a prompt, a SOPS file) is verified in both, placed once.
+            before = len(problems)
+            place(str(p.root), rel, digest, size, str(staging), staging_dev, problems, rel not in written)
+            if len(problems) == before:
                 written.add(rel)
     _raise(problems)
 
@@ -190,31 +190,3 @@ def _unlisted(root: Path, listed: dict[str, tuple[str, int]]) -> list[str]:
             elif not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
                 problems.append(f"{root}/{rel}: not a regular file")
     return problems
-
-
-def _read(root: Path, rel: str, size: int, problems: list[str]) -> bytes | None:
-    try:
-        fd = os.open(os.path.join(root, rel), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except FileNotFoundError:
-        problems.append(f"{root}/{rel}: listed in part.json but missing")
-        return None
-    except OSError as e:
-        problems.append(f"{root}/{rel}: cannot be read ({e.strerror})")
-        return None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            problems.append(f"{root}/{rel}: not a regular file")
-            return None
-        if st.st_size != size:
-            problems.append(f"{root}/{rel}: size {st.st_size}, part.json says {size}")
-            return None
-        with os.fdopen(os.dup(fd), "rb") as f:
-            data = f.read(size + 1)
-    finally:
-        os.close(fd)
-    if len(data) != size:
-        problems.append(f"{root}/{rel}: size changed while reading")
-        return None
-    return data
-

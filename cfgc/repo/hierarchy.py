@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from cfgc.base.errors import InputError, Location
@@ -59,9 +59,21 @@ class Hierarchy:
 
     def targets(self, select: str | None = None) -> list[TargetSpec]:
         """Every target, sorted by name; ``select`` is a glob over target names."""
+        return self.listing(select)[1]
+
+    def listing(
+        self, select: str | None = None, keep: Callable[[str], bool] | None = None
+    ) -> tuple[list[str], list[TargetSpec]]:
+        """(every selected target name, the specs of those ``keep`` accepts), both sorted.
+
+        Every name is checked (unsafe names, two files for one target) whatever
+        ``keep`` says; a shard passes its ``owns`` so the layers of the other
+        shards' targets are never resolved nor held.
+        """
         last = self.config.hierarchy[-1]
         rx = pattern_regex(last.pattern)
-        found: dict[str, TargetSpec] = {}
+        found: dict[str, TargetSpec | None] = {}
+        last_file: dict[str, str] = {}
         # Values already found safe: a corpus repeats each tenant and env
         # thousands of times, and checking is most of the cost of listing.
         safe: set[str] = set()
@@ -88,12 +100,17 @@ class Hierarchy:
                 continue
             if name in found:
                 raise InputError(
-                    f"two files compile to target {name!r}: {found[name].layers[-1]} and {path}",
+                    f"two files compile to target {name!r}: {last_file[name]} and {path}",
                     self.config.target_location,
                 )
-            vars_ = tuple((v, bindings[v]) for v in last.variables)
-            found[name] = TargetSpec(name, vars_, self._layers(bindings, path))
-        return [found[k] for k in sorted(found)]
+            last_file[name] = path
+            if keep is None or keep(name):
+                vars_ = tuple((v, bindings[v]) for v in last.variables)
+                found[name] = TargetSpec(name, vars_, self._layers(bindings, path))
+            else:
+                found[name] = None
+        names = sorted(found)
+        return names, [spec for spec in (found[k] for k in names) if spec is not None]
 
     def _layers(self, bindings: dict[str, str], last_file: str) -> tuple[str, ...]:
         levels = self.config.hierarchy[:-1]

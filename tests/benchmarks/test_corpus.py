@@ -144,3 +144,18 @@ def test_plain_corpus_matches_the_hand_written_baseline(tmp_path: Path, run_cfgc
     assert ours == theirs and len(ours) == 24
     for rel in ours:
         assert json.loads((tmp_path / "b" / "targets" / rel).read_text()) == json.loads((tmp_path / "h" / rel).read_text())
+
+
+def test_service_text_is_the_generic_writer_byte_for_byte() -> None:
+    # The fast path must not change any existing corpus: same draws, same bytes.
+    import random
+    for i in range(3000):
+        name = f"{corpus.SERVICE_WORDS[i % len(corpus.SERVICE_WORDS)]}-{i:04d}"
+        slow = corpus_layers.to_yaml(corpus_layers.service_layer(random.Random(f"5:{i}"), name, False))
+        assert corpus_layers.service_text(random.Random(f"5:{i}"), name) == slow
+
+
+def test_worker_processes_write_the_same_tree(tmp_path: Path) -> None:
+    corpus.generate(tmp_path / "one", 3, 2, 5, seed=4, targets=27, jobs=1)
+    corpus.generate(tmp_path / "two", 3, 2, 5, seed=4, targets=27, jobs=2)
+    assert tree_digest(tmp_path / "one") == tree_digest(tmp_path / "two")
