@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -95,12 +96,7 @@ def build(
         finally:
             progress.close()
     except InvalidConfig as e:
-        if fmt == "json":
-            click.echo(render_json(e.diagnostics, e.targets, written=False), nl=False)
-        else:
-            click.echo(render_text(e.diagnostics), err=True, nl=False)
-            click.echo(f"build failed: {summary_line(e.diagnostics, len(e.targets))}; nothing written", err=True)
-        raise SystemExit(1) from None
+        _refused(e, fmt)
     names, digest = done.targets, done.digest
     if fmt == "json":
         click.echo(
@@ -131,12 +127,7 @@ def _build_shard(
         finally:
             progress.close()
     except InvalidConfig as e:
-        if fmt == "json":
-            click.echo(render_json(e.diagnostics, e.targets, written=False), nl=False)
-        else:
-            click.echo(render_text(e.diagnostics), err=True, nl=False)
-            click.echo(f"build failed: {summary_line(e.diagnostics, len(e.targets))}; nothing written", err=True)
-        raise SystemExit(1) from None
+        _refused(e, fmt)
     result, names, digest = done.result, done.names, done.digest
     assert digest is not None  # api.build_part raises InvalidConfig otherwise
     if fmt == "json":
@@ -149,3 +140,13 @@ def _build_shard(
     cached = f", {result.cache_hits} from cache" if result.cache_hits else ""
     click.echo(f"compiled {len(names)} of {done.total} targets (shard {done.shard}){cached} into part {out} "
                f"(part.json {digest[:19]}…)")
+
+
+def _refused(e: InvalidConfig, fmt: str) -> NoReturn:
+    """Print the findings that stopped a build (nothing was written) and exit 1."""
+    if fmt == "json":
+        click.echo(render_json(e.diagnostics, e.targets, written=False), nl=False)
+    else:
+        click.echo(render_text(e.diagnostics), err=True, nl=False)
+        click.echo(f"build failed: {summary_line(e.diagnostics, len(e.targets))}; nothing written", err=True)
+    raise SystemExit(1) from None
