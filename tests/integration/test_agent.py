@@ -163,6 +163,9 @@ def test_agent_starts_from_cache_when_the_source_is_down(tmp_path: Path, signing
     b = Agent(tmp_path, store.root, signing_key[1], "--cache-dir", str(cache))
     try:
         b.wait(lambda: b.get("/health/ready")[0] == 200, "ready from the cache")
+        # ready comes from the cache before the first poll of the (missing) store
+        # has failed; stale follows that poll
+        b.wait(lambda: b.json("/v1/status")["stale"], "stale once the poll failed")
         st = b.json("/v1/status")
         assert st["version"] == v1 and st["origin"] == "cache" and st["stale"]
         assert metric(b, "cfgc_runtime_stale") == 1
