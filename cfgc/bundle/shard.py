@@ -25,7 +25,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cfgc.base.canonical import canonical_json, sha256_digest
 from cfgc.base.errors import InputError, UsageError, environment_error
@@ -36,6 +36,9 @@ from cfgc.bundle.pipeline import PipelineResult
 from cfgc.compile.compiler import Compiler, no_match
 from cfgc.repo.hierarchy import TargetSpec
 from cfgc.repo.sources import Source
+
+if TYPE_CHECKING:
+    from cfgc.bundle.cache import BuildCache
 
 PART = "part.json"
 PART_FORMAT = "cfgc.bundle-part/v1"
@@ -131,7 +134,7 @@ def build_part(
     shard: Shard,
     *,
     select: str | None = None,
-    cache: Any = None,
+    cache: BuildCache | None = None,
     jobs: int | None = None,
     progress: pipeline.Progress | None = None,
 ) -> PartOutcome:

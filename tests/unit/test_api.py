@@ -30,6 +30,15 @@ def test_every_exported_name_resolves() -> None:
         cfgc.compile_everything  # noqa: B018 - not exported
 
 
+def test_the_package_exports_every_api_name_lazily() -> None:
+    """cfgc/__init__.py repeats cfgc.api's list (importing it would make ``import cfgc`` heavy): keep them one."""
+    import cfgc.api
+
+    assert set(cfgc.api.__all__) <= set(cfgc.__all__)
+    for name in cfgc.api.__all__:
+        assert getattr(cfgc, name) is getattr(cfgc.api, name), name
+
+
 def test_compile_repo_gives_what_the_bundle_holds(example_repo: Path, tmp_path: Path) -> None:
     config = cfgc.compile_repo(example_repo)
     built = cfgc.build_bundle(example_repo, tmp_path / "b", cache=False)
