@@ -37,9 +37,24 @@ from cfgc.api._secrets import (
     set_secret,
     update_keys,
 )
-from cfgc.api._signing import KeyPair, SignResult, export_kms_key, generate_keys, key_id, sign_bundle, verify_bundle
+from cfgc.api._signing import (
+    KeyPair,
+    SignResult,
+    export_kms_key,
+    generate_keys,
+    key_id,
+    sign_bundle,
+    verify_bundle,
+)
 from cfgc.api._stores import list_versions, open_store, promote, publish, refresh_channel
-from cfgc.api._workspace import InitResult, find_repo, init_repo, repo_roots, repos_below, value_history
+from cfgc.api._workspace import (
+    InitResult,
+    find_repo,
+    init_repo,
+    repo_roots,
+    repos_below,
+    value_history,
+)
 
 if TYPE_CHECKING:
     from cfgc.bundle.attest import VerificationFailed, VerifyReport

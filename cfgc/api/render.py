@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 if TYPE_CHECKING:
     from cfgc.base.diagnostics import Diagnostic
@@ -103,7 +103,7 @@ def did_not_compile(value: object) -> bool:
     return value is BROKEN
 
 
-def is_redacted(value: object) -> bool:
+def is_redacted(value: object) -> TypeGuard[str]:
     """True when ``value`` is a ``<redacted hmac:…>`` marker standing for a credential or SOPS value."""
     from cfgc.secrets.redact import MARKER
 
