@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cfgc.api._agent import AgentConfig, run_agent
 from cfgc.api._pull import pull
 from cfgc.api._repo import (
     build_bundle,
@@ -62,14 +61,16 @@ if TYPE_CHECKING:
     from cfgc.review.checks import CheckResult
     from cfgc.review.diff import DiffResult
     from cfgc.review.history import HistoryEntry
+    from cfgc.runtime.agent.launch import AgentConfig, run_agent
     from cfgc.secrets.editing import EditResult
     from cfgc.secrets.keysources import Keyring
     from cfgc.secrets.rekey import KeyPlan
     from cfgc.stores import Store
     from cfgc.stores.publish import ChannelMove, PublishReport, VersionRow
 
-# Result and error types defined in lower packages: loaded when first asked for, as cfgc/__init__.py does.
+# Names defined in lower packages: loaded when first asked for, as cfgc/__init__.py does.
 _HOMES = {
+    "AgentConfig": "cfgc.runtime.agent.launch",
     "ChannelMove": "cfgc.stores.publish",
     "CheckResult": "cfgc.review.checks",
     "DiffResult": "cfgc.review.diff",
@@ -83,6 +84,7 @@ _HOMES = {
     "VerificationFailed": "cfgc.bundle.attest",
     "VerifyReport": "cfgc.bundle.attest",
     "VersionRow": "cfgc.stores.publish",
+    "run_agent": "cfgc.runtime.agent.launch",
 }
 
 __all__ = [

@@ -78,10 +78,11 @@ def agent_cmd(url: str, plain_http: bool, username: str | None, password_stdin: 
       cfgc agent --from oci://registry.example.com/acme/config --channel prod --key ci.pub \\
           --listen unix:/run/cfgc/agent.sock --serve-secrets --log-format json
     """
-    from cfgc import api
+    # Not through cfgc.api: a running sidecar imports nothing of the compiler or the API (memory budget).
+    from cfgc.runtime.agent.launch import AgentConfig, run_agent
 
     password = stdin_password(username, password_stdin)
-    api.run_agent(api.AgentConfig(
+    run_agent(AgentConfig(
         url, channel, listen, keys=keys, kms_keys=kms_keys, targets=targets, cache_dir=cache_dir, interval=interval,
         serve_secrets=serve_secrets, age_key_file=age_key_file, allow_hosts=allow_hosts,
         header_timeout=header_timeout, idle_timeout=idle_timeout, max_connections=max_connections,

@@ -1,4 +1,9 @@
-"""The sidecar half of the public API: run the agent that serves verified configuration over HTTP."""
+"""Start the agent from its settings: the entry ``cfgc agent`` and :func:`cfgc.run_agent` share.
+
+It lives in the runtime rather than in :mod:`cfgc.api` (which re-exports it)
+because a running sidecar imports nothing of the compiler or the API: its
+memory budget (docs/runtime.md, *Memory sizing*) leaves no room for them.
+"""
 
 from __future__ import annotations
 
