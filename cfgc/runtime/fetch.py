@@ -218,9 +218,8 @@ def fetch_version(store: Store, verifiers: list[Verifier], pointer: Pointer, *, 
     layers = layer_map(info, want)
     needed = needed_files(manifest, targets)
     used, digests = kept_of(info.manifest_digest, manifest, targets, needed)
-    work = [(path, check_digest(e.get("digest")), signed_size(e, f"version {version}: {path}"), layers.get(path))
-            for path, e in needed.items()]
-    work = [(path, digest, size, None if layer is None else str(layer["digest"])) for path, digest, size, layer in work]
+    work = [(path, check_digest(e.get("digest")), signed_size(e, f"version {version}: {path}"),
+             str(layers[path]["digest"]) if path in layers else None) for path, e in needed.items()]
     # The parsed manifest and version document (~20x their bytes) go before the downloads: a lower peak.
     del manifest, want, needed, layers, info, doc
     # Each file goes into the version's map as soon as it verified: no second copy of the version.
