@@ -132,6 +132,7 @@ def measure(tree: str, work: Path, versions: dict[str, str], scope: str, settle:
                                  "--channel", "prod", "--key", str(work / "ci.pub"), "--target", scope,
                                  "--listen", f"127.0.0.1:{port}", "--interval", "0.5", "--log-level", "warning",
                                  "--state-file", f"{tmp}/serials.json"], env=env,
+                                cwd=tree,  # `python -m` puts the cwd before PYTHONPATH on sys.path
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_for(port, versions["v1"], time.monotonic() + 300)
