@@ -132,6 +132,10 @@ class Syncer:
         except CfgcError:
             if require and self.snapshot is None:
                 raise
+        self.start_polling()
+
+    def start_polling(self) -> None:
+        """Poll every ``interval`` seconds on a daemon thread (the first poll one interval from now)."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name=f"cfgc-sync-{self.channel}", daemon=True)
             self._thread.start()
