@@ -63,7 +63,7 @@ def canonical_json(value: Any) -> bytes:
     return reference_json(value) if data is None else data
 
 
-def sha256_digest(data: bytes) -> str:
+def sha256_digest(data: bytes | memoryview) -> str:
     """``sha256:<hex>`` of ``data``."""
     return "sha256:" + hashlib.sha256(data).hexdigest()
 

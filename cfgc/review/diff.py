@@ -195,14 +195,14 @@ def compare(base: Source, head: Source, select: str | None = None,
             prod = is_production(name, spec.variables, config)
             if after is None and h_spec is not None:
                 continue  # the head does not compile: reported as an error
-            if before is None or after is None:
+            if before is None or after is None or b is None:  # (no base side: no before)
                 # Added, removed, or the base did not compile: every value of
                 # the side that exists, so nothing it sets goes unseen.
                 status = "removed" if after is None else "added" if b_spec is None else "changed"
                 changes = whole_target(b, before) if after is None else whole_target(h, after, added=True)
                 diffs.append(TargetDiff(name, status, spec.variables, prod, tuple(changes)))
                 continue
-            changes = diff_targets(b, before, h, after, memo, changed)  # type: ignore[arg-type]
+            changes = diff_targets(b, before, h, after, memo, changed)
             if changes:
                 diffs.append(TargetDiff(name, "changed", spec.variables, prod, tuple(changes)))
         return diffs, errors

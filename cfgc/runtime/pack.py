@@ -31,12 +31,11 @@ class PackedFiles(Mapping[str, bytes]):
             self._spans[k] = (at, at + len(data))
             at += len(data)
 
-    def view(self, path: str) -> memoryview | None:
-        """The bytes of ``path`` without a copy (valid while this mapping is alive)."""
+    def view(self, path: str) -> memoryview:
+        """The bytes of ``path`` without a copy (valid while this mapping is alive); KeyError if absent."""
         span = self._spans.get(path)
         if span is None:
-            data = self._small.get(path)
-            return memoryview(data) if data is not None else None
+            return memoryview(self._small[path])
         return self._view[span[0]:span[1]]
 
     def __getitem__(self, path: str) -> bytes:

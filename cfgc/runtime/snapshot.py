@@ -183,7 +183,7 @@ class TargetSnapshot:
 
     def view(self) -> memoryview:
         """The same bytes without a copy (valid while the version is held)."""
-        return self._files.view(f"targets/{self.name}.json")  # type: ignore[return-value]
+        return self._files.view(f"targets/{self.name}.json")
 
     def parsed(self) -> Parsed:
         return self._parsed.get(self.name, self.raw)

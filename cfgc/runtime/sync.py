@@ -47,14 +47,7 @@ class ChangeEvent:
 
 def open_source(url: str, timeout: float = 10.0) -> Store:
     """The store a runtime reads from, with bounded network timeouts."""
-    store = open_store(url, must_exist=True)
-    if url.startswith("s3://"):
-        import boto3
-        from botocore.config import Config
-
-        cfg = Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 2, "mode": "standard"})
-        store._client = boto3.client("s3", config=cfg)  # type: ignore[attr-defined]
-    return store
+    return open_store(url, must_exist=True, s3_timeout=timeout)
 
 
 class Syncer:
@@ -173,7 +166,7 @@ class Syncer:
                 mem = {}
                 for name in files:
                     view = files.view(name) if isinstance(files, PackedFiles) else files[name]
-                    mem[sha256_digest(view)] = name  # type: ignore[arg-type]
+                    mem[sha256_digest(view)] = name
             path = mem.get(digest)
             data = files[path] if path is not None else None
             if data is None and self.cache is not None:
@@ -210,7 +203,7 @@ class Syncer:
                       current=current, cached=self._lookup(held), check=self.policy.check)
             if v is not None:
                 self.policy.record(v.pointer)  # after every byte verified, before it is served
-            snap = build(v, "source", self.parsed_max) if v is not None else None
+                snap = build(v, "source", self.parsed_max)
         except CfgcError as e:
             self._failed(e, reason_of(e))
             raise
@@ -219,7 +212,7 @@ class Syncer:
                                 f"{type(e).__name__}: {e}")
             self._failed(err, "unreachable")
             raise err from None
-        if snap is None:
+        if v is None:
             if self.snapshot is not None and self.snapshot.origin != "source":
                 self._swap(dataclasses.replace(self.snapshot, origin="source"))  # confirmed current
             with self._stats_lock:
@@ -231,7 +224,7 @@ class Syncer:
                 self._save(None)
             self._note_expiry()
             return False
-        self.serial_seen = max(self.serial_seen, v.pointer.serial)  # type: ignore[union-attr]
+        self.serial_seen = max(self.serial_seen, v.pointer.serial)
         self._save(v)
         old = self.snapshot
         self._swap(snap)
