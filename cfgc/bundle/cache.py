@@ -59,6 +59,7 @@ from cfgc.bundle.cache_index import (
 )
 from cfgc.bundle.layout import TargetOutput, target_path, write_file
 from cfgc.repo.hierarchy import TargetSpec
+from cfgc.repo.inputs import unwrapped
 from cfgc.repo.sources import DirSource, GitSource, Source
 
 __all__ = ["BuildCache", "default_cache_dir"]
@@ -144,6 +145,7 @@ class BuildCache:
         memo = self._digests.get(path)
         if memo is not None:
             return memo
+        source = unwrapped(source)
         if isinstance(source, GitSource):
             digest = "git:" + source.blob_sha(path)
         elif isinstance(source, DirSource):
