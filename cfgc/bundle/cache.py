@@ -37,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cfgc.base.jsonvalue import JSONObject
 from cfgc.base.repopath import NotFound
 from cfgc.bundle.cache_files import (
     OPEN_FLAGS,
@@ -88,11 +89,11 @@ class BuildCache:
         self._blobs = str(self.blobs)
         self._warn = warn
         self.problems: list[str] = []
-        self._files: dict[str, Any] = {}
+        self._files: JSONObject = {}
         self._files_root = ""
         self._root_checked = False
-        self._targets: dict[str, Any] = {}
-        self._used: dict[str, Any] = {}
+        self._targets: JSONObject = {}
+        self._used: JSONObject = {}
         self._digests: dict[str, str] = {}  # this build's file digests
         self._prefix_hashes: dict[tuple[str, ...], Any] = {}
         self._racy = time.time_ns() - RACY_NS

@@ -36,6 +36,7 @@ from typing import Any
 import orjson
 
 from cfgc import __version__
+from cfgc.base.jsonvalue import JSONObject
 from cfgc.bundle.cache_index import _loads, cache_key
 
 MAGIC = b"cfgc-policy-cache 1\n"
@@ -56,8 +57,8 @@ class PolicyCache:
     def __init__(self, folder: Path, policies: str) -> None:
         self.path = folder / FILE_NAME
         self.policies = policies
-        self.results: dict[str, Any] = {}
-        self.added: dict[str, Any] = {}
+        self.results: JSONObject = {}
+        self.added: JSONObject = {}
         self._key: bytes | None = None
         try:
             self._key = cache_key()
@@ -65,7 +66,7 @@ class PolicyCache:
         except (OSError, ValueError, RecursionError):  # no key can be kept, no file, or not ours
             self.results = {}
 
-    def _read(self, key: bytes) -> dict[str, Any]:
+    def _read(self, key: bytes) -> JSONObject:
         with open(self.path, "rb") as f:
             data = f.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES or not data.startswith(MAGIC):
@@ -97,7 +98,7 @@ class PolicyCache:
         if same:
             self.added[key] = result
 
-    def merge(self, added: dict[str, Any]) -> None:
+    def merge(self, added: JSONObject) -> None:
         """Take the results a forked worker found."""
         if added is self.added:  # not forked: they are already here
             return

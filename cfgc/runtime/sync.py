@@ -22,6 +22,7 @@ from typing import Any
 
 from cfgc.base.canonical import sha256_digest
 from cfgc.base.errors import CfgcError, ExternalError
+from cfgc.base.jsonvalue import JSONObject
 from cfgc.bundle.signing import Verifier
 from cfgc.runtime.cache import BundleCache, CacheError
 from cfgc.runtime.fetch import Verified, fetch
@@ -284,7 +285,7 @@ class Syncer:
         log.warning("channel %s: %s failure: %s%s", self.channel, reason, e.message, keep)
 
     # -- status --------------------------------------------------------------
-    def status(self) -> dict[str, Any]:
+    def status(self) -> JSONObject:
         """What an SRE wants to see: version, serial, freshness, failures."""
         snap = self.snapshot
         now = time.time()
