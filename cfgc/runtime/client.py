@@ -6,6 +6,8 @@
     client.secret("providers.openai.api_key")
     client.prompt("summary", key=user_id).render(audience="ops", text=doc)
 
+Reads return ``Any``: the caller knows the shape of its configuration, and a
+value is JSON with read-only containers (:data:`cfgc.runtime.snapshot.Frozen`).
 Reads never do I/O and never take a lock: the client holds one immutable
 ``_View`` (snapshot, target, secret resolver) and replaces it with a single
 assignment when a new version verified.  Use ``client.snapshot()`` to read
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cfgc.base.errors import CfgcError, UsageError
+from cfgc.base.jsonvalue import JSONObject
 from cfgc.base.paths import flat_key
 from cfgc.bundle.signing import Verifier, load_verifier
 from cfgc.runtime.freshness import runtime_policy
@@ -31,7 +34,7 @@ from cfgc.runtime.sync import ChangeEvent, Syncer, open_source
 from cfgc.secrets import Keyring, default_keyring
 from cfgc.stores import Store
 
-_MISSING: Any = object()
+_MISSING = object()
 
 
 class _View:
@@ -56,7 +59,7 @@ class TargetView:
     def version(self) -> str:
         return self._v.snapshot.version
 
-    def get(self, path: str, default: Any = _MISSING) -> Any:
+    def get(self, path: str, default: object = _MISSING) -> Any:
         return _get(self._v, path, default)
 
     def secret(self, path: str) -> Any:
@@ -125,7 +128,7 @@ class ConfigClient:
         return _View(snap, snap.targets[self.target], SecretResolver(snap, self._keyring))
 
     # -- reads (hot path: no I/O, no locks) ----------------------------------
-    def get(self, path: str, default: Any = _MISSING) -> Any:
+    def get(self, path: str, default: object = _MISSING) -> Any:
         """The value at a dotted path (``models.primary.timeout_s``, ``routing.fallbacks.0``)."""
         v = self._view.flat.get(path, _MISSING)
         if v is _MISSING or v.__class__ is SecretReference:
@@ -160,7 +163,7 @@ class ConfigClient:
     def serial(self) -> int:
         return self._view.snapshot.serial
 
-    def on_change(self, callback: Callable[[ChangeEvent], Any]) -> None:
+    def on_change(self, callback: Callable[[ChangeEvent], object]) -> None:
         """Call ``callback(event)`` after each new version is swapped in (on the polling thread)."""
         self._sync.on_change(callback)
 
@@ -168,7 +171,7 @@ class ConfigClient:
         """Poll now; True if a new version was swapped in. Raises the failure (the version stays)."""
         return self._sync.refresh()
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> JSONObject:
         """Version, serial, origin (source/cache), staleness, failure counters, last error."""
         return {"target": self.target, **self._sync.status()}
 
@@ -182,7 +185,7 @@ class ConfigClient:
         self.close()
 
 
-def _get(view: _View, path: str, default: Any) -> Any:
+def _get(view: _View, path: str, default: object) -> object:
     v = view.flat.get(path, _MISSING)
     if v is _MISSING:  # a.b[0] or ["a"]["b"][0]: the same path as a.b.0
         v = view.flat.get(flat_key(path), _MISSING)
@@ -195,7 +198,7 @@ def _get(view: _View, path: str, default: Any) -> Any:
     return v
 
 
-def _secret(view: _View, path: str) -> Any:
+def _secret(view: _View, path: str) -> object:
     ref = view.target.secrets.get(path)
     if ref is None:
         if path in view.flat:
