@@ -52,7 +52,7 @@ class SecretRef:
         )
 
 
-def is_sops_document(data: Any) -> bool:
+def is_sops_document(data: object) -> bool:
     """Whether a parsed file is SOPS-encrypted (top-level ``sops`` with mac and version)."""
     meta = data.get("sops") if type(data) is dict else None
     return type(meta) is dict and "mac" in meta and "version" in meta

@@ -73,7 +73,7 @@ def read_manifest(bundle: Path) -> tuple[bytes, JSONObject]:
     return raw, value
 
 
-def _write(path: Path, value: Any) -> None:
+def _write(path: Path, value: object) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_bytes(canonical_json(value))
     os.replace(tmp, path)

@@ -131,7 +131,7 @@ def file_entry(raw: Any) -> tuple[str, str] | None:
     return stamp, digest
 
 
-def _str_list(v: Any) -> bool:
+def _str_list(v: object) -> bool:
     return isinstance(v, list) and all(type(s) is str for s in v)
 
 

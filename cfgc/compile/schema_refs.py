@@ -126,7 +126,7 @@ def keyword_index(docs: JSONObject) -> dict[int, tuple[str, str]]:
     """
     index: dict[int, tuple[str, str]] = {}
 
-    def walk(node: Any, file: str, parts: tuple[Any, ...]) -> None:
+    def walk(node: object, file: str, parts: tuple[Any, ...]) -> None:
         if isinstance(node, dict):
             index.setdefault(id(node), (file, pointer(parts)))
             for k, v in node.items():

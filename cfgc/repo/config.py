@@ -235,7 +235,7 @@ def _inside_repo(path: str, key: str, location: Location, errors: list[InputErro
         errors.append(InputError(f"{key}: {problem}; cfgc reads only files inside the repo", location))
 
 
-def _quick_valid(data: Any) -> bool:
+def _quick_valid(data: object) -> bool:
     """jsonschema-rs's verdict on cfgc.yaml, when it is installed (it imports much faster)."""
     try:
         import jsonschema_rs

@@ -148,7 +148,7 @@ class Side:
         return SECRET_TOKEN + digest
 
 
-def is_secret(value: Any) -> bool:
+def is_secret(value: object) -> bool:
     """Whether a comparable value stands for (or, as a list, holds) a secret."""
     if type(value) is list:
         return any(is_secret(v) for v in value)
@@ -328,7 +328,7 @@ def changed_secrets(changed: Collection[str], before: CompiledTarget, after: Com
     return any(f in changed for f in (*before.secrets, *after.secrets))
 
 
-def _same(a: Any, b: Any) -> bool:
+def _same(a: object, b: object) -> bool:
     """Equal as compiled values, of the same types all the way down."""
     return a is b or (a == b and _strict_same(a, b))
 
@@ -389,7 +389,7 @@ def _collapse(path: Path, left: Any, right: Any) -> Path:
     return path
 
 
-def _scalar_list(value: Any) -> bool:
+def _scalar_list(value: object) -> bool:
     return type(value) is list and all(type(v) not in (dict, list) for v in value)
 
 

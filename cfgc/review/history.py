@@ -117,7 +117,7 @@ def value_history(root: FsPath, target: str, path: Path, max_count: int = 20) ->
     return entries
 
 
-def _same(a: Any, b: Any) -> bool:
+def _same(a: object, b: object) -> bool:
     return a is b or (a is not MISSING and a is not BROKEN and b is not MISSING and b is not BROKEN
                       and a == b and type(a) is type(b))
 
