@@ -78,7 +78,7 @@ def decode_index(key: bytes, data: bytes) -> tuple[str, JSONObject, JSONObject]:
     if not hmac.compare_digest(mac, expected):
         raise CacheCorrupt("index not written with this machine's cache key: edited, truncated or copied")
     try:
-        doc = _loads(body)
+        doc = parse_body(body)
     except (ValueError, RecursionError):  # cannot happen for a body we wrote; kept for defence in depth
         raise CacheCorrupt("index is not JSON") from None
     if not isinstance(doc, dict):
@@ -94,7 +94,8 @@ def decode_index(key: bytes, data: bytes) -> tuple[str, JSONObject, JSONObject]:
     return (root if isinstance(root, str) else ""), files, targets
 
 
-def _loads(body: bytes) -> Any:
+def parse_body(body: bytes) -> Any:
+    """A cache file's JSON body (a lone surrogate json wrote is read too)."""
     try:
         return orjson.loads(body)
     except ValueError:  # orjson refuses escaped lone surrogates, which json wrote for odd paths

@@ -99,7 +99,7 @@ def changed_files(base: Source, head: Source) -> list[str]:
 
 def _blob_id(source: Source, path: str) -> str:
     if isinstance(source, GitSource):
-        return str(source._index()[path].hexsha)
+        return source.blob_sha(path)
     data = source.read(path)
     return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 

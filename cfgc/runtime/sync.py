@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from cfgc.base.canonical import sha256_digest
 from cfgc.base.errors import CfgcError, ExternalError
@@ -73,7 +72,7 @@ class Syncer:
         self._expired = False  # last expiry state logged (log once per transition, not per poll)
         self.snapshot: BundleSnapshot | None = None
         self.serial_seen = 0
-        self._callbacks: list[Callable[[ChangeEvent], Any]] = []
+        self._callbacks: list[Callable[[ChangeEvent], object]] = []
         self._refresh_lock = threading.Lock()
         self._stats_lock = threading.Lock()
         self._stop = threading.Event()
@@ -139,7 +138,7 @@ class Syncer:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
-    def on_change(self, callback: Callable[[ChangeEvent], Any]) -> None:
+    def on_change(self, callback: Callable[[ChangeEvent], object]) -> None:
         self._callbacks.append(callback)
 
     def _run(self) -> None:
