@@ -137,6 +137,10 @@ def refuse_own_files(inputs: Iterable[str], source: Source, out: Path, key_files
             )
 
 
+# The name tests/unit/bundle/test_build.py imports (written before the helper became public).
+_refuse_own_files = refuse_own_files
+
+
 def as_out(e: BaseException, staging: Path, out: Path) -> str | None:
     """The path an OSError names, with the staging directory shown as OUT."""
     name = getattr(e, "filename", None)

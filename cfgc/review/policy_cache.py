@@ -36,8 +36,7 @@ from typing import Any
 import orjson
 
 from cfgc import __version__
-from cfgc.base.jsonvalue import JSONObject
-from cfgc.bundle.cache_index import cache_key, parse_body
+from cfgc.bundle.cache_index import cache_key, load_entry
 
 MAGIC = b"cfgc-policy-cache 1\n"
 FILE_NAME = "policy-results"
@@ -57,8 +56,8 @@ class PolicyCache:
     def __init__(self, folder: Path, policies: str) -> None:
         self.path = folder / FILE_NAME
         self.policies = policies
-        self.results: JSONObject = {}
-        self.added: JSONObject = {}
+        self.results: dict[str, Any] = {}
+        self.added: dict[str, Any] = {}
         self._key: bytes | None = None
         try:
             self._key = cache_key()
@@ -66,7 +65,7 @@ class PolicyCache:
         except (OSError, ValueError, RecursionError):  # no key can be kept, no file, or not ours
             self.results = {}
 
-    def _read(self, key: bytes) -> JSONObject:
+    def _read(self, key: bytes) -> dict[str, Any]:
         with open(self.path, "rb") as f:
             data = f.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES or not data.startswith(MAGIC):
@@ -74,7 +73,7 @@ class PolicyCache:
         mac, sep, body = data[len(MAGIC):].partition(b"\n")
         if not sep or not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).hexdigest().encode()):
             return {}  # edited, truncated or written under another key
-        doc = parse_body(body)
+        doc = load_entry(body)
         if not isinstance(doc, dict) or doc.get("cfgc") != __version__ or doc.get("policies") != self.policies:
             return {}  # stale: another cfgc or other policies
         results = doc.get("results")
@@ -98,7 +97,7 @@ class PolicyCache:
         if same:
             self.added[key] = result
 
-    def merge(self, added: JSONObject) -> None:
+    def merge(self, added: dict[str, Any]) -> None:
         """Take the results a forked worker found."""
         if added is self.added:  # not forked: they are already here
             return

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +37,7 @@ PathLike = str | os.PathLike[str]
 
 
 def keyring_or_default(keyring: Keyring | None) -> Keyring:
-    """``keyring``, or the default one when None."""
+    """``keyring``, or this machine's default identities when None."""
     return keyring if keyring is not None else default_keyring()
 
 
@@ -163,7 +163,7 @@ def encrypt_file(
 ) -> str:
     """Encrypt a plaintext file; returns the encrypted text (written back if ``in_place``)."""
     f = fileio.format_for(path, fmt)
-    with txn.locked(path) if in_place else contextlib.nullcontext():
+    with txn.locked(path) if in_place else no_lock():
         snap = txn.read(path, fmt)
         if is_encrypted(snap.doc):
             raise InputError(f"{path}: already encrypted")
@@ -186,6 +186,12 @@ def create_file(
     with txn.locked(path):
         doc = encrypt_tree_for(path, tree, keyring, config)
         txn.write(path, doc, fileio.format_for(path, fmt), None)
+
+
+@contextlib.contextmanager
+def no_lock() -> Iterator[None]:
+    """Stands in for ``txn.locked`` when nothing will be written (dry runs, printing)."""
+    yield
 
 
 def save(

@@ -9,7 +9,6 @@ cfgc asks only then, and has no prompt: ``--yes``).
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from cfgc.secrets.ops import (
     encrypted_snapshot,
     keyring_or_default,
     load_encrypted,
+    no_lock,
     open_snapshot,
 )
 
@@ -67,7 +67,7 @@ def updatekeys(
     unwrap the new key set (the runner would lose access), nothing is written
     and :class:`LosesAccess` is raised, unless ``yes``.
     """
-    with txn.locked(path) if not dry_run else contextlib.nullcontext():
+    with txn.locked(path) if not dry_run else no_lock():
         snap = encrypted_snapshot(path)
         _, meta = split_document(snap.doc)
         rule, _ = rule_for(path, config)
