@@ -84,6 +84,7 @@ class StringTable(Sequence[str]):
             return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
         return NotImplemented
 
+    # Unhashable like the list it compares equal to; typeshed declares __hash__ a method, hence the ignore.
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
