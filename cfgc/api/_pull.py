@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cfgc.api._results import PullResult
+from cfgc.base.jsonvalue import JSONValue
 
 if TYPE_CHECKING:
     from cfgc.bundle.signing import Verifier
@@ -125,8 +126,8 @@ def _pull_target(store: Store, verifiers: list[Verifier], policy: PointerPolicy,
     return snap.version, value, warning
 
 
-def _age(seconds: float | None) -> str:
-    if seconds is None:
+def _age(seconds: JSONValue) -> str:
+    if not isinstance(seconds, (int, float)):  # None: never refreshed
         return "an unknown time"
     s = int(seconds)
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"

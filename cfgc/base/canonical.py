@@ -33,10 +33,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any
+from collections.abc import Callable
 
 import orjson
 
+from cfgc.base.jsonvalue import JSONValue
 from cfgc.base.secretrefs import jsonable
 
 # orjson writes a float below 1e-4 or from 1e16 up as 1e-7, 1e16 (Python:
@@ -46,14 +47,14 @@ from cfgc.base.secretrefs import jsonable
 _EXPONENT = re.compile(rb"e(?<=[0-9]e)")
 
 
-def reference_json(value: Any) -> bytes:
+def reference_json(value: object) -> bytes:
     """The canonical bytes as Python's ``json`` writes them (the definition)."""
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=jsonable
     ).encode("utf-8")
 
 
-def canonical_json(value: Any) -> bytes:
+def canonical_json(value: object) -> bytes:
     """The canonical bytes of ``value``; raises ValueError for NaN/inf.
 
     Secret references (:class:`cfgc.base.secretrefs.SecretRef`) serialise as their
@@ -63,12 +64,12 @@ def canonical_json(value: Any) -> bytes:
     return reference_json(value) if data is None else data
 
 
-def sha256_digest(data: bytes) -> str:
+def sha256_digest(data: bytes | memoryview) -> str:
     """``sha256:<hex>`` of ``data``."""
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def _fast(dumps: Any, value: Any) -> bytes | None:
+def _fast(dumps: Callable[..., bytes], value: object) -> bytes | None:
     """orjson's bytes for ``value``, or None where they may differ from :func:`reference_json`."""
     try:
         data: bytes = dumps(value, default=jsonable, option=_OPTIONS)
@@ -82,9 +83,9 @@ def _fast(dumps: Any, value: Any) -> bytes | None:
     return data
 
 
-def _all_finite(value: Any) -> bool:
+def _all_finite(value: object) -> bool:
     """No float in ``value`` is NaN or infinite (False for types not walked here)."""
-    stack = [value]
+    stack: list[object] = [value]
     while stack:
         v = stack.pop()
         if isinstance(v, float):
@@ -101,7 +102,7 @@ def _all_finite(value: Any) -> bool:
 
 # Values where float formatting, escaping and key order are easiest to get
 # wrong; orjson must write each of them (none is sent to json) as json does.
-KNOWN_VALUES: list[Any] = [
+KNOWN_VALUES: list[JSONValue] = [
     [1.0, -0.0, 0.1, 0.30000000000000004, 1e-4, 0.00012345678901234567, 123456789012345.6,
      9999999999999998.0, 1e15, 2.5, -1.5e-3, 2**53 + 1, 2**63 - 1, -(2**63), 2**64 - 1],
     {"\uff61": 2, "\U0001f600": 1, "a": None, "": True, "\x7f": "\x00\x1f\"\\\n\r\t\b\f\u2028\ufeff\u00e9"},
@@ -109,7 +110,7 @@ KNOWN_VALUES: list[Any] = [
 ]
 
 
-def _fast_encoder() -> Any:
+def _fast_encoder() -> Callable[..., bytes] | None:
     if all(_fast(orjson.dumps, v) == reference_json(v) for v in KNOWN_VALUES):
         return orjson.dumps
     return None  # this orjson writes something differently: json only

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from cfgc.base.jsonvalue import JSONObject
+
 # The largest integer a config value (YAML or template result) may hold: JSON
 # consumers in most languages read numbers into 64-bit integers or doubles.
 INT_MIN = -(2**63)
@@ -63,7 +65,7 @@ def operator_ceiling(text: str | None) -> Limits:
     if not text or not text.strip():
         return DEFAULT_LIMITS
     known = {f.name: f.type for f in fields(Limits)}
-    values: dict[str, Any] = {}
+    values: JSONObject = {}
     for part in text.split(","):
         name, sep, raw = part.partition("=")
         name = name.strip()

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from cfgc.base.jsonvalue import JSONObject
+
 if TYPE_CHECKING:  # the runtime imports this module: it must not load the YAML parser
     from cfgc.base.loading import Document, Path
 
@@ -19,7 +21,7 @@ _ENC = re.compile(r"ENC\[AES256_GCM,data:[^,]*,iv:[^,]*,tag:[^,]*,type:(\w+)\]\Z
 SECRET_KEY = "$secret"
 
 # A typed stand-in for each SOPS type, so schemas check the declared type.
-_PLACEHOLDER: dict[str, Any] = {"str": "<secret>", "int": 0, "float": 0.0, "bool": False, "bytes": "<secret>",
+_PLACEHOLDER: JSONObject = {"str": "<secret>", "int": 0, "float": 0.0, "bool": False, "bytes": "<secret>",
                                 "time": "1970-01-01T00:00:00Z"}
 
 
@@ -35,7 +37,7 @@ class SecretRef:
     path: Path
     type: str
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONObject:
         """The form a compiled target carries: ``{"$secret": {...}}``."""
         return {SECRET_KEY: {"file": self.file, "path": list(self.path), "type": self.type}}
 
@@ -50,7 +52,7 @@ class SecretRef:
         )
 
 
-def is_sops_document(data: Any) -> bool:
+def is_sops_document(data: object) -> bool:
     """Whether a parsed file is SOPS-encrypted (top-level ``sops`` with mac and version)."""
     meta = data.get("sops") if type(data) is dict else None
     return type(meta) is dict and "mac" in meta and "version" in meta

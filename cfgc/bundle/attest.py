@@ -23,6 +23,7 @@ from typing import Any
 
 from cfgc.base.canonical import canonical_json, sha256_digest
 from cfgc.base.errors import InputError, IntegrityError
+from cfgc.base.jsonvalue import JSONObject
 from cfgc.base.repopath import NotFound, read_under
 from cfgc.bundle.manifest import (
     MANIFEST,
@@ -56,7 +57,7 @@ class VerifyReport:
     provenance: bool = False
 
 
-def read_manifest(bundle: Path) -> tuple[bytes, dict[str, Any]]:
+def read_manifest(bundle: Path) -> tuple[bytes, JSONObject]:
     """The bytes and value of a bundle's manifest.json."""
     path = bundle / MANIFEST
     try:
@@ -72,7 +73,7 @@ def read_manifest(bundle: Path) -> tuple[bytes, dict[str, Any]]:
     return raw, value
 
 
-def _write(path: Path, value: Any) -> None:
+def _write(path: Path, value: object) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_bytes(canonical_json(value))
     os.replace(tmp, path)
@@ -100,7 +101,7 @@ def source_digests(source: Source) -> dict[str, str]:
     return {path: sha256_digest(source.read(path)) for path in source.files()}
 
 
-def _fitting_provenance(path: Path, manifest: dict[str, Any]) -> dict[str, Any] | None:
+def _fitting_provenance(path: Path, manifest: JSONObject) -> JSONObject | None:
     """The provenance envelope at ``path`` if its statement is about ``manifest``'s targets."""
     if not path.is_file():
         return None
@@ -111,7 +112,7 @@ def _fitting_provenance(path: Path, manifest: dict[str, Any]) -> dict[str, Any] 
         return None
 
 
-def _existing(path: Path, payload: bytes) -> dict[str, Any] | None:
+def _existing(path: Path, payload: bytes) -> JSONObject | None:
     """An envelope at ``path`` over exactly ``payload``, if there is one."""
     if not path.is_file():
         return None

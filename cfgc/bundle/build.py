@@ -27,7 +27,7 @@ from cfgc.bundle.layout import assemble, finish_staging, open_staging, swap_into
 from cfgc.bundle.outdir import exclusive
 from cfgc.bundle.pipeline import PipelineResult
 from cfgc.compile.compiler import Compiler
-from cfgc.repo.inputs import record_reads
+from cfgc.repo.inputs import ReadLog, RecordingSource
 from cfgc.repo.sources import Source
 
 if TYPE_CHECKING:
@@ -71,8 +71,8 @@ def build_bundle(
     read one is refused rather than naming a private key as a build input.
     Raises CfgcError (environment failures as exit-4 errors naming ``out``).
     """
-    reads = record_reads(source) if signers else None
-    compiler = Compiler(source)
+    reads = ReadLog() if signers else None
+    compiler = Compiler(RecordingSource(source, reads) if reads is not None else source)
     out = out.resolve()
     # Fail before any work when a layer is in OUT (a build would read its own last output).
     refuse_own_files({p for spec in compiler.specs(select) for p in spec.layers}, source, out, key_files)

@@ -37,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cfgc.base.jsonvalue import JSONObject
 from cfgc.base.repopath import NotFound
 from cfgc.bundle.cache_files import (
     OPEN_FLAGS,
@@ -59,6 +60,7 @@ from cfgc.bundle.cache_index import (
 )
 from cfgc.bundle.layout import TargetOutput, target_path, write_file
 from cfgc.repo.hierarchy import TargetSpec
+from cfgc.repo.inputs import unwrapped
 from cfgc.repo.sources import DirSource, GitSource, Source
 
 __all__ = ["BuildCache", "default_cache_dir"]
@@ -87,11 +89,11 @@ class BuildCache:
         self._blobs = str(self.blobs)
         self._warn = warn
         self.problems: list[str] = []
-        self._files: dict[str, Any] = {}
+        self._files: JSONObject = {}
         self._files_root = ""
         self._root_checked = False
-        self._targets: dict[str, Any] = {}
-        self._used: dict[str, Any] = {}
+        self._targets: JSONObject = {}
+        self._used: JSONObject = {}
         self._digests: dict[str, str] = {}  # this build's file digests
         self._prefix_hashes: dict[tuple[str, ...], Any] = {}
         self._racy = time.time_ns() - RACY_NS
@@ -144,6 +146,7 @@ class BuildCache:
         memo = self._digests.get(path)
         if memo is not None:
             return memo
+        source = unwrapped(source)
         if isinstance(source, GitSource):
             digest = "git:" + source.blob_sha(path)
         elif isinstance(source, DirSource):

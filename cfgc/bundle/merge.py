@@ -110,7 +110,7 @@ def _same_build(parts: list[Part]) -> None:
         raise UsageError(f"shard{'s' if len(missing) > 1 else ''} {shown}{more} missing: give every part")
 
 
-def _short(value: Any) -> str:
+def _short(value: object) -> str:
     text = value if isinstance(value, str) else canonical_json(value).decode()
     return text if len(text) <= 80 else text[:77] + "..."
 

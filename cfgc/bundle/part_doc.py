@@ -120,17 +120,17 @@ def _map(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
-def _int(value: Any, low: int, high: int, where: str) -> int:
+def _int(value: object, low: int, high: int, where: str) -> int:
     if type(value) is not int or not low <= value <= high:
         raise _Bad(f"{where} is not an integer from {low} to {high}")
     return value
 
 
-def _strs(value: Any, where: str) -> None:
+def _strs(value: object, where: str) -> None:
     _need(type(value) is list and all(type(v) is str for v in value), f"{where} is not a list of strings")
 
 
-def _file_entry(entry: Any, path: str, where: str, extra: frozenset[str] = frozenset()) -> None:
+def _file_entry(entry: object, path: str, where: str, extra: frozenset[str] = frozenset()) -> None:
     e = _obj(entry, {"path", "digest", "size"} | extra, set(), where)
     problem = relative_problem(path)
     _need(problem is None and e["path"] == path, f"{where}: path must be {path!r}" + (f" ({problem})" if problem else ""))
@@ -168,7 +168,7 @@ def _check(root: Path, doc: Any) -> Part:
     return Part(root, index, count, doc["select"], build, header, m["targets"], m["prompts"], m["secrets"])
 
 
-def _check_target(name: str, entry: Any) -> None:
+def _check_target(name: str, entry: object) -> None:
     problem = target_name_problem(name)
     _need(problem is None, f"target {name[:80]!r}: {problem}")
     e = _obj(entry, {"digest", "size", "vars"}, {"prompts", "secrets"}, f"target {name}")

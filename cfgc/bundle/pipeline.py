@@ -61,8 +61,8 @@ def run(
 ) -> PipelineResult:
     """Compile, validate and serialise the selected targets.
 
-    With ``reads`` (attached to the compiler's source before the compiler was
-    made, see :func:`cfgc.repo.inputs.record_reads`) the result's ``inputs`` are the
+    With ``reads`` (the log of the compiler's source, a
+    :class:`cfgc.repo.inputs.RecordingSource`) the result's ``inputs`` are the
     files the build read, including those read by worker processes and the
     layers of targets that came from the build cache.
     """

@@ -126,7 +126,7 @@ def parse_dotted(text: str) -> Path:
     return parse(text, lenient=True)
 
 
-def type_name(value: Any) -> str:
+def type_name(value: object) -> str:
     """A user-facing name of a value's type."""
     if value is MISSING:
         return "nothing"

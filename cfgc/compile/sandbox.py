@@ -26,6 +26,7 @@ def bounded_sandbox(undefined: Any) -> Any:
     from jinja2.ext import Extension
     from jinja2.runtime import LoopContext
     from jinja2.sandbox import ImmutableSandboxedEnvironment
+    from jinja2.utils import generate_lorem_ipsum
     from jinja2.visitor import NodeTransformer
 
     class _Hooks(Extension):
@@ -86,6 +87,6 @@ def bounded_sandbox(undefined: Any) -> Any:
 
     env = _Bounded(undefined=undefined, autoescape=False, keep_trailing_newline=True, extensions=[_Hooks])
     env.globals["range"] = tb.bounded_range
-    env.globals["lipsum"] = template_filters.bounded_lipsum(env.globals["lipsum"])  # type: ignore[arg-type]
+    env.globals["lipsum"] = template_filters.bounded_lipsum(generate_lorem_ipsum)  # the default lipsum
     template_filters.wrap_filters(env.filters)
     return env

@@ -217,6 +217,8 @@ def _parse(path: str, raw: bytes) -> Any:
 def _refuse(uri: str) -> referencing.Resource[Any]:
     import referencing.exceptions
 
+    # referencing declares its classes with its own wrapper of attrs' ``frozen``, which mypy's attrs
+    # plugin does not recognise, so it sees no keyword arguments (the runtime signature has ``ref``).
     raise referencing.exceptions.NoSuchResource(ref=uri)  # type: ignore[call-arg]
 
 
@@ -232,6 +234,7 @@ def _registry(docs: dict[str, Any]) -> referencing.Registry[Any]:
         resources.append((uri(path), res))
         if isinstance(schema.get("$id"), str):
             resources.append((schema["$id"], res))
+    # Same as in _refuse: ``retrieve`` is an attrs field mypy cannot see.
     return referencing.Registry(retrieve=_refuse).with_resources(resources)  # type: ignore[call-arg]
 
 

@@ -21,7 +21,7 @@ _MAX_SHOWN = 60
 _Error = Any
 
 
-def show(value: Any) -> str:
+def show(value: object) -> str:
     """A short, safe rendering of an instance value for a message."""
     if isinstance(value, dict):
         return "the object"
@@ -35,12 +35,12 @@ def show(value: Any) -> str:
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 4] + "...'"
 
 
-def _types(t: Any) -> str:
+def _types(t: object) -> str:
     names = t if isinstance(t, list) else [t]
     return " or ".join(repr(n) for n in names)
 
 
-def _count(n: Any, what: str) -> str:
+def _count(n: object, what: str) -> str:
     plural = what[:-1] + "ies" if what.endswith("y") else what + "s"
     return f"{n} {what}" if n == 1 else f"{n} {plural}"
 

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from cfgc.base.errors import InputError, Location
+from cfgc.base.jsonvalue import JSONObject
 from cfgc.base.repopath import relative_problem
 
 SCHEME = "cfgc"
@@ -116,7 +117,7 @@ def _target(ref: str, base: str, path: str, where: tuple[Any, ...]) -> str | Non
     return target
 
 
-def keyword_index(docs: dict[str, Any]) -> dict[int, tuple[str, str]]:
+def keyword_index(docs: JSONObject) -> dict[int, tuple[str, str]]:
     """(file, JSON pointer) of every object of the parsed schema files, by identity.
 
     jsonschema reports the subschema holding a failing keyword as the very
@@ -125,7 +126,7 @@ def keyword_index(docs: dict[str, Any]) -> dict[int, tuple[str, str]]:
     """
     index: dict[int, tuple[str, str]] = {}
 
-    def walk(node: Any, file: str, parts: tuple[Any, ...]) -> None:
+    def walk(node: object, file: str, parts: tuple[Any, ...]) -> None:
         if isinstance(node, dict):
             index.setdefault(id(node), (file, pointer(parts)))
             for k, v in node.items():

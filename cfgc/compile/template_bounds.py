@@ -114,7 +114,7 @@ def leave(token: Any) -> None:
     _CURRENT.reset(token)
 
 
-def check_result(value: Any) -> None:
+def check_result(value: object) -> None:
     """A template's value: within the size limit, numbers that JSON carries."""
     b = current()
     b.measure(value, "the template's value")
@@ -136,19 +136,19 @@ def _check_numbers(value: Any) -> None:
             stack.extend(v.values())
 
 
-def int_arg(b: Budget, n: Any, what: str) -> None:
+def int_arg(b: Budget, n: object, what: str) -> None:
     """Refuse an integer width or count larger than a template may build."""
     if isinstance(n, int) and not isinstance(n, bool):
         b.size(n, what)
 
 
-def _seq_size(b: Budget, v: Any) -> int | None:
+def _seq_size(b: Budget, v: object) -> int | None:
     if isinstance(v, (str, list, tuple)):
         return b.measure(v, "a value")
     return None
 
 
-def binop(op: str, left: Any, right: Any) -> None:
+def binop(op: str, left: object, right: object) -> None:
     """Refuse ``'x' * 10**9``, ``s + s`` past the limit, huge powers and format widths."""
     b = current()
     b.tick()
@@ -198,7 +198,7 @@ def _number(digits: str) -> int:
     return int(digits) if len(digits) < 20 else 10**20
 
 
-def precheck_call(obj: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+def precheck_call(obj: object, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
     """String methods that allocate from a small argument: widths, replace, join, format."""
     b = current()
     b.tick()
@@ -222,14 +222,14 @@ def precheck_call(obj: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) ->
         join_size(b, owner, args[0])
 
 
-def replace_size(b: Budget, s: Any, old: Any, new: Any) -> None:
+def replace_size(b: Budget, s: object, old: object, new: object) -> None:
     """Refuse a ``replace`` whose result would be too large, before building it."""
     if isinstance(s, str) and isinstance(old, str) and isinstance(new, str):
         hits = len(s) + 1 if old == "" else s.count(old)
         b.size(len(s) + hits * max(len(new) - len(old), 0), "replace")
 
 
-def join_size(b: Budget, sep: str, items: Any) -> None:
+def join_size(b: Budget, sep: str, items: object) -> None:
     """Refuse a ``join`` whose result would be too large, before building it."""
     if isinstance(items, (list, tuple)):
         b.size(b.measure(items, "join") + max(len(items) - 1, 0) * len(sep), "join")
@@ -258,7 +258,7 @@ def counted(iterable: Any) -> Iterator[Any]:
         yield item
 
 
-def emit(value: Any) -> str:
+def emit(value: object) -> str:
     """One output expression: counted against the template's output limit."""
     b = current()
     s = value if type(value) is str else str(value)

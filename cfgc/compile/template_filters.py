@@ -43,47 +43,47 @@ def _checked(f: Callable[..., Any], check: Callable[..., None]) -> Callable[...,
     return run
 
 
-def _center(b: Budget, value: Any = "", width: Any = 80, *_: Any, **__: Any) -> None:
+def _center(b: Budget, value: object = "", width: object = 80, *_: object, **__: object) -> None:
     int_arg(b, width, "center width")
 
 
-def _indent(b: Budget, s: Any = "", width: Any = 4, *_: Any, **__: Any) -> None:
+def _indent(b: Budget, s: object = "", width: object = 4, *_: object, **__: object) -> None:
     w = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
     b.size(w, "indent width")
     b.size(len(str(s)) + (str(s).count("\n") + 1) * w, "indent")
 
 
-def _wordwrap(b: Budget, s: Any = "", width: Any = 79, *a: Any, wrapstring: Any = None, **__: Any) -> None:
+def _wordwrap(b: Budget, s: object = "", width: object = 79, *a: object, wrapstring: object = None, **__: object) -> None:
     if len(a) >= 2 and wrapstring is None:
         wrapstring = a[1]
     if isinstance(wrapstring, str):
         b.size(len(str(s)) + (len(str(s)) + 1) * len(wrapstring), "wordwrap")
 
 
-def _format(b: Budget, value: Any = "", *args: Any, **kwargs: Any) -> None:
+def _format(b: Budget, value: object = "", *args: object, **kwargs: object) -> None:
     if isinstance(value, str):
         format_widths(b, value, args, kwargs)
 
 
-def _count_arg(b: Budget, value: Any = None, n: Any = 1, *_: Any, **__: Any) -> None:
+def _count_arg(b: Budget, value: object = None, n: object = 1, *_: object, **__: object) -> None:
     int_arg(b, n, "batch/slice count")
 
 
-def _replace(b: Budget, s: Any = "", old: Any = "", new: Any = "", *_: Any, **__: Any) -> None:
+def _replace(b: Budget, s: object = "", old: object = "", new: object = "", *_: object, **__: object) -> None:
     replace_size(b, str(s), old, new)
 
 
-def _join(b: Budget, value: Any = (), d: Any = "", *_: Any, **__: Any) -> None:
+def _join(b: Budget, value: object = (), d: object = "", *_: object, **__: object) -> None:
     if isinstance(d, str):
         join_size(b, d, value)
 
 
-def _sum(b: Budget, iterable: Any = (), attribute: Any = None, start: Any = 0, **__: Any) -> None:
+def _sum(b: Budget, iterable: object = (), attribute: object = None, start: object = 0, **__: object) -> None:
     if isinstance(start, (list, tuple, str)) and isinstance(iterable, (list, tuple)):
         b.measure([start, *iterable], "sum")
 
 
-def _tojson(b: Budget, value: Any = None, indent: Any = None, **__: Any) -> None:
+def _tojson(b: Budget, value: object = None, indent: object = None, **__: object) -> None:
     if isinstance(indent, int):
         b.size(b.measure(value, "tojson") * (indent + 1), "tojson")
 

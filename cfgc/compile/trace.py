@@ -100,7 +100,7 @@ def shown(raw: Any) -> Any:
     return raw
 
 
-def action_of(raw: Any) -> str:
+def action_of(raw: object) -> str:
     """The verb a layer value applies."""
     t = type(raw)
     if t is Replace:

@@ -77,24 +77,66 @@ def config_schema() -> dict[str, Any]:
 
 def load_config(source: Source) -> RepoConfig:
     """Read and check cfgc.yaml; every problem is reported with its line."""
-    doc = load_yaml(source.read(CONFIG_FILE), CONFIG_FILE)
-    data = doc.data
-    if not isinstance(data, dict):
-        raise InputError("cfgc.yaml must be a mapping with 'version', 'hierarchy' and 'targets'", doc.location())
-    errors: list[InputError] = []
-    if not _quick_valid(data):
-        import jsonschema  # only for the detailed errors
+    doc, data = _parse(source)
+    _raise(_schema_errors(data, doc))
+    # Each check collects what it finds so one run reports them together;
+    # a later check needs what the earlier ones vouched for.
+    levels = _levels(data, doc)
+    target_loc = doc.location(("targets",))
+    errors = _unbound_variables(levels)
+    parts = parse_targets(data["targets"], target_loc)
+    errors += _target_variable_errors(parts, levels[-1], target_loc)
+    _raise(errors)
+    schemas = _schema_rules(data, doc)
+    _raise(_outside_repo(data, schemas, doc))
+    return RepoConfig(
+        hierarchy=levels,
+        targets=data["targets"],
+        target_location=target_loc,
+        target_parts=parts,
+        schemas=schemas,
+        prompts=_folder(data.get("prompts")),
+        policies=_folder(data.get("policies")),
+        production=tuple(data.get("production", ())),
+        max_secret_age_days=data.get("secrets", {}).get("max_age_days"),
+        document=doc,
+        limits=Limits.from_config(data.get("limits"), operator_ceiling(os.environ.get(CEILING_ENV))),
+    )
 
-        validator = jsonschema.Draft202012Validator(config_schema())
-        for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
-            errors.append(_schema_error(err, doc))
+
+def _parse(source: Source) -> tuple[Document, dict[str, Any]]:
+    doc = load_yaml(source.read(CONFIG_FILE), CONFIG_FILE)
+    if not isinstance(doc.data, dict):
+        raise InputError("cfgc.yaml must be a mapping with 'version', 'hierarchy' and 'targets'", doc.location())
+    return doc, doc.data
+
+
+def _raise(errors: list[InputError]) -> None:
     if errors:
         raise errors[0] if len(errors) == 1 else MultipleErrors(list(errors))
 
-    levels = tuple(
+
+def _schema_errors(data: dict[str, Any], doc: Document) -> list[InputError]:
+    """cfgc.yaml against cfgc's own schema: known keys, types, version 1."""
+    if _quick_valid(data):
+        return []
+    import jsonschema  # only for the detailed errors
+
+    validator = jsonschema.Draft202012Validator(config_schema())
+    found = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    return [_schema_error(err, doc) for err in found]
+
+
+def _levels(data: dict[str, Any], doc: Document) -> tuple[LevelPattern, ...]:
+    return tuple(
         LevelPattern(p, tuple(dict.fromkeys(_VAR.findall(p))), doc.location(("hierarchy", i)))
         for i, p in enumerate(data["hierarchy"])
     )
+
+
+def _unbound_variables(levels: tuple[LevelPattern, ...]) -> list[InputError]:
+    """``**`` patterns, and variables the last hierarchy entry does not name."""
+    errors: list[InputError] = []
     last = levels[-1]
     bound = set(last.variables)
     for lv in levels:
@@ -109,8 +151,14 @@ def load_config(source: Source) -> RepoConfig:
                         lv.location,
                     )
                 )
-    target_loc = doc.location(("targets",))
-    parts = parse_targets(data["targets"], target_loc)
+    return errors
+
+
+def _target_variable_errors(parts: tuple[tuple[str, bool], ...], last: LevelPattern,
+                            target_loc: Location) -> list[InputError]:
+    """``targets`` must use exactly the variables of the last hierarchy entry."""
+    errors: list[InputError] = []
+    bound = set(last.variables)
     tvars = [t for t, var in parts if var]
     for var in tvars:
         if var not in bound:
@@ -124,33 +172,25 @@ def load_config(source: Source) -> RepoConfig:
                 target_loc,
             )
         )
-    if errors:
-        raise errors[0] if len(errors) == 1 else MultipleErrors(list(errors))
+    return errors
 
-    schemas = tuple(
+
+def _schema_rules(data: dict[str, Any], doc: Document) -> tuple[SchemaRule, ...]:
+    return tuple(
         SchemaRule(s["schema"], s.get("match", "*"), doc.location(("schemas", i)))
         for i, s in enumerate(data.get("schemas", []))
     )
+
+
+def _outside_repo(data: dict[str, Any], schemas: tuple[SchemaRule, ...], doc: Document) -> list[InputError]:
+    """Schema files and the prompts and policies folders must be inside the repo."""
+    errors: list[InputError] = []
     for i, rule in enumerate(schemas):
         _inside_repo(rule.schema, "schema", doc.location(("schemas", i, "schema")), errors)
     for key in ("prompts", "policies"):
         if data.get(key):
             _inside_repo(data[key].rstrip("/"), key, doc.location((key,)), errors)
-    if errors:
-        raise errors[0] if len(errors) == 1 else MultipleErrors(list(errors))
-    return RepoConfig(
-        hierarchy=levels,
-        targets=data["targets"],
-        target_location=target_loc,
-        target_parts=parts,
-        schemas=schemas,
-        prompts=_folder(data.get("prompts")),
-        policies=_folder(data.get("policies")),
-        production=tuple(data.get("production", ())),
-        max_secret_age_days=data.get("secrets", {}).get("max_age_days"),
-        document=doc,
-        limits=Limits.from_config(data.get("limits"), operator_ceiling(os.environ.get(CEILING_ENV))),
-    )
+    return errors
 
 
 def parse_targets(template: str, location: Location) -> tuple[tuple[str, bool], ...]:
@@ -167,6 +207,17 @@ def parse_targets(template: str, location: Location) -> tuple[tuple[str, bool], 
         pos = m.end()
     parts.append((template[pos:], False))
     parts = [p for p in parts if p[0]]
+    _check_literal_text(parts, location)
+    # Every variable value is a safe segment (checked where it is taken from a
+    # file name), so a template that is valid with a sample value is valid with all.
+    problem = target_name_problem("".join("x" if var else text for text, var in parts))
+    if problem:
+        raise InputError(f"targets: {problem}", location)
+    return tuple(parts)
+
+
+def _check_literal_text(parts: list[tuple[str, bool]], location: Location) -> None:
+    """A brace outside a ``{var}`` placeholder (``{a.b}``, ``{0}``, ``{x:>9}``) is refused."""
     for text, var in parts:
         if not var and ("{" in text or "}" in text):
             bad = re.search(r"\{[^{}]*\}?|\}", text)
@@ -176,12 +227,6 @@ def parse_targets(template: str, location: Location) -> tuple[tuple[str, bool], 
                 "with a hierarchy variable's name (no attributes, indexes or format specs)",
                 location,
             )
-    # Every variable value is a safe segment (checked where it is taken from a
-    # file name), so a template that is valid with a sample value is valid with all.
-    problem = target_name_problem("".join("x" if var else text for text, var in parts))
-    if problem:
-        raise InputError(f"targets: {problem}", location)
-    return tuple(parts)
 
 
 def _inside_repo(path: str, key: str, location: Location, errors: list[InputError]) -> None:
@@ -190,7 +235,7 @@ def _inside_repo(path: str, key: str, location: Location, errors: list[InputErro
         errors.append(InputError(f"{key}: {problem}; cfgc reads only files inside the repo", location))
 
 
-def _quick_valid(data: Any) -> bool:
+def _quick_valid(data: object) -> bool:
     """jsonschema-rs's verdict on cfgc.yaml, when it is installed (it imports much faster)."""
     try:
         import jsonschema_rs

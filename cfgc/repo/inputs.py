@@ -1,7 +1,7 @@
 """The files a compile read: the inputs a bundle's provenance lists.
 
-A :class:`ReadLog` records the sha256 of every file a :class:`~cfgc.repo.sources.Source`
-hands out while it is attached, so the provenance names exactly what the
+A :class:`ReadLog` records the sha256 of every file a :class:`RecordingSource`
+hands out, so the provenance names exactly what the
 compiler read (layers, schemas, prompts, SOPS documents, cfgc.yaml, hygiene
 rules) with the digest of the bytes it read, never a later re-read of the tree:
 an output directory or a key file that happens to sit in the repo is not an
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from typing import Any
 
 from cfgc.base.errors import ExternalError
+from cfgc.repo.sources import Source, SourceInfo
 
 
 class ReadLog:
@@ -55,19 +55,35 @@ class ReadLog:
         return dict(sorted(self._digests.items()))
 
 
-def record_reads(source: Any) -> ReadLog:
-    """Attach a new :class:`ReadLog` to ``source``: from now on every ``read`` is recorded.
+class RecordingSource:
+    """A :class:`~cfgc.repo.sources.Source` that records in ``log`` every file read through it.
 
-    The source keeps its class (the build cache recognises working trees and
-    commits by type); only this instance's ``read`` is wrapped.
+    The build cache keys a file by what the source is (a working tree's stat
+    stamps, a commit's blob ids), so it looks through the wrapper with
+    :func:`unwrapped`; it hands the compiler bytes it kept, and the compiler
+    then reads them through here, so they are recorded too.
     """
-    log = ReadLog()
-    inner = source.read
 
-    def read(path: str) -> bytes:
-        data: bytes = inner(path)
-        log.record(path, data)
+    __slots__ = ("inner", "log")
+
+    def __init__(self, inner: Source, log: ReadLog) -> None:
+        self.inner = inner
+        self.log = log
+
+    def files(self) -> list[str]:
+        return self.inner.files()
+
+    def read(self, path: str) -> bytes:
+        data = self.inner.read(path)
+        self.log.record(path, data)
         return data
 
-    source.read = read
-    return log
+    def info(self) -> SourceInfo:
+        return self.inner.info()
+
+
+def unwrapped(source: Source) -> Source:
+    """``source`` itself, or the source a :class:`RecordingSource` records."""
+    while isinstance(source, RecordingSource):
+        source = source.inner
+    return source

@@ -12,10 +12,13 @@ import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cfgc.base.errors import ExternalError, InputError, Location, UsageError
 from cfgc.base.repopath import NotFound, Tree, link_error, relative_problem
+
+if TYPE_CHECKING:
+    import git
 
 CONFIG_FILE = "cfgc.yaml"
 # Bytes DirSource.keep holds for one build at most (the layers hashed for cache keys).
@@ -270,14 +273,14 @@ class GitSource:
         )
 
 
-def _ref_name(repo: object, ref: str) -> str:
+def _ref_name(repo: git.Repo, ref: str) -> str:
     # The symbolic name ('main' for HEAD on main), so a build of the working
     # tree and of --ref HEAD record the same ref and stay byte-identical.
     env = os.environ.get("CFGC_REF_NAME")
     if env:
         return env
     try:
-        name = repo.git.rev_parse("--abbrev-ref", ref)  # type: ignore[attr-defined]
+        name = repo.git.rev_parse("--abbrev-ref", ref)
     except Exception:  # noqa: BLE001 - fall back to what the user typed
         return ref
     return str(name) or ref
@@ -289,9 +292,9 @@ def _utc(epoch: int) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _remote_url(repo: object) -> str | None:
+def _remote_url(repo: git.Repo) -> str | None:
     try:
-        remotes = repo.remotes  # type: ignore[attr-defined]
+        remotes = repo.remotes
         if remotes:
             url = remotes[0].url
             return _strip_credentials(str(url))

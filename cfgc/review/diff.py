@@ -146,7 +146,7 @@ class Side:
         return SECRET_TOKEN + digest
 
 
-def is_secret(value: Any) -> bool:
+def is_secret(value: object) -> bool:
     """Whether a comparable value stands for (or, as a list, holds) a secret."""
     if type(value) is list:
         return any(is_secret(v) for v in value)
@@ -193,14 +193,14 @@ def compare(base: Source, head: Source, select: str | None = None,
             prod = is_production(name, spec.variables, config)
             if after is None and h_spec is not None:
                 continue  # the head does not compile: reported as an error
-            if before is None or after is None:
+            if before is None or after is None or b is None:  # (no base side: no before)
                 # Added, removed, or the base did not compile: every value of
                 # the side that exists, so nothing it sets goes unseen.
                 status = "removed" if after is None else "added" if b_spec is None else "changed"
                 changes = whole_target(b, before) if after is None else whole_target(h, after, added=True)
                 diffs.append(TargetDiff(name, status, spec.variables, prod, tuple(changes)))
                 continue
-            changes = diff_targets(b, before, h, after, memo, changed)  # type: ignore[arg-type]
+            changes = diff_targets(b, before, h, after, memo, changed)
             if changes:
                 diffs.append(TargetDiff(name, "changed", spec.variables, prod, tuple(changes)))
         return diffs, errors
@@ -320,7 +320,7 @@ def changed_secrets(changed: Collection[str], before: CompiledTarget, after: Com
     return any(f in changed for f in (*before.secrets, *after.secrets))
 
 
-def _same(a: Any, b: Any) -> bool:
+def _same(a: object, b: object) -> bool:
     """Equal as compiled values, of the same types all the way down."""
     return a is b or (a == b and _strict_same(a, b))
 
@@ -381,7 +381,7 @@ def _collapse(path: Path, left: Any, right: Any) -> Path:
     return path
 
 
-def _scalar_list(value: Any) -> bool:
+def _scalar_list(value: object) -> bool:
     return type(value) is list and all(type(v) not in (dict, list) for v in value)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from cfgc.base.errors import CfgcError, ExternalError, InputError
+from cfgc.base.jsonvalue import JSONObject
 from cfgc.base.loading import Path
 from cfgc.compile.merging import MISSING, get_path
 from cfgc.repo.sources import CONFIG_FILE, GitSource
@@ -55,7 +56,7 @@ class _Resolver:
 
     def __init__(self, root: FsPath, target: str, path: Path) -> None:
         self.root, self.target, self.path = root, target, path
-        self._cache: dict[str, Any] = {}
+        self._cache: JSONObject = {}
         self.known: set[str] = set()  # sensitive strings of every version resolved
 
     def __call__(self, commit: str | None) -> Any:
@@ -116,14 +117,14 @@ def value_history(root: FsPath, target: str, path: Path, max_count: int = 20) ->
     return entries
 
 
-def _same(a: Any, b: Any) -> bool:
+def _same(a: object, b: object) -> bool:
     return a is b or (a is not MISSING and a is not BROKEN and b is not MISSING and b is not BROKEN
                       and a == b and type(a) is type(b))
 
 
-def entry_json(e: HistoryEntry) -> dict[str, Any]:
+def entry_json(e: HistoryEntry) -> JSONObject:
     """One entry as JSON; a SOPS value carries ``secret: true``; redacted values are markers."""
-    doc: dict[str, Any] = {"commit": e.commit, "author": e.author, "date": e.date, "subject": e.subject}
+    doc: JSONObject = {"commit": e.commit, "author": e.author, "date": e.date, "subject": e.subject}
     if e.secret:
         doc["secret"] = True
     doc["before"] = _json_value(e.before)

@@ -6,6 +6,8 @@
     client.secret("providers.openai.api_key")
     client.prompt("summary", key=user_id).render(audience="ops", text=doc)
 
+Reads return ``Any``: the caller knows the shape of its configuration, and a
+value is JSON with read-only containers (:data:`cfgc.runtime.snapshot.Frozen`).
 Reads never do I/O and never take a lock: the client holds one immutable
 ``_View`` (snapshot, target, secret resolver) and replaces it with a single
 assignment when a new version verified.  Use ``client.snapshot()`` to read
@@ -20,7 +22,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from cfgc.base.errors import UsageError
+from cfgc.base.errors import CfgcError, UsageError
+from cfgc.base.jsonvalue import JSONObject
 from cfgc.base.paths import flat_key
 from cfgc.bundle.signing import Verifier, load_verifier
 from cfgc.runtime.freshness import runtime_policy
@@ -31,7 +34,7 @@ from cfgc.runtime.sync import ChangeEvent, Syncer, open_source
 from cfgc.secrets import Keyring, default_keyring
 from cfgc.stores import Store
 
-_MISSING: Any = object()
+_MISSING = object()
 
 
 class _View:
@@ -56,7 +59,7 @@ class TargetView:
     def version(self) -> str:
         return self._v.snapshot.version
 
-    def get(self, path: str, default: Any = _MISSING) -> Any:
+    def get(self, path: str, default: object = _MISSING) -> Any:
         return _get(self._v, path, default)
 
     def secret(self, path: str) -> Any:
@@ -99,33 +102,37 @@ class ConfigClient:
         policy = runtime_policy(st.url, repository, state_file, min_serial, allow_expired)
         self._sync = Syncer(st, vs, channel, (target,), Path(cache_dir) if cache_dir is not None else None,
                             refresh_interval, policy=policy)
-        self._view: _View | None = None
+        # The first version is loaded before the client is usable and before the polling thread
+        # exists, so the view is never absent and nothing can swap it in concurrently.
+        self._view = self._first_view()
         self._sync.on_change(self._install)
-        if self._sync.load_cache():
-            self._install_snapshot(self._sync.snapshot)  # type: ignore[arg-type]
         if background:
-            self._sync.start(require=True, load_cache=False)
-        elif self._sync.snapshot is None:
-            self._sync.refresh()
-        else:
-            self._try_refresh()
+            self._sync.start_polling()
 
-    def _try_refresh(self) -> None:
-        with contextlib.suppress(Exception):  # recorded in status(); the cached version is served
+    def _first_view(self) -> _View:
+        """The cached version, confirmed (or replaced) by one poll; the poll's error when no cache."""
+        if self._sync.load_cache():
+            with contextlib.suppress(Exception):  # recorded in status(); the cached version is served
+                self._sync.refresh()
+        else:
             self._sync.refresh()
+        snap = self._sync.snapshot
+        if snap is None:  # a poll without a current version either raises or gives one
+            raise CfgcError(f"channel {self._sync.channel}: the first poll gave no version")
+        return self._view_of(snap)
 
     def _install(self, event: ChangeEvent) -> None:
-        self._install_snapshot(event.snapshot)
+        self._view = self._view_of(event.snapshot)
 
-    def _install_snapshot(self, snap: BundleSnapshot) -> None:
-        self._view = _View(snap, snap.targets[self.target], SecretResolver(snap, self._keyring))
+    def _view_of(self, snap: BundleSnapshot) -> _View:
+        return _View(snap, snap.targets[self.target], SecretResolver(snap, self._keyring))
 
     # -- reads (hot path: no I/O, no locks) ----------------------------------
-    def get(self, path: str, default: Any = _MISSING) -> Any:
+    def get(self, path: str, default: object = _MISSING) -> Any:
         """The value at a dotted path (``models.primary.timeout_s``, ``routing.fallbacks.0``)."""
-        v = self._view.flat.get(path, _MISSING)  # type: ignore[union-attr]
+        v = self._view.flat.get(path, _MISSING)
         if v is _MISSING or v.__class__ is SecretReference:
-            return _get(self._view, path, default)  # type: ignore[arg-type]
+            return _get(self._view, path, default)
         return v
 
     def __getitem__(self, path: str) -> Any:
@@ -133,30 +140,30 @@ class ConfigClient:
 
     def secret(self, path: str) -> Any:
         """The plaintext of the secret at ``path``, decrypted once per version with this runtime's identity."""
-        return _secret(self._view, path)  # type: ignore[arg-type]
+        return _secret(self._view, path)
 
     def prompt(self, name: str, key: str | None = None) -> Prompt:
         """The prompt ``prompts.<name>`` (or a pinned ``name@version``); ``key`` picks a sticky A/B variant."""
-        return _prompt(self._view, name, key)  # type: ignore[arg-type]
+        return _prompt(self._view, name, key)
 
     def snapshot(self) -> TargetView:
         """The current version, to read several values consistently."""
-        return TargetView(self._view)  # type: ignore[arg-type]
+        return TargetView(self._view)
 
     def as_dict(self) -> Any:
         """The whole target (read-only; secrets as references)."""
-        return self._view.target.tree  # type: ignore[union-attr]
+        return self._view.target.tree
 
     # -- versions and freshness ----------------------------------------------
     @property
     def version(self) -> str:
-        return self._view.snapshot.version  # type: ignore[union-attr]
+        return self._view.snapshot.version
 
     @property
     def serial(self) -> int:
-        return self._view.snapshot.serial  # type: ignore[union-attr]
+        return self._view.snapshot.serial
 
-    def on_change(self, callback: Callable[[ChangeEvent], Any]) -> None:
+    def on_change(self, callback: Callable[[ChangeEvent], object]) -> None:
         """Call ``callback(event)`` after each new version is swapped in (on the polling thread)."""
         self._sync.on_change(callback)
 
@@ -164,7 +171,7 @@ class ConfigClient:
         """Poll now; True if a new version was swapped in. Raises the failure (the version stays)."""
         return self._sync.refresh()
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> JSONObject:
         """Version, serial, origin (source/cache), staleness, failure counters, last error."""
         return {"target": self.target, **self._sync.status()}
 
@@ -178,7 +185,7 @@ class ConfigClient:
         self.close()
 
 
-def _get(view: _View, path: str, default: Any) -> Any:
+def _get(view: _View, path: str, default: object) -> object:
     v = view.flat.get(path, _MISSING)
     if v is _MISSING:  # a.b[0] or ["a"]["b"][0]: the same path as a.b.0
         v = view.flat.get(flat_key(path), _MISSING)
@@ -191,7 +198,7 @@ def _get(view: _View, path: str, default: Any) -> Any:
     return v
 
 
-def _secret(view: _View, path: str) -> Any:
+def _secret(view: _View, path: str) -> object:
     ref = view.target.secrets.get(path)
     if ref is None:
         if path in view.flat:

@@ -52,7 +52,7 @@ class PointerPolicy:
 
     def check(self, p: Pointer, now: float | None = None, allow_expired: bool | None = None) -> None:
         """Raise unless ``p`` (already signature-checked) may be used; records nothing."""
-        if p.legacy:
+        if p.legacy or p.repository is None:  # (legacy implies no repository; spelled out for the type)
             raise LegacyPointerError(
                 f"channel {p.channel}: the pointer (serial {p.serial}) names no repository or expiry "
                 "(written by an older cfgc); re-sign it with `cfgc channel refresh`")
@@ -60,7 +60,7 @@ class PointerPolicy:
         if want is not None and p.repository != want:
             raise IntegrityError(f"channel {p.channel}: the pointer belongs to repository {p.repository!r}, "
                                  f"this runtime follows {want!r} (a pointer copied from another store?)")
-        seen = self.state.seen(p.repository, p.channel) if self.state is not None else None  # type: ignore[arg-type]
+        seen = self.state.seen(p.repository, p.channel) if self.state is not None else None
         floor = max(self.min_serial, seen.serial if seen else 0)
         if p.serial < floor:
             raise RollbackError(f"channel {p.channel}: pointer serial {p.serial} is older than serial {floor} "

@@ -84,6 +84,7 @@ class StringTable(Sequence[str]):
             return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
         return NotImplemented
 
+    # Unhashable like the list it compares equal to; typeshed declares __hash__ a method, hence the ignore.
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
@@ -115,10 +116,12 @@ class PackedFiles(Mapping[str, bytes]):
             return None
         return (self._ends[i - 1] if i else 0), self._ends[i]
 
-    def view(self, path: str) -> memoryview | None:
-        """The bytes of ``path`` without a copy (valid while this mapping is alive)."""
+    def view(self, path: str) -> memoryview:
+        """The bytes of ``path`` without a copy (valid while this mapping is alive); KeyError if absent."""
         span = self._span(path)
-        return None if span is None else self._view[span[0]:span[1]]
+        if span is None:
+            raise KeyError(path)
+        return self._view[span[0]:span[1]]
 
     def __getitem__(self, path: str) -> bytes:
         span = self._span(path)

@@ -111,7 +111,9 @@ def load(pinned: str, manifest: Mapping[str, Any], files: Mapping[str, bytes], w
     """The template of a pinned prompt from a version's files."""
     name, _, version = pinned.partition("@")
     entry = (manifest.get("prompts") or {}).get(pinned)
-    data = files.get(str(entry.get("path"))) if isinstance(entry, Mapping) else None
+    if not isinstance(entry, Mapping):
+        entry = {}
+    data = files.get(str(entry.get("path"))) if entry else None
     if not version or data is None:
         raise PromptError(f"{where}: prompt {pinned!r} is not in this version of the bundle")
-    return Prompt(name, version, data.decode("utf-8"), tuple(entry.get("variables") or ()))  # type: ignore[union-attr]
+    return Prompt(name, version, data.decode("utf-8"), tuple(entry.get("variables") or ()))

@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from cfgc.base.canonical import sha256_digest
 from cfgc.base.errors import CfgcError, ExternalError
+from cfgc.base.jsonvalue import JSONObject
 from cfgc.bundle.signing import Verifier
 from cfgc.runtime.cache import BundleCache, CacheError
 from cfgc.runtime.fetch import Verified, fetch
@@ -47,14 +47,7 @@ class ChangeEvent:
 
 def open_source(url: str, timeout: float = 10.0) -> Store:
     """The store a runtime reads from, with bounded network timeouts."""
-    store = open_store(url, must_exist=True)
-    if url.startswith("s3://"):
-        import boto3
-        from botocore.config import Config
-
-        cfg = Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 2, "mode": "standard"})
-        store._client = boto3.client("s3", config=cfg)  # type: ignore[attr-defined]
-    return store
+    return open_store(url, must_exist=True, s3_timeout=timeout)
 
 
 class Syncer:
@@ -79,7 +72,7 @@ class Syncer:
         self._expired = False  # last expiry state logged (log once per transition, not per poll)
         self.snapshot: BundleSnapshot | None = None
         self.serial_seen = 0
-        self._callbacks: list[Callable[[ChangeEvent], Any]] = []
+        self._callbacks: list[Callable[[ChangeEvent], object]] = []
         self._refresh_lock = threading.Lock()
         self._stats_lock = threading.Lock()
         self._stop = threading.Event()
@@ -132,6 +125,10 @@ class Syncer:
         except CfgcError:
             if require and self.snapshot is None:
                 raise
+        self.start_polling()
+
+    def start_polling(self) -> None:
+        """Poll every ``interval`` seconds on a daemon thread (the first poll one interval from now)."""
         if self._thread is None:
             # started before it is published: a signal handler that calls stop()
             # in between must never join a thread that has not started
@@ -144,7 +141,7 @@ class Syncer:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
-    def on_change(self, callback: Callable[[ChangeEvent], Any]) -> None:
+    def on_change(self, callback: Callable[[ChangeEvent], object]) -> None:
         self._callbacks.append(callback)
 
     def _run(self) -> None:
@@ -172,7 +169,7 @@ class Syncer:
                 mem = {}
                 for name in files:
                     view = files.view(name) if isinstance(files, PackedFiles) else files[name]
-                    mem[sha256_digest(view)] = name  # type: ignore[arg-type]
+                    mem[sha256_digest(view)] = name
             path = mem.get(digest)
             data = files[path] if path is not None else None
             if data is None and self.cache is not None:
@@ -209,7 +206,7 @@ class Syncer:
                       current=current, cached=self._lookup(held), check=self.policy.check)
             if v is not None:
                 self.policy.record(v.pointer)  # after every byte verified, before it is served
-            snap = build(v, "source", self.parsed_max) if v is not None else None
+                snap = build(v, "source", self.parsed_max)
         except CfgcError as e:
             self._failed(e, reason_of(e))
             raise
@@ -218,7 +215,7 @@ class Syncer:
                                 f"{type(e).__name__}: {e}")
             self._failed(err, "unreachable")
             raise err from None
-        if snap is None:
+        if v is None:
             if self.snapshot is not None and self.snapshot.origin != "source":
                 self._swap(dataclasses.replace(self.snapshot, origin="source"))  # confirmed current
             with self._stats_lock:
@@ -230,7 +227,7 @@ class Syncer:
                 self._save(None)
             self._note_expiry()
             return False
-        self.serial_seen = max(self.serial_seen, v.pointer.serial)  # type: ignore[union-attr]
+        self.serial_seen = max(self.serial_seen, v.pointer.serial)
         self._save(v)
         old = self.snapshot
         self._swap(snap)
@@ -290,7 +287,7 @@ class Syncer:
         log.warning("channel %s: %s failure: %s%s", self.channel, reason, e.message, keep)
 
     # -- status --------------------------------------------------------------
-    def status(self) -> dict[str, Any]:
+    def status(self) -> JSONObject:
         """What an SRE wants to see: version, serial, freshness, failures."""
         snap = self.snapshot
         now = time.time()

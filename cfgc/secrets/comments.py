@@ -27,7 +27,7 @@ def strip(node: Any) -> Any:
     return node
 
 
-def has_comments(node: Any) -> bool:
+def has_comments(node: object) -> bool:
     if isinstance(node, dict):
         return any(isinstance(k, Comment) or has_comments(v) for k, v in node.items())
     if isinstance(node, list):

@@ -106,7 +106,7 @@ def _json_default(v: Any) -> Any:
     raise InputError(f"cannot write a {type(v).__name__} value as JSON")
 
 
-def _check_finite(v: Any) -> None:
+def _check_finite(v: object) -> None:
     if isinstance(v, float) and not math.isfinite(v):
         raise InputError("JSON cannot hold NaN or infinite numbers")
     if isinstance(v, Mapping):
@@ -127,7 +127,7 @@ def dump_bytes(doc: Any, fmt: str) -> bytes:
     return dumps(doc, fmt).encode("utf-8")
 
 
-def dumps(doc: Any, fmt: str) -> str:
+def dumps(doc: object, fmt: str) -> str:
     """Serialise a document in ``fmt`` (an encrypted binary file is JSON)."""
     if fmt == "binary":
         if isinstance(doc, Mapping) and "sops" not in doc:
@@ -231,5 +231,5 @@ def _fsync_dir(d: Path) -> None:
         os.close(fd)
 
 
-def write(path: str | os.PathLike[str], doc: Any, fmt: str | None = None) -> None:
+def write(path: str | os.PathLike[str], doc: object, fmt: str | None = None) -> None:
     write_atomic(path, dumps(doc, format_for(path, fmt)))

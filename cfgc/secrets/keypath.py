@@ -25,7 +25,7 @@ def get_path(tree: Any, path: list[str | int]) -> Any:
     return value
 
 
-def set_path(tree: dict[str, Any], path: list[str | int], value: Any) -> None:
+def set_path(tree: dict[str, Any], path: list[str | int], value: object) -> None:
     node: Any = tree
     for i, part in enumerate(path):
         last = i == len(path) - 1

@@ -67,7 +67,7 @@ def set_key(key: bytes) -> bytes:
     return old
 
 
-def marker(value: Any) -> str:
+def marker(value: object) -> str:
     """``<redacted hmac:XXXXXXXX>`` for a value; equal values give equal markers in one process."""
     if type(value) is SecretRef:
         data = repr(("secretref", value.file, value.path, value.type))

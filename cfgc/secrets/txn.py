@@ -88,7 +88,7 @@ def read(path: PathLike, fmt: str | None = None) -> Snapshot:
     return Snapshot(hashlib.sha256(raw).hexdigest(), doc)
 
 
-def write(path: PathLike, doc: Any, fmt: str | None, expect: str | None, why: str = "") -> None:
+def write(path: PathLike, doc: object, fmt: str | None, expect: str | None, why: str = "") -> None:
     """Atomically write ``doc`` if the file's digest is still ``expect``.
 
     ``expect`` None means the file must not exist (a file being created).  Call

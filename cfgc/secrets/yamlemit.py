@@ -123,7 +123,7 @@ def _float(f: float) -> str:
     return r
 
 
-def _leaf(v: Any) -> str:
+def _leaf(v: object) -> str:
     if isinstance(v, bytes):
         return "!!binary " + base64.b64encode(v).decode()
     if v is None:
@@ -182,7 +182,7 @@ def _comment_line(first: str, indent: int, c: Comment) -> str:
     return " " * col + "#" + c.value
 
 
-def _child(head: str, v: Any, indent: int, out: list[str]) -> None:
+def _child(head: str, v: object, indent: int, out: list[str]) -> None:
     """Write ``head`` (``key:`` or ``-``) of a node at ``indent``, then value ``v``."""
     inner = _deeper(indent)
     if isinstance(v, Mapping | list) and v and not _real(v):
@@ -232,7 +232,7 @@ def _sequence(items: list[Any], indent: int, first: str, out: list[str]) -> None
             _child(lead, v, indent, out)
 
 
-def dump(doc: Any) -> str:
+def dump(doc: object) -> str:
     """Serialise a tree (mapping at the top) as sops-style YAML."""
     out: list[str] = []
     if not isinstance(doc, Mapping):

@@ -17,8 +17,11 @@ __all__ = ["ChannelRead", "ConflictError", "Store", "open_store"]
 
 
 def open_store(url: str, plain_http: bool = False, username: str | None = None,
-               password: str | None = None, must_exist: bool = False) -> Store:
-    """The store a URL names; ``must_exist`` for readers (a missing file store is then exit 4)."""
+               password: str | None = None, must_exist: bool = False, *, s3_timeout: float | None = None) -> Store:
+    """The store a URL names; ``must_exist`` for readers (a missing file store is then exit 4).
+
+    ``s3_timeout`` bounds an S3 store's connect and read timeouts (two attempts per call).
+    """
     if url.startswith("file://"):
         path = url.removeprefix("file://")
         if not path.startswith("/"):
@@ -32,7 +35,7 @@ def open_store(url: str, plain_http: bool = False, username: str | None = None,
             raise UsageError(f"bad S3 URL {url!r}: expected s3://bucket/prefix")
         from cfgc.stores.s3 import S3Store
 
-        return S3Store(bucket, prefix)
+        return S3Store(bucket, prefix, timeout=s3_timeout)
     if url.startswith("oci://"):
         from cfgc.stores.oci import OciStore
         from cfgc.stores.oci_http import Registry, parse_oci_url

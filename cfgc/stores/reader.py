@@ -18,10 +18,10 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from cfgc.base.canonical import canonical_json, sha256_digest
 from cfgc.base.errors import InputError, IntegrityError, UsageError
+from cfgc.base.jsonvalue import JSONObject
 from cfgc.bundle.attest import verify_bundle
 from cfgc.bundle.layout import swap_into
 from cfgc.bundle.manifest import listed_files
@@ -100,7 +100,7 @@ class BundleReader:
             raise IntegrityError(f"version {version} has manifest {info.manifest_digest}, "
                                  f"the channel pointer promised {manifest_digest}")
         try:
-            manifest: dict[str, Any] = json.loads(raw)
+            manifest: JSONObject = json.loads(raw)
             entries = {rel: entry for rel, _, entry in listed_files(manifest)}
             want = {rel: check_digest(entry["digest"]) for rel, entry in entries.items()}
         except (ValueError, KeyError, TypeError, AttributeError):

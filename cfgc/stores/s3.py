@@ -34,13 +34,22 @@ from cfgc.stores.bounds import (
 _GONE = {"NoSuchKey", "404", "NotFound"}
 
 
+def _bounded_client(timeout: float) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    cfg = Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 2, "mode": "standard"})
+    return boto3.client("s3", config=cfg)
+
+
 class S3Store:
     """Store bundles below ``s3://bucket/prefix``."""
 
-    def __init__(self, bucket: str, prefix: str, client: Any = None) -> None:
+    def __init__(self, bucket: str, prefix: str, client: Any = None, timeout: float | None = None) -> None:
+        """``timeout``: connect and read timeout in seconds, two attempts (a runtime's bounded client)."""
         self.bucket = bucket
         self.prefix = prefix.strip("/")
-        self._client = client
+        self._client = client if client is not None or timeout is None else _bounded_client(timeout)
 
     @property
     def url(self) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cfgc.base.diagnostics import Diagnostic, count
+from cfgc.base.jsonvalue import JSONObject
 
 MAX_TARGETS_SHOWN = 3
 
@@ -36,7 +37,7 @@ def summary_line(diags: Sequence[Diagnostic], targets: int) -> str:
     return f"{', '.join(parts)} ({targets} target{'s' if targets != 1 else ''} compiled)"
 
 
-def diagnostic_json(d: Diagnostic) -> dict[str, Any]:
+def diagnostic_json(d: Diagnostic) -> JSONObject:
     """A finding as a JSON object."""
     loc = d.location
     return {

@@ -46,7 +46,7 @@ def summary(result: DiffResult) -> dict[str, Any]:
     }
 
 
-def value_text(value: Any) -> str:
+def value_text(value: object) -> str:
     """A value as compact JSON, ``(absent)`` when missing, shortened when long."""
     if value is MISSING:
         return "(absent)"

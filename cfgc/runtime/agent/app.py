@@ -48,7 +48,7 @@ def _error(status: int, message: str, keep: bool = True) -> bytes:
     return response(status, _json({"error": message}), keep_alive=keep)
 
 
-def _keep(cache: dict[Any, bytes], key: Any, out: bytes, bound: int) -> None:
+def _keep(cache: dict[Any, bytes], key: object, out: bytes, bound: int) -> None:
     """Insert into a bounded cache, dropping the oldest entry when full (a dict keeps insertion order)."""
     if len(cache) >= bound:
         del cache[next(iter(cache))]

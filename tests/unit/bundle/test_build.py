@@ -15,7 +15,7 @@ from cfgc.base import parallel
 from cfgc.base.errors import ExternalError, UsageError
 from cfgc.bundle import pipeline
 from cfgc.bundle.attest import PROVENANCE, SIGNATURE, verify_bundle
-from cfgc.bundle.build import _refuse_own_files, build_bundle
+from cfgc.bundle.build import build_bundle, refuse_own_files
 from cfgc.bundle.cache import BuildCache
 from cfgc.bundle.signing import generate_keypair, load_signer, load_verifier
 from cfgc.repo.inputs import ReadLog
@@ -139,10 +139,10 @@ def test_refuses_to_sign_a_read_key_or_out_file(tmp_path: Path) -> None:
     src = DirSource(tmp_path)
     out, key = tmp_path / "build" / "bundle", tmp_path / "keys" / "k.key"
     ok = {"cfgc.yaml": "sha256:1", "base/a.yaml": "sha256:2", "build/other.yaml": "sha256:3"}
-    _refuse_own_files(ok, src, out, [key])
+    refuse_own_files(ok, src, out, [key])
     for bad in ("build/bundle/targets/a.json", "keys/k.key", "build/.bundle.tmp-12-ab/x.yaml"):
         with pytest.raises(UsageError, match="is an input of this build"):
-            _refuse_own_files({**ok, bad: "sha256:4"}, src, out, [key])
+            refuse_own_files({**ok, bad: "sha256:4"}, src, out, [key])
 
 
 def test_read_log_refuses_a_file_that_changed_between_reads() -> None:
