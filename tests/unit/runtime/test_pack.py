@@ -46,10 +46,12 @@ def test_packed_files_answer_every_path_with_its_bytes() -> None:
     pack = PackedFiles.of(files)
     assert list(pack) == list(files) and len(pack) == len(files)
     for path, data in files.items():
-        assert pack[path] == data and bytes(pack.view(path)) == data and path in pack  # type: ignore[arg-type]
-    assert pack.get("targets/missing.json") is None and pack.view("targets/missing.json") is None
+        assert pack[path] == data and bytes(pack.view(path)) == data and path in pack
+    assert pack.get("targets/missing.json") is None
     with pytest.raises(KeyError):
         pack["targets/missing.json"]
+    with pytest.raises(KeyError):
+        pack.view("targets/missing.json")
 
 
 def test_a_writer_refuses_more_bytes_than_announced() -> None:
