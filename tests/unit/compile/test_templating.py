@@ -79,3 +79,67 @@ def test_undefined_names_are_worded_by_cfgc() -> None:
             env.from_string(text).render()
         assert str(info.value) == expected, text
     assert _InputError  # the compiler wraps these with the location (tests/data/bad/template-undefined)
+
+
+# --- Pinned by mutation testing (scripts/mutation.sh templating) ---
+
+@pytest.mark.parametrize(("text", "expect"), [
+    ("{{ x }}", True), ("a {% if x %}b{% endif %}", True), ("{{", True), ("{%", True),
+    ("plain", False), ("{ {", False), ("}}", False), ("%}", False), ("{#", False), ("", False),
+])
+def test_is_template(text: str, expect: bool) -> None:
+    from cfgc.compile.templating import is_template
+
+    assert is_template(text) is expect
+
+
+@pytest.mark.parametrize(("value", "expect"), [
+    ("{{ x }}", True), ("x", False), (5, False), (None, False),
+    ({"a": 1, "b": "{{ x }}"}, True), ({"a": "x", "b": 2}, False), ({}, False),
+    (["x", "{% if %}"], True), (["x", 1], False), ([], False),
+    ({"a": [1, {"b": ["{{ x }}"]}]}, True), ({"a": [1, {"b": ["x"]}]}, False),
+    (("{{ x }}",), False),  # YAML loads only dicts and lists: other containers are not looked into
+])
+def test_has_templates(value: object, expect: bool) -> None:
+    from cfgc.compile.templating import has_templates
+
+    assert has_templates(value) is expect
+
+
+def test_whole_expression_of_a_mapping_or_list_is_plain_rendered_data() -> None:
+    org = {"a": 1, "b": "{{ config.org.a + 1 }}", "l": [1, "{{ config.org.a * 5 }}", {"m": "{{ 7 }}"}],
+           "p": {"x": [1]}}
+    out = render({"org": org, "copy": "{{ config.org }}", "l": "{{ config.org.l }}", "p": "{{ config.org.p }}",
+                  "last": "{{ config.org.l[-2] }}", "sl": "{{ config.org.l[:2] }}", "m": "{{ config.org.l[2] }}"})
+    want = {"a": 1, "b": 2, "l": [1, 5, {"m": 7}], "p": {"x": [1]}}
+    assert out["org"] == want and out["copy"] == want
+    assert type(out["copy"]) is dict and type(out["copy"]["l"]) is list and type(out["copy"]["l"][2]) is dict
+    assert out["l"] == [1, 5, {"m": 7}] and type(out["l"]) is list
+    assert out["p"] == {"x": [1]} and out["last"] == 5 and out["sl"] == [1, 5] and out["m"] == {"m": 7}
+    assert org["b"] == "{{ config.org.a + 1 }}"  # the input is not modified
+
+
+def test_views_iterate_and_count_like_the_data() -> None:
+    out = render({"org": {"a": 1, "b": "{{ 2 }}", "l": ["x", "{{ 'y' }}", "z"]},
+                  "keys": "{{ config.org|list }}", "n": "{{ config.org|length }}", "ln": "{{ config.org.l|length }}",
+                  "loop": "{% for k, v in config.org.items() %}{{ k }}={{ v }};{% endfor %}",
+                  "items": "{% for v in config.org.l %}{{ v }}{% endfor %}"})
+    assert out["keys"] == ["a", "b", "l"] and out["n"] == 3 and out["ln"] == 3
+    assert out["loop"] == "a=1;b=2;l=<config org.l>;"
+    assert out["items"] == "xyz"
+
+
+def test_a_view_rendered_into_text_names_its_config_path() -> None:
+    out = render({"org": {"p": {"x": 1}, "l": [1]}, "s": "{{ config.org.p }}!", "t": "{{ config.org.l }}!",
+                  "u": "{{ config }}!"})
+    assert out["s"] == "<config org.p>!" and out["t"] == "<config org.l>!" and out["u"] == "<config (root)>!"
+
+
+def test_missing_key_and_attribute_messages() -> None:
+    for root, fragment in [({"a": {"b": 1}, "v": "{{ config.a.c }}"}, "template error in 'v': config.a has no key 'c'"),
+                           ({"v": "{{ config.zz }}"}, "template error in 'v': config has no key 'zz'"),
+                           ({"l": [1], "v": "{{ config.l[5] }}"}, "template error in 'v'")]:
+        with pytest.raises(InputError) as info:
+            render(root)
+        assert fragment in info.value.message, info.value.message
+        assert str(info.value.location) == "f.yaml:7:3"
