@@ -143,3 +143,51 @@ def test_missing_key_and_attribute_messages() -> None:
             render(root)
         assert fragment in info.value.message, info.value.message
         assert str(info.value.location) == "f.yaml:7:3"
+
+
+def _at(path: tuple[object, ...]) -> Location:
+    """A location that names the path, so a test sees which value an error was located at."""
+    return Location(".".join(map(str, path)) + ".yaml", len(path), 1)
+
+
+def _error(root: dict[str, object]) -> InputError:
+    with pytest.raises(InputError) as info:
+        render_target(root, {}, "t", _at)
+    return info.value
+
+
+@pytest.mark.parametrize(("root", "message", "where"), [
+    ({"a": {"b": "{{ config.a.c }}"}}, "template error in 'a.b': config.a has no key 'c'", "a.b.yaml:2:1"),
+    ({"a": ["{{ 1 + 'x' }}"]}, "template error in 'a[0]': unsupported operand", "a.0.yaml:2:1"),
+    ({"a": {"b": "{{ oops( }}"}}, "template syntax error in 'a.b' (Jinja2: ", "a.b.yaml:2:1"),
+    ({"a": {"b": "{{ ''.__class__.__mro__ }}"}}, "template in 'a.b' is not allowed: ", "a.b.yaml:2:1"),
+    ({"a": {"b": "{{ 'x' * 2000000 }}"}}, "template in 'a.b' exceeds a limit: ", "a.b.yaml:2:1"),
+    ({"a": {"b": "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}"}}, "template in 'a.b' recurses too deeply",
+     "a.b.yaml:2:1"),
+    ({"a": {"b": "{{ config.a.c }}", "c": "{{ config.a.b }}"}}, "template cycle: a.b -> a.c -> a.b", "a.b.yaml:2:1"),
+])
+def test_each_error_names_and_locates_the_failing_template(root: dict[str, object], message: str, where: str) -> None:
+    e = _error(root)
+    assert e.message.startswith(message), e.message
+    assert str(e.location) == where
+
+
+@pytest.mark.parametrize(("root", "message"), [
+    # The path of a list item reached by index is its real index, whatever the sign.
+    ({"l": ["{{ config.l[-1] }}"]}, "template cycle: l[0] -> l[0]"),
+    ({"l": ["{{ config.l[0] }}"]}, "template cycle: l[0] -> l[0]"),
+    ({"l": ["a", "{{ config.l[-1] }}"]}, "template cycle: l[1] -> l[1]"),
+    ({"v": "{{ config.l[-1] }}", "l": ["a", "{{ config.nope }}"]}, "template error in 'l[1]'"),
+    ({"v": "{{ config.l[1] }}", "l": ["a", "{{ config.nope }}"]}, "template error in 'l[1]'"),
+    ({"v": "{{ config.l[0] }}", "l": ["{{ config.nope }}"]}, "template error in 'l[0]'"),
+    ({"v": "{{ config.l[:1] }}", "l": ["{{ config.nope }}"]}, "template error in 'l[0]'"),
+    ({"v": "{{ config.m }}", "m": {"k": ["{{ config.nope }}"]}}, "template error in 'm.k[0]'"),
+])
+def test_values_reached_through_config_keep_their_own_path(root: dict[str, object], message: str) -> None:
+    assert _error(root).message.startswith(message)
+
+
+def test_errors_do_not_quote_the_targets_credentials() -> None:
+    e = _error({"db": {"password": "hunter2hunter2"}, "v": "{{ {}[config.db.password] }}"})
+    assert e.message.startswith("template error in 'v': ")
+    assert "hunter2hunter2" not in e.message and "<redacted hmac:" in e.message
