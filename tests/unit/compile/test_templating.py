@@ -191,3 +191,17 @@ def test_errors_do_not_quote_the_targets_credentials() -> None:
     e = _error({"db": {"password": "hunter2hunter2"}, "v": "{{ {}[config.db.password] }}"})
     assert e.message.startswith("template error in 'v': ")
     assert "hunter2hunter2" not in e.message and "<redacted hmac:" in e.message
+
+
+def test_a_whole_expression_read_before_its_templates_are_rendered() -> None:
+    # "copy" comes first: materialising it renders org's templates, which build() then reuses.
+    org = {"b": "{{ 1 + 1 }}", "l": ["{{ 'x' }}"], "p": {"x": [1]}}
+    out = render({"copy": "{{ config.org }}", "org": org})
+    assert out["copy"] == out["org"] == {"b": 2, "l": ["x"], "p": {"x": [1]}}
+    assert out["copy"]["p"] is org["p"]  # an untemplated subtree is shared, not copied
+
+
+def test_mappings_built_by_a_template_become_plain_data_with_string_keys() -> None:
+    out = render({"p": {"x": "{{ 3 }}"}, "v": "{{ {1: 'one', 'p': config.p, 'l': (1, config.p)} }}"})
+    assert out["v"] == {"1": "one", "p": {"x": 3}, "l": [1, {"x": 3}]}
+    assert type(out["v"]["p"]) is dict and type(out["v"]["l"]) is list
