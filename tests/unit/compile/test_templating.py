@@ -195,10 +195,11 @@ def test_errors_do_not_quote_the_targets_credentials() -> None:
 
 def test_a_whole_expression_read_before_its_templates_are_rendered() -> None:
     # "copy" comes first: materialising it renders org's templates, which build() then reuses.
-    org = {"b": "{{ 1 + 1 }}", "l": ["{{ 'x' }}"], "p": {"x": [1]}}
+    org = {"b": "{{ 1 + 1 }}", "l": ["{{ 'x' }}", [1, 2]], "p": {"x": [1]}}
     out = render({"copy": "{{ config.org }}", "org": org})
-    assert out["copy"] == out["org"] == {"b": 2, "l": ["x"], "p": {"x": [1]}}
-    assert out["copy"]["p"] is org["p"]  # an untemplated subtree is shared, not copied
+    assert out["copy"] == out["org"] == {"b": 2, "l": ["x", [1, 2]], "p": {"x": [1]}}
+    # An untemplated subtree is shared, not copied.
+    assert out["copy"]["p"] is org["p"] and out["copy"]["l"][1] is org["l"][1]
 
 
 def test_mappings_built_by_a_template_become_plain_data_with_string_keys() -> None:
