@@ -210,6 +210,8 @@ def test_desugared_bounds(rng: str, canonical: str) -> None:
 @pytest.mark.parametrize(("rng", "canonical"), [
     ("^1.2", ">=1.2.0-0 <2.0.0-0"), ("~1", ">=1.0.0-0 <2.0.0-0"), ("1.2.3 - 1.2.4", ">=1.2.3-0 <1.2.5-0"),
     ("1.x", ">=1.0.0-0 <2.0.0-0"), ("*", ""), ("1 - 2.x", ">=1.0.0-0 <3.0.0-0"),
+    # A pre-release bound of a hyphen range is kept as written, not given another "-0".
+    ("1.2.3-pre - 2", ">=1.2.3-pre <3.0.0-0"), ("1.2.3 - 2.3.4-rc.1", ">=1.2.3-0 <=2.3.4-rc.1"),
 ])
 def test_desugared_bounds_with_prereleases(rng: str, canonical: str) -> None:
     assert str(Range.parse(rng, include_prerelease=True)) == canonical
@@ -265,3 +267,21 @@ def test_non_strings_are_refused() -> None:
         Version.parse(1)  # type: ignore[arg-type]
     assert not satisfies("1.2.3", "%%%") and max_satisfying(["1.2.3"], "%%%") is None
     assert not Range.parse("*").test("") and not Range.parse("*").test("nope")
+
+
+def test_defaults_exclude_prereleases() -> None:
+    """satisfies and max_satisfying without the option, as npm's defaults."""
+    assert not satisfies("1.5.0-rc.1", "^1.0.0")
+    assert max_satisfying(["1.5.0-rc.1", "1.4.0"], "^1.0.0") == "1.4.0"
+
+
+def test_best_picks_the_first_of_equal_versions() -> None:
+    a, b = Version.parse("1.2.3+a"), Version.parse("1.2.3+b")
+    best = Range.parse("1.2.3").best([a, b])
+    assert best is not None and best.build == ("a",)
+
+
+def test_distinct_versions_hash_apart() -> None:
+    """Versions key dicts and sets (selection, caches): equal hashes for all would make them linear."""
+    texts = [f"{M}.{m}.{p}" for M in range(4) for m in range(4) for p in range(4)] + ["1.2.3-rc.1", "1.2.3-rc.2"]
+    assert len({hash(Version.parse(t)) for t in texts}) == len(texts)
