@@ -285,3 +285,16 @@ def test_distinct_versions_hash_apart() -> None:
     """Versions key dicts and sets (selection, caches): equal hashes for all would make them linear."""
     texts = [f"{M}.{m}.{p}" for M in range(4) for m in range(4) for p in range(4)] + ["1.2.3-rc.1", "1.2.3-rc.2"]
     assert len({hash(Version.parse(t)) for t in texts}) == len(texts)
+
+
+def test_length_limit_is_256_characters_inclusive() -> None:
+    longest = "1.2.3-" + "a" * 250  # 256 characters: npm's MAX_LENGTH, still valid
+    assert Version.parse(longest).prerelease == ("a" * 250,)
+    with pytest.raises(ValueError, match="longer than 256"):
+        Version.parse(longest + "a")
+
+
+def test_numeric_prerelease_identifiers_below_max_safe_integer_become_numbers() -> None:
+    # npm: ``num >= 0 && num < MAX_SAFE_INTEGER``; MAX_SAFE_INTEGER itself stays a string.
+    assert Version.parse("1.2.3-9007199254740990").prerelease == (9007199254740990,)
+    assert Version.parse("1.2.3-9007199254740991").prerelease == ("9007199254740991",)
