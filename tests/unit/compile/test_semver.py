@@ -168,7 +168,9 @@ def test_issue_13_ranges(rng: str, version: str, ok: bool) -> None:
     assert Range.parse(rng).test(version) is ok
 
 
-@pytest.mark.parametrize("bad", ["1.x.5", "x.1", ">01.02.03", "^^1", ">=x.y.z.w", "1.2.3.4.5", "abc"])
+@pytest.mark.parametrize("bad", ["1.x.5", "x.1", ">01.02.03", "^^1", ">=x.y.z.w", "1.2.3.4.5", "abc",
+                                 # npm drops the first star only: "*" is left and refused.
+                                 "**", ">=**", "1.2.3 **"])
 def test_ranges_npm_rejects_are_refused_naming_the_comparator(bad: str) -> None:
     with pytest.raises(ValueError, match=r"invalid version range .*is not a valid comparator"):
         Range.parse(bad)
@@ -201,7 +203,7 @@ def test_only_loose_rows_are_left_out() -> None:
     ("~1.2.3-rc.1", ">=1.2.3-rc.1 <1.3.0-0"), ("^0.0.3-rc.1", ">=0.0.3-rc.1 <0.0.4-0"),
     (">1.2.3", ">1.2.3"), ("<=1.2.3", "<=1.2.3"), (">1", ">=2.0.0"), (">1.2", ">=1.3.0"),
     ("<=1", "<2.0.0-0"), ("<=1.2", "<1.3.0-0"), ("<1.2", "<1.2.0-0"), (">=1.2", ">=1.2.0"),
-    ("1.2.3 - 2", ">=1.2.3 <3.0.0-0"), ("1.2 - 2.3", ">=1.2.0 <2.4.0-0"), ("1.2.3 - 2.3.4-rc.1", ">=1.2.3 <=2.3.4-rc.1"),
+    ("1.2.3 - 2", ">=1.2.3 <3.0.0-0"), ("1.2 - 2.3", ">=1.2.0 <2.4.0-0"), ("* *", ""), ("1.2.3 - 2.3.4-rc.1", ">=1.2.3 <=2.3.4-rc.1"),
 ])
 def test_desugared_bounds(rng: str, canonical: str) -> None:
     assert str(Range.parse(rng)) == canonical
