@@ -170,7 +170,9 @@ def test_issue_13_ranges(rng: str, version: str, ok: bool) -> None:
 
 @pytest.mark.parametrize("bad", ["1.x.5", "x.1", ">01.02.03", "^^1", ">=x.y.z.w", "1.2.3.4.5", "abc",
                                  # npm drops the first star only: "*" is left and refused.
-                                 "**", ">=**", "1.2.3 **"])
+                                 "**", ">=**", "1.2.3 **",
+                                 # Python whitespace that JavaScript's \s is not: no separator.
+                                 "1.2.3\x85", ">=1.2.3\x1c<2.0.0"])
 def test_ranges_npm_rejects_are_refused_naming_the_comparator(bad: str) -> None:
     with pytest.raises(ValueError, match=r"invalid version range .*is not a valid comparator"):
         Range.parse(bad)
