@@ -33,7 +33,11 @@ EXTRA_VERSIONS = ["1.2.3", "0.7.2", "1.0.1", "1.2.8", "1.2.3-beta", "1.0.0-alpha
                   "2.0.0-rc.1", "2.0.0-rc.2", "0.0.1-rc.2", "0.0.2-rc.1", "1.2.3-beta.3", "1.2.3-alpha.2",
                   "1.2.4-alpha.1", "1.2.5-beta", "2.3.4", "2.3.5-0", "1.2.3-rc.0", "1.2.3-rc.1"]
 FIXTURES = ["range-include", "range-exclude", "range-parse", "comparisons", "equality",
-            "valid-versions", "invalid-versions"]
+            "valid-versions", "invalid-versions",
+            # [range, version] pairs for gtr/ltr, which cfgc does not have: their ranges and
+            # versions widen the oracle, and a version above or below a range never satisfies it.
+            "version-gt-range", "version-lt-range", "version-not-gt-range", "version-not-lt-range"]
+_PAIRS = FIXTURES[:2] + FIXTURES[7:]  # the fixtures whose rows are [range, version, options]
 
 _JS = r"""
 const path = require('path')
@@ -62,7 +66,8 @@ const valid = require(path.join(root, 'functions', 'valid'))
 const Range = require(path.join(root, 'classes', 'range'))
 const strict = r => !r[2].loose
 const ranges = new Map()
-for (const name of ['range-include', 'range-exclude', 'range-parse']) {
+const pairs = JSON.parse(process.argv[5])
+for (const name of [...pairs.slice(0, 2), 'range-parse', ...pairs.slice(2)]) {
   for (const r of out[name].filter(strict)) {
     ranges.set(JSON.stringify([r[0], !!r[2].includePrerelease]), r)
   }
@@ -70,7 +75,7 @@ for (const name of ['range-include', 'range-exclude', 'range-parse']) {
 // cfgc issue 13: ranges cfgc used to get wrong, checked against the same oracle.
 for (const r of JSON.parse(process.argv[3])) ranges.set(JSON.stringify([r, false]), [r, null, {}])
 const versions = new Set(JSON.parse(process.argv[4]))
-for (const name of ['range-include', 'range-exclude']) {
+for (const name of pairs) {
   for (const r of out[name]) if (typeof r[1] === 'string' && valid(r[1])) versions.add(r[1])
 }
 for (const name of ['comparisons', 'equality']) {
@@ -94,7 +99,7 @@ def main(argv: list[str]) -> int:
         return 2
     src = Path(argv[1])
     data = json.loads(subprocess.run(["node", "-e", _JS, str(src), json.dumps(FIXTURES),
-                                      json.dumps(EXTRA_RANGES), json.dumps(EXTRA_VERSIONS)],
+                                      json.dumps(EXTRA_RANGES), json.dumps(EXTRA_VERSIONS), json.dumps(_PAIRS)],
                                      check=True, capture_output=True, text=True).stdout)
     OUT.mkdir(parents=True, exist_ok=True)
     for name, rows in data.items():

@@ -80,6 +80,14 @@ def test_range_exclude(rng: str, version: Any, opts: dict[str, bool]) -> None:
     assert not r.test(_js(version))
 
 
+@pytest.mark.parametrize(("rng", "version", "opts"), _rows("version-gt-range") + _rows("version-lt-range"))
+def test_a_version_above_or_below_a_range_does_not_satisfy_it(rng: str, version: str, opts: dict[str, bool]) -> None:
+    """node-semver's gtr/ltr fixtures: cfgc has neither, but such a version is outside the range."""
+    assert Version.parse(version)
+    assert not Range.parse(rng, _inc(opts)).test(version)
+    assert not satisfies(version, rng, _inc(opts))
+
+
 @pytest.mark.parametrize(("rng", "expect", "opts"), _rows("range-parse"))
 def test_range_parse(rng: str, expect: str | None, opts: dict[str, bool]) -> None:
     if expect is None:
@@ -160,7 +168,11 @@ def test_issue_13_ranges(rng: str, version: str, ok: bool) -> None:
     assert Range.parse(rng).test(version) is ok
 
 
-@pytest.mark.parametrize("bad", ["1.x.5", "x.1", ">01.02.03", "^^1", ">=x.y.z.w", "1.2.3.4.5", "abc"])
+@pytest.mark.parametrize("bad", ["1.x.5", "x.1", ">01.02.03", "^^1", ">=x.y.z.w", "1.2.3.4.5", "abc",
+                                 # npm drops the first star only: "*" is left and refused.
+                                 "**", ">=**", "1.2.3 **",
+                                 # Python whitespace that JavaScript's \s is not: no separator.
+                                 "1.2.3\x85", ">=1.2.3\x1c<2.0.0"])
 def test_ranges_npm_rejects_are_refused_naming_the_comparator(bad: str) -> None:
     with pytest.raises(ValueError, match=r"invalid version range .*is not a valid comparator"):
         Range.parse(bad)
@@ -180,8 +192,8 @@ def test_huge_numeric_prerelease_identifiers_compare_as_javascript_numbers() -> 
 
 
 def test_only_loose_rows_are_left_out() -> None:
-    """72 rows use ``loose`` (documented as unsupported); nothing else is left out."""
-    assert sum(LEFT_OUT.values()) == 72, LEFT_OUT
+    """80 rows use ``loose`` (documented as unsupported); nothing else is left out."""
+    assert sum(LEFT_OUT.values()) == 80, LEFT_OUT
 
 
 # --- Bounds pinned by mutation testing (scripts/mutation.sh semver), each npm's answer ---
@@ -193,7 +205,7 @@ def test_only_loose_rows_are_left_out() -> None:
     ("~1.2.3-rc.1", ">=1.2.3-rc.1 <1.3.0-0"), ("^0.0.3-rc.1", ">=0.0.3-rc.1 <0.0.4-0"),
     (">1.2.3", ">1.2.3"), ("<=1.2.3", "<=1.2.3"), (">1", ">=2.0.0"), (">1.2", ">=1.3.0"),
     ("<=1", "<2.0.0-0"), ("<=1.2", "<1.3.0-0"), ("<1.2", "<1.2.0-0"), (">=1.2", ">=1.2.0"),
-    ("1.2.3 - 2", ">=1.2.3 <3.0.0-0"), ("1.2 - 2.3", ">=1.2.0 <2.4.0-0"), ("1.2.3 - 2.3.4-rc.1", ">=1.2.3 <=2.3.4-rc.1"),
+    ("1.2.3 - 2", ">=1.2.3 <3.0.0-0"), ("1.2 - 2.3", ">=1.2.0 <2.4.0-0"), ("* *", ""), ("1.2.3 - 2.3.4-rc.1", ">=1.2.3 <=2.3.4-rc.1"),
 ])
 def test_desugared_bounds(rng: str, canonical: str) -> None:
     assert str(Range.parse(rng)) == canonical
@@ -202,6 +214,8 @@ def test_desugared_bounds(rng: str, canonical: str) -> None:
 @pytest.mark.parametrize(("rng", "canonical"), [
     ("^1.2", ">=1.2.0-0 <2.0.0-0"), ("~1", ">=1.0.0-0 <2.0.0-0"), ("1.2.3 - 1.2.4", ">=1.2.3-0 <1.2.5-0"),
     ("1.x", ">=1.0.0-0 <2.0.0-0"), ("*", ""), ("1 - 2.x", ">=1.0.0-0 <3.0.0-0"),
+    # A pre-release bound of a hyphen range is kept as written, not given another "-0".
+    ("1.2.3-pre - 2", ">=1.2.3-pre <3.0.0-0"), ("1.2.3 - 2.3.4-rc.1", ">=1.2.3-0 <=2.3.4-rc.1"),
 ])
 def test_desugared_bounds_with_prereleases(rng: str, canonical: str) -> None:
     assert str(Range.parse(rng, include_prerelease=True)) == canonical
@@ -257,3 +271,34 @@ def test_non_strings_are_refused() -> None:
         Version.parse(1)  # type: ignore[arg-type]
     assert not satisfies("1.2.3", "%%%") and max_satisfying(["1.2.3"], "%%%") is None
     assert not Range.parse("*").test("") and not Range.parse("*").test("nope")
+
+
+def test_defaults_exclude_prereleases() -> None:
+    """satisfies and max_satisfying without the option, as npm's defaults."""
+    assert not satisfies("1.5.0-rc.1", "^1.0.0")
+    assert max_satisfying(["1.5.0-rc.1", "1.4.0"], "^1.0.0") == "1.4.0"
+
+
+def test_best_picks_the_first_of_equal_versions() -> None:
+    a, b = Version.parse("1.2.3+a"), Version.parse("1.2.3+b")
+    best = Range.parse("1.2.3").best([a, b])
+    assert best is not None and best.build == ("a",)
+
+
+def test_distinct_versions_hash_apart() -> None:
+    """Versions key dicts and sets (selection, caches): equal hashes for all would make them linear."""
+    texts = [f"{M}.{m}.{p}" for M in range(4) for m in range(4) for p in range(4)] + ["1.2.3-rc.1", "1.2.3-rc.2"]
+    assert len({hash(Version.parse(t)) for t in texts}) == len(texts)
+
+
+def test_length_limit_is_256_characters_inclusive() -> None:
+    longest = "1.2.3-" + "a" * 250  # 256 characters: npm's MAX_LENGTH, still valid
+    assert Version.parse(longest).prerelease == ("a" * 250,)
+    with pytest.raises(ValueError, match="longer than 256"):
+        Version.parse(longest + "a")
+
+
+def test_numeric_prerelease_identifiers_below_max_safe_integer_become_numbers() -> None:
+    # npm: ``num >= 0 && num < MAX_SAFE_INTEGER``; MAX_SAFE_INTEGER itself stays a string.
+    assert Version.parse("1.2.3-9007199254740990").prerelease == (9007199254740990,)
+    assert Version.parse("1.2.3-9007199254740991").prerelease == ("9007199254740991",)
