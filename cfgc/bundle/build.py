@@ -28,7 +28,7 @@ from cfgc.bundle.outdir import exclusive
 from cfgc.bundle.pipeline import PipelineResult
 from cfgc.compile.compiler import Compiler
 from cfgc.repo.inputs import record_reads
-from cfgc.repo.sources import Source
+from cfgc.repo.sources import DirSource, Source
 
 if TYPE_CHECKING:
     from cfgc.bundle.cache import BuildCache
@@ -76,7 +76,11 @@ def build_bundle(
     out = out.resolve()
     # Fail before any work when a layer is in OUT (a build would read its own last output).
     _refuse_own_files({p for spec in compiler.specs(select) for p in spec.layers}, source, out, key_files)
+    from cfgc.bundle.outrecord import global_digests, record
+
+    recording = cache is not None and not signers and isinstance(source, DirSource)
     with exclusive(out):
+        globals_ = global_digests(compiler) if recording else None
         staging = open_staging(out)
         try:
             result = pipeline.run(
@@ -102,6 +106,8 @@ def build_bundle(
                 _refuse_own_files(inputs, source, out, key_files)
                 sign_bundle(staging, list(signers), inputs=inputs)
             swap_into(staging, out)
+            # The state the next build into OUT updates in place from (cfgc.bundle.incremental).
+            record(source, compiler, select, result, out, cache, globals_, manifest, digest)
         except BaseException as e:
             shutil.rmtree(staging, ignore_errors=True)
             env = environment_error(e, _as_out(e, staging, out))

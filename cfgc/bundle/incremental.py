@@ -1,0 +1,282 @@
+"""In-place rebuilds: a build into the ``OUT`` the last build wrote does work proportional to the change.
+
+Under the lock of ``OUT``, with the state the last build left (:mod:`cfgc.bundle.outstate`):
+
+1. check that nothing global changed (toolchain, the repo's file list, cfgc.yaml,
+   schemas, prompts, SOPS files) and that ``OUT`` is still what cfgc wrote
+   (manifest hashed; every other file and folder by stat, a file whose stat
+   changed hashed against the manifest; all hashed with ``verify_out``);
+2. stat every layer file; read and hash only those whose stat changed;
+3. the targets a changed file reaches (and those that had warnings) are
+   compiled, validated and written into ``.OUT.commit/`` with the new
+   manifest, before ``OUT`` is touched;
+4. the changed files are renamed into ``OUT``, manifest last, under the
+   commit journal (:mod:`cfgc.bundle.journal`).
+
+Anything else returns None and the caller runs the full staged build and swap.
+The manifest is assembled by the same code as a full build, from the entries
+of the verified old manifest and the new outputs, so the bytes are those of a
+clean build.  Nothing here imports the compiler, YAML or JSON Schema unless a
+target must be compiled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from cfgc.bundle import outstate
+from cfgc.bundle.journal import commit, open_commit
+from cfgc.bundle.manifest import MANIFEST, listed_files
+from cfgc.bundle.outdir import exclusive
+from cfgc.repo.sources import DirSource, Source
+
+if TYPE_CHECKING:
+    from cfgc.base.diagnostics import Diagnostic
+    from cfgc.bundle.cache import BuildCache
+    from cfgc.repo.sources import SourceInfo
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class InPlace:
+    """What an in-place build did; ``digest`` is None when findings stopped it (OUT untouched)."""
+
+    names: tuple[str, ...]
+    digest: str | None
+    diagnostics: tuple[Diagnostic, ...]
+    cache_hits: int
+    unchanged: bool
+
+
+@dataclass(frozen=True)
+class _Plan:
+    files: list[list[str]]  # the state's file entries, refreshed
+    bundle: dict[str, str]  # the state's bundle stamps, refreshed
+    changed: set[int]
+    manifest: dict[str, Any] | None  # parsed when a check needed it
+    raw: bytes
+    info: SourceInfo
+
+
+def build_in_place(
+    source: Source, out: Path, *, select: str | None, cache_root: Path, key: bytes,
+    open_cache: Callable[[], BuildCache | None], jobs: int | None = None,
+    progress: Progress | None = None, verify_out: bool = False,
+) -> InPlace | None:
+    """Update ``out`` in place if the last build into it allows; None: do a full build."""
+    if not isinstance(source, DirSource):
+        return None
+    out = out.resolve()
+    with exclusive(out):
+        state = outstate.load(cache_root, out, key)
+        if state is None:
+            return None
+        plan = _plan(source, out, state, select, verify_out)
+        if plan is None:
+            return None
+        reached = {i for i in plan.changed}
+        affected = sorted({n for n, layers in state.targets.items() if reached.intersection(layers)}
+                          | set(state.warned)) if reached or state.warned else []
+        info = _info_json(plan.info)
+        if not affected and info == state.source:
+            if plan.files != state.files or plan.bundle != state.bundle:
+                outstate.save(cache_root, out, key, _replace(state, files=plan.files, bundle=plan.bundle))
+            return InPlace(tuple(sorted(state.targets)), state.manifest, (), len(state.targets), True)
+        if 2 * len(affected) > len(state.targets):
+            return None  # most targets change: a fresh directory and one swap cost less
+        manifest = plan.manifest if plan.manifest is not None else orjson.loads(plan.raw)
+        return _update(source, out, state, plan, manifest, affected, cache_root, key, open_cache, jobs, progress)
+
+
+def _replace(state: outstate.OutState, **changes: Any) -> outstate.OutState:
+    return outstate.OutState(**{**state.to_json(), **changes})
+
+
+def _info_json(info: SourceInfo) -> dict[str, Any]:
+    return {"repo_url": info.repo_url, "ref": info.ref, "commit": info.commit, "commit_time": info.commit_time,
+            "dirty": info.dirty, "path": info.subdir}
+
+
+def _plan(source: DirSource, out: Path, state: outstate.OutState, select: str | None, verify: bool) -> _Plan | None:
+    root = str(source.root.resolve())
+    if (state.out, state.root, state.select) != (str(out), root, select) or state.toolchain != outstate.toolchain():
+        return None
+    if outstate.listing_digest(source.files()) != state.listing:
+        return None  # a file was added or removed: targets and layers may differ
+    for path, hexdigest in state.globals.items():
+        try:
+            if hashlib.sha256(source.read(path)).hexdigest() != hexdigest:
+                return None
+        except Exception:  # noqa: BLE001 - unreadable now: the full build reports it properly
+            return None
+    racy = outstate.racy_after()
+    files = [list(e) for e in state.files]
+    changed: set[int] = set()
+    for i, path in enumerate(state.paths):
+        st = os.stat(os.path.join(root, path))
+        old_stamp, old_hex = files[i]
+        if old_stamp and old_stamp == outstate.stamp(st, 0):
+            continue
+        data, st = source.read_stat(path)
+        hexdigest = hashlib.sha256(data).hexdigest()
+        if hexdigest != old_hex:
+            changed.add(i)
+            source.keep(path, data)  # the compile reads exactly the bytes hashed here
+        files[i] = [outstate.stamp(st, racy), hexdigest]
+    checked = _check_out(out, state, racy, verify)
+    if checked is None:
+        return None
+    bundle, manifest, raw = checked
+    return _Plan(files, bundle, changed, manifest, raw, source.info())
+
+
+def _check_out(
+    out: Path, state: outstate.OutState, racy: int, verify: bool
+) -> tuple[dict[str, str], dict[str, Any] | None, bytes] | None:
+    """OUT's refreshed stamps if it still holds what the state says cfgc wrote, else None."""
+    try:
+        with open(os.path.join(out, MANIFEST), "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    if "sha256:" + hashlib.sha256(raw).hexdigest() != state.manifest:
+        return None
+    manifest: dict[str, Any] | None = None
+    expected: dict[str, Any] = {}
+    bundle = dict(state.bundle)
+    try:
+        for rel, old in state.bundle.items():
+            if rel == MANIFEST:
+                continue
+            st = os.lstat(os.path.join(out, rel))
+            if old and old == outstate.stamp(st, 0) and not verify:
+                continue
+            if manifest is None:
+                manifest = orjson.loads(raw)
+                expected = {p: e for p, _, e in listed_files(manifest)}
+            entry = expected.get(rel)
+            if entry is None or not _matches(os.path.join(out, rel), entry):
+                return None
+            bundle[rel] = outstate.stamp(st, racy)
+        if not _same_folders(out, state, verify):
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return bundle, manifest, raw
+
+
+def _matches(path: str, entry: Any) -> bool:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        data = os.read(fd, int(entry["size"]) + 1)
+    finally:
+        os.close(fd)
+    return bool(len(data) == entry["size"] and "sha256:" + hashlib.sha256(data).hexdigest() == entry["digest"])
+
+
+def _same_folders(out: Path, state: outstate.OutState, verify: bool) -> bool:
+    """Every folder of OUT holds exactly the entries cfgc wrote (listed when its mtime moved)."""
+    children: dict[str, set[str]] | None = None
+    for rel, mtime in state.dirs.items():
+        st = os.lstat(os.path.join(out, rel))
+        if mtime >= 0 and st.st_mtime_ns == mtime and not verify:
+            continue
+        if children is None:
+            children = {}
+            for p in (*state.bundle, *state.dirs):
+                if p:
+                    parent, _, name = p.rpartition("/")
+                    children.setdefault(parent, set()).add(name)
+        if set(os.listdir(os.path.join(out, rel))) != children.get(rel, set()):
+            return False
+    return True
+
+
+def _update(
+    source: DirSource, out: Path, state: outstate.OutState, plan: _Plan, manifest: dict[str, Any],
+    affected: list[str], cache_root: Path, key: bytes, open_cache: Callable[[], BuildCache | None],
+    jobs: int | None, progress: Progress | None,
+) -> InPlace:
+    from cfgc.base.canonical import canonical_json, sha256_digest
+    from cfgc.bundle import pipeline
+    from cfgc.bundle.layout import TargetOutput, assemble, target_path, write_file
+    from cfgc.compile.compiler import Compiler
+    from cfgc.repo.hierarchy import TargetSpec
+
+    entries = manifest["targets"]
+    specs = [TargetSpec(n, tuple((v, entries[n]["vars"][v]) for v in state.varnames),
+                        tuple(state.paths[i] for i in state.targets[n])) for n in affected]
+    cache = open_cache()
+    if cache is not None:
+        cache.retain_all()  # the unaffected targets' entries stay: this build did not look them up
+    compiler = Compiler(source)
+    cdir = open_commit(out)
+    try:
+        result = pipeline.run(compiler, None, staging=cdir, cache=cache, jobs=jobs, progress=progress, specs=specs)
+        built = {o.name: o for o in result.outputs}
+        unaffected = len(state.targets) - len(affected)
+        names = tuple(sorted(set(state.targets) - set(affected) | set(built)))
+        if not result.ok:
+            shutil.rmtree(cdir, ignore_errors=True)
+            return InPlace(names, None, result.diagnostics, result.cache_hits + unaffected, False)
+        outputs = [built.get(n) or TargetOutput(n, e["vars"], e["digest"], e["size"], tuple(e.get("prompts", ())),
+                                                tuple(e.get("secrets", ()))) for n, e in entries.items()]
+        used = {f for o in outputs for f in o.secrets}
+        secret_files = {f: result.secret_files.get(f) or source.read(f) for f in used}
+        new, files = assemble(outputs, result.prompts, compiler.schema_entries(), plan.info, secret_files)
+        old = {p: e["digest"] for p, _, e in listed_files(manifest)}
+        moves = [target_path(n) for n in sorted(built) if built[n].digest != entries[n]["digest"]]
+        for f in files:
+            if old.get(f.path) != sha256_digest(f.data):
+                write_file(cdir, f.path, f.data)
+                moves.append(f.path)
+        listed = {p for p, _, _ in listed_files(new)}
+        deletes = sorted(p for p in old if p not in listed)
+        data = canonical_json(new)
+        digest = sha256_digest(data)
+        if digest != state.manifest:
+            write_file(cdir, MANIFEST, data)
+            moves.append(MANIFEST)
+        commit(out, moves, deletes)
+    except BaseException:
+        shutil.rmtree(cdir, ignore_errors=True) if not (cdir / "journal.json").exists() else None
+        raise
+    _save_after(out, state, plan, new, digest, moves, deletes, result.diagnostics, affected, cache_root, key)
+    return InPlace(names, digest, result.diagnostics, result.cache_hits + unaffected, digest == state.manifest)
+
+
+def _save_after(
+    out: Path, state: outstate.OutState, plan: _Plan, manifest: dict[str, Any], digest: str,
+    moves: list[str], deletes: list[str], diags: tuple[Diagnostic, ...], affected: list[str],
+    cache_root: Path, key: bytes,
+) -> None:
+    if any(not d.targets for d in diags):
+        outstate.forget(cache_root, out)  # findings not tied to a target: the next build is a full one
+        return
+    racy = outstate.racy_after()
+    bundle, dirs = dict(plan.bundle), dict(state.dirs)
+    for rel in deletes:
+        bundle.pop(rel, None)
+    for rel in moves:
+        bundle[rel] = outstate.stamp(os.lstat(os.path.join(out, rel)), racy)
+    for rel in {p.rpartition("/")[0] for p in (*moves, *deletes)}:
+        parts = rel.split("/") if rel else []
+        for n in range(len(parts), -1, -1):
+            folder = "/".join(parts[:n])
+            try:
+                dirs[folder] = outstate.dir_stamp(os.stat(os.path.join(out, folder)), racy)
+            except FileNotFoundError:
+                dirs.pop(folder, None)
+    warned = (set(state.warned) - set(affected)) | {t for d in diags for t in d.targets}
+    outstate.save(cache_root, out, key, _replace(
+        state, files=plan.files, bundle=bundle, dirs=dirs, manifest=digest, source=manifest["source"],
+        warned=sorted(warned)))
