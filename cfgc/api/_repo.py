@@ -139,7 +139,6 @@ def build_bundle(repo: PathArg | None, out: PathArg, *, ref: str | None = None, 
     :class:`~cfgc.base.errors.CfgcError` subclasses too.
     """
     from cfgc.base.errors import InvalidConfig
-    from cfgc.bundle.build import build_bundle as write_bundle
     from cfgc.repo.sources import open_source
 
     signers = []
@@ -155,6 +154,8 @@ def build_bundle(repo: PathArg | None, out: PathArg, *, ref: str | None = None, 
                 raise InvalidConfig(fast.diagnostics, fast.names)
             return BuildResult(Path(out), fast.digest, fast.names, fast.diagnostics, fast.cache_hits,
                                unchanged=fast.unchanged)
+    from cfgc.bundle.build import build_bundle as write_bundle
+
     done = write_bundle(
         source, Path(out), select=targets, signers=signers, key_files=[Path(sign_key)] if sign_key else [],
         cache=_open_cache(source, cache, warn), jobs=jobs, progress=progress,

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from cfgc.bundle import outstate
-from cfgc.bundle.journal import commit, open_commit
+from cfgc.bundle.journal import JOURNAL, commit, open_commit
 from cfgc.bundle.manifest import MANIFEST, listed_files
 from cfgc.bundle.outdir import exclusive
 from cfgc.repo.sources import DirSource, Source
@@ -41,6 +41,7 @@ from cfgc.repo.sources import DirSource, Source
 if TYPE_CHECKING:
     from cfgc.base.diagnostics import Diagnostic
     from cfgc.bundle.cache import BuildCache
+    from cfgc.repo.hierarchy import TargetSpec
     from cfgc.repo.sources import SourceInfo
 
 Progress = Callable[[int, int], None]
@@ -88,13 +89,21 @@ def build_in_place(
                           | set(state.warned)) if reached or state.warned else []
         info = _info_json(plan.info)
         if not affected and info == state.source:
-            if plan.files != state.files or plan.bundle != state.bundle:
+            if plan.files is not state.files or plan.bundle is not state.bundle:
                 outstate.save(cache_root, out, key, _replace(state, files=plan.files, bundle=plan.bundle))
             return InPlace(tuple(sorted(state.targets)), state.manifest, (), len(state.targets), True)
         if 2 * len(affected) > len(state.targets):
             return None  # most targets change: a fresh directory and one swap cost less
         manifest = plan.manifest if plan.manifest is not None else orjson.loads(plan.raw)
-        return _update(source, out, state, plan, manifest, affected, cache_root, key, open_cache, jobs, progress)
+        from cfgc.repo.hierarchy import TargetSpec
+
+        entries = manifest["targets"]
+        try:
+            specs = [TargetSpec(n, tuple((v, entries[n]["vars"][v]) for v in state.varnames),
+                                tuple(state.paths[i] for i in state.targets[n])) for n in affected]
+        except (IndexError, KeyError, TypeError):
+            return None  # a state that does not fit the manifest: build it whole
+        return _update(source, out, state, plan, manifest, specs, cache_root, key, open_cache, jobs, progress)
 
 
 def _replace(state: outstate.OutState, **changes: Any) -> outstate.OutState:
@@ -119,18 +128,22 @@ def _plan(source: DirSource, out: Path, state: outstate.OutState, select: str | 
         except Exception:  # noqa: BLE001 - unreadable now: the full build reports it properly
             return None
     racy = outstate.racy_after()
-    files = [list(e) for e in state.files]
+    files = state.files
     changed: set[int] = set()
+    stat = os.stat
     for i, path in enumerate(state.paths):
-        st = os.stat(os.path.join(root, path))
+        st = stat(f"{root}/{path}")
         old_stamp, old_hex = files[i]
-        if old_stamp and old_stamp == outstate.stamp(st, 0):
+        # The stamp inline: this runs for every layer file of the repo.
+        if old_stamp == f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}":
             continue
         data, st = source.read_stat(path)
         hexdigest = hashlib.sha256(data).hexdigest()
         if hexdigest != old_hex:
             changed.add(i)
             source.keep(path, data)  # the compile reads exactly the bytes hashed here
+        if files is state.files:
+            files = [list(e) for e in state.files]
         files[i] = [outstate.stamp(st, racy), hexdigest]
     checked = _check_out(out, state, racy, verify)
     if checked is None:
@@ -152,26 +165,27 @@ def _check_out(
         return None
     manifest: dict[str, Any] | None = None
     expected: dict[str, Any] = {}
-    bundle = dict(state.bundle)
+    bundle = dict(state.bundle)  # a copy: cheap next to the stats below
+    lstat, base = os.lstat, str(out)
     try:
         for rel, old in state.bundle.items():
             if rel == MANIFEST:
                 continue
-            st = os.lstat(os.path.join(out, rel))
-            if old and old == outstate.stamp(st, 0) and not verify:
+            st = lstat(f"{base}/{rel}")
+            if old == f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}" and not verify:
                 continue
             if manifest is None:
                 manifest = orjson.loads(raw)
                 expected = {p: e for p, _, e in listed_files(manifest)}
             entry = expected.get(rel)
-            if entry is None or not _matches(os.path.join(out, rel), entry):
+            if entry is None or not _matches(f"{base}/{rel}", entry):
                 return None
             bundle[rel] = outstate.stamp(st, racy)
         if not _same_folders(out, state, verify):
             return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return bundle, manifest, raw
+    return (bundle if bundle != state.bundle else state.bundle), manifest, raw
 
 
 def _matches(path: str, entry: Any) -> bool:
@@ -203,18 +217,16 @@ def _same_folders(out: Path, state: outstate.OutState, verify: bool) -> bool:
 
 def _update(
     source: DirSource, out: Path, state: outstate.OutState, plan: _Plan, manifest: dict[str, Any],
-    affected: list[str], cache_root: Path, key: bytes, open_cache: Callable[[], BuildCache | None],
+    specs: list[TargetSpec], cache_root: Path, key: bytes, open_cache: Callable[[], BuildCache | None],
     jobs: int | None, progress: Progress | None,
 ) -> InPlace:
     from cfgc.base.canonical import canonical_json, sha256_digest
     from cfgc.bundle import pipeline
     from cfgc.bundle.layout import TargetOutput, assemble, target_path, write_file
     from cfgc.compile.compiler import Compiler
-    from cfgc.repo.hierarchy import TargetSpec
 
     entries = manifest["targets"]
-    specs = [TargetSpec(n, tuple((v, entries[n]["vars"][v]) for v in state.varnames),
-                        tuple(state.paths[i] for i in state.targets[n])) for n in affected]
+    affected = [s.name for s in specs]
     cache = open_cache()
     if cache is not None:
         cache.retain_all()  # the unaffected targets' entries stay: this build did not look them up
@@ -248,7 +260,8 @@ def _update(
             moves.append(MANIFEST)
         commit(out, moves, deletes)
     except BaseException:
-        shutil.rmtree(cdir, ignore_errors=True) if not (cdir / "journal.json").exists() else None
+        if not (cdir / JOURNAL).exists():  # renames never started: OUT is as it was
+            shutil.rmtree(cdir, ignore_errors=True)
         raise
     _save_after(out, state, plan, new, digest, moves, deletes, result.diagnostics, affected, cache_root, key)
     return InPlace(names, digest, result.diagnostics, result.cache_hits + unaffected, digest == state.manifest)

@@ -42,9 +42,9 @@ RACY_NS = 2_000_000_000  # as the build cache: a change this recent may repeat w
 _LIBRARIES = ("yaml", "jinja2", "jsonschema_rs", "jsonschema", "orjson", "yaml_rs")
 
 
-def stamp(st: os.stat_result, racy_after: int) -> str:
-    """A file's stat stamp, or "" when it changed too recently to be trusted by stat."""
-    if max(st.st_mtime_ns, st.st_ctime_ns) >= racy_after:
+def stamp(st: os.stat_result, racy_after: int | None = None) -> str:
+    """A file's stat stamp, or "" when it changed after ``racy_after`` (too recently to be trusted by stat)."""
+    if racy_after is not None and max(st.st_mtime_ns, st.st_ctime_ns) >= racy_after:
         return ""
     return f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}"
 
@@ -135,7 +135,8 @@ def load(cache_root: Path, out: Path, key: bytes) -> OutState | None:
 
 
 def _well_formed(s: OutState) -> bool:
-    # Authenticated, so written by cfgc: still, never let a shape error become a crash.
+    # Authenticated, so written by cfgc: still, never let a shape error become a
+    # crash (layer indices are checked where they are used).
     return (
         isinstance(s.paths, list)
         and isinstance(s.files, list)
@@ -146,7 +147,6 @@ def _well_formed(s: OutState) -> bool:
         and isinstance(s.globals, dict)
         and isinstance(s.warned, list)
         and isinstance(s.varnames, list)
-        and all(isinstance(i, int) and 0 <= i < len(s.paths) for v in s.targets.values() for i in v)
     )
 
 
