@@ -74,12 +74,29 @@ def _fast(dumps: Any, value: Any) -> bytes | None:
         data: bytes = dumps(value, default=jsonable, option=_OPTIONS)
     except Exception:  # noqa: BLE001 - json decides, and raises what it always raised
         return None
-    if _EXPONENT.search(data) is not None or b"0.0000" in data:
+    if (_EXPONENT.search(data) is not None or b"0.0000" in data) and not _float_free(value):
+        # The marks also match inside strings (every hex digest of a manifest):
+        # only a float makes the two encoders differ.
         return None
     # orjson writes NaN and infinities as null: a null must be a real None.
     if b"null" in data and not _all_finite(value):
         return None
     return data
+
+
+def _float_free(value: Any) -> bool:
+    """``value`` holds only dicts, lists, strings, ints, bools and None (no float, nothing else)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is dict:
+            stack.extend(v.values())
+        elif t is list or t is tuple:
+            stack.extend(v)
+        elif not (v is None or t is str or t is int or t is bool):
+            return False
+    return True
 
 
 def _all_finite(value: Any) -> bool:

@@ -34,13 +34,16 @@ import orjson
 
 from cfgc.bundle import outstate
 from cfgc.bundle.journal import JOURNAL, commit, open_commit
-from cfgc.bundle.manifest import MANIFEST, listed_files
+from cfgc.bundle.manifest import MANIFEST, SECTIONS, listed_files
 from cfgc.bundle.outdir import exclusive
 from cfgc.repo.sources import DirSource, Source
 
 if TYPE_CHECKING:
     from cfgc.base.diagnostics import Diagnostic
     from cfgc.bundle.cache import BuildCache
+    from cfgc.bundle.layout import TargetOutput
+    from cfgc.bundle.pipeline import PipelineResult
+    from cfgc.compile.compiler import Compiler
     from cfgc.repo.hierarchy import TargetSpec
     from cfgc.repo.sources import SourceInfo
 
@@ -176,7 +179,7 @@ def _check_out(
                 continue
             if manifest is None:
                 manifest = orjson.loads(raw)
-                expected = {p: e for p, _, e in listed_files(manifest)}
+                expected = _by_path(manifest)
             entry = expected.get(rel)
             if entry is None or not _matches(f"{base}/{rel}", entry):
                 return None
@@ -186,6 +189,14 @@ def _check_out(
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return (bundle if bundle != state.bundle else state.bundle), manifest, raw
+
+
+def _by_path(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Each file a manifest cfgc wrote lists, by bundle path (names were checked when written)."""
+    found = {f"targets/{n}.json": e for n, e in manifest["targets"].items()}
+    for section in SECTIONS:
+        found.update((e["path"], e) for e in (manifest.get(section) or {}).values())
+    return found
 
 
 def _matches(path: str, entry: Any) -> bool:
@@ -222,7 +233,7 @@ def _update(
 ) -> InPlace:
     from cfgc.base.canonical import canonical_json, sha256_digest
     from cfgc.bundle import pipeline
-    from cfgc.bundle.layout import TargetOutput, assemble, target_path, write_file
+    from cfgc.bundle.layout import target_path, write_file
     from cfgc.compile.compiler import Compiler
 
     entries = manifest["targets"]
@@ -240,19 +251,10 @@ def _update(
         if not result.ok:
             shutil.rmtree(cdir, ignore_errors=True)
             return InPlace(names, None, result.diagnostics, result.cache_hits + unaffected, False)
-        outputs = [built.get(n) or TargetOutput(n, e["vars"], e["digest"], e["size"], tuple(e.get("prompts", ())),
-                                                tuple(e.get("secrets", ()))) for n, e in entries.items()]
-        used = {f for o in outputs for f in o.secrets}
-        secret_files = {f: result.secret_files.get(f) or source.read(f) for f in used}
-        new, files = assemble(outputs, result.prompts, compiler.schema_entries(), plan.info, secret_files)
-        old = {p: e["digest"] for p, _, e in listed_files(manifest)}
         moves = [target_path(n) for n in sorted(built) if built[n].digest != entries[n]["digest"]]
-        for f in files:
-            if old.get(f.path) != sha256_digest(f.data):
-                write_file(cdir, f.path, f.data)
-                moves.append(f.path)
-        listed = {p for p, _, _ in listed_files(new)}
-        deletes = sorted(p for p in old if p not in listed)
+        new, deletes = _patched(manifest, built, plan.info)
+        if new is None:  # a target's prompts or SOPS files changed: those sections are rebuilt whole
+            new, deletes = _reassembled(source, compiler, manifest, built, result, plan.info, cdir, moves)
         data = canonical_json(new)
         digest = sha256_digest(data)
         if digest != state.manifest:
@@ -265,6 +267,44 @@ def _update(
         raise
     _save_after(out, state, plan, new, digest, moves, deletes, result.diagnostics, affected, cache_root, key)
     return InPlace(names, digest, result.diagnostics, result.cache_hits + unaffected, digest == state.manifest)
+
+
+def _patched(
+    manifest: dict[str, Any], built: dict[str, TargetOutput], info: SourceInfo
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """The old manifest with the new targets' entries and source, when its other sections stay."""
+    from cfgc.bundle.layout import manifest_entry
+
+    targets = dict(manifest["targets"])
+    for name, out in built.items():
+        entry = manifest_entry(out)
+        old = targets[name]
+        if entry.get("prompts") != old.get("prompts") or entry.get("secrets") != old.get("secrets"):
+            return None, []
+        targets[name] = entry
+    return {**manifest, "targets": targets, "source": _info_json(info)}, []
+
+
+def _reassembled(
+    source: DirSource, compiler: Compiler, manifest: dict[str, Any], built: dict[str, TargetOutput],
+    result: PipelineResult, info: SourceInfo, cdir: Path, moves: list[str],
+) -> tuple[dict[str, Any], list[str]]:
+    """The manifest assembled as a full build does; prompt and SOPS files that change are staged."""
+    from cfgc.base.canonical import sha256_digest
+    from cfgc.bundle.layout import TargetOutput, assemble, write_file
+
+    outputs = [built.get(n) or TargetOutput(n, e["vars"], e["digest"], e["size"], tuple(e.get("prompts", ())),
+                                            tuple(e.get("secrets", ()))) for n, e in manifest["targets"].items()]
+    used = {f for o in outputs for f in o.secrets}
+    secret_files = {f: result.secret_files.get(f) or source.read(f) for f in used}
+    new, files = assemble(outputs, result.prompts, compiler.schema_entries(), info, secret_files)
+    old = {p: e["digest"] for p, _, e in listed_files(manifest)}
+    for f in files:
+        if old.get(f.path) != sha256_digest(f.data):
+            write_file(cdir, f.path, f.data)
+            moves.append(f.path)
+    listed = {p for p, _, _ in listed_files(new)}
+    return new, sorted(p for p in old if p not in listed)
 
 
 def _save_after(
