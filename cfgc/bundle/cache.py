@@ -153,6 +153,11 @@ class BuildCache:
         hit = file_entry(self._files.get(path))
         return (hit[0] if hit is not None and hit[1] == digest else ""), digest
 
+    def known(self, path: str, hexdigest: str) -> None:
+        """Take ``hexdigest`` as the sha256 of the working-tree file ``path`` for this build
+        (an in-place build has just stat-checked or hashed it, and kept its bytes)."""
+        self._digests[path] = hexdigest
+
     def retain_all(self) -> None:
         """Keep every entry on :meth:`save`, also those this build did not use (an in-place
         build looks up only the targets it compiles)."""

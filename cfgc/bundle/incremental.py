@@ -32,18 +32,17 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from cfgc.base.errors import CfgcError
 from cfgc.bundle import outstate
+from cfgc.bundle.inplace import info_json, patched, reassembled, replace_state, save_after
 from cfgc.bundle.journal import JOURNAL, commit, open_commit
-from cfgc.bundle.manifest import MANIFEST, SECTIONS, listed_files
+from cfgc.bundle.manifest import MANIFEST, SECTIONS
 from cfgc.bundle.outdir import exclusive
 from cfgc.repo.sources import DirSource, Source
 
 if TYPE_CHECKING:
     from cfgc.base.diagnostics import Diagnostic
     from cfgc.bundle.cache import BuildCache
-    from cfgc.bundle.layout import TargetOutput
-    from cfgc.bundle.pipeline import PipelineResult
-    from cfgc.compile.compiler import Compiler
     from cfgc.repo.hierarchy import TargetSpec
     from cfgc.repo.sources import SourceInfo
 
@@ -84,16 +83,19 @@ def build_in_place(
         state = outstate.load(cache_root, out, key)
         if state is None:
             return None
-        plan = _plan(source, out, state, select, verify_out)
+        try:
+            plan = _plan(source, out, state, select, verify_out)
+        except (OSError, CfgcError):  # a file vanished or turned odd meanwhile: the full build reports it
+            plan = None
         if plan is None:
             return None
         reached = {i for i in plan.changed}
         affected = sorted({n for n, layers in state.targets.items() if reached.intersection(layers)}
                           | set(state.warned)) if reached or state.warned else []
-        info = _info_json(plan.info)
+        info = info_json(plan.info)
         if not affected and info == state.source:
             if plan.files is not state.files or plan.bundle is not state.bundle:
-                outstate.save(cache_root, out, key, _replace(state, files=plan.files, bundle=plan.bundle))
+                outstate.save(cache_root, out, key, replace_state(state, files=plan.files, bundle=plan.bundle))
             return InPlace(tuple(sorted(state.targets)), state.manifest, (), len(state.targets), True)
         if 2 * len(affected) > len(state.targets):
             return None  # most targets change: a fresh directory and one swap cost less
@@ -107,15 +109,6 @@ def build_in_place(
         except (IndexError, KeyError, TypeError):
             return None  # a state that does not fit the manifest: build it whole
         return _update(source, out, state, plan, manifest, specs, cache_root, key, open_cache, jobs, progress)
-
-
-def _replace(state: outstate.OutState, **changes: Any) -> outstate.OutState:
-    return outstate.OutState(**{**state.to_json(), **changes})
-
-
-def _info_json(info: SourceInfo) -> dict[str, Any]:
-    return {"repo_url": info.repo_url, "ref": info.ref, "commit": info.commit, "commit_time": info.commit_time,
-            "dirty": info.dirty, "path": info.subdir}
 
 
 def _plan(source: DirSource, out: Path, state: outstate.OutState, select: str | None, verify: bool) -> _Plan | None:
@@ -241,6 +234,10 @@ def _update(
     cache = open_cache()
     if cache is not None:
         cache.retain_all()  # the unaffected targets' entries stay: this build did not look them up
+        index = {p: i for i, p in enumerate(state.paths)}
+        for spec in specs:  # digests this build just checked: the cache need not stat or read again
+            for p in spec.layers:
+                cache.known(p, plan.files[index[p]][1])
     compiler = Compiler(source)
     cdir = open_commit(out)
     try:
@@ -252,84 +249,24 @@ def _update(
             shutil.rmtree(cdir, ignore_errors=True)
             return InPlace(names, None, result.diagnostics, result.cache_hits + unaffected, False)
         moves = [target_path(n) for n in sorted(built) if built[n].digest != entries[n]["digest"]]
-        new, deletes = _patched(manifest, built, plan.info)
+        new, deletes = patched(manifest, built, plan.info)
         if new is None:  # a target's prompts or SOPS files changed: those sections are rebuilt whole
-            new, deletes = _reassembled(source, compiler, manifest, built, result, plan.info, cdir, moves)
+            new, deletes = reassembled(source, compiler, manifest, built, result, plan.info, cdir, moves)
         data = canonical_json(new)
         digest = sha256_digest(data)
         if digest != state.manifest:
             write_file(cdir, MANIFEST, data)
             moves.append(MANIFEST)
         commit(out, moves, deletes)
-    except BaseException:
+    except BaseException as e:
         if not (cdir / JOURNAL).exists():  # renames never started: OUT is as it was
             shutil.rmtree(cdir, ignore_errors=True)
+        from cfgc.base.errors import environment_error
+
+        # A half-done commit is finished by the next build or `cfgc verify` (the journal stays).
+        env = environment_error(e)
+        if env is not None:
+            raise env from None
         raise
-    _save_after(out, state, plan, new, digest, moves, deletes, result.diagnostics, affected, cache_root, key)
+    save_after(out, state, plan.files, plan.bundle, new, digest, moves, deletes, result.diagnostics, affected, cache_root, key)
     return InPlace(names, digest, result.diagnostics, result.cache_hits + unaffected, digest == state.manifest)
-
-
-def _patched(
-    manifest: dict[str, Any], built: dict[str, TargetOutput], info: SourceInfo
-) -> tuple[dict[str, Any] | None, list[str]]:
-    """The old manifest with the new targets' entries and source, when its other sections stay."""
-    from cfgc.bundle.layout import manifest_entry
-
-    targets = dict(manifest["targets"])
-    for name, out in built.items():
-        entry = manifest_entry(out)
-        old = targets[name]
-        if entry.get("prompts") != old.get("prompts") or entry.get("secrets") != old.get("secrets"):
-            return None, []
-        targets[name] = entry
-    return {**manifest, "targets": targets, "source": _info_json(info)}, []
-
-
-def _reassembled(
-    source: DirSource, compiler: Compiler, manifest: dict[str, Any], built: dict[str, TargetOutput],
-    result: PipelineResult, info: SourceInfo, cdir: Path, moves: list[str],
-) -> tuple[dict[str, Any], list[str]]:
-    """The manifest assembled as a full build does; prompt and SOPS files that change are staged."""
-    from cfgc.base.canonical import sha256_digest
-    from cfgc.bundle.layout import TargetOutput, assemble, write_file
-
-    outputs = [built.get(n) or TargetOutput(n, e["vars"], e["digest"], e["size"], tuple(e.get("prompts", ())),
-                                            tuple(e.get("secrets", ()))) for n, e in manifest["targets"].items()]
-    used = {f for o in outputs for f in o.secrets}
-    secret_files = {f: result.secret_files.get(f) or source.read(f) for f in used}
-    new, files = assemble(outputs, result.prompts, compiler.schema_entries(), info, secret_files)
-    old = {p: e["digest"] for p, _, e in listed_files(manifest)}
-    for f in files:
-        if old.get(f.path) != sha256_digest(f.data):
-            write_file(cdir, f.path, f.data)
-            moves.append(f.path)
-    listed = {p for p, _, _ in listed_files(new)}
-    return new, sorted(p for p in old if p not in listed)
-
-
-def _save_after(
-    out: Path, state: outstate.OutState, plan: _Plan, manifest: dict[str, Any], digest: str,
-    moves: list[str], deletes: list[str], diags: tuple[Diagnostic, ...], affected: list[str],
-    cache_root: Path, key: bytes,
-) -> None:
-    if any(not d.targets for d in diags):
-        outstate.forget(cache_root, out)  # findings not tied to a target: the next build is a full one
-        return
-    racy = outstate.racy_after()
-    bundle, dirs = dict(plan.bundle), dict(state.dirs)
-    for rel in deletes:
-        bundle.pop(rel, None)
-    for rel in moves:
-        bundle[rel] = outstate.stamp(os.lstat(os.path.join(out, rel)), racy)
-    for rel in {p.rpartition("/")[0] for p in (*moves, *deletes)}:
-        parts = rel.split("/") if rel else []
-        for n in range(len(parts), -1, -1):
-            folder = "/".join(parts[:n])
-            try:
-                dirs[folder] = outstate.dir_stamp(os.stat(os.path.join(out, folder)), racy)
-            except FileNotFoundError:
-                dirs.pop(folder, None)
-    warned = (set(state.warned) - set(affected)) | {t for d in diags for t in d.targets}
-    outstate.save(cache_root, out, key, _replace(
-        state, files=plan.files, bundle=bundle, dirs=dirs, manifest=digest, source=manifest["source"],
-        warned=sorted(warned)))

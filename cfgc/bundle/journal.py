@@ -104,7 +104,7 @@ def _apply(cdir: Path, out: Path, moves: list[str], deletes: list[str], fail_aft
             os.replace(src, dest)
         done += 1
         if fail_after is not None and done >= fail_after:
-            raise OSError(errno.EIO, "injected failure between renames", dest)
+            raise OSError(errno.ENOSPC, "injected failure between renames", dest)
     for rel in deletes:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(out, rel))
