@@ -63,6 +63,7 @@ class InPlace:
 @dataclass(frozen=True)
 class _Plan:
     files: list[list[str]]  # the state's file entries, refreshed
+    folders: dict[str, str]  # the state's repo folder stamps, refreshed
     bundle: dict[str, str]  # the state's bundle stamps, refreshed
     changed: set[int]
     manifest: dict[str, Any] | None  # parsed when a check needed it
@@ -94,8 +95,9 @@ def build_in_place(
                           | set(state.warned)) if reached or state.warned else []
         info = info_json(plan.info)
         if not affected and info == state.source:
-            if plan.files is not state.files or plan.bundle is not state.bundle:
-                outstate.save(cache_root, out, key, replace_state(state, files=plan.files, bundle=plan.bundle))
+            if plan.files is not state.files or plan.bundle is not state.bundle or plan.folders is not state.folders:
+                outstate.save(cache_root, out, key, replace_state(
+                    state, files=plan.files, bundle=plan.bundle, folders=plan.folders))
             return InPlace(tuple(sorted(state.targets)), state.manifest, (), len(state.targets), True)
         if 2 * len(affected) > len(state.targets):
             return None  # most targets change: a fresh directory and one swap cost less
@@ -115,15 +117,18 @@ def _plan(source: DirSource, out: Path, state: outstate.OutState, select: str | 
     root = str(source.root.resolve())
     if (state.out, state.root, state.select) != (str(out), root, select) or state.toolchain != outstate.toolchain():
         return None
-    if outstate.listing_digest(source.files()) != state.listing:
-        return None  # a file was added or removed: targets and layers may differ
+    racy = outstate.racy_after()
+    folders = state.folders
+    if not _same_folders_in(root, folders):
+        if outstate.listing_digest(source.files()) != state.listing:
+            return None  # a file was added or removed: targets and layers may differ
+        folders = {rel: outstate.folder_stamp(st, racy) for rel, st in source.folders.items()}
     for path, hexdigest in state.globals.items():
         try:
             if hashlib.sha256(source.read(path)).hexdigest() != hexdigest:
                 return None
         except Exception:  # noqa: BLE001 - unreadable now: the full build reports it properly
             return None
-    racy = outstate.racy_after()
     files = state.files
     changed: set[int] = set()
     stat = os.stat
@@ -145,7 +150,20 @@ def _plan(source: DirSource, out: Path, state: outstate.OutState, select: str | 
     if checked is None:
         return None
     bundle, manifest, raw = checked
-    return _Plan(files, bundle, changed, manifest, raw, source.info())
+    return _Plan(files, folders, bundle, changed, manifest, raw, source.info())
+
+
+def _same_folders_in(root: str, folders: dict[str, str]) -> bool:
+    """No repo folder changed since it was listed (so neither did the file list)."""
+    stat = os.stat
+    for rel, old in folders.items():
+        try:
+            st = stat(f"{root}/{rel}")
+        except OSError:
+            return False
+        if not old or old != f"{st.st_mtime_ns}:{st.st_ctime_ns}":
+            return False
+    return bool(folders)
 
 
 def _check_out(
@@ -268,5 +286,6 @@ def _update(
         if env is not None:
             raise env from None
         raise
-    save_after(out, state, plan.files, plan.bundle, new, digest, moves, deletes, result.diagnostics, affected, cache_root, key)
+    refreshed = replace_state(state, files=plan.files, folders=plan.folders)
+    save_after(out, refreshed, plan.bundle, new, digest, moves, deletes, result.diagnostics, affected, cache_root, key)
     return InPlace(names, digest, result.diagnostics, result.cache_hits + unaffected, digest == state.manifest)

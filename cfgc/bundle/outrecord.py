@@ -90,6 +90,7 @@ def _record(
     state = outstate.OutState(
         out=str(out), root=str(source.root.resolve()), select=select, toolchain=outstate.toolchain(),
         listing=outstate.listing_digest(source.files()), source=manifest["source"],
+        folders={rel: outstate.folder_stamp(st, racy) for rel, st in source.folders.items()},
         varnames=list(compiler.config.hierarchy[-1].variables), globals={**globals_, **secrets},
         paths=paths, files=files, targets=targets,
         warned=sorted({t for d in result.diagnostics for t in d.targets}),

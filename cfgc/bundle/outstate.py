@@ -12,7 +12,9 @@ that cfgc did not write is never used.  It is git's index for ``cfgc build``:
   changed file reaches;
 - ``globals``: sha256 of every other file a target depends on (cfgc.yaml,
   schemas, prompts, SOPS files and rules): a change to one means a full build;
-- ``listing``: digest of the repo's file list; another list means a full build;
+- ``listing``: digest of the repo's file list; another list means a full build.
+  ``folders`` holds each repo folder's stat from just before it was listed: while
+  none changed, the list is the same and the repo is not walked again;
 - ``bundle`` / ``dirs``: the stat stamp of every file and folder in ``OUT``
   as written, so checking that ``OUT`` is still what cfgc wrote costs a stat
   per file (a file whose stamp differs is hashed against the manifest).
@@ -82,6 +84,7 @@ class OutState:
     select: str | None
     toolchain: str
     listing: str
+    folders: dict[str, str]  # repo folder -> stat stamp taken before it was listed ("" = list it)
     source: dict[str, Any]  # the manifest's "source" section
     varnames: list[str]
     globals: dict[str, str]  # path -> sha256 hex
@@ -145,13 +148,22 @@ def _well_formed(s: OutState) -> bool:
         and isinstance(s.bundle, dict)
         and isinstance(s.dirs, dict)
         and isinstance(s.globals, dict)
+        and isinstance(s.folders, dict)
         and isinstance(s.warned, list)
         and isinstance(s.varnames, list)
     )
 
 
+# States kept per cache: one per --out directory, the least recently written go first.
+MAX_STATES = 8
+
+
 def save(cache_root: Path, out: Path, key: bytes, state: OutState) -> None:
-    """Write the state of ``out`` (atomically); an unwritable cache only costs speed."""
+    """Write the state of ``out`` (atomically); an unwritable cache only costs speed.
+
+    At most :data:`MAX_STATES` are kept: builds into ever new directories
+    (CI workspaces) do not fill the cache.
+    """
     path = state_path(cache_root, out)
     body = orjson.dumps(state.to_json())
     data = MAGIC + hmac.new(key, body, hashlib.sha256).hexdigest().encode() + b"\n" + body
@@ -161,8 +173,19 @@ def save(cache_root: Path, out: Path, key: bytes, state: OutState) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
+        _prune(path.parent)
     except OSError:
         forget(cache_root, out)
+
+
+def _prune(folder: Path) -> None:
+    entries = []
+    for e in os.scandir(folder):
+        with contextlib.suppress(OSError):
+            entries.append((e.stat(follow_symlinks=False).st_mtime_ns, e.path))
+    for _, path in sorted(entries, reverse=True)[MAX_STATES:]:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 def forget(cache_root: Path, out: Path) -> None:
@@ -185,6 +208,13 @@ def scan_out(out: Path, racy: int) -> tuple[dict[str, str], dict[str, int]]:
             files[p] = stamp(os.stat(os.path.join(dirpath, name), follow_symlinks=False), racy)
         dirnames.sort()
     return files, dirs
+
+
+def folder_stamp(st: os.stat_result, racy_after: int | None = None) -> str:
+    """A repo folder's stamp (its entries change its mtime and ctime), "" when too recent."""
+    if racy_after is not None and max(st.st_mtime_ns, st.st_ctime_ns) >= racy_after:
+        return ""
+    return f"{st.st_mtime_ns}:{st.st_ctime_ns}"
 
 
 def dir_stamp(st: os.stat_result, racy: int) -> int:

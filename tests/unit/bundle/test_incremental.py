@@ -7,6 +7,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -222,3 +223,25 @@ def test_the_unchanged_path_imports_no_compiler(repo: Path, tmp_path: Path) -> N
     done = subprocess.run([sys.executable, "-c", code, str(repo), str(out), str(cache)],
                           capture_output=True, text=True, env=env, check=True)
     assert done.stdout.strip() == "True []"
+
+
+@pytest.mark.parametrize("change", ["add", "remove", "add in a new folder"])
+def test_an_added_or_removed_file_is_seen_through_folder_stamps(
+    repo: Path, tmp_path: Path, monkeypatch, change: str
+) -> None:
+    monkeypatch.setattr(outstate, "RACY_NS", -10**12)  # folders are trusted by stat, however recent
+    monkeypatch.setattr("cfgc.bundle.cache.RACY_NS", -10**12)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    first = build(repo, out, cache)
+    time.sleep(0.05)  # past the file system's timestamp granularity
+    if change == "add":
+        (repo / "svc/dev/s9.yaml").write_text("id: 9\n")
+    elif change == "remove":
+        (repo / "svc/dev/s5.yaml").unlink()
+    else:
+        (repo / "svc/qa").mkdir()
+        (repo / "svc/qa/s1.yaml").write_text("id: 1\n")
+        (repo / "envs/qa.yaml").write_text("env: qa\n")
+    done = build(repo, out, cache)
+    assert len(done.targets) == len(first.targets) + (-1 if change == "remove" else 1)
+    assert tree(out) == clean(repo, tmp_path / "clean")
