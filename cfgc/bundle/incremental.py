@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,7 +147,7 @@ def _plan(source: DirSource, out: Path, state: outstate.OutState, select: str | 
         if files is state.files:
             files = [list(e) for e in state.files]
         files[i] = [outstate.stamp(st, racy), hexdigest]
-    checked = _check_out(out, state, racy, verify)
+    checked = _check_out(out, state, verify)
     if checked is None:
         return None
     bundle, manifest, raw = checked
@@ -167,7 +168,7 @@ def _same_folders_in(root: str, folders: dict[str, str]) -> bool:
 
 
 def _check_out(
-    out: Path, state: outstate.OutState, racy: int, verify: bool
+    out: Path, state: outstate.OutState, verify: bool
 ) -> tuple[dict[str, str], dict[str, Any] | None, bytes] | None:
     """OUT's refreshed stamps if it still holds what the state says cfgc wrote, else None."""
     try:
@@ -180,7 +181,7 @@ def _check_out(
     manifest: dict[str, Any] | None = None
     expected: dict[str, Any] = {}
     bundle = dict(state.bundle)  # a copy: cheap next to the stats below
-    lstat, base = os.lstat, str(out)
+    lstat, base, now = os.lstat, str(out), time.time_ns()
     try:
         for rel, old in state.bundle.items():
             if rel == MANIFEST:
@@ -194,7 +195,7 @@ def _check_out(
             entry = expected.get(rel)
             if entry is None or not _matches(f"{base}/{rel}", entry):
                 return None
-            bundle[rel] = outstate.stamp(st, racy)
+            bundle[rel] = outstate.out_stamp(st, now)
         if not _same_folders(out, state, verify):
             return None
     except (OSError, ValueError, KeyError, TypeError):

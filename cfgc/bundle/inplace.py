@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,18 +75,18 @@ def save_after(
     if any(not d.targets for d in diags):
         outstate.forget(cache_root, out)  # findings not tied to a target: the next build is a full one
         return
-    racy = outstate.racy_after()
+    now = time.time_ns()
     bundle, dirs = dict(bundle_stamps), dict(state.dirs)
     for rel in deletes:
         bundle.pop(rel, None)
     for rel in moves:
-        bundle[rel] = outstate.stamp(os.lstat(os.path.join(out, rel)), racy)
+        bundle[rel] = outstate.out_stamp(os.lstat(os.path.join(out, rel)), now)
     for rel in {p.rpartition("/")[0] for p in (*moves, *deletes)}:
         parts = rel.split("/") if rel else []
         for n in range(len(parts), -1, -1):
             folder = "/".join(parts[:n])
             try:
-                dirs[folder] = outstate.dir_stamp(os.stat(os.path.join(out, folder)), racy)
+                dirs[folder] = outstate.dir_stamp(os.stat(os.path.join(out, folder)), now)
             except FileNotFoundError:
                 dirs.pop(folder, None)
     warned = (set(state.warned) - set(affected)) | {t for d in diags for t in d.targets}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,7 +87,7 @@ def _record(
         targets[spec.name] = layers
     secrets = {f: hashlib.sha256(raw).hexdigest() for f, raw in result.secret_files.items()}
     racy = outstate.racy_after()
-    bundle, dirs = outstate.scan_out(out, racy)
+    bundle, dirs = outstate.scan_out(out, time.time_ns())
     state = outstate.OutState(
         out=str(out), root=str(source.root.resolve()), select=select, toolchain=outstate.toolchain(),
         listing=outstate.listing_digest(source.files()), source=manifest["source"],

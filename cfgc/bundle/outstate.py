@@ -51,6 +51,18 @@ def stamp(st: os.stat_result, racy_after: int | None = None) -> str:
     return f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}"
 
 
+# For OUT's files cfgc wrote itself: on a file system with sub-second timestamps
+# a write after the stat shows within a few clock ticks, so only the files written
+# in the last moment are hashed again; with whole-second timestamps RACY_NS applies.
+FINE_RACY_NS = 50_000_000
+
+
+def out_stamp(st: os.stat_result, now: int) -> str:
+    """The stamp of a file cfgc just wrote into OUT ("" when it could still change unseen)."""
+    fine = st.st_mtime_ns % 1_000_000_000 or st.st_ctime_ns % 1_000_000_000
+    return stamp(st, now - (FINE_RACY_NS if fine else RACY_NS))
+
+
 def racy_after() -> int:
     """Stamps of files changed after this instant (ns) are not kept."""
     import time
@@ -194,18 +206,18 @@ def forget(cache_root: Path, out: Path) -> None:
         os.unlink(state_path(cache_root, out))
 
 
-def scan_out(out: Path, racy: int) -> tuple[dict[str, str], dict[str, int]]:
-    """The stamps of every file and folder in a bundle directory just written."""
+def scan_out(out: Path, now: int) -> tuple[dict[str, str], dict[str, int]]:
+    """The stamps of every file and folder in a bundle directory just written (``now``: time_ns)."""
     files: dict[str, str] = {}
     dirs: dict[str, int] = {}
     root = str(out)
     for dirpath, dirnames, filenames in os.walk(root):
         rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
         rel = "" if rel == "." else rel
-        dirs[rel] = dir_stamp(os.stat(dirpath), racy)
+        dirs[rel] = dir_stamp(os.stat(dirpath), now)
         for name in filenames:
             p = f"{rel}/{name}" if rel else name
-            files[p] = stamp(os.stat(os.path.join(dirpath, name), follow_symlinks=False), racy)
+            files[p] = out_stamp(os.stat(os.path.join(dirpath, name), follow_symlinks=False), now)
         dirnames.sort()
     return files, dirs
 
@@ -217,6 +229,6 @@ def folder_stamp(st: os.stat_result, racy_after: int | None = None) -> str:
     return f"{st.st_mtime_ns}:{st.st_ctime_ns}"
 
 
-def dir_stamp(st: os.stat_result, racy: int) -> int:
-    """A folder's mtime, or -1 when it changed too recently (list it next time)."""
-    return -1 if max(st.st_mtime_ns, st.st_ctime_ns) >= racy else st.st_mtime_ns
+def dir_stamp(st: os.stat_result, now: int) -> int:
+    """A folder of OUT's mtime, or -1 when it changed too recently (list it next time)."""
+    return st.st_mtime_ns if out_stamp(st, now) else -1
