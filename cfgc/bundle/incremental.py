@@ -66,6 +66,7 @@ class _Plan:
     files: list[list[str]]  # the state's file entries, refreshed
     folders: dict[str, str]  # the state's repo folder stamps, refreshed
     bundle: dict[str, str]  # the state's bundle stamps, refreshed
+    dirs: dict[str, int]  # the state's OUT folder stamps, refreshed
     changed: set[int]
     manifest: dict[str, Any] | None  # parsed when a check needed it
     raw: bytes
@@ -96,9 +97,10 @@ def build_in_place(
                           | set(state.warned)) if reached or state.warned else []
         info = info_json(plan.info)
         if not affected and info == state.source:
-            if plan.files is not state.files or plan.bundle is not state.bundle or plan.folders is not state.folders:
-                outstate.save(cache_root, out, key, replace_state(
-                    state, files=plan.files, bundle=plan.bundle, folders=plan.folders))
+            refreshed = replace_state(state, files=plan.files, bundle=plan.bundle, folders=plan.folders,
+                                      dirs=plan.dirs)
+            if refreshed != state:
+                outstate.save(cache_root, out, key, refreshed)
             return InPlace(tuple(sorted(state.targets)), state.manifest, (), len(state.targets), True)
         if 2 * len(affected) > len(state.targets):
             return None  # most targets change: a fresh directory and one swap cost less
@@ -150,8 +152,8 @@ def _plan(source: DirSource, out: Path, state: outstate.OutState, select: str | 
     checked = _check_out(out, state, verify)
     if checked is None:
         return None
-    bundle, manifest, raw = checked
-    return _Plan(files, folders, bundle, changed, manifest, raw, source.info())
+    bundle, dirs, manifest, raw = checked
+    return _Plan(files, folders, bundle, dirs, changed, manifest, raw, source.info())
 
 
 def _same_folders_in(root: str, folders: dict[str, str]) -> bool:
@@ -169,7 +171,7 @@ def _same_folders_in(root: str, folders: dict[str, str]) -> bool:
 
 def _check_out(
     out: Path, state: outstate.OutState, verify: bool
-) -> tuple[dict[str, str], dict[str, Any] | None, bytes] | None:
+) -> tuple[dict[str, str], dict[str, int], dict[str, Any] | None, bytes] | None:
     """OUT's refreshed stamps if it still holds what the state says cfgc wrote, else None."""
     try:
         with open(os.path.join(out, MANIFEST), "rb") as f:
@@ -196,11 +198,12 @@ def _check_out(
             if entry is None or not _matches(f"{base}/{rel}", entry):
                 return None
             bundle[rel] = outstate.out_stamp(st, now)
-        if not _same_folders(out, state, verify):
+        dirs = _same_folders(out, state, verify, now)
+        if dirs is None:
             return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return (bundle if bundle != state.bundle else state.bundle), manifest, raw
+    return (bundle if bundle != state.bundle else state.bundle), dirs, manifest, raw
 
 
 def _by_path(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -220,11 +223,13 @@ def _matches(path: str, entry: Any) -> bool:
     return bool(len(data) == entry["size"] and "sha256:" + hashlib.sha256(data).hexdigest() == entry["digest"])
 
 
-def _same_folders(out: Path, state: outstate.OutState, verify: bool) -> bool:
-    """Every folder of OUT holds exactly the entries cfgc wrote (listed when its mtime moved)."""
+def _same_folders(out: Path, state: outstate.OutState, verify: bool, now: int) -> dict[str, int] | None:
+    """OUT's refreshed folder stamps if every folder holds exactly the entries cfgc wrote
+    (listed when its mtime moved), else None."""
     children: dict[str, set[str]] | None = None
+    dirs = state.dirs
     for rel, mtime in state.dirs.items():
-        st = os.lstat(os.path.join(out, rel))
+        st = os.lstat(os.path.join(out, rel))  # before the listing: a later change shows next time
         if mtime >= 0 and st.st_mtime_ns == mtime and not verify:
             continue
         if children is None:
@@ -234,8 +239,11 @@ def _same_folders(out: Path, state: outstate.OutState, verify: bool) -> bool:
                     parent, _, name = p.rpartition("/")
                     children.setdefault(parent, set()).add(name)
         if set(os.listdir(os.path.join(out, rel))) != children.get(rel, set()):
-            return False
-    return True
+            return None
+        if dirs is state.dirs:
+            dirs = dict(state.dirs)
+        dirs[rel] = outstate.dir_stamp(st, now)
+    return dirs
 
 
 def _update(
@@ -287,6 +295,6 @@ def _update(
         if env is not None:
             raise env from None
         raise
-    refreshed = replace_state(state, files=plan.files, folders=plan.folders)
+    refreshed = replace_state(state, files=plan.files, folders=plan.folders, dirs=plan.dirs)
     save_after(out, refreshed, plan.bundle, new, digest, moves, deletes, result.diagnostics, affected, cache_root, key)
     return InPlace(names, digest, result.diagnostics, result.cache_hits + unaffected, digest == state.manifest)
