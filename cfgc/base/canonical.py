@@ -74,12 +74,16 @@ def _fast(dumps: Any, value: Any) -> bytes | None:
         data: bytes = dumps(value, default=jsonable, option=_OPTIONS)
     except Exception:  # noqa: BLE001 - json decides, and raises what it always raised
         return None
-    if (_EXPONENT.search(data) is not None or b"0.0000" in data) and not _float_free(value):
+    marked = _EXPONENT.search(data) is not None or b"0.0000" in data
+    nulls = b"null" in data
+    if (marked or nulls) and _float_free(value):
         # The marks also match inside strings (every hex digest of a manifest):
-        # only a float makes the two encoders differ.
+        # without a float the two encoders agree, and every null is a real None.
+        return data
+    if marked:
         return None
     # orjson writes NaN and infinities as null: a null must be a real None.
-    if b"null" in data and not _all_finite(value):
+    if nulls and not _all_finite(value):
         return None
     return data
 
