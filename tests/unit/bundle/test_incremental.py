@@ -88,7 +88,9 @@ def edit(repo: Path, rng: random.Random) -> str:
     return path
 
 
-def test_random_edits_give_the_bytes_of_a_clean_build(repo: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("direct_max", [incremental.DIRECT_MAX, 0], ids=["without cache", "through the cache"])
+def test_random_edits_give_the_bytes_of_a_clean_build(repo: Path, tmp_path: Path, monkeypatch, direct_max: int) -> None:
+    monkeypatch.setattr(incremental, "DIRECT_MAX", direct_max)
     out, cache = tmp_path / "out", tmp_path / "cache"
     build(repo, out, cache)
     inode = out.stat().st_ino
