@@ -247,3 +247,18 @@ def test_an_added_or_removed_file_is_seen_through_folder_stamps(
     done = build(repo, out, cache)
     assert len(done.targets) == len(first.targets) + (-1 if change == "remove" else 1)
     assert tree(out) == clean(repo, tmp_path / "clean")
+
+
+def test_a_tampered_cache_blob_never_reaches_the_manifest(repo: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(incremental, "DIRECT_MAX", 0)  # look targets up in the cache
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    build(repo, out, cache)
+    original = (repo / "svc/dev/s1.yaml").read_text()
+    (repo / "svc/dev/s1.yaml").write_text("id: 1\nother: 2\n")
+    build(repo, out, cache)
+    for blob in (cache / "blobs").iterdir():  # every blob, the original s1's among them
+        os.chmod(blob, 0o644)
+        blob.write_bytes(blob.read_bytes().replace(b'"id":1', b'"id":7'))
+    (repo / "svc/dev/s1.yaml").write_text(original)  # back to bytes the cache has a key for
+    build(repo, out, cache)
+    assert tree(out) == clean(repo, tmp_path / "clean")
