@@ -90,7 +90,9 @@ def build_in_place(
             return None
         try:
             plan = _plan(source, out, state, select, verify_out)
-        except (OSError, CfgcError):  # a file vanished or turned odd meanwhile: the full build reports it
+        except (OSError, CfgcError, ValueError, TypeError, IndexError, KeyError):
+            # A file vanished or turned odd meanwhile (the full build reports it), or a state
+            # of an unexpected shape: build it whole.
             plan = None
         if plan is None:
             return None
