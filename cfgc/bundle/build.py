@@ -23,7 +23,7 @@ from cfgc.base.errors import InputError
 from cfgc.bundle import pipeline
 from cfgc.bundle.layout import assemble, finish_staging, open_staging, swap_into
 from cfgc.bundle.pipeline import PipelineResult
-from cfgc.bundle.stage import refuse_own_files, staged
+from cfgc.bundle.stage import as_out, refuse_own_files, staged
 from cfgc.compile.compiler import Compiler
 from cfgc.repo.inputs import record_reads
 from cfgc.repo.sources import DirSource, Source
@@ -106,4 +106,6 @@ def build_bundle(
     return BuildOutcome(result, out, digest)
 
 
-_refuse_own_files = refuse_own_files  # the name tests and older callers know
+# Names other modules and tests import from here (the helpers now live in cfgc.bundle.stage).
+_refuse_own_files = refuse_own_files
+__all__ = ["BuildOutcome", "as_out", "build_bundle", "refuse_own_files"]
