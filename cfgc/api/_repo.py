@@ -17,6 +17,7 @@ from cfgc.api._results import BuildResult, Compilation, Leaf, Target, Validation
 
 if TYPE_CHECKING:
     from cfgc.bundle.cache import BuildCache
+    from cfgc.bundle.incremental import InPlace
     from cfgc.bundle.merge import MergeOutcome
     from cfgc.bundle.shard import PartOutcome
     from cfgc.compile.compiler import CompiledTarget, Compiler
@@ -125,17 +126,19 @@ def validate(repo: PathArg | None, *, ref: str | None = None, targets: str | Non
 
 def build_bundle(repo: PathArg | None, out: PathArg, *, ref: str | None = None, targets: str | None = None,
           sign_key: PathArg | None = None, jobs: int | None = None, cache: bool | PathArg = True,
-          progress: Progress | None = None, warn: Warn | None = None) -> BuildResult:
+          progress: Progress | None = None, warn: Warn | None = None, verify_out: bool = False) -> BuildResult:
     """Compile ``repo`` into the bundle directory ``out`` (replaced atomically).
 
     With ``sign_key`` (an ed25519 private key file) the bundle is signed before
     it replaces ``out``.  The same commit always gives byte-identical output.
+    An unsigned build of a working tree into the ``out`` the last build wrote
+    updates only the files that change (docs/build.md, "In-place rebuilds");
+    ``verify_out`` hashes every file of ``out`` first instead of trusting stat.
     Raises :class:`~cfgc.base.errors.InvalidConfig` when any finding is an error
     (``out`` is then left as it was); other failures are
     :class:`~cfgc.base.errors.CfgcError` subclasses too.
     """
     from cfgc.base.errors import InvalidConfig
-    from cfgc.bundle.build import build_bundle as write_bundle
     from cfgc.repo.sources import open_source
 
     signers = []
@@ -144,6 +147,15 @@ def build_bundle(repo: PathArg | None, out: PathArg, *, ref: str | None = None, 
 
         signers.append(load_signer(Path(sign_key)))
     source = open_source(_path(repo), ref)
+    if not signers and cache is not False:
+        fast = _in_place(source, Path(out), targets, cache, warn, jobs, progress, verify_out)
+        if fast is not None:
+            if fast.digest is None:
+                raise InvalidConfig(fast.diagnostics, fast.names)
+            return BuildResult(Path(out), fast.digest, fast.names, fast.diagnostics, fast.cache_hits,
+                               unchanged=fast.unchanged)
+    from cfgc.bundle.build import build_bundle as write_bundle
+
     done = write_bundle(
         source, Path(out), select=targets, signers=signers, key_files=[Path(sign_key)] if sign_key else [],
         cache=_open_cache(source, cache, warn), jobs=jobs, progress=progress,
@@ -152,6 +164,24 @@ def build_bundle(repo: PathArg | None, out: PathArg, *, ref: str | None = None, 
         raise InvalidConfig(done.result.diagnostics, done.names)
     return BuildResult(Path(out), done.digest, tuple(done.names), done.result.diagnostics,
                        done.result.cache_hits, bool(signers))
+
+
+def _in_place(source: Source, out: Path, targets: str | None, cache: bool | PathArg, warn: Warn | None,
+              jobs: int | None, progress: Progress | None, verify_out: bool) -> InPlace | None:
+    """The in-place update of ``out``, when the last build into it allows one (imports stay light)."""
+    from cfgc.bundle.cache_index import cache_key, default_cache_dir
+    from cfgc.bundle.incremental import build_in_place
+
+    root = default_cache_dir(source) if cache is True else Path(cache)  # type: ignore[arg-type]
+    if root is None:
+        return None
+    try:
+        key = cache_key()
+    except OSError:
+        return None
+    return build_in_place(source, out, select=targets, cache_root=root, key=key,
+                          open_cache=lambda: _open_cache(source, cache, warn), jobs=jobs, progress=progress,
+                          verify_out=verify_out)
 
 
 def build_part(repo: PathArg | None, out: PathArg, shard: str, *, ref: str | None = None,

@@ -121,6 +121,7 @@ class BuildResult:
     diagnostics: tuple[Diagnostic, ...]  # warnings only
     cache_hits: int = 0
     signed: bool = False
+    unchanged: bool = False  # OUT already held exactly this bundle: nothing was written
 
 
 @dataclass(frozen=True)

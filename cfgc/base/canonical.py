@@ -34,6 +34,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 
@@ -75,12 +76,33 @@ def _fast(dumps: Callable[..., bytes], value: object) -> bytes | None:
         data: bytes = dumps(value, default=jsonable, option=_OPTIONS)
     except Exception:  # noqa: BLE001 - json decides, and raises what it always raised
         return None
-    if _EXPONENT.search(data) is not None or b"0.0000" in data:
+    marked = _EXPONENT.search(data) is not None or b"0.0000" in data
+    nulls = b"null" in data
+    if (marked or nulls) and _float_free(value):
+        # The marks also match inside strings (every hex digest of a manifest):
+        # without a float the two encoders agree, and every null is a real None.
+        return data
+    if marked:
         return None
     # orjson writes NaN and infinities as null: a null must be a real None.
-    if b"null" in data and not _all_finite(value):
+    if nulls and not _all_finite(value):
         return None
     return data
+
+
+def _float_free(value: object) -> bool:
+    """``value`` holds only dicts, lists, strings, ints, bools and None (no float, nothing else)."""
+    stack: list[Any] = [value]  # Any: exact type() checks (subclasses must fail) do not narrow
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is dict:
+            stack.extend(v.values())
+        elif t is list or t is tuple:
+            stack.extend(v)
+        elif not (v is None or t is str or t is int or t is bool):
+            return False
+    return True
 
 
 def _all_finite(value: object) -> bool:

@@ -134,7 +134,17 @@ class VerificationFailed(IntegrityError):
 
 
 def verify_bundle(bundle: Path, verifiers: list[Verifier]) -> VerifyReport:
-    """Check a bundle directory; raises IntegrityError naming every failure."""
+    """Check a bundle directory; raises IntegrityError naming every failure.
+
+    An in-place build a crash interrupted is finished first (see :mod:`cfgc.bundle.journal`).
+    """
+    from cfgc.bundle.journal import commit_dir
+
+    if os.path.lexists(commit_dir(bundle.resolve())):
+        from cfgc.bundle.outdir import exclusive
+
+        with exclusive(bundle):
+            pass  # taking the lock rolls the journal forward
     raw, manifest = read_manifest(bundle)
     problems: list[str] = []
     keyids: list[str] = []

@@ -98,6 +98,7 @@ class BuildCache:
         self._prefix_hashes: dict[tuple[str, ...], Any] = {}
         self._racy = time.time_ns() - RACY_NS
         self._dirty = False
+        self._retain = False
         self._key: bytes | None = None
         try:
             self._key = cache_key()
@@ -139,6 +140,30 @@ class BuildCache:
             self._files_root, self._files, self._targets = decode_index(self._key, data)
         except CacheCorrupt as e:
             self._corrupt(str(e))
+
+    @property
+    def key(self) -> bytes | None:
+        """The key that authenticates this cache's files (None: the cache is disabled)."""
+        return self._key
+
+    def memo(self, path: str) -> tuple[str, str] | None:
+        """``(stat stamp, sha256 hex)`` of a working-tree file this build hashed; the stamp is
+        "" when the file was too recently changed to be known by stat."""
+        digest = self._digests.get(path)
+        if digest is None or len(digest) != 64:
+            return None
+        hit = file_entry(self._files.get(path))
+        return (hit[0] if hit is not None and hit[1] == digest else ""), digest
+
+    def known(self, path: str, hexdigest: str) -> None:
+        """Take ``hexdigest`` as the sha256 of the working-tree file ``path`` for this build
+        (an in-place build has just stat-checked or hashed it, and kept its bytes)."""
+        self._digests[path] = hexdigest
+
+    def retain_all(self) -> None:
+        """Keep every entry on :meth:`save`, also those this build did not use (an in-place
+        build looks up only the targets it compiles)."""
+        self._retain = True
 
     # -- keys ---------------------------------------------------------------
     def file_digest(self, source: Source, path: str) -> str:
@@ -293,7 +318,7 @@ class BuildCache:
             return  # a fully warm build: the index already says all of it
         targets = dict(self._used)
         # Keep older entries too (a branch switch back should stay warm), bounded.
-        budget = 2 * len(targets) + 1000
+        budget = 2 * len(targets) + 1000 + (len(self._targets) if self._retain else 0)
         for k, v in self._targets.items():
             if len(targets) >= budget:
                 break

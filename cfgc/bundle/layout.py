@@ -97,6 +97,16 @@ def _non_finite(value: Any, path: tuple[Any, ...] = ()) -> tuple[Any, ...]:
     return path
 
 
+def manifest_entry(t: TargetOutput) -> dict[str, Any]:
+    """The manifest's entry for one target."""
+    entry: dict[str, Any] = {"digest": t.digest, "size": t.size, "vars": t.vars}
+    if t.prompts:
+        entry["prompts"] = list(t.prompts)
+    if t.secrets:
+        entry["secrets"] = list(t.secrets)
+    return entry
+
+
 def assemble(
     targets: Iterable[TargetOutput | CompiledTarget],
     prompts: Iterable[Prompt],
@@ -113,14 +123,9 @@ def assemble(
     for t in sorted(outputs, key=lambda t: t.name):
         if t.data is not None:
             files.append(BundleFile(target_path(t.name), t.data))
-        entry: dict[str, Any] = {"digest": t.digest, "size": t.size, "vars": t.vars}
-        if t.prompts:
-            entry["prompts"] = list(t.prompts)
-            used_prompts.update(t.prompts)
-        if t.secrets:
-            entry["secrets"] = list(t.secrets)
-            used_secrets.update(t.secrets)
-        entries[t.name] = entry
+        entries[t.name] = manifest_entry(t)
+        used_prompts.update(t.prompts)
+        used_secrets.update(t.secrets)
     prompt_entries: dict[str, Any] = {}
     for p in prompts:
         if p.pinned not in used_prompts:

@@ -36,6 +36,9 @@ def exclusive(out: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
     lock = out.parent / f".{out.name}.lock"
     fd = _acquire(lock, timeout, out)
     try:
+        from cfgc.bundle.journal import recover
+
+        recover(out)  # an in-place update a crash interrupted is finished first
         clean_stale(out)
         yield
     finally:

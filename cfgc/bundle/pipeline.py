@@ -58,15 +58,18 @@ def run(
     jobs: int | None = None,
     progress: Progress | None = None,
     reads: ReadLog | None = None,
+    specs: list[TargetSpec] | None = None,
 ) -> PipelineResult:
     """Compile, validate and serialise the selected targets.
 
     With ``reads`` (the log of the compiler's source, a
     :class:`cfgc.repo.inputs.RecordingSource`) the result's ``inputs`` are the
     files the build read, including those read by worker processes and the
-    layers of targets that came from the build cache.
+    layers of targets that came from the build cache.  ``specs`` replaces the
+    selection (an in-place build compiles only the targets a change reaches).
     """
-    specs = compiler.selected(select)
+    if specs is None:
+        specs = compiler.selected(select)
     diags: list[Diagnostic] = []
     outputs: list[TargetOutput] = []
     todo: list[tuple[TargetSpec, str | None]] = []

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -28,11 +27,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cfgc.base.canonical import canonical_json, sha256_digest
-from cfgc.base.errors import InputError, UsageError, environment_error
+from cfgc.base.errors import InputError, UsageError
 from cfgc.bundle import pipeline
 from cfgc.bundle.layout import assemble, swap_into, write_file
-from cfgc.bundle.outdir import exclusive
 from cfgc.bundle.pipeline import PipelineResult
+from cfgc.bundle.stage import refuse_own_files, staged
 from cfgc.compile.compiler import Compiler, no_match
 from cfgc.repo.hierarchy import TargetSpec
 from cfgc.repo.sources import Source
@@ -139,8 +138,6 @@ def build_part(
     progress: pipeline.Progress | None = None,
 ) -> PartOutcome:
     """Compile shard ``shard`` of ``source`` into the part directory ``out`` (atomically, like a build)."""
-    from cfgc.bundle.build import as_out, refuse_own_files
-
     compiler = ShardCompiler(source, shard)
     out = out.resolve()
     mine = compiler.selected(select)  # first: a --target that matches nothing is a usage error
@@ -151,38 +148,29 @@ def build_part(
             compiler.config.target_location,
         )
     refuse_own_files({p for spec in mine for p in spec.layers}, source, out, ())
-    with exclusive(out):
-        staging = _open_part_staging(out)
-        try:
-            result = pipeline.run(compiler, select, staging=staging, cache=cache, jobs=jobs, progress=progress)
-            if not result.ok:
-                shutil.rmtree(staging, ignore_errors=True)
-                return PartOutcome(result, out, shard, len(every))
-            manifest, files = assemble(
-                result.outputs, result.prompts, compiler.schema_entries(), source.info(), result.secret_files
-            )
-            for f in files:
-                write_file(staging, f.path, f.data)
-            doc = {
-                "format": PART_FORMAT,
-                "shard": {"index": shard.index, "count": shard.count},
-                "select": select,
-                "build": {
-                    "inputs": inputs_digest(compiler),
-                    "toolchain": toolchain(),
-                    "targets": {"count": len(every), "digest": names_digest(every)},
-                },
-                "manifest": manifest,
-            }
-            data = canonical_json(doc)
-            write_file(staging, PART, data)
-            swap_into(staging, out)
-        except BaseException as e:
-            shutil.rmtree(staging, ignore_errors=True)
-            env = environment_error(e, as_out(e, staging, out))
-            if env is not None:
-                raise env from None
-            raise
+    with staged(out, _open_part_staging) as staging:
+        result = pipeline.run(compiler, select, staging=staging, cache=cache, jobs=jobs, progress=progress)
+        if not result.ok:
+            return PartOutcome(result, out, shard, len(every))
+        manifest, files = assemble(
+            result.outputs, result.prompts, compiler.schema_entries(), source.info(), result.secret_files
+        )
+        for f in files:
+            write_file(staging, f.path, f.data)
+        doc = {
+            "format": PART_FORMAT,
+            "shard": {"index": shard.index, "count": shard.count},
+            "select": select,
+            "build": {
+                "inputs": inputs_digest(compiler),
+                "toolchain": toolchain(),
+                "targets": {"count": len(every), "digest": names_digest(every)},
+            },
+            "manifest": manifest,
+        }
+        data = canonical_json(doc)
+        write_file(staging, PART, data)
+        swap_into(staging, out)
     return PartOutcome(result, out, shard, len(every), sha256_digest(data))
 
 

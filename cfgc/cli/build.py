@@ -23,7 +23,7 @@ from cfgc.cli.main import command
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("build/bundle"),
     show_default=True,
-    help="Bundle directory to write (replaced atomically; left untouched on failure).",
+    help="Bundle directory to write (replaced atomically, or updated in place under a journal; left untouched on failure).",
 )
 @click.option("--ref", metavar="GITREF", help="Compile this commit from git objects, without a checkout.")
 @click.option("--target", "select", metavar="GLOB", help="Only targets whose name matches, e.g. 'acme/*/*'.")
@@ -38,6 +38,11 @@ from cfgc.cli.main import command
     help="Compile only shard I of N (a deterministic split by target name) into a bundle part; "
     "join the N parts with `cfgc bundle merge`.",
 )
+@click.option(
+    "--verify-out",
+    is_flag=True,
+    help="Hash every file of OUT before updating it in place, instead of trusting their stat.",
+)
 @cache_options
 @format_option("text", "json")
 def build(
@@ -47,6 +52,7 @@ def build(
     select: str | None,
     sign_key: Path | None,
     shard: str | None,
+    verify_out: bool,
     jobs: int | None,
     no_cache: bool,
     cache_dir: Path | None,
@@ -67,7 +73,9 @@ def build(
     The same commit always gives byte-identical output.  On any error nothing
     is written and a previous bundle in OUT stays as it was; with --sign-key
     the bundle is signed before it replaces OUT, so OUT never holds an
-    unsigned or half-written bundle.  Builds into one OUT wait for each other
+    unsigned or half-written bundle.  An unsigned rebuild into the OUT the
+    last build wrote renames only the files that change into it (a journal
+    finishes an interrupted update; "unchanged" when there is none).  Builds into one OUT wait for each other
     (lock .OUT.lock beside it, up to 600 s) and clean up what killed builds
     left there.  The signed provenance lists exactly the files the compile
     read.  Targets whose inputs did not change come from the build cache
@@ -94,7 +102,8 @@ def build(
     try:
         try:
             done = api.build_bundle(repo, out, ref=ref, targets=select, sign_key=sign_key, jobs=jobs,
-                                    cache=cache_arg(no_cache, cache_dir), progress=progress, warn=warn)
+                                    cache=cache_arg(no_cache, cache_dir), progress=progress, warn=warn,
+                                    verify_out=verify_out)
         finally:
             progress.close()
     except InvalidConfig as e:
@@ -103,7 +112,7 @@ def build(
     if fmt == "json":
         click.echo(
             render_json(done.diagnostics, names, written=True, out=str(out), manifest_digest=digest,
-                        cache_hits=done.cache_hits),
+                        cache_hits=done.cache_hits, unchanged=done.unchanged),
             nl=False,
         )
         return
@@ -112,7 +121,8 @@ def build(
     cached = f", {done.cache_hits} from cache" if done.cache_hits else ""
     signed = "signed, " if done.signed else ""
     plural = "s" if len(names) != 1 else ""
-    click.echo(f"compiled {len(names)} target{plural}{cached} into {out} ({signed}manifest {digest[:19]}…)")
+    same = "unchanged, " if done.unchanged else ""
+    click.echo(f"compiled {len(names)} target{plural}{cached} into {out} ({same}{signed}manifest {digest[:19]}…)")
 
 
 def _build_shard(

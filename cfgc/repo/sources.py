@@ -64,12 +64,15 @@ class DirSource:
         self._tree = Tree(self._root)
         self._kept: dict[str, bytes] = {}
         self._kept_bytes = 0
+        # Each folder the listing walked -> its stat, taken before it was listed:
+        # a folder whose stat still matches still holds what the listing saw.
+        self.folders: dict[str, os.stat_result] = {}
 
     def files(self) -> list[str]:
         """Every file path, sorted; a symbolic link is listed as a file (reading it is refused)."""
         if self._files is None:
             out: list[str] = []
-            _scan(self._root, "", out)
+            _scan(self._root, "", out, self.folders)
             out.sort()
             self._files = out
         return self._files
@@ -98,10 +101,11 @@ class DirSource:
         return _git_info(self.root, None)
 
 
-def _scan(folder: str, prefix: str, out: list[str]) -> None:
+def _scan(folder: str, prefix: str, out: list[str], folders: dict[str, os.stat_result]) -> None:
     # Links to folders are listed, not entered (as git lists them): the walk
     # never leaves the root, and reading one reports the link.
     try:
+        folders[prefix] = os.stat(folder)
         with os.scandir(folder) as it:
             entries = list(it)
     except OSError:  # an unreadable folder is skipped, as os.walk did
@@ -109,7 +113,7 @@ def _scan(folder: str, prefix: str, out: list[str]) -> None:
     for e in entries:
         if e.is_dir(follow_symlinks=False):
             if e.name not in _SKIP_DIRS:
-                _scan(e.path, prefix + e.name + "/", out)
+                _scan(e.path, prefix + e.name + "/", out, folders)
         else:
             out.append(prefix + e.name)
 

@@ -1,0 +1,306 @@
+"""In-place rebuilds: a build into the ``OUT`` the last build wrote does work proportional to the change.
+
+Under the lock of ``OUT``, with the state the last build left (:mod:`cfgc.bundle.outstate`):
+
+1. check that nothing global changed (toolchain, the repo's file list, cfgc.yaml,
+   schemas, prompts, SOPS files) and that ``OUT`` is still what cfgc wrote
+   (manifest hashed; every other file and folder by stat, a file whose stat
+   changed hashed against the manifest; all hashed with ``verify_out``);
+2. stat every layer file; read and hash only those whose stat changed;
+3. the targets a changed file reaches (and those that had warnings) are
+   compiled, validated and written into ``.OUT.commit/`` with the new
+   manifest, before ``OUT`` is touched;
+4. the changed files are renamed into ``OUT``, manifest last, under the
+   commit journal (:mod:`cfgc.bundle.journal`).
+
+Anything else returns None and the caller runs the full staged build and swap.
+The manifest is assembled by the same code as a full build, from the entries
+of the verified old manifest and the new outputs, so the bytes are those of a
+clean build.  Nothing here imports the compiler, YAML or JSON Schema unless a
+target must be compiled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from cfgc.base.errors import CfgcError
+from cfgc.bundle import outstate
+from cfgc.bundle.inplace import info_json, patched, reassembled, replace_state, save_after
+from cfgc.bundle.journal import JOURNAL, commit, open_commit
+from cfgc.bundle.manifest import MANIFEST, SECTIONS
+from cfgc.bundle.outdir import exclusive
+from cfgc.repo.sources import DirSource, Source
+
+if TYPE_CHECKING:
+    from cfgc.base.diagnostics import Diagnostic
+    from cfgc.bundle.cache import BuildCache
+    from cfgc.repo.hierarchy import TargetSpec
+    from cfgc.repo.sources import SourceInfo
+
+Progress = Callable[[int, int], None]
+# Up to this many targets to compile, the build cache is not opened (see _update).
+DIRECT_MAX = 32
+
+
+@dataclass(frozen=True)
+class InPlace:
+    """What an in-place build did; ``digest`` is None when findings stopped it (OUT untouched)."""
+
+    names: tuple[str, ...]
+    digest: str | None
+    diagnostics: tuple[Diagnostic, ...]
+    cache_hits: int
+    unchanged: bool
+
+
+@dataclass(frozen=True)
+class _Plan:
+    files: list[list[str]]  # the state's file entries, refreshed
+    folders: dict[str, str]  # the state's repo folder stamps, refreshed
+    bundle: dict[str, str]  # the state's bundle stamps, refreshed
+    dirs: dict[str, int]  # the state's OUT folder stamps, refreshed
+    changed: set[int]
+    manifest: dict[str, Any] | None  # parsed when a check needed it
+    raw: bytes
+    info: SourceInfo
+
+
+def build_in_place(
+    source: Source, out: Path, *, select: str | None, cache_root: Path, key: bytes,
+    open_cache: Callable[[], BuildCache | None], jobs: int | None = None,
+    progress: Progress | None = None, verify_out: bool = False,
+) -> InPlace | None:
+    """Update ``out`` in place if the last build into it allows; None: do a full build."""
+    if not isinstance(source, DirSource):
+        return None
+    out = out.resolve()
+    with exclusive(out):
+        state = outstate.load(cache_root, out, key)
+        if state is None:
+            return None
+        try:
+            plan = _plan(source, out, state, select, verify_out)
+        except (OSError, CfgcError, ValueError, TypeError, IndexError, KeyError):
+            # A file vanished or turned odd meanwhile (the full build reports it), or a state
+            # of an unexpected shape: build it whole.
+            plan = None
+        if plan is None:
+            return None
+        reached = {i for i in plan.changed}
+        affected = sorted({n for n, layers in state.targets.items() if reached.intersection(layers)}
+                          | set(state.warned)) if reached or state.warned else []
+        info = info_json(plan.info)
+        if not affected and info == state.source:
+            refreshed = replace_state(state, files=plan.files, bundle=plan.bundle, folders=plan.folders,
+                                      dirs=plan.dirs)
+            if refreshed != state:
+                outstate.save(cache_root, out, key, refreshed)
+            return InPlace(tuple(sorted(state.targets)), state.manifest, (), len(state.targets), True)
+        if 2 * len(affected) > len(state.targets):
+            return None  # most targets change: a fresh directory and one swap cost less
+        manifest = plan.manifest if plan.manifest is not None else orjson.loads(plan.raw)
+        from cfgc.repo.hierarchy import TargetSpec
+
+        entries = manifest["targets"]
+        try:
+            specs = [TargetSpec(n, tuple((v, entries[n]["vars"][v]) for v in state.varnames),
+                                tuple(state.paths[i] for i in state.targets[n])) for n in affected]
+        except (IndexError, KeyError, TypeError):
+            return None  # a state that does not fit the manifest: build it whole
+        return _update(source, out, state, plan, manifest, specs, cache_root, key, open_cache, jobs, progress)
+
+
+def _plan(source: DirSource, out: Path, state: outstate.OutState, select: str | None, verify: bool) -> _Plan | None:
+    root = str(source.root.resolve())
+    if (state.out, state.root, state.select) != (str(out), root, select) or state.toolchain != outstate.toolchain():
+        return None
+    racy = outstate.racy_after()
+    folders = state.folders
+    if not _same_folders_in(root, folders):
+        if outstate.listing_digest(source.files()) != state.listing:
+            return None  # a file was added or removed: targets and layers may differ
+        folders = {rel: outstate.folder_stamp(st, racy) for rel, st in source.folders.items()}
+    for path, hexdigest in state.globals.items():
+        try:
+            if hashlib.sha256(source.read(path)).hexdigest() != hexdigest:
+                return None
+        except Exception:  # noqa: BLE001 - unreadable now: the full build reports it properly
+            return None
+    files = state.files
+    changed: set[int] = set()
+    stat = os.stat
+    for i, path in enumerate(state.paths):
+        st = stat(f"{root}/{path}")
+        old_stamp, old_hex = files[i]
+        # The stamp inline: this runs for every layer file of the repo.
+        if old_stamp == f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}":
+            continue
+        data, st = source.read_stat(path)
+        hexdigest = hashlib.sha256(data).hexdigest()
+        if hexdigest != old_hex:
+            changed.add(i)
+            source.keep(path, data)  # the compile reads exactly the bytes hashed here
+        if files is state.files:
+            files = [list(e) for e in state.files]
+        files[i] = [outstate.stamp(st, racy), hexdigest]
+    checked = _check_out(out, state, verify)
+    if checked is None:
+        return None
+    bundle, dirs, manifest, raw = checked
+    return _Plan(files, folders, bundle, dirs, changed, manifest, raw, source.info())
+
+
+def _same_folders_in(root: str, folders: dict[str, str]) -> bool:
+    """No repo folder changed since it was listed (so neither did the file list)."""
+    stat = os.stat
+    for rel, old in folders.items():
+        try:
+            st = stat(f"{root}/{rel}")
+        except OSError:
+            return False
+        if not old or old != f"{st.st_mtime_ns}:{st.st_ctime_ns}":
+            return False
+    return bool(folders)
+
+
+def _check_out(
+    out: Path, state: outstate.OutState, verify: bool
+) -> tuple[dict[str, str], dict[str, int], dict[str, Any] | None, bytes] | None:
+    """OUT's refreshed stamps if it still holds what the state says cfgc wrote, else None."""
+    try:
+        with open(os.path.join(out, MANIFEST), "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    if "sha256:" + hashlib.sha256(raw).hexdigest() != state.manifest:
+        return None
+    manifest: dict[str, Any] | None = None
+    expected: dict[str, Any] = {}
+    bundle = dict(state.bundle)  # a copy: cheap next to the stats below
+    lstat, base, now = os.lstat, str(out), time.time_ns()
+    try:
+        for rel, old in state.bundle.items():
+            if rel == MANIFEST:
+                continue
+            st = lstat(f"{base}/{rel}")
+            if old == f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}" and not verify:
+                continue
+            if manifest is None:
+                manifest = orjson.loads(raw)
+                expected = _by_path(manifest)
+            entry = expected.get(rel)
+            if entry is None or not _matches(f"{base}/{rel}", entry):
+                return None
+            bundle[rel] = outstate.out_stamp(st, now)
+        dirs = _same_folders(out, state, verify, now)
+        if dirs is None:
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return (bundle if bundle != state.bundle else state.bundle), dirs, manifest, raw
+
+
+def _by_path(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Each file a manifest cfgc wrote lists, by bundle path (names were checked when written)."""
+    found = {f"targets/{n}.json": e for n, e in manifest["targets"].items()}
+    for section in SECTIONS:
+        found.update((e["path"], e) for e in (manifest.get(section) or {}).values())
+    return found
+
+
+def _matches(path: str, entry: Any) -> bool:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        data = os.read(fd, int(entry["size"]) + 1)
+    finally:
+        os.close(fd)
+    return bool(len(data) == entry["size"] and "sha256:" + hashlib.sha256(data).hexdigest() == entry["digest"])
+
+
+def _same_folders(out: Path, state: outstate.OutState, verify: bool, now: int) -> dict[str, int] | None:
+    """OUT's refreshed folder stamps if every folder holds exactly the entries cfgc wrote
+    (listed when its mtime moved), else None."""
+    children: dict[str, set[str]] | None = None
+    dirs = state.dirs
+    for rel, mtime in state.dirs.items():
+        st = os.lstat(os.path.join(out, rel))  # before the listing: a later change shows next time
+        if mtime >= 0 and st.st_mtime_ns == mtime and not verify:
+            continue
+        if children is None:
+            children = {}
+            for p in (*state.bundle, *state.dirs):
+                if p:
+                    parent, _, name = p.rpartition("/")
+                    children.setdefault(parent, set()).add(name)
+        if set(os.listdir(os.path.join(out, rel))) != children.get(rel, set()):
+            return None
+        if dirs is state.dirs:
+            dirs = dict(state.dirs)
+        dirs[rel] = outstate.dir_stamp(st, now)
+    return dirs
+
+
+def _update(
+    source: DirSource, out: Path, state: outstate.OutState, plan: _Plan, manifest: dict[str, Any],
+    specs: list[TargetSpec], cache_root: Path, key: bytes, open_cache: Callable[[], BuildCache | None],
+    jobs: int | None, progress: Progress | None,
+) -> InPlace:
+    from cfgc.base.canonical import canonical_json, sha256_digest
+    from cfgc.bundle import pipeline
+    from cfgc.bundle.layout import target_path, write_file
+    from cfgc.compile.compiler import Compiler
+
+    entries = manifest["targets"]
+    affected = [s.name for s in specs]
+    # A few targets compile faster than the build cache's index loads and saves
+    # (about 3 MB at 10,000 targets): the cache is for changes that reach many.
+    cache = open_cache() if len(specs) > DIRECT_MAX else None
+    if cache is not None:
+        cache.retain_all()  # the unaffected targets' entries stay: this build did not look them up
+        index = {p: i for i, p in enumerate(state.paths)}
+        for spec in specs:  # digests this build just checked: the cache need not stat or read again
+            for p in spec.layers:
+                cache.known(p, plan.files[index[p]][1])
+    compiler = Compiler(source)
+    cdir = open_commit(out)
+    try:
+        result = pipeline.run(compiler, None, staging=cdir, cache=cache, jobs=jobs, progress=progress, specs=specs)
+        built = {o.name: o for o in result.outputs}
+        unaffected = len(state.targets) - len(affected)
+        names = tuple(sorted(set(state.targets) - set(affected) | set(built)))
+        if not result.ok:
+            shutil.rmtree(cdir, ignore_errors=True)
+            return InPlace(names, None, result.diagnostics, result.cache_hits + unaffected, False)
+        moves = [target_path(n) for n in sorted(built) if built[n].digest != entries[n]["digest"]]
+        new, deletes = patched(manifest, built, plan.info)
+        if new is None:  # a target's prompts or SOPS files changed: those sections are rebuilt whole
+            new, deletes = reassembled(source, compiler, manifest, built, result, plan.info, cdir, moves)
+        data = canonical_json(new)
+        digest = sha256_digest(data)
+        if digest != state.manifest:
+            write_file(cdir, MANIFEST, data)
+            moves.append(MANIFEST)
+        commit(out, moves, deletes)
+    except BaseException as e:
+        if not (cdir / JOURNAL).exists():  # renames never started: OUT is as it was
+            shutil.rmtree(cdir, ignore_errors=True)
+        from cfgc.base.errors import environment_error
+
+        # A half-done commit is finished by the next build or `cfgc verify` (the journal stays).
+        env = environment_error(e)
+        if env is not None:
+            raise env from None
+        raise
+    refreshed = replace_state(state, files=plan.files, folders=plan.folders, dirs=plan.dirs)
+    save_after(out, refreshed, plan.bundle, new, digest, moves, deletes, result.diagnostics, affected, cache_root, key)
+    return InPlace(names, digest, result.diagnostics, result.cache_hits + unaffected, digest == state.manifest)

@@ -1,0 +1,95 @@
+"""The manifest and the state after an in-place update (:mod:`cfgc.bundle.incremental`)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cfgc.bundle import outstate
+from cfgc.bundle.manifest import listed_files
+
+if TYPE_CHECKING:
+    from cfgc.base.diagnostics import Diagnostic
+    from cfgc.bundle.layout import TargetOutput
+    from cfgc.bundle.pipeline import PipelineResult
+    from cfgc.compile.compiler import Compiler
+    from cfgc.repo.sources import DirSource, SourceInfo
+
+
+def info_json(info: SourceInfo) -> dict[str, Any]:
+    """The manifest's ``source`` section for ``info`` (as :func:`cfgc.bundle.layout.assemble` writes it)."""
+    return {"repo_url": info.repo_url, "ref": info.ref, "commit": info.commit, "commit_time": info.commit_time,
+            "dirty": info.dirty, "path": info.subdir}
+
+
+def replace_state(state: outstate.OutState, **changes: Any) -> outstate.OutState:
+    """``state`` with some fields changed."""
+    return outstate.OutState(**{**state.to_json(), **changes})
+
+
+def patched(
+    manifest: dict[str, Any], built: dict[str, TargetOutput], info: SourceInfo
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """The old manifest with the new targets' entries and source, when its other sections stay."""
+    from cfgc.bundle.layout import manifest_entry
+
+    targets = dict(manifest["targets"])
+    for name, out in built.items():
+        entry = manifest_entry(out)
+        old = targets[name]
+        if entry.get("prompts") != old.get("prompts") or entry.get("secrets") != old.get("secrets"):
+            return None, []
+        targets[name] = entry
+    return {**manifest, "targets": targets, "source": info_json(info)}, []
+
+
+def reassembled(
+    source: DirSource, compiler: Compiler, manifest: dict[str, Any], built: dict[str, TargetOutput],
+    result: PipelineResult, info: SourceInfo, cdir: Path, moves: list[str],
+) -> tuple[dict[str, Any], list[str]]:
+    """The manifest assembled as a full build does; prompt and SOPS files that change are staged."""
+    from cfgc.base.canonical import sha256_digest
+    from cfgc.bundle.layout import TargetOutput, assemble, write_file
+
+    outputs = [built.get(n) or TargetOutput(n, e["vars"], e["digest"], e["size"], tuple(e.get("prompts", ())),
+                                            tuple(e.get("secrets", ()))) for n, e in manifest["targets"].items()]
+    used = {f for o in outputs for f in o.secrets}
+    secret_files = {f: result.secret_files.get(f) or source.read(f) for f in used}
+    new, files = assemble(outputs, result.prompts, compiler.schema_entries(), info, secret_files)
+    old = {p: e["digest"] for p, _, e in listed_files(manifest)}
+    for f in files:
+        if old.get(f.path) != sha256_digest(f.data):
+            write_file(cdir, f.path, f.data)
+            moves.append(f.path)
+    listed = {p for p, _, _ in listed_files(new)}
+    return new, sorted(p for p in old if p not in listed)
+
+
+def save_after(
+    out: Path, state: outstate.OutState, bundle_stamps: dict[str, str], manifest: dict[str, Any], digest: str,
+    moves: list[str], deletes: list[str], diags: tuple[Diagnostic, ...], affected: list[str],
+    cache_root: Path, key: bytes,
+) -> None:
+    if any(not d.targets for d in diags):
+        outstate.forget(cache_root, out)  # findings not tied to a target: the next build is a full one
+        return
+    now = time.time_ns()
+    bundle, dirs = dict(bundle_stamps), dict(state.dirs)
+    for rel in deletes:
+        bundle.pop(rel, None)
+    for rel in moves:
+        bundle[rel] = outstate.out_stamp(os.lstat(os.path.join(out, rel)), now)
+    for rel in {p.rpartition("/")[0] for p in (*moves, *deletes)}:
+        parts = rel.split("/") if rel else []
+        for n in range(len(parts), -1, -1):
+            folder = "/".join(parts[:n])
+            try:
+                dirs[folder] = outstate.dir_stamp(os.stat(os.path.join(out, folder)), now)
+            except FileNotFoundError:
+                dirs.pop(folder, None)
+    warned = (set(state.warned) - set(affected)) | {t for d in diags for t in d.targets}
+    outstate.save(cache_root, out, key, replace_state(
+        state, bundle=bundle, dirs=dirs, manifest=digest, source=manifest["source"],
+        warned=sorted(warned)))

@@ -1,0 +1,100 @@
+"""Write the state a full build leaves for the next in-place build (:mod:`cfgc.bundle.incremental`)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cfgc.base.errors import CfgcError
+from cfgc.bundle import outstate
+from cfgc.repo.sources import DirSource, Source
+
+if TYPE_CHECKING:
+    from cfgc.bundle.cache import BuildCache
+    from cfgc.bundle.pipeline import PipelineResult
+    from cfgc.compile.compiler import Compiler
+
+
+def global_digests(compiler: Compiler) -> dict[str, str] | None:
+    """sha256 of every file all targets depend on: cfgc.yaml, schemas, prompts, SOPS rules.
+
+    Taken before the compile, so a file changed during the build is seen as
+    changed by the next one.  None when one cannot be read: the build reports it.
+    """
+    try:
+        return _global_digests(compiler)
+    except (CfgcError, OSError):
+        return None
+
+
+def _global_digests(compiler: Compiler) -> dict[str, str]:
+    from cfgc.compile.schema import schema_files
+    from cfgc.secrets.creation_rules import CONFIG_NAMES
+
+    src = compiler.source
+    found = {"cfgc.yaml": src.read("cfgc.yaml"), **schema_files(src, compiler.config)}
+    for versions in compiler.prompts.versions.values():
+        for path in versions.values():
+            found[path] = src.read(path)
+    listed = set(src.files())
+    for name in CONFIG_NAMES:
+        if name in listed:
+            found[name] = src.read(name)
+    return {p: hashlib.sha256(raw).hexdigest() for p, raw in sorted(found.items())}
+
+
+def record(
+    source: Source, compiler: Compiler, select: str | None, result: PipelineResult, out: Path,
+    cache: BuildCache | None, globals_: dict[str, str] | None, manifest: dict[str, Any], digest: str,
+) -> None:
+    """Leave the state of ``out`` just written by a full build; drop it when no in-place build may follow."""
+    if cache is None or cache.key is None:
+        return
+    try:
+        _record(source, compiler, select, result, out, cache, cache.key, globals_, manifest, digest)
+    except OSError:  # the state only saves time: a build that wrote OUT has succeeded
+        outstate.forget(cache.root, out)
+
+
+def _record(
+    source: Source, compiler: Compiler, select: str | None, result: PipelineResult, out: Path,
+    cache: BuildCache, key: bytes, globals_: dict[str, str] | None, manifest: dict[str, Any], digest: str,
+) -> None:
+    root = cache.root
+    if not isinstance(source, DirSource) or globals_ is None or any(not d.targets for d in result.diagnostics):
+        outstate.forget(root, out)
+        return
+    specs = compiler.selected(select)
+    index: dict[str, int] = {}
+    paths: list[str] = []
+    files: list[list[str]] = []
+    targets: dict[str, list[int]] = {}
+    for spec in specs:
+        layers = []
+        for p in spec.layers:
+            i = index.get(p)
+            if i is None:
+                memo = cache.memo(p)
+                if memo is None:  # not hashed by this build: no stamp to trust
+                    outstate.forget(root, out)
+                    return
+                i = index[p] = len(paths)
+                paths.append(p)
+                files.append(list(memo))
+            layers.append(i)
+        targets[spec.name] = layers
+    secrets = {f: hashlib.sha256(raw).hexdigest() for f, raw in result.secret_files.items()}
+    racy = outstate.racy_after()
+    bundle, dirs = outstate.scan_out(out, time.time_ns())
+    state = outstate.OutState(
+        out=str(out), root=str(source.root.resolve()), select=select, toolchain=outstate.toolchain(),
+        listing=outstate.listing_digest(source.files()), source=manifest["source"],
+        folders={rel: outstate.folder_stamp(st, racy) for rel, st in source.folders.items()},
+        varnames=list(compiler.config.hierarchy[-1].variables), globals={**globals_, **secrets},
+        paths=paths, files=files, targets=targets,
+        warned=sorted({t for d in result.diagnostics for t in d.targets}),
+        manifest=digest, bundle=bundle, dirs=dirs,
+    )
+    outstate.save(root, out, key, state)

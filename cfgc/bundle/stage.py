@@ -1,0 +1,80 @@
+"""One lock/stage/swap sequence for everything that writes a directory beside ``OUT``.
+
+:func:`staged` holds the lock of ``OUT`` (:mod:`cfgc.bundle.outdir`), opens a
+staging directory beside it and yields it; the caller fills it and swaps it in
+(:func:`cfgc.bundle.layout.swap_into`).  A failure, or a return without the
+swap, removes the staging directory, and an environment failure becomes exit 4
+naming ``OUT`` rather than the staging path.  ``cfgc build`` (bundles) and
+``cfgc build --shard`` (parts) both use it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+
+from cfgc.base.errors import UsageError, environment_error
+from cfgc.bundle.outdir import exclusive
+from cfgc.repo.sources import Source
+
+
+@contextlib.contextmanager
+def staged(out: Path, open_staging: Callable[[Path], Path]) -> Iterator[Path]:
+    """A staging directory for ``out`` (``open_staging(out)``), under the lock of ``out``."""
+    with exclusive(out):
+        staging = open_staging(out)
+        try:
+            yield staging
+        except BaseException as e:
+            shutil.rmtree(staging, ignore_errors=True)
+            env = environment_error(e, as_out(e, staging, out))
+            if env is not None:
+                raise env from None
+            raise
+        # Swapped in, it is gone (or holds the previous bundle, already discarded);
+        # a build that stopped at findings leaves it here.
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def refuse_own_files(inputs: Iterable[str], source: Source, out: Path, key_files: Sequence[Path]) -> None:
+    """A compile that read the output directory or a key file would sign it as an input: refuse."""
+    root = getattr(source, "root", None)
+    if root is None:
+        return
+    root = Path(root).resolve()
+    # Repo-relative prefixes (string tests: this runs over every layer of a large repo).
+    own: dict[str, str] = {}
+    for mine, kind in [(out, "in the --out directory"), *((k.resolve(), "the signing key") for k in key_files)]:
+        rel = os.path.relpath(mine, root).replace(os.sep, "/")
+        if rel != "." and not rel.startswith("../"):
+            own[rel] = kind
+    leftovers = (f".{out.name}.tmp-", f".{out.name}.old-")
+    for path in inputs:
+        what: str | None = next((w for rel, w in own.items() if path == rel or path.startswith(rel + "/")), None)
+        if what is None and f"/.{out.name}." in f"/{path}" and any(
+            part.startswith(leftovers) for part in path.split("/")
+        ):
+            what = "in a staging directory of a build into --out"
+        if what is not None:
+            raise UsageError(
+                f"{path} is an input of this build but is {what}; keep --out and keys out of what "
+                "the hierarchy, schemas and prompts match"
+            )
+
+
+def as_out(e: BaseException, staging: Path, out: Path) -> str | None:
+    """The path an OSError names, with the staging directory shown as OUT."""
+    name = getattr(e, "filename", None)
+    if not isinstance(name, str):
+        return rel_shown(out) if isinstance(e, OSError) else None
+    if name == str(staging) or name.startswith(str(staging) + os.sep):
+        return rel_shown(out) + name[len(str(staging)) :]
+    return None
+
+
+def rel_shown(p: Path) -> str:
+    rel = os.path.relpath(p)
+    return str(p) if rel.startswith("..") else rel
