@@ -75,19 +75,37 @@ def _convert(value: Any, file: str, path: Path) -> Any:
 
 
 def secret_refs(value: Any, path: Path = ()) -> list[tuple[Path, SecretRef]]:
-    """Every secret reference in a compiled value, with its target path."""
-    t = type(value)
-    if t is SecretRef:
+    """Every secret reference in a compiled value, with its target path (depth first, in order)."""
+    if type(value) is SecretRef:
         return [(path, value)]
-    if t is dict:
-        return [r for k, v in value.items() for r in secret_refs(v, (*path, k))]
-    if t is list:
-        return [r for i, v in enumerate(value) for r in secret_refs(v, (*path, i))]
-    return []
+    out: list[tuple[Path, SecretRef]] = []
+    if type(value) is dict or type(value) is list:
+        _refs(value, list(path), out)
+    return out
 
 
-def with_placeholders(value: Any) -> Any:
-    """A copy with each secret replaced by a value of its declared type."""
+def _refs(node: Any, stack: list[Any], out: list[tuple[Path, SecretRef]]) -> None:
+    # Every node of every target is visited: a path is built only where a
+    # reference is found, and leaves cost no call.
+    items: Any = node.items() if type(node) is dict else enumerate(node)
+    for k, v in items:
+        t = type(v)
+        if t is SecretRef:
+            out.append(((*stack, k), v))
+        elif t is dict or t is list:
+            stack.append(k)
+            _refs(v, stack, out)
+            stack.pop()
+
+
+def with_placeholders(value: Any, refs: list[tuple[Path, SecretRef]] | None = None) -> Any:
+    """``value`` with each secret replaced by a value of its declared type.
+
+    With ``refs`` (from :func:`secret_refs` of this value) only the paths that
+    lead to a reference are copied; every other subtree is shared.
+    """
+    if refs is not None:
+        return _replace_at(value, {p: ref.placeholder() for p, ref in refs})
     t = type(value)
     if t is SecretRef:
         return value.placeholder()
@@ -96,6 +114,23 @@ def with_placeholders(value: Any) -> Any:
     if t is list:
         return [with_placeholders(v) for v in value]
     return value
+
+
+def _replace_at(root: Any, values: dict[Path, Any]) -> Any:
+    if () in values:
+        return values[()]
+    dirty = {p[:i] for p in values for i in range(len(p))}
+
+    def rebuild(path: Path, node: Any) -> Any:
+        if path in values:
+            return values[path]
+        if path not in dirty:
+            return node
+        if type(node) is dict:
+            return {k: rebuild((*path, k), v) for k, v in node.items()}
+        return [rebuild((*path, i), v) for i, v in enumerate(node)]
+
+    return rebuild((), root)
 
 
 def jsonable(obj: Any) -> Any:

@@ -239,6 +239,8 @@ def _compile_chunk(
             diags.append(Diagnostic.from_error(e, rule_of(e), spec.name))
             diags.extend(compiler.layer_findings(spec))
             continue
+        finally:
+            compiler.release(spec)
         diags.extend(found)
         if any(d.severity == "error" for d in found):
             continue
