@@ -37,3 +37,11 @@ def test_one_job_runs_in_this_process() -> None:
 def test_unordered_yields_every_result() -> None:
     out = sorted(parallel.imap_chunks(lambda c: c[0] * 2, [[i] for i in range(10)], jobs=2, ordered=False))
     assert out == [i * 2 for i in range(10)]
+
+
+def test_objects_frozen_for_the_fork_are_unfrozen_after() -> None:
+    import gc
+
+    seen = parallel.map_chunks(lambda c: gc.get_freeze_count() > 0, [[1], [2]], jobs=2)
+    assert seen == [True, True]  # the workers' inherited objects are out of the collector's way
+    assert gc.get_freeze_count() == 0  # ... and the parent's are collectable again
