@@ -75,62 +75,43 @@ def _convert(value: Any, file: str, path: Path) -> Any:
 
 
 def secret_refs(value: Any, path: Path = ()) -> list[tuple[Path, SecretRef]]:
-    """Every secret reference in a compiled value, with its target path (depth first, in order)."""
+    """Every secret reference in a compiled value, with its target path (depth first)."""
     if type(value) is SecretRef:
         return [(path, value)]
     out: list[tuple[Path, SecretRef]] = []
-    if type(value) is dict or type(value) is list:
-        _refs(value, list(path), out)
+    _refs(value, path, out)
     return out
 
 
-def _refs(node: Any, stack: list[Any], out: list[tuple[Path, SecretRef]]) -> None:
-    # Every node of every target is visited: a path is built only where a
-    # reference is found, and leaves cost no call.
-    items: Any = node.items() if type(node) is dict else enumerate(node)
+def _refs(value: Any, path: Path, out: list[tuple[Path, SecretRef]]) -> None:
+    # Every target is walked for its references on each compile and validation:
+    # scalars are looked at in the loop, without a call or a path of their own.
+    t = type(value)
+    items: Any = value.items() if t is dict else enumerate(value) if t is list else ()
     for k, v in items:
-        t = type(v)
-        if t is SecretRef:
-            out.append(((*stack, k), v))
-        elif t is dict or t is list:
-            stack.append(k)
-            _refs(v, stack, out)
-            stack.pop()
+        tv = type(v)
+        if tv is SecretRef:
+            out.append(((*path, k), v))
+        elif tv is dict or tv is list:
+            _refs(v, (*path, k), out)
 
 
-def with_placeholders(value: Any, refs: list[tuple[Path, SecretRef]] | None = None) -> Any:
-    """``value`` with each secret replaced by a value of its declared type.
-
-    With ``refs`` (from :func:`secret_refs` of this value) only the paths that
-    lead to a reference are copied; every other subtree is shared.
-    """
-    if refs is not None:
-        return _replace_at(value, {p: ref.placeholder() for p, ref in refs})
+def with_placeholders(value: Any) -> Any:
+    """``value`` with each secret replaced by a value of its declared type
+    (subtrees without a secret are shared, not copied)."""
     t = type(value)
     if t is SecretRef:
         return value.placeholder()
     if t is dict:
-        return {k: with_placeholders(v) for k, v in value.items()}
+        out = {k: with_placeholders(v) if type(v) in _NESTED else v for k, v in value.items()}
+        return out if any(out[k] is not v for k, v in value.items()) else value
     if t is list:
-        return [with_placeholders(v) for v in value]
+        items = [with_placeholders(v) if type(v) in _NESTED else v for v in value]
+        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
     return value
 
 
-def _replace_at(root: Any, values: dict[Path, Any]) -> Any:
-    if () in values:
-        return values[()]
-    dirty = {p[:i] for p in values for i in range(len(p))}
-
-    def rebuild(path: Path, node: Any) -> Any:
-        if path in values:
-            return values[path]
-        if path not in dirty:
-            return node
-        if type(node) is dict:
-            return {k: rebuild((*path, k), v) for k, v in node.items()}
-        return [rebuild((*path, i), v) for i, v in enumerate(node)]
-
-    return rebuild((), root)
+_NESTED = frozenset((dict, list, SecretRef))
 
 
 def jsonable(obj: Any) -> Any:

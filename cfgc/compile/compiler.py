@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from cfgc.base.diagnostics import Diagnostic
-from cfgc.base.errors import UsageError
+from cfgc.base.diagnostics import Diagnostic, rule_of
+from cfgc.base.errors import CfgcError, UsageError
 from cfgc.base.loading import Document, Path, load_yaml
 from cfgc.base.secretrefs import (
     SecretRef,
@@ -188,6 +188,20 @@ class Compiler:
             secrets = tuple(sorted({ref.file for _, ref in refs}))
         return CompiledTarget(spec, value, docs, origins, tuple(sorted(set(pinned))), secrets, refs)
 
+    def try_compile(self, spec: TargetSpec) -> tuple[CompiledTarget | None, list[Diagnostic]]:
+        """Compile one target, or None and the findings of its failure
+        (:meth:`error_findings`): what every command that reports on many
+        targets does with one that does not compile."""
+        try:
+            return self.compile(spec), []
+        except CfgcError as e:
+            return None, self.error_findings(spec, e)
+
+    def error_findings(self, spec: TargetSpec, error: CfgcError) -> list[Diagnostic]:
+        """A target that failed: the error as its finding, then those of the
+        files it reads (a credential left in clear is reported either way)."""
+        return [Diagnostic.from_error(error, rule_of(error), spec.name), *self.layer_findings(spec)]
+
     def _merged(self, docs: tuple[Document, ...]) -> Any:
         key = tuple(d.path for d in docs[:-1])
         base = self._prefix.get(key)
@@ -226,7 +240,7 @@ class Compiler:
         refs = list(target.refs)
         secret_types = {p: ref.type for p, ref in refs}
         return self.schemas.validate(
-            target.name, with_placeholders(target.value, refs), target.provenance, secret_types
+            target.name, with_placeholders(target.value), target.provenance, secret_types
         )
 
 
