@@ -20,6 +20,7 @@ from cfgc.base.loading import Path
 from cfgc.compile import template_bounds
 from cfgc.compile.merging import dotted
 from cfgc.compile.sandbox import bounded_sandbox
+from cfgc.compile.template_lookup import simple as _simple
 from cfgc.compile.walk import prefixes, scan
 
 Locator = Callable[[Path], Location]
@@ -65,28 +66,6 @@ def has_templates(value: Any) -> bool:
     if t is list:
         return any(has_templates(v) for v in value)
     return False
-
-
-# ``{{ name }}`` / ``{{ config.a.b }}``: a lookup that needs no Jinja2 (see _Renderer._lookup).
-_LOOKUP = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}\}")
-_Simple = tuple[bool, tuple[str, ...], tuple[tuple[str, ...], ...]]
-
-
-@lru_cache(maxsize=4096)
-def _simple(text: str) -> _Simple | None:
-    """``(whole, literals, names)`` when ``text`` is only literal text and plain lookups, else None.
-
-    Most templates of a real repo are lookups (``https://{{ service }}.{{ config.org.domain }}``);
-    rendering them through Jinja2 cost about a third of a full-corpus compile.  Anything
-    else (filters, operators, statements, whitespace control, a brace or a carriage
-    return in the text, which Jinja2 would normalise) is left to Jinja2.
-    """
-    parts = _LOOKUP.split(text)
-    literals, names = tuple(parts[0::2]), tuple(tuple(n.split(".")) for n in parts[1::2])
-    if not names or any(c in lit for lit in literals for c in "{}\r"):
-        return None
-    whole = len(names) == 1 and not literals[0].strip() and not literals[1].strip()
-    return whole, literals, names
 
 
 @lru_cache(maxsize=4096)
