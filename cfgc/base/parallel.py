@@ -85,11 +85,19 @@ def imap_chunks(
     if n <= 1 or not can_fork():
         yield from (fn(c) for c in chunks)
         return
+    import gc
     import multiprocessing
 
-    with multiprocessing.get_context("fork").Pool(n, initializer=_install, initargs=(fn,)) as pool:
-        run = pool.imap if ordered else pool.imap_unordered
-        yield from run(_call, chunks, chunksize=1)
+    # Objects that exist at the fork (the loaded repo, schemas, templates) are
+    # kept out of the collector's generations: a worker's collections then never
+    # walk, and so never copy, the pages it shares with the parent.
+    gc.freeze()
+    try:
+        with multiprocessing.get_context("fork").Pool(n, initializer=_install, initargs=(fn,)) as pool:
+            run = pool.imap if ordered else pool.imap_unordered
+            yield from run(_call, chunks, chunksize=1)
+    finally:
+        gc.unfreeze()
 
 
 def _install(fn: Callable[[Any], Any]) -> None:

@@ -195,6 +195,8 @@ _Chunk = list[tuple[TargetSpec, str | None]]
 _ChunkResult = tuple[
     list[TargetOutput], list[Diagnostic], dict[str, bytes], list[str | None], list[tuple[str, str]]
 ]
+_Record = tuple[str, dict[str, str], str, int, tuple[str, ...], tuple[str, ...]]
+_Wire = tuple[list[_Record], list[Diagnostic], dict[str, bytes], list[str | None], list[tuple[str, str]]]
 
 
 def _compile_all(
@@ -207,18 +209,22 @@ def _compile_all(
 ) -> Iterator[_ChunkResult]:
     """Results chunk by chunk, as workers finish them (so progress is live)."""
     if not todo:
-        return iter(())
+        return
     # Targets that share layers go together, so a worker parses them once.
     todo.sort(key=lambda item: (item[0].layers[:-1], item[0].name))
 
-    def compile_chunk(chunk: _Chunk) -> _ChunkResult:
+    def compile_chunk(chunk: _Chunk) -> _Wire:
         # A forked worker records into its own copy of the log: send back what it added.
         mark = reads.mark() if reads is not None else 0
-        result = _compile_chunk(compiler, staging, cache, chunk)
-        return (*result[:4], reads.since(mark) if reads is not None else [])
+        outs, diags, secrets, keys, _ = _compile_chunk(compiler, staging, cache, chunk)
+        # Plain tuples pickle in a third of the time of the dataclasses (the
+        # parent unpickles every target's record while the workers compile).
+        wire = [(o.name, o.vars, o.digest, o.size, o.prompts, o.secrets) for o in outs]
+        return wire, diags, secrets, keys, reads.since(mark) if reads is not None else []
 
     # fork workers inherit the parsed config, hierarchy and compiled schemas.
-    return fan_out(compile_chunk, todo, jobs=jobs, size=CHUNK, ordered=False)
+    for wire, diags, secrets, keys, read in fan_out(compile_chunk, todo, jobs=jobs, size=CHUNK, ordered=False):
+        yield [TargetOutput(*o) for o in wire], diags, secrets, keys, read
 
 
 def _compile_chunk(
@@ -240,6 +246,8 @@ def _compile_chunk(
         except CfgcError as e:
             diags.extend(compiler.error_findings(spec, e))
             continue
+        finally:
+            compiler.release(spec)
         diags.extend(found)
         if any(d.severity == "error" for d in found):
             continue

@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 from cfgc.base.diagnostics import Diagnostic, rule_of
 from cfgc.base.errors import CfgcError, UsageError
 from cfgc.base.loading import Document, Path, load_yaml
-from cfgc.base.secretrefs import is_sops_document, secret_document, secret_refs, with_placeholders
+from cfgc.base.secretrefs import (
+    SecretRef,
+    is_sops_document,
+    secret_document,
+    secret_refs,
+    with_placeholders,
+)
 from cfgc.compile.extends import resolve_extends
 from cfgc.compile.hygiene import plaintext_findings
 from cfgc.compile.merging import MISSING, get_path, merge_layers, merge_value
@@ -43,6 +49,9 @@ class CompiledTarget:
     origins: dict[Path, tuple[Path, ...]] = field(repr=False, default_factory=dict)
     prompts: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()  # the SOPS documents its secret references need
+    # Every secret reference in ``value`` with its path, found once for both
+    # the bundle's secret list and schema validation.
+    refs: tuple[tuple[Path, SecretRef], ...] = field(repr=False, default=())
 
     @property
     def name(self) -> str:
@@ -137,6 +146,15 @@ class Compiler:
             self._docs[path] = doc
         return doc
 
+    def release(self, spec: TargetSpec) -> None:
+        """Forget the parsed file of ``spec``'s own layer once the target is done.
+
+        No other target reads it, and a build of 100,000 targets would
+        otherwise hold every one of them (memory, and every full garbage
+        collection walks them); a later :meth:`compile` of it parses it again.
+        """
+        self._docs.pop(spec.layers[-1], None)
+
     def plain_files(self) -> set[str]:
         """Layer files loaded so far that are not SOPS documents (their
         values were checked for plaintext credentials as they loaded)."""
@@ -164,9 +182,11 @@ class Compiler:
                     value, spec.variables, spec.name, prov.locate, found.templates, self.config.limits
                 )
         secrets: tuple[str, ...] = ()
+        refs: tuple[tuple[Path, SecretRef], ...] = ()
         if "secret" in features:
-            secrets = tuple(sorted({ref.file for _, ref in secret_refs(value)}))
-        return CompiledTarget(spec, value, docs, origins, tuple(sorted(set(pinned))), secrets)
+            refs = tuple(secret_refs(value))
+            secrets = tuple(sorted({ref.file for _, ref in refs}))
+        return CompiledTarget(spec, value, docs, origins, tuple(sorted(set(pinned))), secrets, refs)
 
     def try_compile(self, spec: TargetSpec) -> tuple[CompiledTarget | None, list[Diagnostic]]:
         """Compile one target, or None and the findings of its failure
@@ -217,7 +237,8 @@ class Compiler:
             return self.schemas.validate(target.name, target.value, target.provenance)
         # Schemas see each secret as a value of its declared type; constraints
         # on the (unknowable) plaintext are not checked.
-        secret_types = {p: ref.type for p, ref in secret_refs(target.value)}
+        refs = list(target.refs)
+        secret_types = {p: ref.type for p, ref in refs}
         return self.schemas.validate(
             target.name, with_placeholders(target.value), target.provenance, secret_types
         )

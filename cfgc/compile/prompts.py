@@ -47,6 +47,9 @@ class PromptLibrary:
         self.folder = folder
         self.versions: dict[str, dict[Version, str]] = {}
         self._loaded: dict[str, Prompt] = {}
+        # (name, range) -> the version it resolved to: thousands of targets
+        # repeat a handful of ranges, and matching a range is pure Python.
+        self._best: dict[tuple[str, str], Version] = {}
         if folder:
             prefix = folder + "/"
             for f in source.files():
@@ -72,6 +75,9 @@ class PromptLibrary:
 
     def resolve(self, ref: PromptRef) -> Prompt:
         """The highest version that ``ref`` admits, loaded and syntax-checked."""
+        best = self._best.get((ref.name, ref.spec))
+        if best is not None:
+            return self.load(ref.name, best)
         if not self.folder:
             raise InputError(f"!prompt {ref} used, but cfgc.yaml names no 'prompts' folder", ref.location)
         have = self.versions.get(ref.name)
@@ -87,6 +93,7 @@ class PromptLibrary:
         if best is None:
             listed = ", ".join(str(v) for v in sorted(have))
             raise InputError(f"no version of prompt {ref.name!r} matches {ref.spec} (have: {listed})", ref.location)
+        self._best[ref.name, ref.spec] = best
         return self.load(ref.name, best)
 
     def load(self, name: str, version: Version) -> Prompt:

@@ -20,6 +20,7 @@ from cfgc.base.loading import Path
 from cfgc.compile import template_bounds
 from cfgc.compile.merging import dotted
 from cfgc.compile.sandbox import bounded_sandbox
+from cfgc.compile.template_lookup import simple as _simple
 from cfgc.compile.walk import prefixes, scan
 
 Locator = Callable[[Path], Location]
@@ -149,6 +150,11 @@ class _Renderer:
 
         budget = template_bounds.enter(self.limits)
         try:
+            simple = _simple(text)
+            if simple is not None:
+                done = self._lookups(*simple)
+                if done is not _NO:
+                    return done
             whole, compiled = _compiled(text)
             if whole:
                 out = compiled(**self.context)
@@ -177,6 +183,40 @@ class _Renderer:
         finally:
             template_bounds.leave(budget)
 
+    def _lookups(self, whole: bool, literals: tuple[str, ...], names: tuple[tuple[str, ...], ...]) -> Any:
+        """What Jinja2 would give for a template of plain lookups, or _NO to let Jinja2 decide.
+
+        Every lookup that would not simply succeed in Jinja2 (an unknown name, a
+        key that is also an attribute of the view, a value that is not a string
+        or an integer inside text) is _NO, so Jinja2 raises its own error.
+        """
+        values = []
+        for name in names:
+            v = self._lookup(name)
+            if v is _NO:
+                return _NO
+            values.append(v)
+        if whole:
+            value = plain(values[0])
+            template_bounds.check_result(value)
+            return value
+        out = [literals[0]]
+        for v, lit in zip(values, literals[1:], strict=True):
+            if type(v) is not str and type(v) is not int:
+                return _NO
+            out += (str(v), lit)
+        # Counted as the rewritten Jinja2 template counts its output, part by part.
+        return "".join([template_bounds.emit(p) for p in out if p])
+
+    def _lookup(self, name: tuple[str, ...]) -> Any:
+        obj = self.context.get(name[0], _NO)
+        for key in name[1:]:
+            # The sandbox's getattr finds an attribute first (``items``, ``_raw``), then the key.
+            if type(obj) is not _MappingView or key[0] == "_" or hasattr(_MappingView, key) or key not in obj._raw:
+                return _NO
+            obj = obj[key]
+        return obj
+
     def _safe(self, message: str) -> str:
         """The error text with the target's credentials as redaction markers: an
         error can quote any value a template reads (``{{ {}[config.db.password] }}``)."""
@@ -204,6 +244,9 @@ def plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     return value
+
+
+_NO: Any = object()  # "not a plain lookup": render with Jinja2
 
 
 class _MappingView(Mapping[str, Any]):

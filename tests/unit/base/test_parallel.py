@@ -39,6 +39,14 @@ def test_unordered_yields_every_result() -> None:
     assert out == [i * 2 for i in range(10)]
 
 
+def test_objects_frozen_for_the_fork_are_unfrozen_after() -> None:
+    import gc
+
+    seen = parallel.map_chunks(lambda c: gc.get_freeze_count() > 0, [[1], [2]], jobs=2)
+    assert seen == [True, True]  # the workers' inherited objects are out of the collector's way
+    assert gc.get_freeze_count() == 0  # ... and the parent's are collectable again
+
+
 def test_fan_out_below_the_threshold_is_one_call_in_this_process() -> None:
     items = list(range(parallel.PARALLEL_MIN_TARGETS - 1))
     calls = list(parallel.fan_out(lambda c: (os.getpid(), len(c)), items, jobs=2))

@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cfgc.base.canonical import canonical_json
 from cfgc.base.loading import load_yaml
@@ -76,3 +78,45 @@ def test_schema_errors_never_quote_a_plaintext_credential(make_repo) -> None:
     assert "api_key: '<redacted hmac:" in text  # the schema finding is still reported
     assert "OpenAI" in text  # and so is the credential itself
     assert "CANARY" not in text
+
+
+def _refs_reference(value, path=()):  # the plain recursive definition
+    if type(value) is SecretRef:
+        return [(path, value)]
+    if type(value) is dict:
+        return [r for k, v in value.items() for r in _refs_reference(v, (*path, k))]
+    if type(value) is list:
+        return [r for i, v in enumerate(value) for r in _refs_reference(v, (*path, i))]
+    return []
+
+
+_leaf = st.one_of(
+    st.integers(), st.text(max_size=3), st.none(),
+    st.builds(SecretRef, st.sampled_from(["a.enc.yaml", "b.enc.yaml"]), st.just(("k",)),
+              st.sampled_from(["str", "int", "bool"])),
+)
+_values = st.recursive(
+    _leaf, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner, max_size=3),
+    max_leaves=20,
+)
+
+
+def _placeholders_reference(value):  # a full copy
+    if type(value) is SecretRef:
+        return value.placeholder()
+    if type(value) is dict:
+        return {k: _placeholders_reference(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_placeholders_reference(v) for v in value]
+    return value
+
+
+@given(_values)
+@settings(max_examples=300, deadline=None)
+def test_refs_and_placeholders_match_the_plain_walks(value) -> None:
+    refs = secret_refs(value)
+    assert refs == _refs_reference(value)
+    before = canonical_json(value) if refs else None
+    assert with_placeholders(value) == _placeholders_reference(value)
+    if refs:  # the input is never changed in place
+        assert canonical_json(value) == before

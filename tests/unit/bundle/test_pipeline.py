@@ -127,3 +127,14 @@ def test_credential_is_reported_even_when_the_target_fails_to_compile(make_repo)
         messages = [d.message for d in result.diagnostics]
         assert any("OpenAI" in m for m in messages), messages
         assert any("template error" in m for m in messages), messages
+
+
+def test_a_serial_build_holds_no_target_file_once_compiled(many: Path, tmp_path: Path) -> None:
+    compiler = Compiler(DirSource(many))
+    result = pipeline.run(compiler, jobs=1)
+    assert result.ok and len(result.outputs) == 520
+    held = set(compiler._docs)
+    assert held and not any(p.startswith("svc/") for p in held)  # shared layers stay parsed
+    assert {"envs/dev.yaml", "envs/prod.yaml"} <= held
+    again = compiler.compile(compiler.specs()[0])  # a forgotten file is parsed again
+    assert again.value["id"] == 0
