@@ -70,52 +70,20 @@ def run(
     """
     if specs is None:
         specs = compiler.selected(select)
-    diags: list[Diagnostic] = []
-    outputs: list[TargetOutput] = []
-    todo: list[tuple[TargetSpec, str | None]] = []
-    hits = 0
-    if cache is not None:
-        gkey = _global_key(compiler)
-        keyed = [(spec, cache.target_key(spec, gkey, compiler.source)) for spec in specs]
-        found, misses = cache.get_many(keyed, staging)
-        outputs.extend(found)
-        todo.extend(misses)
-        hits = len(found)
-    else:
-        todo = [(s, None) for s in specs]
+    outputs, todo = _from_cache(compiler, specs, cache, staging)
+    hits = len(outputs)
     if todo:
         try:
             compiler.schemas  # noqa: B018 - a bad schema fails fast, before any worker starts
         except CfgcError as e:
             return PipelineResult((), (Diagnostic.from_error(e, "schema"),), (), {})
-    done = hits
-    if progress is not None and specs:
-        progress(done, len(specs))
+    diags: list[Diagnostic] = []
     secret_files: dict[str, bytes] = {}
-    for outs, ds, secrets, keys, read in _compile_all(compiler, todo, staging, cache, jobs, reads):
-        if reads is not None:
-            reads.merge(read)
-        outputs.extend(outs)
-        diags.extend(ds)
-        secret_files.update(secrets)
-        if cache is not None:
-            for out, k in zip(outs, keys, strict=True):
-                if k is not None:
-                    cache.record(k, out)
-        done += len(outs) + len({t for d in ds for t in d.targets} - {o.name for o in outs})
-        if progress is not None:
-            progress(min(done, len(specs)), len(specs))
-    # Cached targets may need SOPS documents this run did not parse.
-    for out in outputs:
-        for f in out.secrets:
-            if f not in secret_files:
-                secret_files[f] = compiler.source.read(f)
+    _compile_rest(compiler, todo, len(specs), hits, _Sink(outputs, diags, secret_files),
+                  staging=staging, cache=cache, jobs=jobs, progress=progress, reads=reads)
+    _backfill_secrets(compiler, outputs, secret_files)
     diags.extend(sops_file_findings(compiler.source, compiler.config, secret_files))
-    prompts: list[Prompt] = []
-    try:
-        prompts = compiler.prompts.all()
-    except InputError as e:
-        diags.append(Diagnostic.from_error(e, "prompt"))
+    prompts = _prompts(compiler, diags)
     if cache is not None and not any(d.severity == "error" for d in diags):
         cache.save()
     outputs.sort(key=lambda o: o.name)
@@ -124,6 +92,75 @@ def run(
         _read_cached_layers(compiler, specs, outputs, reads, cache)
         inputs = reads.digests()
     return PipelineResult(tuple(outputs), tuple(group(diags)), tuple(prompts), secret_files, hits, inputs)
+
+
+@dataclass(frozen=True)
+class _Sink:
+    """Where compiled chunks land (the lists and dict are filled in place)."""
+
+    outputs: list[TargetOutput]
+    diags: list[Diagnostic]
+    secret_files: dict[str, bytes]
+
+
+def _from_cache(
+    compiler: Compiler, specs: list[TargetSpec], cache: BuildCache | None, staging: Path | None
+) -> tuple[list[TargetOutput], list[tuple[TargetSpec, str | None]]]:
+    """The targets the build cache holds (placed into ``staging``), and the rest with their keys."""
+    if cache is None:
+        return [], [(s, None) for s in specs]
+    gkey = _global_key(compiler)
+    keyed = [(spec, cache.target_key(spec, gkey, compiler.source)) for spec in specs]
+    found, misses = cache.get_many(keyed, staging)
+    return list(found), list(misses)
+
+
+def _compile_rest(
+    compiler: Compiler,
+    todo: list[tuple[TargetSpec, str | None]],
+    total: int,
+    done: int,
+    sink: _Sink,
+    *,
+    staging: Path | None,
+    cache: BuildCache | None,
+    jobs: int | None,
+    progress: Progress | None,
+    reads: ReadLog | None,
+) -> None:
+    """Compile ``todo`` on every core, recording each output in the cache and reporting progress."""
+    if progress is not None and total:
+        progress(done, total)
+    for outs, ds, secrets, keys, read in _compile_all(compiler, todo, staging, cache, jobs, reads):
+        if reads is not None:
+            reads.merge(read)
+        sink.outputs.extend(outs)
+        sink.diags.extend(ds)
+        sink.secret_files.update(secrets)
+        if cache is not None:
+            for out, k in zip(outs, keys, strict=True):
+                if k is not None:
+                    cache.record(k, out)
+        done += len(outs) + len({t for d in ds for t in d.targets} - {o.name for o in outs})
+        if progress is not None:
+            progress(min(done, total), total)
+
+
+def _backfill_secrets(compiler: Compiler, outputs: list[TargetOutput], secret_files: dict[str, bytes]) -> None:
+    """Cached targets may need SOPS documents this run did not parse."""
+    for out in outputs:
+        for f in out.secrets:
+            if f not in secret_files:
+                secret_files[f] = compiler.source.read(f)
+
+
+def _prompts(compiler: Compiler, diags: list[Diagnostic]) -> list[Prompt]:
+    """Every prompt version the bundle carries; a broken library becomes a finding."""
+    try:
+        return compiler.prompts.all()
+    except InputError as e:
+        diags.append(Diagnostic.from_error(e, "prompt"))
+        return []
 
 
 def _read_cached_layers(
