@@ -1,0 +1,129 @@
+"""The loader's steps through load_yaml: tags, key checks (with and without marks), lazy marks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from cfgc.base.errors import InputError
+from cfgc.base.loading import Document, load_yaml
+from cfgc.base.tags import DELETE, Append, Prepend, Replace
+
+KNOWN = "(cfgc knows !replace, !delete, !append, !prepend, !prompt)"
+# Both construction paths: marks now (None), and marks later (a reload), where the
+# common file takes the fast path and any file with a tag or odd key the unmarked builder.
+MODES: list[Callable[[], bytes] | None] = [None, lambda: b""]
+MODE_IDS = ["marks", "no-marks"]
+
+
+def refusal(text: str, reload: Callable[[], bytes] | None = None) -> tuple[str, str]:
+    with pytest.raises(InputError) as info:
+        load_yaml(text.encode(), "f.yaml", reload=reload)
+    return info.value.message, str(info.value.location)
+
+
+@pytest.mark.parametrize("reload", MODES, ids=MODE_IDS)
+@pytest.mark.parametrize(
+    ("text", "message", "where"),
+    [
+        ("a: 1\nb: !delete [1]\n", "!delete needs a scalar", "f.yaml:2:4"),
+        ("a: 1\nb: !prompt {x: 1}\n", "!prompt needs a scalar", "f.yaml:2:4"),
+        ("a: 1\nb: !frob [1]\n", f"unknown tag !frob {KNOWN}", "f.yaml:2:4"),
+        ("a: 1\nb: !frob x\n", f"unknown tag !frob {KNOWN}", "f.yaml:2:4"),
+        ("a: 1\nb: !!set {x: 1}\n", f"unknown tag !!set {KNOWN}", "f.yaml:2:4"),
+        ("a: 1\nb: !!seq x\n", f"unknown tag !!seq {KNOWN}", "f.yaml:2:4"),
+        ("a: 1\nb: !replace 1\n", "!replace needs a mapping or list", "f.yaml:2:4"),
+        ("a: 1\nb: !append 1\n", "!append needs a list", "f.yaml:2:4"),
+        ("a: 1\nb: !prepend x\n", "!prepend needs a list", "f.yaml:2:4"),
+        ("a: 1\nb: !prepend {x: 1}\n", "!prepend needs a list", "f.yaml:2:4"),
+        ("a: 1\nb: !!seq {x: 1}\n", "tag !!seq does not fit this node", "f.yaml:2:4"),
+        ("a: 1\nb: !!map [1]\n", "tag !!map does not fit this node", "f.yaml:2:4"),
+        ("a: 1\nb: !delete Null\n", "!delete takes no value", "f.yaml:2:4"),
+        ("a: 1\nb: !!int true\n", "'true' is not a valid !!int", "f.yaml:2:4"),
+        ("a: 1\nb: !!float false\n", "'false' is not a valid !!float", "f.yaml:2:4"),
+        ("a: 1\nb: !!int 1.5\n", "'1.5' is not a valid !!int", "f.yaml:2:4"),
+        ("a: 1\nb: !!int ''\n", "'' is not a valid !!int", "f.yaml:2:4"),
+        ("a: 1\nb: !!bool ''\n", "'' is not a valid !!bool", "f.yaml:2:4"),
+        ("a: 1\nb: !!bool 1\n", "'1' is not a valid !!bool", "f.yaml:2:4"),
+        ("a: 1\nb: !!null 0\n", "'0' is not a valid !!null", "f.yaml:2:4"),
+        ("a: 1\nb: !!float x\n", "'x' is not a valid !!float", "f.yaml:2:4"),
+    ],
+)
+def test_tags_that_do_not_fit_are_refused_at_the_node(
+    text: str, message: str, where: str, reload: Callable[[], bytes] | None
+) -> None:
+    assert refusal(text, reload) == (message, where)
+
+
+@pytest.mark.parametrize("reload", MODES, ids=MODE_IDS)
+def test_explicit_tags_that_fit(reload: Callable[[], bytes] | None) -> None:
+    text = ("a: !!float 1\nb: !!int 0x10\nc: !!bool FALSE\nd: !!null ''\ne: !!null ~\nf: !!str ''\n"
+            "g: !!seq [1]\nh: !!map {x: 1}\ni: !delete\nj: !delete ~\nk: !delete null\nl: !!str 1.0\n"
+            "m: !replace [1]\nn: !append [2]\no: !prepend [3]\np: !!float -2.5e1\n")
+    data = load_yaml(text.encode(), "f.yaml", reload=reload).data
+    assert data == {"a": 1.0, "b": 16, "c": False, "d": None, "e": None, "f": "", "g": [1], "h": {"x": 1},
+                    "i": DELETE, "j": DELETE, "k": DELETE, "l": "1.0", "m": Replace([1]), "n": Append((2,)),
+                    "o": Prepend((3,)), "p": -25.0}
+    assert type(data["a"]) is float and type(data["b"]) is int and type(data["l"]) is str
+
+
+@pytest.mark.parametrize("reload", MODES, ids=MODE_IDS)
+@pytest.mark.parametrize(
+    ("text", "message", "where"),
+    [
+        ("a: 1\n!!str [x]: 1\n", "mapping keys must be scalars", "f.yaml:2:1"),
+        ("a: 1\n? {x: 1}\n: 1\n", "mapping keys must be scalars", "f.yaml:2:3"),
+        ("a: 1\n~: 1\n", "mapping key is null", "f.yaml:2:1"),
+        ("a: 1\nnull: 1\n", "mapping key is null", "f.yaml:2:1"),
+        ("a: 1\nb: {Null: 1}\n", "mapping key is null", "f.yaml:2:5"),
+        ("a: 1\n!!merge x: 1\n", "YAML merge keys (<<) are not supported; use $extends or layers", "f.yaml:2:1"),
+        ("a: 1\n<<: {b: 1}\n", "YAML merge keys (<<) are not supported; use $extends or layers", "f.yaml:2:1"),
+        ("a: 1\nb: 2\n'a': 3\n", "duplicate key 'a' (first defined at line 1)", "f.yaml:3:1"),
+        ("x: 0\nm:\n  a: 1\n  b: 2\n  a: 3\n", "duplicate key 'a' (first defined at line 3)", "f.yaml:5:3"),
+        ("a: !x 1\nb: 2\na: 3\n", f"unknown tag !x {KNOWN}", "f.yaml:1:4"),  # the first problem wins
+    ],
+)
+def test_key_checks_are_the_same_with_and_without_marks(
+    text: str, message: str, where: str, reload: Callable[[], bytes] | None
+) -> None:
+    assert refusal(text, reload) == (message, where)
+
+
+@pytest.mark.parametrize("reload", MODES, ids=MODE_IDS)
+def test_keys_that_only_look_odd_are_kept(reload: Callable[[], bytes] | None) -> None:
+    text = "'<<': 1\n! ~: 2\n'null': 3\n!!str x: 4\n!x y: 5\n'': 6\n!!int 7: 7\n"
+    data = load_yaml(text.encode(), "f.yaml", reload=reload).data
+    assert data == {"<<": 1, "~": 2, "null": 3, "x": 4, "y": 5, "": 6, "7": 7}
+
+
+def test_without_marks_the_values_are_the_same_and_marks_come_from_the_reload() -> None:
+    text = b"a: !replace {x: 1}\nb:\n  - 1\n  - c: 2\n"
+    reads: list[int] = []
+
+    def reload() -> bytes:
+        reads.append(1)
+        return text
+
+    doc = load_yaml(text, "f.yaml", reload=reload)
+    assert doc.data == load_yaml(text, "f.yaml").data and reads == []
+    assert str(doc.location(("b", 1, "c"))) == "f.yaml:4:5" and reads == [1]
+    assert doc.marks[("a",)] == (1, 1) and doc.marks[("b", 0)] == (3, 5) and reads == [1]  # read once
+
+
+def test_a_document_without_marks_or_reload_answers_the_first_line() -> None:
+    doc = Document("f.yaml", {"a": 1})
+    assert doc.marks == {(): (1, 1)} and str(doc.location(("a",))) == "f.yaml:1:1"
+
+
+@pytest.mark.parametrize("reload", MODES, ids=MODE_IDS)
+def test_an_empty_document(reload: Callable[[], bytes] | None) -> None:
+    doc = load_yaml(b"# nothing\n", "f.yaml", reload=reload)
+    assert doc.data is None and doc.marks == {(): (1, 1)} and str(doc.location(("a",))) == "f.yaml:1:1"
+
+
+def test_marks_of_nested_lists_and_keys() -> None:
+    doc = load_yaml(b"a:\n- - x\n  - {k: [y, z]}\n", "f.yaml")
+    assert doc.marks == {(): (1, 1), ("a",): (1, 1), ("a", 0): (2, 3), ("a", 0, 0): (2, 5),
+                         ("a", 0, 1): (3, 5), ("a", 0, 1, "k"): (3, 6), ("a", 0, 1, "k", 0): (3, 10),
+                         ("a", 0, 1, "k", 1): (3, 13)}
