@@ -80,10 +80,10 @@ def resolve_plain(text: str) -> Any:
 def explicit(kind: str, text: str) -> Any:
     """The value of ``text`` under the explicit tag ``!!kind`` (int, float, bool or null).
 
-    An empty scalar is null under ``!!null`` only.  A value of another type
-    raises :class:`ScalarError`; ``!!float 1`` is the float 1.0.
+    An empty scalar is null, so it fits ``!!null`` only.  A value of another
+    type raises :class:`ScalarError`; ``!!float 1`` is the float 1.0.
     """
-    v = resolve_plain(text) if text else (None if kind == "null" else "")
+    v = resolve_plain(text)
     if isinstance(v, bool) and kind in ("int", "float") or not isinstance(v, _EXPLICIT[kind]):
         raise ScalarError(f"{text!r} is not a valid !!{kind}")
     return float(v) if kind == "float" else v

@@ -18,7 +18,7 @@ from cfgc.base.errors import CfgcError, ExternalError, IntegrityError
 from cfgc.bundle.signing import Signer, generate_keypair, load_signer, load_verifier
 from cfgc.runtime import sync as sync_module
 from cfgc.runtime.fetch import RollbackError
-from cfgc.runtime.freshness import ExpiredError, PointerPolicy
+from cfgc.runtime.freshness import ExpiredError, PointerPolicy, runtime_policy
 from cfgc.runtime.sync import ChangeEvent, Syncer, open_source
 from cfgc.stores.base import ChannelRead
 from cfgc.stores.bounds import MANIFEST_MAX
@@ -36,11 +36,16 @@ class FlakyStore(FileStore):
         super().__init__(root)
         self.fail: BaseException | None = None
         self.blobs: list[str] = []
+        self.versions = 0
 
     def get_channel(self, name: str, etag: str | None = None) -> ChannelRead:
         if self.fail is not None:
             raise self.fail
         return super().get_channel(name, etag)
+
+    def get_version(self, version: str) -> bytes | None:
+        self.versions += 1
+        return super().get_version(version)
 
     def get_blob(self, digest: str, max_bytes: int = MANIFEST_MAX) -> bytes:
         self.blobs.append(digest)
@@ -373,7 +378,7 @@ def test_unchanged_polls_touch_the_cache_at_most_once_a_minute(env: Env, monkeyp
     s.refresh()
     assert touched == [s.snapshot.verified.etag]
     real = time.time
-    monkeypatch.setattr(time, "time", lambda: real() + 61)
+    monkeypatch.setattr(time, "time", lambda: real() + 60.5)  # a minute, not the 10 ms interval
     s.refresh()
     assert len(touched) == 2
 
@@ -479,3 +484,97 @@ def test_open_source_opens_an_existing_file_store(env: Env) -> None:
 
 def test_module_logger_is_the_runtime_logger() -> None:
     assert sync_module.log.name == "cfgc.runtime"
+
+
+def test_an_unchanged_poll_reads_only_the_pointer(env: Env) -> None:
+    env.pub.publish({T: {"n": 1}})
+    s = env.syncer(cache=False)
+    s.refresh()
+    env.store.versions = 0
+    env.store.blobs.clear()
+    assert s.refresh() is False
+    assert env.store.versions == 0 and env.store.blobs == []
+
+
+def test_staleness_comes_after_three_intervals_or_a_second(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    env.pub.publish({T: {"n": 1}})
+    slow, fast = env.syncer(cache=False, interval=10.0), env.syncer(cache=False, interval=0.01)
+    slow.refresh()
+    fast.refresh()
+    real = time.time
+    for ahead, slow_stale, fast_stale in ((0.5, False, False), (1.5, False, True), (29, False, True),
+                                          (31, True, True)):
+        monkeypatch.setattr(time, "time", lambda ahead=ahead: real() + ahead)
+        assert (slow.status()["stale"], fast.status()["stale"]) == (slow_stale, fast_stale), ahead
+    assert env.syncer(cache=False, interval=10.0, stale_after=100).status()["stale"] is True
+
+
+def test_what_is_logged(env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    v1 = env.pub.publish({T: {"n": 1}})
+    with caplog.at_level(logging.INFO, "cfgc.runtime"):
+        s = env.syncer()
+        s.refresh()
+        env.store.fail = ExternalError("store down")
+        with pytest.raises(ExternalError):
+            s.refresh()
+        again = env.syncer()
+        again.load_cache()
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [f"channel prod: now at version {v1} (serial 1)",
+                     f"channel prod: unreachable failure: store down; keeping version {v1}",
+                     f"serving cached version {v1} (serial 1) of channel prod"]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, "cfgc.runtime"):
+        env.syncer(cache=False).load_cache()
+        with pytest.raises(ExternalError):
+            env.syncer(cache=False).refresh()
+    assert [r.getMessage() for r in caplog.records] == ["channel prod: unreachable failure: store down"]
+
+
+def test_memory_is_released_after_a_swap_or_a_failure_not_after_an_unchanged_poll(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    released: list[int] = []
+    monkeypatch.setattr(sync_module, "release_memory", lambda: released.append(1))
+    env.pub.publish({T: {"n": 1}})
+    s = env.syncer()
+    assert s.load_cache() is False and len(released) == 1  # the cache is read (or not) then released
+    s.refresh()
+    assert len(released) == 2
+    s.refresh()
+    assert len(released) == 2
+    env.store.fail = ExternalError("down")
+    with pytest.raises(ExternalError):
+        s.refresh()
+    assert len(released) == 3
+
+
+def test_serials_are_recorded_in_the_policy_state(env: Env) -> None:
+    env.pub.publish({T: {"n": 1}})
+    old = env.channel_doc()
+    env.pub.publish({T: {"n": 2}})
+    state = env.tmp / "serials.json"
+    env.syncer(cache=False, policy=runtime_policy(env.store.url, state_file=state)).refresh()
+    env.set_channel_doc(old)
+    later = env.syncer(cache=False, policy=runtime_policy(env.store.url, state_file=state))
+    with pytest.raises(RollbackError):
+        later.refresh()
+
+
+def test_a_corrupt_cached_blob_is_counted(env: Env) -> None:
+    env.pub.publish({T: {"n": 1}})
+    env.syncer().refresh()
+    for blob in (env.cache / "blobs" / "sha256").iterdir():
+        blob.write_bytes(b"garbage")
+    s = env.syncer()
+    assert s.load_cache() is False
+    assert s.status()["cache_corrupt_blobs"] >= 1 and s.status()["cache_failures"] == 1
+
+
+def test_open_source_bounds_the_s3_client_timeouts() -> None:
+    store = open_source("s3://cfgc-bucket/prefix", timeout=3.0)
+    cfg = store._client.meta.config  # type: ignore[attr-defined]
+    assert (cfg.connect_timeout, cfg.read_timeout) == (3.0, 3.0)
+    assert cfg.retries == {"total_max_attempts": 3, "mode": "standard"}  # 2 retries: botocore counts the first
+    default = open_source("s3://cfgc-bucket/prefix")._client.meta.config  # type: ignore[attr-defined]
+    assert (default.connect_timeout, default.read_timeout) == (10.0, 10.0)
