@@ -127,3 +127,14 @@ def test_marks_of_nested_lists_and_keys() -> None:
     assert doc.marks == {(): (1, 1), ("a",): (1, 1), ("a", 0): (2, 3), ("a", 0, 0): (2, 5),
                          ("a", 0, 1): (3, 5), ("a", 0, 1, "k"): (3, 6), ("a", 0, 1, "k", 0): (3, 10),
                          ("a", 0, 1, "k", 1): (3, 13)}
+
+
+def test_without_libyaml_the_python_parser_gives_the_same_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cfgc.base import yaml_compose
+
+    text = b"a: &x {k: [1, '2', yes]}\nb: *x\nc: !append [3]\n"
+    want, bad = load_yaml(text, "f.yaml"), refusal("a: 1\nb: [1\n")
+    monkeypatch.setattr(yaml_compose, "Loader", yaml_compose._PyLoader)
+    got = load_yaml(text, "f.yaml")
+    assert got.data == want.data and got.marks == want.marks
+    assert refusal("a: 1\nb: [1\n") == bad
