@@ -13,15 +13,27 @@ MAX_EXPANDED_NODES = 200_000
 # scanning and writing a value all cost its expanded size, not its file size.
 MAX_EXPANDED_CHARS = 16 * 1024 * 1024
 _OVER = (MAX_EXPANDED_NODES + 1, MAX_EXPANDED_CHARS + 1)
+_VISITING = (-1, -1)  # in memo while a node's children are counted: meeting it again is a cycle
+
+
+class _Cycle(Exception):
+    def __init__(self, node: yaml.Node) -> None:
+        self.node = node
 
 
 def alias_bomb(root: yaml.Node) -> tuple[str, yaml.Node] | None:
-    """What is wrong and the node to report, if ``root`` expands past a limit.
+    """What is wrong and the node to report, if ``root`` expands past a limit
+    or contains itself (an alias inside its own anchor's collection).
 
-    The node is the innermost collection whose expansion crosses the limit.
+    The node is the innermost collection whose expansion crosses the limit,
+    or the collection that contains itself.  No value is built for a tree
+    refused here, so the builder never meets a cycle.
     """
     culprit: list[yaml.Node] = []
-    nodes, chars = _expanded_size(root, {}, culprit)
+    try:
+        nodes, chars = _expanded_size(root, {}, culprit)
+    except _Cycle as cycle:
+        return "recursive alias (a collection that contains itself)", cycle.node
     where = culprit[0] if culprit else root
     if nodes > MAX_EXPANDED_NODES:
         return f"aliases expand to more than {MAX_EXPANDED_NODES} nodes (alias bomb?)", where
@@ -36,8 +48,11 @@ def _expanded_size(node: yaml.Node, memo: dict[int, tuple[int, int]], culprit: l
     so this costs the file's size, not the expansion's."""
     key = id(node)
     if key in memo:
-        return memo[key]
-    memo[key] = _OVER  # a cycle counts as unbounded
+        size = memo[key]
+        if size is _VISITING:
+            raise _Cycle(node)
+        return size
+    memo[key] = _VISITING
     if isinstance(node, yaml.ScalarNode):
         size = (1, len(node.value))
     else:

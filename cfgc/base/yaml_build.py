@@ -44,7 +44,6 @@ class Builder:
         self.has_anchors = "&" in text
         self.marks: dict[Path, Mark] = {(): (1, 1)}
         self.track = track
-        self._active: set[int] = set()
 
     def build(self, root: yaml.Node) -> Any:
         """The value of ``root``, after the alias bounds are checked."""
@@ -81,25 +80,21 @@ class Builder:
             raise InputError(str(e), location(self.path, node)) from None
 
     def _value(self, node: yaml.Node, path: Path, depth: int) -> Any:
-        if depth > MAX_DEPTH:
-            raise InputError(f"nesting deeper than {MAX_DEPTH} levels", location(self.path, node))
         tag = node.tag
         if tag == PLAIN_TAG:
             return self._plain(node)
         if isinstance(node, yaml.ScalarNode):
             return node.value if tag == STR else tagged_scalar(node, self.path)
-        key = id(node)
-        if key in self._active:
-            raise InputError("recursive alias", location(self.path, node))
-        self._active.add(key)
-        try:
-            if isinstance(node, yaml.SequenceNode):
-                value: Any = self._seq(node, path, depth + 1)
-            else:
-                assert isinstance(node, yaml.MappingNode)
-                value = self._map(node, path, depth + 1)
-        finally:
-            self._active.discard(key)
+        # ``depth`` collections enclose this one: the same count, and the same node
+        # reported, as the nesting guard's event scan (yaml_read).
+        if depth >= MAX_DEPTH:
+            raise InputError(f"nesting deeper than {MAX_DEPTH} levels", location(self.path, node))
+        # No cycle reaches here: alias_bomb refused it (a file with an alias has an "&").
+        if isinstance(node, yaml.SequenceNode):
+            value: Any = self._seq(node, path, depth + 1)
+        else:
+            assert isinstance(node, yaml.MappingNode)
+            value = self._map(node, path, depth + 1)
         if tag in (MAP, SEQ):
             if (tag == SEQ) != isinstance(node, yaml.SequenceNode):
                 raise InputError(f"tag {tag.replace(STD, '!!')} does not fit this node", location(self.path, node))
@@ -125,9 +120,6 @@ class Builder:
         plain = self._plain
         track = self.track
         marks = self.marks
-        # Scalar values are built here rather than through _value (a call per
-        # scalar is a tenth of the walk); its depth check allows them this deep.
-        shallow = depth <= MAX_DEPTH
         for knode, vnode in node.value:
             k = knode.value
             tag = knode.tag
@@ -140,10 +132,11 @@ class Builder:
                 p = (*path, k)
                 m = knode.start_mark
                 marks[p] = (m.line + 1, m.column + 1)
+            # Scalar values are built here rather than through _value: a call per scalar is a tenth of the walk.
             vtag = vnode.tag
-            if vtag == PLAIN_TAG and shallow:
+            if vtag == PLAIN_TAG:
                 out[k] = plain(vnode)
-            elif vtag == STR and shallow and type(vnode) is yaml.ScalarNode:
+            elif vtag == STR and type(vnode) is yaml.ScalarNode:
                 out[k] = vnode.value
             else:
                 out[k] = value(vnode, p, depth)

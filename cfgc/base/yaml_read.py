@@ -8,7 +8,7 @@ refuses is described in cfgc's words at a location inside the file.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, cast
 
 import yaml
 
@@ -68,7 +68,7 @@ def _first_too_deep(text: str, path: str, loader: type) -> InputError | None:
         if isinstance(ev, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
-                return _too_deep(path, ev.start_mark)
+                return _too_deep(path, cast(_Mark, ev.start_mark))  # a parser's events always have marks
         elif isinstance(ev, yaml.CollectionEndEvent):
             depth -= 1
     return None
@@ -110,11 +110,8 @@ class _Mark(Protocol):
     def column(self) -> int: ...
 
 
-def _too_deep(path: str, mark: _Mark | None) -> InputError:
-    return InputError(
-        f"nesting deeper than {MAX_DEPTH} levels",
-        Location(path, mark.line + 1, mark.column + 1) if mark else Location(path),
-    )
+def _too_deep(path: str, mark: _Mark) -> InputError:
+    return InputError(f"nesting deeper than {MAX_DEPTH} levels", Location(path, mark.line + 1, mark.column + 1))
 
 
 def _yaml_error(e: yaml.MarkedYAMLError, path: str, text: str) -> InputError:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from cfgc.base.errors import InputError
-from cfgc.base.loading import Document, load_yaml
+from cfgc.base.loading import MAX_DEPTH, Document, load_yaml
 from cfgc.base.tags import DELETE, Append, Prepend, Replace
 
 KNOWN = "(cfgc knows !replace, !delete, !append, !prepend, !prompt)"
@@ -138,3 +138,85 @@ def test_without_libyaml_the_python_parser_gives_the_same_document(monkeypatch: 
     got = load_yaml(text, "f.yaml")
     assert got.data == want.data and got.marks == want.marks
     assert refusal("a: 1\nb: [1\n") == bad
+
+
+@pytest.mark.parametrize("reload", MODES, ids=MODE_IDS)
+@pytest.mark.parametrize("text", ["a: &x [1, *x]\n", "b: 1\na: &x {k: [2, *x]}\n"])
+def test_an_alias_inside_its_own_anchor_is_refused(text: str, reload: Callable[[], bytes] | None) -> None:
+    line = text.count("\n")
+    assert refusal(text, reload) == ("recursive alias (a collection that contains itself)", f"f.yaml:{line}:4")
+
+
+def test_an_alias_used_twice_is_not_a_cycle() -> None:
+    doc = load_yaml(b"a: &x [1]\nb: [*x, *x]\nc: {d: *x}\n", "f.yaml")
+    assert doc.data == {"a": [1], "b": [[1], [1]], "c": {"d": [1]}}
+
+
+@pytest.mark.parametrize(
+    ("raw", "byte", "where"), [(b"caf\xe9: 1\n", "e9", "f.yaml:1:4"), (b"a: ok\nbc: \xff\n", "ff", "f.yaml:2:5")]
+)
+def test_invalid_utf8_names_the_byte_and_its_place(raw: bytes, byte: str, where: str) -> None:
+    with pytest.raises(InputError) as info:
+        load_yaml(raw, "f.yaml")
+    assert (info.value.message, str(info.value.location)) == (f"file is not valid UTF-8 (byte 0x{byte})", where)
+
+
+def _nested(levels: int, pad: bool) -> str:
+    """``a:`` then ``levels - 1`` nested flow lists, many sibling lists, and (``pad``) a line
+    long enough that the nesting guard scans the events before anything composes them."""
+    text = "a: " + "[" * (levels - 1) + "1" + "]" * (levels - 1) + "\nb: [" + "[1], " * 30 + "[2]]\n"
+    return text + ("# " + "x" * 2100 + "\n" if pad else "")
+
+
+@pytest.mark.parametrize("reload", MODES, ids=MODE_IDS)
+@pytest.mark.parametrize("pad", [False, True], ids=["unscanned", "scanned"])
+def test_nesting_up_to_the_limit_loads_and_one_more_level_is_refused(
+    reload: Callable[[], bytes] | None, pad: bool
+) -> None:
+    data = load_yaml(_nested(MAX_DEPTH, pad).encode(), "f.yaml", reload=reload).data
+    inner = data["a"]
+    for _ in range(MAX_DEPTH - 2):
+        inner = inner[0]
+    assert inner == [1] and len(data["b"]) == 31
+    assert refusal(_nested(MAX_DEPTH + 1, pad), reload) == (
+        f"nesting deeper than {MAX_DEPTH} levels", f"f.yaml:1:{3 + MAX_DEPTH}")
+
+
+def test_deep_nesting_is_refused_before_anything_composes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cfgc.base import loading
+
+    def never(text: str, path: str) -> None:
+        raise AssertionError("composed")
+
+    monkeypatch.setattr(loading, "compose", never)
+    for text in ("[" * 3000, _nested(MAX_DEPTH + 1, pad=True), "{a: " * 2500):
+        with pytest.raises(InputError, match=f"nesting deeper than {MAX_DEPTH} levels"):
+            load_yaml(text.encode(), "f.yaml")
+
+
+@pytest.mark.parametrize("text", ["a: [1, 2\n# " + "x" * 2100 + "\n", "a: {b: [1\n# " + "x" * 2100 + "\n"])
+def test_a_syntax_error_met_by_the_nesting_guard_is_worded_by_cfgc(text: str) -> None:
+    message, where = refusal(text)
+    assert message.startswith("invalid YAML: ") and where.startswith("f.yaml:")
+
+
+def test_an_ordinary_file_takes_the_fast_path_and_reads_its_marks_later() -> None:
+    text = b"a: 1\nb:\n  c: [x, '{{ y }}']\n"
+    reads: list[int] = []
+
+    def reload() -> bytes:
+        reads.append(1)
+        return text
+
+    doc = load_yaml(text, "f.yaml", reload=reload)
+    assert doc.data == {"a": 1, "b": {"c": ["x", "{{ y }}"]}} and doc.features == {"template"}
+    assert reads == [] and doc.reload is reload
+    assert str(doc.location(("b", "c", 1))) == "f.yaml:3:10" and reads == [1]
+
+
+@pytest.mark.parametrize("reload", MODES, ids=MODE_IDS)
+def test_an_empty_collection_counts_as_a_level(reload: Callable[[], bytes] | None) -> None:
+    # The mapping and 64 lists: 65 levels, though no scalar sits at the bottom.
+    text = "a: " + "[" * MAX_DEPTH + "]" * MAX_DEPTH + "\n"
+    assert refusal(text, reload) == (f"nesting deeper than {MAX_DEPTH} levels", f"f.yaml:1:{3 + MAX_DEPTH}")
+    assert load_yaml(text.replace("[]", "1").encode(), "f.yaml", reload=reload).data["a"] is not None
