@@ -28,7 +28,7 @@ declare -A MODULES=(
   [secrets/mac]="cfgc/secrets/mac.py|tests/unit/secrets/test_mac.py tests/unit/secrets/test_secrets_rules_mac.py"
   [secrets/document]="cfgc/secrets/document.py|tests/unit/secrets/test_secrets_document.py tests/unit/secrets/test_secrets_document_edges.py"
   [stores/pointer]="cfgc/stores/pointer.py|tests/unit/stores/test_pointer.py"
-  [runtime/sync]="cfgc/runtime/sync.py|tests/unit/runtime/test_client_file.py tests/unit/runtime/test_sync.py"
+  [runtime/sync]="cfgc/runtime/sync.py|tests/unit/runtime/test_sync.py"
 )
 ORDER=(merging semver loading extends templating secrets/mac secrets/document stores/pointer runtime/sync)
 
