@@ -444,7 +444,34 @@ def test_the_poller_keeps_polling_through_errors_at_the_interval_with_jitter(
         s._run()
     assert len(calls) == 3
     assert all(9.0 <= w <= 11.0 for w in waits) and len(set(waits)) > 1
-    assert "unexpected error while refreshing channel prod" in caplog.text and "down" not in caplog.text
+    assert [r.getMessage() for r in caplog.records] == ["unexpected error while refreshing channel prod"]
+    assert caplog.records[0].exc_info is not None  # with the traceback: a bug, not an outage
+
+
+@pytest.mark.parametrize("jitter", ["low", "high"])
+def test_the_poll_interval_is_jittered_by_ten_percent_either_way(
+    env: Env, monkeypatch: pytest.MonkeyPatch, jitter: str
+) -> None:
+    s = env.syncer(cache=False, interval=10.0)
+    waits: list[float] = []
+
+    class Once:
+        def wait(self, timeout: float) -> bool:
+            waits.append(timeout)
+            return True
+
+    monkeypatch.setattr(s, "_stop", Once())
+    monkeypatch.setattr(sync_module.random, "uniform", lambda a, b: a if jitter == "low" else b)
+    s._run()
+    assert waits == [pytest.approx(9.0 if jitter == "low" else 11.0)]
+
+
+def test_start_requires_a_version_by_default(env: Env) -> None:
+    env.store.fail = ExternalError("store down")
+    s = env.syncer(cache=False)
+    with pytest.raises(ExternalError):
+        s.start()
+    s.stop()
 
 
 def test_the_background_thread_follows_the_channel_until_stopped(env: Env) -> None:
@@ -578,3 +605,10 @@ def test_open_source_bounds_the_s3_client_timeouts() -> None:
     assert cfg.retries == {"total_max_attempts": 3, "mode": "standard"}  # 2 retries: botocore counts the first
     default = open_source("s3://cfgc-bucket/prefix")._client.meta.config  # type: ignore[attr-defined]
     assert (default.connect_timeout, default.read_timeout) == (10.0, 10.0)
+
+
+def test_a_missing_file_store_is_an_external_error_not_an_empty_channel(env: Env) -> None:
+    s = Syncer(open_source((env.tmp / "nowhere").as_uri()), env.verifiers, "prod", (T,))
+    with pytest.raises(ExternalError, match="does not exist") as info:
+        s.refresh()
+    assert info.value.exit_code == 4 and s.status()["last_error_reason"] == "unreachable"
