@@ -612,3 +612,37 @@ def test_a_missing_file_store_is_an_external_error_not_an_empty_channel(env: Env
     with pytest.raises(ExternalError, match="does not exist") as info:
         s.refresh()
     assert info.value.exit_code == 4 and s.status()["last_error_reason"] == "unreachable"
+
+
+def test_the_parsed_target_bound_holds_for_source_and_cache_versions(env: Env) -> None:
+    env.pub.publish({T: {"n": 1}})
+    s = env.syncer(parsed_max=3)
+    s.refresh()
+    assert s.snapshot is not None and s.snapshot.parsed.bound == 3
+    cached = env.syncer(parsed_max=2)
+    assert cached.load_cache() is True and cached.snapshot is not None and cached.snapshot.parsed.bound == 2
+
+
+def test_failures_are_counted_each_time_and_by_each_reason(env: Env) -> None:
+    env.pub.publish({T: {"n": 1}})
+    old = env.channel_doc()
+    env.pub.publish({T: {"n": 2}})
+    s = env.syncer(cache=False)
+    s.refresh()
+    env.set_channel_doc(old)
+    for _ in range(2):
+        with pytest.raises(RollbackError):
+            s.refresh()
+    env.store.fail = ExternalError("down")
+    with pytest.raises(ExternalError):
+        s.refresh()
+    st = s.status()
+    assert st["refresh_failures"] == {"rollback": 2, "unreachable": 1}
+    assert (st["rollback_rejections"], st["verification_failures"], st["cache_failures"]) == (2, 2, 0)
+    env.store.fail = None
+    env.syncer().refresh()  # fills the cache
+    (next((env.cache / "state").glob("*.json"))).write_text("{")
+    broken = env.syncer()
+    broken.load_cache()
+    broken.load_cache()
+    assert broken.status()["cache_failures"] == 2 and broken.status()["refresh_failures"] == {"cache": 2}
