@@ -309,7 +309,10 @@ def test_an_expired_cached_version_is_still_served_and_reported(
     assert s.snapshot is not None and s.snapshot.version == v1
     st = s.status()
     assert st["expired"] is True and st["stale"] is True
-    assert "expired at" in caplog.text and "still serving it" in caplog.text
+    p = s.snapshot.verified.pointer
+    assert caplog.records[-1].getMessage() == (
+        f"channel prod: the pointer to version {v1} expired at {p.expires}; still serving it, reported stale "
+        "(a frozen store, or CI stopped running `cfgc channel refresh`)")
     # The source still has that pointer (same ETag): confirmed, still expired, still stale.
     assert s.refresh() is False
     assert s.snapshot.origin == "source" and s.status()["expired"] is True and s.status()["stale"] is True
@@ -350,7 +353,7 @@ def test_expiry_is_logged_once_per_transition(
 
 
 def test_a_cache_write_failure_is_counted_but_the_new_version_served(
-    env: Env, monkeypatch: pytest.MonkeyPatch
+    env: Env, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     v1 = env.pub.publish({T: {"n": 1}})
     s = env.syncer()
@@ -360,7 +363,10 @@ def test_a_cache_write_failure_is_counted_but_the_new_version_served(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(s.cache, "save", full)
-    assert s.refresh() is True and s.snapshot is not None and s.snapshot.version == v1
+    with caplog.at_level(logging.WARNING, "cfgc.runtime"):
+        assert s.refresh() is True and s.snapshot is not None and s.snapshot.version == v1
+    assert [r.getMessage() for r in caplog.records] == [
+        f"channel prod: cache failure: cannot write the cache {env.cache}: No space left on device"]
     st = s.status()
     assert st["cache_failures"] == 1 and st["refresh_failures"] == {"cache": 1}
     assert st["last_error"] is None  # the poll itself succeeded after the cache failure
