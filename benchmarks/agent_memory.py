@@ -16,7 +16,9 @@ agent --target SCOPE``, and reads VmRSS from /proc/PID/status:
     swap+sweep   after a second sweep, over v2
     scraped      after one GET /metrics (prometheus_client is imported on the first scrape)
 
-and VmHWM (peak) at the end.  ``budget`` is the sizing rule of docs/runtime.md:
+and VmHWM (peak) at the end; ``anon`` and ``file`` split the swap+sweep reading into
+RssAnon (heap, Python objects and the version's map: what the process itself holds) and
+RssFile (the interpreter's and extensions' mapped code, shared and reclaimable).  ``budget`` is the sizing rule of docs/runtime.md:
 40 MB plus twice the bytes of the targets served.
 """
 
@@ -78,7 +80,7 @@ def rss(pid: int) -> dict[str, float]:
     out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
+        if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
             out[key] = int(value.split()[0]) * 1024 / MB
     return out
 
@@ -130,6 +132,7 @@ def measure(tree: str, work: Path, versions: dict[str, str], scope: str, settle:
                                  "--channel", "prod", "--key", str(work / "ci.pub"), "--target", scope,
                                  "--listen", f"127.0.0.1:{port}", "--interval", "0.5", "--log-level", "warning",
                                  "--state-file", f"{tmp}/serials.json"], env=env,
+                                cwd=tree,  # `python -m` puts the cwd before PYTHONPATH on sys.path
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_for(port, versions["v1"], time.monotonic() + 300)
@@ -145,7 +148,8 @@ def measure(tree: str, work: Path, versions: dict[str, str], scope: str, settle:
             sweep(port)
             time.sleep(settle)
             mem = rss(proc.pid)
-            row.update({"swap+sweep": mem["VmRSS"], "peak": mem["VmHWM"]})
+            row.update({"swap+sweep": mem["VmRSS"], "peak": mem["VmHWM"], "anon": mem["RssAnon"],
+                        "file": mem["RssFile"]})
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             get(conn, "/metrics")
             conn.close()
@@ -168,7 +172,7 @@ def main() -> None:
     ap.add_argument("--settle", type=float, default=1.0, help="seconds to wait before each reading")
     args = ap.parse_args()
     versions = prepare(args.work.resolve(), args.targets)
-    cols = ("ready", "sweep", "swap", "swap+sweep", "scraped", "peak", "budget")
+    cols = ("ready", "sweep", "swap", "swap+sweep", "scraped", "peak", "budget", "anon", "file")
     print(f"{'tree':<28} {'scope':<20} {'targets':>7} {'served MB':>9} " + " ".join(f"{c:>10}" for c in cols))
     for tree in args.tree or [str(ROOT)]:
         for scope in args.scope or SCOPES:

@@ -49,7 +49,8 @@ def start(tree: str, store: Path, pub_key: Path) -> tuple[subprocess.Popen[bytes
     env = {**os.environ, "PYTHONPATH": tree}
     proc = subprocess.Popen([sys.executable, "-m", "cfgc", "agent", "--from", f"file://{store}", "--channel", "prod",
                              "--key", str(pub_key), "--listen", f"127.0.0.1:{port}", "--interval", "30",
-                             "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--log-level", "warning"], env=env, cwd=tree,  # `-m` puts the cwd before PYTHONPATH
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 20
     while True:
         try:

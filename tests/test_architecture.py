@@ -114,3 +114,129 @@ def test_every_package_says_what_it_is() -> None:
             continue
         doc = ast.get_docstring(ast.parse((ROOT / pkg / "__init__.py").read_text()))
         assert doc and "May import" in doc, f"cfgc/{pkg}/__init__.py needs a docstring naming what it may import"
+
+
+# --- the command line calls the API -----------------------------------------------------------------
+
+# What a cfgc/cli module may import from cfgc: the API (not its private modules), the command line
+# itself, and cfgc.base (errors and diagnostics, for rendering failures).
+CLI_MAY_IMPORT = ("cfgc.api", "cfgc.cli", "cfgc.base")
+
+# Each exception is argued here; nothing else may reach below the API.
+CLI_EXCEPTIONS = {
+    # A running sidecar imports nothing of the compiler nor cfgc.api (its memory budget, docs/runtime.md;
+    # tests/integration/test_agent_imports.py): it starts from the runtime's own entry, which
+    # cfgc.api re-exports as run_agent / AgentConfig.
+    ("cfgc.cli.agent", "cfgc.runtime.agent.launch"),
+}
+
+
+def is_private(name: str) -> bool:
+    """``_name`` but not ``__dunder__``."""
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def cli_violations(root: Path = ROOT) -> list[str]:
+    """Every import of a cfgc/cli module that reaches below cfgc.api, as ``path:line: message``."""
+    out: list[str] = []
+    for path in sorted((root / "cli").rglob("*.py")):
+        importer = module_name(path, root)
+        for line, target in imports(path):
+            if target.split(".")[0] != "cfgc" or target in ("cfgc", "cfgc.__version__"):
+                continue
+            parts = target.split(".")
+            allowed = any(target == p or target.startswith(p + ".") for p in CLI_MAY_IMPORT)
+            if allowed and not any(is_private(p) for p in parts) or (importer, target) in CLI_EXCEPTIONS:
+                continue
+            out.append(f"{path.relative_to(root.parent)}:{line}: the command line imports {target}; "
+                       "call cfgc.api (re-export what rendering needs there)")
+    return out
+
+
+def private_violations(root: Path = ROOT) -> list[str]:
+    """Every use of another module's ``_private`` name, as ``path:line: message``.
+
+    Caught: ``from cfgc.x import _name``; importing a private module
+    (``cfgc.x._m``) from outside its own package; ``alias._name`` where
+    ``alias`` was bound by an import from cfgc (a module, class or function
+    of another module).
+    """
+    out: list[str] = []
+    for path in sorted(root.rglob("*.py")):
+        me = module_name(path, root)
+        package = me if path.name == "__init__.py" else me.rpartition(".")[0]
+        tree = ast.parse(path.read_text(), str(path))
+        where = f"{path.relative_to(root.parent)}"
+        bound: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and \
+                    node.module.split(".")[0] == "cfgc":
+                parent = node.module.rpartition(".")[0]
+                if any(is_private(p) for p in node.module.split(".")) and parent != package:
+                    out.append(f"{where}:{node.lineno}: imports the private module {node.module}")
+                for a in node.names:
+                    bound.add(a.asname or a.name)
+                    if is_private(a.name):
+                        out.append(f"{where}:{node.lineno}: imports the private name {a.name} of {node.module}")
+            elif isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.name.split(".")[0] == "cfgc":
+                        if any(is_private(p) for p in a.name.split(".")) and a.name.rpartition(".")[0] != package:
+                            out.append(f"{where}:{node.lineno}: imports the private module {a.name}")
+                        bound.add(a.asname or a.name.split(".")[0])
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and is_private(node.attr):
+                base = node.value
+                while isinstance(base, ast.Attribute):
+                    base = base.value
+                if isinstance(base, ast.Name) and base.id in bound:
+                    out.append(f"{where}:{node.lineno}: uses the private name {ast.unparse(node)}")
+    return out
+
+
+def test_the_command_line_imports_only_the_api() -> None:
+    assert cli_violations() == []
+
+
+def test_no_module_uses_another_modules_private_names() -> None:
+    assert private_violations() == []
+
+
+@pytest.mark.parametrize(
+    ("importer", "source", "message"),
+    [
+        ("cli/x.py", "from cfgc.stores.publish import publish\n", "the command line imports cfgc.stores.publish"),
+        ("cli/x.py", "def f():\n    from cfgc.bundle import signing\n", "imports cfgc.bundle;"),
+        ("cli/x.py", "from cfgc.api._pull import pull\n", "imports cfgc.api._pull"),
+    ],
+)
+def test_the_cli_check_catches_a_core_import(tmp_path: Path, importer: str, source: str, message: str) -> None:
+    root = tmp_path / "cfgc"
+    (root / importer).parent.mkdir(parents=True)
+    (root / importer).write_text(source)
+    (root / "cli" / "ok.py").write_text("from cfgc import api\nfrom cfgc.api import render\nfrom cfgc.base import errors\n")
+    found = cli_violations(root)
+    assert len(found) == 1 and message in found[0], found
+
+
+@pytest.mark.parametrize(
+    ("importer", "source", "message"),
+    [
+        ("secrets/x.py", "from cfgc.secrets.ops import _keyring\n", "private name _keyring"),
+        ("cli/x.py", "from cfgc.bundle import build\nbuild._as_out(1)\n", "build._as_out"),
+        ("cli/x.py", "import cfgc.stores.publish\ncfgc.stores.publish._repository\n", "publish._repository"),
+        ("cli/x.py", "from cfgc.api import Target\nTarget._explain\n", "Target._explain"),
+        ("cli/x.py", "from cfgc.api._repo import compile_repo\n", "private module cfgc.api._repo"),
+    ],
+)
+def test_the_private_check_catches_a_crossing(tmp_path: Path, importer: str, source: str, message: str) -> None:
+    root = tmp_path / "cfgc"
+    (root / importer).parent.mkdir(parents=True)
+    (root / importer).write_text(source)
+    # Allowed: a package's own private modules, a module's own private names, dunders, others' self._x.
+    (root / "api").mkdir(exist_ok=True)
+    (root / "api" / "__init__.py").write_text("from cfgc.api._repo import compile_repo\n")
+    (root / "api" / "ok.py").write_text("import os\n_x = 1\nprint(_x, os.__name__)\nclass A:\n"
+                                         "    def f(self):\n        return self._y\n")
+    found = private_violations(root)
+    assert len(found) == 1 and message in found[0], found

@@ -75,27 +75,43 @@ def _convert(value: Any, file: str, path: Path) -> Any:
 
 
 def secret_refs(value: Any, path: Path = ()) -> list[tuple[Path, SecretRef]]:
-    """Every secret reference in a compiled value, with its target path."""
-    t = type(value)
-    if t is SecretRef:
+    """Every secret reference in a compiled value, with its target path (depth first)."""
+    if type(value) is SecretRef:
         return [(path, value)]
-    if t is dict:
-        return [r for k, v in value.items() for r in secret_refs(v, (*path, k))]
-    if t is list:
-        return [r for i, v in enumerate(value) for r in secret_refs(v, (*path, i))]
-    return []
+    out: list[tuple[Path, SecretRef]] = []
+    _refs(value, path, out)
+    return out
+
+
+def _refs(value: Any, path: Path, out: list[tuple[Path, SecretRef]]) -> None:
+    # Every target is walked for its references on each compile and validation:
+    # scalars are looked at in the loop, without a call or a path of their own.
+    t = type(value)
+    items: Any = value.items() if t is dict else enumerate(value) if t is list else ()
+    for k, v in items:
+        tv = type(v)
+        if tv is SecretRef:
+            out.append(((*path, k), v))
+        elif tv is dict or tv is list:
+            _refs(v, (*path, k), out)
 
 
 def with_placeholders(value: Any) -> Any:
-    """A copy with each secret replaced by a value of its declared type."""
+    """``value`` with each secret replaced by a value of its declared type
+    (subtrees without a secret are shared, not copied)."""
     t = type(value)
     if t is SecretRef:
         return value.placeholder()
     if t is dict:
-        return {k: with_placeholders(v) for k, v in value.items()}
+        out = {k: with_placeholders(v) if type(v) in _NESTED else v for k, v in value.items()}
+        return out if any(out[k] is not v for k, v in value.items()) else value
     if t is list:
-        return [with_placeholders(v) for v in value]
+        items = [with_placeholders(v) if type(v) in _NESTED else v for v in value]
+        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
     return value
+
+
+_NESTED = frozenset((dict, list, SecretRef))
 
 
 def jsonable(obj: Any) -> Any:

@@ -75,7 +75,7 @@ def build_bundle(
     compiler = Compiler(source)
     out = out.resolve()
     # Fail before any work when a layer is in OUT (a build would read its own last output).
-    _refuse_own_files({p for spec in compiler.specs(select) for p in spec.layers}, source, out, key_files)
+    refuse_own_files({p for spec in compiler.specs(select) for p in spec.layers}, source, out, key_files)
     with exclusive(out):
         staging = open_staging(out)
         try:
@@ -99,19 +99,19 @@ def build_bundle(
                 from cfgc.bundle.attest import sign_bundle
 
                 inputs = result.inputs or {}
-                _refuse_own_files(inputs, source, out, key_files)
+                refuse_own_files(inputs, source, out, key_files)
                 sign_bundle(staging, list(signers), inputs=inputs)
             swap_into(staging, out)
         except BaseException as e:
             shutil.rmtree(staging, ignore_errors=True)
-            env = environment_error(e, _as_out(e, staging, out))
+            env = environment_error(e, as_out(e, staging, out))
             if env is not None:
                 raise env from None
             raise
     return BuildOutcome(result, out, digest)
 
 
-def _refuse_own_files(inputs: Iterable[str], source: Source, out: Path, key_files: Sequence[Path]) -> None:
+def refuse_own_files(inputs: Iterable[str], source: Source, out: Path, key_files: Sequence[Path]) -> None:
     """A compile that read the output directory or a key file would sign it as an input: refuse."""
     root = getattr(source, "root", None)
     if root is None:
@@ -137,7 +137,11 @@ def _refuse_own_files(inputs: Iterable[str], source: Source, out: Path, key_file
             )
 
 
-def _as_out(e: BaseException, staging: Path, out: Path) -> str | None:
+# The name tests/unit/bundle/test_build.py imports (written before the helper became public).
+_refuse_own_files = refuse_own_files
+
+
+def as_out(e: BaseException, staging: Path, out: Path) -> str | None:
     """The path an OSError names, with the staging directory shown as OUT."""
     name = getattr(e, "filename", None)
     if not isinstance(name, str):

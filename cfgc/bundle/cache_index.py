@@ -77,7 +77,7 @@ def decode_index(key: bytes, data: bytes) -> tuple[str, dict[str, Any], dict[str
     if not hmac.compare_digest(mac, expected):
         raise CacheCorrupt("index not written with this machine's cache key: edited, truncated or copied")
     try:
-        doc = _loads(body)
+        doc = load_entry(body)
     except (ValueError, RecursionError):  # cannot happen for a body we wrote; kept for defence in depth
         raise CacheCorrupt("index is not JSON") from None
     if not isinstance(doc, dict):
@@ -93,7 +93,8 @@ def decode_index(key: bytes, data: bytes) -> tuple[str, dict[str, Any], dict[str
     return (root if isinstance(root, str) else ""), files, targets
 
 
-def _loads(body: bytes) -> Any:
+def load_entry(body: bytes) -> Any:
+    """A cache index or entry document parsed from its JSON bytes."""
     try:
         return orjson.loads(body)
     except ValueError:  # orjson refuses escaped lone surrogates, which json wrote for odd paths

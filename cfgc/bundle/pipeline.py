@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cfgc import __version__
-from cfgc.base.diagnostics import Diagnostic, group, rule_of
+from cfgc.base.diagnostics import Diagnostic, group
 from cfgc.base.errors import CfgcError, InputError
-from cfgc.base.parallel import imap_chunks
+from cfgc.base.parallel import MIN_CHUNK, fan_out
 from cfgc.bundle.cache import BuildCache
 from cfgc.bundle.layout import TargetOutput, target_output, target_path, write_file
 from cfgc.compile.compiler import Compiler
@@ -28,8 +28,7 @@ from cfgc.repo.hierarchy import TargetSpec
 from cfgc.repo.inputs import ReadLog
 
 Progress = Callable[[int, int], None]
-PARALLEL_MIN_TARGETS = 400
-CHUNK = 64
+CHUNK = MIN_CHUNK  # targets per chunk, also on one core: the progress stays live
 
 
 @dataclass(frozen=True)
@@ -208,7 +207,6 @@ def _compile_all(
         return iter(())
     # Targets that share layers go together, so a worker parses them once.
     todo.sort(key=lambda item: (item[0].layers[:-1], item[0].name))
-    chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
 
     def compile_chunk(chunk: _Chunk) -> _ChunkResult:
         # A forked worker records into its own copy of the log: send back what it added.
@@ -216,10 +214,8 @@ def _compile_all(
         result = _compile_chunk(compiler, staging, cache, chunk)
         return (*result[:4], reads.since(mark) if reads is not None else [])
 
-    if len(todo) < PARALLEL_MIN_TARGETS:
-        jobs = 1
     # fork workers inherit the parsed config, hierarchy and compiled schemas.
-    return imap_chunks(compile_chunk, chunks, jobs, ordered=False)
+    return fan_out(compile_chunk, todo, jobs=jobs, size=CHUNK, ordered=False)
 
 
 def _compile_chunk(
@@ -231,13 +227,15 @@ def _compile_chunk(
     keys: list[str | None] = []
     secrets: dict[str, bytes] = {}
     for spec, key in chunk:
+        ct, failed = compiler.try_compile(spec)
+        if ct is None:
+            diags.extend(failed)
+            continue
         try:
-            ct = compiler.compile(spec)
             found = compiler.validate(ct)
             out = target_output(ct)
         except CfgcError as e:
-            diags.append(Diagnostic.from_error(e, rule_of(e), spec.name))
-            diags.extend(compiler.layer_findings(spec))
+            diags.extend(compiler.error_findings(spec, e))
             continue
         diags.extend(found)
         if any(d.severity == "error" for d in found):

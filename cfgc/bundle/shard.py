@@ -139,7 +139,7 @@ def build_part(
     progress: pipeline.Progress | None = None,
 ) -> PartOutcome:
     """Compile shard ``shard`` of ``source`` into the part directory ``out`` (atomically, like a build)."""
-    from cfgc.bundle.build import _as_out, _refuse_own_files
+    from cfgc.bundle.build import as_out, refuse_own_files
 
     compiler = ShardCompiler(source, shard)
     out = out.resolve()
@@ -150,7 +150,7 @@ def build_part(
             f"no targets: no file matches the last hierarchy entry {compiler.config.hierarchy[-1].pattern!r}",
             compiler.config.target_location,
         )
-    _refuse_own_files({p for spec in mine for p in spec.layers}, source, out, ())
+    refuse_own_files({p for spec in mine for p in spec.layers}, source, out, ())
     with exclusive(out):
         staging = _open_part_staging(out)
         try:
@@ -179,7 +179,7 @@ def build_part(
             swap_into(staging, out)
         except BaseException as e:
             shutil.rmtree(staging, ignore_errors=True)
-            env = environment_error(e, _as_out(e, staging, out))
+            env = environment_error(e, as_out(e, staging, out))
             if env is not None:
                 raise env from None
             raise

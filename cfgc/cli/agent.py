@@ -6,9 +6,7 @@ from pathlib import Path
 
 import click
 
-from cfgc.base.errors import UsageError, environment_error
-from cfgc.bundle.signing import verifiers_from
-from cfgc.cli.common import open_store_option, store_options
+from cfgc.cli.common import stdin_password, store_options
 from cfgc.cli.main import command
 from cfgc.cli.pull import with_runtime_pointer_options
 
@@ -80,33 +78,13 @@ def agent_cmd(url: str, plain_http: bool, username: str | None, password_stdin: 
       cfgc agent --from oci://registry.example.com/acme/config --channel prod --key ci.pub \\
           --listen unix:/run/cfgc/agent.sock --serve-secrets --log-format json
     """
-    from cfgc.runtime.agent.app import Agent
-    from cfgc.runtime.agent.hosts import HostPolicy, allowed_names
-    from cfgc.runtime.agent.http import Limits
-    from cfgc.runtime.agent.serve import is_local, parse_listen, run, setup_logging
-    from cfgc.runtime.sync import Syncer, open_source
-    from cfgc.secrets import default_keyring
+    # Not through cfgc.api: a running sidecar imports nothing of the compiler or the API (memory budget).
+    from cfgc.runtime.agent.launch import AgentConfig, run_agent
 
-    addr = parse_listen(listen)
-    if serve_secrets and not is_local(addr):
-        raise UsageError(f"--serve-secrets needs a loopback address or a unix socket, not {listen}")
-    setup_logging(log_format, log_level)
-    verifiers = verifiers_from(keys, kms_keys)
-    store = open_source(url) if not (plain_http or username or password_stdin) else \
-        open_store_option(url, plain_http, username, password_stdin, reading=True)
-    from cfgc.runtime.freshness import runtime_policy
-
-    policy = runtime_policy(store.url, repository, state_file, min_serial)
-    syncer = Syncer(store, verifiers, channel, targets or ("*",), cache_dir, interval, policy=policy,
-                    parsed_max=parsed_targets)
-    hosts = HostPolicy(allowed_names(allow_hosts), check=not isinstance(addr, str))
-    limits = Limits(header_timeout, idle_timeout, max_connections)
-    agent = Agent(syncer, default_keyring(age_key_file) if serve_secrets else None, hosts=hosts, limits=limits)
-    try:
-        run(agent, addr)
-    except OSError as e:
-        # bind() names no file: say which --listen address is taken (exit 4 via environment_error).
-        env = environment_error(e, listen)
-        if env is None:
-            raise
-        raise env from e
+    password = stdin_password(username, password_stdin)
+    run_agent(AgentConfig(
+        url, channel, listen, keys=keys, kms_keys=kms_keys, targets=targets, cache_dir=cache_dir, interval=interval,
+        serve_secrets=serve_secrets, age_key_file=age_key_file, allow_hosts=allow_hosts,
+        header_timeout=header_timeout, idle_timeout=idle_timeout, max_connections=max_connections,
+        parsed_targets=parsed_targets, log_format=log_format, log_level=log_level, repository=repository,
+        state_file=state_file, min_serial=min_serial, plain_http=plain_http, username=username, password=password))

@@ -7,15 +7,10 @@ from pathlib import Path
 import click
 
 from cfgc import api
+from cfgc.api import render
 from cfgc.base.errors import CfgcError, UsageError
 from cfgc.cli.common import format_option, repo_option
 from cfgc.cli.main import command
-from cfgc.repo.changed_roots import config_roots
-from cfgc.repo.sources import CONFIG_FILE, find_repo_root
-from cfgc.review.report import diagnostics as plain
-from cfgc.review.report.github import git_prefix, render_github
-from cfgc.review.report.markdown import check_markdown
-from cfgc.review.report.sarif import render_sarif
 
 
 @command("check")
@@ -72,7 +67,7 @@ def check(repo: Path | None, base_ref: str | None, select: str | None, fail_on_e
     if repo is not None:
         roots = [repo.resolve()]
     elif files:
-        roots = config_roots(files)
+        roots = list(api.repo_roots(files))
         if not roots:
             click.echo(f"cfgc check: none of the {len(files)} files is inside a config repo (no cfgc.yaml above it)")
             return
@@ -90,9 +85,9 @@ def check(repo: Path | None, base_ref: str | None, select: str | None, fail_on_e
 
 def _nearest_root() -> Path:
     try:
-        return find_repo_root()
+        return api.find_repo()
     except CfgcError as e:
-        below = sorted(str(p.parent) for p in Path.cwd().glob("*/" + CONFIG_FILE))
+        below = [str(p) for p in api.repos_below(Path.cwd())]
         hint = f" (found {', '.join(below)}: pass --repo DIR; in .pre-commit-config.yaml, args: [--repo, DIR])"
         raise UsageError(str(e) + (hint if below else "")) from None
 
@@ -107,23 +102,24 @@ def _check_one(root: Path, base_ref: str | None, select: str | None, fail_on_exi
     if fmt == "json":
         extra = {"changed": sorted(result.changed) if result.changed is not None else None,
                  "baseline_states": list(result.states) if base_ref else None}
-        click.echo(plain.render_json(diags, result.targets, **extra), nl=False)
+        click.echo(render.diagnostics_json(diags, result.targets, **extra), nl=False)
     elif fmt == "github":
-        click.echo(render_github(diags, git_prefix(root), result.states), nl=False)
+        click.echo(render.github_annotations(diags, root, result.states), nl=False)
     elif fmt == "sarif":
-        click.echo(render_sarif(diags, git_prefix(root), result.states), nl=False)
+        click.echo(render.sarif(diags, root, result.states), nl=False)
     elif fmt == "markdown":
-        click.echo(check_markdown(result, fail_on_existing=fail_on_existing), nl=False)
+        click.echo(render.check_markdown(result, fail_on_existing=fail_on_existing), nl=False)
     else:
         old = [d for i, d in enumerate(diags) if result.state(i) == "unchanged"]
-        click.echo(plain.render_text([d for i, d in enumerate(diags) if result.state(i) != "unchanged"]), nl=False)
+        click.echo(render.diagnostics_text([d for i, d in enumerate(diags) if result.state(i) != "unchanged"]),
+                   nl=False)
         if old:
             click.echo(f"already on {base_ref}:")
-            click.echo(plain.render_text(old), nl=False)
+            click.echo(render.diagnostics_text(old), nl=False)
         if result.ok and not diags:
             click.echo(f"ok: {len(result.targets)} targets pass every check")
         else:
-            click.echo(plain.summary_line(diags, len(result.targets)))
+            click.echo(render.summary_line(diags, len(result.targets)))
         existing = result.states.count("unchanged")
         if existing:
             fails = "fail" if fail_on_existing else "do not fail: --fail-on-existing makes them"

@@ -93,15 +93,6 @@ def stdin_password(username: str | None, password_stdin: bool) -> str | None:
     return password
 
 
-def open_store_option(url: str, plain_http: bool, username: str | None, password_stdin: bool,
-                      reading: bool = False) -> Any:
-    """The store of --to (created by the first write) or, ``reading``, of --from (must exist)."""
-    from cfgc.stores import open_store
-
-    password = stdin_password(username, password_stdin)
-    return open_store(url, plain_http=plain_http, username=username, password=password, must_exist=reading)
-
-
 def show_progress() -> bool:
     """Progress bars only on an interactive terminal, never in CI logs."""
     return sys.stderr.isatty() and not os.environ.get("CI")

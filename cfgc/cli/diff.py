@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from cfgc import api
+from cfgc.api import render
 from cfgc.cli.common import format_option, repo_option
 from cfgc.cli.main import command
-from cfgc.review.report import diff as report
 
 
 @command("diff")
@@ -52,11 +52,11 @@ def diff(repo: Path | None, base_ref: str, head_ref: str | None, select: str | N
     result = api.diff_refs(repo, base=base_ref, head=head_ref, targets=select)
     elapsed = time.perf_counter() - start
     if fmt == "json":
-        click.echo(report.render_json(result), nl=False)
+        click.echo(render.diff_json(result), nl=False)
     elif fmt == "markdown":
-        click.echo(report.render_markdown(result), nl=False)
+        click.echo(render.diff_markdown(result), nl=False)
     else:
-        click.echo(report.render_text(result), nl=False)
+        click.echo(render.diff_text(result), nl=False)
         click.echo(f"({result.compiled} of {result.total} targets compiled in {elapsed:.2f}s)", err=True)
     if any(d.severity == "error" for d in result.errors):
         raise SystemExit(1)

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cfgc import api
+from cfgc.api import render
+from cfgc.base.paths import dotted
 from cfgc.base.secretrefs import jsonable
 from cfgc.cli.common import format_option, repo_option
 from cfgc.cli.main import command
-from cfgc.compile.explain import Explanation
-from cfgc.compile.merging import MISSING, dotted
-from cfgc.secrets.redact import MARKER
+
+if TYPE_CHECKING:
+    from cfgc.api import Explanation
 
 
 def _show(value: object) -> str:
-    if value is MISSING:
+    if render.is_absent(value):
         return "(deleted)"
-    if isinstance(value, str) and MARKER.fullmatch(value):
+    if render.is_redacted(value):
         return value
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=jsonable)
 
@@ -84,8 +87,8 @@ def json_doc(ex: Explanation) -> dict[str, object]:
     return {
         "target": ex.target,
         "path": dotted(ex.path),
-        "value": None if ex.value is MISSING else ex.value,
-        "deleted": ex.value is MISSING,
+        "value": None if render.is_absent(ex.value) else ex.value,
+        "deleted": render.is_absent(ex.value),
         "contributions": [
             {
                 "file": c.location.path,

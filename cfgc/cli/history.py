@@ -7,20 +7,19 @@ from pathlib import Path
 
 import click
 
+from cfgc import api
+from cfgc.api import render
+from cfgc.base.paths import dotted, parse
 from cfgc.cli.common import format_option, repo_option
 from cfgc.cli.main import command
-from cfgc.compile.merging import MISSING, dotted, parse_dotted
-from cfgc.repo.sources import find_repo_root
-from cfgc.review.history import BROKEN, entry_json, value_history
-from cfgc.secrets.redact import MARKER
 
 
 def _shown(v: object) -> str:
-    if v is MISSING:
+    if render.is_absent(v):
         return "(absent)"
-    if v is BROKEN:
+    if render.did_not_compile(v):
         return "(did not compile)"
-    if isinstance(v, str) and MARKER.fullmatch(v):
+    if isinstance(v, str) and render.is_redacted(v):
         return v
     return json.dumps(v, ensure_ascii=False, sort_keys=True)
 
@@ -48,11 +47,10 @@ def history(target: str, dotted_path: str, repo: Path | None, max_count: int, fm
       cfgc history acme/prod/chat models.primary.timeout_s
       cfgc history acme/prod/chat routing.fallbacks -n 5 --format json
     """
-    root = repo.resolve() if repo is not None else find_repo_root()
-    path = parse_dotted(dotted_path)
-    entries = value_history(root, target, path, max_count)
+    entries = api.value_history(repo, target, dotted_path, max_count=max_count)
+    path = parse(dotted_path, lenient=True)
     if fmt == "json":
-        doc = {"target": target, "path": dotted(path), "commits": [entry_json(e) for e in entries]}
+        doc = {"target": target, "path": dotted(path), "commits": [render.history_json(e) for e in entries]}
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
     click.echo(f"{target} {dotted(path)}: {len(entries)} change{'s' if len(entries) != 1 else ''}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cfgc.bundle.signing import KmsSigner, generate_keypair, load_verifier
+from cfgc import api
 from cfgc.cli.main import group
 
 
@@ -36,8 +36,8 @@ def generate(name: Path, force: bool) -> None:
       cfgc keys generate release
       cfgc keys generate keys/ci --force
     """
-    key, pub = generate_keypair(name, force=force)
-    click.echo(f"wrote {key} (private, mode 0600) and {pub}; key id {load_verifier(pub).keyid}")
+    pair = api.generate_keys(name, force=force)
+    click.echo(f"wrote {pair.private} (private, mode 0600) and {pair.public}; key id {pair.keyid}")
 
 
 @keys.command("id")
@@ -49,7 +49,7 @@ def key_id(key: Path) -> None:
     Example:
       cfgc keys id release.pub
     """
-    click.echo(load_verifier(key).keyid)
+    click.echo(api.key_id(key))
 
 
 @keys.command("export-kms")
@@ -66,9 +66,5 @@ def export_kms(arn: str, out: Path) -> None:
     Example:
       cfgc keys export-kms arn:aws:kms:us-east-1:111122223333:key/... -o kms.pub
     """
-    from cryptography.hazmat.primitives import serialization
-
-    verifier = KmsSigner(arn).verifier()
-    out.write_bytes(verifier.public_key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    api.export_kms_key(arn, out)
     click.echo(f"wrote {out} (public key of {arn})")

@@ -5,21 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from cfgc.bundle.signing import signers_from
-from cfgc.cli.common import format_option, open_store_option, store_options
+from cfgc import api
+from cfgc.cli.common import format_option, stdin_password, store_options
 from cfgc.cli.main import command, group
-from cfgc.stores.publish import (
-    ChannelMove,
-    PointerTerms,
-    list_versions,
-    promote,
-    publish,
-    refresh_channel,
-)
+
+if TYPE_CHECKING:
+    from cfgc.api import ChannelMove
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,12 +46,6 @@ def with_pointer_terms(f: F) -> F:
     for opt in reversed(pointer_options):
         f = opt(f)
     return f
-
-
-def _terms(repository: str | None, expires: str) -> PointerTerms:
-    from cfgc.stores.pointer import check_repository, parse_duration
-
-    return PointerTerms(check_repository(repository) if repository else None, parse_duration(expires))
 
 
 def _move_text(move: ChannelMove) -> str:
@@ -100,10 +89,10 @@ def publish_cmd(bundle: Path, url: str, plain_http: bool, username: str | None, 
           --kms-key arn:aws:kms:us-east-1:111122223333:key/... --format json
       cfgc publish build/bundle --to oci://127.0.0.1:5000/config --dry-run
     """
-    signers = signers_from(keys, kms_keys) if (keys or kms_keys) else None
-    terms = _terms(repository, expires)
-    store = open_store_option(url, plain_http, username, password_stdin)
-    report = publish(store, bundle, channel, signers, dry_run, terms, flux)
+    password = stdin_password(username, password_stdin)
+    report = api.publish(bundle, url, channel=channel, keys=keys, kms_keys=kms_keys, repository=repository,
+                         expires=expires, flux=flux, dry_run=dry_run, plain_http=plain_http, username=username,
+                         password=password)
     if fmt == "json":
         click.echo(json.dumps(report.as_json(), indent=2))
         return
@@ -141,10 +130,11 @@ def promote_cmd(url: str, plain_http: bool, username: str | None, password_stdin
       cfgc promote --to s3://acme-config/bundles --channel prod --version 3f2a9c81d0e4 --key ci.key
       cfgc promote --to oci://127.0.0.1:5000/config --channel prod --version 1b7e004c9a12 --key ci.key
     """
-    # A promote needs a published version: a store that does not exist is an error, not empty.
-    store = open_store_option(url, plain_http, username, password_stdin, reading=True)
-    terms = _terms(repository, expires)
-    _echo_move(promote(store, channel, version, signers_from(keys, kms_keys), dry_run, terms), dry_run, fmt)
+    password = stdin_password(username, password_stdin)
+    move = api.promote(url, channel, version, keys=keys, kms_keys=kms_keys, repository=repository,
+                       expires=expires, dry_run=dry_run, plain_http=plain_http, username=username,
+                       password=password)
+    _echo_move(move, dry_run, fmt)
 
 
 def _echo_move(move: ChannelMove, dry_run: bool, fmt: str) -> None:
@@ -186,11 +176,12 @@ def channel_refresh_cmd(url: str, plain_http: bool, username: str | None, passwo
       cfgc channel refresh --to oci://registry.example.com/acme/config --channel prod --expires 3d \\
           --kms-key arn:aws:kms:us-east-1:111122223333:key/...
     """
-    store = open_store_option(url, plain_http, username, password_stdin, reading=True)
-    signers = signers_from(keys, kms_keys)
-    terms = _terms(repository, expires)
+    password = stdin_password(username, password_stdin)
+    store = api.open_store(url, plain_http=plain_http, username=username, password=password, must_exist=True)
     for name in channels:
-        _echo_move(refresh_channel(store, name, signers, terms, dry_run), dry_run, fmt)
+        move = api.refresh_channel(store, name, keys=keys, kms_keys=kms_keys, repository=repository,
+                                   expires=expires, dry_run=dry_run)
+        _echo_move(move, dry_run, fmt)
 
 
 @command("versions")
@@ -204,7 +195,8 @@ def versions_cmd(url: str, plain_http: bool, username: str | None, password_stdi
       cfgc versions --from s3://acme-config/bundles
       cfgc versions --from oci://127.0.0.1:5000/config --format json
     """
-    rows = list_versions(open_store_option(url, plain_http, username, password_stdin, reading=True))
+    rows = api.list_versions(url, plain_http=plain_http, username=username,
+                             password=stdin_password(username, password_stdin))
     if fmt == "json":
         click.echo(json.dumps([{"version": r.version, "manifest_digest": r.manifest_digest, "commit": r.commit,
                                 "created": r.created, "channels": list(r.channels), "signed": r.signed}

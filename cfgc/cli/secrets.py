@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from cfgc import api
 from cfgc.base.errors import InputError
 from cfgc.cli.main import group
-from cfgc.secrets import editing, fileio, ops, rekey
-from cfgc.secrets.keysources import Keyring, default_keyring
+
+if TYPE_CHECKING:
+    from cfgc.api import KeyPlan, Keyring
 
 _FORMAT = click.Choice(["yaml", "json"])
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,7 +38,8 @@ def _config(f: F) -> F:
 
 
 def _keyring(age_key_file: str | None) -> Keyring:
-    return default_keyring(age_key_file)
+    # One seam for every command's identities (tests put an in-memory keyring here).
+    return api.default_keyring(age_key_file)
 
 
 @group("secrets")
@@ -82,7 +84,8 @@ def encrypt_cmd(
     Example:
       cfgc secrets encrypt --in-place tenants/acme/secrets.yaml
     """
-    text = ops.encrypt_file(file, _keyring(age_key_file), config, in_place, input_type)
+    text = api.encrypt_secrets(file, in_place=in_place, input_type=input_type, config=config,
+                               keyring=_keyring(age_key_file))
     if not in_place:
         click.echo(text, nl=False)
 
@@ -111,19 +114,8 @@ def decrypt_cmd(
       cfgc secrets decrypt --extract '["db"]["password"]' secrets.yaml
       cfgc secrets decrypt --extract db.password --output-type json secrets.yaml
     """
-    fmt = output_type or fileio.format_for(file, input_type)
-    tree = ops.decrypt_file(file, _keyring(age_key_file), input_type, with_comments=extract is None)
-    if extract is None:
-        click.echo(fileio.dump_bytes(tree, fmt), nl=False)
-        return
-    value = ops.get_path(tree, ops.parse_key_path(extract))
-    if isinstance(value, str):
-        click.echo(value, nl=False)
-    elif isinstance(value, dict):
-        click.echo(fileio.dumps(value, fmt), nl=False)
-    else:
-        # lists and scalars: their JSON form (valid YAML too)
-        click.echo(fileio.dumps(value, "json"), nl=False)
+    click.echo(api.decrypt_secrets(file, output_type=output_type, extract=extract, input_type=input_type,
+                                   keyring=_keyring(age_key_file)), nl=False)
 
 
 @secrets.command("set")
@@ -152,7 +144,7 @@ def set_cmd(file: str, key_path: str, as_json: bool, age_key_file: str | None) -
             value = json.loads(raw)
         except json.JSONDecodeError:
             raise InputError("standard input is not valid JSON") from None
-    changed = ops.set_value(file, ops.parse_key_path(key_path), value, _keyring(age_key_file))
+    changed = api.set_secret(file, key_path, value, keyring=_keyring(age_key_file))
     click.echo(f"{file}: {'updated' if changed else 'unchanged'} {key_path}", err=True)
 
 
@@ -180,13 +172,13 @@ def edit_cmd(file: str, config: str | None, age_key_file: str | None) -> None:
         click.echo(f"Reopening the editor to fix it ({tries_left} more tries)...", err=True)
         click.pause("Press any key to return to the editor, or Ctrl+C to abort.", err=True)
 
-    result = editing.edit_file(file, _keyring(age_key_file), config, on_invalid)
+    result = api.edit_secrets(file, config=config, on_invalid=on_invalid, keyring=_keyring(age_key_file))
     state = "created" if result.created else "updated" if result.changed else "unchanged"
     click.echo(f"{file}: {state}", err=True)
 
 
-def _run_all(paths: tuple[str, ...], one: Callable[[Path], rekey.KeyPlan], dry_run: bool) -> None:
-    rekey.apply_all(paths, one, dry_run=dry_run, on_plan=_print_plan, on_error=lambda line: click.echo(line, err=True))
+def _echo_err(line: str) -> None:
+    click.echo(line, err=True)
 
 
 @secrets.command("updatekeys")
@@ -216,8 +208,8 @@ def updatekeys_cmd(
       cfgc secrets updatekeys --dry-run tenants/acme
       cfgc secrets updatekeys tenants/acme
     """
-    kr = _keyring(age_key_file)
-    _run_all(paths, lambda p: rekey.updatekeys(p, kr, config, dry_run, yes), dry_run)
+    api.update_keys(paths, config=config, dry_run=dry_run, yes=yes, on_plan=_print_plan, on_error=_echo_err,
+                    keyring=_keyring(age_key_file))
 
 
 @secrets.command("rotate")
@@ -237,11 +229,10 @@ def rotate_cmd(paths: tuple[str, ...], dry_run: bool, age_key_file: str | None) 
       cfgc secrets rotate --dry-run tenants/acme
       cfgc secrets rotate tenants/acme
     """
-    kr = _keyring(age_key_file)
-    _run_all(paths, lambda p: rekey.rotate(p, kr, dry_run), dry_run)
+    api.rotate_keys(paths, dry_run=dry_run, on_plan=_print_plan, on_error=_echo_err, keyring=_keyring(age_key_file))
 
 
-def _print_plan(plan: rekey.KeyPlan, dry_run: bool) -> None:
+def _print_plan(plan: KeyPlan, dry_run: bool) -> None:
     verb = "would " if dry_run else ""
     if plan.rotated:
         click.echo(f"{plan.path}: {verb}rotate data key")

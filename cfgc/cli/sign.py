@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from cfgc.bundle.attest import (
-    VerificationFailed,
-    VerifyReport,
-    sign_bundle,
-    verify_bundle,
-)
-from cfgc.bundle.manifest import PROVENANCE, SIGNATURE
-from cfgc.bundle.signing import signers_from, verifiers_from
+from cfgc import api
 from cfgc.cli.common import format_option
 from cfgc.cli.failure import report_printed
 from cfgc.cli.main import command
+
+if TYPE_CHECKING:
+    from cfgc.api import VerifyReport
 
 bundle_argument = click.argument("bundle", type=click.Path(file_okay=False, exists=True, path_type=Path))
 
@@ -41,8 +38,8 @@ def sign(bundle: Path, keys: tuple[Path, ...], kms_keys: tuple[str, ...]) -> Non
       cfgc sign build/bundle --key release.key
       cfgc sign build/bundle --kms-key arn:aws:kms:us-east-1:111122223333:key/...
     """
-    digest = sign_bundle(bundle, signers_from(keys, kms_keys))
-    click.echo(f"signed {bundle} (manifest {digest[:19]}…): wrote {SIGNATURE} and {PROVENANCE}")
+    done = api.sign_bundle(bundle, keys=keys, kms_keys=kms_keys)
+    click.echo(f"signed {bundle} (manifest {done.manifest_digest[:19]}…): wrote {done.signature} and {done.provenance}")
 
 
 @command("verify")
@@ -65,8 +62,8 @@ def verify(bundle: Path, keys: tuple[Path, ...], kms_keys: tuple[str, ...], fmt:
       cfgc verify build/bundle --key old.pub --key new.pub --format json
     """
     try:
-        report = verify_bundle(bundle, verifiers_from(keys, kms_keys))
-    except VerificationFailed as e:
+        report = api.verify_bundle(bundle, keys=keys, kms_keys=kms_keys)
+    except api.VerificationFailed as e:
         if fmt == "json":
             click.echo(json.dumps(_report_json(e.report), indent=2))
             report_printed()

@@ -7,9 +7,11 @@ from pathlib import Path
 import click
 
 from cfgc import api
+from cfgc.api.render import diagnostics_json as render_json
+from cfgc.api.render import diagnostics_text as render_text
+from cfgc.api.render import summary_line
 from cfgc.cli.common import Progress, cache_arg, cache_options, format_option, repo_option, warn
 from cfgc.cli.main import command
-from cfgc.review.report.diagnostics import render_json, render_text, summary_line
 
 
 @command("validate")

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from cfgc.base.diagnostics import Diagnostic
-from cfgc.base.errors import UsageError
+from cfgc.base.diagnostics import Diagnostic, rule_of
+from cfgc.base.errors import CfgcError, UsageError
 from cfgc.base.loading import Document, Path, load_yaml
 from cfgc.base.secretrefs import is_sops_document, secret_document, secret_refs, with_placeholders
 from cfgc.compile.extends import resolve_extends
@@ -167,6 +167,20 @@ class Compiler:
         if "secret" in features:
             secrets = tuple(sorted({ref.file for _, ref in secret_refs(value)}))
         return CompiledTarget(spec, value, docs, origins, tuple(sorted(set(pinned))), secrets)
+
+    def try_compile(self, spec: TargetSpec) -> tuple[CompiledTarget | None, list[Diagnostic]]:
+        """Compile one target, or None and the findings of its failure
+        (:meth:`error_findings`): what every command that reports on many
+        targets does with one that does not compile."""
+        try:
+            return self.compile(spec), []
+        except CfgcError as e:
+            return None, self.error_findings(spec, e)
+
+    def error_findings(self, spec: TargetSpec, error: CfgcError) -> list[Diagnostic]:
+        """A target that failed: the error as its finding, then those of the
+        files it reads (a credential left in clear is reported either way)."""
+        return [Diagnostic.from_error(error, rule_of(error), spec.name), *self.layer_findings(spec)]
 
     def _merged(self, docs: tuple[Document, ...]) -> Any:
         key = tuple(d.path for d in docs[:-1])

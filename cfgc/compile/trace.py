@@ -23,18 +23,45 @@ from cfgc.base.tags import DELETE, Append, Prepend, PromptRef, Replace
 EXTENDS = "$extends"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Contribution:
     """One layer's contribution to a value; ``via`` names an ``$extends`` base.
 
     ``value`` is the layer's own text of the value, tags shown as YAML
     (``!delete``, ``!prompt name@range``): a template string stays unrendered.
+
+    ``where`` is the :attr:`location`, or the document and key path it is
+    read from on first use: a replay records a contribution for every key of
+    every layer, and most are never asked where they are (a file loaded
+    without marks would be parsed again for each).
     """
 
-    location: Location
+    where: Location | tuple[Document, Path]
     value: Any
     action: str  # "set", "merge", "replace", "append", "prepend", "delete"
     via: str | None = None
+
+    @property
+    def location(self) -> Location:
+        """Where the layer sets the value."""
+        w = self.where
+        if type(w) is tuple:
+            w = w[0].location(w[1])
+            object.__setattr__(self, "where", w)
+        assert isinstance(w, Location)
+        return w
+
+    def _key(self) -> tuple[Location, Any, str, str | None]:
+        return self.location, self.value, self.action, self.via
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Contribution) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash((self.location, self.action, self.via))
+
+    def __repr__(self) -> str:
+        return f"Contribution({self.location!r}, {self.value!r}, {self.action!r}, {self.via!r})"
 
 
 @dataclass
@@ -126,7 +153,7 @@ def _trace(docs: tuple[Document, ...]) -> Node | None:
 
 
 def _contrib(raw: Any, doc: Document, path: Path, action: str | None = None) -> Contribution:
-    return Contribution(doc.location(path), None if raw is DELETE else shown(raw), action or action_of(raw))
+    return Contribution((doc, path), None if raw is DELETE else shown(raw), action or action_of(raw))
 
 
 def _merge(base: Node | None, over: Any, doc: Document, path: Path) -> Node:
@@ -232,7 +259,7 @@ def trace_extends(root: Node, origins: dict[Path, tuple[Path, ...]]) -> Node:
 
 
 def _via(node: Node, via: str) -> Node:
-    hist = [c if c.via else Contribution(c.location, c.value, c.action, via) for c in node.hist]
+    hist = [c if c.via else Contribution(c.where, c.value, c.action, via) for c in node.hist]
     keys = {k: _via(v, via) for k, v in node.keys.items()} if node.keys is not None else None
     items = [_via(v, via) for v in node.items] if node.items is not None else None
     return Node(hist, keys=keys, items=items, gone=node.gone)

@@ -22,10 +22,10 @@ from os import PathLike
 from pathlib import Path as PathLib
 from typing import Any
 
-from cfgc.base.diagnostics import Diagnostic, group, rule_of
+from cfgc.base.diagnostics import Diagnostic, group
 from cfgc.base.errors import CfgcError, Location
 from cfgc.base.loading import Path
-from cfgc.base.parallel import cores, map_chunks
+from cfgc.base.parallel import fan_out
 from cfgc.bundle.cache_index import default_cache_dir
 from cfgc.compile.compiler import CompiledTarget, Compiler
 from cfgc.compile.hygiene import hygiene_findings
@@ -92,8 +92,6 @@ def _base_findings(base: Source, select: str | None) -> tuple[Diagnostic, ...]:
         return run_checks(base, select).diagnostics
     except CfgcError:
         return ()  # no config or no such targets on the base: everything is new
-
-PARALLEL_MIN_TARGETS = 400
 
 
 def hygiene(source: Source, config: RepoConfig, scanned: Collection[str] = ()) -> list[Diagnostic]:
@@ -261,11 +259,9 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
         found: list[Diagnostic] = []
         names: list[str] = []
         for spec in chunk:
-            try:
-                t = compiler.compile(spec)
-            except CfgcError as e:
-                found.append(Diagnostic.from_error(e, rule_of(e), spec.name))
-                found += compiler.layer_findings(spec)
+            t, failed = compiler.try_compile(spec)
+            if t is None:
+                found += failed
                 continue
             names.append(t.name)
             found += compiler.validate(t)
@@ -277,9 +273,7 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
 
     # A large repo is checked on every core (workers inherit the loaded
     # policies and schemas); results are merged in target order.
-    size = max(64, len(specs) // (4 * cores()) + 1)
-    chunks = [specs[i : i + size] for i in range(0, len(specs), size)] or [[]]
-    parts = map_chunks(check_chunk, chunks) if len(specs) >= PARALLEL_MIN_TARGETS else [check_chunk(specs)]
+    parts = list(fan_out(check_chunk, specs))
     names = [n for _, part, _, _ in parts for n in part]
     scanned = set().union(*(files for _, _, files, _ in parts))
     diags += [d for part, _, _, _ in parts for d in part]

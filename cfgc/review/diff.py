@@ -22,20 +22,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cfgc.base.diagnostics import Diagnostic, group
-from cfgc.base.errors import CfgcError, InputError, Location
+from cfgc.base.errors import InputError, Location
 from cfgc.base.loading import Path
-from cfgc.base.parallel import can_fork, cores, map_chunks
+from cfgc.base.parallel import fan_out, parallel
 from cfgc.base.secretrefs import SecretRef
 from cfgc.compile.compiler import CompiledTarget, Compiler, no_match
 from cfgc.compile.merging import MISSING, get_path
 from cfgc.repo.config import RepoConfig
 from cfgc.repo.hierarchy import TargetSpec
 from cfgc.repo.sources import CONFIG_FILE, DirSource, GitSource, Source, SourceInfo
-from cfgc.review.diff_validation import BASE_PREFIX, SideValidator, as_base, schema_inputs
+from cfgc.review.diff_validation import SideValidator, as_base, schema_inputs
 from cfgc.secrets import yamlio
 from cfgc.secrets.redact import SECRET_TOKEN, redact, sensitive_strings
-
-PARALLEL_MIN_TARGETS = 400
 
 
 @dataclass(frozen=True)
@@ -99,7 +97,7 @@ def changed_files(base: Source, head: Source) -> list[str]:
 
 def _blob_id(source: Source, path: str) -> str:
     if isinstance(source, GitSource):
-        return str(source._index()[path].hexsha)
+        return source.blob_sha(path)
     data = source.read(path)
     return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
@@ -184,8 +182,8 @@ def compare(base: Source, head: Source, select: str | None = None,
         memo: Memo = {}
         for name in chunk:
             b_spec, h_spec = b_all.get(name), h_all.get(name)
-            before = _compile(b, b_spec, errors, "warning", BASE_PREFIX)
-            after = _compile(h, h_spec, errors, "error", "")
+            before = _compile(b, b_spec, errors, base=True)
+            after = _compile(h, h_spec, errors, base=False)
             if before is not None and b is not None:
                 errors += [as_base(d) for d in b.validator.findings(before)]
             if after is not None:
@@ -207,17 +205,14 @@ def compare(base: Source, head: Source, select: str | None = None,
                 diffs.append(TargetDiff(name, "changed", spec.variables, prod, tuple(changes)))
         return diffs, errors
 
-    if len(names) >= PARALLEL_MIN_TARGETS and can_fork():
-        # A change to a low layer reaches thousands of targets: compile and
-        # compare them on every core.  Git objects are read up front, so the
-        # forked workers need no git process of their own.
+    if parallel(len(names)):
+        # A change to a low layer reaches thousands of targets: they are
+        # compiled and compared on every core.  Git objects are read up front,
+        # so the forked workers need no git process of their own.
         for side in (b, h):
             if side is not None and isinstance(side.compiler.source, GitSource):
                 side.compiler.source.prefetch(side.compiler.source.files())
-        size = max(64, len(names) // (4 * cores()) + 1)
-        parts = map_chunks(chunk_diff, [names[i : i + size] for i in range(0, len(names), size)])
-    else:
-        parts = [chunk_diff(names)]
+    parts = list(fan_out(chunk_diff, names))
     diffs = [d for part, _ in parts for d in part]
     errors = group(e for _, part in parts for e in part)
     if select is not None and not h.compiler.specs(select) and not (b and b.compiler.specs(select)):
@@ -226,15 +221,12 @@ def compare(base: Source, head: Source, select: str | None = None,
                       sum(n in h_all for n in names), len(h.compiler.specs(select)), tuple(errors))
 
 
-def _compile(side: Side | None, spec: TargetSpec | None, errors: list[Diagnostic], severity: str,
-             prefix: str) -> CompiledTarget | None:
+def _compile(side: Side | None, spec: TargetSpec | None, errors: list[Diagnostic], base: bool) -> CompiledTarget | None:
     if spec is None or side is None:
         return None
-    try:
-        return side.compiler.compile(spec)
-    except CfgcError as e:
-        errors.append(Diagnostic(severity, prefix + e.message, e.location, "compile", (spec.name,)))
-        return None
+    target, failed = side.compiler.try_compile(spec)
+    errors += [as_base(d) for d in failed] if base else failed
+    return target
 
 
 Memo = dict[tuple[int, int], tuple[Any, Any, list[Path]]]

@@ -36,7 +36,7 @@ from typing import Any
 import orjson
 
 from cfgc import __version__
-from cfgc.bundle.cache_index import _loads, cache_key
+from cfgc.bundle.cache_index import cache_key, load_entry
 
 MAGIC = b"cfgc-policy-cache 1\n"
 FILE_NAME = "policy-results"
@@ -73,7 +73,7 @@ class PolicyCache:
         mac, sep, body = data[len(MAGIC):].partition(b"\n")
         if not sep or not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).hexdigest().encode()):
             return {}  # edited, truncated or written under another key
-        doc = _loads(body)
+        doc = load_entry(body)
         if not isinstance(doc, dict) or doc.get("cfgc") != __version__ or doc.get("policies") != self.policies:
             return {}  # stale: another cfgc or other policies
         results = doc.get("results")

@@ -44,9 +44,10 @@ from cfgc.runtime.fetch import (
     parse_manifest,
     select_targets,
 )
+from cfgc.runtime.pack import PackWriter, StringTable
 from cfgc.runtime.privfile import write_private
 from cfgc.stores.base import digest_hex
-from cfgc.stores.bounds import FILE_MAX, POINTER_MAX, SIGNATURES_MAX
+from cfgc.stores.bounds import FILE_MAX, POINTER_MAX, SIGNATURES_MAX, signed_size
 from cfgc.stores.pointer import decode_pointer
 
 FORMAT = "cfgc.runtime-cache/v1"
@@ -139,16 +140,18 @@ class BundleCache:
             raise CacheError(f"cache: the manifest of version {pointer.version} is missing or corrupt")
         check_manifest_signature(raw, signature, verifiers, pointer.version)
         manifest = parse_manifest(raw, pointer.version)
-        targets = select_targets(manifest, self.patterns, pointer.version)
-        files: dict[str, bytes] = {}
+        targets = StringTable(select_targets(manifest, self.patterns, pointer.version))
         needed = needed_files(manifest, targets)
         used, digests = kept_of(pointer.manifest_digest, manifest, targets, needed)
-        for path, entry in needed.items():
-            data = self.blob(str(entry.get("digest")))
-            if data is None:
+        work = [(path, str(e.get("digest")), signed_size(e, f"cache: {path}")) for path, e in needed.items()]
+        del manifest, needed  # before the files are read: a lower peak (see fetch.fetch_version)
+        pack = PackWriter(sum(size for _, _, size in work))
+        for path, digest, size in work:
+            data = self.blob(digest)
+            if data is None or len(data) != size:
                 raise CacheError(f"cache: {path} of version {pointer.version} is missing or corrupt")
-            files[path] = data
-        return Verified(pointer, pointer_doc, etag, raw, signature, targets, files, used=used,
+            pack.add(path, data)
+        return Verified(pointer, pointer_doc, etag, raw, signature, targets, pack.finish(), used=used,
                         digests=digests), fetched_at
 
     def save(self, v: Verified, serial_seen: int, fetched_at: float | None = None) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from cfgc.base.canonical import sha256_digest
 from cfgc.base.errors import ExternalError, InputError, IntegrityError
 from cfgc.bundle.manifest import MANIFEST_TYPE, SIGNATURE, listed_files
 from cfgc.bundle.signing import Verifier, verify_envelope
+from cfgc.runtime.pack import PackedFiles, PackWriter, StringTable
 from cfgc.stores.base import Store, check_channel, check_digest
 from cfgc.stores.bounds import gunzip, signed_size
 from cfgc.stores.layout import layer_map, parse_version, read_blob, signed_manifest
@@ -44,7 +45,7 @@ class Verified:
     etag: str | None
     manifest_raw: bytes
     signature: bytes  # the manifest.sig.json envelope (JSON bytes)
-    targets: tuple[str, ...]
+    targets: Sequence[str]  # a StringTable when fetched
     files: Mapping[str, bytes]  # bundle path -> content, for the selected targets
     new_blobs: Mapping[str, bytes] = field(default_factory=dict)  # content digest -> bytes not in the cache
     # What the runtime keeps of the manifest, taken while it was parsed to verify (parsed once per
@@ -73,7 +74,7 @@ def check_manifest_signature(raw: bytes, envelope: bytes, verifiers: list[Verifi
         raise IntegrityError(f"version {version}: the signed manifest differs from the published one")
 
 
-def used_manifest(manifest: Mapping[str, Any], targets: tuple[str, ...]) -> dict[str, Any]:
+def used_manifest(manifest: Mapping[str, Any], targets: Sequence[str]) -> dict[str, Any]:
     """The manifest's prompt and secret entries ``targets`` use, without the per-target entries.
 
     The target entries of a 10,000-target manifest, parsed, are ~15 MB: nothing reads them once
@@ -87,7 +88,7 @@ def used_manifest(manifest: Mapping[str, Any], targets: tuple[str, ...]) -> dict
     return out
 
 
-def kept_of(manifest_digest: str, manifest: Mapping[str, Any], targets: tuple[str, ...],
+def kept_of(manifest_digest: str, manifest: Mapping[str, Any], targets: Sequence[str],
             needed: Mapping[str, Mapping[str, Any]]) -> tuple[bytes, tuple[str, ...]]:
     """``(used, digests)`` of :class:`Verified`: all a runtime keeps of a parsed manifest, as new objects."""
     digests = sorted({str(e["digest"]) for e in needed.values()} - {manifest_digest})
@@ -116,7 +117,7 @@ def select_targets(manifest: Mapping[str, Any], patterns: tuple[str, ...], versi
     return tuple(out)
 
 
-def needed_files(manifest: Mapping[str, Any], targets: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+def needed_files(manifest: Mapping[str, Any], targets: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Bundle path -> manifest entry for each file the targets use (target, prompts, secrets)."""
     try:
         out: dict[str, dict[str, Any]] = {}
@@ -203,36 +204,62 @@ def fetch_version(store: Store, verifiers: list[Verifier], pointer: Pointer, *, 
                              f"the channel pointer promised {pointer.manifest_digest}")
     payload, signature = signed_manifest(store.get_signatures(version), verifiers, version, info.manifest_digest)
     new: dict[str, bytes] = {}
-    raw = cached(info.manifest_digest)
+    info_digest = info.manifest_digest
+    raw = cached(info_digest)
     if raw is None:
-        raw = new[info.manifest_digest] = payload
+        raw = payload
     check_manifest_signature(raw, signature, verifiers, version)
     manifest = parse_manifest(raw, version)
     try:
         want = {rel: str(entry.get("digest")) for rel, _, entry in listed_files(manifest)}
     except (ValueError, KeyError, TypeError, AttributeError):
         raise IntegrityError(f"version {version}: manifest.json is not a cfgc manifest") from None
-    targets = select_targets(manifest, patterns, version)
+    targets = StringTable(select_targets(manifest, patterns, version))
     layers = layer_map(info, want)
     needed = needed_files(manifest, targets)
     used, digests = kept_of(info.manifest_digest, manifest, targets, needed)
-    work = [(path, check_digest(e.get("digest")), signed_size(e, f"version {version}: {path}"), layers.get(path))
-            for path, e in needed.items()]
-    # The parsed manifest (~20x its bytes) goes before the downloads, not after: a lower peak.
-    del manifest, want, needed, layers
-    files: dict[str, bytes] = {}
+    work = [(path, check_digest(e.get("digest")), signed_size(e, f"version {version}: {path}"),
+             str(layers[path]["digest"]) if path in layers else None) for path, e in needed.items()]
+    # The parsed manifest and version document (~20x their bytes) go before the downloads: a lower peak.
+    del manifest, want, needed, layers, info, doc
+    # Each file goes into the version's map as soon as it verified: no second copy of the version.
+    pack = PackWriter(sum(size for _, _, size, _ in work))
+    fresh: dict[str, str] = {}  # content digest -> path, of what the cache does not have
     for path, want_digest, size, layer in work:
         data = cached(want_digest)
         if data is None:
             if layer is None:
                 raise IntegrityError(f"version {version}: no layer for {path} with digest {want_digest}")
-            blob = read_blob(store, str(layer["digest"]), size, f"version {version}: {path}")
+            blob = read_blob(store, layer, size, f"version {version}: {path}")
             data = _checked(gunzip(blob, size, f"version {version}: {path}"), want_digest, path, version)
-            new[want_digest] = data
+            fresh[want_digest] = path
         if len(data) != size:
             raise IntegrityError(f"version {version}: {path} is {len(data)} bytes, the manifest says {size}")
-        files[path] = data
-    return Verified(pointer, pointer_doc, etag, raw, signature, targets, files, new, used, digests)
+        pack.add(path, data)
+    files = pack.finish()
+    if raw is payload:
+        new[info_digest] = raw
+    blobs = NewBlobs(files, fresh, new)
+    return Verified(pointer, pointer_doc, etag, raw, signature, targets, files, blobs, used, digests)
+
+
+class NewBlobs(Mapping[str, bytes]):
+    """Content digest -> bytes not in the cache: the manifest's bytes, and views into the version's map."""
+
+    def __init__(self, files: PackedFiles, paths: dict[str, str], other: dict[str, bytes]) -> None:
+        self._files, self._paths, self._other = files, paths, other
+
+    def __getitem__(self, digest: str) -> bytes:
+        if digest in self._other:
+            return self._other[digest]
+        return self._files[self._paths[digest]]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._other
+        yield from (d for d in self._paths if d not in self._other)
+
+    def __len__(self) -> int:
+        return len(self._other) + sum(1 for d in self._paths if d not in self._other)
 
 
 def _checked(data: bytes, digest: str, path: str, version: str) -> bytes:

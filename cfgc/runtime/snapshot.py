@@ -24,7 +24,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -33,7 +33,7 @@ import orjson
 from cfgc.base.errors import InputError
 from cfgc.base.secretrefs import SECRET_KEY
 from cfgc.runtime.fetch import Verified, used_manifest
-from cfgc.runtime.pack import PackedFiles
+from cfgc.runtime.pack import PackedFiles, StringTable
 
 
 class ConfigError(InputError, KeyError):
@@ -244,31 +244,47 @@ class BundleSnapshot:
         return self.verified.files.get(path)
 
 
-def _fresh(s: str) -> str:
-    """A copy of ``s`` in a new allocation (see :func:`build`)."""
-    return s.encode().decode()
+class TargetIndex(Mapping[str, TargetSnapshot]):
+    """Target name -> :class:`TargetSnapshot` of one version, made on lookup (no object per target kept)."""
+
+    __slots__ = ("_files", "_names", "_parsed", "_version")
+
+    def __init__(self, names: StringTable, version: str, files: PackedFiles, parsed: ParsedCache) -> None:
+        self._names, self._version, self._files, self._parsed = names, version, files, parsed
+
+    def __getitem__(self, name: str) -> TargetSnapshot:
+        if name not in self._names:
+            raise KeyError(name)
+        return TargetSnapshot(name, self._version, self._files, self._parsed)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 def build(v: Verified, origin: str, parsed_max: int = PARSED_MAX) -> BundleSnapshot:
     """The snapshot of a verified version (checks that every selected target is JSON; keeps the bytes).
 
-    What the snapshot keeps is allocated anew here, after the whole manifest parsed while
-    verifying is gone: a few small objects of that parse kept alive (target names, manifest
-    entries) would pin most of the allocator's arenas it used, and a process that reads a
-    10,000-target manifest would keep its ~30 MB resident while serving 250 targets.
+    A version is kept as a few large objects (runtime/pack.py says why): the files' map, a
+    :class:`StringTable` of the target names, and the manifest entries the runtime uses.
     """
     slim = v.used or orjson.dumps(used_manifest(v.manifest, v.targets))  # the whole manifest is freed here
-    names = tuple(_fresh(n) for n in v.targets)
+    names = v.targets if isinstance(v.targets, StringTable) else StringTable(v.targets)
+    files = v.files if isinstance(v.files, PackedFiles) else PackedFiles.of(v.files)
     for name in names:
         try:
-            json.loads(v.files[f"targets/{name}.json"])  # refused now rather than on first read; not kept
+            json.loads(files[f"targets/{name}.json"])  # refused now rather than on first read; not kept
         except ValueError:
             raise InputError(f"version {v.version}: target {name} is not JSON") from None
-    files = PackedFiles(v.files, frozenset(f"targets/{n}.json" for n in names))
     v = dataclasses.replace(v, targets=names, files=files)
     parsed = ParsedCache(parsed_max)
-    targets = {name: TargetSnapshot(name, v.version, files, parsed) for name in names}
     # Not kept with the version: the bytes downloaded for the cache (written before the swap), and
     # the manifest and its signature envelope (7 MB for 10,000 targets; read again if ever needed).
     kept = dataclasses.replace(v, manifest_raw=b"", signature=b"", new_blobs={}, used=b"", digests=())
-    return BundleSnapshot(kept, targets, origin, orjson.loads(slim), parsed=parsed)
+    return BundleSnapshot(kept, TargetIndex(names, v.version, files, parsed), origin, orjson.loads(slim),
+                          parsed=parsed)

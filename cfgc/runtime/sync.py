@@ -133,8 +133,11 @@ class Syncer:
             if require and self.snapshot is None:
                 raise
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=f"cfgc-sync-{self.channel}", daemon=True)
-            self._thread.start()
+            # started before it is published: a signal handler that calls stop()
+            # in between must never join a thread that has not started
+            thread = threading.Thread(target=self._run, name=f"cfgc-sync-{self.channel}", daemon=True)
+            thread.start()
+            self._thread = thread
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()

@@ -36,16 +36,18 @@ from cfgc.secrets.metadata import SopsMetadata
 PathLike = str | os.PathLike[str]
 
 
-def _keyring(keyring: Keyring | None) -> Keyring:
+def keyring_or_default(keyring: Keyring | None) -> Keyring:
+    """``keyring``, or this machine's default identities when None."""
     return keyring if keyring is not None else default_keyring()
 
 
 def load_encrypted(path: PathLike, fmt: str | None = None) -> dict[str, Any]:
     """The parsed document of an encrypted file (not decrypted)."""
-    return _snapshot(path, fmt).doc
+    return encrypted_snapshot(path, fmt).doc
 
 
-def _snapshot(path: PathLike, fmt: str | None = None) -> txn.Snapshot:
+def encrypted_snapshot(path: PathLike, fmt: str | None = None) -> txn.Snapshot:
+    """The file's bytes and parsed document; InputError unless it is SOPS-encrypted."""
     snap = txn.read(path, fmt)
     if not is_encrypted(snap.doc):
         raise InputError(f"{path}: not a SOPS-encrypted file (no sops metadata)")
@@ -75,10 +77,10 @@ def open_snapshot(
     path: PathLike, keyring: Keyring | None = None, fmt: str | None = None, verify_mac: bool = True
 ) -> Opened:
     """:func:`open_file`, plus the digest of the bytes read (to detect later changes)."""
-    snap = _snapshot(path, fmt)
+    snap = encrypted_snapshot(path, fmt)
     meta = _metadata(path, snap.doc)
     try:
-        data_key = _keyring(keyring).unwrap(meta)
+        data_key = keyring_or_default(keyring).unwrap(meta)
     except CfgcError as e:
         kinds = delegate.delegated_kinds(meta)
         hint = (
@@ -120,7 +122,7 @@ def decrypt_file(
     doc = load_encrypted(path, fmt)
     meta = _metadata(path, doc)
     try:
-        data_key = _keyring(keyring).unwrap(meta)
+        data_key = keyring_or_default(keyring).unwrap(meta)
     except CfgcError as e:
         if not delegate.delegated_kinds(meta):
             raise type(e)(f"{path}: {e.message}") from None
@@ -140,7 +142,7 @@ def encrypt_tree_for(
     ``$SOPS_AGE_RECIPIENTS``, when set, names the recipients instead (as sops).
     """
     rule = rule_for_new_file(path, config)
-    kr = _keyring(keyring)
+    kr = keyring_or_default(keyring)
     data_key = os.urandom(DATA_KEY_SIZE)
     groups = kr.wrap(rule.key_groups, data_key, rule.shamir_threshold)
     meta = SopsMetadata(
@@ -161,7 +163,7 @@ def encrypt_file(
 ) -> str:
     """Encrypt a plaintext file; returns the encrypted text (written back if ``in_place``)."""
     f = fileio.format_for(path, fmt)
-    with txn.locked(path) if in_place else _nothing():
+    with txn.locked(path) if in_place else no_lock():
         snap = txn.read(path, fmt)
         if is_encrypted(snap.doc):
             raise InputError(f"{path}: already encrypted")
@@ -187,7 +189,8 @@ def create_file(
 
 
 @contextlib.contextmanager
-def _nothing() -> Iterator[None]:
+def no_lock() -> Iterator[None]:
+    """Stands in for ``txn.locked`` when nothing will be written (dry runs, printing)."""
     yield
 
 

@@ -40,8 +40,8 @@ from typing import Any
 
 from cfgc.base.secretrefs import SecretRef
 from cfgc.secrets.scan import (
-    _ANY_PATTERN,
-    _URL_PASSWORD,
+    ANY_PATTERN,
+    URL_PASSWORD,
     classify,
     is_placeholder,
     is_reference,
@@ -146,10 +146,10 @@ def mask(text: str, values: Iterable[str] = ()) -> str:
         if len(s) >= MIN_MASK_LENGTH:
             for form in _forms(s):
                 text = text.replace(form, marker(s))
-    text = _ANY_PATTERN.sub(lambda m: marker(m.group(0)), text)
+    text = ANY_PATTERN.sub(lambda m: marker(m.group(0)), text)
     text = _ENC_TEXT.sub(lambda m: marker(m.group(0)), text)
 
     def url(m: re.Match[str]) -> str:
         return m.group(0) if MARKER.fullmatch(m.group(1)) else m.group(0).replace(m.group(1), marker(m.group(1)))
 
-    return _URL_PASSWORD.sub(url, text)
+    return URL_PASSWORD.sub(url, text)

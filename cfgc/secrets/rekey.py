@@ -20,7 +20,14 @@ from cfgc.secrets import txn, walk
 from cfgc.secrets.creation_rules import key_drift, rule_for
 from cfgc.secrets.document import encrypt_document, split_document
 from cfgc.secrets.keysources import DATA_KEY_SIZE, Keyring
-from cfgc.secrets.ops import PathLike, _keyring, _nothing, _snapshot, load_encrypted, open_snapshot
+from cfgc.secrets.ops import (
+    PathLike,
+    encrypted_snapshot,
+    keyring_or_default,
+    load_encrypted,
+    no_lock,
+    open_snapshot,
+)
 
 
 @dataclass(frozen=True)
@@ -60,15 +67,15 @@ def updatekeys(
     unwrap the new key set (the runner would lose access), nothing is written
     and :class:`LosesAccess` is raised, unless ``yes``.
     """
-    with txn.locked(path) if not dry_run else _nothing():
-        snap = _snapshot(path)
+    with txn.locked(path) if not dry_run else no_lock():
+        snap = encrypted_snapshot(path)
         _, meta = split_document(snap.doc)
         rule, _ = rule_for(path, config)
         drift = key_drift(meta, rule)
         plan = KeyPlan(str(path), drift.added, drift.removed)
         if drift.groups_same or dry_run:
             return plan
-        kr = _keyring(keyring)
+        kr = keyring_or_default(keyring)
         data_key = kr.unwrap(meta)
         groups = kr.wrap(rule.key_groups, data_key, rule.shamir_threshold, previous=meta)
         new_meta = meta.with_(
@@ -96,7 +103,7 @@ def rotate(path: PathLike, keyring: Keyring | None = None, dry_run: bool = False
         return KeyPlan(str(path), rotated=True)
     with txn.locked(path):
         opened = open_snapshot(path, keyring)
-        kr = _keyring(keyring)
+        kr = keyring_or_default(keyring)
         meta = opened.document.metadata
         data_key = os.urandom(DATA_KEY_SIZE)
         bare = tuple(tuple(_bare(k) for k in g) for g in meta.key_groups)

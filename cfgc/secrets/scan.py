@@ -44,8 +44,8 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})"),
     ),
 )
-_ANY_PATTERN = re.compile("|".join(f"(?:{rx.pattern})" for _, rx in _PATTERNS))
-_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@")
+ANY_PATTERN = re.compile("|".join(f"(?:{rx.pattern})" for _, rx in _PATTERNS))
+URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@")
 _PLACEHOLDER = re.compile(r"\$\{[^}]*\}|\{\{.*?\}\}|\{%.*?%\}|\$[A-Z_][A-Z0-9_]*\b")
 _WHOLE_PLACEHOLDER = re.compile(r"<[^<>]*>|\*+|x+|X+|\.\.\.|…|REDACTED|CHANGEME|changeme")
 _ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
@@ -84,7 +84,7 @@ def is_reference(value: str) -> bool:
     """A URL without credentials, a file path or an environment variable name."""
     v = value.strip()
     if _URL.fullmatch(v):
-        return _URL_PASSWORD.match(v) is None
+        return URL_PASSWORD.match(v) is None
     return bool(_FILE_PATH.fullmatch(v) or _ENV_NAME.fullmatch(v))
 
 
@@ -117,7 +117,7 @@ def classify(key: str | None, value: str) -> Hit | None:
         return None  # too short for any known format or the entropy test: the common case
     # Every build runs this on every long string: the common case (no known
     # format, no '@', not under a secret-sounding key) costs one regex search.
-    known = _ANY_PATTERN.search(value) is not None
+    known = ANY_PATTERN.search(value) is not None
     if not known and "@" not in value and not secret_key_name(key):
         return None
     if _ENC.fullmatch(value.strip()) or _WHOLE_PLACEHOLDER.fullmatch(value.strip()):
@@ -126,7 +126,7 @@ def classify(key: str | None, value: str) -> Hit | None:
         for kind, rx in _PATTERNS:
             if rx.search(value):
                 return Hit(kind, "error")
-    m = _URL_PASSWORD.search(value)
+    m = URL_PASSWORD.search(value)
     if m and not is_placeholder(m.group(1)):
         return Hit("password in a URL", "error")
     if not secret_key_name(key) or is_placeholder(value) or is_reference(value):

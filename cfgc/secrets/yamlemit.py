@@ -147,21 +147,23 @@ def _block(s: str) -> bool:
     """Whether a multi-line string can be written as a literal block."""
     if "\n" not in s or _NEEDS_DOUBLE.search(s.replace("\t", "")) or "\r" in s:
         return False
-    if s[0] in " \n":
-        return False
     return all(not line.endswith(" ") for line in s.split("\n"))
 
 
 def _literal(s: str, indent: int) -> str:
     body = s.rstrip("\n")
     trailing = len(s) - len(body)
-    chomp = "-" if trailing == 0 else ("" if trailing == 1 else "+")
+    # yaml.v3 (libyaml's rules): keep ("+") for two or more final breaks and for
+    # a string that is one break; an indentation indicator when the first line
+    # starts with a space or is empty, or the reader would take it for indentation
+    chomp = "-" if trailing == 0 else ("" if trailing == 1 and body else "+")
+    hint = str(INDENT) if s[0] in " \n" else ""
     pad = " " * indent
     lines = s.split("\n") if chomp == "+" else body.split("\n")
     if chomp == "+":
         lines = lines[:-1]
     text = "\n".join(pad + line if line else "" for line in lines)
-    return f"|{chomp}\n{text}"
+    return f"|{hint}{chomp}\n{text}"
 
 
 def _deeper(indent: int) -> int:

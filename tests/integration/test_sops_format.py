@@ -28,7 +28,13 @@ comment = words.map(lambda w: f"# {w}")
 nanotime = st.tuples(st.integers(2000, 2030), st.integers(0, 999_999_999)).map(
     lambda t: f"{t[0]}-01-02T03:04:05.{t[1]:09d}Z"
 )
-binary = st.binary(min_size=1, max_size=8).map(lambda b: "!!binary " + base64.b64encode(b).decode())
+# sops 3.11 decrypts a string that starts with a tab to null (it loses the value),
+# so the generator leaves those out; cfgc keeps them
+binary = (
+    st.binary(min_size=1, max_size=8)
+    .filter(lambda b: not b.startswith(b"\t"))
+    .map(lambda b: "!!binary " + base64.b64encode(b).decode())
+)
 scalar = st.one_of(words, st.integers(-(2**63), 2**63 - 1).map(str), nanotime, binary)
 
 
@@ -107,5 +113,16 @@ def test_generated_documents_both_ways(sops_bin: str, work: Path, text: str) -> 
     kept = [line for line in by_sops.decode().splitlines() if "ENC[" in line and "mac:" not in line]
     assert set(kept) <= set((work / "s.enc.yaml").read_text().splitlines())
     # cfgc → sops: decrypts to what sops decrypts from its own encryption
+    (work / "c.enc.yaml").write_bytes(_run([*CFGC, "secrets", "encrypt", "doc.yaml"], work))
+    assert _run([sops_bin, "decrypt", "c.enc.yaml"], work) == expected
+
+
+@pytest.mark.parametrize("raw", [b"\n", b"\n\n", b"\na", b" a\n", b"\n a\n", b"a\n\n", b"  a\n\n"])
+def test_leading_and_trailing_breaks_both_ways(sops_bin: str, work: Path, raw: bytes) -> None:
+    """Strings that yaml.v3 writes with an indentation indicator or keep chomping."""
+    (work / "doc.yaml").write_text(f"k0: !!binary {base64.b64encode(raw).decode()}\nk1: x\n")
+    (work / "s.enc.yaml").write_bytes(_run([sops_bin, "encrypt", "doc.yaml"], work))
+    expected = _run([sops_bin, "decrypt", "s.enc.yaml"], work)
+    assert _run([*CFGC, "secrets", "decrypt", "s.enc.yaml"], work) == expected
     (work / "c.enc.yaml").write_bytes(_run([*CFGC, "secrets", "encrypt", "doc.yaml"], work))
     assert _run([sops_bin, "decrypt", "c.enc.yaml"], work) == expected

@@ -19,6 +19,7 @@ from typing import Any
 from cfgc.base.errors import UsageError
 from cfgc.runtime.agent.app import Agent
 from cfgc.runtime.agent.http import Limits
+from cfgc.runtime.memory import prepare_allocator
 
 log = logging.getLogger("cfgc.agent")
 HEARTBEAT = 15.0
@@ -105,6 +106,7 @@ def setup_logging(fmt: str, level: str) -> None:
 
 def run(agent: Agent, addr: tuple[str, int] | str) -> None:
     """Serve until SIGTERM/SIGINT; then stop accepting, close streams, stop polling."""
+    prepare_allocator()
     asyncio.run(_serve(agent, addr))
 
 

@@ -37,3 +37,27 @@ def test_one_job_runs_in_this_process() -> None:
 def test_unordered_yields_every_result() -> None:
     out = sorted(parallel.imap_chunks(lambda c: c[0] * 2, [[i] for i in range(10)], jobs=2, ordered=False))
     assert out == [i * 2 for i in range(10)]
+
+
+def test_fan_out_below_the_threshold_is_one_call_in_this_process() -> None:
+    items = list(range(parallel.PARALLEL_MIN_TARGETS - 1))
+    calls = list(parallel.fan_out(lambda c: (os.getpid(), len(c)), items, jobs=2))
+    assert calls == [(os.getpid(), len(items))]
+
+
+def test_fan_out_at_the_threshold_forks_and_keeps_the_order() -> None:
+    items = list(range(parallel.PARALLEL_MIN_TARGETS))
+    out = list(parallel.fan_out(lambda c: (os.getpid(), c), items, jobs=2))
+    assert [i for _, chunk in out for i in chunk] == items
+    assert len(out) > 1 and os.getpid() not in {pid for pid, _ in out}
+    assert all(len(c) >= parallel.MIN_CHUNK for _, c in out[:-1])
+
+
+def test_fan_out_calls_once_on_nothing_and_honours_a_fixed_size() -> None:
+    assert list(parallel.fan_out(len, [], jobs=2)) == [0]
+    assert list(parallel.fan_out(len, list(range(10)), jobs=1, size=4)) == [4, 4, 2]
+
+
+def test_chunk_size_gives_each_worker_about_four_chunks() -> None:
+    assert parallel.chunk_size(10_000, jobs=2) == 10_000 // 8 + 1
+    assert parallel.chunk_size(100, jobs=8) == parallel.MIN_CHUNK

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from cfgc.base import parallel
 from cfgc.base.errors import ExternalError, UsageError
 from cfgc.bundle import pipeline
 from cfgc.bundle.attest import PROVENANCE, SIGNATURE, verify_bundle
@@ -86,7 +87,7 @@ def test_inputs_same_cold_warm_and_parallel(repo: Path, tmp_path: Path, monkeypa
     signed_build(repo, tmp_path / "cold", key, cache=BuildCache(cache))
     warm = signed_build(repo, tmp_path / "warm", key, cache=BuildCache(cache))
     assert warm.result.cache_hits == 6  # every target came from the cache, its layers unparsed
-    monkeypatch.setattr(pipeline, "PARALLEL_MIN_TARGETS", 1)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_TARGETS", 1)
     monkeypatch.setattr(pipeline, "CHUNK", 1)
     signed_build(repo, tmp_path / "par", key, jobs=2)  # layers read in forked workers
     assert deps(tmp_path / "cold") == deps(tmp_path / "warm") == deps(tmp_path / "par")

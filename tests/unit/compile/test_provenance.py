@@ -71,3 +71,28 @@ def test_extends_origins_are_followed() -> None:
     p = Provenance(d, {("m",): (("base",),)})
     hist = p.history(("m", "t"))
     assert [(str(c.location), c.via) for c in hist] == [("l0.yaml:1:8", "base")]
+
+
+def test_locating_a_lower_layer_value_reads_no_other_layer_again() -> None:
+    texts = ["a: 1\nb: {c: 2}\n", "b:\n  c: 3\n  d: 4\n"]
+    reads: list[str] = []
+
+    def lazy(i: int):
+        def reload() -> bytes:
+            reads.append(f"l{i}.yaml")
+            return texts[i].encode()
+        return load_yaml(texts[i].encode(), f"l{i}.yaml", reload=reload)
+
+    prov = Provenance((lazy(0), lazy(1)), {})
+    assert str(prov.locate(("a",))) == "l0.yaml:1:1"
+    assert reads == ["l0.yaml"]  # the upper layer's marks were never needed
+    assert str(prov.locate(("b", "d"))) == "l1.yaml:3:3"
+    assert reads == ["l0.yaml", "l1.yaml"]
+
+
+def test_a_lazy_contribution_equals_the_eager_one() -> None:
+    d = docs("a: {b: 1}\n", "a:\n  b: 2\n")
+    lazy = layer_history(d, ("a", "b"))[-1]
+    eager = type(lazy)(lazy.location, lazy.value, lazy.action, lazy.via)
+    assert lazy == eager and hash(lazy) == hash(eager)
+    assert type(lazy)(d[0].location(("a", "b")), 2, "set") != eager  # another line is another contribution

@@ -104,3 +104,25 @@ def test_exit_code_is_1_for_an_invalid_head_only(make_repo, run_cfgc) -> None:
     proc = run_cfgc("diff", "--repo", root, "--base", "HEAD")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "at the base: models.primary.temperature: 3" in proc.stdout
+
+
+def test_a_head_that_does_not_compile_reports_its_credentials_as_validate_does(make_repo) -> None:
+    root, base = _repo(make_repo)
+    (root / "base/a.yaml").write_text(f"token: {KEY}\nurl: '{{{{ nope }}}}'\n")
+    result = _diff(root, base)
+    rules = {d.rule for d in result.errors}
+    assert "template" in rules, result.errors  # the compile error, with validate's rule
+    assert any(d.rule == "secrets" and d.severity == "error" for d in result.errors), result.errors
+    assert all(KEY not in str(d) for d in result.errors)
+
+
+def test_a_base_that_does_not_compile_is_warnings_at_the_base(make_repo) -> None:
+    root = make_repo({"base/a.yaml": f"token: {KEY}\nurl: '{{{{ nope }}}}'\n", "envs/dev.yaml": "x: 1\n",
+                      "envs/prod.yaml": "x: 2\n", "schemas/app.json": json.dumps(SCHEMA),
+                      "schemas/model.json": json.dumps(MODEL)}, config=CONFIG)
+    base = git_init(root)
+    (root / "base/a.yaml").write_text("url: fine\n")
+    result = _diff(root, base)
+    assert result.errors and all(d.severity == "warning" and d.message.startswith("at the base: ")
+                                 for d in result.errors)
+    assert {"template", "secrets"} <= {d.rule for d in result.errors}

@@ -81,10 +81,11 @@ def test_a_swap_releases_the_old_version(setup) -> None:
     get(agent, "/v1/targets/acme/prod/svc-01/values/models.primary.timeout_s")
     old = weakref.ref(syncer.snapshot)
     old_files = weakref.ref(syncer.snapshot.verified.files)  # type: ignore[union-attr]
+    old_map = weakref.ref(syncer.snapshot.verified.files._map)  # type: ignore[union-attr]
     pub.publish(targets(100))
     assert syncer.refresh()
     gc.collect()
-    assert old() is None and old_files() is None
+    assert old() is None and old_files() is None and old_map() is None  # the old map is unmapped
     body = get(agent, "/v1/targets/acme/prod/svc-01/values/models.primary.timeout_s").split(b"\r\n\r\n")[1]
     assert json.loads(body) == 101
 

@@ -99,6 +99,26 @@ def test_binary_bytes_are_kept_exactly() -> None:
         fileio.dumps(back, "json")
 
 
+# What sops 3.11 (Go yaml.v3) prints for these strings, taken from the real
+# binary; tests/integration/test_sops_format.py checks the same values against it.
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("\n", "k: |4+\n\n"),
+        ("\n\n", "k: |4+\n\n\n"),
+        ("\na", "k: |4-\n\n    a\n"),
+        (" a\n", "k: |4\n     a\n"),
+        ("\n a\n", "k: |4\n\n     a\n"),
+        ("a\n\n", "k: |+\n    a\n\n"),
+        ("a\n", "k: |\n    a\n"),
+        (" \n", 'k: " \\n"\n'),
+    ],
+)
+def test_multi_line_strings_are_written_as_sops_writes_them(value: str, text: str) -> None:
+    assert yamlemit.dump({"k": value}) == text
+    assert yamlio.load(text)["k"] == value
+
+
 @pytest.mark.parametrize(
     ("text", "line", "what"),
     [
