@@ -22,13 +22,13 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 declare -A MODULES=(
   [merging]="cfgc/compile/merging.py|tests/unit/compile/test_merging.py"
   [semver]="cfgc/compile/semver.py cfgc/compile/semver_desugar.py cfgc/compile/semver_re.py|tests/unit/compile/test_semver.py"
-  [loading]="cfgc/base/loading.py|tests/unit/base/test_loading.py tests/unit/base/test_loading_bounds.py tests/unit/base/test_yaml_core_schema.py"
+  [loading]="cfgc/base/loading.py cfgc/base/yaml_read.py cfgc/base/yaml_compose.py cfgc/base/yaml_core.py cfgc/base/yaml_alias.py cfgc/base/yaml_build.py cfgc/base/yaml_tags.py|tests/unit/base/test_loading.py tests/unit/base/test_loading_bounds.py tests/unit/base/test_yaml_core_schema.py tests/unit/base/test_loading_steps.py"
   [extends]="cfgc/compile/extends.py|tests/unit/compile/test_extends.py"
   [templating]="cfgc/compile/templating.py|tests/unit/compile/test_templating.py tests/unit/compile/test_template_bounds.py"
   [secrets/mac]="cfgc/secrets/mac.py|tests/unit/secrets/test_mac.py tests/unit/secrets/test_secrets_rules_mac.py"
   [secrets/document]="cfgc/secrets/document.py|tests/unit/secrets/test_secrets_document.py tests/unit/secrets/test_secrets_document_edges.py"
   [stores/pointer]="cfgc/stores/pointer.py|tests/unit/stores/test_pointer.py"
-  [runtime/sync]="cfgc/runtime/sync.py|tests/unit/runtime/test_client_file.py tests/unit/runtime/test_sync.py"
+  [runtime/sync]="cfgc/runtime/sync.py|tests/unit/runtime/test_sync.py"
 )
 ORDER=(merging semver loading extends templating secrets/mac secrets/document stores/pointer runtime/sync)
 

@@ -168,13 +168,13 @@ def test_a_refusal_worded_by_libyaml_is_reworded_by_cfgc(
     user sees cfgc's message and cfgc's location."""
     import yaml
 
-    from cfgc.base import loading
+    from cfgc.base import yaml_compose
 
     def refuse(self: object) -> None:
         mark = yaml.Mark("<x>", 0, 0, 1002, None, None)
         raise yaml.scanner.ScannerError(context, mark, problem, mark)
 
-    monkeypatch.setattr(loading._Loader, "get_single_node", refuse)
+    monkeypatch.setattr(yaml_compose.Loader, "get_single_node", refuse)
     with pytest.raises(InputError) as info:
         load("a: " + "[" * 70 + "]" * 70 + "\n")
     assert info.value.message == f"nesting deeper than {MAX_DEPTH} levels"
