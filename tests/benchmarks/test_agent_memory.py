@@ -16,11 +16,13 @@ def test_agent_memory_reports_rss_at_ready_sweep_and_swap(tmp_path: Path) -> Non
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     header, row = proc.stdout.splitlines()[:2]
-    assert header.split()[-7:] == ["ready", "sweep", "swap", "swap+sweep", "scraped", "peak", "budget"]
+    assert header.split()[-9:] == ["ready", "sweep", "swap", "swap+sweep", "scraped", "peak", "budget", "anon", "file"]
     cells = row.split()
     assert cells[1] == "*" and int(cells[2]) == 8  # every target of the corpus was swept
-    served, ready, sweep, swap, swept, scraped, peak, budget = (float(c) for c in cells[3:])
+    served, ready, sweep, swap, swept, scraped, peak, budget, anon, file = (float(c) for c in cells[3:])
     # the peak is read before the scrape (which imports prometheus_client), so it bounds the other stages
     assert min(ready, sweep, swap, swept, scraped) > 0 and peak >= max(ready, sweep, swap, swept)
     assert abs(budget - (40 + 2 * served)) <= 0.11
+    # RssAnon and RssFile are parts of one VmRSS reading, so together they stay under the peak
+    assert anon > 0 and file > 0 and anon + file <= peak
     assert re.search(r"RSS in MB .*command:", proc.stdout)
