@@ -12,7 +12,7 @@ PYTHONDONTWRITEBYTECODE (which would make every process recompile cfgc's
 modules, about 0.13 s of a warm build), and the harness compiles cfgc's .pyc
 files once before the first measurement, so start-up is what a user sees.
 The "same --out" rows rebuild into the directory the previous build wrote (the
-developer loop: docs/build.md, "In-place rebuilds"); the other warm rows build
+developer loop: docs/bundle-format.md, "In-place rebuilds"); the other warm rows build
 into a new directory each time.  ``--only incremental`` runs just those rows.  The corpora come from
 benchmarks/corpus.py (seed 1), in the repo.  Baselines on the --plain corpus:
 a hand-written PyYAML + deep-merge + jsonschema script (baseline_handwritten.py)
