@@ -35,14 +35,17 @@ def test_deep_flow_nesting_over_short_lines_is_refused_by_the_guard(opener: str)
 
 
 def test_closed_collections_before_a_deep_one_do_not_hide_its_depth() -> None:
-    # Siblings closed three and four levels down, then a list nested 65 levels in all.
-    closed = "x: [[[1], [2]], [[[3]]]]\n"
-    deep = "a: " + "[" * (MAX_DEPTH) + "1" + "]" * (MAX_DEPTH) + "\n"
-    line = closed.count("\n") + 1
-    assert refused(guard_depth, closed + deep + PAD, "f.yaml") == (
-        f"nesting deeper than {MAX_DEPTH} levels", f"f.yaml:{line}:{3 + MAX_DEPTH}")
-    # One level less is within the limit: the guard lets it through.
-    guard_depth(closed + deep.replace("[1]", "1") + PAD, "f.yaml")
+    # In the list that holds the deep one, siblings closed three and four levels down;
+    # then lists inside the mapping and that list: 65 levels in all with 63 of them.
+    head = "x: [[[1], [2]], [[[3]]]]\na: [[1], [[2]], "
+
+    def text(inner: int) -> str:
+        return head + "[" * inner + "1" + "]" * inner + "]\n" + PAD
+
+    column = len(head.splitlines()[-1]) + MAX_DEPTH - 1
+    assert refused(guard_depth, text(MAX_DEPTH - 1), "f.yaml") == (
+        f"nesting deeper than {MAX_DEPTH} levels", f"f.yaml:2:{column}")
+    guard_depth(text(MAX_DEPTH - 2), "f.yaml")  # one level less is within the limit
 
 
 def test_the_guard_works_without_libyaml(monkeypatch: pytest.MonkeyPatch) -> None:
