@@ -3,6 +3,8 @@ nesting guard on its own, and how a refusal only libyaml makes is worded and pla
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import yaml
 
@@ -15,9 +17,9 @@ PAD = "# " + "x" * 2100 + "\n"
 LIST_OPEN = "invalid YAML: a '[' list is not closed, or an item lacks a ','"
 
 
-def refused(fn: object, *args: object) -> tuple[str, str]:
+def refused(fn: Callable[..., object], *args: object) -> tuple[str, str]:
     with pytest.raises(InputError) as info:
-        fn(*args)  # type: ignore[operator]
+        fn(*args)
     return info.value.message, str(info.value.location)
 
 
