@@ -4,6 +4,7 @@ nesting guard on its own, and how a refusal only libyaml makes is worded and pla
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import yaml
@@ -60,8 +61,8 @@ def test_the_guard_works_without_libyaml(monkeypatch: pytest.MonkeyPatch) -> Non
 class _PickyParser(yaml.SafeLoader):
     """Stands in for a libyaml release that refuses text PyYAML's own parser accepts."""
 
-    def check_event(self, *choices: type) -> bool:
-        mark = yaml.Mark("<x>", 0, 1, 2, None, None)
+    def check_event(self, *choices: Any) -> bool:
+        mark = yaml.Mark("<x>", 0, 1, 2, None, 0)
         raise yaml.parser.ParserError("while parsing a flow sequence", mark, "expected ',' or ']', but got '?'", mark)
 
 
@@ -74,7 +75,7 @@ def test_a_refusal_only_libyaml_makes_during_the_guard_is_worded_by_cfgc(monkeyp
 
 def test_diagnose_words_and_places_libyamls_error_when_the_text_reads_fine_again() -> None:
     text = "a: 1\nb: [2]\n"
-    mark = yaml.Mark("<x>", 0, 1, 2, None, None)
+    mark = yaml.Mark("<x>", 0, 1, 2, None, 0)
     err = yaml.parser.ParserError("while parsing a flow sequence", mark, "expected ',' or ']', but got '?'", mark)
     again = diagnose(text, "f.yaml", err)
     assert str(again.location) == "f.yaml:2:3"
