@@ -10,7 +10,9 @@ import yaml
 
 from cfgc.base.errors import InputError, Location
 from cfgc.base.loading import Document, load_yaml
+from cfgc.base.yaml_alias import MAX_EXPANDED_CHARS, MAX_EXPANDED_NODES, alias_bomb
 from cfgc.base.yaml_build import Builder
+from cfgc.base.yaml_compose import compose
 from cfgc.base.yaml_core import NumberError, resolve_plain
 
 MODES: list[Callable[[], bytes] | None] = [None, lambda: b""]
@@ -139,3 +141,43 @@ def test_overflowing_float_is_shown_by_its_first_24_characters() -> None:
     with pytest.raises(NumberError) as info:
         resolve_plain(text)
     assert str(info.value) == f"{text[:24]!r} overflows a 64-bit float"
+
+
+# --- yaml_alias: the expansion limits are inclusive, and name the innermost collection --
+
+
+def _node_bomb(extra: int) -> str:
+    """A list of exactly MAX_EXPANDED_NODES + ``extra`` nodes once expanded, under the key ``big``
+    (line 2): 199 aliases of a 1000-node list, 999 more scalars, the list itself."""
+    inner = "[" + ", ".join(["x"] * 999) + "]"
+    items = [f"&a {inner}"] + ["*a"] * 198 + ["x"] * (999 + extra)
+    assert 1 + 199 * 1000 + 999 + extra == MAX_EXPANDED_NODES + extra
+    return "k: 1\nbig: [" + ", ".join(items) + "]\n"
+
+
+def test_alias_expansion_of_exactly_the_node_limit_is_accepted() -> None:
+    node = compose(_node_bomb(0), "f.yaml")
+    assert node is not None
+    # The list under big, not the document (whose mapping and keys add four nodes).
+    assert alias_bomb(node.value[1][1]) is None
+
+
+def test_alias_expansion_one_node_over_the_limit_names_the_list() -> None:
+    err = refusal(_node_bomb(1))
+    assert err.message == f"aliases expand to more than {MAX_EXPANDED_NODES} nodes (alias bomb?)"
+    assert str(err.location) == "f.yaml:2:6"
+
+
+def test_alias_expansion_of_exactly_the_character_limit_is_accepted() -> None:
+    part = 16 * 1024
+    count = MAX_EXPANDED_CHARS // part
+    assert count * part == MAX_EXPANDED_CHARS
+    text = "[&s " + "x" * part + ", " + ", ".join(["*s"] * (count - 1)) + "]\n"
+    node = compose(text, "f.yaml")
+    assert node is not None
+    assert alias_bomb(node) is None
+    over = compose(text.replace("[&s ", "[y, &s "), "f.yaml")
+    assert over is not None
+    bomb = alias_bomb(over)
+    assert bomb is not None
+    assert bomb[0] == f"aliases expand to more than {MAX_EXPANDED_CHARS} characters of scalars (alias bomb?)"
