@@ -181,3 +181,14 @@ def test_alias_expansion_of_exactly_the_character_limit_is_accepted() -> None:
     bomb = alias_bomb(over)
     assert bomb is not None
     assert bomb[0] == f"aliases expand to more than {MAX_EXPANDED_CHARS} characters of scalars (alias bomb?)"
+
+
+# --- yaml_compose: libyaml's own refusal is reported when the pure-Python reader accepts ----
+
+
+@pytest.mark.parametrize("reload", MODES, ids=MODE_IDS)
+def test_a_yaml_version_only_libyaml_refuses_is_reported_with_its_place(reload: Callable[[], bytes] | None) -> None:
+    # PyYAML's pure-Python parser only warns about %YAML 1.3; libyaml refuses it.
+    err = refusal("%YAML 1.3\n---\na: 1\n", reload)
+    assert "incompatible YAML document" in err.message
+    assert str(err.location) == "f.yaml:1:1"
