@@ -23,7 +23,7 @@ from cfgc.runtime.sync import ChangeEvent, Syncer, open_source
 from cfgc.stores.base import ChannelRead
 from cfgc.stores.bounds import MANIFEST_MAX
 from cfgc.stores.file import FileStore
-from cfgc.stores.publish import PointerTerms, publish
+from cfgc.stores.publish import PointerTerms, publish, refresh_channel
 from tests.unit.runtime.bundles import Publisher
 
 T = "acme/prod/svc"
@@ -80,7 +80,7 @@ def env(tmp_path: Path, signing_key: tuple[Path, Path]) -> Env:
 
 
 def test_a_runtime_without_a_trusted_key_is_refused(env: Env) -> None:
-    with pytest.raises(ValueError, match="at least one trusted key"):
+    with pytest.raises(ValueError, match="^a runtime needs at least one trusted key$"):
         Syncer(env.store, [], "prod", (T,))
 
 
@@ -90,6 +90,7 @@ def test_refresh_swaps_in_each_new_version_then_notifies(env: Env) -> None:
     events: list[tuple[ChangeEvent, str | None]] = []
     s.on_change(lambda e: events.append((e, s.snapshot.version if s.snapshot else None)))
     assert s.status()["ready"] is False and s.status()["stale"] is True
+    assert s.status()["serial_seen"] == 0  # nothing seen yet
     assert s.refresh() is True
     assert s.snapshot is not None and s.snapshot.version == v1 and s.snapshot.origin == "source"
     assert [(e.old_version, e.new_version, e.serial, seen) for e, seen in events] == [(None, v1, 1, v1)]
@@ -127,7 +128,8 @@ def test_a_failing_callback_neither_stops_the_others_nor_the_update(
     with caplog.at_level(logging.ERROR, "cfgc.runtime"):
         assert s.refresh() is True
     assert s.snapshot is not None and seen == [s.snapshot.version]
-    assert "on_change callback" in caplog.text and s.status()["last_error"] is None
+    assert [r.getMessage() for r in caplog.records] == [f"on_change callback {boom!r} failed"]
+    assert s.status()["last_error"] is None
 
 
 def test_a_pointer_signed_by_an_untrusted_key_is_refused_and_the_old_version_kept(env: Env) -> None:
@@ -349,7 +351,9 @@ def test_expiry_is_logged_once_per_transition(
         publish(env.store, env.pub.bundle({T: {"n": 2}}), "prod", [env.signer], terms=PointerTerms(expires_in=60))
         s.refresh()
         s.refresh()
-    assert caplog.text.count("the pointer is fresh again") == 1 and s.status()["expired"] is False
+    assert [r.getMessage() for r in caplog.records if "fresh again" in r.getMessage()] == [
+        "channel prod: the pointer is fresh again"]
+    assert s.status()["expired"] is False
 
 
 def test_a_cache_write_failure_is_counted_but_the_new_version_served(
@@ -525,8 +529,11 @@ def test_an_unchanged_poll_reads_only_the_pointer(env: Env) -> None:
     s.refresh()
     env.store.versions = 0
     env.store.blobs.clear()
-    assert s.refresh() is False
+    held = s.snapshot
+    assert s.refresh() is False and s.refresh() is False
     assert env.store.versions == 0 and env.store.blobs == []
+    assert s.snapshot is held  # not even replaced by an equal copy: readers holding it see no change
+    assert s.status()["unchanged_polls"] == 2
 
 
 def test_staleness_comes_after_three_intervals_or_a_second(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -615,7 +622,7 @@ def test_open_source_bounds_the_s3_client_timeouts() -> None:
 
 def test_a_missing_file_store_is_an_external_error_not_an_empty_channel(env: Env) -> None:
     s = Syncer(open_source((env.tmp / "nowhere").as_uri()), env.verifiers, "prod", (T,))
-    with pytest.raises(ExternalError, match="does not exist") as info:
+    with pytest.raises(ExternalError, match="store file:.* does not exist: no directory ") as info:
         s.refresh()
     assert info.value.exit_code == 4 and s.status()["last_error_reason"] == "unreachable"
 
@@ -652,3 +659,103 @@ def test_failures_are_counted_each_time_and_by_each_reason(env: Env) -> None:
     broken.load_cache()
     broken.load_cache()
     assert broken.status()["cache_failures"] == 2 and broken.status()["refresh_failures"] == {"cache": 2}
+
+
+def test_without_a_disk_cache_a_new_version_reads_only_the_blobs_the_current_one_lacks(env: Env) -> None:
+    other = "acme/prod/other"
+    env.pub.publish({T: {"n": 1}, other: {"m": 1}})
+    s = Syncer(env.store, env.verifiers, "prod", (T, other))
+    s.refresh()
+    env.store.blobs.clear()
+    env.pub.publish({T: {"n": 2}, other: {"m": 1}})
+    assert s.refresh() is True and len(env.store.blobs) == 1  # the unchanged file comes from memory
+    assert s.snapshot is not None and s.snapshot.file(f"targets/{other}.json") is not None
+
+
+def test_a_re_signed_pointer_to_the_current_version_downloads_nothing_else(env: Env) -> None:
+    v1 = env.pub.publish({T: {"n": 1}})
+    s = env.syncer(cache=False)
+    s.refresh()
+    refresh_channel(env.store, "prod", [env.signer])  # same version, serial 2
+    env.store.blobs.clear()
+    assert s.refresh() is True
+    assert s.snapshot is not None and (s.snapshot.version, s.snapshot.serial) == (v1, 2)
+    assert env.store.blobs == []
+
+
+def test_a_forked_channel_naming_another_version_at_the_same_serial_is_refused(env: Env) -> None:
+    env.pub.publish({T: {"n": 1}})
+    first = env.channel_doc()
+    v2 = env.pub.publish({T: {"n": 2}})
+    second = env.channel_doc()
+    env.set_channel_doc(first)
+    env.pub.publish({T: {"n": 3}})  # serial 2 again, another version
+    fork = env.channel_doc()
+    env.set_channel_doc(second)
+    s = env.syncer(cache=False)
+    s.refresh()
+    env.set_channel_doc(fork)
+    with pytest.raises(RollbackError, match="forked"):
+        s.refresh()
+    assert s.snapshot is not None and (s.snapshot.version, s.snapshot.serial) == (v2, 2)
+    assert s.status()["rollback_rejections"] == 1
+
+
+def test_stop_waits_for_an_in_flight_poll_at_most_its_timeout(env: Env) -> None:
+    env.pub.publish({T: {"n": 1}})
+    s = env.syncer(cache=False, interval=0.01)
+    entered, release = threading.Event(), threading.Event()
+    s.start()
+    s.on_change(lambda e: (entered.set(), release.wait(10)))
+    env.pub.publish({T: {"n": 2}})
+    try:
+        assert entered.wait(10)
+        began = time.monotonic()
+        s.stop(timeout=0.2)
+        assert time.monotonic() - began < 5  # did not wait for the stuck callback
+    finally:
+        release.set()
+
+
+def test_stop_bounds_its_wait_to_five_seconds_by_default(env: Env) -> None:
+    # The client's close() and the agent's shutdown call stop() without a timeout.
+    s = env.syncer(cache=False)
+    joined: list[float | None] = []
+
+    class Stuck:
+        def join(self, timeout: float | None = None) -> None:
+            joined.append(timeout)
+
+    s._thread = Stuck()  # type: ignore[assignment]
+    s.stop()
+    assert joined == [5.0]
+
+
+def test_staleness_is_strictly_after_stale_after_which_overrides_the_interval(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env.pub.publish({T: {"n": 1}})
+    t0 = float(int(time.time()))  # whole seconds: t0 + n is exact
+    monkeypatch.setattr(time, "time", lambda: t0)
+    s = env.syncer(cache=False, interval=10.0, stale_after=100.0)
+    s.refresh()
+    for ahead, stale in ((50.0, False), (100.0, False), (100.5, True)):
+        monkeypatch.setattr(time, "time", lambda ahead=ahead: t0 + ahead)
+        assert s.status()["stale"] is stale, ahead
+
+
+def test_the_cache_is_touched_only_once_more_than_a_minute_passed(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    env.pub.publish({T: {"n": 1}})
+    t0 = float(int(time.time()))
+    monkeypatch.setattr(time, "time", lambda: t0)
+    s = env.syncer()
+    s.refresh()
+    assert s.cache is not None
+    touched: list[str | None] = []
+    monkeypatch.setattr(s.cache, "touch", touched.append)
+    s.refresh()
+    assert len(touched) == 1
+    for ahead, count in ((60.0, 1), (60.5, 2)):
+        monkeypatch.setattr(time, "time", lambda ahead=ahead: t0 + ahead)
+        s.refresh()
+        assert len(touched) == count, ahead
