@@ -25,6 +25,7 @@ _MERGE = STD + "merge"
 # Plain keys the key checks must look at: null, or the merge key.
 _ODD_PLAIN_KEYS = NULLS | {"<<"}
 _ANCHOR = re.compile(r"&\S+\s+")
+_BARE_BANG = re.compile(r"![ \t\r\n]|!\Z")
 
 
 class Duplicate(Exception):
@@ -38,8 +39,8 @@ class Builder:
         self.path = path
         # libyaml reports ``! 12`` (the non-specific tag) as an untagged plain
         # scalar; only the source text tells them apart, so it is kept when a
-        # "!" could be such a tag.
-        self.text = text if "! " in text or "!\t" in text else ""
+        # "!" could be such a tag: one before a blank, a line break or the end.
+        self.text = text if _BARE_BANG.search(text) else ""
         self._line_starts: list[int] | None = None
         self.has_anchors = "&" in text
         self.marks: dict[Path, Mark] = {(): (1, 1)}
