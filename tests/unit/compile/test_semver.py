@@ -302,3 +302,27 @@ def test_numeric_prerelease_identifiers_below_max_safe_integer_become_numbers() 
     # npm: ``num >= 0 && num < MAX_SAFE_INTEGER``; MAX_SAFE_INTEGER itself stays a string.
     assert Version.parse("1.2.3-9007199254740990").prerelease == (9007199254740990,)
     assert Version.parse("1.2.3-9007199254740991").prerelease == ("9007199254740991",)
+
+
+# npm's \d is ASCII and its \s is JavaScript's whitespace set: each of these is
+# invalid for node-semver 7.8.5 (`semver.valid` / `semver.validRange` give null),
+# while Python's own \d and \s would accept them.
+@pytest.mark.parametrize("text", ["1.2.1\u0663", "1\u0663.2.3", "1.2.3-1\u0663"])
+def test_non_ascii_digits_are_not_digits(text: str) -> None:
+    with pytest.raises(ValueError, match="not a semantic version"):
+        Version.parse(text)
+    with pytest.raises(ValueError, match="invalid version range"):
+        Range.parse(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["1.2.3\x1c-\x1c2.0.0", "1.2.3 -\x1c2.0.0", ">=\x1c1.2.3", "^\x1c1.2.3", "~\x851.2.3", "<\x1f2.0.0"]
+)
+def test_python_only_whitespace_is_not_whitespace_inside_a_range(text: str) -> None:
+    with pytest.raises(ValueError, match="invalid version range"):
+        Range.parse(text)
+
+
+def test_an_unknown_pattern_name_is_an_attribute_error_naming_it() -> None:
+    with pytest.raises(AttributeError, match="has no attribute 'NOPE'"):
+        semver_re.NOPE  # noqa: B018
