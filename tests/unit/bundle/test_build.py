@@ -20,18 +20,9 @@ from cfgc.bundle.cache import BuildCache
 from cfgc.bundle.signing import generate_keypair, load_signer, load_verifier
 from cfgc.repo.inputs import ReadLog
 from cfgc.repo.sources import DirSource
+from tests.fixtures.repos import GRID_CONFIG
 
-CONFIG = """\
-version: 1
-hierarchy:
-  - base/*.yaml
-  - envs/{env}.yaml
-  - svc/{env}/{service}.yaml
-targets: "{env}/{service}"
-schemas:
-  - schema: schemas/s.json
-prompts: prompts
-"""
+CONFIG = GRID_CONFIG
 DEAD_PID = 4_194_399  # above Linux's largest pid_max: never a live process
 
 

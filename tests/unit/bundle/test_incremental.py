@@ -16,18 +16,9 @@ import cfgc
 from cfgc.base.errors import CfgcError, InvalidConfig
 from cfgc.bundle import incremental, journal, outstate
 from cfgc.repo.sources import DirSource
+from tests.fixtures.repos import GRID_CONFIG
 
-CONFIG = """\
-version: 1
-hierarchy:
-  - base/*.yaml
-  - envs/{env}.yaml
-  - svc/{env}/{service}.yaml
-targets: "{env}/{service}"
-schemas:
-  - schema: schemas/s.json
-prompts: prompts
-"""
+CONFIG = GRID_CONFIG
 SCHEMA = {"type": "object", "properties": {"id": {"type": "integer"}}}
 ENVS, SERVICES = ("dev", "prod"), 6
 

@@ -12,18 +12,9 @@ from cfgc.bundle.cache import BuildCache
 from cfgc.bundle.layout import assemble, commit_staging, open_staging
 from cfgc.compile.compiler import Compiler
 from cfgc.repo.sources import DirSource
+from tests.fixtures.repos import GRID_CONFIG
 
-CONFIG = """\
-version: 1
-hierarchy:
-  - base/*.yaml
-  - envs/{env}.yaml
-  - svc/{env}/{service}.yaml
-targets: "{env}/{service}"
-schemas:
-  - schema: schemas/s.json
-prompts: prompts
-"""
+CONFIG = GRID_CONFIG
 
 
 @pytest.fixture
