@@ -20,9 +20,12 @@ def test_agent_memory_reports_rss_at_ready_sweep_and_swap(tmp_path: Path) -> Non
     cells = row.split()
     assert cells[1] == "*" and int(cells[2]) == 8  # every target of the corpus was swept
     served, ready, sweep, swap, swept, scraped, peak, budget, anon, file = (float(c) for c in cells[3:])
-    # the peak is read before the scrape (which imports prometheus_client), so it bounds the other stages
-    assert min(ready, sweep, swap, swept, scraped) > 0 and peak >= max(ready, sweep, swap, swept)
+    # the peak is read before the scrape (which imports prometheus_client), so it bounds the other
+    # stages, up to Linux's RSS counting: each thread batches up to 64 pages (0.26 MB) before the
+    # process counters see them, and VmHWM is only raised at some events, so allow 1 MB
+    slack = 1.0
+    assert min(ready, sweep, swap, swept, scraped) > 0 and peak + slack >= max(ready, sweep, swap, swept)
     assert abs(budget - (40 + 2 * served)) <= 0.11
     # RssAnon and RssFile are parts of one VmRSS reading, so together they stay under the peak
-    assert anon > 0 and file > 0 and anon + file <= peak
+    assert anon > 0 and file > 0 and anon + file <= peak + slack
     assert re.search(r"RSS in MB .*command:", proc.stdout)
