@@ -87,6 +87,14 @@ def violations(root: Path = ROOT) -> list[str]:
     return out
 
 
+def _plant(tmp_path: Path, importer: str, source: str) -> Path:
+    """A scratch cfgc tree holding one module ``importer`` with ``source``; its root."""
+    root = tmp_path / "cfgc"
+    (root / importer).parent.mkdir(parents=True)
+    (root / importer).write_text(source)
+    return root
+
+
 def test_every_import_follows_the_layers() -> None:
     assert violations() == []
 
@@ -101,9 +109,7 @@ def test_every_import_follows_the_layers() -> None:
     ],
 )
 def test_the_check_catches_a_forbidden_import(tmp_path: Path, importer: str, source: str, message: str) -> None:
-    root = tmp_path / "cfgc"
-    (root / importer).parent.mkdir(parents=True)
-    (root / importer).write_text(source)
+    root = _plant(tmp_path, importer, source)
     found = violations(root)
     assert len(found) == 1 and message in found[0], found
 
@@ -211,9 +217,7 @@ def test_no_module_uses_another_modules_private_names() -> None:
     ],
 )
 def test_the_cli_check_catches_a_core_import(tmp_path: Path, importer: str, source: str, message: str) -> None:
-    root = tmp_path / "cfgc"
-    (root / importer).parent.mkdir(parents=True)
-    (root / importer).write_text(source)
+    root = _plant(tmp_path, importer, source)
     (root / "cli" / "ok.py").write_text("from cfgc import api\nfrom cfgc.api import render\nfrom cfgc.base import errors\n")
     found = cli_violations(root)
     assert len(found) == 1 and message in found[0], found
@@ -230,9 +234,7 @@ def test_the_cli_check_catches_a_core_import(tmp_path: Path, importer: str, sour
     ],
 )
 def test_the_private_check_catches_a_crossing(tmp_path: Path, importer: str, source: str, message: str) -> None:
-    root = tmp_path / "cfgc"
-    (root / importer).parent.mkdir(parents=True)
-    (root / importer).write_text(source)
+    root = _plant(tmp_path, importer, source)
     # Allowed: a package's own private modules, a module's own private names, dunders, others' self._x.
     (root / "api").mkdir(exist_ok=True)
     (root / "api" / "__init__.py").write_text("from cfgc.api._repo import compile_repo\n")
