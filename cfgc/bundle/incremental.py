@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from cfgc.base.errors import CfgcError
-from cfgc.bundle import outstate
+from cfgc.bundle import outstate, splice
 from cfgc.bundle.inplace import info_json, patched, reassembled, replace_state, save_after
 from cfgc.bundle.journal import JOURNAL, commit, open_commit
 from cfgc.bundle.manifest import MANIFEST, SECTIONS
@@ -44,6 +44,9 @@ from cfgc.repo.sources import DirSource, Source
 if TYPE_CHECKING:
     from cfgc.base.diagnostics import Diagnostic
     from cfgc.bundle.cache import BuildCache
+    from cfgc.bundle.layout import TargetOutput
+    from cfgc.bundle.pipeline import PipelineResult
+    from cfgc.compile.compiler import Compiler
     from cfgc.repo.hierarchy import TargetSpec
     from cfgc.repo.sources import SourceInfo
 
@@ -108,16 +111,28 @@ def build_in_place(
             return InPlace(tuple(sorted(state.targets)), state.manifest, (), len(state.targets), True)
         if 2 * len(affected) > len(state.targets):
             return None  # most targets change: a fresh directory and one swap cost less
-        manifest = plan.manifest if plan.manifest is not None else orjson.loads(plan.raw)
+        manifest = plan.manifest
+        if manifest is None and not state.spans:
+            manifest = orjson.loads(plan.raw)
         from cfgc.repo.hierarchy import TargetSpec
 
-        entries = manifest["targets"]
         try:
+            entries = _entries(plan.raw, manifest, state, affected)
             specs = [TargetSpec(n, tuple((v, entries[n]["vars"][v]) for v in state.varnames),
                                 tuple(state.paths[i] for i in state.targets[n])) for n in affected]
-        except (IndexError, KeyError, TypeError):
+        except (IndexError, KeyError, TypeError, ValueError):
             return None  # a state that does not fit the manifest: build it whole
-        return _update(source, out, state, plan, manifest, specs, cache_root, key, open_cache, jobs, progress)
+        return _update(source, out, state, plan, manifest, entries, specs, cache_root, key, open_cache, jobs,
+                       progress)
+
+
+def _entries(raw: bytes, manifest: dict[str, Any] | None, state: outstate.OutState,
+             names: list[str]) -> dict[str, Any]:
+    """The old manifest entries of ``names``: from the parsed manifest, else parsed where the spans say."""
+    if manifest is not None:
+        return {n: manifest["targets"][n] for n in names}
+    position = {n: i for i, n in enumerate(state.targets)}
+    return {n: splice.entry(raw, state.spans, position[n]) for n in names}
 
 
 def _plan(source: DirSource, out: Path, state: outstate.OutState, select: str | None, verify: bool) -> _Plan | None:
@@ -251,16 +266,14 @@ def _same_folders(out: Path, state: outstate.OutState, verify: bool, now: int) -
 
 
 def _update(
-    source: DirSource, out: Path, state: outstate.OutState, plan: _Plan, manifest: dict[str, Any],
-    specs: list[TargetSpec], cache_root: Path, key: bytes, open_cache: Callable[[], BuildCache | None],
-    jobs: int | None, progress: Progress | None,
+    source: DirSource, out: Path, state: outstate.OutState, plan: _Plan, manifest: dict[str, Any] | None,
+    entries: dict[str, Any], specs: list[TargetSpec], cache_root: Path, key: bytes,
+    open_cache: Callable[[], BuildCache | None], jobs: int | None, progress: Progress | None,
 ) -> InPlace:
-    from cfgc.base.canonical import canonical_json, sha256_digest
+    from cfgc.base.canonical import sha256_digest
     from cfgc.bundle import pipeline
     from cfgc.bundle.layout import target_path, write_file
-    from cfgc.compile.compiler import Compiler
 
-    entries = manifest["targets"]
     affected = [s.name for s in specs]
     # A few targets compile faster than the build cache's index loads and saves
     # (about 3 MB at 10,000 targets): the cache is for changes that reach many.
@@ -271,7 +284,7 @@ def _update(
         for spec in specs:  # digests this build just checked: the cache need not stat or read again
             for p in spec.layers:
                 cache.known(p, plan.files[index[p]][1])
-    compiler = Compiler(source)
+    compiler = _compiler(source)
     cdir = open_commit(out)
     try:
         result = pipeline.run(compiler, None, staging=cdir, cache=cache, jobs=jobs, progress=progress, specs=specs)
@@ -282,10 +295,8 @@ def _update(
             shutil.rmtree(cdir, ignore_errors=True)
             return InPlace(names, None, result.diagnostics, result.cache_hits + unaffected, False)
         moves = [target_path(n) for n in sorted(built) if built[n].digest != entries[n]["digest"]]
-        new, deletes = patched(manifest, built, plan.info)
-        if new is None:  # a target's prompts or SOPS files changed: those sections are rebuilt whole
-            new, deletes = reassembled(source, compiler, manifest, built, result, plan.info, cdir, moves)
-        data = canonical_json(new)
+        data, found, deletes = _new_manifest(source, compiler, state, plan, manifest, entries, built, result,
+                                             cdir, moves)
         digest = sha256_digest(data)
         if digest != state.manifest:
             write_file(cdir, MANIFEST, data)
@@ -301,6 +312,44 @@ def _update(
         if env is not None:
             raise env from None
         raise
-    refreshed = replace_state(state, files=plan.files, folders=plan.folders, dirs=plan.dirs)
-    save_after(out, refreshed, plan.bundle, new, digest, moves, deletes, result.diagnostics, affected, cache_root, key)
+    refreshed = replace_state(state, files=plan.files, folders=plan.folders, dirs=plan.dirs, spans=found)
+    save_after(out, refreshed, plan.bundle, info_json(plan.info), digest, moves, deletes, result.diagnostics,
+               affected, cache_root, key)
     return InPlace(names, digest, result.diagnostics, result.cache_hits + unaffected, digest == state.manifest)
+
+
+def _compiler(source: DirSource) -> Compiler:
+    from cfgc.compile.compiler import Compiler
+
+    return Compiler(source)
+
+
+def _new_manifest(
+    source: DirSource, compiler: Compiler, state: outstate.OutState, plan: _Plan, manifest: dict[str, Any] | None,
+    entries: dict[str, Any], built: dict[str, TargetOutput], result: PipelineResult, cdir: Path, moves: list[str],
+) -> tuple[bytes, list[int], list[str]]:
+    """The new manifest's bytes, its spans, and the bundle files it no longer lists.
+
+    Only targets' entries and ``source`` change: the old bytes are patched
+    (:mod:`cfgc.bundle.splice`).  A target whose prompts or SOPS files
+    changed reassembles the manifest as a full build does.
+    """
+    from cfgc.base.canonical import canonical_json
+    from cfgc.bundle.layout import manifest_entry
+
+    new_entries = {n: manifest_entry(o) for n, o in built.items()}
+    if state.spans and all(
+        e.get("prompts") == entries[n].get("prompts") and e.get("secrets") == entries[n].get("secrets")
+        for n, e in new_entries.items()
+    ):
+        position = {n: i for i, n in enumerate(state.targets)}
+        data, found = splice.splice(plan.raw, state.spans, canonical_json(info_json(plan.info)),
+                                    {position[n]: canonical_json(e) for n, e in new_entries.items()})
+        return data, found, []
+    if manifest is None:
+        manifest = orjson.loads(plan.raw)
+    new, deletes = patched(manifest, built, plan.info)
+    if new is None:  # a target's prompts or SOPS files changed: those sections are rebuilt whole
+        new, deletes = reassembled(source, compiler, manifest, built, result, plan.info, cdir, moves)
+    data = canonical_json(new)
+    return data, splice.spans(data, new) or [], deletes

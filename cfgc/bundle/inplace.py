@@ -68,7 +68,7 @@ def reassembled(
 
 
 def save_after(
-    out: Path, state: outstate.OutState, bundle_stamps: dict[str, str], manifest: dict[str, Any], digest: str,
+    out: Path, state: outstate.OutState, bundle_stamps: dict[str, str], source: dict[str, Any], digest: str,
     moves: list[str], deletes: list[str], diags: tuple[Diagnostic, ...], affected: list[str],
     cache_root: Path, key: bytes,
 ) -> None:
@@ -91,5 +91,5 @@ def save_after(
                 dirs.pop(folder, None)
     warned = (set(state.warned) - set(affected)) | {t for d in diags for t in d.targets}
     outstate.save(cache_root, out, key, replace_state(
-        state, bundle=bundle, dirs=dirs, manifest=digest, source=manifest["source"],
+        state, bundle=bundle, dirs=dirs, manifest=digest, source=source,
         warned=sorted(warned)))

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from cfgc.base.errors import CfgcError
 from cfgc.bundle import outstate
+from cfgc.bundle.manifest import MANIFEST
+from cfgc.bundle.splice import spans
 from cfgc.repo.sources import DirSource, Source
 
 if TYPE_CHECKING:
@@ -71,7 +73,7 @@ def _record(
     paths: list[str] = []
     files: list[list[str]] = []
     targets: dict[str, list[int]] = {}
-    for spec in specs:
+    for spec in sorted(specs, key=lambda s: s.name):  # the manifest's order (cfgc.bundle.splice)
         layers = []
         for p in spec.layers:
             i = index.get(p)
@@ -87,6 +89,8 @@ def _record(
         targets[spec.name] = layers
     secrets = {f: hashlib.sha256(raw).hexdigest() for f, raw in result.secret_files.items()}
     racy = outstate.racy_after()
+    with open(out / MANIFEST, "rb") as f:  # the bytes the spans are checked against
+        found = spans(f.read(), manifest)
     bundle, dirs = outstate.scan_out(out, time.time_ns())
     state = outstate.OutState(
         out=str(out), root=str(source.root.resolve()), select=select, toolchain=outstate.toolchain(),
@@ -95,6 +99,6 @@ def _record(
         varnames=list(compiler.config.hierarchy[-1].variables), globals={**globals_, **secrets},
         paths=paths, files=files, targets=targets,
         warned=sorted({t for d in result.diagnostics for t in d.targets}),
-        manifest=digest, bundle=bundle, dirs=dirs,
+        manifest=digest, bundle=bundle, dirs=dirs, spans=found or [],
     )
     outstate.save(root, out, key, state)

@@ -17,7 +17,10 @@ that cfgc did not write is never used.  It is git's index for ``cfgc build``:
   none changed, the list is the same and the repo is not walked again;
 - ``bundle`` / ``dirs``: the stat stamp of every file and folder in ``OUT``
   as written, so checking that ``OUT`` is still what cfgc wrote costs a stat
-  per file (a file whose stamp differs is hashed against the manifest).
+  per file (a file whose stamp differs is hashed against the manifest);
+- ``spans``: where the ``source`` section and each target's entry lie in
+  ``manifest.json`` (:mod:`cfgc.bundle.splice`), so an update patches its
+  bytes instead of parsing and encoding 3 MB at 10,000 targets.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import orjson
 
 from cfgc import __version__
 
-MAGIC = b"cfgc-out-state 1\n"
+MAGIC = b"cfgc-out-state 2\n"
 MAX_STATE_BYTES = 512 * 1024 * 1024  # about 1,000,000 targets; a bigger file is not ours
 RACY_NS = 2_000_000_000  # as the build cache: a change this recent may repeat with the same stat
 # Libraries whose behaviour shapes a target's bytes or findings: their installed files' stats.
@@ -107,6 +110,7 @@ class OutState:
     manifest: str  # sha256:<hex> of OUT/manifest.json
     bundle: dict[str, str]  # bundle path -> stat stamp ("" = hash it)
     dirs: dict[str, int]  # folder of OUT ("" = OUT) -> mtime_ns (-1 = list it)
+    spans: list[int]  # where source and each entry lie in manifest.json (cfgc.bundle.splice); [] = unknown
 
     def to_json(self) -> dict[str, Any]:
         """The state as a JSON object."""
@@ -163,6 +167,8 @@ def _well_formed(s: OutState) -> bool:
         and isinstance(s.folders, dict)
         and isinstance(s.warned, list)
         and isinstance(s.varnames, list)
+        and isinstance(s.spans, list)
+        and (not s.spans or len(s.spans) == 2 + 2 * len(s.targets))
     )
 
 

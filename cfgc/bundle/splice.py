@@ -1,0 +1,92 @@
+"""Patch the bytes of a manifest instead of parsing and re-encoding all of it.
+
+An in-place rebuild that changes a few targets rewrites only their entries
+and the ``source`` section of ``manifest.json``.  Canonical JSON is
+compositional (sorted keys, no whitespace: an object's bytes are ``{``, its
+members' ``"key":value`` bytes joined by ``,``, and ``}``), so replacing the
+bytes of one member's value by the canonical bytes of its new value gives
+exactly the canonical bytes of the patched manifest.  That needs to know where
+each value lies: :func:`spans` finds it once, after a full build, by encoding
+each entry on its own and comparing the result with the written bytes (any
+difference, and no spans are kept: the caller parses and re-encodes, the slow
+path).  The spans live in the authenticated out state, and they are only used
+on bytes whose sha256 is the digest recorded with them, so they always point
+at what they say.  ``tests/unit/bundle/test_splice.py`` compares the patched
+bytes with :func:`cfgc.base.canonical.canonical_json` of the patched manifest.
+
+At 10,000 targets, parsing the 3 MB manifest, walking it for floats and
+encoding it again took about 0.1 s of a 1 s one-file rebuild; a splice is a
+few milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+_SOURCE = b',"source":'
+_TARGETS = b',"targets":'
+
+
+def spans(raw: bytes, manifest: Mapping[str, Any]) -> list[int] | None:
+    """Where ``source`` and each target's entry lie in ``raw`` (the canonical bytes of ``manifest``).
+
+    ``[source start, source end, start and end of each target's entry in name
+    order]``, or None when the layout is not the one expected (``source`` and
+    ``targets`` the last two sections) or the bytes do not match.
+    """
+    if sorted(manifest)[-2:] != ["source", "targets"]:
+        return None
+    targets = manifest["targets"]
+    names = sorted(targets)
+    try:
+        source = orjson.dumps(manifest["source"], option=orjson.OPT_SORT_KEYS)
+        keys = [orjson.dumps(n) for n in names]
+        values = [orjson.dumps(targets[n], option=orjson.OPT_SORT_KEYS) for n in names]
+    except TypeError:
+        return None
+    members = b",".join(k + b":" + v for k, v in zip(keys, values, strict=True))
+    tail = b"".join((_SOURCE, source, _TARGETS, b"{", members, b"}}"))
+    if not raw.endswith(tail) or len(raw) == len(tail):
+        return None
+    at = len(raw) - len(tail) + len(_SOURCE)
+    found = [at, at + len(source)]
+    at += len(source) + len(_TARGETS) + 1
+    for k, v in zip(keys, values, strict=True):
+        at += len(k) + 1
+        found += (at, at + len(v))
+        at += len(v) + 1
+    return found
+
+
+def entry(raw: bytes, found: Sequence[int], i: int) -> Any:
+    """The parsed entry of the ``i``-th target (in name order)."""
+    return orjson.loads(raw[found[2 + 2 * i] : found[3 + 2 * i]])
+
+
+def splice(raw: bytes, found: Sequence[int], source: bytes, entries: Mapping[int, bytes]) -> tuple[bytes, list[int]]:
+    """``raw`` with the ``source`` value and the entries of targets ``i`` replaced; the new spans.
+
+    ``source`` and every entry must be canonical JSON (:func:`cfgc.base.canonical.canonical_json`).
+    """
+    swaps = [(found[0], found[1], source)] + [(found[2 + 2 * i], found[3 + 2 * i], b) for i, b in sorted(entries.items())]
+    parts: list[bytes] = []
+    at = 0
+    for start, end, data in swaps:
+        parts += (raw[at:start], data)
+        at = end
+    parts.append(raw[at:])
+    new = list(found)
+    shift = 0
+    swap = iter(swaps)
+    start, end, data = next(swap, (-1, -1, b""))
+    for j in range(0, len(found), 2):
+        s, e = found[j], found[j + 1]
+        new[j] = s + shift
+        if s == start:
+            shift += len(data) - (end - start)
+            start, end, data = next(swap, (-1, -1, b""))
+        new[j + 1] = e + shift
+    return b"".join(parts), new
