@@ -39,7 +39,7 @@ from cfgc.bundle.inplace import info_json, patched, reassembled, replace_state, 
 from cfgc.bundle.journal import JOURNAL, commit, open_commit
 from cfgc.bundle.manifest import MANIFEST, SECTIONS
 from cfgc.bundle.outdir import exclusive
-from cfgc.repo.sources import DirSource, Source
+from cfgc.repo.sources import DirSource, Source, folder_entries
 
 if TYPE_CHECKING:
     from cfgc.base.diagnostics import Diagnostic
@@ -76,6 +76,7 @@ class _Plan:
     manifest: dict[str, Any] | None  # parsed when a check needed it
     raw: bytes
     info: SourceInfo
+    same_listing: bool  # the folder check proved the repo holds the files the state lists
 
 
 def build_in_place(
@@ -140,8 +141,9 @@ def _plan(source: DirSource, out: Path, state: outstate.OutState, select: str | 
     if (state.out, state.root, state.select) != (str(out), root, select) or state.toolchain != outstate.toolchain():
         return None
     racy = outstate.racy_after()
-    folders = state.folders
-    if not _same_folders_in(root, folders):
+    folders = _same_folders_in(root, state, out, racy)
+    same_listing = folders is not None
+    if folders is None:
         if outstate.listing_digest(source.files()) != state.listing:
             return None  # a file was added or removed: targets and layers may differ
         folders = {rel: outstate.folder_stamp(st, racy) for rel, st in source.folders.items()}
@@ -172,20 +174,36 @@ def _plan(source: DirSource, out: Path, state: outstate.OutState, select: str | 
     if checked is None:
         return None
     bundle, dirs, manifest, raw = checked
-    return _Plan(files, folders, bundle, dirs, changed, manifest, raw, source.info())
+    return _Plan(files, folders, bundle, dirs, changed, manifest, raw, source.info(), same_listing)
 
 
-def _same_folders_in(root: str, folders: dict[str, str]) -> bool:
-    """No repo folder changed since it was listed (so neither did the file list)."""
+def _same_folders_in(root: str, state: outstate.OutState, out: Path, racy: int) -> dict[str, str] | None:
+    """The refreshed folder stamps if no repo folder's entries changed since it was listed, else None.
+
+    A folder whose stat is unchanged holds what it held; one whose stat moved
+    (a file saved by rename, cfgc's own writes when ``OUT`` is inside the repo)
+    is listed again, alone, and compared with the digest of its entries.
+    """
+    folders = state.folders
+    if not folders:
+        return None
     stat = os.stat
-    for rel, old in folders.items():
+    beside = outstate.out_parent(out, Path(root))
+    for rel, old in state.folders.items():
         try:
             st = stat(f"{root}/{rel}")
+            if old and old == f"{st.st_mtime_ns}:{st.st_ctime_ns}":
+                continue
+            names = folder_entries(f"{root}/{rel}")  # after the stat: a later change shows next time
         except OSError:
-            return False
-        if not old or old != f"{st.st_mtime_ns}:{st.st_ctime_ns}":
-            return False
-    return bool(folders)
+            return None
+        own = outstate.own_names(out) if rel == beside else frozenset()
+        if outstate.folder_digest(names, own) != state.entries.get(rel):
+            return None
+        if folders is state.folders:
+            folders = dict(state.folders)
+        folders[rel] = outstate.folder_stamp(st, racy)
+    return folders
 
 
 def _check_out(
@@ -284,6 +302,8 @@ def _update(
         for spec in specs:  # digests this build just checked: the cache need not stat or read again
             for p in spec.layers:
                 cache.known(p, plan.files[index[p]][1])
+    if plan.same_listing:
+        source.assume_listing(state.listed)  # the same files: the compile need not walk the repo again
     compiler = _compiler(source)
     cdir = open_commit(out)
     try:

@@ -94,8 +94,9 @@ def _record(
     bundle, dirs = outstate.scan_out(out, time.time_ns())
     state = outstate.OutState(
         out=str(out), root=str(source.root.resolve()), select=select, toolchain=outstate.toolchain(),
-        listing=outstate.listing_digest(source.files()), source=manifest["source"],
+        listing=outstate.listing_digest(source.files()), listed=source.files(), source=manifest["source"],
         folders={rel: outstate.folder_stamp(st, racy) for rel, st in source.folders.items()},
+        entries=outstate.listed_entries(source.files(), list(source.folders), out, source.root.resolve()),
         varnames=list(compiler.config.hierarchy[-1].variables), globals={**globals_, **secrets},
         paths=paths, files=files, targets=targets,
         warned=sorted({t for d in result.diagnostics for t in d.targets}),

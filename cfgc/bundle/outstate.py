@@ -13,8 +13,11 @@ that cfgc did not write is never used.  It is git's index for ``cfgc build``:
 - ``globals``: sha256 of every other file a target depends on (cfgc.yaml,
   schemas, prompts, SOPS files and rules): a change to one means a full build;
 - ``listing``: digest of the repo's file list; another list means a full build.
-  ``folders`` holds each repo folder's stat from just before it was listed: while
-  none changed, the list is the same and the repo is not walked again;
+  ``folders`` holds each repo folder's stat from just before it was listed and
+  ``entries`` a digest of what it held: while no folder's stat changed, the list
+  is the same and the repo is not walked again; a folder whose stat changed
+  (a file saved by rename, a bundle folder when ``OUT`` is inside the repo) is
+  listed alone and compared with its digest;
 - ``bundle`` / ``dirs``: the stat stamp of every file and folder in ``OUT``
   as written, so checking that ``OUT`` is still what cfgc wrote costs a stat
   per file (a file whose stamp differs is hashed against the manifest);
@@ -40,7 +43,7 @@ import orjson
 
 from cfgc import __version__
 
-MAGIC = b"cfgc-out-state 2\n"
+MAGIC = b"cfgc-out-state 3\n"
 MAX_STATE_BYTES = 512 * 1024 * 1024  # about 1,000,000 targets; a bigger file is not ours
 RACY_NS = 2_000_000_000  # as the build cache: a change this recent may repeat with the same stat
 # Libraries whose behaviour shapes a target's bytes or findings: their installed files' stats.
@@ -99,7 +102,9 @@ class OutState:
     select: str | None
     toolchain: str
     listing: str
+    listed: list[str]  # the repo's file list itself, sorted (its digest is listing)
     folders: dict[str, str]  # repo folder -> stat stamp taken before it was listed ("" = list it)
+    entries: dict[str, str]  # repo folder -> digest of its entries (folder_digest)
     source: dict[str, Any]  # the manifest's "source" section
     varnames: list[str]
     globals: dict[str, str]  # path -> sha256 hex
@@ -168,6 +173,8 @@ def _well_formed(s: OutState) -> bool:
         and isinstance(s.warned, list)
         and isinstance(s.varnames, list)
         and isinstance(s.spans, list)
+        and isinstance(s.listed, list)
+        and isinstance(s.entries, dict)
         and (not s.spans or len(s.spans) == 2 + 2 * len(s.targets))
     )
 
@@ -226,6 +233,45 @@ def scan_out(out: Path, now: int) -> tuple[dict[str, str], dict[str, int]]:
             files[p] = out_stamp(os.stat(os.path.join(dirpath, name), follow_symlinks=False), now)
         dirnames.sort()
     return files, dirs
+
+
+def own_names(out: Path) -> frozenset[str]:
+    """What cfgc keeps beside ``OUT`` only while a build holds its lock: its lock file and commit folder.
+
+    Left out of the entries of ``OUT``'s parent folder: a build lists the repo
+    before it takes the lock, an in-place build under it.  A layer may never be
+    one of them (:func:`cfgc.bundle.stage.refuse_own_files`).
+    """
+    return frozenset((f".{out.name}.lock", f".{out.name}.commit", f".{out.name}.commit/"))
+
+
+def folder_digest(names: list[str], ignore: frozenset[str] = frozenset()) -> str:
+    """Digest of one folder's entries (:func:`cfgc.repo.sources.folder_entries`), ``ignore`` left out."""
+    kept = sorted(n for n in names if n not in ignore)
+    return hashlib.sha256("\0".join(kept).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def listed_entries(files: list[str], folders: list[str], out: Path, root: Path) -> dict[str, str]:
+    """Each listed folder's :func:`folder_digest`, from a repo listing (``files``) and its folders."""
+    children: dict[str, list[str]] = {rel: [] for rel in folders}
+    for f in files:
+        parent, _, name = f.rpartition("/")
+        children.setdefault(parent + "/" if parent else "", []).append(name)
+    for rel in folders:
+        if rel:
+            parent, _, name = rel[:-1].rpartition("/")
+            children.setdefault(parent + "/" if parent else "", []).append(name + "/")
+    beside = out_parent(out, root)
+    own = own_names(out)
+    return {rel: folder_digest(names, own if rel == beside else frozenset()) for rel, names in children.items()}
+
+
+def out_parent(out: Path, root: Path) -> str | None:
+    """The repo folder (``a/b/``, ``""`` the root) that holds ``OUT``, or None when it is outside the repo."""
+    rel = os.path.relpath(out.parent, root).replace(os.sep, "/")
+    if rel == ".":
+        return ""
+    return None if rel == ".." or rel.startswith("../") else rel + "/"
 
 
 def folder_stamp(st: os.stat_result, racy_after: int | None = None) -> str:

@@ -51,13 +51,14 @@ def refuse_own_files(inputs: Iterable[str], source: Source, out: Path, key_files
         rel = os.path.relpath(mine, root).replace(os.sep, "/")
         if rel != "." and not rel.startswith("../"):
             own[rel] = kind
-    leftovers = (f".{out.name}.tmp-", f".{out.name}.old-")
+    # Staging folders, and the lock and commit folder an in-place build's folder check leaves out.
+    leftovers = (f".{out.name}.tmp-", f".{out.name}.old-", f".{out.name}.lock", f".{out.name}.commit")
     for path in inputs:
         what: str | None = next((w for rel, w in own.items() if path == rel or path.startswith(rel + "/")), None)
         if what is None and f"/.{out.name}." in f"/{path}" and any(
             part.startswith(leftovers) for part in path.split("/")
         ):
-            what = "in a staging directory of a build into --out"
+            what = "a lock or staging file of a build into --out"
         if what is not None:
             raise UsageError(
                 f"{path} is an input of this build but is {what}; keep --out and keys out of what "

@@ -77,6 +77,14 @@ class DirSource:
             self._files = out
         return self._files
 
+    def assume_listing(self, files: list[str]) -> None:
+        """Take ``files`` (sorted) as the listing instead of walking the tree.
+
+        Only for a caller that checked, folder by folder, that the tree still
+        holds exactly these files (:mod:`cfgc.bundle.incremental`).
+        """
+        self._files = files
+
     def read(self, path: str) -> bytes:
         kept = self._kept.pop(path, None)
         return kept if kept is not None else self._tree.read(path)
@@ -116,6 +124,19 @@ def _scan(folder: str, prefix: str, out: list[str], folders: dict[str, os.stat_r
                 _scan(e.path, prefix + e.name + "/", out, folders)
         else:
             out.append(prefix + e.name)
+
+
+def folder_entries(folder: str) -> list[str]:
+    """The entries of one folder as a listing sees them: files, then ``name/`` for each folder it enters."""
+    names: list[str] = []
+    with os.scandir(folder) as it:
+        for e in it:
+            if e.is_dir(follow_symlinks=False):
+                if e.name not in _SKIP_DIRS:
+                    names.append(e.name + "/")
+            else:
+                names.append(e.name)
+    return names
 
 
 MAX_REF_HINTS = 3  # close branch/tag names shown after an unknown revision
