@@ -168,7 +168,7 @@ def _plan(source: DirSource, out: Path, state: outstate.OutState, select: str | 
             changed.add(i)
             source.keep(path, data)  # the compile reads exactly the bytes hashed here
         if files is state.files:
-            files = [list(e) for e in state.files]
+            files = list(state.files)  # the entries themselves are replaced, never changed
         files[i] = [outstate.stamp(st, racy), hexdigest]
     checked = _check_out(out, state, verify)
     if checked is None:
@@ -307,7 +307,9 @@ def _update(
     compiler = _compiler(source)
     cdir = open_commit(out)
     try:
-        result = pipeline.run(compiler, None, staging=cdir, cache=cache, jobs=jobs, progress=progress, specs=specs)
+        # Prompt files are globals, unchanged since the full build loaded and checked them all.
+        result = pipeline.run(compiler, None, staging=cdir, cache=cache, jobs=jobs, progress=progress, specs=specs,
+                              library=False)
         built = {o.name: o for o in result.outputs}
         unaffected = len(state.targets) - len(affected)
         names = tuple(sorted(set(state.targets) - set(affected) | set(built)))

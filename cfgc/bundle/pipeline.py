@@ -59,6 +59,7 @@ def run(
     progress: Progress | None = None,
     reads: ReadLog | None = None,
     specs: list[TargetSpec] | None = None,
+    library: bool = True,
 ) -> PipelineResult:
     """Compile, validate and serialise the selected targets.
 
@@ -67,6 +68,8 @@ def run(
     files the build read, including those read by worker processes and the
     layers of targets that came from the build cache.  ``specs`` replaces the
     selection (an in-place build compiles only the targets a change reaches).
+    ``library=False`` leaves out loading every prompt version for the result's
+    ``prompts`` (an in-place build whose prompt files did not change keeps them).
     """
     if specs is None:
         specs = compiler.selected(select)
@@ -83,7 +86,7 @@ def run(
                   staging=staging, cache=cache, jobs=jobs, progress=progress, reads=reads)
     _backfill_secrets(compiler, outputs, secret_files)
     diags.extend(sops_file_findings(compiler.source, compiler.config, secret_files))
-    prompts = _prompts(compiler, diags)
+    prompts = _prompts(compiler, diags) if library else []
     if cache is not None and not any(d.severity == "error" for d in diags):
         cache.save()
     outputs.sort(key=lambda o: o.name)

@@ -71,22 +71,20 @@ def splice(raw: bytes, found: Sequence[int], source: bytes, entries: Mapping[int
 
     ``source`` and every entry must be canonical JSON (:func:`cfgc.base.canonical.canonical_json`).
     """
-    swaps = [(found[0], found[1], source)] + [(found[2 + 2 * i], found[3 + 2 * i], b) for i, b in sorted(entries.items())]
+    at_ = [0] + [2 + 2 * i for i in sorted(entries)]  # where each replaced value's span is in found
+    swaps = [(k, found[k], found[k + 1], source if k == 0 else entries[(k - 2) // 2]) for k in at_]
     parts: list[bytes] = []
-    at = 0
-    for start, end, data in swaps:
+    new: list[int] = []
+    at = prev = shift = 0
+    for k, start, end, data in swaps:
         parts += (raw[at:start], data)
         at = end
+        # Comprehensions over the runs between replacements: 20,000 spans at 10,000 targets.
+        new += [x + shift for x in found[prev:k]] if shift else found[prev:k]
+        new.append(start + shift)
+        shift += len(data) - (end - start)
+        new.append(end + shift)
+        prev = k + 2
     parts.append(raw[at:])
-    new = list(found)
-    shift = 0
-    swap = iter(swaps)
-    start, end, data = next(swap, (-1, -1, b""))
-    for j in range(0, len(found), 2):
-        s, e = found[j], found[j + 1]
-        new[j] = s + shift
-        if s == start:
-            shift += len(data) - (end - start)
-            start, end, data = next(swap, (-1, -1, b""))
-        new[j + 1] = e + shift
+    new += [x + shift for x in found[prev:]] if shift else found[prev:]
     return b"".join(parts), new
