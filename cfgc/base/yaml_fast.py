@@ -32,7 +32,6 @@ yaml-rs installed every file takes the careful path.
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Any
 
@@ -44,6 +43,8 @@ try:
     import yaml_rs
 except ImportError:  # pragma: no cover - yaml-rs is a dependency; keep working without it
     yaml_rs = None
+    import logging  # only here: importing it costs every build a few milliseconds
+
     logging.getLogger(__name__).debug("yaml-rs is not importable: every file takes the libyaml path")
 
 AVAILABLE = yaml_rs is not None

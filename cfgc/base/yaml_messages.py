@@ -17,11 +17,13 @@ from collections.abc import Callable
 
 import yaml
 
-_Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
+# Patterns stay strings until an error needs them (re caches what it compiles):
+# compiling all of them cost every build that loads YAML a few milliseconds.
+_Rule = tuple[str, Callable[[re.Match[str]], str]]
 
 
 def _r(pattern: str, render: Callable[[re.Match[str]], str]) -> _Rule:
-    return re.compile(pattern, re.S), render
+    return pattern, render
 
 
 # Matched against "context: problem" of PyYAML's pure-Python parser.
@@ -68,7 +70,7 @@ def describe(err: yaml.MarkedYAMLError) -> str:
     """cfgc's message for a pure-Python PyYAML error (without location)."""
     text = f"{err.context}: {err.problem}" if err.context else str(err.problem or "")
     for pattern, render in _RULES:
-        m = pattern.search(text)
+        m = re.search(pattern, text, re.S)
         if m:
             return f"invalid YAML: {render(m)}"
     return f"invalid YAML: syntax error (parser: {text})" if text else "invalid YAML: syntax error"

@@ -20,7 +20,6 @@ from typing import Any
 import yaml
 
 from cfgc.base.errors import InputError
-from cfgc.secrets.keysources.age import RECIPIENTS_ENV, check_recipient
 from cfgc.secrets.metadata import AgeKey, KeyGroup, KmsKey, MasterKey, OpaqueKey, SopsMetadata
 from cfgc.secrets.rules import DEFAULT_RULE, EncryptionRule, rule_from_mapping
 
@@ -77,7 +76,7 @@ def _kms_from_arn(text: str, profile: str) -> KmsKey:
 
 def _group(m: Mapping[str, Any], profile: str, where: str) -> KeyGroup:
     keys: list[MasterKey] = [
-        AgeKey(check_recipient(r, f"{where}.age")) for r in _list(m.get("age"), f"{where}.age")
+        AgeKey(_age().check_recipient(r, f"{where}.age")) for r in _list(m.get("age"), f"{where}.age")
     ]
     kms = m.get("kms")
     if isinstance(kms, list) and kms and all(isinstance(k, Mapping) for k in kms):
@@ -221,8 +220,16 @@ def _relative(file: str | os.PathLike[str], cfg: Path) -> str:
 
 def env_recipients() -> tuple[str, ...]:
     """The recipients of ``$SOPS_AGE_RECIPIENTS`` (comma-separated; empty when unset)."""
-    raw = os.environ.get(RECIPIENTS_ENV) or ""
-    return tuple(check_recipient(r, RECIPIENTS_ENV, parse=True) for r in raw.split(",") if r.strip())
+    age = _age()
+    raw = os.environ.get(age.RECIPIENTS_ENV) or ""
+    return tuple(age.check_recipient(r, age.RECIPIENTS_ENV, parse=True) for r in raw.split(",") if r.strip())
+
+
+def _age() -> Any:
+    """The age key source, imported when a rule names age keys (pyrage costs a build that has none ~5 ms)."""
+    from cfgc.secrets.keysources import age
+
+    return age
 
 
 def rule_for_new_file(
