@@ -22,10 +22,12 @@ target must be compiled.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 import shutil
 import time
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,11 +36,12 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from cfgc.base.errors import CfgcError
-from cfgc.bundle import outstate, splice
+from cfgc.bundle import outfolders, outstate, splice
 from cfgc.bundle.inplace import info_json, patched, reassembled, replace_state, save_after
 from cfgc.bundle.journal import JOURNAL, commit, open_commit
 from cfgc.bundle.manifest import MANIFEST, SECTIONS
 from cfgc.bundle.outdir import exclusive
+from cfgc.bundle.outpack import DIGEST_BYTES, STAMP, ints
 from cfgc.repo.sources import DirSource, Source, folder_entries
 
 if TYPE_CHECKING:
@@ -68,9 +71,10 @@ class InPlace:
 
 @dataclass(frozen=True)
 class _Plan:
-    files: list[list[str]]  # the state's file entries, refreshed
+    stamps: array[int]  # the state's file stamps, refreshed
+    digests: bytes  # the state's file digests, refreshed
     folders: dict[str, str]  # the state's repo folder stamps, refreshed
-    bundle: dict[str, str]  # the state's bundle stamps, refreshed
+    bundle: array[int]  # the state's bundle stamps, refreshed
     dirs: dict[str, int]  # the state's OUT folder stamps, refreshed
     changed: set[int]
     manifest: dict[str, Any] | None  # parsed when a check needed it
@@ -101,16 +105,16 @@ def build_in_place(
         if plan is None:
             return None
         reached = {i for i in plan.changed}
-        affected = sorted({n for n, layers in state.targets.items() if reached.intersection(layers)}
-                          | set(state.warned)) if reached or state.warned else []
+        layers = state.reach(reached, set(state.warned)) if reached or state.warned else {}
+        affected = sorted(layers)
         info = info_json(plan.info)
         if not affected and info == state.source:
-            refreshed = replace_state(state, files=plan.files, bundle=plan.bundle, folders=plan.folders,
-                                      dirs=plan.dirs)
+            refreshed = replace_state(state, stamps=plan.stamps, digests=plan.digests, bundle_stamps=plan.bundle,
+                                      folders=plan.folders, dirs=plan.dirs)
             if refreshed != state:
                 outstate.save(cache_root, out, key, refreshed)
-            return InPlace(tuple(sorted(state.targets)), state.manifest, (), len(state.targets), True)
-        if 2 * len(affected) > len(state.targets):
+            return InPlace(tuple(state.names), state.manifest, (), len(state.names), True)
+        if 2 * len(affected) > len(state.names):
             return None  # most targets change: a fresh directory and one swap cost less
         manifest = plan.manifest
         if manifest is None and not state.spans:
@@ -120,7 +124,7 @@ def build_in_place(
         try:
             entries = _entries(plan.raw, manifest, state, affected)
             specs = [TargetSpec(n, tuple((v, entries[n]["vars"][v]) for v in state.varnames),
-                                tuple(state.paths[i] for i in state.targets[n])) for n in affected]
+                                tuple(state.paths[i] for i in layers[n])) for n in affected]
         except (IndexError, KeyError, TypeError, ValueError):
             return None  # a state that does not fit the manifest: build it whole
         return _update(source, out, state, plan, manifest, entries, specs, cache_root, key, open_cache, jobs,
@@ -132,8 +136,15 @@ def _entries(raw: bytes, manifest: dict[str, Any] | None, state: outstate.OutSta
     """The old manifest entries of ``names``: from the parsed manifest, else parsed where the spans say."""
     if manifest is not None:
         return {n: manifest["targets"][n] for n in names}
-    position = {n: i for i, n in enumerate(state.targets)}
-    return {n: splice.entry(raw, state.spans, position[n]) for n in names}
+    return {n: splice.entry(raw, state.spans, _position(state, n)) for n in names}
+
+
+def _position(state: outstate.OutState, name: str) -> int:
+    """Where ``name`` is among the state's (sorted) targets."""
+    i = bisect.bisect_left(state.names, name)
+    if i == len(state.names) or state.names[i] != name:
+        raise KeyError(name)
+    return i
 
 
 def _plan(source: DirSource, out: Path, state: outstate.OutState, select: str | None, verify: bool) -> _Plan | None:
@@ -153,28 +164,33 @@ def _plan(source: DirSource, out: Path, state: outstate.OutState, select: str | 
                 return None
         except Exception:  # noqa: BLE001 - unreadable now: the full build reports it properly
             return None
-    files = state.files
-    changed: set[int] = set()
+    stamps, digests = state.stamps, state.digests
+    changed: dict[int, bytes] = {}
     stat = os.stat
-    for i, path in enumerate(state.paths):
+    it = iter(state.stamps)
+    for i, (path, mtime, ctime, size, ino) in enumerate(zip(state.paths, it, it, it, it, strict=True)):
         st = stat(f"{root}/{path}")
-        old_stamp, old_hex = files[i]
         # The stamp inline: this runs for every layer file of the repo.
-        if old_stamp == f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}":
+        if mtime == st.st_mtime_ns and ctime == st.st_ctime_ns and size == st.st_size and ino == st.st_ino:
             continue
         data, st = source.read_stat(path)
-        hexdigest = hashlib.sha256(data).hexdigest()
-        if hexdigest != old_hex:
-            changed.add(i)
+        digest = hashlib.sha256(data).digest()
+        if digest != digests[DIGEST_BYTES * i : DIGEST_BYTES * (i + 1)]:
+            changed[i] = digest
             source.keep(path, data)  # the compile reads exactly the bytes hashed here
-        if files is state.files:
-            files = list(state.files)  # the entries themselves are replaced, never changed
-        files[i] = [outstate.stamp(st, racy), hexdigest]
+        if stamps is state.stamps:
+            stamps = ints(stamps)
+        stamps[STAMP * i : STAMP * (i + 1)] = ints(outstate.stamp(st, racy))
+    if changed:
+        edited = bytearray(digests)
+        for i, digest in changed.items():
+            edited[DIGEST_BYTES * i : DIGEST_BYTES * (i + 1)] = digest
+        digests = bytes(edited)
     checked = _check_out(out, state, verify)
     if checked is None:
         return None
     bundle, dirs, manifest, raw = checked
-    return _Plan(files, folders, bundle, dirs, changed, manifest, raw, source.info(), same_listing)
+    return _Plan(stamps, digests, folders, bundle, dirs, set(changed), manifest, raw, source.info(), same_listing)
 
 
 def _same_folders_in(root: str, state: outstate.OutState, out: Path, racy: int) -> dict[str, str] | None:
@@ -188,7 +204,7 @@ def _same_folders_in(root: str, state: outstate.OutState, out: Path, racy: int) 
     if not folders:
         return None
     stat = os.stat
-    beside = outstate.out_parent(out, Path(root))
+    beside = outfolders.out_parent(out, Path(root))
     for rel, old in state.folders.items():
         try:
             st = stat(f"{root}/{rel}")
@@ -197,8 +213,8 @@ def _same_folders_in(root: str, state: outstate.OutState, out: Path, racy: int) 
             names = folder_entries(f"{root}/{rel}")  # after the stat: a later change shows next time
         except OSError:
             return None
-        own = outstate.own_names(out) if rel == beside else frozenset()
-        if outstate.folder_digest(names, own) != state.entries.get(rel):
+        own = outfolders.own_names(out) if rel == beside else frozenset()
+        if outfolders.folder_digest(names, own) != state.entries.get(rel):
             return None
         if folders is state.folders:
             folders = dict(state.folders)
@@ -208,7 +224,7 @@ def _same_folders_in(root: str, state: outstate.OutState, out: Path, racy: int) 
 
 def _check_out(
     out: Path, state: outstate.OutState, verify: bool
-) -> tuple[dict[str, str], dict[str, int], dict[str, Any] | None, bytes] | None:
+) -> tuple[array[int], dict[str, int], dict[str, Any] | None, bytes] | None:
     """OUT's refreshed stamps if it still holds what the state says cfgc wrote, else None."""
     try:
         with open(os.path.join(out, MANIFEST), "rb") as f:
@@ -219,14 +235,16 @@ def _check_out(
         return None
     manifest: dict[str, Any] | None = None
     expected: dict[str, Any] = {}
-    bundle = dict(state.bundle)  # a copy: cheap next to the stats below
+    stamps = state.bundle_stamps
     lstat, base, now = os.lstat, str(out), time.time_ns()
+    it = iter(state.bundle_stamps)
     try:
-        for rel, old in state.bundle.items():
+        for j, (rel, mtime, ctime, size, ino) in enumerate(zip(state.bundle, it, it, it, it, strict=True)):
             if rel == MANIFEST:
                 continue
             st = lstat(f"{base}/{rel}")
-            if old == f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}" and not verify:
+            if (mtime == st.st_mtime_ns and ctime == st.st_ctime_ns and size == st.st_size and ino == st.st_ino
+                    and not verify):
                 continue
             if manifest is None:
                 manifest = orjson.loads(raw)
@@ -234,13 +252,15 @@ def _check_out(
             entry = expected.get(rel)
             if entry is None or not _matches(f"{base}/{rel}", entry):
                 return None
-            bundle[rel] = outstate.out_stamp(st, now)
+            if stamps is state.bundle_stamps:
+                stamps = ints(stamps)
+            stamps[STAMP * j : STAMP * (j + 1)] = ints(outstate.out_stamp(st, now))
         dirs = _same_folders(out, state, verify, now)
         if dirs is None:
             return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return (bundle if bundle != state.bundle else state.bundle), dirs, manifest, raw
+    return stamps, dirs, manifest, raw
 
 
 def _by_path(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -301,7 +321,7 @@ def _update(
         index = {p: i for i, p in enumerate(state.paths)}
         for spec in specs:  # digests this build just checked: the cache need not stat or read again
             for p in spec.layers:
-                cache.known(p, plan.files[index[p]][1])
+                cache.known(p, plan.digests[DIGEST_BYTES * index[p] : DIGEST_BYTES * (index[p] + 1)].hex())
     if plan.same_listing:
         source.assume_listing(state.listed)  # the same files: the compile need not walk the repo again
     compiler = _compiler(source)
@@ -311,8 +331,8 @@ def _update(
         result = pipeline.run(compiler, None, staging=cdir, cache=cache, jobs=jobs, progress=progress, specs=specs,
                               library=False)
         built = {o.name: o for o in result.outputs}
-        unaffected = len(state.targets) - len(affected)
-        names = tuple(sorted(set(state.targets) - set(affected) | set(built)))
+        unaffected = len(state.names) - len(affected)
+        names = tuple(sorted(set(state.names) - set(affected) | set(built)))
         if not result.ok:
             shutil.rmtree(cdir, ignore_errors=True)
             return InPlace(names, None, result.diagnostics, result.cache_hits + unaffected, False)
@@ -334,7 +354,8 @@ def _update(
         if env is not None:
             raise env from None
         raise
-    refreshed = replace_state(state, files=plan.files, folders=plan.folders, dirs=plan.dirs, spans=found)
+    refreshed = replace_state(state, stamps=plan.stamps, digests=plan.digests, folders=plan.folders, dirs=plan.dirs,
+                              spans=ints(found))
     save_after(out, refreshed, plan.bundle, info_json(plan.info), digest, moves, deletes, result.diagnostics,
                affected, cache_root, key)
     return InPlace(names, digest, result.diagnostics, result.cache_hits + unaffected, digest == state.manifest)
@@ -364,9 +385,8 @@ def _new_manifest(
         e.get("prompts") == entries[n].get("prompts") and e.get("secrets") == entries[n].get("secrets")
         for n, e in new_entries.items()
     ):
-        position = {n: i for i, n in enumerate(state.targets)}
         data, found = splice.splice(plan.raw, state.spans, canonical_json(info_json(plan.info)),
-                                    {position[n]: canonical_json(e) for n, e in new_entries.items()})
+                                    {_position(state, n): canonical_json(e) for n, e in new_entries.items()})
         return data, found, []
     if manifest is None:
         manifest = orjson.loads(plan.raw)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import time
+from array import array
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cfgc.bundle import outstate
 from cfgc.bundle.manifest import listed_files
+from cfgc.bundle.outpack import STAMP, ints
 
 if TYPE_CHECKING:
     from cfgc.base.diagnostics import Diagnostic
@@ -69,7 +71,7 @@ def reassembled(
 
 
 def save_after(
-    out: Path, state: outstate.OutState, bundle_stamps: dict[str, str], source: dict[str, Any], digest: str,
+    out: Path, state: outstate.OutState, bundle_stamps: array[int], source: dict[str, Any], digest: str,
     moves: list[str], deletes: list[str], diags: tuple[Diagnostic, ...], affected: list[str],
     cache_root: Path, key: bytes,
 ) -> None:
@@ -77,11 +79,22 @@ def save_after(
         outstate.forget(cache_root, out)  # findings not tied to a target: the next build is a full one
         return
     now = time.time_ns()
-    bundle, dirs = dict(bundle_stamps), dict(state.dirs)
-    for rel in deletes:
-        bundle.pop(rel, None)
-    for rel in moves:
-        bundle[rel] = outstate.out_stamp(os.lstat(os.path.join(out, rel)), now)
+    bundle, dirs = state.bundle, dict(state.dirs)
+    position = {p: j for j, p in enumerate(bundle)}
+    if deletes or any(rel not in position for rel in moves):
+        # Prompt or SOPS files came or went (rare): through a dict of stamps.
+        it = iter(bundle_stamps)
+        stamps = dict(zip(bundle, zip(it, it, it, it, strict=True), strict=True))
+        for rel in deletes:
+            stamps.pop(rel, None)
+        for rel in moves:
+            stamps[rel] = outstate.out_stamp(os.lstat(os.path.join(out, rel)), now)
+        bundle, bundle_stamps = outstate.bundle_parts(stamps, state.names)
+    else:
+        bundle_stamps = ints(bundle_stamps)
+        for rel in moves:
+            j = position[rel]
+            bundle_stamps[STAMP * j : STAMP * (j + 1)] = ints(outstate.out_stamp(os.lstat(os.path.join(out, rel)), now))
     for rel in {p.rpartition("/")[0] for p in (*moves, *deletes)}:
         parts = rel.split("/") if rel else []
         for n in range(len(parts), -1, -1):
@@ -92,5 +105,5 @@ def save_after(
                 dirs.pop(folder, None)
     warned = (set(state.warned) - set(affected)) | {t for d in diags for t in d.targets}
     outstate.save(cache_root, out, key, replace_state(
-        state, bundle=bundle, dirs=dirs, manifest=digest, source=source,
+        state, bundle=bundle, bundle_stamps=bundle_stamps, dirs=dirs, manifest=digest, source=source,
         warned=sorted(warned)))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import time
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cfgc.base.errors import CfgcError
-from cfgc.bundle import outstate
+from cfgc.bundle import outfolders, outstate
 from cfgc.bundle.manifest import MANIFEST
+from cfgc.bundle.outpack import ints
 from cfgc.bundle.splice import spans
 from cfgc.repo.sources import DirSource, Source
 
@@ -71,8 +73,11 @@ def _record(
     specs = compiler.selected(select)
     index: dict[str, int] = {}
     paths: list[str] = []
-    files: list[list[str]] = []
-    targets: dict[str, list[int]] = {}
+    stamps: list[outstate.Stamp] = []
+    digests: list[bytes] = []
+    names: list[str] = []
+    counts: list[int] = []
+    flat: list[int] = []
     for spec in sorted(specs, key=lambda s: s.name):  # the manifest's order (cfgc.bundle.splice)
         layers = []
         for p in spec.layers:
@@ -84,22 +89,30 @@ def _record(
                     return
                 i = index[p] = len(paths)
                 paths.append(p)
-                files.append(list(memo))
+                stamps.append(outstate.parse_stamp(memo[0]))
+                digests.append(bytes.fromhex(memo[1]))
             layers.append(i)
-        targets[spec.name] = layers
+        names.append(spec.name)
+        counts.append(len(layers))
+        flat += layers
     secrets = {f: hashlib.sha256(raw).hexdigest() for f, raw in result.secret_files.items()}
     racy = outstate.racy_after()
     with open(out / MANIFEST, "rb") as f:  # the bytes the spans are checked against
         found = spans(f.read(), manifest)
-    bundle, dirs = outstate.scan_out(out, time.time_ns())
+    scanned, dirs = outstate.scan_out(out, time.time_ns())
+    try:
+        bundle, bundle_stamps = outstate.bundle_parts(scanned, names)
+    except KeyError:  # a target's file is not in OUT: nothing to update in place from
+        outstate.forget(root, out)
+        return
     state = outstate.OutState(
         out=str(out), root=str(source.root.resolve()), select=select, toolchain=outstate.toolchain(),
         listing=outstate.listing_digest(source.files()), listed=source.files(), source=manifest["source"],
         folders={rel: outstate.folder_stamp(st, racy) for rel, st in source.folders.items()},
-        entries=outstate.listed_entries(source.files(), list(source.folders), out, source.root.resolve()),
+        entries=outfolders.listed_entries(source.files(), list(source.folders), out, source.root.resolve()),
         varnames=list(compiler.config.hierarchy[-1].variables), globals={**globals_, **secrets},
-        paths=paths, files=files, targets=targets,
-        warned=sorted({t for d in result.diagnostics for t in d.targets}),
-        manifest=digest, bundle=bundle, dirs=dirs, spans=found or [],
+        paths=paths, stamps=ints(chain.from_iterable(stamps)), digests=b"".join(digests), names=names,
+        counts=ints(counts), layers=ints(flat), warned=sorted({t for d in result.diagnostics for t in d.targets}),
+        manifest=digest, bundle=bundle, bundle_stamps=bundle_stamps, dirs=dirs, spans=ints(found or ()),
     )
     outstate.save(root, out, key, state)
