@@ -364,7 +364,11 @@ def _update(
 def _compiler(source: DirSource) -> Compiler:
     from cfgc.compile.compiler import Compiler
 
-    return Compiler(source)
+    compiler = Compiler(source)
+    # Every prompt file is a global whose digest _plan checked: the full build that
+    # recorded the state loaded and checked them all, and none changed since.
+    compiler.prompts.checked = True
+    return compiler
 
 
 def _new_manifest(

@@ -59,8 +59,12 @@ def reassembled(
                                             tuple(e.get("secrets", ()))) for n, e in manifest["targets"].items()]
     used = {f for o in outputs for f in o.secrets}
     secret_files = {f: result.secret_files.get(f) or source.read(f) for f in used}
-    # The in-place pipeline run leaves the prompt library out (library=False): load it here.
-    new, files = assemble(outputs, compiler.prompts.all(), compiler.schema_entries(), info, secret_files)
+    from cfgc.compile.prompts import PromptLibrary
+
+    # The in-place run neither loads the prompt library (library=False) nor parses
+    # the templates it pins (checked): a fresh library loads them with their variables.
+    library = PromptLibrary(source, compiler.config.prompts).all()
+    new, files = assemble(outputs, library, compiler.schema_entries(), info, secret_files)
     old = {p: e["digest"] for p, _, e in listed_files(manifest)}
     for f in files:
         if old.get(f.path) != sha256_digest(f.data):

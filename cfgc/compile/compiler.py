@@ -219,9 +219,9 @@ class Compiler:
     def _pin_prompts(self, value: Any, paths: list[Path], pinned: list[str]) -> Any:
         new = {}
         for path in paths:
-            prompt = self.prompts.resolve(get_path(value, path))
-            pinned.append(prompt.pinned)
-            new[path] = prompt.pinned
+            pin = self.prompts.pin(get_path(value, path))
+            pinned.append(pin)
+            new[path] = pin
         return replace_at(value, new)
 
     def validate(self, target: CompiledTarget) -> list[Diagnostic]:

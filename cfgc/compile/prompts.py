@@ -50,6 +50,10 @@ class PromptLibrary:
         # (name, range) -> the version it resolved to: thousands of targets
         # repeat a handful of ranges, and matching a range is pure Python.
         self._best: dict[tuple[str, str], Version] = {}
+        # Set by a caller that verified every template file is byte for byte one an
+        # earlier build loaded and checked (cfgc.bundle.incremental): pin() then
+        # chooses the version without reading or parsing it (Jinja2 is not imported).
+        self.checked = False
         if folder:
             prefix = folder + "/"
             for f in source.files():
@@ -73,11 +77,20 @@ class PromptLibrary:
                     )
                 self.versions.setdefault(parts[0], {})[v] = f
 
+    def pin(self, ref: PromptRef) -> str:
+        """``name@version`` of the highest version ``ref`` admits (loaded and checked unless :attr:`checked`)."""
+        if self.checked:
+            return f"{ref.name}@{self._choose(ref)}"
+        return self.resolve(ref).pinned
+
     def resolve(self, ref: PromptRef) -> Prompt:
         """The highest version that ``ref`` admits, loaded and syntax-checked."""
+        return self.load(ref.name, self._choose(ref))
+
+    def _choose(self, ref: PromptRef) -> Version:
         best = self._best.get((ref.name, ref.spec))
         if best is not None:
-            return self.load(ref.name, best)
+            return best
         if not self.folder:
             raise InputError(f"!prompt {ref} used, but cfgc.yaml names no 'prompts' folder", ref.location)
         have = self.versions.get(ref.name)
@@ -94,7 +107,7 @@ class PromptLibrary:
             listed = ", ".join(str(v) for v in sorted(have))
             raise InputError(f"no version of prompt {ref.name!r} matches {ref.spec} (have: {listed})", ref.location)
         self._best[ref.name, ref.spec] = best
-        return self.load(ref.name, best)
+        return best
 
     def load(self, name: str, version: Version) -> Prompt:
         """Load and syntax-check one template."""
