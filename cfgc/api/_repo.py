@@ -6,7 +6,6 @@ Every heavy module is imported inside the function that needs it, so
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -61,6 +60,7 @@ def compile_repo(repo: PathArg | None, *, ref: str | None = None, targets: str |
     ``diagnostics`` list them), :class:`~cfgc.base.errors.UsageError` for a glob
     that matches no target.
     """
+    import json
     import tempfile
 
     from cfgc.base.errors import InvalidConfig

@@ -15,7 +15,6 @@ report has a failure form of its own (``validate``/``build``/``check`` findings,
 from __future__ import annotations
 
 import contextlib
-import json
 from typing import Any
 
 import click
@@ -83,5 +82,7 @@ def echo_failure(exit_code: int, e: BaseException) -> None:
         errors = [(f"internal error: {type(e).__name__}: {e}", None)]
     _State.printed = True
     # A closed stdout loses the document; the stderr message and the exit code remain.
+    import json  # only when a failure is printed as JSON: not on every command's start-up
+
     with contextlib.suppress(OSError):
         click.echo(json.dumps(failure_json(exit_code, errors), indent=2))

@@ -11,7 +11,6 @@ with ``--debug`` (which shows the traceback).
 from __future__ import annotations
 
 import sys
-import traceback
 import weakref
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -100,6 +99,8 @@ def _bug(e: BaseException, ctx: click.Context) -> NoReturn:
     """Exit 3: only for what cfgc itself got wrong."""
     echo_failure(EXIT_BUG, e)
     if _debug(ctx):
+        import traceback  # only for --debug and bugs: not on every command's start-up
+
         traceback.print_exc()
     else:
         click.echo(
@@ -117,6 +118,8 @@ def _debug(ctx: click.Context) -> bool:
 
 def _report(e: CfgcError, ctx: click.Context) -> None:
     if _debug(ctx):
+        import traceback  # only for --debug and bugs: not on every command's start-up
+
         traceback.print_exc()
     click.echo(str(e), err=True)
 
