@@ -325,6 +325,7 @@ def _update(
     if plan.same_listing:
         source.assume_listing(state.listed)  # the same files: the compile need not walk the repo again
     compiler = _compiler(source)
+    compiler.prompts.assume_pins(state.pins)  # the prompt files are those they were resolved over
     cdir = open_commit(out)
     try:
         # Prompt files are globals, unchanged since the full build loaded and checked them all.
@@ -355,7 +356,7 @@ def _update(
             raise env from None
         raise
     refreshed = replace_state(state, stamps=plan.stamps, digests=plan.digests, folders=plan.folders, dirs=plan.dirs,
-                              spans=ints(found))
+                              spans=ints(found), pins={**state.pins, **compiler.prompts.pins()})
     save_after(out, refreshed, plan.bundle, info_json(plan.info), digest, moves, deletes, result.diagnostics,
                affected, cache_root, key)
     return InPlace(names, digest, result.diagnostics, result.cache_hits + unaffected, digest == state.manifest)

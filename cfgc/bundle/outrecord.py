@@ -113,6 +113,6 @@ def _record(
         varnames=list(compiler.config.hierarchy[-1].variables), globals={**globals_, **secrets},
         paths=paths, stamps=ints(chain.from_iterable(stamps)), digests=b"".join(digests), names=names,
         counts=ints(counts), layers=ints(flat), warned=sorted({t for d in result.diagnostics for t in d.targets}),
-        manifest=digest, bundle=bundle, bundle_stamps=bundle_stamps, dirs=dirs, spans=ints(found or ()),
+        manifest=digest, bundle=bundle, bundle_stamps=bundle_stamps, dirs=dirs, spans=ints(found or ()), pins={},
     )
     outstate.save(root, out, key, state)

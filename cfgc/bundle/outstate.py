@@ -47,7 +47,7 @@ from typing import Any
 from cfgc import __version__
 from cfgc.bundle.outpack import Packed, ints, pack, target_files, unpack
 
-MAGIC = b"cfgc-out-state 6\n"
+MAGIC = b"cfgc-out-state 7\n"
 MAX_STATE_BYTES = 512 * 1024 * 1024  # about 1,000,000 targets; a bigger file is not ours
 RACY_NS = 2_000_000_000  # as the build cache: a change this recent may repeat with the same stat
 # Libraries whose behaviour shapes a target's bytes or findings: their installed files' stats.
@@ -136,6 +136,7 @@ class OutState:
     bundle_stamps: array[int]  # parallel to bundle, STAMP integers each (NO_STAMP = hash it)
     dirs: dict[str, int]  # folder of OUT ("" = OUT) -> mtime_ns (-1 = list it)
     spans: array[int]  # where source and each entry lie in manifest.json (cfgc.bundle.splice); empty = unknown
+    pins: dict[str, str]  # prompt ranges in-place builds resolved (PromptLibrary.pins): the prompt files are globals
 
     def to_json(self) -> dict[str, Any]:
         """The state's fields by name."""
@@ -212,6 +213,7 @@ def _well_formed(s: OutState) -> bool:
         and isinstance(s.warned, list)
         and isinstance(s.varnames, list)
         and isinstance(s.entries, dict)
+        and isinstance(s.pins, dict)
         and (not s.spans or len(s.spans) == 2 + 2 * len(s.names))
         and (not s.layers or (min(s.layers) >= 0 and max(s.layers) < len(s.paths)))
     )

@@ -77,6 +77,22 @@ class PromptLibrary:
                     )
                 self.versions.setdefault(parts[0], {})[v] = f
 
+    def pins(self) -> dict[str, str]:
+        """The ranges resolved so far: ``"name\\0range"`` -> version, for :meth:`assume_pins`."""
+        return {f"{name}\0{spec}": str(v) for (name, spec), v in self._best.items()}
+
+    def assume_pins(self, pins: dict[str, str]) -> None:
+        """Take the ranges an earlier build resolved over these very prompt files (:attr:`checked` callers).
+
+        Matching a range compiles npm's patterns (about 20 ms a process); a version
+        not in the library is skipped, so a range that names it is matched again.
+        """
+        for key, version in pins.items():
+            name, _, spec = key.partition("\0")
+            found = next((v for v in self.versions.get(name, {}) if str(v) == version), None)
+            if found is not None:
+                self._best[name, spec] = found
+
     def pin(self, ref: PromptRef) -> str:
         """``name@version`` of the highest version ``ref`` admits (loaded and checked unless :attr:`checked`)."""
         if self.checked:

@@ -32,6 +32,26 @@ def test_a_changed_file_that_pins_a_prompt_does_not_parse_templates(repo: Path, 
     assert tree(out) == clean(repo, tmp_path / "clean")
 
 
+def test_a_range_resolved_by_an_earlier_in_place_build_is_not_matched_again(repo: Path, tmp_path: Path) -> None:
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    (repo / "svc/dev/s1.yaml").write_text("id: 1\np: !prompt hi@^1\n")
+    build(repo, out, cache)
+    code = (
+        "import sys, cfgc\nfrom cfgc.compile.semver import Range\ncalls = []\nreal = Range.parse\n"
+        "Range.parse = staticmethod(lambda spec: calls.append(spec) or real(spec))\n"
+        "cfgc.build_bundle(sys.argv[1], sys.argv[2], cache=sys.argv[3])\nprint(calls)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(cfgc.__file__).parents[1])}
+    seen = []
+    for v in (2, 3):
+        (repo / "svc/dev/s1.yaml").write_text(f"id: 1\np: !prompt hi@^1\nv: {v}\n")
+        done = subprocess.run([sys.executable, "-c", code, str(repo), str(out), str(cache)],
+                              capture_output=True, text=True, env=env, check=True)
+        seen.append(done.stdout.strip())
+    assert seen == ["['^1']", "[]"]  # matched once, then taken from the state
+    assert tree(out) == clean(repo, tmp_path / "clean")
+
+
 def test_a_changed_pin_is_resolved_and_the_manifest_lists_the_new_version(repo: Path, tmp_path: Path) -> None:
     out, cache = tmp_path / "out", tmp_path / "cache"
     (repo / "svc/dev/s1.yaml").write_text("id: 1\np: !prompt hi@^1\n")

@@ -29,6 +29,7 @@ def state(rng: random.Random, n: int = 40) -> outstate.OutState:
         warned=[], manifest="sha256:0", bundle=bundle,
         bundle_stamps=outpack.ints(x for _ in bundle for x in rng.choice(stamp)),
         dirs={"": 5}, spans=outpack.ints(rng.randrange(10**6) for _ in range(2 + 2 * len(names))),
+        pins={"hi\0^1": "1.0.0"},
     )
 
 
