@@ -136,7 +136,7 @@ def _entries(raw: bytes, manifest: dict[str, Any] | None, state: outstate.OutSta
     """The old manifest entries of ``names``: from the parsed manifest, else parsed where the spans say."""
     if manifest is not None:
         return {n: manifest["targets"][n] for n in names}
-    return {n: splice.entry(raw, state.spans, _position(state, n)) for n in names}
+    return {n: splice.entry(raw, state.spans, _position(state, n), n) for n in names}
 
 
 def _position(state: outstate.OutState, name: str) -> int:

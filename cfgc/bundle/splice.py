@@ -61,9 +61,18 @@ def spans(raw: bytes, manifest: Mapping[str, Any]) -> list[int] | None:
     return found
 
 
-def entry(raw: bytes, found: Sequence[int], i: int) -> Any:
-    """The parsed entry of the ``i``-th target (in name order)."""
-    return orjson.loads(raw[found[2 + 2 * i] : found[3 + 2 * i]])
+def entry(raw: bytes, found: Sequence[int], i: int, name: str) -> Any:
+    """The parsed entry of the ``i``-th target (in name order), ``name``; ValueError if it is not there.
+
+    The spans are authenticated and ``raw`` verified by digest, so this never
+    fails for a state cfgc wrote; the check costs nothing and keeps a bug from
+    splicing at the wrong place.
+    """
+    start, end = found[2 + 2 * i], found[3 + 2 * i]
+    key = orjson.dumps(name) + b":"
+    if raw[start - len(key) : start] != key:
+        raise ValueError(f"manifest span of {name!r} does not hold its entry")
+    return orjson.loads(raw[start:end])
 
 
 def splice(raw: bytes, found: Sequence[int], source: bytes, entries: Mapping[int, bytes]) -> tuple[bytes, list[int]]:

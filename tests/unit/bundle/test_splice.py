@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -41,7 +42,10 @@ def test_a_splice_writes_the_bytes_of_encoding_the_patched_manifest(manifest: di
     assert found is not None
     names = sorted(manifest["targets"])
     for i, n in enumerate(names):
-        assert splice.entry(raw, found, i) == manifest["targets"][n]
+        assert splice.entry(raw, found, i, n) == manifest["targets"][n]
+        if len(names) > 1:
+            with pytest.raises(ValueError):  # another target's span
+                splice.entry(raw, found, (i + 1) % len(names), n)
     changed = data.draw(st.lists(st.sampled_from(range(len(names))), unique=True))
     new_entries = {i: data.draw(entry) for i in changed}
     new_source = data.draw(source)
