@@ -22,11 +22,9 @@ target must be compiled.
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import os
 import shutil
-import time
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,19 +34,18 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from cfgc.base.errors import CfgcError
-from cfgc.bundle import outfolders, outstate, splice
-from cfgc.bundle.inplace import info_json, patched, reassembled, replace_state, save_after
+from cfgc.bundle import outstate
+from cfgc.bundle.inplace import info_json, new_manifest, old_entries, replace_state, save_after
 from cfgc.bundle.journal import JOURNAL, commit, open_commit
-from cfgc.bundle.manifest import MANIFEST, SECTIONS
+from cfgc.bundle.manifest import MANIFEST
+from cfgc.bundle.outcheck import check_out, same_folders_in
 from cfgc.bundle.outdir import exclusive
 from cfgc.bundle.outpack import DIGEST_BYTES, STAMP, ints
-from cfgc.repo.sources import DirSource, Source, folder_entries
+from cfgc.repo.sources import DirSource, Source
 
 if TYPE_CHECKING:
     from cfgc.base.diagnostics import Diagnostic
     from cfgc.bundle.cache import BuildCache
-    from cfgc.bundle.layout import TargetOutput
-    from cfgc.bundle.pipeline import PipelineResult
     from cfgc.compile.compiler import Compiler
     from cfgc.repo.hierarchy import TargetSpec
     from cfgc.repo.sources import SourceInfo
@@ -122,7 +119,7 @@ def build_in_place(
         from cfgc.repo.hierarchy import TargetSpec
 
         try:
-            entries = _entries(plan.raw, manifest, state, affected)
+            entries = old_entries(plan.raw, manifest, state, affected)
             specs = [TargetSpec(n, tuple((v, entries[n]["vars"][v]) for v in state.varnames),
                                 tuple(state.paths[i] for i in layers[n])) for n in affected]
         except (IndexError, KeyError, TypeError, ValueError):
@@ -131,28 +128,12 @@ def build_in_place(
                        progress)
 
 
-def _entries(raw: bytes, manifest: dict[str, Any] | None, state: outstate.OutState,
-             names: list[str]) -> dict[str, Any]:
-    """The old manifest entries of ``names``: from the parsed manifest, else parsed where the spans say."""
-    if manifest is not None:
-        return {n: manifest["targets"][n] for n in names}
-    return {n: splice.entry(raw, state.spans, _position(state, n), n) for n in names}
-
-
-def _position(state: outstate.OutState, name: str) -> int:
-    """Where ``name`` is among the state's (sorted) targets."""
-    i = bisect.bisect_left(state.names, name)
-    if i == len(state.names) or state.names[i] != name:
-        raise KeyError(name)
-    return i
-
-
 def _plan(source: DirSource, out: Path, state: outstate.OutState, select: str | None, verify: bool) -> _Plan | None:
     root = str(source.root.resolve())
     if (state.out, state.root, state.select) != (str(out), root, select) or state.toolchain != outstate.toolchain():
         return None
     racy = outstate.racy_after()
-    folders = _same_folders_in(root, state, out, racy)
+    folders = same_folders_in(root, state, out, racy)
     same_listing = folders is not None
     if folders is None:
         if outstate.listing_digest(source.files()) != state.listing:
@@ -186,121 +167,11 @@ def _plan(source: DirSource, out: Path, state: outstate.OutState, select: str | 
         for i, digest in changed.items():
             edited[DIGEST_BYTES * i : DIGEST_BYTES * (i + 1)] = digest
         digests = bytes(edited)
-    checked = _check_out(out, state, verify)
+    checked = check_out(out, state, verify)
     if checked is None:
         return None
     bundle, dirs, manifest, raw = checked
     return _Plan(stamps, digests, folders, bundle, dirs, set(changed), manifest, raw, source.info(), same_listing)
-
-
-def _same_folders_in(root: str, state: outstate.OutState, out: Path, racy: int) -> dict[str, str] | None:
-    """The refreshed folder stamps if no repo folder's entries changed since it was listed, else None.
-
-    A folder whose stat is unchanged holds what it held; one whose stat moved
-    (a file saved by rename, cfgc's own writes when ``OUT`` is inside the repo)
-    is listed again, alone, and compared with the digest of its entries.
-    """
-    folders = state.folders
-    if not folders:
-        return None
-    stat = os.stat
-    beside = outfolders.out_parent(out, Path(root))
-    for rel, old in state.folders.items():
-        try:
-            st = stat(f"{root}/{rel}")
-            if old and old == f"{st.st_mtime_ns}:{st.st_ctime_ns}":
-                continue
-            names = folder_entries(f"{root}/{rel}")  # after the stat: a later change shows next time
-        except OSError:
-            return None
-        own = outfolders.own_names(out) if rel == beside else frozenset()
-        if outfolders.folder_digest(names, own) != state.entries.get(rel):
-            return None
-        if folders is state.folders:
-            folders = dict(state.folders)
-        folders[rel] = outstate.folder_stamp(st, racy)
-    return folders
-
-
-def _check_out(
-    out: Path, state: outstate.OutState, verify: bool
-) -> tuple[array[int], dict[str, int], dict[str, Any] | None, bytes] | None:
-    """OUT's refreshed stamps if it still holds what the state says cfgc wrote, else None."""
-    try:
-        with open(os.path.join(out, MANIFEST), "rb") as f:
-            raw = f.read()
-    except OSError:
-        return None
-    if "sha256:" + hashlib.sha256(raw).hexdigest() != state.manifest:
-        return None
-    manifest: dict[str, Any] | None = None
-    expected: dict[str, Any] = {}
-    stamps = state.bundle_stamps
-    lstat, base, now = os.lstat, str(out), time.time_ns()
-    it = iter(state.bundle_stamps)
-    try:
-        for j, (rel, mtime, ctime, size, ino) in enumerate(zip(state.bundle, it, it, it, it, strict=True)):
-            if rel == MANIFEST:
-                continue
-            st = lstat(f"{base}/{rel}")
-            if (mtime == st.st_mtime_ns and ctime == st.st_ctime_ns and size == st.st_size and ino == st.st_ino
-                    and not verify):
-                continue
-            if manifest is None:
-                manifest = orjson.loads(raw)
-                expected = _by_path(manifest)
-            entry = expected.get(rel)
-            if entry is None or not _matches(f"{base}/{rel}", entry):
-                return None
-            if stamps is state.bundle_stamps:
-                stamps = ints(stamps)
-            stamps[STAMP * j : STAMP * (j + 1)] = ints(outstate.out_stamp(st, now))
-        dirs = _same_folders(out, state, verify, now)
-        if dirs is None:
-            return None
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return stamps, dirs, manifest, raw
-
-
-def _by_path(manifest: dict[str, Any]) -> dict[str, Any]:
-    """Each file a manifest cfgc wrote lists, by bundle path (names were checked when written)."""
-    found = {f"targets/{n}.json": e for n, e in manifest["targets"].items()}
-    for section in SECTIONS:
-        found.update((e["path"], e) for e in (manifest.get(section) or {}).values())
-    return found
-
-
-def _matches(path: str, entry: Any) -> bool:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    try:
-        data = os.read(fd, int(entry["size"]) + 1)
-    finally:
-        os.close(fd)
-    return bool(len(data) == entry["size"] and "sha256:" + hashlib.sha256(data).hexdigest() == entry["digest"])
-
-
-def _same_folders(out: Path, state: outstate.OutState, verify: bool, now: int) -> dict[str, int] | None:
-    """OUT's refreshed folder stamps if every folder holds exactly the entries cfgc wrote
-    (listed when its mtime moved), else None."""
-    children: dict[str, set[str]] | None = None
-    dirs = state.dirs
-    for rel, mtime in state.dirs.items():
-        st = os.lstat(os.path.join(out, rel))  # before the listing: a later change shows next time
-        if mtime >= 0 and st.st_mtime_ns == mtime and not verify:
-            continue
-        if children is None:
-            children = {}
-            for p in (*state.bundle, *state.dirs):
-                if p:
-                    parent, _, name = p.rpartition("/")
-                    children.setdefault(parent, set()).add(name)
-        if set(os.listdir(os.path.join(out, rel))) != children.get(rel, set()):
-            return None
-        if dirs is state.dirs:
-            dirs = dict(state.dirs)
-        dirs[rel] = outstate.dir_stamp(st, now)
-    return dirs
 
 
 def _update(
@@ -338,8 +209,8 @@ def _update(
             shutil.rmtree(cdir, ignore_errors=True)
             return InPlace(names, None, result.diagnostics, result.cache_hits + unaffected, False)
         moves = [target_path(n) for n in sorted(built) if built[n].digest != entries[n]["digest"]]
-        data, found, deletes = _new_manifest(source, compiler, state, plan, manifest, entries, built, result,
-                                             cdir, moves)
+        data, found, deletes = new_manifest(source, compiler, state, plan.raw, plan.info, manifest, entries, built,
+                                            result, cdir, moves)
         digest = sha256_digest(data)
         if digest != state.manifest:
             write_file(cdir, MANIFEST, data)
@@ -370,33 +241,3 @@ def _compiler(source: DirSource) -> Compiler:
     # recorded the state loaded and checked them all, and none changed since.
     compiler.prompts.checked = True
     return compiler
-
-
-def _new_manifest(
-    source: DirSource, compiler: Compiler, state: outstate.OutState, plan: _Plan, manifest: dict[str, Any] | None,
-    entries: dict[str, Any], built: dict[str, TargetOutput], result: PipelineResult, cdir: Path, moves: list[str],
-) -> tuple[bytes, list[int], list[str]]:
-    """The new manifest's bytes, its spans, and the bundle files it no longer lists.
-
-    Only targets' entries and ``source`` change: the old bytes are patched
-    (:mod:`cfgc.bundle.splice`).  A target whose prompts or SOPS files
-    changed reassembles the manifest as a full build does.
-    """
-    from cfgc.base.canonical import canonical_json
-    from cfgc.bundle.layout import manifest_entry
-
-    new_entries = {n: manifest_entry(o) for n, o in built.items()}
-    if state.spans and all(
-        e.get("prompts") == entries[n].get("prompts") and e.get("secrets") == entries[n].get("secrets")
-        for n, e in new_entries.items()
-    ):
-        data, found = splice.splice(plan.raw, state.spans, canonical_json(info_json(plan.info)),
-                                    {_position(state, n): canonical_json(e) for n, e in new_entries.items()})
-        return data, found, []
-    if manifest is None:
-        manifest = orjson.loads(plan.raw)
-    new, deletes = patched(manifest, built, plan.info)
-    if new is None:  # a target's prompts or SOPS files changed: those sections are rebuilt whole
-        new, deletes = reassembled(source, compiler, manifest, built, result, plan.info, cdir, moves)
-    data = canonical_json(new)
-    return data, splice.spans(data, new) or [], deletes

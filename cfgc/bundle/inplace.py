@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import bisect
 import os
 import time
 from array import array
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cfgc.bundle import outstate
+import orjson
+
+from cfgc.bundle import outstate, splice
 from cfgc.bundle.manifest import listed_files
 from cfgc.bundle.outpack import STAMP, ints
 
@@ -111,3 +114,50 @@ def save_after(
     outstate.save(cache_root, out, key, replace_state(
         state, bundle=bundle, bundle_stamps=bundle_stamps, dirs=dirs, manifest=digest, source=source,
         warned=sorted(warned)))
+
+
+def old_entries(raw: bytes, manifest: dict[str, Any] | None, state: outstate.OutState,
+             names: list[str]) -> dict[str, Any]:
+    """The old manifest entries of ``names``: from the parsed manifest, else parsed where the spans say."""
+    if manifest is not None:
+        return {n: manifest["targets"][n] for n in names}
+    return {n: splice.entry(raw, state.spans, position(state, n), n) for n in names}
+
+
+def position(state: outstate.OutState, name: str) -> int:
+    """Where ``name`` is among the state's (sorted) targets."""
+    i = bisect.bisect_left(state.names, name)
+    if i == len(state.names) or state.names[i] != name:
+        raise KeyError(name)
+    return i
+
+
+def new_manifest(
+    source: DirSource, compiler: Compiler, state: outstate.OutState, raw: bytes, info: SourceInfo,
+    manifest: dict[str, Any] | None, entries: dict[str, Any], built: dict[str, TargetOutput], result: PipelineResult,
+    cdir: Path, moves: list[str],
+) -> tuple[bytes, list[int], list[str]]:
+    """The new manifest's bytes, its spans, and the bundle files it no longer lists.
+
+    Only targets' entries and ``source`` change: the old bytes are patched
+    (:mod:`cfgc.bundle.splice`).  A target whose prompts or SOPS files
+    changed reassembles the manifest as a full build does.
+    """
+    from cfgc.base.canonical import canonical_json
+    from cfgc.bundle.layout import manifest_entry
+
+    new_entries = {n: manifest_entry(o) for n, o in built.items()}
+    if state.spans and all(
+        e.get("prompts") == entries[n].get("prompts") and e.get("secrets") == entries[n].get("secrets")
+        for n, e in new_entries.items()
+    ):
+        data, found = splice.splice(raw, state.spans, canonical_json(info_json(info)),
+                                    {position(state, n): canonical_json(e) for n, e in new_entries.items()})
+        return data, found, []
+    if manifest is None:
+        manifest = orjson.loads(raw)
+    new, deletes = patched(manifest, built, info)
+    if new is None:  # a target's prompts or SOPS files changed: those sections are rebuilt whole
+        new, deletes = reassembled(source, compiler, manifest, built, result, info, cdir, moves)
+    data = canonical_json(new)
+    return data, splice.spans(data, new) or [], deletes

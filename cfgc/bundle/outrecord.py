@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from itertools import chain
 from pathlib import Path
@@ -99,7 +100,7 @@ def _record(
     racy = outstate.racy_after()
     with open(out / MANIFEST, "rb") as f:  # the bytes the spans are checked against
         found = spans(f.read(), manifest)
-    scanned, dirs = outstate.scan_out(out, time.time_ns())
+    scanned, dirs = scan_out(out, time.time_ns())
     try:
         bundle, bundle_stamps = outstate.bundle_parts(scanned, names)
     except KeyError:  # a target's file is not in OUT: nothing to update in place from
@@ -116,3 +117,19 @@ def _record(
         manifest=digest, bundle=bundle, bundle_stamps=bundle_stamps, dirs=dirs, spans=ints(found or ()), pins={},
     )
     outstate.save(root, out, key, state)
+
+
+def scan_out(out: Path, now: int) -> tuple[dict[str, outstate.Stamp], dict[str, int]]:
+    """The stamps of every file and folder in a bundle directory just written (``now``: time_ns)."""
+    files: dict[str, outstate.Stamp] = {}
+    dirs: dict[str, int] = {}
+    root = str(out)
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        rel = "" if rel == "." else rel
+        dirs[rel] = outstate.dir_stamp(os.stat(dirpath), now)
+        for name in filenames:
+            p = f"{rel}/{name}" if rel else name
+            files[p] = outstate.out_stamp(os.stat(os.path.join(dirpath, name), follow_symlinks=False), now)
+        dirnames.sort()
+    return files, dirs

@@ -265,22 +265,6 @@ def forget(cache_root: Path, out: Path) -> None:
         os.unlink(state_path(cache_root, out))
 
 
-def scan_out(out: Path, now: int) -> tuple[dict[str, Stamp], dict[str, int]]:
-    """The stamps of every file and folder in a bundle directory just written (``now``: time_ns)."""
-    files: dict[str, Stamp] = {}
-    dirs: dict[str, int] = {}
-    root = str(out)
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
-        rel = "" if rel == "." else rel
-        dirs[rel] = dir_stamp(os.stat(dirpath), now)
-        for name in filenames:
-            p = f"{rel}/{name}" if rel else name
-            files[p] = out_stamp(os.stat(os.path.join(dirpath, name), follow_symlinks=False), now)
-        dirnames.sort()
-    return files, dirs
-
-
 def bundle_parts(stamps: dict[str, Stamp], names: list[str]) -> tuple[list[str], array[int]]:
     """OUT's files in a state's order (the targets' files first, by name, then the others) and their stamps.
 

@@ -1,0 +1,132 @@
+"""Whether a repo and an ``OUT`` still hold what the last build saw and wrote (:mod:`cfgc.bundle.incremental`).
+
+:func:`same_folders_in` checks the repo's file list folder by folder;
+:func:`check_out` checks ``OUT`` against the manifest and the stat index
+(:mod:`cfgc.bundle.outstate`).  Both answer None for "build it whole".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from array import array
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from cfgc.bundle import outfolders, outstate
+from cfgc.bundle.manifest import MANIFEST, SECTIONS
+from cfgc.bundle.outpack import STAMP, ints
+from cfgc.repo.sources import folder_entries
+
+
+def same_folders_in(root: str, state: outstate.OutState, out: Path, racy: int) -> dict[str, str] | None:
+    """The refreshed folder stamps if no repo folder's entries changed since it was listed, else None.
+
+    A folder whose stat is unchanged holds what it held; one whose stat moved
+    (a file saved by rename, cfgc's own writes when ``OUT`` is inside the repo)
+    is listed again, alone, and compared with the digest of its entries.
+    """
+    folders = state.folders
+    if not folders:
+        return None
+    stat = os.stat
+    beside = outfolders.out_parent(out, Path(root))
+    for rel, old in state.folders.items():
+        try:
+            st = stat(f"{root}/{rel}")
+            if old and old == f"{st.st_mtime_ns}:{st.st_ctime_ns}":
+                continue
+            names = folder_entries(f"{root}/{rel}")  # after the stat: a later change shows next time
+        except OSError:
+            return None
+        own = outfolders.own_names(out) if rel == beside else frozenset()
+        if outfolders.folder_digest(names, own) != state.entries.get(rel):
+            return None
+        if folders is state.folders:
+            folders = dict(state.folders)
+        folders[rel] = outstate.folder_stamp(st, racy)
+    return folders
+
+
+def check_out(
+    out: Path, state: outstate.OutState, verify: bool
+) -> tuple[array[int], dict[str, int], dict[str, Any] | None, bytes] | None:
+    """OUT's refreshed stamps if it still holds what the state says cfgc wrote, else None."""
+    try:
+        with open(os.path.join(out, MANIFEST), "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    if "sha256:" + hashlib.sha256(raw).hexdigest() != state.manifest:
+        return None
+    manifest: dict[str, Any] | None = None
+    expected: dict[str, Any] = {}
+    stamps = state.bundle_stamps
+    lstat, base, now = os.lstat, str(out), time.time_ns()
+    it = iter(state.bundle_stamps)
+    try:
+        for j, (rel, mtime, ctime, size, ino) in enumerate(zip(state.bundle, it, it, it, it, strict=True)):
+            if rel == MANIFEST:
+                continue
+            st = lstat(f"{base}/{rel}")
+            if (mtime == st.st_mtime_ns and ctime == st.st_ctime_ns and size == st.st_size and ino == st.st_ino
+                    and not verify):
+                continue
+            if manifest is None:
+                manifest = orjson.loads(raw)
+                expected = _by_path(manifest)
+            entry = expected.get(rel)
+            if entry is None or not _matches(f"{base}/{rel}", entry):
+                return None
+            if stamps is state.bundle_stamps:
+                stamps = ints(stamps)
+            stamps[STAMP * j : STAMP * (j + 1)] = ints(outstate.out_stamp(st, now))
+        dirs = _same_folders(out, state, verify, now)
+        if dirs is None:
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return stamps, dirs, manifest, raw
+
+
+def _by_path(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Each file a manifest cfgc wrote lists, by bundle path (names were checked when written)."""
+    found = {f"targets/{n}.json": e for n, e in manifest["targets"].items()}
+    for section in SECTIONS:
+        found.update((e["path"], e) for e in (manifest.get(section) or {}).values())
+    return found
+
+
+def _matches(path: str, entry: Any) -> bool:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        data = os.read(fd, int(entry["size"]) + 1)
+    finally:
+        os.close(fd)
+    return bool(len(data) == entry["size"] and "sha256:" + hashlib.sha256(data).hexdigest() == entry["digest"])
+
+
+def _same_folders(out: Path, state: outstate.OutState, verify: bool, now: int) -> dict[str, int] | None:
+    """OUT's refreshed folder stamps if every folder holds exactly the entries cfgc wrote
+    (listed when its mtime moved), else None."""
+    children: dict[str, set[str]] | None = None
+    dirs = state.dirs
+    for rel, mtime in state.dirs.items():
+        st = os.lstat(os.path.join(out, rel))  # before the listing: a later change shows next time
+        if mtime >= 0 and st.st_mtime_ns == mtime and not verify:
+            continue
+        if children is None:
+            children = {}
+            for p in (*state.bundle, *state.dirs):
+                if p:
+                    parent, _, name = p.rpartition("/")
+                    children.setdefault(parent, set()).add(name)
+        if set(os.listdir(os.path.join(out, rel))) != children.get(rel, set()):
+            return None
+        if dirs is state.dirs:
+            dirs = dict(state.dirs)
+        dirs[rel] = outstate.dir_stamp(st, now)
+    return dirs
