@@ -70,7 +70,8 @@ def entry(raw: bytes, found: Sequence[int], i: int, name: str) -> Any:
     """
     start, end = found[2 + 2 * i], found[3 + 2 * i]
     key = orjson.dumps(name) + b":"
-    if raw[start - len(key) : start] != key:
+    # After "{" or ",": a quote there is never an escaped one inside another name.
+    if raw[start - len(key) : start] != key or raw[start - len(key) - 1 : start - len(key)] not in (b"{", b","):
         raise ValueError(f"manifest span of {name!r} does not hold its entry")
     return orjson.loads(raw[start:end])
 
