@@ -50,6 +50,33 @@ def _scan(value: Any, path: Path, found: Found, tmpl: bool) -> None:
             found.prompts.append((*path, k))
 
 
+def templates_after_extends(value: Any, before: list[Path], extends: list[Path]) -> list[Path]:
+    """The template strings of ``value`` (the result of resolving the
+    ``$extends`` mappings at ``extends``), given ``before``, those found
+    before resolving.
+
+    Resolving changes only the subtrees at ``extends`` paths (their
+    ancestors are rebuilt with the same keys, every other subtree is kept),
+    so only those subtrees are scanned again; the answer is the set
+    ``scan(value).templates`` would give (the order may differ: every caller
+    uses it as a set).  tests/unit/compile/test_walk.py holds the two to the same set.
+    """
+    tops = sorted(set(extends), key=len)
+    roots: list[Path] = []
+    for e in tops:
+        if not any(e[: len(r)] == r for r in roots):
+            roots.append(e)
+    kept = [p for p in before if not any(p[: len(r)] == r for r in roots)]
+    for r in roots:
+        node = value
+        for k in r:
+            node = node[k]
+        found = Found()
+        _scan(node, r, found, True)
+        kept += found.templates
+    return kept
+
+
 def prefixes(paths: list[Path]) -> set[Path]:
     """Every path in ``paths`` and all of their ancestors."""
     out: set[Path] = set()
