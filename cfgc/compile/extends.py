@@ -14,7 +14,7 @@ from typing import Any
 from cfgc.base.errors import InputError, Location
 from cfgc.base.loading import Path
 from cfgc.compile.merging import MISSING, deep_merge, dotted, get_path, parse_dotted, type_name
-from cfgc.compile.walk import prefixes, scan
+from cfgc.compile.walk import children, prefixes, scan
 
 EXTENDS = "$extends"
 Locator = Callable[[Path], Location]
@@ -42,6 +42,7 @@ class _Resolver:
         self.root = root
         self.locate = locate
         self.dirty = dirty  # paths at or above a $extends: the only ones rebuilt
+        self.kids = children(dirty)
         self.done: dict[Path, Any] = {}
         self.stack: list[Path] = []
         self.origins: dict[Path, tuple[Path, ...]] = {}
@@ -68,7 +69,8 @@ class _Resolver:
         elif type(value) is list:
             self.stack.append(path)
             try:
-                out = [self.resolve((*path, i), v) for i, v in enumerate(value)]
+                kids = self.kids.get(path, ())
+                out = [self.resolve((*path, i), v) if i in kids else v for i, v in enumerate(value)]
             finally:
                 self.stack.pop()
         else:
@@ -77,7 +79,8 @@ class _Resolver:
         return out
 
     def _mapping(self, path: Path, value: dict[str, Any]) -> dict[str, Any]:
-        own = {k: self.resolve((*path, k), v) for k, v in value.items() if k != EXTENDS}
+        kids = self.kids.get(path, ())
+        own = {k: self.resolve((*path, k), v) if k in kids else v for k, v in value.items() if k != EXTENDS}
         if EXTENDS not in value:
             return own
         refs = value[EXTENDS]

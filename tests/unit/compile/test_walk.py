@@ -77,3 +77,42 @@ def test_placeholders_at_the_reference_paths_equal_the_full_walk(root: dict[str,
     placed = replace_at(root, {p: ref.placeholder() for p, ref in refs})
     assert placed == with_placeholders(root)
     assert secret_refs(placed) == []
+
+
+def _replace_at_reference(root: Any, values: dict[tuple[Any, ...], Any]) -> Any:
+    """The walk replace_at replaced: a call per child of every copied node."""
+    dirty = {p[:i] for p in values for i in range(len(p) + 1)}
+
+    def rebuild(path: tuple[Any, ...], node: Any) -> Any:
+        if path in values:
+            return values[path]
+        if path not in dirty:
+            return node
+        if type(node) is dict:
+            return {k: rebuild((*path, k), v) for k, v in node.items()}
+        return [rebuild((*path, i), v) for i, v in enumerate(node)]
+
+    return rebuild((), root)
+
+
+def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [path]
+    items = value.items() if type(value) is dict else enumerate(value) if type(value) is list else ()
+    for k, v in items:
+        out += _paths(v, (*path, k))
+    return out
+
+
+@given(_roots, st.data())
+@settings(max_examples=400, deadline=None)
+def test_replace_at_equals_the_call_per_child_walk(root: dict[str, Any], data: st.DataObject) -> None:
+    chosen = data.draw(st.lists(st.sampled_from(_paths(root)), max_size=4))
+    values = {p: ("new", i) for i, p in enumerate(chosen)}
+    before = repr(root)
+    got = replace_at(root, values)
+    want = _replace_at_reference(root, values)
+    assert got == want and repr(got) == repr(want)  # the same keys in the same order
+    assert repr(root) == before  # copy on write: the input is never changed
+    for k, v in root.items():  # untouched subtrees are shared, not copied
+        if not any(p[:1] == (k,) for p in values) and () not in values:
+            assert got[k] is v
