@@ -9,6 +9,7 @@ mapping that extends it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from cfgc.base.errors import InputError, Location
@@ -18,6 +19,9 @@ from cfgc.compile.walk import children, prefixes, scan
 
 EXTENDS = "$extends"
 Locator = Callable[[Path], Location]
+# Every target parses the same few references again; a path is an immutable
+# tuple, a pure function of the (string) reference.
+_parse_ref = lru_cache(maxsize=4096)(parse_dotted)
 
 
 def resolve_extends(
@@ -96,7 +100,7 @@ class _Resolver:
         merged: Any = {}
         bases: list[Path] = []
         for ref in refs:
-            base_path = parse_dotted(ref)
+            base_path = _parse_ref(ref)
             if base_path == path[: len(base_path)]:
                 raise error(f"$extends cycle: {dotted(path)} extends its own ancestor {ref}")
             raw = get_path(self.root, base_path)
