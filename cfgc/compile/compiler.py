@@ -21,7 +21,7 @@ from cfgc.base.secretrefs import (
     secret_document,
     secret_refs,
 )
-from cfgc.compile.extends import resolve_extends
+from cfgc.compile.extends import Memo, resolve_extends
 from cfgc.compile.hygiene import plaintext_findings
 from cfgc.compile.merging import MISSING, get_path, merge_layers, merge_value
 from cfgc.compile.prompts import PromptLibrary
@@ -79,6 +79,7 @@ class Compiler:
         self._prefix: dict[tuple[str, ...], Any] = {}
         self._schemas: SchemaSet | None = None
         self._twin: tuple[Compiler, frozenset[str]] | None = None
+        self._extends = Memo()  # $extends resolutions the targets of shared layers share
 
     @property
     def schemas(self) -> SchemaSet:
@@ -172,7 +173,7 @@ class Compiler:
             if found.prompts:
                 value = self._pin_prompts(value, found.prompts, pinned)
             if found.extends:
-                value, inherited = resolve_extends(value, prov.locate, found.extends)
+                value, inherited = resolve_extends(value, prov.locate, found.extends, self._extends)
                 origins.update(inherited)
                 if found.templates:  # $extends may have copied template strings
                     found.templates = templates_after_extends(value, found.templates, found.extends)
