@@ -58,7 +58,11 @@ def rewrite_tags(text: str) -> tuple[str, list[Tag]] | None:
         line = text.count("\n", 0, m.start()) + 1
         col = len(indent) + len(key) + 3
         tags.append((line, col, tag))
-        out += (text[last : m.start()], f"{indent}{key}{MARK}{tag}{MARK}{line}{MARK}{col}:{rest}")
+        # A !delete's empty value is written '' for yaml-rs: a scalar that
+        # would continue it ("Null" on the next line of a flow collection,
+        # which the careful loader refuses) is then a syntax error, not null.
+        value = " ''" + rest if tag == "delete" else rest
+        out += (text[last : m.start()], f"{indent}{key}{MARK}{tag}{MARK}{line}{MARK}{col}:{value}")
         last = m.end()
     if not tags:
         return text, tags
@@ -124,7 +128,7 @@ def _tagged(tag: str, value: Any, location: Location) -> Any:
             raise _Decline
         return Replace(value)
     if tag == "delete":
-        if value is not None:
+        if value != "":
             raise _Decline
         return DELETE
     if type(value) is not str:

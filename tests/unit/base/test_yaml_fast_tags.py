@@ -45,6 +45,8 @@ TAKEN = [
     "p: !prompt\n  chat@1.x\n",
     "a:\n  b:\n    c: !append [x] # c\n",
     "k-1: !delete\n_x: !delete\n",
+    "a: [\n  b: !delete\n]\n",
+    "a: {\n  b: !delete\n  }\n",
 ]
 
 DECLINED_OR_REFUSED = [
@@ -58,7 +60,8 @@ DECLINED_OR_REFUSED = [
     "- a: !delete\n", "{a: !delete}\n", "a: [!delete]\n", "a:  !delete\n", "a : !delete\n",
     "a: !appendx [1]\n", "a: !foo [1]\n", "a: !!str 1\n", "a: !delete\nb: hello!\n", "a: &x !delete\n",
     "a: \"x\n  b: !delete\n  y\"\n", "a: 'x\n  b: !delete\n  y'\n", "a: x\n  b: !delete\n",
-    "a: !delete\nb~cfgc-tag~delete~1~4: 1\n", "a:\n  b: !append [1]\n c: 2\n",
+    "a: !delete\nb~cfgc-tag~delete~1~4: 1\n", "a: [\n  b: !delete\n  Null\n]\n", "a: {\n  b: !delete\n  NULL\n  }\n",
+    "a: [\n  b: !delete\nNull]\n", "a: {\n  b: !delete,\n  c: !append [1]\n  }\n", "a:\n  b: !append [1]\n c: 2\n",
 ]
 
 
