@@ -4,8 +4,10 @@ The build cache keys its entries with these, and ``cfgc diff`` compares them
 across its two sides.  A target's key covers
 
 - the global key: the cfgc version, the versions of the libraries that shape a
-  target's bytes, the path and bytes of cfgc.yaml, every schema file (declared,
-  beside one, reached by ``$ref``) and every prompt template of the library;
+  target's bytes, the path and bytes of cfgc.yaml, the template limits in force
+  (cfgc.yaml's under the operator's ``CFGC_LIMITS`` ceiling), every schema file
+  (declared, beside one, reached by ``$ref``) and every prompt template of the
+  library;
 - the path and content digest of each of its layer files, in order (SOPS
   documents are layers: a secret reference names the layer it came from, so
   the ciphertext behind it is keyed too);
@@ -27,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cfgc import __version__
+from cfgc.base.limits import DEFAULT_LIMITS
 from cfgc.compile.compiler import Compiler
 from cfgc.repo.hierarchy import TargetSpec
 
@@ -44,6 +47,12 @@ def global_key(compiler: Compiler) -> str:
     h = hashlib.sha256(f"cfgc {__version__}\n{library_versions()}\n".encode())
     h.update(compiler.config.document.path.encode() + b"\0")
     h.update(src.read("cfgc.yaml"))
+    # The template limits a compile runs under are cfgc.yaml's capped by the
+    # operator's CFGC_LIMITS, which no file holds: a target that fits under a
+    # raised ceiling must not be served from the cache under a lower one.
+    # Default limits add nothing, so the keys of a default setup stay as they were.
+    if compiler.config.limits != DEFAULT_LIMITS:
+        h.update(f"\0limits\0{compiler.config.limits!r}".encode())
     from cfgc.compile.schema import schema_files
 
     for path, raw in sorted(schema_files(src, compiler.config).items()):
