@@ -195,6 +195,24 @@ def diff_benchmark(work: Path, size: tuple[int, int, int], repeat: int) -> list[
         print("  (cfgc diff is not available)")
         return []
     res = [measure(f"cfgc diff HEAD~1..HEAD (one env file: {s} targets)", cfgc("diff", "--repo", repo, "--base", "HEAD~1", "--head", "HEAD", "--format", "json"), repeat)]
+    service = sorted(repo.glob(corpus.SERVICE_GLOB))[0]
+    kept = service.read_bytes()
+    touch_append(service, "bench_service_change: 1\n")
+    try:
+        res.append(measure("cfgc diff HEAD..worktree (one service file)",
+                           cfgc("diff", "--repo", repo, "--base", "HEAD", "--format", "json"), repeat))
+    finally:
+        service.write_bytes(kept)
+    # A file beside the prompt templates reaches every target, but no compile
+    # reads it: every target's key is the same on both sides, so each is
+    # compiled once (for its findings), not once per side.
+    readme = repo / "prompts" / "README.md"
+    readme.write_text("bench: a file no compile reads\n")
+    try:
+        res.append(measure(f"cfgc diff HEAD..worktree (prompts/README.md: {t * e * s} targets, keys equal)",
+                           cfgc("diff", "--repo", repo, "--base", "HEAD", "--format", "json"), repeat))
+    finally:
+        readme.unlink()
     glob_file = sorted(repo.glob(corpus.BASE_GLOB))[0]
     original = glob_file.read_bytes()
     touch_append(glob_file, "bench_global_change: 1\n")
