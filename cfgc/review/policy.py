@@ -110,6 +110,8 @@ class PolicySet:
         self.files: list[PolicyFile] = []
         self.errors: list[Diagnostic] = []
         self._interp: Any = None
+        self._bundle: Any = None  # the policies compiled once (None: query the interpreter)
+        self._runner: Any = None
         self.digest = ""  # of the loaded policies and the evaluator: results are kept under it
         if not folder:
             return
@@ -152,11 +154,36 @@ class PolicySet:
             h = hashlib.sha256(f"regopy {regopy_version}\0".encode())
             for pf in good:
                 h.update(b"%d:%s\0%d:%s\0" % (len(pf.path), pf.path.encode(), len(pf.text), pf.text.encode()))
-            self.digest = h.hexdigest()
             self._interp = Interpreter()
             with _quiet():
                 for pf in good:
                     self._interp.add_module(pf.path, pf.text)
+            self._prepare()
+            h.update(b"bundle" if self._bundle is not None else b"query")
+            self.digest = h.hexdigest()
+
+    def _prepare(self) -> None:
+        """Compile the policies once, for every input (:meth:`_query`).
+
+        ``query("data.main")`` compiles the modules again for each input; a
+        bundle built once and run with ``query_bundle`` gives the same output
+        (tests/unit/review/test_policy_bundle.py) for about half the time.
+        The interpreter that runs it skips the compiler's well-formedness
+        checks of each input term: they check regopy's own passes over JSON
+        that ``json.dumps`` wrote, and cost as much as the evaluation.  A
+        policy set that does not build (an unknown function, say) keeps the
+        per-query path, so it fails exactly as it did.
+        """
+        from regopy import Interpreter
+
+        try:
+            with _quiet():
+                self._bundle = self._interp.build("data.main")
+        except Exception:  # noqa: BLE001 - regopy raises RegoError (or worse): keep the old path
+            self._bundle = None
+            return
+        self._runner = Interpreter()
+        self._runner.well_formed_checks_enabled = False
 
     @property
     def active(self) -> bool:
@@ -204,8 +231,12 @@ class PolicySet:
 
     def _query(self, text: str) -> Any:
         """The rules' output for one input: the parts findings are made of, or None."""
-        self._interp.set_input_term(text)
-        out = self._interp.query("data.main")
+        if self._bundle is not None:
+            self._runner.set_input_term(text)
+            out = self._runner.query_bundle(self._bundle)
+        else:
+            self._interp.set_input_term(text)
+            out = self._interp.query("data.main")
         try:
             rules = out.results[0].expressions[0]
         except (AttributeError, IndexError):
