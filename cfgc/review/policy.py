@@ -45,13 +45,15 @@ from cfgc.compile.compiler import CompiledTarget
 from cfgc.compile.merging import parse_dotted
 from cfgc.repo.sources import Source
 from cfgc.review.policy_cache import PolicyCache, digest
-from cfgc.secrets.redact import mask, sensitive_strings
+from cfgc.secrets.redact import MIN_MASK_LENGTH, mask, sensitive_strings
 
 SEVERITY = {"deny": "error", "violation": "error", "warn": "warning"}
 _V0_SET = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s*\[[^\]]*\]\s*(\{|:?=(?!=))")
 _V0_BODY = re.compile(r"^(?P<name>[A-Za-z_]\w*)(\s*:?=\s*[^{\s][^{]*)?\s*\{\s*(#.*)?$")
 _V1_WORD = re.compile(r"\b(if|contains)\b")
 _PACKAGE = re.compile(r"^package\s+([\w.]+)", re.M)
+# Printable ASCII without quotes or a backslash: its repr and JSON forms are itself.
+_PLAIN = re.compile(r"[ !#-&(-\[\]-~]*")
 
 
 @dataclass(frozen=True)
@@ -225,8 +227,8 @@ class PolicySet:
             for item in items if isinstance(items, list) else [items]:
                 found.append(_finding(target, severity, kind, item))
         if found:  # a rule's message may quote any value it read: credentials become markers
-            known = sensitive_strings(target.value)
-            found = [replace(d, message=mask(d.message, known)) for d in found]
+            texts = mask_messages([d.message for d in found], target.value)
+            found = [replace(d, message=text) for d, text in zip(found, texts, strict=True)]
         return found
 
     def _query(self, text: str) -> Any:
@@ -244,6 +246,38 @@ class PolicySet:
         if isinstance(rules, dict):  # only these are read; the rest need not be kept
             return {k: rules[k] for k in SEVERITY if k in rules}
         return rules
+
+
+def mask_messages(messages: list[str], value: Any) -> list[str]:
+    """``mask(m, sensitive_strings(value))`` for each message, classifying
+    ``value``'s leaves only when a message may quote one of them.
+
+    When no string leaf (of :data:`MIN_MASK_LENGTH` or more characters) of
+    ``value`` appears in any message, :func:`mask` replaces none of them (its
+    first replacement would be the first change to the text), so the leaves
+    need not be classified.  A leaf whose repr or JSON form differs from the
+    leaf itself (quotes, backslashes, non-ASCII or unprintable characters) is
+    not searched for: the messages then take the full path.
+    """
+    if _may_quote(value, messages):
+        known = sensitive_strings(value)
+        return [mask(m, known) for m in messages]
+    return [mask(m) for m in messages]
+
+
+def _may_quote(value: Any, messages: list[str]) -> bool:
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        t = type(v)
+        if t is dict:
+            todo.extend(v.values())
+        elif t is list:
+            todo.extend(v)
+        elif t is str and len(v) >= MIN_MASK_LENGTH:
+            if not _PLAIN.fullmatch(v) or any(v in m for m in messages):
+                return True
+    return False
 
 
 def _finding(target: CompiledTarget, severity: str, kind: str, item: Any) -> Diagnostic:
