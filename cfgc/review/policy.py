@@ -274,9 +274,8 @@ def _may_quote(value: Any, messages: list[str]) -> bool:
             todo.extend(v.values())
         elif t is list:
             todo.extend(v)
-        elif t is str and len(v) >= MIN_MASK_LENGTH:
-            if not _PLAIN.fullmatch(v) or any(v in m for m in messages):
-                return True
+        elif t is str and len(v) >= MIN_MASK_LENGTH and (not _PLAIN.fullmatch(v) or any(v in m for m in messages)):
+            return True
     return False
 
 
