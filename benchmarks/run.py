@@ -207,7 +207,7 @@ def diff_benchmark(work: Path, size: tuple[int, int, int], repeat: int) -> list[
     touch_append(glob_file, "bench_global_change: 1\n")
     try:
         res.append(measure(f"cfgc diff HEAD..worktree (one global file: all {t * e * s} targets)",
-                           cfgc("diff", "--repo", repo, "--base", "HEAD", "--format", "json"), 1))
+                           cfgc("diff", "--repo", repo, "--base", "HEAD", "--format", "json"), repeat))
     finally:
         glob_file.write_bytes(original)
     return res

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from cfgc.base.errors import Location
 from cfgc.base.loading import Document, Path
-from cfgc.compile.trace import Contribution, Node, trace_extends, trace_layers
+from cfgc.compile.trace import EXTENDS, Contribution, Node, trace_extends, trace_layers
 
 __all__ = ["Contribution", "Provenance", "layer_history"]
 
@@ -35,6 +35,7 @@ class Provenance:
         self.origins = origins  # mapping path -> the $extends bases merged under it
         self._tree: Node | None = None
         self._traced = -1  # len(origins) when traced: the compiler fills origins in place
+        self._layers: Node | None = None  # the merge alone, before ``$extends``
 
     @property
     def tree(self) -> Node:
@@ -66,9 +67,41 @@ class Provenance:
 
     def locate(self, path: Path) -> Location:
         """The location of the layer that set ``path``, or of its nearest ancestor."""
+        if self._tree is None and not self._extended(path):
+            # Only the histories along ``path`` are read, and ``$extends``
+            # changes none of them when it resolved no node on that path
+            # (``trace_extends`` keeps every other node's history and keys,
+            # minus ``$extends`` keys): the merge alone answers, without
+            # resolving the whole target (most of a diff's locating time).
+            if self._layers is None:
+                self._layers = trace_layers(self.docs)
+            return _locate(self._layers, path, self.docs)
         for i in range(len(path), -1, -1):
             hist = self.history(path[:i])
             if hist:
                 return hist[-1].location
-        last = self.docs[-1] if self.docs else None
-        return last.location() if last else Location("cfgc.yaml", 1, 1)
+        return _fallback(self.docs)
+
+    def _extended(self, path: Path) -> bool:
+        """Whether ``$extends`` touched a node on ``path`` (or ``path`` names one)."""
+        origins = self.origins
+        return EXTENDS in path or any(path[:i] in origins for i in range(len(path) + 1))
+
+
+def _locate(root: Node, path: Path, docs: tuple[Document, ...]) -> Location:
+    """:meth:`Provenance.locate` on the traced tree ``root``."""
+    nodes = [root]
+    for key in path:
+        nxt = nodes[-1].child(key)
+        if nxt is None:
+            break
+        nodes.append(nxt)
+    for node in reversed(nodes):
+        if node.hist:
+            return node.hist[-1].location
+    return _fallback(docs)
+
+
+def _fallback(docs: tuple[Document, ...]) -> Location:
+    last = docs[-1] if docs else None
+    return last.location() if last else Location("cfgc.yaml", 1, 1)

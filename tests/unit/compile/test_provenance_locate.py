@@ -1,0 +1,86 @@
+"""Differential: ``Provenance.locate`` from the merge alone (the fast path a
+diff takes when ``$extends`` touched nothing on the path) gives the location
+the full traced tree gives, for every path of every target of the example repo
+and of generated corpora (merge tags, ``$extends`` chains, templates, prompts,
+SOPS files), and for paths the target does not have."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cfgc.base.loading import load_yaml
+from cfgc.compile.compiler import CompiledTarget, Compiler
+from cfgc.compile.provenance import Provenance
+from cfgc.repo.sources import open_source
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [path, (*path, "absent-key"), (*path, 99)]
+    if type(value) is dict:
+        for k, v in value.items():
+            out += paths(v, (*path, k))
+    elif type(value) is list:
+        for i, v in enumerate(value):
+            out += paths(v, (*path, i))
+    return out
+
+
+def check_target(target: CompiledTarget) -> tuple[int, int]:
+    """(paths compared, of which answered by the fast path)."""
+    full = Provenance(target.docs, target.origins)
+    full.tree  # noqa: B018 - built first: every locate below walks the resolved tree
+    fast_paths = 0
+    every = paths(target.value) + [("models", "primary", "$extends"), ("$extends",)]
+    for path in every:
+        fresh = Provenance(target.docs, target.origins)
+        if not fresh._extended(path):
+            fast_paths += 1
+        got = fresh.locate(path)
+        assert fresh._tree is None or fresh._extended(path), path  # the fast path built no resolved tree
+        assert got == full.locate(path), (target.name, path)
+    return len(every), fast_paths
+
+
+def check_repo(repo: Path) -> tuple[int, int, int]:
+    compiler = Compiler(open_source(repo, None))
+    total = fast = extended = 0
+    for spec in compiler.specs():
+        target = compiler.compile(spec)
+        n, f = check_target(target)
+        total, fast, extended = total + n, fast + f, extended + bool(target.origins)
+    return total, fast, extended
+
+
+def test_the_example_repo_locates_the_same_either_way() -> None:
+    total, fast, extended = check_repo(ROOT / "examples" / "repo")
+    assert total > 500 and 0 < fast < total and extended  # both paths exercised
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_generated_corpora_locate_the_same_either_way(tmp_path: Path, seed: int) -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from corpus import generate
+    finally:
+        sys.path.pop(0)
+    generate(tmp_path / "repo", tenants=2, envs=2, services=3, seed=seed)
+    total, fast, extended = check_repo(tmp_path / "repo")
+    assert total > 200 and 0 < fast < total and extended
+
+
+def test_a_path_under_an_extended_node_takes_the_inherited_location() -> None:
+    docs = (load_yaml(b"base: {x: 1, y: 2}\n", "l0.yaml"),
+            load_yaml(b"m:\n  $extends: base\n  y: 3\n", "l1.yaml"))
+    origins = {("m",): (("base",),)}
+    p = Provenance(docs, origins)
+    inherited = p.locate(("m", "x"))  # the merge alone would say l1's 'm' (line 1)
+    assert (inherited.path, inherited.line) == ("l0.yaml", 1)
+    assert inherited == Provenance(docs, origins).locate(("base", "x"))
+    own = Provenance(docs, origins).locate(("m", "y"))
+    assert (own.path, own.line) == ("l1.yaml", 3)
