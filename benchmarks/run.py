@@ -143,11 +143,11 @@ def build_benchmarks(work: Path, size: tuple[int, int, int], repeat: int) -> lis
     # cfgc check keeps its Rego results in the build cache folder: the cold
     # row gives every run an empty folder, the warm row one filled once.
     check = ("check", "--repo", full, "--format", "json")
-    res.append(measure("cfgc check, cold: no kept Rego results (full corpus)",
+    res.append(measure("cfgc check (full corpus), cold: no kept Rego results",
                        lambda: ["env", f"CFGC_CACHE_DIR={fresh('check-cache')}", *cfgc(*check)], repeat))
     check_env = {**CHILD_ENV, "CFGC_CACHE_DIR": str(fresh("check-cache"))}
     run_once(cfgc(*check), env=check_env)
-    res.append(measure("cfgc check, warm: Rego results kept (full corpus)", cfgc(*check), repeat, env=check_env))
+    res.append(measure("cfgc check (full corpus), warm: Rego results kept", cfgc(*check), repeat, env=check_env))
     res.append(measure("cfgc build, cold, filling the cache (full)", lambda: cfgc("build", "--repo", full, "--out", fresh("f"), "--cache-dir", fresh("cache")), repeat))
     # The warm runs below share one cache, filled once here.
     run_once(cfgc("build", "--repo", full, "--out", fresh("f"), "--cache-dir", cache))
