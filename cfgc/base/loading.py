@@ -90,7 +90,7 @@ def load_yaml(raw: bytes | str, path: str, reload: Callable[[], bytes] | None = 
     guard_depth(text, path)
     if reload is not None:
         # Marks come later from the careful path, so the common file can skip it.
-        value = fast_value(text, MAX_DEPTH)
+        value = fast_value(text, MAX_DEPTH, path)
         if value is not MISS:
             return Document(path, value, None, _features(text), reload)
     node = compose(text, path)

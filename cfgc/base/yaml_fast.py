@@ -10,7 +10,8 @@ therefore declines (returns :data:`MISS`), and the careful loader decides, on
 any doubt:
 
 * before parsing, from the text: anything that may be an anchor, alias or tag
-  (cfgc's merge tags, ``!``, alias-size limits), a block scalar, a complex
+  (``!``, alias-size limits) other than a cfgc tag on a block mapping's value
+  in the one form :mod:`cfgc.base.yaml_fast_tags` rewrites, a block scalar, a complex
   key, a plain scalar starting with an indicator, a directive or a second
   document, a character libyaml refuses or reads differently (controls, tabs,
   CR, NEL and the Unicode line separators, a BOM), a backslash (escapes
@@ -37,6 +38,7 @@ from typing import Any
 
 from cfgc.base.limits import INT_MAX, INT_MIN
 from cfgc.base.sentinel import Sentinel
+from cfgc.base.yaml_fast_tags import Tag, rewrite_tags, untag
 
 yaml_rs: Any
 try:
@@ -75,15 +77,23 @@ _DIGIT = re.compile(r"[0-9]")
 _RADIX_PREFIX = re.compile(r"0(?<![\w.]0)[xXoObB]")
 
 
-def fast_value(text: str, max_depth: int) -> Any:
+def fast_value(text: str, max_depth: int, path: str = "") -> Any:
     """The value of the single YAML document ``text``, or :data:`MISS`.
 
     ``text`` is already decoded and its depth guarded (as the careful loader
     does first); values nested near ``max_depth`` are left to the careful
     loader, which refuses them with a location.  Never raises for bad input: an error is the careful
-    loader's to report.
+    loader's to report.  ``path`` is the file's, for the locations ``!prompt`` references carry.
     """
-    if yaml_rs is None or not _eligible(text):
+    if yaml_rs is None:
+        return MISS
+    tags: list[Tag] = []
+    if "!" in text:
+        rewritten = rewrite_tags(text)
+        if rewritten is None:
+            return MISS
+        text, tags = rewritten
+    if not _eligible(text):
         return MISS
     try:
         value = yaml_rs.loads(text, parse_datetime=False)
@@ -95,7 +105,7 @@ def fast_value(text: str, max_depth: int) -> Any:
         return MISS
     if value is None or not _plain(value, max_depth - 1):
         return MISS
-    return value
+    return untag(value, tags, path) if tags else value
 
 
 def _eligible(text: str) -> bool:

@@ -35,7 +35,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from cfgc.base.jsonvalue import JSONObject
 from cfgc.base.repopath import NotFound
@@ -59,6 +58,7 @@ from cfgc.bundle.cache_index import (
     target_entry,
 )
 from cfgc.bundle.layout import TargetOutput, target_path, write_file
+from cfgc.bundle.target_keys import TargetKeys
 from cfgc.repo.hierarchy import TargetSpec
 from cfgc.repo.inputs import unwrapped
 from cfgc.repo.sources import DirSource, GitSource, Source
@@ -95,7 +95,7 @@ class BuildCache:
         self._targets: JSONObject = {}
         self._used: JSONObject = {}
         self._digests: dict[str, str] = {}  # this build's file digests
-        self._prefix_hashes: dict[tuple[str, ...], Any] = {}
+        self._keys: tuple[Source, TargetKeys] | None = None
         self._racy = time.time_ns() - RACY_NS
         self._dirty = False
         self._retain = False
@@ -217,19 +217,10 @@ class BuildCache:
         return digest
 
     def target_key(self, spec: TargetSpec, global_key: str, source: Source) -> str:
-        """The cache key of one target."""
-        # Targets share all layers but their last: hash that prefix once.
-        prefix = spec.layers[:-1]
-        base = self._prefix_hashes.get(prefix)
-        if base is None:
-            base = hashlib.sha256(global_key.encode())
-            for p in prefix:
-                base.update(b"\0" + p.encode() + b"\0" + self.file_digest(source, p).encode())
-            self._prefix_hashes[prefix] = base
-        h = base.copy()
-        last = spec.layers[-1]
-        h.update(b"\0" + last.encode() + b"\0" + self.file_digest(source, last).encode() + b"\0" + spec.name.encode())
-        return h.hexdigest()
+        """The cache key of one target (:class:`cfgc.bundle.target_keys.TargetKeys`)."""
+        if self._keys is None or self._keys[0] is not source or self._keys[1].global_key != global_key:
+            self._keys = (source, TargetKeys(global_key, lambda path: self.file_digest(source, path)))
+        return self._keys[1].key(spec)
 
     # -- entries -------------------------------------------------------------
     def get_many(

@@ -10,17 +10,16 @@ and the findings are grouped the same way.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cfgc import __version__
 from cfgc.base.diagnostics import Diagnostic, group
 from cfgc.base.errors import CfgcError, InputError
 from cfgc.base.parallel import MIN_CHUNK, fan_out
 from cfgc.bundle.cache import BuildCache
 from cfgc.bundle.layout import TargetOutput, target_output, target_path, write_file
+from cfgc.bundle.target_keys import global_key
 from cfgc.compile.compiler import Compiler
 from cfgc.compile.hygiene import sops_file_findings
 from cfgc.compile.prompts import Prompt
@@ -112,7 +111,7 @@ def _from_cache(
     """The targets the build cache holds (placed into ``staging``), and the rest with their keys."""
     if cache is None:
         return [], [(s, None) for s in specs]
-    gkey = _global_key(compiler)
+    gkey = global_key(compiler)
     keyed = [(spec, cache.target_key(spec, gkey, compiler.source)) for spec in specs]
     found, misses = cache.get_many(keyed, staging)
     return list(found), list(misses)
@@ -194,41 +193,6 @@ def _same_as_cache_key(path: str, read: str, keyed: str) -> None:
         from cfgc.base.errors import ExternalError
 
         raise ExternalError(f"{path} changed while cfgc was building; build again")
-
-
-def _global_key(compiler: Compiler) -> str:
-    """Digest of everything every target depends on besides its own layers."""
-    src = compiler.source
-    # The libraries that shape a target's bytes (YAML parsing, templates, number
-    # formatting) are part of the key, so upgrading one never serves stale output.
-    h = hashlib.sha256(f"cfgc {__version__}\n{_library_versions()}\n".encode())
-    h.update(compiler.config.document.path.encode() + b"\0")
-    h.update(src.read("cfgc.yaml"))
-    from cfgc.compile.schema import schema_files
-
-    for path, raw in sorted(schema_files(src, compiler.config).items()):
-        h.update(f"\0schema\0{path}\0".encode() + raw)
-    for name in sorted(compiler.prompts.versions):
-        for path in sorted(compiler.prompts.versions[name].values()):
-            h.update(f"\0prompt\0{path}\0".encode() + src.read(path))
-    return h.hexdigest()
-
-
-def _library_versions() -> str:
-    import importlib.util
-    import os
-    import sys
-
-    import yaml
-
-    parts = [f"python {sys.version}", f"PyYAML {yaml.__version__}"]
-    # Importing Jinja2 would cost a fully warm build a tenth of its time; the
-    # stat of its installed __init__.py changes with every install instead.
-    spec = importlib.util.find_spec("jinja2")
-    if spec is not None and spec.origin:
-        st = os.stat(spec.origin)
-        parts.append(f"Jinja2 {spec.origin} {st.st_size} {st.st_mtime_ns}")
-    return ", ".join(parts)
 
 
 _Chunk = list[tuple[TargetSpec, str | None]]

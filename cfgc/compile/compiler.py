@@ -20,15 +20,14 @@ from cfgc.base.secretrefs import (
     is_sops_document,
     secret_document,
     secret_refs,
-    with_placeholders,
 )
-from cfgc.compile.extends import resolve_extends
+from cfgc.compile.extends import Memo, resolve_extends
 from cfgc.compile.hygiene import plaintext_findings
 from cfgc.compile.merging import MISSING, get_path, merge_layers, merge_value
 from cfgc.compile.prompts import PromptLibrary
 from cfgc.compile.provenance import Provenance
 from cfgc.compile.templating import render_target
-from cfgc.compile.walk import replace_at, scan
+from cfgc.compile.walk import replace_at, scan, templates_after_extends
 from cfgc.repo.config import RepoConfig, SchemaRule, load_config
 from cfgc.repo.hierarchy import Hierarchy, TargetSpec
 from cfgc.repo.sources import Source
@@ -80,6 +79,7 @@ class Compiler:
         self._prefix: dict[tuple[str, ...], Any] = {}
         self._schemas: SchemaSet | None = None
         self._twin: tuple[Compiler, frozenset[str]] | None = None
+        self._extends = Memo()  # $extends resolutions the targets of shared layers share
 
     @property
     def schemas(self) -> SchemaSet:
@@ -173,10 +173,10 @@ class Compiler:
             if found.prompts:
                 value = self._pin_prompts(value, found.prompts, pinned)
             if found.extends:
-                value, inherited = resolve_extends(value, prov.locate, found.extends)
+                value, inherited = resolve_extends(value, prov.locate, found.extends, self._extends)
                 origins.update(inherited)
                 if found.templates:  # $extends may have copied template strings
-                    found = scan(value)
+                    found.templates = templates_after_extends(value, found.templates, found.extends)
             if found.templates:
                 value = render_target(
                     value, spec.variables, spec.name, prov.locate, found.templates, self.config.limits
@@ -239,9 +239,11 @@ class Compiler:
         # on the (unknowable) plaintext are not checked.
         refs = list(target.refs)
         secret_types = {p: ref.type for p, ref in refs}
-        return self.schemas.validate(
-            target.name, with_placeholders(target.value), target.provenance, secret_types
-        )
+        # ``refs`` names every reference (secret_refs found them in this very
+        # value), so only the paths to them are copied, not the whole target;
+        # equal to with_placeholders(target.value) (tests/unit/compile/test_walk.py).
+        placed = replace_at(target.value, {p: ref.placeholder() for p, ref in refs})
+        return self.schemas.validate(target.name, placed, target.provenance, secret_types)
 
 
 def no_match(select: str, total: int) -> UsageError:

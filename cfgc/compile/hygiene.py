@@ -21,6 +21,7 @@ from typing import Any
 from cfgc.base.diagnostics import Diagnostic
 from cfgc.base.errors import InputError, Location
 from cfgc.base.loading import Document, load_yaml
+from cfgc.base.parallel import fan_out
 from cfgc.base.secretrefs import is_sops_document
 from cfgc.repo.config import RepoConfig
 from cfgc.repo.sources import Source
@@ -52,18 +53,26 @@ def hygiene_findings(
     credentials (:meth:`cfgc.compile.compiler.Compiler.document` does it as it loads
     layers); they are not read again.  SOPS files are always checked here.
     """
-    now = now or dt.datetime.now(dt.UTC)
+    when = now or dt.datetime.now(dt.UTC)
     rules, out = _creation_rules(source)
-    for path in candidate_files(source, config):
-        if path in scanned:
-            continue
-        doc = _load(source, path)
-        if doc is None:
-            continue
-        encrypted = is_sops_document(doc.data)
-        out += plaintext_findings(doc, encrypted)
-        if encrypted:
-            out += _sops_checks(doc, rules, config, now)
+    paths = [p for p in candidate_files(source, config) if p not in scanned]
+
+    def scan_files(chunk: list[str]) -> list[Diagnostic]:
+        found: list[Diagnostic] = []
+        for path in chunk:
+            doc = _load(source, path)
+            if doc is None:
+                continue
+            encrypted = is_sops_document(doc.data)
+            found += plaintext_findings(doc, encrypted)
+            if encrypted:
+                found += _sops_checks(doc, rules, config, when)
+        return found
+
+    # Files are independent: a repo checked for a few targets still has
+    # every other file to scan, on every core, in file order.
+    for part in fan_out(scan_files, paths):
+        out += part
     return out
 
 
@@ -103,7 +112,9 @@ def _load(source: Source, path: str) -> Document | None:
             # JSON strings cannot hold a raw tab, so outside them a tab is
             # whitespace: a space keeps every line and column.
             raw = raw.replace(b"\t", b" ")
-        doc = load_yaml(raw, path)
+        # Values only (the fast path when the file allows it): positions are
+        # parsed again, from the same bytes, only for a file with a finding.
+        doc = load_yaml(raw, path, reload=lambda: raw)
     except InputError:
         return None  # syntax errors are reported by the compiler (rule yaml)
     return doc if isinstance(doc.data, dict) else None

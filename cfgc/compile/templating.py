@@ -21,7 +21,7 @@ from cfgc.compile import template_bounds
 from cfgc.compile.merging import dotted
 from cfgc.compile.sandbox import bounded_sandbox
 from cfgc.compile.template_lookup import simple as _simple
-from cfgc.compile.walk import prefixes, scan
+from cfgc.compile.walk import children, prefixes, scan
 
 Locator = Callable[[Path], Location]
 _WHOLE = re.compile(r"\s*\{\{(?P<expr>(?:(?!\{\{|\}\}|\{%).)*)\}\}\s*\Z", re.DOTALL)
@@ -95,16 +95,17 @@ def render_target(
     if not paths:
         return root
     r = _Renderer(root, variables, target, locate, limits)
-    dirty = prefixes(paths)
+    kids = children(prefixes(paths))
 
     def build(path: Path, raw: Any) -> Any:
-        if path not in dirty:
-            return raw
+        # Called only for paths at or above a template string.
         t = type(raw)
         if t is dict:
-            return {k: build((*path, k), v) for k, v in raw.items()}
+            ks = kids.get(path, ())
+            return {k: build((*path, k), v) if k in ks else v for k, v in raw.items()}
         if t is list:
-            return [build((*path, i), v) for i, v in enumerate(raw)]
+            ks = kids.get(path, ())
+            return [build((*path, i), v) if i in ks else v for i, v in enumerate(raw)]
         return r.leaf(path, raw)
 
     return build((), root)

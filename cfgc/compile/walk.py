@@ -50,6 +50,33 @@ def _scan(value: Any, path: Path, found: Found, tmpl: bool) -> None:
             found.prompts.append((*path, k))
 
 
+def templates_after_extends(value: Any, before: list[Path], extends: list[Path]) -> list[Path]:
+    """The template strings of ``value`` (the result of resolving the
+    ``$extends`` mappings at ``extends``), given ``before``, those found
+    before resolving.
+
+    Resolving changes only the subtrees at ``extends`` paths (their
+    ancestors are rebuilt with the same keys, every other subtree is kept),
+    so only those subtrees are scanned again; the answer is the set
+    ``scan(value).templates`` would give (the order may differ: every caller
+    uses it as a set).  tests/unit/compile/test_walk.py holds the two to the same set.
+    """
+    tops = sorted(set(extends), key=len)
+    roots: list[Path] = []
+    for e in tops:
+        if not any(e[: len(r)] == r for r in roots):
+            roots.append(e)
+    kept = [p for p in before if not any(p[: len(r)] == r for r in roots)]
+    for r in roots:
+        node = value
+        for k in r:
+            node = node[k]
+        found = Found()
+        _scan(node, r, found, True)
+        kept += found.templates
+    return kept
+
+
 def prefixes(paths: list[Path]) -> set[Path]:
     """Every path in ``paths`` and all of their ancestors."""
     out: set[Path] = set()
@@ -59,17 +86,62 @@ def prefixes(paths: list[Path]) -> set[Path]:
     return out
 
 
+def children(dirty: set[Path]) -> dict[Path, set[Any]]:
+    """For each path of ``dirty`` (a :func:`prefixes` set), the keys of its
+    children that are in ``dirty`` too: a rebuild then copies every other
+    child without a call or a path of its own."""
+    out: dict[Path, set[Any]] = {}
+    for p in dirty:
+        if p:
+            out.setdefault(p[:-1], set()).add(p[-1])
+    return out
+
+
 def replace_at(root: Any, values: dict[Path, Any]) -> Any:
-    """A copy of ``root`` with each path set to its new value (copy on write)."""
-    dirty = prefixes(list(values))
+    """A copy of ``root`` with each path set to its new value (copy on write).
 
-    def rebuild(path: Path, node: Any) -> Any:
-        if path in values:
-            return values[path]
-        if path not in dirty:
-            return node
-        if type(node) is dict:
-            return {k: rebuild((*path, k), v) for k, v in node.items()}
-        return [rebuild((*path, i), v) for i, v in enumerate(node)]
+    Only the mappings and lists on the way to a path are copied; a path that
+    is not in ``root`` is ignored, and a path under another one given is
+    superseded by it.  Each copied node is copied at C speed and then only
+    its changed children are set: no call per unchanged child.
+    """
+    if () in values:
+        return values[()]
+    trie: dict[Any, Any] = {}
+    for path, value in values.items():
+        node = trie
+        for k in path[:-1]:
+            sub = node.get(k)
+            if type(sub) is _Leaf:
+                break
+            if sub is None:
+                sub = node[k] = {}
+            node = sub
+        else:
+            node[path[-1]] = _Leaf(value)
+    return _rebuild(root, trie)
 
-    return rebuild((), root)
+
+class _Leaf:
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _rebuild(node: Any, trie: dict[Any, Any]) -> Any:
+    t = type(node)
+    if t is dict:
+        out: Any = dict(node)
+        for k, sub in trie.items():
+            if k in node:
+                out[k] = sub.value if type(sub) is _Leaf else _rebuild(node[k], sub)
+    elif t is list:
+        out = list(node)
+        n = len(node)
+        for i, sub in trie.items():
+            if type(i) is int and 0 <= i < n:
+                out[i] = sub.value if type(sub) is _Leaf else _rebuild(node[i], sub)
+    else:
+        return node
+    return out

@@ -45,13 +45,15 @@ from cfgc.compile.compiler import CompiledTarget
 from cfgc.compile.merging import parse_dotted
 from cfgc.repo.sources import Source
 from cfgc.review.policy_cache import PolicyCache, digest
-from cfgc.secrets.redact import mask, sensitive_strings
+from cfgc.secrets.redact import MIN_MASK_LENGTH, mask, sensitive_strings
 
 SEVERITY = {"deny": "error", "violation": "error", "warn": "warning"}
 _V0_SET = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s*\[[^\]]*\]\s*(\{|:?=(?!=))")
 _V0_BODY = re.compile(r"^(?P<name>[A-Za-z_]\w*)(\s*:?=\s*[^{\s][^{]*)?\s*\{\s*(#.*)?$")
 _V1_WORD = re.compile(r"\b(if|contains)\b")
 _PACKAGE = re.compile(r"^package\s+([\w.]+)", re.M)
+# Printable ASCII without quotes or a backslash: its repr and JSON forms are itself.
+_PLAIN = re.compile(r"[ !#-&(-\[\]-~]*")
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,8 @@ class PolicySet:
         self.files: list[PolicyFile] = []
         self.errors: list[Diagnostic] = []
         self._interp: Any = None
+        self._bundle: Any = None  # the policies compiled once (None: query the interpreter)
+        self._runner: Any = None
         self.digest = ""  # of the loaded policies and the evaluator: results are kept under it
         if not folder:
             return
@@ -152,11 +156,36 @@ class PolicySet:
             h = hashlib.sha256(f"regopy {regopy_version}\0".encode())
             for pf in good:
                 h.update(b"%d:%s\0%d:%s\0" % (len(pf.path), pf.path.encode(), len(pf.text), pf.text.encode()))
-            self.digest = h.hexdigest()
             self._interp = Interpreter()
             with _quiet():
                 for pf in good:
                     self._interp.add_module(pf.path, pf.text)
+            self._prepare()
+            h.update(b"bundle" if self._bundle is not None else b"query")
+            self.digest = h.hexdigest()
+
+    def _prepare(self) -> None:
+        """Compile the policies once, for every input (:meth:`_query`).
+
+        ``query("data.main")`` compiles the modules again for each input; a
+        bundle built once and run with ``query_bundle`` gives the same output
+        (tests/unit/review/test_policy_bundle.py) for about half the time.
+        The interpreter that runs it skips the compiler's well-formedness
+        checks of each input term: they check regopy's own passes over JSON
+        that ``json.dumps`` wrote, and cost as much as the evaluation.  A
+        policy set that does not build (an unknown function, say) keeps the
+        per-query path, so it fails exactly as it did.
+        """
+        from regopy import Interpreter
+
+        try:
+            with _quiet():
+                self._bundle = self._interp.build("data.main")
+        except Exception:  # noqa: BLE001 - regopy raises RegoError (or worse): keep the old path
+            self._bundle = None
+            return
+        self._runner = Interpreter()
+        self._runner.well_formed_checks_enabled = False
 
     @property
     def active(self) -> bool:
@@ -198,14 +227,18 @@ class PolicySet:
             for item in items if isinstance(items, list) else [items]:
                 found.append(_finding(target, severity, kind, item))
         if found:  # a rule's message may quote any value it read: credentials become markers
-            known = sensitive_strings(target.value)
-            found = [replace(d, message=mask(d.message, known)) for d in found]
+            texts = mask_messages([d.message for d in found], target.value)
+            found = [replace(d, message=text) for d, text in zip(found, texts, strict=True)]
         return found
 
     def _query(self, text: str) -> Any:
         """The rules' output for one input: the parts findings are made of, or None."""
-        self._interp.set_input_term(text)
-        out = self._interp.query("data.main")
+        if self._bundle is not None:
+            self._runner.set_input_term(text)
+            out = self._runner.query_bundle(self._bundle)
+        else:
+            self._interp.set_input_term(text)
+            out = self._interp.query("data.main")
         try:
             rules = out.results[0].expressions[0]
         except (AttributeError, IndexError):
@@ -213,6 +246,37 @@ class PolicySet:
         if isinstance(rules, dict):  # only these are read; the rest need not be kept
             return {k: rules[k] for k in SEVERITY if k in rules}
         return rules
+
+
+def mask_messages(messages: list[str], value: Any) -> list[str]:
+    """``mask(m, sensitive_strings(value))`` for each message, classifying
+    ``value``'s leaves only when a message may quote one of them.
+
+    When no string leaf (of :data:`MIN_MASK_LENGTH` or more characters) of
+    ``value`` appears in any message, :func:`mask` replaces none of them (its
+    first replacement would be the first change to the text), so the leaves
+    need not be classified.  A leaf whose repr or JSON form differs from the
+    leaf itself (quotes, backslashes, non-ASCII or unprintable characters) is
+    not searched for: the messages then take the full path.
+    """
+    if _may_quote(value, messages):
+        known = sensitive_strings(value)
+        return [mask(m, known) for m in messages]
+    return [mask(m) for m in messages]
+
+
+def _may_quote(value: Any, messages: list[str]) -> bool:
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        t = type(v)
+        if t is dict:
+            todo.extend(v.values())
+        elif t is list:
+            todo.extend(v)
+        elif t is str and len(v) >= MIN_MASK_LENGTH and (not _PLAIN.fullmatch(v) or any(v in m for m in messages)):
+            return True
+    return False
 
 
 def _finding(target: CompiledTarget, severity: str, kind: str, item: Any) -> Diagnostic:

@@ -132,3 +132,20 @@ def test_a_blob_changed_in_place_with_its_stat_restored_is_not_used(
     assert r.cache_hits == 0 and m_warm == m_cold
     assert b"Gold" not in b"".join(tree(tmp_path / "b").values())
     assert len(warnings) == 1 and "corrupt" in warnings[0]
+
+
+def test_a_target_built_under_a_raised_limit_is_not_served_under_a_lower_one(
+    make_repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 2,000 characters of template output: over a ceiling of 1,000, under the default.
+    root = make_repo({"base/a.yaml": "tier: gold\n", "svc/s.yaml": "text: \"{{ 'x' * 2000 }}\"\n"}, config=CONFIG)
+    monkeypatch.setenv("CFGC_LIMITS", "template_output_chars=1000")
+    cache = tmp_path / "cache"
+    low = pipeline.run(Compiler(DirSource(root)), cache=BuildCache(cache), jobs=1)
+    assert not low.ok
+    monkeypatch.delenv("CFGC_LIMITS")
+    default = pipeline.run(Compiler(DirSource(root)), cache=BuildCache(cache), jobs=1)
+    assert default.ok and default.cache_hits == 0
+    monkeypatch.setenv("CFGC_LIMITS", "template_output_chars=1000")
+    again = pipeline.run(Compiler(DirSource(root)), cache=BuildCache(cache), jobs=1)
+    assert again.cache_hits == 0 and not again.ok  # the cached target does not fit this ceiling

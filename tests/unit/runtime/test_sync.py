@@ -538,13 +538,16 @@ def test_an_unchanged_poll_reads_only_the_pointer(env: Env) -> None:
 
 def test_staleness_comes_after_three_intervals_or_a_second(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     env.pub.publish({T: {"n": 1}})
+    # A clock that moves only when told: on a loaded machine real seconds pass
+    # between the refreshes and the checks, and 0.5 s ahead would read as 1.5.
+    base = time.time()
+    monkeypatch.setattr(time, "time", lambda: base)
     slow, fast = env.syncer(cache=False, interval=10.0), env.syncer(cache=False, interval=0.01)
     slow.refresh()
     fast.refresh()
-    real = time.time
     for ahead, slow_stale, fast_stale in ((0.5, False, False), (1.5, False, True), (29, False, True),
                                           (31, True, True)):
-        monkeypatch.setattr(time, "time", lambda ahead=ahead: real() + ahead)
+        monkeypatch.setattr(time, "time", lambda ahead=ahead: base + ahead)
         assert (slow.status()["stale"], fast.status()["stale"]) == (slow_stale, fast_stale), ahead
     assert env.syncer(cache=False, interval=10.0, stale_after=100).status()["stale"] is True
 

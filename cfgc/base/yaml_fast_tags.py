@@ -1,0 +1,139 @@
+"""cfgc's merge tags on the fast path: rewritten into the key, restored after parsing.
+
+yaml-rs drops tags, so a tagged file used to take the careful (libyaml) path
+whole; in a real repo that is most service files (``fallbacks: !append [x]``,
+``system: !prompt chat@^1.0``), and composing them in Python was the largest
+single cost of compiling such a target.  One form of tag is common and
+simple: a cfgc tag on the value of a plain block-mapping key, written
+``key: !tag`` at the start of a line.  :func:`rewrite_tags` moves each such
+tag into its key (``key~cfgc-tag~append~LINE~COL: [x]``), yaml-rs parses the
+result, and :func:`untag` turns each marked key back into its key and the
+tagged value into the object the careful loader builds (:mod:`cfgc.base.yaml_tags`).
+
+Anything else declines (None or :data:`MISS`), and the careful loader decides:
+a ``!`` anywhere else (left in the text, :mod:`cfgc.base.yaml_fast` refuses
+it), a key the core schema does not read as a string, a value of the wrong
+kind for its tag (``!append`` of a mapping, ``!prompt`` of a number, a
+``!delete`` with a value), a ``!prompt`` reference that does not parse, a
+marked key that is not found back as a key (the line sat inside a multi-line
+string) and a marked key that collides with another key of its mapping (a
+duplicate).  A ``!prompt`` reference carries the location the careful loader
+gives it: the line and column of its tag.
+tests/unit/base/test_yaml_fast_differential.py holds both paths to the same
+values, errors and locations, over hand-written and generated tagged files.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from cfgc.base.errors import InputError, Location
+from cfgc.base.tags import DELETE, Append, Prepend, PromptRef, Replace
+
+Tag = tuple[int, int, str]  # line, column (1-based, of the "!"), tag name
+
+MARK = "~cfgc-tag~"
+_LINE = re.compile(
+    r"^( *)([A-Za-z_][A-Za-z0-9_-]*): !(append|prepend|replace|delete|prompt)(?=$| )(.*)$", re.MULTILINE
+)
+_EMPTY_REST = re.compile(r" *| +#.*")
+# Plain keys the YAML 1.2 core schema reads as null or a boolean (refused as keys).
+_NOT_STRINGS = frozenset(["null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE"])
+
+
+def rewrite_tags(text: str) -> tuple[str, list[Tag]] | None:
+    """``text`` with each ``key: !tag`` line's tag moved into its key, or None to decline."""
+    if MARK in text:
+        return None
+    tags: list[Tag] = []
+    out: list[str] = []
+    last = 0
+    for m in _LINE.finditer(text):
+        indent, key, tag, rest = m.groups()
+        if key in _NOT_STRINGS:
+            return None
+        if tag == "delete" and not (_EMPTY_REST.fullmatch(rest) and _ends_here(text, m.end(), len(indent))):
+            return None
+        line = text.count("\n", 0, m.start()) + 1
+        col = len(indent) + len(key) + 3
+        tags.append((line, col, tag))
+        # A !delete's empty value is written '' for yaml-rs: a scalar that
+        # would continue it ("Null" on the next line of a flow collection,
+        # which the careful loader refuses) is then a syntax error, not null.
+        value = " ''" + rest if tag == "delete" else rest
+        out += (text[last : m.start()], f"{indent}{key}{MARK}{tag}{MARK}{line}{MARK}{col}:{value}")
+        last = m.end()
+    if not tags:
+        return text, tags
+    out.append(text[last:])
+    return "".join(out), tags
+
+
+def _ends_here(text: str, end: int, indent: int) -> bool:
+    """Whether the value after ``key: !delete`` is empty: the next line that
+    is neither blank nor a comment is not indented deeper than the key."""
+    for line in text[end:].split("\n")[1:]:
+        body = line.lstrip(" ")
+        if not body or body.startswith("#"):
+            continue
+        return len(line) - len(body) <= indent
+    return True
+
+
+class _Decline(Exception):
+    """The careful loader must decide."""
+
+
+def untag(value: Any, tags: list[Tag], path: str) -> Any:
+    """``value`` (parsed from rewritten text) with its marked keys restored and
+    their values tagged, or ``MISS`` from :mod:`cfgc.base.yaml_fast` to decline."""
+    from cfgc.base.yaml_fast import MISS
+
+    seen: set[int] = set()
+    try:
+        out = _untag(value, path, seen)
+    except _Decline:
+        return MISS
+    return out if len(seen) == len(tags) else MISS
+
+
+def _untag(node: Any, path: str, seen: set[int]) -> Any:
+    if type(node) is list:
+        return [_untag(v, path, seen) if type(v) is dict or type(v) is list else v for v in node]
+    out: dict[str, Any] = {}
+    for k, v in node.items():
+        if type(v) is dict or type(v) is list:
+            v = _untag(v, path, seen)
+        if MARK in k:
+            k, tag, line, col = k.split(MARK)
+            if int(line) in seen:
+                raise _Decline
+            seen.add(int(line))
+            v = _tagged(tag, v, Location(path, int(line), int(col)))
+        if k in out:
+            raise _Decline  # a duplicate key: the careful loader names both places
+        out[k] = v
+    return out
+
+
+def _tagged(tag: str, value: Any, location: Location) -> Any:
+    """What the careful loader builds for ``value`` under ``tag`` (:mod:`cfgc.base.yaml_tags`)."""
+    if tag in ("append", "prepend"):
+        if type(value) is not list:
+            raise _Decline
+        return Append(tuple(value)) if tag == "append" else Prepend(tuple(value))
+    if tag == "replace":
+        if type(value) is not dict and type(value) is not list:
+            raise _Decline
+        return Replace(value)
+    if tag == "delete":
+        if value != "":
+            raise _Decline
+        return DELETE
+    if type(value) is not str:
+        raise _Decline
+    try:
+        return PromptRef.parse(value, location)
+    except InputError:
+        raise _Decline from None

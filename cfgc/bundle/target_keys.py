@@ -1,0 +1,107 @@
+"""Target keys: one digest of everything a target's compile reads.
+
+The build cache keys its entries with these, and ``cfgc diff`` compares them
+across its two sides.  A target's key covers
+
+- the global key: the cfgc version, the versions of the libraries that shape a
+  target's bytes, the path and bytes of cfgc.yaml, the template limits in force
+  (cfgc.yaml's under the operator's ``CFGC_LIMITS`` ceiling), every schema file
+  (declared, beside one, reached by ``$ref``) and every prompt template of the
+  library;
+- the path and content digest of each of its layer files, in order (SOPS
+  documents are layers: a secret reference names the layer it came from, so
+  the ciphertext behind it is keyed too);
+- its name (its variables come from its name and cfgc.yaml).
+
+Nothing else reaches a compile: ``$extends`` resolves within the target's own
+merged value, templates run in a sandbox with no loader (no include, no
+import) and a prompt is pinned from the library's file list.  So two targets
+with equal keys compile to the same value, the same secret references with
+the same ciphertext, and the same findings (compile errors, credentials left
+in clear, schema findings).  The one exception is a template that runs out
+of its time budget, which depends on the machine's load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from cfgc import __version__
+from cfgc.base.limits import DEFAULT_LIMITS
+from cfgc.compile.compiler import Compiler
+from cfgc.repo.hierarchy import TargetSpec
+
+Digest = Callable[[str], str]
+
+
+def global_key(compiler: Compiler) -> str:
+    """Digest of everything every target depends on besides its own layers.
+
+    Raises :class:`cfgc.base.errors.CfgcError` when a schema cannot be read.
+    """
+    src = compiler.source
+    # The libraries that shape a target's bytes (YAML parsing, templates, number
+    # formatting) are part of the key, so upgrading one never serves stale output.
+    h = hashlib.sha256(f"cfgc {__version__}\n{library_versions()}\n".encode())
+    h.update(compiler.config.document.path.encode() + b"\0")
+    h.update(src.read("cfgc.yaml"))
+    # The template limits a compile runs under are cfgc.yaml's capped by the
+    # operator's CFGC_LIMITS, which no file holds: a target that fits under a
+    # raised ceiling must not be served from the cache under a lower one.
+    # Default limits add nothing, so the keys of a default setup stay as they were.
+    if compiler.config.limits != DEFAULT_LIMITS:
+        h.update(f"\0limits\0{compiler.config.limits!r}".encode())
+    from cfgc.compile.schema import schema_files
+
+    for path, raw in sorted(schema_files(src, compiler.config).items()):
+        h.update(f"\0schema\0{path}\0".encode() + raw)
+    for name in sorted(compiler.prompts.versions):
+        for path in sorted(compiler.prompts.versions[name].values()):
+            h.update(f"\0prompt\0{path}\0".encode() + src.read(path))
+    return h.hexdigest()
+
+
+def library_versions() -> str:
+    """Python's, PyYAML's and Jinja2's versions, as one line."""
+    import importlib.util
+    import os
+    import sys
+
+    import yaml
+
+    parts = [f"python {sys.version}", f"PyYAML {yaml.__version__}"]
+    # Importing Jinja2 would cost a fully warm build a tenth of its time; the
+    # stat of its installed __init__.py changes with every install instead.
+    spec = importlib.util.find_spec("jinja2")
+    if spec is not None and spec.origin:
+        st = os.stat(spec.origin)
+        parts.append(f"Jinja2 {spec.origin} {st.st_size} {st.st_mtime_ns}")
+    return ", ".join(parts)
+
+
+class TargetKeys:
+    """Keys of the targets of one source, with ``digest`` giving a layer file's content digest.
+
+    Targets share all layers but their last: that prefix is hashed once.
+    """
+
+    def __init__(self, global_key: str, digest: Digest) -> None:
+        self.global_key = global_key
+        self.digest = digest
+        self._prefix: dict[tuple[str, ...], Any] = {}
+
+    def key(self, spec: TargetSpec) -> str:
+        """The key of one target (hex)."""
+        prefix = spec.layers[:-1]
+        base = self._prefix.get(prefix)
+        if base is None:
+            base = hashlib.sha256(self.global_key.encode())
+            for p in prefix:
+                base.update(b"\0" + p.encode() + b"\0" + self.digest(p).encode())
+            self._prefix[prefix] = base
+        h = base.copy()
+        last = spec.layers[-1]
+        h.update(b"\0" + last.encode() + b"\0" + self.digest(last).encode() + b"\0" + spec.name.encode())
+        return h.hexdigest()

@@ -1,0 +1,141 @@
+"""Tagged files on the fast path: the same values, errors and locations as the careful loader."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cfgc.base import yaml_fast
+from cfgc.base.loading import MAX_DEPTH, load_yaml
+from cfgc.base.tags import DELETE, Append, PromptRef
+from tests.unit.base.test_yaml_fast_differential import ROOT, assert_same, exact, yaml_files
+
+pytestmark = pytest.mark.skipif(not yaml_fast.AVAILABLE, reason="yaml-rs is not installed")
+
+
+def fast(text: str) -> object:
+    return yaml_fast.fast_value(text, MAX_DEPTH, "f.yaml")
+
+
+def assert_agrees(text: str) -> object:
+    """Both loaders give the same outcome; where the fast path answers, the careful one's value."""
+    assert_same(text.encode())
+    got = fast(text)
+    if got is not yaml_fast.MISS:
+        assert exact(got) == exact(load_yaml(text.encode(), "f.yaml").data), text
+    return got
+
+
+TAKEN = [
+    "a: !delete\n",
+    "a: !delete # gone\nb: 1\n",
+    "a: !append [1, x]\n",
+    "a:\n  b: !prepend [x]\n  c: !replace {k: 1}\n",
+    "a: !replace [1]\n",
+    "a: !append\n- 1\n- 2\n",
+    "a: !append\n  - 1\n",
+    "p: !prompt chat@^1.0\n",
+    "p: !prompt   chat@>=1.0 <2.0   # pinned\n",
+    "p: !prompt 'chat@1.x'\n",
+    "p: !prompt\n  chat@1.x\n",
+    "a:\n  b:\n    c: !append [x] # c\n",
+    "k-1: !delete\n_x: !delete\n",
+    "a: [\n  b: !delete\n]\n",
+    "a: {\n  b: !delete\n  }\n",
+]
+
+DECLINED_OR_REFUSED = [
+    "a: 1\na: !delete\n", "a: !delete\na: 1\n", "a: !delete\nb:\n  a: !delete\nb: 2\n",
+    "a: !delete x\n", "a: !delete ~\n", "a: !delete Null\n", "a: !delete\n  Null\n", "a: !delete\n\n  # c\n  null\n",
+    "a: !delete\n  b: 1\n", "a: !delete\n- 1\n", "a: !delete []\n",
+    "a: !append {k: 1}\n", "a: !append x\n", "a: !append\n", "a: !prepend\n  k: 1\n",
+    "a: !replace x\n", "a: !replace\n",
+    "p: !prompt 12\n", "p: !prompt null\n", "p: !prompt nope\n", "p: !prompt [a@1]\n", "p: !prompt ''\n",
+    "null: !delete\n", "true: !append [1]\n", "Null: !delete\n",
+    "- a: !delete\n", "{a: !delete}\n", "a: [!delete]\n", "a:  !delete\n", "a : !delete\n",
+    "a: !appendx [1]\n", "a: !foo [1]\n", "a: !!str 1\n", "a: !delete\nb: hello!\n", "a: &x !delete\n",
+    "a: \"x\n  b: !delete\n  y\"\n", "a: 'x\n  b: !delete\n  y'\n", "a: x\n  b: !delete\n",
+    "a: !delete\nb~cfgc-tag~delete~1~4: 1\n", "a: [\n  b: !delete\n  Null\n]\n", "a: {\n  b: !delete\n  NULL\n  }\n",
+    "a: [\n  b: !delete\nNull]\n", "a: {\n  b: !delete,\n  c: !append [1]\n  }\n", "a:\n  b: !append [1]\n c: 2\n",
+]
+
+
+@pytest.mark.parametrize("text", TAKEN)
+def test_common_tags_take_the_fast_path_with_the_careful_values(text: str) -> None:
+    assert assert_agrees(text) is not yaml_fast.MISS
+
+
+@pytest.mark.parametrize("text", DECLINED_OR_REFUSED)
+def test_every_other_form_agrees_with_the_careful_loader(text: str) -> None:
+    assert_agrees(text)
+
+
+def test_a_prompt_reference_carries_its_tags_location() -> None:
+    got = fast("a:\n  b: 1\n  p: !prompt chat@^1.0\n")
+    assert isinstance(got, dict)
+    assert got["a"]["p"] == PromptRef("chat", "^1.0", got["a"]["p"].location)
+    assert str(got["a"]["p"].location) == "f.yaml:3:6"
+    assert fast("a: !delete\nb: !append [1]\n") == {"a": DELETE, "b": Append((1,))}
+
+
+def test_generated_service_files_take_the_fast_path(tmp_path: Path) -> None:
+    out = tmp_path / "corpus"
+    args = [sys.executable, str(ROOT / "benchmarks" / "corpus.py"), "--targets", "40", "--seed", "3", str(out)]
+    subprocess.run(args, check=True, capture_output=True)
+    files = yaml_files(out)
+    for p in files:
+        assert_agrees(p.read_text())
+    # Every target has a service file of its own: those, tags and all, must be fast.
+    services = [p for p in files if "services" in p.parts]
+    assert sum(b"!" in p.read_bytes() for p in services) > len(services) // 2
+    for p in services:
+        assert fast(p.read_text()) is not yaml_fast.MISS, p
+
+
+_KEYS = st.sampled_from(["a", "b", "k-1", "null", "True", "x_y"])
+_TAILS = st.sampled_from(
+    ["", " # c", " [1, x]", " []", " [a, {k: v}]", " {k: 1}", " x@1.0", " 'y@^2'", " 12", " null", " ~",
+     " bad", "  x", " x@1 # c", " x@>=1 <2", " Null", " NULL # c"]
+)
+_TAGS = st.sampled_from(["!delete", "!append", "!prepend", "!replace", "!prompt", "!foo", "!!str", "!"])
+_SCALARS = st.sampled_from(["1", "x", "'q'", "\"multi\n  b: !delete\n  line\"", "hi!", "[1, 2]", "Null"])
+
+
+@st.composite
+def _block(draw: st.DrawFn, indent: int, depth: int) -> list[str]:
+    lines: list[str] = []
+    pad = " " * indent
+    for _ in range(draw(st.integers(1, 3))):
+        key = draw(_KEYS)
+        kind = draw(st.sampled_from(["scalar", "tag", "tag", "nested", "seq"] if depth < 3 else ["scalar", "tag"]))
+        if kind == "scalar":
+            lines.append(f"{pad}{key}: {draw(_SCALARS)}")
+        elif kind == "tag":
+            lines.append(f"{pad}{key}: {draw(_TAGS)}{draw(_TAILS)}")
+            follow = draw(st.sampled_from(["", "", "block", "seq", "more"]))
+            if follow == "block":
+                lines += draw(_block(indent + 2, depth + 1))
+            elif follow == "seq":
+                lines += [f"{pad}- 1", f"{pad}- {draw(_SCALARS)}"]
+            elif follow == "more":
+                lines.append(f"{pad}  {draw(_SCALARS)}")
+        elif kind == "nested":
+            lines.append(f"{pad}{key}:")
+            lines += draw(_block(indent + 2, depth + 1))
+        else:
+            lines.append(f"{pad}{key}:")
+            item = draw(_block(indent + 4, depth + 1))
+            lines.append(f"{pad}  - {item[0].lstrip()}")
+            lines += item[1:]
+    return lines
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_block(0, 0))
+def test_generated_tagged_files_load_the_same_either_way(lines: list[str]) -> None:
+    assert_agrees("\n".join(lines) + "\n")
