@@ -232,11 +232,14 @@ def diff_refs(repo: PathArg | None, *, base: str, head: str | None = None, targe
     return compare(b, h, targets, base, head or "working tree")
 
 
-def check(repo: PathArg | None, *, base: str | None = None, targets: str | None = None) -> CheckResult:
+def check(repo: PathArg | None, *, base: str | None = None, targets: str | None = None,
+          jobs: int | None = None, cache: bool | PathArg = True) -> CheckResult:
     """Run every check (validation, secret hygiene, LLM checks, Rego policies) on the working tree.
 
     With ``base`` (a git ref) each finding is marked new or unchanged;
     ``result.failing()`` lists the errors that fail a pull request.
+    ``cache`` (True: the build cache folder; a folder; False: none) keeps
+    each target's findings between runs (:mod:`cfgc.review.check_cache`).
     """
     from cfgc.base.errors import UsageError
     from cfgc.repo.sources import CONFIG_FILE, DirSource, GitSource
@@ -245,7 +248,8 @@ def check(repo: PathArg | None, *, base: str | None = None, targets: str | None 
     root = _root(repo)
     if not (root / CONFIG_FILE).is_file():
         raise UsageError(f"{root}: no {CONFIG_FILE} in that directory")
-    return run_checks(DirSource(root), targets, GitSource(root, base, "--base") if base else None)
+    return run_checks(DirSource(root), targets, GitSource(root, base, "--base") if base else None,
+                      cache=False if cache is False else True if cache is True else Path(cache), jobs=jobs)
 
 
 def explain_value(repo: PathArg | None, target: str, path: str, *, ref: str | None = None) -> Explanation:

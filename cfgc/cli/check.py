@@ -9,7 +9,7 @@ import click
 from cfgc import api
 from cfgc.api import render
 from cfgc.base.errors import CfgcError, UsageError
-from cfgc.cli.common import format_option, repo_option
+from cfgc.cli.common import cache_arg, cache_options, format_option, repo_option
 from cfgc.cli.main import command
 
 
@@ -20,10 +20,11 @@ from cfgc.cli.main import command
 @click.option("--target", "select", metavar="GLOB", help="Only targets whose name matches.")
 @click.option("--fail-on-existing", is_flag=True,
               help="With --base: errors already on the base fail too (default: only new ones).")
+@cache_options
 @format_option("text", "json", "github", "sarif", "markdown")
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
-def check(repo: Path | None, base_ref: str | None, select: str | None, fail_on_existing: bool, fmt: str,
-          files: tuple[Path, ...]) -> None:
+def check(repo: Path | None, base_ref: str | None, select: str | None, fail_on_existing: bool, jobs: int | None,
+          no_cache: bool, cache_dir: Path | None, fmt: str, files: tuple[Path, ...]) -> None:
     """Run every check on the repo: the gate for pull requests.
 
     \b
@@ -47,6 +48,11 @@ def check(repo: Path | None, base_ref: str | None, select: str | None, fail_on_e
     unchanged (the base has it too: same rule, file, message and targets,
     whatever its line); only new errors fail unless --fail-on-existing.
     --target matching no target is a usage error (exit 2).
+
+    Each target's findings are kept in the build cache folder, keyed by
+    everything they depend on (its files, cfgc.yaml, schemas, prompts,
+    policies, --base's changed flag): an unchanged target is not compiled
+    again.  --no-cache checks every target.
 
     FILES (as pre-commit passes them): check the config repo each file
     belongs to, the nearest directory above it holding cfgc.yaml; files
@@ -77,7 +83,7 @@ def check(repo: Path | None, base_ref: str | None, select: str | None, fail_on_e
     for root in roots:
         if len(roots) > 1 and fmt == "text":
             click.echo(f"== {root}")  # paths below are relative to this config repo
-        if not _check_one(root, base_ref, select, fail_on_existing, fmt, repo):
+        if not _check_one(root, base_ref, select, fail_on_existing, fmt, repo, jobs, cache_arg(no_cache, cache_dir)):
             failed.append(root)
     if failed:
         raise SystemExit(1)
@@ -93,11 +99,11 @@ def _nearest_root() -> Path:
 
 
 def _check_one(root: Path, base_ref: str | None, select: str | None, fail_on_existing: bool, fmt: str,
-               repo: Path | None) -> bool:
+               repo: Path | None, jobs: int | None, cache: bool | Path) -> bool:
     """Check one config repo and print the report; False when it fails."""
     if not (root / "cfgc.yaml").is_file():
         raise click.UsageError(f"--repo {repo}: no cfgc.yaml in that directory")
-    result = api.check(root, base=base_ref, targets=select)
+    result = api.check(root, base=base_ref, targets=select, jobs=jobs, cache=cache)
     diags = result.diagnostics
     if fmt == "json":
         extra = {"changed": sorted(result.changed) if result.changed is not None else None,

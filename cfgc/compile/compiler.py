@@ -160,6 +160,18 @@ class Compiler:
         values were checked for plaintext credentials as they loaded)."""
         return {p for p in self._docs if p not in self.secret_files}
 
+    def loaded_plain(self, spec: TargetSpec) -> tuple[str, ...]:
+        """The plain layer files of ``spec`` its compile loaded: its layers in
+        order up to the first that did not load (a compile stops there), less
+        SOPS documents (per target, what :meth:`plain_files` adds up)."""
+        out = []
+        for p in spec.layers:
+            if p not in self._docs:
+                break
+            if p not in self.secret_files:
+                out.append(p)
+        return tuple(out)
+
     def compile(self, spec: TargetSpec) -> CompiledTarget:
         """Compile one target; raises InputError at the first problem."""
         docs = tuple(self.document(p) for p in spec.layers)

@@ -32,8 +32,8 @@ from cfgc.compile.hygiene import hygiene_findings
 from cfgc.compile.prompts import PromptLibrary
 from cfgc.compile.semver import Version
 from cfgc.repo.config import RepoConfig
-from cfgc.repo.hierarchy import TargetSpec
 from cfgc.repo.sources import Source
+from cfgc.review.check_cache import CheckCache, Entry, entry_keys
 from cfgc.review.policy import PolicySet
 from cfgc.review.policy_cache import PolicyCache
 
@@ -87,9 +87,10 @@ def baseline_states(head: Sequence[Diagnostic], base: Sequence[Diagnostic]) -> t
     return tuple("unchanged" if _key(d) in seen and set(d.targets) <= seen[_key(d)] else "new" for d in head)
 
 
-def _base_findings(base: Source, select: str | None) -> tuple[Diagnostic, ...]:
+def _base_findings(base: Source, select: str | None, cache: bool | PathLike[str],
+                   jobs: int | None) -> tuple[Diagnostic, ...]:
     try:
-        return run_checks(base, select).diagnostics
+        return run_checks(base, select, cache=cache, jobs=jobs).diagnostics
     except CfgcError:
         return ()  # no config or no such targets on the base: everything is new
 
@@ -226,7 +227,7 @@ def _first_use(text: str, var: str) -> int:
 
 
 def run_checks(source: Source, select: str | None = None, base: Source | None = None,
-               delta: Any = None, cache: bool | PathLike[str] = True) -> CheckResult:
+               delta: Any = None, cache: bool | PathLike[str] = True, jobs: int | None = None) -> CheckResult:
     """Run every check on ``source``; ``base`` (or an already computed
     :class:`cfgc.review.diff.DiffResult` ``delta``) marks targets as changed or not.
 
@@ -234,8 +235,10 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
     unchanged (:func:`baseline_states`).
 
     ``cache`` (True: the build cache folder, :func:`default_cache_dir`; a
-    folder; False: none) keeps the Rego results between runs
-    (:mod:`cfgc.review.policy_cache`)."""
+    folder; False: none) keeps each target's findings between runs
+    (:mod:`cfgc.review.check_cache`) and the Rego results of the targets
+    checked again (:mod:`cfgc.review.policy_cache`).  ``jobs``: worker
+    processes (default: :func:`cfgc.base.parallel.fan_out`'s)."""
     compiler = Compiler(source)
     changed: frozenset[str] | None = None
     if delta is None and base is not None:
@@ -250,37 +253,53 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
         compiler.schemas  # noqa: B018 - a bad schema is one finding, before any target
     except CfgcError as e:
         found = tuple(group([*diags, Diagnostic.from_error(e, "schema")]))
-        states = baseline_states(found, _base_findings(base, select)) if base is not None else ()
+        states = baseline_states(found, _base_findings(base, select, cache, jobs)) if base is not None else ()
         return CheckResult(found, (), changed, states)
     specs = compiler.selected(select)
-    results = _policy_cache(policies, source, cache)
+    folder = _cache_folder(source, cache)
+    kept = CheckCache(folder) if folder is not None else None
+    keys = entry_keys(compiler, specs, policies.digest, changed) if kept is not None else [None] * len(specs)
+    entries: list[Entry | None] = [None] * len(specs)
+    todo: list[int] = []
+    for i, (spec, key) in enumerate(zip(specs, keys, strict=True)):
+        hit = kept.get(key, spec.name) if kept is not None and key is not None else None
+        if hit is None:
+            todo.append(i)
+        entries[i] = hit
+    results = _policy_cache(policies, folder) if todo else None
 
-    def check_chunk(chunk: list[TargetSpec]) -> tuple[list[Diagnostic], list[str], set[str], dict[str, Any]]:
-        found: list[Diagnostic] = []
-        names: list[str] = []
-        for spec in chunk:
-            t, failed = compiler.try_compile(spec)
-            if t is None:
-                found += failed
-                continue
-            names.append(t.name)
-            found += compiler.validate(t)
-            found += fallback_findings(t)
-            found += prompt_ref_findings(t, compiler.prompts)
-            found += policies.evaluate(t, None if changed is None else t.name in changed, results)
+    def check_chunk(chunk: list[int]) -> tuple[list[tuple[int, Entry]], dict[str, Any]]:
+        out: list[tuple[int, Entry]] = []
+        for i in chunk:
+            spec = specs[i]
+            t, found = compiler.try_compile(spec)
+            if t is not None:
+                found += compiler.validate(t)
+                found += fallback_findings(t)
+                found += prompt_ref_findings(t, compiler.prompts)
+                found += policies.evaluate(t, None if changed is None else t.name in changed, results)
+            out.append((i, Entry(spec.name, t is not None, compiler.loaded_plain(spec), tuple(found))))
         # A forked worker's new results go back to the parent, which saves them.
-        return found, names, compiler.plain_files(), results.added if results is not None else {}
+        return out, results.added if results is not None else {}
 
     # A large repo is checked on every core (workers inherit the loaded
     # policies and schemas); results are merged in target order.
-    parts = list(fan_out(check_chunk, specs))
-    names = [n for _, part, _, _ in parts for n in part]
-    scanned = set().union(*(files for _, _, files, _ in parts))
-    diags += [d for part, _, _, _ in parts for d in part]
-    if results is not None:
-        for *_, added in parts:
+    for part, added in (fan_out(check_chunk, todo, jobs=jobs) if todo else ()):
+        for i, entry in part:
+            entries[i] = entry
+            key = keys[i]
+            if kept is not None and key is not None:
+                kept.put(key, entry)
+        if results is not None:
             results.merge(added)
+    if results is not None:
         results.save()
+    if kept is not None:
+        kept.save()
+    done = [e for e in entries if e is not None]
+    names = [e.name for e in done if e.compiled]
+    scanned = {p for e in done for p in e.plain_files}
+    diags += [d for e in done for d in e.findings]
     try:
         compiler.prompts.all()
     except CfgcError as e:
@@ -288,15 +307,18 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
     diags += template_variable_findings(compiler.prompts)
     diags += hygiene(source, compiler.config, scanned)
     found = tuple(group(diags))
-    states = baseline_states(found, _base_findings(base, select)) if base is not None else ()
+    states = baseline_states(found, _base_findings(base, select, cache, jobs)) if base is not None else ()
     return CheckResult(found, tuple(names), changed, states)
 
 
-def _policy_cache(policies: PolicySet, source: Source, cache: bool | PathLike[str]) -> PolicyCache | None:
-    if not policies.active or cache is False:
+def _cache_folder(source: Source, cache: bool | PathLike[str]) -> PathLib | None:
+    if cache is False:
         return None
-    folder = default_cache_dir(source) if cache is True else PathLib(cache)
-    return PolicyCache(folder, policies.digest) if folder is not None else None
+    return default_cache_dir(source) if cache is True else PathLib(cache)
+
+
+def _policy_cache(policies: PolicySet, folder: PathLib | None) -> PolicyCache | None:
+    return PolicyCache(folder, policies.digest) if policies.active and folder is not None else None
 
 
 def _dotted(path: Path) -> str:

@@ -1,0 +1,242 @@
+"""Each target's complete ``cfgc check`` findings, kept between runs.
+
+Checking an unchanged target again compiles it with provenance, validates it,
+runs the LLM checks and asks the policies the same questions: most of a warm
+check of a large repo.  The findings of one target are a function of
+
+- its build cache key (:class:`cfgc.bundle.target_keys.TargetKeys`): the cfgc
+  and library versions, cfgc.yaml (which gives the target its variables), the
+  template limits in force, every schema, every prompt template of the library
+  (pinned references are checked against its file list), the path and content
+  of each of its layer files in order, and its name;
+- the policy set (:attr:`cfgc.review.policy.PolicySet.digest`: every loaded
+  policy's path and text and the regopy version; empty when no policy runs);
+- whether it is changed (``input.changed``: None without ``--base``, else
+  true or false).
+
+Nothing else of :func:`cfgc.review.checks.run_checks` reaches a target's
+findings: ``--target`` only selects targets, the output format and
+``--fail-on-existing`` only shape the report.  So an entry is kept under the
+digest of those three, and holds the target's findings (with their
+locations), whether it compiled, and the plain layer files its compile loaded
+(checked for credentials then, so secret hygiene does not read them again).
+Repo-wide findings (policy load errors, the prompt library, templates'
+declared variables, hygiene of files no target reads) are not kept: they are
+computed on every run.  A target whose findings include a template running
+out of its time budget is never kept: that depends on the machine's load.
+
+The file lives in the build cache folder and is as untrusted as the rest of
+it (:mod:`cfgc.bundle.cache_index`): authenticated with HMAC-SHA256 under the
+same key (which never lives in the cache folder) before its bytes are parsed,
+parsed as JSON only within :data:`MAX_FILE_BYTES` and :data:`MAX_ENTRIES`,
+and every entry's shape checked.  A file that fails any of these is ignored
+(every target is checked) and overwritten.  Entries are kept least recently
+used first; a save keeps at most :data:`KEEP_FACTOR` times the targets of
+the run (at least :data:`MIN_KEEP`), so the head and the base of a
+``--base`` run both stay.
+
+Layout::
+
+    cfgc-check-cache 1\\n
+    <hex HMAC-SHA256 of the body>\\n
+    <body: JSON {"cfgc": version, "entries": {entry key: [name, compiled, [plain files], [finding...]]}}>
+
+A finding is ``[severity, message, path or null, line, col, rule, [targets]]``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from cfgc import __version__
+from cfgc.base.diagnostics import Diagnostic
+from cfgc.base.errors import CfgcError, Location
+from cfgc.base.repopath import NotFound
+from cfgc.bundle.cache_index import cache_key, load_entry
+from cfgc.bundle.target_keys import Digest, TargetKeys, global_key
+from cfgc.compile.compiler import Compiler
+from cfgc.repo.hierarchy import TargetSpec
+from cfgc.repo.sources import DirSource, Source
+
+MAGIC = b"cfgc-check-cache 1\n"
+FILE_NAME = "check-results"
+MAX_FILE_BYTES = 256 * 1024 * 1024  # a bigger file is not ours
+MAX_ENTRIES = 2_000_000  # entries read; a file with more is not ours
+KEEP_FACTOR = 3  # a save keeps this many times the run's targets (LRU)
+MIN_KEEP = 1_000
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+_SEVERITIES = frozenset({"error", "warning"})
+_TIME_BUDGET = "limits.template_seconds"  # in the message of a template that ran out of time
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What one target's check found: ``compiled`` False when it did not compile."""
+
+    name: str
+    compiled: bool
+    plain_files: tuple[str, ...]
+    findings: tuple[Diagnostic, ...]
+
+
+def entry_keys(compiler: Compiler, specs: Sequence[TargetSpec], policies: str,
+               changed: AbstractSet[str] | None) -> list[str | None]:
+    """The entry key of each target (None: it cannot be keyed and is checked).
+
+    Layer digests are sha256 of the bytes; on a working tree those bytes are
+    kept for the compile of a target checked again, which then reads exactly
+    what its key names.
+    """
+    try:
+        keys = TargetKeys(global_key(compiler), _digest(compiler.source))
+    except CfgcError:
+        return [None] * len(specs)
+    out: list[str | None] = []
+    for spec in specs:
+        try:
+            tkey = keys.key(spec)
+        except CfgcError:  # a layer that cannot be read (a symlink, say): its compile reports it
+            out.append(None)
+            continue
+        out.append(entry_key(tkey, policies, None if changed is None else spec.name in changed))
+    return out
+
+
+def _digest(source: Source) -> Digest:
+    def digest(path: str) -> str:
+        try:
+            data = source.read(path)
+        except NotFound:
+            return "missing"
+        if isinstance(source, DirSource):
+            source.keep(path, data)
+        return hashlib.sha256(data).hexdigest()
+
+    return digest
+
+
+def entry_key(target_key: str, policies: str, changed: bool | None) -> str:
+    """The key of one target's entry: see the module docstring for why these three suffice."""
+    flag = "none" if changed is None else "true" if changed else "false"
+    return hashlib.sha256(f"check\0{target_key}\0{policies}\0{flag}".encode()).hexdigest()
+
+
+class CheckCache:
+    """The entries of one cache folder, loaded at creation and written by :meth:`save`."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / FILE_NAME
+        self._raw: dict[str, Any] = {}
+        self._used: dict[str, Any] = {}
+        self._changed = False
+        self._key: bytes | None = None
+        try:
+            self._key = cache_key()
+            self._raw = self._read(self._key)
+        except (OSError, ValueError, RecursionError):  # no key can be kept, no file, or not ours
+            self._raw = {}
+
+    def _read(self, key: bytes) -> dict[str, Any]:
+        with open(self.path, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES or not data.startswith(MAGIC):
+            return {}
+        mac, sep, body = data[len(MAGIC):].partition(b"\n")
+        if not sep or not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).hexdigest().encode()):
+            return {}  # edited, truncated or written under another key
+        doc = load_entry(body)
+        if not isinstance(doc, dict) or doc.get("cfgc") != __version__:
+            return {}
+        entries = doc.get("entries")
+        if not isinstance(entries, dict) or len(entries) > MAX_ENTRIES:
+            return {}
+        return entries
+
+    def get(self, key: str, name: str) -> Entry | None:
+        """The entry of target ``name`` under ``key``, or None (absent or malformed)."""
+        raw = self._raw.get(key) if _DIGEST.fullmatch(key) else None
+        entry = _decode(raw) if raw is not None else None
+        if entry is None or entry.name != name:
+            return None
+        self._used[key] = raw
+        return entry
+
+    def put(self, key: str, entry: Entry) -> None:
+        """Record what this run found for one target (saved by :meth:`save`)."""
+        if any(_TIME_BUDGET in d.message for d in entry.findings):
+            return  # depends on the machine's load, not on the inputs
+        raw = _encode(entry)
+        try:  # kept only if it reads back as the same entry
+            same = _decode(orjson.loads(orjson.dumps(raw))) == entry
+        except (TypeError, ValueError):
+            same = False
+        if same:
+            self._used[key] = raw
+            self._changed = True
+
+    def save(self) -> None:
+        """Write the file when this run added entries; failures are ignored (it is a cache)."""
+        if not self._changed or self._key is None:
+            return
+        keep = max(MIN_KEEP, KEEP_FACTOR * len(self._used))
+        old = [(k, v) for k, v in self._raw.items() if k not in self._used]
+        # Least recently used first: this run's entries last, the oldest dropped.
+        merged = dict([*old[max(0, len(old) - (keep - len(self._used))):], *self._used.items()])
+        body = orjson.dumps({"cfgc": __version__, "entries": merged})
+        data = MAGIC + hmac.new(self._key, body, hashlib.sha256).hexdigest().encode() + b"\n" + body
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".check-results.")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, self.path)  # readers see the old file or the new one
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        except OSError:
+            return
+        self._raw, self._changed = merged, False
+
+
+def _encode(entry: Entry) -> list[Any]:
+    return [entry.name, entry.compiled, list(entry.plain_files), [
+        [d.severity, d.message, d.location.path if d.location else None,
+         d.location.line if d.location else 0, d.location.col if d.location else 0, d.rule, list(d.targets)]
+        for d in entry.findings]]
+
+
+def _decode(raw: Any) -> Entry | None:
+    """An entry from its JSON form, or None when anything in it is not as :func:`_encode` writes it."""
+    if type(raw) is not list or len(raw) != 4:
+        return None
+    name, compiled, files, found = raw
+    if type(name) is not str or type(compiled) is not bool or not _strs(files) or type(found) is not list:
+        return None
+    out = []
+    for f in found:
+        if type(f) is not list or len(f) != 7:
+            return None
+        sev, msg, path, line, col, rule, targets = f
+        if (sev not in _SEVERITIES or type(msg) is not str or not (path is None or type(path) is str)
+                or type(line) is not int or type(col) is not int or type(rule) is not str or not _strs(targets)):
+            return None
+        loc = Location(path, line, col) if path is not None else None
+        out.append(Diagnostic(sev, msg, loc, rule, tuple(targets)))
+    return Entry(name, compiled, tuple(files), tuple(out))
+
+
+def _strs(v: Any) -> bool:
+    return type(v) is list and all(type(x) is str for x in v)
+
