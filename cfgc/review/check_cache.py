@@ -30,7 +30,8 @@ it (:mod:`cfgc.bundle.cache_index`): authenticated with HMAC-SHA256 under the
 same key (which never lives in the cache folder) before its bytes are parsed,
 parsed as JSON only within :data:`MAX_FILE_BYTES` and :data:`MAX_ENTRIES`,
 and every entry's shape checked.  A file that fails any of these is ignored
-(every target is checked) and overwritten.  Entries are kept least recently
+(every target is checked) and overwritten; so is every entry when the Rego
+results beside it (:mod:`cfgc.review.policy_cache`) fail theirs.  Entries are kept least recently
 used first; a save keeps at most :data:`KEEP_FACTOR` times the targets of
 the run (at least :data:`MIN_KEEP`), so the head and the base of a
 ``--base`` run both stay.
@@ -162,6 +163,11 @@ class CheckCache:
         if not isinstance(entries, dict) or len(entries) > MAX_ENTRIES:
             return {}
         return entries
+
+    def distrust(self) -> None:
+        """Use none of the entries read: another file of the folder failed its
+        authentication, so something other than cfgc wrote into it."""
+        self._raw = {}
 
     def get(self, key: str, name: str) -> Entry | None:
         """The entry of target ``name`` under ``key``, or None (absent or malformed)."""

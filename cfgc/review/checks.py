@@ -258,6 +258,9 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
     specs = compiler.selected(select)
     folder = _cache_folder(source, cache)
     kept = CheckCache(folder) if folder is not None else None
+    results = _policy_cache(policies, folder)
+    if kept is not None and results is not None and results.damaged:
+        kept.distrust()
     keys = entry_keys(compiler, specs, policies.digest, changed) if kept is not None else [None] * len(specs)
     entries: list[Entry | None] = [None] * len(specs)
     todo: list[int] = []
@@ -266,7 +269,6 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
         if hit is None:
             todo.append(i)
         entries[i] = hit
-    results = _policy_cache(policies, folder) if todo else None
 
     def check_chunk(chunk: list[int]) -> tuple[list[tuple[int, Entry]], dict[str, Any]]:
         out: list[tuple[int, Entry]] = []

@@ -14,7 +14,8 @@ it (:mod:`cfgc.bundle.cache_index`): it is authenticated with HMAC-SHA256
 under the same key, which never lives in the cache folder, before its bytes are
 parsed; it is parsed as JSON only, within :data:`MAX_FILE_BYTES` and
 :data:`MAX_RESULTS`.  A file that fails any of these is ignored (the policies
-are evaluated) and overwritten.
+are evaluated) and overwritten, and :attr:`PolicyCache.damaged` tells the
+caller that something other than cfgc wrote into the cache folder.
 
 Layout::
 
@@ -59,26 +60,31 @@ class PolicyCache:
         self.results: dict[str, Any] = {}
         self.added: dict[str, Any] = {}
         self._key: bytes | None = None
+        self.damaged = False  # the file is there but cfgc did not write it (stale is not damaged)
         try:
             self._key = cache_key()
             self.results = self._read(self._key)
-        except (OSError, ValueError, RecursionError):  # no key can be kept, no file, or not ours
+        except FileNotFoundError:
             self.results = {}
+        except (OSError, ValueError, RecursionError):  # no key can be kept, unreadable, or not ours
+            self.results, self.damaged = {}, self._key is not None
 
     def _read(self, key: bytes) -> dict[str, Any]:
         with open(self.path, "rb") as f:
             data = f.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES or not data.startswith(MAGIC):
-            return {}
+            raise ValueError("not a policy cache")
         mac, sep, body = data[len(MAGIC):].partition(b"\n")
         if not sep or not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).hexdigest().encode()):
-            return {}  # edited, truncated or written under another key
+            raise ValueError("edited, truncated or written under another key")
         doc = load_entry(body)
-        if not isinstance(doc, dict) or doc.get("cfgc") != __version__ or doc.get("policies") != self.policies:
+        if not isinstance(doc, dict):
+            raise ValueError("not a policy cache")
+        if doc.get("cfgc") != __version__ or doc.get("policies") != self.policies:
             return {}  # stale: another cfgc or other policies
         results = doc.get("results")
         if not isinstance(results, dict) or len(results) > MAX_RESULTS:
-            return {}
+            raise ValueError("not a policy cache")
         return results
 
     def get(self, key: str) -> Any:
