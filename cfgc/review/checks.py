@@ -11,6 +11,9 @@ The findings come from four places, all located at a real file:line:col:
   as ``summarize@1.2.0`` exist in the prompt library; a template that declares
   its variables in a leading ``{# variables: a, b #}`` comment uses no others;
 * the repo's Rego policies (:mod:`cfgc.review.policy`).
+
+Each target's findings are kept between runs (:mod:`cfgc.review.check_cache`):
+a target whose inputs did not change is not compiled again.
 """
 
 from __future__ import annotations
@@ -23,22 +26,18 @@ from pathlib import Path as PathLib
 from typing import Any
 
 from cfgc.base.diagnostics import Diagnostic, group
-from cfgc.base.errors import CfgcError, Location
+from cfgc.base.errors import CfgcError
 from cfgc.base.loading import Path
 from cfgc.base.parallel import fan_out
 from cfgc.bundle.cache_index import default_cache_dir
 from cfgc.compile.compiler import CompiledTarget, Compiler
 from cfgc.compile.hygiene import hygiene_findings
-from cfgc.compile.prompts import PromptLibrary
-from cfgc.compile.semver import Version
 from cfgc.repo.config import RepoConfig
 from cfgc.repo.sources import Source
 from cfgc.review.check_cache import CheckCache, Entry, entry_keys
+from cfgc.review.llm_prompts import prompt_ref_findings, template_variable_findings
 from cfgc.review.policy import PolicySet
 from cfgc.review.policy_cache import PolicyCache
-
-_PINNED = re.compile(r"^([A-Za-z0-9_.-]+)@(\d+\.\d+\.\d+\S*)$")
-_DECLARED = re.compile(r"\A\s*\{#-?\s*variables\s*:\s*(.*?)\s*-?#\}", re.S)
 
 
 @dataclass(frozen=True)
@@ -174,56 +173,6 @@ def _reaches(edges: dict[str, list[tuple[str, Path]]], start: str, goal: str) ->
             seen.add(n)
             todo.extend(m for m, _ in edges.get(n, []))
     return False
-
-
-def prompt_ref_findings(target: CompiledTarget, library: PromptLibrary) -> list[Diagnostic]:
-    """Hand-written pinned references (``prompts.x: name@1.2.0``) must exist."""
-    prompts = target.value.get("prompts") if type(target.value) is dict else None
-    if type(prompts) is not dict:
-        return []
-    out = []
-    for key, ref in prompts.items():
-        m = _PINNED.match(ref) if type(ref) is str else None
-        if m is None:
-            continue
-        try:
-            ok = Version.parse(m.group(2)) in library.versions.get(m.group(1), {})
-        except ValueError:
-            ok = False
-        if not ok:
-            out.append(Diagnostic("error", f"prompt {ref!r} does not exist in the prompt library",
-                                  target.provenance.locate(("prompts", key)), "llm.prompt", (target.name,)))
-    return out
-
-
-def template_variable_findings(library: PromptLibrary) -> list[Diagnostic]:
-    """Templates that declare ``{# variables: a, b #}`` use only those."""
-    out = []
-    for name in sorted(library.versions):
-        for version in sorted(library.versions[name]):
-            try:
-                prompt = library.load(name, version)
-            except CfgcError:
-                continue  # already reported by validation
-            m = _DECLARED.match(prompt.text)
-            if m is None:
-                continue
-            declared = {v for v in re.split(r"[\s,]+", m.group(1)) if v}
-            for var in prompt.variables:
-                if var not in declared:
-                    line = _first_use(prompt.text, var)
-                    out.append(Diagnostic("error", f"template uses {{{{ {var} }}}}, which it does not declare "
-                                          f"(declared: {', '.join(sorted(declared)) or 'none'})",
-                                          Location(prompt.path, line, 1), "llm.prompt"))
-    return out
-
-
-def _first_use(text: str, var: str) -> int:
-    word = re.compile(r"\b" + re.escape(var) + r"\b")
-    for n, line in enumerate(text.splitlines(), 1):
-        if ("{{" in line or "{%" in line) and word.search(line) and not line.lstrip().startswith("{#"):
-            return n
-    return 1
 
 
 def run_checks(source: Source, select: str | None = None, base: Source | None = None,
