@@ -140,14 +140,7 @@ def build_benchmarks(work: Path, size: tuple[int, int, int], repeat: int) -> lis
     res.append(measure("cfgc build, cold, 1 core (full corpus)", lambda: cfgc("build", "--repo", full, "--out", fresh("f"), "--no-cache", "-j", "1"), repeat))
     res.append(measure("cfgc build, cold (full corpus)", lambda: cfgc("build", "--repo", full, "--out", fresh("f"), "--no-cache"), repeat))
     res.append(measure("cfgc validate, cold (full corpus)", cfgc("validate", "--repo", full, "--no-cache"), repeat))
-    # cfgc check keeps its Rego results in the build cache folder: the cold
-    # row gives every run an empty folder, the warm row one filled once.
-    check = ("check", "--repo", full, "--format", "json")
-    res.append(measure("cfgc check (full corpus), cold: no kept Rego results",
-                       lambda: ["env", f"CFGC_CACHE_DIR={fresh('check-cache')}", *cfgc(*check)], repeat))
-    check_env = {**CHILD_ENV, "CFGC_CACHE_DIR": str(fresh("check-cache"))}
-    run_once(cfgc(*check), env=check_env)
-    res.append(measure("cfgc check (full corpus), warm: Rego results kept", cfgc(*check), repeat, env=check_env))
+    res += check_benchmarks(full, fresh, repeat)
     res.append(measure("cfgc build, cold, filling the cache (full)", lambda: cfgc("build", "--repo", full, "--out", fresh("f"), "--cache-dir", fresh("cache")), repeat))
     # The warm runs below share one cache, filled once here.
     run_once(cfgc("build", "--repo", full, "--out", fresh("f"), "--cache-dir", cache))
@@ -165,6 +158,22 @@ def build_benchmarks(work: Path, size: tuple[int, int, int], repeat: int) -> lis
     res.append(measure("cfgc build, warm cache, one global file changed (all)", lambda: cfgc("build", "--repo", full, "--out", fresh("f"), "--cache-dir", cache), repeat,
                        before=lambda: touch_append(base_file, marker())))
     res += incremental_benchmarks(work, size, repeat)
+    return res
+
+
+def check_benchmarks(full: Path, fresh: Callable[[str], Path], repeat: int) -> list[Result]:
+    """cfgc check keeps each target's findings (and Rego results) in the build
+    cache folder: the cold row gives every run an empty folder, the warm rows
+    one filled once; the last appends a line to one service file before each run."""
+    check = ("check", "--repo", full, "--format", "json")
+    res = [measure("cfgc check (full corpus), cold: empty cache folder",
+                   lambda: ["env", f"CFGC_CACHE_DIR={fresh('check-cache')}", *cfgc(*check)], repeat)]
+    check_env = {**CHILD_ENV, "CFGC_CACHE_DIR": str(fresh("check-cache"))}
+    run_once(cfgc(*check), env=check_env)
+    res.append(measure("cfgc check (full corpus), warm: findings kept", cfgc(*check), repeat, env=check_env))
+    svc = sorted(full.glob(corpus.SERVICE_GLOB))[-1]
+    res.append(measure("cfgc check (full corpus), warm: one service file changed", cfgc(*check), repeat,
+                       env=check_env, before=lambda: touch_append(svc, f"bench_marker_{time.time_ns()}: 1\n")))
     return res
 
 
@@ -374,7 +383,7 @@ def main() -> int:
                    help="tenants x environments x services of the corpus (default 10x4x250; --quick 2x2x100)")
     p.add_argument("--report", default=str(ROOT / "docs" / "performance.md"))
     p.add_argument("--no-report", action="store_true")
-    p.add_argument("--only", choices=["incremental"], help="run only these rows (implies --no-report)")
+    p.add_argument("--only", choices=["incremental", "check"], help="run only these rows (implies --no-report)")
     args = p.parse_args()
     args.repeat = args.repeat or (1 if args.quick else 3)
     size = args.size or ((2, 2, 100) if args.quick else (10, 4, 250))
@@ -382,6 +391,14 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     started = time.time()
     warm_bytecode()
+    if args.only == "check":
+        t, e, s = size
+        full = work / f"full-{t}x{e}x{s}"
+        generate(full, t, e, s, plain=False)
+        run_id = time.time_ns()
+        check_benchmarks(full, lambda prefix: work / "out" / f"{prefix}-{run_id}-{time.time_ns()}", args.repeat)
+        shutil.rmtree(work / "out", ignore_errors=True)
+        return 0
     if args.only == "incremental":
         incremental_benchmarks(work, size, args.repeat)
         shutil.rmtree(work / "out", ignore_errors=True)
