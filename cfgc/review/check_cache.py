@@ -12,12 +12,16 @@ check of a large repo.  The findings of one target are a function of
 - the policy set (:attr:`cfgc.review.policy.PolicySet.digest`: every loaded
   policy's path and text and the regopy version; empty when no policy runs);
 - whether it is changed (``input.changed``: None without ``--base``, else
-  true or false).
+  true or false);
+- the installed schema validators (jsonschema, jsonschema-rs, referencing),
+  which word schema findings and which the target key leaves out (they never
+  shape a built target's bytes): the path, size and mtime of each one's
+  ``__init__`` (no import), changing with every install.
 
 Nothing else of :func:`cfgc.review.checks.run_checks` reaches a target's
 findings: ``--target`` only selects targets, the output format and
 ``--fail-on-existing`` only shape the report.  So an entry is kept under the
-digest of those three, and holds the target's findings (with their
+digest of those four, and holds the target's findings (with their
 locations), whether it compiled, and the plain layer files its compile loaded
 (checked for credentials then, so secret hygiene does not read them again).
 Repo-wide findings (policy load errors, the prompt library, templates'
@@ -104,14 +108,28 @@ def entry_keys(compiler: Compiler, specs: Sequence[TargetSpec], policies: str,
     except CfgcError:
         return [None] * len(specs)
     out: list[str | None] = []
+    stamp = policies + "\0" + validator_versions()
     for spec in specs:
         try:
             tkey = keys.key(spec)
         except CfgcError:  # a layer that cannot be read (a symlink, say): its compile reports it
             out.append(None)
             continue
-        out.append(entry_key(tkey, policies, None if changed is None else spec.name in changed))
+        out.append(entry_key(tkey, stamp, None if changed is None else spec.name in changed))
     return out
+
+
+def validator_versions() -> str:
+    """Where each installed schema validator is and its ``__init__``'s size and mtime, as one line."""
+    import importlib.util
+
+    parts = []
+    for name in ("jsonschema", "jsonschema_rs", "referencing"):
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin:
+            st = os.stat(spec.origin)
+            parts.append(f"{name} {spec.origin} {st.st_size} {st.st_mtime_ns}")
+    return ", ".join(parts)
 
 
 def _digest(source: Source) -> Digest:
@@ -127,10 +145,11 @@ def _digest(source: Source) -> Digest:
     return digest
 
 
-def entry_key(target_key: str, policies: str, changed: bool | None) -> str:
-    """The key of one target's entry: see the module docstring for why these three suffice."""
+def entry_key(target_key: str, stamp: str, changed: bool | None) -> str:
+    """The key of one target's entry (``stamp``: the policy digest and the
+    validators): see the module docstring for why these suffice."""
     flag = "none" if changed is None else "true" if changed else "false"
-    return hashlib.sha256(f"check\0{target_key}\0{policies}\0{flag}".encode()).hexdigest()
+    return hashlib.sha256(f"check\0{target_key}\0{stamp}\0{flag}".encode()).hexdigest()
 
 
 class CheckCache:
