@@ -27,7 +27,9 @@ locations), whether it compiled, and the plain layer files its compile loaded
 Repo-wide findings (policy load errors, the prompt library, templates'
 declared variables, hygiene of files no target reads) are not kept: they are
 computed on every run.  A target whose findings include a template running
-out of its time budget is never kept: that depends on the machine's load.
+out of its time budget is never kept: that depends on the machine's load; nor
+is one whose policy evaluation failed (as :mod:`cfgc.review.policy_cache`
+does not keep that failure).
 
 The file lives in the build cache folder and is as untrusted as the rest of
 it (:mod:`cfgc.bundle.cache_index`): authenticated with HMAC-SHA256 under the
@@ -83,6 +85,7 @@ MIN_KEEP = 1_000
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _SEVERITIES = frozenset({"error", "warning"})
 _TIME_BUDGET = "limits.template_seconds"  # in the message of a template that ran out of time
+_REGO_FAILED = "Rego evaluation failed: "  # regopy could not evaluate (cfgc.review.policy)
 
 
 @dataclass(frozen=True)
@@ -199,8 +202,9 @@ class CheckCache:
 
     def put(self, key: str, entry: Entry) -> None:
         """Record what this run found for one target (saved by :meth:`save`)."""
-        if any(_TIME_BUDGET in d.message for d in entry.findings):
-            return  # depends on the machine's load, not on the inputs
+        if any(_TIME_BUDGET in d.message or (d.rule == "policy" and d.message.startswith(_REGO_FAILED))
+               for d in entry.findings):
+            return  # a time-out depends on the machine's load; a failed evaluation is not kept as its result is not
         raw = _encode(entry)
         try:  # kept only if it reads back as the same entry
             same = _decode(orjson.loads(orjson.dumps(raw))) == entry

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from cfgc.base.diagnostics import Diagnostic
 from cfgc.compile.compiler import Compiler
 from cfgc.repo.sources import DirSource
 from cfgc.review import check_cache
@@ -154,16 +155,17 @@ def test_entry_round_trip_and_bounds(tmp_path: Path, monkeypatch: pytest.MonkeyP
     for i, k in enumerate(keys):
         keeper.put(k, Entry(f"t{i}", True, ("a.yaml",), ()))
     keeper.put(entry_key("f" * 64, "", True), Entry("slow", True, (), (_timeout(),)))
+    failed = Diagnostic("error", "Rego evaluation failed: Function not found: x", None, "policy", ("bad",))
+    keeper.put(entry_key("e" * 64, "", None), Entry("bad", True, (), (failed,)))
     keeper.save()
     again = CheckCache(tmp_path)
     assert again.get(keys[1], "t1") == Entry("t1", True, ("a.yaml",), ())
     assert again.get(keys[1], "t2") is None  # an entry answers for its own target only
     assert again.get(entry_key("f" * 64, "", True), "slow") is None  # a time-out is never kept
+    assert again.get(entry_key("e" * 64, "", None), "bad") is None  # nor a failed evaluation
     monkeypatch.setattr(check_cache, "MAX_FILE_BYTES", 10)
     assert CheckCache(tmp_path).get(keys[1], "t1") is None  # too big: not ours
 
 
-def _timeout():  # type: ignore[no-untyped-def]
-    from cfgc.base.diagnostics import Diagnostic
-
+def _timeout() -> Diagnostic:
     return Diagnostic("error", "template ran longer than 1 s (limits.template_seconds)", None, "template", ("slow",))
