@@ -82,12 +82,24 @@ def _rego_error(path: str, text: str, err: Exception) -> Diagnostic:
         off = min(int(m.group(1)), len(text))
         line = text.count("\n", 0, off) + 1
         loc = Location(path, line, off - (text.rfind("\n", 0, off) + 1) + 1)
-    msg = "syntax error"
+    msg = _errormsg(raw) if "(errormsg " in raw else "syntax error"
+    return Diagnostic("error", f"Rego: {msg}", loc, "policy")
+
+
+class _EvalFailed(Exception):
+    """regopy could not evaluate the policies on one input."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _errormsg(raw: str) -> str:
+    """The ``errormsg`` of a regopy error S-expression (never the rest: it quotes the input)."""
     m = re.search(r"\(errormsg (\d+):", raw)
     if m:
-        start = m.end()
-        msg = raw[start : start + int(m.group(1))]
-    return Diagnostic("error", f"Rego: {msg}", loc, "policy")
+        return raw[m.end() : m.end() + int(m.group(1))]
+    return "regopy returned no result"
 
 
 @contextmanager
@@ -209,7 +221,12 @@ class PolicySet:
         if hit is not None:
             rules = hit[0]
         else:
-            rules = self._query(text)
+            try:
+                rules = self._query(text)
+            except _EvalFailed as e:  # not kept: a fixed policy must be evaluated again
+                where = self._blame(e.message)
+                return [Diagnostic("error", mask_messages([f"Rego evaluation failed: {e.message}"], target.value)[0],
+                                   where, "policy", (target.name,))]
             if cache is not None:
                 cache.put(key, [rules])
         if rules is None:
@@ -231,14 +248,37 @@ class PolicySet:
             found = [replace(d, message=text) for d, text in zip(found, texts, strict=True)]
         return found
 
+    def _blame(self, message: str) -> Location:
+        """Where an evaluation error points: the first call of a function
+        regopy could not find, else the first policy file (regopy gives no offset)."""
+        m = re.fullmatch(r"Function not found: ([\w.]+)", message)
+        if m:
+            call = re.compile(rf"(?<![\w.]){re.escape(m.group(1))}\s*\(")
+            for pf in self.files:
+                hit = call.search(pf.text)
+                if hit:
+                    line = pf.text.count("\n", 0, hit.start()) + 1
+                    return Location(pf.path, line, hit.start() - (pf.text.rfind("\n", 0, hit.start()) + 1) + 1)
+        return Location(self.files[0].path, 1, 1)
+
     def _query(self, text: str) -> Any:
-        """The rules' output for one input: the parts findings are made of, or None."""
-        if self._bundle is not None:
-            self._runner.set_input_term(text)
-            out = self._runner.query_bundle(self._bundle)
-        else:
-            self._interp.set_input_term(text)
-            out = self._interp.query("data.main")
+        """The rules' output for one input: the parts findings are made of, or None.
+
+        Raises :class:`_EvalFailed` when regopy reports an evaluation error
+        (it returns its error S-expression where JSON is expected; the
+        expression also echoes the input, which is never shown).
+        """
+        try:
+            if self._bundle is not None:
+                self._runner.set_input_term(text)
+                out = self._runner.query_bundle(self._bundle)
+            else:
+                self._interp.set_input_term(text)
+                out = self._interp.query("data.main")
+        except json.JSONDecodeError as e:
+            raise _EvalFailed(_errormsg(e.doc)) from None
+        except Exception as e:  # noqa: BLE001 - regopy raises RegoError (or worse)
+            raise _EvalFailed(_errormsg(str(e))) from None
         try:
             rules = out.results[0].expressions[0]
         except (AttributeError, IndexError):

@@ -109,3 +109,30 @@ def test_secrets_reach_policies_as_references(make_repo) -> None:  # type: ignor
     found = [d for d in run_checks(DirSource(root)).diagnostics if d.rule == "policy.violation"]
     assert [(d.message, str(d.location), len(d.targets)) for d in found] == [
         ("no secrets in tags", "tenants/acme/secrets.enc.yaml:2:5", 2)]
+
+
+UNKNOWN_CALL = """package main
+
+import rego.v1
+
+deny contains msg if {
+\tmsg := no_such_function(input.config.owner)
+}
+"""
+
+
+def test_an_evaluation_error_is_a_located_finding_not_a_crash(make_repo, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # regopy answers an unknown function with an error S-expression where JSON
+    # is expected; that expression echoes the whole input, config included.
+    canary = "CANARY-owner-9f3b2c71d4"
+    root = _repo(make_repo, files={"base/a.yaml": f"owner: {canary}\n"})
+    (root / "policies/bad.rego").write_text(UNKNOWN_CALL)
+    result = run_checks(DirSource(root), cache=tmp_path / "cache")
+    [d] = [d for d in result.diagnostics if d.rule == "policy"]
+    assert d.severity == "error" and d.message == "Rego evaluation failed: Function not found: no_such_function"
+    assert str(d.location) == "policies/bad.rego:6:9" and len(d.targets) == 2
+    assert canary not in repr(result.diagnostics)
+    # Not kept: once the policy is fixed, it is evaluated again.
+    (root / "policies/bad.rego").write_text(UNKNOWN_CALL.replace("no_such_function(", "lower("))
+    found = [d for d in run_checks(DirSource(root), cache=tmp_path / "cache").diagnostics if d.rule.startswith("policy")]
+    assert [(d.rule, d.message) for d in found] == [("policy.deny", canary.lower())] * 2  # one per target file
