@@ -193,6 +193,17 @@ def incremental_benchmarks(work: Path, size: tuple[int, int, int], repeat: int) 
         path = sorted(full.glob(glob))[0]
         res.append(measure(f"cfgc build, warm, same --out: {label}", build, repeat,
                            before=lambda path=path: touch_append(path, f"bench_marker_{time.time_ns()}: 1\n")))
+    # The same in a git checkout: the manifest's source section asks git (a status of the whole tree) every build.
+    checkout = work / f"git-same-{t}x{e}x{s}"
+    if not checkout.exists():
+        generate(checkout, t, e, s, plain=False, git=True)
+    same_git = work / "out" / f"same-git-{time.time_ns()}"
+    for _ in range(2):
+        run_once(cfgc("build", "--repo", checkout, "--out", same_git, "--cache-dir", cache))
+    path = sorted(checkout.glob(corpus.SERVICE_GLOB))[0]
+    res.append(measure("cfgc build, warm, same --out: one service file, git checkout",
+                       cfgc("build", "--repo", checkout, "--out", same_git, "--cache-dir", cache), repeat,
+                       before=lambda: touch_append(path, f"bench_marker_{time.time_ns()}: 1\n")))
     return res
 
 

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from cfgc.base.diagnostics import Diagnostic
     from cfgc.bundle.cache import BuildCache
     from cfgc.compile.compiler import Compiler
+    from cfgc.repo.gitinfo import GitQuery
     from cfgc.repo.hierarchy import TargetSpec
     from cfgc.repo.sources import SourceInfo
 
@@ -132,6 +133,14 @@ def _plan(source: DirSource, out: Path, state: outstate.OutState, select: str | 
     root = str(source.root.resolve())
     if (state.out, state.root, state.select) != (str(out), root, select) or state.toolchain != outstate.toolchain():
         return None
+    # git answers (a status of the whole tree among them) while this process stats
+    # the repo and OUT; neither writes anything until the plan is made.
+    with source.start_info() as query:
+        return _checked(source, out, state, root, verify, query)
+
+
+def _checked(source: DirSource, out: Path, state: outstate.OutState, root: str, verify: bool,
+             query: GitQuery) -> _Plan | None:
     racy = outstate.racy_after()
     folders = same_folders_in(root, state, out, racy)
     same_listing = folders is not None
@@ -171,7 +180,7 @@ def _plan(source: DirSource, out: Path, state: outstate.OutState, select: str | 
     if checked is None:
         return None
     bundle, dirs, manifest, raw = checked
-    return _Plan(stamps, digests, folders, bundle, dirs, set(changed), manifest, raw, source.info(), same_listing)
+    return _Plan(stamps, digests, folders, bundle, dirs, set(changed), manifest, raw, source.info(query), same_listing)
 
 
 def _update(

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 import time
@@ -16,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from cfgc.bundle import outfolders, outstate
+from cfgc.bundle import outfolders, outstate, splice
 from cfgc.bundle.manifest import MANIFEST, SECTIONS
 from cfgc.bundle.outpack import STAMP, ints
 from cfgc.repo.sources import folder_entries
@@ -75,10 +76,12 @@ def check_out(
             if (mtime == st.st_mtime_ns and ctime == st.st_ctime_ns and size == st.st_size and ino == st.st_ino
                     and not verify):
                 continue
-            if manifest is None:
-                manifest = orjson.loads(raw)
-                expected = _by_path(manifest)
-            entry = expected.get(rel)
+            entry = _spliced_entry(raw, state, rel) if manifest is None else None
+            if entry is None:
+                if manifest is None:
+                    manifest = orjson.loads(raw)
+                    expected = _by_path(manifest)
+                entry = expected.get(rel)
             if entry is None or not _matches(f"{base}/{rel}", entry):
                 return None
             if stamps is state.bundle_stamps:
@@ -90,6 +93,23 @@ def check_out(
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return stamps, dirs, manifest, raw
+
+
+def _spliced_entry(raw: bytes, state: outstate.OutState, rel: str) -> Any:
+    """A target file's manifest entry, parsed alone where the spans say (None: parse the whole manifest).
+
+    The files the last in-place build wrote are hashed again on the next one (their
+    stat was too recent to trust); at 10,000 targets parsing all of ``raw`` for their
+    entries took about 30 ms of that build.  ``raw`` matched the state's digest and the
+    spans are authenticated with it; :func:`splice.entry` still checks the key.
+    """
+    if not state.spans or not rel.startswith("targets/") or not rel.endswith(".json"):
+        return None
+    name = rel[len("targets/") : -len(".json")]
+    i = bisect.bisect_left(state.names, name)
+    if i == len(state.names) or state.names[i] != name:
+        return None
+    return splice.entry(raw, state.spans, i, name)
 
 
 def _by_path(manifest: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from cfgc.base.errors import ExternalError, InputError, Location, UsageError
 from cfgc.base.repopath import NotFound, Tree, link_error, relative_problem
+from cfgc.repo.gitinfo import GitQuery, strip_credentials, utc
 
 if TYPE_CHECKING:
     import git
@@ -105,8 +106,13 @@ class DirSource:
             self._kept[path] = data
             self._kept_bytes += len(data)
 
-    def info(self) -> SourceInfo:
-        return _git_info(self.root, None)
+    def start_info(self) -> GitQuery:
+        """Start the git processes :meth:`info` needs; pass the query to :meth:`info` later."""
+        return GitQuery(self.root)
+
+    def info(self, started: GitQuery | None = None) -> SourceInfo:
+        """What git says of the tree (at the time ``started`` was started, if given)."""
+        return SourceInfo(**(started or GitQuery(self.root)).fields())
 
 
 def _scan(folder: str, prefix: str, out: list[str], folders: dict[str, os.stat_result]) -> None:
@@ -292,7 +298,7 @@ class GitSource:
             repo_url=_remote_url(self.repo),
             ref=_ref_name(self.repo, self.ref),
             commit=c.hexsha,
-            commit_time=_utc(c.committed_date),
+            commit_time=utc(c.committed_date),
             dirty=False,
             subdir=self.subdir,
         )
@@ -311,57 +317,15 @@ def _ref_name(repo: git.Repo, ref: str) -> str:
     return str(name) or ref
 
 
-def _utc(epoch: int) -> str:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _remote_url(repo: git.Repo) -> str | None:
     try:
         remotes = repo.remotes
         if remotes:
             url = remotes[0].url
-            return _strip_credentials(str(url))
+            return strip_credentials(str(url))
     except Exception:  # noqa: BLE001 - a missing remote is not an error
         return None
     return None
-
-
-def _strip_credentials(url: str) -> str:
-    # A remote URL may embed a token (https://x-access-token:TOKEN@host/...).
-    if "://" in url and "@" in url.split("://", 1)[1].split("/", 1)[0]:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://{rest.split('@', 1)[1]}"
-    return url
-
-
-def _git_info(root: Path, ref: str | None) -> SourceInfo:
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(root), *args], capture_output=True, text=True, check=True, timeout=30
-        ).stdout.strip()
-
-    try:
-        commit = git("rev-parse", "HEAD")
-    except (subprocess.CalledProcessError, FileNotFoundError, subprocess.TimeoutExpired):
-        return SourceInfo(dirty=None)
-    toplevel = git("rev-parse", "--show-toplevel")
-    subdir = os.path.relpath(root.resolve(), Path(toplevel).resolve()).replace(os.sep, "/")
-    dirty = bool(git("status", "--porcelain", "--", "."))
-    url = None
-    try:
-        url = _strip_credentials(git("remote", "get-url", git("remote").splitlines()[0]))
-    except (subprocess.CalledProcessError, IndexError):
-        url = None
-    return SourceInfo(
-        repo_url=url,
-        ref=os.environ.get("CFGC_REF_NAME") or git("rev-parse", "--abbrev-ref", "HEAD") or None,
-        commit=commit,
-        commit_time=_utc(int(git("log", "-1", "--format=%ct", "HEAD"))),
-        dirty=dirty,
-        subdir="" if subdir == "." else subdir,
-    )
 
 
 def find_repo_root(start: Path | None = None) -> Path:

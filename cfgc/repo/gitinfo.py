@@ -1,0 +1,124 @@
+"""What a working tree's git checkout says about it: commit, ref, time, remote, dirty.
+
+The answers are git's own (no reading of ``.git`` by hand: worktrees, packed
+refs, ``insteadOf`` rewrites and the index all stay git's business), but the
+questions go out as four independent processes started together, and a caller
+can start them early and collect them later (an in-place build starts them
+before it stats the repo, so they cost about nothing of its wall time):
+
+* ``rev-parse --show-toplevel HEAD --abbrev-ref HEAD`` (one process, three answers),
+* ``log -1 --format=%ct HEAD``,
+* ``status --porcelain -- .`` (the slow one on a large tree),
+* ``remote``, then ``remote get-url`` of the first name it lists.
+
+The result is the one the seven sequential commands gave before (a test
+compares both over clean, dirty, detached, sub-folder and multi-remote repos).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from cfgc.base.errors import ExternalError
+
+GIT_TIMEOUT = 30  # seconds, for each git process (as the sequential commands had)
+
+
+def utc(epoch: int) -> str:
+    """``epoch`` as ISO 8601 UTC (``2024-01-02T03:04:05Z``)."""
+    import datetime as dt  # only when a commit is dated: start-up stays light
+
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def strip_credentials(url: str) -> str:
+    """``url`` without the user and token a remote URL may embed (``https://x-access-token:T@host/``)."""
+    if "://" in url and "@" in url.split("://", 1)[1].split("/", 1)[0]:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://{rest.split('@', 1)[1]}"
+    return url
+
+
+class GitQuery:
+    """The git processes for one working tree, running; :meth:`fields` waits for them.
+
+    Always end one with :meth:`fields` or :meth:`close` (a ``with`` block closes it).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._procs: dict[str, subprocess.Popen[str] | None] = {}
+        for name, args in (
+            ("head", ("rev-parse", "--show-toplevel", "HEAD", "--abbrev-ref", "HEAD")),
+            ("time", ("log", "-1", "--format=%ct", "HEAD")),
+            ("status", ("status", "--porcelain", "--", ".")),
+            ("remote", ("remote",)),
+        ):
+            self._procs[name] = self._start(args)
+
+    def _start(self, args: tuple[str, ...]) -> subprocess.Popen[str] | None:
+        try:
+            return subprocess.Popen(["git", "-C", str(self.root), *args], stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
+        except OSError:  # no git: the tree is reported as not under version control
+            return None
+
+    def _out(self, name: str) -> str | None:
+        """The stripped output of one process; None if it failed (or could not start)."""
+        proc = self._procs.pop(name, None)
+        if proc is None:
+            return None
+        try:
+            out, _ = proc.communicate(timeout=GIT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            return None
+        return out.strip() if proc.returncode == 0 else None
+
+    def fields(self) -> dict[str, Any]:
+        """The :class:`~cfgc.repo.sources.SourceInfo` fields; only ``dirty=None`` outside git."""
+        try:
+            head = self._out("head")
+            if head is None:
+                return {"dirty": None}  # not a repo, no git, or no commit yet
+            *top, commit, abbrev = head.split("\n")
+            toplevel = "\n".join(top)
+            names = self._out("remote")
+            url = None
+            if names:
+                self._procs["url"] = self._start(("remote", "get-url", names.splitlines()[0]))
+                found = self._out("url")
+                url = strip_credentials(found) if found is not None else None
+            status, when = self._out("status"), self._out("time")
+            if status is None or when is None:  # HEAD resolved, yet git cannot say more: not ours to guess
+                raise ExternalError(f"git status or git log failed in {self.root}")
+            subdir = os.path.relpath(self.root.resolve(), Path(toplevel).resolve()).replace(os.sep, "/")
+            return {
+                "repo_url": url,
+                "ref": os.environ.get("CFGC_REF_NAME") or abbrev or None,
+                "commit": commit,
+                "commit_time": utc(int(when)),
+                "dirty": bool(status),
+                "subdir": "" if subdir == "." else subdir,
+            }
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop what still runs (a caller that no longer needs the answers)."""
+        for proc in self._procs.values():
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+            if proc is not None:
+                proc.communicate()
+        self._procs.clear()
+
+    def __enter__(self) -> GitQuery:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,111 @@
+"""The concurrent git queries give what the seven sequential commands gave (cfgc/repo/gitinfo.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cfgc.repo.gitinfo import GitQuery, strip_credentials, utc
+from cfgc.repo.sources import DirSource, SourceInfo
+from tests.fixtures.repos import git, git_init
+
+
+def sequential(root: Path) -> SourceInfo:
+    """The implementation GitQuery replaced, kept as the reference."""
+    def run(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True,
+                              timeout=30).stdout.strip()
+
+    try:
+        commit = run("rev-parse", "HEAD")
+    except (subprocess.CalledProcessError, FileNotFoundError, subprocess.TimeoutExpired):
+        return SourceInfo(dirty=None)
+    toplevel = run("rev-parse", "--show-toplevel")
+    subdir = os.path.relpath(root.resolve(), Path(toplevel).resolve()).replace(os.sep, "/")
+    dirty = bool(run("status", "--porcelain", "--", "."))
+    try:
+        url: str | None = strip_credentials(run("remote", "get-url", run("remote").splitlines()[0]))
+    except (subprocess.CalledProcessError, IndexError):
+        url = None
+    return SourceInfo(
+        repo_url=url,
+        ref=os.environ.get("CFGC_REF_NAME") or run("rev-parse", "--abbrev-ref", "HEAD") or None,
+        commit=commit,
+        commit_time=utc(int(run("log", "-1", "--format=%ct", "HEAD"))),
+        dirty=dirty,
+        subdir="" if subdir == "." else subdir,
+    )
+
+
+def _change(top: Path, how: str) -> Path:
+    """Put the repo at ``top`` in one state; returns the folder to ask about."""
+    sub = top / "config"
+    if how == "no commit yet":
+        return sub
+    git_init(top)
+    if how == "edited":
+        (sub / "a.yaml").write_text("a: 2\n")
+    elif how == "untracked file":
+        (sub / "new.yaml").write_text("n: 1\n")
+    elif how == "change outside the folder":
+        (top / "other.txt").write_text("changed\n")
+    elif how == "staged only":
+        (sub / "a.yaml").write_text("a: 3\n")
+        git(top, "add", "-A")
+    elif how == "detached":
+        git(top, "checkout", "-q", "--detach")
+    elif how == "branch and remotes":
+        git(top, "checkout", "-q", "-b", "feature/x")
+        git(top, "remote", "add", "zz", "https://user:secret-token@example.com/zz.git")
+        git(top, "remote", "add", "origin", "https://x-access-token:t0k@example.com/o.git")
+        git(top, "config", "url.https://u:p@mirror.example/.insteadOf", "https://x-access-token:t0k@example.com/")
+    elif how == "remote without url":
+        git(top, "config", "remote.bare.fetch", "+refs/heads/*:refs/remotes/bare/*")
+    elif how == "top level":
+        return top
+    return sub
+
+
+STATES = ["no commit yet", "clean", "edited", "untracked file", "change outside the folder", "staged only",
+          "detached", "branch and remotes", "remote without url", "top level"]
+
+
+@pytest.mark.parametrize("how", STATES)
+def test_same_info_as_the_sequential_commands(tmp_path: Path, how: str) -> None:
+    top = tmp_path / "top"
+    (top / "config").mkdir(parents=True)
+    (top / "config" / "a.yaml").write_text("a: 1\n")
+    (top / "other.txt").write_text("x\n")
+    if how == "no commit yet":
+        git(top, "init", "-q", "-b", "main")
+    root = _change(top, how)
+    expected = sequential(root)
+    assert DirSource(root).info() == expected
+    source = DirSource(root)
+    assert source.info(source.start_info()) == expected
+    if how == "branch and remotes":  # the case is what it claims: a rewritten URL, no token
+        assert expected.repo_url == "https://mirror.example/o.git" and expected.ref == "feature/x"
+
+
+def test_outside_any_repo(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    assert DirSource(tmp_path).info() == SourceInfo(dirty=None) == sequential(tmp_path)
+
+
+def test_ref_name_from_the_environment(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "a.yaml").write_text("a: 1\n")
+    git_init(tmp_path)
+    monkeypatch.setenv("CFGC_REF_NAME", "refs/pull/7/merge")
+    assert DirSource(tmp_path).info().ref == "refs/pull/7/merge" == sequential(tmp_path).ref
+
+
+def test_a_query_closed_unread_leaves_no_process(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("a: 1\n")
+    git_init(tmp_path)
+    query = GitQuery(tmp_path)
+    procs = [p for p in query._procs.values() if p is not None]
+    query.close()
+    assert procs and all(p.returncode is not None for p in procs)
