@@ -150,14 +150,19 @@ def _block(s: str) -> bool:
     return all(not line.endswith(" ") for line in s.split("\n"))
 
 
-def _literal(s: str, indent: int) -> str:
+def _literal(s: str, indent: int, parent: int) -> str:
+    """``s`` as a literal block whose lines sit at ``indent``, under a node
+    indented ``parent`` (an indentation indicator counts from the parent)."""
     body = s.rstrip("\n")
     trailing = len(s) - len(body)
     # yaml.v3 (libyaml's rules): keep ("+") for two or more final breaks and for
     # a string that is one break; an indentation indicator when the first line
-    # starts with a space or is empty, or the reader would take it for indentation
+    # starts with a space or is empty, or the reader would take it for indentation.
+    # yaml.v3 always writes the indicator 4, which is wrong inside a compact
+    # collection ("- - |4-" with its lines at 8: the inner sequence is indented 6),
+    # and sops cannot read that file back; the indicator here is the real distance.
     chomp = "-" if trailing == 0 else ("" if trailing == 1 and body else "+")
-    hint = str(INDENT) if s[0] in " \n" else ""
+    hint = str(indent - parent) if s[0] in " \n" else ""
     pad = " " * indent
     lines = s.split("\n") if chomp == "+" else body.split("\n")
     if chomp == "+":
@@ -199,7 +204,7 @@ def _child(head: str, v: object, indent: int, out: list[str]) -> None:
     elif isinstance(v, list):
         out.append(f"{head} []")
     elif isinstance(v, str) and _block(v):
-        out.append(f"{head} {_literal(v, inner)}")
+        out.append(f"{head} {_literal(v, inner, indent)}")
     else:
         out.append(f"{head} {_leaf(v)}")
 
