@@ -54,10 +54,8 @@ A finding is ``[severity, message, path or null, line, col, rule, [targets]]``.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -75,6 +73,7 @@ from cfgc.bundle.target_keys import Digest, TargetKeys, global_key
 from cfgc.compile.compiler import Compiler
 from cfgc.repo.hierarchy import TargetSpec
 from cfgc.repo.sources import DirSource, Source
+from cfgc.review.sealed import read_sealed, write_sealed
 
 MAGIC = b"cfgc-check-cache 1\n"
 FILE_NAME = "check-results"
@@ -171,14 +170,7 @@ class CheckCache:
             self._raw = {}
 
     def _read(self, key: bytes) -> dict[str, Any]:
-        with open(self.path, "rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
-        if len(data) > MAX_FILE_BYTES or not data.startswith(MAGIC):
-            return {}
-        mac, sep, body = data[len(MAGIC):].partition(b"\n")
-        if not sep or not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).hexdigest().encode()):
-            return {}  # edited, truncated or written under another key
-        doc = load_entry(body)
+        doc = load_entry(read_sealed(self.path, MAGIC, key, MAX_FILE_BYTES))
         if not isinstance(doc, dict) or doc.get("cfgc") != __version__:
             return {}
         entries = doc.get("entries")
@@ -223,18 +215,7 @@ class CheckCache:
         # Least recently used first: this run's entries last, the oldest dropped.
         merged = dict([*old[max(0, len(old) - (keep - len(self._used))):], *self._used.items()])
         body = orjson.dumps({"cfgc": __version__, "entries": merged})
-        data = MAGIC + hmac.new(self._key, body, hashlib.sha256).hexdigest().encode() + b"\n" + body
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".check-results.")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, self.path)  # readers see the old file or the new one
-            except BaseException:
-                os.unlink(tmp)
-                raise
-        except OSError:
+        if not write_sealed(self.path, MAGIC, self._key, body):
             return
         self._raw, self._changed = merged, False
 

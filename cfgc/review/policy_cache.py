@@ -27,10 +27,7 @@ Layout::
 from __future__ import annotations
 
 import hashlib
-import hmac
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +35,7 @@ import orjson
 
 from cfgc import __version__
 from cfgc.bundle.cache_index import cache_key, load_entry
+from cfgc.review.sealed import read_sealed, write_sealed
 
 MAGIC = b"cfgc-policy-cache 1\n"
 FILE_NAME = "policy-results"
@@ -70,14 +68,7 @@ class PolicyCache:
             self.results, self.damaged = {}, self._key is not None
 
     def _read(self, key: bytes) -> dict[str, Any]:
-        with open(self.path, "rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
-        if len(data) > MAX_FILE_BYTES or not data.startswith(MAGIC):
-            raise ValueError("not a policy cache")
-        mac, sep, body = data[len(MAGIC):].partition(b"\n")
-        if not sep or not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).hexdigest().encode()):
-            raise ValueError("edited, truncated or written under another key")
-        doc = load_entry(body)
+        doc = load_entry(read_sealed(self.path, MAGIC, key, MAX_FILE_BYTES))
         if not isinstance(doc, dict):
             raise ValueError("not a policy cache")
         if doc.get("cfgc") != __version__ or doc.get("policies") != self.policies:
@@ -116,18 +107,7 @@ class PolicyCache:
             return
         body = orjson.dumps({"cfgc": __version__, "policies": self.policies,
                              "results": {**self.results, **self.added}})
-        data = MAGIC + hmac.new(self._key, body, hashlib.sha256).hexdigest().encode() + b"\n" + body
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".policy-results.")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, self.path)  # readers see the old file or the new one
-            except BaseException:
-                os.unlink(tmp)
-                raise
-        except OSError:
+        if not write_sealed(self.path, MAGIC, self._key, body):
             return
         self.results.update(self.added)
         self.added = {}
