@@ -30,10 +30,29 @@ from typing import Any
 
 from cfgc import __version__
 from cfgc.base.limits import DEFAULT_LIMITS
+from cfgc.base.repopath import NotFound
 from cfgc.compile.compiler import Compiler
 from cfgc.repo.hierarchy import TargetSpec
+from cfgc.repo.sources import DirSource, Source
 
 Digest = Callable[[str], str]
+
+
+def content_digest(source: Source) -> Digest:
+    """A :data:`Digest` that hashes what ``source`` holds now ("missing" for
+    an absent file).  A working tree keeps the bytes it hashed, so a compile
+    that follows reads the very bytes the key was made from."""
+
+    def digest(path: str) -> str:
+        try:
+            data = source.read(path)
+        except NotFound:
+            return "missing"
+        if isinstance(source, DirSource):
+            source.keep(path, data)
+        return hashlib.sha256(data).hexdigest()
+
+    return digest
 
 
 def global_key(compiler: Compiler) -> str:

@@ -67,12 +67,10 @@ import orjson
 from cfgc import __version__
 from cfgc.base.diagnostics import Diagnostic
 from cfgc.base.errors import CfgcError, Location
-from cfgc.base.repopath import NotFound
 from cfgc.bundle.cache_index import cache_key, load_entry
-from cfgc.bundle.target_keys import Digest, TargetKeys, global_key
+from cfgc.bundle.target_keys import TargetKeys, content_digest, global_key
 from cfgc.compile.compiler import Compiler
 from cfgc.repo.hierarchy import TargetSpec
-from cfgc.repo.sources import DirSource, Source
 from cfgc.review.sealed import read_sealed, write_sealed
 
 MAGIC = b"cfgc-check-cache 1\n"
@@ -106,7 +104,7 @@ def entry_keys(compiler: Compiler, specs: Sequence[TargetSpec], policies: str,
     what its key names.
     """
     try:
-        keys = TargetKeys(global_key(compiler), _digest(compiler.source))
+        keys = TargetKeys(global_key(compiler), content_digest(compiler.source))
     except CfgcError:
         return [None] * len(specs)
     out: list[str | None] = []
@@ -132,19 +130,6 @@ def validator_versions() -> str:
             st = os.stat(spec.origin)
             parts.append(f"{name} {spec.origin} {st.st_size} {st.st_mtime_ns}")
     return ", ".join(parts)
-
-
-def _digest(source: Source) -> Digest:
-    def digest(path: str) -> str:
-        try:
-            data = source.read(path)
-        except NotFound:
-            return "missing"
-        if isinstance(source, DirSource):
-            source.keep(path, data)
-        return hashlib.sha256(data).hexdigest()
-
-    return digest
 
 
 def entry_key(target_key: str, stamp: str, changed: bool | None) -> str:

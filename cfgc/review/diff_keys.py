@@ -16,16 +16,13 @@ anyway in one ``git cat-file --batch``.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 
 from cfgc.base.errors import CfgcError
-from cfgc.base.repopath import NotFound
-from cfgc.bundle.target_keys import Digest, TargetKeys, global_key
+from cfgc.bundle.target_keys import TargetKeys, content_digest, global_key
 from cfgc.compile.compiler import Compiler
 from cfgc.repo.hierarchy import TargetSpec
-from cfgc.repo.sources import DirSource, Source
 
 
 def same_keys(base: Compiler, head: Compiler, names: Iterable[str], changed: AbstractSet[str],
@@ -49,21 +46,8 @@ def same_keys(base: Compiler, head: Compiler, names: Iterable[str], changed: Abs
         bg, hg = global_key(base), global_key(head)
         if bg != hg:
             return frozenset()
-        bk, hk = TargetKeys(bg, _digest(base.source)), TargetKeys(hg, _digest(head.source))
+        bk, hk = TargetKeys(bg, content_digest(base.source)), TargetKeys(hg, content_digest(head.source))
         return frozenset(name for name, b, h in pairs if bk.key(b) == hk.key(h))
     except CfgcError:
         return frozenset()
 
-
-def _digest(source: Source) -> Digest:
-    def digest(path: str) -> str:
-        try:
-            data = source.read(path)
-        except NotFound:
-            return "missing"
-        if isinstance(source, DirSource):
-            # The compile then reads the very bytes the key was made from.
-            source.keep(path, data)
-        return hashlib.sha256(data).hexdigest()
-
-    return digest
