@@ -8,16 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from cfgc.bundle.target_keys import TargetKeys, global_key
+from cfgc.bundle.target_keys import TargetKeys, content_digest, global_key
 from cfgc.compile.compiler import Compiler
 from cfgc.repo.sources import DirSource, GitSource, Source
-from cfgc.review.diff_keys import _digest
 from tests.fixtures.repos import git_init
 
 
 def keys(source: Source) -> dict[str, str]:
     compiler = Compiler(source)
-    tk = TargetKeys(global_key(compiler), _digest(source))
+    tk = TargetKeys(global_key(compiler), content_digest(source))
     return {s.name: tk.key(s) for s in compiler.specs()}
 
 
