@@ -185,15 +185,10 @@ def _open_part_staging(out: Path) -> Path:
 
 def inputs_digest(compiler: Compiler) -> str:
     """Digest of what every target depends on besides its layers: cfgc.yaml, schemas, prompt library."""
-    from cfgc.compile.schema import schema_files
+    from cfgc.bundle.target_keys import hash_inputs
 
-    src = compiler.source
-    h = hashlib.sha256(compiler.config.document.path.encode() + b"\0" + src.read("cfgc.yaml"))
-    for path, raw in sorted(schema_files(src, compiler.config).items()):
-        h.update(f"\0schema\0{path}\0".encode() + raw)
-    for name in sorted(compiler.prompts.versions):
-        for path in sorted(compiler.prompts.versions[name].values()):
-            h.update(f"\0prompt\0{path}\0".encode() + src.read(path))
+    h = hashlib.sha256()
+    hash_inputs(h, compiler)
     return "sha256:" + h.hexdigest()
 
 

@@ -60,26 +60,37 @@ def global_key(compiler: Compiler) -> str:
 
     Raises :class:`cfgc.base.errors.CfgcError` when a schema cannot be read.
     """
-    src = compiler.source
     # The libraries that shape a target's bytes (YAML parsing, templates, number
     # formatting) are part of the key, so upgrading one never serves stale output.
     h = hashlib.sha256(f"cfgc {__version__}\n{library_versions()}\n".encode())
-    h.update(compiler.config.document.path.encode() + b"\0")
-    h.update(src.read("cfgc.yaml"))
+    hash_inputs(h, compiler)
     # The template limits a compile runs under are cfgc.yaml's capped by the
     # operator's CFGC_LIMITS, which no file holds: a target that fits under a
     # raised ceiling must not be served from the cache under a lower one.
     # Default limits add nothing, so the keys of a default setup stay as they were.
     if compiler.config.limits != DEFAULT_LIMITS:
         h.update(f"\0limits\0{compiler.config.limits!r}".encode())
+    return h.hexdigest()
+
+
+def hash_inputs(h: Any, compiler: Compiler) -> None:
+    """Feed ``h`` cfgc.yaml, every schema and every prompt template, each
+    framed by its kind, path and length: a file's bytes (a template may hold
+    NULs) can never pass for the end of one file and the start of another."""
     from cfgc.compile.schema import schema_files
 
+    src = compiler.source
+
+    def part(kind: str, path: str, raw: bytes) -> None:
+        name = path.encode()
+        h.update(b"%s %d:%s %d:" % (kind.encode(), len(name), name, len(raw)) + raw)
+
+    part("config", compiler.config.document.path, src.read("cfgc.yaml"))
     for path, raw in sorted(schema_files(src, compiler.config).items()):
-        h.update(f"\0schema\0{path}\0".encode() + raw)
+        part("schema", path, raw)
     for name in sorted(compiler.prompts.versions):
         for path in sorted(compiler.prompts.versions[name].values()):
-            h.update(f"\0prompt\0{path}\0".encode() + src.read(path))
-    return h.hexdigest()
+            part("prompt", path, src.read(path))
 
 
 def library_versions() -> str:

@@ -72,3 +72,19 @@ def test_a_commit_keys_its_targets_as_the_same_files_on_disk(example_repo: Path)
     _append(example_repo, "tenants/globex/tenant.yaml", "\nextra_key: 3\n")
     moved = keys(DirSource(example_repo))
     assert keys(GitSource(example_repo, commit)) != moved
+
+
+def test_one_template_cannot_pass_for_two(example_repo: Path, tmp_path: Path) -> None:
+    # A template may hold NULs: unframed, one file whose bytes embed the next
+    # file's header would hash like two files, and a library without version
+    # 2.1.0 would be served what was checked with it.
+    import shutil
+
+    two = tmp_path / "two"
+    shutil.copytree(example_repo, two)
+    first = (two / "prompts/summarize/2.0.0.j2").read_bytes()
+    (two / "prompts/summarize/2.1.0.j2").write_bytes(b"second")
+    one = tmp_path / "one"
+    shutil.copytree(example_repo, one)
+    (one / "prompts/summarize/2.0.0.j2").write_bytes(first + b"\0prompt\0prompts/summarize/2.1.0.j2\0second")
+    assert global_key(Compiler(DirSource(one))) != global_key(Compiler(DirSource(two)))
