@@ -13,14 +13,19 @@ import os
 import time
 from array import array
 from pathlib import Path
+from stat import S_ISDIR
 from typing import Any
 
 import orjson
 
 from cfgc.bundle import outfolders, outstate, splice
+from cfgc.bundle.cache_files import OPEN_FLAGS, read_regular
+from cfgc.bundle.cache_index import CacheCorrupt
 from cfgc.bundle.manifest import MANIFEST, SECTIONS
 from cfgc.bundle.outpack import STAMP, ints
 from cfgc.repo.sources import folder_entries
+
+MAX_MANIFEST_BYTES = 1 << 30  # OUT's manifest.json (1,000,000 targets take about 250 MB); a bigger one is not ours
 
 
 def same_folders_in(root: str, state: outstate.OutState, out: Path, racy: int) -> dict[str, str] | None:
@@ -57,9 +62,8 @@ def check_out(
 ) -> tuple[array[int], dict[str, int], dict[str, Any] | None, bytes] | None:
     """OUT's refreshed stamps if it still holds what the state says cfgc wrote, else None."""
     try:
-        with open(os.path.join(out, MANIFEST), "rb") as f:
-            raw = f.read()
-    except OSError:
+        raw = _read(os.path.join(out, MANIFEST), MAX_MANIFEST_BYTES)
+    except (OSError, CacheCorrupt):
         return None
     if "sha256:" + hashlib.sha256(raw).hexdigest() != state.manifest:
         return None
@@ -120,12 +124,20 @@ def _by_path(manifest: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-def _matches(path: str, entry: Any) -> bool:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+def _read(path: str, limit: int) -> bytes:
+    """A regular file's bytes: never through a symlink, never blocking on a FIFO, at most ``limit``."""
+    fd = os.open(path, OPEN_FLAGS)
     try:
-        data = os.read(fd, int(entry["size"]) + 1)
+        return read_regular(fd, limit)
     finally:
         os.close(fd)
+
+
+def _matches(path: str, entry: Any) -> bool:
+    try:
+        data = _read(path, int(entry["size"]) + 1)
+    except CacheCorrupt:
+        return False
     return bool(len(data) == entry["size"] and "sha256:" + hashlib.sha256(data).hexdigest() == entry["digest"])
 
 
@@ -136,6 +148,10 @@ def _same_folders(out: Path, state: outstate.OutState, verify: bool, now: int) -
     dirs = state.dirs
     for rel, mtime in state.dirs.items():
         st = os.lstat(os.path.join(out, rel))  # before the listing: a later change shows next time
+        if not S_ISDIR(st.st_mode):
+            # A symlink in its place would be listed, and written through, at its
+            # target: OUT's files would pass the check and the commit land outside OUT.
+            return None
         if mtime >= 0 and st.st_mtime_ns == mtime and not verify:
             continue
         if children is None:

@@ -253,3 +253,33 @@ def test_a_tampered_cache_blob_never_reaches_the_manifest(repo: Path, tmp_path: 
     (repo / "svc/dev/s1.yaml").write_text(original)  # back to bytes the cache has a key for
     build(repo, out, cache)
     assert tree(out) == clean(repo, tmp_path / "clean")
+
+
+@pytest.mark.parametrize("forge_mtime", [False, True])
+def test_a_symlinked_folder_in_out_is_never_written_through(repo: Path, tmp_path: Path, forge_mtime: bool) -> None:
+    # An attacker who can write OUT swaps a folder for a symlink to a copy
+    # elsewhere (its mtime forged to the recorded one with lutimes): the copy's
+    # files hash as the manifest says, so only the folder's type tells.
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    build(repo, out, cache)
+    elsewhere = tmp_path / "elsewhere"
+    os.rename(out / "targets/dev", elsewhere)
+    os.symlink(elsewhere, out / "targets/dev")
+    if forge_mtime:
+        st = elsewhere.stat()
+        os.utime(out / "targets/dev", ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+    before = tree(elsewhere)
+    (repo / "svc/dev/s0.yaml").write_text("id: 0\nx: 1\n")
+    build(repo, out, cache)
+    assert tree(elsewhere) == before
+    assert not (out / "targets/dev").is_symlink()
+    assert tree(out) == clean(repo, tmp_path / "clean")
+
+
+def test_a_fifo_in_place_of_the_manifest_means_a_full_write(repo: Path, tmp_path: Path) -> None:
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    build(repo, out, cache)
+    (out / "manifest.json").unlink()
+    os.mkfifo(out / "manifest.json")  # a plain open() would wait for a writer forever
+    build(repo, out, cache)
+    assert tree(out) == clean(repo, tmp_path / "clean")
