@@ -276,10 +276,11 @@ def test_a_symlinked_folder_in_out_is_never_written_through(repo: Path, tmp_path
     assert tree(out) == clean(repo, tmp_path / "clean")
 
 
-def test_a_fifo_in_place_of_the_manifest_means_a_full_write(repo: Path, tmp_path: Path) -> None:
+def test_a_fifo_in_place_of_the_manifest_is_refused_without_waiting(repo: Path, tmp_path: Path) -> None:
     out, cache = tmp_path / "out", tmp_path / "cache"
     build(repo, out, cache)
     (out / "manifest.json").unlink()
     os.mkfifo(out / "manifest.json")  # a plain open() would wait for a writer forever
-    build(repo, out, cache)
-    assert tree(out) == clean(repo, tmp_path / "clean")
+    with pytest.raises(CfgcError, match="holds no bundle"):  # refused, not waited on
+        build(repo, out, cache)
+    assert (out / "manifest.json").exists() and (out / "targets").is_dir()  # left as it was
