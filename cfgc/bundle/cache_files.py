@@ -10,7 +10,6 @@ import stat
 from pathlib import Path
 
 from cfgc.bundle.cache_index import CacheCorrupt
-from cfgc.bundle.layout import write_file
 
 OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
 
@@ -67,6 +66,9 @@ def place(fd: int, data: bytes, staging: Path, rel: str) -> None:
             os.makedirs(os.path.dirname(dest), exist_ok=True)
             os.link(src, dest, dst_dir_fd=root, follow_symlinks=True)
     except OSError:  # no /proc, another filesystem, links not allowed
+        # imported here: layout brings the compiler's imports, needed only when a blob is placed
+        from cfgc.bundle.layout import write_file
+
         write_file(staging, rel, data)
 
 
