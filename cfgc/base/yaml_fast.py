@@ -116,6 +116,10 @@ def _eligible(text: str) -> bool:
     # sends the file to libyaml.
     if "\\" in text:
         return False
+    # A flow collection over several lines: yaml-rs folds a plain scalar broken
+    # across its lines ("{x\n  b: 1}" gives the key "x b") where libyaml refuses it.
+    if ("{" in text or "[" in text) and _flow_spans_lines(text):
+        return False
     # LF and printable characters only: Python's printable set lies within
     # YAML's and leaves out NEL, LS/PS, the BOM, tabs and CR, which YAML 1.1
     # (libyaml) and 1.2 (yaml-rs) read differently or which libyaml refuses.
@@ -129,6 +133,15 @@ def _eligible(text: str) -> bool:
     if _UNDERSCORE_BY_DIGIT.search(text) or _RADIX_PREFIX.search(text):
         return not any(_DIGIT.search(m.group()) for m in _NUMBER_LIKE.finditer(text))
     return True
+
+
+def _flow_spans_lines(text: str) -> bool:
+    """Whether a line opens more flow brackets than it closes, or the reverse
+    (brackets inside quotes count too: a false alarm only costs the careful path)."""
+    for line in text.split("\n"):
+        if line.count("{") + line.count("[") != line.count("}") + line.count("]"):
+            return True
+    return False
 
 
 def _may_start_a_node_oddly(text: str) -> bool:

@@ -37,6 +37,7 @@ MARK = "~cfgc-tag~"
 _LINE = re.compile(
     r"^( *)([A-Za-z_][A-Za-z0-9_-]*): !(append|prepend|replace|delete|prompt)(?=$| )(.*)$", re.MULTILINE
 )
+_MARKED = re.compile(rf"([A-Za-z_][A-Za-z0-9_-]*){MARK}(append|prepend|replace|delete|prompt){MARK}([0-9]+){MARK}([0-9]+)")
 _EMPTY_REST = re.compile(r" *| +#.*")
 # Plain keys the YAML 1.2 core schema reads as null or a boolean (refused as keys).
 _NOT_STRINGS = frozenset(["null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE"])
@@ -49,13 +50,15 @@ def rewrite_tags(text: str) -> tuple[str, list[Tag]] | None:
     tags: list[Tag] = []
     out: list[str] = []
     last = 0
+    line, counted = 1, 0  # lines counted up to ``counted``: linear in the text, however many tags
     for m in _LINE.finditer(text):
         indent, key, tag, rest = m.groups()
         if key in _NOT_STRINGS:
             return None
         if tag == "delete" and not (_EMPTY_REST.fullmatch(rest) and _ends_here(text, m.end(), len(indent))):
             return None
-        line = text.count("\n", 0, m.start()) + 1
+        line += text.count("\n", counted, m.start())
+        counted = m.start()
         col = len(indent) + len(key) + 3
         tags.append((line, col, tag))
         # A !delete's empty value is written '' for yaml-rs: a scalar that
@@ -73,11 +76,16 @@ def rewrite_tags(text: str) -> tuple[str, list[Tag]] | None:
 def _ends_here(text: str, end: int, indent: int) -> bool:
     """Whether the value after ``key: !delete`` is empty: the next line that
     is neither blank nor a comment is not indented deeper than the key."""
-    for line in text[end:].split("\n")[1:]:
+    # Line by line from ``end``, never copying the rest of the file: the next
+    # content line is where the scan stops, so all of a file's tags cost one pass.
+    start = text.find("\n", end)
+    while start != -1:
+        stop = text.find("\n", start + 1)
+        line = text[start + 1 : stop if stop != -1 else len(text)]
         body = line.lstrip(" ")
-        if not body or body.startswith("#"):
-            continue
-        return len(line) - len(body) <= indent
+        if body and not body.startswith("#"):
+            return len(line) - len(body) <= indent
+        start = stop
     return True
 
 
@@ -106,11 +114,14 @@ def _untag(node: Any, path: str, seen: set[int]) -> Any:
         if type(v) is dict or type(v) is list:
             v = _untag(v, path, seen)
         if MARK in k:
-            k, tag, line, col = k.split(MARK)
-            if int(line) in seen:
+            marked = _MARKED.fullmatch(k)
+            if marked is None:  # a mark that ended up inside a longer key (a multi-line quoted one)
                 raise _Decline
-            seen.add(int(line))
-            v = _tagged(tag, v, Location(path, int(line), int(col)))
+            k, tag, line, col = marked[1], marked[2], int(marked[3]), int(marked[4])
+            if line in seen:
+                raise _Decline
+            seen.add(line)
+            v = _tagged(tag, v, Location(path, line, col))
         if k in out:
             raise _Decline  # a duplicate key: the careful loader names both places
         out[k] = v
