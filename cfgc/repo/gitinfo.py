@@ -17,7 +17,9 @@ compares both over clean, dirty, detached, sub-folder and multi-remote repos).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from typing import Any
 from cfgc.base.errors import ExternalError
 
 GIT_TIMEOUT = 30  # seconds, for each git process (as the sequential commands had)
+STOP_TIMEOUT = 5  # seconds to reap a killed git process group
 
 
 def utc(epoch: int) -> str:
@@ -61,8 +64,13 @@ class GitQuery:
 
     def _start(self, args: tuple[str, ...]) -> subprocess.Popen[str] | None:
         try:
+            # GIT_OPTIONAL_LOCKS=0: git status takes no index.lock to refresh the
+            # index, so a query stopped early (close) never leaves one behind to
+            # fail the user's next commit.  Its own session: a stop kills what it
+            # started too (hooks, fsmonitor), which would otherwise hold the pipe.
             return subprocess.Popen(["git", "-C", str(self.root), *args], stdout=subprocess.PIPE,
-                                    stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
+                                    stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True,
+                                    env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"}, start_new_session=True)
         except OSError:  # no git: the tree is reported as not under version control
             return None
 
@@ -74,8 +82,7 @@ class GitQuery:
         try:
             out, _ = proc.communicate(timeout=GIT_TIMEOUT)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+            _stop(proc)
             return None
         return out.strip() if proc.returncode == 0 else None
 
@@ -111,10 +118,8 @@ class GitQuery:
     def close(self) -> None:
         """Stop what still runs (a caller that no longer needs the answers)."""
         for proc in self._procs.values():
-            if proc is not None and proc.poll() is None:
-                proc.kill()
             if proc is not None:
-                proc.communicate()
+                _stop(proc)
         self._procs.clear()
 
     def __enter__(self) -> GitQuery:
@@ -122,3 +127,12 @@ class GitQuery:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """Kill ``proc``'s process group if it still runs, and reap it within a bound."""
+    if proc.poll() is None:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.communicate(timeout=STOP_TIMEOUT)

@@ -109,3 +109,21 @@ def test_a_query_closed_unread_leaves_no_process(tmp_path: Path) -> None:
     procs = [p for p in query._procs.values() if p is not None]
     query.close()
     assert procs and all(p.returncode is not None for p in procs)
+
+
+def test_queries_stopped_early_never_leave_an_index_lock(tmp_path: Path) -> None:
+    # Tracked files whose stat no longer matches the index make git status
+    # refresh it under .git/index.lock; killed mid-refresh, git leaves the lock
+    # and the user's next commit fails.  The query asks for no optional locks.
+    for i in range(300):
+        (tmp_path / f"f{i}.yaml").write_text(f"a: {i}\n")
+    git_init(tmp_path)
+    for i in range(300):
+        os.utime(tmp_path / f"f{i}.yaml", ns=(i, i))
+    for _ in range(20):
+        query = GitQuery(tmp_path)
+        query.close()
+        assert not (tmp_path / ".git/index.lock").exists()
+    assert subprocess.run(["git", "-C", str(tmp_path), "commit", "-q", "--allow-empty", "-m", "x"],
+                          capture_output=True, env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+                                                    "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}).returncode == 0
