@@ -45,7 +45,7 @@ the run (at least :data:`MIN_KEEP`), so the head and the base of a
 Layout::
 
     cfgc-check-cache 1\\n
-    <hex HMAC-SHA256 of the body>\\n
+    <hex HMAC-SHA256 of the magic line and the body>\\n
     <body: JSON {"cfgc": version, "entries": {entry key: [name, compiled, [plain files], [finding...]]}}>
 
 A finding is ``[severity, message, path or null, line, col, rule, [targets]]``.

@@ -20,7 +20,7 @@ caller that something other than cfgc wrote into the cache folder.
 Layout::
 
     cfgc-policy-cache 1\\n
-    <hex HMAC-SHA256 of the body>\\n
+    <hex HMAC-SHA256 of the magic line and the body>\\n
     <body: JSON {"cfgc": version, "policies": digest, "results": {input digest: result}}>
 """
 

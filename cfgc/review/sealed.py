@@ -8,7 +8,7 @@ key that never lives in the folder, matches.  Used by
 Layout::
 
     <magic line>\\n
-    <hex HMAC-SHA256 of the body>\\n
+    <hex HMAC-SHA256 of the magic line and the body>\\n
     <body>
 """
 
@@ -21,8 +21,10 @@ import tempfile
 from pathlib import Path
 
 
-def _mac(key: bytes, body: bytes) -> bytes:
-    return hmac.new(key, body, hashlib.sha256).hexdigest().encode()
+def _mac(key: bytes, magic: bytes, body: bytes) -> bytes:
+    # The magic line is under the MAC too: one kind of file's authentic body
+    # never passes for another's (both are sealed under the same cache key).
+    return hmac.new(key, magic + body, hashlib.sha256).hexdigest().encode()
 
 
 def read_sealed(path: Path, magic: bytes, key: bytes, max_bytes: int) -> bytes:
@@ -33,7 +35,7 @@ def read_sealed(path: Path, magic: bytes, key: bytes, max_bytes: int) -> bytes:
     if len(data) > max_bytes or not data.startswith(magic):
         raise ValueError("not a cfgc result file")
     mac, sep, body = data[len(magic):].partition(b"\n")
-    if not sep or not hmac.compare_digest(mac, _mac(key, body)):
+    if not sep or not hmac.compare_digest(mac, _mac(key, magic, body)):
         raise ValueError("edited, truncated or written under another key")
     return body
 
@@ -41,7 +43,7 @@ def read_sealed(path: Path, magic: bytes, key: bytes, max_bytes: int) -> bytes:
 def write_sealed(path: Path, magic: bytes, key: bytes, body: bytes) -> bool:
     """Replace ``path`` atomically (readers see the old file or the new one);
     False when it could not be written, which a cache ignores."""
-    data = magic + _mac(key, body) + b"\n" + body
+    data = magic + _mac(key, magic, body) + b"\n" + body
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
