@@ -102,11 +102,17 @@ def test_warm_output_is_byte_identical_after_each_edit(repo: Path, tmp_path: Pat
 
 
 def test_changed_flag_is_part_of_the_key(repo: Path, tmp_path: Path) -> None:
+    # A policy that reads input.changed: the same target, marked or not, has
+    # different findings, so an entry keyed without the flag would be served wrong.
+    (repo / "policies/changed.rego").write_text(
+        'package main\n\nimport rego.v1\n\nwarn contains "touched by this change" if input.changed == true\n')
     src, cache = DirSource(repo), tmp_path / "cache"
     name = "tenant-000/dev/chat-0000"
     plain = run_checks(src, cache=cache)
     marked = run_checks(src, cache=cache, delta=_Delta(name))
     assert marked.changed == {name}
+    assert [d.targets for d in marked.diagnostics if d.message == "touched by this change"] == [(name,)]
+    assert not any(d.message == "touched by this change" for d in plain.diagnostics)
     assert marked.diagnostics == run_checks(src, cache=False, delta=_Delta(name)).diagnostics
     assert plain.diagnostics == run_checks(src, cache=cache).diagnostics
 
