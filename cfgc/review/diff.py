@@ -188,7 +188,7 @@ def compare(base: Source, head: Source, select: str | None = None,
         memo: Memo = {}
         for name in chunk:
             b_spec, h_spec = b_all.get(name), h_all.get(name)
-            if name in same:
+            if name in same and h_spec is not None:  # equal keys: both sides list it
                 errors += _unchanged_findings(h, h_spec)
                 continue
             before = _compile(b, b_spec, errors, base=True)
@@ -241,10 +241,9 @@ def _compile(side: Side | None, spec: TargetSpec | None, errors: list[Diagnostic
     return target
 
 
-def _unchanged_findings(side: Side, spec: TargetSpec | None) -> list[Diagnostic]:
+def _unchanged_findings(side: Side, spec: TargetSpec) -> list[Diagnostic]:
     """The findings of a target with equal keys on both sides, in the order of a
     compile of each side: its head-side findings are also its base-side ones."""
-    assert spec is not None
     target, failed = side.compiler.try_compile(spec)
     found = side.validator.findings(target) if target is not None else []
     return [*(as_base(d) for d in failed), *failed, *(as_base(d) for d in found), *found]
