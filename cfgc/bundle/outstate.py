@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import importlib.util
 import os
 import sys
 import tempfile
@@ -45,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from cfgc import __version__
+from cfgc.base.installed import install_stamps
 from cfgc.bundle.outpack import Packed, ints, pack, target_files, unpack
 
 MAGIC = b"cfgc-out-state 7\n"
@@ -94,14 +94,7 @@ def racy_after() -> int:
 
 def toolchain() -> str:
     """cfgc, Python and the installed libraries that shape outputs, without importing them."""
-    parts = [f"cfgc {__version__}", f"python {sys.version}"]
-    for name in _LIBRARIES:
-        spec = importlib.util.find_spec(name)
-        origin = spec.origin if spec is not None else None
-        if origin and os.path.exists(origin):
-            st = os.stat(origin)
-            parts.append(f"{name} {origin} {st.st_size} {st.st_mtime_ns}")
-    return "\n".join(parts)
+    return "\n".join([f"cfgc {__version__}", f"python {sys.version}", *install_stamps(tuple(_LIBRARIES))])
 
 
 def listing_digest(files: list[str]) -> str:

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cfgc import __version__
+from cfgc.base.installed import install_stamps
 from cfgc.base.limits import DEFAULT_LIMITS
 from cfgc.base.repopath import NotFound
 from cfgc.compile.compiler import Compiler
@@ -95,8 +96,6 @@ def hash_inputs(h: Any, compiler: Compiler) -> None:
 
 def library_versions() -> str:
     """Python's, PyYAML's and Jinja2's versions, as one line."""
-    import importlib.util
-    import os
     import sys
 
     import yaml
@@ -104,10 +103,7 @@ def library_versions() -> str:
     parts = [f"python {sys.version}", f"PyYAML {yaml.__version__}"]
     # Importing Jinja2 would cost a fully warm build a tenth of its time; the
     # stat of its installed __init__.py changes with every install instead.
-    spec = importlib.util.find_spec("jinja2")
-    if spec is not None and spec.origin:
-        st = os.stat(spec.origin)
-        parts.append(f"Jinja2 {spec.origin} {st.st_size} {st.st_mtime_ns}")
+    parts += install_stamps(("jinja2",), label={"jinja2": "Jinja2"})
     return ", ".join(parts)
 
 

@@ -54,7 +54,6 @@ A finding is ``[severity, message, path or null, line, col, rule, [targets]]``.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
@@ -67,6 +66,7 @@ import orjson
 from cfgc import __version__
 from cfgc.base.diagnostics import Diagnostic
 from cfgc.base.errors import CfgcError, Location
+from cfgc.base.installed import install_stamps
 from cfgc.bundle.cache_index import cache_key, load_entry
 from cfgc.bundle.target_keys import TargetKeys, content_digest, global_key
 from cfgc.compile.compiler import Compiler
@@ -121,15 +121,7 @@ def entry_keys(compiler: Compiler, specs: Sequence[TargetSpec], policies: str,
 
 def validator_versions() -> str:
     """Where each installed schema validator is and its ``__init__``'s size and mtime, as one line."""
-    import importlib.util
-
-    parts = []
-    for name in ("jsonschema", "jsonschema_rs", "referencing"):
-        spec = importlib.util.find_spec(name)
-        if spec is not None and spec.origin:
-            st = os.stat(spec.origin)
-            parts.append(f"{name} {spec.origin} {st.st_size} {st.st_mtime_ns}")
-    return ", ".join(parts)
+    return ", ".join(install_stamps(("jsonschema", "jsonschema_rs", "referencing")))
 
 
 def entry_key(target_key: str, stamp: str, changed: bool | None) -> str:
