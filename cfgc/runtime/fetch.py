@@ -27,7 +27,7 @@ from cfgc.base.jsonvalue import JSONObject
 from cfgc.bundle.manifest import MANIFEST_TYPE, SIGNATURE, listed_files
 from cfgc.bundle.signing import Verifier, verify_envelope
 from cfgc.runtime.pack import PackedFiles, PackWriter, StringTable
-from cfgc.stores.base import Store, check_channel, check_digest
+from cfgc.stores.base import ChannelRead, Store, check_channel, check_digest
 from cfgc.stores.bounds import gunzip, signed_size
 from cfgc.stores.layout import layer_map, parse_version, read_blob, signed_manifest
 from cfgc.stores.pointer import Pointer, decode_pointer
@@ -149,6 +149,14 @@ def fetch(store: Store, verifiers: list[Verifier], channel: str, patterns: tuple
     read = store.get_channel(check_channel(channel), etag)
     if read.not_modified:
         return None
+    return fetch_changed(store, verifiers, channel, patterns, read, min_serial=min_serial, current=current,
+                         cached=cached, check=check)
+
+
+def fetch_changed(store: Store, verifiers: list[Verifier], channel: str, patterns: tuple[str, ...],
+                  read: ChannelRead, *, min_serial: int, current: Verified | None,
+                  cached: BlobLookup, check: Callable[[Pointer], None] | None = None) -> Verified | None:
+    """The rest of :func:`fetch` once the channel pointer was read and has changed (``read``)."""
     if read.data is None:
         raise ExternalError(f"channel {channel} does not exist in {store.url} (or the store is not there)")
     pointer = decode_pointer(channel, read.data, verifiers)
@@ -254,6 +262,14 @@ class NewBlobs(Mapping[str, bytes]):
         if digest in self._other:
             return self._other[digest]
         return self._files[self._paths[digest]]
+
+    def fresh(self) -> dict[str, str]:
+        """Content digest -> path in the version's map, of the files downloaded."""
+        return dict(self._paths)
+
+    def other(self) -> dict[str, bytes]:
+        """Content digest -> bytes of the rest (the manifest when it was downloaded)."""
+        return dict(self._other)
 
     def __iter__(self) -> Iterator[str]:
         yield from self._other

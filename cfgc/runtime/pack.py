@@ -110,6 +110,15 @@ class PackedFiles(Mapping[str, bytes]):
             w.add(path, data)
         return w.finish()
 
+    @property
+    def ends(self) -> array[int]:
+        """Where each file ends in the map, in path order."""
+        return self._ends
+
+    def data(self) -> memoryview:
+        """All the files' bytes, in path order (valid while this mapping is alive)."""
+        return self._view[:self._ends[-1] if len(self._ends) else 0]
+
     def _span(self, path: str) -> tuple[int, int] | None:
         i = self._paths.find(path)
         if i < 0:
