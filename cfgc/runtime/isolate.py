@@ -28,17 +28,13 @@ import select
 import signal
 import struct
 import time
-from array import array
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from cfgc.base.errors import CfgcError, ExternalError, IntegrityError
-from cfgc.runtime.fetch import NewBlobs, Verified
-from cfgc.runtime.pack import PackedFiles, StringTable
-from cfgc.stores.pointer import Pointer
 
 MAGIC = b"cfgc-isolated-answer-1\n"
 MAX_HEADER = 64 * 1024 * 1024  # the answer's JSON part: names, ends and digests of the files
@@ -90,49 +86,6 @@ def load_keys(load: Callable[[], list[Any]]) -> list[KeyStandIn]:
     if not isinstance(keyids, list) or len(keyids) != len(blobs) or not all(isinstance(k, str) for k in keyids):
         raise IntegrityError("the key-loading process gave a malformed answer")
     return [KeyStandIn(k, bytes(d)) for k, d in zip(keyids, blobs, strict=True)]
-
-
-def verified_answer(v: Verified | None, extra: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[bytes]]:
-    """What a child sends of a verified version (see :func:`verified_of`)."""
-    if v is None:
-        return {"none": True, **(extra or {})}, []
-    files = v.files
-    assert isinstance(files, PackedFiles)  # fetch_version and BundleCache.load pack what they read
-    blobs = v.new_blobs
-    fresh, other = (blobs.fresh(), blobs.other()) if isinstance(blobs, NewBlobs) else ({}, dict(blobs))
-    header = {"pointer": asdict(v.pointer), "etag": v.etag, "targets": list(v.targets), "paths": list(files),
-              "ends": list(files.ends), "fresh": fresh, "other": list(other), "digests": list(v.digests),
-              **(extra or {})}
-    data: list[Any] = [v.pointer_doc, v.manifest_raw, v.signature, v.used, *other.values()]
-    return header, [*data, files.data()]
-
-
-def verified_of(header: dict[str, Any], blobs: list[Any]) -> Verified | None:
-    """The :class:`Verified` a child's answer describes (IntegrityError if it does not describe one)."""
-    if header.get("none") is True:
-        return None
-    try:
-        other = [str(d) for d in header["other"]]
-        pointer_doc, raw, signature, used, *rest = blobs
-        packed, size = rest[-1], int(header["sizes"][-1])
-        extra = dict(zip(other, rest[:-1], strict=True))
-        paths = StringTable(str(p) for p in header["paths"])
-        ends = array("Q", (int(e) for e in header["ends"]))
-        if len(ends) != len(paths) or (ends[-1] if len(ends) else 0) != size or \
-                any(a > b for a, b in zip(ends, ends[1:], strict=False)):
-            raise ValueError("file spans")
-        files = PackedFiles(paths, ends, packed)
-        fresh = {str(d): str(p) for d, p in header["fresh"].items()}
-        if any(p not in files for p in fresh.values()):
-            raise ValueError("fresh paths")
-        targets = StringTable(str(t) for t in header["targets"])
-        if any(f"targets/{t}.json" not in files for t in targets):
-            raise ValueError("targets")
-        return Verified(Pointer(**header["pointer"]), bytes(pointer_doc), header["etag"], bytes(raw),
-                        bytes(signature), targets, files, NewBlobs(files, fresh, extra), bytes(used),
-                        tuple(str(d) for d in header["digests"]))
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise IntegrityError(f"the verifying process gave a malformed answer ({e})") from None
 
 
 def run(work: Callable[[], tuple[dict[str, Any], list[Any]]],

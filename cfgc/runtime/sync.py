@@ -18,21 +18,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from cfgc.base.canonical import sha256_digest
-from cfgc.base.errors import CfgcError, ExternalError, InputError
+from cfgc.base.errors import CfgcError, ExternalError
 from cfgc.base.jsonvalue import JSONObject
 from cfgc.bundle.signing import Verifier
-from cfgc.runtime import isolate
+from cfgc.runtime import forked
 from cfgc.runtime.cache import BundleCache, CacheError
-from cfgc.runtime.fetch import Verified, fetch, fetch_changed
+from cfgc.runtime.fetch import Verified, fetch
 from cfgc.runtime.freshness import PointerPolicy
 from cfgc.runtime.health import Metrics, reason_of
-from cfgc.runtime.isolate import real_verifiers, verified_answer, verified_of
 from cfgc.runtime.memory import release_memory
 from cfgc.runtime.pack import PackedFiles
-from cfgc.runtime.snapshot import PARSED_MAX, BundleSnapshot, build, check_targets
+from cfgc.runtime.snapshot import PARSED_MAX, BundleSnapshot
 from cfgc.stores import Store, open_store
 from cfgc.stores.base import check_channel
 
@@ -110,7 +108,7 @@ class Syncer:
             self._failed(CacheError(f"cache unusable: {e.message}"), "cache")
             return False
         self.serial_seen = max(self.serial_seen, v.pointer.serial)
-        self._swap(_build(v, "cache", self.parsed_max, not_json, self.isolate))
+        self._swap(forked.build(v, "cache", self.parsed_max, not_json, self.isolate))
         with self._stats_lock:
             self.metrics.last_success = fetched_at
         log.info("serving cached version %s (serial %d) of channel %s", v.version, v.pointer.serial, self.channel)
@@ -208,7 +206,7 @@ class Syncer:
             v, not_json = self._fetch(held)
             if v is not None:
                 self.policy.record(v.pointer)  # after every byte verified, before it is served
-                snap = _build(v, "source", self.parsed_max, not_json, self.isolate)
+                snap = forked.build(v, "source", self.parsed_max, not_json, self.isolate)
         except CfgcError as e:
             self._failed(e, reason_of(e))
             raise
@@ -252,17 +250,7 @@ class Syncer:
         assert self.cache is not None
         if not self.isolate:
             return self.cache.load(self.verifiers), None
-        cache = self.cache
-
-        def work() -> tuple[dict[str, Any], list[Any]]:
-            loaded = cache.load(real_verifiers(self.verifiers))
-            if loaded is None:
-                return verified_answer(None)
-            return verified_answer(loaded[0], {"fetched_at": loaded[1], "not_json": _not_json(loaded[0])})
-
-        header, blobs = isolate.run(work)
-        v = verified_of(header, blobs)
-        return (None if v is None else (v, float(header["fetched_at"]))), _message(header)
+        return forked.load_cache(self.cache, self.verifiers)
 
     def _fetch(self, held: BundleSnapshot | None) -> tuple[Verified | None, str | None]:
         """Poll once (fetch.fetch), the verification in a child when isolated; and as _cache_load."""
@@ -276,18 +264,12 @@ class Syncer:
         read = self.store.get_channel(check_channel(self.channel), etag)
         if read.not_modified:
             return None, None
-
-        def work() -> tuple[dict[str, Any], list[Any]]:
-            v = fetch_changed(self.store, real_verifiers(self.verifiers), self.channel, self.patterns, read,
-                              min_serial=self.serial_seen, current=current, cached=self._lookup(held),
-                              check=self.policy.check)
-            return verified_answer(v, {"not_json": _not_json(v) if v is not None else None})
-
-        header, blobs = isolate.run(work)
-        v = verified_of(header, blobs)
+        v, not_json = forked.fetch(self.store, self.verifiers, self.channel, self.patterns, read,
+                                   min_serial=self.serial_seen, current=current, cached=self._lookup(held),
+                                   check=self.policy.check)
         if v is not None:
             self.policy.check(v.pointer)  # as the child did; this process's state is what it records
-        return v, _message(header)
+        return v, not_json
 
     def _save(self, v: Verified | None) -> None:
         if self.cache is None:
@@ -358,25 +340,3 @@ class Syncer:
                 "rollback_rejections": m.rollback_rejections, "cache_failures": m.cache_failures,
                 "cache_corrupt_blobs": self.cache.corrupt_blobs if self.cache else 0,
             }
-
-
-
-def _not_json(v: Verified) -> str | None:
-    """The message of ``check_targets(v)``, or None when every target is JSON."""
-    try:
-        check_targets(v)
-    except CfgcError as e:
-        return e.message
-    return None
-
-
-def _build(v: Verified, origin: str, parsed_max: int, not_json: str | None, checked: bool) -> BundleSnapshot:
-    """``build``, with the JSON check made here, or (``checked``) in a child: ``not_json`` is its refusal."""
-    if not_json is not None:
-        raise InputError(not_json)
-    return build(v, origin, parsed_max, checked=checked)
-
-
-def _message(header: dict[str, Any]) -> str | None:
-    value = header.get("not_json")
-    return value if value is None or isinstance(value, str) else "a target is not JSON"

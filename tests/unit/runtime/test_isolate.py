@@ -17,7 +17,7 @@ from cfgc.runtime import isolate
 from cfgc.runtime.fetch import RollbackError
 from cfgc.runtime.isolate import KeyStandIn, load_keys, run
 from cfgc.runtime.sync import Syncer
-from tests.unit.runtime.test_sync import T, Env
+from tests.unit.runtime.test_sync import Env, T
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 
