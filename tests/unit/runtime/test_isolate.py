@@ -13,7 +13,7 @@ import pytest
 
 from cfgc.base.errors import CfgcError, ExternalError, IntegrityError, UsageError
 from cfgc.bundle.signing import verifiers_from
-from cfgc.runtime import isolate
+from cfgc.runtime import forked, isolate
 from cfgc.runtime.fetch import RollbackError
 from cfgc.runtime.isolate import KeyStandIn, load_keys, run
 from cfgc.runtime.sync import Syncer
@@ -158,12 +158,12 @@ def test_an_answer_that_describes_no_version_is_refused(env: Env) -> None:
     s = env.syncer(cache=False)
     s.refresh()
     assert s.snapshot is not None
-    header, blobs = isolate.verified_answer(s.snapshot.verified)
+    header, blobs = forked.verified_answer(s.snapshot.verified)
     header["sizes"] = [len(b) for b in blobs]
     for broken in ({**header, "ends": header["ends"][:-1]}, {**header, "targets": ["nope"]},
                    {**header, "pointer": {"channel": "prod"}}, {**header, "other": ["sha256:" + "0" * 64]}):
         with pytest.raises(IntegrityError, match="malformed answer"):
-            isolate.verified_of(broken, blobs)
+            forked.verified_of(broken, blobs)
 
 
 def test_a_stuck_child_is_killed_at_the_deadline() -> None:
