@@ -3,15 +3,20 @@
 The child runs :func:`cfgc.runtime.fetch.fetch_changed` or :meth:`BundleCache.load` as an
 in-process runtime would, checks each target is JSON (snapshot.check_targets: its refusal comes
 back as a message, raised where snapshot.build would raise it), and sends the :class:`Verified`
-as a small JSON header and its byte strings, the packed target files last (read by the parent
-straight into the version's map).  :func:`verified_of` checks the answer describes a version
+as a small JSON header and its byte strings; the target files it packs into a memory file
+(``memfd``) made before the fork, which the parent maps once the child is gone: the version's
+bytes are never copied, and never twice in memory.  :func:`verified_of` checks the answer describes a version
 (spans in order, every target file present) before anything is built from it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import mmap
+import os
+import tempfile
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from typing import Any
 
@@ -21,7 +26,8 @@ from cfgc.runtime import isolate, snapshot
 from cfgc.runtime.cache import BundleCache
 from cfgc.runtime.fetch import BlobLookup, NewBlobs, Verified, fetch_changed
 from cfgc.runtime.isolate import real_verifiers
-from cfgc.runtime.pack import PackedFiles, StringTable
+from cfgc.runtime.memory import release_memory
+from cfgc.runtime.pack import PackedFiles, PackWriter, StringTable, Writer
 from cfgc.runtime.snapshot import BundleSnapshot, check_targets
 from cfgc.stores.base import ChannelRead, Store
 from cfgc.stores.pointer import Pointer
@@ -31,33 +37,58 @@ def fetch(store: Store, verifiers: list[Verifier], channel: str, patterns: tuple
           min_serial: int, current: Verified | None, cached: BlobLookup,
           check: Callable[[Pointer], None]) -> tuple[Verified | None, str | None]:
     """``fetch_changed`` in a child: the version (None when unchanged) and why a target is not JSON."""
-    def work() -> tuple[dict[str, Any], list[Any]]:
-        v = fetch_changed(store, real_verifiers(verifiers), channel, patterns, read, min_serial=min_serial,
-                          current=current, cached=cached, check=check)
-        return verified_answer(v, {"not_json": _not_json(v) if v is not None else None})
+    with _shared() as fd:
+        def work() -> tuple[dict[str, Any], list[Any]]:
+            v = fetch_changed(store, real_verifiers(verifiers), channel, patterns, read, min_serial=min_serial,
+                              current=current, cached=cached, check=check, writer=_writer(fd))
+            return verified_answer(v, {"not_json": _not_json(v) if v is not None else None})
 
-    header, blobs = isolate.run(work)
-    return verified_of(header, blobs), _message(header)
+        header, blobs = isolate.run(work)
+        return verified_of(header, blobs, fd), _message(header)
 
 
 def load_cache(cache: BundleCache, verifiers: list[Verifier]) -> tuple[tuple[Verified, float] | None, str | None]:
     """``cache.load`` in a child: (the version, when it was fetched) or None, and as :func:`fetch`."""
-    def work() -> tuple[dict[str, Any], list[Any]]:
-        loaded = cache.load(real_verifiers(verifiers))
-        if loaded is None:
-            return verified_answer(None)
-        return verified_answer(loaded[0], {"fetched_at": loaded[1], "not_json": _not_json(loaded[0])})
+    with _shared() as fd:
+        def work() -> tuple[dict[str, Any], list[Any]]:
+            loaded = cache.load(real_verifiers(verifiers), _writer(fd))
+            if loaded is None:
+                return verified_answer(None)
+            return verified_answer(loaded[0], {"fetched_at": loaded[1], "not_json": _not_json(loaded[0])})
 
-    header, blobs = isolate.run(work)
-    v = verified_of(header, blobs)
+        header, blobs = isolate.run(work)
+        v = verified_of(header, blobs, fd)
     try:
         return (None if v is None else (v, float(header["fetched_at"]))), _message(header)
     except (KeyError, TypeError, ValueError):
         raise IntegrityError("the verifying process gave a malformed answer (fetched_at)") from None
 
 
+@contextlib.contextmanager
+def _shared() -> Iterator[int]:
+    """A memory file for the version's map: the child fills it, this process maps it (no copy)."""
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("cfgc-version", os.MFD_CLOEXEC)
+    else:  # not Linux: an unlinked temporary file
+        with tempfile.TemporaryFile() as f:
+            fd = os.dup(f.fileno())
+    try:
+        yield fd
+    finally:
+        os.close(fd)  # a map made of it keeps the memory for as long as the version is held
+
+
+def _writer(fd: int) -> Writer:
+    def make(total: int) -> PackWriter:
+        # In the child, once the manifest's parse is garbage: its pages go back before the files are read.
+        release_memory()
+        return PackWriter(total, fd)
+
+    return make
+
+
 def verified_answer(v: Verified | None, extra: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[bytes]]:
-    """What a child sends of a verified version (see :func:`verified_of`)."""
+    """What a child sends of a verified version (see :func:`verified_of`); the files are in the shared map."""
     if v is None:
         return {"none": True, **(extra or {})}, []
     files = v.files
@@ -66,25 +97,34 @@ def verified_answer(v: Verified | None, extra: dict[str, Any] | None = None) -> 
     fresh, other = (blobs.fresh(), blobs.other()) if isinstance(blobs, NewBlobs) else ({}, dict(blobs))
     header = {"pointer": asdict(v.pointer), "etag": v.etag, "targets": list(v.targets), "paths": list(files),
               "ends": list(files.ends), "fresh": fresh, "other": list(other), "digests": list(v.digests),
-              **(extra or {})}
-    data: list[Any] = [v.pointer_doc, v.manifest_raw, v.signature, v.used, *other.values()]
-    return header, [*data, files.data()]
+              "packed": len(files.data()), **(extra or {})}
+    return header, [v.pointer_doc, v.manifest_raw, v.signature, v.used, *other.values()]
 
 
-def verified_of(header: dict[str, Any], blobs: list[Any]) -> Verified | None:
-    """The :class:`Verified` a child's answer describes (IntegrityError if it does not describe one)."""
+def verified_of(header: dict[str, Any], blobs: list[bytes], fd: int) -> Verified | None:
+    """The :class:`Verified` a child's answer describes, its files mapped from ``fd``.
+
+    IntegrityError if the answer does not describe a version (spans out of order or beyond the
+    file, a target's file missing).  Call it only once the child is gone (:func:`isolate.run`
+    reaps it): nothing writes the file after it is mapped.
+    """
     if header.get("none") is True:
         return None
     try:
         other = [str(d) for d in header["other"]]
         pointer_doc, raw, signature, used, *rest = blobs
-        packed, size = rest[-1], int(header["sizes"][-1])
-        extra = dict(zip(other, rest[:-1], strict=True))
+        extra = dict(zip(other, rest, strict=True))
+        size = int(header["packed"])
+        if not 0 <= size <= isolate.MAX_ANSWER or os.fstat(fd).st_size != max(size, 1):
+            raise ValueError("the map's size")
         paths = StringTable(str(p) for p in header["paths"])
         ends = array("Q", (int(e) for e in header["ends"]))
         if len(ends) != len(paths) or (ends[-1] if len(ends) else 0) != size or \
                 any(a > b for a, b in zip(ends, ends[1:], strict=False)):
             raise ValueError("file spans")
+        # Populated now: the version's pages are counted in this process's RSS from the start.
+        packed = mmap.mmap(fd, max(size, 1), flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
+                           prot=mmap.PROT_READ)
         files = PackedFiles(paths, ends, packed)
         fresh = {str(d): str(p) for d, p in header["fresh"].items()}
         if any(p not in files for p in fresh.values()):
@@ -95,7 +135,7 @@ def verified_of(header: dict[str, Any], blobs: list[Any]) -> Verified | None:
         return Verified(Pointer(**header["pointer"]), bytes(pointer_doc), header["etag"], bytes(raw),
                         bytes(signature), targets, files, NewBlobs(files, fresh, extra), bytes(used),
                         tuple(str(d) for d in header["digests"]))
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
         raise IntegrityError(f"the verifying process gave a malformed answer ({e})") from None
 
 

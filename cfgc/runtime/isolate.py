@@ -22,7 +22,7 @@ before, but in a process of its own that gives it all back when it exits).
 from __future__ import annotations
 
 import contextlib
-import mmap
+import gc
 import os
 import select
 import signal
@@ -90,7 +90,7 @@ def load_keys(load: Callable[[], list[Any]]) -> list[KeyStandIn]:
 
 def run(work: Callable[[], tuple[dict[str, Any], list[Any]]],
         timeout: float = TIMEOUT) -> tuple[dict[str, Any], list[Any]]:
-    """``work()`` in a forked child; its (header, blobs), the last blob in a private map.
+    """``work()`` in a forked child; its (header, blobs), once the child is gone.
 
     The child's CfgcError is raised here as the same class with the same message; any other
     exception as an Exception of the same name and message (callers word those as before).
@@ -111,6 +111,8 @@ def run(work: Callable[[], tuple[dict[str, Any], list[Any]]],
 def _child(work: Callable[[], tuple[dict[str, Any], list[Any]]], w: int) -> None:
     code = 0
     try:
+        # The parent's objects stay out of the child's collections: they would be copied page by page.
+        gc.freeze()
         # A signal meant for the agent must not reach its loop through the inherited wakeup fd.
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, signal.SIG_DFL)
@@ -155,11 +157,7 @@ def _read_answer(fd: int, deadline: float) -> tuple[dict[str, Any], list[Any]]:
         raise type(name, (Exception,), {})(message)
     if header.pop("ok", None) is not True or any(s < 0 for s in sizes) or sum(sizes) > MAX_ANSWER:
         raise IntegrityError(f"the verifying process answered more than {MAX_ANSWER} bytes, or garbage")
-    blobs: list[Any] = [_read_exact(fd, s, deadline) for s in sizes[:-1]]
-    if sizes:
-        last = mmap.mmap(-1, max(sizes[-1], 1), flags=mmap.MAP_PRIVATE)
-        _read_into(fd, memoryview(last)[:sizes[-1]], deadline)
-        blobs.append(last)
+    blobs: list[Any] = [_read_exact(fd, s, deadline) for s in sizes]
     if _read_some(fd, 1, deadline):
         raise IntegrityError("the verifying process answered more than it announced")
     return header, blobs

@@ -16,10 +16,12 @@ from cfgc.bundle.signing import verifiers_from
 from cfgc.runtime import forked, isolate
 from cfgc.runtime.fetch import RollbackError
 from cfgc.runtime.isolate import KeyStandIn, load_keys, run
+from cfgc.runtime.pack import PackedFiles
 from cfgc.runtime.sync import Syncer
+from tests.unit.runtime.bundles import chat
 from tests.unit.runtime.test_sync import Env, T
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+pytestmark = pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="needs fork and memfd (Linux)")
 
 
 @pytest.fixture
@@ -154,16 +156,26 @@ def test_a_garbage_answer_is_an_error(monkeypatch: pytest.MonkeyPatch, garbage: 
 
 
 def test_an_answer_that_describes_no_version_is_refused(env: Env) -> None:
-    env.pub.publish({T: {"n": 1}})
+    env.pub.publish({T: chat()})  # the target, its prompts and its SOPS file: several spans
     s = env.syncer(cache=False)
     s.refresh()
     assert s.snapshot is not None
+    files = s.snapshot.verified.files
+    assert isinstance(files, PackedFiles) and len(files) > 2
     header, blobs = forked.verified_answer(s.snapshot.verified)
-    header["sizes"] = [len(b) for b in blobs]
-    for broken in ({**header, "ends": header["ends"][:-1]}, {**header, "targets": ["nope"]},
-                   {**header, "pointer": {"channel": "prod"}}, {**header, "other": ["sha256:" + "0" * 64]}):
-        with pytest.raises(IntegrityError, match="malformed answer"):
-            forked.verified_of(broken, blobs)
+    fd = os.memfd_create("test")
+    try:
+        os.write(fd, files.data())
+        v = forked.verified_of(header, blobs, fd)  # the answer as sent is a version
+        assert v is not None and {p: v.files[p] for p in v.files} == {p: files[p] for p in files}
+        for broken in ({**header, "ends": header["ends"][:-1]}, {**header, "targets": ["nope"]},
+                       {**header, "pointer": {"channel": "prod"}}, {**header, "other": ["sha256:" + "0" * 64]},
+                       {**header, "packed": header["packed"] + 1}, {**header, "packed": -1},
+                       {**header, "ends": header["ends"][::-1]}):
+            with pytest.raises(IntegrityError, match="malformed answer"):
+                forked.verified_of(broken, blobs, fd)
+    finally:
+        os.close(fd)
 
 
 def test_a_stuck_child_is_killed_at_the_deadline() -> None:
