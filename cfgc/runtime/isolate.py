@@ -96,7 +96,12 @@ def run(work: Callable[[], tuple[dict[str, Any], list[Any]]],
     exception as an Exception of the same name and message (callers word those as before).
     """
     r, w = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(r)
+        os.close(w)
+        raise
     if pid == 0:  # the child: never returns
         os.close(r)
         _child(work, w)
