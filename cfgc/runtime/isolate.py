@@ -4,19 +4,19 @@ Why: verifying a version parses the whole bundle manifest (about 20x its bytes i
 objects: 60 MB for 10,000 targets) to keep the few entries of the targets served.  Freed, that
 garbage still fragmented the heap, and the signature check imported cryptography (6 to 8 MB of
 RSS, most of it its Rust extension's pages).  A sidecar serving 0.7 MB of targets sat at 42 MB at
-ready, above its 41.4 MB budget (benchmarks/agent_memory.py).  Here a forked child does all of
-it: it verifies the pointer, the manifest signature and every digest, checks each target is JSON,
-and writes back only what the runtime keeps (the target files packed, the used manifest entries,
-the documents the disk cache stores).  The parent reads that answer straight into the version's
-map and exits the child; it never imports cryptography.
+ready, above its 41.4 MB budget (benchmarks/agent_memory.py; 30 MB with this).  Here a forked
+child does all of it (runtime/forked.py says what it sends back) and exits; the agent never
+imports cryptography.
 
 The child is the parent's own code, so the answer is trusted as far as its meaning goes, but it is
 read as hostile bytes all the same: a magic line, bounded lengths (:data:`MAX_HEADER`,
-:data:`MAX_ANSWER`), and a child that dies, answers garbage or more than the bounds is an error;
-nothing of such an answer is served.  A child's error comes back as the same error class (found
-among the loaded :class:`CfgcError` subclasses) with the same message, so status, metrics and logs
-read as before.  While it runs, the child's memory counts in the pod's (the manifest's parse, as
-before, but in a process of its own that gives it all back when it exits).
+:data:`MAX_ANSWER`), a deadline (:data:`TIMEOUT`, then the child is killed), and a child that
+dies, answers garbage or more than the bounds is an error; nothing of such an answer is served.
+A child's error comes back as the same error class (found among the loaded :class:`CfgcError`
+subclasses) with the same message, so status, metrics and logs read as before.  While it runs,
+the child's memory counts in the pod's (the manifest's parse, as before, but in a process of its
+own that gives it all back when it exits).  The child inherits the agent's sockets: a connection
+the agent closes while a child runs (seconds) reaches its peer when the child exits.
 """
 
 from __future__ import annotations
