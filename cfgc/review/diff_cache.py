@@ -1,0 +1,343 @@
+"""What ``cfgc diff`` needs of one compiled target, kept between runs.
+
+A diff compiles each reached target on both sides, validates it and locates
+its changed paths on the head side.  All of that is a function of
+
+- the target's build cache key (:class:`cfgc.bundle.target_keys.TargetKeys`:
+  the cfgc and library versions, cfgc.yaml, the template limits in force,
+  every schema, every prompt template, the path and content of each of its
+  layer files in order (SOPS documents are layers, so the ciphertext behind
+  each secret reference is keyed), and its name);
+- the installed schema validators, which word schema findings
+  (:func:`cfgc.review.check_cache.validator_versions`).
+
+Locations are of layer files only, whose paths and bytes are in the key: an
+unchanged file whose bytes are equal does not move a line.  So a record is
+kept under the digest of those two and holds
+
+- the compiled value, each top-level subtree stored once by its content (the
+  targets of one repo share most of them) with the paths of its secret
+  references beside it (the value stores ``null`` there; a reference and a
+  user mapping of the same shape must not be confused);
+- the SOPS documents its references read, and each reference's comparison
+  token (:meth:`cfgc.review.diff.Side._token`);
+- its findings as ``cfgc validate`` gives them (schemas, credentials left in clear);
+- the head-side location of each path a diff located in it.  A later diff
+  that needs a path the record does not hold compiles the target again.
+
+A target that does not compile, whose value JSON cannot carry exactly (a
+non-finite float, an integer beyond 64 bits, a non-string key, a type other
+than JSON's), or whose findings include a template out of its time budget
+(the machine's load) is never kept.
+
+The file lives in the build cache folder and is untrusted like the rest
+(:mod:`cfgc.bundle.cache_index`): authenticated with HMAC-SHA256 under the
+cache key before it is parsed, read within :data:`MAX_FILE_BYTES`, and every
+entry's shape checked when it is used; anything wrong is a miss (the target is
+compiled), never a wrong diff.  A save keeps at most :data:`KEEP_FACTOR`
+times the run's records (at least :data:`MIN_KEEP`), least recently used
+dropped first, and only the subtrees those records name.
+
+Layout::
+
+    cfgc-diff-cache 1\\n
+    <hex HMAC-SHA256 of the magic line and the body>\\n
+    <body: JSON {"cfgc": version, "subtrees": {id: [value, [[rel path, file, path, type]...]]},
+                 "entries": {key: [name, [[top key, id]...], [secret files], [[file, path, type, token]...],
+                              [finding...], [[path, file, line, col]...]]}}>
+
+A finding is as in :mod:`cfgc.review.check_cache`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path as FsPath
+from typing import Any
+
+import orjson
+
+from cfgc import __version__
+from cfgc.base.diagnostics import Diagnostic
+from cfgc.base.errors import Location
+from cfgc.base.loading import Path
+from cfgc.base.secretrefs import SecretRef
+from cfgc.bundle.cache_index import cache_key, load_entry
+from cfgc.review.check_cache import decode_findings, encode_findings
+from cfgc.review.sealed import read_sealed, write_sealed
+
+MAGIC = b"cfgc-diff-cache 1\n"
+FILE_NAME = "diff-records"
+MAX_FILE_BYTES = 512 * 1024 * 1024  # a bigger file is not ours
+MAX_ENTRIES = 2_000_000  # entries (and subtrees) read; a file with more is not ours
+KEEP_FACTOR = 3
+MIN_KEEP = 1_000
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+_TIME_BUDGET = "limits.template_seconds"
+
+
+def record_key(target_key: str, validators: str) -> str:
+    """The key of one target's record: see the module docstring for why these suffice."""
+    return hashlib.sha256(f"diff\0{target_key}\0{validators}".encode()).hexdigest()
+
+
+class Unlocated(LookupError):
+    """A record does not hold the location of a path a diff needs."""
+
+
+@dataclass(frozen=True)
+class Located:
+    """The head-side locations a record holds (:meth:`locate` as Provenance's)."""
+
+    known: dict[Path, Location]
+
+    def locate(self, path: Path) -> Location:
+        """The stored location of ``path``; :class:`Unlocated` when not stored."""
+        loc = self.known.get(path)
+        if loc is None:
+            raise Unlocated(path)
+        return loc
+
+
+@dataclass(frozen=True)
+class Record:
+    """One target as a diff compares it (``value`` holds its SecretRefs)."""
+
+    value: Any
+    secrets: tuple[str, ...]
+    tokens: dict[SecretRef, str]
+    findings: tuple[Diagnostic, ...]
+    provenance: Located
+
+
+# -- encoding (in the process that compiled the target) -------------------------
+class Encoder:
+    """Encodes records; a subtree shared by many targets is encoded once (by identity)."""
+
+    def __init__(self) -> None:
+        self.subtrees: dict[str, Any] = {}
+        self._ids: dict[int, tuple[Any, str | None]] = {}  # keeps each object alive
+
+    def record(self, name: str, value: Any, refs: tuple[tuple[Path, SecretRef], ...], secrets: tuple[str, ...],
+               tokens: dict[SecretRef, str], findings: list[Diagnostic],
+               located: dict[Path, Location | None]) -> list[Any] | None:
+        """The JSON form of one record, or None when it cannot be kept exactly."""
+        if type(value) is not dict or any(_TIME_BUDGET in d.message for d in findings):
+            return None
+        if any(loc is None for loc in located.values()):
+            return None
+        by_top: dict[str | int, list[Any]] = {}
+        for path, ref in refs:
+            if not path:
+                return None
+            by_top.setdefault(path[0], []).append([list(path[1:]), ref.file, list(ref.path), ref.type])
+        top = []
+        for k, v in value.items():
+            if type(k) is not str:
+                return None
+            sid = self._subtree(v, by_top.get(k, []))
+            if sid is None:
+                return None
+            top.append([k, sid])
+        toks = [[r.file, list(r.path), r.type, t] for r, t in tokens.items()]
+        where = [[list(p), loc.path, loc.line, loc.col] for p, loc in located.items() if loc is not None]
+        return [name, list(secrets), toks, encode_findings(findings), where, top]
+
+    def _subtree(self, v: Any, refs: list[Any]) -> str | None:
+        hit = self._ids.get(id(v))
+        if hit is not None and not refs:
+            return hit[1]
+        try:
+            text = orjson.dumps(v, default=_no_secret, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+        except TypeError:
+            sid = None
+        else:
+            sid = None if not _exact(v) else hashlib.sha256(text + orjson.dumps(refs)).hexdigest()
+            if sid is not None:
+                self.subtrees[sid] = [text, refs]  # bytes: it crosses a process boundary
+        if not refs:
+            self._ids[id(v)] = (v, sid)
+        return sid
+
+
+def _no_secret(obj: Any) -> None:
+    if type(obj) is SecretRef:
+        return None  # its place is listed beside the subtree
+    raise TypeError("not JSON")
+
+
+def _exact(v: Any) -> bool:
+    """Whether JSON gives back exactly ``v`` (orjson writes NaN and infinities as null)."""
+    t = type(v)
+    if t is float:
+        return math.isfinite(v)
+    if t is dict:
+        return all(_exact(x) for x in v.values())
+    if t is list:
+        return all(_exact(x) for x in v)
+    return True
+
+
+# -- the file -------------------------------------------------------------------
+class DiffCache:
+    """The records of one cache folder, loaded at creation and written by :meth:`save`."""
+
+    def __init__(self, folder: FsPath) -> None:
+        self.path = folder / FILE_NAME
+        self._raw: dict[str, Any] = {}
+        self._subtrees: dict[str, Any] = {}
+        self._decoded: dict[str, Any] = {}
+        self._used: dict[str, Any] = {}
+        self._new_subtrees: dict[str, Any] = {}
+        self._key: bytes | None = None
+        try:
+            self._key = cache_key()
+            self._raw, self._subtrees = self._read(self._key)
+        except (OSError, ValueError, RecursionError):  # no key can be kept, no file, or not ours
+            self._raw, self._subtrees = {}, {}
+
+    def _read(self, key: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+        doc = load_entry(read_sealed(self.path, MAGIC, key, MAX_FILE_BYTES))
+        if not isinstance(doc, dict) or doc.get("cfgc") != __version__:
+            return {}, {}
+        entries, subtrees = doc.get("entries"), doc.get("subtrees")
+        if not isinstance(entries, dict) or not isinstance(subtrees, dict):
+            return {}, {}
+        if len(entries) > MAX_ENTRIES or len(subtrees) > MAX_ENTRIES:
+            return {}, {}
+        return entries, subtrees
+
+    def get(self, key: str, name: str) -> Record | None:
+        """The record of target ``name`` under ``key``, or None (absent or malformed)."""
+        raw = self._raw.get(key) if _DIGEST.fullmatch(key) else None
+        rec = self._decode(raw, name) if raw is not None else None
+        if rec is not None:
+            self._used[key] = raw
+        return rec
+
+    def put(self, key: str, raw: list[Any], subtrees: dict[str, Any]) -> None:
+        """Keep one record (its JSON form from :class:`Encoder`), written by :meth:`save`."""
+        self._used[key] = raw
+        self._new_subtrees.update((sid, subtrees[sid]) for _, sid in raw[-1] if sid in subtrees)
+
+    def save(self) -> None:
+        """Write the file when this run added records; failures are ignored (it is a cache)."""
+        if self._key is None or all(k in self._raw for k in self._used):
+            return
+        keep = max(MIN_KEEP, KEEP_FACTOR * len(self._used))
+        old = [(k, v) for k, v in self._raw.items() if k not in self._used]
+        merged = dict([*old[max(0, len(old) - (keep - len(self._used))):], *self._used.items()])
+        subtrees: dict[str, Any] = {}
+        for raw in merged.values():
+            for pair in raw[-1] if type(raw) is list and raw and type(raw[-1]) is list else ():
+                sid = pair[1] if type(pair) is list and len(pair) == 2 and type(pair[1]) is str else None
+                if sid is None or sid in subtrees:
+                    continue
+                new = self._new_subtrees.get(sid)
+                if new is not None:
+                    subtrees[sid] = [orjson.loads(new[0]), new[1]]
+                elif _pair(self._subtrees.get(sid)):
+                    subtrees[sid] = self._subtrees[sid]
+        try:  # a kept subtree holds the references put back into it: null again
+            body = orjson.dumps({"cfgc": __version__, "subtrees": subtrees, "entries": merged}, default=_no_secret)
+        except TypeError:
+            return
+        write_sealed(self.path, MAGIC, self._key, body)
+
+    # -- decoding: every shape checked, anything else is a miss -----------------
+    def _decode(self, raw: Any, name: str) -> Record | None:
+        if type(raw) is not list or len(raw) != 6 or raw[0] != name:
+            return None
+        _, secrets, toks, found, where, top = raw
+        if not _strs(secrets) or type(toks) is not list or type(where) is not list or type(top) is not list:
+            return None
+        findings = decode_findings(found)
+        if findings is None:
+            return None
+        tokens: dict[SecretRef, str] = {}
+        for t in toks:
+            if type(t) is not list or len(t) != 4 or not _key_path(t[1]):
+                return None
+            file, path, kind, token = t
+            if type(file) is not str or type(kind) is not str or type(token) is not str:
+                return None
+            tokens[SecretRef(file, tuple(path), kind)] = token
+        known: dict[Path, Location] = {}
+        for w in where:
+            if type(w) is not list or len(w) != 4 or not _key_path(w[0]):
+                return None
+            path, file, line, col = w
+            if type(file) is not str or type(line) is not int or type(col) is not int:
+                return None
+            known[tuple(path)] = Location(file, line, col)
+        value: dict[str, Any] = {}
+        for pair in top:
+            if type(pair) is not list or len(pair) != 2 or type(pair[0]) is not str or type(pair[1]) is not str:
+                return None
+            sub = self._subtree(pair[1])
+            if sub is _BAD:
+                return None
+            value[pair[0]] = sub
+        return Record(value, tuple(secrets), tokens, tuple(findings), Located(known))
+
+    def _subtree(self, sid: str) -> Any:
+        """One subtree, decoded once and shared by every record that names it."""
+        if sid in self._decoded:
+            return self._decoded[sid]
+        found = self._subtrees.get(sid)
+        out: Any = _BAD
+        if type(found) is list and _pair(found):
+            out = _place(found[0], found[1])
+        self._decoded[sid] = out
+        return out
+
+
+_BAD = object()
+
+
+def _pair(found: Any) -> bool:
+    return type(found) is list and len(found) == 2 and type(found[1]) is list
+
+
+def _place(value: Any, refs: list[Any]) -> Any:
+    """``value`` with each listed secret reference put back (in place: it was just parsed)."""
+    for r in refs:
+        if type(r) is not list or len(r) != 4 or not _key_path(r[0]) or not _key_path(r[2]):
+            return _BAD
+        rel, file, path, kind = r
+        if type(file) is not str or type(kind) is not str:
+            return _BAD
+        ref = SecretRef(file, tuple(path), kind)
+        if not rel:
+            value = ref
+            continue
+        parent = value
+        for k in rel[:-1]:
+            parent = _child(parent, k)
+            if parent is _BAD:
+                return _BAD
+        last = rel[-1]
+        if type(parent) is dict and type(last) is str and parent.get(last, 0) is None or type(parent) is list and type(last) is int and 0 <= last < len(parent) and parent[last] is None:
+            parent[last] = ref
+        else:
+            return _BAD
+    return value
+
+
+def _child(parent: Any, k: Any) -> Any:
+    if type(parent) is dict and type(k) is str and k in parent:
+        return parent[k]
+    if type(parent) is list and type(k) is int and 0 <= k < len(parent):
+        return parent[k]
+    return _BAD
+
+
+def _key_path(v: Any) -> bool:
+    return type(v) is list and all(type(k) is str or type(k) is int for k in v)
+
+
+def _strs(v: Any) -> bool:
+    return type(v) is list and all(type(x) is str for x in v)

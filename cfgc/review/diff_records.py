@@ -1,0 +1,49 @@
+"""The records a diff can take instead of compiling (:mod:`cfgc.review.diff_cache`)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING
+
+from cfgc.base.errors import CfgcError
+from cfgc.bundle.target_keys import TargetKeys, content_digest, global_key
+from cfgc.repo.hierarchy import TargetSpec
+from cfgc.review.check_cache import validator_versions
+from cfgc.review.diff_cache import DiffCache, Record, record_key
+
+if TYPE_CHECKING:
+    from cfgc.review.diff import Side
+
+
+def side_records(kept: DiffCache | None, side: Side | None, specs: Mapping[str, TargetSpec],
+                 names: Collection[str], skip: Collection[str]) -> tuple[dict[str, str], dict[str, Record]]:
+    """The record key of each of ``names`` on one side, and the records kept for them.
+
+    Keys are the build cache's target keys (sha256 of each layer's bytes; the
+    git side hashes the blob bytes it reads anyway) with the schema
+    validators' versions.  A target that cannot be keyed (a layer that
+    cannot be read, a schema that does not load) has no key: it is compiled
+    and not recorded.  The side takes each record's comparison tokens.
+    """
+    if kept is None or side is None:
+        return {}, {}
+    try:
+        keys = TargetKeys(global_key(side.compiler), content_digest(side.compiler.source))
+    except CfgcError:
+        return {}, {}
+    validators = validator_versions()
+    out: dict[str, str] = {}
+    found: dict[str, Record] = {}
+    for name in names:
+        spec = specs.get(name)
+        if spec is None:
+            continue
+        try:
+            key = out[name] = record_key(keys.key(spec), validators)
+        except CfgcError:
+            continue
+        rec = kept.get(key, name) if name not in skip else None
+        if rec is not None:
+            found[name] = rec
+            side.tokens.update(rec.tokens)
+    return out, found
