@@ -320,7 +320,9 @@ def _place(value: Any, refs: list[Any]) -> Any:
             if parent is _BAD:
                 return _BAD
         last = rel[-1]
-        if type(parent) is dict and type(last) is str and parent.get(last, 0) is None or type(parent) is list and type(last) is int and 0 <= last < len(parent) and parent[last] is None:
+        if type(parent) is dict and type(last) is str and parent.get(last, 0) is None:
+            parent[last] = ref
+        elif type(parent) is list and type(last) is int and 0 <= last < len(parent) and parent[last] is None:
             parent[last] = ref
         else:
             return _BAD
