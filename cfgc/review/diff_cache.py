@@ -77,6 +77,8 @@ KEEP_FACTOR = 3
 MIN_KEEP = 1_000
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _TIME_BUDGET = "limits.template_seconds"
+# orjson writes dataclasses (a SecretRef) and subclasses as plain JSON: both go to _no_secret instead.
+_EXACT = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
 
 
 def record_key(target_key: str, validators: str) -> str:
@@ -151,7 +153,7 @@ class Encoder:
         if hit is not None and not refs:
             return hit[1]
         try:
-            text = orjson.dumps(v, default=_no_secret, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+            text = orjson.dumps(v, default=_no_secret, option=_EXACT)
         except TypeError:
             sid = None
         else:
@@ -242,7 +244,8 @@ class DiffCache:
                 elif _pair(self._subtrees.get(sid)):
                     subtrees[sid] = self._subtrees[sid]
         try:  # a kept subtree holds the references put back into it: null again
-            body = orjson.dumps({"cfgc": __version__, "subtrees": subtrees, "entries": merged}, default=_no_secret)
+            body = orjson.dumps({"cfgc": __version__, "subtrees": subtrees, "entries": merged},
+                                default=_no_secret, option=_EXACT)
         except TypeError:
             return
         write_sealed(self.path, MAGIC, self._key, body)
