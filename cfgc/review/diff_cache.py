@@ -20,7 +20,8 @@ kept under the digest of those two and holds
   references beside it (the value stores ``null`` there; a reference and a
   user mapping of the same shape must not be confused);
 - the SOPS documents its references read, and each reference's comparison
-  token (:meth:`cfgc.review.diff.Side._token`);
+  token (:meth:`cfgc.review.diff.Side._token`), beside its place in the subtree
+  (the id of a subtree covers its tokens: equal ids mean equal ciphertext);
 - its findings as ``cfgc validate`` gives them (schemas, credentials left in clear);
 - the head-side location of each path a diff located in it.  A later diff
   that needs a path the record does not hold compiles the target again.
@@ -42,9 +43,9 @@ Layout::
 
     cfgc-diff-cache 1\\n
     <hex HMAC-SHA256 of the magic line and the body>\\n
-    <body: JSON {"cfgc": version, "subtrees": {id: [value, [[rel path, file, path, type]...]]},
-                 "entries": {key: [name, [[top key, id]...], [secret files], [[file, path, type, token]...],
-                              [finding...], [[path, file, line, col]...]]}}>
+    <body: JSON {"cfgc": version, "subtrees": {id: [value, [[rel path, file, path, type, token]...]]},
+                 "entries": {key: [name, [secret files], [finding...], [[path, file, line, col]...],
+                                   [[top key, id]...]]}}>
 
 A finding is as in :mod:`cfgc.review.check_cache`.
 """
@@ -135,7 +136,7 @@ class Encoder:
         for path, ref in refs:
             if not path:
                 return None
-            by_top.setdefault(path[0], []).append([list(path[1:]), ref.file, list(ref.path), ref.type])
+            by_top.setdefault(path[0], []).append([list(path[1:]), ref.file, list(ref.path), ref.type, tokens[ref]])
         top = []
         for k, v in value.items():
             if type(k) is not str:
@@ -144,9 +145,8 @@ class Encoder:
             if sid is None:
                 return None
             top.append([k, sid])
-        toks = [[r.file, list(r.path), r.type, t] for r, t in tokens.items()]
         where = [[list(p), loc.path, loc.line, loc.col] for p, loc in located.items() if loc is not None]
-        return [name, list(secrets), toks, encode_findings(findings), where, top]
+        return [name, list(secrets), encode_findings(findings), where, top]
 
     def _subtree(self, v: Any, refs: list[Any]) -> str | None:
         hit = self._ids.get(id(v))
@@ -157,7 +157,8 @@ class Encoder:
         except TypeError:
             sid = None
         else:
-            sid = None if not _exact(v) else hashlib.sha256(text + orjson.dumps(refs)).hexdigest()
+            # 128 bits name a subtree within one authenticated file.
+            sid = None if not _exact(v) else hashlib.sha256(text + orjson.dumps(refs)).hexdigest()[:32]
             if sid is not None:
                 self.subtrees[sid] = [text, refs]  # bytes: it crosses a process boundary
         if not refs:
@@ -191,7 +192,7 @@ class DiffCache:
         self.path = folder / FILE_NAME
         self._raw: dict[str, Any] = {}
         self._subtrees: dict[str, Any] = {}
-        self._decoded: dict[str, Any] = {}
+        self._decoded: dict[str, tuple[Any, list[tuple[SecretRef, str]]] | None] = {}
         self._used: dict[str, Any] = {}
         self._new_subtrees: dict[str, Any] = {}
         self._key: bytes | None = None
@@ -252,22 +253,15 @@ class DiffCache:
 
     # -- decoding: every shape checked, anything else is a miss -----------------
     def _decode(self, raw: Any, name: str) -> Record | None:
-        if type(raw) is not list or len(raw) != 6 or raw[0] != name:
+        if type(raw) is not list or len(raw) != 5 or raw[0] != name:
             return None
-        _, secrets, toks, found, where, top = raw
-        if not _strs(secrets) or type(toks) is not list or type(where) is not list or type(top) is not list:
+        _, secrets, found, where, top = raw
+        if not _strs(secrets) or type(where) is not list or type(top) is not list:
             return None
         findings = decode_findings(found)
         if findings is None:
             return None
         tokens: dict[SecretRef, str] = {}
-        for t in toks:
-            if type(t) is not list or len(t) != 4 or not _key_path(t[1]):
-                return None
-            file, path, kind, token = t
-            if type(file) is not str or type(kind) is not str or type(token) is not str:
-                return None
-            tokens[SecretRef(file, tuple(path), kind)] = token
         known: dict[Path, Location] = {}
         for w in where:
             if type(w) is not list or len(w) != 4 or not _key_path(w[0]):
@@ -281,19 +275,23 @@ class DiffCache:
             if type(pair) is not list or len(pair) != 2 or type(pair[0]) is not str or type(pair[1]) is not str:
                 return None
             sub = self._subtree(pair[1])
-            if sub is _BAD:
+            if sub is None:
                 return None
-            value[pair[0]] = sub
+            value[pair[0]] = sub[0]
+            tokens.update(sub[1])
         return Record(value, tuple(secrets), tokens, tuple(findings), Located(known))
 
-    def _subtree(self, sid: str) -> Any:
-        """One subtree, decoded once and shared by every record that names it."""
+    def _subtree(self, sid: str) -> tuple[Any, list[tuple[SecretRef, str]]] | None:
+        """One subtree and its references' tokens, decoded once and shared by
+        every record that names it (None: malformed)."""
         if sid in self._decoded:
             return self._decoded[sid]
         found = self._subtrees.get(sid)
-        out: Any = _BAD
+        out = None
         if type(found) is list and _pair(found):
-            out = _place(found[0], found[1])
+            tokens: list[tuple[SecretRef, str]] = []
+            value = _place(found[0], found[1], tokens)
+            out = None if value is _BAD else (value, tokens)
         self._decoded[sid] = out
         return out
 
@@ -305,15 +303,17 @@ def _pair(found: Any) -> bool:
     return type(found) is list and len(found) == 2 and type(found[1]) is list
 
 
-def _place(value: Any, refs: list[Any]) -> Any:
-    """``value`` with each listed secret reference put back (in place: it was just parsed)."""
+def _place(value: Any, refs: list[Any], tokens: list[tuple[SecretRef, str]]) -> Any:
+    """``value`` with each listed secret reference put back (in place: it was
+    just parsed); each reference's token goes to ``tokens``."""
     for r in refs:
-        if type(r) is not list or len(r) != 4 or not _key_path(r[0]) or not _key_path(r[2]):
+        if type(r) is not list or len(r) != 5 or not _key_path(r[0]) or not _key_path(r[2]):
             return _BAD
-        rel, file, path, kind = r
-        if type(file) is not str or type(kind) is not str:
+        rel, file, path, kind, token = r
+        if type(file) is not str or type(kind) is not str or type(token) is not str:
             return _BAD
         ref = SecretRef(file, tuple(path), kind)
+        tokens.append((ref, token))
         if not rel:
             value = ref
             continue
@@ -323,12 +323,9 @@ def _place(value: Any, refs: list[Any]) -> Any:
             if parent is _BAD:
                 return _BAD
         last = rel[-1]
-        if type(parent) is dict and type(last) is str and parent.get(last, 0) is None:
-            parent[last] = ref
-        elif type(parent) is list and type(last) is int and 0 <= last < len(parent) and parent[last] is None:
-            parent[last] = ref
-        else:
+        if _child(parent, last) is not None:  # only a null the encoder wrote in its place
             return _BAD
+        parent[last] = ref
     return value
 
 
