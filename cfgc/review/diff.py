@@ -26,6 +26,7 @@ from cfgc.base.diagnostics import Diagnostic, group
 from cfgc.base.errors import InputError, Location
 from cfgc.base.loading import Path
 from cfgc.base.parallel import fan_out, parallel
+from cfgc.base.repopath import NotFound
 from cfgc.base.secretrefs import SecretRef
 from cfgc.compile.compiler import CompiledTarget, Compiler, no_match
 from cfgc.compile.merging import MISSING, get_path
@@ -92,18 +93,38 @@ def is_production(name: str, variables: dict[str, str], config: RepoConfig) -> b
     return any("prod" in v for v in variables.values())
 
 
-def changed_files(base: Source, head: Source) -> list[str]:
-    """Files that differ between two sources, compared by git blob id."""
+def changed_files(base: Source, head: Source, ids: dict[str, str] | None = None) -> list[str]:
+    """Files that differ between two sources, compared by git blob id (the
+    working tree's go to ``ids``, for the record keys)."""
     a_files, b_files = set(base.files()), set(head.files())
-    same = {p for p in a_files & b_files if _blob_id(base, p) == _blob_id(head, p)}
+    ids = {} if ids is None else ids
+    same = {p for p in a_files & b_files if _blob_id(base, p) == _blob_id(head, p, ids)}
     return sorted((a_files | b_files) - same)
 
 
-def _blob_id(source: Source, path: str) -> str:
+def _blob_id(source: Source, path: str, ids: dict[str, str] | None = None) -> str:
     if isinstance(source, GitSource):
         return source.blob_sha(path)
     data = source.read(path)
-    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+    found = hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+    if ids is not None:
+        ids[path] = found
+    return found
+
+
+def blob_digest(source: Source, ids: dict[str, str]) -> Callable[[str], str]:
+    """A layer file's git blob id, as :func:`changed_files` compared it (for record keys)."""
+
+    def digest(path: str) -> str:
+        found = ids.get(path)
+        if found is None:
+            try:
+                found = ids[path] = _blob_id(source, path)
+            except NotFound:
+                found = "missing"
+        return "git:" + found
+
+    return digest
 
 
 def reached(compiler: Compiler, changed: set[str], select: str | None) -> list[TargetSpec]:
@@ -210,7 +231,8 @@ def compare(base: Source, head: Source, select: str | None = None,
     (:mod:`cfgc.review.diff_cache`) is not compiled on that side; the targets
     compiled are recorded for the next diff.  The result is the same.
     """
-    files = changed_files(base, head)
+    head_ids: dict[str, str] = {}
+    files = changed_files(base, head, head_ids)
     changed = set(files)
     h = Side(head)
     b = Side(base) if CONFIG_FILE in base.files() else None  # no config at the base: all is new
@@ -311,8 +333,13 @@ def compare(base: Source, head: Source, select: str | None = None,
                 diffs.append(TargetDiff(name, "changed", spec.variables, prod, tuple(changes)))
         return diffs, errors, new, enc.subtrees
 
+    kept = DiffCache(cache) if cache is not None else None
+    b_keys, b_recs = side_records(kept, b, b_all, names, blob_digest(base, {}))
+    h_keys, h_recs = side_records(kept, h, h_all, names, blob_digest(head, head_ids))
     fork = parallel(len(names))
-    for side, specs in ((b, b_all), (h, h_all)):
+    for side, specs, recs in ((b, b_all, b_recs), (h, h_all, h_recs)):
+        if all(n in recs for n in names if n in specs):
+            continue  # every target of this side is recorded: none is compiled
         if side is not None and isinstance(side.compiler.source, GitSource):
             # Git objects are read in one batch up front: one at a time, each
             # is a round trip to 'git cat-file' (about 2 ms).  A change to a
@@ -320,10 +347,10 @@ def compare(base: Source, head: Source, select: str | None = None,
             # every core: the forked workers then need no git process of their own.
             src = side.compiler.source
             src.prefetch(src.files() if fork else (p for n in names if n in specs for p in specs[n].layers))
-    same = same_keys(b.compiler, h.compiler, names, changed, b_all, h_all) if by_keys and b else frozenset()
-    kept = DiffCache(cache) if cache is not None else None
-    b_keys, b_recs = side_records(kept, b, b_all, names, set())
-    h_keys, h_recs = side_records(kept, h, h_all, names, same)
+    if kept is not None and by_keys:  # equal record keys: equal target keys, without reading a file
+        same = frozenset(n for n, k in h_keys.items() if b_keys.get(n) == k)
+    else:
+        same = same_keys(b.compiler, h.compiler, names, changed, b_all, h_all) if by_keys and b else frozenset()
     parts = list(fan_out(chunk_diff, names))
     diffs = [d for part in parts for d in part[0]]
     errors = group(e for part in parts for e in part[1])
