@@ -43,9 +43,11 @@ Layout::
 
     cfgc-diff-cache 1\\n
     <hex HMAC-SHA256 of the magic line and the body>\\n
-    <body: JSON {"cfgc": version, "subtrees": {id: [value, [[rel path, file, path, type, token]...]]},
+    <body: JSON {"cfgc": version, "ids": [subtree id...],
+                 "subtrees": [[value, [[rel path, file, path, type, token]...]]...],
+                 "shapes": [[top key...]...],
                  "entries": {key: [name, [secret files], [finding...], [[path, file, line, col]...],
-                                   [[top key, id]...]]}}>
+                                   shape index, [subtree index...]]}}>
 
 A finding is as in :mod:`cfgc.review.check_cache`.
 """
@@ -185,33 +187,46 @@ def _exact(v: Any) -> bool:
 
 
 # -- the file -------------------------------------------------------------------
+Subtree = tuple[Any, list[tuple[SecretRef, str]]]
+
+
 class DiffCache:
-    """The records of one cache folder, loaded at creation and written by :meth:`save`."""
+    """The records of one cache folder, loaded at creation and written by :meth:`save`.
+
+    In the file a record names its top-level keys by the index of a key list
+    ("shape") and its subtrees by index, not by id: 10,000 targets of 14 keys
+    each would otherwise spend most of the file (and of its parse) on ids.
+    """
 
     def __init__(self, folder: FsPath) -> None:
         self.path = folder / FILE_NAME
-        self._raw: dict[str, Any] = {}
-        self._subtrees: dict[str, Any] = {}
-        self._decoded: dict[str, tuple[Any, list[tuple[SecretRef, str]]] | None] = {}
-        self._used: dict[str, Any] = {}
+        self._raw: dict[str, Any] = {}  # record key -> the file's form
+        self._ids: list[Any] = []
+        self._subtrees: list[Any] = []
+        self._shapes: list[Any] = []
+        self._decoded: dict[int, Subtree | None] = {}
+        self._keys: dict[int, tuple[str, ...] | None] = {}
+        self._used: dict[str, Any] = {}  # records this run read (the file's form)
+        self._new: dict[str, Any] = {}  # records this run made (the Encoder's form)
         self._new_subtrees: dict[str, Any] = {}
         self._key: bytes | None = None
         try:
             self._key = cache_key()
-            self._raw, self._subtrees = self._read(self._key)
+            self._read(self._key)
         except (OSError, ValueError, RecursionError):  # no key can be kept, no file, or not ours
-            self._raw, self._subtrees = {}, {}
+            self._raw, self._ids, self._subtrees, self._shapes = {}, [], [], []
 
-    def _read(self, key: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _read(self, key: bytes) -> None:
         doc = load_entry(read_sealed(self.path, MAGIC, key, MAX_FILE_BYTES))
         if not isinstance(doc, dict) or doc.get("cfgc") != __version__:
-            return {}, {}
-        entries, subtrees = doc.get("entries"), doc.get("subtrees")
-        if not isinstance(entries, dict) or not isinstance(subtrees, dict):
-            return {}, {}
-        if len(entries) > MAX_ENTRIES or len(subtrees) > MAX_ENTRIES:
-            return {}, {}
-        return entries, subtrees
+            return
+        entries, ids, subtrees, shapes = (doc.get(k) for k in ("entries", "ids", "subtrees", "shapes"))
+        if (type(entries) is not dict or type(ids) is not list or type(subtrees) is not list
+                or type(shapes) is not list or len(ids) != len(subtrees)):
+            return
+        if max(len(entries), len(subtrees), len(shapes)) > MAX_ENTRIES:
+            return
+        self._raw, self._ids, self._subtrees, self._shapes = entries, ids, subtrees, shapes
 
     def get(self, key: str, name: str) -> Record | None:
         """The record of target ``name`` under ``key``, or None (absent or malformed)."""
@@ -223,43 +238,81 @@ class DiffCache:
 
     def put(self, key: str, raw: list[Any], subtrees: dict[str, Any]) -> None:
         """Keep one record (its JSON form from :class:`Encoder`), written by :meth:`save`."""
-        self._used[key] = raw
+        self._used.pop(key, None)
+        self._new[key] = raw
         self._new_subtrees.update((sid, subtrees[sid]) for _, sid in raw[-1] if sid in subtrees)
 
     def save(self) -> None:
-        """Write the file when this run added records; failures are ignored (it is a cache)."""
-        if self._key is None or all(k in self._raw for k in self._used):
+        """Write the file when this run made records; failures are ignored (it is a cache)."""
+        if self._key is None or not self._new:
             return
-        keep = max(MIN_KEEP, KEEP_FACTOR * len(self._used))
-        old = [(k, v) for k, v in self._raw.items() if k not in self._used]
-        merged = dict([*old[max(0, len(old) - (keep - len(self._used))):], *self._used.items()])
-        subtrees: dict[str, Any] = {}
-        for raw in merged.values():
-            for pair in raw[-1] if type(raw) is list and raw and type(raw[-1]) is list else ():
-                sid = pair[1] if type(pair) is list and len(pair) == 2 and type(pair[1]) is str else None
-                if sid is None or sid in subtrees:
+        keep = max(MIN_KEEP, KEEP_FACTOR * (len(self._used) + len(self._new)))
+        old = [(k, v) for k, v in self._raw.items() if k not in self._used and k not in self._new]
+        room = keep - len(self._used) - len(self._new)
+        ids: dict[str, int] = {}
+        subtrees: list[Any] = []
+        shapes: dict[tuple[str, ...], int] = {}
+        entries: dict[str, Any] = {}
+
+        def add(key: str, head: list[Any], top: list[tuple[str, str, Any]]) -> None:
+            # Least recently used first: this run's records last (what a later save drops last).
+            idx = []
+            for _, sid, sub in top:
+                i = ids.get(sid)
+                if i is None:
+                    i = ids[sid] = len(subtrees)
+                    subtrees.append(sub)
+                idx.append(i)
+            shape = tuple(k for k, _, _ in top)
+            n = shapes.setdefault(shape, len(shapes))
+            entries[key] = [*head, n, idx]
+
+        for key, raw in [*old[max(0, len(old) - room):], *self._used.items()]:
+            top = self._old_top(raw)
+            if top is not None:
+                add(key, raw[:4], top)
+        for key, raw in self._new.items():
+            top = []
+            for k, sid in raw[-1]:
+                sub: Any = self._new_subtrees.get(sid)
+                if sid in ids or sub is None:  # already added (its value unused), or lost
+                    top.append((k, sid, None))
                     continue
-                new = self._new_subtrees.get(sid)
-                if new is not None:
-                    subtrees[sid] = [orjson.loads(new[0]), new[1]]
-                elif _pair(self._subtrees.get(sid)):
-                    subtrees[sid] = self._subtrees[sid]
+                top.append((k, sid, [orjson.loads(sub[0]), sub[1]]))
+            if all(sid in ids or sub is not None for _, sid, sub in top):
+                add(key, raw[:4], top)
+        doc = {"cfgc": __version__, "ids": list(ids), "subtrees": subtrees,
+               "shapes": [list(k) for k in shapes], "entries": entries}
         try:  # a kept subtree holds the references put back into it: null again
-            body = orjson.dumps({"cfgc": __version__, "subtrees": subtrees, "entries": merged},
-                                default=_no_secret, option=_EXACT)
+            body = orjson.dumps(doc, default=_no_secret, option=_EXACT)
         except TypeError:
             return
         write_sealed(self.path, MAGIC, self._key, body)
 
+    def _old_top(self, raw: Any) -> list[tuple[str, str, Any]] | None:
+        """``(key, subtree id, subtree)`` of a record read from the file, or None if malformed."""
+        if type(raw) is not list or len(raw) != 6:
+            return None
+        keys, idx = self._shape(raw[4]), raw[5]
+        if keys is None or type(idx) is not list or len(idx) != len(keys):
+            return None
+        out = []
+        for k, i in zip(keys, idx, strict=True):
+            if type(i) is not int or not 0 <= i < len(self._ids) or type(self._ids[i]) is not str:
+                return None
+            out.append((k, self._ids[i], self._subtrees[i]))
+        return out
+
     # -- decoding: every shape checked, anything else is a miss -----------------
     def _decode(self, raw: Any, name: str) -> Record | None:
-        if type(raw) is not list or len(raw) != 5 or raw[0] != name:
+        if type(raw) is not list or len(raw) != 6 or raw[0] != name:
             return None
-        _, secrets, found, where, top = raw
-        if not _strs(secrets) or type(where) is not list or type(top) is not list:
+        _, secrets, found, where, shape, idx = raw
+        keys = self._shape(shape)
+        if keys is None or not _strs(secrets) or type(where) is not list or type(idx) is not list:
             return None
-        findings = decode_findings(found)
-        if findings is None:
+        findings = decode_findings(found) if found != [] else []
+        if findings is None or len(idx) != len(keys):
             return None
         tokens: dict[SecretRef, str] = {}
         known: dict[Path, Location] = {}
@@ -271,28 +324,37 @@ class DiffCache:
                 return None
             known[tuple(path)] = Location(file, line, col)
         value: dict[str, Any] = {}
-        for pair in top:
-            if type(pair) is not list or len(pair) != 2 or type(pair[0]) is not str or type(pair[1]) is not str:
-                return None
-            sub = self._subtree(pair[1])
+        decoded = self._decoded
+        for k, i in zip(keys, idx, strict=True):
+            sub = decoded[i] if type(i) is int and i in decoded else self._subtree(i)
             if sub is None:
                 return None
-            value[pair[0]] = sub[0]
-            tokens.update(sub[1])
+            value[k] = sub[0]
+            if sub[1]:
+                tokens.update(sub[1])
         return Record(value, tuple(secrets), tokens, tuple(findings), Located(known))
 
-    def _subtree(self, sid: str) -> tuple[Any, list[tuple[SecretRef, str]]] | None:
+    def _shape(self, n: Any) -> tuple[str, ...] | None:
+        if type(n) is not int:
+            return None
+        if n not in self._keys:
+            keys: Any = self._shapes[n] if 0 <= n < len(self._shapes) else None
+            ok = _strs(keys) and len(set(keys)) == len(keys)
+            self._keys[n] = tuple(keys) if ok else None
+        return self._keys[n]
+
+    def _subtree(self, i: Any) -> Subtree | None:
         """One subtree and its references' tokens, decoded once and shared by
         every record that names it (None: malformed)."""
-        if sid in self._decoded:
-            return self._decoded[sid]
-        found = self._subtrees.get(sid)
+        if type(i) is not int or not 0 <= i < len(self._subtrees):
+            return None
+        found = self._subtrees[i]
         out = None
         if type(found) is list and _pair(found):
             tokens: list[tuple[SecretRef, str]] = []
             value = _place(found[0], found[1], tokens)
             out = None if value is _BAD else (value, tokens)
-        self._decoded[sid] = out
+        self._decoded[i] = out
         return out
 
 
