@@ -323,15 +323,17 @@ class DiffCache:
             if type(file) is not str or type(line) is not int or type(col) is not int:
                 return None
             known[tuple(path)] = Location(file, line, col)
-        value: dict[str, Any] = {}
         decoded = self._decoded
-        for k, i in zip(keys, idx, strict=True):
-            sub = decoded[i] if type(i) is int and i in decoded else self._subtree(i)
-            if sub is None:
-                return None
-            value[k] = sub[0]
-            if sub[1]:
-                tokens.update(sub[1])
+        try:  # every subtree decoded already (most records): one lookup each
+            subs = [decoded[i] for i in idx]
+        except (KeyError, TypeError):  # TypeError: an index that is not hashable
+            subs = [decoded[i] if type(i) is int and i in decoded else self._subtree(i) for i in idx]
+        if None in subs or any(type(i) is not int for i in idx):
+            return None
+        value = dict(zip(keys, [sub[0] for sub in subs], strict=True))  # type: ignore[index]
+        for sub in subs:
+            if sub[1]:  # type: ignore[index]
+                tokens.update(sub[1])  # type: ignore[index]
         return Record(value, tuple(secrets), tokens, tuple(findings), Located(known))
 
     def _shape(self, n: Any) -> tuple[str, ...] | None:
