@@ -175,7 +175,8 @@ def _no_secret(obj: Any) -> None:
 
 
 def _exact(v: Any) -> bool:
-    """Whether JSON gives back exactly ``v`` (orjson writes NaN and infinities as null)."""
+    """Whether JSON gives back exactly ``v`` (orjson writes NaN and infinities
+    as null, and a tuple as a list)."""
     t = type(v)
     if t is float:
         return math.isfinite(v)
@@ -183,7 +184,10 @@ def _exact(v: Any) -> bool:
         return all(_exact(x) for x in v.values())
     if t is list:
         return all(_exact(x) for x in v)
-    return True
+    return t in _SCALARS
+
+
+_SCALARS = frozenset({str, int, bool, type(None), SecretRef})
 
 
 # -- the file -------------------------------------------------------------------
