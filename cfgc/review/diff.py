@@ -351,7 +351,10 @@ def compare(base: Source, head: Source, select: str | None = None,
         same = frozenset(n for n, k in h_keys.items() if b_keys.get(n) == k)
     else:
         same = same_keys(b.compiler, h.compiler, names, changed, b_all, h_all) if by_keys and b else frozenset()
-    parts = list(fan_out(chunk_diff, names))
+    # Nothing to compile (every target recorded on both sides): forking would
+    # only send each result back through a pipe.
+    recorded = all((n in b_recs or n not in b_all) and (n in h_recs or n not in h_all) for n in names)
+    parts = list(fan_out(chunk_diff, names, jobs=1 if recorded and kept is not None else None))
     diffs = [d for part in parts for d in part[0]]
     errors = group(e for part in parts for e in part[1])
     if kept is not None:

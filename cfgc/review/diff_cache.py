@@ -113,7 +113,7 @@ class Record:
 
     value: Any
     secrets: tuple[str, ...]
-    tokens: dict[SecretRef, str]
+    tokens: tuple[list[tuple[SecretRef, str]], ...]  # per subtree with references (lists shared by records)
     findings: tuple[Diagnostic, ...]
     provenance: Located
 
@@ -318,7 +318,6 @@ class DiffCache:
         findings = decode_findings(found) if found != [] else []
         if findings is None or len(idx) != len(keys):
             return None
-        tokens: dict[SecretRef, str] = {}
         known: dict[Path, Location] = {}
         for w in where:
             if type(w) is not list or len(w) != 4 or not _key_path(w[0]):
@@ -335,9 +334,7 @@ class DiffCache:
         if None in subs or any(type(i) is not int for i in idx):
             return None
         value = dict(zip(keys, [sub[0] for sub in subs], strict=True))  # type: ignore[index]
-        for sub in subs:
-            if sub[1]:  # type: ignore[index]
-                tokens.update(sub[1])  # type: ignore[index]
+        tokens = tuple(sub[1] for sub in subs if sub[1])  # type: ignore[index]
         return Record(value, tuple(secrets), tokens, tuple(findings), Located(known))
 
     def _shape(self, n: Any) -> tuple[str, ...] | None:

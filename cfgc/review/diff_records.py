@@ -35,6 +35,7 @@ def side_records(kept: DiffCache | None, side: Side | None, specs: Mapping[str, 
     validators = validator_versions()
     out: dict[str, str] = {}
     found: dict[str, Record] = {}
+    seen: set[int] = set()  # token lists taken (one per subtree, shared by many records)
     for name in names:
         spec = specs.get(name)
         if spec is None:
@@ -46,5 +47,8 @@ def side_records(kept: DiffCache | None, side: Side | None, specs: Mapping[str, 
         rec = kept.get(key, name)
         if rec is not None:
             found[name] = rec
-            side.tokens.update(rec.tokens)
+            for tokens in rec.tokens:
+                if id(tokens) not in seen:
+                    seen.add(id(tokens))
+                    side.tokens.update(tokens)
     return out, found
