@@ -309,24 +309,24 @@ def compare(base: Source, head: Source, select: str | None = None,
                     try:
                         changes = whole_target(b, before)
                     except Unlocated:  # a record of the base side: its locations are compiled
-                        before = b.compiler.compile(b_spec) if b and b_spec else None
-                        changes = whole_target(b, before)
+                        changes = whole_target(b, _compile(b, b_spec, errors, base=True))
                 else:
                     try:
                         changes = whole_target(h, after, added=True)
                     except Unlocated:  # the record lacks a location: compile the head
-                        after = compiled_h = h.compiler.compile(h_spec) if h_spec else None
-                        changes = whole_target(h, after, added=True)
+                        compiled_h = _compile(h, h_spec, errors, base=False)
+                        changes = whole_target(h, compiled_h, added=True)
                     if compiled_h is not None and h_found is not None:
                         keep(h, h_keys, compiled_h, h_found, changes)
                 diffs.append(TargetDiff(name, status, spec.variables, prod, tuple(changes)))
                 continue
             try:
                 changes = diff_targets(b, before, h, after, memo, changed)
-            except Unlocated:
-                after = compiled_h = h.compiler.compile(h_spec) if h_spec else None
-                assert after is not None
-                changes = diff_targets(b, before, h, after, memo, changed)
+            except Unlocated:  # the record lacks a location: compile the head
+                compiled_h = _compile(h, h_spec, errors, base=False)
+                if compiled_h is None:  # (only a template out of its time budget: the load)
+                    continue
+                changes = diff_targets(b, before, h, compiled_h, memo, changed)
             if compiled_h is not None and h_found is not None:
                 keep(h, h_keys, compiled_h, h_found, changes)
             if changes:
