@@ -7,7 +7,8 @@ its changed paths on the head side.  All of that is a function of
   the cfgc and library versions, cfgc.yaml, the template limits in force,
   every schema, every prompt template, the path and content of each of its
   layer files in order (SOPS documents are layers, so the ciphertext behind
-  each secret reference is keyed), and its name);
+  each secret reference is keyed), and its name), with each layer digested
+  by its git blob id (:mod:`cfgc.review.diff_records`);
 - the installed schema validators, which word schema findings
   (:func:`cfgc.review.check_cache.validator_versions`).
 
