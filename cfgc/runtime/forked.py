@@ -39,6 +39,7 @@ def fetch(store: Store, verifiers: list[Verifier], channel: str, patterns: tuple
     """``fetch_changed`` in a child: the version (None when unchanged) and why a target is not JSON."""
     with _shared() as fd:
         def work() -> tuple[dict[str, Any], list[Any]]:
+            store.forget_connections()  # the parent's pooled connections stay the parent's
             v = fetch_changed(store, real_verifiers(verifiers), channel, patterns, read, min_serial=min_serial,
                               current=current, cached=cached, check=check, writer=_writer(fd))
             return verified_answer(v, {"not_json": _not_json(v) if v is not None else None})

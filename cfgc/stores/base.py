@@ -62,6 +62,14 @@ class Store(Protocol):
         """Whether a blob is present (not verified)."""
         ...
 
+    def forget_connections(self) -> None:
+        """Drop pooled connections without closing them for the peer (in a forked child).
+
+        A child that used its parent's pooled connection would leave the parent's TLS state
+        out of step with the server's; the child calls this first and opens its own.
+        """
+        ...
+
     def put_blob(self, digest: str, data: bytes) -> None:
         """Store a blob; a blob already present is left alone."""
         ...

@@ -48,6 +48,9 @@ class FileStore:
     def url(self) -> str:
         return f"file://{self.root}"
 
+    def forget_connections(self) -> None:
+        """Nothing to drop: a file store holds no connections."""
+
     # -- helpers -----------------------------------------------------------
     def _exists(self) -> None:
         if self.must_exist and not self.root.is_dir():

@@ -65,6 +65,9 @@ class OciStore:
     def url(self) -> str:
         return f"oci://{self.registry.host}/{self.repository}"
 
+    def forget_connections(self) -> None:
+        self.registry.forget_connections()
+
     def _path(self, kind: str, ref: str) -> str:
         return f"/v2/{self.repository}/{kind}/{ref}"
 

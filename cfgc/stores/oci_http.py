@@ -82,6 +82,19 @@ class Registry:
         self.timeout = timeout
         self._pools: dict[str, urllib3.PoolManager] = {}
 
+    def forget_connections(self) -> None:
+        """Drop the pooled connections without a word to their peers (a forked child calls this).
+
+        After a fork both processes hold the same sockets, and a TLS connection's state lives in
+        each process's memory: a child that used one would leave the parent's copy out of step
+        (its next request fails on a bad record MAC), and an HTTP exchange cut short would leave
+        a response for the other process to read.  Closing here closes only this process's
+        descriptors; TLS is not shut down (Python's SSLSocket.close sends no close_notify).
+        """
+        pools, self._pools = self._pools, {}
+        for pool in pools.values():
+            pool.clear()
+
     @property
     def creds(self) -> Credentials | None:
         """The credentials in use; the docker config is read (helpers run) on first use."""

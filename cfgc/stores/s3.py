@@ -62,6 +62,13 @@ class S3Store:
             self._client = boto3.client("s3")
         return self._client
 
+    def forget_connections(self) -> None:
+        """Drop botocore's pooled connections (see Store.forget_connections); the client stays."""
+        if self._client is not None:
+            session = getattr(getattr(self._client, "_endpoint", None), "http_session", None)
+            if session is not None:
+                session.close()  # URLLib3Session.close: clears its pools; they refill on use
+
     def _key(self, *parts: str) -> str:
         return "/".join(p for p in (self.prefix, *parts) if p)
 

@@ -197,3 +197,74 @@ def test_the_agent_process_never_imports_cryptography(env: Env) -> None:
     assert s.refresh()
     if not before:
         assert "cryptography" not in sys.modules
+
+
+class _PortsSeen:
+    """A keep-alive HTTP/1.1 server on 127.0.0.1 that records the client port of every request."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        seen: list[int] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                seen.append(self.client_address[1])
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.seen = seen
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.mark.parametrize("forget", [True, False])
+def test_a_child_never_uses_the_parents_pooled_connection(forget: bool) -> None:
+    """A child that used the parent's keep-alive connection would leave the parent's TLS state out of
+    step (its next request fails); the child drops the inherited pool and opens its own."""
+    from cfgc.stores.oci import OciStore
+    from cfgc.stores.oci_http import Registry
+
+    srv = _PortsSeen()
+    try:
+        store = OciStore(Registry(f"127.0.0.1:{srv.port}"), "r")
+        assert store.registry.request("GET", "/v2/").status == 200
+
+        def child() -> tuple[dict[str, Any], list[Any]]:
+            if forget:
+                store.forget_connections()
+            store.registry.request("GET", "/v2/")
+            return {}, []
+
+        run(child)
+        assert store.registry.request("GET", "/v2/").status == 200  # the parent's connection still works
+        parent_port, child_port, parent_again = srv.seen
+        assert parent_again == parent_port
+        assert (child_port != parent_port) is forget
+    finally:
+        srv.server.shutdown()
+        srv.server.server_close()
+
+
+def test_the_verifying_child_drops_inherited_connections(env: Env, monkeypatch: pytest.MonkeyPatch,
+                                                         tmp_path: Path) -> None:
+    """forked.fetch calls forget_connections in the child (the parent keeps its pool)."""
+    mark = tmp_path / "forgot"
+
+    def forget(self: Any) -> None:
+        mark.write_text(str(os.getpid()))
+
+    monkeypatch.setattr(type(env.store), "forget_connections", forget)
+    env.pub.publish({T: {"n": 1}})
+    s = isolated(env)
+    assert s.refresh() is True and s.snapshot is not None
+    assert int(mark.read_text()) != os.getpid()
