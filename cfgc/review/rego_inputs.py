@@ -1,0 +1,318 @@
+"""Which parts of ``input`` a set of Rego modules can read, found statically.
+
+regopy parses each input document at about 1 µs per byte and every target's
+whole input (config, vars, target name, changed flag) used to be given to
+every query, although the policies usually read a few small subtrees.  When
+every use of ``input`` in every module is a *static* reference the input is
+projected to those subtrees (:func:`project`); targets whose projections are
+equal then get the same answer, so it is computed once
+(:class:`cfgc.review.policy.PolicySet`).
+
+regopy exposes no parse tree, so the modules are read with a tokenizer that
+follows the Rego lexical grammar (comments, ``"..."`` strings with escapes,
+`` `raw` `` strings, identifiers, numbers, operators); a character it does
+not know makes the analysis give up.  What is understood:
+
+* ``input.a.b``, ``input["a"]``, ``input[`a`]`` (whitespace between the parts
+  allowed, a line break not): the subtree at ``a.b``, whole.  The reference
+  stops (keeping the whole subtree it reached) at anything else: ``[x]`` with
+  a variable, a number index, a call, an operator;
+* ``object.get(<static reference>, "k" or ["k", ...], default)`` with literal
+  string keys: the subtree at the reference plus the keys.  Only when no
+  module can redefine ``object`` (rules named ``object.get(...)`` shadow the
+  built-in in regopy): every ``object`` is inside braces, brackets or
+  parentheses and followed by ``.name(``; otherwise the reference is kept.
+
+Anything else gives up (the whole input, :data:`WHOLE`): bare ``input``
+(``x := input``, ``f(input)``, ``walk(input, ...)``, ``some x in input``,
+``input`` as a field name after a line break), ``import input``, any
+``data`` reference (it may reach rules and documents this analysis does not
+follow), ``with`` (``with input as ...`` replaces what was analysed), and
+any token the tokenizer does not know (``$`` template strings, say).
+
+A value that is not an object on the way down (``input.config`` a list, say)
+is kept whole: a reference into it reads the same parts as before.
+
+Policies that print or trace, or call a non-deterministic built-in
+(:data:`NONDETERMINISTIC`), are not analysed at all (:attr:`InputUse.pure`
+is False): their output depends on more than the input, so they get the
+whole input once per target, as before.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+# A module's references: a trie of object keys; WHOLE (None) marks a subtree
+# read whole.  The trie of the whole input is WHOLE itself.
+Trie = dict[str, Any] | None
+WHOLE: Trie = None
+
+# Built-ins whose answer is not a function of the input (or that write output
+# a user could compare between runs): the policy is evaluated per target.
+# A name matches an entry equal to it, or one ending in "." or "*" that it extends.
+NONDETERMINISTIC = ("print", "trace", "time.now_ns", "rand.", "http.send", "opa.runtime", "uuid.",
+                    "net.lookup_ip_addr", "io.jwt.encode_sign*", "io.jwt.decode_verify",
+                    "crypto.x509.parse_and_verify_certificates*")
+
+_TOKEN = re.compile(r"""
+    (?P<ws>[ \t\r\f]+) | (?P<nl>\n) | (?P<comment>\#[^\n]*)
+  | (?P<string>"(?:[^"\\\n]|\\.)*") | (?P<raw>`[^`]*`)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<number>[0-9][0-9.eE+\-]*)
+  | (?P<op>:=|==|!=|<=|>=|[.\[\](){},;:=<>+\-*/%|&!])
+""", re.X)
+_MAX_TEXT = 4 * 1024 * 1024  # a bigger module is not analysed (the whole input is used)
+
+
+@dataclass(frozen=True)
+class Token:
+    """One lexical token: its kind (a :data:`_TOKEN` group), text and whether
+    a line break comes between it and the token before it."""
+
+    kind: str
+    text: str
+    newline_before: bool
+
+
+@dataclass(frozen=True)
+class InputUse:
+    """What the modules read of ``input``: ``paths`` (WHOLE, or a trie) and
+    whether their answer depends on the input alone (``pure``)."""
+
+    paths: Trie
+    pure: bool
+
+    @property
+    def projects(self) -> bool:
+        """Whether a projection is smaller than the input."""
+        return self.pure and self.paths is not WHOLE
+
+
+def tokens(text: str) -> list[Token] | None:
+    """The tokens of a Rego module without whitespace and comments; None
+    when a character is not part of the lexical grammar handled here."""
+    if len(text) > _MAX_TEXT:
+        return None
+    out: list[Token] = []
+    pos, nl = 0, False
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            return None
+        kind = m.lastgroup or ""
+        if kind == "nl":
+            nl = True
+        elif kind == "comment" or kind == "ws":
+            pass
+        else:
+            out.append(Token(kind, m.group(), nl))
+            nl = False
+        pos = m.end()
+    return out
+
+
+class _GiveUp(Exception):
+    """The analysis cannot bound what the modules read."""
+
+
+def analyse(texts: list[str]) -> InputUse:
+    """The parts of ``input`` that the modules ``texts`` (one package) can read."""
+    streams = [tokens(t) for t in texts]
+    if any(s is None for s in streams):
+        return InputUse(WHOLE, True)
+    toks = [s for s in streams if s is not None]
+    if any(_impure(s) for s in toks):
+        return InputUse(WHOLE, False)
+    builtin_get = all(_object_is_builtin(s) for s in toks)
+    paths: list[tuple[str, ...]] = []
+    try:
+        for s in toks:
+            paths += _references(s, builtin_get)
+    except _GiveUp:
+        return InputUse(WHOLE, True)
+    return InputUse(_trie(paths), True)
+
+
+def _dotted_names(toks: list[Token]) -> list[str]:
+    """Each name with the ``.name`` parts that follow it (``time.now_ns``)."""
+    out: list[str] = []
+    for i, t in enumerate(toks):
+        if t.kind != "name" or (i and toks[i - 1].text == "."):
+            continue
+        parts, j = [t.text], i + 1
+        while j + 1 < len(toks) and toks[j].text == "." and toks[j + 1].kind == "name":
+            parts.append(toks[j + 1].text)
+            j += 2
+        out.append(".".join(parts))
+    return out
+
+
+def _impure(toks: list[Token]) -> bool:
+    for name in _dotted_names(toks):
+        for bad in NONDETERMINISTIC:
+            if name == bad.rstrip("*") or (bad[-1] in ".*" and name.startswith(bad.rstrip("*"))):
+                return True
+    return False
+
+
+def _object_is_builtin(toks: list[Token]) -> bool:
+    """No rule of this module can be named ``object...`` (see the module docstring)."""
+    depth = 0
+    for i, t in enumerate(toks):
+        if t.text in "([{" and t.kind == "op":
+            depth += 1
+        elif t.text in ")]}" and t.kind == "op":
+            depth -= 1
+        elif t.kind == "name" and t.text == "object" and not (i and toks[i - 1].text == "."):
+            nxt = [x.text for x in toks[i + 1 : i + 4]]
+            if depth <= 0 or len(nxt) < 3 or nxt[0] != "." or not re.fullmatch(r"[A-Za-z_]\w*", nxt[1]) \
+                    or nxt[2] != "(":
+                return False
+    return True
+
+
+def _literal(t: Token) -> str | None:
+    """The value of a string token, or None when it is not a string."""
+    if t.kind == "raw":
+        return t.text[1:-1]
+    if t.kind == "string":
+        try:
+            value = json.loads(t.text)
+        except ValueError:  # an escape JSON does not have: not a key this analysis knows
+            return None
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _references(toks: list[Token], builtin_get: bool) -> list[tuple[str, ...]]:
+    """Every static path into ``input`` of one module; raises :class:`_GiveUp`."""
+    out: list[tuple[str, ...]] = []
+    for i, t in enumerate(toks):
+        if t.kind != "name":
+            continue
+        after_dot = i > 0 and toks[i - 1].text == "."
+        if t.text in ("data", "with") and not after_dot:
+            raise _GiveUp
+        if t.text != "input":
+            continue
+        if after_dot:
+            if t.newline_before:  # `x` NEWLINE `.input`: not sure how regopy reads it
+                raise _GiveUp
+            continue  # a field named input: x.input
+        if i > 0 and toks[i - 1].text == "import":
+            raise _GiveUp
+        path, end = _static_path(toks, i + 1)
+        if not path:
+            raise _GiveUp
+        if builtin_get and _is_get_argument(toks, i) and end < len(toks) and toks[end].text == ",":
+            path += _get_keys(toks, end + 1)
+        out.append(path)
+    return out
+
+
+def _static_path(toks: list[Token], j: int) -> tuple[tuple[str, ...], int]:
+    """The static keys of the reference whose parts start at ``toks[j]``
+    and the index of the first token after them."""
+    path: list[str] = []
+    while j < len(toks) and not toks[j].newline_before:
+        if toks[j].text == "." and j + 1 < len(toks) and toks[j + 1].kind == "name" \
+                and not toks[j + 1].newline_before:
+            path.append(toks[j + 1].text)
+            j += 2
+        elif toks[j].text == "[" and j + 2 < len(toks) and toks[j + 2].text == "]" \
+                and (key := _literal(toks[j + 1])) is not None:
+            path.append(key)
+            j += 3
+        else:
+            break
+    return tuple(path), j
+
+
+def _is_get_argument(toks: list[Token], i: int) -> bool:
+    """``toks[i]`` is the first token of object.get's first argument."""
+    return i >= 4 and [t.text for t in toks[i - 4 : i]] == ["object", ".", "get", "("] \
+        and (i == 4 or toks[i - 5].text != ".")
+
+
+def _get_keys(toks: list[Token], j: int) -> tuple[str, ...]:
+    """The literal key (or key path) of object.get at ``toks[j]``, if it is
+    one and is followed by the default's comma; else no keys."""
+    one = _literal(toks[j]) if j < len(toks) else None
+    if one is not None:
+        return (one,) if j + 1 < len(toks) and toks[j + 1].text == "," else ()
+    if j >= len(toks) or toks[j].text != "[":
+        return ()
+    keys: list[str] = []
+    j += 1
+    while j < len(toks) and toks[j].text != "]":
+        key = _literal(toks[j])
+        if key is None:
+            return ()
+        keys.append(key)
+        j += 1
+        if j < len(toks) and toks[j].text == ",":
+            j += 1
+        elif j >= len(toks) or toks[j].text != "]":
+            return ()
+    return tuple(keys) if j + 1 < len(toks) and toks[j + 1].text == "," else ()
+
+
+def _trie(paths: list[tuple[str, ...]]) -> Trie:
+    root: dict[str, Any] = {}
+    for path in sorted(paths, key=len):
+        node = root
+        for n, key in enumerate(path):
+            if key in node and node[key] is WHOLE:
+                break  # a shorter path already keeps this subtree whole
+            if n == len(path) - 1:
+                node[key] = WHOLE
+            else:
+                node = node.setdefault(key, {})
+    return root
+
+
+def project(value: Any, trie: Trie) -> Any:
+    """``value`` cut down to the subtrees ``trie`` names (in ``value``'s key
+    order); a subtree that is not an object where the trie goes on is kept whole."""
+    if trie is WHOLE or type(value) is not dict:
+        return value
+    return {k: project(v, trie[k]) for k, v in value.items() if k in trie}
+
+
+MAX_REMEMBERED_BYTES = 64 * 1024 * 1024  # input text of the answers kept in one process
+
+
+class Inputs:
+    """The input text one policy set is given per target, and the answers
+    already found for equal texts.
+
+    An answer is kept under the exact input text regopy was given, so it is
+    the answer for any target whose projection is that text: the projection
+    is all the policies can read (:func:`analyse`), and a pure policy set
+    answers equal inputs equally.  Answers are kept only when the input is
+    projected (a whole input holds the target's name: no two are equal) and
+    within :data:`MAX_REMEMBERED_BYTES` of input text.
+    """
+
+    def __init__(self, use: InputUse) -> None:
+        self.use = use
+        self._answers: dict[str, Any] = {}
+        self._bytes = 0
+
+    def document(self, doc: dict[str, Any]) -> Any:
+        """What the policies are given for the whole input ``doc``."""
+        return project(doc, self.use.paths) if self.use.projects else doc
+
+    def recall(self, text: str) -> Any:
+        """The answer kept for ``text``, or None."""
+        return self._answers.get(text) if self.use.projects else None
+
+    def remember(self, text: str, answer: Any) -> None:
+        """Keep ``answer`` (not None) for ``text`` while the bound allows."""
+        if self.use.projects and self._bytes + len(text) <= MAX_REMEMBERED_BYTES:
+            self._answers[text] = answer
+            self._bytes += len(text)
