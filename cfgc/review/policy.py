@@ -45,7 +45,8 @@ from cfgc.compile.compiler import CompiledTarget
 from cfgc.compile.merging import parse_dotted
 from cfgc.repo.sources import Source
 from cfgc.review.policy_cache import PolicyCache, digest
-from cfgc.review.rego_inputs import InputUse, Inputs, analyse
+from cfgc.review.rego_inputs import InputUse, analyse
+from cfgc.review.rego_projection import Inputs
 from cfgc.secrets.redact import MIN_MASK_LENGTH, mask, sensitive_strings
 
 SEVERITY = {"deny": "error", "violation": "error", "warn": "warning"}

@@ -46,10 +46,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-# A module's references: a trie of object keys; WHOLE (None) marks a subtree
-# read whole.  The trie of the whole input is WHOLE itself.
-Trie = dict[str, Any] | None
-WHOLE: Trie = None
+from cfgc.review.rego_projection import EVERY, WHOLE, Trie, trie
 
 # Built-ins whose answer is not a function of the input (or that write output
 # a user could compare between runs): the policy is evaluated per target.
@@ -128,13 +125,13 @@ def analyse(texts: list[str]) -> InputUse:
     if any(_impure(s) for s in toks):
         return InputUse(WHOLE, False)
     builtin_get = all(_object_is_builtin(s) for s in toks)
-    paths: list[tuple[str, ...]] = []
+    paths: list[tuple[Any, ...]] = []
     try:
         for s in toks:
             paths += _references(s, builtin_get)
     except _GiveUp:
         return InputUse(WHOLE, True)
-    return InputUse(_trie(paths), True)
+    return InputUse(trie(paths), True)
 
 
 def _dotted_names(toks: list[Token]) -> list[str]:
@@ -188,9 +185,9 @@ def _literal(t: Token) -> str | None:
     return None
 
 
-def _references(toks: list[Token], builtin_get: bool) -> list[tuple[str, ...]]:
+def _references(toks: list[Token], builtin_get: bool) -> list[tuple[Any, ...]]:
     """Every static path into ``input`` of one module; raises :class:`_GiveUp`."""
-    out: list[tuple[str, ...]] = []
+    out: list[tuple[Any, ...]] = []
     for i, t in enumerate(toks):
         if t.kind != "name":
             continue
@@ -210,6 +207,41 @@ def _references(toks: list[Token], builtin_get: bool) -> list[tuple[str, ...]]:
             raise _GiveUp
         if builtin_get and _is_get_argument(toks, i) and end < len(toks) and toks[end].text == ",":
             path += _get_keys(toks, end + 1)
+        var = _bound_var(toks, i, end)
+        uses = _var_paths(toks, var, i - 2) if var is not None else None
+        out += [(*path, EVERY, *use) for use in uses] if uses is not None else [path]
+    return out
+
+
+def _bound_var(toks: list[Token], i: int, end: int) -> str | None:
+    """V when ``toks[i]`` starts the whole collection of ``some [K,] V in
+    <reference>`` (or ``every``), ending at ``toks[end]``."""
+    if end < len(toks) and not toks[end].newline_before and toks[end].text not in (";", "{", "}", "]"):
+        return None  # the collection is more than the reference (input.a[x], input.a | b...)
+    if i < 3 or toks[i - 1].text != "in" or toks[i - 2].kind != "name":
+        return None
+    j = i - 3
+    if toks[j].text == "," and j >= 2 and toks[j - 1].kind == "name":
+        j -= 2
+    var = toks[i - 2].text
+    return var if toks[j].text in ("some", "every") and var not in ("_", "input") else None
+
+
+def _var_paths(toks: list[Token], var: str, binding: int) -> list[tuple[str, ...]] | None:
+    """The static paths every use of ``var`` in the module reads, or None
+    when one use is anything else (all the module's uses of the name are
+    taken: a superset of the uses in the binding's scope)."""
+    out: list[tuple[str, ...]] = []
+    for n, t in enumerate(toks):
+        if n == binding or t.kind != "name" or t.text != var:
+            continue
+        if n and toks[n - 1].text == ".":
+            if t.newline_before:
+                return None
+            continue  # a field with the same name: x.var
+        path, _ = _static_path(toks, n + 1)
+        if not path:
+            return None
         out.append(path)
     return out
 
@@ -259,60 +291,3 @@ def _get_keys(toks: list[Token], j: int) -> tuple[str, ...]:
         elif j >= len(toks) or toks[j].text != "]":
             return ()
     return tuple(keys) if j + 1 < len(toks) and toks[j + 1].text == "," else ()
-
-
-def _trie(paths: list[tuple[str, ...]]) -> Trie:
-    root: dict[str, Any] = {}
-    for path in sorted(paths, key=len):
-        node = root
-        for n, key in enumerate(path):
-            if key in node and node[key] is WHOLE:
-                break  # a shorter path already keeps this subtree whole
-            if n == len(path) - 1:
-                node[key] = WHOLE
-            else:
-                node = node.setdefault(key, {})
-    return root
-
-
-def project(value: Any, trie: Trie) -> Any:
-    """``value`` cut down to the subtrees ``trie`` names (in ``value``'s key
-    order); a subtree that is not an object where the trie goes on is kept whole."""
-    if trie is WHOLE or type(value) is not dict:
-        return value
-    return {k: project(v, trie[k]) for k, v in value.items() if k in trie}
-
-
-MAX_REMEMBERED_BYTES = 64 * 1024 * 1024  # input text of the answers kept in one process
-
-
-class Inputs:
-    """The input text one policy set is given per target, and the answers
-    already found for equal texts.
-
-    An answer is kept under the exact input text regopy was given, so it is
-    the answer for any target whose projection is that text: the projection
-    is all the policies can read (:func:`analyse`), and a pure policy set
-    answers equal inputs equally.  Answers are kept only when the input is
-    projected (a whole input holds the target's name: no two are equal) and
-    within :data:`MAX_REMEMBERED_BYTES` of input text.
-    """
-
-    def __init__(self, use: InputUse) -> None:
-        self.use = use
-        self._answers: dict[str, Any] = {}
-        self._bytes = 0
-
-    def document(self, doc: dict[str, Any]) -> Any:
-        """What the policies are given for the whole input ``doc``."""
-        return project(doc, self.use.paths) if self.use.projects else doc
-
-    def recall(self, text: str) -> Any:
-        """The answer kept for ``text``, or None."""
-        return self._answers.get(text) if self.use.projects else None
-
-    def remember(self, text: str, answer: Any) -> None:
-        """Keep ``answer`` (not None) for ``text`` while the bound allows."""
-        if self.use.projects and self._bytes + len(text) <= MAX_REMEMBERED_BYTES:
-            self._answers[text] = answer
-            self._bytes += len(text)
