@@ -25,9 +25,9 @@ from cfgc.repo.sources import DirSource
 from cfgc.review import policy as policy_module
 from cfgc.review.checks import run_checks
 from cfgc.review.policy import PolicySet
+from cfgc.review.rego_inputs import NONDETERMINISTIC, InputUse, analyse
 from cfgc.review.report.diagnostics import render_json
 from cfgc.review.report.sarif import render_sarif
-from cfgc.review.rego_inputs import NONDETERMINISTIC, InputUse, analyse
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
