@@ -1,42 +1,33 @@
 """Which parts of ``input`` a set of Rego modules can read, found statically.
 
-regopy parses each input document at about 1 µs per byte and every target's
-whole input (config, vars, target name, changed flag) used to be given to
-every query, although the policies usually read a few small subtrees.  When
-every use of ``input`` in every module is a *static* reference the input is
-projected to those subtrees (:func:`project`); targets whose projections are
-equal then get the same answer, so it is computed once
-(:class:`cfgc.review.policy.PolicySet`).
+regopy parses an input at about 1 µs a byte, and policies usually read a few
+small subtrees of a target's input.  When every use of ``input`` is a static
+reference, each target is given only those subtrees
+(:mod:`cfgc.review.rego_projection`) and equal cut inputs are evaluated once.
 
-regopy exposes no parse tree, so the modules are read with a tokenizer that
-follows the Rego lexical grammar (comments, ``"..."`` strings with escapes,
-`` `raw` `` strings, identifiers, numbers, operators); a character it does
-not know makes the analysis give up.  What is understood:
+regopy exposes no parse tree: the modules are read with a tokenizer of the
+Rego lexical grammar (comments, ``"..."`` strings with escapes, `` `raw` ``
+strings, names, numbers, operators); a character it does not know, or a
+module over :data:`_MAX_TEXT`, gives up.  What is understood:
 
-* ``input.a.b``, ``input["a"]``, ``input[`a`]`` (whitespace between the parts
-  allowed, a line break not): the subtree at ``a.b``, whole.  The reference
-  stops (keeping the whole subtree it reached) at anything else: ``[x]`` with
-  a variable, a number index, a call, an operator;
-* ``object.get(<static reference>, "k" or ["k", ...], default)`` with literal
-  string keys: the subtree at the reference plus the keys.  Only when no
-  module can redefine ``object`` (rules named ``object.get(...)`` shadow the
-  built-in in regopy): every ``object`` is inside braces, brackets or
-  parentheses and followed by ``.name(``; otherwise the reference is kept.
+* ``input.a.b``, ``input["a"]``, ``input[`a`]`` (spaces between the parts,
+  no line break): the subtree at ``a.b``, whole.  A reference stops, keeping
+  the subtree it reached, at anything else (``[x]``, ``[0]``, an operator);
+* ``object.get(<reference>, "k" or ["k", ...], default)``, literal keys: the
+  reference plus the keys; only when no module can define a rule named
+  ``object...`` (it shadows the built-in in regopy): every ``object`` inside
+  brackets and followed by ``.name(``;
+* ``some [K,] V in <reference>`` (or ``every``) ending the expression, when
+  every other use of the name V in the module is ``V.x...`` (static): the
+  reference's every item cut down to those paths.
 
 Anything else gives up (the whole input, :data:`WHOLE`): bare ``input``
-(``x := input``, ``f(input)``, ``walk(input, ...)``, ``some x in input``,
-``input`` as a field name after a line break), ``import input``, any
-``data`` reference (it may reach rules and documents this analysis does not
-follow), ``with`` (``with input as ...`` replaces what was analysed), and
-any token the tokenizer does not know (``$`` template strings, say).
-
-A value that is not an object on the way down (``input.config`` a list, say)
-is kept whole: a reference into it reads the same parts as before.
-
-Policies that print or trace, or call a non-deterministic built-in
-(:data:`NONDETERMINISTIC`), are not analysed at all (:attr:`InputUse.pure`
-is False): their output depends on more than the input, so they get the
-whole input once per target, as before.
+(``x := input``, ``walk(input, ...)``, ``some x in input``), ``import
+input``, any ``data`` reference, ``with``, ``.input`` after a line break,
+more than :data:`MAX_PATHS` references in a module.  A value that is not an
+object where a path goes on is kept whole.  Policies that print, trace or
+call a non-deterministic built-in (:data:`NONDETERMINISTIC`) are not cut at
+all (``pure`` False): they get the whole input once per target, as before.
 """
 
 from __future__ import annotations
@@ -63,6 +54,7 @@ _TOKEN = re.compile(r"""
   | (?P<op>:=|==|!=|<=|>=|[.\[\](){},;:=<>+\-*/%|&!])
 """, re.X)
 _MAX_TEXT = 4 * 1024 * 1024  # a bigger module is not analysed (the whole input is used)
+MAX_PATHS = 1000  # input paths of one module; with more the whole input is used
 
 
 @dataclass(frozen=True)
@@ -188,6 +180,11 @@ def _literal(t: Token) -> str | None:
 def _references(toks: list[Token], builtin_get: bool) -> list[tuple[Any, ...]]:
     """Every static path into ``input`` of one module; raises :class:`_GiveUp`."""
     out: list[tuple[Any, ...]] = []
+    uses: dict[str, tuple[int, list[tuple[str, ...]]] | None] = {}  # per name: see _var_paths
+    where: dict[str, list[int]] = {}  # each name's tokens: every token is looked at once
+    for i, t in enumerate(toks):
+        if t.kind == "name":
+            where.setdefault(t.text, []).append(i)
     for i, t in enumerate(toks):
         if t.kind != "name":
             continue
@@ -208,8 +205,13 @@ def _references(toks: list[Token], builtin_get: bool) -> list[tuple[Any, ...]]:
         if builtin_get and _is_get_argument(toks, i) and end < len(toks) and toks[end].text == ",":
             path += _get_keys(toks, end + 1)
         var = _bound_var(toks, i, end)
-        uses = _var_paths(toks, var, i - 2) if var is not None else None
-        out += [(*path, EVERY, *use) for use in uses] if uses is not None else [path]
+        if var is not None and var not in uses:
+            uses[var] = _var_paths(toks, where[var])
+        found = uses.get(var) if var is not None else None
+        # The binding itself is the one use of the name without a path.
+        out += [(*path, EVERY, *use) for use in found[1]] if found is not None and found[0] == 1 else [path]
+        if len(out) > MAX_PATHS:
+            raise _GiveUp
     return out
 
 
@@ -227,23 +229,24 @@ def _bound_var(toks: list[Token], i: int, end: int) -> str | None:
     return var if toks[j].text in ("some", "every") and var not in ("_", "input") else None
 
 
-def _var_paths(toks: list[Token], var: str, binding: int) -> list[tuple[str, ...]] | None:
-    """The static paths every use of ``var`` in the module reads, or None
-    when one use is anything else (all the module's uses of the name are
-    taken: a superset of the uses in the binding's scope)."""
-    out: list[tuple[str, ...]] = []
-    for n, t in enumerate(toks):
-        if n == binding or t.kind != "name" or t.text != var:
-            continue
+def _var_paths(toks: list[Token], places: list[int]) -> tuple[int, list[tuple[str, ...]]] | None:
+    """How many uses of a name (at ``places``) in the module have no static path
+    after them, and the static paths of the others; None when a use is
+    unclear.  All the module's uses of the name are taken: a superset of the
+    uses in one binding's scope."""
+    bare, out = 0, []
+    for n in places:
+        t = toks[n]
         if n and toks[n - 1].text == ".":
             if t.newline_before:
                 return None
             continue  # a field with the same name: x.var
         path, _ = _static_path(toks, n + 1)
-        if not path:
-            return None
-        out.append(path)
-    return out
+        if path:
+            out.append(path)
+        else:
+            bare += 1
+    return bare, out
 
 
 def _static_path(toks: list[Token], j: int) -> tuple[tuple[str, ...], int]:

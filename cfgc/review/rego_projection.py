@@ -31,7 +31,18 @@ def trie(paths: list[tuple[Any, ...]]) -> Trie:
                 node[key] = WHOLE
             else:
                 node = node.setdefault(key, {})
-    return root
+    return _spread(root)
+
+
+def _spread(node: Trie) -> Trie:
+    """Merge each node's EVERY subtrie into its named keys' (both apply to
+    them), so that :func:`project` looks each key up once."""
+    if node is None:
+        return None
+    wild = node.get(EVERY, _ABSENT)
+    if wild is not _ABSENT:
+        node = {k: v if k is EVERY else _union(v, wild) for k, v in node.items()}
+    return {k: _spread(v) for k, v in node.items()}
 
 
 def _union(a: Trie, b: Trie) -> Trie:
@@ -55,11 +66,7 @@ def project(value: Any, paths: Trie) -> Any:
         wild = paths.get(EVERY, _ABSENT)
         out = {}
         for k, v in value.items():
-            sub = paths.get(k, _ABSENT)
-            if sub is _ABSENT:
-                sub = wild
-            elif wild is not _ABSENT:
-                sub = _union(sub, wild)
+            sub = paths.get(k, wild)  # a named key's trie already holds EVERY's (_spread)
             if sub is not _ABSENT:
                 out[k] = project(v, sub)
         return out

@@ -225,3 +225,13 @@ def test_generated_policies_answer_alike(gen_root: Path, rules: list[tuple[str, 
                                          configs: list[dict[str, Any]]) -> None:
     ps = _load(gen_root, _rules(rules))
     _agree(ps, [_doc(c, target=f"t{n}") for n, c in enumerate(configs)])
+
+
+def test_bounds_give_the_whole_input() -> None:
+    from cfgc.review import rego_inputs
+
+    many = "".join(f"r{n} := input.config.k{n}\n" for n in range(rego_inputs.MAX_PATHS + 1))
+    assert analyse([HEAD + many]).pure and not analyse([HEAD + many]).projects
+    assert analyse([HEAD + "r0 := input.config.k0\n"]).projects
+    huge = HEAD + "r := input.config.a\n" + "#" * rego_inputs._MAX_TEXT  # noqa: SLF001
+    assert not analyse([huge]).projects
