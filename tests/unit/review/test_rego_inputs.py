@@ -235,3 +235,17 @@ def test_bounds_give_the_whole_input() -> None:
     assert analyse([HEAD + "r0 := input.config.k0\n"]).projects
     huge = HEAD + "r := input.config.a\n" + "#" * rego_inputs._MAX_TEXT  # noqa: SLF001
     assert not analyse([huge]).projects
+
+
+def test_answers_are_kept_within_the_bound_and_only_for_cut_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cfgc.review import rego_projection
+    from cfgc.review.rego_projection import Inputs
+
+    monkeypatch.setattr(rego_projection, "MAX_REMEMBERED_BYTES", 10)
+    cut = Inputs(analyse([HEAD + "r := input.vars.env\n"]))
+    cut.remember("12345", (True, {}))
+    cut.remember("123456", (True, {}))  # 11 bytes in all: over the bound
+    assert cut.recall("12345") == (True, {}) and cut.recall("123456") is None
+    whole = Inputs(analyse([HEAD + "r := input\n"]))
+    whole.remember("1", (True, {}))
+    assert whole.recall("1") is None and whole.document(DOCS[0]) is DOCS[0]
