@@ -194,7 +194,7 @@ def _references(toks: list[Token], builtin_get: bool) -> list[tuple[Any, ...]]:
         if t.text != "input":
             continue
         if after_dot:
-            if t.newline_before:  # `x` NEWLINE `.input`: not sure how regopy reads it
+            if t.newline_before or toks[i - 1].newline_before:  # x NEWLINE .input: not sure how regopy reads it
                 raise _GiveUp
             continue  # a field named input: x.input
         if i > 0 and toks[i - 1].text == "import":
@@ -218,8 +218,9 @@ def _references(toks: list[Token], builtin_get: bool) -> list[tuple[Any, ...]]:
 def _bound_var(toks: list[Token], i: int, end: int) -> str | None:
     """V when ``toks[i]`` starts the whole collection of ``some [K,] V in
     <reference>`` (or ``every``), ending at ``toks[end]``."""
-    if end < len(toks) and not toks[end].newline_before and toks[end].text not in (";", "{", "}", "]"):
-        return None  # the collection is more than the reference (input.a[x], input.a | b...)
+    if end < len(toks) and toks[end].text not in (";", "{", "}", "]") \
+            and (not toks[end].newline_before or toks[end].text in (".", "[")):
+        return None  # the collection is more than the reference (input.a[x], input.a NEWLINE .b...)
     if i < 3 or toks[i - 1].text != "in" or toks[i - 2].kind != "name":
         return None
     j = i - 3
@@ -238,7 +239,7 @@ def _var_paths(toks: list[Token], places: list[int]) -> tuple[int, list[tuple[st
     for n in places:
         t = toks[n]
         if n and toks[n - 1].text == ".":
-            if t.newline_before:
+            if t.newline_before or toks[n - 1].newline_before:
                 return None
             continue  # a field with the same name: x.var
         path, _ = _static_path(toks, n + 1)

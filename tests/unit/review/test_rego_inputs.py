@@ -105,6 +105,9 @@ CASES: list[tuple[str, Any]] = [
     ('deny contains sprintf("%v", [x.input]) if { x := {"input": input.config.secret} }',
      {"config": {"secret": "input.secret"}}),
     ('deny contains sprintf("%v", [input\n.config])', "whole"),
+    ('deny contains sprintf("%v", [x\n.input]) if { x := {"input": 1} }', "whole"),
+    # regopy reads a reference across a line break: the collection is input.config.a
+    ('deny contains sprintf("%v", [v.b]) if {\n\tsome v in input.config\n\t.a\n}', {"config": DOCS[0]["config"]}),
     ('deny contains sprintf("%v", [rand.intn("k", 9), input.config.a])', "impure"),
     ('deny contains "x" if { print(input.config.a); true }', "impure"),
 ]
