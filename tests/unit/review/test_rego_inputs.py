@@ -203,8 +203,13 @@ _USE = st.one_of(  # "@" is the use's number: its variables are its own
 )
 _RULE = st.tuples(st.sampled_from(["deny", "warn", "violation"]), st.lists(_USE, min_size=1, max_size=3))
 _scalars = st.none() | st.booleans() | st.integers(-5, 5) | st.sampled_from(["s", "input"])
-_VALUE = st.recursive(_scalars, lambda kids: st.lists(kids, max_size=3)
-                      | st.dictionaries(_KEY, kids, max_size=4), max_leaves=12)
+
+
+def _nest(kids: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(kids, max_size=3) | st.dictionaries(_KEY, kids, max_size=4)
+
+
+_VALUE = st.recursive(_scalars, _nest, max_leaves=12)
 
 
 def _rules(rules: list[tuple[str, list[str]]]) -> str:
