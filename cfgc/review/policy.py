@@ -45,6 +45,8 @@ from cfgc.compile.compiler import CompiledTarget
 from cfgc.compile.merging import parse_dotted
 from cfgc.repo.sources import Source
 from cfgc.review.policy_cache import PolicyCache, digest
+from cfgc.review.rego_inputs import InputUse, analyse
+from cfgc.review.rego_projection import Inputs
 from cfgc.secrets.redact import MIN_MASK_LENGTH, mask, sensitive_strings
 
 SEVERITY = {"deny": "error", "violation": "error", "warn": "warning"}
@@ -126,6 +128,7 @@ class PolicySet:
         self._interp: Any = None
         self._bundle: Any = None  # the policies compiled once (None: query the interpreter)
         self._runner: Any = None
+        self.inputs = Inputs(InputUse(None, False))  # what each target's input is cut down to
         self.digest = ""  # of the loaded policies and the evaluator: results are kept under it
         if not folder:
             return
@@ -173,6 +176,7 @@ class PolicySet:
                 for pf in good:
                     self._interp.add_module(pf.path, pf.text)
             self._prepare()
+            self.inputs = Inputs(analyse([pf.text for pf in good]))
             h.update(b"bundle" if self._bundle is not None else b"query")
             self.digest = h.hexdigest()
 
@@ -215,20 +219,25 @@ class PolicySet:
             return []
         doc = {"target": target.name, "vars": target.spec.variables, "config": target.value,
                "changed": changed}
-        text = json.dumps(doc, default=jsonable)
+        text = json.dumps(self.inputs.document(doc), default=jsonable)
         key = digest(text.encode())  # ASCII: json.dumps escapes the rest if cache is not None else ""
         hit = cache.get(key) if cache is not None else None
         if hit is not None:
             rules = hit[0]
         else:
-            try:
-                rules = self._query(text)
-            except _EvalFailed as e:  # not kept: a fixed policy must be evaluated again
-                where = self._blame(e.message)
-                return [Diagnostic("error", mask_messages([f"Rego evaluation failed: {e.message}"], target.value)[0],
-                                   where, "policy", (target.name,))]
-            if cache is not None:
-                cache.put(key, [rules])
+            answer = self.inputs.recall(text)  # (True, rules) or (False, error message)
+            if answer is None:
+                try:
+                    answer = (True, self._query(text))
+                except _EvalFailed as e:  # not kept across runs: a fixed policy must be evaluated again
+                    answer = (False, e.message)
+                self.inputs.remember(text, answer)
+                if cache is not None and answer[0]:
+                    cache.put(key, [answer[1]])
+            if not answer[0]:
+                return [Diagnostic("error", mask_messages([f"Rego evaluation failed: {answer[1]}"], target.value)[0],
+                                   self._blame(answer[1]), "policy", (target.name,))]
+            rules = answer[1]
         if rules is None:
             return []
         found: list[Diagnostic] = []
