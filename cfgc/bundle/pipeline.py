@@ -199,7 +199,9 @@ _Chunk = list[tuple[TargetSpec, str | None]]
 _ChunkResult = tuple[
     list[TargetOutput], list[Diagnostic], dict[str, bytes], list[str | None], list[tuple[str, str]]
 ]
-_Record = tuple[str, dict[str, str], str, int, tuple[str, ...], tuple[str, ...]]
+# A compiled target on the wire: its position in the sorted work list, digest,
+# size, prompts and secret files (the parent has the name and variables).
+_Record = tuple[int, str, int, tuple[str, ...], tuple[str, ...]]
 _Wire = tuple[list[_Record], list[Diagnostic], dict[str, bytes], list[str | None], list[tuple[str, str]]]
 
 
@@ -217,18 +219,27 @@ def _compile_all(
     # Targets that share layers go together, so a worker parses them once.
     todo.sort(key=lambda item: (item[0].layers[:-1], item[0].name))
 
-    def compile_chunk(chunk: _Chunk) -> _Wire:
+    def compile_chunk(positions: list[int]) -> _Wire:
         # A forked worker records into its own copy of the log: send back what it added.
         mark = reads.mark() if reads is not None else 0
+        chunk = [todo[i] for i in positions]
         outs, diags, secrets, keys, _ = _compile_chunk(compiler, staging, cache, chunk)
+        at = {todo[i][0].name: i for i in positions}
         # Plain tuples pickle in a third of the time of the dataclasses (the
         # parent unpickles every target's record while the workers compile).
-        wire = [(o.name, o.vars, o.digest, o.size, o.prompts, o.secrets) for o in outs]
+        wire = [(at[o.name], o.digest, o.size, o.prompts, o.secrets) for o in outs]
         return wire, diags, secrets, keys, reads.since(mark) if reads is not None else []
 
-    # fork workers inherit the parsed config, hierarchy and compiled schemas.
-    for wire, diags, secrets, keys, read in fan_out(compile_chunk, todo, jobs=jobs, size=CHUNK, ordered=False):
-        yield [TargetOutput(*o) for o in wire], diags, secrets, keys, read
+    # fork workers inherit the parsed config, hierarchy, compiled schemas and
+    # the work list itself: chunks travel as positions in it, not as specs.
+    for wire, diags, secrets, keys, read in fan_out(
+        compile_chunk, range(len(todo)), jobs=jobs, size=CHUNK, ordered=False
+    ):
+        outs = []
+        for i, digest, size, prompts, secret_files in wire:
+            spec = todo[i][0]
+            outs.append(TargetOutput(spec.name, spec.variables, digest, size, prompts, secret_files))
+        yield outs, diags, secrets, keys, read
 
 
 def _compile_chunk(
