@@ -222,12 +222,7 @@ def _compile_all(
     def compile_chunk(positions: list[int]) -> _Wire:
         # A forked worker records into its own copy of the log: send back what it added.
         mark = reads.mark() if reads is not None else 0
-        chunk = [todo[i] for i in positions]
-        outs, diags, secrets, keys, _ = _compile_chunk(compiler, staging, cache, chunk)
-        at = {todo[i][0].name: i for i in positions}
-        # Plain tuples pickle in a third of the time of the dataclasses (the
-        # parent unpickles every target's record while the workers compile).
-        wire = [(at[o.name], o.digest, o.size, o.prompts, o.secrets) for o in outs]
+        wire, diags, secrets, keys = _compile_chunk(compiler, staging, cache, todo, positions)
         return wire, diags, secrets, keys, reads.since(mark) if reads is not None else []
 
     # fork workers inherit the parsed config, hierarchy, compiled schemas and
@@ -243,14 +238,18 @@ def _compile_all(
 
 
 def _compile_chunk(
-    compiler: Compiler, staging: Path | None, cache: BuildCache | None, chunk: _Chunk
-) -> _ChunkResult:
-    """Compile one chunk; the last element (files read) is filled in by the caller."""
-    outs: list[TargetOutput] = []
+    compiler: Compiler, staging: Path | None, cache: BuildCache | None, todo: _Chunk, positions: list[int]
+) -> tuple[list[_Record], list[Diagnostic], dict[str, bytes], list[str | None]]:
+    """Compile the targets at ``positions`` of ``todo``: their records, findings,
+    SOPS files and cache keys."""
+    # Plain tuples pickle in a third of the time of the dataclasses (the
+    # parent unpickles every target's record while the workers compile).
+    records: list[_Record] = []
     diags: list[Diagnostic] = []
     keys: list[str | None] = []
     secrets: dict[str, bytes] = {}
-    for spec, key in chunk:
+    for i in positions:
+        spec, key = todo[i]
         ct, failed = compiler.try_compile(spec)
         if ct is None:
             diags.extend(failed)
@@ -276,7 +275,7 @@ def _compile_chunk(
             keys.append(None)
             if staging is not None:
                 write_file(staging, target_path(spec.name), out.data)
-        outs.append(TargetOutput(out.name, out.vars, out.digest, out.size, out.prompts, out.secrets))
+        records.append((i, out.digest, out.size, out.prompts, out.secrets))
         for f in ct.secrets:
             secrets[f] = compiler.secret_files[f]
-    return outs, diags, secrets, keys, []
+    return records, diags, secrets, keys
