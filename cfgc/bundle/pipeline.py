@@ -13,18 +13,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cfgc.base.diagnostics import Diagnostic, group
 from cfgc.base.errors import CfgcError, InputError
 from cfgc.base.parallel import MIN_CHUNK, fan_out
-from cfgc.bundle.cache import BuildCache
 from cfgc.bundle.layout import TargetOutput, target_output, target_path, write_file
-from cfgc.bundle.target_keys import global_key
 from cfgc.compile.compiler import Compiler
 from cfgc.compile.hygiene import sops_file_findings
 from cfgc.compile.prompts import Prompt
 from cfgc.repo.hierarchy import TargetSpec
 from cfgc.repo.inputs import ReadLog
+
+if TYPE_CHECKING:  # a build without a cache (--no-cache) never imports it
+    from cfgc.bundle.cache import BuildCache
 
 Progress = Callable[[int, int], None]
 CHUNK = MIN_CHUNK  # targets per chunk, also on one core: the progress stays live
@@ -111,6 +113,8 @@ def _from_cache(
     """The targets the build cache holds (placed into ``staging``), and the rest with their keys."""
     if cache is None:
         return [], [(s, None) for s in specs]
+    from cfgc.bundle.target_keys import global_key
+
     gkey = global_key(compiler)
     keyed = [(spec, cache.target_key(spec, gkey, compiler.source)) for spec in specs]
     found, misses = cache.get_many(keyed, staging)

@@ -174,13 +174,17 @@ class Compiler:
 
     def compile(self, spec: TargetSpec) -> CompiledTarget:
         """Compile one target; raises InputError at the first problem."""
-        docs = tuple(self.document(p) for p in spec.layers)
+        # Lists, not generators, below: this runs once per target of every build.
+        docs = tuple([self.document(p) for p in spec.layers])
         value = self._merged(docs)
-        features = frozenset().union(*(d.features for d in docs))
+        features: frozenset[str] = frozenset()
+        for d in docs:
+            if d.features:  # usually empty: a plain layer file
+                features |= d.features
         origins: dict[Path, tuple[Path, ...]] = {}
         pinned: list[str] = []
-        prov = Provenance(docs, origins)
         if features & _LATE_STAGES:
+            prov = Provenance(docs, origins)
             found = scan(value, "template" in features)
             if found.prompts:
                 value = self._pin_prompts(value, found.prompts, pinned)
@@ -215,7 +219,7 @@ class Compiler:
         return [Diagnostic.from_error(error, rule_of(error), spec.name), *self.layer_findings(spec)]
 
     def _merged(self, docs: tuple[Document, ...]) -> Any:
-        key = tuple(d.path for d in docs[:-1])
+        key = tuple([d.path for d in docs[:-1]])
         base = self._prefix.get(key)
         if base is None:
             base = merge_layers(docs[:-1])
