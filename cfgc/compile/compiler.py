@@ -31,6 +31,7 @@ from cfgc.compile.walk import replace_at, scan, templates_after_extends
 from cfgc.repo.config import RepoConfig, SchemaRule, load_config
 from cfgc.repo.hierarchy import Hierarchy, TargetSpec
 from cfgc.repo.sources import Source
+from cfgc.secrets.scan import Hit
 
 if TYPE_CHECKING:
     from cfgc.compile.schema import SchemaSet
@@ -80,6 +81,7 @@ class Compiler:
         self._schemas: SchemaSet | None = None
         self._twin: tuple[Compiler, frozenset[str]] | None = None
         self._extends = Memo()  # $extends resolutions the targets of shared layers share
+        self._classified: dict[tuple[str | None, str], Hit | None] = {}  # plaintext_findings' memo
 
     @property
     def schemas(self) -> SchemaSet:
@@ -137,7 +139,7 @@ class Compiler:
             doc = load_yaml(raw, path, reload=lambda: self.source.read(path))
             encrypted = is_sops_document(doc.data)
             # Credentials left in clear are findings of every target that reads the file.
-            found = plaintext_findings(doc, encrypted)
+            found = plaintext_findings(doc, encrypted, self._classified)
             if found:
                 self._findings[path] = found
             if encrypted:
