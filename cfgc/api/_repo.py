@@ -41,10 +41,10 @@ def _root(repo: PathArg | None) -> Path:
 
 
 def _open_cache(source: Source, cache: bool | PathArg, warn: Warn | None) -> BuildCache | None:
+    if cache is False:
+        return None  # before the import: a --no-cache build never loads the cache modules
     from cfgc.bundle.cache import BuildCache, default_cache_dir
 
-    if cache is False:
-        return None
     root = default_cache_dir(source) if cache is True else Path(cache)
     return BuildCache(root, warn=warn) if root is not None else None
 

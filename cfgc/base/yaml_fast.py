@@ -138,10 +138,25 @@ def _eligible(text: str) -> bool:
 def _flow_spans_lines(text: str) -> bool:
     """Whether a line opens more flow brackets than it closes, or the reverse
     (brackets inside quotes count too: a false alarm only costs the careful path)."""
-    for line in text.split("\n"):
+    # Only the lines holding a bracket are counted (usually one or two of a
+    # file): splitting every file into lines cost more than parsing it.
+    # tests/unit/base/test_yaml_fast_flow.py holds this to the line-by-line count.
+    end = len(text)
+    at = 0
+    while True:
+        m = _BRACKET.search(text, at)
+        if m is None:
+            return False
+        start = text.rfind("\n", 0, m.start()) + 1
+        at = text.find("\n", m.start())
+        if at < 0:
+            at = end
+        line = text[start:at]
         if line.count("{") + line.count("[") != line.count("}") + line.count("]"):
             return True
-    return False
+
+
+_BRACKET = re.compile(r"[\[\]{}]")
 
 
 def _may_start_a_node_oddly(text: str) -> bool:

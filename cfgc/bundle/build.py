@@ -74,11 +74,13 @@ def build_bundle(
     out = out.resolve()
     # Fail before any work when a layer is in OUT (a build would read its own last output).
     refuse_own_files({p for spec in compiler.specs(select) for p in spec.layers}, source, out, key_files)
-    from cfgc.bundle.outrecord import global_digests, record
-
     recording = cache is not None and not signers and isinstance(source, DirSource)
     with staged(out, open_staging) as staging:
-        globals_ = global_digests(compiler) if recording else None
+        globals_ = None
+        if recording:
+            from cfgc.bundle.outrecord import global_digests
+
+            globals_ = global_digests(compiler)
         result = pipeline.run(
             compiler, select, staging=staging, cache=cache, jobs=jobs, progress=progress, reads=reads
         )
@@ -101,8 +103,12 @@ def build_bundle(
             refuse_own_files(inputs, source, out, key_files)
             sign_bundle(staging, list(signers), inputs=inputs)
         swap_into(staging, out)
-        # The state the next build into OUT updates in place from (cfgc.bundle.incremental).
-        record(source, compiler, select, result, out, cache, globals_, manifest, digest)
+        # The state the next build into OUT updates in place from (cfgc.bundle.incremental);
+        # without a cache there is none to leave (record() returns at once).
+        if cache is not None:
+            from cfgc.bundle.outrecord import record
+
+            record(source, compiler, select, result, out, cache, globals_, manifest, digest)
     return BuildOutcome(result, out, digest)
 
 

@@ -13,18 +13,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cfgc.base.diagnostics import Diagnostic, group
 from cfgc.base.errors import CfgcError, InputError
 from cfgc.base.parallel import MIN_CHUNK, fan_out
-from cfgc.bundle.cache import BuildCache
 from cfgc.bundle.layout import TargetOutput, target_output, target_path, write_file
-from cfgc.bundle.target_keys import global_key
 from cfgc.compile.compiler import Compiler
 from cfgc.compile.hygiene import sops_file_findings
 from cfgc.compile.prompts import Prompt
 from cfgc.repo.hierarchy import TargetSpec
 from cfgc.repo.inputs import ReadLog
+
+if TYPE_CHECKING:  # a build without a cache (--no-cache) never imports it
+    from cfgc.bundle.cache import BuildCache
 
 Progress = Callable[[int, int], None]
 CHUNK = MIN_CHUNK  # targets per chunk, also on one core: the progress stays live
@@ -111,6 +113,8 @@ def _from_cache(
     """The targets the build cache holds (placed into ``staging``), and the rest with their keys."""
     if cache is None:
         return [], [(s, None) for s in specs]
+    from cfgc.bundle.target_keys import global_key
+
     gkey = global_key(compiler)
     keyed = [(spec, cache.target_key(spec, gkey, compiler.source)) for spec in specs]
     found, misses = cache.get_many(keyed, staging)
@@ -199,7 +203,9 @@ _Chunk = list[tuple[TargetSpec, str | None]]
 _ChunkResult = tuple[
     list[TargetOutput], list[Diagnostic], dict[str, bytes], list[str | None], list[tuple[str, str]]
 ]
-_Record = tuple[str, dict[str, str], str, int, tuple[str, ...], tuple[str, ...]]
+# A compiled target on the wire: its position in the sorted work list, digest,
+# size, prompts and secret files (the parent has the name and variables).
+_Record = tuple[int, str, int, tuple[str, ...], tuple[str, ...]]
 _Wire = tuple[list[_Record], list[Diagnostic], dict[str, bytes], list[str | None], list[tuple[str, str]]]
 
 
@@ -217,29 +223,37 @@ def _compile_all(
     # Targets that share layers go together, so a worker parses them once.
     todo.sort(key=lambda item: (item[0].layers[:-1], item[0].name))
 
-    def compile_chunk(chunk: _Chunk) -> _Wire:
+    def compile_chunk(positions: list[int]) -> _Wire:
         # A forked worker records into its own copy of the log: send back what it added.
         mark = reads.mark() if reads is not None else 0
-        outs, diags, secrets, keys, _ = _compile_chunk(compiler, staging, cache, chunk)
-        # Plain tuples pickle in a third of the time of the dataclasses (the
-        # parent unpickles every target's record while the workers compile).
-        wire = [(o.name, o.vars, o.digest, o.size, o.prompts, o.secrets) for o in outs]
+        wire, diags, secrets, keys = _compile_chunk(compiler, staging, cache, todo, positions)
         return wire, diags, secrets, keys, reads.since(mark) if reads is not None else []
 
-    # fork workers inherit the parsed config, hierarchy and compiled schemas.
-    for wire, diags, secrets, keys, read in fan_out(compile_chunk, todo, jobs=jobs, size=CHUNK, ordered=False):
-        yield [TargetOutput(*o) for o in wire], diags, secrets, keys, read
+    # fork workers inherit the parsed config, hierarchy, compiled schemas and
+    # the work list itself: chunks travel as positions in it, not as specs.
+    for wire, diags, secrets, keys, read in fan_out(
+        compile_chunk, range(len(todo)), jobs=jobs, size=CHUNK, ordered=False
+    ):
+        outs = []
+        for i, digest, size, prompts, secret_files in wire:
+            spec = todo[i][0]
+            outs.append(TargetOutput(spec.name, spec.variables, digest, size, prompts, secret_files))
+        yield outs, diags, secrets, keys, read
 
 
 def _compile_chunk(
-    compiler: Compiler, staging: Path | None, cache: BuildCache | None, chunk: _Chunk
-) -> _ChunkResult:
-    """Compile one chunk; the last element (files read) is filled in by the caller."""
-    outs: list[TargetOutput] = []
+    compiler: Compiler, staging: Path | None, cache: BuildCache | None, todo: _Chunk, positions: list[int]
+) -> tuple[list[_Record], list[Diagnostic], dict[str, bytes], list[str | None]]:
+    """Compile the targets at ``positions`` of ``todo``: their records, findings,
+    SOPS files and cache keys."""
+    # Plain tuples pickle in a third of the time of the dataclasses (the
+    # parent unpickles every target's record while the workers compile).
+    records: list[_Record] = []
     diags: list[Diagnostic] = []
     keys: list[str | None] = []
     secrets: dict[str, bytes] = {}
-    for spec, key in chunk:
+    for i in positions:
+        spec, key = todo[i]
         ct, failed = compiler.try_compile(spec)
         if ct is None:
             diags.extend(failed)
@@ -265,7 +279,7 @@ def _compile_chunk(
             keys.append(None)
             if staging is not None:
                 write_file(staging, target_path(spec.name), out.data)
-        outs.append(TargetOutput(out.name, out.vars, out.digest, out.size, out.prompts, out.secrets))
+        records.append((i, out.digest, out.size, out.prompts, out.secrets))
         for f in ct.secrets:
             secrets[f] = compiler.secret_files[f]
-    return outs, diags, secrets, keys, []
+    return records, diags, secrets, keys

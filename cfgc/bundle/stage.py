@@ -53,9 +53,12 @@ def refuse_own_files(inputs: Iterable[str], source: Source, out: Path, key_files
             own[rel] = kind
     # Staging folders, and the lock and commit folder an in-place build's folder check leaves out.
     leftovers = (f".{out.name}.tmp-", f".{out.name}.old-", f".{out.name}.lock", f".{out.name}.commit")
+    marker = f"/.{out.name}."
     for path in inputs:
-        what: str | None = next((w for rel, w in own.items() if path == rel or path.startswith(rel + "/")), None)
-        if what is None and f"/.{out.name}." in f"/{path}" and any(
+        what: str | None = None
+        if own:  # usually empty: --out and the keys lie outside the repo
+            what = next((w for rel, w in own.items() if path == rel or path.startswith(rel + "/")), None)
+        if what is None and marker in "/" + path and any(
             part.startswith(leftovers) for part in path.split("/")
         ):
             what = "a lock or staging file of a build into --out"

@@ -31,6 +31,7 @@ from cfgc.compile.walk import replace_at, scan, templates_after_extends
 from cfgc.repo.config import RepoConfig, SchemaRule, load_config
 from cfgc.repo.hierarchy import Hierarchy, TargetSpec
 from cfgc.repo.sources import Source
+from cfgc.secrets.scan import Hit
 
 if TYPE_CHECKING:
     from cfgc.compile.schema import SchemaSet
@@ -80,6 +81,7 @@ class Compiler:
         self._schemas: SchemaSet | None = None
         self._twin: tuple[Compiler, frozenset[str]] | None = None
         self._extends = Memo()  # $extends resolutions the targets of shared layers share
+        self._classified: dict[tuple[str | None, str], Hit | None] = {}  # plaintext_findings' memo
 
     @property
     def schemas(self) -> SchemaSet:
@@ -137,7 +139,7 @@ class Compiler:
             doc = load_yaml(raw, path, reload=lambda: self.source.read(path))
             encrypted = is_sops_document(doc.data)
             # Credentials left in clear are findings of every target that reads the file.
-            found = plaintext_findings(doc, encrypted)
+            found = plaintext_findings(doc, encrypted, self._classified)
             if found:
                 self._findings[path] = found
             if encrypted:
@@ -174,13 +176,17 @@ class Compiler:
 
     def compile(self, spec: TargetSpec) -> CompiledTarget:
         """Compile one target; raises InputError at the first problem."""
-        docs = tuple(self.document(p) for p in spec.layers)
+        # Lists, not generators, below: this runs once per target of every build.
+        docs = tuple([self.document(p) for p in spec.layers])
         value = self._merged(docs)
-        features = frozenset().union(*(d.features for d in docs))
+        features: frozenset[str] = frozenset()
+        for d in docs:
+            if d.features:  # usually empty: a plain layer file
+                features |= d.features
         origins: dict[Path, tuple[Path, ...]] = {}
         pinned: list[str] = []
-        prov = Provenance(docs, origins)
         if features & _LATE_STAGES:
+            prov = Provenance(docs, origins)
             found = scan(value, "template" in features)
             if found.prompts:
                 value = self._pin_prompts(value, found.prompts, pinned)
@@ -215,7 +221,7 @@ class Compiler:
         return [Diagnostic.from_error(error, rule_of(error), spec.name), *self.layer_findings(spec)]
 
     def _merged(self, docs: tuple[Document, ...]) -> Any:
-        key = tuple(d.path for d in docs[:-1])
+        key = tuple([d.path for d in docs[:-1]])
         base = self._prefix.get(key)
         if base is None:
             base = merge_layers(docs[:-1])

@@ -33,7 +33,7 @@ from cfgc.secrets.creation_rules import (
     parse_rules,
 )
 from cfgc.secrets.metadata import SopsMetadata
-from cfgc.secrets.scan import MIN_ENTROPY_LENGTH, classify
+from cfgc.secrets.scan import MIN_ENTROPY_LENGTH, Hit, classify
 
 RULE = "secrets"
 SOPS_KEY = "sops"
@@ -170,14 +170,38 @@ def format_path(path: KeyPath) -> str:
     return out
 
 
-def plaintext_findings(doc: Document, encrypted: bool = False) -> list[Diagnostic]:
-    """Credentials written in clear in ``doc`` (the ``sops`` block of SOPS files excluded)."""
+# Bounds of the memo a caller may pass to plaintext_findings: at most
+# MEMO_ENTRIES pairs, of values up to MEMO_MAX_CHARS characters.
+MEMO_ENTRIES = 4096
+MEMO_MAX_CHARS = 256
+_UNSEEN: Any = object()
+
+
+def plaintext_findings(
+    doc: Document, encrypted: bool = False, memo: dict[tuple[str | None, str], Hit | None] | None = None
+) -> list[Diagnostic]:
+    """Credentials written in clear in ``doc`` (the ``sops`` block of SOPS files excluded).
+
+    ``memo`` keeps what :func:`~cfgc.secrets.scan.classify` said of each
+    (key name, value) pair, a pure function of the pair: layer files repeat
+    the same values under the same keys (one endpoint URL in a thousand
+    service files), so a caller that scans many files judges each pair once.
+    It stays within :data:`MEMO_ENTRIES` pairs of values up to
+    :data:`MEMO_MAX_CHARS` characters.
+    """
     out = []
     for path, value in _walk(doc.data, ()):
         if encrypted and path[:1] == (SOPS_KEY,):
             continue
         key = next((p for p in reversed(path) if isinstance(p, str)), None)
-        hit = classify(key, value)
+        if memo is None:
+            hit = classify(key, value)
+        else:
+            hit = memo.get((key, value), _UNSEEN)
+            if hit is _UNSEEN:
+                hit = classify(key, value)
+                if len(value) <= MEMO_MAX_CHARS and len(memo) < MEMO_ENTRIES:
+                    memo[(key, value)] = hit
         if hit is None:
             continue
         what = (

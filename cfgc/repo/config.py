@@ -60,7 +60,8 @@ class RepoConfig:
 
     def target_name(self, bindings: dict[str, str]) -> str:
         """The target name for one binding of the variables (``targets`` expanded by cfgc, never str.format)."""
-        return "".join(bindings[t] if var else t for t, var in self.target_parts)
+        # A list, not a generator: join builds one anyway, and this runs once per target file.
+        return "".join([bindings[t] if var else t for t, var in self.target_parts])
 
 
 if TYPE_CHECKING:

@@ -56,6 +56,8 @@ class Hierarchy:
         # The layers below the last, per binding of the variables they use:
         # 10,000 targets share a few dozen such prefixes, each resolved once.
         self._prefix_cache: dict[tuple[str, ...], tuple[str, ...]] = {}
+        # The variables those layers use, in order: the key of that cache.
+        self._prefix_vars = tuple(var for level in config.hierarchy[:-1] for var in level.variables)
 
     def targets(self, select: str | None = None) -> list[TargetSpec]:
         """Every target, sorted by name; ``select`` is a glob over target names."""
@@ -82,15 +84,16 @@ class Hierarchy:
             if m is None:
                 continue
             bindings = m.groupdict()
-            for var, value in bindings.items():
-                if value in safe:
-                    continue
-                # A value from a file name becomes a path in the bundle and a
-                # part of other layers' paths: '..' or '*' would escape or glob.
-                problem = segment_problem(value)
-                if problem:
-                    raise InputError(f"variable {{{var}}} taken from this file name: {problem}", Location(path))
-                safe.add(value)
+            if not safe.issuperset(bindings.values()):  # one C call for the usual file
+                for var, value in bindings.items():
+                    if value in safe:
+                        continue
+                    # A value from a file name becomes a path in the bundle and a
+                    # part of other layers' paths: '..' or '*' would escape or glob.
+                    problem = segment_problem(value)
+                    if problem:
+                        raise InputError(f"variable {{{var}}} taken from this file name: {problem}", Location(path))
+                    safe.add(value)
             name = self.config.target_name(bindings)
             if len(name) > MAX_TARGET or not safe.issuperset(name.split("/")):
                 problem = target_name_problem(name)
@@ -105,7 +108,7 @@ class Hierarchy:
                 )
             last_file[name] = path
             if keep is None or keep(name):
-                vars_ = tuple((v, bindings[v]) for v in last.variables)
+                vars_ = tuple([(v, bindings[v]) for v in last.variables])
                 found[name] = TargetSpec(name, vars_, self._layers(bindings, path))
             else:
                 found[name] = None
@@ -113,10 +116,10 @@ class Hierarchy:
         return names, [spec for spec in (found[k] for k in names) if spec is not None]
 
     def _layers(self, bindings: dict[str, str], last_file: str) -> tuple[str, ...]:
-        levels = self.config.hierarchy[:-1]
-        key = tuple(bindings[var] for level in levels for var in level.variables)
+        key = tuple([bindings[var] for var in self._prefix_vars])
         prefix = self._prefix_cache.get(key)
         if prefix is None:
+            levels = self.config.hierarchy[:-1]
             layers: list[str] = []
             for level in levels:
                 concrete = level.pattern
