@@ -41,7 +41,8 @@ from cfgc.bundle.manifest import MANIFEST
 from cfgc.bundle.outcheck import check_out, same_folders_in
 from cfgc.bundle.outdir import exclusive
 from cfgc.bundle.outpack import DIGEST_BYTES, STAMP, ints
-from cfgc.repo.sources import DirSource, Source
+from cfgc.bundle.overlap import beside_imports
+from cfgc.repo.sources import KEEP_MAX_BYTES, DirSource, Source
 
 if TYPE_CHECKING:
     from cfgc.base.diagnostics import Diagnostic
@@ -79,6 +80,7 @@ class _Plan:
     raw: bytes
     info: SourceInfo
     same_listing: bool  # the folder check proved the repo holds the files the state lists
+    kept: dict[str, bytes]  # the changed files' bytes as hashed (for a plan made in a child: see overlap)
 
 
 def build_in_place(
@@ -94,14 +96,21 @@ def build_in_place(
         state = outstate.load(cache_root, out, key)
         if state is None:
             return None
-        try:
-            plan = _plan(source, out, state, select, verify_out)
-        except (OSError, CfgcError, ValueError, TypeError, IndexError, KeyError):
-            # A file vanished or turned odd meanwhile (the full build reports it), or a state
-            # of an unexpected shape: build it whole.
-            plan = None
-        if plan is None:
+        def checks(early: Callable[[], None]) -> _Plan | None:
+            try:
+                return _plan(source, out, state, select, verify_out, early)
+            except (OSError, CfgcError, ValueError, TypeError, IndexError, KeyError):
+                # A file vanished or turned odd meanwhile (the full build reports it), or a state
+                # of an unexpected shape: build it whole.
+                return None
+
+        forked, answer = beside_imports(checks, jobs=jobs)
+        plan = answer if forked else checks(lambda: None)
+        if not isinstance(plan, _Plan):
             return None
+        if forked:
+            for path, data in plan.kept.items():
+                source.keep(path, data)  # the compile reads exactly the bytes the child hashed
         reached = {i for i in plan.changed}
         layers = state.reach(reached, set(state.warned)) if reached or state.warned else {}
         affected = sorted(layers)
@@ -129,18 +138,20 @@ def build_in_place(
                        progress)
 
 
-def _plan(source: DirSource, out: Path, state: outstate.OutState, select: str | None, verify: bool) -> _Plan | None:
+def _plan(source: DirSource, out: Path, state: outstate.OutState, select: str | None, verify: bool,
+          early: Callable[[], None]) -> _Plan | None:
     root = str(source.root.resolve())
     if (state.out, state.root, state.select) != (str(out), root, select) or state.toolchain != outstate.toolchain():
         return None
     # git answers (a status of the whole tree among them) while this process stats
     # the repo and OUT; neither writes anything until the plan is made.
     with source.start_info() as query:
-        return _checked(source, out, state, root, verify, query)
+        return _checked(source, out, state, root, verify, query, early)
 
 
 def _checked(source: DirSource, out: Path, state: outstate.OutState, root: str, verify: bool,
-             query: GitQuery) -> _Plan | None:
+             query: GitQuery, early: Callable[[], None]) -> _Plan | None:
+    """The plan, or None for a full build; ``early()`` is called once a target is known to need compiling."""
     racy = outstate.racy_after()
     folders = same_folders_in(root, state, out, racy)
     same_listing = folders is not None
@@ -154,8 +165,12 @@ def _checked(source: DirSource, out: Path, state: outstate.OutState, root: str, 
                 return None
         except Exception:  # noqa: BLE001 - unreadable now: the full build reports it properly
             return None
+    if state.warned:
+        early()  # targets with warnings are compiled every time
     stamps, digests = state.stamps, state.digests
     changed: dict[int, bytes] = {}
+    kept: dict[str, bytes] = {}
+    kept_bytes = 0
     stat = os.stat
     it = iter(state.stamps)
     for i, (path, mtime, ctime, size, ino) in enumerate(zip(state.paths, it, it, it, it, strict=True)):
@@ -167,7 +182,11 @@ def _checked(source: DirSource, out: Path, state: outstate.OutState, root: str, 
         digest = hashlib.sha256(data).digest()
         if digest != digests[DIGEST_BYTES * i : DIGEST_BYTES * (i + 1)]:
             changed[i] = digest
+            early()  # a target will be compiled: the compiler's imports can start (cfgc.bundle.overlap)
             source.keep(path, data)  # the compile reads exactly the bytes hashed here
+            if kept_bytes + len(data) <= KEEP_MAX_BYTES:
+                kept[path] = data
+                kept_bytes += len(data)
         if stamps is state.stamps:
             stamps = ints(stamps)
         stamps[STAMP * i : STAMP * (i + 1)] = ints(outstate.stamp(st, racy))
@@ -180,7 +199,8 @@ def _checked(source: DirSource, out: Path, state: outstate.OutState, root: str, 
     if checked is None:
         return None
     bundle, dirs, manifest, raw = checked
-    return _Plan(stamps, digests, folders, bundle, dirs, set(changed), manifest, raw, source.info(query), same_listing)
+    return _Plan(stamps, digests, folders, bundle, dirs, set(changed), manifest, raw, source.info(query), same_listing,
+                 kept)
 
 
 def _update(
