@@ -1,25 +1,26 @@
-"""The checks of an in-place build on the second core while this process imports the compiler.
+"""The rest of an in-place build's checks on the second core while this process imports the compiler.
 
 A ``cfgc build`` that finds one changed service file spent about a third of its
-wall time importing the compiler's modules (YAML, Jinja2, JSON Schema, cfgc's
-compile stages: about 0.12 s) *after* its checks (a stat of every repo and
-bundle file, the manifest hashed, git: about 0.09 s) had found that one target
-must be compiled.  :func:`beside_imports` runs the checks in a forked child;
-as soon as the child has seen a changed layer file (its first pass, before it
-checks ``OUT``) it says so, and this process imports the modules while the
-child finishes, so the two costs overlap on two cores.  A build that finds
-nothing changed imports nothing (the child never says so).
+wall time importing the compiler's modules (YAML, JSON Schema, cfgc's compile
+stages: about 0.1 s) *after* its checks (a stat of every repo and bundle file,
+the manifest hashed, git: about 0.09 s) had found that one target must be
+compiled.  With a :class:`Handoff`, the first changed layer file the checks
+meet forks the process: the child finishes the checks and sends its plan back;
+this process stops checking and imports the modules meanwhile, so the two
+costs overlap on two cores.  A build that finds nothing changed never forks.
 
 Soundness does not depend on the child: it runs the very same check code on
 the same inputs (fork copies the loaded state), and its answer comes back over
 a pipe only this process and the child hold (pickle is safe there: nobody else
-can write to it).  Anything unusual (no fork, one core, the child failing or
-dying, an answer of the wrong shape) and the caller runs the checks itself, as
-before.
+can write to it).  Anything unusual (the child failing or dying, an answer that
+does not load) and this process runs the checks itself from the start, as
+before.  The child never returns into the caller's code: it exits (without
+atexit handlers or flushing buffers it shares) as soon as its answer is sent,
+inside the block that owns the resources it inherited (git processes, the lock).
 
-Only a cold process forks: when the modules are already imported (a test run,
-a program using :mod:`cfgc.api`, which may have threads) there is nothing to
-overlap and no fork happens.
+Only a cold process with two cores forks: when the modules are already
+imported (a test run, a program using :mod:`cfgc.api`, which may have threads)
+there is nothing to overlap and no fork happens.
 """
 
 from __future__ import annotations
@@ -49,45 +50,73 @@ COMPILE_MODULES = (
 MAX_ANSWER_BYTES = 2 << 30
 
 
-def beside_imports(
-    work: Callable[[Callable[[], None]], T], *, jobs: int | None, modules: Sequence[str] = COMPILE_MODULES,
-) -> tuple[bool, T | None]:
-    """``(True, work(early))`` computed in a forked child, ``modules`` imported here once it calls ``early()``.
+class _Forked(BaseException):
+    """Unwinds this process's checks at the fork (a BaseException: no ``except Exception`` stops it)."""
 
-    ``(False, None)`` when it was not done that way (the caller runs ``work``
-    itself).  ``work``'s result must pickle; it must not print.
-    """
-    if not _worth_it(modules, jobs):
-        return False, None
-    try:
-        r, w = os.pipe()
-    except OSError:
-        return False, None
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(r)
+
+class Handoff:
+    """Forks the checks at :meth:`early` (see the module docstring); :meth:`run` runs them."""
+
+    def __init__(self, jobs: int | None, modules: Sequence[str] = COMPILE_MODULES) -> None:
+        self.modules = modules
+        self.enabled = _worth_it(modules, jobs)
+        self.forked = False  # this process handed the checks to a child (and got its answer)
+        self._child = False
+        self._pid = 0
+        self._fd = -1
+
+    def early(self) -> None:
+        """The compiler will be needed: fork here, once.  Only the parent leaves (by :class:`_Forked`)."""
+        if not self.enabled or self._pid or self._child:
+            return
+        try:
+            r, w = os.pipe()
+        except OSError:
+            return
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(r)
+            os.close(w)
+            return
+        if pid == 0:  # pragma: no cover - the child goes on checking; its answer is what the tests check
+            os.close(r)
+            self._child, self._fd = True, w
+            return
         os.close(w)
-        return False, None
-    if pid == 0:  # pragma: no cover - the child; its answer is what the tests check
-        _child(r, w, work)
-    os.close(w)
-    reaped = False
-    try:
-        chunks = _read(r, first=True)
-        if chunks[:1] == [_EARLY]:
-            for name in modules:
+        self._pid, self._fd = pid, r
+        raise _Forked
+
+    def run(self, check: Callable[[Callable[[], None]], T]) -> T:
+        """``check(early)``: computed here, or after the fork by the child (imports done here meanwhile)."""
+        try:
+            result = check(self.early)
+        except _Forked:
+            answer = self._parent()
+            if answer is not None:
+                self.forked = True
+                return answer[0]  # type: ignore[no-any-return]
+            return check(lambda: None)  # the child failed: check it all here
+        except BaseException:
+            if self._child:  # pragma: no cover - the fork
+                os._exit(1)  # the parent checks again itself and reports the error
+            raise
+        if self._child:  # pragma: no cover - the fork
+            _send(self._fd, result)
+        return result
+
+    def _parent(self) -> tuple[Any] | None:
+        reaped = False
+        try:
+            for name in self.modules:
                 importlib.import_module(name)
-            chunks = _read(r, first=False)
-        answer, reaped = _finish(chunks, pid), True
-        return (False, None) if answer is None else (True, answer[0])
-    finally:
-        os.close(r)
-        if not reaped:  # an import failed or was interrupted: the child's answer is not wanted
-            _kill(pid)
-
-
-_EARLY, _ANSWER = b"G", b"A"
+            chunks = _read(self._fd)
+            answer, reaped = _finish(chunks, self._pid), True
+            return answer
+        finally:
+            os.close(self._fd)
+            if not reaped:  # an import failed or was interrupted: the child's answer is not wanted
+                _kill(self._pid)
 
 
 def _worth_it(modules: Sequence[str], jobs: int | None) -> bool:
@@ -98,38 +127,23 @@ def _worth_it(modules: Sequence[str], jobs: int | None) -> bool:
     return (jobs or cores()) > 1
 
 
-def _child(r: int, w: int, work: Callable[[Callable[[], None]], Any]) -> None:  # pragma: no cover - the fork
+def _send(w: int, result: Any) -> None:  # pragma: no cover - runs in the fork
     code = 1
-    told = False
-
-    def early() -> None:
-        nonlocal told
-        if not told:
-            told = True
-            os.write(w, _EARLY)
-
     try:
-        os.close(r)
-        data = _ANSWER + pickle.dumps(work(early), protocol=pickle.HIGHEST_PROTOCOL)
-        view = memoryview(data)
+        view = memoryview(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
         while view:
             view = view[os.write(w, view) :]
         code = 0
-    except BaseException:  # noqa: BLE001 - any failure: the parent runs the work itself and reports it
+    except BaseException:  # noqa: BLE001 - any failure: the parent checks again itself
         pass
     finally:
         os._exit(code)  # no atexit handlers, no flushing of buffers the parent owns
 
 
-def _read(r: int, *, first: bool) -> list[bytes]:
-    """The child's next message: its early byte alone (``first``) or all it writes until it exits."""
+def _read(r: int) -> list[bytes]:
+    """All the child writes until it exits (bounded by :data:`MAX_ANSWER_BYTES`)."""
     chunks: list[bytes] = []
-    if first:
-        byte = os.read(r, 1)
-        if byte == _EARLY or not byte:
-            return [byte] if byte else []
-        chunks.append(byte)
-    size = sum(map(len, chunks))
+    size = 0
     while data := os.read(r, 1 << 20):
         size += len(data)
         if size > MAX_ANSWER_BYTES:
@@ -141,11 +155,10 @@ def _read(r: int, *, first: bool) -> list[bytes]:
 def _finish(chunks: list[bytes], pid: int) -> tuple[Any] | None:
     """Reap the child; its answer if it exited cleanly after writing it whole, else None."""
     _, status = os.waitpid(pid, 0)
-    data = b"".join(chunks)
-    if status != 0 or not data.startswith(_ANSWER):
+    if status != 0 or not chunks:
         return None
     try:
-        return (pickle.loads(data[1:]),)  # noqa: S301 - our own fork, over a private pipe
+        return (pickle.loads(b"".join(chunks)),)  # noqa: S301 - our own fork, over a private pipe
     except Exception:  # noqa: BLE001 - a torn answer: the caller checks again itself
         return None
 
