@@ -84,6 +84,14 @@ def test_a_failing_child_means_the_parent_checks_itself(probe: str, how: str) ->
     assert answer == "here" if how == "unpicklable" else answer[0] == parent
 
 
+def test_an_answer_past_the_bound_is_refused_and_checked_here(probe: str, monkeypatch) -> None:
+    monkeypatch.setattr(overlap, "MAX_ANSWER_BYTES", 100_000)  # the answer is 300,000 bytes
+    handoff = overlap.Handoff(2, modules=[probe])
+    calls: list[int] = []
+    assert handoff.run(checker(calls))[0] == os.getpid()
+    assert not handoff.forked and calls == [os.getpid(), os.getpid()]
+
+
 def test_an_error_in_the_parents_recheck_is_raised_as_without_a_fork(probe: str) -> None:
     def check(early):
         early()
