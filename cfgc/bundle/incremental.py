@@ -80,6 +80,7 @@ class _Plan:
     info: SourceInfo  # empty until _plan asks git (a forked child never does)
     same_listing: bool  # the folder check proved the repo holds the files the state lists
     kept: dict[str, bytes]  # the changed files' bytes as hashed (for a plan made in a child: see overlap)
+    reached: dict[str, array[int]]  # the targets to compile (a changed layer, or warnings) and their layers
 
 
 def build_in_place(
@@ -103,8 +104,7 @@ def build_in_place(
             plan = None
         if plan is None:
             return None
-        reached = {i for i in plan.changed}
-        layers = state.reach(reached, set(state.warned)) if reached or state.warned else {}
+        layers = plan.reached
         affected = sorted(layers)
         info = info_json(plan.info)
         if not affected and info == state.source:
@@ -202,7 +202,8 @@ def _checked(source: DirSource, out: Path, state: outstate.OutState, root: str, 
     if checked is None:
         return None
     bundle, dirs, manifest, raw = checked
-    return _Plan(stamps, digests, folders, bundle, dirs, set(changed), manifest, raw, SourceInfo(), same_listing, kept)
+    return _Plan(stamps, digests, folders, bundle, dirs, set(changed), manifest, raw, SourceInfo(), same_listing, kept,
+                 state.reach(set(changed), set(state.warned)) if changed or state.warned else {})
 
 
 def _update(
