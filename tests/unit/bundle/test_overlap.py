@@ -17,7 +17,14 @@ from tests.unit.bundle.test_incremental import build, clean, edit, repo, tree
 
 __all__ = ["repo"]  # the fixture, shared with test_incremental
 
+REAL_BUSY = overlap._busy
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="fork only")
+
+
+@pytest.fixture(autouse=True)
+def idle(monkeypatch) -> None:
+    """The machine counts as idle (the fork is skipped when the load average says the cores are busy)."""
+    monkeypatch.setattr(overlap, "_busy", lambda cores: False)
 
 
 @pytest.fixture
@@ -101,6 +108,14 @@ def test_an_error_in_the_parents_recheck_is_raised_as_without_a_fork(probe: str)
         overlap.Handoff(2, modules=[probe]).run(check)
 
 
+def test_no_fork_on_a_busy_machine(probe: str, monkeypatch) -> None:
+    monkeypatch.setattr(overlap, "_busy", REAL_BUSY)
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.0, 2.0, 2.0))
+    assert not overlap.Handoff(2, modules=[probe]).enabled
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.5, 2.0, 2.0))
+    assert overlap.Handoff(2, modules=[probe]).enabled
+
+
 def test_no_fork_on_one_core_or_when_already_imported(probe: str) -> None:
     for handoff in (overlap.Handoff(1, modules=[probe]), overlap.Handoff(2, modules=["os"])):
         assert handoff.run(checker([]))[0] == os.getpid() and not handoff.forked
@@ -161,7 +176,7 @@ def test_the_cli_forks_and_matches_a_clean_build(repo: Path, tmp_path: Path, git
     code = (
         "import runpy, sys; from cfgc.bundle import overlap; real = overlap.Handoff.run\n"
         "def spy(self, check):\n    got = real(self, check); print('forked', self.forked, file=sys.stderr); return got\n"
-        "overlap.Handoff.run = spy\n"
+        "overlap.Handoff.run = spy; overlap._busy = lambda cores: False\n"
         "sys.argv = ['cfgc', *sys.argv[1:]]; runpy.run_module('cfgc', run_name='__main__')"
     )
     done = subprocess.run([sys.executable, "-c", code, *cmd[3:]], env=env, capture_output=True, text=True)
