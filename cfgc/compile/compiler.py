@@ -26,6 +26,7 @@ from cfgc.compile.hygiene import plaintext_findings
 from cfgc.compile.merging import MISSING, get_path, merge_layers, merge_value
 from cfgc.compile.prompts import PromptLibrary
 from cfgc.compile.provenance import Provenance
+from cfgc.compile.template_memo import RenderMemo
 from cfgc.compile.templating import render_target
 from cfgc.compile.walk import replace_at, scan, templates_after_extends
 from cfgc.repo.config import RepoConfig, SchemaRule, load_config
@@ -80,6 +81,7 @@ class Compiler:
         self._schemas: SchemaSet | None = None
         self._twin: tuple[Compiler, frozenset[str]] | None = None
         self._extends = Memo()  # $extends resolutions the targets of shared layers share
+        self._renders = RenderMemo()  # Jinja2 results by template, limits and the values read
 
     @property
     def schemas(self) -> SchemaSet:
@@ -191,7 +193,7 @@ class Compiler:
                     found.templates = templates_after_extends(value, found.templates, found.extends)
             if found.templates:
                 value = render_target(
-                    value, spec.variables, spec.name, prov.locate, found.templates, self.config.limits
+                    value, spec.variables, spec.name, prov.locate, found.templates, self.config.limits, self._renders
                 )
         secrets: tuple[str, ...] = ()
         refs: tuple[tuple[Path, SecretRef], ...] = ()
