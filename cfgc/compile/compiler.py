@@ -21,6 +21,7 @@ from cfgc.base.secretrefs import (
     secret_document,
     secret_refs,
 )
+from cfgc.base.shared_nodes import SharedNodes
 from cfgc.compile.extends import Memo, resolve_extends
 from cfgc.compile.hygiene import plaintext_findings
 from cfgc.compile.merging import MISSING, get_path, merge_layers, merge_value
@@ -82,6 +83,7 @@ class Compiler:
         self._twin: tuple[Compiler, frozenset[str]] | None = None
         self._extends = Memo()  # $extends resolutions the targets of shared layers share
         self._renders = RenderMemo()  # Jinja2 results by template, limits and the values read
+        self._shared = SharedNodes()  # the merged shared layers: walked once, not once per target
 
     @property
     def schemas(self) -> SchemaSet:
@@ -183,14 +185,14 @@ class Compiler:
         pinned: list[str] = []
         prov = Provenance(docs, origins)
         if features & _LATE_STAGES:
-            found = scan(value, "template" in features)
+            found = scan(value, "template" in features, self._shared)
             if found.prompts:
                 value = self._pin_prompts(value, found.prompts, pinned)
             if found.extends:
                 value, inherited = resolve_extends(value, prov.locate, found.extends, self._extends)
                 origins.update(inherited)
                 if found.templates:  # $extends may have copied template strings
-                    found.templates = templates_after_extends(value, found.templates, found.extends)
+                    found.templates = templates_after_extends(value, found.templates, found.extends, self._shared)
             if found.templates:
                 value = render_target(
                     value, spec.variables, spec.name, prov.locate, found.templates, self.config.limits, self._renders
@@ -198,7 +200,7 @@ class Compiler:
         secrets: tuple[str, ...] = ()
         refs: tuple[tuple[Path, SecretRef], ...] = ()
         if "secret" in features:
-            refs = tuple(secret_refs(value))
+            refs = tuple(secret_refs(value, (), self._shared))
             secrets = tuple(sorted({ref.file for _, ref in refs}))
         return CompiledTarget(spec, value, docs, origins, tuple(sorted(set(pinned))), secrets, refs)
 
@@ -222,6 +224,7 @@ class Compiler:
         if base is None:
             base = merge_layers(docs[:-1])
             self._prefix[key] = base
+            self._shared.add(base)
         last = docs[-1]
         if last.data is None:
             return base
