@@ -101,8 +101,8 @@ def _refs(value: Any, path: Path, out: list[tuple[Path, SecretRef]], shared: Sha
         if tv is SecretRef:
             out.append(((*path, k), v))
         elif tv is dict or tv is list:
-            e = shared.entry(v) if shared is not None else None
-            if e is None:
+            e = shared.nodes.get(id(v)) if shared is not None else None
+            if e is None or e[0] is not v:
                 _refs(v, (*path, k), out, shared)
                 continue
             rel = e[REFS]

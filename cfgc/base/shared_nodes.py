@@ -31,15 +31,17 @@ REFS = 2  # cfgc.base.secretrefs.secret_refs's relative list
 class SharedNodes:
     """Registered shared containers: ``id`` → ``[object, scan result, refs result]``."""
 
-    __slots__ = ("limit", "_nodes")
+    __slots__ = ("limit", "nodes")
 
     def __init__(self, limit: int = 200_000) -> None:
         self.limit = limit
-        self._nodes: dict[int, list[Any]] = {}
+        # Walks read this directly (a method call per container cost more
+        # than the lookup); an entry counts only if its object is the node.
+        self.nodes: dict[int, list[Any]] = {}
 
     def add(self, root: Any) -> None:
         """Register every container of ``root`` (a value no one will change)."""
-        nodes = self._nodes
+        nodes = self.nodes
         stack = [root]
         while stack:
             node = stack.pop()
@@ -59,8 +61,8 @@ class SharedNodes:
 
     def entry(self, node: Any) -> list[Any] | None:
         """The entry of ``node`` itself, or None if it is not registered."""
-        e = self._nodes.get(id(node))
+        e = self.nodes.get(id(node))
         return e if e is not None and e[0] is node else None
 
     def __len__(self) -> int:
-        return len(self._nodes)
+        return len(self.nodes)

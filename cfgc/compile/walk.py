@@ -48,8 +48,8 @@ def _scan(value: Any, path: Path, found: Found, tmpl: bool, shared: SharedNodes 
     for k, v in items:
         t = type(v)
         if t is dict or t is list:
-            e = shared.entry(v) if shared is not None else None
-            if e is None:
+            e = shared.nodes.get(id(v)) if shared is not None else None
+            if e is None or e[0] is not v:
                 _scan(v, (*path, k), found, tmpl, shared)
                 continue
             rel = e[SCAN]
