@@ -81,9 +81,9 @@ class Compiler:
         self._prefix: dict[tuple[str, ...], Any] = {}
         self._schemas: SchemaSet | None = None
         self._twin: tuple[Compiler, frozenset[str]] | None = None
-        self._extends = Memo()  # $extends resolutions the targets of shared layers share
-        self._renders = RenderMemo()  # Jinja2 results by template, limits and the values read
         self._shared = SharedNodes()  # the merged shared layers: walked once, not once per target
+        self._extends = Memo(shared=self._shared)  # $extends resolutions the targets of shared layers share
+        self._renders = RenderMemo()  # Jinja2 results by template, limits and the values read
 
     @property
     def schemas(self) -> SchemaSet:
