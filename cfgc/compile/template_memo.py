@@ -85,7 +85,7 @@ def reads(text: str, whole: bool) -> tuple[tuple[Chain, ...], tuple[str, ...], f
                 return None
         else:
             tree = env.parse(text)
-    except TemplateSyntaxError:
+    except (TemplateSyntaxError, RecursionError):  # the render reports it (it parses first)
         return None
     refused = (
         nodes.Macro, nodes.CallBlock, nodes.Block, nodes.Extends, nodes.Include, nodes.Import,
@@ -115,7 +115,10 @@ def reads(text: str, whole: bool) -> tuple[tuple[Chain, ...], tuple[str, ...], f
             return False
         return all(visit(child) for child in node.iter_child_nodes())
 
-    if not visit(tree):
+    try:
+        if not visit(tree):
+            return None
+    except RecursionError:  # deeper than Jinja2's parser goes; refused rather than trusted
         return None
     return tuple(dict.fromkeys(chains)), tuple(sorted(names)), frozenset(bound)
 

@@ -146,3 +146,8 @@ def test_the_memo_is_bounded_in_entries_and_bytes() -> None:
     assert memo.bytes <= 200
     memo.put(template_memo.make_key("list", DEFAULT_LIMITS, []), ["not", "a", "scalar"])
     assert memo.get(template_memo.make_key("list", DEFAULT_LIMITS, [])) is template_memo.MISS
+
+
+def test_a_template_too_deep_to_parse_is_not_memoised() -> None:
+    assert reads("{{ " + "(" * 2000 + "config.a" + ")" * 2000 + " }}", True) is None
+    assert reads("{{ " + "(" * 20 + "config.a" + ")" * 20 + " }}", True) == ((("a",),), (), frozenset())
