@@ -17,7 +17,7 @@ agent --target SCOPE``, and reads VmRSS from /proc/PID/status:
     scraped      after one GET /metrics (prometheus_client is imported on the first scrape)
 
 and VmHWM (peak) at the end; ``anon`` and ``file`` split the swap+sweep reading into
-RssAnon (heap, Python objects and the version's map: what the process itself holds) and
+RssAnon + RssShmem (heap, Python objects and the version's map, a memfd: what the process itself holds) and
 RssFile (the interpreter's and extensions' mapped code, shared and reclaimable).  ``budget`` is the sizing rule of docs/runtime.md:
 40 MB plus twice the bytes of the targets served.
 """
@@ -80,8 +80,10 @@ def rss(pid: int) -> dict[str, float]:
     out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
+        if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem"):
             out[key] = int(value.split()[0]) * 1024 / MB
+    # The version's map is shared memory (a memfd the verifying child filled): the process's own, like the heap.
+    out["RssAnon"] = out.get("RssAnon", 0.0) + out.pop("RssShmem", 0.0)
     return out
 
 

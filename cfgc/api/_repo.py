@@ -220,16 +220,23 @@ def merge_parts(parts: Sequence[PathArg], out: PathArg) -> MergeOutcome:
     return write_merged([Path(p) for p in parts], Path(out))
 
 
-def diff_refs(repo: PathArg | None, *, base: str, head: str | None = None, targets: str | None = None) -> DiffResult:
+def diff_refs(repo: PathArg | None, *, base: str, head: str | None = None, targets: str | None = None,
+              cache: bool | PathArg = True) -> DiffResult:
     """Compare the compiled targets at git ref ``base`` with ``head`` (None: the working tree).
 
     Only targets the changed files can reach are compiled.  Findings on
     either side are in ``result.errors`` (the base's as warnings), not raised.
+    ``cache`` (True: the build cache folder; a folder; False: none) keeps what
+    each compiled target gives a diff, so a later diff of either side need
+    not compile it again (:mod:`cfgc.review.diff_cache`); the result is the same.
     """
+    from cfgc.bundle.cache_index import default_cache_dir
     from cfgc.review.diff import compare, open_sides
 
-    b, h = open_sides(_root(repo), base, head)
-    return compare(b, h, targets, base, head or "working tree")
+    root = _root(repo)
+    b, h = open_sides(root, base, head)
+    folder = None if cache is False else default_cache_dir(h) if cache is True else Path(cache)
+    return compare(b, h, targets, base, head or "working tree", cache=folder)
 
 
 def check(repo: PathArg | None, *, base: str | None = None, targets: str | None = None,

@@ -9,7 +9,7 @@ import click
 
 from cfgc import api
 from cfgc.api import render
-from cfgc.cli.common import format_option, repo_option
+from cfgc.cli.common import cache_arg, format_option, repo_option
 from cfgc.cli.main import command
 
 
@@ -22,8 +22,11 @@ from cfgc.cli.main import command
 @click.option("--target", "select", metavar="GLOB", help="Only targets whose name matches.")
 @format_option("text", "markdown", "json")
 @click.option("--exit-code", is_flag=True, help="Exit 1 when any target changed.")
+@click.option("--no-cache", is_flag=True, help="Compile every reached target; neither read nor write the cache.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Build cache folder (default: as for cfgc build).")
 def diff(repo: Path | None, base_ref: str, head_ref: str | None, select: str | None,
-         fmt: str, exit_code: bool) -> None:
+         fmt: str, exit_code: bool, no_cache: bool, cache_dir: Path | None) -> None:
     """Show which compiled targets a change reaches, and each changed value.
 
     Both sides are compiled (from git objects; the head defaults to the
@@ -37,7 +40,9 @@ def diff(repo: Path | None, base_ref: str, head_ref: str | None, select: str | N
 
     Each compared target is also validated on both sides as 'cfgc validate'
     would; the findings are listed in every format (the base's as warnings
-    marked 'at the base:').  Exit status: 1 when the head has an error
+    marked 'at the base:').  What each compiled target gives a diff is
+    kept in the build cache folder, keyed by everything it depends on, so a
+    later diff of either side does not compile it again.  Exit status: 1 when the head has an error
     (compile or validation), or with --exit-code when any target changed;
     0 otherwise.
 
@@ -49,7 +54,8 @@ def diff(repo: Path | None, base_ref: str, head_ref: str | None, select: str | N
       cfgc diff --base origin/main --exit-code   # exit 1 when anything changed
     """
     start = time.perf_counter()
-    result = api.diff_refs(repo, base=base_ref, head=head_ref, targets=select)
+    result = api.diff_refs(repo, base=base_ref, head=head_ref, targets=select,
+                           cache=cache_arg(no_cache, cache_dir))
     elapsed = time.perf_counter() - start
     if fmt == "json":
         click.echo(render.diff_json(result), nl=False)

@@ -198,10 +198,14 @@ class CheckCache:
 
 
 def _encode(entry: Entry) -> list[Any]:
-    return [entry.name, entry.compiled, list(entry.plain_files), [
-        [d.severity, d.message, d.location.path if d.location else None,
-         d.location.line if d.location else 0, d.location.col if d.location else 0, d.rule, list(d.targets)]
-        for d in entry.findings]]
+    return [entry.name, entry.compiled, list(entry.plain_files), encode_findings(entry.findings)]
+
+
+def encode_findings(findings: Sequence[Diagnostic]) -> list[Any]:
+    """The JSON form of findings (also :mod:`cfgc.review.diff_cache`'s)."""
+    return [[d.severity, d.message, d.location.path if d.location else None,
+             d.location.line if d.location else 0, d.location.col if d.location else 0, d.rule, list(d.targets)]
+            for d in findings]
 
 
 def _decode(raw: Any) -> Entry | None:
@@ -209,7 +213,15 @@ def _decode(raw: Any) -> Entry | None:
     if type(raw) is not list or len(raw) != 4:
         return None
     name, compiled, files, found = raw
-    if type(name) is not str or type(compiled) is not bool or not _strs(files) or type(found) is not list:
+    if type(name) is not str or type(compiled) is not bool or not _strs(files):
+        return None
+    out = decode_findings(found)
+    return None if out is None else Entry(name, compiled, tuple(files), tuple(out))
+
+
+def decode_findings(found: Any) -> list[Diagnostic] | None:
+    """Findings from :func:`encode_findings`' form, or None when anything in it is not as it writes it."""
+    if type(found) is not list:
         return None
     out = []
     for f in found:
@@ -221,7 +233,7 @@ def _decode(raw: Any) -> Entry | None:
             return None
         loc = Location(path, line, col) if path is not None else None
         out.append(Diagnostic(sev, msg, loc, rule, tuple(targets)))
-    return Entry(name, compiled, tuple(files), tuple(out))
+    return out
 
 
 def _strs(v: Any) -> bool:

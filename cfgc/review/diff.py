@@ -17,21 +17,25 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path as FsPath
+from typing import Any, Protocol
 
 from cfgc.base.diagnostics import Diagnostic, group
 from cfgc.base.errors import InputError, Location
 from cfgc.base.loading import Path
 from cfgc.base.parallel import fan_out, parallel
+from cfgc.base.repopath import NotFound
 from cfgc.base.secretrefs import SecretRef
 from cfgc.compile.compiler import CompiledTarget, Compiler, no_match
 from cfgc.compile.merging import MISSING, get_path
 from cfgc.repo.config import RepoConfig
 from cfgc.repo.hierarchy import TargetSpec
 from cfgc.repo.sources import CONFIG_FILE, DirSource, GitSource, Source, SourceInfo
+from cfgc.review.diff_cache import DiffCache, Encoder, Record, Unlocated
 from cfgc.review.diff_keys import same_keys
+from cfgc.review.diff_records import side_records
 from cfgc.review.diff_validation import SideValidator, as_base, schema_inputs
 from cfgc.secrets import yamlio
 from cfgc.secrets.redact import SECRET_TOKEN, redact, sensitive_strings
@@ -89,18 +93,38 @@ def is_production(name: str, variables: dict[str, str], config: RepoConfig) -> b
     return any("prod" in v for v in variables.values())
 
 
-def changed_files(base: Source, head: Source) -> list[str]:
-    """Files that differ between two sources, compared by git blob id."""
+def changed_files(base: Source, head: Source, ids: dict[str, str] | None = None) -> list[str]:
+    """Files that differ between two sources, compared by git blob id (the
+    working tree's go to ``ids``, for the record keys)."""
     a_files, b_files = set(base.files()), set(head.files())
-    same = {p for p in a_files & b_files if _blob_id(base, p) == _blob_id(head, p)}
+    ids = {} if ids is None else ids
+    same = {p for p in a_files & b_files if _blob_id(base, p) == _blob_id(head, p, ids)}
     return sorted((a_files | b_files) - same)
 
 
-def _blob_id(source: Source, path: str) -> str:
+def _blob_id(source: Source, path: str, ids: dict[str, str] | None = None) -> str:
     if isinstance(source, GitSource):
         return source.blob_sha(path)
     data = source.read(path)
-    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+    found = hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+    if ids is not None:
+        ids[path] = found
+    return found
+
+
+def blob_digest(source: Source, ids: dict[str, str]) -> Callable[[str], str]:
+    """A layer file's git blob id, as :func:`changed_files` compared it (for record keys)."""
+
+    def digest(path: str) -> str:
+        found = ids.get(path)
+        if found is None:
+            try:
+                found = ids[path] = _blob_id(source, path)
+            except NotFound:
+                found = "missing"
+        return "git:" + found
+
+    return digest
 
 
 def reached(compiler: Compiler, changed: set[str], select: str | None) -> list[TargetSpec]:
@@ -114,6 +138,33 @@ def reached(compiler: Compiler, changed: set[str], select: str | None) -> list[T
     return [s for s in specs if not changed.isdisjoint(s.layers)]
 
 
+class Locator(Protocol):
+    """Where a compared target's values were set (its provenance, or a record's)."""
+
+    def locate(self, path: Path) -> Location:
+        """The location of the layer that set ``path``."""
+        ...
+
+
+class Compared(Protocol):
+    """A compiled target, or its record kept by an earlier diff (:mod:`cfgc.review.diff_cache`)."""
+
+    @property
+    def value(self) -> Any:
+        """The compiled value, with its SecretRefs."""
+        ...
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The SOPS documents its secret references read."""
+        ...
+
+    @property
+    def provenance(self) -> Locator:
+        """Its head-side locations."""
+        ...
+
+
 class Side:
     """One side of a diff: its compiler and the SOPS documents it read."""
 
@@ -121,6 +172,9 @@ class Side:
         self.compiler = Compiler(source)
         self.validator = SideValidator(self.compiler)
         self._sops: dict[str, Any] = {}
+        # Comparison tokens from records: within one side a reference's token
+        # depends only on its SOPS file's bytes there, which every record's key covers.
+        self.tokens: dict[SecretRef, str] = {}
 
     def comparable(self, value: Any) -> Any:
         """The value with each secret as a token of its reference and ciphertext."""
@@ -138,6 +192,9 @@ class Side:
         return value
 
     def _token(self, ref: SecretRef) -> str:
+        known = self.tokens.get(ref)
+        if known is not None:
+            return known
         doc = self._sops.get(ref.file)
         if doc is None:
             raw = self.compiler.secret_files.get(ref.file, b"")
@@ -155,7 +212,8 @@ def is_secret(value: object) -> bool:
 
 
 def compare(base: Source, head: Source, select: str | None = None,
-            base_name: str = "base", head_name: str = "working tree", *, by_keys: bool = True) -> DiffResult:
+            base_name: str = "base", head_name: str = "working tree", *, by_keys: bool = True,
+            cache: FsPath | None = None) -> DiffResult:
     """Compile what the change reaches on both sides and compare it.
 
     A target is compared when the changed files reach it on *either* side:
@@ -168,8 +226,13 @@ def compare(base: Source, head: Source, select: str | None = None,
     (:mod:`cfgc.review.diff_keys`) is compiled on the head side only, for its
     findings; ``by_keys=False`` compiles both sides of every reached target
     (the slow path the tests hold this one to).
+
+    With a ``cache`` folder, a target whose record an earlier diff kept
+    (:mod:`cfgc.review.diff_cache`) is not compiled on that side; the targets
+    compiled are recorded for the next diff.  The result is the same.
     """
-    files = changed_files(base, head)
+    head_ids: dict[str, str] = {}
+    files = changed_files(base, head, head_ids)
     changed = set(files)
     h = Side(head)
     b = Side(base) if CONFIG_FILE in base.files() else None  # no config at the base: all is new
@@ -182,21 +245,57 @@ def compare(base: Source, head: Source, select: str | None = None,
     names = sorted(hit | h_reached)
     config = h.compiler.config
 
-    def chunk_diff(chunk: list[str]) -> tuple[list[TargetDiff], list[Diagnostic]]:
+    Part = tuple[list[TargetDiff], list[Diagnostic], list[tuple[str, list[Any]]], dict[str, Any]]
+
+    def chunk_diff(chunk: list[str]) -> Part:
         diffs: list[TargetDiff] = []
         errors: list[Diagnostic] = []
         memo: Memo = {}
+        enc = Encoder()
+        new: list[tuple[str, list[Any]]] = []
+
+        def keep(side: Side, keys: dict[str, str], target: CompiledTarget | None, found: list[Diagnostic],
+                 changes: list[Change] | None = None) -> None:
+            key = keys.get(target.name) if target is not None else None
+            if key is None or target is None:
+                return
+            tokens = {ref: side._token(ref) for _, ref in target.refs}
+            located = {c.path: c.source for c in changes or ()}
+            raw = enc.record(target.name, target.value, target.refs, target.secrets, tokens, found, located)
+            if raw is not None:
+                new.append((key, raw))
+
         for name in chunk:
             b_spec, h_spec = b_all.get(name), h_all.get(name)
             if name in same and h_spec is not None:  # equal keys: both sides list it
-                errors += _unchanged_findings(h, h_spec)
+                rec = h_recs.get(name)
+                if rec is not None:
+                    errors += [*(as_base(d) for d in rec.findings), *rec.findings]
+                    continue
+                errors += _unchanged_findings(h, h_spec, lambda t, f: keep(h, h_keys, t, f))
                 continue
-            before = _compile(b, b_spec, errors, base=True)
-            after = _compile(h, h_spec, errors, base=False)
-            if before is not None and b is not None:
-                errors += [as_base(d) for d in b.validator.findings(before)]
-            if after is not None:
-                errors += h.validator.findings(after)
+            before: Compared | None = b_recs.get(name)
+            after: Compared | None = h_recs.get(name)
+            b_found = h_found = None
+            if before is None:
+                before = compiled_b = _compile(b, b_spec, errors, base=True)
+                if compiled_b is not None and b is not None:
+                    b_found = b.validator.findings(compiled_b)
+                    keep(b, b_keys, compiled_b, b_found)
+            else:
+                assert isinstance(before, Record)
+                b_found = list(before.findings)
+            if b_found is not None:
+                errors += [as_base(d) for d in b_found]
+            if after is None:
+                after = compiled_h = _compile(h, h_spec, errors, base=False)
+                if compiled_h is not None:
+                    h_found = h.validator.findings(compiled_h)
+            else:
+                assert isinstance(after, Record)
+                compiled_h, h_found = None, list(after.findings)
+            if h_found is not None:
+                errors += h_found
             spec = h_spec or b_spec
             assert spec is not None
             prod = is_production(name, spec.variables, config)
@@ -206,16 +305,41 @@ def compare(base: Source, head: Source, select: str | None = None,
                 # Added, removed, or the base did not compile: every value of
                 # the side that exists, so nothing it sets goes unseen.
                 status = "removed" if after is None else "added" if b_spec is None else "changed"
-                changes = whole_target(b, before) if after is None else whole_target(h, after, added=True)
+                if after is None:
+                    try:
+                        changes = whole_target(b, before)
+                    except Unlocated:  # a record of the base side: its locations are compiled
+                        changes = whole_target(b, _compile(b, b_spec, errors, base=True))
+                else:
+                    try:
+                        changes = whole_target(h, after, added=True)
+                    except Unlocated:  # the record lacks a location: compile the head
+                        compiled_h = _compile(h, h_spec, errors, base=False)
+                        changes = whole_target(h, compiled_h, added=True)
+                    if compiled_h is not None and h_found is not None:
+                        keep(h, h_keys, compiled_h, h_found, changes)
                 diffs.append(TargetDiff(name, status, spec.variables, prod, tuple(changes)))
                 continue
-            changes = diff_targets(b, before, h, after, memo, changed)
+            try:
+                changes = diff_targets(b, before, h, after, memo, changed)
+            except Unlocated:  # the record lacks a location: compile the head
+                compiled_h = _compile(h, h_spec, errors, base=False)
+                if compiled_h is None:  # (only a template out of its time budget: the load)
+                    continue
+                changes = diff_targets(b, before, h, compiled_h, memo, changed)
+            if compiled_h is not None and h_found is not None:
+                keep(h, h_keys, compiled_h, h_found, changes)
             if changes:
                 diffs.append(TargetDiff(name, "changed", spec.variables, prod, tuple(changes)))
-        return diffs, errors
+        return diffs, errors, new, enc.subtrees
 
+    kept = DiffCache(cache) if cache is not None else None
+    b_keys, b_recs = side_records(kept, b, b_all, names, blob_digest(base, {}))
+    h_keys, h_recs = side_records(kept, h, h_all, names, blob_digest(head, head_ids))
     fork = parallel(len(names))
-    for side, specs in ((b, b_all), (h, h_all)):
+    for side, specs, recs in ((b, b_all, b_recs), (h, h_all, h_recs)):
+        if all(n in recs for n in names if n in specs):
+            continue  # every target of this side is recorded: none is compiled
         if side is not None and isinstance(side.compiler.source, GitSource):
             # Git objects are read in one batch up front: one at a time, each
             # is a round trip to 'git cat-file' (about 2 ms).  A change to a
@@ -223,17 +347,29 @@ def compare(base: Source, head: Source, select: str | None = None,
             # every core: the forked workers then need no git process of their own.
             src = side.compiler.source
             src.prefetch(src.files() if fork else (p for n in names if n in specs for p in specs[n].layers))
-    same = same_keys(b.compiler, h.compiler, names, changed, b_all, h_all) if by_keys and b else frozenset()
-    parts = list(fan_out(chunk_diff, names))
-    diffs = [d for part, _ in parts for d in part]
-    errors = group(e for _, part in parts for e in part)
+    if kept is not None and by_keys:  # equal record keys: equal target keys, without reading a file
+        same = frozenset(n for n, k in h_keys.items() if b_keys.get(n) == k)
+    else:
+        same = same_keys(b.compiler, h.compiler, names, changed, b_all, h_all) if by_keys and b else frozenset()
+    # Nothing to compile (every target recorded on both sides): forking would
+    # only send each result back through a pipe.
+    recorded = all((n in b_recs or n not in b_all) and (n in h_recs or n not in h_all) for n in names)
+    parts = list(fan_out(chunk_diff, names, jobs=1 if recorded and kept is not None else None))
+    diffs = [d for part in parts for d in part[0]]
+    errors = group(e for part in parts for e in part[1])
+    if kept is not None:
+        for _, _, new, subtrees in parts:
+            for key, raw in new:
+                kept.put(key, raw, subtrees)
+        kept.save()
     if select is not None and not h.compiler.specs(select) and not (b and b.compiler.specs(select)):
         raise no_match(select, len(h.compiler.specs()))
     return DiffResult(base_name, head_name, config.variables, tuple(diffs), tuple(files),
                       sum(n in h_all for n in names), len(h.compiler.specs(select)), tuple(errors))
 
 
-def _compile(side: Side | None, spec: TargetSpec | None, errors: list[Diagnostic], base: bool) -> CompiledTarget | None:
+def _compile(side: Side | None, spec: TargetSpec | None, errors: list[Diagnostic],
+             base: bool) -> CompiledTarget | None:
     if spec is None or side is None:
         return None
     target, failed = side.compiler.try_compile(spec)
@@ -241,18 +377,21 @@ def _compile(side: Side | None, spec: TargetSpec | None, errors: list[Diagnostic
     return target
 
 
-def _unchanged_findings(side: Side, spec: TargetSpec) -> list[Diagnostic]:
+def _unchanged_findings(side: Side, spec: TargetSpec,
+                        keep: Callable[[CompiledTarget, list[Diagnostic]], None]) -> list[Diagnostic]:
     """The findings of a target with equal keys on both sides, in the order of a
     compile of each side: its head-side findings are also its base-side ones."""
     target, failed = side.compiler.try_compile(spec)
     found = side.validator.findings(target) if target is not None else []
+    if target is not None:
+        keep(target, found)
     return [*(as_base(d) for d in failed), *failed, *(as_base(d) for d in found), *found]
 
 
 Memo = dict[tuple[int, int], tuple[Any, Any, list[Path]]]
 
 
-def whole_target(side: Side | None, target: CompiledTarget | None, added: bool = False) -> list[Change]:
+def whole_target(side: Side | None, target: Compared | None, added: bool = False) -> list[Change]:
     """Every leaf of an added (or removed) target as a change from (to) nothing, redacted."""
     if side is None or target is None:
         return []
@@ -265,7 +404,7 @@ def whole_target(side: Side | None, target: CompiledTarget | None, added: bool =
         out.append(Change(p, before, after, target.provenance.locate(p), is_secret(v)))
     return out
 
-def diff_targets(b: Side, before: CompiledTarget, h: Side, after: CompiledTarget,
+def diff_targets(b: Side, before: Compared, h: Side, after: Compared,
                  memo: Memo | None = None, changed: Collection[str] | None = None) -> list[Change]:
     """The changed leaves of one target, located on the head side.
 
@@ -335,7 +474,7 @@ def diff_targets(b: Side, before: CompiledTarget, h: Side, after: CompiledTarget
     return [out[p] for p in sorted(out, key=_sort_key)]
 
 
-def changed_secrets(changed: Collection[str], before: CompiledTarget, after: CompiledTarget) -> bool:
+def changed_secrets(changed: Collection[str], before: Compared, after: Compared) -> bool:
     """Whether a SOPS document either side of a target reads differs between the sides."""
     return any(f in changed for f in (*before.secrets, *after.secrets))
 

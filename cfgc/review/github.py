@@ -181,6 +181,7 @@ def run_pr(root: Path, base_name: str, command: str, comment: bool, select: str 
 
     ``report``: (format, file) also writes the check in that format
     (sarif, json, markdown or text) to that file."""
+    from cfgc.bundle.cache_index import default_cache_dir
     from cfgc.repo.sources import DirSource, GitSource
     from cfgc.review.checks import run_checks
     from cfgc.review.diff import compare
@@ -189,7 +190,9 @@ def run_pr(root: Path, base_name: str, command: str, comment: bool, select: str 
 
     base_ref = resolve_base(root, base_name)
     head, base = DirSource(root), GitSource(root, base_ref)
-    diff = compare(base, head, select, base_name, "this pull request")
+    # The build cache folder, as the check below uses it: the base's records
+    # are kept by the diffs of earlier pull requests against the same base.
+    diff = compare(base, head, select, base_name, "this pull request", cache=default_cache_dir(head))
     check = run_checks(head, select, base=base, delta=diff) if command == "check" else None
     if check is not None:
         sys.stdout.write(render_github(check.diagnostics, git_prefix(root), check.states))

@@ -44,7 +44,7 @@ from cfgc.runtime.fetch import (
     parse_manifest,
     select_targets,
 )
-from cfgc.runtime.pack import PackWriter, StringTable
+from cfgc.runtime.pack import PackWriter, StringTable, Writer
 from cfgc.runtime.privfile import write_private
 from cfgc.stores.base import digest_hex
 from cfgc.stores.bounds import FILE_MAX, POINTER_MAX, SIGNATURES_MAX, signed_size
@@ -120,8 +120,11 @@ class BundleCache:
             return 0
         return int(state.get("serial_seen", 0)) if state else 0
 
-    def load(self, verifiers: list[Verifier]) -> tuple[Verified, float] | None:
-        """The cached version, fully re-verified, and when it was fetched; None if there is none."""
+    def load(self, verifiers: list[Verifier], writer: Writer = PackWriter) -> tuple[Verified, float] | None:
+        """The cached version, fully re-verified, and when it was fetched; None if there is none.
+
+        ``writer`` makes the version's map (see :class:`PackWriter`).
+        """
         state = self.read_state()
         if state is None:
             return None
@@ -145,7 +148,7 @@ class BundleCache:
         used, digests = kept_of(pointer.manifest_digest, manifest, targets, needed)
         work = [(path, str(e.get("digest")), signed_size(e, f"cache: {path}")) for path, e in needed.items()]
         del manifest, needed  # before the files are read: a lower peak (see fetch.fetch_version)
-        pack = PackWriter(sum(size for _, _, size in work))
+        pack = writer(sum(size for _, _, size in work))
         for path, digest, size in work:
             data = self.blob(digest)
             if data is None or len(data) != size:

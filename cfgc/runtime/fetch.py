@@ -26,8 +26,8 @@ from cfgc.base.errors import ExternalError, InputError, IntegrityError
 from cfgc.base.jsonvalue import JSONObject
 from cfgc.bundle.manifest import MANIFEST_TYPE, SIGNATURE, listed_files
 from cfgc.bundle.signing import Verifier, verify_envelope
-from cfgc.runtime.pack import PackedFiles, PackWriter, StringTable
-from cfgc.stores.base import Store, check_channel, check_digest
+from cfgc.runtime.pack import PackedFiles, PackWriter, StringTable, Writer
+from cfgc.stores.base import ChannelRead, Store, check_channel, check_digest
 from cfgc.stores.bounds import gunzip, signed_size
 from cfgc.stores.layout import layer_map, parse_version, read_blob, signed_manifest
 from cfgc.stores.pointer import Pointer, decode_pointer
@@ -149,6 +149,18 @@ def fetch(store: Store, verifiers: list[Verifier], channel: str, patterns: tuple
     read = store.get_channel(check_channel(channel), etag)
     if read.not_modified:
         return None
+    return fetch_changed(store, verifiers, channel, patterns, read, min_serial=min_serial, current=current,
+                         cached=cached, check=check)
+
+
+def fetch_changed(store: Store, verifiers: list[Verifier], channel: str, patterns: tuple[str, ...],
+                  read: ChannelRead, *, min_serial: int, current: Verified | None,
+                  cached: BlobLookup, check: Callable[[Pointer], None] | None = None,
+                  writer: Writer = PackWriter) -> Verified | None:
+    """The rest of :func:`fetch` once the channel pointer was read and has changed (``read``).
+
+    ``writer`` makes the version's map (see :class:`PackWriter`).
+    """
     if read.data is None:
         raise ExternalError(f"channel {channel} does not exist in {store.url} (or the store is not there)")
     pointer = decode_pointer(channel, read.data, verifiers)
@@ -168,7 +180,7 @@ def fetch(store: Store, verifiers: list[Verifier], channel: str, patterns: tuple
         return Verified(pointer, read.data, read.etag, current.manifest_raw, current.signature,
                         current.targets, current.files, used=current.used, digests=current.digests)
     return fetch_version(store, verifiers, pointer, pointer_doc=read.data, etag=read.etag, patterns=patterns,
-                         cached=cached)
+                         cached=cached, writer=writer)
 
 
 def fetch_pinned(store: Store, verifiers: list[Verifier], version: str, patterns: tuple[str, ...], *,
@@ -187,7 +199,8 @@ def fetch_pinned(store: Store, verifiers: list[Verifier], version: str, patterns
 
 
 def fetch_version(store: Store, verifiers: list[Verifier], pointer: Pointer, *, pointer_doc: bytes = b"",
-                  etag: str | None = None, patterns: tuple[str, ...], cached: BlobLookup) -> Verified:
+                  etag: str | None = None, patterns: tuple[str, ...], cached: BlobLookup,
+                  writer: Writer = PackWriter) -> Verified:
     """Read and verify the version a (verified) pointer names.
 
     Order matters: the (bounded) version and signatures documents, then the
@@ -224,7 +237,7 @@ def fetch_version(store: Store, verifiers: list[Verifier], pointer: Pointer, *, 
     # The parsed manifest and version document (~20x their bytes) go before the downloads: a lower peak.
     del manifest, want, needed, layers, info, doc
     # Each file goes into the version's map as soon as it verified: no second copy of the version.
-    pack = PackWriter(sum(size for _, _, size, _ in work))
+    pack = writer(sum(size for _, _, size, _ in work))
     fresh: dict[str, str] = {}  # content digest -> path, of what the cache does not have
     for path, want_digest, size, layer in work:
         data = cached(want_digest)
@@ -254,6 +267,14 @@ class NewBlobs(Mapping[str, bytes]):
         if digest in self._other:
             return self._other[digest]
         return self._files[self._paths[digest]]
+
+    def fresh(self) -> dict[str, str]:
+        """Content digest -> path in the version's map, of the files downloaded."""
+        return dict(self._paths)
+
+    def other(self) -> dict[str, bytes]:
+        """Content digest -> bytes of the rest (the manifest when it was downloaded)."""
+        return dict(self._other)
 
     def __iter__(self) -> Iterator[str]:
         yield from self._other

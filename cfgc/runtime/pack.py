@@ -19,9 +19,10 @@ paid only when a response is not already prepared.
 from __future__ import annotations
 
 import mmap
+import os
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import overload
 
 from cfgc.base.errors import IntegrityError
@@ -110,6 +111,15 @@ class PackedFiles(Mapping[str, bytes]):
             w.add(path, data)
         return w.finish()
 
+    @property
+    def ends(self) -> array[int]:
+        """Where each file ends in the map, in path order."""
+        return self._ends
+
+    def data(self) -> memoryview:
+        """All the files' bytes, in path order (valid while this mapping is alive)."""
+        return self._view[:self._ends[-1] if len(self._ends) else 0]
+
     def _span(self, path: str) -> tuple[int, int] | None:
         i = self._paths.find(path)
         if i < 0:
@@ -140,10 +150,18 @@ class PackedFiles(Mapping[str, bytes]):
 
 
 class PackWriter:
-    """Fills a map of ``total`` bytes with files, in order; ``finish()`` gives the mapping."""
+    """Fills a map of ``total`` bytes with files, in order; ``finish()`` gives the mapping.
 
-    def __init__(self, total: int) -> None:
-        self._map = mmap.mmap(-1, max(total, 1), flags=mmap.MAP_PRIVATE)
+    With ``fd``, the map is that file (sized to ``total``, shared): a verifying child fills a
+    memfd the agent then maps (runtime/isolate.py), so the version's bytes are never copied.
+    """
+
+    def __init__(self, total: int, fd: int | None = None) -> None:
+        if fd is None:
+            self._map = mmap.mmap(-1, max(total, 1), flags=mmap.MAP_PRIVATE)
+        else:
+            os.ftruncate(fd, max(total, 1))
+            self._map = mmap.mmap(fd, max(total, 1), flags=mmap.MAP_SHARED)
         self._total = total
         self._paths: list[str] = []
         self._ends = array("Q")
@@ -161,3 +179,6 @@ class PackWriter:
 
     def finish(self) -> PackedFiles:
         return PackedFiles(StringTable(self._paths), self._ends, self._map)
+
+
+Writer = Callable[[int], PackWriter]  # how a fetch makes the map for a version of so many bytes

@@ -275,20 +275,27 @@ class TargetIndex(Mapping[str, TargetSnapshot]):
         return len(self._names)
 
 
-def build(v: Verified, origin: str, parsed_max: int = PARSED_MAX) -> BundleSnapshot:
-    """The snapshot of a verified version (checks that every selected target is JSON; keeps the bytes).
+def check_targets(v: Verified) -> None:
+    """Every selected target of ``v`` is JSON (InputError otherwise): refused now rather than on first read."""
+    for name in v.targets:
+        try:
+            json.loads(v.files[f"targets/{name}.json"])  # not kept
+        except ValueError:
+            raise InputError(f"version {v.version}: target {name} is not JSON") from None
 
-    A version is kept as a few large objects (runtime/pack.py says why): the files' map, a
-    :class:`StringTable` of the target names, and the manifest entries the runtime uses.
+
+def build(v: Verified, origin: str, parsed_max: int = PARSED_MAX, *, checked: bool = False) -> BundleSnapshot:
+    """The snapshot of a verified version (keeps the bytes).
+
+    Runs :func:`check_targets` unless ``checked`` says it ran already (in the verifying process,
+    runtime/isolate.py).  A version is kept as a few large objects (runtime/pack.py says why): the
+    files' map, a :class:`StringTable` of the target names, and the manifest entries the runtime uses.
     """
     slim = v.used or orjson.dumps(used_manifest(v.manifest, v.targets))  # the whole manifest is freed here
     names = v.targets if isinstance(v.targets, StringTable) else StringTable(v.targets)
     files = v.files if isinstance(v.files, PackedFiles) else PackedFiles.of(v.files)
-    for name in names:
-        try:
-            json.loads(files[f"targets/{name}.json"])  # refused now rather than on first read; not kept
-        except ValueError:
-            raise InputError(f"version {v.version}: target {name} is not JSON") from None
+    if not checked:
+        check_targets(v)
     v = dataclasses.replace(v, targets=names, files=files)
     parsed = ParsedCache(parsed_max)
     # Not kept with the version: the bytes downloaded for the cache (written before the swap), and

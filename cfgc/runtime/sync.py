@@ -23,14 +23,16 @@ from cfgc.base.canonical import sha256_digest
 from cfgc.base.errors import CfgcError, ExternalError
 from cfgc.base.jsonvalue import JSONObject
 from cfgc.bundle.signing import Verifier
+from cfgc.runtime import forked
 from cfgc.runtime.cache import BundleCache, CacheError
 from cfgc.runtime.fetch import Verified, fetch
 from cfgc.runtime.freshness import PointerPolicy
 from cfgc.runtime.health import Metrics, reason_of
 from cfgc.runtime.memory import release_memory
 from cfgc.runtime.pack import PackedFiles
-from cfgc.runtime.snapshot import PARSED_MAX, BundleSnapshot, build
+from cfgc.runtime.snapshot import PARSED_MAX, BundleSnapshot
 from cfgc.stores import Store, open_store
+from cfgc.stores.base import check_channel
 
 log = logging.getLogger("cfgc.runtime")
 
@@ -55,7 +57,7 @@ class Syncer:
 
     def __init__(self, store: Store, verifiers: list[Verifier], channel: str, patterns: tuple[str, ...],
                  cache_dir: Path | None = None, interval: float = 30.0, stale_after: float | None = None,
-                 policy: PointerPolicy | None = None, parsed_max: int = PARSED_MAX) -> None:
+                 policy: PointerPolicy | None = None, parsed_max: int = PARSED_MAX, isolate: bool = False) -> None:
         if not verifiers:
             raise ValueError("a runtime needs at least one trusted key")
         self.store = store
@@ -64,6 +66,7 @@ class Syncer:
         self.patterns = patterns
         self.interval = interval
         self.parsed_max = parsed_max  # parsed targets kept per version (snapshot.ParsedCache)
+        self.isolate = isolate  # verify each version in a forked child (runtime/isolate.py)
         self.stale_after = stale_after if stale_after is not None else max(3 * interval, 1.0)
         self.cache = BundleCache(cache_dir, store.url, channel, patterns) if cache_dir is not None else None
         self.metrics = Metrics()
@@ -92,7 +95,7 @@ class Syncer:
             return False
         self.serial_seen = max(self.serial_seen, self.cache.serial_seen())
         try:
-            loaded = self.cache.load(self.verifiers)
+            loaded, not_json = self._cache_load()
         except CfgcError as e:
             self._failed(CacheError(f"cache unusable: {e.message}"), "cache")
             return False
@@ -105,7 +108,7 @@ class Syncer:
             self._failed(CacheError(f"cache unusable: {e.message}"), "cache")
             return False
         self.serial_seen = max(self.serial_seen, v.pointer.serial)
-        self._swap(build(v, "cache", self.parsed_max))
+        self._swap(forked.build(v, "cache", self.parsed_max, not_json, self.isolate))
         with self._stats_lock:
             self.metrics.last_success = fetched_at
         log.info("serving cached version %s (serial %d) of channel %s", v.version, v.pointer.serial, self.channel)
@@ -199,14 +202,11 @@ class Syncer:
             self.metrics.polls += 1
             self.metrics.last_attempt = now
         held = self.snapshot
-        current = held.verified if held is not None else None
         try:
-            v = fetch(self.store, self.verifiers, self.channel, self.patterns,
-                      etag=current.etag if current is not None else None, min_serial=self.serial_seen,
-                      current=current, cached=self._lookup(held), check=self.policy.check)
+            v, not_json = self._fetch(held)
             if v is not None:
                 self.policy.record(v.pointer)  # after every byte verified, before it is served
-                snap = build(v, "source", self.parsed_max)
+                snap = forked.build(v, "source", self.parsed_max, not_json, self.isolate)
         except CfgcError as e:
             self._failed(e, reason_of(e))
             raise
@@ -244,6 +244,32 @@ class Syncer:
             except Exception:  # noqa: BLE001 - a callback must not stop the updates
                 log.exception("on_change callback %r failed", cb)
         return True
+
+    def _cache_load(self) -> tuple[tuple[Verified, float] | None, str | None]:
+        """``BundleCache.load`` here or in a child; and why a target is not JSON, when isolated."""
+        assert self.cache is not None
+        if not self.isolate:
+            return self.cache.load(self.verifiers), None
+        return forked.load_cache(self.cache, self.verifiers)
+
+    def _fetch(self, held: BundleSnapshot | None) -> tuple[Verified | None, str | None]:
+        """Poll once (fetch.fetch), the verification in a child when isolated; and as _cache_load."""
+        current = held.verified if held is not None else None
+        etag = current.etag if current is not None else None
+        if not self.isolate:
+            return fetch(self.store, self.verifiers, self.channel, self.patterns, etag=etag,
+                         min_serial=self.serial_seen, current=current, cached=self._lookup(held),
+                         check=self.policy.check), None
+        # The conditional read of the pointer here: an unchanged channel forks nothing.
+        read = self.store.get_channel(check_channel(self.channel), etag)
+        if read.not_modified:
+            return None, None
+        v, not_json = forked.fetch(self.store, self.verifiers, self.channel, self.patterns, read,
+                                   min_serial=self.serial_seen, current=current, cached=self._lookup(held),
+                                   check=self.policy.check)
+        if v is not None:
+            self.policy.check(v.pointer)  # as the child did; this process's state is what it records
+        return v, not_json
 
     def _save(self, v: Verified | None) -> None:
         if self.cache is None:
@@ -314,4 +340,3 @@ class Syncer:
                 "rollback_rejections": m.rollback_rejections, "cache_failures": m.cache_failures,
                 "cache_corrupt_blobs": self.cache.corrupt_blobs if self.cache else 0,
             }
-

@@ -1,8 +1,9 @@
-"""What a ready ``cfgc agent`` process has imported: no compiler, repository, YAML or Jinja.
+"""What a ready ``cfgc agent`` process has imported: no compiler, repository, YAML, Jinja or cryptography.
 
 The sidecar is sized at 40 MB plus twice the bytes it serves (docs/runtime.md,
 *Memory sizing*); the compiler and its parsers cost ~16 MB it never uses.  The
-agent is started for real (``python -m cfgc agent``) with a wrapper thread that,
+agent verifies keys and versions in forked children (runtime/isolate.py), so
+cryptography (6 to 8 MB of RSS) stays out of it too.  The agent is started for real (``python -m cfgc agent``) with a wrapper thread that,
 once /health/ready answers 200 and one target was served, writes ``sys.modules``.
 """
 
@@ -53,7 +54,8 @@ from cfgc.cli.main import main
 main()
 """
 
-FORBIDDEN = ("cfgc.compile", "cfgc.repo", "cfgc.api", "cfgc.base.loading", "yaml", "yaml_rs", "jinja2")
+FORBIDDEN = ("cfgc.compile", "cfgc.repo", "cfgc.api", "cfgc.base.loading", "yaml", "yaml_rs", "jinja2",
+             "cryptography")
 
 
 def test_ready_agent_imports_no_compiler_yaml_or_jinja(tmp_path: Path, signing_key) -> None:

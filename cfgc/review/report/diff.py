@@ -190,10 +190,15 @@ def change_json(c: Change) -> dict[str, Any]:
         doc["secret"] = True
     doc["before"] = None if c.before is MISSING else c.before
     doc["after"] = None if c.after is MISSING else c.after
-    if any(MARKER.search(json.dumps(v, default=str)) for v in (c.before, c.after) if v is not MISSING):
+    # A number, a boolean or null holds no marker: only text and containers are searched.
+    if any(MARKER.search(json.dumps(v, default=str)) for v in (c.before, c.after)
+           if v is not MISSING and type(v) not in _PLAIN):
         doc["redacted"] = True
     doc["source"] = str(c.source) if c.source else None
     return doc
+
+
+_PLAIN = frozenset({int, float, bool, type(None)})
 
 
 def diff_json(result: DiffResult) -> dict[str, Any]:

@@ -56,12 +56,13 @@ def run_agent(config: AgentConfig) -> None:
     signature, a replayed pointer) is reported in /v1/status, never raised.
     """
     from cfgc.base.errors import UsageError, environment_error
-    from cfgc.bundle.signing import verifiers_from
+    from cfgc.bundle.signing import Verifier, verifiers_from
     from cfgc.runtime.agent.app import Agent
     from cfgc.runtime.agent.hosts import HostPolicy, allowed_names
     from cfgc.runtime.agent.http import Limits
     from cfgc.runtime.agent.serve import is_local, parse_listen, run, setup_logging
     from cfgc.runtime.freshness import runtime_policy
+    from cfgc.runtime.isolate import load_keys
     from cfgc.runtime.sync import Syncer, open_source
     from cfgc.secrets import default_keyring
     from cfgc.stores import open_store
@@ -71,13 +72,15 @@ def run_agent(config: AgentConfig) -> None:
     if c.serve_secrets and not is_local(addr):
         raise UsageError(f"--serve-secrets needs a loopback address or a unix socket, not {c.listen}")
     setup_logging(c.log_format, c.log_level)
-    verifiers = verifiers_from(c.keys, c.kms_keys)
+    # Keys are loaded, and versions verified, in forked children: this process never imports
+    # cryptography nor holds a parsed manifest (runtime/isolate.py; docs/runtime.md, memory sizing).
+    verifiers: list[Verifier] = list(load_keys(lambda: verifiers_from(c.keys, c.kms_keys)))
     # The runtime's bounded timeouts, unless registry options need the general opener.
     store = open_source(c.source) if not (c.plain_http or c.username or c.password is not None) else \
         open_store(c.source, plain_http=c.plain_http, username=c.username, password=c.password, must_exist=True)
     policy = runtime_policy(store.url, c.repository, c.state_file, c.min_serial)
     syncer = Syncer(store, verifiers, c.channel, c.targets or ("*",), c.cache_dir, c.interval, policy=policy,
-                    parsed_max=c.parsed_targets)
+                    parsed_max=c.parsed_targets, isolate=True)
     hosts = HostPolicy(allowed_names(c.allow_hosts), check=not isinstance(addr, str))
     limits = Limits(c.header_timeout, c.idle_timeout, c.max_connections)
     agent = Agent(syncer, default_keyring(c.age_key_file) if c.serve_secrets else None, hosts=hosts, limits=limits)

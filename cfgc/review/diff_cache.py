@@ -1,0 +1,411 @@
+"""What ``cfgc diff`` needs of one compiled target, kept between runs.
+
+A diff compiles each reached target on both sides, validates it and locates
+its changed paths on the head side.  All of that is a function of
+
+- the target's build cache key (:class:`cfgc.bundle.target_keys.TargetKeys`:
+  the cfgc and library versions, cfgc.yaml, the template limits in force,
+  every schema, every prompt template, the path and content of each of its
+  layer files in order (SOPS documents are layers, so the ciphertext behind
+  each secret reference is keyed), and its name), with each layer digested
+  by its git blob id (:mod:`cfgc.review.diff_records`);
+- the installed schema validators, which word schema findings
+  (:func:`cfgc.review.check_cache.validator_versions`).
+
+Locations are of layer files only, whose paths and bytes are in the key: an
+unchanged file whose bytes are equal does not move a line.  So a record is
+kept under the digest of those two and holds
+
+- the compiled value, each top-level subtree stored once by its content (the
+  targets of one repo share most of them) with the paths of its secret
+  references beside it (the value stores ``null`` there; a reference and a
+  user mapping of the same shape must not be confused);
+- the SOPS documents its references read, and each reference's comparison
+  token (:meth:`cfgc.review.diff.Side._token`), beside its place in the subtree
+  (the id of a subtree covers its tokens: equal ids mean equal ciphertext);
+- its findings as ``cfgc validate`` gives them (schemas, credentials left in clear);
+- the head-side location of each path a diff located in it.  A later diff
+  that needs a path the record does not hold compiles the target again.
+
+A target that does not compile, whose value JSON cannot carry exactly (a
+non-finite float, an integer beyond 64 bits, a non-string key, a type other
+than JSON's), or whose findings include a template out of its time budget
+(the machine's load) is never kept.
+
+The file lives in the build cache folder and is untrusted like the rest
+(:mod:`cfgc.bundle.cache_index`): authenticated with HMAC-SHA256 under the
+cache key before it is parsed, read within :data:`MAX_FILE_BYTES`, and every
+entry's shape checked when it is used; anything wrong is a miss (the target is
+compiled), never a wrong diff.  A save keeps at most :data:`KEEP_FACTOR`
+times the run's records (at least :data:`MIN_KEEP`), least recently used
+dropped first, and only the subtrees those records name.
+
+Layout::
+
+    cfgc-diff-cache 1\\n
+    <hex HMAC-SHA256 of the magic line and the body>\\n
+    <body: JSON {"cfgc": version, "ids": [subtree id...],
+                 "subtrees": [[value, [[rel path, file, path, type, token]...]]...],
+                 "shapes": [[top key...]...],
+                 "entries": {key: [name, [secret files], [finding...], [[path, file, line, col]...],
+                                   shape index, [subtree index...]]}}>
+
+A finding is as in :mod:`cfgc.review.check_cache`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path as FsPath
+from typing import Any
+
+import orjson
+
+from cfgc import __version__
+from cfgc.base.diagnostics import Diagnostic
+from cfgc.base.errors import Location
+from cfgc.base.loading import Path
+from cfgc.base.secretrefs import SecretRef
+from cfgc.bundle.cache_index import cache_key, load_entry
+from cfgc.review.check_cache import decode_findings, encode_findings
+from cfgc.review.sealed import read_sealed, write_sealed
+
+MAGIC = b"cfgc-diff-cache 1\n"
+FILE_NAME = "diff-records"
+MAX_FILE_BYTES = 512 * 1024 * 1024  # a bigger file is not ours
+MAX_ENTRIES = 2_000_000  # entries (and subtrees) read; a file with more is not ours
+KEEP_FACTOR = 3
+MIN_KEEP = 1_000
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+_TIME_BUDGET = "limits.template_seconds"
+# orjson writes dataclasses (a SecretRef) and subclasses as plain JSON: both go to _no_secret instead.
+_EXACT = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def record_key(target_key: str, validators: str) -> str:
+    """The key of one target's record: see the module docstring for why these suffice."""
+    return hashlib.sha256(f"diff\0{target_key}\0{validators}".encode()).hexdigest()
+
+
+class Unlocated(LookupError):
+    """A record does not hold the location of a path a diff needs."""
+
+
+@dataclass(frozen=True)
+class Located:
+    """The head-side locations a record holds (:meth:`locate` as Provenance's)."""
+
+    known: dict[Path, Location]
+
+    def locate(self, path: Path) -> Location:
+        """The stored location of ``path``; :class:`Unlocated` when not stored."""
+        loc = self.known.get(path)
+        if loc is None:
+            raise Unlocated(path)
+        return loc
+
+
+@dataclass(frozen=True)
+class Record:
+    """One target as a diff compares it (``value`` holds its SecretRefs)."""
+
+    value: Any
+    secrets: tuple[str, ...]
+    tokens: tuple[list[tuple[SecretRef, str]], ...]  # per subtree with references (lists shared by records)
+    findings: tuple[Diagnostic, ...]
+    provenance: Located
+
+
+# -- encoding (in the process that compiled the target) -------------------------
+class Encoder:
+    """Encodes records; a subtree shared by many targets is encoded once (by identity)."""
+
+    def __init__(self) -> None:
+        self.subtrees: dict[str, Any] = {}
+        self._ids: dict[int, tuple[Any, str | None]] = {}  # keeps each object alive
+
+    def record(self, name: str, value: Any, refs: tuple[tuple[Path, SecretRef], ...], secrets: tuple[str, ...],
+               tokens: dict[SecretRef, str], findings: list[Diagnostic],
+               located: dict[Path, Location | None]) -> list[Any] | None:
+        """The JSON form of one record, or None when it cannot be kept exactly."""
+        if type(value) is not dict or any(_TIME_BUDGET in d.message for d in findings):
+            return None
+        if any(loc is None for loc in located.values()):
+            return None
+        by_top: dict[str | int, list[Any]] = {}
+        for path, ref in refs:
+            if not path:
+                return None
+            by_top.setdefault(path[0], []).append([list(path[1:]), ref.file, list(ref.path), ref.type, tokens[ref]])
+        top = []
+        for k, v in value.items():
+            if type(k) is not str:
+                return None
+            sid = self._subtree(v, by_top.get(k, []))
+            if sid is None:
+                return None
+            top.append([k, sid])
+        where = [[list(p), loc.path, loc.line, loc.col] for p, loc in located.items() if loc is not None]
+        return [name, list(secrets), encode_findings(findings), where, top]
+
+    def _subtree(self, v: Any, refs: list[Any]) -> str | None:
+        hit = self._ids.get(id(v))
+        if hit is not None and not refs:
+            return hit[1]
+        try:
+            text = orjson.dumps(v, default=_no_secret, option=_EXACT)
+        except TypeError:
+            sid = None
+        else:
+            # 128 bits name a subtree within one authenticated file.
+            sid = None if not _exact(v) else hashlib.sha256(text + orjson.dumps(refs)).hexdigest()[:32]
+            if sid is not None:
+                self.subtrees[sid] = [text, refs]  # bytes: it crosses a process boundary
+        if not refs:
+            self._ids[id(v)] = (v, sid)
+        return sid
+
+
+def _no_secret(obj: Any) -> None:
+    if type(obj) is SecretRef:
+        return None  # its place is listed beside the subtree
+    raise TypeError("not JSON")
+
+
+def _exact(v: Any) -> bool:
+    """Whether JSON gives back exactly ``v`` (orjson writes NaN and infinities
+    as null, and a tuple as a list)."""
+    t = type(v)
+    if t is float:
+        return math.isfinite(v)
+    if t is dict:
+        return all(_exact(x) for x in v.values())
+    if t is list:
+        return all(_exact(x) for x in v)
+    return t in _SCALARS
+
+
+_SCALARS = frozenset({str, int, bool, type(None), SecretRef})
+
+
+# -- the file -------------------------------------------------------------------
+Subtree = tuple[Any, list[tuple[SecretRef, str]]]
+
+
+class DiffCache:
+    """The records of one cache folder, loaded at creation and written by :meth:`save`.
+
+    In the file a record names its top-level keys by the index of a key list
+    ("shape") and its subtrees by index, not by id: 10,000 targets of 14 keys
+    each would otherwise spend most of the file (and of its parse) on ids.
+    """
+
+    def __init__(self, folder: FsPath) -> None:
+        self.path = folder / FILE_NAME
+        self._raw: dict[str, Any] = {}  # record key -> the file's form
+        self._ids: list[Any] = []
+        self._subtrees: list[Any] = []
+        self._shapes: list[Any] = []
+        self._decoded: dict[int, Subtree | None] = {}
+        self._keys: dict[int, tuple[str, ...] | None] = {}
+        self._used: dict[str, Any] = {}  # records this run read (the file's form)
+        self._new: dict[str, Any] = {}  # records this run made (the Encoder's form)
+        self._new_subtrees: dict[str, Any] = {}
+        self._key: bytes | None = None
+        try:
+            self._key = cache_key()
+            self._read(self._key)
+        except (OSError, ValueError, RecursionError):  # no key can be kept, no file, or not ours
+            self._raw, self._ids, self._subtrees, self._shapes = {}, [], [], []
+
+    def _read(self, key: bytes) -> None:
+        doc = load_entry(read_sealed(self.path, MAGIC, key, MAX_FILE_BYTES))
+        if not isinstance(doc, dict) or doc.get("cfgc") != __version__:
+            return
+        entries, ids, subtrees, shapes = (doc.get(k) for k in ("entries", "ids", "subtrees", "shapes"))
+        if (type(entries) is not dict or type(ids) is not list or type(subtrees) is not list
+                or type(shapes) is not list or len(ids) != len(subtrees)):
+            return
+        if max(len(entries), len(subtrees), len(shapes)) > MAX_ENTRIES:
+            return
+        self._raw, self._ids, self._subtrees, self._shapes = entries, ids, subtrees, shapes
+
+    def get(self, key: str, name: str) -> Record | None:
+        """The record of target ``name`` under ``key``, or None (absent or malformed)."""
+        raw = self._raw.get(key) if _DIGEST.fullmatch(key) else None
+        rec = self._decode(raw, name) if raw is not None else None
+        if rec is not None:
+            self._used[key] = raw
+        return rec
+
+    def put(self, key: str, raw: list[Any], subtrees: dict[str, Any]) -> None:
+        """Keep one record (its JSON form from :class:`Encoder`), written by :meth:`save`."""
+        self._used.pop(key, None)
+        self._new[key] = raw
+        self._new_subtrees.update((sid, subtrees[sid]) for _, sid in raw[-1] if sid in subtrees)
+
+    def save(self) -> None:
+        """Write the file when this run made records; failures are ignored (it is a cache)."""
+        if self._key is None or not self._new:
+            return
+        keep = max(MIN_KEEP, KEEP_FACTOR * (len(self._used) + len(self._new)))
+        old = [(k, v) for k, v in self._raw.items() if k not in self._used and k not in self._new]
+        room = keep - len(self._used) - len(self._new)
+        ids: dict[str, int] = {}
+        subtrees: list[Any] = []
+        shapes: dict[tuple[str, ...], int] = {}
+        entries: dict[str, Any] = {}
+
+        def add(key: str, head: list[Any], top: list[tuple[str, str, Any]]) -> None:
+            # Least recently used first: this run's records last (what a later save drops last).
+            idx = []
+            for _, sid, sub in top:
+                i = ids.get(sid)
+                if i is None:
+                    i = ids[sid] = len(subtrees)
+                    subtrees.append(sub)
+                idx.append(i)
+            shape = tuple(k for k, _, _ in top)
+            n = shapes.setdefault(shape, len(shapes))
+            entries[key] = [*head, n, idx]
+
+        for key, raw in [*old[max(0, len(old) - room):], *self._used.items()]:
+            top = self._old_top(raw)
+            if top is not None:
+                add(key, raw[:4], top)
+        for key, raw in self._new.items():
+            top = []
+            for k, sid in raw[-1]:
+                sub: Any = self._new_subtrees.get(sid)
+                if sid in ids or sub is None:  # already added (its value unused), or lost
+                    top.append((k, sid, None))
+                    continue
+                top.append((k, sid, [orjson.loads(sub[0]), sub[1]]))
+            if all(sid in ids or sub is not None for _, sid, sub in top):
+                add(key, raw[:4], top)
+        doc = {"cfgc": __version__, "ids": list(ids), "subtrees": subtrees,
+               "shapes": [list(k) for k in shapes], "entries": entries}
+        try:  # a kept subtree holds the references put back into it: null again
+            body = orjson.dumps(doc, default=_no_secret, option=_EXACT)
+        except TypeError:
+            return
+        write_sealed(self.path, MAGIC, self._key, body)
+
+    def _old_top(self, raw: Any) -> list[tuple[str, str, Any]] | None:
+        """``(key, subtree id, subtree)`` of a record read from the file, or None if malformed."""
+        if type(raw) is not list or len(raw) != 6:
+            return None
+        keys, idx = self._shape(raw[4]), raw[5]
+        if keys is None or type(idx) is not list or len(idx) != len(keys):
+            return None
+        out = []
+        for k, i in zip(keys, idx, strict=True):
+            if type(i) is not int or not 0 <= i < len(self._ids) or type(self._ids[i]) is not str:
+                return None
+            out.append((k, self._ids[i], self._subtrees[i]))
+        return out
+
+    # -- decoding: every shape checked, anything else is a miss -----------------
+    def _decode(self, raw: Any, name: str) -> Record | None:
+        if type(raw) is not list or len(raw) != 6 or raw[0] != name:
+            return None
+        _, secrets, found, where, shape, idx = raw
+        keys = self._shape(shape)
+        if keys is None or not _strs(secrets) or type(where) is not list or type(idx) is not list:
+            return None
+        findings = decode_findings(found) if found != [] else []
+        if findings is None or len(idx) != len(keys):
+            return None
+        known: dict[Path, Location] = {}
+        for w in where:
+            if type(w) is not list or len(w) != 4 or not _key_path(w[0]):
+                return None
+            path, file, line, col = w
+            if type(file) is not str or type(line) is not int or type(col) is not int:
+                return None
+            known[tuple(path)] = Location(file, line, col)
+        decoded = self._decoded
+        try:  # every subtree decoded already (most records): one lookup each
+            subs = [decoded[i] for i in idx]
+        except (KeyError, TypeError):  # TypeError: an index that is not hashable
+            subs = [decoded[i] if type(i) is int and i in decoded else self._subtree(i) for i in idx]
+        if None in subs or any(type(i) is not int for i in idx):
+            return None
+        value = dict(zip(keys, [sub[0] for sub in subs], strict=True))  # type: ignore[index]
+        tokens = tuple(sub[1] for sub in subs if sub[1])  # type: ignore[index]
+        return Record(value, tuple(secrets), tokens, tuple(findings), Located(known))
+
+    def _shape(self, n: Any) -> tuple[str, ...] | None:
+        if type(n) is not int:
+            return None
+        if n not in self._keys:
+            keys: Any = self._shapes[n] if 0 <= n < len(self._shapes) else None
+            ok = _strs(keys) and len(set(keys)) == len(keys)
+            self._keys[n] = tuple(keys) if ok else None
+        return self._keys[n]
+
+    def _subtree(self, i: Any) -> Subtree | None:
+        """One subtree and its references' tokens, decoded once and shared by
+        every record that names it (None: malformed)."""
+        if type(i) is not int or not 0 <= i < len(self._subtrees):
+            return None
+        found = self._subtrees[i]
+        out = None
+        if type(found) is list and _pair(found):
+            tokens: list[tuple[SecretRef, str]] = []
+            value = _place(found[0], found[1], tokens)
+            out = None if value is _BAD else (value, tokens)
+        self._decoded[i] = out
+        return out
+
+
+_BAD = object()
+
+
+def _pair(found: Any) -> bool:
+    return type(found) is list and len(found) == 2 and type(found[1]) is list
+
+
+def _place(value: Any, refs: list[Any], tokens: list[tuple[SecretRef, str]]) -> Any:
+    """``value`` with each listed secret reference put back (in place: it was
+    just parsed); each reference's token goes to ``tokens``."""
+    for r in refs:
+        if type(r) is not list or len(r) != 5 or not _key_path(r[0]) or not _key_path(r[2]):
+            return _BAD
+        rel, file, path, kind, token = r
+        if type(file) is not str or type(kind) is not str or type(token) is not str:
+            return _BAD
+        ref = SecretRef(file, tuple(path), kind)
+        tokens.append((ref, token))
+        if not rel:
+            value = ref
+            continue
+        parent = value
+        for k in rel[:-1]:
+            parent = _child(parent, k)
+            if parent is _BAD:
+                return _BAD
+        last = rel[-1]
+        if _child(parent, last) is not None:  # only a null the encoder wrote in its place
+            return _BAD
+        parent[last] = ref
+    return value
+
+
+def _child(parent: Any, k: Any) -> Any:
+    if type(parent) is dict and type(k) is str and k in parent:
+        return parent[k]
+    if type(parent) is list and type(k) is int and 0 <= k < len(parent):
+        return parent[k]
+    return _BAD
+
+
+def _key_path(v: Any) -> bool:
+    return type(v) is list and all(type(k) is str or type(k) is int for k in v)
+
+
+def _strs(v: Any) -> bool:
+    return type(v) is list and all(type(x) is str for x in v)

@@ -1,0 +1,54 @@
+"""The records a diff can take instead of compiling (:mod:`cfgc.review.diff_cache`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from typing import TYPE_CHECKING
+
+from cfgc.base.errors import CfgcError
+from cfgc.bundle.target_keys import TargetKeys, global_key
+from cfgc.repo.hierarchy import TargetSpec
+from cfgc.review.check_cache import validator_versions
+from cfgc.review.diff_cache import DiffCache, Record, record_key
+
+if TYPE_CHECKING:
+    from cfgc.review.diff import Side
+
+
+def side_records(kept: DiffCache | None, side: Side | None, specs: Mapping[str, TargetSpec],
+                 names: Collection[str], digest: Callable[[str], str]) -> tuple[dict[str, str], dict[str, Record]]:
+    """The record key of each of ``names`` on one side, and the records kept for them.
+
+    Keys are the build cache's target keys with each layer's ``digest``
+    (its git blob id: what :func:`cfgc.review.diff.changed_files` already
+    trusts to tell an unchanged file, free on the git side and computed once
+    for the working tree) and the schema validators' versions.  A target that cannot be keyed (a layer that
+    cannot be read, a schema that does not load) has no key: it is compiled
+    and not recorded.  The side takes each record's comparison tokens.
+    """
+    if kept is None or side is None:
+        return {}, {}
+    try:
+        keys = TargetKeys(global_key(side.compiler), digest)
+    except CfgcError:
+        return {}, {}
+    validators = validator_versions()
+    out: dict[str, str] = {}
+    found: dict[str, Record] = {}
+    seen: set[int] = set()  # token lists taken (one per subtree, shared by many records)
+    for name in names:
+        spec = specs.get(name)
+        if spec is None:
+            continue
+        try:
+            key = out[name] = record_key(keys.key(spec), validators)
+        except CfgcError:
+            continue
+        rec = kept.get(key, name)
+        if rec is not None:
+            found[name] = rec
+            for tokens in rec.tokens:
+                if id(tokens) not in seen:
+                    seen.add(id(tokens))
+                    side.tokens.update(tokens)
+    return out, found

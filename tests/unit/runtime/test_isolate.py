@@ -1,0 +1,199 @@
+"""Verification in a forked child (runtime/isolate.py): the same answers and errors, and nothing served from a bad one."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cfgc.base.errors import CfgcError, ExternalError, IntegrityError, UsageError
+from cfgc.bundle.signing import verifiers_from
+from cfgc.runtime import forked, isolate
+from cfgc.runtime.fetch import RollbackError
+from cfgc.runtime.isolate import KeyStandIn, load_keys, run
+from cfgc.runtime.pack import PackedFiles
+from cfgc.runtime.sync import Syncer
+from tests.unit.runtime.bundles import chat
+from tests.unit.runtime.test_sync import Env, T
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="needs fork and memfd (Linux)")
+
+
+@pytest.fixture
+def env(tmp_path: Path, signing_key: tuple[Path, Path]) -> Env:
+    return Env(tmp_path, signing_key)
+
+
+def isolated(env: Env, **kw: Any) -> Syncer:
+    keys = load_keys(lambda: list(env.verifiers))
+    return Syncer(env.store, list(keys), "prod", (T,), isolate=True, **kw)
+
+
+def kept(s: Syncer) -> tuple[Any, ...]:
+    """Everything a snapshot keeps of its version, as plain values."""
+    snap = s.snapshot
+    assert snap is not None
+    v = snap.verified
+    return (v.pointer, v.pointer_doc, v.etag, list(v.targets), {p: v.files[p] for p in v.files}, dict(snap.manifest),
+            {t: snap.targets[t].raw for t in snap.targets})
+
+
+def test_keys_load_in_a_child_with_the_ids_and_errors_of_the_parent(env: Env, signing_key: tuple[Path, Path]) -> None:
+    keys = load_keys(lambda: verifiers_from([signing_key[1], signing_key[0]], []))
+    assert [k.keyid for k in keys] == [env.verifiers[0].keyid] * 2  # a private key file gives its public key
+    assert all(isinstance(k, KeyStandIn) and b"PRIVATE" not in k.der for k in keys)
+    data, sig = b"payload", env.signer.sign(b"payload")
+    assert keys[0].verify(data, sig) and not keys[0].verify(data + b"!", sig)
+    with pytest.raises(UsageError) as info:
+        load_keys(lambda: verifiers_from([env.tmp / "missing.pub"], []))
+    with pytest.raises(UsageError) as direct:
+        verifiers_from([env.tmp / "missing.pub"], [])
+    assert info.value.message == direct.value.message
+
+
+def test_an_isolated_syncer_serves_what_an_in_process_one_serves(env: Env) -> None:
+    env.pub.publish({T: {"n": 1}, "acme/dev/svc": {"n": 0}})
+    plain, iso = env.syncer(cache=True), isolated(env, cache_dir=env.tmp / "cache2")
+    assert plain.refresh() and iso.refresh()
+    assert kept(iso) == kept(plain)
+    assert iso.refresh() is False  # unchanged: the conditional read, no child
+    env.pub.publish({T: {"n": 2}})
+    assert plain.refresh() and iso.refresh()
+    assert kept(iso) == kept(plain)
+    # The disk cache an isolated syncer wrote loads (in a child too) as the same version.
+    again = isolated(env, cache_dir=env.tmp / "cache2")
+    assert again.load_cache() and kept(again)[:5] == kept(iso)[:5]
+    assert again.snapshot is not None and again.snapshot.origin == "cache"
+
+
+@pytest.mark.parametrize("case", ["untrusted pointer", "rollback", "tampered target"])
+def test_a_refusal_in_the_child_is_the_same_error_and_nothing_is_served(env: Env, case: str) -> None:
+    env.pub.publish({T: {"n": 1}})
+    old = env.channel_doc()
+    plain, iso = env.syncer(cache=False), isolated(env)
+    plain.refresh(), iso.refresh()
+    first = kept(iso)
+    if case == "untrusted pointer":
+        env.pub.publish({T: {"n": 2}}, pointer_signers=[env.other_signer()])
+    elif case == "rollback":
+        env.pub.publish({T: {"n": 2}})
+        plain.refresh(), iso.refresh()
+        first = kept(iso)
+        env.set_channel_doc(old)
+    else:
+        env.pub.publish({T: {"n": 2}})
+        blobs = sorted((env.store.root / "blobs").rglob("*"), key=lambda p: p.stat().st_mtime)
+        for b in blobs[-3:]:  # the newest blobs: the new target's (and manifest's) layer
+            if b.is_file():
+                b.write_bytes(b.read_bytes()[:-1] + b"!")
+    errors = []
+    for s in (plain, iso):
+        with pytest.raises(CfgcError) as info:
+            s.refresh()
+        errors.append((type(info.value), info.value.message, info.value.exit_code))
+    assert errors[0] == errors[1]
+    assert issubclass(errors[1][0], RollbackError if case == "rollback" else IntegrityError)
+    assert kept(iso) == first  # the version served before
+    assert iso.status()["last_error"] == plain.status()["last_error"]
+    assert iso.status()["refresh_failures"] == plain.status()["refresh_failures"]
+
+
+def test_a_killed_child_is_an_error(env: Env) -> None:
+    def work() -> tuple[dict[str, Any], list[Any]]:
+        os.kill(os.getpid(), signal.SIGKILL)
+        return {}, []
+
+    with pytest.raises(ExternalError, match="before its answer was complete"):
+        run(work)
+
+
+def test_a_child_error_keeps_its_class_and_message_and_other_exceptions_their_name() -> None:
+    def rollback() -> tuple[dict[str, Any], list[Any]]:
+        raise RollbackError("serial 3 is older than 4")
+
+    def bug() -> tuple[dict[str, Any], list[Any]]:
+        raise ConnectionResetError("peer reset")
+
+    with pytest.raises(RollbackError) as err:
+        run(rollback)
+    assert err.value.message == "serial 3 is older than 4" and err.value.exit_code == RollbackError.exit_code
+    with pytest.raises(Exception, match="^peer reset$") as info:
+        run(bug)
+    assert type(info.value).__name__ == "ConnectionResetError" and not isinstance(info.value, CfgcError)
+
+
+def test_answers_beyond_the_bounds_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    def big() -> tuple[dict[str, Any], list[Any]]:
+        return {"x": 1}, [b"a" * 1000, b"b" * 1000]
+
+    assert [bytes(b[:1000]) for b in run(big)[1]] == [b"a" * 1000, b"b" * 1000]
+    monkeypatch.setattr(isolate, "MAX_ANSWER", 1999)
+    with pytest.raises(IntegrityError, match="more than 1999 bytes"):
+        run(big)
+    monkeypatch.setattr(isolate, "MAX_HEADER", 10)
+    with pytest.raises(IntegrityError, match="more than 10"):
+        run(big)
+
+
+@pytest.mark.parametrize("garbage", [b"", b"not the magic line\n" + b"\0" * 8,
+                                     isolate.MAGIC + isolate._LEN.pack(5) + b"{nope",
+                                     isolate.MAGIC + isolate._LEN.pack(2) + b"[]",
+                                     isolate.MAGIC + isolate._LEN.pack(13) + b'{"sizes":[9]}',
+                                     isolate.MAGIC + isolate._LEN.pack(25) + b'{"ok":true,"sizes":[100]}'])
+def test_a_garbage_answer_is_an_error(monkeypatch: pytest.MonkeyPatch, garbage: bytes) -> None:
+    def child(work: Any, w: int) -> None:
+        os.write(w, garbage)
+        os._exit(0)
+
+    monkeypatch.setattr(isolate, "_child", child)
+    with pytest.raises((IntegrityError, ExternalError)):
+        run(lambda: ({}, []))
+
+
+def test_an_answer_that_describes_no_version_is_refused(env: Env) -> None:
+    env.pub.publish({T: chat()})  # the target, its prompts and its SOPS file: several spans
+    s = env.syncer(cache=False)
+    s.refresh()
+    assert s.snapshot is not None
+    files = s.snapshot.verified.files
+    assert isinstance(files, PackedFiles) and len(files) > 2
+    header, blobs = forked.verified_answer(s.snapshot.verified)
+    fd = os.memfd_create("test")
+    try:
+        os.write(fd, files.data())
+        v = forked.verified_of(header, blobs, fd)  # the answer as sent is a version
+        assert v is not None and {p: v.files[p] for p in v.files} == {p: files[p] for p in files}
+        for broken in ({**header, "ends": header["ends"][:-1]}, {**header, "targets": ["nope"]},
+                       {**header, "pointer": {"channel": "prod"}}, {**header, "other": ["sha256:" + "0" * 64]},
+                       {**header, "packed": header["packed"] + 1}, {**header, "packed": -1},
+                       {**header, "ends": header["ends"][::-1]}):
+            with pytest.raises(IntegrityError, match="malformed answer"):
+                forked.verified_of(broken, blobs, fd)
+    finally:
+        os.close(fd)
+
+
+def test_a_stuck_child_is_killed_at_the_deadline() -> None:
+    def stuck() -> tuple[dict[str, Any], list[Any]]:
+        time.sleep(60)
+        return {}, []
+
+    started = time.monotonic()
+    with pytest.raises(ExternalError, match="did not answer in time"):
+        run(stuck, timeout=0.5)
+    assert time.monotonic() - started < 10
+
+
+def test_the_agent_process_never_imports_cryptography(env: Env) -> None:
+    """What the fork buys: the verifying code's imports stay in the child."""
+    env.pub.publish({T: {"n": 1}})
+    before = "cryptography" in sys.modules
+    s = isolated(env)
+    assert s.refresh()
+    if not before:
+        assert "cryptography" not in sys.modules
