@@ -26,12 +26,18 @@ from typing import Any
 
 from cfgc.base.errors import Location
 from cfgc.base.paths import Path
-from cfgc.base.yaml_alias import MAX_EXPANDED_CHARS, MAX_EXPANDED_NODES
-from cfgc.base.yaml_build import Builder, Duplicate, Mark
-from cfgc.base.yaml_compose import compose
 from cfgc.base.yaml_core import NumberError, resolve_plain
 from cfgc.base.yaml_fast import MISS, fast_value
-from cfgc.base.yaml_read import MAX_DEPTH, decode, diagnose, guard_depth
+from cfgc.base.yaml_read import (
+    MAX_DEPTH,
+    MAX_EXPANDED_CHARS,
+    MAX_EXPANDED_NODES,
+    decode,
+    diagnose,
+    guard_depth,
+)
+
+Mark = tuple[int, int]  # 1-based line, column (as cfgc.base.yaml_build.Mark)
 
 # The names other stages import from here (every stage imports Path from here).
 __all__ = [
@@ -93,6 +99,10 @@ def load_yaml(raw: bytes | str, path: str, reload: Callable[[], bytes] | None = 
         value = fast_value(text, MAX_DEPTH, path)
         if value is not MISS:
             return Document(path, value, None, _features(text), reload)
+    # The careful path needs PyYAML, imported here: a build whose files all take
+    # the fast path never imports it (tests/unit/bundle/test_incremental_light.py).
+    from cfgc.base.yaml_build import Builder, Duplicate
+
     node = compose(text, path)
     if node is None:
         return Document(path, None, {(): (1, 1)})
@@ -102,6 +112,13 @@ def load_yaml(raw: bytes | str, path: str, reload: Callable[[], bytes] | None = 
     except Duplicate:
         return load_yaml(text, path)  # again with marks, to name the first definition
     return Document(path, data, builder.marks if reload is None else None, _features(text), reload)
+
+
+def compose(text: str, path: str) -> Any:
+    """The careful path's node tree (:func:`cfgc.base.yaml_compose.compose`, imported on first use)."""
+    from cfgc.base import yaml_compose
+
+    return yaml_compose.compose(text, path)
 
 
 def _features(text: str) -> frozenset[str]:

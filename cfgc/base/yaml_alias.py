@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import yaml
 
-MAX_EXPANDED_NODES = 200_000
-# Characters of scalars (keys included) once aliases are expanded: compiling,
-# scanning and writing a value all cost its expanded size, not its file size.
-MAX_EXPANDED_CHARS = 16 * 1024 * 1024
+# The limits live with the reading stage, which loading imports without PyYAML.
+from cfgc.base.yaml_read import MAX_EXPANDED_CHARS as MAX_EXPANDED_CHARS
+from cfgc.base.yaml_read import MAX_EXPANDED_NODES as MAX_EXPANDED_NODES
+
 _OVER = (MAX_EXPANDED_NODES + 1, MAX_EXPANDED_CHARS + 1)
 _VISITING = (-1, -1)  # in memo while a node's children are counted: meeting it again is a cycle
 

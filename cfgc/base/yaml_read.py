@@ -8,14 +8,23 @@ refuses is described in cfgc's words at a location inside the file.
 
 from __future__ import annotations
 
-from typing import Protocol, cast
-
-import yaml
+from typing import TYPE_CHECKING, Protocol, cast
 
 from cfgc.base.errors import InputError, Location
-from cfgc.base.yaml_messages import describe
+
+if TYPE_CHECKING:
+    import yaml
+
+# PyYAML is imported by the functions that use it: an ordinary file is parsed by
+# the fast path (cfgc.base.yaml_fast) and never reaches them, and a one-file
+# rebuild should not pay for PyYAML's import (about 20 ms).
 
 MAX_DEPTH = 64
+# What aliases may expand to (checked by cfgc.base.yaml_alias before any value is built).
+MAX_EXPANDED_NODES = 200_000
+# Characters of scalars (keys included) once aliases are expanded: compiling,
+# scanning and writing a value all cost its expanded size, not its file size.
+MAX_EXPANDED_CHARS = 16 * 1024 * 1024
 # libyaml composes recursively in C: a document nested tens of thousands of
 # levels deep overflows the C stack.  Such depth needs many brackets or very
 # long lines, so only those documents pay for an event scan first.
@@ -52,6 +61,8 @@ def guard_depth(text: str, path: str) -> None:
 
 
 def _scan_depth(text: str, path: str) -> None:
+    import yaml
+
     try:
         too_deep = _first_too_deep(text, path, getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as e:
@@ -63,6 +74,8 @@ def _scan_depth(text: str, path: str) -> None:
 def _first_too_deep(text: str, path: str, loader: type) -> InputError | None:
     """The error for the first collection nested deeper than :data:`MAX_DEPTH`, if any
     (parsing stops there); a syntax error before it is raised."""
+    import yaml
+
     depth = 0
     for ev in yaml.parse(text, Loader=loader):
         if isinstance(ev, yaml.CollectionStartEvent):
@@ -84,6 +97,8 @@ def diagnose(text: str, path: str, err: yaml.YAMLError) -> InputError:
     any syntax error is worded by :func:`_yaml_error`.  This only runs for a file
     that is already refused, and the parse stops at the first problem.
     """
+    import yaml
+
     try:
         too_deep = _first_too_deep(text, path, yaml.SafeLoader)
         if too_deep is not None:
@@ -115,6 +130,8 @@ def _too_deep(path: str, mark: _Mark) -> InputError:
 
 
 def _yaml_error(e: yaml.MarkedYAMLError, path: str, text: str) -> InputError:
+    from cfgc.base.yaml_messages import describe
+
     mark = e.problem_mark or e.context_mark
     loc = _clamped(path, text, mark.line, mark.column) if mark else Location(path)
     return InputError(describe(e), loc)

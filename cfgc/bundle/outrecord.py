@@ -115,8 +115,23 @@ def _record(
         paths=paths, stamps=ints(chain.from_iterable(stamps)), digests=b"".join(digests), names=names,
         counts=ints(counts), layers=ints(flat), warned=sorted({t for d in result.diagnostics for t in d.targets}),
         manifest=digest, bundle=bundle, bundle_stamps=bundle_stamps, dirs=dirs, spans=ints(found or ()), pins={},
+        sops=kept_sops(globals_), config_marks=kept_config(globals_),
     )
     outstate.save(root, out, key, state)
+
+
+def kept_sops(globals_: dict[str, str]) -> dict[str, Any]:
+    """The parsed ``.sops.yaml`` of this build, for the next in-place build (only the current file's digest)."""
+    from cfgc.secrets.creation_rules import PARSED
+
+    return PARSED.kept(set(globals_.values()))
+
+
+def kept_config(globals_: dict[str, str]) -> dict[str, Any]:
+    """The source positions of this build's ``cfgc.yaml``, for the next in-place build."""
+    from cfgc.repo.config import MARKS
+
+    return MARKS.kept(set(globals_.values()))
 
 
 def scan_out(out: Path, now: int) -> tuple[dict[str, outstate.Stamp], dict[str, int]]:

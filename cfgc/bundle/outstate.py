@@ -130,6 +130,8 @@ class OutState:
     dirs: dict[str, int]  # folder of OUT ("" = OUT) -> mtime_ns (-1 = list it)
     spans: array[int]  # where source and each entry lie in manifest.json (cfgc.bundle.splice); empty = unknown
     pins: dict[str, str]  # prompt ranges in-place builds resolved (PromptLibrary.pins): the prompt files are globals
+    sops: dict[str, Any]  # sha256 hex of .sops.yaml's bytes (a global) -> its parsed value (creation_rules.PARSED)
+    config_marks: dict[str, Any]  # sha256 hex of cfgc.yaml's bytes (a global) -> its source positions (config.MARKS)
 
     def to_json(self) -> dict[str, Any]:
         """The state's fields by name."""
@@ -207,6 +209,8 @@ def _well_formed(s: OutState) -> bool:
         and isinstance(s.varnames, list)
         and isinstance(s.entries, dict)
         and isinstance(s.pins, dict)
+        and isinstance(s.sops, dict)
+        and isinstance(s.config_marks, dict)
         and (not s.spans or len(s.spans) == 2 + 2 * len(s.names))
         and (not s.layers or (min(s.layers) >= 0 and max(s.layers) < len(s.paths)))
     )

@@ -11,11 +11,16 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from cfgc.base.errors import InputError, Location, MultipleErrors
+from cfgc.base.kept import Kept
 from cfgc.base.limits import CEILING_ENV, DEFAULT_LIMITS, Limits, operator_ceiling
 from cfgc.base.loading import Document, load_yaml
 from cfgc.base.repopath import relative_problem, target_name_problem
 from cfgc.repo.sources import CONFIG_FILE, Source
 
+# cfgc.yaml's source positions by its bytes, as [key path, line, column] lists:
+# an in-place build is handed those the last build kept (cfgc.base.kept), so
+# an unchanged cfgc.yaml takes the fast path and PyYAML is not imported.
+MARKS = Kept()
 _VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -106,10 +111,29 @@ def load_config(source: Source) -> RepoConfig:
 
 
 def _parse(source: Source) -> tuple[Document, dict[str, Any]]:
-    doc = load_yaml(source.read(CONFIG_FILE), CONFIG_FILE)
+    raw = source.read(CONFIG_FILE)
+    doc = _known(raw)
+    if doc is None:
+        doc = load_yaml(raw, CONFIG_FILE)
+        MARKS.put(raw, [[list(p), line, col] for p, (line, col) in doc.marks.items()])
     if not isinstance(doc.data, dict):
         raise InputError("cfgc.yaml must be a mapping with 'version', 'hierarchy' and 'targets'", doc.location())
     return doc, doc.data
+
+
+def _known(raw: bytes) -> Document | None:
+    """cfgc.yaml from the fast path with the positions kept for these very bytes, or None."""
+    kept = MARKS.get(raw)
+    if not isinstance(kept, list):
+        return None
+    marks = {}
+    for entry in kept:
+        if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], list)
+                and all(type(x) in (str, int) for x in entry[0]) and all(type(x) is int for x in entry[1:])):
+            return None
+        marks[tuple(entry[0])] = (entry[1], entry[2])
+    doc = load_yaml(raw, CONFIG_FILE, reload=lambda: raw)
+    return Document(CONFIG_FILE, doc.data, marks, doc.features)
 
 
 def _raise(errors: list[InputError]) -> None:

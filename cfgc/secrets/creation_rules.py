@@ -17,14 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cfgc.base.errors import InputError
+from cfgc.base.kept import Kept
 from cfgc.secrets.metadata import AgeKey, KeyGroup, KmsKey, MasterKey, OpaqueKey, SopsMetadata
 from cfgc.secrets.rules import DEFAULT_RULE, EncryptionRule, rule_from_mapping
 
 CONFIG_NAMES = (".sops.yaml", ".sops.yml")
 MAX_DEPTH = 100
+# What .sops.yaml files parsed to in this process, by their bytes: an in-place
+# build hands it what the authenticated state of its --out kept, so an unchanged
+# file is not parsed again and PyYAML is not imported (cfgc.base.kept).
+PARSED = Kept()
 
 
 @dataclass(frozen=True)
@@ -136,10 +139,16 @@ def load_rules(config: str | os.PathLike[str]) -> list[CreationRule]:
 def parse_rules(text: str | bytes, origin: str = CONFIG_NAMES[0]) -> list[CreationRule]:
     """The creation rules of ``.sops.yaml`` text (``origin`` names it in errors)."""
     name = Path(origin).name
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError:
-        raise InputError(f"{origin}: invalid YAML") from None
+    raw = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
+    data = PARSED.get(raw)
+    if data is None:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError:
+            raise InputError(f"{origin}: invalid YAML") from None
+        PARSED.put(raw, data)
     rules = data.get("creation_rules") if isinstance(data, Mapping) else None
     if not isinstance(rules, list) or not rules:
         raise InputError(f"{origin}: no creation_rules")

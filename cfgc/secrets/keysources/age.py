@@ -18,8 +18,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import pyrage
-
 from cfgc.base.errors import ExternalError, InputError
 from cfgc.secrets.keysources import KeyUnavailable
 from cfgc.secrets.metadata import AgeKey, MasterKey
@@ -31,6 +29,14 @@ KEY_CMD_ENV = "SOPS_AGE_KEY_CMD"
 SSH_KEY_ENV = "SOPS_AGE_SSH_PRIVATE_KEY_FILE"
 KEY_CMD_TIMEOUT = 60.0  # seconds; the command may ask a password manager or an agent
 MAX_KEY_CMD_OUTPUT = 1 << 20  # bytes; a key list is a few hundred bytes
+
+
+def _pyrage() -> Any:
+    """pyrage, imported on first use: checking a recipient's spelling (every build
+    that reads a .sops.yaml naming age keys) needs no cryptography."""
+    import pyrage
+
+    return pyrage
 
 
 @dataclass(frozen=True)
@@ -76,8 +82,8 @@ def parse_recipient(recipient: str, where: str = "") -> Any:
     at = f"{where}: " if where else ""
     try:
         if r.split(" ", 1)[0] in _SSH_TYPES:
-            return pyrage.ssh.Recipient.from_str(" ".join(r.split()[:2]))
-        return pyrage.x25519.Recipient.from_str(r.lower() if r.lower().startswith("age1") else r)
+            return _pyrage().ssh.Recipient.from_str(" ".join(r.split()[:2]))
+        return _pyrage().x25519.Recipient.from_str(r.lower() if r.lower().startswith("age1") else r)
     except Exception:  # noqa: BLE001
         raise InputError(
             f"{at}not a valid age recipient (age1..., ssh-ed25519 or ssh-rsa): {r!r}"
@@ -93,7 +99,7 @@ def parse_identities(text: str, origin: str) -> list[HeldIdentity]:
             continue
         if line.upper().startswith(_SECRET_PREFIX):
             try:
-                ident = pyrage.x25519.Identity.from_str(line)
+                ident = _pyrage().x25519.Identity.from_str(line)
             except Exception:  # noqa: BLE001 - never echo the key
                 raise InputError(f"{origin}: line {n} is not a valid age identity") from None
             out.append(HeldIdentity(str(ident.to_public()), ident))
@@ -111,7 +117,7 @@ def ssh_identity(data: bytes, origin: str) -> HeldIdentity:
         pub = key.public_key().public_bytes(
             serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
         )
-        ident = pyrage.ssh.Identity.from_buffer(data)
+        ident = _pyrage().ssh.Identity.from_buffer(data)
     except Exception as e:  # noqa: BLE001 - never echo the key
         why = "it is passphrase-protected" if "password" in str(e).lower() else "unsupported"
         raise InputError(
@@ -236,7 +242,7 @@ class AgeSource:
     def encrypt(self, key: MasterKey, data_key: bytes) -> MasterKey:
         assert isinstance(key, AgeKey)
         recipient = parse_recipient(key.recipient)
-        armored = pyrage.encrypt(data_key, [recipient], armored=True)
+        armored = _pyrage().encrypt(data_key, [recipient], armored=True)
         return replace(key, enc=armored.decode("ascii"))
 
     def decrypt(self, key: MasterKey) -> bytes:
@@ -249,12 +255,12 @@ class AgeSource:
         if not match:
             raise KeyUnavailable("no age identity for this recipient")
         try:
-            return bytes(pyrage.decrypt(key.enc.encode("ascii"), match))
+            return bytes(_pyrage().decrypt(key.enc.encode("ascii"), match))
         except Exception:  # noqa: BLE001 - pyrage raises its own types
             raise KeyUnavailable("age decryption of the data key failed") from None
 
 
 def _held(identity: Any) -> HeldIdentity:
-    if isinstance(identity, pyrage.x25519.Identity):
+    if isinstance(identity, _pyrage().x25519.Identity):
         return HeldIdentity(str(identity.to_public()), identity)
     raise TypeError("pass SSH identities as HeldIdentity (their recipient is not derivable)")
