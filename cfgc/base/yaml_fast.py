@@ -64,6 +64,23 @@ MISS = Sentinel("MISS")
 # out because the parsers disagree on edge cases (an empty "|" is "" to
 # libyaml and "\n" to yaml-rs; "{:: 0}" is an error to libyaml only).
 _NODE_START = re.compile(r"(?:\A|[\s\[{,:])[&*!|>?@`:]")
+# A line whose value is a whole double-quoted scalar without escapes
+# (``endpoint: "https://{{ a | lower }}"``, templates' filters): what lies between
+# its quotes is content, never a node's start.
+_QUOTED_VALUE = re.compile(r'^( *(?:- )*[A-Za-z0-9_$][A-Za-z0-9_$.-]*: )"[^"\\\n]*"( *)$', re.M)
+
+
+def _unquoted(text: str) -> str:
+    """``text`` with the insides of :data:`_QUOTED_VALUE` lines emptied, when
+    every double quote in it is on such a line and it has no single quote: then
+    no quoted scalar spans lines, so the emptied text is content for certain
+    (anything else is searched as it is: a false alarm only costs the careful path)."""
+    if '"' not in text or "'" in text:
+        return text
+    emptied, lines = _QUOTED_VALUE.subn(r'\1""\2', text)
+    return emptied if text.count('"') == 2 * lines else text
+
+
 # A token made only of number characters that contains "_", a signed hex or
 # octal integer, a binary one, or one with an upper-case prefix (0X1F): yaml-rs
 # reads these as numbers, the core schema as strings.  A token without digits (``dead_beef``) is a word.
@@ -109,7 +126,7 @@ def fast_value(text: str, max_depth: int, path: str = "") -> Any:
 
 
 def _eligible(text: str) -> bool:
-    if _may_start_a_node_oddly(text) and _NODE_START.search(text):
+    if _may_start_a_node_oddly(text) and _NODE_START.search(_unquoted(text)):
         return False
     # Escapes in double-quoted scalars differ (libyaml refuses the surrogate
     # pairs JSON writes for emoji, yaml-rs joins them), so a backslash anywhere
