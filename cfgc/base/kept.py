@@ -1,33 +1,38 @@
 """What was parsed from a small file, kept by the digest of its bytes.
 
 An in-place rebuild of one changed file (``cfgc build`` into the same
-``--out``) reads a few global files again that have not changed since the
-last build: ``.sops.yaml`` (parsed with PyYAML) and ``cfgc.yaml`` (its
-source positions come from PyYAML's careful path).  Importing PyYAML and
-parsing them costs about 30 ms of a ~0.3 s rebuild.  A :class:`Kept` holds
-the parsed values by the sha256 of the very bytes they were parsed from;
+``--out``) reads files again that have not changed since the last build:
+``.sops.yaml`` (parsed with PyYAML), ``cfgc.yaml`` (its source positions come
+from PyYAML's careful path) and the layer files the fast path declines (SOPS
+files: their ``enc: |`` block scalars).  Importing PyYAML and parsing them
+costs about 30 ms of a ~0.3 s rebuild.  A :class:`Kept` holds the parsed
+values, as JSON text, by the sha256 of the very bytes they were parsed from;
 the build stores them in the authenticated state of its ``--out``
-(:mod:`cfgc.bundle.outstate`) and hands them to the next process, which
-takes a value only for bytes with the same digest: a changed file is always
-parsed again.
+(:mod:`cfgc.bundle.outstate`) and hands them to the next process, which takes a
+value only for bytes with the same digest: a changed file is always parsed
+again.  Each :meth:`Kept.get` gives a fresh value (callers may change it).
 
-Only values JSON keeps exactly are held (mappings with string keys, lists,
-strings, ints, finite floats, booleans, null: not dates, bytes or tagged
-values, which JSON would turn into something else), nested at most
-:data:`MAX_DEPTH` deep, from files of at most :data:`MAX_KEPT_BYTES`.
+Only values JSON gives back exactly are held (mappings with string keys,
+lists, strings, 64-bit ints, finite floats, booleans, null: not dates, bytes
+or tagged values), nested at most :data:`MAX_DEPTH` deep, from files of at
+most :data:`MAX_KEPT_BYTES` whose JSON is at most as long, and at most
+:data:`MAX_ENTRIES` per :class:`Kept`: at most 4 MiB each, so the state a
+hostile repo makes a build write stays small.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-MAX_KEPT_BYTES = 1 << 20  # a larger file is parsed every time, never kept
-MAX_ENTRIES = 64  # per Kept; the oldest goes first (a long-lived process may meet many repos)
+MAX_KEPT_BYTES = 256 * 1024  # a larger file (or value) is parsed every time, never kept
+MAX_ENTRIES = 16  # per Kept; the oldest goes first (a long-lived process may meet many repos)
 MAX_DEPTH = 100
 _DIGEST_CHARS = 64
+_INT_MAX = (1 << 63) - 1
 
 
 def digest(raw: bytes) -> str:
@@ -38,35 +43,44 @@ def digest(raw: bytes) -> str:
 class Kept:
     """Parsed values by the digest of their file's bytes (see the module docstring)."""
 
-    def __init__(self) -> None:
-        self._by: dict[str, Any] = {}
+    def __init__(self, evict: bool = True) -> None:
+        # evict=False: once full, keep what is there and ignore the rest, so a
+        # repo of many such files pays for at most MAX_ENTRIES encodings.
+        self._by: dict[str, str] = {}
+        self._evict = evict
 
     def get(self, raw: bytes) -> Any | None:
-        """The value kept for exactly these bytes, or None."""
-        return self._by.get(digest(raw)) if len(raw) <= MAX_KEPT_BYTES else None
+        """A fresh copy of the value kept for exactly these bytes, or None."""
+        text = self._by.get(digest(raw)) if len(raw) <= MAX_KEPT_BYTES else None
+        return None if text is None else json.loads(text)
 
     def put(self, raw: bytes, value: Any) -> None:
-        """Keep ``value`` as what ``raw`` parses to (ignored unless JSON keeps it exactly)."""
-        if len(raw) <= MAX_KEPT_BYTES and plain(value):
-            self._keep(digest(raw), value)
+        """Keep ``value`` as what ``raw`` parses to (ignored unless JSON keeps it exactly, within the bounds)."""
+        if (self._evict or len(self._by) < MAX_ENTRIES) and len(raw) <= MAX_KEPT_BYTES and plain(value):
+            text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+            if len(text) <= MAX_KEPT_BYTES:
+                self._keep(digest(raw), text)
 
-    def _keep(self, key: str, value: Any) -> None:
-        self._by.pop(key, None)
-        while len(self._by) >= MAX_ENTRIES:
-            del self._by[next(iter(self._by))]
-        self._by[key] = value
-
-    def kept(self, digests: Collection[str]) -> dict[str, Any]:
-        """The values kept for files whose digest is in ``digests`` (to store them)."""
-        return {d: v for d, v in self._by.items() if d in digests}
+    def kept(self, current: Collection[str] | Callable[[str], bool]) -> dict[str, str]:
+        """The JSON texts kept for files still current (digest in ``current``, or ``current(digest)``), to store them."""
+        test = current if callable(current) else current.__contains__
+        return {d: v for d, v in self._by.items() if test(d)}
 
     def assume(self, known: Any) -> None:
-        """Take values :meth:`kept` gave to an earlier process, read back from authenticated storage."""
+        """Take what :meth:`kept` gave an earlier process, read back from authenticated storage."""
         if not isinstance(known, Mapping):
             return
-        for d, value in known.items():
-            if isinstance(d, str) and len(d) == _DIGEST_CHARS and plain(value):
-                self._keep(d, value)
+        for d, text in known.items():
+            if isinstance(d, str) and len(d) == _DIGEST_CHARS and isinstance(text, str) and len(text) <= MAX_KEPT_BYTES:
+                self._keep(d, text)
+
+    def _keep(self, key: str, text: str) -> None:
+        self._by.pop(key, None)
+        if not self._evict and len(self._by) >= MAX_ENTRIES:
+            return
+        while len(self._by) >= MAX_ENTRIES:
+            del self._by[next(iter(self._by))]
+        self._by[key] = text
 
 
 def plain(value: Any, depth: int = 0) -> bool:
@@ -78,4 +92,6 @@ def plain(value: Any, depth: int = 0) -> bool:
         return depth < MAX_DEPTH and all(plain(v, depth + 1) for v in value)
     if t is float:
         return math.isfinite(value)
-    return t in (str, int, bool, type(None))
+    if t is int:
+        return bool(-_INT_MAX - 1 <= value <= _INT_MAX)
+    return t in (str, bool, type(None))

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cfgc.base.errors import Location
+from cfgc.base.kept import Kept
 from cfgc.base.paths import Path
 from cfgc.base.yaml_core import NumberError, resolve_plain
 from cfgc.base.yaml_fast import MISS, fast_value
@@ -38,6 +39,10 @@ from cfgc.base.yaml_read import (
 )
 
 Mark = tuple[int, int]  # 1-based line, column (as cfgc.base.yaml_build.Mark)
+# Values the careful path built for files the fast path declines (SOPS files'
+# block scalars), by their text: an in-place build is handed those the last
+# build kept (cfgc.base.kept), so such an unchanged file does not import PyYAML.
+CAREFUL = Kept(evict=False)
 
 # The names other stages import from here (every stage imports Path from here).
 __all__ = [
@@ -99,6 +104,9 @@ def load_yaml(raw: bytes | str, path: str, reload: Callable[[], bytes] | None = 
         value = fast_value(text, MAX_DEPTH, path)
         if value is not MISS:
             return Document(path, value, None, _features(text), reload)
+        value = CAREFUL.get(text.encode("utf-8", "surrogatepass"))
+        if value is not None:
+            return Document(path, value, None, _features(text), reload)
     # The careful path needs PyYAML, imported here: a build whose files all take
     # the fast path never imports it (tests/unit/bundle/test_incremental_light.py).
     from cfgc.base.yaml_build import Builder, Duplicate
@@ -111,6 +119,8 @@ def load_yaml(raw: bytes | str, path: str, reload: Callable[[], bytes] | None = 
         data = builder.build(node)
     except Duplicate:
         return load_yaml(text, path)  # again with marks, to name the first definition
+    if reload is not None:
+        CAREFUL.put(text.encode("utf-8", "surrogatepass"), data)
     return Document(path, data, builder.marks if reload is None else None, _features(text), reload)
 
 

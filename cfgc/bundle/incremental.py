@@ -227,13 +227,15 @@ def _update(
                 cache.known(p, plan.digests[DIGEST_BYTES * index[p] : DIGEST_BYTES * (index[p] + 1)].hex())
     if plan.same_listing:
         source.assume_listing(state.listed)  # the same files: the compile need not walk the repo again
-    from cfgc.bundle.outrecord import kept_config, kept_sops
+    from cfgc.base.loading import CAREFUL
+    from cfgc.bundle.outrecord import kept_careful, kept_config, kept_sops
     from cfgc.repo.config import MARKS
     from cfgc.secrets.creation_rules import PARSED
 
-    # cfgc.yaml and .sops.yaml are globals, so unchanged; their digests key the values anyway.
+    # Values parsed from files the last build read, by their digests: a changed file is parsed again.
     MARKS.assume(state.config_marks)
     PARSED.assume(state.sops)
+    CAREFUL.assume(state.careful)
     compiler = _compiler(source)
     compiler.prompts.assume_pins(state.pins)  # the prompt files are those they were resolved over
     cdir = open_commit(out)
@@ -267,7 +269,8 @@ def _update(
         raise
     refreshed = replace_state(state, stamps=plan.stamps, digests=plan.digests, folders=plan.folders, dirs=plan.dirs,
                               spans=ints(found), pins={**state.pins, **compiler.prompts.pins()},
-                              sops=kept_sops(state.globals), config_marks=kept_config(state.globals))
+                              sops=kept_sops(state.globals), config_marks=kept_config(state.globals),
+                              careful=kept_careful(state.globals, plan.digests))
     save_after(out, refreshed, plan.bundle, info_json(plan.info), digest, moves, deletes, result.diagnostics,
                affected, cache_root, key)
     return InPlace(names, digest, result.diagnostics, result.cache_hits + unaffected, digest == state.manifest)

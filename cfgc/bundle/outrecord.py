@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from dataclasses import replace
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from cfgc.base.errors import CfgcError
 from cfgc.bundle import outfolders, outstate
 from cfgc.bundle.manifest import MANIFEST
-from cfgc.bundle.outpack import ints
+from cfgc.bundle.outpack import DIGEST_BYTES, ints
 from cfgc.bundle.splice import spans
 from cfgc.repo.sources import DirSource, Source
 
@@ -115,8 +116,9 @@ def _record(
         paths=paths, stamps=ints(chain.from_iterable(stamps)), digests=b"".join(digests), names=names,
         counts=ints(counts), layers=ints(flat), warned=sorted({t for d in result.diagnostics for t in d.targets}),
         manifest=digest, bundle=bundle, bundle_stamps=bundle_stamps, dirs=dirs, spans=ints(found or ()), pins={},
-        sops=kept_sops(globals_), config_marks=kept_config(globals_),
+        sops=kept_sops(globals_), config_marks=kept_config(globals_), careful={},
     )
+    state = replace(state, careful=kept_careful(state.globals, state.digests))
     outstate.save(root, out, key, state)
 
 
@@ -125,6 +127,21 @@ def kept_sops(globals_: dict[str, str]) -> dict[str, Any]:
     from cfgc.secrets.creation_rules import PARSED
 
     return PARSED.kept(set(globals_.values()))
+
+
+def kept_careful(globals_: dict[str, str], digests: bytes) -> dict[str, Any]:
+    """The values the careful YAML path built for files still in the repo (``digests``: the layers', packed)."""
+    from cfgc.base.loading import CAREFUL
+
+    current = set(globals_.values())
+    return CAREFUL.kept(lambda d: d in current or _packed(digests, bytes.fromhex(d)))
+
+
+def _packed(digests: bytes, one: bytes) -> bool:
+    at = digests.find(one)
+    while at >= 0 and at % DIGEST_BYTES:
+        at = digests.find(one, at + 1)
+    return at >= 0
 
 
 def kept_config(globals_: dict[str, str]) -> dict[str, Any]:

@@ -38,7 +38,7 @@ import sys
 import tempfile
 from array import array
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -130,8 +130,9 @@ class OutState:
     dirs: dict[str, int]  # folder of OUT ("" = OUT) -> mtime_ns (-1 = list it)
     spans: array[int]  # where source and each entry lie in manifest.json (cfgc.bundle.splice); empty = unknown
     pins: dict[str, str]  # prompt ranges in-place builds resolved (PromptLibrary.pins): the prompt files are globals
-    sops: dict[str, Any]  # sha256 hex of .sops.yaml's bytes (a global) -> its parsed value (creation_rules.PARSED)
-    config_marks: dict[str, Any]  # sha256 hex of cfgc.yaml's bytes (a global) -> its source positions (config.MARKS)
+    sops: dict[str, Any] = field(default_factory=dict)  # sha256 hex of .sops.yaml's bytes (a global) -> its parsed value (creation_rules.PARSED)
+    config_marks: dict[str, Any] = field(default_factory=dict)  # sha256 hex of cfgc.yaml's bytes (a global) -> its source positions (config.MARKS)
+    careful: dict[str, Any] = field(default_factory=dict)  # sha256 hex of a file's text -> what the careful YAML path built (loading.CAREFUL)
 
     def to_json(self) -> dict[str, Any]:
         """The state's fields by name."""
@@ -211,6 +212,7 @@ def _well_formed(s: OutState) -> bool:
         and isinstance(s.pins, dict)
         and isinstance(s.sops, dict)
         and isinstance(s.config_marks, dict)
+        and isinstance(s.careful, dict)
         and (not s.spans or len(s.spans) == 2 + 2 * len(s.names))
         and (not s.layers or (min(s.layers) >= 0 and max(s.layers) < len(s.paths)))
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Iterator
+from functools import partial
 from typing import Any
 
 from cfgc.base.diagnostics import Diagnostic
@@ -286,5 +287,7 @@ def sops_file_findings(
     now = now or dt.datetime.now(dt.UTC)
     rules, out = _creation_rules(source)
     for path in sorted(files):
-        out += _sops_checks(load_yaml(files[path], path), rules, config, now)
+        # Positions on first use, from the same bytes (a finding needs them; none usually does).
+        doc = load_yaml(files[path], path, reload=partial(bytes, files[path]))
+        out += _sops_checks(doc, rules, config, now)
     return out
