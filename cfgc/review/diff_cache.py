@@ -59,6 +59,7 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -81,6 +82,7 @@ KEEP_FACTOR = 3
 MIN_KEEP = 1_000
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _TIME_BUDGET = "limits.template_seconds"
+Subtree = tuple[Any, list[tuple[SecretRef, str]]]  # a value and its references' tokens
 # orjson writes dataclasses (a SecretRef) and subclasses as plain JSON: both go to _no_secret instead.
 _EXACT = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
 
@@ -91,18 +93,32 @@ def record_key(target_key: str, validators: str) -> str:
 
 
 class Unlocated(LookupError):
-    """A record does not hold the location of a path a diff needs."""
+    """A record does not hold the location of a path a diff needs (or holds it malformed)."""
 
 
 @dataclass(frozen=True)
 class Located:
-    """The head-side locations a record holds (:meth:`locate` as Provenance's)."""
+    """The head-side locations a record holds (:meth:`locate` as Provenance's),
+    decoded on first use: most records of a diff are asked for one path or none."""
 
-    known: dict[Path, Location]
+    where: list[Any]
+
+    @cached_property
+    def known(self) -> dict[Path, Location] | None:
+        """Every stored location (None: the stored list is malformed)."""
+        known: dict[Path, Location] = {}
+        for w in self.where:
+            if type(w) is not list or len(w) != 4 or not _key_path(w[0]):
+                return None
+            path, file, line, col = w
+            if type(file) is not str or type(line) is not int or type(col) is not int:
+                return None
+            known[tuple(path)] = Location(file, line, col)
+        return known
 
     def locate(self, path: Path) -> Location:
         """The stored location of ``path``; :class:`Unlocated` when not stored."""
-        loc = self.known.get(path)
+        loc = (self.known or {}).get(path)
         if loc is None:
             raise Unlocated(path)
         return loc
@@ -110,13 +126,30 @@ class Located:
 
 @dataclass(frozen=True)
 class Record:
-    """One target as a diff compares it (``value`` holds its SecretRefs)."""
+    """One target as a diff compares it (``value`` holds its SecretRefs).
 
-    value: Any
+    ``tops`` names each top-level subtree by its index in the record file.
+    Subtrees are stored once by content id (the id covers the references'
+    places and tokens), so two records of one file that name the same index
+    for a key hold equal comparable values there: a diff need not look inside.
+    """
+
+    keys: tuple[str, ...]
+    subs: list[Subtree]
+    tops: dict[str, int]
     secrets: tuple[str, ...]
-    tokens: tuple[list[tuple[SecretRef, str]], ...]  # per subtree with references (lists shared by records)
     findings: tuple[Diagnostic, ...]
     provenance: Located
+
+    @cached_property
+    def value(self) -> dict[str, Any]:
+        """The compiled value: the record's top-level subtrees (shared, never to be mutated)."""
+        return dict(zip(self.keys, [sub[0] for sub in self.subs], strict=True))
+
+    @property
+    def tokens(self) -> tuple[list[tuple[SecretRef, str]], ...]:
+        """Per subtree with references, their tokens (lists shared by records)."""
+        return tuple(sub[1] for sub in self.subs if sub[1])
 
 
 # -- encoding (in the process that compiled the target) -------------------------
@@ -192,7 +225,6 @@ _SCALARS = frozenset({str, int, bool, type(None), SecretRef})
 
 
 # -- the file -------------------------------------------------------------------
-Subtree = tuple[Any, list[tuple[SecretRef, str]]]
 
 
 class DiffCache:
@@ -319,24 +351,18 @@ class DiffCache:
         findings = decode_findings(found) if found != [] else []
         if findings is None or len(idx) != len(keys):
             return None
-        known: dict[Path, Location] = {}
-        for w in where:
-            if type(w) is not list or len(w) != 4 or not _key_path(w[0]):
-                return None
-            path, file, line, col = w
-            if type(file) is not str or type(line) is not int or type(col) is not int:
-                return None
-            known[tuple(path)] = Location(file, line, col)
         decoded = self._decoded
         try:  # every subtree decoded already (most records): one lookup each
             subs = [decoded[i] for i in idx]
         except (KeyError, TypeError):  # TypeError: an index that is not hashable
             subs = [decoded[i] if type(i) is int and i in decoded else self._subtree(i) for i in idx]
-        if None in subs or any(type(i) is not int for i in idx):
+        # Only ints are ever decoded (a bool or a float equal to one names the
+        # same subtree): a None is a malformed subtree or index.
+        if None in subs:
             return None
-        value = dict(zip(keys, [sub[0] for sub in subs], strict=True))  # type: ignore[index]
-        tokens = tuple(sub[1] for sub in subs if sub[1])  # type: ignore[index]
-        return Record(value, tuple(secrets), tokens, tuple(findings), Located(known))
+        # The locations are checked when first used: a malformed list is Unlocated (a compile).
+        return Record(keys, subs, dict(  # type: ignore[arg-type]  # None is ruled out above
+            zip(keys, idx, strict=True)), tuple(secrets), tuple(findings), Located(where))
 
     def _shape(self, n: Any) -> tuple[str, ...] | None:
         if type(n) is not int:
