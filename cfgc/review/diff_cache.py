@@ -59,7 +59,6 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -99,34 +98,27 @@ class Unlocated(LookupError):
 @dataclass(frozen=True)
 class Located:
     """The head-side locations a record holds (:meth:`locate` as Provenance's),
-    decoded on first use: most records of a diff are asked for one path or none."""
+    checked when used: most records of a diff are asked for one path or none."""
 
     where: list[Any]
 
-    @cached_property
-    def known(self) -> dict[Path, Location] | None:
-        """Every stored location (None: the stored list is malformed)."""
-        known: dict[Path, Location] = {}
-        for w in self.where:
-            if type(w) is not list or len(w) != 4 or not _key_path(w[0]):
-                return None
-            path, file, line, col = w
-            if type(file) is not str or type(line) is not int or type(col) is not int:
-                return None
-            known[tuple(path)] = Location(file, line, col)
-        return known
-
     def locate(self, path: Path) -> Location:
-        """The stored location of ``path``; :class:`Unlocated` when not stored."""
-        loc = (self.known or {}).get(path)
-        if loc is None:
-            raise Unlocated(path)
-        return loc
+        """The stored location of ``path``; :class:`Unlocated` when not stored
+        (or stored malformed: the target is compiled for it)."""
+        want = list(path)
+        for w in self.where:
+            if type(w) is list and len(w) == 4 and w[0] == want:
+                _, file, line, col = w
+                if _key_path(w[0]) and type(file) is str and type(line) is int and type(col) is int:
+                    return Location(file, line, col)
+                break
+        raise Unlocated(path)
 
 
 @dataclass(frozen=True)
 class Record:
-    """One target as a diff compares it (``value`` holds its SecretRefs).
+    """One target as a diff compares it (``value`` holds its SecretRefs; its
+    top-level subtrees are shared with other records and never to be mutated).
 
     ``tops`` names each top-level subtree by its index in the record file.
     Subtrees are stored once by content id (the id covers the references'
@@ -134,22 +126,12 @@ class Record:
     for a key hold equal comparable values there: a diff need not look inside.
     """
 
-    keys: tuple[str, ...]
-    subs: list[Subtree]
+    value: dict[str, Any]
     tops: dict[str, int]
     secrets: tuple[str, ...]
+    tokens: tuple[list[tuple[SecretRef, str]], ...]  # per subtree with references (lists shared by records)
     findings: tuple[Diagnostic, ...]
     provenance: Located
-
-    @cached_property
-    def value(self) -> dict[str, Any]:
-        """The compiled value: the record's top-level subtrees (shared, never to be mutated)."""
-        return dict(zip(self.keys, [sub[0] for sub in self.subs], strict=True))
-
-    @property
-    def tokens(self) -> tuple[list[tuple[SecretRef, str]], ...]:
-        """Per subtree with references, their tokens (lists shared by records)."""
-        return tuple(sub[1] for sub in self.subs if sub[1])
 
 
 # -- encoding (in the process that compiled the target) -------------------------
@@ -361,8 +343,10 @@ class DiffCache:
         if None in subs:
             return None
         # The locations are checked when first used: a malformed list is Unlocated (a compile).
-        return Record(keys, subs, dict(  # type: ignore[arg-type]  # None is ruled out above
-            zip(keys, idx, strict=True)), tuple(secrets), tuple(findings), Located(where))
+        value = dict(zip(keys, [sub[0] for sub in subs], strict=True))  # type: ignore[index]
+        tokens = tuple([sub[1] for sub in subs if sub[1]])  # type: ignore[index]
+        return Record(value, dict(zip(keys, idx, strict=True)), tuple(secrets), tokens, tuple(findings),
+                      Located(where))
 
     def _shape(self, n: Any) -> tuple[str, ...] | None:
         if type(n) is not int:
