@@ -55,12 +55,12 @@ A finding is as in :mod:`cfgc.review.check_cache`.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import math
 import re
-from dataclasses import dataclass
 from pathlib import Path as FsPath
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -95,8 +95,7 @@ class Unlocated(LookupError):
     """A record does not hold the location of a path a diff needs (or holds it malformed)."""
 
 
-@dataclass(frozen=True)
-class Located:
+class Located(NamedTuple):
     """The head-side locations a record holds (:meth:`locate` as Provenance's),
     checked when used: most records of a diff are asked for one path or none."""
 
@@ -115,8 +114,7 @@ class Located:
         raise Unlocated(path)
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """One target as a diff compares it (``value`` holds its SecretRefs; its
     top-level subtrees are shared with other records and never to be mutated).
 
@@ -124,6 +122,8 @@ class Record:
     Subtrees are stored once by content id (the id covers the references'
     places and tokens), so two records of one file that name the same index
     for a key hold equal comparable values there: a diff need not look inside.
+    (A named tuple, not a dataclass: a diff makes 20,000 of them, and a frozen
+    dataclass's constructor costs several times a tuple's.)
     """
 
     value: dict[str, Any]
@@ -131,7 +131,12 @@ class Record:
     secrets: tuple[str, ...]
     tokens: tuple[list[tuple[SecretRef, str]], ...]  # per subtree with references (lists shared by records)
     findings: tuple[Diagnostic, ...]
-    provenance: Located
+    where: list[Any]  # the stored locations, checked when used
+
+    @property
+    def provenance(self) -> Located:
+        """Its stored head-side locations."""
+        return Located(self.where)
 
 
 # -- encoding (in the process that compiled the target) -------------------------
@@ -236,7 +241,19 @@ class DiffCache:
             self._raw, self._ids, self._subtrees, self._shapes = {}, [], [], []
 
     def _read(self, key: bytes) -> None:
-        doc = load_entry(read_sealed(self.path, MAGIC, key, MAX_FILE_BYTES))
+        body = read_sealed(self.path, MAGIC, key, MAX_FILE_BYTES)
+        # The parsed file is a million long-lived objects without cycles: the
+        # collector would walk all of them at every full collection while the
+        # records are read (about a third of a recorded diff's time).  They
+        # are parsed with it paused and then kept out of its generations.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            doc = load_entry(body)
+        finally:
+            if enabled:
+                gc.enable()
+        gc.freeze()
         if not isinstance(doc, dict) or doc.get("cfgc") != __version__:
             return
         entries, ids, subtrees, shapes = (doc.get(k) for k in ("entries", "ids", "subtrees", "shapes"))
@@ -324,14 +341,19 @@ class DiffCache:
 
     # -- decoding: every shape checked, anything else is a miss -----------------
     def _decode(self, raw: Any, name: str) -> Record | None:
-        if type(raw) is not list or len(raw) != 6 or raw[0] != name:
+        # Runs for every target of a recorded diff: exact types, no generators.
+        if type(raw) is not list or len(raw) != 6:
             return None
-        _, secrets, found, where, shape, idx = raw
-        keys = self._shape(shape)
-        if keys is None or not _strs(secrets) or type(where) is not list or type(idx) is not list:
+        rname, secrets, found, where, shape, idx = raw
+        if rname != name or type(where) is not list or type(idx) is not list or type(secrets) is not list:
+            return None
+        keys = self._keys.get(shape) if type(shape) is int else None
+        if keys is None:
+            keys = self._shape(shape)
+        if keys is None or len(idx) != len(keys) or (secrets and not _strs(secrets)):
             return None
         findings = decode_findings(found) if found != [] else []
-        if findings is None or len(idx) != len(keys):
+        if findings is None:
             return None
         decoded = self._decoded
         try:  # every subtree decoded already (most records): one lookup each
@@ -342,11 +364,10 @@ class DiffCache:
         # same subtree): a None is a malformed subtree or index.
         if None in subs:
             return None
-        # The locations are checked when first used: a malformed list is Unlocated (a compile).
         value = dict(zip(keys, [sub[0] for sub in subs], strict=True))  # type: ignore[index]
         tokens = tuple([sub[1] for sub in subs if sub[1]])  # type: ignore[index]
-        return Record(value, dict(zip(keys, idx, strict=True)), tuple(secrets), tokens, tuple(findings),
-                      Located(where))
+        # The locations are checked when used: a malformed list is Unlocated (a compile).
+        return Record(value, dict(zip(keys, idx, strict=True)), tuple(secrets), tokens, tuple(findings), where)
 
     def _shape(self, n: Any) -> tuple[str, ...] | None:
         if type(n) is not int:
