@@ -284,10 +284,11 @@ def diff_targets(b: Side, before: Compared, h: Side, after: Compared,
     """
     memo = {} if memo is None else memo
     if type(before) is Record and type(after) is Record:
-        lt, rt = before.tops, after.tops
-        if lt == rt:
-            return []
-        keys = [k for k in {*lt, *rt} if lt.get(k) != rt.get(k)]
+        if before.keys is after.keys:  # one shape: compare the indices in place
+            keys = [k for k, i, j in zip(before.keys, before.idx, after.idx, strict=True) if i != j]
+        else:
+            lt, rt = before.tops, after.tops
+            keys = [k for k in {*lt, *rt} if lt.get(k) != rt.get(k)]
         lraw, rraw = before.value, after.value
     else:
         lraw, rraw = before.value, after.value

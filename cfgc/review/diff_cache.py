@@ -81,7 +81,6 @@ KEEP_FACTOR = 3
 MIN_KEEP = 1_000
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _TIME_BUDGET = "limits.template_seconds"
-Subtree = tuple[Any, list[tuple[SecretRef, str]]]  # a value and its references' tokens
 # orjson writes dataclasses (a SecretRef) and subclasses as plain JSON: both go to _no_secret instead.
 _EXACT = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
 
@@ -127,7 +126,8 @@ class Record(NamedTuple):
     """
 
     value: dict[str, Any]
-    tops: dict[str, int]
+    keys: tuple[str, ...]  # its top-level keys (one object per shape in the file)
+    idx: list[Any]  # the index of each key's subtree
     secrets: tuple[str, ...]
     tokens: tuple[list[tuple[SecretRef, str]], ...]  # per subtree with references (lists shared by records)
     findings: tuple[Diagnostic, ...]
@@ -137,6 +137,11 @@ class Record(NamedTuple):
     def provenance(self) -> Located:
         """Its stored head-side locations."""
         return Located(self.where)
+
+    @property
+    def tops(self) -> dict[str, Any]:
+        """Each top-level key's subtree index."""
+        return dict(zip(self.keys, self.idx, strict=True))
 
 
 # -- encoding (in the process that compiled the target) -------------------------
@@ -228,7 +233,10 @@ class DiffCache:
         self._ids: list[Any] = []
         self._subtrees: list[Any] = []
         self._shapes: list[Any] = []
-        self._decoded: dict[int, Subtree | None] = {}
+        # Subtrees decoded so far (shared by every record naming them), and the malformed ones.
+        self._values: dict[int, Any] = {}
+        self._tokens: dict[int, list[tuple[SecretRef, str]]] = {}  # only those with references
+        self._bad: set[Any] = set()
         self._keys: dict[int, tuple[str, ...] | None] = {}
         self._used: dict[str, Any] = {}  # records this run read (the file's form)
         self._new: dict[str, Any] = {}  # records this run made (the Encoder's form)
@@ -355,19 +363,18 @@ class DiffCache:
         findings = decode_findings(found) if found != [] else []
         if findings is None:
             return None
-        decoded = self._decoded
+        values = self._values
         try:  # every subtree decoded already (most records): one lookup each
-            subs = [decoded[i] for i in idx]
+            subs = [values[i] for i in idx]
         except (KeyError, TypeError):  # TypeError: an index that is not hashable
-            subs = [decoded[i] if type(i) is int and i in decoded else self._subtree(i) for i in idx]
-        # Only ints are ever decoded (a bool or a float equal to one names the
-        # same subtree): a None is a malformed subtree or index.
-        if None in subs:
-            return None
-        value = dict(zip(keys, [sub[0] for sub in subs], strict=True))  # type: ignore[index]
-        tokens = tuple([sub[1] for sub in subs if sub[1]])  # type: ignore[index]
+            if not all(self._subtree(i) for i in idx):
+                return None
+            subs = [values[i] for i in idx]
+        # (A bool or a float equal to a decoded index names that same subtree.)
+        value = dict(zip(keys, subs, strict=True))
+        tokens = tuple([self._tokens[i] for i in idx if i in self._tokens]) if self._tokens else ()
         # The locations are checked when used: a malformed list is Unlocated (a compile).
-        return Record(value, dict(zip(keys, idx, strict=True)), tuple(secrets), tokens, tuple(findings), where)
+        return Record(value, keys, idx, tuple(secrets), tokens, tuple(findings), where)
 
     def _shape(self, n: Any) -> tuple[str, ...] | None:
         if type(n) is not int:
@@ -378,19 +385,24 @@ class DiffCache:
             self._keys[n] = tuple(keys) if ok else None
         return self._keys[n]
 
-    def _subtree(self, i: Any) -> Subtree | None:
-        """One subtree and its references' tokens, decoded once and shared by
-        every record that names it (None: malformed)."""
-        if type(i) is not int or not 0 <= i < len(self._subtrees):
-            return None
+    def _subtree(self, i: Any) -> bool:
+        """Decode one subtree and its references' tokens, once for every record
+        that names it (False: malformed or no such index)."""
+        if type(i) is not int or not 0 <= i < len(self._subtrees) or i in self._bad:
+            return False
+        if i in self._values:
+            return True
         found = self._subtrees[i]
-        out = None
         if type(found) is list and _pair(found):
             tokens: list[tuple[SecretRef, str]] = []
             value = _place(found[0], found[1], tokens)
-            out = None if value is _BAD else (value, tokens)
-        self._decoded[i] = out
-        return out
+            if value is not _BAD:
+                self._values[i] = value
+                if tokens:
+                    self._tokens[i] = tokens
+                return True
+        self._bad.add(i)
+        return False
 
 
 _BAD = object()
