@@ -125,6 +125,7 @@ def compare(base: Source, head: Source, select: str | None = None,
         diffs: list[TargetDiff] = []
         errors: list[Diagnostic] = []
         memo: Memo = {}
+        leaf_memo: LeafMemo = {}
         enc = Encoder()
         new: list[tuple[str, list[Any]]] = []
 
@@ -195,7 +196,7 @@ def compare(base: Source, head: Source, select: str | None = None,
                 diffs.append(TargetDiff(name, status, spec.variables, prod, tuple(changes)))
                 continue
             try:
-                changes = diff_targets(b, before, h, after, memo, changed)
+                changes = diff_targets(b, before, h, after, memo, changed, leaf_memo)
             except Unlocated:  # the record lacks a location: compile the head
                 compiled_h = _compile(h, h_spec, errors, base=False)
                 if compiled_h is None:  # (only a template out of its time budget: the load)
@@ -262,8 +263,8 @@ def _unchanged_findings(side: Side, spec: TargetSpec,
     return [*(as_base(d) for d in failed), *failed, *(as_base(d) for d in found), *found]
 
 
-def diff_targets(b: Side, before: Compared, h: Side, after: Compared,
-                 memo: Memo | None = None, changed: Collection[str] | None = None) -> list[Change]:
+def diff_targets(b: Side, before: Compared, h: Side, after: Compared, memo: Memo | None = None,
+                 changed: Collection[str] | None = None, leaf_memo: LeafMemo | None = None) -> list[Change]:
     """The changed leaves of one target, located on the head side.
 
     Each top-level subtree is compared with deepdiff once per pair of
@@ -280,15 +281,26 @@ def diff_targets(b: Side, before: Compared, h: Side, after: Compared,
 
     Two records (:class:`cfgc.review.diff_cache.Record`) are compared by
     their subtrees' indices first: an equal index is an equal comparable
-    value (references, places and tokens included), never looked into.
+    value (references, places and tokens included), never looked into.  The
+    changed leaves are then a function of the differing keys' index pairs
+    alone, kept in ``leaf_memo``: what is left per target is its locations
+    and, when a changed leaf holds text, the search for its sensitive strings.
     """
     memo = {} if memo is None else memo
+    sig: tuple[tuple[str, Any, Any], ...] | None = None
     if type(before) is Record and type(after) is Record:
         if before.keys is after.keys:  # one shape: compare the indices in place
-            keys = [k for k, i, j in zip(before.keys, before.idx, after.idx, strict=True) if i != j]
+            diff = [(k, i, j) for k, i, j in zip(before.keys, before.idx, after.idx, strict=True) if i != j]
         else:
             lt, rt = before.tops, after.tops
-            keys = [k for k in {*lt, *rt} if lt.get(k) != rt.get(k)]
+            diff = sorted((k, lt.get(k), rt.get(k)) for k in {*lt, *rt} if lt.get(k) != rt.get(k))
+        if not diff:
+            return []
+        sig = tuple(diff)
+        found = leaf_memo.get(sig) if leaf_memo is not None else None
+        if found is not None:
+            return _located(b, before, h, after, found, memo)
+        keys = [k for k, _, _ in diff]
         lraw, rraw = before.value, after.value
     else:
         lraw, rraw = before.value, after.value
@@ -322,8 +334,7 @@ def diff_targets(b: Side, before: Compared, h: Side, after: Compared,
             hit = memo[(id(lv), id(rv))] = (lv, rv, changed_paths(lv, rv))  # keeps lv, rv alive
         for p in hit[2]:
             roots.add(collapse((*prefix, *p), left, right))
-    out: dict[Path, Change] = {}
-    known: set[str] | None = None
+    out: dict[Path, tuple[Path, Any, Any]] = {}
     for root in sorted(roots, key=sort_key):
         ls = dict(leaves(get_path(left, root), root))
         rs = dict(leaves(get_path(right, root), root))
@@ -331,18 +342,43 @@ def diff_targets(b: Side, before: Compared, h: Side, after: Compared,
             x, y = ls.get(p, MISSING), rs.get(p, MISSING)
             if p in out or (x == y and type(x) is type(y)):
                 continue
-            # The target's sensitive strings only matter to a string they
-            # could be inside; a number or a boolean is shown as it is.
-            if known is None and (has_str(x) or has_str(y)):
-                # A template may have copied a credential to any key: the
-                # whole target is searched, with every secret as its token.
-                full_l = b.comparable(lraw) if before.secrets else lraw
-                full_r = h.comparable(rraw) if after.secrets else rraw
-                known = sensitive(full_l, memo) | sensitive(full_r, memo)
-            loc = after.provenance.locate(p)
-            also = known or ()
-            out[p] = Change(p, redact(x, p, also), redact(y, p, also), loc, is_secret(x) or is_secret(y))
-    return [out[p] for p in sorted(out, key=sort_key)]
+            out[p] = (p, x, y)
+    found = _Leaves([out[p] for p in sorted(out, key=sort_key)])
+    if sig is not None and leaf_memo is not None:
+        leaf_memo[sig] = found
+    return _located(b, before, h, after, found, memo)
+
+
+class _Leaves:
+    """The changed leaves ``(path, before, after)`` of a target, in report order,
+    with what of them does not depend on the target (see :func:`_located`)."""
+
+    def __init__(self, items: list[tuple[Path, Any, Any]]) -> None:
+        self.items = items
+        # The target's sensitive strings only matter to a leaf that holds
+        # text; a number or a boolean is shown as it is.
+        self.text = any(has_str(x) or has_str(y) for _, x, y in items)
+        self.shown = None if self.text else [
+            (p, redact(x, p), redact(y, p), is_secret(x) or is_secret(y)) for p, x, y in items]
+
+
+LeafMemo = dict[tuple[tuple[str, Any, Any], ...], _Leaves]
+
+
+def _located(b: Side, before: Compared, h: Side, after: Compared, found: _Leaves, memo: Memo) -> list[Change]:
+    """The changes of ``found``, redacted against the target's sensitive strings and located."""
+    shown = found.shown
+    if shown is None:
+        lraw, rraw = before.value, after.value
+        # A template may have copied a credential to any key: the whole
+        # target is searched, with every secret as its token.
+        full_l = b.comparable(lraw) if before.secrets else lraw
+        full_r = h.comparable(rraw) if after.secrets else rraw
+        known = sensitive(full_l, memo) | sensitive(full_r, memo)
+        shown = [(p, redact(x, p, known), redact(y, p, known), is_secret(x) or is_secret(y))
+                 for p, x, y in found.items]
+    where = after.provenance
+    return [Change(p, x, y, where.locate(p), secret) for p, x, y, secret in shown]
 
 
 def changed_secrets(changed: Collection[str], before: Compared, after: Compared) -> bool:
