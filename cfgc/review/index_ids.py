@@ -29,12 +29,15 @@ Every git failure takes no entry: the files are hashed as before.
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 from collections.abc import Collection
 from pathlib import Path
 
-_EMPTY_BLOB = "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
-_PLAIN_MODES = frozenset({"100644", "100755"})
+_EMPTY_BLOB = b"e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
+# One entry of `ls-files -s -v -z`: tag H, a plain file, its blob id, stage 0, its path.
+_ENTRY = re.compile(rb"(?:^|(?<=\0))H 100(?:644|755) ([0-9a-f]{40}) 0\t([^\0]+)")
 _CONFIG = r"^(filter\..*|core\.(autocrlf|eol|attributesfile|fsmonitor|checkstat|trustctime|ignorestat))$"
 _HARMLESS = frozenset({"core.autocrlf false", "core.fsmonitor false", "core.checkstat default",
                        "core.trustctime true", "core.ignorestat false"})
@@ -50,41 +53,58 @@ def index_ids(root: Path, files: Collection[str]) -> dict[str, str]:
         return {}
 
 
-def _git(root: Path, *args: str, ok: tuple[int, ...] = (0,)) -> bytes:
-    done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, timeout=_TIMEOUT, check=False)
-    if done.returncode not in ok:
-        raise subprocess.SubprocessError(f"git {args[0]} failed")
-    return done.stdout
+def _start(root: Path, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(["git", "-C", str(root), *args], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
 
-def _index_ids(root: Path, files: Collection[str]) -> dict[str, str]:
-    config = _git(root, "config", "--get-regexp", _CONFIG, ok=(0, 1)).decode()
-    if any(line.strip().lower() not in _HARMLESS for line in config.splitlines() if line.strip()):
-        return {}
-    if not _no_attributes(root, files):
-        return {}
-    # diff-files first: an index written after it only vouches for newer bytes.
-    dirty = set(os.fsdecode(p) for p in _git(root, "diff-files", "--name-only", "-z", "--relative").split(b"\0"))
-    out: dict[str, str] = {}
-    for entry in _git(root, "ls-files", "-s", "-v", "-z").split(b"\0"):
-        meta, tab, name = entry.partition(b"\t")
-        if not tab:
-            continue
-        tag, mode, sha, stage = meta.decode("ascii").split(" ")
-        path = os.fsdecode(name)
-        if tag == "H" and stage == "0" and mode in _PLAIN_MODES and sha != _EMPTY_BLOB and path not in dirty:
-            out[path] = sha
+def _finish(proc: subprocess.Popen[bytes], ok: tuple[int, ...] = (0,)) -> bytes:
+    try:
+        out, _ = proc.communicate(timeout=_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+    if proc.returncode not in ok:
+        raise subprocess.SubprocessError("git failed")
     return out
 
 
-def _no_attributes(root: Path, files: Collection[str]) -> bool:
-    """Whether no gitattributes file exists that git could read for these files."""
+def _git(root: Path, *args: str) -> bytes:
+    return _finish(_start(root, *args))
+
+
+def _index_ids(root: Path, files: Collection[str]) -> dict[str, str]:
+    # The checks run side by side: each git process costs a few ms to start.
+    checks = [_start(root, "config", "--get-regexp", _CONFIG),
+              _start(root, "ls-files", "-z", "--", ":(top,glob)**/.gitattributes"),
+              _start(root, "rev-parse", "--show-toplevel", "--git-path", "info/attributes")]
+    try:
+        config, in_index, paths = (_finish(checks[0], ok=(0, 1)), _finish(checks[1]), _finish(checks[2]))
+    finally:
+        for proc in checks:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    if any(line.strip().lower() not in _HARMLESS for line in config.decode().splitlines() if line.strip()):
+        return {}
+    if in_index.strip(b"\0") or not _no_attributes(root, files, paths.decode().splitlines()):
+        return {}
+    # diff-files first: an index written after it only vouches for newer bytes.
+    dirty = set(os.fsdecode(p) for p in _git(root, "diff-files", "--name-only", "-z", "--relative").split(b"\0"))
+    listing = _git(root, "ls-files", "-s", "-v", "-z")
+    # Tag H (neither assume-unchanged nor skip-worktree), a plain file, stage 0.
+    return {path: sha.decode("ascii") for sha, path in
+            ((m[1], os.fsdecode(m[2])) for m in _ENTRY.finditer(listing))
+            if sha != _EMPTY_BLOB and path not in dirty}
+
+
+def _no_attributes(root: Path, files: Collection[str], paths: list[str]) -> bool:
+    """Whether no gitattributes file exists that git could read for these files
+    (those in the index were looked for by the caller)."""
     if any(p == ".gitattributes" or p.endswith("/.gitattributes") for p in files):
         return False
-    if _git(root, "ls-files", "-z", "--", ":(top,glob)**/.gitattributes").strip(b"\0"):
-        return False
-    top, info, exec_path = _git(root, "rev-parse", "--show-toplevel", "--git-path", "info/attributes").decode(
-        ).splitlines()[:2] + [_git(root, "--exec-path").decode().strip()]
+    top, info = paths[:2]
     folder = root.resolve()
     toplevel = Path(top).resolve()
     candidates = [Path(info) if os.path.isabs(info) else root / info]
@@ -94,6 +114,7 @@ def _no_attributes(root: Path, files: Collection[str]) -> bool:
     xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     candidates.append(Path(xdg) / "git" / "attributes")
     if not os.environ.get("GIT_ATTR_NOSYSTEM"):
-        prefix = Path(exec_path).parent.parent  # <prefix>/lib(exec)/git-core
+        found = shutil.which("git")
+        prefix = Path(os.path.realpath(found)).parent.parent if found else Path("/usr")  # <prefix>/bin/git
         candidates += [Path("/etc/gitattributes"), prefix / "etc" / "gitattributes"]
     return not any(c.exists() for c in candidates)
