@@ -125,7 +125,7 @@ def compare(base: Source, head: Source, select: str | None = None,
         diffs: list[TargetDiff] = []
         errors: list[Diagnostic] = []
         memo: Memo = {}
-        leaf_memo: LeafMemo = {}
+        leaf_memo = LeafMemo()
         enc = Encoder()
         new: list[tuple[str, list[Any]]] = []
 
@@ -292,8 +292,10 @@ def diff_targets(b: Side, before: Compared, h: Side, after: Compared, memo: Memo
         if before.keys is after.keys:  # one shape: compare the indices in place
             diff = [(k, i, j) for k, i, j in zip(before.keys, before.idx, after.idx, strict=True) if i != j]
         else:
-            lt, rt = before.tops, after.tops
-            diff = sorted((k, lt.get(k), rt.get(k)) for k in {*lt, *rt} if lt.get(k) != rt.get(k))
+            places = leaf_memo.places(before.keys, after.keys) if leaf_memo is not None else _places(
+                before.keys, after.keys)
+            li, ri = [*before.idx, None], [*after.idx, None]  # position -1: absent on that side
+            diff = [(k, li[a], ri[b]) for k, a, b in places if li[a] != ri[b]]
         if not diff:
             return []
         sig = tuple(diff)
@@ -362,7 +364,33 @@ class _Leaves:
             (p, redact(x, p), redact(y, p), is_secret(x) or is_secret(y)) for p, x, y in items]
 
 
-LeafMemo = dict[tuple[tuple[str, Any, Any], ...], _Leaves]
+class LeafMemo:
+    """What comparing two records leaves for the next pair: changed leaves by
+    differing (key, index, index) tuples, key positions by pair of shapes."""
+
+    def __init__(self) -> None:
+        self.leaves: dict[tuple[tuple[str, Any, Any], ...], _Leaves] = {}
+        self._places: dict[tuple[int, int], tuple[Any, Any, list[tuple[str, int, int]]]] = {}
+
+    def get(self, sig: tuple[tuple[str, Any, Any], ...]) -> _Leaves | None:
+        """The changed leaves kept for ``sig``."""
+        return self.leaves.get(sig)
+
+    def __setitem__(self, sig: tuple[tuple[str, Any, Any], ...], found: _Leaves) -> None:
+        self.leaves[sig] = found
+
+    def places(self, left: tuple[str, ...], right: tuple[str, ...]) -> list[tuple[str, int, int]]:
+        """:func:`_places`, once per pair of shapes (by identity: the record file's shapes are shared)."""
+        hit = self._places.get((id(left), id(right)))
+        if hit is None:
+            hit = self._places[(id(left), id(right))] = (left, right, _places(left, right))  # keeps both alive
+        return hit[2]
+
+
+def _places(left: tuple[str, ...], right: tuple[str, ...]) -> list[tuple[str, int, int]]:
+    """Each key of either shape, sorted, with its position in each (-1: absent)."""
+    lp, rp = {k: n for n, k in enumerate(left)}, {k: n for n, k in enumerate(right)}
+    return [(k, lp.get(k, -1), rp.get(k, -1)) for k in sorted({*left, *right})]
 
 
 def _located(b: Side, before: Compared, h: Side, after: Compared, found: _Leaves, memo: Memo) -> list[Change]:

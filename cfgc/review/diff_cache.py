@@ -133,7 +133,7 @@ class Record(NamedTuple):
     """One target as a diff compares it (``value`` holds its SecretRefs; its
     top-level subtrees are shared with other records and never to be mutated).
 
-    ``tops`` names each top-level subtree by its index in the record file.
+    ``keys`` and ``idx`` name each top-level subtree by its index in the record file.
     Subtrees are stored once by content id (the id covers the references'
     places and tokens), so two records of one file that name the same index
     for a key hold equal comparable values there: a diff need not look inside.
@@ -153,11 +153,6 @@ class Record(NamedTuple):
     def provenance(self) -> Located:
         """Its stored head-side locations."""
         return Located(self.where)
-
-    @property
-    def tops(self) -> dict[str, Any]:
-        """Each top-level key's subtree index."""
-        return dict(zip(self.keys, self.idx, strict=True))
 
 
 # -- encoding (in the process that compiled the target) -------------------------
@@ -378,8 +373,9 @@ class DiffCache:
         try:  # every subtree decoded already (most records): one lookup each
             subs = [values[i] for i in idx]
         except (KeyError, TypeError):  # TypeError: an index that is not hashable
-            if not all(self._subtree(i) for i in idx):
-                return None
+            for i in idx:  # the first record naming a subtree decodes it
+                if type(i) is not int or (i not in values and not self._subtree(i)):
+                    return None
             subs = [values[i] for i in idx]
         # (A bool or a float equal to a decoded index names that same subtree.)
         value = dict(zip(keys, subs, strict=True))
