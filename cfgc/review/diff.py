@@ -30,7 +30,7 @@ from cfgc.compile.merging import MISSING, get_path
 from cfgc.repo.config import RepoConfig
 from cfgc.repo.hierarchy import TargetSpec
 from cfgc.repo.sources import CONFIG_FILE, DirSource, GitSource, Source, SourceInfo
-from cfgc.review.diff_cache import DiffCache, Encoder, Record, Unlocated
+from cfgc.review.diff_cache import DiffCache, Encoder, Record, Unlocated, frozen_scope
 from cfgc.review.diff_files import blob_digest, changed_files, reached
 from cfgc.review.diff_keys import same_keys
 from cfgc.review.diff_records import side_records
@@ -88,6 +88,13 @@ def is_production(name: str, variables: dict[str, str], config: RepoConfig) -> b
 def compare(base: Source, head: Source, select: str | None = None,
             base_name: str = "base", head_name: str = "working tree", *, by_keys: bool = True,
             cache: FsPath | None = None) -> DiffResult:
+    """Compile what the change reaches on both sides and compare it: see :func:`_compare`."""
+    with frozen_scope() as freeze:
+        return _compare(base, head, select, base_name, head_name, by_keys, cache, freeze)
+
+
+def _compare(base: Source, head: Source, select: str | None, base_name: str, head_name: str, by_keys: bool,
+             cache: FsPath | None, freeze: Callable[[], None]) -> DiffResult:
     """Compile what the change reaches on both sides and compare it.
 
     A target is compared when the changed files reach it on *either* side:
@@ -209,6 +216,8 @@ def compare(base: Source, head: Source, select: str | None = None,
         return diffs, errors, new, enc.subtrees
 
     kept = DiffCache(cache) if cache is not None else None
+    if kept is not None:
+        freeze()  # the parsed record file (see DiffCache._read)
     b_keys, b_recs = side_records(kept, b, b_all, names, blob_digest(base, {}))
     h_keys, h_recs = side_records(kept, h, h_all, names, blob_digest(head, head_ids))
     fork = parallel(len(names))

@@ -59,7 +59,7 @@ import gc
 import hashlib
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path as FsPath
 from typing import Any, NamedTuple
@@ -99,6 +99,32 @@ def collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+@contextmanager
+def frozen_scope() -> Iterator[Callable[[], None]]:
+    """Yields ``freeze``: the objects alive when it is called are kept out of
+    the collector's generations (``gc.freeze``) until the scope ends.
+
+    Only when nothing froze objects before (a forked worker, the agent's
+    child): ``gc.unfreeze`` would release theirs too.  Never beyond the scope:
+    garbage frozen with them would never be collected (a long-lived process,
+    the test suite, would keep every cycle that held a file open).
+    """
+    mine = gc.get_freeze_count() == 0
+    froze = False
+
+    def freeze() -> None:
+        nonlocal froze
+        if mine:
+            gc.freeze()
+            froze = True
+
+    try:
+        yield freeze
+    finally:
+        if froze:
+            gc.unfreeze()
 
 
 def record_key(target_key: str, validators: str) -> str:
@@ -264,10 +290,10 @@ class DiffCache:
         # The parsed file is a million long-lived objects without cycles: the
         # collector would walk all of them at every full collection while the
         # records are read (about a third of a recorded diff's time).  They
-        # are parsed with it paused and then kept out of its generations.
+        # are parsed with it paused; the diff then keeps them out of its
+        # generations (frozen_scope).
         with collector_paused():
             doc = load_entry(body)
-        gc.freeze()
         if not isinstance(doc, dict) or doc.get("cfgc") != __version__:
             return
         entries, ids, subtrees, shapes = (doc.get(k) for k in ("entries", "ids", "subtrees", "shapes"))
