@@ -292,6 +292,8 @@ class DiffCache:
         # records are read (about a third of a recorded diff's time).  They
         # are parsed with it paused; the diff then keeps them out of its
         # generations (frozen_scope).
+        # Young garbage goes now: frozen with the file, it would wait for the end of the diff.
+        gc.collect(1)
         with collector_paused():
             doc = load_entry(body)
         if not isinstance(doc, dict) or doc.get("cfgc") != __version__:
