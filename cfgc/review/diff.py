@@ -16,49 +16,41 @@ compiles everything.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
-from typing import Any, Protocol
+from typing import Any
 
 from cfgc.base.diagnostics import Diagnostic, group
-from cfgc.base.errors import InputError, Location
+from cfgc.base.errors import InputError
 from cfgc.base.loading import Path
 from cfgc.base.parallel import fan_out, parallel
-from cfgc.base.repopath import NotFound
-from cfgc.base.secretrefs import SecretRef
-from cfgc.compile.compiler import CompiledTarget, Compiler, no_match
+from cfgc.compile.compiler import CompiledTarget, no_match
 from cfgc.compile.merging import MISSING, get_path
 from cfgc.repo.config import RepoConfig
 from cfgc.repo.hierarchy import TargetSpec
 from cfgc.repo.sources import CONFIG_FILE, DirSource, GitSource, Source, SourceInfo
-from cfgc.review.diff_cache import DiffCache, Encoder, Record, Unlocated
+from cfgc.review.diff_cache import DiffCache, Encoder, Record, Unlocated, frozen_scope
+from cfgc.review.diff_files import blob_digest, changed_files, reached
 from cfgc.review.diff_keys import same_keys
 from cfgc.review.diff_records import side_records
-from cfgc.review.diff_validation import SideValidator, as_base, schema_inputs
-from cfgc.secrets import yamlio
-from cfgc.secrets.redact import SECRET_TOKEN, redact, sensitive_strings
-
-
-@dataclass(frozen=True)
-class Change:
-    """One changed leaf: ``before``/``after`` are MISSING where absent.
-
-    Sensitive values (:mod:`cfgc.secrets.redact`) are already their markers here: a
-    diff result never holds a credential, whichever renderer prints it.
-    """
-
-    path: Path
-    before: Any
-    after: Any
-    source: Location | None
-    secret: bool = False
-
-    @property
-    def kind(self) -> str:
-        """``added``, ``removed`` or ``changed``."""
-        return "added" if self.before is MISSING else "removed" if self.after is MISSING else "changed"
+from cfgc.review.diff_validation import as_base
+from cfgc.review.diff_values import Change as Change
+from cfgc.review.diff_values import Compared as Compared
+from cfgc.review.diff_values import (
+    Memo,
+    changed_paths,
+    collapse,
+    has_str,
+    leaves,
+    same,
+    sensitive,
+    sort_key,
+    whole_target,
+)
+from cfgc.review.diff_values import Side as Side
+from cfgc.review.diff_values import is_secret as is_secret
+from cfgc.secrets.redact import redact
 
 
 @dataclass(frozen=True)
@@ -93,127 +85,16 @@ def is_production(name: str, variables: dict[str, str], config: RepoConfig) -> b
     return any("prod" in v for v in variables.values())
 
 
-def changed_files(base: Source, head: Source, ids: dict[str, str] | None = None) -> list[str]:
-    """Files that differ between two sources, compared by git blob id (the
-    working tree's go to ``ids``, for the record keys)."""
-    a_files, b_files = set(base.files()), set(head.files())
-    ids = {} if ids is None else ids
-    same = {p for p in a_files & b_files if _blob_id(base, p) == _blob_id(head, p, ids)}
-    return sorted((a_files | b_files) - same)
-
-
-def _blob_id(source: Source, path: str, ids: dict[str, str] | None = None) -> str:
-    if isinstance(source, GitSource):
-        return source.blob_sha(path)
-    data = source.read(path)
-    found = hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
-    if ids is not None:
-        ids[path] = found
-    return found
-
-
-def blob_digest(source: Source, ids: dict[str, str]) -> Callable[[str], str]:
-    """A layer file's git blob id, as :func:`changed_files` compared it (for record keys)."""
-
-    def digest(path: str) -> str:
-        found = ids.get(path)
-        if found is None:
-            try:
-                found = ids[path] = _blob_id(source, path)
-            except NotFound:
-                found = "missing"
-        return "git:" + found
-
-    return digest
-
-
-def reached(compiler: Compiler, changed: set[str], select: str | None) -> list[TargetSpec]:
-    """The targets of one side that the changed files can reach."""
-    specs = compiler.specs(select)
-    prompts = (compiler.config.prompts or "\0") + "/"
-    if CONFIG_FILE in changed or any(p.startswith(prompts) for p in changed):
-        return specs
-    if compiler.config.schemas and not changed.isdisjoint(schema_inputs(compiler)):
-        return specs  # a schema edit changes no value but can make any target invalid
-    return [s for s in specs if not changed.isdisjoint(s.layers)]
-
-
-class Locator(Protocol):
-    """Where a compared target's values were set (its provenance, or a record's)."""
-
-    def locate(self, path: Path) -> Location:
-        """The location of the layer that set ``path``."""
-        ...
-
-
-class Compared(Protocol):
-    """A compiled target, or its record kept by an earlier diff (:mod:`cfgc.review.diff_cache`)."""
-
-    @property
-    def value(self) -> Any:
-        """The compiled value, with its SecretRefs."""
-        ...
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        """The SOPS documents its secret references read."""
-        ...
-
-    @property
-    def provenance(self) -> Locator:
-        """Its head-side locations."""
-        ...
-
-
-class Side:
-    """One side of a diff: its compiler and the SOPS documents it read."""
-
-    def __init__(self, source: Source) -> None:
-        self.compiler = Compiler(source)
-        self.validator = SideValidator(self.compiler)
-        self._sops: dict[str, Any] = {}
-        # Comparison tokens from records: within one side a reference's token
-        # depends only on its SOPS file's bytes there, which every record's key covers.
-        self.tokens: dict[SecretRef, str] = {}
-
-    def comparable(self, value: Any) -> Any:
-        """The value with each secret as a token of its reference and ciphertext."""
-        t = type(value)
-        if t is SecretRef:
-            return self._token(value)
-        if t is dict:
-            out = {k: self.comparable(v) for k, v in value.items()}
-            # Unchanged subtrees stay the same objects: targets share them, and
-            # the comparison below is memoised by identity.
-            return out if any(out[k] is not value[k] for k in out) else value
-        if t is list:
-            items = [self.comparable(v) for v in value]
-            return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
-        return value
-
-    def _token(self, ref: SecretRef) -> str:
-        known = self.tokens.get(ref)
-        if known is not None:
-            return known
-        doc = self._sops.get(ref.file)
-        if doc is None:
-            raw = self.compiler.secret_files.get(ref.file, b"")
-            doc = self._sops[ref.file] = yamlio.load(raw) if raw else {}
-        enc = get_path(doc, ref.path)
-        digest = hashlib.sha256(repr((ref.file, ref.path, ref.type, enc)).encode()).hexdigest()
-        return SECRET_TOKEN + digest
-
-
-def is_secret(value: object) -> bool:
-    """Whether a comparable value stands for (or, as a list, holds) a secret."""
-    if type(value) is list:
-        return any(is_secret(v) for v in value)
-    return type(value) is str and value.startswith(SECRET_TOKEN)
-
-
 def compare(base: Source, head: Source, select: str | None = None,
             base_name: str = "base", head_name: str = "working tree", *, by_keys: bool = True,
             cache: FsPath | None = None) -> DiffResult:
+    """Compile what the change reaches on both sides and compare it: see :func:`_compare`."""
+    with frozen_scope() as freeze:
+        return _compare(base, head, select, base_name, head_name, by_keys, cache, freeze)
+
+
+def _compare(base: Source, head: Source, select: str | None, base_name: str, head_name: str, by_keys: bool,
+             cache: FsPath | None, freeze: Callable[[], None]) -> DiffResult:
     """Compile what the change reaches on both sides and compare it.
 
     A target is compared when the changed files reach it on *either* side:
@@ -251,6 +132,7 @@ def compare(base: Source, head: Source, select: str | None = None,
         diffs: list[TargetDiff] = []
         errors: list[Diagnostic] = []
         memo: Memo = {}
+        leaf_memo = LeafMemo()
         enc = Encoder()
         new: list[tuple[str, list[Any]]] = []
 
@@ -321,7 +203,7 @@ def compare(base: Source, head: Source, select: str | None = None,
                 diffs.append(TargetDiff(name, status, spec.variables, prod, tuple(changes)))
                 continue
             try:
-                changes = diff_targets(b, before, h, after, memo, changed)
+                changes = diff_targets(b, before, h, after, memo, changed, leaf_memo)
             except Unlocated:  # the record lacks a location: compile the head
                 compiled_h = _compile(h, h_spec, errors, base=False)
                 if compiled_h is None:  # (only a template out of its time budget: the load)
@@ -334,6 +216,8 @@ def compare(base: Source, head: Source, select: str | None = None,
         return diffs, errors, new, enc.subtrees
 
     kept = DiffCache(cache) if cache is not None else None
+    if kept is not None:
+        freeze()  # the parsed record file (see DiffCache._read)
     b_keys, b_recs = side_records(kept, b, b_all, names, blob_digest(base, {}))
     h_keys, h_recs = side_records(kept, h, h_all, names, blob_digest(head, head_ids))
     fork = parallel(len(names))
@@ -388,24 +272,8 @@ def _unchanged_findings(side: Side, spec: TargetSpec,
     return [*(as_base(d) for d in failed), *failed, *(as_base(d) for d in found), *found]
 
 
-Memo = dict[tuple[int, int], tuple[Any, Any, list[Path]]]
-
-
-def whole_target(side: Side | None, target: Compared | None, added: bool = False) -> list[Change]:
-    """Every leaf of an added (or removed) target as a change from (to) nothing, redacted."""
-    if side is None or target is None:
-        return []
-    value = side.comparable(target.value) if target.secrets else target.value
-    known = sensitive_strings(value)
-    out = []
-    for p, v in sorted(_leaves(value, ()), key=lambda pv: _sort_key(pv[0])):
-        shown = redact(v, p, known)
-        before, after = (MISSING, shown) if added else (shown, MISSING)
-        out.append(Change(p, before, after, target.provenance.locate(p), is_secret(v)))
-    return out
-
-def diff_targets(b: Side, before: Compared, h: Side, after: Compared,
-                 memo: Memo | None = None, changed: Collection[str] | None = None) -> list[Change]:
+def diff_targets(b: Side, before: Compared, h: Side, after: Compared, memo: Memo | None = None,
+                 changed: Collection[str] | None = None, leaf_memo: LeafMemo | None = None) -> list[Change]:
     """The changed leaves of one target, located on the head side.
 
     Each top-level subtree is compared with deepdiff once per pair of
@@ -419,13 +287,39 @@ def diff_targets(b: Side, before: Compared, h: Side, after: Compared,
     type) is unchanged and its comparison tokens are never built.  Without
     it every subtree is compared through its tokens; both give the same
     changes.
+
+    Two records (:class:`cfgc.review.diff_cache.Record`) are compared by
+    their subtrees' indices first: an equal index is an equal comparable
+    value (references, places and tokens included), never looked into.  The
+    changed leaves are then a function of the differing keys' index pairs
+    alone, kept in ``leaf_memo``: what is left per target is its locations
+    and, when a changed leaf holds text, the search for its sensitive strings.
     """
     memo = {} if memo is None else memo
-    lraw, rraw = before.value, after.value
-    fast = changed is not None and changed_secrets(changed, before, after) is False
-    if type(lraw) is dict and type(rraw) is dict:
+    sig: tuple[tuple[str, Any, Any], ...] | None = None
+    if type(before) is Record and type(after) is Record:
+        if before.keys is after.keys:  # one shape: compare the indices in place
+            diff = [(k, i, j) for k, i, j in zip(before.keys, before.idx, after.idx, strict=True) if i != j]
+        else:
+            places = leaf_memo.places(before.keys, after.keys) if leaf_memo is not None else _places(
+                before.keys, after.keys)
+            li, ri = [*before.idx, None], [*after.idx, None]  # position -1: absent on that side
+            diff = [(k, li[a], ri[b]) for k, a, b in places if li[a] != ri[b]]
+        if not diff:
+            return []
+        sig = tuple(diff)
+        found = leaf_memo.get(sig) if leaf_memo is not None else None
+        if found is not None:
+            return _located(b, before, h, after, found, memo)
+        keys = [k for k, _, _ in diff]
+        lraw, rraw = before.value, after.value
+    else:
+        lraw, rraw = before.value, after.value
+        fast = changed is not None and changed_secrets(changed, before, after) is False
         keys = [k for k in {*lraw, *rraw}
-                if not (fast and _same(lraw.get(k, MISSING), rraw.get(k, MISSING)))]
+                if not (fast and same(lraw.get(k, MISSING), rraw.get(k, MISSING)))] \
+            if type(lraw) is dict and type(rraw) is dict else []
+    if type(lraw) is dict and type(rraw) is dict:
         if not keys:
             return []
         # Only the subtrees that differ become comparable values; the others
@@ -448,117 +342,86 @@ def diff_targets(b: Side, before: Compared, h: Side, after: Compared,
             continue
         hit = memo.get((id(lv), id(rv)))
         if hit is None:
-            hit = memo[(id(lv), id(rv))] = (lv, rv, _changed_paths(lv, rv))  # keeps lv, rv alive
+            hit = memo[(id(lv), id(rv))] = (lv, rv, changed_paths(lv, rv))  # keeps lv, rv alive
         for p in hit[2]:
-            roots.add(_collapse((*prefix, *p), left, right))
-    out: dict[Path, Change] = {}
-    known: set[str] | None = None
-    for root in sorted(roots, key=_sort_key):
-        ls = dict(_leaves(get_path(left, root), root))
-        rs = dict(_leaves(get_path(right, root), root))
+            roots.add(collapse((*prefix, *p), left, right))
+    out: dict[Path, tuple[Path, Any, Any]] = {}
+    for root in sorted(roots, key=sort_key):
+        ls = dict(leaves(get_path(left, root), root))
+        rs = dict(leaves(get_path(right, root), root))
         for p in [*ls, *(k for k in rs if k not in ls)]:
             x, y = ls.get(p, MISSING), rs.get(p, MISSING)
             if p in out or (x == y and type(x) is type(y)):
                 continue
-            # The target's sensitive strings only matter to a string they
-            # could be inside; a number or a boolean is shown as it is.
-            if known is None and (_has_str(x) or _has_str(y)):
-                # A template may have copied a credential to any key: the
-                # whole target is searched, with every secret as its token.
-                full_l = b.comparable(lraw) if before.secrets else lraw
-                full_r = h.comparable(rraw) if after.secrets else rraw
-                known = _sensitive(full_l, memo) | _sensitive(full_r, memo)
-            loc = after.provenance.locate(p)
-            also = known or ()
-            out[p] = Change(p, redact(x, p, also), redact(y, p, also), loc, is_secret(x) or is_secret(y))
-    return [out[p] for p in sorted(out, key=_sort_key)]
+            out[p] = (p, x, y)
+    found = _Leaves([out[p] for p in sorted(out, key=sort_key)])
+    if sig is not None and leaf_memo is not None:
+        leaf_memo[sig] = found
+    return _located(b, before, h, after, found, memo)
+
+
+class _Leaves:
+    """The changed leaves ``(path, before, after)`` of a target, in report order,
+    with what of them does not depend on the target (see :func:`_located`)."""
+
+    def __init__(self, items: list[tuple[Path, Any, Any]]) -> None:
+        self.items = items
+        # The target's sensitive strings only matter to a leaf that holds
+        # text; a number or a boolean is shown as it is.
+        self.text = any(has_str(x) or has_str(y) for _, x, y in items)
+        self.shown = None if self.text else [
+            (p, redact(x, p), redact(y, p), is_secret(x) or is_secret(y)) for p, x, y in items]
+
+
+class LeafMemo:
+    """What comparing two records leaves for the next pair: changed leaves by
+    differing (key, index, index) tuples, key positions by pair of shapes."""
+
+    def __init__(self) -> None:
+        self.leaves: dict[tuple[tuple[str, Any, Any], ...], _Leaves] = {}
+        self._places: dict[tuple[int, int], tuple[Any, Any, list[tuple[str, int, int]]]] = {}
+
+    def get(self, sig: tuple[tuple[str, Any, Any], ...]) -> _Leaves | None:
+        """The changed leaves kept for ``sig``."""
+        return self.leaves.get(sig)
+
+    def __setitem__(self, sig: tuple[tuple[str, Any, Any], ...], found: _Leaves) -> None:
+        self.leaves[sig] = found
+
+    def places(self, left: tuple[str, ...], right: tuple[str, ...]) -> list[tuple[str, int, int]]:
+        """:func:`_places`, once per pair of shapes (by identity: the record file's shapes are shared)."""
+        hit = self._places.get((id(left), id(right)))
+        if hit is None:
+            hit = self._places[(id(left), id(right))] = (left, right, _places(left, right))  # keeps both alive
+        return hit[2]
+
+
+def _places(left: tuple[str, ...], right: tuple[str, ...]) -> list[tuple[str, int, int]]:
+    """Each key of either shape, sorted, with its position in each (-1: absent)."""
+    lp, rp = {k: n for n, k in enumerate(left)}, {k: n for n, k in enumerate(right)}
+    return [(k, lp.get(k, -1), rp.get(k, -1)) for k in sorted({*left, *right})]
+
+
+def _located(b: Side, before: Compared, h: Side, after: Compared, found: _Leaves, memo: Memo) -> list[Change]:
+    """The changes of ``found``, redacted against the target's sensitive strings and located."""
+    shown = found.shown
+    if shown is None:
+        lraw, rraw = before.value, after.value
+        # A template may have copied a credential to any key: the whole
+        # target is searched, with every secret as its token.
+        full_l = b.comparable(lraw) if before.secrets else lraw
+        full_r = h.comparable(rraw) if after.secrets else rraw
+        known = sensitive(full_l, memo) | sensitive(full_r, memo)
+        shown = [(p, redact(x, p, known), redact(y, p, known), is_secret(x) or is_secret(y))
+                 for p, x, y in found.items]
+    where = after.provenance
+    return [Change(p, x, y, where.locate(p), secret) for p, x, y, secret in shown]
 
 
 def changed_secrets(changed: Collection[str], before: Compared, after: Compared) -> bool:
     """Whether a SOPS document either side of a target reads differs between the sides."""
     return any(f in changed for f in (*before.secrets, *after.secrets))
 
-
-def _same(a: object, b: object) -> bool:
-    """Equal as compiled values, of the same types all the way down."""
-    return a is b or (a == b and _strict_same(a, b))
-
-
-def _has_str(value: Any) -> bool:
-    t = type(value)
-    if t is str:
-        return True
-    if t is dict:
-        return any(_has_str(v) for v in value.values())
-    if t is list:
-        return any(_has_str(v) for v in value)
-    return False
-
-
-def _sensitive(value: Any, memo: Memo) -> set[str]:
-    """:func:`sensitive_strings`, once per shared top-level subtree (as above)."""
-    if type(value) is not dict:
-        return sensitive_strings(value)
-    out: set[str] = set()
-    for k, v in value.items():
-        hit = memo.get((-1, id(v)))
-        if hit is None or hit[2] != [(k,)]:
-            hit = memo[(-1, id(v))] = (v, sensitive_strings(v, (k,)), [(k,)])  # keeps v alive
-        out |= hit[1]
-    return out
-
-
-def _changed_paths(lv: Any, rv: Any) -> list[Path]:
-    if lv is MISSING or rv is MISSING:
-        return [()]
-    if lv == rv and _strict_same(lv, rv):
-        return []
-    # Imported here: deepdiff pulls in numpy and pydantic, which every command
-    # that merely lists `cfgc --help` or loads this module would pay for.
-    from deepdiff import DeepDiff
-
-    tree = DeepDiff(lv, rv, view="tree", verbose_level=2)
-    return [tuple(level.path(output_format="list")) for levels in tree.values() for level in levels]
-
-
-def _strict_same(a: Any, b: Any) -> bool:
-    """Equal and of the same types all the way down (``1 == True`` is a change)."""
-    if type(a) is not type(b):
-        return False
-    if type(a) is dict:
-        return all(_strict_same(v, b[k]) for k, v in a.items())
-    if type(a) is list:
-        return all(_strict_same(x, y) for x, y in zip(a, b, strict=True))
-    return True
-
-
-def _collapse(path: Path, left: Any, right: Any) -> Path:
-    """A change inside a list of scalars is reported as the whole list."""
-    for i, key in enumerate(path):
-        if type(key) is int and (_scalar_list(get_path(left, path[:i])) or _scalar_list(get_path(right, path[:i]))):
-            return path[:i]
-    return path
-
-
-def _scalar_list(value: object) -> bool:
-    return type(value) is list and all(type(v) not in (dict, list) for v in value)
-
-
-def _leaves(value: Any, path: Path) -> Iterator[tuple[Path, Any]]:
-    if value is MISSING:
-        return
-    if type(value) is dict and value:
-        for k, v in value.items():
-            yield from _leaves(v, (*path, k))
-    elif type(value) is list and value and not _scalar_list(value):
-        for i, v in enumerate(value):
-            yield from _leaves(v, (*path, i))
-    else:
-        yield path, value
-
-
-def _sort_key(path: Path) -> tuple[tuple[int, str], ...]:
-    return tuple((0, f"{k:09d}") if type(k) is int else (1, str(k)) for k in path)
 
 
 def open_sides(root: Any, base_ref: str, head_ref: str | None) -> tuple[Source, Source]:

@@ -55,12 +55,14 @@ A finding is as in :mod:`cfgc.review.check_cache`.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path as FsPath
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -85,38 +87,98 @@ _TIME_BUDGET = "limits.template_seconds"
 _EXACT = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic collector off for a phase that makes many objects and no
+    cycles (reading records: 20,000 of them for a diff of 10,000 targets, which
+    set off full collections over everything loaded), on again after it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@contextmanager
+def frozen_scope() -> Iterator[Callable[[], None]]:
+    """Yields ``freeze``: the objects alive when it is called are kept out of
+    the collector's generations (``gc.freeze``) until the scope ends.
+
+    Only when nothing froze objects before (a forked worker, the agent's
+    child): ``gc.unfreeze`` would release theirs too.  Never beyond the scope:
+    garbage frozen with them would never be collected (a long-lived process,
+    the test suite, would keep every cycle that held a file open).
+    """
+    mine = gc.get_freeze_count() == 0
+    froze = False
+
+    def freeze() -> None:
+        nonlocal froze
+        if mine:
+            gc.freeze()
+            froze = True
+
+    try:
+        yield freeze
+    finally:
+        if froze:
+            gc.unfreeze()
+
+
 def record_key(target_key: str, validators: str) -> str:
     """The key of one target's record: see the module docstring for why these suffice."""
     return hashlib.sha256(f"diff\0{target_key}\0{validators}".encode()).hexdigest()
 
 
 class Unlocated(LookupError):
-    """A record does not hold the location of a path a diff needs."""
+    """A record does not hold the location of a path a diff needs (or holds it malformed)."""
 
 
-@dataclass(frozen=True)
-class Located:
-    """The head-side locations a record holds (:meth:`locate` as Provenance's)."""
+class Located(NamedTuple):
+    """The head-side locations a record holds (:meth:`locate` as Provenance's),
+    checked when used: most records of a diff are asked for one path or none."""
 
-    known: dict[Path, Location]
+    where: list[Any]
 
     def locate(self, path: Path) -> Location:
-        """The stored location of ``path``; :class:`Unlocated` when not stored."""
-        loc = self.known.get(path)
-        if loc is None:
-            raise Unlocated(path)
-        return loc
+        """The stored location of ``path``; :class:`Unlocated` when not stored
+        (or stored malformed: the target is compiled for it)."""
+        want = list(path)
+        for w in self.where:
+            if type(w) is list and len(w) == 4 and w[0] == want:
+                _, file, line, col = w
+                if _key_path(w[0]) and type(file) is str and type(line) is int and type(col) is int:
+                    return Location(file, line, col)
+                break
+        raise Unlocated(path)
 
 
-@dataclass(frozen=True)
-class Record:
-    """One target as a diff compares it (``value`` holds its SecretRefs)."""
+class Record(NamedTuple):
+    """One target as a diff compares it (``value`` holds its SecretRefs; its
+    top-level subtrees are shared with other records and never to be mutated).
 
-    value: Any
+    ``keys`` and ``idx`` name each top-level subtree by its index in the record file.
+    Subtrees are stored once by content id (the id covers the references'
+    places and tokens), so two records of one file that name the same index
+    for a key hold equal comparable values there: a diff need not look inside.
+    (A named tuple, not a dataclass: a diff makes 20,000 of them, and a frozen
+    dataclass's constructor costs several times a tuple's.)
+    """
+
+    value: dict[str, Any]
+    keys: tuple[str, ...]  # its top-level keys (one object per shape in the file)
+    idx: list[Any]  # the index of each key's subtree
     secrets: tuple[str, ...]
     tokens: tuple[list[tuple[SecretRef, str]], ...]  # per subtree with references (lists shared by records)
     findings: tuple[Diagnostic, ...]
-    provenance: Located
+    where: list[Any]  # the stored locations, checked when used
+
+    @property
+    def provenance(self) -> Located:
+        """Its stored head-side locations."""
+        return Located(self.where)
 
 
 # -- encoding (in the process that compiled the target) -------------------------
@@ -192,7 +254,6 @@ _SCALARS = frozenset({str, int, bool, type(None), SecretRef})
 
 
 # -- the file -------------------------------------------------------------------
-Subtree = tuple[Any, list[tuple[SecretRef, str]]]
 
 
 class DiffCache:
@@ -209,7 +270,10 @@ class DiffCache:
         self._ids: list[Any] = []
         self._subtrees: list[Any] = []
         self._shapes: list[Any] = []
-        self._decoded: dict[int, Subtree | None] = {}
+        # Subtrees decoded so far (shared by every record naming them), and the malformed ones.
+        self._values: dict[int, Any] = {}
+        self._tokens: dict[int, list[tuple[SecretRef, str]]] = {}  # only those with references
+        self._bad: set[Any] = set()
         self._keys: dict[int, tuple[str, ...] | None] = {}
         self._used: dict[str, Any] = {}  # records this run read (the file's form)
         self._new: dict[str, Any] = {}  # records this run made (the Encoder's form)
@@ -222,7 +286,16 @@ class DiffCache:
             self._raw, self._ids, self._subtrees, self._shapes = {}, [], [], []
 
     def _read(self, key: bytes) -> None:
-        doc = load_entry(read_sealed(self.path, MAGIC, key, MAX_FILE_BYTES))
+        body = read_sealed(self.path, MAGIC, key, MAX_FILE_BYTES)
+        # The parsed file is a million long-lived objects without cycles: the
+        # collector would walk all of them at every full collection while the
+        # records are read (about a third of a recorded diff's time).  They
+        # are parsed with it paused; the diff then keeps them out of its
+        # generations (frozen_scope).
+        # Young garbage goes now: frozen with the file, it would wait for the end of the diff.
+        gc.collect(1)
+        with collector_paused():
+            doc = load_entry(body)
         if not isinstance(doc, dict) or doc.get("cfgc") != __version__:
             return
         entries, ids, subtrees, shapes = (doc.get(k) for k in ("entries", "ids", "subtrees", "shapes"))
@@ -310,33 +383,33 @@ class DiffCache:
 
     # -- decoding: every shape checked, anything else is a miss -----------------
     def _decode(self, raw: Any, name: str) -> Record | None:
-        if type(raw) is not list or len(raw) != 6 or raw[0] != name:
+        # Runs for every target of a recorded diff: exact types, no generators.
+        if type(raw) is not list or len(raw) != 6:
             return None
-        _, secrets, found, where, shape, idx = raw
-        keys = self._shape(shape)
-        if keys is None or not _strs(secrets) or type(where) is not list or type(idx) is not list:
+        rname, secrets, found, where, shape, idx = raw
+        if rname != name or type(where) is not list or type(idx) is not list or type(secrets) is not list:
+            return None
+        keys = self._keys.get(shape) if type(shape) is int else None
+        if keys is None:
+            keys = self._shape(shape)
+        if keys is None or len(idx) != len(keys) or (secrets and not _strs(secrets)):
             return None
         findings = decode_findings(found) if found != [] else []
-        if findings is None or len(idx) != len(keys):
+        if findings is None:
             return None
-        known: dict[Path, Location] = {}
-        for w in where:
-            if type(w) is not list or len(w) != 4 or not _key_path(w[0]):
-                return None
-            path, file, line, col = w
-            if type(file) is not str or type(line) is not int or type(col) is not int:
-                return None
-            known[tuple(path)] = Location(file, line, col)
-        decoded = self._decoded
+        values = self._values
         try:  # every subtree decoded already (most records): one lookup each
-            subs = [decoded[i] for i in idx]
+            subs = [values[i] for i in idx]
         except (KeyError, TypeError):  # TypeError: an index that is not hashable
-            subs = [decoded[i] if type(i) is int and i in decoded else self._subtree(i) for i in idx]
-        if None in subs or any(type(i) is not int for i in idx):
-            return None
-        value = dict(zip(keys, [sub[0] for sub in subs], strict=True))  # type: ignore[index]
-        tokens = tuple(sub[1] for sub in subs if sub[1])  # type: ignore[index]
-        return Record(value, tuple(secrets), tokens, tuple(findings), Located(known))
+            for i in idx:  # the first record naming a subtree decodes it
+                if type(i) is not int or (i not in values and not self._subtree(i)):
+                    return None
+            subs = [values[i] for i in idx]
+        # (A bool or a float equal to a decoded index names that same subtree.)
+        value = dict(zip(keys, subs, strict=True))
+        tokens = tuple([self._tokens[i] for i in idx if i in self._tokens]) if self._tokens else ()
+        # The locations are checked when used: a malformed list is Unlocated (a compile).
+        return Record(value, keys, idx, tuple(secrets), tokens, tuple(findings), where)
 
     def _shape(self, n: Any) -> tuple[str, ...] | None:
         if type(n) is not int:
@@ -347,19 +420,24 @@ class DiffCache:
             self._keys[n] = tuple(keys) if ok else None
         return self._keys[n]
 
-    def _subtree(self, i: Any) -> Subtree | None:
-        """One subtree and its references' tokens, decoded once and shared by
-        every record that names it (None: malformed)."""
-        if type(i) is not int or not 0 <= i < len(self._subtrees):
-            return None
+    def _subtree(self, i: Any) -> bool:
+        """Decode one subtree and its references' tokens, once for every record
+        that names it (False: malformed or no such index)."""
+        if type(i) is not int or not 0 <= i < len(self._subtrees) or i in self._bad:
+            return False
+        if i in self._values:
+            return True
         found = self._subtrees[i]
-        out = None
         if type(found) is list and _pair(found):
             tokens: list[tuple[SecretRef, str]] = []
             value = _place(found[0], found[1], tokens)
-            out = None if value is _BAD else (value, tokens)
-        self._decoded[i] = out
-        return out
+            if value is not _BAD:
+                self._values[i] = value
+                if tokens:
+                    self._tokens[i] = tokens
+                return True
+        self._bad.add(i)
+        return False
 
 
 _BAD = object()

@@ -18,6 +18,7 @@ from cfgc.compile.merging import MISSING, dotted
 from cfgc.review.diff import Change, DiffResult, TargetDiff
 from cfgc.review.diff_validation import BASE_PREFIX
 from cfgc.review.report.diagnostics import diagnostic_json
+from cfgc.review.report.json_text import exact, indented
 from cfgc.secrets.redact import MARKER
 
 _MARK = {"added": "+", "removed": "-", "changed": "~"}
@@ -201,6 +202,10 @@ def change_json(c: Change) -> dict[str, Any]:
 _PLAIN = frozenset({int, float, bool, type(None)})
 
 
+def _exact_value(value: object) -> bool:
+    return value is MISSING or exact(value)  # absent is null
+
+
 def diff_json(result: DiffResult) -> dict[str, Any]:
     """The machine-readable diff (unchanged targets omitted)."""
     targets = []
@@ -223,4 +228,9 @@ def diff_json(result: DiffResult) -> dict[str, Any]:
 
 def render_json(result: DiffResult) -> str:
     """:func:`diff_json` as indented text."""
-    return json.dumps(diff_json(result), indent=2, ensure_ascii=False, default=str) + "\n"
+    doc = diff_json(result)
+    # The rest of the document is text, booleans and null by construction.
+    checked = exact([doc["summary"], doc["errors"], doc["diagnostics"]]) and all(
+        exact(t.vars) and all(_exact_value(c.before) and _exact_value(c.after) for c in t.changes)
+        for t in result.targets)
+    return indented(doc, checked)

@@ -1,0 +1,70 @@
+"""Which files differ between the two sides of a diff, and which targets they reach."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from cfgc.base.repopath import NotFound
+from cfgc.compile.compiler import Compiler
+from cfgc.repo.hierarchy import TargetSpec
+from cfgc.repo.sources import CONFIG_FILE, DirSource, GitSource, Source
+from cfgc.review.diff_validation import schema_inputs
+from cfgc.review.index_ids import index_ids
+
+#: Below this many files reading them costs less than asking git (about 40 ms).
+_INDEX_MIN = 200
+
+
+def changed_files(base: Source, head: Source, ids: dict[str, str] | None = None, *,
+                  use_index: bool = True) -> list[str]:
+    """Files that differ between two sources, compared by git blob id (the
+    working tree's go to ``ids``, for the record keys).
+
+    A working tree's ids come from git's index where it vouches for them
+    (:mod:`cfgc.review.index_ids`; ``use_index=False``: every file is read)."""
+    a_files, b_files = set(base.files()), set(head.files())
+    ids = {} if ids is None else ids
+    if use_index and isinstance(head, DirSource) and isinstance(base, GitSource) and len(b_files) > _INDEX_MIN:
+        ids.update(index_ids(head.root, b_files))
+    same = {p for p in a_files & b_files if _blob_id(base, p) == _blob_id(head, p, ids)}
+    return sorted((a_files | b_files) - same)
+
+
+def _blob_id(source: Source, path: str, ids: dict[str, str] | None = None) -> str:
+    if isinstance(source, GitSource):
+        return source.blob_sha(path)
+    known = ids.get(path) if ids is not None else None
+    if known is not None:
+        return known
+    data = source.read(path)
+    found = hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+    if ids is not None:
+        ids[path] = found
+    return found
+
+
+def blob_digest(source: Source, ids: dict[str, str]) -> Callable[[str], str]:
+    """A layer file's git blob id, as :func:`changed_files` compared it (for record keys)."""
+
+    def digest(path: str) -> str:
+        found = ids.get(path)
+        if found is None:
+            try:
+                found = ids[path] = _blob_id(source, path)
+            except NotFound:
+                found = "missing"
+        return "git:" + found
+
+    return digest
+
+
+def reached(compiler: Compiler, changed: set[str], select: str | None) -> list[TargetSpec]:
+    """The targets of one side that the changed files can reach."""
+    specs = compiler.specs(select)
+    prompts = (compiler.config.prompts or "\0") + "/"
+    if CONFIG_FILE in changed or any(p.startswith(prompts) for p in changed):
+        return specs
+    if compiler.config.schemas and not changed.isdisjoint(schema_inputs(compiler)):
+        return specs  # a schema edit changes no value but can make any target invalid
+    return [s for s in specs if not changed.isdisjoint(s.layers)]
