@@ -67,15 +67,19 @@ class Provenance:
 
     def locate(self, path: Path) -> Location:
         """The location of the layer that set ``path``, or of its nearest ancestor."""
-        if self._tree is None and not self._extended(path):
-            # Only the histories along ``path`` are read, and ``$extends``
-            # changes none of them when it resolved no node on that path
-            # (``trace_extends`` keeps every other node's history and keys,
-            # minus ``$extends`` keys): the merge alone answers, without
-            # resolving the whole target (most of a diff's locating time).
+        if self._tree is None:
             if self._layers is None:
                 self._layers = trace_layers(self.docs)
-            return _locate(self._layers, path, self.docs)
+            if not self._extended(path):
+                # Only the histories along ``path`` are read, and ``$extends``
+                # changes none of them when it resolved no node on that path
+                # (``trace_extends`` keeps every other node's history and keys,
+                # minus ``$extends`` keys): the merge alone answers, without
+                # resolving the whole target (most of a diff's locating time).
+                return _locate(self._layers, path, self.docs)
+            own = _own_location(self._layers, path)
+            if own is not None:
+                return own
         for i in range(len(path), -1, -1):
             hist = self.history(path[:i])
             if hist:
@@ -100,6 +104,31 @@ def _locate(root: Node, path: Path, docs: tuple[Document, ...]) -> Location:
         if node.hist:
             return node.hist[-1].location
     return _fallback(docs)
+
+
+def _own_location(root: Node, path: Path) -> Location | None:
+    """Where the layers themselves set ``path`` when ``$extends`` resolved a
+    node on it, or None when only the resolved tree can tell.
+
+    ``trace_extends`` puts a node's inherited history *before* its own
+    (``_deep(bases, own)``), keeps its own children under it and never
+    replaces a live own node with a base's: so when the layers set every key
+    of ``path`` (no ``$extends`` key on it, no deleted node along it), the
+    last contribution in force is the layers' own, wherever ``$extends``
+    merged.  Anything else (a value only a base supplies, a tombstone whose
+    place a base takes) is left to the resolved tree.  A check locating one
+    policy finding per target (a model that extends a provider) then replays
+    none of the target's ``$extends``.
+    """
+    if EXTENDS in path:
+        return None
+    node = root
+    for key in path:
+        nxt = node.child(key)
+        if nxt is None or nxt.gone:
+            return None
+        node = nxt
+    return node.hist[-1].location if node.hist else None
 
 
 def _fallback(docs: tuple[Document, ...]) -> Location:
