@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from cfgc.base.jsonvalue import JSONObject
+from cfgc.base.shared_nodes import REFS, SharedNodes
 
 if TYPE_CHECKING:  # the runtime imports this module: it must not load the YAML parser
     from cfgc.base.loading import Document, Path
@@ -76,16 +77,21 @@ def _convert(value: Any, file: str, path: Path) -> Any:
     return value
 
 
-def secret_refs(value: Any, path: Path = ()) -> list[tuple[Path, SecretRef]]:
-    """Every secret reference in a compiled value, with its target path (depth first)."""
+def secret_refs(value: Any, path: Path = (), shared: SharedNodes | None = None) -> list[tuple[Path, SecretRef]]:
+    """Every secret reference in a compiled value, with its target path (depth first).
+
+    ``shared`` gives the references of registered subtrees without walking
+    them again (:mod:`cfgc.base.shared_nodes`); the answer, order included,
+    is the same (tests/unit/compile/test_shared_walks.py).
+    """
     if type(value) is SecretRef:
         return [(path, value)]
     out: list[tuple[Path, SecretRef]] = []
-    _refs(value, path, out)
+    _refs(value, path, out, shared)
     return out
 
 
-def _refs(value: Any, path: Path, out: list[tuple[Path, SecretRef]]) -> None:
+def _refs(value: Any, path: Path, out: list[tuple[Path, SecretRef]], shared: SharedNodes | None) -> None:
     # Every target is walked for its references on each compile and validation:
     # scalars are looked at in the loop, without a call or a path of their own.
     t = type(value)
@@ -95,7 +101,16 @@ def _refs(value: Any, path: Path, out: list[tuple[Path, SecretRef]]) -> None:
         if tv is SecretRef:
             out.append(((*path, k), v))
         elif tv is dict or tv is list:
-            _refs(v, (*path, k), out)
+            e = shared.nodes.get(id(v)) if shared is not None else None
+            if e is None or e[0] is not v:
+                _refs(v, (*path, k), out, shared)
+                continue
+            rel = e[REFS]
+            if rel is None:
+                rel = e[REFS] = secret_refs(v, (), shared)
+            if rel:
+                at = (*path, k)
+                out += [(at + p, ref) for p, ref in rel]
 
 
 def with_placeholders(value: Any) -> Any:

@@ -107,8 +107,24 @@ def untag(value: Any, tags: list[Tag], path: str) -> Any:
 
 
 def _untag(node: Any, path: str, seen: set[int]) -> Any:
+    # yaml-rs's value is ours: a container with no mark below it is kept as
+    # it is, and only the mappings on the way to a mark are rebuilt.
     if type(node) is list:
-        return [_untag(v, path, seen) if type(v) is dict or type(v) is list else v for v in node]
+        for i, v in enumerate(node):
+            if type(v) is dict or type(v) is list:
+                new = _untag(v, path, seen)
+                if new is not v:
+                    node[i] = new
+        return node
+    # Keys are str (fast_value's walk checked); MARK has no newline, so it is
+    # found in the joined keys only inside one of them.
+    if MARK not in "\n".join(node):
+        for k, v in node.items():
+            if type(v) is dict or type(v) is list:
+                new = _untag(v, path, seen)
+                if new is not v:
+                    node[k] = new  # same key: the order stays
+        return node
     out: dict[str, Any] = {}
     for k, v in node.items():
         if type(v) is dict or type(v) is list:

@@ -21,11 +21,13 @@ from cfgc.base.secretrefs import (
     secret_document,
     secret_refs,
 )
+from cfgc.base.shared_nodes import SharedNodes
 from cfgc.compile.extends import Memo, resolve_extends
 from cfgc.compile.hygiene import plaintext_findings
 from cfgc.compile.merging import MISSING, get_path, merge_layers, merge_value
 from cfgc.compile.prompts import PromptLibrary
 from cfgc.compile.provenance import Provenance
+from cfgc.compile.template_memo import RenderMemo
 from cfgc.compile.templating import render_target
 from cfgc.compile.walk import replace_at, scan, templates_after_extends
 from cfgc.repo.config import RepoConfig, SchemaRule, load_config
@@ -80,8 +82,10 @@ class Compiler:
         self._prefix: dict[tuple[str, ...], Any] = {}
         self._schemas: SchemaSet | None = None
         self._twin: tuple[Compiler, frozenset[str]] | None = None
-        self._extends = Memo()  # $extends resolutions the targets of shared layers share
         self._classified: dict[tuple[str | None, str], Hit | None] = {}  # plaintext_findings' memo
+        self._shared = SharedNodes()  # the merged shared layers: walked once, not once per target
+        self._extends = Memo(shared=self._shared)  # $extends resolutions the targets of shared layers share
+        self._renders = RenderMemo()  # Jinja2 results by template, limits and the values read
 
     @property
     def schemas(self) -> SchemaSet:
@@ -187,22 +191,22 @@ class Compiler:
         pinned: list[str] = []
         if features & _LATE_STAGES:
             prov = Provenance(docs, origins)
-            found = scan(value, "template" in features)
+            found = scan(value, "template" in features, self._shared)
             if found.prompts:
                 value = self._pin_prompts(value, found.prompts, pinned)
             if found.extends:
                 value, inherited = resolve_extends(value, prov.locate, found.extends, self._extends)
                 origins.update(inherited)
                 if found.templates:  # $extends may have copied template strings
-                    found.templates = templates_after_extends(value, found.templates, found.extends)
+                    found.templates = templates_after_extends(value, found.templates, found.extends, self._shared)
             if found.templates:
                 value = render_target(
-                    value, spec.variables, spec.name, prov.locate, found.templates, self.config.limits
+                    value, spec.variables, spec.name, prov.locate, found.templates, self.config.limits, self._renders
                 )
         secrets: tuple[str, ...] = ()
         refs: tuple[tuple[Path, SecretRef], ...] = ()
         if "secret" in features:
-            refs = tuple(secret_refs(value))
+            refs = tuple(secret_refs(value, (), self._shared))
             secrets = tuple(sorted({ref.file for _, ref in refs}))
         return CompiledTarget(spec, value, docs, origins, tuple(sorted(set(pinned))), secrets, refs)
 
@@ -226,6 +230,7 @@ class Compiler:
         if base is None:
             base = merge_layers(docs[:-1])
             self._prefix[key] = base
+            self._shared.add(base)
         last = docs[-1]
         if last.data is None:
             return base

@@ -14,6 +14,7 @@ from typing import Any
 
 from cfgc.base.errors import InputError, Location
 from cfgc.base.loading import Path
+from cfgc.base.shared_nodes import SharedNodes
 from cfgc.compile.merging import MISSING, deep_merge, dotted, get_path, parse_dotted, type_name
 from cfgc.compile.walk import children, prefixes, scan
 
@@ -61,8 +62,11 @@ class Memo:
     used entry goes beyond ``size``.
     """
 
-    def __init__(self, size: int = 1024) -> None:
+    def __init__(self, size: int = 1024, shared: SharedNodes | None = None) -> None:
         self.size = size
+        # A result found again is shared by targets like the shared layers'
+        # values: registered, later walks of a target reuse their results for it.
+        self.shared = shared
         self._entries: dict[tuple[int, ...], tuple[Any, tuple[Any, ...], dict[str, Any]]] = {}
 
     def get(self, value: Any, bases: list[Any]) -> dict[str, Any] | None:
@@ -74,6 +78,8 @@ class Memo:
         self._entries[key] = hit  # the most recently used goes last
         if hit[0] is not value or any(a is not b for a, b in zip(hit[1], bases, strict=True)):
             return None  # unreachable while entries hold their objects; checked anyway
+        if self.shared is not None:
+            self.shared.add(hit[2])
         return hit[2]
 
     def put(self, value: Any, bases: list[Any], result: dict[str, Any]) -> None:

@@ -21,10 +21,11 @@ from cfgc.compile import template_bounds
 from cfgc.compile.merging import dotted
 from cfgc.compile.sandbox import bounded_sandbox
 from cfgc.compile.template_lookup import simple as _simple
+from cfgc.compile.template_memo import MISS, PURE_GLOBALS, RenderMemo, make_key, reads, scalar_key
 from cfgc.compile.walk import children, prefixes, scan
 
 Locator = Callable[[Path], Location]
-_WHOLE = re.compile(r"\s*\{\{(?P<expr>(?:(?!\{\{|\}\}|\{%).)*)\}\}\s*\Z", re.DOTALL)
+WHOLE = re.compile(r"\s*\{\{(?P<expr>(?:(?!\{\{|\}\}|\{%).)*)\}\}\s*\Z", re.DOTALL)
 
 
 @cache
@@ -70,7 +71,7 @@ def has_templates(value: Any) -> bool:
 
 @lru_cache(maxsize=4096)
 def _compiled(text: str) -> tuple[bool, Any]:
-    m = _WHOLE.match(text)
+    m = WHOLE.match(text)
     env = sandbox()
     if m:
         return True, env.compile_expression(m.group("expr"), undefined_to_none=False)
@@ -84,17 +85,21 @@ def render_target(
     locate: Locator,
     paths: list[Path] | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    memo: RenderMemo | None = None,
 ) -> Any:
     """Render every template string of ``root``; returns a new value.
 
     ``paths`` lists the template strings when the caller has found them; each
     template runs under ``limits`` (a template over one fails at its location).
+    ``memo`` (kept across the targets of one compiler) reuses the result of a
+    Jinja2 render with the same text, limits and values read
+    (:mod:`cfgc.compile.template_memo`).
     """
     if paths is None:
         paths = scan(root).templates
     if not paths:
         return root
-    r = _Renderer(root, variables, target, locate, limits)
+    r = _Renderer(root, variables, target, locate, limits, memo)
     kids = children(prefixes(paths))
 
     def build(path: Path, raw: Any) -> Any:
@@ -113,10 +118,17 @@ def render_target(
 
 class _Renderer:
     def __init__(
-        self, root: Any, variables: Mapping[str, str], target: str, locate: Locator, limits: Limits
+        self,
+        root: Any,
+        variables: Mapping[str, str],
+        target: str,
+        locate: Locator,
+        limits: Limits,
+        memo: RenderMemo | None = None,
     ) -> None:
         self.root = root
         self.limits = limits
+        self.memo = memo
         self.locate = locate
         self.done: dict[Path, Any] = {}
         self.stack: list[Path] = []
@@ -157,14 +169,24 @@ class _Renderer:
                 if done is not _NO:
                     return done
             whole, compiled = _compiled(text)
+            key = None if self.memo is None else self._memo_key(text, whole)
+            if key is not None:
+                assert self.memo is not None
+                hit = self.memo.get(key)
+                if hit is not MISS:
+                    return hit
             if whole:
                 out = compiled(**self.context)
                 if isinstance(out, jinja2.Undefined):
                     str(out)  # StrictUndefined raises with the name
                 value = plain(out)
                 template_bounds.check_result(value)
-                return value
-            return compiled.render(**self.context)
+            else:
+                value = compiled.render(**self.context)
+            if key is not None:
+                assert self.memo is not None
+                self.memo.put(key, value)
+            return value
         except InputError:
             raise
         except template_bounds.LimitExceeded as e:
@@ -208,6 +230,40 @@ class _Renderer:
             out += (str(v), lit)
         # Counted as the rewritten Jinja2 template counts its output, part by part.
         return "".join([template_bounds.emit(p) for p in out if p])
+
+    def _memo_key(self, text: str, whole: bool) -> tuple[Any, ...] | None:
+        """The memo key of this render, or None to render without the memo
+        (see :mod:`cfgc.compile.template_memo`; renders nothing, cannot fail)."""
+        found = reads(text, whole)
+        if found is None:
+            return None
+        chains, names, bound = found
+        parts: list[Any] = []
+        for name in names:
+            if name in self.context:
+                part = scalar_key(self.context[name])
+            elif name in bound or name == "loop":
+                part = ("bound",)
+            elif name in PURE_GLOBALS:
+                part = ("global",)
+            else:
+                return None
+            if part is MISS:
+                return None
+            parts.append(part)
+        for chain in chains:
+            raw = self.root
+            for key in chain:
+                if type(raw) is not dict or key[0] == "_" or hasattr(_MappingView, key) or key not in raw:
+                    return None
+                raw = raw[key]
+            if type(raw) is str and is_template(raw):
+                raw = self.done.get(chain, MISS)  # rendered already, or not keyed: nothing is rendered here
+            part = scalar_key(raw)
+            if part is MISS:
+                return None
+            parts.append(part)
+        return make_key(text, self.limits, parts)
 
     def _lookup(self, name: tuple[str, ...]) -> Any:
         obj = self.context.get(name[0], _NO)

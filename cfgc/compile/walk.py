@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cfgc.base.loading import Path
+from cfgc.base.shared_nodes import SCAN, SharedNodes
 from cfgc.base.tags import PromptRef
 
 EXTENDS = "$extends"
@@ -25,14 +26,19 @@ class Found:
     templates: list[Path] = field(default_factory=list)
 
 
-def scan(value: Any, want_templates: bool = True) -> Found:
-    """Find prompt references, $extends mappings and (optionally) template strings."""
+def scan(value: Any, want_templates: bool = True, shared: SharedNodes | None = None) -> Found:
+    """Find prompt references, $extends mappings and (optionally) template strings.
+
+    ``shared`` gives the results of registered subtrees without walking them
+    again (:mod:`cfgc.base.shared_nodes`); the answer, order included, is the
+    same (tests/unit/compile/test_shared_walks.py).
+    """
     found = Found()
-    _scan(value, (), found, want_templates)
+    _scan(value, (), found, want_templates, shared)
     return found
 
 
-def _scan(value: Any, path: Path, found: Found, tmpl: bool) -> None:
+def _scan(value: Any, path: Path, found: Found, tmpl: bool, shared: SharedNodes | None = None) -> None:
     if type(value) is dict:
         if EXTENDS in value:
             found.extends.append(path)
@@ -42,7 +48,20 @@ def _scan(value: Any, path: Path, found: Found, tmpl: bool) -> None:
     for k, v in items:
         t = type(v)
         if t is dict or t is list:
-            _scan(v, (*path, k), found, tmpl)
+            e = shared.nodes.get(id(v)) if shared is not None else None
+            if e is None or e[0] is not v:
+                _scan(v, (*path, k), found, tmpl, shared)
+                continue
+            rel = e[SCAN]
+            if rel is None:
+                rel = e[SCAN] = scan(v, True, shared)
+            at = (*path, k)
+            if rel.extends:
+                found.extends += [at + p for p in rel.extends]
+            if tmpl and rel.templates:
+                found.templates += [at + p for p in rel.templates]
+            if rel.prompts:
+                found.prompts += [at + p for p in rel.prompts]
         elif t is str:
             if tmpl and ("{{" in v or "{%" in v):
                 found.templates.append((*path, k))
@@ -50,7 +69,9 @@ def _scan(value: Any, path: Path, found: Found, tmpl: bool) -> None:
             found.prompts.append((*path, k))
 
 
-def templates_after_extends(value: Any, before: list[Path], extends: list[Path]) -> list[Path]:
+def templates_after_extends(
+    value: Any, before: list[Path], extends: list[Path], shared: SharedNodes | None = None
+) -> list[Path]:
     """The template strings of ``value`` (the result of resolving the
     ``$extends`` mappings at ``extends``), given ``before``, those found
     before resolving.
@@ -72,7 +93,7 @@ def templates_after_extends(value: Any, before: list[Path], extends: list[Path])
         for k in r:
             node = node[k]
         found = Found()
-        _scan(node, r, found, True)
+        _scan(node, r, found, True, shared)
         kept += found.templates
     return kept
 
