@@ -9,8 +9,11 @@ first question replays the merge and ``$extends`` with bookkeeping
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from cfgc.base.errors import Location
-from cfgc.base.loading import Document, Path
+from cfgc.base.loading import Document, Path, decode
+from cfgc.compile.key_lines import key_line
 from cfgc.compile.trace import EXTENDS, Contribution, Node, trace_extends, trace_layers
 
 __all__ = ["Contribution", "Provenance", "layer_history"]
@@ -36,6 +39,7 @@ class Provenance:
         self._tree: Node | None = None
         self._traced = -1  # len(origins) when traced: the compiler fills origins in place
         self._layers: Node | None = None  # the merge alone, before ``$extends``
+        self._texts: dict[str, str] = {}  # the own layer file's text, read for :func:`key_line`
 
     @property
     def tree(self) -> Node:
@@ -77,7 +81,7 @@ class Provenance:
                 # minus ``$extends`` keys): the merge alone answers, without
                 # resolving the whole target (most of a diff's locating time).
                 return _locate(self._layers, path, self.docs)
-            own = _own_location(self._layers, path)
+            own = _own_location(self._layers, path, self._text)
             if own is not None:
                 return own
         for i in range(len(path), -1, -1):
@@ -85,6 +89,21 @@ class Provenance:
             if hist:
                 return hist[-1].location
         return _fallback(self.docs)
+
+    def _text(self, doc: Document) -> str | None:
+        """The text of ``doc`` when it is this target's own (last) layer file
+        loaded without marks, else None.
+
+        Only the own file: it is released after its target (its marks would
+        be parsed again for each target anyway), whereas a shared layer's
+        marks, parsed once, serve every target that reads it.
+        """
+        if not self.docs or doc is not self.docs[-1] or doc._marks is not None or doc.reload is None:
+            return None
+        text = self._texts.get(doc.path)
+        if text is None:
+            text = self._texts[doc.path] = decode(doc.reload(), doc.path)
+        return text
 
     def _extended(self, path: Path) -> bool:
         """Whether ``$extends`` touched a node on ``path`` (or ``path`` names one)."""
@@ -106,7 +125,7 @@ def _locate(root: Node, path: Path, docs: tuple[Document, ...]) -> Location:
     return _fallback(docs)
 
 
-def _own_location(root: Node, path: Path) -> Location | None:
+def _own_location(root: Node, path: Path, text: Callable[[Document], str | None]) -> Location | None:
     """Where the layers themselves set ``path`` when ``$extends`` resolved a
     node on it, or None when only the resolved tree can tell.
 
@@ -118,7 +137,9 @@ def _own_location(root: Node, path: Path) -> Location | None:
     merged.  Anything else (a value only a base supplies, a tombstone whose
     place a base takes) is left to the resolved tree.  A check locating one
     policy finding per target (a model that extends a provider) then replays
-    none of the target's ``$extends``.
+    none of the target's ``$extends``; and when the last contribution is the
+    target's own file (``text`` gives its text), the key's line is read from
+    the text (:func:`key_line`) rather than by parsing the file again.
     """
     if EXTENDS in path:
         return None
@@ -128,7 +149,17 @@ def _own_location(root: Node, path: Path) -> Location | None:
         if nxt is None or nxt.gone:
             return None
         node = nxt
-    return node.hist[-1].location if node.hist else None
+    if not node.hist:
+        return None
+    last = node.hist[-1]
+    where = last.where
+    if type(where) is tuple:
+        doc, keypath = where
+        own = text(doc)
+        at = key_line(own, keypath) if own is not None else None
+        if at is not None:
+            return Location(doc.path, at[0], at[1])
+    return last.location
 
 
 def _fallback(docs: tuple[Document, ...]) -> Location:

@@ -83,7 +83,7 @@ def test_shortcuts_give_the_slow_paths_output(repo: Path, monkeypatch: pytest.Mo
     assert any(d["file"].endswith("tenant-001/tenant.yaml") for d in findings if "timeout_s is 11" in d["message"])
     assert any("/services/" in d["file"] for d in findings)  # each target's own file too
     with monkeypatch.context() as m:
-        m.setattr(provenance, "_own_location", lambda root, path: None)
+        m.setattr(provenance, "_own_location", lambda root, path, text: None)
         m.setattr(Compiler, "release", lambda self, spec: None)
         m.setattr(llm_prompts, "MAX_REMEMBERED_REF_CHARS", -1)
         slow = _outputs(repo)
