@@ -8,15 +8,22 @@ single line.  :func:`key_line` answers the common case from the text alone
 and declines (None) whenever the text holds anything whose lines might not be
 what they look like, so the careful parse decides:
 
-* block scalars, multi-line quoted scalars or flow collections (a line with
-  an odd number of quotes or unbalanced brackets), anchors, aliases, complex
-  keys, directives, document markers, tabs, CR, backslashes, non-printable
-  characters;
+* anything that could move lines or columns: CR, tabs, the other Unicode
+  line breaks and non-printable characters (the BOM);
+* a line with an odd number of quotes or unbalanced brackets (a quoted
+  scalar or a flow collection over several lines: its continuation could
+  look like a key where there is none);
 * along the path: a sibling that is not a plain key followed by ``:`` and a
-  blank or the end of the line (a list item, a quoted key...), an indentation
-  that is not the block's, the key found twice (the careful loader's error),
-  a key the core schema would not read as that string, or a path that goes
-  through a list or an inline value.
+  blank or the end of the line (a list item, a quoted, complex or anchored
+  key, a directive or document marker...), an indentation that is not the
+  block's, the key found twice (the careful loader's error), a key the core
+  schema would not read as that string, or a path that goes through a list
+  or an inline value.
+
+Block scalars, anchors and aliases need no refusal: their content lines are
+indented deeper than the key that holds them (skipped), and a path through an
+alias has no lines under its key (declined).  Only paths a compiled value has
+are asked for, so a key that appears only inside a scalar is never looked up.
 
 When it answers, it answers what :attr:`cfgc.base.loading.Document.marks`
 holds for the path (the key's first character): tests/unit/compile/
@@ -32,7 +39,7 @@ from cfgc.base.loading import NumberError, Path, resolve_plain
 
 _KEY = re.compile(r"([A-Za-z0-9_$][A-Za-z0-9_$.\-]*):(?: |$)")
 # Characters whose presence anywhere sends the file to the careful parse.
-_ODD = ("\t", "\r", "\\", "|", ">", "&", "*", "?", "%")
+_ODD = ("\t", "\r")
 
 
 def key_line(text: str, path: Path) -> tuple[int, int] | None:

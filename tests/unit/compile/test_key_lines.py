@@ -78,7 +78,9 @@ TRICKY = [
     "a:   \n   b: 1\n   c:\n     d: 2\n", "a:\n  b: 1\n # c: 2\n  c: 3\n", "a:\n    b: 1\n  c: 2\n",
     "a: !replace\n  b: 1\nc: !append [1]\nd: !delete\ne: !prompt p@1.x\n", "a:b: 1\nc: 2\n",
     "a: 1 # b: 2\nb: 3\n", "a:\tb\n", "a: 1\r\nb: 2\r\n", "\ufeffa: 1\n", "a: \\x\nb: 1\n",
-    "$extends: x\nm.n: 1\nk-l: 2\n", "a: 0x10\n0x10: 1\n", "yes: 1\nno: 2\non: 3\n", "a:\n  b:\n\n\n    c: 1\n",
+    "$extends: x\nm.n: 1\nk-l: 2\n", 'm: {a: "x\n  c: 1", c: 2}\n', "m: {a: [x,\n  c: 1], c: 2}\n",
+    "m: {a: 'x\n  c: 1', c: 2}\n", "m:\n  a: \"x\n  c: 1\"\n  c: 2\n", "m: &x\n  c: 1\nn: *x\n",
+    "m:\n  a: |\n    c: 1\n  c: 2\n", "m: !replace\n  c: 1 # d: 2\n  d: 3\n", "a: 0x10\n0x10: 1\n", "yes: 1\nno: 2\non: 3\n", "a:\n  b:\n\n\n    c: 1\n",
 ]
 
 
