@@ -181,7 +181,11 @@ def _error(desc: Any) -> CfgcError:
 
 def _wait(fd: int, deadline: float) -> None:
     left = deadline - time.monotonic()
-    if left <= 0 or not select.select([fd], [], [], left)[0]:
+    # poll, not select: an agent holding over 1,023 descriptors (client connections) gets pipe
+    # numbers select() refuses ("filedescriptor out of range").
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    if left <= 0 or not poller.poll(left * 1000):
         raise ExternalError("the verifying process did not answer in time (killed)")
 
 

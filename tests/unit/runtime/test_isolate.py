@@ -268,3 +268,26 @@ def test_the_verifying_child_drops_inherited_connections(env: Env, monkeypatch: 
     s = isolated(env)
     assert s.refresh() is True and s.snapshot is not None
     assert int(mark.read_text()) != os.getpid()
+
+
+def test_an_answer_is_read_on_a_descriptor_above_select_limit() -> None:
+    """An agent with many client connections holds descriptors past 1,023, where select() fails."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1100:
+        pytest.skip("needs more than 1,100 descriptors")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1100), hard))
+    held = []
+    try:
+        while True:  # fill the descriptor table below 1,030 so the answer's pipe lands above it
+            fd = os.open(os.devnull, os.O_RDONLY)
+            held.append(fd)
+            if fd >= 1030:
+                break
+        header, blobs = run(lambda: ({"n": 1}, [b"x"]))
+        assert header["n"] == 1 and blobs == [b"x"]
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
