@@ -9,8 +9,11 @@ first question replays the merge and ``$extends`` with bookkeeping
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from cfgc.base.errors import Location
-from cfgc.base.loading import Document, Path
+from cfgc.base.loading import Document, Path, decode
+from cfgc.compile.key_lines import key_line
 from cfgc.compile.trace import EXTENDS, Contribution, Node, trace_extends, trace_layers
 
 __all__ = ["Contribution", "Provenance", "layer_history"]
@@ -36,6 +39,7 @@ class Provenance:
         self._tree: Node | None = None
         self._traced = -1  # len(origins) when traced: the compiler fills origins in place
         self._layers: Node | None = None  # the merge alone, before ``$extends``
+        self._texts: dict[str, str] = {}  # the own layer file's text, read for :func:`key_line`
 
     @property
     def tree(self) -> Node:
@@ -67,20 +71,39 @@ class Provenance:
 
     def locate(self, path: Path) -> Location:
         """The location of the layer that set ``path``, or of its nearest ancestor."""
-        if self._tree is None and not self._extended(path):
-            # Only the histories along ``path`` are read, and ``$extends``
-            # changes none of them when it resolved no node on that path
-            # (``trace_extends`` keeps every other node's history and keys,
-            # minus ``$extends`` keys): the merge alone answers, without
-            # resolving the whole target (most of a diff's locating time).
+        if self._tree is None:
             if self._layers is None:
                 self._layers = trace_layers(self.docs)
-            return _locate(self._layers, path, self.docs)
+            if not self._extended(path):
+                # Only the histories along ``path`` are read, and ``$extends``
+                # changes none of them when it resolved no node on that path
+                # (``trace_extends`` keeps every other node's history and keys,
+                # minus ``$extends`` keys): the merge alone answers, without
+                # resolving the whole target (most of a diff's locating time).
+                return _locate(self._layers, path, self.docs)
+            own = _own_location(self._layers, path, self._text)
+            if own is not None:
+                return own
         for i in range(len(path), -1, -1):
             hist = self.history(path[:i])
             if hist:
                 return hist[-1].location
         return _fallback(self.docs)
+
+    def _text(self, doc: Document) -> str | None:
+        """The text of ``doc`` when it is this target's own (last) layer file
+        loaded without marks, else None.
+
+        Only the own file: it is released after its target (its marks would
+        be parsed again for each target anyway), whereas a shared layer's
+        marks, parsed once, serve every target that reads it.
+        """
+        if not self.docs or doc is not self.docs[-1] or doc._marks is not None or doc.reload is None:
+            return None
+        text = self._texts.get(doc.path)
+        if text is None:
+            text = self._texts[doc.path] = decode(doc.reload(), doc.path)
+        return text
 
     def _extended(self, path: Path) -> bool:
         """Whether ``$extends`` touched a node on ``path`` (or ``path`` names one)."""
@@ -100,6 +123,43 @@ def _locate(root: Node, path: Path, docs: tuple[Document, ...]) -> Location:
         if node.hist:
             return node.hist[-1].location
     return _fallback(docs)
+
+
+def _own_location(root: Node, path: Path, text: Callable[[Document], str | None]) -> Location | None:
+    """Where the layers themselves set ``path`` when ``$extends`` resolved a
+    node on it, or None when only the resolved tree can tell.
+
+    ``trace_extends`` puts a node's inherited history *before* its own
+    (``_deep(bases, own)``), keeps its own children under it and never
+    replaces a live own node with a base's: so when the layers set every key
+    of ``path`` (no ``$extends`` key on it, no deleted node along it), the
+    last contribution in force is the layers' own, wherever ``$extends``
+    merged.  Anything else (a value only a base supplies, a tombstone whose
+    place a base takes) is left to the resolved tree.  A check locating one
+    policy finding per target (a model that extends a provider) then replays
+    none of the target's ``$extends``; and when the last contribution is the
+    target's own file (``text`` gives its text), the key's line is read from
+    the text (:func:`key_line`) rather than by parsing the file again.
+    """
+    if EXTENDS in path:
+        return None
+    node = root
+    for key in path:
+        nxt = node.child(key)
+        if nxt is None or nxt.gone:
+            return None
+        node = nxt
+    if not node.hist:
+        return None
+    last = node.hist[-1]
+    where = last.where
+    if type(where) is tuple:
+        doc, keypath = where
+        own = text(doc)
+        at = key_line(own, keypath) if own is not None else None
+        if at is not None:
+            return Location(doc.path, at[0], at[1])
+    return last.location
 
 
 def _fallback(docs: tuple[Document, ...]) -> Location:

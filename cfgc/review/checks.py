@@ -219,6 +219,8 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
             todo.append(i)
         entries[i] = hit
 
+    pinned: dict[str, bool] = {}  # prompt_ref_findings' memo: one library for the run
+
     def check_chunk(chunk: list[int]) -> tuple[list[tuple[int, Entry]], dict[str, Any]]:
         out: list[tuple[int, Entry]] = []
         for i in chunk:
@@ -227,9 +229,13 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
             if t is not None:
                 found += compiler.validate(t)
                 found += fallback_findings(t)
-                found += prompt_ref_findings(t, compiler.prompts)
+                found += prompt_ref_findings(t, compiler.prompts, pinned)
                 found += policies.evaluate(t, None if changed is None else t.name in changed, results)
             out.append((i, Entry(spec.name, t is not None, compiler.loaded_plain(spec), tuple(found))))
+            # As a build does: no other target reads its own file, and keeping
+            # 10,000 of them (with the marks a finding parsed) costs memory
+            # and every full garbage collection's walk.
+            compiler.release(spec)
         # A forked worker's new results go back to the parent, which saves them.
         return out, results.added if results is not None else {}
 

@@ -1,5 +1,6 @@
 """Differential: ``Provenance.locate`` from the merge alone (the fast path a
-diff takes when ``$extends`` touched nothing on the path) gives the location
+diff takes when ``$extends`` touched nothing on the path, and the one a check
+takes for a key the layers set under an ``$extends``) gives the location
 the full traced tree gives, for every path of every target of the example repo
 and of generated corpora (merge tags, ``$extends`` chains, templates, prompts,
 SOPS files), and for paths the target does not have."""
@@ -7,17 +8,30 @@ SOPS files), and for paths the target does not have."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cfgc.base.loading import load_yaml
+from cfgc.compile import trace
 from cfgc.compile.compiler import CompiledTarget, Compiler
+from cfgc.compile.extends import resolve_extends
+from cfgc.compile.merging import merge_layers
 from cfgc.compile.provenance import Provenance
+from cfgc.compile.walk import scan
 from cfgc.repo.sources import open_source
 
 ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(autouse=True)
+def _forget_traced_prefixes() -> Iterator[None]:
+    """The traced-prefix memo keeps documents, whose reload reaches their
+    source and its open folder fds: let each test's sources go."""
+    yield
+    trace._PREFIXES.clear()
 
 
 def paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -31,11 +45,12 @@ def paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return out
 
 
-def check_target(target: CompiledTarget) -> tuple[int, int]:
-    """(paths compared, of which answered by the fast path)."""
+def check_target(target: CompiledTarget) -> tuple[int, int, int]:
+    """(paths compared, of which answered by the fast path, of which under an
+    ``$extends`` yet answered without resolving the target)."""
     full = Provenance(target.docs, target.origins)
     full.tree  # noqa: B018 - built first: every locate below walks the resolved tree
-    fast_paths = 0
+    fast_paths = own = 0
     every = paths(target.value) + [("models", "primary", "$extends"), ("$extends",)]
     for path in every:
         fresh = Provenance(target.docs, target.origins)
@@ -44,16 +59,18 @@ def check_target(target: CompiledTarget) -> tuple[int, int]:
         got = fresh.locate(path)
         assert fresh._tree is None or fresh._extended(path), path  # the fast path built no resolved tree
         assert got == full.locate(path), (target.name, path)
-    return len(every), fast_paths
+        own += fresh._extended(path) and fresh._tree is None
+    return len(every), fast_paths, own
 
 
 def check_repo(repo: Path) -> tuple[int, int, int]:
     compiler = Compiler(open_source(repo, None))
-    total = fast = extended = 0
+    total = fast = extended = own = 0
     for spec in compiler.specs():
         target = compiler.compile(spec)
-        n, f = check_target(target)
-        total, fast, extended = total + n, fast + f, extended + bool(target.origins)
+        n, f, o = check_target(target)
+        total, fast, extended, own = total + n, fast + f, extended + bool(target.origins), own + o
+    assert own or not extended  # the layers' own answer under an $extends was exercised
     return total, fast, extended
 
 
@@ -84,3 +101,31 @@ def test_a_path_under_an_extended_node_takes_the_inherited_location() -> None:
     assert inherited == Provenance(docs, origins).locate(("base", "x"))
     own = Provenance(docs, origins).locate(("m", "y"))
     assert (own.path, own.line) == ("l1.yaml", 3)
+
+
+LAYERED = [
+    # a key the own layer deletes that the base supplies: the base's value is in force
+    (b"base: {x: 1, y: [a]}\nm: {x: 0}\n", b"m:\n  $extends: base\n  x: !delete\n  y: !append [b]\n"),
+    # a replaced node under an $extends, and a nested $extends chain
+    (b"base: {x: {p: 1}, y: 2}\nmid: {$extends: base, z: 3}\n",
+     b"m:\n  $extends: mid\n  x: !replace {q: 2}\n  z: 4\n"),
+    # a list and a mapping the layers set deeper than the base
+    (b"base: {l: [1, 2], d: {a: 1}}\n", b"m:\n  $extends: base\n  l: !prepend [0]\n  d: {b: 2}\n"),
+]
+
+
+@pytest.mark.parametrize(("low", "high"), LAYERED)
+def test_layered_edge_cases_locate_the_same_under_extends(low: bytes, high: bytes) -> None:
+    docs = (load_yaml(low, "l0.yaml"), load_yaml(high, "l1.yaml"))
+    origins: dict[Any, Any] = {}
+    value = merge_layers(docs)
+    value, inherited = resolve_extends(value, Provenance(docs, origins).locate, scan(value, False).extends)
+    origins.update(inherited)
+    full = Provenance(docs, origins)
+    full.tree  # noqa: B018 - built first: every locate below walks the resolved tree
+    own = 0
+    for path in [*paths(value), ("m", "x", "p"), ("m", "x", "q")]:
+        fresh = Provenance(docs, origins)
+        assert fresh.locate(path) == full.locate(path), path
+        own += fresh._extended(path) and fresh._tree is None
+    assert own  # some answered from the layers alone
