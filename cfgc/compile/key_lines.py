@@ -68,9 +68,14 @@ def _plain_lines(text: str) -> bool:
             return False
         if line.count('"') % 2 or line.count("'") % 2:
             return False
-        if ("[" in line or "{" in line or "]" in line or "}" in line) and \
-                line.count("[") + line.count("{") != line.count("]") + line.count("}"):
-            return False
+        quoted = '"' in line or "'" in line
+        if quoted and "\\" in line:
+            return False  # an escaped quote ("a \\" b) keeps the count even with the string still open
+        if "[" in line or "{" in line or "]" in line or "}" in line:
+            if quoted:
+                return False  # a quoted bracket ([a, "]") balances a flow collection that is still open
+            if line.count("[") + line.count("{") != line.count("]") + line.count("}"):
+                return False
     return True
 
 

@@ -117,3 +117,18 @@ _LINES = st.sampled_from([
 @example([(0, "a:"), (2, "q: 'x"), (2, "x'"), (2, "b: 1")])
 def test_hand_written_lines_agree(lines: list[tuple[int, str]]) -> None:
     agree("".join(" " * n + s + "\n" for n, s in lines))
+
+
+# Escaped quotes and quoted brackets keep each line's counts even with a scalar or a flow
+# collection still open: a key inside it must not be taken for a key of the block.
+OPEN_ACROSS_LINES = [
+    'a:\n  s: "q \\"\n  k: 1 \\" \\"\nb: 1 \\""\n  k: 3\n',
+    "a:\n  s: 'q ''\n  k: 1 '' ''\nb: 1 '''\n  k: 3\n",
+    'p:\n  a: ["]",\n  k: 1,\nz: "[" ]\n  k: 2\n',
+    "p:\n  a: {x: '}',\n  k: 1,\nz: '{' }\n  k: 2\n",
+]
+
+
+@pytest.mark.parametrize("text", OPEN_ACROSS_LINES)
+def test_scalars_open_across_lines_agree(text: str) -> None:
+    agree(text)
