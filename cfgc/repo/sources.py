@@ -7,6 +7,7 @@ holds), so the compiler never knows whether it reads a checkout or git objects;
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 from collections.abc import Iterable
@@ -25,6 +26,13 @@ CONFIG_FILE = "cfgc.yaml"
 # Bytes DirSource.keep holds for one build at most (the layers hashed for cache keys).
 KEEP_MAX_BYTES = 256 * 1024 * 1024
 _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", ".cfgc"}
+#: What :attr:`DirSource.read_ids` holds for a file read twice with different bytes.
+MIXED = "mixed"
+
+
+def blob_id(data: bytes) -> str:
+    """The git blob id (SHA-1, hex) of ``data``."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,20 @@ class DirSource:
         # Each folder the listing walked -> its stat, taken before it was listed:
         # a folder whose stat still matches still holds what the listing saw.
         self.folders: dict[str, os.stat_result] = {}
+        # With track_reads: each file read -> the blob id of the bytes read (MIXED: two differed).
+        self.read_ids: dict[str, str] | None = None
+        self.read_mixed = False  # some file was read twice with different bytes
+
+    def track_reads(self) -> dict[str, str]:
+        """From now on, note the git blob id of the bytes each :meth:`read` returns.
+
+        The file is the one thing a working tree does not hold still: a key
+        made from a file's id vouches for a compile only if the compile read
+        those very bytes (``cfgc diff``'s records check each layer with this).
+        """
+        if self.read_ids is None:
+            self.read_ids = {}
+        return self.read_ids
 
     def files(self) -> list[str]:
         """Every file path, sorted; a symbolic link is listed as a file (reading it is refused)."""
@@ -88,7 +110,14 @@ class DirSource:
 
     def read(self, path: str) -> bytes:
         kept = self._kept.pop(path, None)
-        return kept if kept is not None else self._tree.read(path)
+        data = kept if kept is not None else self._tree.read(path)
+        ids = self.read_ids
+        if ids is not None:
+            found = blob_id(data)
+            if ids.setdefault(path, found) != found:
+                ids[path] = MIXED
+                self.read_mixed = True
+        return data
 
     def read_stat(self, path: str) -> tuple[bytes, os.stat_result]:
         """The bytes of one file and its ``fstat``, read from disk (never kept, never logged)."""

@@ -31,7 +31,7 @@ from cfgc.repo.config import RepoConfig
 from cfgc.repo.hierarchy import TargetSpec
 from cfgc.repo.sources import CONFIG_FILE, DirSource, GitSource, Source, SourceInfo
 from cfgc.review.diff_cache import DiffCache, Encoder, Record, Unlocated, frozen_scope
-from cfgc.review.diff_files import blob_digest, changed_files, reached
+from cfgc.review.diff_files import blob_digest, changed_files, reached, read_as_keyed
 from cfgc.review.diff_keys import same_keys
 from cfgc.review.diff_records import side_records
 from cfgc.review.diff_validation import as_base
@@ -113,6 +113,11 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
     compiled are recorded for the next diff.  The result is the same.
     """
     head_ids: dict[str, str] = {}
+    base_ids: dict[str, str] = {}
+    # Only a compile that read exactly the bytes its key names is recorded
+    # (a working-tree file can be saved while the diff runs).
+    b_exact = read_as_keyed(base, base_ids) if cache is not None else None
+    h_exact = read_as_keyed(head, head_ids) if cache is not None else None
     files = changed_files(base, head, head_ids)
     changed = set(files)
     h = Side(head)
@@ -141,6 +146,9 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
             key = keys.get(target.name) if target is not None else None
             if key is None or target is None:
                 return
+            exact, specs = (b_exact, b_all) if side is b else (h_exact, h_all)
+            if exact is None or not exact(specs[target.name].layers):
+                return  # compiled from other bytes than the key names: not recorded
             tokens = {ref: side._token(ref) for _, ref in target.refs}
             located = {c.path: c.source for c in changes or ()}
             raw = enc.record(target.name, target.value, target.refs, target.secrets, tokens, found, located)
@@ -218,7 +226,7 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
     kept = DiffCache(cache) if cache is not None else None
     if kept is not None:
         freeze()  # the parsed record file (see DiffCache._read)
-    b_keys, b_recs = side_records(kept, b, b_all, names, blob_digest(base, {}))
+    b_keys, b_recs = side_records(kept, b, b_all, names, blob_digest(base, base_ids))
     h_keys, h_recs = side_records(kept, h, h_all, names, blob_digest(head, head_ids))
     fork = parallel(len(names))
     for side, specs, recs in ((b, b_all, b_recs), (h, h_all, h_recs)):

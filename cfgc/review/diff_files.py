@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from cfgc.base.repopath import NotFound
 from cfgc.compile.compiler import Compiler
 from cfgc.repo.hierarchy import TargetSpec
-from cfgc.repo.sources import CONFIG_FILE, DirSource, GitSource, Source
+from cfgc.repo.sources import CONFIG_FILE, DirSource, GitSource, Source, blob_id
 from cfgc.review.diff_validation import schema_inputs
 from cfgc.review.index_ids import index_ids
 
@@ -37,8 +36,7 @@ def _blob_id(source: Source, path: str, ids: dict[str, str] | None = None) -> st
     known = ids.get(path) if ids is not None else None
     if known is not None:
         return known
-    data = source.read(path)
-    found = hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+    found = blob_id(source.read(path))
     if ids is not None:
         ids[path] = found
     return found
@@ -57,6 +55,40 @@ def blob_digest(source: Source, ids: dict[str, str]) -> Callable[[str], str]:
         return "git:" + found
 
     return digest
+
+
+def read_as_keyed(source: Source, ids: dict[str, str]) -> Callable[[Iterable[str]], bool]:
+    """Whether the compiles of ``source`` read exactly the bytes a record key
+    (:func:`blob_digest` over ``ids``) names for a target's layer files.
+
+    Git objects are immutable by id.  A working tree's file can be saved
+    while a diff runs, after its id was taken (from git's index or by hashing
+    it) and before the compile reads it: the record would hold the new value
+    under the old bytes' key.  So from here on the tree notes the id of the
+    bytes each read returns; a target is recorded only if every layer it read
+    has the id its key names and no file was read twice with different bytes
+    (cfgc.yaml, schemas and prompts are read for the key and for the compile).
+    A layer it did not read was parsed on the base side, whose blob has the
+    same id (:meth:`cfgc.compile.compiler.Compiler.share_documents`).  Any
+    other source is never recorded.  Call before the side's compiler is made.
+    """
+    if isinstance(source, GitSource):
+        return lambda layers: True
+    if not isinstance(source, DirSource):
+        return lambda layers: False
+    tree = source
+    reads = tree.track_reads()
+
+    def exact(layers: Iterable[str]) -> bool:
+        if tree.read_mixed:
+            return False
+        for path in layers:
+            found = reads.get(path)
+            if found is not None and found != ids.get(path):
+                return False
+        return True
+
+    return exact
 
 
 def reached(compiler: Compiler, changed: set[str], select: str | None) -> list[TargetSpec]:

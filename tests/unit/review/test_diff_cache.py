@@ -173,3 +173,44 @@ def test_values_json_cannot_carry_are_not_recorded() -> None:
     for bad in ({"x": float("nan")}, {"x": 2**70}, {"x": {1: "a"}}, {"x": {"y": (1, 2)}}, ["not a mapping"]):
         assert enc.record("t", bad, (), (), {}, [], {}) is None
     assert enc.record("t", {"x": [1.5, -0.0, True, None, "s"]}, (), (), {}, [], {}) is not None
+
+
+@pytest.mark.parametrize("from_index", [False, True], ids=["hashed", "index"])
+def test_a_file_saved_while_the_diff_runs_is_not_recorded_under_its_old_id(
+        example_repo: Path, tmp_path: Path, compiles: list[str], monkeypatch: pytest.MonkeyPatch,
+        from_index: bool) -> None:
+    """The working tree's ids are taken when the changed files are found; the
+    compile reads the file later.  A file saved in between must not leave its
+    new value recorded under the old bytes' id: the next diff of the old bytes
+    would be served it."""
+    from cfgc.review import diff as diff_module
+    from cfgc.review import diff_files
+
+    base = git_init(example_repo)
+    f = example_repo / "tenants/acme/dev/services/chat.yaml"
+    orig = f.read_text()
+    x1, x2 = orig + "\nservice_extra: 1\n", orig + "\nservice_extra: 2\nsneaky: true\n"
+    f.write_text(x1)
+    if from_index:  # the id of x1 comes from git's index, the file is never hashed
+        git(example_repo, "add", str(f))
+        monkeypatch.setattr(diff_files, "_INDEX_MIN", 0)
+    real = diff_module.changed_files
+
+    def racing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        out = real(*args, **kwargs)  # the ids of x1 taken here
+        f.write_text(x2)  # the user's editor saves meanwhile
+        return out
+
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(diff_module, "changed_files", racing)
+    racy = diff(example_repo, base, None, cache)
+    monkeypatch.setattr(diff_module, "changed_files", real)
+    assert any("sneaky" in str(c.path) for t in racy.targets for c in t.changes)  # it compiled x2
+    f.write_text(x1)  # back at the bytes the ids named
+    want = diff(example_repo, base, None, None)
+    compiles.clear()
+    same_output(diff(example_repo, base, None, cache), want)
+    assert compiles == ["acme/dev/chat"]  # its head side compiled again: nothing was recorded for it
+    compiles.clear()
+    same_output(diff(example_repo, base, None, cache), want)
+    assert compiles == []  # a diff that read what its ids named records as before
