@@ -235,8 +235,11 @@ def diff_refs(repo: PathArg | None, *, base: str, head: str | None = None, targe
 
     root = _root(repo)
     b, h = open_sides(root, base, head)
-    folder = None if cache is False else default_cache_dir(h) if cache is True else Path(cache)
-    return compare(b, h, targets, base, head or "working tree", cache=folder)
+    try:
+        folder = None if cache is False else default_cache_dir(h) if cache is True else Path(cache)
+        return compare(b, h, targets, base, head or "working tree", cache=folder)
+    finally:
+        _close(b, h)
 
 
 def check(repo: PathArg | None, *, base: str | None = None, targets: str | None = None,
@@ -255,8 +258,22 @@ def check(repo: PathArg | None, *, base: str | None = None, targets: str | None 
     root = _root(repo)
     if not (root / CONFIG_FILE).is_file():
         raise UsageError(f"{root}: no {CONFIG_FILE} in that directory")
-    return run_checks(DirSource(root), targets, GitSource(root, base, "--base") if base else None,
-                      cache=False if cache is False else True if cache is True else Path(cache), jobs=jobs)
+    head = DirSource(root)
+    old = GitSource(root, base, "--base") if base else None
+    try:
+        return run_checks(head, targets, old,
+                          cache=False if cache is False else True if cache is True else Path(cache), jobs=jobs)
+    finally:
+        _close(head, old)
+
+
+def _close(*sources: object) -> None:
+    """Release what ``sources`` hold open (folder fds, git processes) now, not at
+    the next garbage collection: a long-lived caller may call thousands of times."""
+    for source in sources:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
 
 
 def explain_value(repo: PathArg | None, target: str, path: str, *, ref: str | None = None) -> Explanation:

@@ -29,6 +29,7 @@ from cfgc.compile.prompts import PromptLibrary
 from cfgc.compile.provenance import Provenance
 from cfgc.compile.template_memo import RenderMemo
 from cfgc.compile.templating import render_target
+from cfgc.compile.trace import Prefixes
 from cfgc.compile.walk import replace_at, scan, templates_after_extends
 from cfgc.repo.config import RepoConfig, SchemaRule, load_config
 from cfgc.repo.hierarchy import Hierarchy, TargetSpec
@@ -54,6 +55,8 @@ class CompiledTarget:
     # Every secret reference in ``value`` with its path, found once for both
     # the bundle's secret list and schema validation.
     refs: tuple[tuple[Path, SecretRef], ...] = field(repr=False, default=())
+    # The compiler's traced layer prefixes, shared by its targets' provenance.
+    prefixes: Prefixes | None = field(repr=False, compare=False, default=None)
 
     @property
     def name(self) -> str:
@@ -63,7 +66,7 @@ class CompiledTarget:
     @cached_property
     def provenance(self) -> Provenance:
         """Source locations of this target's values."""
-        return Provenance(self.docs, self.origins)
+        return Provenance(self.docs, self.origins, self.prefixes)
 
 
 
@@ -86,6 +89,7 @@ class Compiler:
         self._shared = SharedNodes()  # the merged shared layers: walked once, not once per target
         self._extends = Memo(shared=self._shared)  # $extends resolutions the targets of shared layers share
         self._renders = RenderMemo()  # Jinja2 results by template, limits and the values read
+        self._traced: Prefixes = {}  # traced layer prefixes for provenance: this compiler's, not the process's
 
     @property
     def schemas(self) -> SchemaSet:
@@ -125,6 +129,7 @@ class Compiler:
         parses the same, so the second side need not parse it again.
         """
         self._twin = (other, frozenset(changed))
+        self._traced = other._traced  # keyed by document identity: shared documents trace once
 
     def document(self, path: str) -> Document:
         """A layer file, parsed once."""
@@ -190,7 +195,7 @@ class Compiler:
         origins: dict[Path, tuple[Path, ...]] = {}
         pinned: list[str] = []
         if features & _LATE_STAGES:
-            prov = Provenance(docs, origins)
+            prov = Provenance(docs, origins, self._traced)
             found = scan(value, "template" in features, self._shared)
             if found.prompts:
                 value = self._pin_prompts(value, found.prompts, pinned)
@@ -208,7 +213,7 @@ class Compiler:
         if "secret" in features:
             refs = tuple(secret_refs(value, (), self._shared))
             secrets = tuple(sorted({ref.file for _, ref in refs}))
-        return CompiledTarget(spec, value, docs, origins, tuple(sorted(set(pinned))), secrets, refs)
+        return CompiledTarget(spec, value, docs, origins, tuple(sorted(set(pinned))), secrets, refs, self._traced)
 
     def try_compile(self, spec: TargetSpec) -> tuple[CompiledTarget | None, list[Diagnostic]]:
         """Compile one target, or None and the findings of its failure

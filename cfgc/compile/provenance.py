@@ -14,7 +14,7 @@ from collections.abc import Callable
 from cfgc.base.errors import Location
 from cfgc.base.loading import Document, Path, decode
 from cfgc.compile.key_lines import key_line
-from cfgc.compile.trace import EXTENDS, Contribution, Node, trace_extends, trace_layers
+from cfgc.compile.trace import EXTENDS, Contribution, Node, Prefixes, trace_extends, trace_layers
 
 __all__ = ["Contribution", "Provenance", "layer_history"]
 
@@ -33,8 +33,10 @@ def layer_history(docs: tuple[Document, ...], path: Path) -> list[Contribution]:
 class Provenance:
     """Provenance queries for one compiled target."""
 
-    def __init__(self, docs: tuple[Document, ...], origins: dict[Path, tuple[Path, ...]]) -> None:
+    def __init__(self, docs: tuple[Document, ...], origins: dict[Path, tuple[Path, ...]],
+                 prefixes: Prefixes | None = None) -> None:
         self.docs = docs
+        self.prefixes = prefixes  # the compiler's traced prefixes (:data:`cfgc.compile.trace.Prefixes`)
         self.origins = origins  # mapping path -> the $extends bases merged under it
         self._tree: Node | None = None
         self._traced = -1  # len(origins) when traced: the compiler fills origins in place
@@ -45,7 +47,7 @@ class Provenance:
     def tree(self) -> Node:
         """The traced tree of the target (built on first use)."""
         if self._tree is None or self._traced != len(self.origins):
-            self._tree = trace_extends(trace_layers(self.docs), self.origins)
+            self._tree = trace_extends(trace_layers(self.docs, self.prefixes), self.origins)
             self._traced = len(self.origins)
         return self._tree
 
@@ -73,7 +75,7 @@ class Provenance:
         """The location of the layer that set ``path``, or of its nearest ancestor."""
         if self._tree is None:
             if self._layers is None:
-                self._layers = trace_layers(self.docs)
+                self._layers = trace_layers(self.docs, self.prefixes)
             if not self._extended(path):
                 # Only the histories along ``path`` are read, and ``$extends``
                 # changes none of them when it resolved no node on that path

@@ -121,29 +121,36 @@ def action_of(raw: object) -> str:
 #: share their lower layers: a diff that locates values in 10,000 targets traces
 #: each shared prefix once, not 10,000 times.  A replay never mutates a node it
 #: was given, so a traced prefix can be the base of many targets.
-_PREFIXES: dict[tuple[int, ...], tuple[tuple[Document, ...], Node | None]] = {}
-MAX_TRACED_PREFIXES = 1024  # entries kept; the memo is emptied when it is full
+#:
+#: One memo per :class:`~cfgc.compile.compiler.Compiler` (the two sides of a diff
+#: share one), never a module-level one: an entry keeps its documents, whose
+#: ``reload`` keeps their compiler and its source (open folder fds, ``git
+#: cat-file`` processes), so a process-wide memo kept every source of a
+#: long-lived ``cfgc.api`` user alive (docs/security.md, "Bounded cost").
+Prefixes = dict[tuple[int, ...], tuple[tuple[Document, ...], Node | None]]
+MAX_TRACED_PREFIXES = 1024  # entries kept per memo; the memo is emptied when it is full
 
 
-def trace_layers(docs: tuple[Document, ...]) -> Node:
-    """The traced merge of ``docs`` (first = lowest precedence)."""
-    root = _trace(docs)
+def trace_layers(docs: tuple[Document, ...], memo: Prefixes | None = None) -> Node:
+    """The traced merge of ``docs`` (first = lowest precedence); ``memo``
+    keeps traced prefixes for the next call (none: nothing is kept)."""
+    root = _trace(docs, {} if memo is None else memo)
     return root if root is not None else Node([], keys={})
 
 
-def _trace(docs: tuple[Document, ...]) -> Node | None:
+def _trace(docs: tuple[Document, ...], memo: Prefixes) -> Node | None:
     if not docs:
         return None
     prefix = docs[:-1]
     root: Node | None = None
     if prefix:
         key = tuple(map(id, prefix))
-        hit = _PREFIXES.get(key)
+        hit = memo.get(key)
         if hit is None:
-            root = _trace(prefix)
-            if len(_PREFIXES) >= MAX_TRACED_PREFIXES:
-                _PREFIXES.clear()
-            _PREFIXES[key] = (prefix, root)
+            root = _trace(prefix, memo)
+            if len(memo) >= MAX_TRACED_PREFIXES:
+                memo.clear()
+            memo[key] = (prefix, root)
         else:
             root = hit[1]
     last = docs[-1]

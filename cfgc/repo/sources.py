@@ -135,6 +135,10 @@ class DirSource:
             self._kept[path] = data
             self._kept_bytes += len(data)
 
+    def close(self) -> None:
+        """Close the folders the reads hold open (a later read opens them again)."""
+        self._tree.close()
+
     def start_info(self) -> GitQuery:
         """Start the git processes :meth:`info` needs; pass the query to :meth:`info` later."""
         return GitQuery(self.root)
@@ -294,6 +298,12 @@ class GitSource:
             self._own_repo = git.Repo(self.repo.git_dir)
             self._odb_pid = os.getpid()
         return (self._own_repo or self.repo).odb
+
+    def close(self) -> None:
+        """Stop the ``git cat-file`` processes GitPython keeps (a later read starts them again)."""
+        for repo in (self.repo, self._own_repo):
+            if repo is not None:
+                repo.close()
 
     def prefetch(self, paths: Iterable[str]) -> None:
         """Read many files in one ``git cat-file --batch`` pass and keep their bytes.

@@ -79,7 +79,6 @@ def test_git_tree_listing_of_a_subdirectory_is_relative_to_it(make_repo) -> None
 def _diff_both_ways(root: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[object, object]:
     shared = compare(*open_sides(root, "HEAD~1", "HEAD"), None, "HEAD~1", "HEAD")
     monkeypatch.setattr(Compiler, "share_documents", lambda self, other, changed: None)
-    trace._PREFIXES.clear()
     monkeypatch.setattr(trace, "MAX_TRACED_PREFIXES", 0)  # every prefix traced afresh
     alone = compare(*open_sides(root, "HEAD~1", "HEAD"), None, "HEAD~1", "HEAD")
     return shared, alone

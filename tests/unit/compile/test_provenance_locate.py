@@ -8,14 +8,12 @@ SOPS files), and for paths the target does not have."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cfgc.base.loading import load_yaml
-from cfgc.compile import trace
 from cfgc.compile.compiler import CompiledTarget, Compiler
 from cfgc.compile.extends import resolve_extends
 from cfgc.compile.merging import merge_layers
@@ -24,14 +22,6 @@ from cfgc.compile.walk import scan
 from cfgc.repo.sources import open_source
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture(autouse=True)
-def _forget_traced_prefixes() -> Iterator[None]:
-    """The traced-prefix memo keeps documents, whose reload reaches their
-    source and its open folder fds: let each test's sources go."""
-    yield
-    trace._PREFIXES.clear()
 
 
 def paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

@@ -11,25 +11,17 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from cfgc.compile import provenance, trace
+from cfgc.compile import provenance
 from cfgc.compile.compiler import Compiler
 from cfgc.review import llm_prompts
 from tests.fixtures.cli import run
 
 BENCH = Path(__file__).resolve().parents[3] / "benchmarks"
 
-
-@pytest.fixture(autouse=True)
-def _forget_traced_prefixes() -> Iterator[None]:
-    """The traced-prefix memo keeps documents, whose reload reaches their
-    source and its open folder fds: let each test's sources go."""
-    yield
-    trace._PREFIXES.clear()
 
 SHARED = """\
 package main

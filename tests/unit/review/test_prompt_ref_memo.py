@@ -4,13 +4,9 @@ and stays within its bound."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from cfgc.compile import trace
 from cfgc.compile.compiler import Compiler
 from cfgc.repo.sources import DirSource
 from cfgc.review import llm_prompts
@@ -19,14 +15,6 @@ from tests.fixtures.repos import STANDARD_CONFIG
 
 REFS = ["chat@1.0.0", "chat@2.0.0", "chat@1.0", "nope@1.0.0", "chat@1.0.0-rc.1", "plain text",
         "chat@1.0.0" + "x" * 300, "chat@01.0.0"]
-
-
-@pytest.fixture(autouse=True)
-def _forget_traced_prefixes() -> Iterator[None]:
-    """The traced-prefix memo keeps documents, whose reload reaches their
-    source and its open folder fds: let each test's sources go."""
-    yield
-    trace._PREFIXES.clear()
 
 
 def _targets(make_repo: Any) -> tuple[Compiler, list[Any]]:
