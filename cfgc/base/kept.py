@@ -43,11 +43,13 @@ def digest(raw: bytes) -> str:
 class Kept:
     """Parsed values by the digest of their file's bytes (see the module docstring)."""
 
-    def __init__(self, evict: bool = True) -> None:
+    def __init__(self, evict: bool = True, distinct: bool = False) -> None:
         # evict=False: once full, keep what is there and ignore the rest, so a
         # repo of many such files pays for at most MAX_ENTRIES encodings.
+        # distinct=True: keep only values with no object at two places (see :func:`distinct`).
         self._by: dict[str, str] = {}
         self._evict = evict
+        self._distinct = distinct
 
     def get(self, raw: bytes) -> Any | None:
         """A fresh copy of the value kept for exactly these bytes, or None."""
@@ -56,7 +58,8 @@ class Kept:
 
     def put(self, raw: bytes, value: Any) -> None:
         """Keep ``value`` as what ``raw`` parses to (ignored unless JSON keeps it exactly, within the bounds)."""
-        if (self._evict or len(self._by) < MAX_ENTRIES) and len(raw) <= MAX_KEPT_BYTES and plain(value):
+        if ((self._evict or len(self._by) < MAX_ENTRIES) and len(raw) <= MAX_KEPT_BYTES and plain(value)
+                and (not self._distinct or distinct(value))):
             text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
             if len(text) <= MAX_KEPT_BYTES:
                 self._keep(digest(raw), text)
@@ -81,6 +84,24 @@ class Kept:
         while len(self._by) >= MAX_ENTRIES:
             del self._by[next(iter(self._by))]
         self._by[key] = text
+
+
+def distinct(value: Any, seen: set[int] | None = None) -> bool:
+    """True if no container or string (longer than one character: shorter ones are shared
+    singletons) is at two places of ``value``.  A YAML alias is one object wherever it
+    appears, and the credential scan relies on that to report it once; JSON gives back a
+    copy at each place, so a value with an alias must not be kept."""
+    seen = set() if seen is None else seen
+    t = type(value)
+    if t is dict or t is list or (t is str and len(value) > 1):
+        if id(value) in seen:
+            return False
+        seen.add(id(value))
+    if t is dict:
+        return all(distinct(v, seen) for v in value.values())
+    if t is list:
+        return all(distinct(v, seen) for v in value)
+    return True
 
 
 def plain(value: Any, depth: int = 0) -> bool:

@@ -42,7 +42,7 @@ Mark = tuple[int, int]  # 1-based line, column (as cfgc.base.yaml_build.Mark)
 # Values the careful path built for files the fast path declines (SOPS files'
 # block scalars), by their text: an in-place build is handed those the last
 # build kept (cfgc.base.kept), so such an unchanged file does not import PyYAML.
-CAREFUL = Kept(evict=False)
+CAREFUL = Kept(evict=False, distinct=True)  # values the credential scan reads: aliases matter
 
 # The names other stages import from here (every stage imports Path from here).
 __all__ = [

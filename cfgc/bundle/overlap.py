@@ -123,12 +123,20 @@ class Handoff:
 
 
 def _worth_it(modules: Sequence[str], jobs: int | None) -> bool:
-    if not hasattr(os, "fork") or all(m in sys.modules for m in modules):
+    if not hasattr(os, "fork") or all(m in sys.modules for m in modules) or _threaded():
         return False
     from cfgc.base.parallel import cores
 
     n = jobs or cores()
     return n > 1 and not _busy(n)
+
+
+def _threaded() -> bool:
+    """Whether other threads run: a fork copies none of them, and a lock one holds (an import,
+    logging) would stay locked in the child forever (a program using :mod:`cfgc.api` may have
+    threads before its first compile has imported the modules)."""
+    threading = sys.modules.get("threading")
+    return threading is not None and threading.active_count() > 1
 
 
 def _busy(cores: int) -> bool:

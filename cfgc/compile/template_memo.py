@@ -107,8 +107,14 @@ def reads(text: str, whole: bool) -> tuple[tuple[Chain, ...], tuple[str, ...], f
                 if node.name == "config":
                     return False  # all of config: no finite key
                 names.add(node.name)
+            elif node.name in env.globals:
+                # A loop variable named like a global (lipsum) is the global again after its loop:
+                # keyed as "bound", the global's random text would be memoised.
+                return False
             else:
                 bound.add(node.name)
+        if isinstance(node, nodes.Const) and isinstance(node.value, str) and node.value in _IMPURE_FILTERS:
+            return False  # map('random'): a filter named by a string argument
         if isinstance(node, nodes.Filter) and (node.name in _IMPURE_FILTERS or node.name not in env.filters):
             return False
         if isinstance(node, nodes.Test) and node.name not in env.tests:

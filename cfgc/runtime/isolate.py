@@ -95,13 +95,16 @@ def run(work: Callable[[], tuple[dict[str, Any], list[Any]]],
     The child's CfgcError is raised here as the same class with the same message; any other
     exception as an Exception of the same name and message (callers word those as before).
     """
-    r, w = os.pipe()
+    try:
+        r, w = os.pipe()
+    except OSError as e:  # EMFILE: an environment failure, recorded and retried like a store's
+        raise ExternalError(f"could not start the verifying process: {e}") from None
     try:
         pid = os.fork()
-    except OSError:
+    except OSError as e:  # EAGAIN: the pod's process limit
         os.close(r)
         os.close(w)
-        raise
+        raise ExternalError(f"could not start the verifying process: {e}") from None
     if pid == 0:  # the child: never returns
         os.close(r)
         _child(work, w)
@@ -158,8 +161,11 @@ def _read_answer(fd: int, deadline: float) -> tuple[dict[str, Any], list[Any]]:
     if "error" in header:
         raise _error(header["error"])
     if "exception" in header:
-        name, message = (str(x) for x in header["exception"])
-        raise type(name, (Exception,), {})(message)
+        desc = header["exception"]
+        if not (isinstance(desc, list) and len(desc) == 2 and all(isinstance(x, str) for x in desc)
+                and desc[0].isidentifier()):
+            raise IntegrityError("the verifying process gave a malformed answer")
+        raise type(desc[0], (Exception,), {})(desc[1])
     if header.pop("ok", None) is not True or any(s < 0 for s in sizes) or sum(sizes) > MAX_ANSWER:
         raise IntegrityError(f"the verifying process answered more than {MAX_ANSWER} bytes, or garbage")
     blobs: list[Any] = [_read_exact(fd, s, deadline) for s in sizes]
@@ -169,12 +175,17 @@ def _read_answer(fd: int, deadline: float) -> tuple[dict[str, Any], list[Any]]:
 
 
 def _error(desc: Any) -> CfgcError:
-    module, name, message = (str(x) for x in desc)
+    if not (isinstance(desc, list) and len(desc) == 3 and all(isinstance(x, str) for x in desc)):
+        return IntegrityError("the verifying process gave a malformed answer")
+    module, name, message = desc
     todo: list[type[CfgcError]] = [CfgcError]
     while todo:
         cls = todo.pop()
         if cls.__module__ == module and cls.__qualname__ == name:
-            return cls(message)
+            try:
+                return cls(message)
+            except Exception:  # noqa: BLE001 - a class built from more than a message: still a refusal
+                break
         todo.extend(cls.__subclasses__())
     return IntegrityError(message)  # a class this process never loaded: still a refusal
 

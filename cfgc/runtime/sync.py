@@ -99,6 +99,9 @@ class Syncer:
         except CfgcError as e:
             self._failed(CacheError(f"cache unusable: {e.message}"), "cache")
             return False
+        except Exception as e:  # noqa: BLE001 - e.g. the verifying child's MemoryError: the source is next
+            self._failed(CacheError(f"cache unusable: {type(e).__name__}: {e}"), "cache")
+            return False
         if loaded is None:
             return False
         v, fetched_at = loaded
@@ -121,14 +124,18 @@ class Syncer:
         With ``require``, raise the poll's error when neither the source nor
         the cache gave a verified version.
         """
-        if load_cache:
-            self.load_cache()
         try:
-            self.refresh()
-        except CfgcError:
-            if require and self.snapshot is None:
-                raise
-        self.start_polling()
+            if load_cache:
+                self.load_cache()
+            try:
+                self.refresh()
+            except CfgcError:
+                if require and self.snapshot is None:
+                    raise
+        finally:
+            # Whatever the first poll met (a failed fork is an ExternalError, but a bug must not
+            # turn one bad start into an agent that never polls again), the polls go on.
+            self.start_polling()
 
     def start_polling(self) -> None:
         """Poll every ``interval`` seconds on a daemon thread (the first poll one interval from now)."""

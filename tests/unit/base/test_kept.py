@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cfgc.base import kept
-from cfgc.base.kept import MAX_ENTRIES, MAX_KEPT_BYTES, Kept, digest, plain
+from cfgc.base.kept import MAX_ENTRIES, MAX_KEPT_BYTES, Kept, digest, distinct, plain
 from cfgc.base.loading import CAREFUL, load_yaml
 
 _JSONISH = st.recursive(
@@ -89,3 +89,18 @@ def test_a_file_the_fast_path_declines_is_built_once_then_taken_by_its_bytes(mon
 
 def test_the_limits_are_documented_in_the_module() -> None:
     assert "MAX_KEPT_BYTES" in (kept.__doc__ or "") and "MAX_ENTRIES" in (kept.__doc__ or "")
+
+
+def test_a_value_with_an_alias_is_not_kept() -> None:
+    """An alias is one object at every place (the credential scan reports it once); a JSON copy is not."""
+    from cfgc.base.loading import CAREFUL, load_yaml
+    from cfgc.compile.hygiene import plaintext_findings
+
+    raw = b"base: &b\n  api_token: q8ZtR2vLx9PmW4nB7cYkJ3hD\nother: *b\ntok: &t zR7mQ2pL9xW4vN8bC3kJ5hDy\nagain: *t\n"
+    first = load_yaml(raw, "services/a.yaml", reload=lambda: raw)
+    second = load_yaml(raw, "services/a.yaml", reload=lambda: raw)
+    assert CAREFUL.get(raw) is None
+    assert [d.message for d in plaintext_findings(first)] == [d.message for d in plaintext_findings(second)]
+    shared: dict[str, object] = {"x": "a long shared string"}
+    assert not distinct({"a": shared, "b": shared}) and not distinct({"a": shared["x"], "b": shared["x"]})
+    assert distinct({"a": {"x": "a long shared string"}, "b": {"x": " ".join(["a long shared", "string"])}})

@@ -18,6 +18,7 @@ from tests.unit.bundle.test_incremental import build, clean, edit, repo, tree
 __all__ = ["repo"]  # the fixture, shared with test_incremental
 
 REAL_BUSY = overlap._busy
+REAL_THREADED = overlap._threaded
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="fork only")
 
 
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="fork only")
 def idle(monkeypatch) -> None:
     """The machine counts as idle (the fork is skipped when the load average says the cores are busy)."""
     monkeypatch.setattr(overlap, "_busy", lambda cores: False)
+    monkeypatch.setattr(overlap, "_threaded", lambda: False)  # a test runner may have threads of its own
 
 
 @pytest.fixture
@@ -114,6 +116,23 @@ def test_no_fork_on_a_busy_machine(probe: str, monkeypatch) -> None:
     assert not overlap.Handoff(2, modules=[probe]).enabled
     monkeypatch.setattr(os, "getloadavg", lambda: (1.5, 2.0, 2.0))
     assert overlap.Handoff(2, modules=[probe]).enabled
+
+
+def test_no_fork_while_other_threads_run(probe: str, monkeypatch) -> None:
+    """A lock another thread holds at the fork (an import, logging) would stay held in the child."""
+    import threading
+
+    monkeypatch.setattr(overlap, "_threaded", REAL_THREADED)
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait, daemon=True)
+    t.start()
+    try:
+        handoff = overlap.Handoff(2, modules=[probe])
+        assert not handoff.enabled
+        assert handoff.run(checker([]))[0] == os.getpid() and not handoff.forked
+    finally:
+        stop.set()
+        t.join()
 
 
 def test_no_fork_on_one_core_or_when_already_imported(probe: str) -> None:

@@ -151,3 +151,18 @@ def test_the_memo_is_bounded_in_entries_and_bytes() -> None:
 def test_a_template_too_deep_to_parse_is_not_memoised() -> None:
     assert reads("{{ " + "(" * 2000 + "config.a" + ")" * 2000 + " }}", True) is None
     assert reads("{{ " + "(" * 20 + "config.a" + ")" * 20 + " }}", True) == ((("a",),), (), frozenset())
+
+
+@pytest.mark.parametrize("text", [
+    "{{ ['abcdefgh', 'abcdefgh', 'abcdefgh'] | map('random') | list | join }}x",  # a filter named by a string
+    "{% for lipsum in [1] %}{% endfor %}{{ lipsum(1, False) }}",  # a global again after its loop
+    "{% set lipsum = 1 %}{{ lipsum }}",
+])
+def test_randomness_behind_a_name_is_not_memoised(text: str) -> None:
+    """Each target renders its own random text, memo or not."""
+    assert reads(text, False) is None
+    memo = RenderMemo()
+    loc = lambda p: Location("f.yaml", 1, 1)  # noqa: E731
+    outs = {str(render_target({"a": text}, {}, f"t{i}", loc, memo=memo)["a"]) for i in range(20)}
+    fresh = {str(render_target({"a": text}, {}, f"t{i}", loc)["a"]) for i in range(20)}
+    assert len(outs) > 1 or len(fresh) == 1

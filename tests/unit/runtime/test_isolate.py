@@ -194,14 +194,49 @@ def test_a_stuck_child_is_killed_at_the_deadline() -> None:
     assert time.monotonic() - started < 10
 
 
-def test_the_agent_process_never_imports_cryptography(env: Env) -> None:
-    """What the fork buys: the verifying code's imports stay in the child."""
+def _answer(header: bytes) -> Any:
+    """What the parent makes of a child's answer with this header (written raw to a pipe)."""
+    r, w = os.pipe()
+    try:
+        os.write(w, isolate.MAGIC + isolate._LEN.pack(len(header)) + header)
+        os.close(w)
+        return isolate._read_answer(r, time.monotonic() + 5)
+    finally:
+        os.close(r)
+
+
+@pytest.mark.parametrize("header", [
+    b'{"error": [1], "sizes": []}',
+    b'{"error": null, "sizes": []}',
+    b'{"error": ["cfgc.base.errors", "MultipleErrors", "x"], "sizes": []}',
+    b'{"exception": [1, 2], "sizes": []}',
+    b'{"exception": ["not a name", "x"], "sizes": []}',
+])
+def test_a_malformed_error_answer_is_a_refusal_not_a_crash(header: bytes) -> None:
+    with pytest.raises(IntegrityError):
+        _answer(header)
+
+
+def test_a_failed_fork_is_an_environment_error_and_the_agent_polls_on(env: Env,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """EAGAIN (the pod's process limit) at start-up: recorded, and polling starts all the same."""
+    import errno
+
     env.pub.publish({T: {"n": 1}})
-    before = "cryptography" in sys.modules
-    s = isolated(env)
-    assert s.refresh()
-    if not before:
-        assert "cryptography" not in sys.modules
+    s = isolated(env, cache_dir=env.cache, interval=3600)
+
+    def eagain() -> int:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", eagain)
+    with pytest.raises(ExternalError, match="could not start the verifying process"):
+        run(lambda: ({}, []))
+    try:
+        s.start(require=False)
+        assert s._thread is not None  # polls go on
+        assert "could not start the verifying process" in str(s.status().get("last_error"))
+    finally:
+        s.stop()
 
 
 class _PortsSeen:
