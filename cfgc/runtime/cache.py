@@ -153,7 +153,7 @@ class BundleCache:
             data = self.blob(digest)
             if data is None or len(data) != size:
                 raise CacheError(f"cache: {path} of version {pointer.version} is missing or corrupt")
-            pack.add(path, data)
+            pack.add(path, data, digest)
         return Verified(pointer, pointer_doc, etag, raw, signature, targets, pack.finish(), used=used,
                         digests=digests), fetched_at
 

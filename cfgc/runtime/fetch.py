@@ -249,7 +249,7 @@ def fetch_version(store: Store, verifiers: list[Verifier], pointer: Pointer, *, 
             fresh[want_digest] = path
         if len(data) != size:
             raise IntegrityError(f"version {version}: {path} is {len(data)} bytes, the manifest says {size}")
-        pack.add(path, data)
+        pack.add(path, data, want_digest)
     files = pack.finish()
     if raw is payload:
         new[info_digest] = raw

@@ -7,11 +7,19 @@ as a small JSON header and its byte strings; the target files it packs into a me
 (``memfd``) made before the fork, which the parent maps once the child is gone: the version's
 bytes are never copied, and never twice in memory.  :func:`verified_of` checks the answer describes a version
 (spans in order, every target file present) before anything is built from it.
+
+The memfd is open in the agent while the child runs, so another process of the agent's user can
+open it (``/proc/<agent>/fd/N``) read-write.  So the child, once its own writable map is gone,
+seals it (no write, shrink or grow, no more seals: refused, an IntegrityError, while anyone maps it
+writable) and checks the sealed bytes against the digests they verified as (:func:`_seal`); the
+parent maps it only with the four seals on (:func:`verified_of`): what is served cannot change.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import gc
 import mmap
 import os
 import tempfile
@@ -20,6 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from typing import Any
 
+from cfgc.base.canonical import sha256_digest
 from cfgc.base.errors import CfgcError, InputError, IntegrityError
 from cfgc.bundle.signing import Verifier
 from cfgc.runtime import isolate, snapshot
@@ -38,26 +47,26 @@ def fetch(store: Store, verifiers: list[Verifier], channel: str, patterns: tuple
           check: Callable[[Pointer], None]) -> tuple[Verified | None, str | None]:
     """``fetch_changed`` in a child: the version (None when unchanged) and why a target is not JSON."""
     with _shared() as fd:
-        def work() -> tuple[dict[str, Any], list[Any]]:
+        def answer(made: list[list[str | None]]) -> tuple[dict[str, Any], list[Any]]:
             store.forget_connections()  # the parent's pooled connections stay the parent's
             v = fetch_changed(store, real_verifiers(verifiers), channel, patterns, read, min_serial=min_serial,
-                              current=current, cached=cached, check=check, writer=_writer(fd))
+                              current=current, cached=cached, check=check, writer=_writer(fd, made))
             return verified_answer(v, {"not_json": _not_json(v) if v is not None else None})
 
-        header, blobs = isolate.run(work)
+        header, blobs = isolate.run(lambda: _sealed(fd, answer))
         return verified_of(header, blobs, fd), _message(header)
 
 
 def load_cache(cache: BundleCache, verifiers: list[Verifier]) -> tuple[tuple[Verified, float] | None, str | None]:
     """``cache.load`` in a child: (the version, when it was fetched) or None, and as :func:`fetch`."""
     with _shared() as fd:
-        def work() -> tuple[dict[str, Any], list[Any]]:
-            loaded = cache.load(real_verifiers(verifiers), _writer(fd))
+        def answer(made: list[list[str | None]]) -> tuple[dict[str, Any], list[Any]]:
+            loaded = cache.load(real_verifiers(verifiers), _writer(fd, made))
             if loaded is None:
                 return verified_answer(None)
             return verified_answer(loaded[0], {"fetched_at": loaded[1], "not_json": _not_json(loaded[0])})
 
-        header, blobs = isolate.run(work)
+        header, blobs = isolate.run(lambda: _sealed(fd, answer))
         v = verified_of(header, blobs, fd)
     try:
         return (None if v is None else (v, float(header["fetched_at"]))), _message(header)
@@ -69,8 +78,8 @@ def load_cache(cache: BundleCache, verifiers: list[Verifier]) -> tuple[tuple[Ver
 def _shared() -> Iterator[int]:
     """A memory file for the version's map: the child fills it, this process maps it (no copy)."""
     if hasattr(os, "memfd_create"):
-        fd = os.memfd_create("cfgc-version", os.MFD_CLOEXEC)
-    else:  # not Linux: an unlinked temporary file
+        fd = os.memfd_create("cfgc-version", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    else:  # not Linux (no /proc to open it by, no seals): an unlinked temporary file
         with tempfile.TemporaryFile() as f:
             fd = os.dup(f.fileno())
     try:
@@ -79,13 +88,56 @@ def _shared() -> Iterator[int]:
         os.close(fd)  # a map made of it keeps the memory for as long as the version is held
 
 
-def _writer(fd: int) -> Writer:
+def _writer(fd: int, made: list[list[str | None]]) -> Writer:
+    """A Writer into ``fd``; ``made`` gets the digests list of each PackWriter (not the writer: it holds the map)."""
     def make(total: int) -> PackWriter:
         # In the child, once the manifest's parse is garbage: its pages go back before the files are read.
         release_memory()
-        return PackWriter(total, fd)
+        w = PackWriter(total, fd)
+        made.append(w.digests)
+        return w
 
     return make
+
+
+# All four: no write, shrink or grow from now on, and no seal removed or added (Linux memfd only).
+SEALS = (fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL
+         if hasattr(os, "memfd_create") else 0)
+
+
+def _sealed(fd: int, answer: Callable[[list[list[str | None]]], tuple[dict[str, Any], list[Any]]]
+            ) -> tuple[dict[str, Any], list[Any]]:
+    """In the child: ``answer()``, then, its version (and so its writable map) gone, ``fd`` sealed and checked."""
+    made: list[list[str | None]] = []
+    header, blobs = answer(made)
+    if header.get("none") is True or not made or not SEALS:
+        return header, blobs  # nothing written (the parent refuses an unsealed version)
+    gc.collect()  # the map goes with the Verified that held it, even in a cycle
+    _seal(fd, header, made[-1])
+    return header, blobs
+
+
+def _seal(fd: int, header: dict[str, Any], digests: list[str | None]) -> None:
+    """Seal ``fd`` with :data:`SEALS`, then check each file of ``header`` in it has its verified digest.
+
+    IntegrityError if it cannot be sealed (a process maps it writable) or a file changed between
+    its write and the seal (another process wrote the memfd): the version is refused.
+    """
+    try:
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, SEALS)
+    except OSError as e:
+        raise IntegrityError(f"the version's memory file cannot be sealed ({e.strerror}): another process "
+                             f"maps it writable; refusing the version") from None
+    paths, ends, size = header["paths"], header["ends"], int(header["packed"])
+    if len(digests) != len(paths) or os.fstat(fd).st_size != max(size, 1):
+        raise IntegrityError("the version's memory file changed size after it was written; refusing the version")
+    with mmap.mmap(fd, max(size, 1), flags=mmap.MAP_SHARED, prot=mmap.PROT_READ) as m, memoryview(m) as view:
+        start = 0
+        for path, end, digest in zip(paths, ends, digests, strict=True):
+            if digest is None or sha256_digest(view[start:end]) != digest:
+                raise IntegrityError(f"{path}: its bytes changed after they verified (another process wrote "
+                                     f"the version's memory file); refusing the version")
+            start = end
 
 
 def verified_answer(v: Verified | None, extra: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[bytes]]:
@@ -106,11 +158,14 @@ def verified_of(header: dict[str, Any], blobs: list[bytes], fd: int) -> Verified
     """The :class:`Verified` a child's answer describes, its files mapped from ``fd``.
 
     IntegrityError if the answer does not describe a version (spans out of order or beyond the
-    file, a target's file missing).  Call it only once the child is gone (:func:`isolate.run`
-    reaps it): nothing writes the file after it is mapped.
+    file, a target's file missing), or the file does not have the four :data:`SEALS` (then any
+    process holding it could change what is served).  Call it only once the child is gone
+    (:func:`isolate.run` reaps it); the seals mean nothing writes the file after it is mapped.
     """
     if header.get("none") is True:
         return None
+    if SEALS and fcntl.fcntl(fd, fcntl.F_GET_SEALS) & SEALS != SEALS:
+        raise IntegrityError("the verifying process left the version's memory file unsealed; refusing the version")
     try:
         other = [str(d) for d in header["other"]]
         pointer_doc, raw, signature, used, *rest = blobs

@@ -166,15 +166,19 @@ class PackWriter:
         self._paths: list[str] = []
         self._ends = array("Q")
         self._at = 0
+        # The verified digest of each file, in order (None: not given): what the files are checked
+        # against again once the memfd is sealed (runtime/forked.py), as no copy holds the map.
+        self.digests: list[str | None] = []
 
-    def add(self, path: str, data: bytes | memoryview) -> None:
-        """Append ``path`` (each path once); more bytes than announced is an IntegrityError."""
+    def add(self, path: str, data: bytes | memoryview, digest: str | None = None) -> None:
+        """Append ``path`` (each path once), whose bytes verified as ``digest``; more bytes than announced is an IntegrityError."""
         end = self._at + len(data)
         if end > self._total:
             raise IntegrityError(f"{path}: the files are larger than the {self._total} bytes the manifest gives")
         self._map[self._at:end] = data
         self._paths.append(path)
         self._ends.append(end)
+        self.digests.append(digest)
         self._at = end
 
     def finish(self) -> PackedFiles:

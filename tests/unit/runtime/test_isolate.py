@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -15,10 +18,10 @@ from cfgc.bundle.signing import verifiers_from
 from cfgc.runtime import forked, isolate
 from cfgc.runtime.fetch import RollbackError
 from cfgc.runtime.isolate import KeyStandIn, load_keys, run
-from cfgc.runtime.pack import PackedFiles
+from cfgc.runtime.pack import PackedFiles, PackWriter
 from cfgc.runtime.sync import Syncer
 from tests.unit.runtime.bundles import chat
-from tests.unit.runtime.test_sync import Env, T
+from tests.unit.runtime.test_sync import Env, FlakyStore, T
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="needs fork and memfd (Linux)")
 
@@ -162,9 +165,12 @@ def test_an_answer_that_describes_no_version_is_refused(env: Env) -> None:
     files = s.snapshot.verified.files
     assert isinstance(files, PackedFiles) and len(files) > 2
     header, blobs = forked.verified_answer(s.snapshot.verified)
-    fd = os.memfd_create("test")
+    fd = os.memfd_create("test", os.MFD_ALLOW_SEALING)
     try:
         os.write(fd, files.data())
+        with pytest.raises(IntegrityError, match="unsealed"):
+            forked.verified_of(header, blobs, fd)  # a file another process could still write
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, forked.SEALS)
         v = forked.verified_of(header, blobs, fd)  # the answer as sent is a version
         assert v is not None and {p: v.files[p] for p in v.files} == {p: files[p] for p in files}
         for broken in ({**header, "ends": header["ends"][:-1]}, {**header, "targets": ["nope"]},
@@ -325,3 +331,83 @@ def test_an_answer_is_read_on_a_descriptor_above_select_limit() -> None:
         for fd in held:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+# Another process of the agent's user: it opens the version's memfd through /proc/<agent>/fd while
+# the child verifies, holds it, and once told to (the file "go") rewrites or truncates it.
+_HOLDER = r"""
+import glob, os, sys, time
+pid, go, how = sys.argv[1], sys.argv[2], sys.argv[3]
+fd = None
+while fd is None:
+    for p in glob.glob(f"/proc/{pid}/fd/*"):
+        try:
+            if "memfd:cfgc-version" in os.readlink(p):
+                fd = os.open(p, os.O_RDWR)
+                break
+        except OSError:
+            pass
+print("holding", flush=True)
+while not os.path.exists(go):
+    time.sleep(0.02)
+try:
+    if how == "rewrite":
+        data = os.pread(fd, 4096, 0)
+        os.pwrite(fd, data.replace(b'"n":1', b'"n":9'), 0)
+    else:
+        os.ftruncate(fd, 0)
+    print("done", flush=True)
+except OSError as e:
+    print("refused", e.errno, flush=True)
+"""
+
+
+@pytest.mark.parametrize("how", ["rewrite", "truncate"])
+def test_a_process_holding_the_memfd_cannot_change_or_truncate_what_is_served(
+        env: Env, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    env.pub.publish({T: {"n": 1}})
+    real = FlakyStore.get_blob
+
+    def slow(self: FlakyStore, *args: Any, **kw: Any) -> Any:  # the child holds the memfd a while
+        time.sleep(0.3)
+        return real(self, *args, **kw)
+
+    monkeypatch.setattr(FlakyStore, "get_blob", slow)
+    go = env.tmp / "go"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(os.getpid()), str(go), how],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        s = isolated(env)
+        assert s.refresh()
+        assert s.snapshot is not None
+        served = bytes(s.snapshot.targets[T].raw)
+        assert b'"n":1' in served.replace(b" ", b"")
+        go.touch()
+        out, _ = holder.communicate(timeout=30)
+    finally:
+        holder.kill()
+    assert out.split("\n")[:2] == ["holding", "refused 1"]  # EPERM: the seals
+    assert bytes(s.snapshot.targets[T].raw) == served  # (a truncation would have been SIGBUS here)
+
+
+def test_a_memfd_written_or_mapped_by_another_process_before_the_seal_is_refused() -> None:
+    data, digest = b'{"n": 1}', "sha256:" + __import__("hashlib").sha256(b'{"n": 1}').hexdigest()
+    header = {"paths": ["targets/t.json"], "ends": [len(data)], "packed": len(data)}
+    for case in ("written", "mapped", "truncated"):
+        fd = os.memfd_create("cfgc-version", os.MFD_ALLOW_SEALING)
+        try:
+            w = PackWriter(len(data), fd)
+            w.add("targets/t.json", data, digest)
+            digests = w.digests
+            if case == "written":
+                os.pwrite(fd, b"9", 6)  # after the write, before the seal
+            elif case == "truncated":
+                os.ftruncate(fd, 1)
+            if case != "mapped":
+                del w  # the child's own writable map goes first (forked._sealed)
+            with pytest.raises(IntegrityError, match="changed|cannot be sealed"):
+                forked._seal(fd, header, digests)
+            if case == "mapped":
+                del w
+        finally:
+            os.close(fd)
