@@ -22,7 +22,6 @@ target must be compiled.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import shutil
@@ -42,14 +41,15 @@ from cfgc.bundle.manifest import MANIFEST
 from cfgc.bundle.outcheck import check_out, same_folders_in
 from cfgc.bundle.outdir import exclusive
 from cfgc.bundle.outpack import DIGEST_BYTES, STAMP, ints
-from cfgc.bundle.overlap import Handoff
-from cfgc.repo.sources import KEEP_MAX_BYTES, DirSource, Source, SourceInfo
+from cfgc.repo.sources import DirSource, Source
 
 if TYPE_CHECKING:
     from cfgc.base.diagnostics import Diagnostic
     from cfgc.bundle.cache import BuildCache
     from cfgc.compile.compiler import Compiler
+    from cfgc.repo.gitinfo import GitQuery
     from cfgc.repo.hierarchy import TargetSpec
+    from cfgc.repo.sources import SourceInfo
 
 Progress = Callable[[int, int], None]
 # Up to this many targets to compile, the build cache is not opened (see _update).
@@ -77,10 +77,8 @@ class _Plan:
     changed: set[int]
     manifest: dict[str, Any] | None  # parsed when a check needed it
     raw: bytes
-    info: SourceInfo  # empty until _plan asks git (a forked child never does)
+    info: SourceInfo
     same_listing: bool  # the folder check proved the repo holds the files the state lists
-    kept: dict[str, bytes]  # the changed files' bytes as hashed (for a plan made in a child: see overlap)
-    reached: dict[str, array[int]]  # the targets to compile (a changed layer, or warnings) and their layers
 
 
 def build_in_place(
@@ -97,14 +95,15 @@ def build_in_place(
         if state is None:
             return None
         try:
-            plan = _plan(source, out, state, select, verify_out, Handoff(jobs))
+            plan = _plan(source, out, state, select, verify_out)
         except (OSError, CfgcError, ValueError, TypeError, IndexError, KeyError):
             # A file vanished or turned odd meanwhile (the full build reports it), or a state
             # of an unexpected shape: build it whole.
             plan = None
         if plan is None:
             return None
-        layers = plan.reached
+        reached = {i for i in plan.changed}
+        layers = state.reach(reached, set(state.warned)) if reached or state.warned else {}
         affected = sorted(layers)
         info = info_json(plan.info)
         if not affected and info == state.source:
@@ -130,31 +129,18 @@ def build_in_place(
                        progress)
 
 
-def _plan(source: DirSource, out: Path, state: outstate.OutState, select: str | None, verify: bool,
-          handoff: Handoff) -> _Plan | None:
+def _plan(source: DirSource, out: Path, state: outstate.OutState, select: str | None, verify: bool) -> _Plan | None:
     root = str(source.root.resolve())
     if (state.out, state.root, state.select) != (str(out), root, select) or state.toolchain != outstate.toolchain():
         return None
     # git answers (a status of the whole tree among them) while this process stats
     # the repo and OUT; neither writes anything until the plan is made.
     with source.start_info() as query:
-        # A forked child (cfgc.bundle.overlap) never leaves run(): git's processes stay this process's.
-        plan = handoff.run(lambda early: _checked(source, out, state, root, verify, early))
-        if plan is None:
-            return None
-        if handoff.forked:
-            for path, data in plan.kept.items():
-                source.keep(path, data)  # the compile reads exactly the bytes the child hashed
-        return dataclasses.replace(plan, info=source.info(query))
+        return _checked(source, out, state, root, verify, query)
 
 
 def _checked(source: DirSource, out: Path, state: outstate.OutState, root: str, verify: bool,
-             early: Callable[[], None]) -> _Plan | None:
-    """The plan (``info`` left to the caller), or None for a full build.
-
-    ``early()`` is called once a target is known to need compiling, before the
-    changed file is kept in ``source`` (after a fork, the child keeps it).
-    """
+             query: GitQuery) -> _Plan | None:
     racy = outstate.racy_after()
     folders = same_folders_in(root, state, out, racy)
     same_listing = folders is not None
@@ -168,12 +154,8 @@ def _checked(source: DirSource, out: Path, state: outstate.OutState, root: str, 
                 return None
         except Exception:  # noqa: BLE001 - unreadable now: the full build reports it properly
             return None
-    if state.warned:
-        early()  # targets with warnings are compiled every time
     stamps, digests = state.stamps, state.digests
     changed: dict[int, bytes] = {}
-    kept: dict[str, bytes] = {}
-    kept_bytes = 0
     stat = os.stat
     it = iter(state.stamps)
     for i, (path, mtime, ctime, size, ino) in enumerate(zip(state.paths, it, it, it, it, strict=True)):
@@ -184,12 +166,8 @@ def _checked(source: DirSource, out: Path, state: outstate.OutState, root: str, 
         data, st = source.read_stat(path)
         digest = hashlib.sha256(data).digest()
         if digest != digests[DIGEST_BYTES * i : DIGEST_BYTES * (i + 1)]:
-            early()  # a target will be compiled: the compiler's imports can start (cfgc.bundle.overlap)
             changed[i] = digest
             source.keep(path, data)  # the compile reads exactly the bytes hashed here
-            if kept_bytes + len(data) <= KEEP_MAX_BYTES:
-                kept[path] = data
-                kept_bytes += len(data)
         if stamps is state.stamps:
             stamps = ints(stamps)
         stamps[STAMP * i : STAMP * (i + 1)] = ints(outstate.stamp(st, racy))
@@ -202,8 +180,7 @@ def _checked(source: DirSource, out: Path, state: outstate.OutState, root: str, 
     if checked is None:
         return None
     bundle, dirs, manifest, raw = checked
-    return _Plan(stamps, digests, folders, bundle, dirs, set(changed), manifest, raw, SourceInfo(), same_listing, kept,
-                 state.reach(set(changed), set(state.warned)) if changed or state.warned else {})
+    return _Plan(stamps, digests, folders, bundle, dirs, set(changed), manifest, raw, source.info(query), same_listing)
 
 
 def _update(
