@@ -64,6 +64,10 @@ class Kept:
             if len(text) <= MAX_KEPT_BYTES:
                 self._keep(digest(raw), text)
 
+    def clear(self) -> None:
+        """Forget everything (a process that builds many repos, or a test that needs a fresh start)."""
+        self._by.clear()
+
     def kept(self, current: Collection[str] | Callable[[str], bool]) -> dict[str, str]:
         """The JSON texts kept for files still current (digest in ``current``, or ``current(digest)``), to store them."""
         test = current if callable(current) else current.__contains__

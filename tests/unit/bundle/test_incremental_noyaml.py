@@ -27,6 +27,18 @@ CODE = (
 SERVICE = "tenants/acme/dev/services/chat.yaml"
 
 
+@pytest.fixture(autouse=True)
+def fresh_kept() -> None:
+    """This process's kept values start empty: a store filled by earlier tests (16 entries, then
+    nothing new) would leave the example's SOPS file out of the state the first build writes."""
+    from cfgc.base.loading import CAREFUL
+    from cfgc.repo.config import MARKS
+    from cfgc.secrets.creation_rules import PARSED
+
+    for kept in (CAREFUL, MARKS, PARSED):
+        kept.clear()
+
+
 @pytest.fixture
 def example(tmp_path: Path) -> Path:
     repo = tmp_path / "repo"
