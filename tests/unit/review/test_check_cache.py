@@ -17,6 +17,7 @@ from cfgc.review import check_cache
 from cfgc.review.check_cache import FILE_NAME, MAGIC, CheckCache, Entry, entry_key
 from cfgc.review.checks import run_checks
 from tests.fixtures.cli import run
+from tests.unit.review.sealed_damage import DAMAGES, damaged
 
 BENCH = Path(__file__).resolve().parents[3] / "benchmarks"
 
@@ -124,13 +125,13 @@ class _Delta:
         self.targets = [type("T", (), {"name": name})()]
 
 
-@pytest.mark.parametrize("damage", ["flip", "forged", "truncated", "garbage", "wrong entry"])
+@pytest.mark.parametrize("damage", [*DAMAGES, "wrong entry"])
 def test_damaged_or_forged_file_is_ignored(repo: Path, tmp_path: Path, compiled: list[str], damage: str) -> None:
     cache = tmp_path / "cache"
     first = run_checks(DirSource(repo), cache=cache).diagnostics
     path = cache / FILE_NAME
     data = path.read_bytes()
-    mac, _, body = data[len(MAGIC):].partition(b"\n")
+    body = data[len(MAGIC):].partition(b"\n")[2]
     # A forged file says no target has any finding.
     doc = json.loads(body)
     for v in doc["entries"].values():
@@ -142,12 +143,7 @@ def test_damaged_or_forged_file_is_ignored(repo: Path, tmp_path: Path, compiled:
             keeper.put(k, Entry("someone/else", True, (), ()))
         keeper.save()
     else:
-        path.write_bytes({
-            "flip": MAGIC + mac + b"\n" + empty,
-            "forged": MAGIC + b"0" * 64 + b"\n" + empty,
-            "truncated": data[: len(data) // 2],
-            "garbage": b"\x00" * 100,
-        }[damage])
+        path.write_bytes(damaged(data, MAGIC, empty, damage))
     compiled.clear()
     assert run_checks(DirSource(repo), cache=cache).diagnostics == first
     assert len(compiled) == 16  # every target checked again

@@ -12,6 +12,7 @@ from cfgc.review import policy as policy_mod
 from cfgc.review.checks import run_checks
 from cfgc.review.policy_cache import FILE_NAME, MAGIC
 from tests.fixtures.repos import STANDARD_CONFIG
+from tests.unit.review.sealed_damage import DAMAGES, damaged
 
 POLICIES = Path(__file__).resolve().parents[2] / "data" / "policies"
 FILES = {
@@ -69,21 +70,16 @@ def test_results_are_reused_only_for_the_same_input_and_policies(make_repo, tmp_
     assert len(counted) == before + 2  # other policies: every target asked again
 
 
-@pytest.mark.parametrize("damage", ["flip", "forged", "truncated", "garbage"])
+@pytest.mark.parametrize("damage", DAMAGES)
 def test_damaged_or_forged_cache_is_ignored(make_repo, tmp_path, counted, damage) -> None:  # type: ignore[no-untyped-def]
     root, cache = _repo(make_repo), tmp_path / "cache"
     first = _found(root, cache)
     path = cache / FILE_NAME
     data = path.read_bytes()
-    mac, _, body = data[len(MAGIC):].partition(b"\n")
+    body = data[len(MAGIC):].partition(b"\n")[2]
     # A forged file says no target has any finding; its MAC is not under this machine's key.
     empty = body.replace(b'"deny"', b'"xdeny"').replace(b'"warn"', b'"xwarn"')
-    path.write_bytes({
-        "flip": MAGIC + mac + b"\n" + empty,
-        "forged": MAGIC + b"0" * 64 + b"\n" + empty,
-        "truncated": data[: len(data) // 2],
-        "garbage": b"\x00" * 100,
-    }[damage])
+    path.write_bytes(damaged(data, MAGIC, empty, damage))
     assert _found(root, cache) == first
     assert len(counted) == 4  # every target evaluated again
     assert _found(root, cache) == first and len(counted) == 4  # and the file rewritten, good again
