@@ -102,27 +102,38 @@ def fast_value(text: str, max_depth: int, path: str = "") -> Any:
     loader, which refuses them with a location.  Never raises for bad input: an error is the careful
     loader's to report.  ``path`` is the file's, for the locations ``!prompt`` references carry.
     """
+    return fast_load(text, max_depth, path)[0]
+
+
+def fast_load(text: str, max_depth: int, path: str = "") -> tuple[Any, bool]:
+    """:func:`fast_value` and whether every float in it is :func:`~cfgc.base.canonical.plain_float`.
+
+    The second answer comes from the walk that checks the value anyway, so
+    canonical JSON can skip its search for floats the two encoders write
+    differently (:func:`cfgc.base.canonical.canonical_json`'s ``plain_floats``).
+    """
     if yaml_rs is None:
-        return MISS
+        return MISS, False
     tags: list[Tag] = []
     if "!" in text:
         rewritten = rewrite_tags(text)
         if rewritten is None:
-            return MISS
+            return MISS, False
         text, tags = rewritten
     if not _eligible(text):
-        return MISS
+        return MISS, False
     try:
         value = yaml_rs.loads(text, parse_datetime=False)
     except Exception:  # any refusal (YAMLDecodeError, a Rust panic surfaces differently)
-        return MISS
+        return MISS, False
     except BaseException as e:  # pyo3's PanicException derives from BaseException
         if isinstance(e, KeyboardInterrupt | SystemExit):
             raise
-        return MISS
-    if value is None or not _plain(value, max_depth - 1):
-        return MISS
-    return untag(value, tags, path) if tags else value
+        return MISS, False
+    odd: list[float] = []
+    if value is None or not _plain(value, max_depth - 1, odd):
+        return MISS, False
+    return (untag(value, tags, path) if tags else value), not odd
 
 
 def _eligible(text: str) -> bool:
@@ -187,9 +198,10 @@ def _may_start_a_node_oddly(text: str) -> bool:
     )
 
 
-def _plain(value: Any, room: int) -> bool:
+def _plain(value: Any, room: int, odd: list[float]) -> bool:
     """Whether every node is one the careful loader builds the same way
-    (``room``: levels of nesting still allowed below this node).
+    (``room``: levels of nesting still allowed below this node); finite
+    floats outside :func:`~cfgc.base.canonical.plain_float`'s range are added to ``odd``.
 
     This walk runs over every value of every file, so it avoids a call per
     scalar and checks a mapping's keys at C speed.
@@ -208,7 +220,7 @@ def _plain(value: Any, room: int) -> bool:
             return False
         children = value
     else:
-        return _plain([value], 1)
+        return _plain([value], 1, odd)
     for v in children:
         vt = type(v)
         if vt is str or vt is bool or v is None:
@@ -217,8 +229,11 @@ def _plain(value: Any, room: int) -> bool:
             if not INT_MIN <= v <= INT_MAX:
                 return False
         elif vt is float:
-            if v - v != 0.0:  # inf - inf and nan - nan are nan
-                return False
-        elif (vt is not dict and vt is not list) or not _plain(v, room - 1):
+            # The range test is cfgc.base.canonical.plain_float, inlined: NaN fails every comparison.
+            if not (1e-4 <= v < 1e16 or -1e16 < v <= -1e-4 or v == 0.0):
+                if v - v != 0.0:  # inf - inf and nan - nan are nan
+                    return False
+                odd.append(v)
+        elif (vt is not dict and vt is not list) or not _plain(v, room - 1, odd):
             return False  # a date, a tuple key's mapping, anything else: not ours
     return True

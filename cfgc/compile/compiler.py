@@ -57,6 +57,9 @@ class CompiledTarget:
     refs: tuple[tuple[Path, SecretRef], ...] = field(repr=False, default=())
     # The compiler's traced layer prefixes, shared by its targets' provenance.
     prefixes: Prefixes | None = field(repr=False, compare=False, default=None)
+    # ``value`` is a merge of files whose floats all are plain (Document.plain_floats)
+    # and no late stage made new values: canonical JSON may skip its float search.
+    plain_floats: bool = field(repr=False, compare=False, default=False)
 
     @property
     def name(self) -> str:
@@ -213,7 +216,11 @@ class Compiler:
         if "secret" in features:
             refs = tuple(secret_refs(value, (), self._shared))
             secrets = tuple(sorted({ref.file for _, ref in refs}))
-        return CompiledTarget(spec, value, docs, origins, tuple(sorted(set(pinned))), secrets, refs, self._traced)
+        # Only leaves of the files reach a target that no late stage or secret touched.
+        plain = not features and all([d.plain_floats for d in docs])
+        return CompiledTarget(
+            spec, value, docs, origins, tuple(sorted(set(pinned))), secrets, refs, self._traced, plain
+        )
 
     def try_compile(self, spec: TargetSpec) -> tuple[CompiledTarget | None, list[Diagnostic]]:
         """Compile one target, or None and the findings of its failure
