@@ -57,14 +57,22 @@ class CompiledTarget:
     refs: tuple[tuple[Path, SecretRef], ...] = field(repr=False, default=())
     # The compiler's traced layer prefixes, shared by its targets' provenance.
     prefixes: Prefixes | None = field(repr=False, compare=False, default=None)
-    # ``value`` is a merge of files whose floats all are plain (Document.plain_floats)
-    # and no late stage made new values: canonical JSON may skip its float search.
-    plain_floats: bool = field(repr=False, compare=False, default=False)
+    # The value known to be a merge of files whose floats all are plain
+    # (Document.plain_floats) with no late stage making new values: the very
+    # object, so a target rebuilt with another value (dataclasses.replace) is
+    # not vouched for.
+    plain_value: Any = field(repr=False, compare=False, default=None)
 
     @property
     def name(self) -> str:
         """The target name."""
         return self.spec.name
+
+    @property
+    def plain_floats(self) -> bool:
+        """Every float in ``value`` is one orjson and json write alike
+        (:func:`cfgc.base.canonical.plain_float`): canonical JSON may skip its search."""
+        return self.plain_value is self.value and self.value is not None
 
     @cached_property
     def provenance(self) -> Provenance:
@@ -217,7 +225,7 @@ class Compiler:
             refs = tuple(secret_refs(value, (), self._shared))
             secrets = tuple(sorted({ref.file for _, ref in refs}))
         # Only leaves of the files reach a target that no late stage or secret touched.
-        plain = not features and all([d.plain_floats for d in docs])
+        plain = value if not features and all([d.plain_floats for d in docs]) else None
         return CompiledTarget(
             spec, value, docs, origins, tuple(sorted(set(pinned))), secrets, refs, self._traced, plain
         )
