@@ -94,7 +94,7 @@ def test_the_fast_path_says_plain_floats_only_when_every_float_is_plain(value: A
     raw = text.encode("utf-8", "surrogatepass")
     doc = load_yaml(raw, "f.yaml", reload=lambda: raw)
     floats = _floats_in(doc.data)
-    got, plain = yaml_fast.fast_load(text, MAX_DEPTH)
+    got, plain, _ = yaml_fast.fast_load(text, MAX_DEPTH)
     if got is yaml_fast.MISS:
         assert not doc.plain_floats
         return
