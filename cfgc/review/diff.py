@@ -33,7 +33,8 @@ from cfgc.repo.sources import CONFIG_FILE, DirSource, GitSource, Source, SourceI
 from cfgc.review.diff_cache import DiffCache, Encoder, Record, Unlocated, frozen_scope
 from cfgc.review.diff_files import blob_digest, changed_files, reached, read_as_keyed
 from cfgc.review.diff_keys import same_keys
-from cfgc.review.diff_records import side_records
+from cfgc.review.diff_records import kept_side, side_records
+from cfgc.review.diff_sides import SideStore
 from cfgc.review.diff_validation import as_base
 from cfgc.review.diff_values import Change as Change
 from cfgc.review.diff_values import Compared as Compared
@@ -124,6 +125,11 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
     b = Side(base) if CONFIG_FILE in base.files() else None  # no config at the base: all is new
     if b is not None:
         h.compiler.share_documents(b.compiler, changed)  # each target compiles at the base first
+    # A side whose tree was seen before takes its listing and record keys from then.
+    store = SideStore(cache) if cache is not None and changed else None
+    b_digest, h_digest = blob_digest(base, base_ids), blob_digest(head, head_ids)
+    b_sum, b_kept = kept_side(store, b, select, b_digest)
+    h_sum, h_kept = kept_side(store, h, select, h_digest)
     b_all = {s.name: s for s in b.compiler.specs(select)} if changed and b else {}
     h_all = {s.name: s for s in h.compiler.specs(select)} if changed else {}
     hit = {s.name for s in reached(b.compiler, changed, select)} if changed and b else set()
@@ -226,8 +232,13 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
     kept = DiffCache(cache) if cache is not None else None
     if kept is not None:
         freeze()  # the parsed record file (see DiffCache._read)
-    b_keys, b_recs = side_records(kept, b, b_all, names, blob_digest(base, base_ids))
-    h_keys, h_recs = side_records(kept, h, h_all, names, blob_digest(head, head_ids))
+    b_keys, b_recs = side_records(kept, b, b_all, names, b_digest, b_kept.keys if b_kept else None)
+    h_keys, h_recs = side_records(kept, h, h_all, names, h_digest, h_kept.keys if h_kept else None)
+    for side_, dig, got, keys_, exact in ((b, b_sum, b_kept, b_keys, b_exact), (h, h_sum, h_kept, h_keys, h_exact)):
+        if store is not None and side_ is not None and dig is not None and exact is not None \
+                and (got is None or not got.keys.keys() >= keys_.keys()) \
+                and exact(side_.compiler.hierarchy.files):
+            store.put(dig, side_.compiler.specs(select), {**(got.keys if got else {}), **keys_})
     fork = parallel(len(names))
     for side, specs, recs in ((b, b_all, b_recs), (h, h_all, h_recs)):
         if all(n in recs for n in names if n in specs):
