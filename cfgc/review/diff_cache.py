@@ -155,7 +155,7 @@ class Located(NamedTuple):
         raise Unlocated(path)
 
 
-class Record(NamedTuple):
+class Record:
     """One target as a diff compares it (``value`` holds its SecretRefs; its
     top-level subtrees are shared with other records and never to be mutated).
 
@@ -163,17 +163,37 @@ class Record(NamedTuple):
     Subtrees are stored once by content id (the id covers the references'
     places and tokens), so two records of one file that name the same index
     for a key hold equal comparable values there: a diff need not look inside.
-    (A named tuple, not a dataclass: a diff makes 20,000 of them, and a frozen
-    dataclass's constructor costs several times a tuple's.)
+
+    ``value`` is assembled on first use, when the record's subtrees'
+    comparison tokens also go to its side's (``into``): a global change
+    compares most records by their indices alone.  Every subtree it names
+    was decoded and checked when the record was read, and the file was
+    authenticated as a whole before that, so what is assembled later is
+    what was checked.  (A class with slots, not a dataclass: a diff makes
+    20,000 of them, and a frozen dataclass's constructor costs several times this one's.)
     """
 
-    value: dict[str, Any]
-    keys: tuple[str, ...]  # its top-level keys (one object per shape in the file)
-    idx: list[Any]  # the index of each key's subtree
-    secrets: tuple[str, ...]
-    tokens: tuple[list[tuple[SecretRef, str]], ...]  # per subtree with references (lists shared by records)
-    findings: tuple[Diagnostic, ...]
-    where: list[Any]  # the stored locations, checked when used
+    __slots__ = ("keys", "idx", "secrets", "findings", "where", "_file", "_into", "_value")
+
+    def __init__(self, keys: tuple[str, ...], idx: list[Any], secrets: tuple[str, ...],
+                 findings: tuple[Diagnostic, ...], where: list[Any], file: DiffCache,
+                 into: dict[SecretRef, str]) -> None:
+        self.keys = keys  # its top-level keys (one object per shape in the file)
+        self.idx = idx  # the index of each key's subtree
+        self.secrets = secrets
+        self.findings = findings
+        self.where = where  # the stored locations, checked when used
+        self._file = file
+        self._into = into
+        self._value: dict[str, Any] | None = None
+
+    @property
+    def value(self) -> dict[str, Any]:
+        """The compiled value, its references in place (assembled once)."""
+        value = self._value
+        if value is None:
+            value = self._value = self._file.assemble(self.keys, self.idx, self._into)
+        return value
 
     @property
     def provenance(self) -> Located:
@@ -274,6 +294,7 @@ class DiffCache:
         self._values: dict[int, Any] = {}
         self._tokens: dict[int, list[tuple[SecretRef, str]]] = {}  # only those with references
         self._bad: set[Any] = set()
+        self._given: set[tuple[int, int]] = set()  # (side's token dict, subtree) handed over
         self._keys: dict[int, tuple[str, ...] | None] = {}
         self._used: dict[str, Any] = {}  # records this run read (the file's form)
         self._new: dict[str, Any] = {}  # records this run made (the Encoder's form)
@@ -306,10 +327,12 @@ class DiffCache:
             return
         self._raw, self._ids, self._subtrees, self._shapes = entries, ids, subtrees, shapes
 
-    def get(self, key: str, name: str) -> Record | None:
-        """The record of target ``name`` under ``key``, or None (absent or malformed)."""
+    def get(self, key: str, name: str, into: dict[SecretRef, str]) -> Record | None:
+        """The record of target ``name`` under ``key``, or None (absent or
+        malformed); its subtrees' comparison tokens go to ``into`` (its
+        side's) when its value is first used."""
         raw = self._raw.get(key) if _DIGEST.fullmatch(key) else None
-        rec = self._decode(raw, name) if raw is not None else None
+        rec = self._decode(raw, name, into) if raw is not None else None
         if rec is not None:
             self._used[key] = raw
         return rec
@@ -382,7 +405,7 @@ class DiffCache:
         return out
 
     # -- decoding: every shape checked, anything else is a miss -----------------
-    def _decode(self, raw: Any, name: str) -> Record | None:
+    def _decode(self, raw: Any, name: str, into: dict[SecretRef, str]) -> Record | None:
         # Runs for every target of a recorded diff: exact types, no generators.
         if type(raw) is not list or len(raw) != 6:
             return None
@@ -392,24 +415,30 @@ class DiffCache:
         keys = self._keys.get(shape) if type(shape) is int else None
         if keys is None:
             keys = self._shape(shape)
-        if keys is None or len(idx) != len(keys) or (secrets and not _strs(secrets)):
+        if keys is None or len(idx) != len(keys):
             return None
+        for f in secrets:
+            if type(f) is not str:
+                return None
         findings = decode_findings(found) if found != [] else []
         if findings is None:
             return None
         values = self._values
-        try:  # every subtree decoded already (most records): one lookup each
-            subs = [values[i] for i in idx]
-        except (KeyError, TypeError):  # TypeError: an index that is not hashable
-            for i in idx:  # the first record naming a subtree decodes it
-                if type(i) is not int or (i not in values and not self._subtree(i)):
-                    return None
-            subs = [values[i] for i in idx]
-        # (A bool or a float equal to a decoded index names that same subtree.)
-        value = dict(zip(keys, subs, strict=True))
-        tokens = tuple([self._tokens[i] for i in idx if i in self._tokens]) if self._tokens else ()
+        for i in idx:  # the first record naming a subtree decodes it
+            if type(i) is not int or (i not in values and not self._subtree(i)):
+                return None
         # The locations are checked when used: a malformed list is Unlocated (a compile).
-        return Record(value, keys, idx, tuple(secrets), tokens, tuple(findings), where)
+        return Record(keys, idx, tuple(secrets), tuple(findings), where, self, into)
+
+    def assemble(self, keys: tuple[str, ...], idx: list[int], into: dict[SecretRef, str]) -> dict[str, Any]:
+        """A record's value from its (decoded, checked) subtrees; their tokens go to ``into``."""
+        values, tokens = self._values, self._tokens
+        for i in idx:
+            found = tokens.get(i)
+            if found is not None and (id(into), i) not in self._given:
+                self._given.add((id(into), i))
+                into.update(found)
+        return dict(zip(keys, [values[i] for i in idx], strict=True))
 
     def _shape(self, n: Any) -> tuple[str, ...] | None:
         if type(n) is not int:

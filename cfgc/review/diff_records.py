@@ -49,7 +49,7 @@ def side_records(kept: DiffCache | None, side: Side | None, specs: Mapping[str, 
     ones (a side kept by its tree's digest) are not computed again.  A target
     that cannot be keyed (a layer that cannot be read, a schema that does not
     load) has no key: it is compiled and not recorded.  The side takes each
-    record's comparison tokens.
+    record's comparison tokens when the record's value is first used.
     """
     if kept is None or side is None:
         return {}, {}
@@ -58,7 +58,6 @@ def side_records(kept: DiffCache | None, side: Side | None, specs: Mapping[str, 
     validators = validator_versions()
     out: dict[str, str] = {}
     found: dict[str, Record] = {}
-    seen: set[int] = set()  # token lists taken (one per subtree, shared by many records)
     for name in names:
         spec = specs.get(name)
         if spec is None:
@@ -75,11 +74,7 @@ def side_records(kept: DiffCache | None, side: Side | None, specs: Mapping[str, 
             except CfgcError:
                 continue
         out[name] = key
-        rec = kept.get(key, name)
+        rec = kept.get(key, name, side.tokens)
         if rec is not None:
             found[name] = rec
-            for tokens in rec.tokens:
-                if id(tokens) not in seen:
-                    seen.add(id(tokens))
-                    side.tokens.update(tokens)
     return out, found

@@ -137,15 +137,17 @@ class SideStore:
 
 
 def _decode(doc: dict[str, Any]) -> KeptSide | None:
-    names, prefixes, rows = doc.get("vars"), doc.get("prefixes"), doc.get("specs")
+    names: Any = doc.get("vars")
+    prefixes, rows = doc.get("prefixes"), doc.get("specs")
     if not _strs(names) or type(prefixes) is not list or type(rows) is not list:
         return None
+    variables: list[str] = names
     if max(len(prefixes), len(rows)) > MAX_TARGETS or not all(_strs(p) for p in prefixes):
         return None
     tables = [tuple(p) for p in prefixes]
     specs: list[TargetSpec] = []
     keys: dict[str, str] = {}
-    width = len(names)
+    width = len(variables)
     count = len(tables)
     for row in rows:  # runs 10,000 times a side: exact types, no generators
         if type(row) is not list or len(row) != 5:
@@ -161,7 +163,7 @@ def _decode(doc: dict[str, Any]) -> KeptSide | None:
             if type(key) is not str:  # (the record file checks a key's form when it is looked up)
                 return None
             keys[name] = key
-        specs.append(TargetSpec(name, tuple(zip(names, values)), (*tables[n], last)))
+        specs.append(TargetSpec(name, tuple(zip(variables, values, strict=True)), (*tables[n], last)))
     if any(a.name >= b.name for a, b in zip(specs, specs[1:], strict=False)):
         return None  # a listing is sorted by name, each name once
     return KeptSide(specs, keys)
