@@ -292,6 +292,7 @@ class DiffCache:
         self._shapes: list[Any] = []
         # Subtrees decoded so far (shared by every record naming them), and the malformed ones.
         self._values: dict[int, Any] = {}
+        self._decoded: set[int] = set()  # the keys of _values
         self._tokens: dict[int, list[tuple[SecretRef, str]]] = {}  # only those with references
         self._bad: set[Any] = set()
         self._given: set[tuple[int, int]] = set()  # (side's token dict, subtree) handed over
@@ -423,10 +424,16 @@ class DiffCache:
         findings = decode_findings(found) if found != [] else []
         if findings is None:
             return None
-        values = self._values
-        for i in idx:  # the first record naming a subtree decodes it
-            if type(i) is not int or (i not in values and not self._subtree(i)):
-                return None
+        try:  # every subtree decoded already (most records): one C call
+            known = self._decoded.issuperset(idx)
+        except TypeError:  # an index that is not hashable
+            return None
+        if not known:
+            values = self._values
+            for i in idx:  # the first record naming a subtree decodes it
+                if type(i) is not int or (i not in values and not self._subtree(i)):
+                    return None
+        # (A bool or a float equal to a decoded index names that same subtree.)
         # The locations are checked when used: a malformed list is Unlocated (a compile).
         return Record(keys, idx, tuple(secrets), tuple(findings), where, self, into)
 
@@ -457,11 +464,16 @@ class DiffCache:
         if i in self._values:
             return True
         found = self._subtrees[i]
+        if type(found) is list and len(found) == 2 and found[1] == []:  # no references: as parsed
+            self._values[i] = found[0]
+            self._decoded.add(i)
+            return True
         if type(found) is list and _pair(found):
             tokens: list[tuple[SecretRef, str]] = []
             value = _place(found[0], found[1], tokens)
             if value is not _BAD:
                 self._values[i] = value
+                self._decoded.add(i)
                 if tokens:
                     self._tokens[i] = tokens
                 return True

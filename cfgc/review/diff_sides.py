@@ -163,7 +163,7 @@ def _decode(doc: dict[str, Any]) -> KeptSide | None:
             if type(key) is not str:  # (the record file checks a key's form when it is looked up)
                 return None
             keys[name] = key
-        specs.append(TargetSpec(name, tuple(zip(variables, values, strict=True)), (*tables[n], last)))
+        specs.append(TargetSpec(name, tuple(zip(variables, values, strict=False)), tables[n] + (last,)))  # (width checked)
     if any(a.name >= b.name for a, b in zip(specs, specs[1:], strict=False)):
         return None  # a listing is sorted by name, each name once
     return KeptSide(specs, keys)
