@@ -269,6 +269,11 @@ class GitSource:
     def files(self) -> list[str]:
         return sorted(self._index())
 
+    def tree_id(self) -> str:
+        """The git object id of the tree read (the commit's, or its subfolder's):
+        it names every path, mode and blob id below."""
+        return str(self.tree.hexsha)
+
     def blob_sha(self, path: str) -> str:
         """The git object id of a file (a content digest, free to get)."""
         blob = self._index().get(path)

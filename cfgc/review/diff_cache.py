@@ -58,7 +58,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import math
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path as FsPath
@@ -81,7 +80,6 @@ MAX_FILE_BYTES = 512 * 1024 * 1024  # a bigger file is not ours
 MAX_ENTRIES = 2_000_000  # entries (and subtrees) read; a file with more is not ours
 KEEP_FACTOR = 3
 MIN_KEEP = 1_000
-_DIGEST = re.compile(r"[0-9a-f]{64}")
 _TIME_BUDGET = "limits.template_seconds"
 # orjson writes dataclasses (a SecretRef) and subclasses as plain JSON: both go to _no_secret instead.
 _EXACT = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
@@ -332,7 +330,7 @@ class DiffCache:
         """The record of target ``name`` under ``key``, or None (absent or
         malformed); its subtrees' comparison tokens go to ``into`` (its
         side's) when its value is first used."""
-        raw = self._raw.get(key) if _DIGEST.fullmatch(key) else None
+        raw = self._raw.get(key)  # (any string looks up safely: the file's keys are its own)
         rec = self._decode(raw, name, into) if raw is not None else None
         if rec is not None:
             self._used[key] = raw

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from cfgc.base.errors import CfgcError
 from cfgc.bundle.target_keys import TargetKeys, global_key
 from cfgc.repo.hierarchy import TargetSpec
+from cfgc.repo.sources import GitSource
 from cfgc.review.check_cache import validator_versions
 from cfgc.review.diff_cache import DiffCache, Record, record_key
 from cfgc.review.diff_sides import KeptSide, SideStore, side_digest
@@ -30,7 +31,9 @@ def kept_side(store: SideStore | None, side: Side | None, select: str | None,
         gkey = global_key(side.compiler)
     except CfgcError:
         return None, None
-    found = side_digest(gkey, validator_versions(), select, side.compiler.hierarchy.files, digest)
+    source = side.compiler.source
+    tree = source.tree_id() if isinstance(source, GitSource) else None
+    found = side_digest(gkey, validator_versions(), select, side.compiler.hierarchy.files, digest, tree)
     kept = store.get(found)
     if kept is not None:
         side.compiler.assume_specs(select, kept.specs)

@@ -64,10 +64,15 @@ _DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 def side_digest(global_key: str, validators: str, select: str | None, files: Iterable[str],
-                digest: Callable[[str], str]) -> str:
-    """The digest a side's listing and record keys are kept under (see the module docstring)."""
+                digest: Callable[[str], str], tree: str | None = None) -> str:
+    """The digest a side's listing and record keys are kept under (see the
+    module docstring); a git side gives its ``tree`` id, which covers every
+    path and blob id below it, instead of its ``files``."""
     h = hashlib.sha256(f"diff-side\0{global_key}\0{validators}\0{select!r}\0".encode())
-    h.update("\0".join(f"{p}\0{digest(p)}" for p in sorted(files)).encode())
+    if tree is not None:
+        h.update(f"git tree\0{tree}".encode())
+    else:
+        h.update("\0".join(f"{p}\0{digest(p)}" for p in sorted(files)).encode())
     return h.hexdigest()
 
 
