@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Collection
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
@@ -30,7 +31,14 @@ from cfgc.compile.merging import MISSING, get_path
 from cfgc.repo.config import RepoConfig
 from cfgc.repo.hierarchy import TargetSpec
 from cfgc.repo.sources import CONFIG_FILE, DirSource, GitSource, Source, SourceInfo
-from cfgc.review.diff_cache import DiffCache, Encoder, Record, Unlocated, frozen_scope
+from cfgc.review.diff_cache import (
+    DiffCache,
+    Encoder,
+    Record,
+    Unlocated,
+    collector_paused,
+    frozen_scope,
+)
 from cfgc.review.diff_files import blob_digest, changed_files, reached, read_as_keyed
 from cfgc.review.diff_keys import same_keys
 from cfgc.review.diff_records import kept_side, side_records
@@ -125,17 +133,28 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
     b = Side(base) if CONFIG_FILE in base.files() else None  # no config at the base: all is new
     if b is not None:
         h.compiler.share_documents(b.compiler, changed)  # each target compiles at the base first
-    # A side whose tree was seen before takes its listing and record keys from then.
-    store = SideStore(cache) if cache is not None and changed else None
-    b_digest, h_digest = blob_digest(base, base_ids), blob_digest(head, head_ids)
-    b_sum, b_kept = kept_side(store, b, select, b_digest)
-    h_sum, h_kept = kept_side(store, h, select, h_digest)
-    b_all = {s.name: s for s in b.compiler.specs(select)} if changed and b else {}
-    h_all = {s.name: s for s in h.compiler.specs(select)} if changed else {}
-    hit = {s.name for s in reached(b.compiler, changed, select)} if changed and b else set()
-    h_reached = {s.name for s in reached(h.compiler, changed, select)} if changed else set()
-    names = sorted(hit | h_reached)
-    config = h.compiler.config
+    # What is loaded below lives as long as the diff and holds no cycle: it
+    # is made with the collector paused and then kept out of its generations
+    # (a collection would otherwise walk all of it, several times).
+    with collector_paused() if cache is not None else nullcontext():
+        # A side whose tree was seen before takes its listing and record keys from then.
+        store = SideStore(cache) if cache is not None and changed else None
+        b_digest, h_digest = blob_digest(base, base_ids), blob_digest(head, head_ids)
+        b_sum, b_kept = kept_side(store, b, select, b_digest)
+        h_sum, h_kept = kept_side(store, h, select, h_digest)
+        b_all = {s.name: s for s in b.compiler.specs(select)} if changed and b else {}
+        h_all = {s.name: s for s in h.compiler.specs(select)} if changed else {}
+        hit = {s.name for s in reached(b.compiler, changed, select)} if changed and b else set()
+        h_reached = {s.name for s in reached(h.compiler, changed, select)} if changed else set()
+        names = sorted(hit | h_reached)
+        config = h.compiler.config
+
+        kept = DiffCache(cache) if cache is not None else None
+        b_keys, b_recs = side_records(kept, b, b_all, names, b_digest, b_kept.keys if b_kept else None)
+        h_keys, h_recs = side_records(kept, h, h_all, names, h_digest, h_kept.keys if h_kept else None)
+        if kept is not None:
+            # Before the collector is on again: its first collection would walk all of it.
+            freeze()  # the parsed record file, both sides' listings and records
 
     Part = tuple[list[TargetDiff], list[Diagnostic], list[tuple[str, list[Any]]], dict[str, Any]]
 
@@ -163,7 +182,7 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
 
         for name in chunk:
             b_spec, h_spec = b_all.get(name), h_all.get(name)
-            if name in same and h_spec is not None:  # equal keys: both sides list it
+            if name in equal_keys and h_spec is not None:  # equal keys: both sides list it
                 rec = h_recs.get(name)
                 if rec is not None:
                     errors += [*(as_base(d) for d in rec.findings), *rec.findings]
@@ -229,11 +248,6 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
                 diffs.append(TargetDiff(name, "changed", spec.variables, prod, tuple(changes)))
         return diffs, errors, new, enc.subtrees
 
-    kept = DiffCache(cache) if cache is not None else None
-    if kept is not None:
-        freeze()  # the parsed record file (see DiffCache._read)
-    b_keys, b_recs = side_records(kept, b, b_all, names, b_digest, b_kept.keys if b_kept else None)
-    h_keys, h_recs = side_records(kept, h, h_all, names, h_digest, h_kept.keys if h_kept else None)
     for side_, dig, got, keys_, exact in ((b, b_sum, b_kept, b_keys, b_exact), (h, h_sum, h_kept, h_keys, h_exact)):
         if store is not None and side_ is not None and dig is not None and exact is not None \
                 and (got is None or not got.keys.keys() >= keys_.keys()) \
@@ -251,13 +265,18 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
             src = side.compiler.source
             src.prefetch(src.files() if fork else (p for n in names if n in specs for p in specs[n].layers))
     if kept is not None and by_keys:  # equal record keys: equal target keys, without reading a file
-        same = frozenset(n for n, k in h_keys.items() if b_keys.get(n) == k)
+        equal_keys = frozenset(n for n, k in h_keys.items() if b_keys.get(n) == k)
     else:
-        same = same_keys(b.compiler, h.compiler, names, changed, b_all, h_all) if by_keys and b else frozenset()
+        equal_keys = same_keys(b.compiler, h.compiler, names, changed, b_all, h_all) if by_keys and b else frozenset()
     # Nothing to compile (every target recorded on both sides): forking would
     # only send each result back through a pipe.
     recorded = all((n in b_recs or n not in b_all) and (n in h_recs or n not in h_all) for n in names)
-    parts = list(fan_out(chunk_diff, names, jobs=1 if recorded and kept is not None else None))
+    if recorded and kept is not None:
+        # Comparing records makes changes, not cycles (a compile, which could, is rare here).
+        with collector_paused():
+            parts = list(fan_out(chunk_diff, names, jobs=1))
+    else:
+        parts = list(fan_out(chunk_diff, names))
     diffs = [d for part in parts for d in part[0]]
     errors = group(e for part in parts for e in part[1])
     if kept is not None:
