@@ -55,23 +55,24 @@ A finding is as in :mod:`cfgc.review.check_cache`.
 
 from __future__ import annotations
 
-import gc
 import hashlib
-import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path as FsPath
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 
 from cfgc import __version__
-from cfgc.base.diagnostics import Diagnostic
-from cfgc.base.errors import Location
-from cfgc.base.loading import Path
 from cfgc.base.secretrefs import SecretRef
 from cfgc.bundle.cache_index import cache_key, load_entry
-from cfgc.review.check_cache import decode_findings, encode_findings
+from cfgc.review.check_cache import decode_findings
+from cfgc.review.diff_encode import EXACT, no_secret
+from cfgc.review.diff_encode import Encoder as Encoder
+from cfgc.review.diff_entry import Located as Located
+from cfgc.review.diff_entry import Record as Record
+from cfgc.review.diff_entry import Unlocated as Unlocated
+from cfgc.review.diff_entry import key_path
+from cfgc.review.gc_phases import collector_paused as collector_paused
+from cfgc.review.gc_phases import frozen_scope as frozen_scope
 from cfgc.review.sealed import read_sealed, write_sealed
 
 MAGIC = b"cfgc-diff-cache 1\n"
@@ -80,195 +81,12 @@ MAX_FILE_BYTES = 512 * 1024 * 1024  # a bigger file is not ours
 MAX_ENTRIES = 2_000_000  # entries (and subtrees) read; a file with more is not ours
 KEEP_FACTOR = 3
 MIN_KEEP = 1_000
-_TIME_BUDGET = "limits.template_seconds"
-# orjson writes dataclasses (a SecretRef) and subclasses as plain JSON: both go to _no_secret instead.
-_EXACT = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic collector off for a phase that makes many objects and no
-    cycles (reading records: 20,000 of them for a diff of 10,000 targets, which
-    set off full collections over everything loaded), on again after it."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-@contextmanager
-def frozen_scope() -> Iterator[Callable[[], None]]:
-    """Yields ``freeze``: the objects alive when it is called are kept out of
-    the collector's generations (``gc.freeze``) until the scope ends.
-
-    Only when nothing froze objects before (a forked worker, the agent's
-    child): ``gc.unfreeze`` would release theirs too.  Never beyond the scope:
-    garbage frozen with them would never be collected (a long-lived process,
-    the test suite, would keep every cycle that held a file open).
-    """
-    mine = gc.get_freeze_count() == 0
-    froze = False
-
-    def freeze() -> None:
-        nonlocal froze
-        if mine:
-            gc.freeze()
-            froze = True
-
-    try:
-        yield freeze
-    finally:
-        if froze:
-            gc.unfreeze()
 
 
 def record_key(target_key: str, validators: str) -> str:
     """The key of one target's record: see the module docstring for why these suffice."""
     return hashlib.sha256(f"diff\0{target_key}\0{validators}".encode()).hexdigest()
 
-
-class Unlocated(LookupError):
-    """A record does not hold the location of a path a diff needs (or holds it malformed)."""
-
-
-class Located(NamedTuple):
-    """The head-side locations a record holds (:meth:`locate` as Provenance's),
-    checked when used: most records of a diff are asked for one path or none."""
-
-    where: list[Any]
-
-    def locate(self, path: Path) -> Location:
-        """The stored location of ``path``; :class:`Unlocated` when not stored
-        (or stored malformed: the target is compiled for it)."""
-        want = list(path)
-        for w in self.where:
-            if type(w) is list and len(w) == 4 and w[0] == want:
-                _, file, line, col = w
-                if _key_path(w[0]) and type(file) is str and type(line) is int and type(col) is int:
-                    return Location(file, line, col)
-                break
-        raise Unlocated(path)
-
-
-class Record:
-    """One target as a diff compares it (``value`` holds its SecretRefs; its
-    top-level subtrees are shared with other records and never to be mutated).
-
-    ``keys`` and ``idx`` name each top-level subtree by its index in the record file.
-    Subtrees are stored once by content id (the id covers the references'
-    places and tokens), so two records of one file that name the same index
-    for a key hold equal comparable values there: a diff need not look inside.
-
-    ``value`` is assembled on first use, when the record's subtrees'
-    comparison tokens also go to its side's (``into``): a global change
-    compares most records by their indices alone.  Every subtree it names
-    was decoded and checked when the record was read, and the file was
-    authenticated as a whole before that, so what is assembled later is
-    what was checked.  (A class with slots, not a dataclass: a diff makes
-    20,000 of them, and a frozen dataclass's constructor costs several times this one's.)
-    """
-
-    __slots__ = ("keys", "idx", "secrets", "findings", "where", "_file", "_into", "_value")
-
-    def __init__(self, keys: tuple[str, ...], idx: list[Any], secrets: tuple[str, ...],
-                 findings: tuple[Diagnostic, ...], where: list[Any], file: DiffCache,
-                 into: dict[SecretRef, str]) -> None:
-        self.keys = keys  # its top-level keys (one object per shape in the file)
-        self.idx = idx  # the index of each key's subtree
-        self.secrets = secrets
-        self.findings = findings
-        self.where = where  # the stored locations, checked when used
-        self._file = file
-        self._into = into
-        self._value: dict[str, Any] | None = None
-
-    @property
-    def value(self) -> dict[str, Any]:
-        """The compiled value, its references in place (assembled once)."""
-        value = self._value
-        if value is None:
-            value = self._value = self._file.assemble(self.keys, self.idx, self._into)
-        return value
-
-    @property
-    def provenance(self) -> Located:
-        """Its stored head-side locations."""
-        return Located(self.where)
-
-
-# -- encoding (in the process that compiled the target) -------------------------
-class Encoder:
-    """Encodes records; a subtree shared by many targets is encoded once (by identity)."""
-
-    def __init__(self) -> None:
-        self.subtrees: dict[str, Any] = {}
-        self._ids: dict[int, tuple[Any, str | None]] = {}  # keeps each object alive
-
-    def record(self, name: str, value: Any, refs: tuple[tuple[Path, SecretRef], ...], secrets: tuple[str, ...],
-               tokens: dict[SecretRef, str], findings: list[Diagnostic],
-               located: dict[Path, Location | None]) -> list[Any] | None:
-        """The JSON form of one record, or None when it cannot be kept exactly."""
-        if type(value) is not dict or any(_TIME_BUDGET in d.message for d in findings):
-            return None
-        if any(loc is None for loc in located.values()):
-            return None
-        by_top: dict[str | int, list[Any]] = {}
-        for path, ref in refs:
-            if not path:
-                return None
-            by_top.setdefault(path[0], []).append([list(path[1:]), ref.file, list(ref.path), ref.type, tokens[ref]])
-        top = []
-        for k, v in value.items():
-            if type(k) is not str:
-                return None
-            sid = self._subtree(v, by_top.get(k, []))
-            if sid is None:
-                return None
-            top.append([k, sid])
-        where = [[list(p), loc.path, loc.line, loc.col] for p, loc in located.items() if loc is not None]
-        return [name, list(secrets), encode_findings(findings), where, top]
-
-    def _subtree(self, v: Any, refs: list[Any]) -> str | None:
-        hit = self._ids.get(id(v))
-        if hit is not None and not refs:
-            return hit[1]
-        try:
-            text = orjson.dumps(v, default=_no_secret, option=_EXACT)
-        except TypeError:
-            sid = None
-        else:
-            # 128 bits name a subtree within one authenticated file.
-            sid = None if not _exact(v) else hashlib.sha256(text + orjson.dumps(refs)).hexdigest()[:32]
-            if sid is not None:
-                self.subtrees[sid] = [text, refs]  # bytes: it crosses a process boundary
-        if not refs:
-            self._ids[id(v)] = (v, sid)
-        return sid
-
-
-def _no_secret(obj: Any) -> None:
-    if type(obj) is SecretRef:
-        return None  # its place is listed beside the subtree
-    raise TypeError("not JSON")
-
-
-def _exact(v: Any) -> bool:
-    """Whether JSON gives back exactly ``v`` (orjson writes NaN and infinities
-    as null, and a tuple as a list)."""
-    t = type(v)
-    if t is float:
-        return math.isfinite(v)
-    if t is dict:
-        return all(_exact(x) for x in v.values())
-    if t is list:
-        return all(_exact(x) for x in v)
-    return t in _SCALARS
-
-
-_SCALARS = frozenset({str, int, bool, type(None), SecretRef})
 
 
 # -- the file -------------------------------------------------------------------
@@ -384,7 +202,7 @@ class DiffCache:
         doc = {"cfgc": __version__, "ids": list(ids), "subtrees": subtrees,
                "shapes": [list(k) for k in shapes], "entries": entries}
         try:  # a kept subtree holds the references put back into it: null again
-            body = orjson.dumps(doc, default=_no_secret, option=_EXACT)
+            body = orjson.dumps(doc, default=no_secret, option=EXACT)
         except TypeError:
             return
         write_sealed(self.path, MAGIC, self._key, body)
@@ -490,7 +308,7 @@ def _place(value: Any, refs: list[Any], tokens: list[tuple[SecretRef, str]]) -> 
     """``value`` with each listed secret reference put back (in place: it was
     just parsed); each reference's token goes to ``tokens``."""
     for r in refs:
-        if type(r) is not list or len(r) != 5 or not _key_path(r[0]) or not _key_path(r[2]):
+        if type(r) is not list or len(r) != 5 or not key_path(r[0]) or not key_path(r[2]):
             return _BAD
         rel, file, path, kind, token = r
         if type(file) is not str or type(kind) is not str or type(token) is not str:
@@ -518,10 +336,6 @@ def _child(parent: Any, k: Any) -> Any:
     if type(parent) is list and type(k) is int and 0 <= k < len(parent):
         return parent[k]
     return _BAD
-
-
-def _key_path(v: Any) -> bool:
-    return type(v) is list and all(type(k) is str or type(k) is int for k in v)
 
 
 def _strs(v: Any) -> bool:

@@ -52,7 +52,7 @@ import orjson
 from cfgc import __version__
 from cfgc.bundle.cache_index import cache_key
 from cfgc.repo.hierarchy import TargetSpec
-from cfgc.review.diff_cache import collector_paused
+from cfgc.review.gc_phases import collector_paused
 from cfgc.review.sealed import read_sealed, write_sealed
 
 MAGIC = b"cfgc-diff-side 1\n"
