@@ -32,8 +32,9 @@ def install_stamps(names: tuple[str, ...], label: dict[str, str] | None = None) 
 
 def declared_version(name: str) -> str:
     """``str(module.__version__)`` of module ``name``, without importing it when
-    its ``__init__`` sets it as one string literal on a line of its own (read
-    from the file the import would run; any other form: imported and asked)."""
+    its ``__init__`` names ``__version__`` once, to set it to a string literal
+    on a line of its own (read from the file the import would run; any other
+    form: imported and asked)."""
     mod = sys.modules.get(name)
     if mod is None:
         spec = importlib.util.find_spec(name)
@@ -41,9 +42,11 @@ def declared_version(name: str) -> str:
         if origin and origin.endswith(".py"):
             try:
                 with open(origin, encoding="utf-8") as f:
-                    found = _VERSION.findall(f.read())
+                    text = f.read()
             except (OSError, ValueError):
-                found = []
+                text = ""
+            # The name once in the whole file: nothing else can set it.
+            found = _VERSION.findall(text) if text.count("__version__") == 1 else []
             if len(found) == 1:
                 version: str = found[0][1]
                 return version
