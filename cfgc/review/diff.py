@@ -82,6 +82,9 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
     h_exact = read_as_keyed(head, head_ids) if cache is not None else None
     files = changed_files(base, head, head_ids)
     changed = set(files)
+    # A side whose tree was seen before takes its listing and record keys from then.
+    store = SideStore(cache) if cache is not None and changed else None
+    held = store.assume_config() if store is not None else None
     h = Side(head)
     b = Side(base) if CONFIG_FILE in base.files() else None  # no config at the base: all is new
     if b is not None:
@@ -90,8 +93,6 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
     # is made with the collector paused and then kept out of its generations
     # (a collection would otherwise walk all of it, several times).
     with collector_paused() if cache is not None else nullcontext():
-        # A side whose tree was seen before takes its listing and record keys from then.
-        store = SideStore(cache) if cache is not None and changed else None
         b_digest, h_digest = blob_digest(base, base_ids), blob_digest(head, head_ids)
         b_sum, b_kept = kept_side(store, b, select, b_digest)
         h_sum, h_kept = kept_side(store, h, select, h_digest)
@@ -114,11 +115,13 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
                 and (got is None or not got.keys.keys() >= keys_.keys()) \
                 and exact(side_.compiler.hierarchy.files):
             store.put(dig, side_.compiler.specs(select), {**(got.keys if got else {}), **keys_})
-    fork = parallel(len(names))
+    if store is not None and held is not None:
+        store.keep_config(held)
     for side, specs, recs in ((b, b_all, b_recs), (h, h_all, h_recs)):
         if all(n in recs for n in names if n in specs):
             continue  # every target of this side is recorded: none is compiled
         if side is not None and isinstance(side.compiler.source, GitSource):
+            fork = parallel(len(names))
             # Git objects are read in one batch up front: one at a time, each
             # is a round trip to 'git cat-file' (about 2 ms).  A change to a
             # low layer reaches thousands of targets, compiled and compared on

@@ -51,6 +51,7 @@ import orjson
 
 from cfgc import __version__
 from cfgc.bundle.cache_index import cache_key
+from cfgc.repo import config
 from cfgc.repo.hierarchy import TargetSpec
 from cfgc.review.gc_phases import collector_paused
 from cfgc.review.sealed import read_sealed, write_sealed
@@ -61,6 +62,9 @@ MAX_FILE_BYTES = 256 * 1024 * 1024  # a bigger file is not ours
 MAX_TARGETS = 2_000_000  # specs (and prefixes) read; a file with more is not ours
 KEEP = 16  # side files kept: a base and a head per pull request, a few at once
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+CONFIG_NAME = "config"  # beside the side files: cfgc.yaml's kept positions and verdicts
+CONFIG_MAGIC = b"cfgc-diff-config 1\n"
+MAX_CONFIG_BYTES = 8 * 1024 * 1024  # Kept holds at most 16 entries of 256 KiB
 
 
 def side_digest(global_key: str, validators: str, select: str | None, files: Iterable[str],
@@ -130,6 +134,38 @@ class SideStore:
                              "prefixes": [list(p) for p in prefixes], "specs": rows})
         if write_sealed(self.folder / digest, MAGIC, self._key, body):
             self._trim()
+
+    def assume_config(self) -> tuple[int, int]:
+        """Take the kept cfgc.yaml verdicts and source positions
+        (:data:`cfgc.repo.config.ACCEPTED`, :data:`cfgc.repo.config.MARKS`):
+        a diff from records then needs neither PyYAML nor a schema validator
+        for cfgc.yaml.  Returns how many of each the file held (see :meth:`keep_config`)."""
+        if self._key is None:
+            return 0, 0
+        try:
+            doc = orjson.loads(read_sealed(self.folder / CONFIG_NAME, CONFIG_MAGIC, self._key, MAX_CONFIG_BYTES))
+        except (OSError, ValueError):
+            return 0, 0
+        if type(doc) is not dict or doc.get("cfgc") != __version__:
+            return 0, 0
+        marks: Any = doc.get("marks")
+        accepted: Any = doc.get("accepted")
+        if type(marks) is not dict or not _strs(accepted) or len(accepted) > config.MAX_ACCEPTED:
+            return 0, 0
+        config.MARKS.assume(marks)
+        for d in accepted:
+            if _DIGEST.fullmatch(d):
+                config.ACCEPTED.setdefault(d)
+        return len(marks), len(accepted)
+
+    def keep_config(self, held: tuple[int, int]) -> None:
+        """Write what this process knows of cfgc.yaml when it is more than the file ``held``."""
+        marks = config.MARKS.kept(lambda d: True)
+        accepted = list(config.ACCEPTED)
+        if self._key is None or (len(marks), len(accepted)) == held:
+            return
+        body = orjson.dumps({"cfgc": __version__, "marks": marks, "accepted": accepted})
+        write_sealed(self.folder / CONFIG_NAME, CONFIG_MAGIC, self._key, body)
 
     def _trim(self) -> None:
         try:

@@ -3,8 +3,9 @@ listing and keying it says, and a damaged side file costs a listing, never a wro
 
 from __future__ import annotations
 
-import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 from cfgc.bundle.cache_index import cache_key
 from cfgc.bundle.target_keys import TargetKeys, global_key
 from cfgc.compile.compiler import Compiler
+from cfgc.repo import config
 from cfgc.repo.hierarchy import Hierarchy
 from cfgc.repo.sources import DirSource, GitSource
 from cfgc.review import diff_files, diff_sides
@@ -28,6 +30,8 @@ from cfgc.review.diff_files import blob_digest
 from cfgc.review.report.diff import render_json, render_markdown, render_text
 from cfgc.review.sealed import read_sealed, write_sealed
 from tests.fixtures.repos import EXAMPLE, git, git_init
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -71,7 +75,7 @@ def test_a_kept_side_is_its_listing_and_its_keys(example_repo: Path, tmp_path: P
     _edit(example_repo)
     cache = tmp_path / "cache"
     _diff(example_repo, cache)
-    files = os.listdir(cache / diff_sides.FOLDER)
+    files = _sides(cache / diff_sides.FOLDER)
     assert len(files) == 2  # the base commit's side and the working tree's
     store = diff_sides.SideStore(cache)
     base, head = open_sides(example_repo, "HEAD", None)
@@ -124,15 +128,20 @@ def _short_values(doc: dict[str, Any]) -> None:
     doc["specs"][0][1] = doc["specs"][0][1][:-1]
 
 
+def _sides(folder: Path) -> list[Path]:
+    """The side files (named by their digest; cfgc.yaml's kept file beside them is not one)."""
+    return sorted(p for p in folder.iterdir() if len(p.name) == 64)
+
+
 def _swap_names(folder: Path) -> None:
-    a, b = sorted(folder.iterdir())
+    a, b = _sides(folder)
     data = a.read_bytes()
     a.write_bytes(b.read_bytes())
     b.write_bytes(data)
 
 
 def _each(folder: Path, damage: Any) -> None:
-    for path in sorted(folder.iterdir()):
+    for path in _sides(folder):
         damage(path)
 
 
@@ -170,7 +179,7 @@ def test_at_most_keep_side_files(tmp_path: Path) -> None:
     store = diff_sides.SideStore(tmp_path)
     for n in range(diff_sides.KEEP + 5):
         store.put(f"{n:064x}", [], {})
-    assert len(os.listdir(tmp_path / diff_sides.FOLDER)) == diff_sides.KEEP
+    assert len(_sides(tmp_path / diff_sides.FOLDER)) == diff_sides.KEEP
 
 
 # -- generated trees: services added and removed, optional layers, --target --------------------------
@@ -218,3 +227,41 @@ def test_kept_sides_say_what_listing_says_for_generated_trees(
         git(root, "add", "-A")  # the index vouches for the ids now: the working tree's digest is the same
         want = _diff(root, None, select)
         _same(_diff(root, cache, select), want)
+
+
+_SECOND_RUN = """
+import sys
+from pathlib import Path
+from cfgc.review.diff import compare, open_sides
+root, cache = Path(sys.argv[1]), Path(sys.argv[2])
+base, head = open_sides(root, "HEAD", None)
+compare(base, head, None, "HEAD", "working tree", cache=cache)
+print(sorted(m for m in ("git", "yaml", "jsonschema_rs", "jsonschema", "jinja2") if m in sys.modules))
+"""
+
+
+def test_a_recorded_diff_needs_no_yaml_parser_schema_validator_nor_gitpython(example_repo: Path,
+                                                                               tmp_path: Path) -> None:
+    git_init(example_repo)
+    _edit(example_repo)
+    cache = tmp_path / "cache"
+    _diff(example_repo, cache)
+    out = subprocess.run([sys.executable, "-c", _SECOND_RUN, str(example_repo), str(cache)],
+                         capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("how", ["flipped byte", "another kind of file"])
+def test_a_damaged_config_file_is_parsed_again(example_repo: Path, tmp_path: Path, how: str) -> None:
+    git_init(example_repo)
+    _edit(example_repo)
+    want = _diff(example_repo, None)
+    cache = tmp_path / "cache"
+    _diff(example_repo, cache)
+    path = cache / diff_sides.FOLDER / diff_sides.CONFIG_NAME
+    data = path.read_bytes()
+    path.write_bytes(data[:-5] + b"X" + data[-4:] if how == "flipped byte"
+                     else b"cfgc-diff-side 1\n" + data.partition(b"\n")[2])
+    config.MARKS.clear()
+    config.ACCEPTED.clear()
+    _same(_diff(example_repo, cache), want)
