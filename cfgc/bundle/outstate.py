@@ -133,6 +133,7 @@ class OutState:
     sops: dict[str, Any] = field(default_factory=dict)  # sha256 hex of .sops.yaml's bytes (a global) -> its parsed value (creation_rules.PARSED)
     config_marks: dict[str, Any] = field(default_factory=dict)  # sha256 hex of cfgc.yaml's bytes (a global) -> its source positions (config.MARKS)
     careful: dict[str, Any] = field(default_factory=dict)  # sha256 hex of a file's text -> what the careful YAML path built (loading.CAREFUL)
+    renders: dict[str, Any] = field(default_factory=dict)  # template reads and results an in-place build kept (template_kept.KEPT)
 
     def to_json(self) -> dict[str, Any]:
         """The state's fields by name."""
@@ -213,6 +214,7 @@ def _well_formed(s: OutState) -> bool:
         and isinstance(s.sops, dict)
         and isinstance(s.config_marks, dict)
         and isinstance(s.careful, dict)
+        and isinstance(s.renders, dict)
         and (not s.spans or len(s.spans) == 2 + 2 * len(s.names))
         and (not s.layers or (min(s.layers) >= 0 and max(s.layers) < len(s.paths)))
     )
