@@ -45,9 +45,10 @@ from typing import Any
 
 from cfgc import __version__
 from cfgc.base.installed import install_stamps
+from cfgc.bundle import outpatch
 from cfgc.bundle.outpack import Packed, ints, pack, target_files, unpack
 
-MAGIC = b"cfgc-out-state 7\n"
+MAGIC = b"cfgc-out-state 8\n"
 MAX_STATE_BYTES = 512 * 1024 * 1024  # about 1,000,000 targets; a bigger file is not ours
 RACY_NS = 2_000_000_000  # as the build cache: a change this recent may repeat with the same stat
 # Libraries whose behaviour shapes a target's bytes or findings: their installed files' stats.
@@ -168,7 +169,8 @@ def load(cache_root: Path, out: Path, key: bytes) -> OutState | None:
     except OSError:
         return None
     try:
-        size = os.fstat(fd).st_size
+        st = os.fstat(fd)
+        size = st.st_size
         if size > MAX_STATE_BYTES:
             return None
         data = os.read(fd, size + 1)
@@ -185,18 +187,24 @@ def load(cache_root: Path, out: Path, key: bytes) -> OutState | None:
         return None
     end = data.find(b"\n", len(MAGIC))
     body = memoryview(data)[end + 1 :]
-    if end < 0 or not hmac.compare_digest(data[len(MAGIC) : end], _mac(key, body)):
+    if end != len(MAGIC) + _MAC_CHARS or not hmac.compare_digest(data[len(MAGIC) : end], _mac(key, body)):
         return None
     try:
-        head, p = unpack(body)
+        head, p, layout = unpack(body)
         state = OutState(**head, paths=p.paths, stamps=p.stamps, digests=p.digests, counts=p.counts, layers=p.layers, bundle=p.bundle, bundle_stamps=p.bundle_stamps,
                          spans=p.spans)
     except (ValueError, TypeError, KeyError, IndexError):
         return None
-    return state if _well_formed(state) else None
+    if not _well_formed(state):
+        return None
+    outpatch.loaded(path, outpatch.Loaded(body, layout, state, (st.st_ino, len(data))))
+    return state
 
 
-def _mac(key: bytes, body: bytes | memoryview) -> bytes:
+_MAC_CHARS = 128  # hex of a 64-byte BLAKE2b
+
+
+def _mac(key: bytes, body: bytes | bytearray | memoryview) -> bytes:
     """The authentication tag of a state body: keyed BLAKE2b (twice as fast as HMAC-SHA256 here, as strong)."""
     return hashlib.blake2b(body, key=hashlib.sha256(key).digest() if len(key) > 64 else key).hexdigest().encode()
 
@@ -231,6 +239,8 @@ def save(cache_root: Path, out: Path, key: bytes, state: OutState) -> None:
     (CI workspaces) do not fill the cache.
     """
     path = state_path(cache_root, out)
+    if outpatch.patch(path, state, lambda body: _mac(key, body), len(MAGIC), len(MAGIC) + _MAC_CHARS + 1):
+        return
     head = {k: v for k, v in state.to_json().items() if k not in PACKED}
     try:
         body = pack(head, Packed(state.paths, state.stamps, state.digests, state.bundle, state.bundle_stamps,
