@@ -46,7 +46,7 @@ from typing import Any
 from cfgc import __version__
 from cfgc.base.installed import install_stamps
 from cfgc.bundle import outpatch
-from cfgc.bundle.outpack import Packed, ints, pack, target_files, unpack
+from cfgc.bundle.outpack import Packed, ints, pack, reach, target_files, unpack
 
 MAGIC = b"cfgc-out-state 8\n"
 MAX_STATE_BYTES = 512 * 1024 * 1024  # about 1,000,000 targets; a bigger file is not ours
@@ -141,15 +141,8 @@ class OutState:
         return dict(self.__dict__)
 
     def reach(self, changed: set[int], also: Collection[str] = ()) -> dict[str, array[int]]:
-        """The targets with a layer in ``changed`` or named in ``also``, with their layers."""
-        found: dict[str, array[int]] = {}
-        at, flat = 0, self.layers
-        for name, count in zip(self.names, self.counts, strict=True):
-            mine = flat[at : at + count]
-            at += count
-            if name in also or not changed.isdisjoint(mine):
-                found[name] = mine
-        return found
+        """The targets with a layer in ``changed`` or named in ``also``, with their layers (in name order)."""
+        return reach(self.names, self.counts, self.layers, changed, also)
 
 
 # Written as packed numbers by cfgc.bundle.outpack, not in the JSON head.
