@@ -125,6 +125,11 @@ class Compiler:
             found = self._specs[select] = self.hierarchy.targets(select)
         return list(found)
 
+    def assume_specs(self, select: str | None, specs: list[TargetSpec]) -> None:
+        """Take ``specs`` as :meth:`specs` of ``select`` without listing: for a
+        diff side kept by the digest of its tree (:mod:`cfgc.review.diff_sides`)."""
+        self._specs[select] = list(specs)
+
     def selected(self, select: str | None = None) -> list[TargetSpec]:
         """Like :meth:`specs`, but a ``--target`` glob that matches nothing is
         a usage error: "0 targets passed" would read as success."""
