@@ -43,6 +43,8 @@ from cfgc.base.repopath import NotFound
 from cfgc.bundle.cache_files import (
     OPEN_FLAGS,
     link_blob,
+    link_blob_at,
+    open_blobs,
     place,
     read_regular,
     write_blob,
@@ -105,6 +107,7 @@ class BuildCache:
         self._dirty = False
         self._retain = False
         self._key: bytes | None = None
+        self._blobs_fd = -1  # the blobs folder, opened by the first store (inherited by forked workers)
         try:
             self._key = cache_key()
         except OSError as e:
@@ -299,7 +302,13 @@ class BuildCache:
         if write is not None:
             src = write(rel, data, 0o444)
             with contextlib.suppress(OSError):  # a cache that cannot be written is only slower
-                link_blob(self._blobs, src, hexdigest)
+                if writer is None:
+                    link_blob(self._blobs, src, hexdigest)
+                    return
+                if self._blobs_fd < 0:
+                    self._blobs_fd = open_blobs(self._blobs)
+                # linkat relative to the two open folders: no path walked per target
+                link_blob_at(writer, rel, self._blobs_fd, hexdigest)
                 return
         write_blob(self._blobs, hexdigest, data)
 
@@ -315,6 +324,9 @@ class BuildCache:
         plus 1,000; blobs are pruned once there are more than twice the kept
         entries plus 100 of them (so at most 4 x targets + 2,100 remain).
         """
+        if self._blobs_fd >= 0:
+            fd, self._blobs_fd = self._blobs_fd, -1
+            os.close(fd)
         if self._key is None or (not self._dirty and len(self._used) == len(self._targets)):
             return  # a fully warm build: the index already says all of it
         targets = dict(self._used)

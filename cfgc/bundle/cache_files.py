@@ -8,10 +8,15 @@ import functools
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cfgc.bundle.cache_index import CacheCorrupt
 
+if TYPE_CHECKING:
+    from cfgc.bundle.folder_writer import FolderWriter
+
 OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+BLOBS_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def read_regular(fd: int, limit: int) -> bytes:
@@ -87,6 +92,29 @@ def link_blob(blobs: str, src: str, hexdigest: str) -> None:
             os.unlink(tmp)
         os.link(src, tmp, follow_symlinks=False)
         os.replace(tmp, blob)
+
+
+def open_blobs(blobs: str) -> int:
+    """A descriptor of the blobs folder (created if missing), never through a link; raises OSError."""
+    try:
+        return os.open(blobs, BLOBS_FLAGS)
+    except FileNotFoundError:
+        os.makedirs(blobs, exist_ok=True)
+        return os.open(blobs, BLOBS_FLAGS)
+
+
+def link_blob_at(writer: FolderWriter, rel: str, blobs_fd: int, hexdigest: str) -> None:
+    """:func:`link_blob` relative to open folders: ``rel``, just written by ``writer``,
+    becomes the blob ``hexdigest`` in the blobs folder open as ``blobs_fd``."""
+    try:
+        writer.link(rel, blobs_fd, hexdigest)
+    except FileExistsError:
+        # Never trusted because it exists: replaced whole, so a damaged blob heals.
+        tmp = f".{hexdigest}.{os.getpid()}"
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp, dir_fd=blobs_fd)
+        writer.link(rel, blobs_fd, tmp)
+        os.replace(tmp, hexdigest, src_dir_fd=blobs_fd, dst_dir_fd=blobs_fd)
 
 
 def write_blob(blobs: str, hexdigest: str, data: bytes) -> None:

@@ -66,6 +66,18 @@ class FolderWriter:
             os.close(fd)
         return dest
 
+    def link(self, rel: str, dst_dir_fd: int, dst: str) -> None:
+        """Hard-link the file ``rel`` just written to ``dst`` in the folder open as ``dst_dir_fd``.
+
+        Relative to the open folder when ``rel`` is in it (``linkat``: no path
+        walked again); by path otherwise.  Never follows a link.  Raises OSError.
+        """
+        folder, _, name = rel.rpartition("/")
+        if folder == self._folder and self._fd >= 0:
+            os.link(name, dst, src_dir_fd=self._fd, dst_dir_fd=dst_dir_fd, follow_symlinks=False)
+        else:
+            os.link(f"{self.staging}/{rel}", dst, dst_dir_fd=dst_dir_fd, follow_symlinks=False)
+
     def _open(self, folder: str, rel: str) -> None:
         self.close()
         path = f"{self.staging}/{folder}" if folder else self.staging
