@@ -136,6 +136,8 @@ def build_benchmarks(work: Path, size: tuple[int, int, int], repeat: int) -> lis
     res.append(measure("hand-written PyYAML+merge+jsonschema (plain)", lambda: [sys.executable, str(HERE / "baseline_handwritten.py"), str(plain), str(fresh("hand"))], repeat))
     res.append(measure("cfgc build, cold, 1 core (plain)", lambda: cfgc("build", "--repo", plain, "--out", fresh("p"), "--no-cache", "-j", "1"), repeat))
     res.append(measure("cfgc build, cold (plain)", lambda: cfgc("build", "--repo", plain, "--out", fresh("p"), "--no-cache"), repeat))
+    # Issue 15's goal 1 counts the first fill of the build cache: a fresh cache folder each run.
+    res.append(measure("cfgc build, cold, filling the cache (plain)", lambda: cfgc("build", "--repo", plain, "--out", fresh("p"), "--cache-dir", fresh("pcache")), repeat))
     res.append(measure("cfgc validate, cold (plain): compile, no writes", cfgc("validate", "--repo", plain, "--no-cache"), repeat))
     res.append(measure("cfgc build, cold, 1 core (full corpus)", lambda: cfgc("build", "--repo", full, "--out", fresh("f"), "--no-cache", "-j", "1"), repeat))
     res.append(measure("cfgc build, cold (full corpus)", lambda: cfgc("build", "--repo", full, "--out", fresh("f"), "--no-cache"), repeat))
@@ -354,6 +356,10 @@ def write_report(results: list[Result], args: argparse.Namespace, started: float
         lines += ["", "Ratios (plain corpus, cold build):", "",
                   f"- hand-written baseline / cfgc: **{hand.seconds / ours.seconds:.1f}x** (target: at least 5x)",
                   f"- cfgc build / parse-only floor: **{ours.seconds / floor.seconds:.2f}x** (target: at most 1.5x)"]
+        filling = by.get("cfgc build, cold, filling the cache (plain)")
+        if filling:  # goal 1 of issue 15 includes the first fill of the build cache
+            lines += [f"- hand-written baseline / cfgc build filling the cache: **{hand.seconds / filling.seconds:.1f}x** (goal: at least 8x)",
+                      f"- cfgc build filling the cache / parse-only floor: **{filling.seconds / floor.seconds:.2f}x** (goal: at most 1.0x)"]
         if validate:
             lines.append(f"- cfgc validate (the same compile without writing the bundle) / parse-only floor: "
                          f"**{validate.seconds / floor.seconds:.2f}x**")

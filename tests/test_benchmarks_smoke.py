@@ -25,6 +25,8 @@ def test_harness_quick_run(tmp_path: Path) -> None:
     assert "kept text" in text  # only the generated section is rewritten
     assert "`python3 benchmarks/run.py --quick --size 1x2x5`" in text
     assert "| cfgc build, cold (plain) |" in text
+    assert "| cfgc build, cold, filling the cache (plain) |" in text
+    assert "cfgc build filling the cache / parse-only floor" in text
     assert "| cfgc build, warm cache, one env file changed (5 targets) |" in text
     assert "| cfgc diff HEAD~1..HEAD (one env file: 5 targets) |" in text
     assert "hand-written baseline / cfgc" in text
