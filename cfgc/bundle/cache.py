@@ -102,8 +102,6 @@ class BuildCache:
         self._targets: JSONObject = {}
         self._used: JSONObject = {}
         self._digests: dict[str, str] = {}  # this build's file digests
-        self._hashed: list[tuple[str, str, str | None]] = []  # (path, digest, stamp) since take_hashed
-        self._journal = False  # set by begin(): workers hash the files and report them
         self._keys: tuple[Source, TargetKeys] | None = None
         self._racy = time.time_ns() - RACY_NS
         self._dirty = False
@@ -189,58 +187,7 @@ class BuildCache:
         else:
             digest = hashlib.sha256(source.read(path)).hexdigest()
         self._digests[path] = digest
-        if self._journal:
-            self._hashed.append((path, digest, self._files_stamp(path, digest)))
         return digest
-
-    def _files_stamp(self, path: str, digest: str) -> str | None:
-        entry = file_entry(self._files.get(path))
-        return entry[0] if entry is not None and entry[1] == digest else None
-
-    # -- keys computed by forked workers (a cold cache: nothing to look up first) --
-    @property
-    def cold(self) -> bool:
-        """True when the index holds no target: every lookup would miss."""
-        return not self._targets
-
-    def begin(self, source: Source) -> None:
-        """Check the stat memo belongs to ``source`` before workers fork (they share the answer)."""
-        self._journal = True
-        source = unwrapped(source)
-        if isinstance(source, DirSource) and not self._root_checked:
-            self._root_checked = True
-            root = str(source.root.resolve())
-            if root != self._files_root:
-                self._files, self._files_root = {}, root
-
-    def take_hashed(self) -> list[tuple[str, str, str | None]]:
-        """The files this process hashed since the last call: ``(path, digest, memo stamp or None)``."""
-        done, self._hashed = self._hashed, []
-        return done
-
-    def merge_hashed(self, hashed: list[tuple[str, str, str | None]]) -> None:
-        """Take what a worker's :meth:`take_hashed` gave as hashed by this build.
-
-        Two workers that read one file with different contents (it changed during
-        the build) leave it unknown: no memo, and no state for an in-place build
-        (:meth:`memo` gives None), since targets were compiled from both contents.
-        """
-        for path, digest, stamp in hashed:
-            seen = self._digests.get(path)
-            if seen is not None and seen != digest:
-                self._digests[path] = "changed"
-                if self._files.pop(path, None) is not None:
-                    self._dirty = True
-                continue
-            self._digests[path] = digest
-            if stamp is None:  # racy, missing or not a working-tree file: not known by stat
-                if self._files.pop(path, None) is not None:
-                    self._dirty = True
-                continue
-            hit = file_entry(self._files.get(path))
-            if hit is None or hit != (stamp, digest):
-                self._files[path] = [stamp, digest]
-                self._dirty = True
 
     def _dir_digest(self, source: DirSource, path: str) -> str:
         if not self._root_checked:  # stat stamps only mean something for the files they came from

@@ -117,19 +117,9 @@ def _from_cache(
     from cfgc.bundle.target_keys import global_key
 
     gkey = global_key(compiler)
-    if cache.cold:
-        # Nothing to look up: each worker keys its targets from the very bytes its
-        # compile parses (read once, there), instead of the parent reading every
-        # layer file before any worker starts.
-        cache.begin(compiler.source)
-        return [], [(s, _KEY_IN_WORKER + gkey) for s in specs]
     keyed = [(spec, cache.target_key(spec, gkey, compiler.source)) for spec in specs]
     found, misses = cache.get_many(keyed, staging)
     return list(found), list(misses)
-
-
-# A todo item's key starting with this holds the global key: the worker makes the target's key.
-_KEY_IN_WORKER = "global:"
 
 
 def _compile_rest(
@@ -148,11 +138,9 @@ def _compile_rest(
     """Compile ``todo`` on every core, recording each output in the cache and reporting progress."""
     if progress is not None and total:
         progress(done, total)
-    for outs, ds, secrets, keys, read, hashed in _compile_all(compiler, todo, staging, cache, jobs, reads):
+    for outs, ds, secrets, keys, read in _compile_all(compiler, todo, staging, cache, jobs, reads):
         if reads is not None:
             reads.merge(read)
-        if cache is not None and hashed:
-            cache.merge_hashed(hashed)
         sink.outputs.extend(outs)
         sink.diags.extend(ds)
         sink.secret_files.update(secrets)
@@ -213,14 +201,13 @@ def _same_as_cache_key(path: str, read: str, keyed: str) -> None:
 
 
 _Chunk = list[tuple[TargetSpec, str | None]]
-_Hashed = list[tuple[str, str, str | None]]  # files a worker hashed for keys (BuildCache.take_hashed)
 _ChunkResult = tuple[
-    list[TargetOutput], list[Diagnostic], dict[str, bytes], list[str | None], list[tuple[str, str]], _Hashed
+    list[TargetOutput], list[Diagnostic], dict[str, bytes], list[str | None], list[tuple[str, str]]
 ]
 # A compiled target on the wire: its position in the sorted work list, digest,
 # size, prompts and secret files (the parent has the name and variables).
 _Record = tuple[int, str, int, tuple[str, ...], tuple[str, ...]]
-_Wire = tuple[list[_Record], list[Diagnostic], dict[str, bytes], list[str | None], list[tuple[str, str]], _Hashed]
+_Wire = tuple[list[_Record], list[Diagnostic], dict[str, bytes], list[str | None], list[tuple[str, str]]]
 
 
 def _compile_all(
@@ -241,19 +228,18 @@ def _compile_all(
         # A forked worker records into its own copy of the log: send back what it added.
         mark = reads.mark() if reads is not None else 0
         wire, diags, secrets, keys = _compile_chunk(compiler, staging, cache, todo, positions)
-        hashed = cache.take_hashed() if cache is not None else []
-        return wire, diags, secrets, keys, reads.since(mark) if reads is not None else [], hashed
+        return wire, diags, secrets, keys, reads.since(mark) if reads is not None else []
 
     # fork workers inherit the parsed config, hierarchy, compiled schemas and
     # the work list itself: chunks travel as positions in it, not as specs.
-    for wire, diags, secrets, keys, read, hashed in fan_out(
+    for wire, diags, secrets, keys, read in fan_out(
         compile_chunk, range(len(todo)), jobs=jobs, size=CHUNK, ordered=False
     ):
         outs = []
         for i, digest, size, prompts, secret_files in wire:
             spec = todo[i][0]
             outs.append(TargetOutput(spec.name, spec.variables, digest, size, prompts, secret_files))
-        yield outs, diags, secrets, keys, read, hashed
+        yield outs, diags, secrets, keys, read
 
 
 def _compile_chunk(
@@ -272,10 +258,6 @@ def _compile_chunk(
     try:
         for i in positions:
             spec, key = todo[i]
-            if key is not None and key.startswith(_KEY_IN_WORKER):
-                assert cache is not None
-                # Before the compile: the layer bytes hashed here are kept, and the compile parses them.
-                key = cache.target_key(spec, key[len(_KEY_IN_WORKER) :], compiler.source)
             ct, failed = compiler.try_compile(spec)
             if ct is None:
                 diags.extend(failed)
