@@ -87,7 +87,7 @@ class Compiler:
         self._twin: tuple[Compiler, frozenset[str]] | None = None
         self._classified: dict[tuple[str | None, str], Hit | None] = {}  # plaintext_findings' memo
         self._shared = SharedNodes()  # the merged shared layers: walked once, not once per target
-        self._extends = Memo(shared=self._shared)  # $extends resolutions the targets of shared layers share
+        self._extends = Memo(shared=self._shared, by_content=True)  # $extends resolutions the targets of shared layers share
         self._renders = RenderMemo()  # Jinja2 results by template, limits and the values read
         self._traced: Prefixes = {}  # traced layer prefixes for provenance: this compiler's, not the process's
 

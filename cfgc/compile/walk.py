@@ -92,6 +92,13 @@ def templates_after_extends(
         node = value
         for k in r:
             node = node[k]
+        e = shared.nodes.get(id(node)) if shared is not None else None
+        if e is not None and e[0] is node:  # a shared result ($extends memo): its scan is kept
+            rel = e[SCAN]
+            if rel is None:
+                rel = e[SCAN] = scan(node, True, shared)
+            kept += [r + p for p in rel.templates]
+            continue
         found = Found()
         _scan(node, r, found, True, shared)
         kept += found.templates
