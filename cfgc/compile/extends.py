@@ -106,7 +106,7 @@ class Memo:
         self._entries[key] = hit  # the most recently used goes last
         same = hit[0] is value or type(key[0]) is tuple  # a content key compared the content
         held = hit[1]
-        if not same or len(held) != len(bases) or any([a is not b for a, b in zip(held, bases)]):
+        if not same or len(held) != len(bases) or any([a is not b for a, b in zip(held, bases, strict=True)]):
             return None  # unreachable while entries hold their objects; checked anyway
         result = hit[2]
         shared = self.shared
