@@ -92,11 +92,11 @@ def templates_after_extends(
         node = value
         for k in r:
             node = node[k]
-        e = shared.nodes.get(id(node)) if shared is not None else None
-        if e is not None and e[0] is node:  # a shared result ($extends memo): its scan is kept
-            rel = e[SCAN]
+        entry = shared.nodes.get(id(node)) if shared is not None else None
+        if entry is not None and entry[0] is node:  # a shared result ($extends memo): its scan is kept
+            rel: Found | None = entry[SCAN]
             if rel is None:
-                rel = e[SCAN] = scan(node, True, shared)
+                rel = entry[SCAN] = scan(node, True, shared)
             kept += [r + p for p in rel.templates]
             continue
         found = Found()
