@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from cfgc.base.errors import InputError, Location
+from cfgc.base.interning import Interner
 from cfgc.base.loading import Path
 from cfgc.base.shared_nodes import SharedNodes
 from cfgc.compile.merging import MISSING, deep_merge, dotted, get_path, parse_dotted, type_name
@@ -74,8 +75,13 @@ class Memo:
     subtree.
     """
 
-    def __init__(self, size: int = 1024, shared: SharedNodes | None = None, by_content: bool = False) -> None:
+    def __init__(
+        self, size: int = 1024, shared: SharedNodes | None = None, by_content: bool = False, interner: Interner | None = None
+    ) -> None:
         self.size = size
+        # A mapping rebuilt around resolved children (``models`` around its
+        # resolved models) is found again by what it holds (cfgc.base.interning).
+        self.interner = interner
         # A result found again is shared by targets like the shared layers'
         # values: registered, later walks of a target reuse their results for it.
         self.shared = shared
@@ -196,7 +202,11 @@ class _Resolver:
         if kids:
             own = {k: self.resolve((*path, k), v) if k in kids else v for k, v in value.items() if k != EXTENDS}
         if EXTENDS not in value:
-            return own if own is not None else dict(value)
+            if own is None:
+                return dict(value)
+            interner = self.memo.interner if self.memo is not None else None
+            # The root holds the target's own values: never found again.
+            return interner.intern(own) if interner is not None and path else own
         refs = value[EXTENDS]
 
         def error(message: str) -> InputError:
@@ -248,6 +258,8 @@ class _Resolver:
         result: dict[str, Any] = deep_merge(merged, own)
         if memo is not None:
             memo.put(value, objs, result)
+        elif self.memo is not None and self.memo.interner is not None and path:
+            result = self.memo.interner.intern(result)
         return result
 
     def _base(self, base_path: Path, raw: Any) -> Any:
