@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from cfgc.base.diagnostics import Diagnostic, rule_of
 from cfgc.base.errors import CfgcError, UsageError
-from cfgc.base.interning import Interner
 from cfgc.base.loading import Document, Path, load_yaml
 from cfgc.base.secretrefs import (
     SecretRef,
@@ -88,8 +87,7 @@ class Compiler:
         self._twin: tuple[Compiler, frozenset[str]] | None = None
         self._classified: dict[tuple[str | None, str], Hit | None] = {}  # plaintext_findings' memo
         self._shared = SharedNodes()  # the merged shared layers: walked once, not once per target
-        self._interned = Interner(self._shared)  # rebuilt mappings the targets share (cfgc.base.interning)
-        self._extends = Memo(shared=self._shared, by_content=True, interner=self._interned)  # $extends resolutions the targets of shared layers share
+        self._extends = Memo(shared=self._shared, by_content=True)  # $extends resolutions the targets of shared layers share
         self._renders = RenderMemo()  # Jinja2 results by template, limits and the values read
         self._traced: Prefixes = {}  # traced layer prefixes for provenance: this compiler's, not the process's
 
@@ -208,14 +206,7 @@ class Compiler:
                     found.templates = templates_after_extends(value, found.templates, found.extends, self._shared)
             if found.templates:
                 value = render_target(
-                    value,
-                    spec.variables,
-                    spec.name,
-                    prov.locate,
-                    found.templates,
-                    self.config.limits,
-                    self._renders,
-                    self._interned,
+                    value, spec.variables, spec.name, prov.locate, found.templates, self.config.limits, self._renders
                 )
         secrets: tuple[str, ...] = ()
         refs: tuple[tuple[Path, SecretRef], ...] = ()

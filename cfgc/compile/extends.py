@@ -13,11 +13,10 @@ from functools import lru_cache
 from typing import Any
 
 from cfgc.base.errors import InputError, Location
-from cfgc.base.interning import Interner
 from cfgc.base.loading import Path
 from cfgc.base.shared_nodes import SharedNodes
 from cfgc.compile.merging import MISSING, deep_merge, dotted, get_path, parse_dotted, type_name
-from cfgc.compile.walk import children, prefixes, scan
+from cfgc.compile.walk import scan, shape
 
 EXTENDS = "$extends"
 Locator = Callable[[Path], Location]
@@ -42,7 +41,7 @@ def resolve_extends(
         paths = scan(root, want_templates=False).extends
     if not paths:
         return root, {}
-    r = _Resolver(root, locate, prefixes(paths), memo)
+    r = _Resolver(root, locate, *shape(paths), memo)
     return r.resolve((), root), r.origins
 
 
@@ -75,13 +74,8 @@ class Memo:
     subtree.
     """
 
-    def __init__(
-        self, size: int = 1024, shared: SharedNodes | None = None, by_content: bool = False, interner: Interner | None = None
-    ) -> None:
+    def __init__(self, size: int = 1024, shared: SharedNodes | None = None, by_content: bool = False) -> None:
         self.size = size
-        # A mapping rebuilt around resolved children (``models`` around its
-        # resolved models) is found again by what it holds (cfgc.base.interning).
-        self.interner = interner
         # A result found again is shared by targets like the shared layers'
         # values: registered, later walks of a target reuse their results for it.
         self.shared = shared
@@ -153,12 +147,14 @@ def scalar_items(value: dict[str, Any]) -> tuple[Any, ...] | None:
 
 
 class _Resolver:
-    def __init__(self, root: Any, locate: Locator, dirty: set[Path], memo: Memo | None) -> None:
+    def __init__(
+        self, root: Any, locate: Locator, dirty: frozenset[Path], kids: dict[Path, frozenset[Any]], memo: Memo | None
+    ) -> None:
         self.root = root
         self.memo = memo
         self.locate = locate
         self.dirty = dirty  # paths at or above a $extends: the only ones rebuilt
-        self.kids = children(dirty)
+        self.kids = kids
         self.done: dict[Path, Any] = {}
         self.stack: list[Path] = []
         self.origins: dict[Path, tuple[Path, ...]] = {}
@@ -202,11 +198,7 @@ class _Resolver:
         if kids:
             own = {k: self.resolve((*path, k), v) if k in kids else v for k, v in value.items() if k != EXTENDS}
         if EXTENDS not in value:
-            if own is None:
-                return dict(value)
-            interner = self.memo.interner if self.memo is not None else None
-            # The root holds the target's own values: never found again.
-            return interner.intern(own) if interner is not None and path else own
+            return own if own is not None else dict(value)
         refs = value[EXTENDS]
 
         def error(message: str) -> InputError:
@@ -258,8 +250,6 @@ class _Resolver:
         result: dict[str, Any] = deep_merge(merged, own)
         if memo is not None:
             memo.put(value, objs, result)
-        elif self.memo is not None and self.memo.interner is not None and path:
-            result = self.memo.interner.intern(result)
         return result
 
     def _base(self, base_path: Path, raw: Any) -> Any:

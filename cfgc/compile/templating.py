@@ -15,7 +15,6 @@ from functools import cache, lru_cache
 from typing import Any
 
 from cfgc.base.errors import InputError, Location
-from cfgc.base.interning import Interner
 from cfgc.base.limits import DEFAULT_LIMITS, Limits
 from cfgc.base.loading import Path
 from cfgc.compile import template_bounds
@@ -23,7 +22,7 @@ from cfgc.compile.merging import dotted
 from cfgc.compile.sandbox import bounded_sandbox
 from cfgc.compile.template_lookup import simple as _simple
 from cfgc.compile.template_memo import MISS, PURE_GLOBALS, RenderMemo, make_key, reads, scalar_key
-from cfgc.compile.walk import children, prefixes, scan
+from cfgc.compile.walk import scan, shape
 
 Locator = Callable[[Path], Location]
 WHOLE = re.compile(r"\s*\{\{(?P<expr>(?:(?!\{\{|\}\}|\{%).)*)\}\}\s*\Z", re.DOTALL)
@@ -87,7 +86,6 @@ def render_target(
     paths: list[Path] | None = None,
     limits: Limits = DEFAULT_LIMITS,
     memo: RenderMemo | None = None,
-    interner: Interner | None = None,
 ) -> Any:
     """Render every template string of ``root``; returns a new value.
 
@@ -95,29 +93,25 @@ def render_target(
     template runs under ``limits`` (a template over one fails at its location).
     ``memo`` (kept across the targets of one compiler) reuses the result of a
     Jinja2 render with the same text, limits and values read
-    (:mod:`cfgc.compile.template_memo`).  ``interner`` gives each rebuilt
-    mapping or list below the root that holds what one built for an earlier
-    target held, that one (:mod:`cfgc.base.interning`).
+    (:mod:`cfgc.compile.template_memo`).
     """
     if paths is None:
         paths = scan(root).templates
     if not paths:
         return root
     r = _Renderer(root, variables, target, locate, limits, memo)
-    kids = children(prefixes(paths))
+    kids = shape(paths)[1]
 
     def build(path: Path, raw: Any) -> Any:
         # Called only for paths at or above a template string.
         t = type(raw)
-        ks = kids.get(path, ())
         if t is dict:
-            out: Any = {k: build((*path, k), v) if k in ks else v for k, v in raw.items()}
-        elif t is list:
-            out = [build((*path, i), v) if i in ks else v for i, v in enumerate(raw)]
-        else:
-            return r.leaf(path, raw)
-        # The root holds the target's own values: never found again.
-        return interner.rebuilt(raw, out, ks) if interner is not None and path else out
+            ks = kids.get(path, ())
+            return {k: build((*path, k), v) if k in ks else v for k, v in raw.items()}
+        if t is list:
+            ks = kids.get(path, ())
+            return [build((*path, i), v) if i in ks else v for i, v in enumerate(raw)]
+        return r.leaf(path, raw)
 
     return build((), root)
 

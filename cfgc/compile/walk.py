@@ -8,6 +8,7 @@ shares every other subtree unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from cfgc.base.loading import Path
@@ -123,6 +124,30 @@ def children(dirty: set[Path]) -> dict[Path, set[Any]]:
         if p:
             out.setdefault(p[:-1], set()).add(p[-1])
     return out
+
+
+_SHAPE_PATHS = 64  # path lists longer than this are not memoised (the memo's bound per entry)
+
+
+def shape(paths: list[Path]) -> tuple[frozenset[Path], dict[Path, frozenset[Any]]]:
+    """:func:`prefixes` of ``paths`` and the :func:`children` of those, as
+    frozen sets (callers only read them).
+
+    Every target of a group lists the same ``$extends`` mappings and
+    template strings: the answer, a pure function of the paths, is kept for
+    up to 1,024 distinct lists of at most 64 paths.
+    """
+    if len(paths) > _SHAPE_PATHS:
+        return _shape(tuple(paths))
+    return _shape_memo(tuple(paths))
+
+
+def _shape(paths: tuple[Path, ...]) -> tuple[frozenset[Path], dict[Path, frozenset[Any]]]:
+    dirty = prefixes(list(paths))
+    return frozenset(dirty), {p: frozenset(ks) for p, ks in children(dirty).items()}
+
+
+_shape_memo = lru_cache(maxsize=1024)(_shape)
 
 
 def replace_at(root: Any, values: dict[Path, Any]) -> Any:
