@@ -83,12 +83,9 @@ def templates_after_extends(
     ``scan(value).templates`` would give (the order may differ: every caller
     uses it as a set).  tests/unit/compile/test_walk.py holds the two to the same set.
     """
-    tops = sorted(set(extends), key=len)
-    roots: list[Path] = []
-    for e in tops:
-        if not any(e[: len(r)] == r for r in roots):
-            roots.append(e)
-    kept = [p for p in before if not any(p[: len(r)] == r for r in roots)]
+    key = (tuple(before), tuple(extends))
+    roots, outside = _split(key) if len(before) + len(extends) <= _SHAPE_PATHS else _split_paths(key)
+    kept = list(outside)
     for r in roots:
         node = value
         for k in r:
@@ -104,6 +101,21 @@ def templates_after_extends(
         _scan(node, r, found, True, shared)
         kept += found.templates
     return kept
+
+
+def _split_paths(key: tuple[tuple[Path, ...], tuple[Path, ...]]) -> tuple[list[Path], tuple[Path, ...]]:
+    # The outermost $extends paths, and the templates found before that are outside all of them.
+    before, extends = key
+    roots: list[Path] = []
+    for e in sorted(set(extends), key=len):
+        if not any(e[: len(r)] == r for r in roots):
+            roots.append(e)
+    return roots, tuple(p for p in before if not any(p[: len(r)] == r for r in roots))
+
+
+# Every target of a group gives the same two lists: kept for 1,024 distinct pairs
+# of at most 64 paths together (a pure function of the paths; callers only read it).
+_split = lru_cache(maxsize=1024)(_split_paths)
 
 
 def prefixes(paths: list[Path]) -> set[Path]:
