@@ -7,7 +7,8 @@ until the parent's deadline kills it; and the child inherits the listening socke
 connection, so a stuck child holds the port and keeps closed connections open for their peers.
 
 So the agent starts this server once, before it starts any thread, binds its address or loads a
-decryption key (:func:`start` refuses to run with a second thread alive).  The server is a fork of
+decryption key (:func:`start` logs a warning when a second thread is alive: a process embedding
+``run_agent`` may have one, and one fork then is still better than one per version).  The server is a fork of
 the agent at that moment: the store (its pooled connections dropped), the trusted public keys and
 the cache's location, nothing else.  It never runs verifying code itself; per request it forks a
 child from its own single-threaded state, hands it the descriptors the agent sent (``SCM_RIGHTS``:
@@ -21,7 +22,10 @@ pipe.  Pickle is read only by the server, from the agent that forked it (the sam
 nothing a child or a store sends is unpickled.  Replies are one line of text.
 
 It dies with the agent: ``PR_SET_PDEATHSIG`` (SIGKILL) where Linux has it, and EOF on the socket
-everywhere; its children get the same signal when it dies.  At most :data:`MAX_REQUEST` bytes of
+everywhere; its children get the same signal when it dies.  It is never restarted: a new one forked
+from the running agent would copy what the agent holds by then (the served version, a decryption
+keyring).  If it is gone (killed), every verification is an ExternalError, the agent keeps serving
+its version, and :meth:`ForkServer.alive` turns ``/health/live`` to 503 so the pod is restarted.  At most :data:`MAX_REQUEST` bytes of
 request and :data:`MAX_FDS` descriptors per request.
 """
 
@@ -32,6 +36,7 @@ import ctypes
 import ctypes.util
 import functools
 import gc
+import logging
 import os
 import pickle
 import signal
@@ -42,9 +47,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cfgc.base.errors import CfgcError, ExternalError
+from cfgc.base.errors import ExternalError
 from cfgc.runtime import isolate
 
+log = logging.getLogger("cfgc.runtime")
 MAX_FDS = 4
 MAX_REQUEST = 64 * 1024 * 1024  # a request names the current version's files: ~40 bytes a file
 REPLY_TIMEOUT = 30.0  # seconds for the server's reply to a start or a reap (a fork, a kill, a wait)
@@ -98,7 +104,7 @@ class ForkServer:
                 if started != "started":
                     raise ExternalError(f"could not start the verifying process: {started}")
                 try:
-                    return isolate._read_answer(r, time.monotonic() + timeout)
+                    return isolate.read_answer(r, time.monotonic() + timeout)
                 finally:
                     self._sock.sendall(b"reap\n")
                     self._reply(time.monotonic() + REPLY_TIMEOUT)
@@ -119,6 +125,18 @@ class ForkServer:
             raise ExternalError(f"could not start the verifying process: {self._broken}") from None
         return line.decode("utf-8", "replace").strip()
 
+    def alive(self) -> bool:
+        """False once the server is gone (it exited, was killed, or stopped answering)."""
+        if self._broken is not None:
+            return False
+        try:
+            done, _ = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            done = self.pid
+        if done != 0:
+            self._broken = "the fork server exited"
+        return done == 0
+
     def close(self) -> None:
         """Stop the server (EOF on its socket) and reap it."""
         self._sock.close()
@@ -129,12 +147,12 @@ class ForkServer:
 def start(context: Any, prepare: Callable[[], None] = lambda: None) -> ForkServer:
     """Fork the server from this (single-threaded) process; ``context`` is what its children get.
 
-    ``prepare`` runs in the server first (e.g. dropping a store's pooled connections).  Raises
-    CfgcError (a bug) with a second thread alive: the server would inherit its locks;
+    ``prepare`` runs in the server first (e.g. dropping a store's pooled connections).
     ExternalError when the socket pair or the fork fails.
     """
     if threading.active_count() != 1:
-        raise CfgcError("the fork server must start before any thread (a second thread is alive)")
+        log.warning("the verifying processes' server starts with %d other threads alive: a lock one of them "
+                    "holds now stays held in it", threading.active_count() - 1)
     try:
         parent_end, server_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         parent = os.getpid()
@@ -178,12 +196,12 @@ def _serve(sock: socket.socket, context: Any, prepare: Callable[[], None]) -> No
             die_with_parent(os.getppid())
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, signal.SIG_DFL)
-            isolate._child(functools.partial(function, context, fds[1:], *args), fds[0])  # never returns
+            isolate.child(functools.partial(function, context, fds[1:], *args), fds[0])  # never returns
         for fd in fds:
             os.close(fd)
         sock.sendall(b"started\n")
         reap = sock.recv(16)  # "reap", or EOF when the agent died while the child ran
-        isolate._reap(pid)
+        isolate.reap(pid)
         if not reap:
             return
         sock.sendall(b"reaped\n")

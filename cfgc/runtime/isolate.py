@@ -116,6 +116,21 @@ def run(work: Callable[[], tuple[dict[str, Any], list[Any]]],
         _reap(pid)
 
 
+def child(work: Callable[[], tuple[dict[str, Any], list[Any]]], w: int) -> None:
+    """In a forked child: run ``work``, write its answer (or its error) to ``w``, and exit (never returns)."""
+    _child(work, w)
+
+
+def read_answer(fd: int, deadline: float) -> tuple[dict[str, Any], list[Any]]:
+    """A child's answer from ``fd`` (a pipe), read as hostile bytes by ``deadline`` (see the module docstring)."""
+    return _read_answer(fd, deadline)
+
+
+def reap(pid: int) -> None:
+    """Wait for the child; kill it first if it is still there (a timeout or a refused answer)."""
+    _reap(pid)
+
+
 def _child(work: Callable[[], tuple[dict[str, Any], list[Any]]], w: int) -> None:
     code = 0
     try:
