@@ -41,6 +41,7 @@ import os
 import pickle
 import signal
 import socket
+import stat
 import struct
 import threading
 import time
@@ -49,6 +50,7 @@ from typing import Any
 
 from cfgc.base.errors import ExternalError
 from cfgc.runtime import isolate
+from cfgc.runtime.memory import release_memory
 
 log = logging.getLogger("cfgc.runtime")
 MAX_FDS = 4
@@ -98,6 +100,9 @@ class ForkServer:
                     self._sock.sendmsg([_LEN.pack(len(payload))], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
                                                                     struct.pack(f"{1 + len(fds)}i", w, *fds))])
                     self._sock.sendall(payload)
+                except OSError as e:  # EPIPE: the server is gone
+                    self._broken = f"the fork server is gone ({e})"
+                    raise ExternalError(f"could not start the verifying process: {self._broken}") from None
                 finally:
                     os.close(w)  # in flight, the server holds it; then only the child does
                 started = self._reply(time.monotonic() + REPLY_TIMEOUT)
@@ -106,7 +111,8 @@ class ForkServer:
                 try:
                     return isolate.read_answer(r, time.monotonic() + timeout)
                 finally:
-                    self._sock.sendall(b"reap\n")
+                    with contextlib.suppress(OSError):  # a gone server is seen by _reply
+                        self._sock.sendall(b"reap\n")
                     self._reply(time.monotonic() + REPLY_TIMEOUT)
             finally:
                 os.close(r)
@@ -153,6 +159,11 @@ def start(context: Any, prepare: Callable[[], None] = lambda: None) -> ForkServe
     if threading.active_count() != 1:
         log.warning("the verifying processes' server starts with %d other threads alive: a lock one of them "
                     "holds now stays held in it", threading.active_count() - 1)
+    # What exists now (the imports, the settings) is shared with the server page by page until one
+    # side writes it.  Frozen, the agent's collections never touch those objects again, so their
+    # pages stay shared instead of being copied into the agent and left private to the server.
+    gc.collect()
+    gc.freeze()
     try:
         parent_end, server_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         parent = os.getpid()
@@ -178,7 +189,8 @@ def _serve(sock: socket.socket, context: Any, prepare: Callable[[], None]) -> No
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
     prepare()
-    gc.freeze()  # what it inherited stays out of its collections: fewer pages copied
+    _close_sockets(keep=sock.fileno())
+    release_memory()  # free heap pages it inherited go back (the agent keeps its own)
     while True:
         request = _request(sock)
         if request is None:
@@ -205,6 +217,22 @@ def _serve(sock: socket.socket, context: Any, prepare: Callable[[], None]) -> No
         if not reap:
             return
         sock.sendall(b"reaped\n")
+
+
+def _close_sockets(keep: int) -> None:
+    """Close every socket but ``keep`` this process inherited: a store's connection, another server's end.
+
+    The agent starts its server before it listens, but a process embedding ``run_agent`` may hold
+    sockets of its own; a child must not keep any of them open for their peers.
+    """
+    try:
+        fds = [int(n) for n in os.listdir("/proc/self/fd")]
+    except OSError:  # no /proc: nothing to find them by
+        return
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            if fd != keep and stat.S_ISSOCK(os.fstat(fd).st_mode):
+                os.close(fd)
 
 
 def _request(sock: socket.socket) -> tuple[list[int], tuple[Work, tuple[Any, ...]]] | None:
