@@ -25,8 +25,9 @@ It dies with the agent: ``PR_SET_PDEATHSIG`` (SIGKILL) where Linux has it, and E
 everywhere; its children get the same signal when it dies.  It is never restarted: a new one forked
 from the running agent would copy what the agent holds by then (the served version, a decryption
 keyring).  If it is gone (killed), every verification is an ExternalError, the agent keeps serving
-its version, and :meth:`ForkServer.alive` turns ``/health/live`` to 503 so the pod is restarted.  At most :data:`MAX_REQUEST` bytes of
-request and :data:`MAX_FDS` descriptors per request.
+its version, and :meth:`ForkServer.alive` turns ``/health/live`` to 503 so the pod is restarted.
+At most :data:`MAX_REQUEST` bytes of request and :data:`MAX_FDS` descriptors per request; a child is
+given up at the deadline of :func:`isolate.run`, or earlier once it makes no progress (``IDLE``).
 """
 
 from __future__ import annotations
@@ -106,10 +107,11 @@ class ForkServer:
                 finally:
                     os.close(w)  # in flight, the server holds it; then only the child does
                 started = self._reply(time.monotonic() + REPLY_TIMEOUT)
-                if started != "started":
+                word, _, pid = started.partition(" ")
+                if word != "started" or not pid.isdigit():
                     raise ExternalError(f"could not start the verifying process: {started}")
                 try:
-                    return isolate.read_answer(r, time.monotonic() + timeout)
+                    return isolate.read_answer(r, time.monotonic() + timeout, isolate.Watch(int(pid)))
                 finally:
                     with contextlib.suppress(OSError):  # a gone server is seen by _reply
                         self._sock.sendall(b"reap\n")
@@ -211,7 +213,7 @@ def _serve(sock: socket.socket, context: Any, prepare: Callable[[], None]) -> No
             isolate.child(functools.partial(function, context, fds[1:], *args), fds[0])  # never returns
         for fd in fds:
             os.close(fd)
-        sock.sendall(b"started\n")
+        sock.sendall(f"started {pid}\n".encode())
         reap = sock.recv(16)  # "reap", or EOF when the agent died while the child ran
         isolate.reap(pid)
         if not reap:

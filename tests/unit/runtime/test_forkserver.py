@@ -231,3 +231,41 @@ def test_a_request_beyond_the_bounds_stops_the_server(monkeypatch: pytest.Monkey
         assert not server.alive()
     finally:
         server.close()
+
+
+def test_a_child_without_progress_is_killed_long_before_the_deadline_and_a_busy_one_is_not(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from cfgc.runtime import isolate
+
+    monkeypatch.setattr(isolate, "IDLE", 0.8)
+
+    def stuck() -> tuple[dict[str, Any], list[Any]]:
+        held = threading.Lock()
+        held.acquire()
+        held.acquire(timeout=60)  # as a lock held at fork time: it waits, computes nothing
+        return {}, []
+
+    def busy() -> tuple[dict[str, Any], list[Any]]:
+        end = time.monotonic() + 2.5  # three IDLE periods of work, no answer yet
+        while time.monotonic() < end:
+            pass
+        return {"done": True}, []
+
+    started = time.monotonic()
+    with pytest.raises(ExternalError, match="made no progress in 0.8 s"):
+        isolate.run(stuck, timeout=60)
+    assert time.monotonic() - started < 10
+    assert isolate.run(busy, timeout=60)[0]["done"] is True
+    server = forkserver.start(None)
+    try:
+        started = time.monotonic()
+        with pytest.raises(ExternalError, match="made no progress"):
+            server.run(_stuck_in_server, timeout=60)
+        assert time.monotonic() - started < 10 and server.alive()
+    finally:
+        server.close()
+
+
+def _stuck_in_server(ctx: Any, fds: list[int]) -> tuple[dict[str, Any], list[Any]]:
+    time.sleep(60)
+    return {}, []
