@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -128,10 +129,8 @@ def test_the_verifier_holds_no_socket_the_agent_opened_after_start(env: Env, syn
     def listing(self: FlakyStore, version: str) -> bytes | None:
         links = []
         for fd in os.listdir("/proc/self/fd"):
-            try:
+            with contextlib.suppress(OSError):
                 links.append(os.readlink(f"/proc/self/fd/{fd}"))
-            except OSError:
-                pass
         seen.write_text("\n".join(links))
         return real(self, version)
 
