@@ -58,6 +58,7 @@ MAX_FDS = 4
 MAX_REQUEST = 64 * 1024 * 1024  # a request names the current version's files: ~40 bytes a file
 REPLY_TIMEOUT = 30.0  # seconds for the server's reply to a start or a reap (a fork, a kill, a wait)
 _LEN = struct.Struct("<Q")
+REAP = b"reap\n"  # the agent read the answer (or gave up): kill the child if it is still there, reap it
 PR_SET_PDEATHSIG = 1
 
 Work = Callable[..., tuple[dict[str, Any], list[Any]]]
@@ -114,7 +115,7 @@ class ForkServer:
                     return isolate.read_answer(r, time.monotonic() + timeout, isolate.Watch(int(pid)))
                 finally:
                     with contextlib.suppress(OSError):  # a gone server is seen by _reply
-                        self._sock.sendall(b"reap\n")
+                        self._sock.sendall(REAP)
                     self._reply(time.monotonic() + REPLY_TIMEOUT)
             finally:
                 os.close(r)
@@ -214,9 +215,14 @@ def _serve(sock: socket.socket, context: Any, prepare: Callable[[], None]) -> No
         for fd in fds:
             os.close(fd)
         sock.sendall(f"started {pid}\n".encode())
-        reap = sock.recv(16)  # "reap", or EOF when the agent died while the child ran
+        reap = b""
+        while len(reap) < len(REAP):  # "reap\n", or EOF when the agent died while the child ran
+            got = sock.recv(len(REAP) - len(reap))
+            if not got:
+                break
+            reap += got
         isolate.reap(pid)
-        if not reap:
+        if reap != REAP:
             return
         sock.sendall(b"reaped\n")
 
