@@ -10,13 +10,16 @@ imports cryptography.
 
 The child is the parent's own code, so the answer is trusted as far as its meaning goes, but it is
 read as hostile bytes all the same: a magic line, bounded lengths (:data:`MAX_HEADER`,
-:data:`MAX_ANSWER`), a deadline (:data:`TIMEOUT`, then the child is killed), and a child that
+:data:`MAX_ANSWER`), a deadline (:data:`TIMEOUT`, or :data:`IDLE` without progress, then the
+child is killed), and a child that
 dies, answers garbage or more than the bounds is an error; nothing of such an answer is served.
 A child's error comes back as the same error class (found among the loaded :class:`CfgcError`
 subclasses) with the same message, so status, metrics and logs read as before.  While it runs,
 the child's memory counts in the pod's (the manifest's parse, as before, but in a process of its
-own that gives it all back when it exits).  The child inherits the agent's sockets: a connection
-the agent closes while a child runs (seconds) reaches its peer when the child exits.
+own that gives it all back when it exits).  :func:`run` forks from the calling process (keys at
+start, before any thread; tests): the child inherits its threads' locks and its sockets.  The
+agent's verifying children come from its fork server instead (runtime/forkserver.py), which has
+neither.
 """
 
 from __future__ import annotations
