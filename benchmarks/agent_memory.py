@@ -18,9 +18,10 @@ agent --target SCOPE``, and reads VmRSS from /proc/PID/status:
 
 and VmHWM (peak) at the end; ``anon`` and ``file`` split the swap+sweep reading into
 RssAnon + RssShmem (heap, Python objects and the version's map, a memfd: what the process itself holds) and
-RssFile (the interpreter's and extensions' mapped code, shared and reclaimable); ``children`` is the
-private memory (USS) of the agent's child processes at that reading (its verifiers' fork server),
-``pss`` the proportional set size of the agent and its children together (what the pod holds).  ``budget`` is the sizing rule of docs/runtime.md:
+RssFile (the interpreter's and extensions' mapped code, shared and reclaimable).  A second table
+gives, at the swap+sweep reading, ``children``: the private memory (USS) of the agent's child
+processes (its verifiers' fork server), and ``pss``: the proportional set size of the agent and
+its children together (what the pod holds).  ``budget`` is the sizing rule of docs/runtime.md:
 40 MB plus twice the bytes of the targets served.
 """
 
@@ -203,13 +204,17 @@ def main() -> None:
     ap.add_argument("--settle", type=float, default=1.0, help="seconds to wait before each reading")
     args = ap.parse_args()
     versions = prepare(args.work.resolve(), args.targets)
-    cols = ("ready", "sweep", "swap", "swap+sweep", "scraped", "peak", "budget", "anon", "file", "children", "pss")
+    cols = ("ready", "sweep", "swap", "swap+sweep", "scraped", "peak", "budget", "anon", "file")
+    pods = []
     print(f"{'tree':<28} {'scope':<20} {'targets':>7} {'served MB':>9} " + " ".join(f"{c:>10}" for c in cols))
     for tree in args.tree or [str(ROOT)]:
         for scope in args.scope or SCOPES:
             r = measure(tree, args.work.resolve(), versions, scope, args.settle)
             print(f"{tree[-28:]:<28} {scope:<20} {r['targets']:>7.0f} {r['served']:>9.1f} "
                   + " ".join(f"{r[c]:>10.1f}" for c in cols), flush=True)
+            pods.append(f"{tree[-28:]:<28} {scope:<20} {r['children']:>10.1f} {r['pss']:>10.1f}")
+    print(f"\n{'at swap+sweep: tree':<28} {'scope':<20} {'children':>10} {'pss':>10}")
+    print("\n".join(pods))
     print("RSS in MB (10^6 bytes); command:", " ".join(sys.argv))
 
 
