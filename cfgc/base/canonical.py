@@ -55,14 +55,36 @@ def reference_json(value: object) -> bytes:
     ).encode("utf-8")
 
 
-def canonical_json(value: object) -> bytes:
+def canonical_json(value: object, plain_floats: bool = False) -> bytes:
     """The canonical bytes of ``value``; raises ValueError for NaN/inf.
 
     Secret references (:class:`cfgc.base.secretrefs.SecretRef`) serialise as their
     ``{"$secret": ...}`` form.
+
+    ``plain_floats`` is the caller's word that ``value`` holds only dicts,
+    lists, strings, ints, bools, None and floats for which :func:`plain_float`
+    holds (the fast YAML path's walk knows it of a file's value, and a merge
+    of such files places only their leaves): then orjson's bytes are json's
+    whenever orjson accepts the value, and the search for the marks of floats
+    written differently is skipped (it cost about what the encoding does).
     """
-    data = _fast(_FAST, value) if _FAST is not None else None
-    return reference_json(value) if data is None else data
+    if _FAST is None:
+        return reference_json(value)
+    if plain_floats:
+        try:
+            data: bytes = _FAST(value, default=jsonable, option=_OPTIONS)
+        except Exception:  # noqa: BLE001 - json decides, and raises what it always raised
+            return reference_json(value)
+        return data
+    fast = _fast(_FAST, value)
+    return reference_json(value) if fast is None else fast
+
+
+def plain_float(x: float) -> bool:
+    """Whether orjson and json write the float ``x`` alike: 0 or 1e-4 <= |x| < 1e16
+    (outside, orjson writes ``1e-7`` and ``1e16`` where json writes ``1e-07``
+    and ``1e+16``; NaN and infinities fail)."""
+    return 1e-4 <= x < 1e16 or -1e16 < x <= -1e-4 or x == 0.0
 
 
 def sha256_digest(data: bytes | memoryview) -> str:

@@ -28,7 +28,7 @@ from cfgc.base.errors import Location
 from cfgc.base.kept import Kept
 from cfgc.base.paths import Path
 from cfgc.base.yaml_core import NumberError, resolve_plain
-from cfgc.base.yaml_fast import MISS, fast_value
+from cfgc.base.yaml_fast import MISS, Candidate, fast_load
 from cfgc.base.yaml_read import (
     MAX_DEPTH,
     MAX_EXPANDED_CHARS,
@@ -67,6 +67,14 @@ class Document:
     # skips a stage for a target when none of its layers needs it.
     features: frozenset[str] = frozenset()
     reload: Callable[[], bytes] | None = field(default=None, repr=False, compare=False)
+    # Set by the fast path only: every float in ``data`` is one orjson and json
+    # write alike (cfgc.base.canonical.plain_float), so canonical JSON of a
+    # merge of such files needs no search for floats written differently.
+    plain_floats: bool = field(default=False, repr=False, compare=False)
+    # Set by the fast path only: ``data`` with the string leaves the credential
+    # scan collects from it, found by the walk that checked the value (the
+    # data object itself, so a document rebuilt with other data is walked again).
+    scanned: tuple[Any, list[Candidate]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def marks(self) -> dict[Path, Mark]:
@@ -101,9 +109,10 @@ def load_yaml(raw: bytes | str, path: str, reload: Callable[[], bytes] | None = 
     guard_depth(text, path)
     if reload is not None:
         # Marks come later from the careful path, so the common file can skip it.
-        value = fast_value(text, MAX_DEPTH, path)
+        value, plain_floats, found = fast_load(text, MAX_DEPTH, path)
         if value is not MISS:
-            return Document(path, value, None, _features(text), reload)
+            scanned = (value, found) if found is not None else None
+            return Document(path, value, None, _features(text), reload, plain_floats, scanned)
         value = CAREFUL.get(text.encode("utf-8", "surrogatepass"))
         if value is not None:
             return Document(path, value, None, _features(text), reload)

@@ -75,6 +75,11 @@ def target_name_problem(name: str) -> str | None:
 
 def relative_problem(path: str) -> str | None:
     """Why ``path`` is not a normalised relative path inside a root, or None."""
+    # The common path first, by substring tests only (runs for every file a
+    # build reads and writes): no segment can be "", "." or ".." when none
+    # starts with "." or "/" and the path does not end with "/".
+    if path and path[0] != "." and path[0] != "/" and path[-1] != "/" and "/." not in path and "//" not in path:
+        return None if "\0" not in path else "the path holds a NUL character"
     if not path:
         return "the path is empty"
     if "\0" in path:

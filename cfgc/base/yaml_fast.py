@@ -102,27 +102,58 @@ def fast_value(text: str, max_depth: int, path: str = "") -> Any:
     loader, which refuses them with a location.  Never raises for bad input: an error is the careful
     loader's to report.  ``path`` is the file's, for the locations ``!prompt`` references carry.
     """
+    return fast_load(text, max_depth, path)[0]
+
+
+Candidate = tuple[tuple[str | int, ...], str]
+"""A string leaf the credential scan judges: its key path and the string."""
+# Strings shorter than this without an "@" can be no credential
+# (cfgc.secrets.scan.MIN_ENTROPY_LENGTH; cfgc.compile.hygiene checks they agree).
+CANDIDATE_LENGTH = 16
+
+
+def fast_load(text: str, max_depth: int, path: str = "") -> tuple[Any, bool, list[Candidate] | None]:
+    """:func:`fast_value`, whether every float in it is :func:`~cfgc.base.canonical.plain_float`,
+    and the string leaves the credential scan would collect from it (None: not collected).
+
+    Both extra answers come from the walk that checks the value anyway: canonical
+    JSON can skip its search for floats the two encoders write differently, and
+    the scan need not walk the value a second time.  The leaves are
+    :func:`cfgc.compile.hygiene.candidates`' in its order (each string object
+    once per nearest key name; containers are never shared without aliases,
+    which this path refuses); for a file with tags they are left to it.
+    """
     if yaml_rs is None:
-        return MISS
+        return MISS, False, None
     tags: list[Tag] = []
     if "!" in text:
         rewritten = rewrite_tags(text)
         if rewritten is None:
-            return MISS
+            return MISS, False, None
         text, tags = rewritten
     if not _eligible(text):
-        return MISS
+        return MISS, False, None
     try:
         value = yaml_rs.loads(text, parse_datetime=False)
     except Exception:  # any refusal (YAMLDecodeError, a Rust panic surfaces differently)
-        return MISS
+        return MISS, False, None
     except BaseException as e:  # pyo3's PanicException derives from BaseException
         if isinstance(e, KeyboardInterrupt | SystemExit):
             raise
-        return MISS
-    if value is None or not _plain(value, max_depth - 1):
-        return MISS
-    return untag(value, tags, path) if tags else value
+        return MISS, False, None
+    odd: list[float] = []
+    # A tag moved into its key changes the key paths: the scan walks the untagged value itself.
+    found: list[Candidate] | None = [] if not tags else None
+    if value is None:
+        return MISS, False, None
+    if type(value) is dict or type(value) is list:
+        if not _plain(value, max_depth - 1, odd, (), None, found, set()):
+            return MISS, False, None
+    elif not _plain([value], 1, odd, (), None, None, set()):  # a scalar document: the scan finds nothing
+        return MISS, False, None
+    if tags:
+        return untag(value, tags, path), not odd, None
+    return value, not odd, found
 
 
 def _eligible(text: str) -> bool:
@@ -187,38 +218,60 @@ def _may_start_a_node_oddly(text: str) -> bool:
     )
 
 
-def _plain(value: Any, room: int) -> bool:
-    """Whether every node is one the careful loader builds the same way
-    (``room``: levels of nesting still allowed below this node).
+def _plain(
+    value: Any,
+    room: int,
+    odd: list[float],
+    path: tuple[str | int, ...],
+    near: str | None,
+    found: list[Candidate] | None,
+    seen: set[tuple[int, str | int | None]],
+) -> bool:
+    """Whether every node of the container ``value`` is one the careful loader
+    builds the same way (``room``: levels of nesting still allowed below it);
+    finite floats outside :func:`~cfgc.base.canonical.plain_float`'s range are
+    added to ``odd``, the credential scan's candidates (at ``path``, ``near``
+    the nearest key name) to ``found`` unless it is None.
 
     This walk runs over every value of every file, so it avoids a call per
     scalar and checks a mapping's keys at C speed.
     """
-    t = type(value)
-    if t is dict:
+    if type(value) is dict:
         if room <= 0 or "" in value or "<<" in value:
             return False
         try:
             "".join(value)  # every key a str: join refuses anything else
         except TypeError:
             return False
-        children: Any = value.values()
-    elif t is list:
+        is_dict = True
+        items: Any = value.items()
+    else:
         if room <= 0:
             return False
-        children = value
-    else:
-        return _plain([value], 1)
-    for v in children:
+        is_dict = False
+        items = enumerate(value)
+    for k, v in items:
         vt = type(v)
-        if vt is str or vt is bool or v is None:
+        if vt is str:
+            if found is not None and (len(v) >= CANDIDATE_LENGTH or "@" in v):
+                mark = (id(v), k if is_dict else near)
+                if mark not in seen:
+                    seen.add(mark)
+                    found.append(((*path, k), v))
+            continue
+        if vt is bool or v is None:
             continue
         if vt is int:
             if not INT_MIN <= v <= INT_MAX:
                 return False
         elif vt is float:
-            if v - v != 0.0:  # inf - inf and nan - nan are nan
-                return False
-        elif (vt is not dict and vt is not list) or not _plain(v, room - 1):
+            # The range test is cfgc.base.canonical.plain_float, inlined: NaN fails every comparison.
+            if not (1e-4 <= v < 1e16 or -1e16 < v <= -1e-4 or v == 0.0):
+                if v - v != 0.0:  # inf - inf and nan - nan are nan
+                    return False
+                odd.append(v)
+        elif (vt is not dict and vt is not list) or not _plain(
+            v, room - 1, odd, (*path, k), k if is_dict else near, found, seen
+        ):
             return False  # a date, a tuple key's mapping, anything else: not ours
     return True

@@ -34,7 +34,9 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cfgc.base.jsonvalue import JSONObject
 from cfgc.base.repopath import NotFound
@@ -62,6 +64,9 @@ from cfgc.bundle.target_keys import TargetKeys
 from cfgc.repo.hierarchy import TargetSpec
 from cfgc.repo.inputs import unwrapped
 from cfgc.repo.sources import DirSource, GitSource, Source
+
+if TYPE_CHECKING:
+    from cfgc.bundle.folder_writer import FolderWriter
 
 __all__ = ["BuildCache", "default_cache_dir"]
 
@@ -273,21 +278,26 @@ class BuildCache:
             os.close(fd)
         return True
 
-    def store(self, digest: str, data: bytes, staging: Path | None = None, rel: str = "") -> None:
+    def store(
+        self, digest: str, data: bytes, staging: Path | None = None, rel: str = "", writer: FolderWriter | None = None
+    ) -> None:
         """Store the bytes of a compiled target, and place them into ``staging``
-        (safe from several processes).
+        (safe from several processes; ``writer``, writing into ``staging``, keeps its folder open).
 
         With a staging directory the bundle file is written (read-only) and
         then linked as the blob: one file and one link per target, where a
         separate blob would cost a second file, a rename and the link.
         """
+        write = None
+        if staging is not None:
+            write = writer.write if writer is not None else partial(write_file, staging)
         if self._key is None:
-            if staging is not None:
-                write_file(staging, rel, data)
+            if write is not None:
+                write(rel, data)
             return
         hexdigest = digest.removeprefix("sha256:")
-        if staging is not None:
-            src = write_file(staging, rel, data, 0o444)
+        if write is not None:
+            src = write(rel, data, 0o444)
             with contextlib.suppress(OSError):  # a cache that cannot be written is only slower
                 link_blob(self._blobs, src, hexdigest)
                 return

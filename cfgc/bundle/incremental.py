@@ -206,6 +206,7 @@ def _update(
         source.assume_listing(state.listed)  # the same files: the compile need not walk the repo again
     from cfgc.base.loading import CAREFUL
     from cfgc.bundle.outrecord import kept_careful, kept_config, kept_sops
+    from cfgc.compile.template_kept import KEPT
     from cfgc.repo.config import MARKS
     from cfgc.secrets.creation_rules import PARSED
 
@@ -213,6 +214,8 @@ def _update(
     MARKS.assume(state.config_marks)
     PARSED.assume(state.sops)
     CAREFUL.assume(state.careful)
+    # Template results by text, limits and values read: the changed target's templates need no Jinja2.
+    KEPT.assume(state.renders)
     compiler = _compiler(source)
     compiler.prompts.assume_pins(state.pins)  # the prompt files are those they were resolved over
     cdir = open_commit(out)
@@ -247,7 +250,7 @@ def _update(
     refreshed = replace_state(state, stamps=plan.stamps, digests=plan.digests, folders=plan.folders, dirs=plan.dirs,
                               spans=ints(found), pins={**state.pins, **compiler.prompts.pins()},
                               sops=kept_sops(state.globals), config_marks=kept_config(state.globals),
-                              careful=kept_careful(state.globals, plan.digests))
+                              careful=kept_careful(state.globals, plan.digests), renders=KEPT.kept())
     save_after(out, refreshed, plan.bundle, info_json(plan.info), digest, moves, deletes, result.diagnostics,
                affected, cache_root, key)
     return InPlace(names, digest, result.diagnostics, result.cache_hits + unaffected, digest == state.manifest)

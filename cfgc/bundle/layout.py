@@ -71,7 +71,7 @@ class TargetOutput:
 def target_output(t: CompiledTarget) -> TargetOutput:
     """Serialise a compiled target (canonical JSON, digest)."""
     try:
-        data = canonical_json(t.value)
+        data = canonical_json(t.value, t.plain_floats)
     except ValueError:
         # Unreachable from YAML (the loader and templates refuse non-finite
         # numbers); kept for values built by other means, with a location.
@@ -188,13 +188,13 @@ def write_file(staging: Path, rel: str, data: bytes, mode: int = 0o644) -> str:
         raise InputError(f"refusing to write outside the bundle: {problem}")
     dest = os.path.join(staging, rel)
     folder = os.path.dirname(dest)
-    if not _inside_cached(str(staging), folder):
+    if not inside_folder(str(staging), folder):
         raise InputError(f"refusing to write outside the bundle: {rel}")
     try:
-        fd = os.open(dest, _WRITE_FLAGS, mode)
+        fd = os.open(dest, WRITE_FLAGS, mode)
     except FileNotFoundError:
         os.makedirs(folder, exist_ok=True)
-        fd = os.open(dest, _WRITE_FLAGS, mode)
+        fd = os.open(dest, WRITE_FLAGS, mode)
     try:
         view = memoryview(data)
         while view:  # a regular file takes it in one write; loop for the rare short write
@@ -207,11 +207,12 @@ def write_file(staging: Path, rel: str, data: bytes, mode: int = 0o644) -> str:
 
 
 # O_NOFOLLOW: the file itself is never a link; its folder is checked below.
-_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 @functools.lru_cache(maxsize=4096)
-def _inside_cached(staging: str, folder: str) -> bool:
+def inside_folder(staging: str, folder: str) -> bool:
+    """Whether ``folder`` resolves inside ``staging`` (decided once per folder)."""
     # One realpath per folder of the bundle, not per file: cfgc made every
     # folder of the staging directory itself, and a folder that resolved
     # inside once stays inside for the rest of the build.

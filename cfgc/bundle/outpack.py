@@ -12,21 +12,28 @@ used.  Layout::
     u32 length of the head | head (JSON object)
     | file digests (32 bytes each) | then i64 each: file stamps (4 each),
     bundle stamps (4 each), spans, each target's number of layers, the layers,
-    each file's index in the listing
+    each file's index in the listing | tail (JSON object)
 
 Layer paths are indices into the repo's listing and the bundle's target
 files are named by the targets, so no name is written twice.  The counts
-come from the head (``npaths``, ``names``, ``bundle``, ``nspans``) and the
-layer counts; any other length is refused.  The caller authenticates the
-whole body before this module reads it.
+come from the head (``npaths``, ``names``, ``bundle``, ``nspans``,
+``nlayers``); any other length is refused.  The fields an in-place build
+changes every time (:data:`VOLATILE`: the manifest's digest, ``OUT``'s
+folder stamps, kept values...) are the tail, so that such a build can
+rewrite the fixed-width numbers it changed and the tail alone
+(:func:`cfgc.bundle.outstate.save`); :class:`Layout` says where each part
+lies.  The caller authenticates the whole body before this module reads it.
 """
 
 from __future__ import annotations
 
+import bisect
 import struct
 import sys
 from array import array
+from collections.abc import Collection
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 import orjson
@@ -56,6 +63,30 @@ def _read(data: bytes | memoryview) -> array[int]:
     if sys.byteorder != "little":
         packed.byteswap()
     return packed
+
+
+# Head fields an in-place build rewrites every time: stored after the numbers (see the module docstring).
+VOLATILE = ("manifest", "source", "dirs", "folders", "warned", "pins", "sops", "config_marks", "careful", "renders")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the parts of a body lie: the fixed-width number parts (digests, stamps, bundle stamps,
+    spans) as (start, end) offsets, and the tail's start; ``fixed`` is the head without the counts."""
+
+    regions: tuple[tuple[int, int], ...]
+    tail: int
+    fixed: dict[str, Any]
+
+
+def regions(p: Packed) -> tuple[bytes, ...]:
+    """The bytes of the fixed-width parts an update may change, in the order :class:`Layout` gives them."""
+    return p.digests, _bytes(p.stamps), _bytes(p.bundle_stamps), _bytes(p.spans)
+
+
+def tail(head: dict[str, Any]) -> bytes:
+    """The tail of a body: the :data:`VOLATILE` fields of ``head``."""
+    return orjson.dumps({k: head[k] for k in VOLATILE if k in head})
 
 
 def target_files(names: list[str]) -> list[str]:
@@ -90,13 +121,15 @@ def pack(head: dict[str, Any], p: Packed) -> bytes:
         raise ValueError("state parts of different lengths")
     where = {path: i for i, path in enumerate(head["listed"])}
     index = ints(where[path] for path in p.paths)
-    text = orjson.dumps({**head, "npaths": n, "bundle": p.bundle[len(names) :], "nspans": len(p.spans)})
-    return b"".join((_LENGTH.pack(len(text)), text, p.digests, _bytes(p.stamps), _bytes(p.bundle_stamps),
-                     _bytes(p.spans), _bytes(p.counts), _bytes(p.layers), _bytes(index)))
+    fixed = {k: v for k, v in head.items() if k not in VOLATILE}
+    text = orjson.dumps({**fixed, "npaths": n, "bundle": p.bundle[len(names) :], "nspans": len(p.spans),
+                         "nlayers": len(p.layers)})
+    return b"".join((_LENGTH.pack(len(text)), text, *regions(p), _bytes(p.counts), _bytes(p.layers), _bytes(index),
+                     tail(head)))
 
 
-def unpack(body: bytes | memoryview) -> tuple[dict[str, Any], Packed]:
-    """The head and the packed parts; ValueError (or KeyError, TypeError, IndexError) for another shape."""
+def unpack(body: bytes | memoryview) -> tuple[dict[str, Any], Packed, Layout]:
+    """The head, the packed parts and where they lie; ValueError (or KeyError, TypeError, IndexError) for another shape."""
     if len(body) < _LENGTH.size:
         raise ValueError("short state")
     (size,) = _LENGTH.unpack_from(body)
@@ -104,25 +137,54 @@ def unpack(body: bytes | memoryview) -> tuple[dict[str, Any], Packed]:
     head = orjson.loads(body[_LENGTH.size : at])
     if not isinstance(head, dict):
         raise ValueError("state head is not an object")
-    n, extra, ns, names, listed = head.pop("npaths"), head.pop("bundle"), head.pop("nspans"), head["names"], head["listed"]
-    if not (isinstance(n, int) and isinstance(ns, int) and isinstance(extra, list) and isinstance(names, list)
-            and isinstance(listed, list)) or min(n, ns) < 0:
+    n, extra, ns, nl = head.pop("npaths"), head.pop("bundle"), head.pop("nspans"), head.pop("nlayers")
+    names, listed = head["names"], head["listed"]
+    if not (isinstance(n, int) and isinstance(ns, int) and isinstance(nl, int) and isinstance(extra, list)
+            and isinstance(names, list) and isinstance(listed, list)) or min(n, ns, nl) < 0:
         raise ValueError("state counts")
-    digests = bytes(body[at : at + DIGEST_BYTES * n])
-    numbers = _read(body[at + DIGEST_BYTES * n :])
     nb = len(names) + len(extra)
-    cut = [STAMP * n, STAMP * nb, ns, len(names)]
-    parts = []
-    start = 0
-    for size_ in cut:
-        parts.append(numbers[start : start + size_])
-        start += size_
-    stamps, bundle_stamps, spans, counts = parts
-    nl = sum(counts)
-    if len(digests) != DIGEST_BYTES * n or len(numbers) != start + nl + n or (counts and min(counts) < 0):
+    sizes = [DIGEST_BYTES * n, 8 * STAMP * n, 8 * STAMP * nb, 8 * ns, 8 * len(names), 8 * nl, 8 * n]
+    bounds = []
+    for size_ in sizes:
+        bounds.append((at, at + size_))
+        at += size_
+    if at > len(body):
         raise ValueError("state length")
-    layers, index = numbers[start : start + nl], numbers[start + nl :]
-    if n and min(index) < 0:
-        raise ValueError("state path index")
+    digests = bytes(body[slice(*bounds[0])])
+    stamps, bundle_stamps, spans, counts, layers, index = (_read(body[slice(*b)]) for b in bounds[1:])
+    if sum(counts) != nl or (counts and min(counts) < 0) or (n and min(index) < 0):
+        raise ValueError("state layers")
+    rest = orjson.loads(body[at:])
+    if not isinstance(rest, dict) or set(rest) != set(VOLATILE):
+        raise ValueError("state tail")
+    layout = Layout(tuple(bounds[:4]), at, dict(head))
     paths = [listed[i] for i in index]
-    return head, Packed(paths, stamps, digests, [*target_files(names), *extra], bundle_stamps, spans, counts, layers)
+    return ({**head, **rest}, Packed(paths, stamps, digests, [*target_files(names), *extra], bundle_stamps, spans,
+                                     counts, layers), layout)
+
+
+def reach(names: list[str], counts: array[int], layers: array[int], changed: set[int],
+          also: Collection[str] = ()) -> dict[str, array[int]]:
+    """The targets (of ``names``, sorted) with a layer in ``changed`` or named in ``also``, with their layers.
+
+    Each changed layer is found in the flat ``layers`` by ``array.index`` (in C: no Python
+    loop over 10,000 targets for one changed file), and mapped to its target by the
+    running sums of ``counts``.
+    """
+    starts = list(accumulate(counts, initial=0))
+    hit: set[int] = set()
+    for layer in changed:
+        at = 0
+        while True:
+            try:
+                at = layers.index(layer, at)
+            except ValueError:
+                break
+            i = bisect.bisect_right(starts, at) - 1  # a target without layers starts where the next one does
+            hit.add(i)
+            at = starts[i + 1]  # the rest of this target's layers cannot add it again
+    for name in also:
+        i = bisect.bisect_left(names, name)
+        if i < len(names) and names[i] == name:
+            hit.add(i)
+    return {names[i]: layers[starts[i] : starts[i + 1]] for i in sorted(hit)}

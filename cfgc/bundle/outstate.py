@@ -45,9 +45,10 @@ from typing import Any
 
 from cfgc import __version__
 from cfgc.base.installed import install_stamps
-from cfgc.bundle.outpack import Packed, ints, pack, target_files, unpack
+from cfgc.bundle import outpatch
+from cfgc.bundle.outpack import Packed, ints, pack, reach, target_files, unpack
 
-MAGIC = b"cfgc-out-state 7\n"
+MAGIC = b"cfgc-out-state 8\n"
 MAX_STATE_BYTES = 512 * 1024 * 1024  # about 1,000,000 targets; a bigger file is not ours
 RACY_NS = 2_000_000_000  # as the build cache: a change this recent may repeat with the same stat
 # Libraries whose behaviour shapes a target's bytes or findings: their installed files' stats.
@@ -133,21 +134,15 @@ class OutState:
     sops: dict[str, Any] = field(default_factory=dict)  # sha256 hex of .sops.yaml's bytes (a global) -> its parsed value (creation_rules.PARSED)
     config_marks: dict[str, Any] = field(default_factory=dict)  # sha256 hex of cfgc.yaml's bytes (a global) -> its source positions (config.MARKS)
     careful: dict[str, Any] = field(default_factory=dict)  # sha256 hex of a file's text -> what the careful YAML path built (loading.CAREFUL)
+    renders: dict[str, Any] = field(default_factory=dict)  # template reads and results an in-place build kept (template_kept.KEPT)
 
     def to_json(self) -> dict[str, Any]:
         """The state's fields by name."""
         return dict(self.__dict__)
 
     def reach(self, changed: set[int], also: Collection[str] = ()) -> dict[str, array[int]]:
-        """The targets with a layer in ``changed`` or named in ``also``, with their layers."""
-        found: dict[str, array[int]] = {}
-        at, flat = 0, self.layers
-        for name, count in zip(self.names, self.counts, strict=True):
-            mine = flat[at : at + count]
-            at += count
-            if name in also or not changed.isdisjoint(mine):
-                found[name] = mine
-        return found
+        """The targets with a layer in ``changed`` or named in ``also``, with their layers (in name order)."""
+        return reach(self.names, self.counts, self.layers, changed, also)
 
 
 # Written as packed numbers by cfgc.bundle.outpack, not in the JSON head.
@@ -167,7 +162,8 @@ def load(cache_root: Path, out: Path, key: bytes) -> OutState | None:
     except OSError:
         return None
     try:
-        size = os.fstat(fd).st_size
+        st = os.fstat(fd)
+        size = st.st_size
         if size > MAX_STATE_BYTES:
             return None
         data = os.read(fd, size + 1)
@@ -184,18 +180,24 @@ def load(cache_root: Path, out: Path, key: bytes) -> OutState | None:
         return None
     end = data.find(b"\n", len(MAGIC))
     body = memoryview(data)[end + 1 :]
-    if end < 0 or not hmac.compare_digest(data[len(MAGIC) : end], _mac(key, body)):
+    if end != len(MAGIC) + _MAC_CHARS or not hmac.compare_digest(data[len(MAGIC) : end], _mac(key, body)):
         return None
     try:
-        head, p = unpack(body)
+        head, p, layout = unpack(body)
         state = OutState(**head, paths=p.paths, stamps=p.stamps, digests=p.digests, counts=p.counts, layers=p.layers, bundle=p.bundle, bundle_stamps=p.bundle_stamps,
                          spans=p.spans)
     except (ValueError, TypeError, KeyError, IndexError):
         return None
-    return state if _well_formed(state) else None
+    if not _well_formed(state):
+        return None
+    outpatch.loaded(path, outpatch.Loaded(body, layout, state, (st.st_ino, len(data))))
+    return state
 
 
-def _mac(key: bytes, body: bytes | memoryview) -> bytes:
+_MAC_CHARS = 128  # hex of a 64-byte BLAKE2b
+
+
+def _mac(key: bytes, body: bytes | bytearray | memoryview) -> bytes:
     """The authentication tag of a state body: keyed BLAKE2b (twice as fast as HMAC-SHA256 here, as strong)."""
     return hashlib.blake2b(body, key=hashlib.sha256(key).digest() if len(key) > 64 else key).hexdigest().encode()
 
@@ -213,6 +215,7 @@ def _well_formed(s: OutState) -> bool:
         and isinstance(s.sops, dict)
         and isinstance(s.config_marks, dict)
         and isinstance(s.careful, dict)
+        and isinstance(s.renders, dict)
         and (not s.spans or len(s.spans) == 2 + 2 * len(s.names))
         and (not s.layers or (min(s.layers) >= 0 and max(s.layers) < len(s.paths)))
     )
@@ -229,6 +232,8 @@ def save(cache_root: Path, out: Path, key: bytes, state: OutState) -> None:
     (CI workspaces) do not fill the cache.
     """
     path = state_path(cache_root, out)
+    if outpatch.patch(path, state, lambda body: _mac(key, body), len(MAGIC), len(MAGIC) + _MAC_CHARS + 1):
+        return
     head = {k: v for k, v in state.to_json().items() if k not in PACKED}
     try:
         body = pack(head, Packed(state.paths, state.stamps, state.digests, state.bundle, state.bundle_stamps,

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 from cfgc.base.diagnostics import Diagnostic, group
 from cfgc.base.errors import CfgcError, InputError
 from cfgc.base.parallel import MIN_CHUNK, fan_out
-from cfgc.bundle.layout import TargetOutput, target_output, target_path, write_file
+from cfgc.bundle.folder_writer import FolderWriter
+from cfgc.bundle.layout import TargetOutput, target_output, target_path
 from cfgc.compile.compiler import Compiler
 from cfgc.compile.hygiene import sops_file_findings
 from cfgc.compile.prompts import Prompt
@@ -252,34 +253,39 @@ def _compile_chunk(
     diags: list[Diagnostic] = []
     keys: list[str | None] = []
     secrets: dict[str, bytes] = {}
-    for i in positions:
-        spec, key = todo[i]
-        ct, failed = compiler.try_compile(spec)
-        if ct is None:
-            diags.extend(failed)
-            continue
-        try:
-            found = compiler.validate(ct)
-            out = target_output(ct)
-        except CfgcError as e:
-            diags.extend(compiler.error_findings(spec, e))
-            continue
-        finally:
-            compiler.release(spec)
-        diags.extend(found)
-        if any(d.severity == "error" for d in found):
-            continue
-        assert out.data is not None
-        # Only targets without any finding are cached: a warm build must
-        # report the same warnings as a cold one.
-        if cache is not None and key is not None and not found:
-            cache.store(out.digest, out.data, staging, target_path(spec.name))
-            keys.append(key)
-        else:
-            keys.append(None)
-            if staging is not None:
-                write_file(staging, target_path(spec.name), out.data)
-        records.append((i, out.digest, out.size, out.prompts, out.secrets))
-        for f in ct.secrets:
-            secrets[f] = compiler.secret_files[f]
+    # Targets come folder by folder (the work list is sorted by shared layers): keep the folder open.
+    writer = FolderWriter(staging or Path())
+    try:
+        for i in positions:
+            spec, key = todo[i]
+            ct, failed = compiler.try_compile(spec)
+            if ct is None:
+                diags.extend(failed)
+                continue
+            try:
+                found = compiler.validate(ct)
+                out = target_output(ct)
+            except CfgcError as e:
+                diags.extend(compiler.error_findings(spec, e))
+                continue
+            finally:
+                compiler.release(spec)
+            diags.extend(found)
+            if any(d.severity == "error" for d in found):
+                continue
+            assert out.data is not None
+            # Only targets without any finding are cached: a warm build must
+            # report the same warnings as a cold one.
+            if cache is not None and key is not None and not found:
+                cache.store(out.digest, out.data, staging, target_path(spec.name), writer)
+                keys.append(key)
+            else:
+                keys.append(None)
+                if staging is not None:
+                    writer.write(target_path(spec.name), out.data)
+            records.append((i, out.digest, out.size, out.prompts, out.secrets))
+            for f in ct.secrets:
+                secrets[f] = compiler.secret_files[f]
+    finally:
+        writer.close()
     return records, diags, secrets, keys

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cfgc import __version__
-from cfgc.base.installed import install_stamps
+from cfgc.base.installed import declared_version, install_stamps
 from cfgc.base.limits import DEFAULT_LIMITS
 from cfgc.base.repopath import NotFound
 from cfgc.compile.compiler import Compiler
@@ -98,9 +98,9 @@ def library_versions() -> str:
     """Python's, PyYAML's and Jinja2's versions, as one line."""
     import sys
 
-    import yaml
-
-    parts = [f"python {sys.version}", f"PyYAML {yaml.__version__}"]
+    # Read from PyYAML's __init__ rather than imported: a diff from records
+    # parses no YAML (the same text either way: see declared_version).
+    parts = [f"python {sys.version}", f"PyYAML {declared_version('yaml')}"]
     # Importing Jinja2 would cost a fully warm build a tenth of its time; the
     # stat of its installed __init__.py changes with every install instead.
     parts += install_stamps(("jinja2",), label={"jinja2": "Jinja2"})

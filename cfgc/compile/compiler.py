@@ -57,11 +57,22 @@ class CompiledTarget:
     refs: tuple[tuple[Path, SecretRef], ...] = field(repr=False, default=())
     # The compiler's traced layer prefixes, shared by its targets' provenance.
     prefixes: Prefixes | None = field(repr=False, compare=False, default=None)
+    # The value known to be a merge of files whose floats all are plain
+    # (Document.plain_floats) with no late stage making new values: the very
+    # object, so a target rebuilt with another value (dataclasses.replace) is
+    # not vouched for.
+    plain_value: Any = field(repr=False, compare=False, default=None)
 
     @property
     def name(self) -> str:
         """The target name."""
         return self.spec.name
+
+    @property
+    def plain_floats(self) -> bool:
+        """Every float in ``value`` is one orjson and json write alike
+        (:func:`cfgc.base.canonical.plain_float`): canonical JSON may skip its search."""
+        return self.plain_value is self.value and self.value is not None
 
     @cached_property
     def provenance(self) -> Provenance:
@@ -113,6 +124,11 @@ class Compiler:
         if found is None:
             found = self._specs[select] = self.hierarchy.targets(select)
         return list(found)
+
+    def assume_specs(self, select: str | None, specs: list[TargetSpec]) -> None:
+        """Take ``specs`` as :meth:`specs` of ``select`` without listing: for a
+        diff side kept by the digest of its tree (:mod:`cfgc.review.diff_sides`)."""
+        self._specs[select] = list(specs)
 
     def selected(self, select: str | None = None) -> list[TargetSpec]:
         """Like :meth:`specs`, but a ``--target`` glob that matches nothing is
@@ -213,7 +229,11 @@ class Compiler:
         if "secret" in features:
             refs = tuple(secret_refs(value, (), self._shared))
             secrets = tuple(sorted({ref.file for _, ref in refs}))
-        return CompiledTarget(spec, value, docs, origins, tuple(sorted(set(pinned))), secrets, refs, self._traced)
+        # Only leaves of the files reach a target that no late stage or secret touched.
+        plain = value if not features and all([d.plain_floats for d in docs]) else None
+        return CompiledTarget(
+            spec, value, docs, origins, tuple(sorted(set(pinned))), secrets, refs, self._traced, plain
+        )
 
     def try_compile(self, spec: TargetSpec) -> tuple[CompiledTarget | None, list[Diagnostic]]:
         """Compile one target, or None and the findings of its failure

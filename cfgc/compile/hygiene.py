@@ -15,7 +15,7 @@ Messages name files, key paths and the kind of credential, never a value.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from functools import partial
 from typing import Any
 
@@ -24,6 +24,7 @@ from cfgc.base.errors import InputError, Location
 from cfgc.base.loading import Document, load_yaml
 from cfgc.base.parallel import fan_out
 from cfgc.base.secretrefs import is_sops_document
+from cfgc.base.yaml_fast import CANDIDATE_LENGTH
 from cfgc.repo.config import RepoConfig
 from cfgc.repo.sources import Source
 from cfgc.secrets.creation_rules import (
@@ -133,6 +134,22 @@ def _creation_rules(source: Source) -> tuple[list[CreationRule] | None, list[Dia
         return None, [Diagnostic("error", msg, Location(name, 1, 1), RULE)]
 
 
+def candidates(doc: Document) -> Iterable[tuple[KeyPath, str]]:
+    """The string leaves of ``doc`` that could be credentials, each with its key path.
+
+    Those the fast YAML path collected as it built the value when it did
+    (``Document.scanned``, for this very data), else found by a walk.
+    """
+    scanned = doc.scanned
+    if scanned is not None and scanned[0] is doc.data and _SAME_LENGTH:
+        return scanned[1]
+    return _walk(doc.data, ())
+
+
+# The fast path's candidates are this scan's only while both agree on the length.
+_SAME_LENGTH = CANDIDATE_LENGTH == MIN_ENTROPY_LENGTH
+
+
 def _walk(node: Any, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
     """String leaves that could be credentials (every build runs this: keep it lean)."""
     found: list[tuple[KeyPath, str]] = []
@@ -191,7 +208,7 @@ def plaintext_findings(
     :data:`MEMO_MAX_CHARS` characters.
     """
     out = []
-    for path, value in _walk(doc.data, ()):
+    for path, value in candidates(doc):
         if encrypted and path[:1] == (SOPS_KEY,):
             continue
         key = next((p for p in reversed(path) if isinstance(p, str)), None)

@@ -20,6 +20,7 @@ from cfgc.base.loading import Path
 from cfgc.compile import template_bounds
 from cfgc.compile.merging import dotted
 from cfgc.compile.sandbox import bounded_sandbox
+from cfgc.compile.template_kept import KEPT
 from cfgc.compile.template_lookup import simple as _simple
 from cfgc.compile.template_memo import MISS, PURE_GLOBALS, RenderMemo, make_key, reads, scalar_key
 from cfgc.compile.walk import children, prefixes, scan
@@ -159,8 +160,6 @@ class _Renderer:
         return value
 
     def _render(self, path: Path, text: str) -> Any:
-        import jinja2
-
         budget = template_bounds.enter(self.limits)
         try:
             simple = _simple(text)
@@ -168,13 +167,21 @@ class _Renderer:
                 done = self._lookups(*simple)
                 if done is not _NO:
                     return done
-            whole, compiled = _compiled(text)
+            # The memo before Jinja2: a result kept for this very key (this process's, or
+            # one an earlier in-place build kept, cfgc.compile.template_kept) needs no Jinja2.
+            # A hit is always for a text that compiled and rendered under the same limits.
+            whole = WHOLE.match(text) is not None
             key = None if self.memo is None else self._memo_key(text, whole)
             if key is not None:
                 assert self.memo is not None
                 hit = self.memo.get(key)
+                if hit is MISS:
+                    hit = KEPT.result(key)
                 if hit is not MISS:
                     return hit
+            import jinja2
+
+            _, compiled = _compiled(text)
             if whole:
                 out = compiled(**self.context)
                 if isinstance(out, jinja2.Undefined):
@@ -186,6 +193,7 @@ class _Renderer:
             if key is not None:
                 assert self.memo is not None
                 self.memo.put(key, value)
+                KEPT.note_result(key, value)
             return value
         except InputError:
             raise
@@ -193,18 +201,33 @@ class _Renderer:
             raise InputError(f"template in '{dotted(path)}' exceeds a limit: {e}", self.locate(path)) from None
         except RecursionError:
             raise InputError(f"template in '{dotted(path)}' recurses too deeply", self.locate(path)) from None
-        except jinja2.TemplateSyntaxError as e:
-            raise InputError(
-                self._safe(f"template syntax error in '{dotted(path)}' (Jinja2: {e.message})"), self.locate(path)
-            ) from None
-        except jinja2.exceptions.SecurityError as e:
-            raise InputError(self._safe(f"template in '{dotted(path)}' is not allowed: {e}"), self.locate(path)) from None
-        except jinja2.UndefinedError as e:
-            raise InputError(self._safe(f"template error in '{dotted(path)}': {e.message}"), self.locate(path)) from None
-        except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as e:
-            raise InputError(self._safe(f"template error in '{dotted(path)}': {e}"), self.locate(path)) from None
+        except Exception as e:  # noqa: BLE001 - Jinja2's own errors, named once Jinja2 is imported
+            error = self._jinja_error(path, e)
+            if error is None:
+                raise
+            raise error from None
         finally:
             template_bounds.leave(budget)
+
+    def _jinja_error(self, path: Path, e: Exception) -> InputError | None:
+        """What a failure of the template at ``path`` is reported as (None: raise it as it is).
+
+        Jinja2 is imported here, not before the render: a render the memo answers never needs it.
+        """
+        import jinja2
+
+        where = dotted(path)
+        if isinstance(e, jinja2.TemplateSyntaxError):
+            message = f"template syntax error in '{where}' (Jinja2: {e.message})"
+        elif isinstance(e, jinja2.exceptions.SecurityError):
+            message = f"template in '{where}' is not allowed: {e}"
+        elif isinstance(e, jinja2.UndefinedError):
+            message = f"template error in '{where}': {e.message}"
+        elif isinstance(e, (TypeError, ValueError, ArithmeticError, LookupError, AttributeError)):
+            message = f"template error in '{where}': {e}"
+        else:
+            return None
+        return InputError(self._safe(message), self.locate(path))
 
     def _lookups(self, whole: bool, literals: tuple[str, ...], names: tuple[tuple[str, ...], ...]) -> Any:
         """What Jinja2 would give for a template of plain lookups, or _NO to let Jinja2 decide.
@@ -234,7 +257,10 @@ class _Renderer:
     def _memo_key(self, text: str, whole: bool) -> tuple[Any, ...] | None:
         """The memo key of this render, or None to render without the memo
         (see :mod:`cfgc.compile.template_memo`; renders nothing, cannot fail)."""
-        found = reads(text, whole)
+        found = KEPT.reads(text, whole)
+        if found is MISS:
+            found = reads(text, whole)
+            KEPT.note_reads(text, whole, found)
         if found is None:
             return None
         chains, names, bound = found

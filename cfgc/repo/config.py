@@ -11,7 +11,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from cfgc.base.errors import InputError, Location, MultipleErrors
-from cfgc.base.kept import Kept
+from cfgc.base.kept import Kept, digest
 from cfgc.base.limits import CEILING_ENV, DEFAULT_LIMITS, Limits, operator_ceiling
 from cfgc.base.loading import Document, load_yaml
 from cfgc.base.repopath import relative_problem, target_name_problem
@@ -21,6 +21,11 @@ from cfgc.repo.sources import CONFIG_FILE, Source
 # an in-place build is handed those the last build kept (cfgc.base.kept), so
 # an unchanged cfgc.yaml takes the fast path and PyYAML is not imported.
 MARKS = Kept()
+#: The sha256 of each cfgc.yaml whose parsed data cfgc's own schema accepted
+#: (the schema ships with cfgc): checked once per process, and a diff keeps
+#: them with its side files (:mod:`cfgc.review.diff_sides`, authenticated).
+ACCEPTED: dict[str, None] = {}
+MAX_ACCEPTED = 16
 _VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -83,8 +88,13 @@ def config_schema() -> dict[str, Any]:
 
 def load_config(source: Source) -> RepoConfig:
     """Read and check cfgc.yaml; every problem is reported with its line."""
-    doc, data = _parse(source)
-    _raise(_schema_errors(data, doc))
+    doc, data, raw = _parse(source)
+    accepted = digest(raw)
+    if accepted not in ACCEPTED:
+        _raise(_schema_errors(data, doc))
+        ACCEPTED.setdefault(accepted)
+        while len(ACCEPTED) > MAX_ACCEPTED:
+            del ACCEPTED[next(iter(ACCEPTED))]
     # Each check collects what it finds so one run reports them together;
     # a later check needs what the earlier ones vouched for.
     levels = _levels(data, doc)
@@ -110,7 +120,7 @@ def load_config(source: Source) -> RepoConfig:
     )
 
 
-def _parse(source: Source) -> tuple[Document, dict[str, Any]]:
+def _parse(source: Source) -> tuple[Document, dict[str, Any], bytes]:
     raw = source.read(CONFIG_FILE)
     doc = _known(raw)
     if doc is None:
@@ -118,7 +128,7 @@ def _parse(source: Source) -> tuple[Document, dict[str, Any]]:
         MARKS.put(raw, [[list(p), line, col] for p, (line, col) in doc.marks.items()])
     if not isinstance(doc.data, dict):
         raise InputError("cfgc.yaml must be a mapping with 'version', 'hierarchy' and 'targets'", doc.location())
-    return doc, doc.data
+    return doc, doc.data, raw
 
 
 def _known(raw: bytes) -> Document | None:

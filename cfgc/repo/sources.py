@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from cfgc.base.errors import ExternalError, InputError, Location, UsageError
 from cfgc.base.repopath import NotFound, Tree, link_error, relative_problem
 from cfgc.repo.gitinfo import GitQuery, strip_credentials, utc
+from cfgc.repo.gitobjects import CatFile, resolve
 
 if TYPE_CHECKING:
     import git
@@ -214,35 +215,71 @@ class GitSource:
     def __init__(self, root: Path, ref: str, option: str = "--ref") -> None:
         """``option`` is what the user gave the ref with (``--base``, ``cfgc history``),
         so a failure names their own option, not one their command does not have."""
-        import git
-
         self.root = root
-        try:
-            self.repo = git.Repo(root, search_parent_directories=True)
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            raise UsageError(f"{option} needs a git repository, and {root} is not in one") from None
-        toplevel = Path(self.repo.working_tree_dir or root).resolve()
-        self.subdir = os.path.relpath(root.resolve(), toplevel).replace(os.sep, "/")
+        self.ref = ref
+        self._repo: Any = None
+        self._commit: Any = None
+        found = resolve(root, ref)
+        if found is None:  # GitPython's path: its errors say what is wrong
+            self._open_with_gitpython(root, ref, option)
+        else:
+            toplevel, self.git_dir, self.commit_id, self._tree_id = found
+            self._set_subdir(root, toplevel)
+        self._blobs: dict[str, Any] | None = None
+        self._data: dict[str, bytes] = {}
+        self._cat = CatFile(self.git_dir)
+
+    def _set_subdir(self, root: Path, toplevel: str) -> None:
+        self.subdir = os.path.relpath(root.resolve(), Path(toplevel).resolve()).replace(os.sep, "/")
         if self.subdir == ".":
             self.subdir = ""
-        self.ref = ref
+
+    def _open_with_gitpython(self, root: Path, ref: str, option: str) -> None:
+        import git
+
         try:
-            self.commit = self.repo.commit(ref)
+            self._repo = git.Repo(root, search_parent_directories=True)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise UsageError(f"{option} needs a git repository, and {root} is not in one") from None
+        toplevel = Path(self._repo.working_tree_dir or root).resolve()
+        self._set_subdir(root, str(toplevel))
+        try:
+            self._commit = self._repo.commit(ref)
         except (git.BadName, ValueError, git.GitCommandError):
             # A ref the repo does not have is a typo on the command line (exit 2), not a git failure.
             raise UsageError(f"{option} {ref}: unknown revision {ref!r} in {toplevel}"
-                             + _close_refs(self.repo, ref)) from None
-        tree = self.commit.tree
+                             + _close_refs(self._repo, ref)) from None
+        tree = self._commit.tree
         if self.subdir:
             try:
                 tree = tree / self.subdir
             except KeyError:
                 raise InputError(f"{self.subdir} does not exist at {ref}") from None
-        self.tree = tree
-        self._blobs: dict[str, Any] | None = None
-        self._data: dict[str, bytes] = {}
-        self._odb_pid = os.getpid()
-        self._own_repo: Any = None
+        self.git_dir = str(self._repo.git_dir)
+        self.commit_id = str(self._commit.hexsha)
+        self._tree_id = str(tree.hexsha)
+
+    @property
+    def repo(self) -> Any:
+        """The GitPython repository (opened on first use: only metadata needs it)."""
+        if self._repo is None:
+            import git
+
+            self._repo = git.Repo(self.root, search_parent_directories=True)
+        return self._repo
+
+    @property
+    def commit(self) -> Any:
+        """The GitPython commit read."""
+        if self._commit is None:
+            self._commit = self.repo.commit(self.commit_id)
+        return self._commit
+
+    @property
+    def tree(self) -> Any:
+        """The GitPython tree read (the commit's, or its subfolder's)."""
+        tree = self.commit.tree
+        return tree / self.subdir if self.subdir else tree
 
     def _index(self) -> dict[str, Any]:
         if self._blobs is None:
@@ -250,7 +287,7 @@ class GitSource:
             # GitPython takes to build an object per tree entry.
             try:
                 out = subprocess.run(
-                    ["git", "-C", str(self.repo.git_dir), "ls-tree", "-r", "-z", "--full-tree", str(self.tree.hexsha)],
+                    ["git", "-C", self.git_dir, "ls-tree", "-r", "-z", "--full-tree", self._tree_id],
                     capture_output=True, check=True, timeout=600,
                 ).stdout
             except (subprocess.CalledProcessError, OSError, subprocess.TimeoutExpired) as e:
@@ -269,6 +306,11 @@ class GitSource:
     def files(self) -> list[str]:
         return sorted(self._index())
 
+    def tree_id(self) -> str:
+        """The git object id of the tree read (the commit's, or its subfolder's):
+        it names every path, mode and blob id below."""
+        return self._tree_id
+
     def blob_sha(self, path: str) -> str:
         """The git object id of a file (a content digest, free to get)."""
         blob = self._index().get(path)
@@ -286,24 +328,14 @@ class GitSource:
             raise NotFound(f"file not found at {self.ref}: {path}")
         if blob.mode == LINK_MODE:
             raise link_error(path)
-        return bytes(self._odb().stream(blob.binsha).read())
-
-    def _odb(self) -> Any:
-        # GitPython talks to one long-lived 'git cat-file' process; a forked
-        # build worker that used the parent's would interleave its requests
-        # with its siblings' and read another file's bytes.  Each process gets its own.
-        if self._odb_pid != os.getpid():
-            import git
-
-            self._own_repo = git.Repo(self.repo.git_dir)
-            self._odb_pid = os.getpid()
-        return (self._own_repo or self.repo).odb
+        return self._cat.read(blob.hexsha)
 
     def close(self) -> None:
-        """Stop the ``git cat-file`` processes GitPython keeps (a later read starts them again)."""
-        for repo in (self.repo, self._own_repo):
-            if repo is not None:
-                repo.close()
+        """Stop the ``git cat-file`` processes this source (and GitPython, if used) keeps
+        (a later read starts them again)."""
+        self._cat.close()
+        if self._repo is not None:
+            self._repo.close()
 
     def prefetch(self, paths: Iterable[str]) -> None:
         """Read many files in one ``git cat-file --batch`` pass and keep their bytes.
@@ -319,7 +351,7 @@ class GitSource:
         shas = "".join(f"{index[p].hexsha}\n" for p in wanted).encode()
         try:
             out = subprocess.run(
-                ["git", "-C", str(self.repo.git_dir), "cat-file", "--batch"],
+                ["git", "-C", self.git_dir, "cat-file", "--batch"],
                 input=shas, capture_output=True, check=True, timeout=600,
             ).stdout
         except (subprocess.CalledProcessError, OSError, subprocess.TimeoutExpired) as e:

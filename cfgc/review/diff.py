@@ -15,74 +15,36 @@ compiles everything.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from contextlib import nullcontext
+from functools import partial
 from pathlib import Path as FsPath
 from typing import Any
 
-from cfgc.base.diagnostics import Diagnostic, group
+from cfgc.base.diagnostics import group
 from cfgc.base.errors import InputError
 from cfgc.base.loading import Path
 from cfgc.base.parallel import fan_out, parallel
-from cfgc.compile.compiler import CompiledTarget, no_match
+from cfgc.compile.compiler import no_match
 from cfgc.compile.merging import MISSING, get_path
-from cfgc.repo.config import RepoConfig
-from cfgc.repo.hierarchy import TargetSpec
 from cfgc.repo.sources import CONFIG_FILE, DirSource, GitSource, Source, SourceInfo
-from cfgc.review.diff_cache import DiffCache, Encoder, Record, Unlocated, frozen_scope
+from cfgc.review.diff_cache import DiffCache
+from cfgc.review.diff_chunk import Run, chunk_diff
+from cfgc.review.diff_entry import Record
 from cfgc.review.diff_files import blob_digest, changed_files, reached, read_as_keyed
 from cfgc.review.diff_keys import same_keys
-from cfgc.review.diff_records import side_records
-from cfgc.review.diff_validation import as_base
+from cfgc.review.diff_leaves import LeafMemo, Leaves, located, places
+from cfgc.review.diff_records import kept_side, side_records
+from cfgc.review.diff_result import DiffResult as DiffResult
+from cfgc.review.diff_result import TargetDiff as TargetDiff
+from cfgc.review.diff_result import is_production as is_production
+from cfgc.review.diff_sides import SideStore
 from cfgc.review.diff_values import Change as Change
 from cfgc.review.diff_values import Compared as Compared
-from cfgc.review.diff_values import (
-    Memo,
-    changed_paths,
-    collapse,
-    has_str,
-    leaves,
-    same,
-    sensitive,
-    sort_key,
-    whole_target,
-)
+from cfgc.review.diff_values import Memo, changed_paths, collapse, leaves, same, sort_key
 from cfgc.review.diff_values import Side as Side
 from cfgc.review.diff_values import is_secret as is_secret
-from cfgc.secrets.redact import redact
-
-
-@dataclass(frozen=True)
-class TargetDiff:
-    """One target that differs between base and head."""
-
-    name: str
-    status: str  # added, removed, changed
-    vars: dict[str, str]
-    production: bool
-    changes: tuple[Change, ...] = ()
-
-
-@dataclass(frozen=True)
-class DiffResult:
-    """Every target that differs, plus what was needed to find them."""
-
-    base: str
-    head: str
-    variables: tuple[str, ...]
-    targets: tuple[TargetDiff, ...]
-    changed_files: tuple[str, ...]
-    compiled: int  # targets compiled on the head side
-    total: int  # targets on the head side
-    errors: tuple[Diagnostic, ...] = field(default=())
-
-
-def is_production(name: str, variables: dict[str, str], config: RepoConfig) -> bool:
-    """Matches a ``production`` glob; by default: a variable value contains 'prod'."""
-    if config.production:
-        return any(fnmatch.fnmatchcase(name, g) for g in config.production)
-    return any("prod" in v for v in variables.values())
+from cfgc.review.gc_phases import collector_paused, frozen_scope
 
 
 def compare(base: Source, head: Source, select: str | None = None,
@@ -120,119 +82,46 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
     h_exact = read_as_keyed(head, head_ids) if cache is not None else None
     files = changed_files(base, head, head_ids)
     changed = set(files)
+    # A side whose tree was seen before takes its listing and record keys from then.
+    store = SideStore(cache) if cache is not None and changed else None
+    held = store.assume_config() if store is not None else None
     h = Side(head)
     b = Side(base) if CONFIG_FILE in base.files() else None  # no config at the base: all is new
     if b is not None:
         h.compiler.share_documents(b.compiler, changed)  # each target compiles at the base first
-    b_all = {s.name: s for s in b.compiler.specs(select)} if changed and b else {}
-    h_all = {s.name: s for s in h.compiler.specs(select)} if changed else {}
-    hit = {s.name for s in reached(b.compiler, changed, select)} if changed and b else set()
-    h_reached = {s.name for s in reached(h.compiler, changed, select)} if changed else set()
-    names = sorted(hit | h_reached)
-    config = h.compiler.config
+    # What is loaded below lives as long as the diff and holds no cycle: it
+    # is made with the collector paused and then kept out of its generations
+    # (a collection would otherwise walk all of it, several times).
+    with collector_paused() if cache is not None else nullcontext():
+        b_digest, h_digest = blob_digest(base, base_ids), blob_digest(head, head_ids)
+        b_sum, b_kept = kept_side(store, b, select, b_digest)
+        h_sum, h_kept = kept_side(store, h, select, h_digest)
+        b_all = {s.name: s for s in b.compiler.specs(select)} if changed and b else {}
+        h_all = {s.name: s for s in h.compiler.specs(select)} if changed else {}
+        hit = {s.name for s in reached(b.compiler, changed, select)} if changed and b else set()
+        h_reached = {s.name for s in reached(h.compiler, changed, select)} if changed else set()
+        names = sorted(hit | h_reached)
+        config = h.compiler.config
 
-    Part = tuple[list[TargetDiff], list[Diagnostic], list[tuple[str, list[Any]]], dict[str, Any]]
+        kept = DiffCache(cache) if cache is not None else None
+        b_keys, b_recs = side_records(kept, b, b_all, names, b_digest, b_kept.keys if b_kept else None)
+        h_keys, h_recs = side_records(kept, h, h_all, names, h_digest, h_kept.keys if h_kept else None)
+        if kept is not None:
+            # Before the collector is on again: its first collection would walk all of it.
+            freeze()  # the parsed record file, both sides' listings and records
 
-    def chunk_diff(chunk: list[str]) -> Part:
-        diffs: list[TargetDiff] = []
-        errors: list[Diagnostic] = []
-        memo: Memo = {}
-        leaf_memo = LeafMemo()
-        enc = Encoder()
-        new: list[tuple[str, list[Any]]] = []
-
-        def keep(side: Side, keys: dict[str, str], target: CompiledTarget | None, found: list[Diagnostic],
-                 changes: list[Change] | None = None) -> None:
-            key = keys.get(target.name) if target is not None else None
-            if key is None or target is None:
-                return
-            exact, specs = (b_exact, b_all) if side is b else (h_exact, h_all)
-            if exact is None or not exact(specs[target.name].layers):
-                return  # compiled from other bytes than the key names: not recorded
-            tokens = {ref: side._token(ref) for _, ref in target.refs}
-            located = {c.path: c.source for c in changes or ()}
-            raw = enc.record(target.name, target.value, target.refs, target.secrets, tokens, found, located)
-            if raw is not None:
-                new.append((key, raw))
-
-        for name in chunk:
-            b_spec, h_spec = b_all.get(name), h_all.get(name)
-            if name in same and h_spec is not None:  # equal keys: both sides list it
-                rec = h_recs.get(name)
-                if rec is not None:
-                    errors += [*(as_base(d) for d in rec.findings), *rec.findings]
-                    continue
-                errors += _unchanged_findings(h, h_spec, lambda t, f: keep(h, h_keys, t, f))
-                continue
-            before: Compared | None = b_recs.get(name)
-            after: Compared | None = h_recs.get(name)
-            b_found = h_found = None
-            if before is None:
-                before = compiled_b = _compile(b, b_spec, errors, base=True)
-                if compiled_b is not None and b is not None:
-                    b_found = b.validator.findings(compiled_b)
-                    keep(b, b_keys, compiled_b, b_found)
-            else:
-                assert isinstance(before, Record)
-                b_found = list(before.findings)
-            if b_found is not None:
-                errors += [as_base(d) for d in b_found]
-            if after is None:
-                after = compiled_h = _compile(h, h_spec, errors, base=False)
-                if compiled_h is not None:
-                    h_found = h.validator.findings(compiled_h)
-            else:
-                assert isinstance(after, Record)
-                compiled_h, h_found = None, list(after.findings)
-            if h_found is not None:
-                errors += h_found
-            spec = h_spec or b_spec
-            assert spec is not None
-            prod = is_production(name, spec.variables, config)
-            if after is None and h_spec is not None:
-                continue  # the head does not compile: reported as an error
-            if before is None or after is None or b is None:  # (no base side: no before)
-                # Added, removed, or the base did not compile: every value of
-                # the side that exists, so nothing it sets goes unseen.
-                status = "removed" if after is None else "added" if b_spec is None else "changed"
-                if after is None:
-                    try:
-                        changes = whole_target(b, before)
-                    except Unlocated:  # a record of the base side: its locations are compiled
-                        changes = whole_target(b, _compile(b, b_spec, errors, base=True))
-                else:
-                    try:
-                        changes = whole_target(h, after, added=True)
-                    except Unlocated:  # the record lacks a location: compile the head
-                        compiled_h = _compile(h, h_spec, errors, base=False)
-                        changes = whole_target(h, compiled_h, added=True)
-                    if compiled_h is not None and h_found is not None:
-                        keep(h, h_keys, compiled_h, h_found, changes)
-                diffs.append(TargetDiff(name, status, spec.variables, prod, tuple(changes)))
-                continue
-            try:
-                changes = diff_targets(b, before, h, after, memo, changed, leaf_memo)
-            except Unlocated:  # the record lacks a location: compile the head
-                compiled_h = _compile(h, h_spec, errors, base=False)
-                if compiled_h is None:  # (only a template out of its time budget: the load)
-                    continue
-                changes = diff_targets(b, before, h, compiled_h, memo, changed)
-            if compiled_h is not None and h_found is not None:
-                keep(h, h_keys, compiled_h, h_found, changes)
-            if changes:
-                diffs.append(TargetDiff(name, "changed", spec.variables, prod, tuple(changes)))
-        return diffs, errors, new, enc.subtrees
-
-    kept = DiffCache(cache) if cache is not None else None
-    if kept is not None:
-        freeze()  # the parsed record file (see DiffCache._read)
-    b_keys, b_recs = side_records(kept, b, b_all, names, blob_digest(base, base_ids))
-    h_keys, h_recs = side_records(kept, h, h_all, names, blob_digest(head, head_ids))
-    fork = parallel(len(names))
+    for side_, dig, got, keys_, exact in ((b, b_sum, b_kept, b_keys, b_exact), (h, h_sum, h_kept, h_keys, h_exact)):
+        if store is not None and side_ is not None and dig is not None and exact is not None \
+                and (got is None or not got.keys.keys() >= keys_.keys()) \
+                and exact(side_.compiler.hierarchy.files):
+            store.put(dig, side_.compiler.specs(select), {**(got.keys if got else {}), **keys_})
+    if store is not None and held is not None:
+        store.keep_config(held)
     for side, specs, recs in ((b, b_all, b_recs), (h, h_all, h_recs)):
         if all(n in recs for n in names if n in specs):
             continue  # every target of this side is recorded: none is compiled
         if side is not None and isinstance(side.compiler.source, GitSource):
+            fork = parallel(len(names))
             # Git objects are read in one batch up front: one at a time, each
             # is a round trip to 'git cat-file' (about 2 ms).  A change to a
             # low layer reaches thousands of targets, compiled and compared on
@@ -240,13 +129,15 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
             src = side.compiler.source
             src.prefetch(src.files() if fork else (p for n in names if n in specs for p in specs[n].layers))
     if kept is not None and by_keys:  # equal record keys: equal target keys, without reading a file
-        same = frozenset(n for n, k in h_keys.items() if b_keys.get(n) == k)
+        equal_keys = frozenset(n for n, k in h_keys.items() if b_keys.get(n) == k)
     else:
-        same = same_keys(b.compiler, h.compiler, names, changed, b_all, h_all) if by_keys and b else frozenset()
+        equal_keys = same_keys(b.compiler, h.compiler, names, changed, b_all, h_all) if by_keys and b else frozenset()
     # Nothing to compile (every target recorded on both sides): forking would
     # only send each result back through a pipe.
     recorded = all((n in b_recs or n not in b_all) and (n in h_recs or n not in h_all) for n in names)
-    parts = list(fan_out(chunk_diff, names, jobs=1 if recorded and kept is not None else None))
+    run = Run(b, h, b_all, h_all, b_recs, h_recs, b_keys, h_keys, b_exact, h_exact, equal_keys, changed, config,
+              diff_targets)
+    parts = list(fan_out(partial(chunk_diff, run), names, jobs=1 if recorded and kept is not None else None))
     diffs = [d for part in parts for d in part[0]]
     errors = group(e for part in parts for e in part[1])
     if kept is not None:
@@ -258,26 +149,6 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
         raise no_match(select, len(h.compiler.specs()))
     return DiffResult(base_name, head_name, config.variables, tuple(diffs), tuple(files),
                       sum(n in h_all for n in names), len(h.compiler.specs(select)), tuple(errors))
-
-
-def _compile(side: Side | None, spec: TargetSpec | None, errors: list[Diagnostic],
-             base: bool) -> CompiledTarget | None:
-    if spec is None or side is None:
-        return None
-    target, failed = side.compiler.try_compile(spec)
-    errors += [as_base(d) for d in failed] if base else failed
-    return target
-
-
-def _unchanged_findings(side: Side, spec: TargetSpec,
-                        keep: Callable[[CompiledTarget, list[Diagnostic]], None]) -> list[Diagnostic]:
-    """The findings of a target with equal keys on both sides, in the order of a
-    compile of each side: its head-side findings are also its base-side ones."""
-    target, failed = side.compiler.try_compile(spec)
-    found = side.validator.findings(target) if target is not None else []
-    if target is not None:
-        keep(target, found)
-    return [*(as_base(d) for d in failed), *failed, *(as_base(d) for d in found), *found]
 
 
 def diff_targets(b: Side, before: Compared, h: Side, after: Compared, memo: Memo | None = None,
@@ -309,16 +180,16 @@ def diff_targets(b: Side, before: Compared, h: Side, after: Compared, memo: Memo
         if before.keys is after.keys:  # one shape: compare the indices in place
             diff = [(k, i, j) for k, i, j in zip(before.keys, before.idx, after.idx, strict=True) if i != j]
         else:
-            places = leaf_memo.places(before.keys, after.keys) if leaf_memo is not None else _places(
+            at = leaf_memo.places(before.keys, after.keys) if leaf_memo is not None else places(
                 before.keys, after.keys)
             li, ri = [*before.idx, None], [*after.idx, None]  # position -1: absent on that side
-            diff = [(k, li[a], ri[b]) for k, a, b in places if li[a] != ri[b]]
+            diff = [(k, li[a], ri[b]) for k, a, b in at if li[a] != ri[b]]
         if not diff:
             return []
         sig = tuple(diff)
         found = leaf_memo.get(sig) if leaf_memo is not None else None
         if found is not None:
-            return _located(b, before, h, after, found, memo)
+            return located(b, before, h, after, found, memo)
         keys = [k for k, _, _ in diff]
         lraw, rraw = before.value, after.value
     else:
@@ -362,68 +233,10 @@ def diff_targets(b: Side, before: Compared, h: Side, after: Compared, memo: Memo
             if p in out or (x == y and type(x) is type(y)):
                 continue
             out[p] = (p, x, y)
-    found = _Leaves([out[p] for p in sorted(out, key=sort_key)])
+    found = Leaves([out[p] for p in sorted(out, key=sort_key)])
     if sig is not None and leaf_memo is not None:
         leaf_memo[sig] = found
-    return _located(b, before, h, after, found, memo)
-
-
-class _Leaves:
-    """The changed leaves ``(path, before, after)`` of a target, in report order,
-    with what of them does not depend on the target (see :func:`_located`)."""
-
-    def __init__(self, items: list[tuple[Path, Any, Any]]) -> None:
-        self.items = items
-        # The target's sensitive strings only matter to a leaf that holds
-        # text; a number or a boolean is shown as it is.
-        self.text = any(has_str(x) or has_str(y) for _, x, y in items)
-        self.shown = None if self.text else [
-            (p, redact(x, p), redact(y, p), is_secret(x) or is_secret(y)) for p, x, y in items]
-
-
-class LeafMemo:
-    """What comparing two records leaves for the next pair: changed leaves by
-    differing (key, index, index) tuples, key positions by pair of shapes."""
-
-    def __init__(self) -> None:
-        self.leaves: dict[tuple[tuple[str, Any, Any], ...], _Leaves] = {}
-        self._places: dict[tuple[int, int], tuple[Any, Any, list[tuple[str, int, int]]]] = {}
-
-    def get(self, sig: tuple[tuple[str, Any, Any], ...]) -> _Leaves | None:
-        """The changed leaves kept for ``sig``."""
-        return self.leaves.get(sig)
-
-    def __setitem__(self, sig: tuple[tuple[str, Any, Any], ...], found: _Leaves) -> None:
-        self.leaves[sig] = found
-
-    def places(self, left: tuple[str, ...], right: tuple[str, ...]) -> list[tuple[str, int, int]]:
-        """:func:`_places`, once per pair of shapes (by identity: the record file's shapes are shared)."""
-        hit = self._places.get((id(left), id(right)))
-        if hit is None:
-            hit = self._places[(id(left), id(right))] = (left, right, _places(left, right))  # keeps both alive
-        return hit[2]
-
-
-def _places(left: tuple[str, ...], right: tuple[str, ...]) -> list[tuple[str, int, int]]:
-    """Each key of either shape, sorted, with its position in each (-1: absent)."""
-    lp, rp = {k: n for n, k in enumerate(left)}, {k: n for n, k in enumerate(right)}
-    return [(k, lp.get(k, -1), rp.get(k, -1)) for k in sorted({*left, *right})]
-
-
-def _located(b: Side, before: Compared, h: Side, after: Compared, found: _Leaves, memo: Memo) -> list[Change]:
-    """The changes of ``found``, redacted against the target's sensitive strings and located."""
-    shown = found.shown
-    if shown is None:
-        lraw, rraw = before.value, after.value
-        # A template may have copied a credential to any key: the whole
-        # target is searched, with every secret as its token.
-        full_l = b.comparable(lraw) if before.secrets else lraw
-        full_r = h.comparable(rraw) if after.secrets else rraw
-        known = sensitive(full_l, memo) | sensitive(full_r, memo)
-        shown = [(p, redact(x, p, known), redact(y, p, known), is_secret(x) or is_secret(y))
-                 for p, x, y in found.items]
-    where = after.provenance
-    return [Change(p, x, y, where.locate(p), secret) for p, x, y, secret in shown]
+    return located(b, before, h, after, found, memo)
 
 
 def changed_secrets(changed: Collection[str], before: Compared, after: Compared) -> bool:

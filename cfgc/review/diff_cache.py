@@ -55,24 +55,24 @@ A finding is as in :mod:`cfgc.review.check_cache`.
 
 from __future__ import annotations
 
-import gc
 import hashlib
-import math
-import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path as FsPath
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 
 from cfgc import __version__
-from cfgc.base.diagnostics import Diagnostic
-from cfgc.base.errors import Location
-from cfgc.base.loading import Path
 from cfgc.base.secretrefs import SecretRef
 from cfgc.bundle.cache_index import cache_key, load_entry
-from cfgc.review.check_cache import decode_findings, encode_findings
+from cfgc.review.check_cache import decode_findings
+from cfgc.review.diff_encode import EXACT, no_secret
+from cfgc.review.diff_encode import Encoder as Encoder
+from cfgc.review.diff_entry import Located as Located
+from cfgc.review.diff_entry import Record as Record
+from cfgc.review.diff_entry import Unlocated as Unlocated
+from cfgc.review.diff_entry import key_path
+from cfgc.review.gc_phases import collector_paused as collector_paused
+from cfgc.review.gc_phases import frozen_scope as frozen_scope
 from cfgc.review.sealed import read_sealed, write_sealed
 
 MAGIC = b"cfgc-diff-cache 1\n"
@@ -81,176 +81,12 @@ MAX_FILE_BYTES = 512 * 1024 * 1024  # a bigger file is not ours
 MAX_ENTRIES = 2_000_000  # entries (and subtrees) read; a file with more is not ours
 KEEP_FACTOR = 3
 MIN_KEEP = 1_000
-_DIGEST = re.compile(r"[0-9a-f]{64}")
-_TIME_BUDGET = "limits.template_seconds"
-# orjson writes dataclasses (a SecretRef) and subclasses as plain JSON: both go to _no_secret instead.
-_EXACT = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic collector off for a phase that makes many objects and no
-    cycles (reading records: 20,000 of them for a diff of 10,000 targets, which
-    set off full collections over everything loaded), on again after it."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-@contextmanager
-def frozen_scope() -> Iterator[Callable[[], None]]:
-    """Yields ``freeze``: the objects alive when it is called are kept out of
-    the collector's generations (``gc.freeze``) until the scope ends.
-
-    Only when nothing froze objects before (a forked worker, the agent's
-    child): ``gc.unfreeze`` would release theirs too.  Never beyond the scope:
-    garbage frozen with them would never be collected (a long-lived process,
-    the test suite, would keep every cycle that held a file open).
-    """
-    mine = gc.get_freeze_count() == 0
-    froze = False
-
-    def freeze() -> None:
-        nonlocal froze
-        if mine:
-            gc.freeze()
-            froze = True
-
-    try:
-        yield freeze
-    finally:
-        if froze:
-            gc.unfreeze()
 
 
 def record_key(target_key: str, validators: str) -> str:
     """The key of one target's record: see the module docstring for why these suffice."""
     return hashlib.sha256(f"diff\0{target_key}\0{validators}".encode()).hexdigest()
 
-
-class Unlocated(LookupError):
-    """A record does not hold the location of a path a diff needs (or holds it malformed)."""
-
-
-class Located(NamedTuple):
-    """The head-side locations a record holds (:meth:`locate` as Provenance's),
-    checked when used: most records of a diff are asked for one path or none."""
-
-    where: list[Any]
-
-    def locate(self, path: Path) -> Location:
-        """The stored location of ``path``; :class:`Unlocated` when not stored
-        (or stored malformed: the target is compiled for it)."""
-        want = list(path)
-        for w in self.where:
-            if type(w) is list and len(w) == 4 and w[0] == want:
-                _, file, line, col = w
-                if _key_path(w[0]) and type(file) is str and type(line) is int and type(col) is int:
-                    return Location(file, line, col)
-                break
-        raise Unlocated(path)
-
-
-class Record(NamedTuple):
-    """One target as a diff compares it (``value`` holds its SecretRefs; its
-    top-level subtrees are shared with other records and never to be mutated).
-
-    ``keys`` and ``idx`` name each top-level subtree by its index in the record file.
-    Subtrees are stored once by content id (the id covers the references'
-    places and tokens), so two records of one file that name the same index
-    for a key hold equal comparable values there: a diff need not look inside.
-    (A named tuple, not a dataclass: a diff makes 20,000 of them, and a frozen
-    dataclass's constructor costs several times a tuple's.)
-    """
-
-    value: dict[str, Any]
-    keys: tuple[str, ...]  # its top-level keys (one object per shape in the file)
-    idx: list[Any]  # the index of each key's subtree
-    secrets: tuple[str, ...]
-    tokens: tuple[list[tuple[SecretRef, str]], ...]  # per subtree with references (lists shared by records)
-    findings: tuple[Diagnostic, ...]
-    where: list[Any]  # the stored locations, checked when used
-
-    @property
-    def provenance(self) -> Located:
-        """Its stored head-side locations."""
-        return Located(self.where)
-
-
-# -- encoding (in the process that compiled the target) -------------------------
-class Encoder:
-    """Encodes records; a subtree shared by many targets is encoded once (by identity)."""
-
-    def __init__(self) -> None:
-        self.subtrees: dict[str, Any] = {}
-        self._ids: dict[int, tuple[Any, str | None]] = {}  # keeps each object alive
-
-    def record(self, name: str, value: Any, refs: tuple[tuple[Path, SecretRef], ...], secrets: tuple[str, ...],
-               tokens: dict[SecretRef, str], findings: list[Diagnostic],
-               located: dict[Path, Location | None]) -> list[Any] | None:
-        """The JSON form of one record, or None when it cannot be kept exactly."""
-        if type(value) is not dict or any(_TIME_BUDGET in d.message for d in findings):
-            return None
-        if any(loc is None for loc in located.values()):
-            return None
-        by_top: dict[str | int, list[Any]] = {}
-        for path, ref in refs:
-            if not path:
-                return None
-            by_top.setdefault(path[0], []).append([list(path[1:]), ref.file, list(ref.path), ref.type, tokens[ref]])
-        top = []
-        for k, v in value.items():
-            if type(k) is not str:
-                return None
-            sid = self._subtree(v, by_top.get(k, []))
-            if sid is None:
-                return None
-            top.append([k, sid])
-        where = [[list(p), loc.path, loc.line, loc.col] for p, loc in located.items() if loc is not None]
-        return [name, list(secrets), encode_findings(findings), where, top]
-
-    def _subtree(self, v: Any, refs: list[Any]) -> str | None:
-        hit = self._ids.get(id(v))
-        if hit is not None and not refs:
-            return hit[1]
-        try:
-            text = orjson.dumps(v, default=_no_secret, option=_EXACT)
-        except TypeError:
-            sid = None
-        else:
-            # 128 bits name a subtree within one authenticated file.
-            sid = None if not _exact(v) else hashlib.sha256(text + orjson.dumps(refs)).hexdigest()[:32]
-            if sid is not None:
-                self.subtrees[sid] = [text, refs]  # bytes: it crosses a process boundary
-        if not refs:
-            self._ids[id(v)] = (v, sid)
-        return sid
-
-
-def _no_secret(obj: Any) -> None:
-    if type(obj) is SecretRef:
-        return None  # its place is listed beside the subtree
-    raise TypeError("not JSON")
-
-
-def _exact(v: Any) -> bool:
-    """Whether JSON gives back exactly ``v`` (orjson writes NaN and infinities
-    as null, and a tuple as a list)."""
-    t = type(v)
-    if t is float:
-        return math.isfinite(v)
-    if t is dict:
-        return all(_exact(x) for x in v.values())
-    if t is list:
-        return all(_exact(x) for x in v)
-    return t in _SCALARS
-
-
-_SCALARS = frozenset({str, int, bool, type(None), SecretRef})
 
 
 # -- the file -------------------------------------------------------------------
@@ -272,8 +108,10 @@ class DiffCache:
         self._shapes: list[Any] = []
         # Subtrees decoded so far (shared by every record naming them), and the malformed ones.
         self._values: dict[int, Any] = {}
+        self._decoded: set[int] = set()  # the keys of _values
         self._tokens: dict[int, list[tuple[SecretRef, str]]] = {}  # only those with references
         self._bad: set[Any] = set()
+        self._given: set[tuple[int, int]] = set()  # (side's token dict, subtree) handed over
         self._keys: dict[int, tuple[str, ...] | None] = {}
         self._used: dict[str, Any] = {}  # records this run read (the file's form)
         self._new: dict[str, Any] = {}  # records this run made (the Encoder's form)
@@ -291,9 +129,9 @@ class DiffCache:
         # collector would walk all of them at every full collection while the
         # records are read (about a third of a recorded diff's time).  They
         # are parsed with it paused; the diff then keeps them out of its
-        # generations (frozen_scope).
-        # Young garbage goes now: frozen with the file, it would wait for the end of the diff.
-        gc.collect(1)
+        # generations (frozen_scope).  (Young garbage is frozen with them and
+        # waits for the end of the diff: collecting it first cost 30 ms, and
+        # what a diff has made by then is its sides' listings, not cycles.)
         with collector_paused():
             doc = load_entry(body)
         if not isinstance(doc, dict) or doc.get("cfgc") != __version__:
@@ -306,10 +144,12 @@ class DiffCache:
             return
         self._raw, self._ids, self._subtrees, self._shapes = entries, ids, subtrees, shapes
 
-    def get(self, key: str, name: str) -> Record | None:
-        """The record of target ``name`` under ``key``, or None (absent or malformed)."""
-        raw = self._raw.get(key) if _DIGEST.fullmatch(key) else None
-        rec = self._decode(raw, name) if raw is not None else None
+    def get(self, key: str, name: str, into: dict[SecretRef, str]) -> Record | None:
+        """The record of target ``name`` under ``key``, or None (absent or
+        malformed); its subtrees' comparison tokens go to ``into`` (its
+        side's) when its value is first used."""
+        raw = self._raw.get(key)  # (any string looks up safely: the file's keys are its own)
+        rec = self._decode(raw, name, into) if raw is not None else None
         if rec is not None:
             self._used[key] = raw
         return rec
@@ -362,7 +202,7 @@ class DiffCache:
         doc = {"cfgc": __version__, "ids": list(ids), "subtrees": subtrees,
                "shapes": [list(k) for k in shapes], "entries": entries}
         try:  # a kept subtree holds the references put back into it: null again
-            body = orjson.dumps(doc, default=_no_secret, option=_EXACT)
+            body = orjson.dumps(doc, default=no_secret, option=EXACT)
         except TypeError:
             return
         write_sealed(self.path, MAGIC, self._key, body)
@@ -382,7 +222,7 @@ class DiffCache:
         return out
 
     # -- decoding: every shape checked, anything else is a miss -----------------
-    def _decode(self, raw: Any, name: str) -> Record | None:
+    def _decode(self, raw: Any, name: str, into: dict[SecretRef, str]) -> Record | None:
         # Runs for every target of a recorded diff: exact types, no generators.
         if type(raw) is not list or len(raw) != 6:
             return None
@@ -392,24 +232,36 @@ class DiffCache:
         keys = self._keys.get(shape) if type(shape) is int else None
         if keys is None:
             keys = self._shape(shape)
-        if keys is None or len(idx) != len(keys) or (secrets and not _strs(secrets)):
+        if keys is None or len(idx) != len(keys):
             return None
+        for f in secrets:
+            if type(f) is not str:
+                return None
         findings = decode_findings(found) if found != [] else []
         if findings is None:
             return None
-        values = self._values
-        try:  # every subtree decoded already (most records): one lookup each
-            subs = [values[i] for i in idx]
-        except (KeyError, TypeError):  # TypeError: an index that is not hashable
+        try:  # every subtree decoded already (most records): one C call
+            known = self._decoded.issuperset(idx)
+        except TypeError:  # an index that is not hashable
+            return None
+        if not known:
+            values = self._values
             for i in idx:  # the first record naming a subtree decodes it
                 if type(i) is not int or (i not in values and not self._subtree(i)):
                     return None
-            subs = [values[i] for i in idx]
         # (A bool or a float equal to a decoded index names that same subtree.)
-        value = dict(zip(keys, subs, strict=True))
-        tokens = tuple([self._tokens[i] for i in idx if i in self._tokens]) if self._tokens else ()
         # The locations are checked when used: a malformed list is Unlocated (a compile).
-        return Record(value, keys, idx, tuple(secrets), tokens, tuple(findings), where)
+        return Record(keys, idx, tuple(secrets), tuple(findings), where, self, into)
+
+    def assemble(self, keys: tuple[str, ...], idx: list[int], into: dict[SecretRef, str]) -> dict[str, Any]:
+        """A record's value from its (decoded, checked) subtrees; their tokens go to ``into``."""
+        values, tokens = self._values, self._tokens
+        for i in idx:
+            found = tokens.get(i)
+            if found is not None and (id(into), i) not in self._given:
+                self._given.add((id(into), i))
+                into.update(found)
+        return dict(zip(keys, [values[i] for i in idx], strict=True))
 
     def _shape(self, n: Any) -> tuple[str, ...] | None:
         if type(n) is not int:
@@ -428,11 +280,16 @@ class DiffCache:
         if i in self._values:
             return True
         found = self._subtrees[i]
+        if type(found) is list and len(found) == 2 and found[1] == []:  # no references: as parsed
+            self._values[i] = found[0]
+            self._decoded.add(i)
+            return True
         if type(found) is list and _pair(found):
             tokens: list[tuple[SecretRef, str]] = []
             value = _place(found[0], found[1], tokens)
             if value is not _BAD:
                 self._values[i] = value
+                self._decoded.add(i)
                 if tokens:
                     self._tokens[i] = tokens
                 return True
@@ -451,7 +308,7 @@ def _place(value: Any, refs: list[Any], tokens: list[tuple[SecretRef, str]]) -> 
     """``value`` with each listed secret reference put back (in place: it was
     just parsed); each reference's token goes to ``tokens``."""
     for r in refs:
-        if type(r) is not list or len(r) != 5 or not _key_path(r[0]) or not _key_path(r[2]):
+        if type(r) is not list or len(r) != 5 or not key_path(r[0]) or not key_path(r[2]):
             return _BAD
         rel, file, path, kind, token = r
         if type(file) is not str or type(kind) is not str or type(token) is not str:
@@ -479,10 +336,6 @@ def _child(parent: Any, k: Any) -> Any:
     if type(parent) is list and type(k) is int and 0 <= k < len(parent):
         return parent[k]
     return _BAD
-
-
-def _key_path(v: Any) -> bool:
-    return type(v) is list and all(type(k) is str or type(k) is int for k in v)
 
 
 def _strs(v: Any) -> bool:

@@ -8,47 +8,76 @@ from typing import TYPE_CHECKING
 from cfgc.base.errors import CfgcError
 from cfgc.bundle.target_keys import TargetKeys, global_key
 from cfgc.repo.hierarchy import TargetSpec
+from cfgc.repo.sources import GitSource
 from cfgc.review.check_cache import validator_versions
 from cfgc.review.diff_cache import DiffCache, Record, record_key
+from cfgc.review.diff_sides import KeptSide, SideStore, side_digest
 
 if TYPE_CHECKING:
     from cfgc.review.diff import Side
 
 
+def kept_side(store: SideStore | None, side: Side | None, select: str | None,
+              digest: Callable[[str], str]) -> tuple[str | None, KeptSide | None]:
+    """The digest of one side's tree (:func:`cfgc.review.diff_sides.side_digest`)
+    and what is kept under it; a kept listing becomes the side's :meth:`specs`.
+
+    (None, None) without a store, or when the side cannot be keyed (a schema
+    that cannot be read): it is listed and keyed as usual.
+    """
+    if store is None or side is None:
+        return None, None
+    try:
+        gkey = global_key(side.compiler)
+    except CfgcError:
+        return None, None
+    source = side.compiler.source
+    tree = source.tree_id() if isinstance(source, GitSource) else None
+    found = side_digest(gkey, validator_versions(), select, side.compiler.hierarchy.files, digest, tree)
+    kept = store.get(found)
+    if kept is not None:
+        side.compiler.assume_specs(select, kept.specs)
+    return found, kept
+
+
 def side_records(kept: DiffCache | None, side: Side | None, specs: Mapping[str, TargetSpec],
-                 names: Collection[str], digest: Callable[[str], str]) -> tuple[dict[str, str], dict[str, Record]]:
+                 names: Collection[str], digest: Callable[[str], str],
+                 known: Mapping[str, str] | None = None) -> tuple[dict[str, str], dict[str, Record]]:
     """The record key of each of ``names`` on one side, and the records kept for them.
 
     Keys are the build cache's target keys with each layer's ``digest``
     (its git blob id: what :func:`cfgc.review.diff.changed_files` already
     trusts to tell an unchanged file, free on the git side and computed once
-    for the working tree) and the schema validators' versions.  A target that cannot be keyed (a layer that
-    cannot be read, a schema that does not load) has no key: it is compiled
-    and not recorded.  The side takes each record's comparison tokens.
+    for the working tree) and the schema validators' versions; ``known``
+    ones (a side kept by its tree's digest) are not computed again.  A target
+    that cannot be keyed (a layer that cannot be read, a schema that does not
+    load) has no key: it is compiled and not recorded.  The side takes each
+    record's comparison tokens when the record's value is first used.
     """
     if kept is None or side is None:
         return {}, {}
-    try:
-        keys = TargetKeys(global_key(side.compiler), digest)
-    except CfgcError:
-        return {}, {}
+    known = known or {}
+    keys: TargetKeys | None = None
     validators = validator_versions()
     out: dict[str, str] = {}
     found: dict[str, Record] = {}
-    seen: set[int] = set()  # token lists taken (one per subtree, shared by many records)
     for name in names:
         spec = specs.get(name)
         if spec is None:
             continue
-        try:
-            key = out[name] = record_key(keys.key(spec), validators)
-        except CfgcError:
-            continue
-        rec = kept.get(key, name)
+        key = known.get(name)
+        if key is None:
+            if keys is None:
+                try:
+                    keys = TargetKeys(global_key(side.compiler), digest)
+                except CfgcError:
+                    return {}, {}
+            try:
+                key = record_key(keys.key(spec), validators)
+            except CfgcError:
+                continue
+        out[name] = key
+        rec = kept.get(key, name, side.tokens)
         if rec is not None:
             found[name] = rec
-            for tokens in rec.tokens:
-                if id(tokens) not in seen:
-                    seen.add(id(tokens))
-                    side.tokens.update(tokens)
     return out, found

@@ -18,7 +18,6 @@ from cfgc.compile.compiler import Compiler
 from cfgc.compile.merging import MISSING, get_path
 from cfgc.repo.sources import Source
 from cfgc.review.diff_validation import SideValidator
-from cfgc.secrets import yamlio
 from cfgc.secrets.redact import SECRET_TOKEN, redact, sensitive_strings
 
 
@@ -101,6 +100,9 @@ class Side:
             return known
         doc = self._sops.get(ref.file)
         if doc is None:
+            # (PyYAML and cryptography: a diff from records seldom needs them.)
+            from cfgc.secrets import yamlio
+
             raw = self.compiler.secret_files.get(ref.file, b"")
             doc = self._sops[ref.file] = yamlio.load(raw) if raw else {}
         enc = get_path(doc, ref.path)

@@ -8,6 +8,8 @@ import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cfgc.bundle import outpack, outstate
 
@@ -84,3 +86,26 @@ def test_reach_finds_the_targets_of_changed_files() -> None:
         if 0 in mine or name == s.names[-1]:
             expected[name] = mine
     assert s.reach({0}, {s.names[-1]}) == expected
+
+
+def reach_by_loop(s: outstate.OutState, changed: set[int], also: set[str]) -> dict[str, object]:
+    """The walk over every target that reach replaced."""
+    found, at = {}, 0
+    for name, count in zip(s.names, s.counts, strict=True):
+        mine = s.layers[at : at + count]
+        at += count
+        if name in also or not changed.isdisjoint(mine):
+            found[name] = mine
+    return found
+
+
+@given(seed=st.integers(0, 10**6), n=st.integers(4, 200), k=st.integers(0, 6), a=st.integers(0, 3))
+@settings(max_examples=300, deadline=None)
+def test_reach_finds_what_a_walk_over_every_target_finds(seed: int, n: int, k: int, a: int) -> None:
+    rng = random.Random(seed)
+    s = state(rng, n)
+    changed = {rng.randrange(-1, len(s.paths) + 1) for _ in range(k)}
+    also = {rng.choice([*s.names, "not/a/target", ""]) for _ in range(a)}
+    got = s.reach(changed, also)
+    want = reach_by_loop(s, changed, also)
+    assert list(got) == list(want) and got == want

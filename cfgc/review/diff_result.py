@@ -1,0 +1,42 @@
+"""What ``cfgc diff`` reports (:mod:`cfgc.review.diff`)."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+
+from cfgc.base.diagnostics import Diagnostic
+from cfgc.repo.config import RepoConfig
+from cfgc.review.diff_values import Change
+
+
+@dataclass(frozen=True)
+class TargetDiff:
+    """One target that differs between base and head."""
+
+    name: str
+    status: str  # added, removed, changed
+    vars: dict[str, str]
+    production: bool
+    changes: tuple[Change, ...] = ()
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    """Every target that differs, plus what was needed to find them."""
+
+    base: str
+    head: str
+    variables: tuple[str, ...]
+    targets: tuple[TargetDiff, ...]
+    changed_files: tuple[str, ...]
+    compiled: int  # targets compiled on the head side
+    total: int  # targets on the head side
+    errors: tuple[Diagnostic, ...] = field(default=())
+
+
+def is_production(name: str, variables: dict[str, str], config: RepoConfig) -> bool:
+    """Matches a ``production`` glob; by default: a variable value contains 'prod'."""
+    if config.production:
+        return any(fnmatch.fnmatchcase(name, g) for g in config.production)
+    return any("prod" in v for v in variables.values())
