@@ -18,9 +18,11 @@ doubt, validates the whole target as before):
   ``properties``, ``$defs``: no ``additionalProperties``,
   ``patternProperties``, ``unevaluatedProperties``, ``allOf``, ``if``,
   ``dependentRequired``, ``minProperties``, ``propertyNames``, ``$ref``...;
-* property names are plain (letters, digits, ``_``, ``-``), so each
-  subschema is reached by a ``$ref`` to ``<base>#/properties/<name>``, from
-  the same registry, resolved within the same document as in place;
+* property names are plain (letters, digits, ``_``, ``-``); the keys are
+  checked against the rule's own schema object with ``required`` left out
+  (so ``{key: subtree}`` is checked by that key's subschema alone, resolved
+  exactly as in the whole validation: never by looking its base URI up in the
+  registry, where another schema file could claim the same URI);
 * no ``$id`` inside ``properties`` (a new base part-way down) and no
   ``$dynamicRef``/``$recursiveRef``/their anchors in any schema file (their
   resolution depends on the path taken from the root).
@@ -122,10 +124,13 @@ def split_of(schema: Any, base: str, docs: dict[str, Any], compile_fast: Callabl
             return None
     except (TypeError, ValueError):
         return None
-    derived = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "properties": {k: {"$ref": f"{base}#/properties/{k}"} for k in props},
-    }
+    # The rule's own schema object without ``required`` (checked in Python):
+    # every subschema then resolves exactly as in the whole validation.  A
+    # ``$ref`` to ``<base>#/properties/k`` would be looked up by URI, and any
+    # other schema file (or an embedded resource with a relative ``$id``) that
+    # claims ``base`` would answer for it.
+    derived = {k: v for k, v in schema.items() if k != "required"}
+    derived.setdefault("$id", base)  # (relative references resolve against the rule's own base)
     fast = compile_fast(derived)
     if fast is None:
         return None

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -105,3 +109,23 @@ def test_a_shared_subtree_is_validated_once_and_remembered_by_identity() -> None
     assert valid_by_parts([split], {"a": sub, "b": 1}, (), shared) and len(split._memo) == 1
     assert not valid_by_parts([split], {"a": {"y": 1}}, (), shared)  # an equal-looking new object is checked
     assert not valid_by_parts([None, split], {"a": sub}, (), shared)  # a schema that cannot be split: the whole path
+
+
+@pytest.mark.parametrize("claim", [
+    '{"$id": "cfgc:///schemas/app.json", "properties": {"port": {}}}',  # a file taking the rule's URI
+    '{"$defs": {"x": {"$id": "app.json", "properties": {"port": {}}}}}',  # an embedded resource, relative $id
+])
+def test_another_schema_file_claiming_the_rules_uri_does_not_answer_for_it(tmp_path: Path, claim: str) -> None:
+    """The split checks keys against the rule's own schema object, never by
+    looking its URI up in the registry that every schema file joins."""
+    (tmp_path / "envs").mkdir()
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "cfgc.yaml").write_text(
+        'version: 1\nhierarchy: ["envs/{env}.yaml"]\ntargets: "{env}"\nschemas:\n  - schema: schemas/app.json\n')
+    (tmp_path / "envs" / "prod.yaml").write_text("port: x\n")
+    (tmp_path / "schemas" / "app.json").write_text('{"type": "object", "properties": {"port": {"type": "integer"}}}')
+    (tmp_path / "schemas" / "zz-notes.json").write_text(claim)
+    done = subprocess.run([sys.executable, "-m", "cfgc", "validate", "--repo", str(tmp_path), "--no-cache"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "envs/prod.yaml:1:1: error: port: 'x' is not of type 'integer'" in done.stdout + done.stderr
