@@ -139,7 +139,7 @@ def read_answer(fd: int, deadline: float, watch: Watch | None = None) -> tuple[d
 
 
 class Watch:
-    """Whether a child (``pid``) made progress: its CPU time and bytes read and written changed."""
+    """Whether a child (``pid``) made progress: its CPU time, bytes read and written, or wake-ups changed."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
@@ -147,12 +147,21 @@ class Watch:
         self.since = time.monotonic()  # when it last progressed
 
     def _sample(self) -> tuple[int, ...] | None:
+        # Bytes from a socket (recv, send) are not in /proc/PID/io and CPU
+        # time in stat moves in 10 ms steps, so a download that trickles in
+        # over plain HTTP would look idle: every wake-up of the child counts
+        # too (its context switches, and its CPU time in nanoseconds where the
+        # kernel keeps schedstat).  A child blocked on a lock never wakes.
         try:
             with open(f"/proc/{self.pid}/stat", "rb") as f:
                 fields = f.read().rsplit(b")", 1)[1].split()
             with open(f"/proc/{self.pid}/io", "rb") as f:
                 io = {k: v for k, _, v in (line.partition(b":") for line in f.read().splitlines())}
-            return int(fields[11]), int(fields[12]), int(io[b"rchar"]), int(io[b"wchar"])
+            with open(f"/proc/{self.pid}/status", "rb") as f:
+                status = {k: v for k, _, v in (line.partition(b":") for line in f.read().splitlines())}
+            switches = int(status[b"voluntary_ctxt_switches"]), int(status[b"nonvoluntary_ctxt_switches"])
+            return (int(fields[11]), int(fields[12]), int(io[b"rchar"]), int(io[b"wchar"]), *switches,
+                    _schedstat(self.pid))
         except (OSError, ValueError, IndexError, KeyError):  # no /proc, or not ours to read: no idle bound
             return None
 
@@ -163,6 +172,14 @@ class Watch:
             self.mark, self.since = mark, now
             return False
         return now - self.since >= IDLE
+
+
+def _schedstat(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/schedstat", "rb") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):  # a kernel without schedstats
+        return 0
 
 
 def reap(pid: int) -> None:

@@ -268,3 +268,33 @@ def test_a_child_without_progress_is_killed_long_before_the_deadline_and_a_busy_
 def _stuck_in_server(ctx: Any, fds: list[int]) -> tuple[dict[str, Any], list[Any]]:
     time.sleep(60)
     return {}, []
+
+
+def test_a_child_receiving_slowly_from_a_socket_is_not_idle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bytes from recv() are not in /proc/PID/io, and a waiting child uses almost
+    no CPU: its wake-ups are what show the download moving."""
+    from cfgc.runtime import isolate
+
+    monkeypatch.setattr(isolate, "IDLE", 0.8)
+    a, b = socket.socketpair()
+
+    def trickle() -> None:
+        for _ in range(12):  # 200 B every 0.2 s: about three IDLE periods in all
+            time.sleep(0.2)
+            b.sendall(b"x" * 200)
+        b.close()
+
+    def receive() -> tuple[dict[str, Any], list[Any]]:
+        b.close()  # (the child's copy of the sending end: the parent's close is then the end)
+        got = 0
+        while chunk := a.recv(4096):
+            got += len(chunk)
+        return {"bytes": got}, []
+
+    feeder = threading.Thread(target=trickle)
+    feeder.start()
+    try:
+        assert isolate.run(receive, timeout=60)[0]["bytes"] == 2400
+    finally:
+        feeder.join()
+        a.close()
