@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import functools
 import gc
 import logging
@@ -64,11 +63,22 @@ PR_SET_PDEATHSIG = 1
 Work = Callable[..., tuple[dict[str, Any], list[Any]]]
 
 
+def _prctl() -> Any:
+    # Looked up once, here: ctypes.util.find_library runs /sbin/ldconfig as a
+    # process, which each child would otherwise do before arming its signal.
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux (no prctl): EOF on the socket remains
+        return None
+
+
+_PRCTL = _prctl()
+
+
 def die_with_parent(parent: int) -> None:
-    """SIGKILL this process when ``parent`` exits (Linux); exit now if it already has."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    """SIGKILL this process when ``parent`` (its pid from before the fork) exits (Linux); exit now if it already has."""
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:  # the parent died before the signal was armed
         os._exit(0)
 
@@ -97,8 +107,8 @@ class ForkServer:
             except OSError as e:
                 raise ExternalError(f"could not start the verifying process: {e}") from None
             try:
-                payload = pickle.dumps((function, args), protocol=pickle.HIGHEST_PROTOCOL)
                 try:
+                    payload = pickle.dumps((function, args), protocol=pickle.HIGHEST_PROTOCOL)
                     self._sock.sendmsg([_LEN.pack(len(payload))], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
                                                                     struct.pack(f"{1 + len(fds)}i", w, *fds))])
                     self._sock.sendall(payload)
@@ -199,6 +209,7 @@ def _serve(sock: socket.socket, context: Any, prepare: Callable[[], None]) -> No
         if request is None:
             return  # EOF: the agent is gone or closed the server
         fds, (function, args) = request
+        server = os.getpid()
         try:
             pid = os.fork()
         except OSError as e:
@@ -208,7 +219,7 @@ def _serve(sock: socket.socket, context: Any, prepare: Callable[[], None]) -> No
             continue
         if pid == 0:
             sock.close()
-            die_with_parent(os.getppid())
+            die_with_parent(server)
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, signal.SIG_DFL)
             isolate.child(functools.partial(function, context, fds[1:], *args), fds[0])  # never returns

@@ -12,6 +12,7 @@ The answer is the one :mod:`cfgc.runtime.forked` defines, checked the same way.
 from __future__ import annotations
 
 import mmap
+import os
 from array import array
 from dataclasses import dataclass
 from typing import Any
@@ -41,8 +42,10 @@ class Context:
     cache: BundleCache | None
 
     def prepare(self) -> None:
-        """In the server, first: the agent's pooled connections stay the agent's."""
+        """In the server, first: the agent's pooled connections stay the agent's, and an age
+        key given inline (``SOPS_AGE_KEY``) leaves the server's environment, so no child has it."""
         self.store.forget_connections()
+        os.environ.pop("SOPS_AGE_KEY", None)
 
 
 def fetch(server: ForkServer, channel: str, patterns: tuple[str, ...], read: ChannelRead, *, min_serial: int,

@@ -298,3 +298,35 @@ def test_a_child_receiving_slowly_from_a_socket_is_not_idle(monkeypatch: pytest.
     finally:
         feeder.join()
         a.close()
+
+
+def _inline_age_key(ctx: Any, fds: list[int]) -> tuple[dict[str, Any], list[Any]]:
+    return {"key": os.environ.get("SOPS_AGE_KEY")}, []
+
+
+def test_an_inline_age_key_is_not_in_the_servers_children(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOPS_AGE_KEY", "AGE-SECRET-KEY-1CANARYCANARYCANARY")
+
+    class Store:
+        def forget_connections(self) -> None:
+            pass
+
+    context = served.Context(store=Store(), verifiers=[], cache=None)  # type: ignore[arg-type]
+    server = forkserver.start(context, context.prepare)
+    try:
+        assert server.run(_inline_age_key)[0]["key"] is None
+        assert os.environ["SOPS_AGE_KEY"].endswith("CANARY")  # the agent keeps its own
+    finally:
+        server.close()
+
+
+def test_a_request_that_cannot_be_pickled_leaks_no_descriptor() -> None:
+    server = forkserver.start(None)
+    try:
+        before = len(os.listdir("/proc/self/fd"))
+        for _ in range(5):
+            with pytest.raises(Exception):  # noqa: B017, PT011 - pickle's own error, whatever its class
+                server.run(lambda ctx, fds: ({}, []))
+        assert len(os.listdir("/proc/self/fd")) == before
+    finally:
+        server.close()
