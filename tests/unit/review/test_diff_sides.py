@@ -275,3 +275,18 @@ def test_a_damaged_config_file_is_parsed_again(example_repo: Path, tmp_path: Pat
     config.MARKS.clear()
     config.ACCEPTED.clear()
     _same(_diff(example_repo, cache), want)
+
+
+def test_kept_cfgc_yaml_verdicts_need_the_same_schema_and_validators(
+        example_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    git_init(example_repo)
+    _edit(example_repo)
+    cache = tmp_path / "cache"
+    _diff(example_repo, cache)
+    store = diff_sides.SideStore(cache)
+    config.ACCEPTED.clear()
+    marks, accepted = store.assume_config()
+    assert accepted >= 1 and config.ACCEPTED  # kept by the diff, taken back
+    config.ACCEPTED.clear()
+    monkeypatch.setattr(config, "verdict_stamp", lambda: "another validator")
+    assert store.assume_config() == (0, 0) and not config.ACCEPTED
