@@ -18,7 +18,10 @@ agent --target SCOPE``, and reads VmRSS from /proc/PID/status:
 
 and VmHWM (peak) at the end; ``anon`` and ``file`` split the swap+sweep reading into
 RssAnon + RssShmem (heap, Python objects and the version's map, a memfd: what the process itself holds) and
-RssFile (the interpreter's and extensions' mapped code, shared and reclaimable).  ``budget`` is the sizing rule of docs/runtime.md:
+RssFile (the interpreter's and extensions' mapped code, shared and reclaimable).  A second table
+gives, at the swap+sweep reading, ``children``: the private memory (USS) of the agent's child
+processes (its verifiers' fork server), and ``pss``: the proportional set size of the agent and
+its children together (what the pod holds).  ``budget`` is the sizing rule of docs/runtime.md:
 40 MB plus twice the bytes of the targets served.
 """
 
@@ -87,6 +90,33 @@ def rss(pid: int) -> dict[str, float]:
     return out
 
 
+def children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def smaps(pid: int) -> dict[str, float]:
+    """Pss and private (USS) of one process, in MB (0 when it is gone)."""
+    out = {"Pss": 0.0, "Private": 0.0}
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return out
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key == "Pss" or key.startswith("Private_"):
+            out["Pss" if key == "Pss" else "Private"] += int(value.split()[0]) * 1024 / MB
+    return out
+
+
+def pod(pid: int) -> dict[str, float]:
+    """What the agent's children (its fork server, between verifications) hold: their USS; the Pss of all."""
+    kids = [smaps(c) for c in children(pid)]
+    return {"children": sum(k["Private"] for k in kids), "pss": smaps(pid)["Pss"] + sum(k["Pss"] for k in kids)}
+
+
 def get(conn: http.client.HTTPConnection, path: str) -> bytes:
     conn.request("GET", path, headers={"Host": "localhost"})
     r = conn.getresponse()
@@ -151,7 +181,7 @@ def measure(tree: str, work: Path, versions: dict[str, str], scope: str, settle:
             time.sleep(settle)
             mem = rss(proc.pid)
             row.update({"swap+sweep": mem["VmRSS"], "peak": mem["VmHWM"], "anon": mem["RssAnon"],
-                        "file": mem["RssFile"]})
+                        "file": mem["RssFile"], **pod(proc.pid)})
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             get(conn, "/metrics")
             conn.close()
@@ -175,12 +205,16 @@ def main() -> None:
     args = ap.parse_args()
     versions = prepare(args.work.resolve(), args.targets)
     cols = ("ready", "sweep", "swap", "swap+sweep", "scraped", "peak", "budget", "anon", "file")
+    pods = []
     print(f"{'tree':<28} {'scope':<20} {'targets':>7} {'served MB':>9} " + " ".join(f"{c:>10}" for c in cols))
     for tree in args.tree or [str(ROOT)]:
         for scope in args.scope or SCOPES:
             r = measure(tree, args.work.resolve(), versions, scope, args.settle)
             print(f"{tree[-28:]:<28} {scope:<20} {r['targets']:>7.0f} {r['served']:>9.1f} "
                   + " ".join(f"{r[c]:>10.1f}" for c in cols), flush=True)
+            pods.append(f"{tree[-28:]:<28} {scope:<20} {r['children']:>10.1f} {r['pss']:>10.1f}")
+    print(f"\n{'at swap+sweep: tree':<28} {'scope':<20} {'children':>10} {'pss':>10}")
+    print("\n".join(pods))
     print("RSS in MB (10^6 bytes); command:", " ".join(sys.argv))
 
 

@@ -55,7 +55,10 @@ class FolderWriter:
         if folder != self._folder:
             self._open(folder, rel)
         dest = f"{self.staging}/{rel}"
-        fd = os.open(name, WRITE_FLAGS, mode, dir_fd=self._fd)
+        try:
+            fd = os.open(name, WRITE_FLAGS, mode, dir_fd=self._fd)
+        except OSError as e:  # it names only the base name: say which file, as write_file does
+            raise OSError(e.errno, e.strerror, dest) from None
         try:
             view = memoryview(data)
             while view:  # a regular file takes it in one write; loop for the rare short write

@@ -30,7 +30,7 @@ class Loaded:
     body: memoryview
     layout: Layout
     state: OutState
-    file: tuple[int, int]  # inode and size of the file it was read from
+    file: tuple[int, int, int]  # device, inode and size of the file it was read from
 
 
 _LOADED: dict[Path, Loaded] = {}
@@ -84,7 +84,7 @@ def patch(path: Path, state: OutState, mac: Callable[[bytes | bytearray], bytes]
         return False
     try:
         st = os.fstat(fd)
-        if (st.st_ino, st.st_size) != loaded.file:
+        if (st.st_dev, st.st_ino, st.st_size) != loaded.file:
             return False  # not the file that was read (replaced, or pruned and written again)
         for at, piece in writes:
             os.pwrite(fd, piece, header + at)

@@ -190,7 +190,7 @@ def load(cache_root: Path, out: Path, key: bytes) -> OutState | None:
         return None
     if not _well_formed(state):
         return None
-    outpatch.loaded(path, outpatch.Loaded(body, layout, state, (st.st_ino, len(data))))
+    outpatch.loaded(path, outpatch.Loaded(body, layout, state, (st.st_dev, st.st_ino, len(data))))
     return state
 
 

@@ -98,7 +98,7 @@ class Compiler:
         self._twin: tuple[Compiler, frozenset[str]] | None = None
         self._classified: dict[tuple[str | None, str], Hit | None] = {}  # plaintext_findings' memo
         self._shared = SharedNodes()  # the merged shared layers: walked once, not once per target
-        self._extends = Memo(shared=self._shared)  # $extends resolutions the targets of shared layers share
+        self._extends = Memo(shared=self._shared, by_content=True)  # $extends resolutions the targets of shared layers share
         self._renders = RenderMemo()  # Jinja2 results by template, limits and the values read
         self._traced: Prefixes = {}  # traced layer prefixes for provenance: this compiler's, not the process's
 
@@ -281,6 +281,11 @@ class Compiler:
         return [replace(d, targets=(spec.name,)) for p in spec.layers for d in self._findings.get(p, ())]
 
     def _validate_schemas(self, target: CompiledTarget) -> list[Diagnostic]:
+        from cfgc.compile.schema_split import valid_by_parts
+
+        # The accept path by top-level keys, shared subtrees validated once (schema_split).
+        if valid_by_parts([s.split for s in self.schemas.for_target(target.name)], target.value, target.refs, self._shared):
+            return []
         if not target.secrets:
             return self.schemas.validate(target.name, target.value, target.provenance)
         # Schemas see each secret as a value of its declared type; constraints

@@ -16,7 +16,7 @@ from cfgc.base.errors import InputError, Location
 from cfgc.base.loading import Path
 from cfgc.base.shared_nodes import SharedNodes
 from cfgc.compile.merging import MISSING, deep_merge, dotted, get_path, parse_dotted, type_name
-from cfgc.compile.walk import children, prefixes, scan
+from cfgc.compile.walk import scan, shape
 
 EXTENDS = "$extends"
 Locator = Callable[[Path], Location]
@@ -41,7 +41,7 @@ def resolve_extends(
         paths = scan(root, want_templates=False).extends
     if not paths:
         return root, {}
-    r = _Resolver(root, locate, prefixes(paths), memo)
+    r = _Resolver(root, locate, *shape(paths), memo)
     return r.resolve((), root), r.origins
 
 
@@ -60,42 +60,101 @@ class Memo:
     identity cannot be reused by another object while its entry lives, and
     a hit is also checked object by object.  Bounded: the least recently
     used entry goes beyond ``size``.
+
+    ``by_content`` also finds a mapping of scalars by its content: a
+    target's own file that overrides ``models.primary.timeout_s`` makes a
+    new ``primary`` mapping in every target, but the same few contents over
+    the same base objects.  Such a mapping (string keys, each value a str,
+    int, bool, None or float, by exact type, a float by its ``repr`` so
+    ``-0.0`` and ``0.0`` stay apart) is keyed by its items in order, which
+    is all the merge reads of it (a deep merge copies scalars as they are,
+    and equal strings or numbers of one type are interchangeable in every
+    later stage and in the encoded bundle), plus the identity of every
+    base as before.  The targets then share the result like any other
+    subtree.
     """
 
-    def __init__(self, size: int = 1024, shared: SharedNodes | None = None) -> None:
+    def __init__(self, size: int = 1024, shared: SharedNodes | None = None, by_content: bool = False) -> None:
         self.size = size
         # A result found again is shared by targets like the shared layers'
         # values: registered, later walks of a target reuse their results for it.
         self.shared = shared
-        self._entries: dict[tuple[int, ...], tuple[Any, tuple[Any, ...], dict[str, Any]]] = {}
+        self.by_content = by_content
+        self._entries: dict[tuple[Any, ...], tuple[Any, tuple[Any, ...], dict[str, Any]]] = {}
 
-    def get(self, value: Any, bases: list[Any]) -> dict[str, Any] | None:
-        """The result stored for exactly these objects, or None."""
-        key = (id(value), *map(id, bases))
+    def _key(self, value: dict[str, Any], bases: list[Any]) -> tuple[Any, ...]:
+        # A registered (shared) mapping will be met again as the same object.
+        if self.by_content and (self.shared is None or self.shared.entry(value) is None):
+            content = scalar_items(value)
+            if content is not None:
+                return (content, *map(id, bases))
+        return (id(value), *map(id, bases))
+
+    def get(self, value: dict[str, Any], bases: list[Any]) -> dict[str, Any] | None:
+        """The result stored for exactly these objects (or this content), or None."""
+        # A shared mapping is found by identity first (no key to build); a
+        # target's own one by its content.
+        key: tuple[Any, ...] = (id(value), *map(id, bases))
         hit = self._entries.pop(key, None)
+        if hit is None and self.by_content:
+            content = scalar_items(value)
+            if content is not None:
+                key = (content, *map(id, bases))
+                hit = self._entries.pop(key, None)
         if hit is None:
             return None
         self._entries[key] = hit  # the most recently used goes last
-        if hit[0] is not value or any(a is not b for a, b in zip(hit[1], bases, strict=True)):
+        same = hit[0] is value or type(key[0]) is tuple  # a content key compared the content
+        held = hit[1]
+        if not same or len(held) != len(bases) or any([a is not b for a, b in zip(held, bases, strict=True)]):
             return None  # unreachable while entries hold their objects; checked anyway
-        if self.shared is not None:
-            self.shared.add(hit[2])
-        return hit[2]
+        result = hit[2]
+        shared = self.shared
+        if shared is not None:
+            e = shared.nodes.get(id(result))
+            if e is None or e[0] is not result:  # registered once, not on every hit
+                shared.add(result)
+        return result
 
-    def put(self, value: Any, bases: list[Any], result: dict[str, Any]) -> None:
+    def put(self, value: dict[str, Any], bases: list[Any], result: dict[str, Any]) -> None:
         """Remember ``result`` as the resolution of ``value`` over ``bases``."""
-        self._entries[(id(value), *map(id, bases))] = (value, tuple(bases), result)
+        self._entries[self._key(value, bases)] = (value, tuple(bases), result)
         if len(self._entries) > self.size:
             del self._entries[next(iter(self._entries))]
 
 
+_SCALARS = (str, int, bool, type(None))
+
+
+def scalar_items(value: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The items of a mapping of scalars as a hashable key, or None.
+
+    Keys are strings; each value is keyed with its exact type (``1``,
+    ``1.0`` and ``True`` differ), a float by its ``repr``.
+    """
+    out: list[Any] = []
+    for k, v in value.items():
+        t = type(v)
+        if type(k) is not str:
+            return None
+        if t is float:
+            out += (k, t, repr(v))
+        elif t in _SCALARS:
+            out += (k, t, v)
+        else:
+            return None
+    return tuple(out)
+
+
 class _Resolver:
-    def __init__(self, root: Any, locate: Locator, dirty: set[Path], memo: Memo | None) -> None:
+    def __init__(
+        self, root: Any, locate: Locator, dirty: frozenset[Path], kids: dict[Path, frozenset[Any]], memo: Memo | None
+    ) -> None:
         self.root = root
         self.memo = memo
         self.locate = locate
         self.dirty = dirty  # paths at or above a $extends: the only ones rebuilt
-        self.kids = children(dirty)
+        self.kids = kids
         self.done: dict[Path, Any] = {}
         self.stack: list[Path] = []
         self.origins: dict[Path, tuple[Path, ...]] = {}
@@ -146,12 +205,17 @@ class _Resolver:
             # Locating needs source marks: only on the error path.
             return InputError(message, self.locate((*path, EXTENDS)))
 
-        if isinstance(refs, str):
-            refs = [refs]
-        if not isinstance(refs, list) or not refs or not all(isinstance(r, str) and r for r in refs):
-            raise error("$extends takes a dotted path or a list of dotted paths")
+        # A single dotted path is the common case: checked without a generator.
+        if type(refs) is str and refs:
+            refs = (refs,)
+        else:
+            if isinstance(refs, str):
+                refs = [refs]
+            if not isinstance(refs, list) or not refs or not all(isinstance(r, str) and r for r in refs):
+                raise error("$extends takes a dotted path or a list of dotted paths")
         objs: list[Any] = []
         bases: list[Path] = []
+        dirty = self.dirty
         for ref in refs:
             base_path = _parse_ref(ref)
             if base_path == path[: len(base_path)]:
@@ -160,11 +224,14 @@ class _Resolver:
             if raw is MISSING:
                 chain = " -> ".join(dotted(p) for p in [*self.hops, path, base_path])
                 raise error(f"$extends: {ref!r} does not exist in this target ({chain})")
-            self.hops.append(path)
-            try:
-                base = self._base(base_path, raw)
-            finally:
-                self.hops.pop()
+            if base_path in dirty:  # only a base with $extends at or below it needs resolving
+                self.hops.append(path)
+                try:
+                    base = self._base(base_path, raw)
+                finally:
+                    self.hops.pop()
+            else:
+                base = raw
             if type(base) is not dict:
                 raise error(f"$extends: {ref!r} is {type_name(base)}, not a mapping")
             objs.append(base)

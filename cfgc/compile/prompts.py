@@ -54,6 +54,10 @@ class PromptLibrary:
         # earlier build loaded and checked (cfgc.bundle.incremental): pin() then
         # chooses the version without reading or parsing it (Jinja2 is not imported).
         self.checked = False
+        # (name, range) -> ``name@version`` of a pin that loaded and checked its
+        # template: every target pins the same few references again.  Filled only
+        # by the checking path, emptied when :meth:`assume_pins` changes a choice.
+        self._pinned: dict[tuple[str, str], str] = {}
         if folder:
             prefix = folder + "/"
             for f in source.files():
@@ -87,6 +91,7 @@ class PromptLibrary:
         Matching a range compiles npm's patterns (about 20 ms a process); a version
         not in the library is skipped, so a range that names it is matched again.
         """
+        self._pinned.clear()
         for key, version in pins.items():
             name, _, spec = key.partition("\0")
             found = next((v for v in self.versions.get(name, {}) if str(v) == version), None)
@@ -97,7 +102,11 @@ class PromptLibrary:
         """``name@version`` of the highest version ``ref`` admits (loaded and checked unless :attr:`checked`)."""
         if self.checked:
             return f"{ref.name}@{self._choose(ref)}"
-        return self.resolve(ref).pinned
+        key = (ref.name, ref.spec)
+        done = self._pinned.get(key)
+        if done is None:
+            done = self._pinned[key] = self.resolve(ref).pinned
+        return done
 
     def resolve(self, ref: PromptRef) -> Prompt:
         """The highest version that ``ref`` admits, loaded and syntax-checked."""

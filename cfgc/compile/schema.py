@@ -13,6 +13,7 @@ from cfgc.base.repopath import NotFound
 from cfgc.compile.merging import dotted
 from cfgc.compile.provenance import Provenance
 from cfgc.compile.schema_refs import MAX_SCHEMA_FILES, keyword_index, pointer, referenced_files, uri
+from cfgc.compile.schema_split import Split, split_of
 from cfgc.repo.config import RepoConfig, SchemaRule
 from cfgc.repo.sources import Source
 from cfgc.secrets.redact import mask, sensitive_strings
@@ -82,6 +83,7 @@ class LoadedSchema:
         self.schema = schema
         self.raw = raw
         self.fast = fast  # jsonschema-rs, or None
+        self.split: Split | None = None  # the accept path key by key, when the shape allows (schema_split)
         self._detailed = detailed  # a validator, or a function that makes one
 
     @property
@@ -117,6 +119,10 @@ class SchemaSet:
                 schema = {**schema, "$id": uri(rule.schema)}
                 self._tops[id(schema)] = (rule.schema, "")
             fast = _fast_validator(schema, fast_registry)
+            base = schema.get("$id") if "$id" in docs[rule.schema] else uri(rule.schema)
+            split = None
+            if fast is not None and isinstance(base, str) and "://" in base:
+                split = split_of(schema, base, docs, lambda d: _fast_validator(d, fast_registry))
 
             def detailed(rule: SchemaRule = rule, schema: Any = schema) -> Any:
                 return _compile(rule, schema, python_registry())
@@ -126,6 +132,7 @@ class SchemaSet:
             self.schemas.append(
                 LoadedSchema(rule, schema, raw[rule.schema], fast, detailed if fast is not None else detailed())
             )
+            self.schemas[-1].split = split
 
     def for_target(self, name: str) -> list[LoadedSchema]:
         """The schemas whose ``match`` glob admits the target ``name``."""

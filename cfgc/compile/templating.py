@@ -23,7 +23,7 @@ from cfgc.compile.sandbox import bounded_sandbox
 from cfgc.compile.template_kept import KEPT
 from cfgc.compile.template_lookup import simple as _simple
 from cfgc.compile.template_memo import MISS, PURE_GLOBALS, RenderMemo, make_key, reads, scalar_key
-from cfgc.compile.walk import children, prefixes, scan
+from cfgc.compile.walk import scan, shape
 
 Locator = Callable[[Path], Location]
 WHOLE = re.compile(r"\s*\{\{(?P<expr>(?:(?!\{\{|\}\}|\{%).)*)\}\}\s*\Z", re.DOTALL)
@@ -101,7 +101,7 @@ def render_target(
     if not paths:
         return root
     r = _Renderer(root, variables, target, locate, limits, memo)
-    kids = children(prefixes(paths))
+    kids = shape(paths)[1]
 
     def build(path: Path, raw: Any) -> Any:
         # Called only for paths at or above a template string.

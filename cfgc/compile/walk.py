@@ -8,6 +8,7 @@ shares every other subtree unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from cfgc.base.loading import Path
@@ -82,20 +83,39 @@ def templates_after_extends(
     ``scan(value).templates`` would give (the order may differ: every caller
     uses it as a set).  tests/unit/compile/test_walk.py holds the two to the same set.
     """
-    tops = sorted(set(extends), key=len)
-    roots: list[Path] = []
-    for e in tops:
-        if not any(e[: len(r)] == r for r in roots):
-            roots.append(e)
-    kept = [p for p in before if not any(p[: len(r)] == r for r in roots)]
+    key = (tuple(before), tuple(extends))
+    roots, outside = _split(key) if len(before) + len(extends) <= _SHAPE_PATHS else _split_paths(key)
+    kept = list(outside)
     for r in roots:
         node = value
         for k in r:
             node = node[k]
+        entry = shared.nodes.get(id(node)) if shared is not None else None
+        if entry is not None and entry[0] is node:  # a shared result ($extends memo): its scan is kept
+            rel: Found | None = entry[SCAN]
+            if rel is None:
+                rel = entry[SCAN] = scan(node, True, shared)
+            kept += [r + p for p in rel.templates]
+            continue
         found = Found()
         _scan(node, r, found, True, shared)
         kept += found.templates
     return kept
+
+
+def _split_paths(key: tuple[tuple[Path, ...], tuple[Path, ...]]) -> tuple[list[Path], tuple[Path, ...]]:
+    # The outermost $extends paths, and the templates found before that are outside all of them.
+    before, extends = key
+    roots: list[Path] = []
+    for e in sorted(set(extends), key=len):
+        if not any(e[: len(r)] == r for r in roots):
+            roots.append(e)
+    return roots, tuple(p for p in before if not any(p[: len(r)] == r for r in roots))
+
+
+# Every target of a group gives the same two lists: kept for 1,024 distinct pairs
+# of at most 64 paths together (a pure function of the paths; callers only read it).
+_split = lru_cache(maxsize=1024)(_split_paths)
 
 
 def prefixes(paths: list[Path]) -> set[Path]:
@@ -116,6 +136,30 @@ def children(dirty: set[Path]) -> dict[Path, set[Any]]:
         if p:
             out.setdefault(p[:-1], set()).add(p[-1])
     return out
+
+
+_SHAPE_PATHS = 64  # path lists longer than this are not memoised (the memo's bound per entry)
+
+
+def shape(paths: list[Path]) -> tuple[frozenset[Path], dict[Path, frozenset[Any]]]:
+    """:func:`prefixes` of ``paths`` and the :func:`children` of those, as
+    frozen sets (callers only read them).
+
+    Every target of a group lists the same ``$extends`` mappings and
+    template strings: the answer, a pure function of the paths, is kept for
+    up to 1,024 distinct lists of at most 64 paths.
+    """
+    if len(paths) > _SHAPE_PATHS:
+        return _shape(tuple(paths))
+    return _shape_memo(tuple(paths))
+
+
+def _shape(paths: tuple[Path, ...]) -> tuple[frozenset[Path], dict[Path, frozenset[Any]]]:
+    dirty = prefixes(list(paths))
+    return frozenset(dirty), {p: frozenset(ks) for p, ks in children(dirty).items()}
+
+
+_shape_memo = lru_cache(maxsize=1024)(_shape)
 
 
 def replace_at(root: Any, values: dict[Path, Any]) -> Any:

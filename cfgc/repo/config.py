@@ -78,6 +78,18 @@ if TYPE_CHECKING:
     import jsonschema
 
 
+def verdict_stamp() -> str:
+    """What a kept verdict on cfgc.yaml (:data:`ACCEPTED`, kept across processes
+    by ``cfgc diff``) also depends on besides the file's bytes: cfgc's own schema
+    and the installed validators that judge it."""
+    import hashlib
+
+    from cfgc.base.installed import install_stamps
+
+    text = resources.files("cfgc").joinpath("data/cfgc.schema.json").read_bytes()
+    return "\n".join([hashlib.sha256(text).hexdigest(), *install_stamps(("jsonschema", "jsonschema_rs"))])
+
+
 @cache
 def config_schema() -> dict[str, Any]:
     """cfgc's own JSON Schema for cfgc.yaml."""

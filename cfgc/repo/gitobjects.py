@@ -10,9 +10,11 @@ and the hints of an unknown-revision error).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
+import weakref
 from pathlib import Path
 from typing import IO
 
@@ -20,6 +22,51 @@ from cfgc.base.errors import ExternalError
 
 _OID = re.compile(rb"[0-9a-f]{40}([0-9a-f]{24})?")
 _TIMEOUT = 600
+# A file cfgc reads from git (a layer, a schema, a prompt) is held whole in
+# memory; a blob a pull request commits may be of any size, so its header is
+# checked before a byte of it is read.
+MAX_BLOB_BYTES = 64 * 1024 * 1024
+
+
+class BlobTooLarge(ValueError):
+    """A blob over :data:`MAX_BLOB_BYTES` (the caller names the file)."""
+
+    def __init__(self, size: int, oid: str) -> None:
+        super().__init__(f"{size} bytes, over the limit of {MAX_BLOB_BYTES} bytes for a file read from git")
+        self.size = size
+        self.oid = oid
+
+
+def blob_header(line: bytes, oid: str) -> int:
+    """The size of the blob ``oid`` from ``git cat-file --batch``'s header line.
+
+    The header must name that very object and say it is a blob: a tree entry's
+    mode says "file", but the object it names can be a commit or a tree
+    (``hash-object --literally``, no fsck), and a reply for another object
+    would shift every later answer of the same process by one.
+    """
+    header = line.split()
+    if len(header) != 3 or header[0] != oid.encode("ascii") or header[1] != b"blob" or not header[2].isdigit():
+        raise ExternalError(f"git cat-file: {oid} is not a blob ({line[:80].decode('ascii', 'replace').strip()})")
+    size = int(header[2])
+    if size > MAX_BLOB_BYTES:
+        raise BlobTooLarge(size, oid)
+    return size
+
+
+_OPEN: weakref.WeakSet[CatFile] = weakref.WeakSet()
+
+
+def _forget_in_child() -> None:
+    # A forked child holds the parent's pipe ends too: while it lives, the
+    # parent's close() would not give cat-file its end of input.  The child
+    # closes its copies (and starts its own process if it reads).
+    for cat in list(_OPEN):
+        cat.drop_inherited()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def resolve(root: Path, ref: str) -> tuple[str, str, str, str] | None:
@@ -51,6 +98,16 @@ class CatFile:
         self.git_dir = git_dir
         self._proc: subprocess.Popen[bytes] | None = None
         self._pid = 0
+        _OPEN.add(self)
+
+    def drop_inherited(self) -> None:
+        """In a forked child: close the parent's pipe ends without waiting for its process."""
+        proc, self._proc = self._proc, None
+        if proc is not None and self._pid != os.getpid():
+            for f in (proc.stdin, proc.stdout):
+                if f is not None:
+                    with contextlib.suppress(OSError):
+                        f.close()
 
     def read(self, oid: str) -> bytes:
         """The bytes of the blob ``oid``."""
@@ -67,10 +124,15 @@ class CatFile:
         try:
             stdin.write(oid.encode("ascii") + b"\n")
             stdin.flush()
-            header = stdout.readline().split()
-            if len(header) != 3 or header[1] != b"blob":
-                raise ExternalError(f"git cat-file: no blob {oid}")
-            data = _read_exactly(stdout, int(header[2]) + 1)
+            try:
+                size = blob_header(stdout.readline(), oid)
+            except ExternalError:
+                self.close()  # the object's body is still in the pipe: the next read starts afresh
+                raise
+            data = _read_exactly(stdout, size + 1)
+        except BlobTooLarge:
+            self.close()
+            raise
         except (OSError, ValueError) as e:
             self.close()
             raise ExternalError(f"git cat-file failed: {e}") from None
@@ -88,6 +150,50 @@ class CatFile:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def read_batch(git_dir: str, oids: list[str]) -> list[bytes]:
+    """The bytes of each blob of ``oids`` from one ``git cat-file --batch``.
+
+    Each header is checked (:func:`blob_header`) before its body is read, so a
+    blob over :data:`MAX_BLOB_BYTES` is refused without being held.
+    """
+    import threading
+
+    try:
+        proc = subprocess.Popen(["git", "-C", git_dir, "cat-file", "--batch"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    except OSError as e:
+        raise ExternalError(f"git cat-file failed: {e}") from None
+    stdin, stdout = proc.stdin, proc.stdout
+    assert stdin is not None and stdout is not None
+    request = "".join(f"{oid}\n" for oid in oids).encode("ascii")
+
+    def feed() -> None:  # a thread: cat-file answers while it is still being asked
+        try:
+            stdin.write(request)
+            stdin.close()
+        except OSError:
+            pass  # it stopped reading: the reader sees why
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    out: list[bytes] = []
+    try:
+        for oid in oids:
+            size = blob_header(stdout.readline(), oid)
+            out.append(_read_exactly(stdout, size + 1)[:-1])
+    except ValueError as e:
+        if isinstance(e, BlobTooLarge):
+            raise
+        raise ExternalError(f"git cat-file failed: {e}") from None
+    finally:
+        if proc.poll() is None and len(out) < len(oids):
+            proc.kill()
+        stdout.close()
+        writer.join(timeout=10)
+        proc.wait()
+    return out
 
 
 def _read_exactly(f: IO[bytes], n: int) -> bytes:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from cfgc.base.errors import ExternalError, InputError, Location, UsageError
 from cfgc.base.repopath import NotFound, Tree, link_error, relative_problem
 from cfgc.repo.gitinfo import GitQuery, strip_credentials, utc
-from cfgc.repo.gitobjects import CatFile, resolve
+from cfgc.repo.gitobjects import BlobTooLarge, CatFile, read_batch, resolve
 
 if TYPE_CHECKING:
     import git
@@ -328,7 +328,10 @@ class GitSource:
             raise NotFound(f"file not found at {self.ref}: {path}")
         if blob.mode == LINK_MODE:
             raise link_error(path)
-        return self._cat.read(blob.hexsha)
+        try:
+            return self._cat.read(blob.hexsha)
+        except BlobTooLarge as e:
+            raise InputError(f"{path} is {e}", Location(path)) from None
 
     def close(self) -> None:
         """Stop the ``git cat-file`` processes this source (and GitPython, if used) keeps
@@ -348,20 +351,12 @@ class GitSource:
                   if p in index and p not in self._data and index[p].mode != LINK_MODE]
         if not wanted:
             return
-        shas = "".join(f"{index[p].hexsha}\n" for p in wanted).encode()
         try:
-            out = subprocess.run(
-                ["git", "-C", self.git_dir, "cat-file", "--batch"],
-                input=shas, capture_output=True, check=True, timeout=600,
-            ).stdout
-        except (subprocess.CalledProcessError, OSError, subprocess.TimeoutExpired) as e:
-            raise ExternalError(f"git cat-file failed: {e}") from None
-        pos = 0
-        for p in wanted:
-            nl = out.index(b"\n", pos)
-            size = int(out[pos:nl].split()[2])
-            self._data[p] = out[nl + 1 : nl + 1 + size]
-            pos = nl + 1 + size + 1
+            blobs = read_batch(self.git_dir, [index[p].hexsha for p in wanted])
+        except BlobTooLarge as e:
+            path = next(p for p in wanted if index[p].hexsha == e.oid)
+            raise InputError(f"{path} is {e}", Location(path)) from None
+        self._data.update(zip(wanted, blobs, strict=True))
 
     def info(self) -> SourceInfo:
         c = self.commit

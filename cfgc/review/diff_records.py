@@ -23,7 +23,8 @@ def kept_side(store: SideStore | None, side: Side | None, select: str | None,
     and what is kept under it; a kept listing becomes the side's :meth:`specs`.
 
     (None, None) without a store, or when the side cannot be keyed (a schema
-    that cannot be read): it is listed and keyed as usual.
+    that cannot be read, a working-tree file that cannot be hashed): it is
+    listed and keyed as usual.
     """
     if store is None or side is None:
         return None, None
@@ -33,7 +34,10 @@ def kept_side(store: SideStore | None, side: Side | None, select: str | None,
         return None, None
     source = side.compiler.source
     tree = source.tree_id() if isinstance(source, GitSource) else None
-    found = side_digest(gkey, validator_versions(), select, side.compiler.hierarchy.files, digest, tree)
+    try:
+        found = side_digest(gkey, validator_versions(), select, side.compiler.hierarchy.files, digest, tree)
+    except CfgcError:  # a file it cannot hash (a symlink, unreadable) the diff may never read
+        return None, None
     kept = store.get(found)
     if kept is not None:
         side.compiler.assume_specs(select, kept.specs)

@@ -146,7 +146,7 @@ class SideStore:
             doc = orjson.loads(read_sealed(self.folder / CONFIG_NAME, CONFIG_MAGIC, self._key, MAX_CONFIG_BYTES))
         except (OSError, ValueError):
             return 0, 0
-        if type(doc) is not dict or doc.get("cfgc") != __version__:
+        if type(doc) is not dict or doc.get("cfgc") != __version__ or doc.get("stamp") != config.verdict_stamp():
             return 0, 0
         marks: Any = doc.get("marks")
         accepted: Any = doc.get("accepted")
@@ -164,7 +164,8 @@ class SideStore:
         accepted = list(config.ACCEPTED)
         if self._key is None or (len(marks), len(accepted)) == held:
             return
-        body = orjson.dumps({"cfgc": __version__, "marks": marks, "accepted": accepted})
+        body = orjson.dumps({"cfgc": __version__, "stamp": config.verdict_stamp(), "marks": marks,
+                             "accepted": accepted})
         write_sealed(self.folder / CONFIG_NAME, CONFIG_MAGIC, self._key, body)
 
     def _trim(self) -> None:

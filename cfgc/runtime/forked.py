@@ -23,8 +23,9 @@ import gc
 import mmap
 import os
 import tempfile
+import weakref
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -46,36 +47,89 @@ def fetch(store: Store, verifiers: list[Verifier], channel: str, patterns: tuple
           min_serial: int, current: Verified | None, cached: BlobLookup,
           check: Callable[[Pointer], None]) -> tuple[Verified | None, str | None]:
     """``fetch_changed`` in a child: the version (None when unchanged) and why a target is not JSON."""
-    with _shared() as fd:
+    with shared() as fd:
         def answer(made: list[list[str | None]]) -> tuple[dict[str, Any], list[Any]]:
             store.forget_connections()  # the parent's pooled connections stay the parent's
             v = fetch_changed(store, real_verifiers(verifiers), channel, patterns, read, min_serial=min_serial,
-                              current=current, cached=cached, check=check, writer=_writer(fd, made))
-            return verified_answer(v, {"not_json": _not_json(v) if v is not None else None})
+                              current=current, cached=cached, check=check, writer=writer(fd, made))
+            return verified_answer(v, {"not_json": not_json(v) if v is not None else None})
 
-        header, blobs = isolate.run(lambda: _sealed(fd, answer))
-        return verified_of(header, blobs, fd), _message(header)
+        header, blobs = isolate.run(lambda: sealed(fd, answer))
+        return verified_of(header, blobs, fd), message_of(header)
+
+
+def lookup(files: Mapping[str, bytes] | None, cache: BundleCache | None) -> BlobLookup:
+    """Content by digest: ``files`` (the current version's) first, then the disk cache.
+
+    ``files`` are hashed on the first lookup (only a changed version asks): a snapshot does not
+    keep the manifest's per-target digests (see fetch.used_manifest).
+    """
+    mem: dict[str, str] | None = None  # digest -> path (a copy is made only for a file asked for)
+    have: Mapping[str, bytes] = files if files is not None else {}
+
+    def find(digest: str) -> bytes | None:
+        nonlocal mem
+        if mem is None:
+            mem = {}
+            for name in have:
+                view = have.view(name) if isinstance(have, PackedFiles) else have[name]
+                mem[sha256_digest(view)] = name
+        path = mem.get(digest)
+        data = have[path] if path is not None else None
+        if data is None and cache is not None:
+            data = cache.blob(digest)
+        return data
+
+    return find
 
 
 def load_cache(cache: BundleCache, verifiers: list[Verifier]) -> tuple[tuple[Verified, float] | None, str | None]:
     """``cache.load`` in a child: (the version, when it was fetched) or None, and as :func:`fetch`."""
-    with _shared() as fd:
-        def answer(made: list[list[str | None]]) -> tuple[dict[str, Any], list[Any]]:
-            loaded = cache.load(real_verifiers(verifiers), _writer(fd, made))
-            if loaded is None:
-                return verified_answer(None)
-            return verified_answer(loaded[0], {"fetched_at": loaded[1], "not_json": _not_json(loaded[0])})
+    with shared() as fd:
+        header, blobs = isolate.run(lambda: sealed(fd, lambda made: load_answer(cache, verifiers, fd, made)))
+        return loaded_of(header, blobs, fd)
 
-        header, blobs = isolate.run(lambda: _sealed(fd, answer))
-        v = verified_of(header, blobs, fd)
+
+def loaded_of(header: dict[str, Any], blobs: list[Any], fd: int) -> tuple[tuple[Verified, float] | None, str | None]:
+    """What :func:`load_cache`'s child answered: (the version, when it was fetched) or None, and as :func:`fetch`."""
+    v = verified_of(header, blobs, fd)
     try:
-        return (None if v is None else (v, float(header["fetched_at"]))), _message(header)
+        return (None if v is None else (v, float(header["fetched_at"]))), message_of(header)
     except (KeyError, TypeError, ValueError):
         raise IntegrityError("the verifying process gave a malformed answer (fetched_at)") from None
 
 
+def load_answer(cache: BundleCache, verifiers: list[Verifier], fd: int, made: list[list[str | None]],
+                 ) -> tuple[dict[str, Any], list[Any]]:
+    loaded = cache.load(real_verifiers(verifiers), writer(fd, made))
+    if loaded is None:
+        return verified_answer(None)
+    return verified_answer(loaded[0], {"fetched_at": loaded[1], "not_json": not_json(loaded[0])})
+
+
+_HELD: dict[int, int] = {}  # id(PackedFiles) -> a descriptor of its memory file, while it lives
+
+
+def version_fd(files: object) -> int | None:
+    """The memory file a version's files were mapped from (shared with a verifying child), or None."""
+    return _HELD.get(id(files))
+
+
+def _hold(files: PackedFiles, fd: int) -> None:
+    """Keep a descriptor of ``fd`` for as long as ``files`` lives (closed by a finaliser)."""
+    key, held = id(files), os.dup(fd)
+    _HELD[key] = held
+
+    def drop() -> None:
+        if _HELD.get(key) == held:
+            del _HELD[key]
+        os.close(held)
+
+    weakref.finalize(files, drop)
+
+
 @contextlib.contextmanager
-def _shared() -> Iterator[int]:
+def shared() -> Iterator[int]:
     """A memory file for the version's map: the child fills it, this process maps it (no copy)."""
     if hasattr(os, "memfd_create"):
         fd = os.memfd_create("cfgc-version", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
@@ -88,7 +142,7 @@ def _shared() -> Iterator[int]:
         os.close(fd)  # a map made of it keeps the memory for as long as the version is held
 
 
-def _writer(fd: int, made: list[list[str | None]]) -> Writer:
+def writer(fd: int, made: list[list[str | None]]) -> Writer:
     """A Writer into ``fd``; ``made`` gets the digests list of each PackWriter (not the writer: it holds the map)."""
     def make(total: int) -> PackWriter:
         # In the child, once the manifest's parse is garbage: its pages go back before the files are read.
@@ -105,7 +159,7 @@ SEALS = (fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_
          if hasattr(os, "memfd_create") else 0)
 
 
-def _sealed(fd: int, answer: Callable[[list[list[str | None]]], tuple[dict[str, Any], list[Any]]]
+def sealed(fd: int, answer: Callable[[list[list[str | None]]], tuple[dict[str, Any], list[Any]]]
             ) -> tuple[dict[str, Any], list[Any]]:
     """In the child: ``answer()``, then, its version (and so its writable map) gone, ``fd`` sealed and checked."""
     made: list[list[str | None]] = []
@@ -148,10 +202,13 @@ def verified_answer(v: Verified | None, extra: dict[str, Any] | None = None) -> 
     assert isinstance(files, PackedFiles)  # fetch_version and BundleCache.load pack what they read
     blobs = v.new_blobs
     fresh, other = (blobs.fresh(), blobs.other()) if isinstance(blobs, NewBlobs) else ({}, dict(blobs))
+    # The manifest read from the store is also a new blob: its bytes cross the pipe once.
+    same = [d for d, b in other.items() if b is v.manifest_raw or b == v.manifest_raw]
+    sent = {d: b for d, b in other.items() if d not in same}
     header = {"pointer": asdict(v.pointer), "etag": v.etag, "targets": list(v.targets), "paths": list(files),
-              "ends": list(files.ends), "fresh": fresh, "other": list(other), "digests": list(v.digests),
-              "packed": len(files.data()), **(extra or {})}
-    return header, [v.pointer_doc, v.manifest_raw, v.signature, v.used, *other.values()]
+              "ends": list(files.ends), "fresh": fresh, "other": list(sent), "other_manifest": same,
+              "digests": list(v.digests), "packed": len(files.data()), **(extra or {})}
+    return header, [v.pointer_doc, v.manifest_raw, v.signature, v.used, *sent.values()]
 
 
 def verified_of(header: dict[str, Any], blobs: list[bytes], fd: int) -> Verified | None:
@@ -170,6 +227,7 @@ def verified_of(header: dict[str, Any], blobs: list[bytes], fd: int) -> Verified
         other = [str(d) for d in header["other"]]
         pointer_doc, raw, signature, used, *rest = blobs
         extra = dict(zip(other, rest, strict=True))
+        extra.update((str(d), raw) for d in header.get("other_manifest", ()))
         size = int(header["packed"])
         if not 0 <= size <= isolate.MAX_ANSWER or os.fstat(fd).st_size != max(size, 1):
             raise ValueError("the map's size")
@@ -182,6 +240,7 @@ def verified_of(header: dict[str, Any], blobs: list[bytes], fd: int) -> Verified
         packed = mmap.mmap(fd, max(size, 1), flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
                            prot=mmap.PROT_READ)
         files = PackedFiles(paths, ends, packed)
+        _hold(files, fd)
         fresh = {str(d): str(p) for d, p in header["fresh"].items()}
         if any(p not in files for p in fresh.values()):
             raise ValueError("fresh paths")
@@ -195,7 +254,7 @@ def verified_of(header: dict[str, Any], blobs: list[bytes], fd: int) -> Verified
         raise IntegrityError(f"the verifying process gave a malformed answer ({e})") from None
 
 
-def _not_json(v: Verified) -> str | None:
+def not_json(v: Verified) -> str | None:
     """The message of ``check_targets(v)``, or None when every target is JSON."""
     try:
         check_targets(v)
@@ -204,7 +263,7 @@ def _not_json(v: Verified) -> str | None:
     return None
 
 
-def _message(header: dict[str, Any]) -> str | None:
+def message_of(header: dict[str, Any]) -> str | None:
     value = header.get("not_json")
     return value if value is None or isinstance(value, str) else "a target is not JSON"
 

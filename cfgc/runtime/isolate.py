@@ -10,13 +10,16 @@ imports cryptography.
 
 The child is the parent's own code, so the answer is trusted as far as its meaning goes, but it is
 read as hostile bytes all the same: a magic line, bounded lengths (:data:`MAX_HEADER`,
-:data:`MAX_ANSWER`), a deadline (:data:`TIMEOUT`, then the child is killed), and a child that
+:data:`MAX_ANSWER`), a deadline (:data:`TIMEOUT`, or :data:`IDLE` without progress, then the
+child is killed), and a child that
 dies, answers garbage or more than the bounds is an error; nothing of such an answer is served.
 A child's error comes back as the same error class (found among the loaded :class:`CfgcError`
 subclasses) with the same message, so status, metrics and logs read as before.  While it runs,
 the child's memory counts in the pod's (the manifest's parse, as before, but in a process of its
-own that gives it all back when it exits).  The child inherits the agent's sockets: a connection
-the agent closes while a child runs (seconds) reaches its peer when the child exits.
+own that gives it all back when it exits).  :func:`run` forks from the calling process (keys at
+start, before any thread; tests): the child inherits its threads' locks and its sockets.  The
+agent's verifying children come from its fork server instead (runtime/forkserver.py), which has
+neither.
 """
 
 from __future__ import annotations
@@ -39,7 +42,13 @@ from cfgc.base.errors import CfgcError, ExternalError, IntegrityError
 MAGIC = b"cfgc-isolated-answer-1\n"
 MAX_HEADER = 64 * 1024 * 1024  # the answer's JSON part: names, ends and digests of the files
 MAX_ANSWER = 4 * 1024 * 1024 * 1024  # all of an answer: the targets' bytes and the cached documents
-TIMEOUT = 600.0  # seconds a child may take (stores bound each read; this bounds a stuck child)
+TIMEOUT = 600.0  # seconds a child may take in all (a live child reading a slow store: see IDLE)
+# Seconds a child may go without progress (CPU time, bytes read or written: /proc/PID/stat and io)
+# before it is killed.  A live child either computes or waits in one store operation, and every
+# store bounds those: S3 10 s connect and read (two attempts), OCI 10 s connect and 60 s read;
+# the file store does not block.  The longest, 70 s, plus margin: a child seen idle for 90 s is stuck
+# (a lock held forever, a store that stopped answering below its timeouts cannot be).
+IDLE = 90.0
 _LEN = struct.Struct("<Q")
 
 
@@ -110,10 +119,72 @@ def run(work: Callable[[], tuple[dict[str, Any], list[Any]]],
         _child(work, w)
     os.close(w)
     try:
-        return _read_answer(r, time.monotonic() + timeout)
+        return _read_answer(r, time.monotonic() + timeout, Watch(pid))
     finally:
         os.close(r)
         _reap(pid)
+
+
+def child(work: Callable[[], tuple[dict[str, Any], list[Any]]], w: int) -> None:
+    """In a forked child: run ``work``, write its answer (or its error) to ``w``, and exit (never returns)."""
+    _child(work, w)
+
+
+def read_answer(fd: int, deadline: float, watch: Watch | None = None) -> tuple[dict[str, Any], list[Any]]:
+    """A child's answer from ``fd`` (a pipe), read as hostile bytes by ``deadline`` (see the module docstring).
+
+    With ``watch``, a child that makes no progress for :data:`IDLE` seconds is given up earlier.
+    """
+    return _read_answer(fd, deadline, watch)
+
+
+class Watch:
+    """Whether a child (``pid``) made progress: its CPU time, bytes read and written, or wake-ups changed."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.mark = self._sample()
+        self.since = time.monotonic()  # when it last progressed
+
+    def _sample(self) -> tuple[int, ...] | None:
+        # Bytes from a socket (recv, send) are not in /proc/PID/io and CPU
+        # time in stat moves in 10 ms steps, so a download that trickles in
+        # over plain HTTP would look idle: every wake-up of the child counts
+        # too (its context switches, and its CPU time in nanoseconds where the
+        # kernel keeps schedstat).  A child blocked on a lock never wakes.
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            with open(f"/proc/{self.pid}/io", "rb") as f:
+                io = {k: v for k, _, v in (line.partition(b":") for line in f.read().splitlines())}
+            with open(f"/proc/{self.pid}/status", "rb") as f:
+                status = {k: v for k, _, v in (line.partition(b":") for line in f.read().splitlines())}
+            switches = int(status[b"voluntary_ctxt_switches"]), int(status[b"nonvoluntary_ctxt_switches"])
+            return (int(fields[11]), int(fields[12]), int(io[b"rchar"]), int(io[b"wchar"]), *switches,
+                    _schedstat(self.pid))
+        except (OSError, ValueError, IndexError, KeyError):  # no /proc, or not ours to read: no idle bound
+            return None
+
+    def stuck(self) -> bool:
+        """True when the child made no progress for :data:`IDLE` seconds (never when it cannot be read)."""
+        now, mark = time.monotonic(), self._sample()
+        if mark is None or mark != self.mark:
+            self.mark, self.since = mark, now
+            return False
+        return now - self.since >= IDLE
+
+
+def _schedstat(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/schedstat", "rb") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):  # a kernel without schedstats
+        return 0
+
+
+def reap(pid: int) -> None:
+    """Wait for the child; kill it first if it is still there (a timeout or a refused answer)."""
+    _reap(pid)
 
 
 def _child(work: Callable[[], tuple[dict[str, Any], list[Any]]], w: int) -> None:
@@ -144,15 +215,15 @@ def _child(work: Callable[[], tuple[dict[str, Any], list[Any]]], w: int) -> None
         os._exit(code)
 
 
-def _read_answer(fd: int, deadline: float) -> tuple[dict[str, Any], list[Any]]:
-    head = _read_exact(fd, len(MAGIC) + _LEN.size, deadline)
+def _read_answer(fd: int, deadline: float, watch: Watch | None = None) -> tuple[dict[str, Any], list[Any]]:
+    head = _read_exact(fd, len(MAGIC) + _LEN.size, deadline, watch)
     if head[:len(MAGIC)] != MAGIC:
         raise IntegrityError("the verifying process gave no answer (see the log for its end)")
     (n,) = _LEN.unpack(head[len(MAGIC):])
     if n > MAX_HEADER:
         raise IntegrityError(f"the verifying process answered {n} bytes of header, more than {MAX_HEADER}")
     try:
-        header = orjson.loads(_read_exact(fd, n, deadline))
+        header = orjson.loads(_read_exact(fd, n, deadline, watch))
         sizes = [int(s) for s in header["sizes"]]
     except (ValueError, KeyError, TypeError, AttributeError):
         raise IntegrityError("the verifying process gave a malformed answer") from None
@@ -168,8 +239,8 @@ def _read_answer(fd: int, deadline: float) -> tuple[dict[str, Any], list[Any]]:
         raise type(desc[0], (Exception,), {})(desc[1])
     if header.pop("ok", None) is not True or any(s < 0 for s in sizes) or sum(sizes) > MAX_ANSWER:
         raise IntegrityError(f"the verifying process answered more than {MAX_ANSWER} bytes, or garbage")
-    blobs: list[Any] = [_read_exact(fd, s, deadline) for s in sizes]
-    if _read_some(fd, 1, deadline):
+    blobs: list[Any] = [_read_exact(fd, s, deadline, watch) for s in sizes]
+    if _read_some(fd, 1, deadline, watch):
         raise IntegrityError("the verifying process answered more than it announced")
     return header, blobs
 
@@ -190,31 +261,36 @@ def _error(desc: Any) -> CfgcError:
     return IntegrityError(message)  # a class this process never loaded: still a refusal
 
 
-def _wait(fd: int, deadline: float) -> None:
-    left = deadline - time.monotonic()
+def _wait(fd: int, deadline: float, watch: Watch | None) -> None:
     # poll, not select: an agent holding over 1,023 descriptors (client connections) gets pipe
     # numbers select() refuses ("filedescriptor out of range").
     poller = select.poll()
     poller.register(fd, select.POLLIN)
-    if left <= 0 or not poller.poll(left * 1000):
-        raise ExternalError("the verifying process did not answer in time (killed)")
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ExternalError("the verifying process did not answer in time (killed)")
+        if poller.poll(min(left, IDLE / 8) * 1000):  # a stuck child is seen within IDLE + IDLE / 8
+            return
+        if watch is not None and watch.stuck():
+            raise ExternalError(f"the verifying process made no progress in {IDLE:g} s (killed)")
 
 
-def _read_some(fd: int, n: int, deadline: float) -> bytes:
-    _wait(fd, deadline)
+def _read_some(fd: int, n: int, deadline: float, watch: Watch | None = None) -> bytes:
+    _wait(fd, deadline, watch)
     return os.read(fd, n)
 
 
-def _read_exact(fd: int, n: int, deadline: float) -> bytes:
+def _read_exact(fd: int, n: int, deadline: float, watch: Watch | None = None) -> bytes:
     buf = bytearray(n)
-    _read_into(fd, memoryview(buf), deadline)
+    _read_into(fd, memoryview(buf), deadline, watch)
     return bytes(buf)
 
 
-def _read_into(fd: int, view: memoryview, deadline: float) -> None:
+def _read_into(fd: int, view: memoryview, deadline: float, watch: Watch | None) -> None:
     at = 0
     while at < len(view):
-        _wait(fd, deadline)
+        _wait(fd, deadline, watch)
         got = os.readv(fd, [view[at:]])
         if got == 0:
             raise ExternalError("the verifying process ended before its answer was complete")

@@ -19,17 +19,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cfgc.base.canonical import sha256_digest
 from cfgc.base.errors import CfgcError, ExternalError
 from cfgc.base.jsonvalue import JSONObject
 from cfgc.bundle.signing import Verifier
-from cfgc.runtime import forked
+from cfgc.runtime import forked, forkserver, served
 from cfgc.runtime.cache import BundleCache, CacheError
 from cfgc.runtime.fetch import Verified, fetch
+from cfgc.runtime.forkserver import ForkServer
 from cfgc.runtime.freshness import PointerPolicy
 from cfgc.runtime.health import Metrics, reason_of
 from cfgc.runtime.memory import release_memory
-from cfgc.runtime.pack import PackedFiles
 from cfgc.runtime.snapshot import PARSED_MAX, BundleSnapshot
 from cfgc.stores import Store, open_store
 from cfgc.stores.base import check_channel
@@ -67,6 +66,7 @@ class Syncer:
         self.interval = interval
         self.parsed_max = parsed_max  # parsed targets kept per version (snapshot.ParsedCache)
         self.isolate = isolate  # verify each version in a forked child (runtime/isolate.py)
+        self.server: ForkServer | None = None  # the children's parent, once start_fork_server ran
         self.stale_after = stale_after if stale_after is not None else max(3 * interval, 1.0)
         self.cache = BundleCache(cache_dir, store.url, channel, patterns) if cache_dir is not None else None
         self.metrics = Metrics()
@@ -118,6 +118,12 @@ class Syncer:
         self._note_expiry()
         return True
 
+    def start_fork_server(self) -> None:
+        """Fork the verifying children from a server started now (before any thread: forkserver.py)."""
+        if self.isolate and self.server is None:
+            ctx = served.Context(self.store, self.verifiers, self.cache)
+            self.server = forkserver.start(ctx, ctx.prepare)
+
     def start(self, require: bool = True, load_cache: bool = True) -> None:
         """Load the cache, poll once, then poll every ``interval`` seconds in the background.
 
@@ -165,28 +171,8 @@ class Syncer:
 
     # -- polling -------------------------------------------------------------
     def _lookup(self, snap: BundleSnapshot | None) -> Callable[[str], bytes | None]:
-        """Content by digest: the current version's files first, then the disk cache.
-
-        The current files are hashed on the first lookup (only a changed version asks): the
-        snapshot does not keep the manifest's per-target digests (see fetch.used_manifest).
-        """
-        mem: dict[str, str] | None = None  # digest -> path (a copy is made only for a file asked for)
-
-        def lookup(digest: str) -> bytes | None:
-            nonlocal mem
-            files = snap.verified.files if snap is not None else {}
-            if mem is None:
-                mem = {}
-                for name in files:
-                    view = files.view(name) if isinstance(files, PackedFiles) else files[name]
-                    mem[sha256_digest(view)] = name
-            path = mem.get(digest)
-            data = files[path] if path is not None else None
-            if data is None and self.cache is not None:
-                data = self.cache.blob(digest)
-            return data
-
-        return lookup
+        """Content by digest: the current version's files first, then the disk cache (forked.lookup)."""
+        return forked.lookup(snap.verified.files if snap is not None else None, self.cache)
 
     def refresh(self) -> bool:
         """Poll the channel once; True if a new version was swapped in.
@@ -257,6 +243,8 @@ class Syncer:
         assert self.cache is not None
         if not self.isolate:
             return self.cache.load(self.verifiers), None
+        if self.server is not None:
+            return served.load_cache(self.server)
         return forked.load_cache(self.cache, self.verifiers)
 
     def _fetch(self, held: BundleSnapshot | None) -> tuple[Verified | None, str | None]:
@@ -271,9 +259,13 @@ class Syncer:
         read = self.store.get_channel(check_channel(self.channel), etag)
         if read.not_modified:
             return None, None
-        v, not_json = forked.fetch(self.store, self.verifiers, self.channel, self.patterns, read,
-                                   min_serial=self.serial_seen, current=current, cached=self._lookup(held),
-                                   check=self.policy.check)
+        if self.server is not None:
+            v, not_json = served.fetch(self.server, self.channel, self.patterns, read, min_serial=self.serial_seen,
+                                       current=current, policy=self.policy)
+        else:
+            v, not_json = forked.fetch(self.store, self.verifiers, self.channel, self.patterns, read,
+                                       min_serial=self.serial_seen, current=current, cached=self._lookup(held),
+                                       check=self.policy.check)
         if v is not None:
             self.policy.check(v.pointer)  # as the child did; this process's state is what it records
         return v, not_json

@@ -56,7 +56,9 @@ def _resolves_to_non_string(s: str) -> bool:
     if s in _OLD_BOOLS:
         return True
     tag: str = yaml.resolver.Resolver().resolve(yaml.ScalarNode, s, (True, False))
-    return tag != "tag:yaml.org,2002:str"
+    # PyYAML alone resolves "!", "&", "*" ("yaml") and "=" ("value"); yaml.v3
+    # reads them as strings, and sops writes them as such ('!', =)
+    return tag not in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:yaml", "tag:yaml.org,2002:value")
 
 
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\x00": "\\0",

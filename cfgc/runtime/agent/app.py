@@ -226,7 +226,9 @@ class Agent:
                 return p.not_modified  # only for what exists
             return out
         if path == "/health/live":
-            return LIVE
+            server = self.syncer.server
+            # Without its fork server the agent can verify no new version: restart the pod.
+            return LIVE if server is None or server.alive() else SERVER_GONE
         if path == "/health/ready":
             st = self.syncer.status()
             body = _json({"status": "ready" if st["ready"] else "not ready", "version": st["version"],
@@ -265,5 +267,7 @@ WATCH_BACKLOG = 256 * 1024  # unread event bytes after which a watch stream is c
 WATCH_HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
               b"Connection: keep-alive\r\n\r\n")
 LIVE = response(200, b'{"status":"live"}\n')
+SERVER_GONE = response(503, _json({"status": "not live: the verifying processes' server is gone, "
+                                             "no new version can be verified"}))
 MISDIRECTED = _error(421, "Host not served: only loopback names and --allow-host names are answered")
 SECRETS_LOOPBACK_ONLY = _error(403, "secrets are served only to loopback Host names (localhost, 127.0.0.1, [::1])")

@@ -81,6 +81,9 @@ def run_agent(config: AgentConfig) -> None:
     policy = runtime_policy(store.url, c.repository, c.state_file, c.min_serial)
     syncer = Syncer(store, verifiers, c.channel, c.targets or ("*",), c.cache_dir, c.interval, policy=policy,
                     parsed_max=c.parsed_targets, isolate=True)
+    # Before any thread, the listening socket or a decryption key: the verifying children's parent
+    # (runtime/forkserver.py) holds none of them.
+    syncer.start_fork_server()
     hosts = HostPolicy(allowed_names(c.allow_hosts), check=not isinstance(addr, str))
     limits = Limits(c.header_timeout, c.idle_timeout, c.max_connections)
     agent = Agent(syncer, default_keyring(c.age_key_file) if c.serve_secrets else None, hosts=hosts, limits=limits)
@@ -92,3 +95,6 @@ def run_agent(config: AgentConfig) -> None:
         if env is None:
             raise
         raise env from e
+    finally:
+        if syncer.server is not None:
+            syncer.server.close()

@@ -103,3 +103,14 @@ def test_the_file_itself_is_never_a_link(tmp_path: Path) -> None:
         with pytest.raises(OSError):
             w.write("t/b.json", b"{}")
     assert not (tmp_path / "victim").exists()
+
+
+def test_a_failed_open_names_the_whole_path_as_write_file_does(tmp_path: Path) -> None:
+    (tmp_path / "targets" / "acme" / "b.json").mkdir(parents=True)  # a folder where the file goes
+    writer = FolderWriter(tmp_path)
+    writer.write("targets/acme/a.json", b"x")
+    writer.write("targets/acme/a2.json", b"x")  # the folder is now held open
+    with pytest.raises(OSError) as e:
+        writer.write("targets/acme/b.json", b"x")
+    writer.close()
+    assert e.value.filename == f"{tmp_path}/targets/acme/b.json"

@@ -51,3 +51,15 @@ def test_non_canonical_file_names_are_refused(make_repo, name: str) -> None:
     with pytest.raises(InputError, match="prompt file name must be a semantic version") as e:
         _library(make_repo, ["1.0.0", name])
     assert e.value.location.path == f"prompts/p/{name}.j2"
+
+
+def test_a_pin_is_kept_until_assumed_pins_change_the_choice(make_repo) -> None:
+    lib = _library(make_repo, HAVE)
+    ref = PromptRef("p", "^1.0", Location("envs/dev.yaml", 3, 9))
+    assert lib.pin(ref) == lib.pin(ref) == "p@1.2.8"
+    lib.assume_pins({"p\0^1.0": "1.0.1"})  # an earlier build's choice over these files
+    assert lib.pin(ref) == "p@1.0.1"
+    missing = PromptRef("p", "^7", Location("envs/dev.yaml", 4, 9))
+    for _ in range(2):  # a failure is not kept: raised each time
+        with pytest.raises(InputError, match="no version of prompt 'p' matches"):
+            lib.pin(missing)

@@ -175,6 +175,16 @@ def test_a_damaged_side_file_is_listed_again(example_repo: Path, tmp_path: Path,
     assert listings == []
 
 
+def test_a_file_no_target_reads_that_cannot_be_hashed_is_no_error(example_repo: Path, tmp_path: Path) -> None:
+    """A symlink in the working tree outside every layer: the side is listed as
+    without a cache folder, not refused."""
+    git_init(example_repo)
+    _edit(example_repo)
+    (example_repo / "docs").mkdir(exist_ok=True)
+    (example_repo / "docs" / "link.txt").symlink_to(tmp_path / "elsewhere.txt")
+    _same(_diff(example_repo, tmp_path / "cache"), _diff(example_repo, None))
+
+
 def test_at_most_keep_side_files(tmp_path: Path) -> None:
     store = diff_sides.SideStore(tmp_path)
     for n in range(diff_sides.KEEP + 5):
@@ -265,3 +275,18 @@ def test_a_damaged_config_file_is_parsed_again(example_repo: Path, tmp_path: Pat
     config.MARKS.clear()
     config.ACCEPTED.clear()
     _same(_diff(example_repo, cache), want)
+
+
+def test_kept_cfgc_yaml_verdicts_need_the_same_schema_and_validators(
+        example_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    git_init(example_repo)
+    _edit(example_repo)
+    cache = tmp_path / "cache"
+    _diff(example_repo, cache)
+    store = diff_sides.SideStore(cache)
+    config.ACCEPTED.clear()
+    marks, accepted = store.assume_config()
+    assert accepted >= 1 and config.ACCEPTED  # kept by the diff, taken back
+    config.ACCEPTED.clear()
+    monkeypatch.setattr(config, "verdict_stamp", lambda: "another validator")
+    assert store.assume_config() == (0, 0) and not config.ACCEPTED
