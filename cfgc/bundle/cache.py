@@ -301,14 +301,16 @@ class BuildCache:
         hexdigest = digest.removeprefix("sha256:")
         if write is not None:
             src = write(rel, data, 0o444)
+            if writer is not None and self._blobs_fd < 0:
+                try:
+                    self._blobs_fd = open_blobs(self._blobs)
+                except OSError:  # ELOOP: blobs/ became a link; never written through
+                    return
             with contextlib.suppress(OSError):  # a cache that cannot be written is only slower
                 if writer is None:
                     link_blob(self._blobs, src, hexdigest)
-                    return
-                if self._blobs_fd < 0:
-                    self._blobs_fd = open_blobs(self._blobs)
-                # linkat relative to the two open folders: no path walked per target
-                link_blob_at(writer, rel, self._blobs_fd, hexdigest)
+                else:  # linkat relative to the two open folders: no path walked per target
+                    link_blob_at(writer, rel, self._blobs_fd, hexdigest)
                 return
         write_blob(self._blobs, hexdigest, data)
 

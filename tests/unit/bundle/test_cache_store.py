@@ -67,3 +67,18 @@ def test_a_bundle_on_another_file_system_gets_a_blob_of_its_own(tmp_path: Path, 
     blob = _blob(tmp_path / "cache", data)
     assert (staging / "targets/x.json").read_bytes() == data == blob.read_bytes()
     assert not os.path.samefile(staging / "targets/x.json", blob)
+
+
+def test_blobs_swapped_for_a_link_after_the_index_was_read_are_not_written_through(many: Path, tmp_path: Path) -> None:  # noqa: F811
+    # The links are made relative to a descriptor of blobs/ opened without
+    # following a link: a blobs/ that became a link meanwhile gets nothing.
+    cache = tmp_path / "cache"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    c = BuildCache(cache)
+    cache.mkdir(exist_ok=True)
+    (cache / "blobs").symlink_to(elsewhere)
+    _, m1 = build(many, tmp_path / "a", cache=c, jobs=2)
+    _, m2 = build(many, tmp_path / "b")
+    assert m1 == m2  # the bundle is whole all the same
+    assert list(elsewhere.iterdir()) == []
