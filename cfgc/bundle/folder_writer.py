@@ -28,7 +28,7 @@ from types import TracebackType
 
 from cfgc.base.errors import InputError
 from cfgc.base.repopath import relative_problem
-from cfgc.bundle.layout import WRITE_FLAGS, inside_folder, write_file
+from cfgc.bundle.layout import WRITE_FLAGS, inside_folder, write_all, write_file
 
 _FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
@@ -59,14 +59,7 @@ class FolderWriter:
             fd = os.open(name, WRITE_FLAGS, mode, dir_fd=self._fd)
         except OSError as e:  # it names only the base name: say which file, as write_file does
             raise OSError(e.errno, e.strerror, dest) from None
-        try:
-            view = memoryview(data)
-            while view:  # a regular file takes it in one write; loop for the rare short write
-                view = view[os.write(fd, view) :]
-        except OSError as e:  # os.write names no file: a full disk should say which one
-            raise OSError(e.errno, e.strerror, dest) from None
-        finally:
-            os.close(fd)
+        write_all(fd, data, dest)
         return dest
 
     def link(self, rel: str, dst_dir_fd: int, dst: str) -> None:

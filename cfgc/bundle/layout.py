@@ -195,6 +195,12 @@ def write_file(staging: Path, rel: str, data: bytes, mode: int = 0o644) -> str:
     except FileNotFoundError:
         os.makedirs(folder, exist_ok=True)
         fd = os.open(dest, WRITE_FLAGS, mode)
+    write_all(fd, data, dest)
+    return dest
+
+
+def write_all(fd: int, data: bytes, dest: str) -> None:
+    """Write ``data`` to ``fd`` and close it; an error names ``dest``."""
     try:
         view = memoryview(data)
         while view:  # a regular file takes it in one write; loop for the rare short write
@@ -203,7 +209,6 @@ def write_file(staging: Path, rel: str, data: bytes, mode: int = 0o644) -> str:
         raise OSError(e.errno, e.strerror, dest) from None
     finally:
         os.close(fd)
-    return dest
 
 
 # O_NOFOLLOW: the file itself is never a link; its folder is checked below.
