@@ -78,10 +78,12 @@ if TYPE_CHECKING:
     import jsonschema
 
 
+@cache
 def verdict_stamp() -> str:
     """What a kept verdict on cfgc.yaml (:data:`ACCEPTED`, kept across processes
     by ``cfgc diff``) also depends on besides the file's bytes: cfgc's own schema
-    and the installed validators that judge it."""
+    and the installed validators that judge it (once per process: a diff reads
+    and writes the kept verdicts)."""
     import hashlib
 
     from cfgc.base.installed import install_stamps

@@ -104,10 +104,7 @@ class CatFile:
         """In a forked child: close the parent's pipe ends without waiting for its process."""
         proc, self._proc = self._proc, None
         if proc is not None and self._pid != os.getpid():
-            for f in (proc.stdin, proc.stdout):
-                if f is not None:
-                    with contextlib.suppress(OSError):
-                        f.close()
+            _close_pipes(proc)
 
     def read(self, oid: str) -> bytes:
         """The bytes of the blob ``oid``."""
@@ -142,14 +139,19 @@ class CatFile:
         """Stop the process (a later read starts another)."""
         proc, self._proc = self._proc, None
         if proc is not None and self._pid == os.getpid():
-            for f in (proc.stdin, proc.stdout):
-                if f is not None:
-                    f.close()
+            _close_pipes(proc)
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
+    for f in (proc.stdin, proc.stdout):
+        if f is not None:
+            with contextlib.suppress(OSError):
+                f.close()
 
 
 def read_batch(git_dir: str, oids: list[str]) -> list[bytes]:

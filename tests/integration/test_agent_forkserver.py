@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,14 +43,23 @@ def _gone(pid: int) -> bool:
         return True
 
 
-def test_the_fork_server_has_no_agent_socket_serves_updates_and_dies_with_the_agent(
-        tmp_path: Path, signing_key) -> None:
-    store = FileStore(tmp_path / "store")
-    pub = Publisher(store, tmp_path, load_signer(signing_key[0]))
+@contextlib.contextmanager
+def _file_agent(tmp_path: Path, signing_key) -> Iterator[tuple[Publisher, Agent]]:
+    """An agent on a file store holding version 1, ready; killed at the end if still running."""
+    pub = Publisher(FileStore(tmp_path / "store"), tmp_path, load_signer(signing_key[0]))
     pub.publish({T: chat(1)})
     agent = Agent(tmp_path, tmp_path / "store", signing_key[1], "--state-file", str(tmp_path / "serials.json"))
     try:
         agent.wait(lambda: agent.get("/health/ready")[0] == 200, "ready")
+        yield pub, agent
+    finally:
+        if agent.proc.poll() is None:
+            agent.proc.kill()
+
+
+def test_the_fork_server_has_no_agent_socket_serves_updates_and_dies_with_the_agent(
+        tmp_path: Path, signing_key) -> None:
+    with _file_agent(tmp_path, signing_key) as (pub, agent):
         kids = _children(agent.proc.pid)
         assert len(kids) == 1  # the fork server (each verifier is its child, gone once it answered)
         server = kids[0]
@@ -70,18 +81,10 @@ def test_the_fork_server_has_no_agent_socket_serves_updates_and_dies_with_the_ag
         while time.monotonic() < deadline and not _gone(server):
             time.sleep(0.05)
         assert _gone(server)
-    finally:
-        if agent.proc.poll() is None:
-            agent.proc.kill()
 
 
 def test_without_its_fork_server_the_agent_is_not_live_and_keeps_its_version(tmp_path: Path, signing_key) -> None:
-    store = FileStore(tmp_path / "store")
-    pub = Publisher(store, tmp_path, load_signer(signing_key[0]))
-    pub.publish({T: chat(1)})
-    agent = Agent(tmp_path, tmp_path / "store", signing_key[1], "--state-file", str(tmp_path / "serials.json"))
-    try:
-        agent.wait(lambda: agent.get("/health/ready")[0] == 200, "ready")
+    with _file_agent(tmp_path, signing_key) as (pub, agent):
         os.kill(_children(agent.proc.pid)[0], signal.SIGKILL)
         pub.publish({T: chat(2)})
         agent.wait(lambda: agent.get("/health/live")[0] == 503, "not live")
@@ -90,9 +93,6 @@ def test_without_its_fork_server_the_agent_is_not_live_and_keeps_its_version(tmp
         assert agent.json("/v1/status")["serial"] == 1  # type: ignore[index]
         assert agent.get(f"/v1/targets/{T}")[0] == 200
         agent.stop()
-    finally:
-        if agent.proc.poll() is None:
-            agent.proc.kill()
 
 
 def test_over_a_real_registry_the_server_drops_the_agents_connection_and_verifies_updates(
