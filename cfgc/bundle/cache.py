@@ -103,6 +103,8 @@ class BuildCache:
         self._used: JSONObject = {}
         self._digests: dict[str, str] = {}  # this build's file digests
         self._keys: tuple[Source, TargetKeys] | None = None
+        self._found: list[tuple[str, str, str]] = []  # (path, digest, stamp) a worker hashed for its keys
+        self._reporting = False  # keys_in_workers(): file_digest fills _found
         self._racy = time.time_ns() - RACY_NS
         self._dirty = False
         self._retain = False
@@ -187,14 +189,19 @@ class BuildCache:
         else:
             digest = hashlib.sha256(source.read(path)).hexdigest()
         self._digests[path] = digest
+        if self._reporting:
+            self._found.append((path, digest, self._stamp_of(path, digest)))
         return digest
 
-    def _dir_digest(self, source: DirSource, path: str) -> str:
+    def _check_root(self, source: DirSource) -> None:
         if not self._root_checked:  # stat stamps only mean something for the files they came from
             self._root_checked = True
             root = str(source.root.resolve())
             if root != self._files_root:
                 self._files, self._files_root = {}, root
+
+    def _dir_digest(self, source: DirSource, path: str) -> str:
+        self._check_root(source)
         hit = self._files.get(path)
         if hit is not None:
             try:
@@ -229,6 +236,56 @@ class BuildCache:
         if self._keys is None or self._keys[0] is not source or self._keys[1].global_key != global_key:
             self._keys = (source, TargetKeys(global_key, lambda path: self.file_digest(source, path)))
         return self._keys[1].key(spec)
+
+    def keys_in_workers(self, source: Source) -> bool:
+        """Whether the workers may key their own targets: the index holds no target
+        entry (a first fill: nothing to look up) and ``source`` is a working tree.
+
+        Each worker then hashes the very bytes its compile parses and sends back
+        what it learnt (:meth:`hashed`); the parent takes it in with :meth:`adopt`.
+        Called in the parent before the workers fork (the stat memo is matched to
+        this repo root first, so every worker starts from the same memo).
+        """
+        plain = unwrapped(source)
+        if self._key is None or self._targets or not isinstance(plain, DirSource):
+            return False
+        self._check_root(plain)
+        self._reporting = True
+        return True
+
+    def hashed(self) -> list[tuple[str, str, str]]:
+        """``(path, sha256 hex, stat stamp or "")`` of the files read for keys since the last call."""
+        found, self._found = self._found, []
+        return found
+
+    def adopt(self, found: list[tuple[str, str, str]]) -> None:
+        """Take in what a worker hashed (:meth:`hashed`).
+
+        Two workers may read one shared file.  When they saw different bytes (it
+        changed during the build) the file gets no digest and no stat memo, so
+        no in-place state is left (each worker's keys still name the bytes its
+        own compile parsed); when they saw the same bytes under different
+        stamps, only the stat memo is dropped (which stamp is current is unknown).
+        """
+        for path, digest, stamp in found:
+            self._dirty = True
+            seen = self._digests.get(path)
+            if seen is None:
+                self._digests[path] = digest
+                if stamp:
+                    self._files[path] = [stamp, digest]
+                else:
+                    self._files.pop(path, None)
+            elif seen != digest:
+                self._digests[path] = "changed during the build"
+                self._files.pop(path, None)
+            elif self._stamp_of(path, digest) != stamp:
+                self._files.pop(path, None)
+
+    def _stamp_of(self, path: str, digest: str) -> str:
+        # The stat stamp the memo holds for ``path`` with this digest ("" for none).
+        hit = file_entry(self._files.get(path))
+        return hit[0] if hit is not None and hit[1] == digest else ""
 
     # -- entries -------------------------------------------------------------
     def get_many(
