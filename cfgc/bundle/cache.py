@@ -283,9 +283,12 @@ class BuildCache:
                 self._files.pop(path, None)
 
     def _stamp_of(self, path: str, digest: str) -> str:
-        # The stat stamp the memo holds for ``path`` with this digest ("" for none).
-        hit = file_entry(self._files.get(path))
-        return hit[0] if hit is not None and hit[1] == digest else ""
+        # The stat stamp the memo holds for ``path`` with this digest ("" for none);
+        # ``digest`` is one this build computed, so equal to it means well formed.
+        hit = self._files.get(path)
+        if type(hit) is list and len(hit) == 2 and hit[1] == digest and type(hit[0]) is str:
+            return hit[0]
+        return ""
 
     # -- entries -------------------------------------------------------------
     def get_many(
