@@ -162,8 +162,7 @@ class BuildCache:
         digest = self._digests.get(path)
         if digest is None or len(digest) != 64:
             return None
-        hit = file_entry(self._files.get(path))
-        return (hit[0] if hit is not None and hit[1] == digest else ""), digest
+        return self._stamp_of(path, digest), digest
 
     def known(self, path: str, hexdigest: str) -> None:
         """Take ``hexdigest`` as the sha256 of the working-tree file ``path`` for this build
