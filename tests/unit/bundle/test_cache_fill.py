@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from cfgc.bundle import outstate
 from cfgc.bundle.cache import BuildCache
 from cfgc.bundle.cache_index import cache_key, decode_index
-from cfgc.bundle import outstate
 from cfgc.bundle.outrecord import scan_out
 from cfgc.bundle.outstate import Stamp
 from cfgc.repo.sources import DirSource
