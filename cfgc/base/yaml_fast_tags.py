@@ -98,6 +98,9 @@ def untag(value: Any, tags: list[Tag], path: str) -> Any:
     their values tagged, or ``MISS`` from :mod:`cfgc.base.yaml_fast` to decline."""
     from cfgc.base.yaml_fast import MISS
 
+    if type(value) is not dict and type(value) is not list:
+        # A scalar document: its tag-like line sat inside a quoted string.
+        return MISS
     seen: set[int] = set()
     try:
         out = _untag(value, path, seen)
