@@ -183,7 +183,7 @@ def _decode(doc: dict[str, Any]) -> DiffResult | None:
         if (type(name) is not str or status not in _STATUS or type(tvars) is not dict
                 or type(production) is not bool or type(rows) is not list):
             return None
-        for k, v in tvars.items():
+        for v in tvars.values():
             if type(v) is not str:  # (orjson gives str keys)
                 return None
         changes = []
