@@ -97,7 +97,7 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
         b_digest, h_digest = blob_digest(base, base_ids), blob_digest(head, head_ids)
         b_sum, h_sum = side_sum(store, b, select, b_digest), side_sum(store, h, select, h_digest)
         # The same two trees diffed before from records alone: their result.
-        results = ResultStore(cache) if b_sum is not None and h_sum is not None else None
+        results = ResultStore(cache) if cache is not None and b_sum is not None and h_sum is not None else None
         rkey = result_key(b_sum, h_sum, files, select, base_name, head_name) \
             if b_sum is not None and h_sum is not None else ""
         done = results.get(rkey) if results is not None else None

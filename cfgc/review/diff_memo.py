@@ -155,7 +155,7 @@ def _exact(v: Any) -> bool:
     if t is str or t is bool or v is None:
         return True
     if t is int:
-        return -(2**63) <= v < 2**64  # orjson's range
+        return bool(-(2**63) <= v < 2**64)  # orjson's range
     if t is float:
         return math.isfinite(v)
     if t is dict:
@@ -166,7 +166,9 @@ def _exact(v: Any) -> bool:
 
 
 def _decode(doc: dict[str, Any]) -> DiffResult | None:
-    variables, files, targets = doc.get("variables"), doc.get("files"), doc.get("targets")
+    variables: Any = doc.get("variables")
+    files: Any = doc.get("files")
+    targets = doc.get("targets")
     compiled, total, base, head = doc.get("compiled"), doc.get("total"), doc.get("base"), doc.get("head")
     if (not _strs(variables) or not _strs(files) or type(targets) is not list or len(targets) > MAX_TARGETS
             or type(compiled) is not int or type(total) is not int or type(base) is not str
