@@ -220,24 +220,26 @@ class PolicySet:
         doc = {"target": target.name, "vars": target.spec.variables, "config": target.value,
                "changed": changed}
         text = json.dumps(self.inputs.document(doc), default=jsonable)
-        key = digest(text.encode())  # ASCII: json.dumps escapes the rest if cache is not None else ""
-        hit = cache.get(key) if cache is not None else None
-        if hit is not None:
-            rules = hit[0]
-        else:
-            answer = self.inputs.recall(text)  # (True, rules) or (False, error message)
-            if answer is None:
+        # An input text already answered in this run first: its answer is the
+        # one the cache holds for it (or put there), and its digest is not needed.
+        answer = self.inputs.recall(text)  # (True, rules) or (False, error message)
+        if answer is None:
+            key = digest(text.encode()) if cache is not None else ""  # ASCII: json.dumps escapes the rest
+            hit = cache.get(key) if cache is not None else None
+            if hit is not None:
+                answer = (True, hit[0])
+            else:
                 try:
                     answer = (True, self._query(text))
                 except _EvalFailed as e:  # not kept across runs: a fixed policy must be evaluated again
                     answer = (False, e.message)
-                self.inputs.remember(text, answer)
                 if cache is not None and answer[0]:
                     cache.put(key, [answer[1]])
-            if not answer[0]:
-                return [Diagnostic("error", mask_messages([f"Rego evaluation failed: {answer[1]}"], target.value)[0],
-                                   self._blame(answer[1]), "policy", (target.name,))]
-            rules = answer[1]
+            self.inputs.remember(text, answer)
+        if not answer[0]:
+            return [Diagnostic("error", mask_messages([f"Rego evaluation failed: {answer[1]}"], target.value)[0],
+                               self._blame(answer[1]), "policy", (target.name,))]
+        rules = answer[1]
         if rules is None:
             return []
         found: list[Diagnostic] = []
