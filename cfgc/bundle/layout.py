@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,6 +173,8 @@ def open_staging(out: Path) -> Path:
         raise UsageError(f"--out {out} is a non-empty directory that holds no bundle; refusing to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
     # The pid lets the next build tell a dead build's leftovers from a live one's.
+    import tempfile  # only a full build stages a new directory; it imports random
+
     return Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
 
 
