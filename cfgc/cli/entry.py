@@ -1,14 +1,14 @@
 """The ``cfgc`` console script: a plain ``cfgc build`` starts without click.
 
-Importing click (and what it imports: ``inspect``'s ``ast``/``dis``,
-``datetime``, ``uuid``/``platform``, ``gettext``) and building the command
-tree costs about 3 % of a one-service in-place rebuild's instructions at
+Importing click (and what it imports beyond cfgc's own needs: ``datetime``,
+``uuid`` and ``platform``, ``gettext``) and building the command tree costs about 3 % of a one-service in-place rebuild's instructions at
 10,000 targets (docs/performance.md).  :func:`parse_build` accepts only the
 command lines whose meaning is beyond doubt: ``build`` followed by
 ``--repo DIR``, ``--out DIR`` and ``--cache-dir DIR`` (each at most once,
 written as two words, a value that is not empty, does not start with ``-``
 and holds no escape sequence, naming no existing non-directory or unreadable
-path: click would refuse those).  Everything else, ``--help`` and every
+path: click would refuse those), and not while click's shell completion
+variable is set.  Everything else, ``--help`` and every
 mistake included, goes to click (:func:`cfgc.cli.main.main`) untouched.  The
 build itself runs the same code either way (:func:`cfgc.cli.build_run.run`),
 and a failure goes through the same error edge (:func:`cfgc.cli.main.fail`);
@@ -26,11 +26,13 @@ from typing import Any
 
 # Options of `cfgc build` the click-free start takes, and their parameter names.
 _OPTIONS = {"--repo": "repo", "--out": "out", "--cache-dir": "cache_dir"}
+# Set, it asks click for shell completion instead of running the command.
+_COMPLETE = "_CFGC_COMPLETE"
 
 
 def parse_build(argv: list[str]) -> dict[str, Any] | None:
     """``cfgc build``'s parameters as click would give them, or None: let click parse."""
-    if not argv or argv[0] != "build" or len(argv) % 2 == 0:
+    if not argv or argv[0] != "build" or len(argv) % 2 == 0 or os.environ.get(_COMPLETE):
         return None
     params: dict[str, Any] = {"repo": None, "out": Path("build/bundle"), "ref": None, "select": None,
                               "sign_key": None, "shard": None, "verify_out": False, "jobs": None,

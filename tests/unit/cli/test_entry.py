@@ -75,6 +75,11 @@ def test_plain_build_lines_take_the_click_free_start(place: Path) -> None:
         os.chdir(cwd)
 
 
+def test_shell_completion_is_clicks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("_CFGC_COMPLETE", "bash_complete")
+    assert parse_build(["build"]) is None
+
+
 def _run(cwd: Path, fast: bool, *args: str) -> tuple[int, str, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CFGC_JOBS": "1"}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
