@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from cfgc.base.bounded_read import read_file
 from cfgc.base.errors import CfgcError, ExternalError, Location, UsageError
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ def pr_number(event_path: str | None) -> int | None:
     """The pull request number from the event payload, if any."""
     if not event_path or not Path(event_path).is_file():
         return None
-    event = json.loads(Path(event_path).read_text("utf-8"))
+    event = json.loads(read_file(event_path))
     pr = event.get("pull_request") or {}
     number = pr.get("number") or event.get("number")
     return int(number) if number else None
