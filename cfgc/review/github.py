@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 MARKER = "<!-- cfgc:sticky-comment -->"
 MAX_BODY = 60000  # GitHub refuses comments over 65536 characters
+MAX_REPLY = 16 * 1024 * 1024  # one API reply (a page of 100 comments is far less)
 
 
 class APIError(ExternalError):
@@ -68,10 +69,12 @@ class GitHubAPI:
         })
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
-                raw = resp.read()
+                raw = resp.read(MAX_REPLY + 1)
+                if len(raw) > MAX_REPLY:
+                    raise ExternalError(f"GitHub API {method} {url}: a reply over {MAX_REPLY} bytes")
                 return (json.loads(raw) if raw else None), dict(resp.headers)
         except urllib.error.HTTPError as e:
-            raise APIError(f"GitHub API {method} {url}: HTTP {e.code} {e.read()[:200]!r}", e.code) from None
+            raise APIError(f"GitHub API {method} {url}: HTTP {e.code} {e.read(200)!r}", e.code) from None
         except urllib.error.URLError as e:
             raise ExternalError(f"GitHub API {method} {url}: {e.reason}") from None
 
