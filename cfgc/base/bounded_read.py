@@ -6,6 +6,10 @@ stops one byte past the bound: a file that grows after the ``fstat`` is never
 read past it.  Only regular files are read: a FIFO would hang the reader, a
 device (``/dev/zero``) would never end; they are opened with ``O_NONBLOCK`` so
 that even the open of a FIFO does not wait for a writer.
+
+A repo's files are read through :class:`cfgc.base.repopath.Tree`, which adds
+the rule that no link is followed; :func:`read_file` is for paths a user names
+(keys, SOPS files, ``.sops.yaml``) and a bundle's own files, links followed.
 """
 
 from __future__ import annotations

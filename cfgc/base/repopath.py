@@ -29,7 +29,7 @@ import re
 import stat
 import threading
 
-from cfgc.base.bounded_read import NOT_REGULAR, read_open
+from cfgc.base.bounded_read import NOT_REGULAR, NotRegular, read_open
 from cfgc.base.errors import InputError, Location
 
 #: One name: a letter, digit or ``_`` then letters, digits, ``.``, ``_``, ``-``.
@@ -157,7 +157,7 @@ class Tree:
         try:
             st = os.fstat(ffd)
             if not stat.S_ISREG(st.st_mode):
-                raise InputError(NOT_REGULAR, Location(rel))
+                raise NotRegular(NOT_REGULAR, Location(rel))
             return read_open(ffd, st, rel), st
         finally:
             os.close(ffd)

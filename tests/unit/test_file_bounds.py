@@ -16,7 +16,7 @@ from cfgc.base import limits
 from cfgc.base.bounded_read import FileTooLarge, NotRegular
 from cfgc.base.errors import EXIT_INVALID, InputError
 from tests.fixtures.cli import run
-from tests.unit.base.test_bounded_read import OVER, no_hang, sparse
+from tests.fixtures.files import OVER, no_hang, sparse
 
 MESSAGE = f"error: file is {OVER} bytes, over the {limits.MAX_FILE_BYTES}-byte limit for one file cfgc reads"
 

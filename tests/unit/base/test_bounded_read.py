@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,31 +11,7 @@ from cfgc.base import bounded_read, limits
 from cfgc.base.bounded_read import FileTooLarge, NotRegular, read_file, read_open
 from cfgc.base.errors import EXIT_INVALID, InputError
 from cfgc.base.repopath import Tree, read_under
-
-OVER = limits.MAX_FILE_BYTES + (1 << 20)  # 65 MiB: sparse, so it costs no disk and no time to make
-
-
-@contextlib.contextmanager
-def no_hang(seconds: float = 10) -> Iterator[None]:
-    """Fail (instead of hanging the suite) if the body blocks, e.g. on a FIFO."""
-
-    def fail(*_: object) -> None:
-        raise AssertionError("the read blocked")
-
-    old = signal.signal(signal.SIGALRM, fail)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-
-
-def sparse(path: Path, size: int = OVER) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as f:
-        f.truncate(size)
-    return path
+from tests.fixtures.files import OVER, no_hang, sparse
 
 
 def test_a_file_over_the_bound_is_refused_from_its_fstat_naming_its_path(tmp_path: Path) -> None:
