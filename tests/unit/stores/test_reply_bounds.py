@@ -1,5 +1,5 @@
 """Replies nobody signs are bounded too: OCI tag listings (size and pages), any other registry reply,
-and GitHub API replies (against a tiny server on 127.0.0.1)."""
+GitHub API replies (against a tiny server on 127.0.0.1), and a FIFO planted in a file store."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +76,15 @@ def test_a_github_reply_over_its_bound_is_refused(endless: str, monkeypatch: pyt
     with pytest.raises(ExternalError, match="a reply over 1000 bytes") as e:
         api.request("GET", "/big")
     assert "t0ken" not in str(e.value)
+
+
+def test_a_fifo_planted_in_a_file_store_is_refused_without_waiting(tmp_path: Path) -> None:
+    import os
+
+    from cfgc.stores.file import FileStore
+    from tests.fixtures.files import no_hang
+
+    (tmp_path / "channels").mkdir()
+    os.mkfifo(tmp_path / "channels" / "prod.json")
+    with no_hang(), pytest.raises(IntegrityError, match="prod.json is not a regular file"):
+        FileStore(tmp_path).get_channel("prod")
