@@ -5,12 +5,16 @@
     python3 benchmarks/run.py --quick         # 400 targets, 1 run: a smoke check
     python3 benchmarks/run.py --scale         # also 100,000 targets (once; several minutes)
     python3 benchmarks/shards.py --work DIR   # 1,000,000 targets as 8 shards + merge (see its --help)
+    python3 benchmarks/run.py --python V/bin/python   # measure under another interpreter (a venv)
 
 Every measurement runs as its own process; the figure is the median wall time
 of --repeat runs and the peak RSS of the process tree.  Children run without
 PYTHONDONTWRITEBYTECODE (which would make every process recompile cfgc's
 modules, about 0.13 s of a warm build), and the harness compiles cfgc's .pyc
 files once before the first measurement, so start-up is what a user sees.
+Every measured process (floors, scripts, cfgc) runs under ``--python`` (default:
+the interpreter running this script); the table's header says which, and how
+its cfgc is installed, and the first row is that interpreter's own start-up.
 The "same --out" rows rebuild into the directory the previous build wrote (the
 developer loop: docs/bundle-format.md, "In-place rebuilds"); the other warm rows build
 into a new directory each time.  ``--only incremental`` runs just those rows.  The corpora come from
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import shutil
@@ -56,10 +61,71 @@ class Result:
 CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def warm_bytecode() -> None:
+# The interpreter of every measured process (--python); the harness itself
+# may run under another one.
+PYTHON = sys.executable
+
+# Run by PYTHON: where its cfgc comes from and how it is installed, for the
+# table's header (an editable install or a source tree on PYTHONPATH costs
+# start-up time an installed copy does not, and the reverse for stale copies).
+_PROBE = r"""
+import json, os, platform, sys
+import importlib.metadata as md
+import cfgc
+pkg = os.path.dirname(os.path.abspath(cfgc.__file__))
+where = os.path.dirname(pkg)
+paths = [os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+try:
+    dist = md.distribution("cfgc")
+    direct = json.loads(dist.read_text("direct_url.json") or "{}")
+    site = os.path.abspath(str(dist.locate_file("")))
+except md.PackageNotFoundError:
+    direct, site = {}, None
+if where == os.getcwd():  # -c and -m put the working directory first on sys.path
+    how = "source tree in the working directory"
+elif where in paths:
+    how = "source tree on PYTHONPATH"
+elif direct.get("dir_info", {}).get("editable"):
+    how = "editable install"
+elif where == site:
+    how = "installed, not editable"
+else:
+    how = "found on sys.path, not installed"
+print(json.dumps({"version": platform.python_version(), "venv": sys.prefix != sys.base_prefix,
+                  "how": how, "pkg": pkg}))
+"""
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    path: str
+    version: str
+    venv: bool
+    how: str  # how cfgc is installed for it
+    pkg: str  # the cfgc package directory it imports
+
+    def describe(self) -> str:
+        kind = "a venv" if self.venv else "no venv"
+        return f"`{self.path}` (Python {self.version}, {kind}); cfgc: {self.how}, `{self.pkg}`"
+
+
+def probe_interpreter() -> Interpreter:
+    """Ask PYTHON which cfgc it imports, and how it is installed."""
+    p = subprocess.run([PYTHON, "-c", _PROBE], env=CHILD_ENV, capture_output=True, text=True, check=False)
+    if p.returncode != 0:
+        raise SystemExit(f"{PYTHON} cannot import cfgc:\n{p.stderr[-2000:]}")
+    return Interpreter(PYTHON, **json.loads(p.stdout))
+
+
+def warm_bytecode(pkg: str) -> None:
     """Compile cfgc's modules to .pyc once, as an installed cfgc has them."""
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "cfgc")], env=CHILD_ENV, check=False,
+    subprocess.run([PYTHON, "-m", "compileall", "-q", pkg], env=CHILD_ENV, check=False,
                    stdout=subprocess.DEVNULL)
+
+
+def start_benchmark(repeat: int) -> Result:
+    """What starting the interpreter alone costs (its site-packages' .pth files included)."""
+    return measure("interpreter start (python -c pass)", [PYTHON, "-c", "pass"], repeat)
 
 
 def run_once(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[float, float]:
@@ -92,7 +158,7 @@ def measure(name: str, cmd: list[str] | Callable[[], list[str]], repeat: int, be
 
 
 def cfgc(*args: str) -> list[str]:
-    return [sys.executable, "-m", "cfgc", *map(str, args)]
+    return [PYTHON, "-m", "cfgc", *map(str, args)]
 
 
 def generate(out: Path, tenants: int, envs: int, services: int, plain: bool, git: bool = False) -> None:
@@ -120,8 +186,8 @@ def build_benchmarks(work: Path, size: tuple[int, int, int], repeat: int) -> lis
     n = t * e * s
     res: list[Result] = []
     print(f"build, {n} targets")
-    res.append(measure("parse-only floor (libyaml, plain corpus)", [sys.executable, str(HERE / "parse_floor.py"), str(plain)], repeat))
-    res.append(measure("parse only, yaml-rs (plain corpus)", [sys.executable, str(HERE / "parse_floor.py"), "--parser", "yaml-rs", str(plain)], repeat))
+    res.append(measure("parse-only floor (libyaml, plain corpus)", [PYTHON, str(HERE / "parse_floor.py"), str(plain)], repeat))
+    res.append(measure("parse only, yaml-rs (plain corpus)", [PYTHON, str(HERE / "parse_floor.py"), "--parser", "yaml-rs", str(plain)], repeat))
     # Every run writes into a directory of its own and nothing is deleted
     # until the harness ends: on some disks (ext4 with online discard) deleting
     # thousands of files slows the writes that follow for seconds, which would
@@ -132,8 +198,8 @@ def build_benchmarks(work: Path, size: tuple[int, int, int], repeat: int) -> lis
     def fresh(prefix: str) -> Path:
         return out / f"{prefix}-{run_id}-{next(counter)}"
 
-    res.append(measure(f"write floor: create {n} files of 1.2 KB", lambda: [sys.executable, str(HERE / "write_floor.py"), str(fresh("wf")), str(n)], repeat))
-    res.append(measure("hand-written PyYAML+merge+jsonschema (plain)", lambda: [sys.executable, str(HERE / "baseline_handwritten.py"), str(plain), str(fresh("hand"))], repeat))
+    res.append(measure(f"write floor: create {n} files of 1.2 KB", lambda: [PYTHON, str(HERE / "write_floor.py"), str(fresh("wf")), str(n)], repeat))
+    res.append(measure("hand-written PyYAML+merge+jsonschema (plain)", lambda: [PYTHON, str(HERE / "baseline_handwritten.py"), str(plain), str(fresh("hand"))], repeat))
     res.append(measure("cfgc build, cold, 1 core (plain)", lambda: cfgc("build", "--repo", plain, "--out", fresh("p"), "--no-cache", "-j", "1"), repeat))
     res.append(measure("cfgc build, cold (plain)", lambda: cfgc("build", "--repo", plain, "--out", fresh("p"), "--no-cache"), repeat))
     # Issue 15's goal 1 counts the first fill of the build cache: a fresh cache folder each run.
@@ -253,7 +319,13 @@ def diff_benchmark(work: Path, size: tuple[int, int, int], repeat: int) -> list[
         kept = work / f"diff-records-{time.time_ns()}"
         warm = cfgc("diff", "--repo", repo, "--base", "HEAD", "--format", "json", "--cache-dir", kept)
         run_once(warm)
+        # From the records alone (the result an earlier run of the same diff
+        # kept is removed first: another pull request against a recorded base
+        # reads records too), then the same diff run again (its kept result).
         res.append(measure(f"cfgc diff HEAD..worktree (one global file, both sides recorded: {t * e * s} targets)",
+                           warm, repeat, before=lambda: shutil.rmtree(kept / "diff-results", ignore_errors=True)))
+        run_once(warm)
+        res.append(measure(f"cfgc diff HEAD..worktree (one global file, the same diff run again: {t * e * s} targets)",
                            warm, repeat))
     finally:
         glob_file.write_bytes(original)
@@ -293,7 +365,7 @@ def secrets_benchmark(work: Path, repeat: int, files: int = 200) -> list[Result]
 
         def once(script: str = script, inproc: list[float] = inproc) -> tuple[float, float]:
             start = time.perf_counter()
-            p = subprocess.run([sys.executable, "-c", script + tail, str(d)], env=env, capture_output=True, text=True, check=True)
+            p = subprocess.run([PYTHON, "-c", script + tail, str(d)], env=env, capture_output=True, text=True, check=True)
             inproc.append(float(p.stderr.strip().splitlines()[-1]))
             return time.perf_counter() - start, 0.0
 
@@ -321,7 +393,7 @@ def runtime_benchmark(quick: bool) -> list[str]:
         return []
     print("runtime (benchmarks/runtime_bench.py)")
     args = ["--seconds", "2"] if quick else []
-    p = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, check=False)
+    p = subprocess.run([PYTHON, str(script), *args], capture_output=True, text=True, check=False)
     print(p.stdout, end="")
     if p.returncode != 0:
         return [f"runtime benchmark failed: {p.stderr.strip()[-500:]}"]
@@ -330,16 +402,20 @@ def runtime_benchmark(quick: bool) -> list[str]:
     return [f"`{command.split(':', 1)[1].strip()}`:" if command else "", "", *table]
 
 
-def write_report(results: list[Result], args: argparse.Namespace, started: float, runtime: list[str]) -> None:
+def write_report(results: list[Result], args: argparse.Namespace, started: float, runtime: list[str],
+                 interp: Interpreter) -> None:
     by = {r.name: r for r in results}
     lines = [
         "# Performance",
         "",
         f"Measured {dt.date.today().isoformat()} on {platform.machine()} with {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, {platform.system()} {platform.release()}.",
+        f"Python {interp.version}, {platform.system()} {platform.release()}.",
+        "",
+        f"Interpreter: {interp.describe()}.",
         "",
         f"Command: `python3 benchmarks/run.py{' --quick' if args.quick else ''}{' --scale' if args.scale else ''}"
-        f"{' --size ' + 'x'.join(map(str, args.size)) if args.size else ''}` "
+        f"{' --size ' + 'x'.join(map(str, args.size)) if args.size else ''}"
+        f"{' --python ' + args.python if args.python != sys.executable else ''}` "
         f"(median of {args.repeat} runs; peak RSS of the process and its workers; {time.time() - started:.0f} s in all).",
         "",
         "| measurement | seconds | peak MB | note |",
@@ -407,6 +483,8 @@ def main() -> int:
                    help="tenants x environments x services of the corpus (default 10x4x250; --quick 2x2x100)")
     p.add_argument("--report", default=str(ROOT / "docs" / "performance.md"))
     p.add_argument("--no-report", action="store_true")
+    p.add_argument("--python", default=sys.executable, metavar="PATH",
+                   help="the interpreter of every measured process (default: the one running this script)")
     p.add_argument("--only", choices=["incremental", "check"], help="run only these rows (implies --no-report)")
     args = p.parse_args()
     args.repeat = args.repeat or (1 if args.quick else 3)
@@ -414,7 +492,12 @@ def main() -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="cfgc-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    warm_bytecode()
+    global PYTHON
+    PYTHON = args.python
+    interp = probe_interpreter()
+    print(f"interpreter: {interp.describe()}", flush=True)
+    warm_bytecode(interp.pkg)
+    start = start_benchmark(args.repeat)
     if args.only == "check":
         t, e, s = size
         full = work / f"full-{t}x{e}x{s}"
@@ -430,7 +513,7 @@ def main() -> int:
     # The latency benchmark goes first: the builds below leave replaced bundles
     # being deleted in the background, and that disk traffic would show in its tail.
     runtime = runtime_benchmark(args.quick)
-    results = build_benchmarks(work, size, args.repeat)
+    results = [start, *build_benchmarks(work, size, args.repeat)]
     results += diff_benchmark(work, size, args.repeat)
     results += secrets_benchmark(work, args.repeat, files=20 if args.quick else 200)
     if args.scale:
@@ -440,7 +523,7 @@ def main() -> int:
         results.append(measure("cfgc build, cold, 100,000 targets (full)", cfgc("build", "--repo", work / "full-100k", "--out", work / "out" / "big", "--no-cache"), 1))
     shutil.rmtree(work / "out", ignore_errors=True)  # all outputs, now that nothing is measured
     if not args.no_report:
-        write_report(results, args, started, runtime)
+        write_report(results, args, started, runtime, interp)
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0

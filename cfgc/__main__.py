@@ -1,5 +1,5 @@
 """``python -m cfgc`` runs the command line."""
 
-from cfgc.cli.main import main
+from cfgc.cli.entry import main
 
 main()

@@ -40,3 +40,18 @@ def test_harness_refuses_a_bad_size() -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--size", "2x0x5", "--no-report"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "at least 1" in proc.stderr
+
+
+def test_harness_names_the_interpreter_and_its_cfgc(tmp_path: Path) -> None:
+    """--python's probe reports the cfgc that interpreter imports, and how it got it."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import run
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    import cfgc
+
+    interp = run.probe_interpreter()
+    assert interp.path == sys.executable and interp.version == ".".join(map(str, sys.version_info[:3]))
+    assert Path(interp.pkg) == Path(cfgc.__file__).resolve().parent
+    assert interp.how and interp.how in interp.describe()

@@ -20,6 +20,11 @@ INT_MIN = -(2**63)
 INT_MAX = 2**63 - 1
 # Integers inside a template (intermediate results) stay below this many bits.
 TEMPLATE_INT_BITS = 4096
+# The largest file cfgc reads whole: any file of a repo (working tree or git
+# blob: layers, cfgc.yaml, schemas, policies, prompts, SOPS files), of a bundle
+# read back, or named on the command line.  A pull request may commit a file
+# of any size, and each is held in memory (cfgc.base.bounded_read).
+MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)

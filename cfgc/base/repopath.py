@@ -12,7 +12,8 @@ files read back by ``verify``/``publish``):
   refused, never followed, whether it points inside the repo or out of it.
   Refusing is simpler than following links that stay inside, and leaves no
   race between checking a link and opening what it names;
-* only regular files are read (a FIFO would hang the build, a device would leak).
+* only regular files are read (a FIFO would hang the build, a device would leak),
+  each within :data:`cfgc.base.limits.MAX_FILE_BYTES` (:mod:`cfgc.base.bounded_read`).
 
 Names cfgc derives from the repo (hierarchy variables taken from file names,
 target names, bundle paths) follow a stricter grammar, :data:`SEGMENT`, so they
@@ -28,6 +29,7 @@ import re
 import stat
 import threading
 
+from cfgc.base.bounded_read import NOT_REGULAR, NotRegular, read_open
 from cfgc.base.errors import InputError, Location
 
 #: One name: a letter, digit or ``_`` then letters, digits, ``.``, ``_``, ``-``.
@@ -155,8 +157,8 @@ class Tree:
         try:
             st = os.fstat(ffd)
             if not stat.S_ISREG(st.st_mode):
-                raise InputError("is not a regular file; cfgc reads only regular files", Location(rel))
-            return _read_all(ffd, st.st_size), st
+                raise NotRegular(NOT_REGULAR, Location(rel))
+            return read_open(ffd, st, rel), st
         finally:
             os.close(ffd)
 
@@ -211,21 +213,6 @@ def _open_at(dir_fd: int, name: str, flags: int, rel: str, upto: str) -> int:
         if e.errno in (errno.ENOENT, errno.ENOTDIR):
             raise NotFound(f"file not found: {rel}") from None
         raise InputError(f"cannot read {rel}: {e.strerror}") from None
-
-
-def _read_all(fd: int, size: int) -> bytes:
-    chunks: list[bytes] = []
-    want = max(size, 0) + 1  # one byte more, to see the end in one call for a file that did not grow
-    while True:
-        chunk = os.read(fd, want)
-        if not chunk:
-            return b"".join(chunks)
-        if len(chunk) == size and not chunks:
-            # All fstat saw, in one call: a short read of a regular file is its
-            # end, so no second read to see it (a syscall per file of every build).
-            return chunk
-        chunks.append(chunk)
-        want = 1 << 20
 
 
 def inside(root: str, path: str) -> bool:

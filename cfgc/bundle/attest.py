@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cfgc.base.bounded_read import read_file
 from cfgc.base.canonical import canonical_json, sha256_digest
 from cfgc.base.errors import InputError, IntegrityError
 from cfgc.base.jsonvalue import JSONObject
@@ -61,7 +62,7 @@ def read_manifest(bundle: Path) -> tuple[bytes, JSONObject]:
     """The bytes and value of a bundle's manifest.json."""
     path = bundle / MANIFEST
     try:
-        raw = path.read_bytes()
+        raw = read_file(path)
     except FileNotFoundError:
         raise InputError(f"{bundle}: no {MANIFEST}; not a cfgc bundle") from None
     try:

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING
 
 from cfgc.base.errors import InputError
 from cfgc.bundle import pipeline
-from cfgc.bundle.layout import assemble, finish_staging, open_staging, swap_into
+from cfgc.bundle.layout import assemble, finish_staging, open_staging
 from cfgc.bundle.pipeline import PipelineResult
 from cfgc.bundle.stage import as_out, refuse_own_files, staged
+from cfgc.bundle.swap import swap_into
 from cfgc.compile.compiler import Compiler
 from cfgc.repo.inputs import ReadLog, RecordingSource
 from cfgc.repo.sources import DirSource, Source

@@ -4,7 +4,8 @@ A target's key covers the cfgc version, the versions of the libraries that shape
 its bytes, cfgc.yaml, every schema, the prompt library and the content of each of
 its layer files; its value is the target's canonical JSON, stored once by digest.
 A warm build reads only the files that changed (file digests are remembered by
-stat, as git's index does) and compiles only the targets whose inputs changed.
+stat, as git's index does: :mod:`cfgc.bundle.cache_digests`) and compiles only
+the targets whose inputs changed.
 
 The cache lives outside the repo (see :func:`cfgc.bundle.cache_index.default_cache_dir`)
 and is treated as untrusted data: the index is authenticated and bounded
@@ -32,14 +33,13 @@ import hashlib
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cfgc.base.jsonvalue import JSONObject
-from cfgc.base.repopath import NotFound
+from cfgc.bundle.cache_digests import FileDigests
 from cfgc.bundle.cache_files import (
     OPEN_FLAGS,
     link_blob,
@@ -58,30 +58,18 @@ from cfgc.bundle.cache_index import (
     decode_index,
     default_cache_dir,
     encode_index,
-    file_entry,
     target_entry,
 )
 from cfgc.bundle.layout import TargetOutput, target_path, write_file
 from cfgc.bundle.target_keys import TargetKeys
 from cfgc.repo.hierarchy import TargetSpec
 from cfgc.repo.inputs import unwrapped
-from cfgc.repo.sources import DirSource, GitSource, Source
+from cfgc.repo.sources import DirSource, Source
 
 if TYPE_CHECKING:
     from cfgc.bundle.folder_writer import FolderWriter
 
 __all__ = ["BuildCache", "default_cache_dir"]
-
-# A file changed within this long of the build's start may change again without
-# its stat changing (timestamps are coarser than writes): hash it, do not memo it.
-RACY_NS = 2_000_000_000
-
-
-def _stamp(st: os.stat_result) -> str:
-    # ctime is in it: a rewrite that restores size and mtime (os.utime) still
-    # changes ctime, which no unprivileged process can set.
-    return f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}"
-
 
 class BuildCache:
     """A content-keyed cache of compiled targets in one directory.
@@ -96,16 +84,10 @@ class BuildCache:
         self._blobs = str(self.blobs)
         self._warn = warn
         self.problems: list[str] = []
-        self._files: JSONObject = {}
-        self._files_root = ""
-        self._root_checked = False
+        self.digests = FileDigests(self._corrupt)
         self._targets: JSONObject = {}
         self._used: JSONObject = {}
-        self._digests: dict[str, str] = {}  # this build's file digests
         self._keys: tuple[Source, TargetKeys] | None = None
-        self._found: list[tuple[str, str, str]] = []  # (path, digest, stamp) a worker hashed for its keys
-        self._reporting = False  # keys_in_workers(): file_digest fills _found
-        self._racy = time.time_ns() - RACY_NS
         self._dirty = False
         self._retain = False
         self._key: bytes | None = None
@@ -147,7 +129,7 @@ class BuildCache:
         if data is None:
             return
         try:
-            self._files_root, self._files, self._targets = decode_index(self._key, data)
+            self.digests.files_root, self.digests.files, self._targets = decode_index(self._key, data)
         except CacheCorrupt as e:
             self._corrupt(str(e))
 
@@ -159,15 +141,12 @@ class BuildCache:
     def memo(self, path: str) -> tuple[str, str] | None:
         """``(stat stamp, sha256 hex)`` of a working-tree file this build hashed; the stamp is
         "" when the file was too recently changed to be known by stat."""
-        digest = self._digests.get(path)
-        if digest is None or len(digest) != 64:
-            return None
-        return self._stamp_of(path, digest), digest
+        return self.digests.memo(path)
 
     def known(self, path: str, hexdigest: str) -> None:
         """Take ``hexdigest`` as the sha256 of the working-tree file ``path`` for this build
         (an in-place build has just stat-checked or hashed it, and kept its bytes)."""
-        self._digests[path] = hexdigest
+        self.digests.known(path, hexdigest)
 
     def retain_all(self) -> None:
         """Keep every entry on :meth:`save`, also those this build did not use (an in-place
@@ -177,58 +156,7 @@ class BuildCache:
     # -- keys ---------------------------------------------------------------
     def file_digest(self, source: Source, path: str) -> str:
         """A content digest of one file, reading it only when its stat changed."""
-        memo = self._digests.get(path)
-        if memo is not None:
-            return memo
-        source = unwrapped(source)
-        if isinstance(source, GitSource):
-            digest = "git:" + source.blob_sha(path)
-        elif isinstance(source, DirSource):
-            digest = self._dir_digest(source, path)
-        else:
-            digest = hashlib.sha256(source.read(path)).hexdigest()
-        self._digests[path] = digest
-        if self._reporting:
-            self._found.append((path, digest, self._stamp_of(path, digest)))
-        return digest
-
-    def _check_root(self, source: DirSource) -> None:
-        if not self._root_checked:  # stat stamps only mean something for the files they came from
-            self._root_checked = True
-            root = str(source.root.resolve())
-            if root != self._files_root:
-                self._files, self._files_root = {}, root
-
-    def _dir_digest(self, source: DirSource, path: str) -> str:
-        self._check_root(source)
-        hit = self._files.get(path)
-        if hit is not None:
-            try:
-                st = os.stat(os.path.join(source.root, path))
-            except OSError:
-                return "missing"
-            entry = file_entry(hit)
-            if entry is None:
-                self._corrupt(f"malformed file entry for {path}")
-            elif entry[0] == _stamp(st):
-                return entry[1]
-        # Not known by stat: read it (the fstat of the read gives the stamp, no
-        # separate stat), and keep the bytes for the compile of its targets,
-        # which then reads exactly what the key names, without a second read.
-        try:
-            data, st = source.read_stat(path)
-        except NotFound:
-            return "missing"
-        source.keep(path, data)
-        digest = hashlib.sha256(data).hexdigest()
-        # A racy file (changed within RACY_NS of this build) may change again
-        # with the same stat: never remembered, hashed every time.
-        if max(st.st_mtime_ns, st.st_ctime_ns) < self._racy:
-            self._files[path] = [_stamp(st), digest]
-            self._dirty = True
-        else:
-            self._files.pop(path, None)
-        return digest
+        return self.digests.file_digest(source, path)
 
     def target_key(self, spec: TargetSpec, global_key: str, source: Source) -> str:
         """The cache key of one target (:class:`cfgc.bundle.target_keys.TargetKeys`)."""
@@ -236,58 +164,29 @@ class BuildCache:
             self._keys = (source, TargetKeys(global_key, lambda path: self.file_digest(source, path)))
         return self._keys[1].key(spec)
 
+
     def keys_in_workers(self, source: Source) -> bool:
         """Whether the workers may key their own targets: the index holds no target
         entry (a first fill: nothing to look up) and ``source`` is a working tree.
 
         Each worker then hashes the very bytes its compile parses and sends back
-        what it learnt (:meth:`hashed`); the parent takes it in with :meth:`adopt`.
-        Called in the parent before the workers fork (the stat memo is matched to
-        this repo root first, so every worker starts from the same memo).
+        what it learnt (:meth:`hashed`), which the parent takes in (:meth:`adopt`).
+        Call it in the parent before the workers fork.
         """
         plain = unwrapped(source)
         if self._key is None or self._targets or not isinstance(plain, DirSource):
             return False
-        self._check_root(plain)
-        self._reporting = True
+        self.digests.report(plain)
         return True
 
     def hashed(self) -> list[tuple[str, str, str]]:
-        """``(path, sha256 hex, stat stamp or "")`` of the files read for keys since the last call."""
-        found, self._found = self._found, []
-        return found
+        """What this worker hashed for its keys since the last call
+        (:meth:`cfgc.bundle.cache_digests.FileDigests.hashed`)."""
+        return self.digests.hashed()
 
     def adopt(self, found: list[tuple[str, str, str]]) -> None:
-        """Take in what a worker hashed (:meth:`hashed`).
-
-        Two workers may read one shared file.  When they saw different bytes (it
-        changed during the build) the file gets no digest and no stat memo, so
-        no in-place state is left (each worker's keys still name the bytes its
-        own compile parsed); when they saw the same bytes under different
-        stamps, only the stat memo is dropped (which stamp is current is unknown).
-        """
-        for path, digest, stamp in found:
-            self._dirty = True
-            seen = self._digests.get(path)
-            if seen is None:
-                self._digests[path] = digest
-                if stamp:
-                    self._files[path] = [stamp, digest]
-                else:
-                    self._files.pop(path, None)
-            elif seen != digest:
-                self._digests[path] = "changed during the build"
-                self._files.pop(path, None)
-            elif self._stamp_of(path, digest) != stamp:
-                self._files.pop(path, None)
-
-    def _stamp_of(self, path: str, digest: str) -> str:
-        # The stat stamp the memo holds for ``path`` with this digest ("" for none);
-        # ``digest`` is one this build computed, so equal to it means well formed.
-        hit = self._files.get(path)
-        if type(hit) is list and len(hit) == 2 and hit[1] == digest and type(hit[0]) is str:
-            return hit[0]
-        return ""
+        """Take in what a worker hashed (:meth:`cfgc.bundle.cache_digests.FileDigests.adopt`)."""
+        self.digests.adopt(found)
 
     # -- entries -------------------------------------------------------------
     def get_many(
@@ -388,7 +287,7 @@ class BuildCache:
         if self._blobs_fd >= 0:
             fd, self._blobs_fd = self._blobs_fd, -1
             os.close(fd)
-        if self._key is None or (not self._dirty and len(self._used) == len(self._targets)):
+        if self._key is None or (not (self._dirty or self.digests.dirty) and len(self._used) == len(self._targets)):
             return  # a fully warm build: the index already says all of it
         targets = dict(self._used)
         # Keep older entries too (a branch switch back should stay warm), bounded.
@@ -402,7 +301,7 @@ class BuildCache:
             write_gitignore(self.root)
             fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".index.")
             with os.fdopen(fd, "wb") as f:
-                f.write(encode_index(self._key, self._files_root, self._files, targets))
+                f.write(encode_index(self._key, self.digests.files_root, self.digests.files, targets))
             os.replace(tmp, self.root / INDEX_NAME)
             self._prune({str(v[0])[len("sha256:") :] for v in targets.values() if isinstance(v, list) and v})
 

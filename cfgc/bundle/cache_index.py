@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 import re
-import secrets
 import stat
 from pathlib import Path
 from typing import Any
@@ -54,6 +52,8 @@ def encode_index(key: bytes, root: str, files: dict[str, Any], targets: dict[str
     try:  # a tenth of the time of json for an index of 10,000 targets
         body = orjson.dumps(doc)
     except (TypeError, ValueError):  # a path that is no valid UTF-8 (surrogate escapes): json escapes it
+        import json  # rare: not on every command's start-up
+
         body = json.dumps(doc, separators=(",", ":")).encode()
     return MAGIC + hmac.new(key, body, hashlib.sha256).hexdigest().encode() + b"\n" + body
 
@@ -98,6 +98,8 @@ def load_entry(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except ValueError:  # orjson refuses escaped lone surrogates, which json wrote for odd paths
+        import json
+
         return json.loads(body)
 
 
@@ -195,7 +197,7 @@ def _create_key(path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "wb") as f:
-        f.write(secrets.token_hex(32).encode())
+        f.write(os.urandom(32).hex().encode())  # as secrets.token_hex, without importing random
     try:
         os.link(tmp, path)  # never replaces a key another build created meanwhile
     except FileExistsError:

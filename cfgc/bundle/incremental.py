@@ -22,6 +22,7 @@ target must be compiled.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -38,7 +39,7 @@ from cfgc.bundle import outstate
 from cfgc.bundle.inplace import info_json, new_manifest, old_entries, replace_state, save_after
 from cfgc.bundle.journal import JOURNAL, commit, open_commit
 from cfgc.bundle.manifest import MANIFEST
-from cfgc.bundle.outcheck import check_out, same_folders_in
+from cfgc.bundle.outcheck import ManifestRead, check_out, same_folders_in
 from cfgc.bundle.outdir import exclusive
 from cfgc.bundle.outpack import DIGEST_BYTES, STAMP, ints
 from cfgc.repo.sources import DirSource, Source
@@ -141,6 +142,16 @@ def _plan(source: DirSource, out: Path, state: outstate.OutState, select: str | 
 
 def _checked(source: DirSource, out: Path, state: outstate.OutState, root: str, verify: bool,
              query: GitQuery) -> _Plan | None:
+    read = ManifestRead(out)
+    try:
+        return _compared(source, out, state, root, verify, query, read)
+    finally:
+        with contextlib.suppress(Exception):
+            read.result()  # an early answer still waits for the reading thread (raised, if at all, in check_out)
+
+
+def _compared(source: DirSource, out: Path, state: outstate.OutState, root: str, verify: bool,
+              query: GitQuery, read: ManifestRead) -> _Plan | None:
     racy = outstate.racy_after()
     folders = same_folders_in(root, state, out, racy)
     same_listing = folders is not None
@@ -176,7 +187,7 @@ def _checked(source: DirSource, out: Path, state: outstate.OutState, root: str, 
         for i, digest in changed.items():
             edited[DIGEST_BYTES * i : DIGEST_BYTES * (i + 1)] = digest
         digests = bytes(edited)
-    checked = check_out(out, state, verify)
+    checked = check_out(out, state, verify, read)
     if checked is None:
         return None
     bundle, dirs, manifest, raw = checked

@@ -87,8 +87,8 @@ def save_after(
         return
     now = time.time_ns()
     bundle, dirs = state.bundle, dict(state.dirs)
-    position = {p: j for j, p in enumerate(bundle)}
-    if deletes or any(rel not in position for rel in moves):
+    where = {rel: _bundle_index(state, rel) for rel in moves}
+    if deletes or any(j is None for j in where.values()):
         # Prompt or SOPS files came or went (rare): through a dict of stamps.
         it = iter(bundle_stamps)
         stamps = dict(zip(bundle, zip(it, it, it, it, strict=True), strict=True))
@@ -100,7 +100,8 @@ def save_after(
     else:
         bundle_stamps = ints(bundle_stamps)
         for rel in moves:
-            j = position[rel]
+            j = where[rel]
+            assert j is not None  # checked above
             bundle_stamps[STAMP * j : STAMP * (j + 1)] = ints(outstate.out_stamp(os.lstat(os.path.join(out, rel)), now))
     for rel in {p.rpartition("/")[0] for p in (*moves, *deletes)}:
         parts = rel.split("/") if rel else []
@@ -114,6 +115,24 @@ def save_after(
     outstate.save(cache_root, out, key, replace_state(
         state, bundle=bundle, bundle_stamps=bundle_stamps, dirs=dirs, manifest=digest, source=source,
         warned=sorted(warned)))
+
+
+def _bundle_index(state: outstate.OutState, rel: str) -> int | None:
+    """Where ``rel`` is in the state's list of OUT's files, None if not there.
+
+    A target's file is found by its name (the list starts with the targets' files
+    in the order of their sorted names: :func:`cfgc.bundle.outstate.bundle_parts`)
+    instead of a dict of all 10,000 paths built on every save.
+    """
+    bundle = state.bundle
+    if rel.startswith("targets/") and rel.endswith(".json"):
+        i = bisect.bisect_left(state.names, rel[len("targets/") : -len(".json")])
+        if i < len(state.names) and i < len(bundle) and bundle[i] == rel:
+            return i
+    try:
+        return bundle.index(rel)  # a prompt or SOPS file (rare): a scan
+    except ValueError:
+        return None
 
 
 def old_entries(raw: bytes, manifest: dict[str, Any] | None, state: outstate.OutState,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from cfgc.base.canonical import canonical_json, sha256_digest
 from cfgc.base.errors import InputError, UsageError
 from cfgc.base.repopath import inside, relative_problem, target_name_problem
 from cfgc.bundle.manifest import FORMAT, MANIFEST
+from cfgc.bundle.swap import swap_into
 from cfgc.compile.compiler import CompiledTarget
 from cfgc.compile.merging import dotted
 from cfgc.compile.prompts import Prompt
@@ -174,6 +174,8 @@ def open_staging(out: Path) -> Path:
         raise UsageError(f"--out {out} is a non-empty directory that holds no bundle; refusing to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
     # The pid lets the next build tell a dead build's leftovers from a live one's.
+    import tempfile  # only a full build stages a new directory; it imports random
+
     return Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
 
 
@@ -245,62 +247,3 @@ def commit_staging(staging: Path, out: Path, manifest: dict[str, Any], files: li
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return digest
-
-
-def swap_into(new: Path, out: Path) -> None:
-    """Put the directory ``new`` at ``out``; an existing ``out`` is moved aside first and removed last.
-
-    Where the file system can, the two are exchanged in one atomic rename, so a
-    reader of ``out`` never finds it missing.
-    """
-    from cfgc.bundle.outdir import exchange
-
-    if out.is_dir() and not out.is_symlink() and exchange(new, out):
-        discard(new)  # now holds the previous bundle
-        return
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        os.rename(out, old)
-    try:
-        os.rename(new, out)
-    except BaseException:
-        if old is not None:
-            os.rename(old, out)
-        raise
-    if old is not None:
-        discard(old)
-
-
-# A replaced bundle of thousands of targets takes a noticeable part of a warm
-# build to delete; past this many entries it is deleted by a detached process
-# after the swap, and leftovers of an interrupted deletion go with the next one.
-BACKGROUND_DELETE_MIN = 2000
-
-
-def discard(old: Path) -> None:
-    """Remove a replaced directory (in the background when it is large)."""
-    from cfgc.bundle.outdir import alive
-
-    # Replaced bundles of dead processes (a deletion that was interrupted) go too.
-    for stale in old.parent.glob(f".{old.name.split('.old-')[0].lstrip('.')}.old-*"):
-        pid = stale.name.rsplit("-", 1)[-1]
-        if stale != old and pid.isdigit() and not alive(int(pid)):
-            shutil.rmtree(stale, ignore_errors=True)
-    if os.name == "posix" and _count(old) >= BACKGROUND_DELETE_MIN and shutil.which("rm"):
-        import subprocess
-
-        subprocess.Popen(["rm", "-rf", "--", str(old)], start_new_session=True,
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _count(root: Path) -> int:
-    n = 0
-    for _dirpath, _dirs, files in os.walk(root):
-        n += len(files)
-        if n >= BACKGROUND_DELETE_MIN:
-            break
-    return n
-

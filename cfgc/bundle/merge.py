@@ -29,11 +29,12 @@ from typing import Any
 
 from cfgc.base.canonical import canonical_json
 from cfgc.base.errors import IntegrityError, UsageError, environment_error
-from cfgc.bundle.layout import finish_staging, open_staging, swap_into
+from cfgc.bundle.layout import finish_staging, open_staging
 from cfgc.bundle.merge_files import place
 from cfgc.bundle.outdir import exclusive
 from cfgc.bundle.part_doc import MAX_FILE, MAX_PART_JSON, Part, load_part
 from cfgc.bundle.shard import PART, names_digest, shard_of
+from cfgc.bundle.swap import swap_into
 
 __all__ = ["MAX_FILE", "MAX_PART_JSON", "MergeOutcome", "merge_parts"]
 # Problems listed before "and N more".

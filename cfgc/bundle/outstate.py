@@ -35,7 +35,6 @@ import hashlib
 import hmac
 import os
 import sys
-import tempfile
 from array import array
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -244,6 +243,8 @@ def save(cache_root: Path, out: Path, key: bytes, state: OutState) -> None:
     data = b"".join((MAGIC, _mac(key, body), b"\n", body))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile  # only for a state written whole; it imports random
+
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".state.")
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING
 from cfgc.base.canonical import canonical_json, sha256_digest
 from cfgc.base.errors import InputError, UsageError
 from cfgc.bundle import pipeline
-from cfgc.bundle.layout import assemble, swap_into, write_file
+from cfgc.bundle.layout import assemble, write_file
 from cfgc.bundle.pipeline import PipelineResult
 from cfgc.bundle.stage import refuse_own_files, staged
+from cfgc.bundle.swap import swap_into
 from cfgc.compile.compiler import Compiler, no_match
 from cfgc.repo.hierarchy import TargetSpec
 from cfgc.repo.sources import Source

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cfgc.base.awserrors import describe as describe_aws
+from cfgc.base.bounded_read import read_file
 from cfgc.base.errors import ExternalError, InputError, IntegrityError, UsageError
 
 if TYPE_CHECKING:
@@ -169,7 +170,7 @@ def load_signer(path: Path) -> Ed25519Signer:
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        key = serialization.load_pem_private_key(read_file(path), password=None)
     except OSError as e:
         raise UsageError(f"cannot read key {path}: {e.strerror}") from None
     except (ValueError, TypeError):
@@ -185,7 +186,7 @@ def load_verifier(path: Path) -> PublicKeyVerifier:
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
     try:
-        data = path.read_bytes()
+        data = read_file(path)
     except OSError as e:
         raise UsageError(f"cannot read key {path}: {e.strerror}") from None
     try:
@@ -284,7 +285,7 @@ def verify_envelope(
 def load_envelope(path: Path) -> dict[str, Any]:
     """Read a DSSE envelope file."""
     try:
-        env = json.loads(path.read_bytes())
+        env = json.loads(read_file(path))
     except FileNotFoundError:
         raise IntegrityError(f"{path.name} is missing: the bundle is not signed") from None
     except (OSError, ValueError) as e:

@@ -2,7 +2,7 @@
 
 :func:`staged` holds the lock of ``OUT`` (:mod:`cfgc.bundle.outdir`), opens a
 staging directory beside it and yields it; the caller fills it and swaps it in
-(:func:`cfgc.bundle.layout.swap_into`).  A failure, or a return without the
+(:func:`cfgc.bundle.swap.swap_into`).  A failure, or a return without the
 swap, removes the staging directory, and an environment failure becomes exit 4
 naming ``OUT`` rather than the staging path.  ``cfgc build`` (bundles) and
 ``cfgc build --shard`` (parts) both use it.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +10,14 @@ from typing import Any, TypeVar
 import click
 
 from cfgc.base.errors import UsageError
+from cfgc.cli import progress
 from cfgc.cli.failure import format_callback
+from cfgc.cli.progress import cache_arg, show_progress, warn
+
+__all__ = [
+    "Progress", "cache_arg", "cache_options", "format_option", "repo_option", "show_progress", "stdin_password",
+    "store_options", "warn",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,16 +63,6 @@ def cache_options(f: F) -> F:
     )(f)
 
 
-def cache_arg(no_cache: bool, cache_dir: Path | None) -> bool | Path:
-    """The API's ``cache=`` for ``--no-cache`` / ``--cache-dir``."""
-    return False if no_cache else cache_dir if cache_dir is not None else True
-
-
-def warn(line: str) -> None:
-    """A warning line on stderr."""
-    click.echo(line, err=True)
-
-
 def store_options(flag: str) -> Callable[[F], F]:
     """``--to/--from URL`` and the registry connection options."""
 
@@ -93,40 +89,8 @@ def stdin_password(username: str | None, password_stdin: bool) -> str | None:
     return password
 
 
-def show_progress() -> bool:
-    """Progress bars only on an interactive terminal, never in CI logs."""
-    return sys.stderr.isatty() and not os.environ.get("CI")
+class Progress(progress.Progress):
+    """:class:`cfgc.cli.progress.Progress` asking this module's :func:`show_progress`."""
 
-
-class Progress:
-    """A progress bar on stderr for long runs (a no-op when not interactive).
-
-    Called as ``progress(done, total)`` with running totals (the protocol of
-    :data:`cfgc.bundle.pipeline.Progress`): the pipeline reports once per chunk of
-    targets, so the bar moves by the difference, not by one per call.
-    """
-
-    def __init__(self, label: str, threshold: int = 200) -> None:
-        self.label = label
-        self.threshold = threshold
-        self._bar: Any = None
-        self._shown = 0
-
-    def __call__(self, done: int, total: int) -> None:
-        if total < self.threshold or not show_progress():
-            return
-        if self._bar is None:
-            self._bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
-            self._bar.__enter__()
-            self._shown = 0
-        step = min(done, total) - self._shown
-        if step > 0:
-            self._bar.update(step)
-            self._shown += step
-        if done >= total:
-            self.close()
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
-            self._bar = None
+    def _visible(self) -> bool:
+        return show_progress()

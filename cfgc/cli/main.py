@@ -68,37 +68,45 @@ class CfgcGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except CfgcError as e:
-            echo_failure(e.exit_code, e)
-            _report(e, ctx)
-            sys.exit(e.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
-        except BrokenPipeError:
-            # The reader went away (`cfgc explain ... | head`): not an error of ours.
-            import os
-
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            sys.exit(141)
-        except (OSError, MemoryError) as e:
-            env = environment_error(e)
-            if env is None:
-                _bug(e, ctx)
-            echo_failure(env.exit_code, env)
-            _report(env, ctx)
-            sys.exit(env.exit_code)
         except Exception as e:  # noqa: BLE001 - the last line of defence
-            _bug(e, ctx)
+            fail(e, _debug(ctx))
+        except KeyboardInterrupt as e:
+            fail(e, _debug(ctx))
 
 
-def _bug(e: BaseException, ctx: click.Context) -> NoReturn:
+def fail(e: BaseException, debug: bool) -> NoReturn:
+    """Report a command's failure and exit with its code: the error edge of every command
+    (also of the click-free ``cfgc build`` in :mod:`cfgc.cli.entry`)."""
+    if isinstance(e, CfgcError):
+        echo_failure(e.exit_code, e)
+        _report(e, debug)
+        sys.exit(e.exit_code)
+    if isinstance(e, KeyboardInterrupt):
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    if isinstance(e, BrokenPipeError):
+        # The reader went away (`cfgc explain ... | head`): not an error of ours.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(141)
+    if isinstance(e, (OSError, MemoryError)):
+        env = environment_error(e)
+        if env is None:
+            _bug(e, debug)
+        echo_failure(env.exit_code, env)
+        _report(env, debug)
+        sys.exit(env.exit_code)
+    _bug(e, debug)
+
+
+def _bug(e: BaseException, debug: bool) -> NoReturn:
     """Exit 3: only for what cfgc itself got wrong."""
     echo_failure(EXIT_BUG, e)
-    if _debug(ctx):
+    if debug:
         import traceback  # only for --debug and bugs: not on every command's start-up
 
         traceback.print_exc()
@@ -116,8 +124,8 @@ def _debug(ctx: click.Context) -> bool:
     return bool(root.params.get("debug"))
 
 
-def _report(e: CfgcError, ctx: click.Context) -> None:
-    if _debug(ctx):
+def _report(e: CfgcError, debug: bool) -> None:
+    if debug:
         import traceback  # only for --debug and bugs: not on every command's start-up
 
         traceback.print_exc()

@@ -7,7 +7,6 @@ import os
 import re
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from cfgc.base.errors import InputError, Location, MultipleErrors
@@ -88,15 +87,27 @@ def verdict_stamp() -> str:
 
     from cfgc.base.installed import install_stamps
 
-    text = resources.files("cfgc").joinpath("data/cfgc.schema.json").read_bytes()
+    text = _schema_bytes()
     return "\n".join([hashlib.sha256(text).hexdigest(), *install_stamps(("jsonschema", "jsonschema_rs"))])
 
 
 @cache
 def config_schema() -> dict[str, Any]:
     """cfgc's own JSON Schema for cfgc.yaml."""
-    text = resources.files("cfgc").joinpath("data/cfgc.schema.json").read_text("utf-8")
-    data: dict[str, Any] = json.loads(text)
+    data: dict[str, Any] = json.loads(_schema_bytes().decode("utf-8"))
+    return data
+
+
+def _schema_bytes() -> bytes:
+    """cfgc/data/cfgc.schema.json through the package's loader (a wheel, a zip).
+
+    pkgutil rather than importlib.resources: the latter imports tempfile, random
+    and zipfile, a few milliseconds of every build's start-up."""
+    import pkgutil
+
+    data = pkgutil.get_data("cfgc", "data/cfgc.schema.json")
+    if data is None:  # pragma: no cover - a loader that cannot read package data
+        raise OSError("cfgc's data/cfgc.schema.json cannot be read")
     return data
 
 

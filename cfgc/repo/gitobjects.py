@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import IO
 
 from cfgc.base.errors import ExternalError
+from cfgc.base.limits import MAX_FILE_BYTES
 
 _OID = re.compile(rb"[0-9a-f]{40}([0-9a-f]{24})?")
 _TIMEOUT = 600
 # A file cfgc reads from git (a layer, a schema, a prompt) is held whole in
 # memory; a blob a pull request commits may be of any size, so its header is
-# checked before a byte of it is read.
-MAX_BLOB_BYTES = 64 * 1024 * 1024
+# checked before a byte of it is read.  The one bound of every file cfgc reads.
+MAX_BLOB_BYTES = MAX_FILE_BYTES
 
 
 class BlobTooLarge(ValueError):

@@ -97,26 +97,38 @@ class Entry:
 
 def entry_keys(compiler: Compiler, specs: Sequence[TargetSpec], policies: str,
                changed: AbstractSet[str] | None) -> list[str | None]:
-    """The entry key of each target (None: it cannot be keyed and is checked).
+    """The entry key of each target (None: it cannot be keyed and is checked): :class:`EntryKeys`."""
+    keyer = EntryKeys(compiler, policies, changed)
+    return [keyer.key(spec) for spec in specs]
+
+
+class EntryKeys:
+    """Entry keys of one run's targets, one at a time (a cold check keys each
+    target in the worker that checks it: the parent would key all 10,000 first).
 
     Layer digests are sha256 of the bytes; on a working tree those bytes are
     kept for the compile of a target checked again, which then reads exactly
     what its key names.
     """
-    try:
-        keys = TargetKeys(global_key(compiler), content_digest(compiler.source))
-    except CfgcError:
-        return [None] * len(specs)
-    out: list[str | None] = []
-    stamp = policies + "\0" + validator_versions()
-    for spec in specs:
+
+    def __init__(self, compiler: Compiler, policies: str, changed: AbstractSet[str] | None) -> None:
         try:
-            tkey = keys.key(spec)
+            self._keys: TargetKeys | None = TargetKeys(global_key(compiler), content_digest(compiler.source))
+        except CfgcError:
+            self._keys = None
+        self._stamp = policies + "\0" + validator_versions()
+        self._changed = changed
+
+    def key(self, spec: TargetSpec) -> str | None:
+        """The entry key of ``spec``, or None."""
+        if self._keys is None:
+            return None
+        try:
+            tkey = self._keys.key(spec)
         except CfgcError:  # a layer that cannot be read (a symlink, say): its compile reports it
-            out.append(None)
-            continue
-        out.append(entry_key(tkey, stamp, None if changed is None else spec.name in changed))
-    return out
+            return None
+        changed = self._changed
+        return entry_key(tkey, self._stamp, None if changed is None else spec.name in changed)
 
 
 def validator_versions() -> str:
@@ -169,17 +181,18 @@ class CheckCache:
         self._used[key] = raw
         return entry
 
+    @property
+    def empty(self) -> bool:
+        """Whether no entry was read (no file, not ours, or distrusted): every target is checked."""
+        return not self._raw
+
     def put(self, key: str, entry: Entry) -> None:
         """Record what this run found for one target (saved by :meth:`save`)."""
-        if any(_TIME_BUDGET in d.message or (d.rule == "policy" and d.message.startswith(_REGO_FAILED))
-               for d in entry.findings):
-            return  # a time-out depends on the machine's load; a failed evaluation is not kept as its result is not
-        raw = _encode(entry)
-        try:  # kept only if it reads back as the same entry
-            same = _decode(orjson.loads(orjson.dumps(raw))) == entry
-        except (TypeError, ValueError):
-            same = False
-        if same:
+        self.put_raw(key, keepable(entry))
+
+    def put_raw(self, key: str, raw: list[Any] | None) -> None:
+        """:meth:`put` of an entry already in :func:`keepable`'s form (a worker's); None keeps nothing."""
+        if raw is not None:
             self._used[key] = raw
             self._changed = True
 
@@ -195,6 +208,19 @@ class CheckCache:
         if not write_sealed(self.path, MAGIC, self._key, body):
             return
         self._raw, self._changed = merged, False
+
+
+def keepable(entry: Entry) -> list[Any] | None:
+    """The JSON form :meth:`CheckCache.put` keeps for ``entry``, or None when it is not kept."""
+    if any(_TIME_BUDGET in d.message or (d.rule == "policy" and d.message.startswith(_REGO_FAILED))
+           for d in entry.findings):
+        return None  # a time-out depends on the machine's load; a failed evaluation is not kept as its result is not
+    raw = _encode(entry)
+    try:  # kept only if it reads back as the same entry
+        same = _decode(orjson.loads(orjson.dumps(raw))) == entry
+    except (TypeError, ValueError):
+        same = False
+    return raw if same else None
 
 
 def _encode(entry: Entry) -> list[Any]:

@@ -34,7 +34,7 @@ from cfgc.compile.compiler import CompiledTarget, Compiler
 from cfgc.compile.hygiene import hygiene_findings
 from cfgc.repo.config import RepoConfig
 from cfgc.repo.sources import Source
-from cfgc.review.check_cache import CheckCache, Entry, entry_keys
+from cfgc.review.check_cache import CheckCache, Entry, EntryKeys, keepable
 from cfgc.review.llm_prompts import prompt_ref_findings, template_variable_findings
 from cfgc.review.policy import PolicySet
 from cfgc.review.policy_cache import PolicyCache
@@ -210,7 +210,11 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
     results = _policy_cache(policies, folder)
     if kept is not None and results is not None and results.damaged:
         kept.distrust()
-    keys = entry_keys(compiler, specs, policies.digest, changed) if kept is not None else [None] * len(specs)
+    keyer = EntryKeys(compiler, policies.digest, changed) if kept is not None else None
+    # Nothing kept (a cold check): every target is checked, and keyed by the
+    # worker that checks it rather than all first, here, on one core.
+    late = kept is not None and kept.empty
+    keys: list[str | None] = [keyer.key(s) for s in specs] if keyer is not None and not late else [None] * len(specs)
     entries: list[Entry | None] = [None] * len(specs)
     todo: list[int] = []
     for i, (spec, key) in enumerate(zip(specs, keys, strict=True)):
@@ -221,17 +225,21 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
 
     pinned: dict[str, bool] = {}  # prompt_ref_findings' memo: one library for the run
 
-    def check_chunk(chunk: list[int]) -> tuple[list[tuple[int, Entry]], dict[str, Any]]:
-        out: list[tuple[int, Entry]] = []
+    def check_chunk(chunk: list[int]) -> tuple[list[tuple[int, Entry, str | None, list[Any] | None]], dict[str, Any]]:
+        # Each entry with its key and the form the cache keeps (encoded and
+        # checked here, on every core, rather than in the parent).
+        out: list[tuple[int, Entry, str | None, list[Any] | None]] = []
         for i in chunk:
             spec = specs[i]
+            key = keys[i] if not late or keyer is None else keyer.key(spec)  # (before its compile: see EntryKeys)
             t, found = compiler.try_compile(spec)
             if t is not None:
                 found += compiler.validate(t)
                 found += fallback_findings(t)
                 found += prompt_ref_findings(t, compiler.prompts, pinned)
                 found += policies.evaluate(t, None if changed is None else t.name in changed, results)
-            out.append((i, Entry(spec.name, t is not None, compiler.loaded_plain(spec), tuple(found))))
+            entry = Entry(spec.name, t is not None, compiler.loaded_plain(spec), tuple(found))
+            out.append((i, entry, key, keepable(entry) if key is not None else None))
             # As a build does: no other target reads its own file, and keeping
             # 10,000 of them (with the marks a finding parsed) costs memory
             # and every full garbage collection's walk.
@@ -242,11 +250,10 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
     # A large repo is checked on every core (workers inherit the loaded
     # policies and schemas); results are merged in target order.
     for part, added in (fan_out(check_chunk, todo, jobs=jobs) if todo else ()):
-        for i, entry in part:
+        for i, entry, key, raw in part:
             entries[i] = entry
-            key = keys[i]
             if kept is not None and key is not None:
-                kept.put(key, entry)
+                kept.put_raw(key, raw)
         if results is not None:
             results.merge(added)
     if results is not None:

@@ -34,7 +34,8 @@ from cfgc.review.diff_entry import Record
 from cfgc.review.diff_files import blob_digest, changed_files, reached, read_as_keyed
 from cfgc.review.diff_keys import same_keys
 from cfgc.review.diff_leaves import LeafMemo, Leaves, located, places
-from cfgc.review.diff_records import kept_side, side_records
+from cfgc.review.diff_memo import ResultStore, result_key
+from cfgc.review.diff_records import kept_side, side_records, side_sum
 from cfgc.review.diff_result import DiffResult as DiffResult
 from cfgc.review.diff_result import TargetDiff as TargetDiff
 from cfgc.review.diff_result import is_production as is_production
@@ -94,8 +95,15 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
     # (a collection would otherwise walk all of it, several times).
     with collector_paused() if cache is not None else nullcontext():
         b_digest, h_digest = blob_digest(base, base_ids), blob_digest(head, head_ids)
-        b_sum, b_kept = kept_side(store, b, select, b_digest)
-        h_sum, h_kept = kept_side(store, h, select, h_digest)
+        b_sum, h_sum = side_sum(store, b, select, b_digest), side_sum(store, h, select, h_digest)
+        # The same two trees diffed before from records alone: their result.
+        results = ResultStore(cache) if cache is not None and b_sum is not None and h_sum is not None else None
+        rkey = result_key(b_sum, h_sum, files, select, base_name, head_name) \
+            if b_sum is not None and h_sum is not None else ""
+        done = results.get(rkey) if results is not None else None
+        if done is not None:
+            return done
+        b_kept, h_kept = kept_side(store, b, select, b_sum), kept_side(store, h, select, h_sum)
         b_all = {s.name: s for s in b.compiler.specs(select)} if changed and b else {}
         h_all = {s.name: s for s in h.compiler.specs(select)} if changed else {}
         hit = {s.name for s in reached(b.compiler, changed, select)} if changed and b else set()
@@ -141,14 +149,21 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
     diffs = [d for part in parts for d in part[0]]
     errors = group(e for part in parts for e in part[1])
     if kept is not None:
-        for _, _, new, subtrees in parts:
+        for _, _, new, subtrees, _ in parts:
             for key, raw in new:
                 kept.put(key, raw, subtrees)
         kept.save()
     if select is not None and not h.compiler.specs(select) and not (b and b.compiler.specs(select)):
         raise no_match(select, len(h.compiler.specs()))
-    return DiffResult(base_name, head_name, config.variables, tuple(diffs), tuple(files),
-                      sum(n in h_all for n in names), len(h.compiler.specs(select)), tuple(errors))
+    result = DiffResult(base_name, head_name, config.variables, tuple(diffs), tuple(files),
+                        sum(n in h_all for n in names), len(h.compiler.specs(select)), tuple(errors))
+    # Kept only when made from records alone, and every file read (cfgc.yaml,
+    # schemas, prompts for the keys; no SOPS file) had the id its side's digest names.
+    if (results is not None and not any(part[4] for part in parts) and not h.read_secrets
+            and not (b is not None and b.read_secrets) and b_exact is not None and h_exact is not None
+            and b is not None and b_exact(b.compiler.hierarchy.files) and h_exact(h.compiler.hierarchy.files)):
+        results.put(rkey, result)
+    return result
 
 
 def diff_targets(b: Side, before: Compared, h: Side, after: Compared, memo: Memo | None = None,

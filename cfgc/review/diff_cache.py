@@ -70,7 +70,7 @@ from cfgc.review.diff_encode import Encoder as Encoder
 from cfgc.review.diff_entry import Located as Located
 from cfgc.review.diff_entry import Record as Record
 from cfgc.review.diff_entry import Unlocated as Unlocated
-from cfgc.review.diff_entry import key_path
+from cfgc.review.diff_refs import BAD, pair, place_refs, strs
 from cfgc.review.gc_phases import collector_paused as collector_paused
 from cfgc.review.gc_phases import frozen_scope as frozen_scope
 from cfgc.review.sealed import read_sealed, write_sealed
@@ -86,7 +86,6 @@ MIN_KEEP = 1_000
 def record_key(target_key: str, validators: str) -> str:
     """The key of one target's record: see the module docstring for why these suffice."""
     return hashlib.sha256(f"diff\0{target_key}\0{validators}".encode()).hexdigest()
-
 
 
 # -- the file -------------------------------------------------------------------
@@ -268,7 +267,7 @@ class DiffCache:
             return None
         if n not in self._keys:
             keys: Any = self._shapes[n] if 0 <= n < len(self._shapes) else None
-            ok = _strs(keys) and len(set(keys)) == len(keys)
+            ok = strs(keys) and len(set(keys)) == len(keys)
             self._keys[n] = tuple(keys) if ok else None
         return self._keys[n]
 
@@ -284,10 +283,10 @@ class DiffCache:
             self._values[i] = found[0]
             self._decoded.add(i)
             return True
-        if type(found) is list and _pair(found):
+        if type(found) is list and pair(found):
             tokens: list[tuple[SecretRef, str]] = []
-            value = _place(found[0], found[1], tokens)
-            if value is not _BAD:
+            value = place_refs(found[0], found[1], tokens)
+            if value is not BAD:
                 self._values[i] = value
                 self._decoded.add(i)
                 if tokens:
@@ -295,48 +294,3 @@ class DiffCache:
                 return True
         self._bad.add(i)
         return False
-
-
-_BAD = object()
-
-
-def _pair(found: Any) -> bool:
-    return type(found) is list and len(found) == 2 and type(found[1]) is list
-
-
-def _place(value: Any, refs: list[Any], tokens: list[tuple[SecretRef, str]]) -> Any:
-    """``value`` with each listed secret reference put back (in place: it was
-    just parsed); each reference's token goes to ``tokens``."""
-    for r in refs:
-        if type(r) is not list or len(r) != 5 or not key_path(r[0]) or not key_path(r[2]):
-            return _BAD
-        rel, file, path, kind, token = r
-        if type(file) is not str or type(kind) is not str or type(token) is not str:
-            return _BAD
-        ref = SecretRef(file, tuple(path), kind)
-        tokens.append((ref, token))
-        if not rel:
-            value = ref
-            continue
-        parent = value
-        for k in rel[:-1]:
-            parent = _child(parent, k)
-            if parent is _BAD:
-                return _BAD
-        last = rel[-1]
-        if _child(parent, last) is not None:  # only a null the encoder wrote in its place
-            return _BAD
-        parent[last] = ref
-    return value
-
-
-def _child(parent: Any, k: Any) -> Any:
-    if type(parent) is dict and type(k) is str and k in parent:
-        return parent[k]
-    if type(parent) is list and type(k) is int and 0 <= k < len(parent):
-        return parent[k]
-    return _BAD
-
-
-def _strs(v: Any) -> bool:
-    return type(v) is list and all(type(x) is str for x in v)

@@ -18,7 +18,8 @@ from cfgc.review.diff_result import TargetDiff, is_production
 from cfgc.review.diff_validation import as_base
 from cfgc.review.diff_values import Change, Compared, Memo, Side, whole_target
 
-Part = tuple[list[TargetDiff], list[Diagnostic], list[tuple[str, list[Any]]], dict[str, Any]]
+# (changed targets, findings, new records, their subtrees, targets compiled)
+Part = tuple[list[TargetDiff], list[Diagnostic], list[tuple[str, list[Any]]], dict[str, Any], int]
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,12 @@ def chunk_diff(run: Run, chunk: list[str]) -> Part:
     leaf_memo = LeafMemo()
     enc = Encoder()
     new: list[tuple[str, list[Any]]] = []
+    compiles = 0  # a result with none is a function of the records alone (cfgc.review.diff_memo)
+
+    def compile_(side: Side | None, spec: TargetSpec | None, base: bool) -> CompiledTarget | None:
+        nonlocal compiles
+        compiles += side is not None and spec is not None
+        return _compile(side, spec, errors, base)
 
     def keep(side: Side, keys: Mapping[str, str], target: CompiledTarget | None, found: list[Diagnostic],
              changes: list[Change] | None = None) -> None:
@@ -76,13 +83,14 @@ def chunk_diff(run: Run, chunk: list[str]) -> Part:
             if rec is not None:
                 errors += [*(as_base(d) for d in rec.findings), *rec.findings]
                 continue
+            compiles += 1
             errors += _unchanged_findings(h, h_spec, lambda t, f: keep(h, h_keys, t, f))
             continue
         before: Compared | None = b_recs.get(name)
         after: Compared | None = h_recs.get(name)
         b_found = h_found = None
         if before is None:
-            before = compiled_b = _compile(b, b_spec, errors, base=True)
+            before = compiled_b = compile_(b, b_spec, base=True)
             if compiled_b is not None and b is not None:
                 b_found = b.validator.findings(compiled_b)
                 keep(b, b_keys, compiled_b, b_found)
@@ -92,7 +100,7 @@ def chunk_diff(run: Run, chunk: list[str]) -> Part:
         if b_found is not None:
             errors += [as_base(d) for d in b_found]
         if after is None:
-            after = compiled_h = _compile(h, h_spec, errors, base=False)
+            after = compiled_h = compile_(h, h_spec, base=False)
             if compiled_h is not None:
                 h_found = h.validator.findings(compiled_h)
         else:
@@ -113,12 +121,12 @@ def chunk_diff(run: Run, chunk: list[str]) -> Part:
                 try:
                     changes = whole_target(b, before)
                 except Unlocated:  # a record of the base side: its locations are compiled
-                    changes = whole_target(b, _compile(b, b_spec, errors, base=True))
+                    changes = whole_target(b, compile_(b, b_spec, base=True))
             else:
                 try:
                     changes = whole_target(h, after, added=True)
                 except Unlocated:  # the record lacks a location: compile the head
-                    compiled_h = _compile(h, h_spec, errors, base=False)
+                    compiled_h = compile_(h, h_spec, base=False)
                     changes = whole_target(h, compiled_h, added=True)
                 if compiled_h is not None and h_found is not None:
                     keep(h, h_keys, compiled_h, h_found, changes)
@@ -127,7 +135,7 @@ def chunk_diff(run: Run, chunk: list[str]) -> Part:
         try:
             changes = diff_targets(b, before, h, after, memo, changed, leaf_memo)
         except Unlocated:  # the record lacks a location: compile the head
-            compiled_h = _compile(h, h_spec, errors, base=False)
+            compiled_h = compile_(h, h_spec, base=False)
             if compiled_h is None:  # (only a template out of its time budget: the load)
                 continue
             changes = diff_targets(b, before, h, compiled_h, memo, changed)
@@ -135,7 +143,7 @@ def chunk_diff(run: Run, chunk: list[str]) -> Part:
             keep(h, h_keys, compiled_h, h_found, changes)
         if changes:
             diffs.append(TargetDiff(name, "changed", spec.variables, prod, tuple(changes)))
-    return diffs, errors, new, enc.subtrees
+    return diffs, errors, new, enc.subtrees, compiles
 
 
 def _compile(side: Side | None, spec: TargetSpec | None, errors: list[Diagnostic],

@@ -17,31 +17,35 @@ if TYPE_CHECKING:
     from cfgc.review.diff import Side
 
 
-def kept_side(store: SideStore | None, side: Side | None, select: str | None,
-              digest: Callable[[str], str]) -> tuple[str | None, KeptSide | None]:
-    """The digest of one side's tree (:func:`cfgc.review.diff_sides.side_digest`)
-    and what is kept under it; a kept listing becomes the side's :meth:`specs`.
-
-    (None, None) without a store, or when the side cannot be keyed (a schema
-    that cannot be read, a working-tree file that cannot be hashed): it is
-    listed and keyed as usual.
-    """
+def side_sum(store: SideStore | None, side: Side | None, select: str | None,
+             digest: Callable[[str], str]) -> str | None:
+    """The digest of one side's tree (:func:`cfgc.review.diff_sides.side_digest`),
+    or None without a store, or when the side cannot be keyed (a schema
+    that cannot be read, a working-tree file that cannot be hashed)."""
     if store is None or side is None:
-        return None, None
+        return None
     try:
         gkey = global_key(side.compiler)
     except CfgcError:
-        return None, None
+        return None
     source = side.compiler.source
     tree = source.tree_id() if isinstance(source, GitSource) else None
     try:
-        found = side_digest(gkey, validator_versions(), select, side.compiler.hierarchy.files, digest, tree)
+        return side_digest(gkey, validator_versions(), select, side.compiler.hierarchy.files, digest, tree)
     except CfgcError:  # a file it cannot hash (a symlink, unreadable) the diff may never read
-        return None, None
+        return None
+
+
+def kept_side(store: SideStore | None, side: Side | None, select: str | None, found: str | None) -> KeptSide | None:
+    """What is kept under a side's digest ``found`` (:func:`side_sum`); a kept
+    listing becomes the side's :meth:`specs`.  None without a store or a
+    digest: the side is listed and keyed as usual."""
+    if store is None or side is None or found is None:
+        return None
     kept = store.get(found)
     if kept is not None:
         side.compiler.assume_specs(select, kept.specs)
-    return found, kept
+    return kept
 
 
 def side_records(kept: DiffCache | None, side: Side | None, specs: Mapping[str, TargetSpec],

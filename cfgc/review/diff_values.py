@@ -79,6 +79,11 @@ class Side:
         # depends only on its SOPS file's bytes there, which every record's key covers.
         self.tokens: dict[SecretRef, str] = {}
 
+    @property
+    def read_secrets(self) -> bool:
+        """Whether a comparison token was made from a SOPS file's bytes (not taken from a record)."""
+        return bool(self._sops)
+
     def comparable(self, value: Any) -> Any:
         """The value with each secret as a token of its reference and ciphertext."""
         t = type(value)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from cfgc.base.bounded_read import read_file
 from cfgc.base.errors import CfgcError, ExternalError, Location, UsageError
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 MARKER = "<!-- cfgc:sticky-comment -->"
 MAX_BODY = 60000  # GitHub refuses comments over 65536 characters
+MAX_REPLY = 16 * 1024 * 1024  # one API reply (a page of 100 comments is far less)
 
 
 class APIError(ExternalError):
@@ -67,10 +69,12 @@ class GitHubAPI:
         })
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
-                raw = resp.read()
+                raw = resp.read(MAX_REPLY + 1)
+                if len(raw) > MAX_REPLY:
+                    raise ExternalError(f"GitHub API {method} {url}: a reply over {MAX_REPLY} bytes")
                 return (json.loads(raw) if raw else None), dict(resp.headers)
         except urllib.error.HTTPError as e:
-            raise APIError(f"GitHub API {method} {url}: HTTP {e.code} {e.read()[:200]!r}", e.code) from None
+            raise APIError(f"GitHub API {method} {url}: HTTP {e.code} {e.read(200)!r}", e.code) from None
         except urllib.error.URLError as e:
             raise ExternalError(f"GitHub API {method} {url}: {e.reason}") from None
 
@@ -112,7 +116,7 @@ def pr_number(event_path: str | None) -> int | None:
     """The pull request number from the event payload, if any."""
     if not event_path or not Path(event_path).is_file():
         return None
-    event = json.loads(Path(event_path).read_text("utf-8"))
+    event = json.loads(read_file(event_path))
     pr = event.get("pull_request") or {}
     number = pr.get("number") or event.get("number")
     return int(number) if number else None

@@ -219,25 +219,34 @@ class PolicySet:
             return []
         doc = {"target": target.name, "vars": target.spec.variables, "config": target.value,
                "changed": changed}
-        text = json.dumps(self.inputs.document(doc), default=jsonable)
-        key = digest(text.encode())  # ASCII: json.dumps escapes the rest if cache is not None else ""
-        hit = cache.get(key) if cache is not None else None
-        if hit is not None:
-            rules = hit[0]
-        else:
-            answer = self.inputs.recall(text)  # (True, rules) or (False, error message)
+        projected = self.inputs.document(doc)
+        # An input already answered in this run first (by its orjson text,
+        # then by its text): its answer is the one the cache holds for it (or
+        # was put there), and neither its text nor its digest is needed.
+        quick = self.inputs.quick_key(projected)
+        answer = self.inputs.quick_recall(quick) if quick is not None else None  # (True, rules) or (False, error)
+        if answer is None:
+            text = json.dumps(projected, default=jsonable)
+            answer = self.inputs.recall(text)
             if answer is None:
-                try:
-                    answer = (True, self._query(text))
-                except _EvalFailed as e:  # not kept across runs: a fixed policy must be evaluated again
-                    answer = (False, e.message)
+                key = digest(text.encode()) if cache is not None else ""  # ASCII: json.dumps escapes the rest
+                hit = cache.get(key) if cache is not None else None
+                if hit is not None:
+                    answer = (True, hit[0])
+                else:
+                    try:
+                        answer = (True, self._query(text))
+                    except _EvalFailed as e:  # not kept across runs: a fixed policy must be evaluated again
+                        answer = (False, e.message)
+                    if cache is not None and answer[0]:
+                        cache.put(key, [answer[1]])
                 self.inputs.remember(text, answer)
-                if cache is not None and answer[0]:
-                    cache.put(key, [answer[1]])
-            if not answer[0]:
-                return [Diagnostic("error", mask_messages([f"Rego evaluation failed: {answer[1]}"], target.value)[0],
-                                   self._blame(answer[1]), "policy", (target.name,))]
-            rules = answer[1]
+            if quick is not None:
+                self.inputs.quick_remember(quick, answer)
+        if not answer[0]:
+            return [Diagnostic("error", mask_messages([f"Rego evaluation failed: {answer[1]}"], target.value)[0],
+                               self._blame(answer[1]), "policy", (target.name,))]
+        rules = answer[1]
         if rules is None:
             return []
         found: list[Diagnostic] = []
@@ -331,7 +340,7 @@ def _may_quote(value: Any, messages: list[str]) -> bool:
 def _finding(target: CompiledTarget, severity: str, kind: str, item: Any) -> Diagnostic:
     path = None
     if isinstance(item, dict):
-        msg = str(item.get("msg", json.dumps(item, sort_keys=True)))
+        msg = str(item["msg"]) if "msg" in item else json.dumps(item, sort_keys=True)
         if isinstance(item.get("path"), str) and item["path"]:
             path = parse_dotted(item["path"])
     else:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 if TYPE_CHECKING:
     from cfgc.review.rego_inputs import InputUse
 
@@ -93,6 +95,7 @@ class Inputs:
     def __init__(self, use: InputUse) -> None:
         self.use = use
         self._answers: dict[str, Any] = {}
+        self._quick: dict[bytes, Any] = {}
         self._bytes = 0
 
     def document(self, doc: dict[str, Any]) -> Any:
@@ -108,3 +111,37 @@ class Inputs:
         if self.use.projects and self._bytes + len(text) <= MAX_REMEMBERED_BYTES:
             self._answers[text] = answer
             self._bytes += len(text)
+
+    def quick_key(self, projected: Any) -> bytes | None:
+        """The orjson text of a projected input when it names exactly one
+        ``json.dumps`` text (the one regopy is given), else None.
+
+        Both write the same JSON value tree (dict order kept, tuples as
+        arrays), each injectively, except where orjson writes what the other
+        would not: NaN and infinities as ``null`` (so any ``null`` declines),
+        and types it writes natively (dataclasses, datetimes, subclasses of
+        the plain types: passed through, so they decline).  A key orjson
+        refuses (not a string, an integer beyond 64 bits) declines too.
+        About a tenth of ``json.dumps``' time: an input already answered
+        is recalled without writing its text (:meth:`quick_recall`).
+        """
+        if not self.use.projects:
+            return None
+        try:
+            data = orjson.dumps(projected, option=_PASS)
+        except TypeError:
+            return None
+        return None if b"null" in data else data
+
+    def quick_recall(self, key: bytes) -> Any:
+        """The answer kept under a :meth:`quick_key`, or None."""
+        return self._quick.get(key)
+
+    def quick_remember(self, key: bytes, answer: Any) -> None:
+        """Keep ``answer`` under a :meth:`quick_key` (within the same bound as :meth:`remember`)."""
+        if self._bytes + len(key) <= MAX_REMEMBERED_BYTES:
+            self._quick[key] = answer
+            self._bytes += len(key)
+
+
+_PASS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS

@@ -33,8 +33,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from cfgc.base.bounded_read import read_file
 from cfgc.base.canonical import sha256_digest
-from cfgc.base.errors import IntegrityError
+from cfgc.base.errors import InputError, IntegrityError
 from cfgc.bundle.signing import Verifier
 from cfgc.runtime.fetch import (
     Verified,
@@ -196,8 +197,8 @@ class BundleCache:
         keep: set[str] = set()
         for p in (self.root / "state").glob("*.json"):
             try:
-                keep.update(d.removeprefix("sha256:") for d in json.loads(p.read_bytes()).get("blobs", []))
-            except (OSError, ValueError, AttributeError):
+                keep.update(d.removeprefix("sha256:") for d in json.loads(read_file(p)).get("blobs", []))
+            except (OSError, ValueError, AttributeError, InputError):
                 return  # an unreadable state file: keep everything
         for p in (self.root / "blobs" / "sha256").glob("*"):
             if p.name not in keep and not p.name.startswith("."):

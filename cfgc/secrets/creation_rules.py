@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cfgc.base.bounded_read import read_file
 from cfgc.base.errors import InputError
 from cfgc.base.kept import Kept
 from cfgc.secrets.metadata import AgeKey, KeyGroup, KmsKey, MasterKey, OpaqueKey, SopsMetadata
@@ -130,7 +131,7 @@ def load_rules(config: str | os.PathLike[str]) -> list[CreationRule]:
     """The creation rules of a ``.sops.yaml`` file, in order."""
     p = Path(config)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_file(p).decode("utf-8")
     except OSError as e:
         raise InputError(f"cannot read {p}: {e.strerror}") from None
     return parse_rules(text, str(p))

@@ -27,6 +27,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from cfgc.base.bounded_read import read_file
 from cfgc.base.errors import ExternalError, InputError
 from cfgc.secrets import fileio, ops, txn
 from cfgc.secrets.keysources import Keyring
@@ -144,7 +145,7 @@ def _edit_until_valid(
         if rc != 0:
             raise ExternalError(f"editor {cmd!r} exited with status {rc}; {file} unchanged")
         try:
-            tree = fileio.loads(tmp.read_bytes(), fmt, "edited file")
+            tree = fileio.loads(read_file(tmp), fmt, "edited file")
             if "sops" in tree:
                 raise InputError("edited file: the top-level key 'sops' is reserved for metadata")
             return tree

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from cfgc.base.bounded_read import read_file
 from cfgc.base.errors import InputError
 from cfgc.secrets import comments, yamlemit, yamlio
 from cfgc.secrets.cipher import format_go_time
@@ -147,7 +148,7 @@ def dumps(doc: object, fmt: str) -> str:
 def read(path: str | os.PathLike[str], fmt: str | None = None) -> dict[str, Any]:
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        raw = read_file(p)
     except OSError as e:
         raise InputError(f"cannot read {p}: {e.strerror}") from None
     return loads(raw, format_for(p, fmt), str(p))

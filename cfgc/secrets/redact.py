@@ -33,8 +33,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import re
-import secrets
 from collections.abc import Iterable
 from typing import Any
 
@@ -57,7 +57,7 @@ SECRET_TOKEN = "\x00cfgc-secret:"  # cfgc.review.diff's comparison token of a SO
 MARKER = re.compile(rf"<redacted hmac:[0-9a-f]{{{DIGEST_HEX}}}>")
 _ENC_TEXT = re.compile(r"ENC\[[^\]]*\]?")
 
-_key = secrets.token_bytes(32)
+_key = os.urandom(32)  # as secrets.token_bytes, without importing random
 
 
 def set_key(key: bytes) -> bytes:

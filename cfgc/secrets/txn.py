@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cfgc.base.bounded_read import read_file
 from cfgc.base.errors import ExternalError, InputError, UsageError
 from cfgc.base.fslock import file_lock
 from cfgc.secrets import fileio
@@ -70,7 +71,7 @@ class Snapshot:
 def digest_of(path: PathLike) -> str | None:
     """SHA-256 of the file's bytes, None when it does not exist."""
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return hashlib.sha256(read_file(path)).hexdigest()
     except FileNotFoundError:
         return None
     except OSError as e:
@@ -81,7 +82,7 @@ def read(path: PathLike, fmt: str | None = None) -> Snapshot:
     """Read and parse ``path`` once, remembering exactly which bytes were seen."""
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        raw = read_file(p)
     except OSError as e:
         raise InputError(f"cannot read {p}: {e.strerror}") from None
     doc = fileio.loads(raw, fileio.format_for(p, fmt), str(p))

@@ -12,13 +12,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from cfgc.base.bounded_read import FileTooLarge, NotRegular, read_file
 from cfgc.base.errors import InputError
+from cfgc.base.limits import MAX_FILE_BYTES
 from cfgc.secrets import fileio
 from cfgc.secrets.document import is_encrypted
 
 MARKER = b"ENC[AES256_GCM,"
 SUFFIXES = (".yaml", ".yml", ".json")
-MAX_SCAN_BYTES = 64 << 20  # bytes; a larger file is reported as skipped, not read
+MAX_SCAN_BYTES = MAX_FILE_BYTES  # bytes; a larger file is reported as skipped, not read
 
 
 @dataclass(frozen=True)
@@ -69,20 +71,22 @@ def scan(roots: list[Path]) -> Scan:
 
 def _has_marker(p: Path) -> bool:
     try:
-        if not p.is_file() or p.stat().st_size > MAX_SCAN_BYTES:
-            return False
-        return MARKER in p.read_bytes()
-    except OSError:
+        return MARKER in read_file(p)
+    except (OSError, InputError):  # not a regular file, or too large
         return False
 
 
 def _classify(p: Path, files: list[Path], skipped: list[Skipped]) -> None:
     try:
-        if p.stat().st_size > MAX_SCAN_BYTES:
-            if p.suffix.lower() in SUFFIXES:
-                skipped.append(Skipped(p, f"larger than {MAX_SCAN_BYTES >> 20} MiB, not read"))
-            return
-        raw = p.read_bytes()
+        # One bounded read checked from fstat (a FIFO met in the walk is not
+        # opened for reading: it would wait for a writer forever).
+        raw = read_file(p)
+    except NotRegular:
+        return
+    except FileTooLarge:
+        if p.suffix.lower() in SUFFIXES:
+            skipped.append(Skipped(p, f"larger than {MAX_SCAN_BYTES >> 20} MiB, not read"))
+        return
     except OSError as e:
         if p.suffix.lower() in SUFFIXES:
             skipped.append(Skipped(p, f"cannot read: {e.strerror}"))

@@ -12,7 +12,9 @@ byte past it, which proves the object too large):
   :data:`MAX_POINTER_TRIES` channel pointer artifacts are read per channel;
 * a target, prompt or SOPS blob at :func:`compressed_bound` of the size the
   (signed) bundle manifest gives, and its gzip stream is inflated only up to
-  that size (:func:`gunzip`).  No file may claim more than :data:`FILE_MAX`.
+  that size (:func:`gunzip`).  No file may claim more than :data:`FILE_MAX`;
+* an OCI tag listing at :data:`TAGS_MAX` bytes a page and :data:`MAX_TAG_PAGES`
+  pages; any other registry reply (an upload's, an error's) at :data:`REPLY_MAX`.
 
 Exceeding a bound is an integrity failure (exit 5) naming the object.
 """
@@ -36,6 +38,12 @@ REFERRERS_MAX = 1 * MIB
 MAX_REFERRER_PAGES = 16
 MAX_REFERRERS = 1000
 MAX_POINTER_TRIES = 4
+# A tag listing page (1,000 tags are asked for a page), and the pages followed:
+# a registry that links page after page would otherwise be listed forever.
+TAGS_MAX = 4 * MIB
+MAX_TAG_PAGES = 1000
+# A reply whose caller names no bound of its own (PUT, POST, HEAD, DELETE, errors).
+REPLY_MAX = 1 * MIB
 # Signatures checked on one manifest envelope (each costs a verification).
 MAX_SIGNATURES = 16
 _CHUNK = MIB

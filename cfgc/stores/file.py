@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -63,8 +64,13 @@ class FileStore:
         """The file's bytes; reads at most ``limit`` + 1 of them (IntegrityError when larger)."""
         self._exists()
         try:
-            with open(path, "rb") as f:
-                return read_capped(f.read, limit, f"{self.url}: {path.relative_to(self.root)}")
+            # O_NONBLOCK and a regular file only: a FIFO planted in a store must
+            # not make a reader wait for a writer forever.
+            with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as f:
+                what = f"{self.url}: {path.relative_to(self.root)}"
+                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                    raise IntegrityError(f"{what} is not a regular file")
+                return read_capped(f.read, limit, what)
         except FileNotFoundError:
             return None
         except OSError as e:

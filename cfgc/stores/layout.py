@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cfgc.base.bounded_read import read_file
 from cfgc.base.canonical import canonical_json, sha256_digest
 from cfgc.base.errors import IntegrityError
 from cfgc.base.repopath import read_under
@@ -107,7 +108,7 @@ def prepare(bundle: Path, flux: bool = False) -> Prepared:
     sigs: dict[str, Any] = {}
     for name in (SIGNATURE, PROVENANCE):
         if (bundle / name).is_file():
-            sigs[name] = json.loads((bundle / name).read_bytes())
+            sigs[name] = json.loads(read_file(bundle / name))
     flux_blob = None
     if flux:
         tree = ["manifest.json", *(rel for rel, _, _ in files), *(n for n in (SIGNATURE, PROVENANCE) if n in sigs)]

@@ -39,7 +39,15 @@ from cfgc.stores.base import (
     check_version,
     verified,
 )
-from cfgc.stores.bounds import MANIFEST_MAX, POINTER_MAX, SIGNATURES_MAX, VERSION_MAX, check_length
+from cfgc.stores.bounds import (
+    MANIFEST_MAX,
+    MAX_TAG_PAGES,
+    POINTER_MAX,
+    SIGNATURES_MAX,
+    TAGS_MAX,
+    VERSION_MAX,
+    check_length,
+)
 from cfgc.stores.layout import OCI_MANIFEST, SIGNATURES_TYPE, TITLE, version_id
 from cfgc.stores.oci_channels import read_channel, write_channel, writer_read
 from cfgc.stores.oci_http import Registry, Response
@@ -191,8 +199,10 @@ class OciStore:
     def _tags(self) -> list[str]:
         tags: list[str] = []
         path: str | None = f"/v2/{self.repository}/tags/list?n=1000"
-        while path:
-            r = self.registry.request("GET", path)
+        for _ in range(MAX_TAG_PAGES):
+            if not path:
+                return tags
+            r = self.registry.request("GET", path, max_bytes=TAGS_MAX)
             if r.status == 404:
                 return []
             if r.status != 200:
@@ -200,6 +210,8 @@ class OciStore:
             tags += json.loads(r.body).get("tags") or []
             link = re.match(r"<([^>]+)>", r.header("Link") or "")
             path = link.group(1) if link else None
+        if path:
+            raise IntegrityError(f"{self.url}: the tag listing goes on past {MAX_TAG_PAGES} pages")
         return tags
 
     def list_versions(self) -> list[str]:

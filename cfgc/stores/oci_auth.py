@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cfgc.base.errors import ExternalError
+from cfgc.base.bounded_read import read_file
+from cfgc.base.errors import ExternalError, InputError
 
 HELPER_TIMEOUT = 30.0  # seconds for one `docker-credential-<name> get` (cloud helpers call an API)
 HELPER_MAX_OUTPUT = 64 * 1024  # bytes of helper stdout accepted
@@ -51,8 +52,8 @@ class Credentials:
 def _config() -> dict[str, Any]:
     cfg_dir = os.environ.get("DOCKER_CONFIG") or str(Path.home() / ".docker")
     try:
-        value = json.loads((Path(cfg_dir) / "config.json").read_text())
-    except (OSError, ValueError):
+        value = json.loads(read_file(Path(cfg_dir) / "config.json"))
+    except (OSError, ValueError, InputError):
         return {}
     return value if isinstance(value, dict) else {}
 

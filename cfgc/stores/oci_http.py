@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import urllib3
 
 from cfgc.base.errors import ExternalError, IntegrityError, UsageError
+from cfgc.stores.bounds import REPLY_MAX
 from cfgc.stores.oci_auth import Credentials, docker_credentials
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -249,7 +250,7 @@ def _basic(creds: Credentials) -> str:
 def _read(r: urllib3.BaseHTTPResponse, max_bytes: int | None, url: str) -> bytes:
     """The body, or BodyTooLarge once more than ``max_bytes`` arrive (the connection is then dropped)."""
     if max_bytes is None:
-        return r.read()
+        max_bytes = REPLY_MAX
     declared = r.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         r.close()

@@ -23,9 +23,9 @@ from cfgc.base.canonical import canonical_json, sha256_digest
 from cfgc.base.errors import InputError, IntegrityError, UsageError
 from cfgc.base.jsonvalue import JSONObject
 from cfgc.bundle.attest import verify_bundle
-from cfgc.bundle.layout import swap_into
 from cfgc.bundle.manifest import listed_files
 from cfgc.bundle.signing import Verifier
+from cfgc.bundle.swap import swap_into
 from cfgc.stores.base import Store, check_channel, check_digest, check_version
 from cfgc.stores.bounds import MANIFEST_MAX, gunzip, signed_size
 from cfgc.stores.layout import VersionInfo, layer_map, parse_version, read_blob, signed_manifest

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from cfgc.base.bounded_read import read_file
 from cfgc.base.errors import ExternalError, InputError
 from cfgc.secrets.keysources import KeyUnavailable
 from cfgc.secrets.metadata import AgeKey, MasterKey
@@ -209,7 +210,7 @@ def _read(p: Path) -> str:
 
 def _read_bytes(p: Path) -> bytes:
     try:
-        return p.read_bytes()
+        return read_file(p)
     except OSError as e:
         raise InputError(f"cannot read age key file {p}: {e.strerror}") from None
 

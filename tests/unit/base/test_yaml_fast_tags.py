@@ -141,3 +141,11 @@ def _block(draw: st.DrawFn, indent: int, depth: int) -> list[str]:
 @given(_block(0, 0))
 def test_generated_tagged_files_load_the_same_either_way(lines: list[str]) -> None:
     assert_agrees("\n".join(lines) + "\n")
+
+
+def test_a_tag_line_inside_a_quoted_document_is_the_careful_loaders() -> None:
+    # The whole document is one quoted scalar: restoring tags used to fail
+    # on it (AttributeError, exit 3); now the careful loader reads the string.
+    raw = b'"x\n  b: !delete\n  y"\n'
+    assert fast(raw.decode()) is yaml_fast.MISS
+    assert load_yaml(raw, "f.yaml", reload=lambda: raw).data == load_yaml(raw, "f.yaml").data == "x b: !delete y"

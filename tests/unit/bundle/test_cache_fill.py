@@ -21,7 +21,7 @@ from tests.unit.bundle.test_pipeline import build, many, tree  # noqa: F401 - ma
 
 def _settled(root: Path) -> BuildCache:
     cache = BuildCache(root)
-    cache._racy = time.time_ns() + 10**12  # the test's files count as settled: remembered by stat
+    cache.digests._racy = time.time_ns() + 10**12  # the test's files count as settled: remembered by stat
     return cache
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cfgc.base import repopath
-from cfgc.bundle import cache as cache_mod
+from cfgc.bundle import cache_digests as cache_mod
 from cfgc.bundle import pipeline
 from cfgc.bundle.cache import BuildCache
 from cfgc.bundle.layout import assemble, commit_staging, open_staging

@@ -109,7 +109,7 @@ def test_nothing_changed_is_unchanged_and_writes_nothing(repo: Path, tmp_path: P
 
 def test_one_changed_file_is_the_only_file_read(repo: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(outstate, "RACY_NS", -10**12)  # trust every stat, however recent
-    monkeypatch.setattr("cfgc.bundle.cache.RACY_NS", -10**12)
+    monkeypatch.setattr("cfgc.bundle.cache_digests.RACY_NS", -10**12)
     out, cache = tmp_path / "out", tmp_path / "cache"
     build(repo, out, cache)
     (repo / "svc/dev/s1.yaml").write_text("id: 1\nchanged: true\n")
@@ -223,7 +223,7 @@ def test_an_added_or_removed_file_is_seen_through_folder_stamps(
     repo: Path, tmp_path: Path, monkeypatch, change: str
 ) -> None:
     monkeypatch.setattr(outstate, "RACY_NS", -10**12)  # folders are trusted by stat, however recent
-    monkeypatch.setattr("cfgc.bundle.cache.RACY_NS", -10**12)
+    monkeypatch.setattr("cfgc.bundle.cache_digests.RACY_NS", -10**12)
     out, cache = tmp_path / "out", tmp_path / "cache"
     first = build(repo, out, cache)
     time.sleep(0.05)  # past the file system's timestamp granularity

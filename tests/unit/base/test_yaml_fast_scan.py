@@ -1,0 +1,89 @@
+"""The fast path's text scans that skip work are the scans they replace:
+tag lines found from each ``": !"`` are the regex's matches over the whole
+text, and the substring prefilter of a node start never changes what
+``_eligible`` answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cfgc.base import yaml_fast, yaml_fast_tags
+from tests.unit.base.test_yaml_fast_differential import ROOT, yaml_files
+from tests.unit.base.test_yaml_fast_tags import _block
+
+_PIECES = st.sampled_from(
+    ["a", "k-1", "_x", ":", ": ", ": !", "!", "!append", "!prompt", "!delete", " ", "  ", "\n", "\t", "\r", "@", ">",
+     "*", "&", "|", "?", "`", "[", "]", "{", "}", ",", "#", '"', "'", "x@1", "\x85", "\u2028", "\xa0", "\u3000", "-"]
+)
+_TEXTS = st.lists(_PIECES, max_size=40).map("".join)
+
+
+def _old_prefilter(text: str) -> bool:
+    # The prefilter before this change: every indicator anywhere.
+    return (
+        "&" in text or "*" in text or "!" in text or "|" in text or ">" in text
+        or "?" in text or "@" in text or "`" in text or text.startswith(":")
+        or " :" in text or "\n:" in text or "[:" in text or "{:" in text or ",:" in text or "::" in text
+    )
+
+
+def _same_matches(text: str) -> None:
+    def spans(ms: object) -> list[tuple[int, int, tuple[str | None, ...]]]:
+        return [(m.start(), m.end(), m.groups()) for m in ms]  # type: ignore[attr-defined]
+
+    assert spans(yaml_fast_tags._tag_lines(text)) == spans(yaml_fast_tags._LINE.finditer(text)), text  # noqa: SLF001
+
+
+def _same_eligibility(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    new = yaml_fast._eligible(text)  # noqa: SLF001
+    with monkeypatch.context() as m:
+        m.setattr(yaml_fast, "_may_start_a_node_oddly", _old_prefilter)
+        old = yaml_fast._eligible(text)  # noqa: SLF001
+    assert new == old, text
+
+
+@settings(max_examples=600, deadline=None)
+@given(_TEXTS)
+def test_generated_texts(text: str) -> None:
+    _same_matches(text)
+    with pytest.MonkeyPatch.context() as mp:
+        _same_eligibility(text, mp)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_block(0, 0))
+def test_generated_tagged_files(lines: list[str]) -> None:
+    text = "\n".join(lines) + "\n"
+    _same_matches(text)
+    rewritten = yaml_fast_tags.rewrite_tags(text)
+    with pytest.MonkeyPatch.context() as mp:
+        _same_eligibility(text if rewritten is None else rewritten[0], mp)
+
+
+def test_repo_and_corpus_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import corpus
+
+    corpus.generate(tmp_path, 2, 2, 8, plain=False, seed=5)
+    files = yaml_files(tmp_path) + yaml_files(ROOT / "examples") + yaml_files(ROOT / "tests" / "data")
+    assert len(files) > 20
+    for path in files:
+        text = path.read_text(errors="surrogateescape")
+        _same_matches(text)
+        rewritten = yaml_fast_tags.rewrite_tags(text)
+        _same_eligibility(text if rewritten is None else rewritten[0], monkeypatch)
+
+
+def test_an_indicator_after_other_whitespace_is_still_refused() -> None:
+    # "\t@" starts a node for the search but not for the substring prefilter:
+    # the text is refused all the same (a tab is not printable).
+    for text in ["a\t@x\n", "a\r*x\n", "a\x85&x\n", "a\u3000|x\n"]:
+        assert yaml_fast._NODE_START.search(text)  # noqa: SLF001
+        assert not yaml_fast._may_start_a_node_oddly(text)  # noqa: SLF001
+        assert not yaml_fast._eligible(text)  # noqa: SLF001
