@@ -210,14 +210,11 @@ def _same_as_cache_key(path: str, read: str, keyed: str) -> None:
 
 
 _Chunk = list[tuple[TargetSpec, str | None]]
-_ChunkResult = tuple[
-    list[TargetOutput], list[Diagnostic], dict[str, bytes], list[str | None], list[tuple[str, str]],
-    list[tuple[str, str, str]],
-]
+_Hashed = list[tuple[str, str, str]]  # cfgc.bundle.cache.BuildCache.hashed()
+_ChunkResult = tuple[list[TargetOutput], list[Diagnostic], dict[str, bytes], list[str | None], list[tuple[str, str]], _Hashed]
 # A compiled target on the wire: its position in the sorted work list, digest,
 # size, prompts and secret files (the parent has the name and variables).
 _Record = tuple[int, str, int, tuple[str, ...], tuple[str, ...]]
-_Hashed = list[tuple[str, str, str]]  # cfgc.bundle.cache.BuildCache.hashed()
 _Wire = tuple[list[_Record], list[Diagnostic], dict[str, bytes], list[str | None], list[tuple[str, str]], _Hashed]
 
 
