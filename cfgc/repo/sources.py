@@ -111,6 +111,8 @@ class DirSource:
 
     def read(self, path: str) -> bytes:
         kept = self._kept.pop(path, None)
+        if kept is not None:
+            self._kept_bytes -= len(kept)  # the bound is on what is held, not on what was ever kept
         data = kept if kept is not None else self._tree.read(path)
         ids = self.read_ids
         if ids is not None:
