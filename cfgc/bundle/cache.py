@@ -63,7 +63,8 @@ from cfgc.bundle.cache_index import (
 from cfgc.bundle.layout import TargetOutput, target_path, write_file
 from cfgc.bundle.target_keys import TargetKeys
 from cfgc.repo.hierarchy import TargetSpec
-from cfgc.repo.sources import Source
+from cfgc.repo.inputs import unwrapped
+from cfgc.repo.sources import DirSource, Source
 
 if TYPE_CHECKING:
     from cfgc.bundle.folder_writer import FolderWriter
@@ -162,6 +163,30 @@ class BuildCache:
         if self._keys is None or self._keys[0] is not source or self._keys[1].global_key != global_key:
             self._keys = (source, TargetKeys(global_key, lambda path: self.file_digest(source, path)))
         return self._keys[1].key(spec)
+
+
+    def keys_in_workers(self, source: Source) -> bool:
+        """Whether the workers may key their own targets: the index holds no target
+        entry (a first fill: nothing to look up) and ``source`` is a working tree.
+
+        Each worker then hashes the very bytes its compile parses and sends back
+        what it learnt (:meth:`hashed`), which the parent takes in (:meth:`adopt`).
+        Call it in the parent before the workers fork.
+        """
+        plain = unwrapped(source)
+        if self._key is None or self._targets or not isinstance(plain, DirSource):
+            return False
+        self.digests.report(plain)
+        return True
+
+    def hashed(self) -> list[tuple[str, str, str]]:
+        """What this worker hashed for its keys since the last call
+        (:meth:`cfgc.bundle.cache_digests.FileDigests.hashed`)."""
+        return self.digests.hashed()
+
+    def adopt(self, found: list[tuple[str, str, str]]) -> None:
+        """Take in what a worker hashed (:meth:`cfgc.bundle.cache_digests.FileDigests.adopt`)."""
+        self.digests.adopt(found)
 
     # -- entries -------------------------------------------------------------
     def get_many(

@@ -47,6 +47,8 @@ class FileDigests:
         self._root_checked = False
         self._digests: dict[str, str] = {}  # this build's file digests
         self._racy = time.time_ns() - RACY_NS
+        self._found: list[tuple[str, str, str]] = []  # (path, digest, stamp) a worker hashed for its keys
+        self._reporting = False  # report(): file_digest fills _found
 
     def memo(self, path: str) -> tuple[str, str] | None:
         """``(stat stamp, sha256 hex)`` of a working-tree file this build hashed; the stamp is
@@ -54,8 +56,15 @@ class FileDigests:
         digest = self._digests.get(path)
         if digest is None or len(digest) != 64:
             return None
-        hit = file_entry(self.files.get(path))
-        return (hit[0] if hit is not None and hit[1] == digest else ""), digest
+        return self._stamp_of(path, digest), digest
+
+    def _stamp_of(self, path: str, digest: str) -> str:
+        # The stat stamp remembered for ``path`` with this digest ("" for none);
+        # ``digest`` is one this build computed, so equal to it means well formed.
+        hit = self.files.get(path)
+        if type(hit) is list and len(hit) == 2 and hit[1] == digest and type(hit[0]) is str:
+            return hit[0]
+        return ""
 
     def known(self, path: str, hexdigest: str) -> None:
         """Take ``hexdigest`` as the sha256 of the working-tree file ``path`` for this build."""
@@ -74,14 +83,55 @@ class FileDigests:
         else:
             digest = hashlib.sha256(source.read(path)).hexdigest()
         self._digests[path] = digest
+        if self._reporting:
+            self._found.append((path, digest, self._stamp_of(path, digest)))
         return digest
 
-    def _dir_digest(self, source: DirSource, path: str) -> str:
+    def report(self, source: DirSource) -> None:
+        """From now on, remember what :meth:`file_digest` hashes for :meth:`hashed` (a worker
+        keying its own targets; called in the parent before the fork, so the
+        remembered stamps are matched to ``source``'s root once, for every worker)."""
+        self._check_root(source)
+        self._reporting = True
+
+    def hashed(self) -> list[tuple[str, str, str]]:
+        """``(path, sha256 hex, stat stamp or "")`` of the files hashed since the last call."""
+        found, self._found = self._found, []
+        return found
+
+    def adopt(self, found: list[tuple[str, str, str]]) -> None:
+        """Take in what a worker hashed (:meth:`hashed`).
+
+        Two workers may read one shared file.  When they saw different bytes (it
+        changed during the build) the file gets no digest and no stamp, so no
+        in-place state is left from it (each worker's keys still name the bytes
+        its own compile parsed); when they saw the same bytes under different
+        stamps, only the stamp is dropped (which one is current is unknown).
+        """
+        for path, digest, stamp in found:
+            self.dirty = True
+            seen = self._digests.get(path)
+            if seen is None:
+                self._digests[path] = digest
+                if stamp:
+                    self.files[path] = [stamp, digest]
+                else:
+                    self.files.pop(path, None)
+            elif seen != digest:
+                self._digests[path] = "changed during the build"
+                self.files.pop(path, None)
+            elif self._stamp_of(path, digest) != stamp:
+                self.files.pop(path, None)
+
+    def _check_root(self, source: DirSource) -> None:
         if not self._root_checked:  # stat stamps only mean something for the files they came from
             self._root_checked = True
             root = str(source.root.resolve())
             if root != self.files_root:
                 self.files, self.files_root = {}, root
+
+    def _dir_digest(self, source: DirSource, path: str) -> str:
+        self._check_root(source)
         hit = self.files.get(path)
         if hit is not None:
             try:

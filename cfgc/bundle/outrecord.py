@@ -6,7 +6,6 @@ import hashlib
 import os
 import time
 from dataclasses import replace
-from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,28 +76,27 @@ def _record(
     specs = compiler.selected(select)
     index: dict[str, int] = {}
     paths: list[str] = []
-    stamps: list[outstate.Stamp] = []
-    digests: list[bytes] = []
+    stamps: list[int] = []  # outstate.Stamp after outstate.Stamp
+    digests: list[str] = []
     names: list[str] = []
     counts: list[int] = []
     flat: list[int] = []
+    memo, parse = cache.memo, outstate.parse_stamp
     for spec in sorted(specs, key=lambda s: s.name):  # the manifest's order (cfgc.bundle.splice)
-        layers = []
         for p in spec.layers:
             i = index.get(p)
             if i is None:
-                memo = cache.memo(p)
-                if memo is None:  # not hashed by this build: no stamp to trust
+                known = memo(p)
+                if known is None:  # not hashed by this build: no stamp to trust
                     outstate.forget(root, out)
                     return
                 i = index[p] = len(paths)
                 paths.append(p)
-                stamps.append(outstate.parse_stamp(memo[0]))
-                digests.append(bytes.fromhex(memo[1]))
-            layers.append(i)
+                stamps += parse(known[0])
+                digests.append(known[1])
+            flat.append(i)
         names.append(spec.name)
-        counts.append(len(layers))
-        flat += layers
+        counts.append(len(spec.layers))
     secrets = {f: hashlib.sha256(raw).hexdigest() for f, raw in result.secret_files.items()}
     racy = outstate.racy_after()
     try:  # the bytes the spans are checked against; bounded like the in-place build's read of them
@@ -121,7 +119,7 @@ def _record(
         folders={rel: outstate.folder_stamp(st, racy) for rel, st in source.folders.items()},
         entries=outfolders.listed_entries(source.files(), list(source.folders), out, source.root.resolve()),
         varnames=list(compiler.config.hierarchy[-1].variables), globals={**globals_, **secrets},
-        paths=paths, stamps=ints(chain.from_iterable(stamps)), digests=b"".join(digests), names=names,
+        paths=paths, stamps=ints(stamps), digests=bytes.fromhex("".join(digests)), names=names,
         counts=ints(counts), layers=ints(flat), warned=sorted({t for d in result.diagnostics for t in d.targets}),
         manifest=digest, bundle=bundle, bundle_stamps=bundle_stamps, dirs=dirs, spans=ints(found or ()), pins={},
         sops=kept_sops(globals_), config_marks=kept_config(globals_), careful={},
@@ -160,16 +158,41 @@ def kept_config(globals_: dict[str, str]) -> dict[str, Any]:
 
 
 def scan_out(out: Path, now: int) -> tuple[dict[str, outstate.Stamp], dict[str, int]]:
-    """The stamps of every file and folder in a bundle directory just written (``now``: time_ns)."""
+    """The stamps of every file and folder in a bundle directory just written (``now``: time_ns).
+
+    Each folder is read through its descriptor (``fstatat`` relative to it, no path
+    walked per file): 0.045 against 0.061 s of ``os.walk`` and a ``stat`` by path
+    for 10,000 files.  The order is ``os.walk``'s: a folder, its files, then its
+    subfolders by name; a link to a folder is left out (never followed).
+    """
     files: dict[str, outstate.Stamp] = {}
     dirs: dict[str, int] = {}
-    root = str(out)
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
-        rel = "" if rel == "." else rel
-        dirs[rel] = outstate.dir_stamp(os.stat(dirpath), now)
-        for name in filenames:
-            p = f"{rel}/{name}" if rel else name
-            files[p] = outstate.out_stamp(os.stat(os.path.join(dirpath, name), follow_symlinks=False), now)
-        dirnames.sort()
+    fd = os.open(out, _DIR_FLAGS)
+    try:
+        _scan(fd, "", files, dirs, now)
+    finally:
+        os.close(fd)
     return files, dirs
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+def _scan(fd: int, rel: str, files: dict[str, outstate.Stamp], dirs: dict[str, int], now: int) -> None:
+    dirs[rel] = outstate.dir_stamp(os.fstat(fd), now)
+    sub = []
+    out_stamp = outstate.out_stamp
+    with os.scandir(fd) as it:
+        for entry in it:
+            name = entry.name
+            if entry.is_dir():  # as os.walk: a link to a folder is neither walked nor a file
+                if not entry.is_symlink():
+                    sub.append(name)
+            else:
+                files[f"{rel}/{name}" if rel else name] = out_stamp(entry.stat(follow_symlinks=False), now)
+    for name in sorted(sub):
+        child = os.open(name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+        try:
+            _scan(child, f"{rel}/{name}" if rel else name, files, dirs, now)
+        finally:
+            os.close(child)

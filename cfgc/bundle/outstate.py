@@ -69,7 +69,7 @@ def parse_stamp(text: str) -> Stamp:
     """A stamp from the build cache's text form (``mtime:ctime:size:ino``, "" for none)."""
     if not text:
         return NO_STAMP
-    m, c, size, ino = (int(x) for x in text.split(":"))
+    m, c, size, ino = map(int, text.split(":"))
     return (m, c, size, ino)
 
 

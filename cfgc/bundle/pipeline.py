@@ -75,7 +75,7 @@ def run(
     """
     if specs is None:
         specs = compiler.selected(select)
-    outputs, todo = _from_cache(compiler, specs, cache, staging)
+    outputs, todo, gkey = _from_cache(compiler, specs, cache, staging)
     hits = len(outputs)
     if todo:
         try:
@@ -85,7 +85,7 @@ def run(
     diags: list[Diagnostic] = []
     secret_files: dict[str, bytes] = {}
     _compile_rest(compiler, todo, len(specs), hits, _Sink(outputs, diags, secret_files),
-                  staging=staging, cache=cache, jobs=jobs, progress=progress, reads=reads)
+                  staging=staging, cache=cache, jobs=jobs, progress=progress, reads=reads, gkey=gkey)
     _backfill_secrets(compiler, outputs, secret_files)
     diags.extend(sops_file_findings(compiler.source, compiler.config, secret_files))
     prompts = _prompts(compiler, diags) if library else []
@@ -110,16 +110,21 @@ class _Sink:
 
 def _from_cache(
     compiler: Compiler, specs: list[TargetSpec], cache: BuildCache | None, staging: Path | None
-) -> tuple[list[TargetOutput], list[tuple[TargetSpec, str | None]]]:
-    """The targets the build cache holds (placed into ``staging``), and the rest with their keys."""
+) -> tuple[list[TargetOutput], list[tuple[TargetSpec, str | None]], str | None]:
+    """The targets the build cache holds (placed into ``staging``), the rest with their
+    keys, and the global key when the workers key their own targets instead
+    (:meth:`cfgc.bundle.cache.BuildCache.keys_in_workers`: a first fill has nothing to look up,
+    and keying 10,000 targets here is serial work before any worker starts)."""
     if cache is None:
-        return [], [(s, None) for s in specs]
+        return [], [(s, None) for s in specs], None
     from cfgc.bundle.target_keys import global_key
 
     gkey = global_key(compiler)
+    if cache.keys_in_workers(compiler.source):
+        return [], [(s, None) for s in specs], gkey
     keyed = [(spec, cache.target_key(spec, gkey, compiler.source)) for spec in specs]
     found, misses = cache.get_many(keyed, staging)
-    return list(found), list(misses)
+    return list(found), list(misses), None
 
 
 def _compile_rest(
@@ -134,13 +139,17 @@ def _compile_rest(
     jobs: int | None,
     progress: Progress | None,
     reads: ReadLog | None,
+    gkey: str | None = None,
 ) -> None:
-    """Compile ``todo`` on every core, recording each output in the cache and reporting progress."""
+    """Compile ``todo`` on every core, recording each output in the cache and reporting
+    progress (``gkey``: the workers key their targets under this global key)."""
     if progress is not None and total:
         progress(done, total)
-    for outs, ds, secrets, keys, read in _compile_all(compiler, todo, staging, cache, jobs, reads):
+    for outs, ds, secrets, keys, read, hashed in _compile_all(compiler, todo, staging, cache, jobs, reads, gkey):
         if reads is not None:
             reads.merge(read)
+        if cache is not None and hashed:
+            cache.adopt(hashed)
         sink.outputs.extend(outs)
         sink.diags.extend(ds)
         sink.secret_files.update(secrets)
@@ -201,13 +210,12 @@ def _same_as_cache_key(path: str, read: str, keyed: str) -> None:
 
 
 _Chunk = list[tuple[TargetSpec, str | None]]
-_ChunkResult = tuple[
-    list[TargetOutput], list[Diagnostic], dict[str, bytes], list[str | None], list[tuple[str, str]]
-]
+_Hashed = list[tuple[str, str, str]]  # cfgc.bundle.cache.BuildCache.hashed()
+_ChunkResult = tuple[list[TargetOutput], list[Diagnostic], dict[str, bytes], list[str | None], list[tuple[str, str]], _Hashed]
 # A compiled target on the wire: its position in the sorted work list, digest,
 # size, prompts and secret files (the parent has the name and variables).
 _Record = tuple[int, str, int, tuple[str, ...], tuple[str, ...]]
-_Wire = tuple[list[_Record], list[Diagnostic], dict[str, bytes], list[str | None], list[tuple[str, str]]]
+_Wire = tuple[list[_Record], list[Diagnostic], dict[str, bytes], list[str | None], list[tuple[str, str]], _Hashed]
 
 
 def _compile_all(
@@ -217,6 +225,7 @@ def _compile_all(
     cache: BuildCache | None,
     jobs: int | None,
     reads: ReadLog | None = None,
+    gkey: str | None = None,
 ) -> Iterator[_ChunkResult]:
     """Results chunk by chunk, as workers finish them (so progress is live)."""
     if not todo:
@@ -227,26 +236,28 @@ def _compile_all(
     def compile_chunk(positions: list[int]) -> _Wire:
         # A forked worker records into its own copy of the log: send back what it added.
         mark = reads.mark() if reads is not None else 0
-        wire, diags, secrets, keys = _compile_chunk(compiler, staging, cache, todo, positions)
-        return wire, diags, secrets, keys, reads.since(mark) if reads is not None else []
+        wire, diags, secrets, keys = _compile_chunk(compiler, staging, cache, todo, positions, gkey)
+        hashed = cache.hashed() if cache is not None and gkey is not None else []
+        return wire, diags, secrets, keys, reads.since(mark) if reads is not None else [], hashed
 
     # fork workers inherit the parsed config, hierarchy, compiled schemas and
     # the work list itself: chunks travel as positions in it, not as specs.
-    for wire, diags, secrets, keys, read in fan_out(
+    for wire, diags, secrets, keys, read, hashed in fan_out(
         compile_chunk, range(len(todo)), jobs=jobs, size=CHUNK, ordered=False
     ):
         outs = []
         for i, digest, size, prompts, secret_files in wire:
             spec = todo[i][0]
             outs.append(TargetOutput(spec.name, spec.variables, digest, size, prompts, secret_files))
-        yield outs, diags, secrets, keys, read
+        yield outs, diags, secrets, keys, read, hashed
 
 
 def _compile_chunk(
-    compiler: Compiler, staging: Path | None, cache: BuildCache | None, todo: _Chunk, positions: list[int]
+    compiler: Compiler, staging: Path | None, cache: BuildCache | None, todo: _Chunk, positions: list[int],
+    gkey: str | None = None,
 ) -> tuple[list[_Record], list[Diagnostic], dict[str, bytes], list[str | None]]:
     """Compile the targets at ``positions`` of ``todo``: their records, findings,
-    SOPS files and cache keys."""
+    SOPS files and cache keys (made here, before each compile, under ``gkey`` when given)."""
     # Plain tuples pickle in a third of the time of the dataclasses (the
     # parent unpickles every target's record while the workers compile).
     records: list[_Record] = []
@@ -255,9 +266,15 @@ def _compile_chunk(
     secrets: dict[str, bytes] = {}
     # Targets come folder by folder (the work list is sorted by shared layers): keep the folder open.
     writer = FolderWriter(staging or Path())
+    made: dict[int, str] = {}
+    if gkey is not None and cache is not None:
+        # The chunk's keys first, in one loop (measured cheaper than one key
+        # before each compile); the compile then parses the bytes read for them.
+        made = {i: cache.target_key(todo[i][0], gkey, compiler.source) for i in positions}
     try:
         for i in positions:
             spec, key = todo[i]
+            key = made.get(i, key)
             ct, failed = compiler.try_compile(spec)
             if ct is None:
                 diags.extend(failed)
