@@ -34,6 +34,7 @@ from cfgc.base.limits import DEFAULT_LIMITS
 from cfgc.base.repopath import NotFound
 from cfgc.compile.compiler import Compiler
 from cfgc.repo.hierarchy import TargetSpec
+from cfgc.repo.inputs import unwrapped
 from cfgc.repo.sources import DirSource, Source
 
 Digest = Callable[[str], str]
@@ -99,12 +100,22 @@ def hash_inputs(h: Any, compiler: Compiler) -> None:
         name = path.encode()
         h.update(b"%s %d:%s %d:" % (kind.encode(), len(name), name, len(raw)) + raw)
 
-    part("config", compiler.config.document.path, src.read("cfgc.yaml"))
+    # The bytes the compile uses, never a second read of a file that may have
+    # been saved since: cfgc.yaml as it was parsed, and on a working tree the
+    # schemas and prompts kept for the compile's own (first) read of each.
+    plain = unwrapped(src)
+    keep = plain.keep if isinstance(plain, DirSource) else None
+    part("config", compiler.config.document.path, compiler.config.raw or src.read("cfgc.yaml"))
     for path, raw in sorted(schema_files(src, compiler.config).items()):
         part("schema", path, raw)
+        if keep is not None:
+            keep(path, raw)
     for name in sorted(compiler.prompts.versions):
         for path in sorted(compiler.prompts.versions[name].values()):
-            part("prompt", path, src.read(path))
+            raw = src.read(path)
+            part("prompt", path, raw)
+            if keep is not None:
+                keep(path, raw)
 
 
 def library_versions() -> str:

@@ -61,6 +61,8 @@ class RepoConfig:
     max_secret_age_days: int | None
     document: Document
     limits: Limits = DEFAULT_LIMITS
+    # The bytes it was parsed from: a cache key names these, not a later read of the file.
+    raw: bytes = b""
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -142,6 +144,7 @@ def load_config(source: Source) -> RepoConfig:
         max_secret_age_days=data.get("secrets", {}).get("max_age_days"),
         document=doc,
         limits=Limits.from_config(data.get("limits"), operator_ceiling(os.environ.get(CEILING_ENV))),
+        raw=raw,
     )
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from cfgc.base import limits
 from cfgc.base.bounded_read import FileTooLarge, NotRegular
-from cfgc.base.errors import EXIT_INVALID, InputError
+from cfgc.base.errors import EXIT_INVALID, InputError, IntegrityError
 from tests.fixtures.cli import run
 from tests.fixtures.files import OVER, no_hang, sparse
 
@@ -89,10 +89,10 @@ def test_bundle_files_read_back_are_bounded(tmp_path: Path) -> None:
     from cfgc.bundle.signing import load_envelope, load_verifier
 
     sparse(tmp_path / "manifest.json")
-    with pytest.raises(FileTooLarge):
+    with pytest.raises(IntegrityError, match="over the"):  # the bundle's own file: exit 5
         read_manifest(tmp_path)
     sparse(tmp_path / "manifest.sig.json")
-    with pytest.raises(FileTooLarge):
+    with pytest.raises(IntegrityError, match="over the"):
         load_envelope(tmp_path / "manifest.sig.json")
     os.mkfifo(tmp_path / "key.pem")
     with no_hang(), pytest.raises(NotRegular):

@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 
+from cfgc.bundle import pipeline, target_keys
 from cfgc.bundle.cache import BuildCache
 from cfgc.compile.compiler import Compiler
 from cfgc.repo import sources
+from cfgc.repo.sources import DirSource
 from tests.unit.bundle.test_pipeline import build, many  # noqa: F401
 
 V1 = "id: 0\nm: {$extends: limits, extra: 0}\n"
@@ -78,3 +80,38 @@ def test_rewrite_between_key_and_compile(many: Path, tmp_path: Path, monkeypatch
     got = json.loads((tmp_path / "o2/targets/dev/s000.json").read_text())["id"]
     ref = json.loads((tmp_path / "ref/targets/dev/s000.json").read_text())["id"]
     assert got == ref, "the warm build reused a target compiled from other bytes than its key names"
+
+
+STRICT = json.dumps({"type": "object", "properties": {"limits": {"properties": {"rpm": {"maximum": 100}}}}})
+LOOSE = json.dumps({"type": "object"})
+
+
+@pytest.mark.parametrize("in_workers", [True, False])
+def test_a_schema_saved_after_the_global_key_is_not_cached_under_it(
+    many: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_workers: bool  # noqa: F811
+) -> None:
+    if not in_workers:
+        monkeypatch.setattr(BuildCache, "keys_in_workers", lambda self, source: False)
+    (many / "envs/dev.yaml").write_text("limits: {rpm: 500}\n")
+    s = many / "schemas/s.json"
+    assert json.loads(s.read_text()) == json.loads(STRICT)
+    real = target_keys.global_key
+
+    def racing(compiler: Compiler) -> str:
+        k = real(compiler)
+        s.write_text(LOOSE)  # an editor saves the schema just after it was hashed
+        return k
+
+    monkeypatch.setattr(target_keys, "global_key", racing)
+    r1 = pipeline.run(Compiler(DirSource(many)), cache=BuildCache(tmp_path / "c"), jobs=1)
+    monkeypatch.setattr(target_keys, "global_key", real)
+    s.write_text(STRICT)  # and reverts
+    warm = pipeline.run(Compiler(DirSource(many)), cache=BuildCache(tmp_path / "c"), jobs=1)
+    cold = pipeline.run(Compiler(DirSource(many)), jobs=1)
+
+    def errs(r: pipeline.PipelineResult) -> list[str]:
+        return sorted(t for d in r.diagnostics if d.severity == "error" for t in d.targets)
+
+    assert errs(r1) == errs(cold)  # validated by the schema bytes its key names (the strict ones)
+    assert errs(cold)  # the strict schema refuses rpm 500
+    assert errs(warm) == errs(cold)
