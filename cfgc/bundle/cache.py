@@ -140,6 +140,11 @@ class BuildCache:
         (an in-place build has just stat-checked or hashed it, and kept its bytes)."""
         self.digests.known(path, hexdigest)
 
+    def watch(self, source: DirSource) -> None:
+        """Keep no entry compiled from a file whose bytes differ from this build's digest of it
+        (:meth:`cfgc.bundle.cache_digests.FileDigests.watch`)."""
+        self.digests.watch(source)
+
     def retain_all(self) -> None:
         """Keep every entry on :meth:`save`, also those this build did not use (an in-place
         build looks up only the targets it compiles)."""

@@ -49,6 +49,9 @@ class FileDigests:
         self._racy = time.time_ns() - RACY_NS
         self._found: list[tuple[str, str, str]] = []  # (path, digest, stamp) a worker hashed for its keys
         self._reporting = False  # report(): file_digest fills _found
+        # A file this build keyed whose bytes, read again by a compile, differed
+        # (saved during the build): no entry compiled from then on is kept.
+        self.changed = False
 
     def memo(self, path: str) -> tuple[str, str] | None:
         """``(stat stamp, sha256 hex)`` of a working-tree file this build hashed; the stamp is
@@ -123,9 +126,28 @@ class FileDigests:
             elif self._stamp_of(path, digest) != stamp:
                 self.files.pop(path, None)
 
+    def watch(self, source: DirSource) -> None:
+        """Check every file ``source``'s compiles read from disk against this build's digest of it
+        (:attr:`changed`)."""
+        source.on_disk_read = self._witness
+
+    def _witness(self, path: str, data: bytes) -> None:
+        # A compile read ``path`` from disk: a file keyed by its stat stamp, or
+        # past DirSource.keep's bound.  Bytes other than those the key named
+        # would be kept under that key and served when the file goes back.
+        digest = self._digests.get(path)
+        if digest is not None and len(digest) == 64 and hashlib.sha256(data).hexdigest() != digest:
+            self.changed = True
+            self._digests[path] = "changed during the build"
+            self.files.pop(path, None)
+            self.dirty = True
+            if self._reporting:  # the parent's adopt() sees two digests: no in-place state
+                self._found.append((path, hashlib.sha256(data).hexdigest(), ""))
+
     def _check_root(self, source: DirSource) -> None:
         if not self._root_checked:  # stat stamps only mean something for the files they came from
             self._root_checked = True
+            self.watch(source)
             root = str(source.root.resolve())
             if root != self.files_root:
                 self.files, self.files_root = {}, root

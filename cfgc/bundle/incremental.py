@@ -213,6 +213,7 @@ def _update(
         for spec in specs:  # digests this build just checked: the cache need not stat or read again
             for p in spec.layers:
                 cache.known(p, plan.digests[DIGEST_BYTES * index[p] : DIGEST_BYTES * (index[p] + 1)].hex())
+        cache.watch(source)
     if plan.same_listing:
         source.assume_listing(state.listed)  # the same files: the compile need not walk the repo again
     from cfgc.base.loading import CAREFUL

@@ -58,6 +58,11 @@ def record(
     if cache is None or cache.key is None:
         return
     try:
+        str(out).encode()
+    except UnicodeEncodeError:  # the state names OUT in JSON: a path that is not UTF-8 gets none
+        outstate.forget(cache.root, out)
+        return
+    try:
         _record(source, compiler, select, result, out, cache, cache.key, globals_, manifest, digest)
     except OSError:  # the state only saves time: a build that wrote OUT has succeeded
         outstate.forget(cache.root, out)

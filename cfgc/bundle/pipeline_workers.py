@@ -70,7 +70,7 @@ def compile_chunk(
             assert out.data is not None
             # Only targets without any finding are cached: a warm build must
             # report the same warnings as a cold one.
-            if cache is not None and key is not None and not found:
+            if cache is not None and key is not None and not found and not cache.digests.changed:
                 cache.store(out.digest, out.data, staging, target_path(spec.name), writer)
                 keys.append(key)
             else:

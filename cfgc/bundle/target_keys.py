@@ -42,16 +42,29 @@ Digest = Callable[[str], str]
 def content_digest(source: Source) -> Digest:
     """A :data:`Digest` that hashes what ``source`` holds now ("missing" for
     an absent file).  A working tree keeps the bytes it hashed, so a compile
-    that follows reads the very bytes the key was made from."""
+    that follows reads the very bytes the key was made from.
+
+    Each path is hashed once per digest function: a compiler keeps shared
+    layers parsed across targets, so a file saved while targets are keyed one
+    at a time (a cold check keys each target just before compiling it) must not
+    give a later target a key naming bytes its compile never parsed.
+    """
+    memo: dict[str, str] = {}
 
     def digest(path: str) -> str:
+        found = memo.get(path)
+        if found is not None:
+            return found
         try:
             data = source.read(path)
         except NotFound:
-            return "missing"
-        if isinstance(source, DirSource):
-            source.keep(path, data)
-        return hashlib.sha256(data).hexdigest()
+            found = "missing"
+        else:
+            if isinstance(source, DirSource):
+                source.keep(path, data)
+            found = hashlib.sha256(data).hexdigest()
+        memo[path] = found
+        return found
 
     return digest
 

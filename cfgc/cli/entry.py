@@ -44,7 +44,8 @@ def parse_build(argv: list[str]) -> dict[str, Any] | None:
             return None
         seen.add(name)
         params[name] = Path(value)
-    return params
+    # click checks the default --out as it checks a given one.
+    return params if "out" in seen or _plain_dir(str(params["out"])) else None
 
 
 def _plain_dir(value: str) -> bool:

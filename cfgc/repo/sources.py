@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -74,6 +74,9 @@ class DirSource:
         self._tree = Tree(self._root)
         self._kept: dict[str, bytes] = {}
         self._kept_bytes = 0
+        # Told of every file read from disk rather than from what keep() held:
+        # the build cache checks those bytes against the digest its key used.
+        self.on_disk_read: Callable[[str, bytes], None] | None = None
         # Each folder the listing walked -> its stat, taken before it was listed:
         # a folder whose stat still matches still holds what the listing saw.
         self.folders: dict[str, os.stat_result] = {}
@@ -111,7 +114,14 @@ class DirSource:
 
     def read(self, path: str) -> bytes:
         kept = self._kept.pop(path, None)
-        data = kept if kept is not None else self._tree.read(path)
+        if kept is not None:
+            self._kept_bytes -= len(kept)  # the bound is on what is held, not on what was ever kept
+        if kept is not None:
+            data = kept
+        else:
+            data = self._tree.read(path)
+            if self.on_disk_read is not None:
+                self.on_disk_read(path, data)
         ids = self.read_ids
         if ids is not None:
             found = blob_id(data)

@@ -12,7 +12,8 @@ a function of
   versions, the ``--target`` glob, and every path of the side with its git
   blob id; a git side by its tree id), which covers every record key of that
   side and so every recorded value, token, finding and location;
-- the changed files (listed in the result), and the two labels it carries.
+- the changed files (listed in the result), and the two labels it carries;
+- DeepDiff's installed version (it finds the changed paths of recorded targets).
 
 Only a result made from records alone on both sides is kept (a compiled
 target may have read a working-tree file saved during the run, or met a
@@ -55,6 +56,7 @@ import orjson
 
 from cfgc import __version__
 from cfgc.base.errors import Location
+from cfgc.base.installed import install_stamps
 from cfgc.bundle.cache_index import cache_key
 from cfgc.compile.merging import MISSING
 from cfgc.review.check_cache import decode_findings, encode_findings
@@ -75,8 +77,9 @@ _STATUS = frozenset({"added", "removed", "changed"})
 def result_key(base_side: str, head_side: str, files: Sequence[str], select: str | None,
                base_name: str, head_name: str) -> str:
     """The key a result is kept under: see the module docstring for why these suffice."""
-    return hashlib.sha256(orjson.dumps(["diff-result", __version__, base_side, head_side, list(files),
-                                        select, base_name, head_name])).hexdigest()
+    # DeepDiff still finds the changed paths of recorded targets: its version is part of the answer.
+    return hashlib.sha256(orjson.dumps(["diff-result", __version__, install_stamps(("deepdiff",)), base_side,
+                                        head_side, list(files), select, base_name, head_name])).hexdigest()
 
 
 class ResultStore:

@@ -122,6 +122,10 @@ class Inputs:
         and types it writes natively (dataclasses, datetimes, subclasses of
         the plain types: passed through, so they decline).  A key orjson
         refuses (not a string, an integer beyond 64 bits) declines too.
+        orjson also writes enums and UUIDs natively (no passthrough option
+        exists for them), where ``json.dumps`` would refuse them: compiled
+        values never hold either (they are built from YAML and JSON: str,
+        int, float, bool, None, dicts, lists, tuples and secret references).
         About a tenth of ``json.dumps``' time: an input already answered
         is recalled without writing its text (:meth:`quick_recall`).
         """

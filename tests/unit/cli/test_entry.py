@@ -124,3 +124,27 @@ def test_the_click_free_build_prints_and_writes_what_click_does(tmp_path: Path) 
         (d / "empty").mkdir()
     empty = {side: _run(d, side == "fast", "build", "--repo", "empty", "--out", "o2") for side, d in sides.items()}
     assert empty["fast"] == empty["click"] and empty["fast"][0] != 0
+
+
+def test_the_default_out_is_checked_as_click_checks_it(tmp_path: Path) -> None:
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "bundle").write_text("not a folder")
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert _click_params(["build"]) is None  # click refuses the default --out: a file
+        assert parse_build(["build"]) is None
+        assert parse_build(["build", "--out", "dir"]) is not None  # given, the default is not checked
+    finally:
+        os.chdir(cwd)
+
+
+def test_an_out_path_that_is_not_utf8_builds_without_in_place_state(tmp_path: Path) -> None:
+    out = os.fsdecode(b"o\xff")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CFGC_JOBS": "1"}
+    for head in (["-m", "cfgc"], ["-c", "import sys; from cfgc.cli.main import main; sys.argv[0] = 'cfgc'; main()"]):
+        shutil.rmtree(tmp_path / out, ignore_errors=True)
+        p = subprocess.run([sys.executable, *head, "build", "--repo", str(ROOT / "examples" / "repo"), "--out", out,
+                            "--cache-dir", "c"], cwd=tmp_path, env=env, capture_output=True, timeout=300)
+        assert p.returncode == 0, p.stderr
+        assert (tmp_path / out / "manifest.json").is_file()
