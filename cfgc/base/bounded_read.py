@@ -10,6 +10,9 @@ that even the open of a FIFO does not wait for a writer.
 A repo's files are read through :class:`cfgc.base.repopath.Tree`, which adds
 the rule that no link is followed; :func:`read_file` is for paths a user names
 (keys, SOPS files, ``.sops.yaml``) and a bundle's own files, links followed.
+:func:`read_capped` is for cfgc's own state files (caches, journals, serial
+state, bundle parts), each with its own smaller cap: the same open rules, and
+the caller decides what an oversized or irregular file means.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import stat
 from cfgc.base import limits
 from cfgc.base.errors import InputError, Location
 
-__all__ = ["NOT_REGULAR", "FileTooLarge", "NotRegular", "read_file", "read_open", "too_large"]
+__all__ = ["NOT_REGULAR", "FileTooLarge", "NotRegular", "read_capped", "read_file", "read_open", "too_large"]
 
 NOT_REGULAR = "is not a regular file; cfgc reads only regular files"
 _FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
@@ -76,5 +79,31 @@ def read_file(path: str | os.PathLike[str], rel: str | None = None) -> bytes:
         if not stat.S_ISREG(st.st_mode):
             raise NotRegular(NOT_REGULAR, Location(name))
         return read_open(fd, st, name)
+    finally:
+        os.close(fd)
+
+
+def read_capped(path: str | os.PathLike[str], cap: int, *, follow_links: bool = True) -> bytes:
+    """At most ``cap`` + 1 bytes of the regular file at ``path``: more than ``cap`` means too big.
+
+    Opened non-blocking (a FIFO planted there is refused at once instead of
+    waiting for a writer) and refused unless fstat says regular file
+    (:class:`NotRegular`); ``follow_links=False`` refuses a symlink at the last
+    component (ELOOP).  OSError from the open or the read is left to the caller.
+    """
+    fd = os.open(path, _FLAGS | (0 if follow_links else os.O_NOFOLLOW))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegular(NOT_REGULAR, Location(os.fspath(path)))
+        # One read for a file that did not grow (a short read of a regular file is its end).
+        chunk = os.read(fd, min(st.st_size, cap) + 1)
+        chunks = [chunk]
+        total = len(chunk)
+        while chunk and total <= cap and total != st.st_size:
+            chunk = os.read(fd, min(1 << 20, cap + 1 - total))
+            chunks.append(chunk)
+            total += len(chunk)
+        return b"".join(chunks)
     finally:
         os.close(fd)

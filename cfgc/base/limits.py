@@ -25,6 +25,19 @@ TEMPLATE_INT_BITS = 4096
 # read back, or named on the command line.  A pull request may commit a file
 # of any size, and each is held in memory (cfgc.base.bounded_read).
 MAX_FILE_BYTES = 64 * 1024 * 1024
+# Files and folders one listing of a repo holds (working tree or git tree),
+# checked while listing: each costs memory for the whole build (about 200 bytes
+# listed, more once hashed).  The project's own 1,000,000-target corpus
+# (benchmarks/shards.py) lists about 1,010,000; twice that leaves room.
+MAX_REPO_FILES = 2_000_000
+# Folder levels below the repo root a working-tree walk enters.
+MAX_REPO_DEPTH = 64
+# Bytes of one path in a git tree listing (a working tree is held to the
+# kernel's PATH_MAX, the same 4096, by the kernel itself).
+MAX_PATH_BYTES = 4096
+# Layer files one target stacks: hierarchy levels times the files each '*'
+# matches.  Every layer is merged for every target that stacks it.
+MAX_TARGET_LAYERS = 1000
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ def _tag_lines(text: str) -> Iterator[re.Match[str]]:
     start of each line that holds ``": !"`` gives the same matches in the
     same order, at the cost of the few such lines instead of the whole text
     (tests/unit/base/test_yaml_fast_scan.py holds the two to the same matches).
+    Each line is tried once, so a line of many ``": !"`` costs linear time.
     """
     at = text.find(": !")
     while at != -1:
@@ -90,8 +91,9 @@ def _tag_lines(text: str) -> Iterator[re.Match[str]]:
         if m is not None:
             yield m
             at = text.find(": !", m.end())
-        else:
-            at = text.find(": !", at + 1)
+        else:  # no later ": !" on this line can match either (same line start): next line
+            nl = text.find("\n", at)
+            at = -1 if nl == -1 else text.find(": !", nl)
 
 
 def _ends_here(text: str, end: int, indent: int) -> bool:

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cfgc.base.bounded_read import read_file
+from cfgc.base.bounded_read import FileTooLarge, NotRegular, read_file
 from cfgc.base.canonical import canonical_json, sha256_digest
-from cfgc.base.errors import InputError, IntegrityError
+from cfgc.base.errors import ExternalError, InputError, IntegrityError
 from cfgc.base.jsonvalue import JSONObject
 from cfgc.base.repopath import NotFound, read_under
 from cfgc.bundle.manifest import (
@@ -65,6 +65,10 @@ def read_manifest(bundle: Path) -> tuple[bytes, JSONObject]:
         raw = read_file(path)
     except FileNotFoundError:
         raise InputError(f"{bundle}: no {MANIFEST}; not a cfgc bundle") from None
+    except (FileTooLarge, NotRegular) as e:  # a bundle's own file: its integrity, not the user's input
+        raise IntegrityError(f"{path}: {e.message}") from None
+    except OSError as e:
+        raise ExternalError(f"{path}: cannot read: {e.strerror or e}") from None
     try:
         value = json.loads(raw)
     except ValueError as e:

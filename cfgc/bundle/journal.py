@@ -25,6 +25,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from cfgc.base.bounded_read import NotRegular, read_capped
 from cfgc.base.repopath import relative_problem
 
 JOURNAL = "journal.json"
@@ -76,11 +77,10 @@ def recover(out: Path) -> bool:
 
 def _read_journal(path: Path) -> tuple[list[str], list[str]] | None:
     try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_JOURNAL_BYTES + 1)
-        doc = json.loads(raw)
-    except (OSError, ValueError):
-        return None  # no journal (renames never started) or not one cfgc wrote
+        raw = read_capped(path, MAX_JOURNAL_BYTES, follow_links=False)
+        doc = json.loads(raw) if len(raw) <= MAX_JOURNAL_BYTES else None
+    except (OSError, ValueError, NotRegular):
+        return None  # no journal (renames never started) or not one cfgc wrote (a FIFO, a link...)
     moves, deletes = doc.get("moves") if isinstance(doc, dict) else None, doc.get("deletes") if isinstance(doc, dict) else None
     if not isinstance(moves, list) or not isinstance(deletes, list):
         return None

@@ -9,9 +9,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cfgc.base.bounded_read import NotRegular, read_capped
 from cfgc.base.errors import CfgcError
 from cfgc.bundle import outfolders, outstate
 from cfgc.bundle.manifest import MANIFEST
+from cfgc.bundle.outcheck import MAX_MANIFEST_BYTES
 from cfgc.bundle.outpack import DIGEST_BYTES, ints
 from cfgc.bundle.splice import spans
 from cfgc.repo.sources import DirSource, Source
@@ -102,8 +104,14 @@ def _record(
         counts.append(len(spec.layers))
     secrets = {f: hashlib.sha256(raw).hexdigest() for f, raw in result.secret_files.items()}
     racy = outstate.racy_after()
-    with open(out / MANIFEST, "rb") as f:  # the bytes the spans are checked against
-        found = spans(f.read(), manifest)
+    try:  # the bytes the spans are checked against; bounded like the in-place build's read of them
+        raw = read_capped(out / MANIFEST, MAX_MANIFEST_BYTES, follow_links=False)
+    except NotRegular:
+        raw = b""
+    if not raw or len(raw) > MAX_MANIFEST_BYTES:  # not the manifest this build wrote
+        outstate.forget(root, out)
+        return
+    found = spans(raw, manifest)
     scanned, dirs = scan_out(out, time.time_ns())
     try:
         bundle, bundle_stamps = outstate.bundle_parts(scanned, names)

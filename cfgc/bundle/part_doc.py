@@ -12,6 +12,7 @@ know, is a usage error (exit 2).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -20,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cfgc.base.errors import IntegrityError, UsageError
+from cfgc.base.bounded_read import NotRegular, read_capped
+from cfgc.base.errors import ExternalError, IntegrityError, UsageError
 from cfgc.base.repopath import relative_problem, target_name_problem
 from cfgc.bundle.manifest import FORMAT
 from cfgc.bundle.shard import MAX_SHARDS, PART, PART_FORMAT
@@ -75,9 +77,16 @@ def load_part(root: Path) -> Part:
         raise IntegrityError(f"{path}: not a regular file")
     if st.st_size > MAX_PART_JSON:
         raise IntegrityError(f"{path}: {st.st_size} bytes, the limit is {MAX_PART_JSON}")
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as f:
-        raw = f.read(MAX_PART_JSON + 1)
+    try:
+        # The lstat above gives the message for the usual case; this open is what holds
+        # if a FIFO or a link is swapped in meanwhile (non-blocking, no link followed).
+        raw = read_capped(path, MAX_PART_JSON, follow_links=False)
+    except NotRegular:
+        raise IntegrityError(f"{path}: not a regular file") from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise IntegrityError(f"{path}: not a regular file") from None
+        raise ExternalError(f"cannot read {path}: {e.strerror}") from None
     if len(raw) > MAX_PART_JSON:
         raise IntegrityError(f"{path}: more than {MAX_PART_JSON} bytes")
     try:

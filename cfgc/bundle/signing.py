@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cfgc.base.awserrors import describe as describe_aws
-from cfgc.base.bounded_read import read_file
+from cfgc.base.bounded_read import FileTooLarge, NotRegular, read_file
 from cfgc.base.errors import ExternalError, InputError, IntegrityError, UsageError
 
 if TYPE_CHECKING:
@@ -290,6 +290,8 @@ def load_envelope(path: Path) -> dict[str, Any]:
         raise IntegrityError(f"{path.name} is missing: the bundle is not signed") from None
     except (OSError, ValueError) as e:
         raise IntegrityError(f"{path.name}: unreadable envelope: {e}") from None
+    except (FileTooLarge, NotRegular) as e:  # a bundle's own file: its integrity
+        raise IntegrityError(f"{path}: {e.message}") from None
     if not isinstance(env, dict):
         raise IntegrityError(f"{path.name}: not a DSSE envelope")
     return env

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from cfgc.base import limits
 from cfgc.base.errors import InputError, Location
 from cfgc.base.repopath import MAX_TARGET, segment_problem, target_name_problem
 from cfgc.repo.config import RepoConfig
@@ -126,6 +127,11 @@ class Hierarchy:
                 for var in level.variables:
                     concrete = concrete.replace("{" + var + "}", bindings[var])
                 layers.extend(self._expand(concrete))
+                if len(layers) >= limits.MAX_TARGET_LAYERS:  # the target's own file comes on top
+                    raise InputError(
+                        f"the target of {last_file} stacks more than {limits.MAX_TARGET_LAYERS} layer files "
+                        f"(this level matches {len(self._expand(concrete))}), the bound on one target "
+                        "(MAX_TARGET_LAYERS in cfgc/base/limits.py); match fewer files per level", level.location)
             prefix = self._prefix_cache[key] = tuple(layers)
         return (*prefix, last_file)
 

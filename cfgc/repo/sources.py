@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from cfgc.base.errors import ExternalError, InputError, Location, UsageError
+from cfgc.base import limits
+from cfgc.base.errors import InputError, Location, UsageError
 from cfgc.base.repopath import NotFound, Tree, link_error, relative_problem
 from cfgc.repo.gitinfo import GitQuery, strip_credentials, utc
 from cfgc.repo.gitobjects import BlobTooLarge, CatFile, read_batch, resolve
+from cfgc.repo.listing import SKIP_DIRS, ls_tree, path_too_long, scan
 
 if TYPE_CHECKING:
     import git
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 CONFIG_FILE = "cfgc.yaml"
 # Bytes DirSource.keep holds for one build at most (the layers hashed for cache keys).
 KEEP_MAX_BYTES = 256 * 1024 * 1024
-_SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", ".cfgc"}
 #: What :attr:`DirSource.read_ids` holds for a file read twice with different bytes.
 MIXED = "mixed"
 
@@ -99,7 +99,7 @@ class DirSource:
         """Every file path, sorted; a symbolic link is listed as a file (reading it is refused)."""
         if self._files is None:
             out: list[str] = []
-            _scan(self._root, "", out, self.folders)
+            scan(self._root, "", out, self.folders)
             out.sort()
             self._files = out
         return self._files
@@ -159,30 +159,13 @@ class DirSource:
         return SourceInfo(**(started or GitQuery(self.root)).fields())
 
 
-def _scan(folder: str, prefix: str, out: list[str], folders: dict[str, os.stat_result]) -> None:
-    # Links to folders are listed, not entered (as git lists them): the walk
-    # never leaves the root, and reading one reports the link.
-    try:
-        folders[prefix] = os.stat(folder)
-        with os.scandir(folder) as it:
-            entries = list(it)
-    except OSError:  # an unreadable folder is skipped, as os.walk did
-        return
-    for e in entries:
-        if e.is_dir(follow_symlinks=False):
-            if e.name not in _SKIP_DIRS:
-                _scan(e.path, prefix + e.name + "/", out, folders)
-        else:
-            out.append(prefix + e.name)
-
-
 def folder_entries(folder: str) -> list[str]:
     """The entries of one folder as a listing sees them: files, then ``name/`` for each folder it enters."""
     names: list[str] = []
     with os.scandir(folder) as it:
         for e in it:
             if e.is_dir(follow_symlinks=False):
-                if e.name not in _SKIP_DIRS:
+                if e.name not in SKIP_DIRS:
                     names.append(e.name + "/")
             else:
                 names.append(e.name)
@@ -295,18 +278,15 @@ class GitSource:
         if self._blobs is None:
             # One 'git ls-tree' lists 10,000 files in a fraction of the time
             # GitPython takes to build an object per tree entry.
-            try:
-                out = subprocess.run(
-                    ["git", "-C", self.git_dir, "ls-tree", "-r", "-z", "--full-tree", self._tree_id],
-                    capture_output=True, check=True, timeout=600,
-                ).stdout
-            except (subprocess.CalledProcessError, OSError, subprocess.TimeoutExpired) as e:
-                raise ExternalError(f"git ls-tree failed: {e}") from None
+            out = ls_tree(self.git_dir, self._tree_id)
             blobs: dict[str, Any] = {}
+            max_path = limits.MAX_PATH_BYTES
             for entry in out.split(b"\0"):
                 meta, tab, name = entry.partition(b"\t")
                 if not tab:
                     continue
+                if len(name) > max_path:
+                    raise path_too_long(os.fsdecode(name))
                 mode, kind, sha = meta.split()
                 if kind == b"blob":  # not a submodule ('commit')
                     blobs[os.fsdecode(name)] = _Blob(int(mode, 8), sha.decode("ascii"))

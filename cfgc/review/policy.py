@@ -30,11 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -42,20 +38,14 @@ from cfgc.base.diagnostics import Diagnostic
 from cfgc.base.errors import Location
 from cfgc.base.secretrefs import jsonable
 from cfgc.compile.compiler import CompiledTarget
-from cfgc.compile.merging import parse_dotted
 from cfgc.repo.sources import Source
 from cfgc.review.policy_cache import PolicyCache, digest
+from cfgc.review.policy_findings import SEVERITY, finding, mask_messages
+from cfgc.review.rego_errors import EvalFailed, errormsg, quiet, rego_error, v0_rule
 from cfgc.review.rego_inputs import InputUse, analyse
 from cfgc.review.rego_projection import Inputs
-from cfgc.secrets.redact import MIN_MASK_LENGTH, mask, sensitive_strings
 
-SEVERITY = {"deny": "error", "violation": "error", "warn": "warning"}
-_V0_SET = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s*\[[^\]]*\]\s*(\{|:?=(?!=))")
-_V0_BODY = re.compile(r"^(?P<name>[A-Za-z_]\w*)(\s*:?=\s*[^{\s][^{]*)?\s*\{\s*(#.*)?$")
-_V1_WORD = re.compile(r"\b(if|contains)\b")
 _PACKAGE = re.compile(r"^package\s+([\w.]+)", re.M)
-# Printable ASCII without quotes or a backslash: its repr and JSON forms are itself.
-_PLAIN = re.compile(r"[ !#-&(-\[\]-~]*")
 
 
 @dataclass(frozen=True)
@@ -64,59 +54,6 @@ class PolicyFile:
 
     path: str
     text: str
-
-
-def v0_rule(text: str) -> tuple[int, str] | None:
-    """The first (line, rule head) written in Rego v0 syntax, if any."""
-    for n, line in enumerate(text.splitlines(), 1):
-        m = _V0_SET.match(line) or _V0_BODY.match(line)
-        if m and m.group("name") not in ("package", "import", "default", "else") and not _V1_WORD.search(line):
-            return n, line.strip()
-    return None
-
-
-def _rego_error(path: str, text: str, err: Exception) -> Diagnostic:
-    """A regopy error as a located finding (its S-expression holds offsets)."""
-    raw = str(err)
-    loc = Location(path, 1, 1)
-    m = re.search(r"\(error \d+:[^|]*\|(\d+)\|", raw)
-    if m:
-        off = min(int(m.group(1)), len(text))
-        line = text.count("\n", 0, off) + 1
-        loc = Location(path, line, off - (text.rfind("\n", 0, off) + 1) + 1)
-    msg = _errormsg(raw) if "(errormsg " in raw else "syntax error"
-    return Diagnostic("error", f"Rego: {msg}", loc, "policy")
-
-
-class _EvalFailed(Exception):
-    """regopy could not evaluate the policies on one input."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-def _errormsg(raw: str) -> str:
-    """The ``errormsg`` of a regopy error S-expression (never the rest: it quotes the input)."""
-    m = re.search(r"\(errormsg (\d+):", raw)
-    if m:
-        return raw[m.end() : m.end() + int(m.group(1))]
-    return "regopy returned no result"
-
-
-@contextmanager
-def _quiet() -> Iterator[None]:
-    """regopy prints its errors on the C-level stdout; keep our output clean."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(null, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(null)
 
 
 class PolicySet:
@@ -159,10 +96,10 @@ class PolicySet:
                     Location(pf.path, pf.text.count("\n", 0, pkg.start()) + 1, 1), "policy"))
                 continue
             try:
-                with _quiet():
+                with quiet():
                     Interpreter().add_module(pf.path, pf.text)
             except Exception as e:  # noqa: BLE001 - regopy raises RegoError
-                self.errors.append(_rego_error(pf.path, pf.text, e))
+                self.errors.append(rego_error(pf.path, pf.text, e))
                 continue
             good.append(pf)
         if good and not self.errors:
@@ -172,7 +109,7 @@ class PolicySet:
             for pf in good:
                 h.update(b"%d:%s\0%d:%s\0" % (len(pf.path), pf.path.encode(), len(pf.text), pf.text.encode()))
             self._interp = Interpreter()
-            with _quiet():
+            with quiet():
                 for pf in good:
                     self._interp.add_module(pf.path, pf.text)
             self._prepare()
@@ -195,7 +132,7 @@ class PolicySet:
         from regopy import Interpreter
 
         try:
-            with _quiet():
+            with quiet():
                 self._bundle = self._interp.build("data.main")
         except Exception:  # noqa: BLE001 - regopy raises RegoError (or worse): keep the old path
             self._bundle = None
@@ -236,7 +173,7 @@ class PolicySet:
                 else:
                     try:
                         answer = (True, self._query(text))
-                    except _EvalFailed as e:  # not kept across runs: a fixed policy must be evaluated again
+                    except EvalFailed as e:  # not kept across runs: a fixed policy must be evaluated again
                         answer = (False, e.message)
                     if cache is not None and answer[0]:
                         cache.put(key, [answer[1]])
@@ -260,7 +197,7 @@ class PolicySet:
                                         Location(self.files[0].path, 1, 1), "policy"))
                 continue
             for item in items if isinstance(items, list) else [items]:
-                found.append(_finding(target, severity, kind, item))
+                found.append(finding(target, severity, kind, item))
         if found:  # a rule's message may quote any value it read: credentials become markers
             texts = mask_messages([d.message for d in found], target.value)
             found = [replace(d, message=text) for d, text in zip(found, texts, strict=True)]
@@ -282,7 +219,7 @@ class PolicySet:
     def _query(self, text: str) -> Any:
         """The rules' output for one input: the parts findings are made of, or None.
 
-        Raises :class:`_EvalFailed` when regopy reports an evaluation error
+        Raises :class:`EvalFailed` when regopy reports an evaluation error
         (it returns its error S-expression where JSON is expected; the
         expression also echoes the input, which is never shown).
         """
@@ -294,9 +231,9 @@ class PolicySet:
                 self._interp.set_input_term(text)
                 out = self._interp.query("data.main")
         except json.JSONDecodeError as e:
-            raise _EvalFailed(_errormsg(e.doc)) from None
+            raise EvalFailed(errormsg(e.doc)) from None
         except Exception as e:  # noqa: BLE001 - regopy raises RegoError (or worse)
-            raise _EvalFailed(_errormsg(str(e))) from None
+            raise EvalFailed(errormsg(str(e))) from None
         try:
             rules = out.results[0].expressions[0]
         except (AttributeError, IndexError):
@@ -304,46 +241,3 @@ class PolicySet:
         if isinstance(rules, dict):  # only these are read; the rest need not be kept
             return {k: rules[k] for k in SEVERITY if k in rules}
         return rules
-
-
-def mask_messages(messages: list[str], value: Any) -> list[str]:
-    """``mask(m, sensitive_strings(value))`` for each message, classifying
-    ``value``'s leaves only when a message may quote one of them.
-
-    When no string leaf (of :data:`MIN_MASK_LENGTH` or more characters) of
-    ``value`` appears in any message, :func:`mask` replaces none of them (its
-    first replacement would be the first change to the text), so the leaves
-    need not be classified.  A leaf whose repr or JSON form differs from the
-    leaf itself (quotes, backslashes, non-ASCII or unprintable characters) is
-    not searched for: the messages then take the full path.
-    """
-    if _may_quote(value, messages):
-        known = sensitive_strings(value)
-        return [mask(m, known) for m in messages]
-    return [mask(m) for m in messages]
-
-
-def _may_quote(value: Any, messages: list[str]) -> bool:
-    todo = [value]
-    while todo:
-        v = todo.pop()
-        t = type(v)
-        if t is dict:
-            todo.extend(v.values())
-        elif t is list:
-            todo.extend(v)
-        elif t is str and len(v) >= MIN_MASK_LENGTH and (not _PLAIN.fullmatch(v) or any(v in m for m in messages)):
-            return True
-    return False
-
-
-def _finding(target: CompiledTarget, severity: str, kind: str, item: Any) -> Diagnostic:
-    path = None
-    if isinstance(item, dict):
-        msg = str(item["msg"]) if "msg" in item else json.dumps(item, sort_keys=True)
-        if isinstance(item.get("path"), str) and item["path"]:
-            path = parse_dotted(item["path"])
-    else:
-        msg = item if isinstance(item, str) else json.dumps(item, sort_keys=True)
-    loc = target.provenance.locate(path) if path else target.docs[-1].location()
-    return Diagnostic(severity, msg, loc, f"policy.{kind}", (target.name,))

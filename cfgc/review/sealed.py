@@ -17,9 +17,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import stat
 import tempfile
 from pathlib import Path
+
+from cfgc.base.bounded_read import NotRegular, read_capped
 
 
 def _mac(key: bytes, magic: bytes, body: bytes) -> bytes:
@@ -31,12 +32,12 @@ def _mac(key: bytes, magic: bytes, body: bytes) -> bytes:
 def read_sealed(path: Path, magic: bytes, key: bytes, max_bytes: int) -> bytes:
     """The body of ``path``; ValueError when it is not ours (too big, another
     magic, edited, truncated or written under another key), OSError when unreadable."""
-    # O_NONBLOCK and a regular file only: a FIFO planted in the cache folder
+    # Non-blocking and a regular file only: a FIFO planted in the cache folder
     # must not make a diff or a check wait for a writer.
-    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            raise ValueError("not a regular file")
-        data = f.read(max_bytes + 1)
+    try:
+        data = read_capped(path, max_bytes)
+    except NotRegular:
+        raise ValueError("not a regular file") from None
     if len(data) > max_bytes or not data.startswith(magic):
         raise ValueError("not a cfgc result file")
     mac, sep, body = data[len(magic):].partition(b"\n")

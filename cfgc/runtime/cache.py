@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from cfgc.base.bounded_read import read_file
+from cfgc.base.bounded_read import NotRegular, read_capped, read_file
 from cfgc.base.canonical import sha256_digest
 from cfgc.base.errors import InputError, IntegrityError
 from cfgc.bundle.signing import Verifier
@@ -83,14 +83,11 @@ class BundleCache:
         """
         path = self._blob(digest)
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            data = read_capped(path, FILE_MAX, follow_links=False)
         except OSError:
             return None
-        try:
-            with os.fdopen(fd, "rb") as f:
-                data = f.read(FILE_MAX + 1)
-        except OSError:
-            return None
+        except NotRegular:  # a FIFO or a device planted there: not content, removed like a corrupt file
+            data = b""
         if sha256_digest(data) != digest:
             self.corrupt_blobs += 1
             path.unlink(missing_ok=True)
@@ -100,8 +97,7 @@ class BundleCache:
     # -- state -------------------------------------------------------------
     def read_state(self) -> dict[str, Any] | None:
         try:
-            with open(self.state_path, "rb") as f:
-                data = f.read(STATE_MAX + 1)
+            data = read_capped(self.state_path, STATE_MAX)
             if len(data) > STATE_MAX:
                 raise CacheError(f"cache {self.state_path} is larger than {STATE_MAX} bytes")
             value = json.loads(data)
@@ -109,6 +105,8 @@ class BundleCache:
             return None
         except (OSError, ValueError) as e:
             raise CacheError(f"cache {self.state_path} is unreadable: {e}") from None
+        except NotRegular:
+            raise CacheError(f"cache {self.state_path} is not a regular file") from None
         if not isinstance(value, dict) or value.get("format") != FORMAT:
             raise CacheError(f"cache {self.state_path} is not a {FORMAT} state file")
         return value

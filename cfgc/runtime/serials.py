@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cfgc.base.bounded_read import NotRegular, read_capped
 from cfgc.base.errors import ExternalError, IntegrityError
 from cfgc.base.fslock import file_lock
 from cfgc.runtime.fetch import RollbackError
@@ -72,12 +73,13 @@ class SerialState:
 
     def _read(self) -> dict[str, Any]:
         try:
-            with open(self.path, "rb") as f:
-                raw = f.read(MAX_BYTES + 1)
+            raw = read_capped(self.path, MAX_BYTES)
         except FileNotFoundError:
             return {"format": FORMAT, "channels": {}, "pins": {}}
         except OSError as e:
             raise StateFileError(self._broken(f"cannot be read ({e.strerror})")) from None
+        except NotRegular:
+            raise StateFileError(self._broken("is not a regular file")) from None
         if len(raw) > MAX_BYTES:
             raise StateFileError(self._broken(f"is larger than {MAX_BYTES} bytes"))
         try:

@@ -13,8 +13,9 @@ byte past it, which proves the object too large):
 * a target, prompt or SOPS blob at :func:`compressed_bound` of the size the
   (signed) bundle manifest gives, and its gzip stream is inflated only up to
   that size (:func:`gunzip`).  No file may claim more than :data:`FILE_MAX`;
-* an OCI tag listing at :data:`TAGS_MAX` bytes a page and :data:`MAX_TAG_PAGES`
-  pages; any other registry reply (an upload's, an error's) at :data:`REPLY_MAX`.
+* an OCI tag listing at :data:`TAGS_MAX` bytes a page, :data:`MAX_TAG_PAGES`
+  pages and :data:`MAX_LISTED_TAGS` tags kept (only those the caller asks
+  for are kept, page by page); any other registry reply (an upload's, an error's) at :data:`REPLY_MAX`.
 
 Exceeding a bound is an integrity failure (exit 5) naming the object.
 """
@@ -42,6 +43,8 @@ MAX_POINTER_TRIES = 4
 # a registry that links page after page would otherwise be listed forever.
 TAGS_MAX = 4 * MIB
 MAX_TAG_PAGES = 1000
+# Tags of the kind asked for (versions, or channels) kept from one listing.
+MAX_LISTED_TAGS = 200_000
 # A reply whose caller names no bound of its own (PUT, POST, HEAD, DELETE, errors).
 REPLY_MAX = 1 * MIB
 # Signatures checked on one manifest envelope (each costs a verification).

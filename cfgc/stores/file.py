@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
 import tempfile
 from pathlib import Path
 
+from cfgc.base.bounded_read import NotRegular
+from cfgc.base.bounded_read import read_capped as read_regular_capped
 from cfgc.base.canonical import sha256_digest
 from cfgc.base.errors import ExternalError, IntegrityError
 from cfgc.base.fslock import locked
@@ -33,7 +34,7 @@ from cfgc.stores.base import (
     digest_hex,
     verified,
 )
-from cfgc.stores.bounds import MANIFEST_MAX, POINTER_MAX, SIGNATURES_MAX, VERSION_MAX, read_capped
+from cfgc.stores.bounds import MANIFEST_MAX, POINTER_MAX, SIGNATURES_MAX, VERSION_MAX, check_length
 
 
 class FileStore:
@@ -64,17 +65,18 @@ class FileStore:
         """The file's bytes; reads at most ``limit`` + 1 of them (IntegrityError when larger)."""
         self._exists()
         try:
-            # O_NONBLOCK and a regular file only: a FIFO planted in a store must
+            # Non-blocking and a regular file only: a FIFO planted in a store must
             # not make a reader wait for a writer forever.
-            with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as f:
-                what = f"{self.url}: {path.relative_to(self.root)}"
-                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                    raise IntegrityError(f"{what} is not a regular file")
-                return read_capped(f.read, limit, what)
+            return check_length(read_regular_capped(path, limit), limit, self._what(path))
+        except NotRegular:
+            raise IntegrityError(f"{self._what(path)} is not a regular file") from None
         except FileNotFoundError:
             return None
         except OSError as e:
             raise ExternalError(f"cannot read {path}: {e.strerror}") from None
+
+    def _what(self, path: Path) -> str:
+        return f"{self.url}: {path.relative_to(self.root)}"
 
     def _tmp(self, path: Path, data: bytes) -> Path:
         try:

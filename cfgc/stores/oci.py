@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from cfgc.base.canonical import canonical_json, sha256_digest
@@ -41,6 +42,7 @@ from cfgc.stores.base import (
 )
 from cfgc.stores.bounds import (
     MANIFEST_MAX,
+    MAX_LISTED_TAGS,
     MAX_TAG_PAGES,
     POINTER_MAX,
     SIGNATURES_MAX,
@@ -196,7 +198,9 @@ class OciStore:
             raise IntegrityError(f"version tag {version} in {self.url} changed under us (concurrent publish?)")
         return True
 
-    def _tags(self) -> list[str]:
+    def _tags(self, wanted: Callable[[str], bool]) -> list[str]:
+        """The repository's tags that ``wanted`` takes, page by page (a hostile registry
+        can list a million tags: only those asked for are kept, at most MAX_LISTED_TAGS)."""
         tags: list[str] = []
         path: str | None = f"/v2/{self.repository}/tags/list?n=1000"
         for _ in range(MAX_TAG_PAGES):
@@ -207,7 +211,17 @@ class OciStore:
                 return []
             if r.status != 200:
                 raise self.unexpected("list tags", r.status)
-            tags += json.loads(r.body).get("tags") or []
+            try:
+                doc = json.loads(r.body)
+            except ValueError:
+                doc = None
+            # A repository without tags is listed as "tags": null by some registries.
+            page = (doc.get("tags") or []) if isinstance(doc, dict) else None
+            if not isinstance(page, list) or not all(isinstance(t, str) for t in page):
+                raise IntegrityError(f"{self.url}: the registry's tag listing is not a JSON object with a list of tags")
+            tags += filter(wanted, page)
+            if len(tags) > MAX_LISTED_TAGS:
+                raise IntegrityError(f"{self.url}: the tag listing holds more than {MAX_LISTED_TAGS} tags of one kind")
             link = re.match(r"<([^>]+)>", r.header("Link") or "")
             path = link.group(1) if link else None
         if path:
@@ -215,7 +229,7 @@ class OciStore:
         return tags
 
     def list_versions(self) -> list[str]:
-        return sorted(t for t in self._tags() if _VERSION_TAG.match(t))
+        return sorted(self._tags(lambda t: _VERSION_TAG.match(t) is not None))
 
     @staticmethod
     def digest_of(doc: bytes) -> str:
@@ -267,7 +281,7 @@ class OciStore:
         write_channel(self, check_channel(name), doc, if_match, version_doc)
 
     def list_channels(self) -> list[str]:
-        return sorted(t for t in self._tags() if _CHANNEL_TAG.match(t) and not _VERSION_TAG.match(t))
+        return sorted(self._tags(lambda t: _CHANNEL_TAG.match(t) is not None and not _VERSION_TAG.match(t)))
 
 
 def _size(d: Descriptor) -> int:

@@ -21,6 +21,7 @@ import pytest
 from httpx_sse import connect_sse
 
 from cfgc.bundle.signing import generate_keypair, load_signer
+from cfgc.runtime.agent.http import RESERVE_GRACE
 from cfgc.stores.file import FileStore
 from tests.integration.test_agent import Agent
 from tests.unit.runtime.bundles import ACME_KEY, Publisher, chat
@@ -277,11 +278,23 @@ def _hold(port: int, n: int) -> list[socket.socket]:
     return socks
 
 
+def _accept_queue(port: int) -> int:
+    """Connections waiting in the kernel for the agent listening on ``port`` to accept them."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == f"0100007F:{port:04X}" and fields[3] == "0A":  # 127.0.0.1:port, LISTEN
+            return int(fields[4].split(":")[1], 16)  # rx_queue of a listening socket: its accept queue
+    raise AssertionError(f"nothing listens on 127.0.0.1:{port}")
+
+
 def test_past_the_connection_cap_health_still_answers_and_the_rest_gets_503(env: Env) -> None:
     a = env.agent("--header-timeout", "60", "--max-connections", "20")
     socks = _hold(a.port, 200)
     try:
-        time.sleep(1)  # all arrived: 20 served, 8 silent in the reserve, the rest dropped
+        # All arrived (20 served, 8 silent in the reserve, the rest dropped): the agent has
+        # accepted every one, then the reserve's silent slots are older than their grace.
+        a.wait(lambda: _accept_queue(a.port) == 0, "the 200 connections accepted")
+        time.sleep(3 * RESERVE_GRACE)
         for _ in range(5):  # each probe takes the slot of a silent reserve connection
             assert a.get("/health/live")[0] == 200
         out, closed = exchange(a.port, b"GET /v1/targets HTTP/1.1\r\n" + H + b"\r\n")

@@ -16,10 +16,12 @@ import pytest
 
 from cfgc.base.errors import IntegrityError
 from cfgc.bundle.signing import load_signer, load_verifier
+from cfgc.runtime import sync as sync_module
 from cfgc.runtime.fetch import RollbackError
 from cfgc.runtime.freshness import ExpiredError, runtime_policy
 from cfgc.runtime.sync import Syncer
 from cfgc.stores import Store, open_store
+from cfgc.stores import pointer as pointer_module
 from cfgc.stores.layout import parse_version
 from cfgc.stores.pointer import decode_pointer
 from cfgc.stores.publish import PointerTerms, publish, refresh_channel
@@ -115,22 +117,38 @@ def test_pointer_from_another_repository_or_channel_is_refused(new_store, tmp_pa
         syncer(x, signing_key[1], "stg", repository="acme-x", state_file=tmp_path / "other.json").refresh()
 
 
+class _Clock:
+    """The ``time`` module as the runtime's expiry checks see it, ``ahead`` seconds in the future:
+    a pointer's expiry is reached by moving this clock, never by waiting on a loaded machine."""
+
+    def __init__(self) -> None:
+        self.ahead = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.ahead
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(time, name)
+
+
 def test_expired_pointer_is_refused_then_stale_and_refresh_recovers(new_store, tmp_path: Path, signing_key,
-                                                                     caplog) -> None:
+                                                                     caplog, monkeypatch) -> None:
     store, signer = new_store(), load_signer(signing_key[0])
     (v1,) = publish_n(store, tmp_path, signer, "prod", 1, PointerTerms(expires_in=-60))
     with pytest.raises(ExpiredError):
         syncer(store, signing_key[1]).refresh()
     assert syncer(store, signing_key[1], allow_expired=True).refresh()
     # a running runtime whose pointer expires keeps serving it, reports stale, logs once
-    # long enough for the first refresh to finish on a loaded machine (an OCI
-    # channel move is several registry round trips), short enough to wait out
-    refresh_channel(store, "prod", [signer], PointerTerms(expires_in=8))
+    clock = _Clock()
+    for module in (pointer_module, sync_module):  # every expiry check, and the staleness it feeds
+        monkeypatch.setattr(module, "time", clock)
+    refresh_channel(store, "prod", [signer], PointerTerms(expires_in=3600))  # fresh however slow the refresh
     rt = syncer(store, signing_key[1])
     assert rt.refresh() and not rt.status()["stale"]
-    deadline = time.time() + 20
-    while not rt.snapshot.verified.pointer.expired() and time.time() < deadline:  # type: ignore[union-attr]
-        time.sleep(0.2)
+    pointer = rt.snapshot.verified.pointer  # type: ignore[union-attr]
+    assert not pointer.expired()
+    clock.ahead = pointer.expires_at() - time.time() + 1  # just past the pointer's own expiry
+    assert pointer.expired() and not pointer.expired(time.time())
     caplog.set_level(logging.INFO, logger="cfgc.runtime")
     caplog.clear()
     for _ in range(615):  # the attacker keeps serving the same, now expired, pointer
@@ -138,6 +156,7 @@ def test_expired_pointer_is_refused_then_stale_and_refresh_recovers(new_store, t
     st = rt.status()
     assert st["stale"] and st["expired"] and st["version"] == v1
     assert sum("expired at" in r.getMessage() for r in caplog.records) == 1
-    refresh_channel(store, "prod", [signer])  # the scheduled CI job runs again
+    refresh_channel(store, "prod", [signer])  # the scheduled CI job runs again (issued on the real clock)
+    clock.ahead = 0
     assert rt.refresh() and not rt.status()["stale"] and rt.status()["serial"] == 3
     assert sum("fresh again" in r.getMessage() for r in caplog.records) == 1

@@ -87,3 +87,22 @@ def test_an_indicator_after_other_whitespace_is_still_refused() -> None:
         assert yaml_fast._NODE_START.search(text)  # noqa: SLF001
         assert not yaml_fast._may_start_a_node_oddly(text)  # noqa: SLF001
         assert not yaml_fast._eligible(text)  # noqa: SLF001
+
+
+def test_a_line_of_many_tag_lookalikes_is_tried_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hostile file cannot make the tag-line scan quadratic: each line start is tried at most once."""
+    from cfgc.base import yaml_fast_tags
+
+    real = yaml_fast_tags._LINE
+    tries: list[int] = []
+
+    class Counting:
+        def match(self, text: str, pos: int) -> object:
+            tries.append(pos)
+            return real.match(text, pos)
+
+    monkeypatch.setattr(yaml_fast_tags, "_LINE", Counting())
+    text = 'k: "x' + ": !a" * 5000 + '"\n' + "b: !x: !y\n" * 3 + "c: !append [1]\n"
+    found = [m.group(2) for m in yaml_fast_tags._tag_lines(text)]
+    assert found == [m.group(2) for m in real.finditer(text)] == ["c"]
+    assert len(tries) == len(set(tries)) <= text.count("\n")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from cfgc.repo.sources import DirSource, GitSource
 from cfgc.review.checks import run_checks
-from cfgc.review.policy import PolicySet, v0_rule
+from cfgc.review.policy import PolicySet
+from cfgc.review.rego_errors import v0_rule
 from tests.fixtures.repos import STANDARD_CONFIG, git, git_init
 
 POLICIES = Path(__file__).resolve().parents[2] / "data" / "policies"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cfgc.review.policy import mask_messages
+from cfgc.review.policy_findings import mask_messages
 from cfgc.secrets.redact import mask, sensitive_strings
 
 OPENAI = "sk-proj-C4nary0penAIk3yDoNotEcho9x"

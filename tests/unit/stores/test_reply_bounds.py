@@ -88,3 +88,58 @@ def test_a_fifo_planted_in_a_file_store_is_refused_without_waiting(tmp_path: Pat
     os.mkfifo(tmp_path / "channels" / "prod.json")
     with no_hang(), pytest.raises(IntegrityError, match="prod.json is not a regular file"):
         FileStore(tmp_path).get_channel("prod")
+
+
+class _Listing(BaseHTTPRequestHandler):
+    """One tag listing page (``body``), linking to itself ``more`` more times."""
+
+    body = b""
+    more = 0
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server API
+        self.send_response(200)
+        if type(self).more > 0:
+            type(self).more -= 1
+            self.send_header("Link", '</v2/x/y/tags/list?n=1000&last=z>; rel="next"')
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+
+@pytest.fixture
+def listing() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Listing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("body", [b"[]", b'{"tags": 5}', b'{"tags": [1]}', b'{"tags": "abc"}', b"not json"])
+def test_a_tag_listing_of_the_wrong_shape_is_an_integrity_error(listing: str, body: bytes) -> None:
+    _Listing.body, _Listing.more = body, 0
+    with pytest.raises(IntegrityError, match="not a JSON object with a list of tags"):
+        OciStore(Registry(listing), "x/y").list_versions()
+
+
+def test_a_repository_listed_with_null_tags_has_no_versions(listing: str) -> None:
+    _Listing.body, _Listing.more = b'{"name": "x/y", "tags": null}', 0
+    assert OciStore(Registry(listing), "x/y").list_versions() == []
+
+
+def test_only_the_tags_asked_for_are_kept_and_they_are_bounded(listing: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cfgc.stores.oci as oci
+
+    versions = [f"{i:012x}" for i in range(2)]
+    _Listing.body = json.dumps({"tags": versions + [f"junk-{i}" for i in range(500)]}).encode()
+    monkeypatch.setattr(oci, "MAX_LISTED_TAGS", 3)
+    _Listing.more = 0
+    assert OciStore(Registry(listing), "x/y").list_versions() == versions  # 502 listed, 2 kept: within 3
+    _Listing.more = 1  # two pages of 2 versions each: 4 kept > 3
+    with pytest.raises(IntegrityError, match="more than 3 tags"):
+        OciStore(Registry(listing), "x/y").list_versions()

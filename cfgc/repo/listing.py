@@ -1,0 +1,106 @@
+"""Listing a repo's files within :data:`~cfgc.base.limits.MAX_REPO_FILES` (working tree or git tree).
+
+Each bound is checked while listing, so a hostile repo (millions of empty
+files, a folder nested thousands deep, one path of megabytes) fails at once
+with exit 1 instead of after the runner has listed it all:
+
+* files and folders: :data:`~cfgc.base.limits.MAX_REPO_FILES` in all (so also
+  the entries of any one folder);
+* folder depth below the root: :data:`~cfgc.base.limits.MAX_REPO_DEPTH` (the
+  walk recurses once per level);
+* one path of a git listing: :data:`~cfgc.base.limits.MAX_PATH_BYTES`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from itertools import islice
+
+from cfgc.base import limits
+from cfgc.base.errors import ExternalError, InputError, Location
+
+__all__ = ["SKIP_DIRS", "ls_tree", "path_too_long", "scan", "too_many"]
+
+# Folders a listing never enters (tools' state, not configuration).
+SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", ".cfgc"})
+_RAISE = "split the repo, or keep files cfgc does not read out of it (the bound is {name} in cfgc/base/limits.py)"
+
+
+def too_many(where: str) -> InputError:
+    """The error for a listing over :data:`~cfgc.base.limits.MAX_REPO_FILES`, at the folder it was reached in."""
+    return InputError(
+        f"the repo holds more than {limits.MAX_REPO_FILES:,} files and folders, the bound on one listing; "
+        + _RAISE.format(name="MAX_REPO_FILES"), Location(where or "."))
+
+
+def path_too_long(where: str) -> InputError:
+    """The error for a path of a git listing over :data:`~cfgc.base.limits.MAX_PATH_BYTES`."""
+    return InputError(f"a path in the git tree is longer than {limits.MAX_PATH_BYTES} bytes, the bound on one "
+                      "path; " + _RAISE.format(name="MAX_PATH_BYTES"), Location(where[:200]))
+
+
+def scan(folder: str, prefix: str, out: list[str], folders: dict[str, os.stat_result]) -> None:
+    """Append every file below ``folder`` to ``out`` (as ``prefix`` + its relative path) and
+    note each folder's stat, taken before it is listed, in ``folders``.
+
+    Links to folders are listed, not entered (as git lists them): the walk
+    never leaves the root, and reading one reports the link.
+    """
+    if prefix.count("/") > limits.MAX_REPO_DEPTH:
+        raise InputError(f"folders nest more than {limits.MAX_REPO_DEPTH} levels deep, the bound on one listing; "
+                         + _RAISE.format(name="MAX_REPO_DEPTH"), Location(prefix.rstrip("/")))
+    try:
+        folders[prefix] = os.stat(folder)
+        room = limits.MAX_REPO_FILES - len(out) - len(folders) + 1
+        with os.scandir(folder) as it:
+            entries = list(islice(it, room + 1))  # never more than one past the bound
+    except OSError:  # an unreadable folder is skipped, as os.walk did
+        return
+    if len(entries) > room:
+        raise too_many(prefix.rstrip("/"))
+    for e in entries:
+        if e.is_dir(follow_symlinks=False):
+            if e.name not in SKIP_DIRS:
+                scan(e.path, prefix + e.name + "/", out, folders)
+        else:
+            out.append(prefix + e.name)
+
+
+def ls_tree(git_dir: str, tree_id: str) -> bytes:
+    """``git ls-tree -r -z`` of ``tree_id``, read as it comes and stopped past a bound."""
+    # Generous per entry: mode, type, a sha-256 id, a tab and a NUL around the path.
+    entry_max = limits.MAX_PATH_BYTES + 100
+    try:
+        proc = subprocess.Popen(
+            ["git", "-C", git_dir, "ls-tree", "-r", "-z", "--full-tree", tree_id],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,  # unread, a stderr pipe could fill and stall git
+        )
+    except OSError as e:
+        raise ExternalError(f"git ls-tree failed: {e}") from None
+    assert proc.stdout is not None
+    chunks: list[bytes] = []
+    entries = 0
+    tail = 0  # bytes since the last NUL: the entry being read
+    try:
+        while chunk := os.read(proc.stdout.fileno(), 1 << 20):
+            chunks.append(chunk)
+            ends = chunk.count(b"\0")
+            entries += ends
+            if entries > limits.MAX_REPO_FILES:
+                raise too_many(".")
+            # The entry that runs on from the last chunk: never held past the bound.  An
+            # entry that starts and ends within one chunk is checked by the caller's parse.
+            if tail + (chunk.find(b"\0") if ends else len(chunk)) > entry_max:
+                raise path_too_long(".")
+            tail = len(chunk) - 1 - chunk.rfind(b"\0") if ends else tail + len(chunk)
+        if (code := proc.wait(timeout=600)) != 0:
+            raise ExternalError(f"git ls-tree failed: exit status {code}")
+    except subprocess.TimeoutExpired:
+        raise ExternalError("git ls-tree failed: timed out after 600 s") from None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+    return b"".join(chunks)

@@ -1,0 +1,149 @@
+"""The bounds of a repo listing (cfgc.repo.listing, cfgc.repo.hierarchy): files and folders,
+folder depth, git path length and layers per target, each checked as it is reached (exit 1)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import cfgc
+from cfgc.base import limits
+from cfgc.base.errors import EXIT_INVALID, InputError
+from cfgc.repo import listing
+from cfgc.repo.sources import DirSource, GitSource
+from tests.fixtures.repos import git_init
+
+
+def _tree(root: Path, files: int, folders: int) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(folders):
+        (root / f"d{i}").mkdir(parents=True)
+    for i in range(files):
+        (root / f"d{i % folders}" / f"f{i}.yaml" if folders else root / f"f{i}.yaml").write_text("a: 1\n")
+
+
+def _walked(root: Path) -> list[str]:
+    out = []
+    for dirpath, dirnames, names in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in listing.SKIP_DIRS]
+        rel = os.path.relpath(dirpath, root)
+        out += [n if rel == "." else f"{rel}/{n}" for n in names]
+    return sorted(out)
+
+
+def test_a_listing_at_the_bound_is_whole_and_one_more_entry_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "r"
+    _tree(root, files=17, folders=3)  # 20 entries below the root
+    (root / ".git").mkdir()  # never entered, never counted
+    (root / ".git" / "x").write_text("")
+    monkeypatch.setattr(limits, "MAX_REPO_FILES", 20)  # 17 files and 3 folders; .git is not listed
+    assert DirSource(root).files() == _walked(root)
+    (root / "d1" / "one-more.yaml").write_text("")
+    with pytest.raises(InputError, match="more than 20 files and folders") as e:
+        DirSource(root).files()
+    assert e.value.exit_code == EXIT_INVALID and "MAX_REPO_FILES" in e.value.message
+
+
+def test_a_folder_over_the_bound_is_not_listed_to_its_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "r"
+    _tree(root, files=500, folders=0)
+    monkeypatch.setattr(limits, "MAX_REPO_FILES", 10)
+    seen = 0
+    real = os.scandir
+
+    class Counting:
+        def __init__(self, path: Any) -> None:
+            self.it = real(path)
+
+        def __enter__(self) -> Counting:
+            return self
+
+        def __exit__(self, *a: object) -> None:
+            self.it.close()
+
+        def __iter__(self) -> Counting:
+            return self
+
+        def __next__(self) -> os.DirEntry[str]:
+            nonlocal seen
+            seen += 1
+            return next(self.it)
+
+    monkeypatch.setattr(listing.os, "scandir", Counting)
+    with pytest.raises(InputError, match="more than 10 files"):
+        DirSource(root).files()
+    assert seen <= 12  # stopped one entry past the bound, not after 500
+
+
+def test_folders_nested_past_the_depth_bound_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(limits, "MAX_REPO_DEPTH", 4)
+    root = tmp_path / "r"
+    deep = root / "a" / "b" / "c" / "d"
+    deep.mkdir(parents=True)
+    (deep / "x.yaml").write_text("")
+    assert DirSource(root).files() == ["a/b/c/d/x.yaml"]  # 4 levels: at the bound
+    (deep / "e").mkdir()
+    with pytest.raises(InputError, match="more than 4 levels deep") as e:
+        DirSource(root).files()
+    assert e.value.location is not None and e.value.location.path == "a/b/c/d/e"
+
+
+def test_the_default_depth_bound_holds_before_python_recursion_would_fail(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    deep = root.joinpath(*["d"] * (limits.MAX_REPO_DEPTH + 1))
+    deep.mkdir(parents=True)
+    with pytest.raises(InputError, match="levels deep"):
+        DirSource(root).files()
+
+
+def test_a_git_listing_over_the_bound_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "r"
+    _tree(root, files=30, folders=2)
+    (root / "cfgc.yaml").write_text("version: 1\n")
+    git_init(root)
+    monkeypatch.setattr(limits, "MAX_REPO_FILES", 31)  # git lists files only
+    assert GitSource(root, "HEAD").files() == _walked(root)
+    monkeypatch.setattr(limits, "MAX_REPO_FILES", 30)
+    with pytest.raises(InputError, match="more than 30 files") as e:
+        GitSource(root, "HEAD").files()
+    assert e.value.exit_code == EXIT_INVALID
+
+
+def test_a_git_path_over_the_length_bound_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "cfgc.yaml").write_text("version: 1\n")
+    (root / ("n" * 200 + ".yaml")).write_text("")
+    git_init(root)
+    monkeypatch.setattr(limits, "MAX_PATH_BYTES", 100)
+    with pytest.raises(InputError, match="longer than 100 bytes"):
+        GitSource(root, "HEAD").files()
+
+
+def test_a_target_stacking_more_layers_than_the_bound_fails_at_its_level(
+    make_repo: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = {f"base/b{i}.yaml": f"k{i}: {i}\n" for i in range(4)}
+    files |= {"envs/dev.yaml": "e: 1\n", "tenants/acme/tenant.yaml": "t: 1\n", "tenants/acme/dev/chat.yaml": "s: 1\n"}
+    repo = make_repo(files)
+    monkeypatch.setattr(limits, "MAX_TARGET_LAYERS", 7)  # 4 + 1 + 1 + the target's own file
+    cfgc.build_bundle(repo, tmp_path / "out", cache=False, jobs=1)
+    (repo / "base" / "b4.yaml").write_text("k4: 4\n")
+    with pytest.raises(InputError, match="stacks more than 7 layer files") as e:
+        cfgc.build_bundle(repo, tmp_path / "out2", cache=False, jobs=1)
+    assert e.value.exit_code == EXIT_INVALID
+    loc = e.value.location
+    assert loc is not None and loc.path == "cfgc.yaml" and loc.line is not None
+    # The level at which the count crossed the bound: 5 base files, 1 env, then this one.
+    assert (repo / "cfgc.yaml").read_text().splitlines()[loc.line - 1].strip() == "- tenants/{tenant}/tenant.yaml"
+
+
+def test_the_project_corpus_fits_the_bounds() -> None:
+    # benchmarks/shards.py: 1,000 tenants x 4 envs x 250 services, one file per target plus a few per tenant.
+    assert limits.MAX_REPO_FILES >= 2 * 1_000_000
+    assert limits.MAX_TARGET_LAYERS >= 16 and limits.MAX_REPO_DEPTH >= 16
