@@ -29,10 +29,8 @@ Size bounds and garbage collection: see :meth:`BuildCache.save`.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -41,14 +39,14 @@ from typing import TYPE_CHECKING
 from cfgc.base.jsonvalue import JSONObject
 from cfgc.bundle.cache_digests import FileDigests
 from cfgc.bundle.cache_files import (
-    OPEN_FLAGS,
     link_blob,
     link_blob_at,
     open_blobs,
-    place,
-    read_regular,
+    prune_blobs,
+    read_index,
+    use_blob,
     write_blob,
-    write_gitignore,
+    write_index,
 )
 from cfgc.bundle.cache_index import (
     INDEX_NAME,
@@ -111,13 +109,7 @@ class BuildCache:
     def _load(self) -> None:
         assert self._key is not None
         try:
-            fd = os.open(self.root / INDEX_NAME, OPEN_FLAGS)
-            try:
-                data: bytes | None = read_regular(fd, MAX_INDEX_BYTES + 1)
-            finally:
-                os.close(fd)
-        except FileNotFoundError:
-            data = None
+            data = read_index(self.root / INDEX_NAME, MAX_INDEX_BYTES + 1)
         except (OSError, CacheCorrupt) as e:
             self._corrupt(f"index: {getattr(e, 'strerror', None) or e}")
             data = None
@@ -225,24 +217,10 @@ class BuildCache:
     def _place_blob(self, digest: str, size: int, staging: Path | None, rel: str) -> bool:
         hexdigest = digest[len("sha256:") :]  # target_entry checked it is 64 hex digits
         try:
-            fd = os.open(f"{self._blobs}/{hexdigest}", OPEN_FLAGS)
-        except FileNotFoundError:
-            return False  # pruned meanwhile by another build: just compile
-        except OSError as e:  # ELOOP: a symlink
-            self._corrupt(f"blob {hexdigest[:12]}: {e.strerror}")
+            return use_blob(self._blobs, hexdigest, size, staging, rel)
+        except (OSError, CacheCorrupt) as e:  # ELOOP: a symlink
+            self._corrupt(f"blob {hexdigest[:12]}: {getattr(e, 'strerror', None) or e}")
             return False
-        try:
-            data = read_regular(fd, size + 1)
-            if len(data) != size or hashlib.sha256(data).hexdigest() != hexdigest:
-                raise CacheCorrupt("does not match its digest")
-            if staging is not None:
-                place(fd, data, staging, rel)
-        except (OSError, CacheCorrupt) as e:
-            self._corrupt(f"blob {hexdigest[:12]} {getattr(e, 'strerror', None) or e}")
-            return False
-        finally:
-            os.close(fd)
-        return True
 
     def store(
         self, digest: str, data: bytes, staging: Path | None = None, rel: str = "", writer: FolderWriter | None = None
@@ -302,24 +280,8 @@ class BuildCache:
                 break
             targets.setdefault(k, v)
         with contextlib.suppress(OSError):
-            self.root.mkdir(parents=True, exist_ok=True)
-            write_gitignore(self.root)
-            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".index.")
-            with os.fdopen(fd, "wb") as f:
-                f.write(encode_index(self._key, self.digests.files_root, self.digests.files, targets))
-            os.replace(tmp, self.root / INDEX_NAME)
-            self._prune({str(v[0])[len("sha256:") :] for v in targets.values() if isinstance(v, list) and v})
-
-    def _prune(self, keep: set[str]) -> None:
-        if not os.path.isdir(self._blobs) or os.path.islink(self._blobs):
-            return
-        names = os.listdir(self._blobs)
-        if len(names) <= 2 * len(keep) + 100:
-            return
-        for name in names:
-            if name not in keep:
-                with contextlib.suppress(OSError):
-                    os.unlink(os.path.join(self._blobs, name))
+            write_index(self.root, INDEX_NAME, encode_index(self._key, self.digests.files_root, self.digests.files, targets))
+            prune_blobs(self._blobs, {str(v[0])[len("sha256:") :] for v in targets.values() if isinstance(v, list) and v})
 
     def clear(self) -> None:
         """Remove the whole cache."""

@@ -1,12 +1,16 @@
 """Low-level file handling of the build cache: reads that never follow a symlink
-or block on a FIFO, and placing a verified blob into a bundle."""
+or block on a FIFO, verifying a blob and placing it into a bundle, writing
+blobs and the index, pruning blobs.  The policy (keys, entries, bounds) is
+:mod:`cfgc.bundle.cache`'s."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import os
 import stat
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +45,38 @@ def read_regular(fd: int, limit: int) -> bytes:
         chunks.append(chunk)
         limit -= len(chunk)
     return b"".join(chunks)
+
+
+def read_index(path: Path, limit: int) -> bytes | None:
+    """The index file's bytes (fewer than ``limit``), None when there is none;
+    raises OSError or CacheCorrupt."""
+    try:
+        fd = os.open(path, OPEN_FLAGS)
+    except FileNotFoundError:
+        return None
+    try:
+        return read_regular(fd, limit)
+    finally:
+        os.close(fd)
+
+
+def use_blob(blobs: str, hexdigest: str, size: int, staging: Path | None, rel: str) -> bool:
+    """Read the blob ``hexdigest``, check its size and digest, and place it at
+    ``staging/rel``; False when it is missing (pruned meanwhile by another build:
+    just compile).  Raises OSError (ELOOP: a symlink) or CacheCorrupt."""
+    try:
+        fd = os.open(f"{blobs}/{hexdigest}", OPEN_FLAGS)
+    except FileNotFoundError:
+        return False
+    try:
+        data = read_regular(fd, size + 1)
+        if len(data) != size or hashlib.sha256(data).hexdigest() != hexdigest:
+            raise CacheCorrupt("does not match its digest")
+        if staging is not None:
+            place(fd, data, staging, rel)
+    finally:
+        os.close(fd)
+    return True
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -143,6 +179,29 @@ def write_gitignore(root: Path) -> None:
         fd = os.open(root / ".gitignore", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
         with os.fdopen(fd, "w") as f:
             f.write("# cfgc build cache: never committed\n*\n")
+
+
+def write_index(root: Path, name: str, data: bytes) -> None:
+    """Replace ``root/name`` with ``data`` atomically (and the .gitignore); raises OSError."""
+    root.mkdir(parents=True, exist_ok=True)
+    write_gitignore(root)
+    fd, tmp = tempfile.mkstemp(dir=root, prefix=".index.")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, root / name)
+
+
+def prune_blobs(blobs: str, keep: set[str]) -> None:
+    """Drop the blobs not in ``keep``, once there are more than twice as many plus 100."""
+    if not os.path.isdir(blobs) or os.path.islink(blobs):
+        return
+    names = os.listdir(blobs)
+    if len(names) <= 2 * len(keep) + 100:
+        return
+    for name in names:
+        if name not in keep:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(blobs, name))
 
 
 @functools.cache

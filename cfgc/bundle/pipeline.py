@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 from cfgc.base.diagnostics import Diagnostic, group
 from cfgc.base.errors import CfgcError, InputError
 from cfgc.base.parallel import MIN_CHUNK, fan_out
-from cfgc.bundle.folder_writer import FolderWriter
-from cfgc.bundle.layout import TargetOutput, target_output, target_path
+from cfgc.bundle.layout import TargetOutput
+from cfgc.bundle.pipeline_workers import Chunk, Hashed, Wire, compile_chunk
 from cfgc.compile.compiler import Compiler
 from cfgc.compile.hygiene import sops_file_findings
 from cfgc.compile.prompts import Prompt
@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # a build without a cache (--no-cache) never imports it
 
 Progress = Callable[[int, int], None]
 CHUNK = MIN_CHUNK  # targets per chunk, also on one core: the progress stays live
+_ChunkResult = tuple[list[TargetOutput], list[Diagnostic], dict[str, bytes], list[str | None], list[tuple[str, str]], Hashed]
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def _compile_rest(
     reads: ReadLog | None,
     gkey: str | None = None,
 ) -> None:
-    """Compile ``todo`` on every core, recording each output in the cache and reporting
+    """Compile ``todo`` on every core (:mod:`cfgc.bundle.pipeline_workers`), recording each output in the cache and reporting
     progress (``gkey``: the workers key their targets under this global key)."""
     if progress is not None and total:
         progress(done, total)
@@ -209,18 +210,9 @@ def _same_as_cache_key(path: str, read: str, keyed: str) -> None:
         raise ExternalError(f"{path} changed while cfgc was building; build again")
 
 
-_Chunk = list[tuple[TargetSpec, str | None]]
-_Hashed = list[tuple[str, str, str]]  # cfgc.bundle.cache.BuildCache.hashed()
-_ChunkResult = tuple[list[TargetOutput], list[Diagnostic], dict[str, bytes], list[str | None], list[tuple[str, str]], _Hashed]
-# A compiled target on the wire: its position in the sorted work list, digest,
-# size, prompts and secret files (the parent has the name and variables).
-_Record = tuple[int, str, int, tuple[str, ...], tuple[str, ...]]
-_Wire = tuple[list[_Record], list[Diagnostic], dict[str, bytes], list[str | None], list[tuple[str, str]], _Hashed]
-
-
 def _compile_all(
     compiler: Compiler,
-    todo: _Chunk,
+    todo: Chunk,
     staging: Path | None,
     cache: BuildCache | None,
     jobs: int | None,
@@ -233,76 +225,20 @@ def _compile_all(
     # Targets that share layers go together, so a worker parses them once.
     todo.sort(key=lambda item: (item[0].layers[:-1], item[0].name))
 
-    def compile_chunk(positions: list[int]) -> _Wire:
+    def work(positions: list[int]) -> Wire:
         # A forked worker records into its own copy of the log: send back what it added.
         mark = reads.mark() if reads is not None else 0
-        wire, diags, secrets, keys = _compile_chunk(compiler, staging, cache, todo, positions, gkey)
+        wire, diags, secrets, keys = compile_chunk(compiler, staging, cache, todo, positions, gkey)
         hashed = cache.hashed() if cache is not None and gkey is not None else []
         return wire, diags, secrets, keys, reads.since(mark) if reads is not None else [], hashed
 
     # fork workers inherit the parsed config, hierarchy, compiled schemas and
     # the work list itself: chunks travel as positions in it, not as specs.
     for wire, diags, secrets, keys, read, hashed in fan_out(
-        compile_chunk, range(len(todo)), jobs=jobs, size=CHUNK, ordered=False
+        work, range(len(todo)), jobs=jobs, size=CHUNK, ordered=False
     ):
         outs = []
         for i, digest, size, prompts, secret_files in wire:
             spec = todo[i][0]
             outs.append(TargetOutput(spec.name, spec.variables, digest, size, prompts, secret_files))
         yield outs, diags, secrets, keys, read, hashed
-
-
-def _compile_chunk(
-    compiler: Compiler, staging: Path | None, cache: BuildCache | None, todo: _Chunk, positions: list[int],
-    gkey: str | None = None,
-) -> tuple[list[_Record], list[Diagnostic], dict[str, bytes], list[str | None]]:
-    """Compile the targets at ``positions`` of ``todo``: their records, findings,
-    SOPS files and cache keys (made here, before each compile, under ``gkey`` when given)."""
-    # Plain tuples pickle in a third of the time of the dataclasses (the
-    # parent unpickles every target's record while the workers compile).
-    records: list[_Record] = []
-    diags: list[Diagnostic] = []
-    keys: list[str | None] = []
-    secrets: dict[str, bytes] = {}
-    # Targets come folder by folder (the work list is sorted by shared layers): keep the folder open.
-    writer = FolderWriter(staging or Path())
-    made: dict[int, str] = {}
-    if gkey is not None and cache is not None:
-        # The chunk's keys first, in one loop (measured cheaper than one key
-        # before each compile); the compile then parses the bytes read for them.
-        made = {i: cache.target_key(todo[i][0], gkey, compiler.source) for i in positions}
-    try:
-        for i in positions:
-            spec, key = todo[i]
-            key = made.get(i, key)
-            ct, failed = compiler.try_compile(spec)
-            if ct is None:
-                diags.extend(failed)
-                continue
-            try:
-                found = compiler.validate(ct)
-                out = target_output(ct)
-            except CfgcError as e:
-                diags.extend(compiler.error_findings(spec, e))
-                continue
-            finally:
-                compiler.release(spec)
-            diags.extend(found)
-            if any(d.severity == "error" for d in found):
-                continue
-            assert out.data is not None
-            # Only targets without any finding are cached: a warm build must
-            # report the same warnings as a cold one.
-            if cache is not None and key is not None and not found and not cache.digests.changed:
-                cache.store(out.digest, out.data, staging, target_path(spec.name), writer)
-                keys.append(key)
-            else:
-                keys.append(None)
-                if staging is not None:
-                    writer.write(target_path(spec.name), out.data)
-            records.append((i, out.digest, out.size, out.prompts, out.secrets))
-            for f in ct.secrets:
-                secrets[f] = compiler.secret_files[f]
-    finally:
-        writer.close()
-    return records, diags, secrets, keys
