@@ -52,6 +52,7 @@ class FileDigests:
         # A file this build keyed whose bytes, read again by a compile, differed
         # (saved during the build): no entry compiled from then on is kept.
         self.changed = False
+        self.changed_paths: set[str] = set()  # which files (seen in this process)
 
     def memo(self, path: str) -> tuple[str, str] | None:
         """``(stat stamp, sha256 hex)`` of a working-tree file this build hashed; the stamp is
@@ -138,6 +139,7 @@ class FileDigests:
         digest = self._digests.get(path)
         if digest is not None and len(digest) == 64 and hashlib.sha256(data).hexdigest() != digest:
             self.changed = True
+            self.changed_paths.add(path)
             self._digests[path] = "changed during the build"
             self.files.pop(path, None)
             self.dirty = True

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cfgc.base.diagnostics import Diagnostic, group
-from cfgc.base.errors import CfgcError, InputError
+from cfgc.base.errors import CfgcError, ExternalError, InputError
 from cfgc.base.parallel import MIN_CHUNK, fan_out
 from cfgc.bundle.layout import TargetOutput
 from cfgc.bundle.pipeline_workers import Chunk, Hashed, Wire, compile_chunk
@@ -87,7 +87,7 @@ def run(
     secret_files: dict[str, bytes] = {}
     _compile_rest(compiler, todo, len(specs), hits, _Sink(outputs, diags, secret_files),
                   staging=staging, cache=cache, jobs=jobs, progress=progress, reads=reads, gkey=gkey)
-    _backfill_secrets(compiler, outputs, secret_files)
+    _backfill_secrets(compiler, outputs, secret_files, cache)
     diags.extend(sops_file_findings(compiler.source, compiler.config, secret_files))
     prompts = _prompts(compiler, diags) if library else []
     if cache is not None and not any(d.severity == "error" for d in diags):
@@ -163,12 +163,21 @@ def _compile_rest(
             progress(min(done, total), total)
 
 
-def _backfill_secrets(compiler: Compiler, outputs: list[TargetOutput], secret_files: dict[str, bytes]) -> None:
-    """Cached targets may need SOPS documents this run did not parse."""
+def _backfill_secrets(
+    compiler: Compiler, outputs: list[TargetOutput], secret_files: dict[str, bytes], cache: BuildCache | None
+) -> None:
+    """Cached targets may need SOPS documents this run did not parse.
+
+    Those targets were served under keys naming each file's digest; a file
+    saved since (the cache's check of every read from disk) would pair them
+    with other bytes, so the build stops before anything is written.
+    """
     for out in outputs:
         for f in out.secrets:
             if f not in secret_files:
                 secret_files[f] = compiler.source.read(f)
+                if cache is not None and f in cache.digests.changed_paths:
+                    raise ExternalError(f"{f}: changed while cfgc was building; nothing was written, build again")
 
 
 def _prompts(compiler: Compiler, diags: list[Diagnostic]) -> list[Prompt]:

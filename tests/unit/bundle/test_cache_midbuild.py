@@ -7,6 +7,7 @@ past DirSource.keep's bound."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -115,3 +116,29 @@ def test_a_schema_saved_after_the_global_key_is_not_cached_under_it(
     assert errs(r1) == errs(cold)  # validated by the schema bytes its key names (the strict ones)
     assert errs(cold)  # the strict schema refuses rpm 500
     assert errs(warm) == errs(cold)
+
+
+def test_a_sops_file_saved_before_the_backfill_stops_the_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cached targets name a SOPS file's digest; a file saved since is not bundled with them."""
+    import shutil
+
+    from cfgc.base.errors import ExternalError
+
+    root = Path(__file__).resolve().parents[3]
+    repo = tmp_path / "repo"
+    shutil.copytree(root / "examples" / "repo", repo, ignore=shutil.ignore_patterns("test-keys-DO-NOT-USE"))
+    sec = repo / "tenants/acme/secrets.enc.yaml"
+    old = time.time() - 10  # settled: the fill remembers its stat stamp
+    for p in repo.rglob("*"):
+        os.utime(p, (old, old), follow_symlinks=False)
+    first = pipeline.run(Compiler(DirSource(repo)), cache=_settled(tmp_path / "c"), jobs=1)
+    assert sec.relative_to(repo).as_posix() in first.secret_files
+    real = pipeline._backfill_secrets
+
+    def racing(*args: Any) -> None:
+        sec.write_text(sec.read_text().replace("acme-2026-11", "acme-2026-12"))  # an editor saves mid-build
+        real(*args)
+
+    monkeypatch.setattr(pipeline, "_backfill_secrets", racing)
+    with pytest.raises(ExternalError, match="changed while cfgc was building"):
+        pipeline.run(Compiler(DirSource(repo)), cache=_settled(tmp_path / "c"), jobs=1)
