@@ -35,6 +35,12 @@ MAX_REPO_DEPTH = 64
 # Bytes of one path in a git tree listing (a working tree is held to the
 # kernel's PATH_MAX, the same 4096, by the kernel itself).
 MAX_PATH_BYTES = 4096
+# Bytes of one `git ls-tree` listing in all: paths reused under nested trees let
+# a commit of a few KB list millions of long paths.  2,000,000 entries of about
+# 250 bytes; the 1,000,000-target corpus lists about 110 MB.
+MAX_LISTING_BYTES = 512 * 1024 * 1024
+# Seconds one `git ls-tree` may take from start to its last byte.
+LISTING_SECONDS = 600
 # Layer files one target stacks: hierarchy levels times the files each '*'
 # matches.  Every layer is merged for every target that stacks it.
 MAX_TARGET_LAYERS = 1000

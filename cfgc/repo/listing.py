@@ -14,7 +14,9 @@ with exit 1 instead of after the runner has listed it all:
 from __future__ import annotations
 
 import os
+import select
 import subprocess
+import time
 from itertools import islice
 
 from cfgc.base import limits
@@ -81,9 +83,23 @@ def ls_tree(git_dir: str, tree_id: str) -> bytes:
     assert proc.stdout is not None
     chunks: list[bytes] = []
     entries = 0
+    size = 0
     tail = 0  # bytes since the last NUL: the entry being read
+    deadline = time.monotonic() + limits.LISTING_SECONDS
+    fd = proc.stdout.fileno()
     try:
-        while chunk := os.read(proc.stdout.fileno(), 1 << 20):
+        while True:
+            # A git that stalls with its output open must not hold the build forever.
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise subprocess.TimeoutExpired(proc.args, limits.LISTING_SECONDS)
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > limits.MAX_LISTING_BYTES:
+                raise InputError(f"the git tree listing is over {limits.MAX_LISTING_BYTES} bytes, the bound on one "
+                                 "listing (MAX_LISTING_BYTES)")
             chunks.append(chunk)
             ends = chunk.count(b"\0")
             entries += ends
@@ -94,10 +110,10 @@ def ls_tree(git_dir: str, tree_id: str) -> bytes:
             if tail + (chunk.find(b"\0") if ends else len(chunk)) > entry_max:
                 raise path_too_long(".")
             tail = len(chunk) - 1 - chunk.rfind(b"\0") if ends else tail + len(chunk)
-        if (code := proc.wait(timeout=600)) != 0:
+        if (code := proc.wait(timeout=max(1.0, deadline - time.monotonic()))) != 0:
             raise ExternalError(f"git ls-tree failed: exit status {code}")
     except subprocess.TimeoutExpired:
-        raise ExternalError("git ls-tree failed: timed out after 600 s") from None
+        raise ExternalError(f"git ls-tree failed: timed out after {limits.LISTING_SECONDS} s") from None
     finally:
         if proc.poll() is None:
             proc.kill()

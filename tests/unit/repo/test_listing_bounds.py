@@ -125,6 +125,34 @@ def test_a_git_path_over_the_length_bound_is_refused(tmp_path: Path, monkeypatch
         GitSource(root, "HEAD").files()
 
 
+def test_a_git_listing_over_its_byte_bound_is_refused_as_it_streams(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "cfgc.yaml").write_text("version: 1\n")
+    for i in range(40):
+        (root / f"{'n' * 80}{i}.yaml").write_text("")
+    git_init(root)
+    assert len(GitSource(root, "HEAD").files()) == 41
+    monkeypatch.setattr(limits, "MAX_LISTING_BYTES", 2000)  # 41 entries of about 140 bytes
+    with pytest.raises(InputError, match="over 2000 bytes"):
+        GitSource(root, "HEAD").files()
+
+
+def test_a_git_listing_that_does_not_finish_in_time_is_an_external_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cfgc.base.errors import ExternalError
+    from cfgc.repo import listing
+
+    stalled = tmp_path / "git"
+    stalled.write_text("#!/bin/sh\nsleep 30\n")  # output open, nothing written
+    stalled.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    monkeypatch.setattr(limits, "LISTING_SECONDS", 1)
+    with pytest.raises(ExternalError, match="timed out after 1 s"):
+        listing.ls_tree(str(tmp_path), "0" * 40)
+
+
 def test_a_target_stacking_more_layers_than_the_bound_fails_at_its_level(
     make_repo: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
