@@ -71,7 +71,7 @@ def read_manifest(bundle: Path) -> tuple[bytes, JSONObject]:
         raise ExternalError(f"{path}: cannot read: {e.strerror or e}") from None
     try:
         value = json.loads(raw)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise IntegrityError(f"{path}: not JSON: {e}") from None
     if not isinstance(value, dict) or not isinstance(value.get("targets"), dict):
         raise IntegrityError(f"{path}: not a cfgc bundle manifest")
@@ -113,7 +113,7 @@ def _fitting_provenance(path: Path, manifest: JSONObject) -> JSONObject | None:
     try:
         env = load_envelope(path)
         return env if not check_subjects(json.loads(decode_payload(env)), manifest) else None
-    except (IntegrityError, ValueError):
+    except (IntegrityError, ValueError, RecursionError):
         return None
 
 
@@ -175,7 +175,7 @@ def verify_bundle(bundle: Path, verifiers: list[Verifier]) -> VerifyReport:
         try:
             body, _ = verify_envelope(load_envelope(bundle / PROVENANCE), PROVENANCE_TYPE, verifiers, PROVENANCE)
             problems.extend(check_subjects(json.loads(body), manifest))
-        except (IntegrityError, ValueError) as e:
+        except (IntegrityError, ValueError, RecursionError) as e:
             problems.append(e.message if isinstance(e, IntegrityError) else f"{PROVENANCE}: payload is not JSON")
     if problems:
         raise VerificationFailed(bundle, VerifyReport(tuple(keyids), checked, tuple(problems), has_prov))

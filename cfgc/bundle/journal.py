@@ -79,7 +79,7 @@ def _read_journal(path: Path) -> tuple[list[str], list[str]] | None:
     try:
         raw = read_capped(path, MAX_JOURNAL_BYTES, follow_links=False)
         doc = json.loads(raw) if len(raw) <= MAX_JOURNAL_BYTES else None
-    except (OSError, ValueError, NotRegular):
+    except (OSError, ValueError, NotRegular, RecursionError):
         return None  # no journal (renames never started) or not one cfgc wrote (a FIFO, a link...)
     moves, deletes = doc.get("moves") if isinstance(doc, dict) else None, doc.get("deletes") if isinstance(doc, dict) else None
     if not isinstance(moves, list) or not isinstance(deletes, list):

@@ -103,7 +103,7 @@ class BundleCache:
             value = json.loads(data)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, RecursionError) as e:
             raise CacheError(f"cache {self.state_path} is unreadable: {e}") from None
         except NotRegular:
             raise CacheError(f"cache {self.state_path} is not a regular file") from None
@@ -196,7 +196,7 @@ class BundleCache:
         for p in (self.root / "state").glob("*.json"):
             try:
                 keep.update(d.removeprefix("sha256:") for d in json.loads(read_file(p)).get("blobs", []))
-            except (OSError, ValueError, AttributeError, InputError):
+            except (OSError, ValueError, AttributeError, TypeError, RecursionError, InputError):
                 return  # an unreadable state file: keep everything
         for p in (self.root / "blobs" / "sha256").glob("*"):
             if p.name not in keep and not p.name.startswith("."):

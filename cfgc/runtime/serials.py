@@ -93,7 +93,7 @@ class SerialState:
                 _seen(entry)
             if not all(isinstance(v, str) for v in pins.values()):
                 raise ValueError("pins")
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise StateFileError(self._broken("is corrupt")) from None
         return value
 

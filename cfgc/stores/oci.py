@@ -177,7 +177,7 @@ class OciStore:
             value: Any = json.loads(manifest)
             layer = value["layers"][0]
             ok = value.get("artifactType") == artifact_type
-        except (ValueError, KeyError, IndexError, TypeError):
+        except (ValueError, KeyError, IndexError, TypeError, RecursionError):
             ok = False
         if not ok:
             raise IntegrityError(f"{self.url}:{ref} is not a cfgc {artifact_type} artifact")
@@ -213,7 +213,7 @@ class OciStore:
                 raise self.unexpected("list tags", r.status)
             try:
                 doc = json.loads(r.body)
-            except ValueError:
+            except (ValueError, RecursionError):
                 doc = None
             # A repository without tags is listed as "tags": null by some registries.
             page = (doc.get("tags") or []) if isinstance(doc, dict) else None
@@ -240,7 +240,7 @@ class OciStore:
         it with other annotations), else ``version_doc`` itself (not yet written)."""
         try:
             version = version_id(json.loads(version_doc)["config"]["digest"])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             return version_doc
         stored = self.get_version(version)
         return stored if stored is not None else version_doc
@@ -293,5 +293,5 @@ def _subject(manifest: bytes) -> object:
     try:
         value: Any = json.loads(manifest)
         return value["subject"]["digest"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None
