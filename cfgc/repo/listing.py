@@ -87,11 +87,13 @@ def ls_tree(git_dir: str, tree_id: str) -> bytes:
     tail = 0  # bytes since the last NUL: the entry being read
     deadline = time.monotonic() + limits.LISTING_SECONDS
     fd = proc.stdout.fileno()
+    ready = select.poll()  # poll, not select: a process with over 1,024 descriptors open
+    ready.register(fd, select.POLLIN)
     try:
         while True:
             # A git that stalls with its output open must not hold the build forever.
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
+            if left <= 0 or not ready.poll(left * 1000):
                 raise subprocess.TimeoutExpired(proc.args, limits.LISTING_SECONDS)
             chunk = os.read(fd, 1 << 20)
             if not chunk:

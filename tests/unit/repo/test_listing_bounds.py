@@ -175,3 +175,24 @@ def test_the_project_corpus_fits_the_bounds() -> None:
     # benchmarks/shards.py: 1,000 tenants x 4 envs x 250 services, one file per target plus a few per tenant.
     assert limits.MAX_REPO_FILES >= 2 * 1_000_000
     assert limits.MAX_TARGET_LAYERS >= 16 and limits.MAX_REPO_DEPTH >= 16
+
+
+def test_a_git_listing_reads_with_many_descriptors_open(tmp_path: Path) -> None:
+    """Waiting for git's output works whatever the descriptor's number (select() stops at 1,024)."""
+    import resource
+
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "cfgc.yaml").write_text("version: 1\n")
+    git_init(root)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip("the descriptor limit is below 1,200")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        assert GitSource(root, "HEAD").files() == ["cfgc.yaml"]
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
