@@ -136,6 +136,15 @@ class CatFile:
             raise ExternalError(f"git cat-file failed: {e}") from None
         return data[:-1]  # (the newline after the object)
 
+    def __del__(self) -> None:
+        # A source dropped without close(): git exits at the end of its input, and
+        # subprocess reaps it later.  Left open, the pipes kept both the process
+        # and two descriptors alive for the rest of the process (Popen objects of
+        # running children are held by the subprocess module).
+        proc = self._proc
+        if proc is not None and self._pid == os.getpid():
+            _close_pipes(proc)
+
     def close(self) -> None:
         """Stop the process (a later read starts another)."""
         proc, self._proc = self._proc, None

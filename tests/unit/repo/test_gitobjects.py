@@ -137,3 +137,18 @@ def test_a_forked_child_does_not_hold_the_parents_cat_file_open(tmp_path: Path) 
     finally:
         os.close(w)
         os.waitpid(pid, 0)
+
+
+def test_a_source_dropped_without_close_leaves_no_descriptor_or_process(tmp_path: Path) -> None:
+    import gc
+
+    (tmp_path / "cfgc.yaml").write_text("version: 1\n")
+    git_init(tmp_path)
+    gc.collect()
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        src = GitSource(tmp_path, "HEAD")
+        assert src.read("cfgc.yaml") == b"version: 1\n"  # starts its cat-file process
+    del src
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) <= before + 2  # (not 2 per source: 40)
