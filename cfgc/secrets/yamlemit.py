@@ -206,7 +206,10 @@ def _child(head: str, v: object, indent: int, out: list[str]) -> None:
     elif isinstance(v, list):
         out.append(f"{head} []")
     elif isinstance(v, str) and _block(v):
-        out.append(f"{head} {_literal(v, inner, indent)}")
+        # yaml.v3: the first indent inside a sequence item just skips the "- "
+        # indicator; everything else aligns to the next multiple of 4.
+        lines_at = indent + 2 if head.endswith("-") else inner
+        out.append(f"{head} {_literal(v, lines_at, indent)}")
     else:
         out.append(f"{head} {_leaf(v)}")
 

@@ -147,6 +147,21 @@ def test_one_character_strings_as_sops_writes_them(sops_bin: str, work: Path, ra
     assert _run([*CFGC, "secrets", "decrypt", "s.enc.yaml"], work) == expected
 
 
+@pytest.mark.parametrize("raw", [b"a\n", b"!\n", b"a\nb", b"- a\n", b"a\n\n", b"#\nx\n"])
+def test_block_strings_in_lists_as_sops_writes_them(sops_bin: str, work: Path, raw: bytes) -> None:
+    """A multi-line string as a list item, in a nested list and in a mapping in a list: yaml.v3
+    puts a sequence item's lines 2 past its dash, everything else at the next multiple of 4."""
+    b64 = base64.b64encode(raw).decode()
+    (work / "doc.yaml").write_text(
+        f"k0:\n    - !!binary {b64}\n    - - !!binary {b64}\n    - a: !!binary {b64}\nk1: !!binary {b64}\n"
+    )
+    (work / "s.enc.yaml").write_bytes(_run([sops_bin, "encrypt", "doc.yaml"], work))
+    expected = _run([sops_bin, "decrypt", "s.enc.yaml"], work)
+    assert _run([*CFGC, "secrets", "decrypt", "s.enc.yaml"], work) == expected
+    (work / "c.enc.yaml").write_bytes(_run([*CFGC, "secrets", "encrypt", "doc.yaml"], work))
+    assert _run([sops_bin, "decrypt", "c.enc.yaml"], work) == expected
+
+
 @pytest.mark.parametrize("raw", [b"\n0", b"\n0\n", b" a\nb", b"\n\n"])
 def test_compact_literal_both_ways(sops_bin: str, work: Path, raw: bytes) -> None:
     """A string that needs an indentation indicator inside a list, a nested list or

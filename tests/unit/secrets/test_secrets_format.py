@@ -121,14 +121,16 @@ def test_multi_line_strings_are_written_as_sops_writes_them(value: str, text: st
 
 # yaml.v3 writes the indicator 4 whatever the parent's indentation; inside a
 # compact collection ("- - " or "- a: ") its lines then sit 2 columns short of
-# it, and neither sops nor libyaml can read that back.  cfgc writes the distance.
+# it, and neither sops nor libyaml can read that back.  cfgc puts the lines
+# where yaml.v3 does (2 past a sequence item's dash) and writes the distance.
 @pytest.mark.parametrize(
     ("tree", "text"),
     [
         ({"k": [["\n0"]]}, "k:\n    - - |2-\n\n        0\n"),
         ({"k": [{"a": " x\ny"}]}, "k:\n    - a: |2-\n         x\n        y\n"),
-        ({"k": [[["\n"]]]}, "k:\n    - - - |4+\n\n"),
-        ({"k": ["\n0"]}, "k:\n    - |4-\n\n        0\n"),
+        ({"k": [[["\n"]]]}, "k:\n    - - - |2+\n\n"),
+        ({"k": ["\n0"]}, "k:\n    - |2-\n\n      0\n"),
+        ({"k": ["a\n"]}, "k:\n    - |\n      a\n"),  # a sequence item's lines: 2 past its dash, as yaml.v3
     ],
 )
 def test_indentation_indicator_counts_from_the_parent(tree: dict[str, object], text: str) -> None:
