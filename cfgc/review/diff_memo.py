@@ -46,8 +46,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
-import re
 from collections.abc import Sequence
 from pathlib import Path as FsPath
 from typing import Any
@@ -57,20 +55,18 @@ import orjson
 from cfgc import __version__
 from cfgc.base.errors import Location
 from cfgc.base.installed import install_stamps
-from cfgc.bundle.cache_index import cache_key
 from cfgc.compile.merging import MISSING
 from cfgc.review.check_cache import decode_findings, encode_findings
 from cfgc.review.diff_result import DiffResult, TargetDiff
 from cfgc.review.diff_values import Change
 from cfgc.review.gc_phases import collector_paused
-from cfgc.review.sealed import read_sealed, write_sealed
+from cfgc.review.sealed import SealedFolder
 
 MAGIC = b"cfgc-diff-result 1\n"
 FOLDER = "diff-results"
 MAX_FILE_BYTES = 256 * 1024 * 1024  # a bigger file is not ours
 MAX_TARGETS = 2_000_000  # targets read; a file with more is not ours
 KEEP = 8  # results kept: a few pull requests' latest diffs
-_DIGEST = re.compile(r"[0-9a-f]{64}")
 _STATUS = frozenset({"added", "removed", "changed"})
 
 
@@ -86,52 +82,20 @@ class ResultStore:
     """The kept results of one cache folder (no cache key: nothing is read or written)."""
 
     def __init__(self, folder: FsPath) -> None:
-        self.folder = folder / FOLDER
-        try:
-            self._key: bytes | None = cache_key()
-        except (OSError, ValueError):
-            self._key = None
+        self._files = SealedFolder(folder / FOLDER, MAGIC, MAX_FILE_BYTES, KEEP, "key")
+        self.folder = self._files.folder
 
     def get(self, key: str) -> DiffResult | None:
         """The result kept under ``key``, or None (absent, not ours or malformed)."""
-        if self._key is None or not _DIGEST.fullmatch(key):
-            return None
-        try:
-            body = read_sealed(self.folder / key, MAGIC, self._key, MAX_FILE_BYTES)
-        except (OSError, ValueError):
-            return None
         with collector_paused():  # tens of thousands of objects, no cycles
-            try:
-                doc = orjson.loads(body)
-            except ValueError:
-                return None
-            if type(doc) is not dict or doc.get("cfgc") != __version__ or doc.get("key") != key:
-                return None
-            return _decode(doc)
+            doc = self._files.load(key)
+            return None if doc is None else _decode(doc)
 
     def put(self, key: str, result: DiffResult) -> None:
         """Keep one result when JSON carries it exactly (failures are ignored: it is a cache)."""
-        if self._key is None or not _DIGEST.fullmatch(key):
-            return
         doc = _encode(result)
-        if doc is None:
-            return
-        doc["key"] = key
-        try:
-            body = orjson.dumps(doc)
-        except TypeError:
-            return
-        if write_sealed(self.folder / key, MAGIC, self._key, body):
-            self._trim()
-
-    def _trim(self) -> None:
-        try:
-            found = [(e.stat().st_mtime_ns, e.path) for e in os.scandir(self.folder)
-                     if _DIGEST.fullmatch(e.name) and e.is_file(follow_symlinks=False)]
-            for _, path in sorted(found)[:-KEEP]:
-                os.unlink(path)
-        except OSError:
-            pass
+        if doc is not None:
+            self._files.save(key, doc)
 
 
 def _encode(result: DiffResult) -> dict[str, Any] | None:

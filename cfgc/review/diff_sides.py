@@ -40,7 +40,6 @@ Layout of ``diff-sides/<digest>``::
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -50,11 +49,10 @@ from typing import Any
 import orjson
 
 from cfgc import __version__
-from cfgc.bundle.cache_index import cache_key
 from cfgc.repo import config
 from cfgc.repo.hierarchy import TargetSpec
 from cfgc.review.gc_phases import collector_paused
-from cfgc.review.sealed import read_sealed, write_sealed
+from cfgc.review.sealed import SealedFolder, read_sealed, write_sealed
 
 MAGIC = b"cfgc-diff-side 1\n"
 FOLDER = "diff-sides"
@@ -92,30 +90,16 @@ class SideStore:
     """The side files of one cache folder (``None`` key: nothing is read or written)."""
 
     def __init__(self, folder: FsPath) -> None:
-        self.folder = folder / FOLDER
-        try:
-            self._key: bytes | None = cache_key()
-        except (OSError, ValueError):
-            self._key = None
+        self._files = SealedFolder(folder / FOLDER, MAGIC, MAX_FILE_BYTES, KEEP, "side")
+        self.folder, self._key = self._files.folder, self._files.key
 
     def get(self, digest: str) -> KeptSide | None:
         """The side kept under ``digest``, or None (absent, not ours or malformed)."""
-        if self._key is None or not _DIGEST.fullmatch(digest):
-            return None
-        try:
-            body = read_sealed(self.folder / digest, MAGIC, self._key, MAX_FILE_BYTES)
-        except (OSError, ValueError):
-            return None
         # Tens of thousands of objects without cycles: the collector would
         # walk them over and over while they are made (two thirds of the time).
         with collector_paused():
-            try:
-                doc = orjson.loads(body)
-            except ValueError:
-                return None
-            if type(doc) is not dict or doc.get("cfgc") != __version__ or doc.get("side") != digest:
-                return None
-            return _decode(doc)
+            doc = self._files.load(digest)
+            return None if doc is None else _decode(doc)
 
     def put(self, digest: str, specs: list[TargetSpec], keys: Mapping[str, str]) -> None:
         """Keep one side (failures are ignored: it is a cache)."""
@@ -130,10 +114,7 @@ class SideStore:
                 return  # not one hierarchy's targets: not kept
             n = prefixes.setdefault(s.layers[:-1], len(prefixes))
             rows.append([s.name, [x for _, x in s.vars], n, s.layers[-1], keys.get(s.name)])
-        body = orjson.dumps({"cfgc": __version__, "side": digest, "vars": names,
-                             "prefixes": [list(p) for p in prefixes], "specs": rows})
-        if write_sealed(self.folder / digest, MAGIC, self._key, body):
-            self._trim()
+        self._files.save(digest, {"vars": names, "prefixes": [list(p) for p in prefixes], "specs": rows})
 
     def assume_config(self) -> tuple[int, int]:
         """Take the kept cfgc.yaml verdicts and source positions
@@ -168,14 +149,6 @@ class SideStore:
                              "accepted": accepted})
         write_sealed(self.folder / CONFIG_NAME, CONFIG_MAGIC, self._key, body)
 
-    def _trim(self) -> None:
-        try:
-            found = [(e.stat().st_mtime_ns, e.path) for e in os.scandir(self.folder)
-                     if _DIGEST.fullmatch(e.name) and e.is_file(follow_symlinks=False)]
-            for _, path in sorted(found)[:-KEEP]:
-                os.unlink(path)
-        except OSError:
-            pass
 
 
 def _decode(doc: dict[str, Any]) -> KeptSide | None:

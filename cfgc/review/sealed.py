@@ -17,9 +17,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import tempfile
 from pathlib import Path
+from typing import Any
 
+import orjson
+
+from cfgc import __version__
 from cfgc.base.bounded_read import NotRegular, read_capped
 
 
@@ -63,3 +68,56 @@ def write_sealed(path: Path, magic: bytes, key: bytes, body: bytes) -> bool:
     except OSError:
         return False
     return True
+
+
+_NAME = re.compile(r"[0-9a-f]{64}")
+
+
+class SealedFolder:
+    """JSON documents named by a SHA-256 hex digest, each sealed under the cache key
+    (:func:`cfgc.bundle.cache_index.cache_key`), written by this cfgc version and
+    naming its own name in ``name_field`` (a file renamed to another's name is not
+    that document); at most ``keep`` are kept, the least recently written go first.
+    No cache key: nothing is read or written.  Failures are misses: it is a cache.
+    """
+
+    def __init__(self, folder: Path, magic: bytes, max_bytes: int, keep: int, name_field: str) -> None:
+        from cfgc.bundle.cache_index import cache_key
+
+        self.folder, self._magic, self._max, self._keep, self._field = folder, magic, max_bytes, keep, name_field
+        try:
+            self.key: bytes | None = cache_key()
+        except (OSError, ValueError):
+            self.key = None
+
+    def load(self, name: str) -> dict[str, Any] | None:
+        """The document kept under ``name``, or None (absent, not ours or malformed)."""
+        if self.key is None or not _NAME.fullmatch(name):
+            return None
+        try:
+            doc = orjson.loads(read_sealed(self.folder / name, self._magic, self.key, self._max))
+        except (OSError, ValueError):
+            return None
+        if type(doc) is not dict or doc.get("cfgc") != __version__ or doc.get(self._field) != name:
+            return None
+        return doc
+
+    def save(self, name: str, doc: dict[str, Any]) -> None:
+        """Keep ``doc`` under ``name`` (with this version and its name added)."""
+        if self.key is None or not _NAME.fullmatch(name):
+            return
+        try:
+            body = orjson.dumps({"cfgc": __version__, self._field: name, **doc})
+        except TypeError:
+            return
+        if write_sealed(self.folder / name, self._magic, self.key, body):
+            self._trim()
+
+    def _trim(self) -> None:
+        try:
+            found = [(e.stat().st_mtime_ns, e.path) for e in os.scandir(self.folder)
+                     if _NAME.fullmatch(e.name) and e.is_file(follow_symlinks=False)]
+            for _, path in sorted(found)[: -self._keep]:
+                os.unlink(path)
+        except OSError:
+            pass
