@@ -41,16 +41,21 @@ class _Endless(BaseHTTPRequestHandler):
     do_PUT = do_GET  # noqa: N815 - http.server API
 
 
-@pytest.fixture
-def endless() -> Iterator[str]:
-    _Endless.pages = 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Endless)
+def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """``host:port`` of ``handler`` served on 127.0.0.1 until the test ends."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def endless() -> Iterator[str]:
+    _Endless.pages = 0
+    yield from _serve(_Endless)
 
 
 def test_a_tag_listing_that_never_ends_is_refused(endless: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,13 +116,7 @@ class _Listing(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def listing() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Listing)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    yield from _serve(_Listing)
 
 
 @pytest.mark.parametrize("body", [b"[]", b'{"tags": 5}', b'{"tags": [1]}', b'{"tags": "abc"}', b"not json"])
