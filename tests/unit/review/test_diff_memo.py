@@ -3,30 +3,25 @@ only when made from records alone, and a damaged result file costs the records' 
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
 
 from cfgc.base.diagnostics import Diagnostic
 from cfgc.base.errors import Location
 from cfgc.bundle.cache_index import cache_key
 from cfgc.compile.merging import MISSING
-from cfgc.repo.sources import GitSource
-from cfgc.review import diff_cache, diff_files, diff_memo
-from cfgc.review.diff import DiffResult, compare, open_sides
+from cfgc.review import diff_cache, diff_memo
+from cfgc.review.diff import DiffResult
 from cfgc.review.diff_result import TargetDiff
 from cfgc.review.diff_values import Change
-from cfgc.review.report.diff import render_json, render_markdown, render_text
+from cfgc.review.report.diff import render_json
 from cfgc.review.sealed import read_sealed, write_sealed
-from tests.fixtures.repos import EXAMPLE, git_init
+from tests.fixtures.repos import git_init
+from tests.unit.review.diff_run import diff_worktree, same
 from tests.unit.review.sealed_damage import DAMAGES, damaged
-from tests.unit.review.test_diff_records_generated import _SIDE, _write
 
 
 @pytest.fixture
@@ -44,20 +39,8 @@ def record_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return seen
 
 
-def _diff(root: Path, cache: Path | None, select: str | None = None) -> DiffResult:
-    base, head = open_sides(root, "HEAD", None)
-    try:
-        return compare(base, head, select, "HEAD", "working tree", cache=cache)
-    finally:
-        for side in (base, head):
-            if isinstance(side, GitSource):
-                side.close()
 
 
-def _same(got: DiffResult, want: DiffResult) -> None:
-    assert got == want
-    for render in (render_json, render_text, render_markdown):
-        assert render(got) == render(want)
 
 
 def _results(cache: Path) -> list[Path]:
@@ -76,15 +59,15 @@ def _edited(repo: Path) -> Path:
 def test_a_rerun_reads_the_result_kept_from_records_alone(example_repo: Path, tmp_path: Path,
                                                            record_reads: list[int], select: str | None) -> None:
     repo = _edited(example_repo)
-    want = _diff(repo, None, select)
+    want = diff_worktree(repo, None, select)
     assert want.targets  # (the edit reaches targets)
     cache = tmp_path / "cache"
-    _same(_diff(repo, cache, select), want)
+    same(diff_worktree(repo, cache, select), want)
     assert _results(cache) == []  # targets were compiled: no result kept
-    _same(_diff(repo, cache, select), want)  # both sides from records
+    same(diff_worktree(repo, cache, select), want)  # both sides from records
     assert len(_results(cache)) == 1
     record_reads.clear()
-    _same(_diff(repo, cache, select), want)
+    same(diff_worktree(repo, cache, select), want)
     assert record_reads == []  # the kept result: no record file read
 
 
@@ -92,12 +75,12 @@ def test_another_tree_is_not_answered_by_a_kept_result(example_repo: Path, tmp_p
     repo = _edited(example_repo)
     cache = tmp_path / "cache"
     for _ in range(3):
-        _diff(repo, cache)
+        diff_worktree(repo, cache)
     env = repo / "tenants/acme/prod/env.yaml"
     env.write_text(env.read_text() + "\nsecond_edit: 2\n")
-    want = _diff(repo, None)
+    want = diff_worktree(repo, None)
     for _ in range(3):
-        _same(_diff(repo, cache), want)
+        same(diff_worktree(repo, cache), want)
     assert len(_results(cache)) == 2
 
 
@@ -133,10 +116,10 @@ RESEALED = {
 def test_a_damaged_result_file_is_a_miss(example_repo: Path, tmp_path: Path, record_reads: list[int],
                                          how: str) -> None:
     repo = _edited(example_repo)
-    want = _diff(repo, None)
+    want = diff_worktree(repo, None)
     cache = tmp_path / "cache"
-    _diff(repo, cache)
-    _diff(repo, cache)
+    diff_worktree(repo, cache)
+    diff_worktree(repo, cache)
     [path] = _results(cache)
     if how in RESEALED:
         _reseal(path, RESEALED[how])
@@ -146,7 +129,7 @@ def test_a_damaged_result_file_is_a_miss(example_repo: Path, tmp_path: Path, rec
         data = path.read_bytes()
         path.write_bytes(damaged(data, diff_memo.MAGIC, data.replace(b'"changed"', b'"added"'), how))
     record_reads.clear()
-    _same(_diff(repo, cache), want)
+    same(diff_worktree(repo, cache), want)
     assert record_reads  # diffed from the records instead
 
 
@@ -184,18 +167,3 @@ def test_at_most_keep_results(tmp_path: Path) -> None:
     assert store.get(f"{diff_memo.KEEP + 2:064x}") == _result(diff_memo.KEEP + 2)
     assert store.get("not a key") is None
 
-
-@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
-@given(_SIDE, _SIDE)
-def test_a_kept_result_says_what_compiling_says_for_generated_values(before: dict[str, Any],
-                                                                      after: dict[str, Any]) -> None:
-    with tempfile.TemporaryDirectory() as tmp, mock.patch.object(diff_files, "_INDEX_MIN", 0):
-        root = Path(tmp) / "repo"
-        shutil.copytree(EXAMPLE, root)
-        _write(root, before)
-        git_init(root)
-        _write(root, after)
-        want = _diff(root, None)
-        cache = Path(tmp) / "cache"
-        for _ in range(3):  # compiled and recorded, from the records, then (when kept) the kept result
-            _same(_diff(root, cache), want)

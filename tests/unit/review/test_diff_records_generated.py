@@ -15,9 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cfgc.review import diff_files
-from cfgc.review.diff import DiffResult, compare, open_sides
-from cfgc.review.report.diff import render_json, render_markdown, render_text
 from tests.fixtures.repos import EXAMPLE, git_init
+from tests.unit.review.diff_run import diff_worktree, same
 
 _TEXT = st.one_of(st.text(alphabet="ab c:/-_é\n\"'", max_size=8),
                   st.sampled_from(["sk-live-0123456789abcdef0123", "user:hunter2hunter2@db", "prod", ""]))
@@ -44,20 +43,11 @@ def _write(root: Path, side: dict[str, Any]) -> None:
         path.write_text(kept + "\n# generated\n" + extra)
 
 
-def _diff(root: Path, cache: Path | None) -> DiffResult:
-    base, head = open_sides(root, "HEAD", None)
-    try:
-        return compare(base, head, None, "HEAD", "working tree", cache=cache)
-    finally:  # its git processes and pipes: the examples would otherwise run the worker out of descriptors
-        for side in (base, head):
-            repo = getattr(side, "repo", None)
-            if repo is not None:
-                repo.close()
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
 @given(_SIDE, _SIDE)
-def test_records_say_what_compiling_says_for_generated_values(before: dict[str, Any], after: dict[str, Any]) -> None:
+def test_records_and_kept_results_say_what_compiling_says_for_generated_values(before: dict[str, Any], after: dict[str, Any]) -> None:
     # The working tree's blob ids from git's index too, whatever the repo's size.
     with tempfile.TemporaryDirectory() as tmp, mock.patch.object(diff_files, "_INDEX_MIN", 0):
         root = Path(tmp) / "repo"
@@ -65,10 +55,9 @@ def test_records_say_what_compiling_says_for_generated_values(before: dict[str, 
         _write(root, before)
         git_init(root)
         _write(root, after)
-        want = _diff(root, None)
+        want = diff_worktree(root, None)
         cache = Path(tmp) / "cache"
-        for _ in range(2):  # compiled and recorded, then both sides from the records
-            got = _diff(root, cache)
-            assert got == want
-            for render in (render_json, render_text, render_markdown):
-                assert render(got) == render(want)
+        # Compiled and recorded, then both sides from the records, then (when
+        # nothing was compiled) the whole result kept by the second run.
+        for _ in range(3):
+            same(diff_worktree(root, cache), want)

@@ -24,12 +24,12 @@ from cfgc.repo.hierarchy import Hierarchy
 from cfgc.repo.sources import DirSource, GitSource
 from cfgc.review import diff_files, diff_sides
 from cfgc.review.check_cache import validator_versions
-from cfgc.review.diff import DiffResult, compare, open_sides
+from cfgc.review.diff import open_sides
 from cfgc.review.diff_cache import record_key
 from cfgc.review.diff_files import blob_digest
-from cfgc.review.report.diff import render_json, render_markdown, render_text
 from cfgc.review.sealed import read_sealed, write_sealed
 from tests.fixtures.repos import EXAMPLE, git, git_init
+from tests.unit.review.diff_run import diff_worktree, same
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -49,20 +49,8 @@ def listings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return seen
 
 
-def _diff(root: Path, cache: Path | None, select: str | None = None) -> DiffResult:
-    base, head = open_sides(root, "HEAD", None)
-    try:
-        return compare(base, head, select, "HEAD", "working tree", cache=cache)
-    finally:
-        for side in (base, head):
-            if isinstance(side, GitSource):
-                side.close()
 
 
-def _same(got: DiffResult, want: DiffResult) -> None:
-    assert got == want
-    for render in (render_json, render_text, render_markdown):
-        assert render(got) == render(want)
 
 
 def _edit(root: Path) -> None:
@@ -74,7 +62,7 @@ def test_a_kept_side_is_its_listing_and_its_keys(example_repo: Path, tmp_path: P
     git_init(example_repo)
     _edit(example_repo)
     cache = tmp_path / "cache"
-    _diff(example_repo, cache)
+    diff_worktree(example_repo, cache)
     files = _sides(cache / diff_sides.FOLDER)
     assert len(files) == 2  # the base commit's side and the working tree's
     store = diff_sides.SideStore(cache)
@@ -101,11 +89,11 @@ def test_a_kept_side_is_its_listing_and_its_keys(example_repo: Path, tmp_path: P
 def test_a_recorded_diff_lists_no_side(example_repo: Path, tmp_path: Path, listings: list[int]) -> None:
     git_init(example_repo)
     _edit(example_repo)
-    want = _diff(example_repo, None)
+    want = diff_worktree(example_repo, None)
     cache = tmp_path / "cache"
-    _same(_diff(example_repo, cache), want)
+    same(diff_worktree(example_repo, cache), want)
     listings.clear()
-    _same(_diff(example_repo, cache), want)
+    same(diff_worktree(example_repo, cache), want)
     assert listings == []
 
 
@@ -162,16 +150,16 @@ def test_a_damaged_side_file_is_listed_again(example_repo: Path, tmp_path: Path,
                                               how: str) -> None:
     git_init(example_repo)
     _edit(example_repo)
-    want = _diff(example_repo, None)
+    want = diff_worktree(example_repo, None)
     cache = tmp_path / "cache"
-    _diff(example_repo, cache)
+    diff_worktree(example_repo, cache)
     TAMPER[how](cache / diff_sides.FOLDER)
     listings.clear()
-    got = _diff(example_repo, cache)
-    _same(got, want)
+    got = diff_worktree(example_repo, cache)
+    same(got, want)
     assert listings  # what could not be used was listed again
     listings.clear()
-    _same(_diff(example_repo, cache), want)  # and kept again
+    same(diff_worktree(example_repo, cache), want)  # and kept again
     assert listings == []
 
 
@@ -182,7 +170,7 @@ def test_a_file_no_target_reads_that_cannot_be_hashed_is_no_error(example_repo: 
     _edit(example_repo)
     (example_repo / "docs").mkdir(exist_ok=True)
     (example_repo / "docs" / "link.txt").symlink_to(tmp_path / "elsewhere.txt")
-    _same(_diff(example_repo, tmp_path / "cache"), _diff(example_repo, None))
+    same(diff_worktree(example_repo, tmp_path / "cache"), diff_worktree(example_repo, None))
 
 
 def test_at_most_keep_side_files(tmp_path: Path) -> None:
@@ -227,16 +215,16 @@ def test_kept_sides_say_what_listing_says_for_generated_trees(
         for edits in (first, second):  # the second tree must not be answered by the first's side files
             _apply(root, edits)
             try:
-                want = _diff(root, None, select)
+                want = diff_worktree(root, None, select)
             except Exception as e:  # noqa: BLE001 - a tree that does not list (a bad edit): the same error
                 with pytest.raises(type(e)):
-                    _diff(root, cache, select)
+                    diff_worktree(root, cache, select)
                 continue
             for _ in range(2):  # listed and kept, then from the side files
-                _same(_diff(root, cache, select), want)
+                same(diff_worktree(root, cache, select), want)
         git(root, "add", "-A")  # the index vouches for the ids now: the working tree's digest is the same
-        want = _diff(root, None, select)
-        _same(_diff(root, cache, select), want)
+        want = diff_worktree(root, None, select)
+        same(diff_worktree(root, cache, select), want)
 
 
 _SECOND_RUN = """
@@ -255,7 +243,7 @@ def test_a_recorded_diff_needs_no_yaml_parser_schema_validator_nor_gitpython(exa
     git_init(example_repo)
     _edit(example_repo)
     cache = tmp_path / "cache"
-    _diff(example_repo, cache)
+    diff_worktree(example_repo, cache)
     out = subprocess.run([sys.executable, "-c", _SECOND_RUN, str(example_repo), str(cache)],
                          capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
@@ -265,16 +253,16 @@ def test_a_recorded_diff_needs_no_yaml_parser_schema_validator_nor_gitpython(exa
 def test_a_damaged_config_file_is_parsed_again(example_repo: Path, tmp_path: Path, how: str) -> None:
     git_init(example_repo)
     _edit(example_repo)
-    want = _diff(example_repo, None)
+    want = diff_worktree(example_repo, None)
     cache = tmp_path / "cache"
-    _diff(example_repo, cache)
+    diff_worktree(example_repo, cache)
     path = cache / diff_sides.FOLDER / diff_sides.CONFIG_NAME
     data = path.read_bytes()
     path.write_bytes(data[:-5] + b"X" + data[-4:] if how == "flipped byte"
                      else b"cfgc-diff-side 1\n" + data.partition(b"\n")[2])
     config.MARKS.clear()
     config.ACCEPTED.clear()
-    _same(_diff(example_repo, cache), want)
+    same(diff_worktree(example_repo, cache), want)
 
 
 def test_kept_cfgc_yaml_verdicts_need_the_same_schema_and_validators(
@@ -282,7 +270,7 @@ def test_kept_cfgc_yaml_verdicts_need_the_same_schema_and_validators(
     git_init(example_repo)
     _edit(example_repo)
     cache = tmp_path / "cache"
-    _diff(example_repo, cache)
+    diff_worktree(example_repo, cache)
     store = diff_sides.SideStore(cache)
     config.ACCEPTED.clear()
     marks, accepted = store.assume_config()
