@@ -11,6 +11,7 @@ import hashlib
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -19,7 +20,7 @@ from cfgc.base.errors import InputError, Location, UsageError
 from cfgc.base.repopath import NotFound, Tree, link_error, relative_problem
 from cfgc.repo.gitinfo import GitQuery, strip_credentials, utc
 from cfgc.repo.gitobjects import BlobTooLarge, CatFile, read_batch, resolve
-from cfgc.repo.listing import SKIP_DIRS, ls_tree, path_too_long, scan
+from cfgc.repo.listing import SKIP_DIRS, ls_tree, path_too_long, scan, too_many
 
 if TYPE_CHECKING:
     import git
@@ -163,7 +164,10 @@ def folder_entries(folder: str) -> list[str]:
     """The entries of one folder as a listing sees them: files, then ``name/`` for each folder it enters."""
     names: list[str] = []
     with os.scandir(folder) as it:
-        for e in it:
+        # One entry past the listing's bound is enough to refuse the folder, as a listing does.
+        for e in islice(it, limits.MAX_REPO_FILES + 1):
+            if len(names) == limits.MAX_REPO_FILES:
+                raise too_many(folder)
             if e.is_dir(follow_symlinks=False):
                 if e.name not in SKIP_DIRS:
                     names.append(e.name + "/")

@@ -196,3 +196,16 @@ def test_a_git_listing_reads_with_many_descriptors_open(tmp_path: Path) -> None:
         for fd in held:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_one_folder_listed_again_is_held_to_the_listing_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The in-place check lists a changed folder alone: the same bound as a whole listing."""
+    from cfgc.repo.sources import folder_entries
+
+    for i in range(12):
+        (tmp_path / f"f{i}.yaml").write_text("")
+    monkeypatch.setattr(limits, "MAX_REPO_FILES", 12)
+    assert len(folder_entries(str(tmp_path))) == 12
+    monkeypatch.setattr(limits, "MAX_REPO_FILES", 11)
+    with pytest.raises(InputError, match="more than 11 files"):
+        folder_entries(str(tmp_path))
