@@ -17,8 +17,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from cfgc.base.beside import Beside
 from cfgc.base.errors import InputError
 from cfgc.bundle import pipeline
 from cfgc.bundle.layout import assemble, finish_staging, open_staging
@@ -31,6 +32,7 @@ from cfgc.repo.sources import DirSource, Source
 
 if TYPE_CHECKING:
     from cfgc.bundle.cache import BuildCache
+    from cfgc.bundle.outrecord import Layers
     from cfgc.bundle.signing import Signer
 
 
@@ -83,34 +85,74 @@ def build_bundle(
 
             globals_ = global_digests(compiler)
         result = pipeline.run(
-            compiler, select, staging=staging, cache=cache, jobs=jobs, progress=progress, reads=reads
+            compiler, select, staging=staging, cache=cache, jobs=jobs, progress=progress, reads=reads,
+            save_cache=False,
         )
         if not result.ok:
             return BuildOutcome(result, out)
-        if not result.outputs:
-            raise InputError(
-                f"no targets{' match ' + repr(select) if select else ''}: no file matches the last "
-                f"hierarchy entry {compiler.config.hierarchy[-1].pattern!r}",
-                compiler.config.target_location if not select else None,
-            )
-        manifest, files = assemble(
-            result.outputs, result.prompts, compiler.schema_entries(), source.info(), result.secret_files
-        )
-        digest = finish_staging(staging, manifest, files)
-        if signers:
-            from cfgc.bundle.attest import sign_bundle
+        # The cache's index and the in-place state's layer lists need neither the
+        # bundle nor the manifest: made on the core the workers just left.
+        side = _beside(source, compiler, select, result, out, cache, recording and globals_ is not None, jobs)
+        try:
+            manifest, digest = _write(compiler, select, signers, key_files, source, result, out, staging)
+            # The state the next build into OUT updates in place from (cfgc.bundle.incremental);
+            # without a cache there is none to leave (record() returns at once).
+            if cache is not None:
+                from cfgc.bundle.outrecord import record
 
-            inputs = result.inputs or {}
-            refuse_own_files(inputs, source, out, key_files)
-            sign_bundle(staging, list(signers), inputs=inputs)
-        swap_into(staging, out)
-        # The state the next build into OUT updates in place from (cfgc.bundle.incremental);
-        # without a cache there is none to leave (record() returns at once).
-        if cache is not None:
-            from cfgc.bundle.outrecord import record
-
-            record(source, compiler, select, result, out, cache, globals_, manifest, digest)
+                record(source, compiler, select, result, out, cache, globals_, manifest, digest,
+                       made=side.result if side is not None else None)
+            if side is not None:
+                side.result()  # an error of the index's write (a bug) is raised here
+        finally:
+            if side is not None:
+                side.wait()  # a build stopped by an error still lets the index be written
     return BuildOutcome(result, out, digest)
+
+
+def _write(
+    compiler: Compiler, select: str | None, signers: Sequence[Signer], key_files: Sequence[Path], source: Source,
+    result: PipelineResult, out: Path, staging: Path,
+) -> tuple[dict[str, Any], str]:
+    """Write the manifest and the remaining files, sign, and swap the bundle into ``out``."""
+    if not result.outputs:
+        raise InputError(
+            f"no targets{' match ' + repr(select) if select else ''}: no file matches the last "
+            f"hierarchy entry {compiler.config.hierarchy[-1].pattern!r}",
+            compiler.config.target_location if not select else None,
+        )
+    manifest, files = assemble(
+        result.outputs, result.prompts, compiler.schema_entries(), source.info(), result.secret_files
+    )
+    digest = finish_staging(staging, manifest, files)
+    if signers:
+        from cfgc.bundle.attest import sign_bundle
+
+        inputs = result.inputs or {}
+        refuse_own_files(inputs, source, out, key_files)
+        sign_bundle(staging, list(signers), inputs=inputs)
+    swap_into(staging, out)
+    return manifest, digest
+
+
+def _beside(
+    source: Source, compiler: Compiler, select: str | None, result: PipelineResult, out: Path,
+    cache: BuildCache | None, lists: bool, jobs: int | None,
+) -> Beside[Layers | None] | None:
+    """The cache's index written and (``lists``) the in-place state's :class:`Layers` made, in a
+    forked child when the build ran on several cores (:func:`cfgc.base.parallel.parallel`)."""
+    if cache is None:
+        return None
+    from cfgc.base.parallel import parallel
+    from cfgc.bundle.outrecord import layers
+
+    def tail() -> Layers | None:
+        cache.save()
+        return layers(source, compiler, select, out, cache) if lists and cache.key is not None else None
+
+    side = Beside(tail, fork=parallel(len(result.outputs), jobs))
+    cache.release()  # the child, or tail() here, wrote the index; this process links no more blobs
+    return side
 
 
 # Names other modules and tests import from here (the helpers now live in cfgc.bundle.stage).

@@ -260,6 +260,12 @@ class BuildCache:
         self._used[key] = [out.digest, out.size, list(out.prompts), list(out.secrets)]
         self._dirty = True
 
+    def release(self) -> None:
+        """Close the descriptor of ``blobs/`` this process opened (:meth:`save` does it too)."""
+        if self._blobs_fd >= 0:
+            fd, self._blobs_fd = self._blobs_fd, -1
+            os.close(fd)
+
     def save(self) -> None:
         """Write the index (atomically) and drop blobs no entry refers to.
 
@@ -267,9 +273,7 @@ class BuildCache:
         plus 1,000; blobs are pruned once there are more than twice the kept
         entries plus 100 of them (so at most 4 x targets + 2,100 remain).
         """
-        if self._blobs_fd >= 0:
-            fd, self._blobs_fd = self._blobs_fd, -1
-            os.close(fd)
+        self.release()
         if self._key is None or (not (self._dirty or self.digests.dirty) and len(self._used) == len(self._targets)):
             return  # a fully warm build: the index already says all of it
         targets = dict(self._used)

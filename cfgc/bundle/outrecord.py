@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from dataclasses import replace
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,32 +54,30 @@ def _global_digests(compiler: Compiler) -> dict[str, str]:
     return {p: hashlib.sha256(raw).hexdigest() for p, raw in sorted(found.items())}
 
 
-def record(
-    source: Source, compiler: Compiler, select: str | None, result: PipelineResult, out: Path,
-    cache: BuildCache | None, globals_: dict[str, str] | None, manifest: dict[str, Any], digest: str,
-) -> None:
-    """Leave the state of ``out`` just written by a full build; drop it when no in-place build may follow."""
-    if cache is None or cache.key is None:
-        return
-    try:
-        str(out).encode()
-    except UnicodeEncodeError:  # the state names OUT in JSON: a path that is not UTF-8 gets none
-        outstate.forget(cache.root, out)
-        return
-    try:
-        _record(source, compiler, select, result, out, cache, cache.key, globals_, manifest, digest)
-    except OSError:  # the state only saves time: a build that wrote OUT has succeeded
-        outstate.forget(cache.root, out)
+@dataclass(frozen=True)
+class Layers:
+    """The part of the in-place state that needs neither ``OUT`` nor the manifest: each
+    target's layer files with their stamps and digests, the toolchain and the listing's digests.
+
+    Made from the build cache's memo once the last compile is in, so it can be
+    made beside the writing of the bundle (:func:`layers`, in a forked child).
+    """
+
+    paths: list[str]
+    stamps: array[int]  # outstate.Stamp after outstate.Stamp, parallel to paths
+    digests: bytes  # parallel to paths, DIGEST_BYTES each
+    names: list[str]  # the targets, sorted (the manifest's order)
+    counts: array[int]
+    flat: array[int]  # indices into paths, each target's layers in turn
+    toolchain: str
+    listing: str
+    entries: dict[str, str]
 
 
-def _record(
-    source: Source, compiler: Compiler, select: str | None, result: PipelineResult, out: Path,
-    cache: BuildCache, key: bytes, globals_: dict[str, str] | None, manifest: dict[str, Any], digest: str,
-) -> None:
-    root = cache.root
-    if not isinstance(source, DirSource) or globals_ is None or any(not d.targets for d in result.diagnostics):
-        outstate.forget(root, out)
-        return
+def layers(source: Source, compiler: Compiler, select: str | None, out: Path, cache: BuildCache) -> Layers | None:
+    """:class:`Layers` of the targets ``select`` names, or None when a layer was not hashed by this build."""
+    if not isinstance(source, DirSource):
+        return None
     specs = compiler.selected(select)
     index: dict[str, int] = {}
     paths: list[str] = []
@@ -93,8 +93,7 @@ def _record(
             if i is None:
                 known = memo(p)
                 if known is None:  # not hashed by this build: no stamp to trust
-                    outstate.forget(root, out)
-                    return
+                    return None
                 i = index[p] = len(paths)
                 paths.append(p)
                 stamps += parse(known[0])
@@ -102,6 +101,47 @@ def _record(
             flat.append(i)
         names.append(spec.name)
         counts.append(len(spec.layers))
+    return Layers(
+        paths, ints(stamps), bytes.fromhex("".join(digests)), names, ints(counts), ints(flat),
+        outstate.toolchain(), outstate.listing_digest(source.files()),
+        outfolders.listed_entries(source.files(), list(source.folders), out, source.root.resolve()),
+    )
+
+
+def record(
+    source: Source, compiler: Compiler, select: str | None, result: PipelineResult, out: Path,
+    cache: BuildCache | None, globals_: dict[str, str] | None, manifest: dict[str, Any], digest: str,
+    made: Callable[[], Layers | None] | None = None,
+) -> None:
+    """Leave the state of ``out`` just written by a full build; drop it when no in-place build may follow.
+
+    ``made`` gives the :class:`Layers` when they were made beside this process
+    (:class:`cfgc.base.beside.Beside`); without it they are made here.
+    """
+    if cache is None or cache.key is None:
+        return
+    try:
+        str(out).encode()
+    except UnicodeEncodeError:  # the state names OUT in JSON: a path that is not UTF-8 gets none
+        outstate.forget(cache.root, out)
+        return
+    if made is None:
+        made = lambda: layers(source, compiler, select, out, cache)  # noqa: E731
+    try:
+        _record(source, compiler, select, result, out, cache, cache.key, globals_, manifest, digest, made)
+    except OSError:  # the state only saves time: a build that wrote OUT has succeeded
+        outstate.forget(cache.root, out)
+
+
+def _record(
+    source: Source, compiler: Compiler, select: str | None, result: PipelineResult, out: Path,
+    cache: BuildCache, key: bytes, globals_: dict[str, str] | None, manifest: dict[str, Any], digest: str,
+    made: Callable[[], Layers | None],
+) -> None:
+    root = cache.root
+    if not isinstance(source, DirSource) or globals_ is None or any(not d.targets for d in result.diagnostics):
+        outstate.forget(root, out)
+        return
     secrets = {f: hashlib.sha256(raw).hexdigest() for f, raw in result.secret_files.items()}
     racy = outstate.racy_after()
     try:  # the bytes the spans are checked against; bounded like the in-place build's read of them
@@ -113,19 +153,22 @@ def _record(
         return
     found = spans(raw, manifest)
     scanned, dirs = scan_out(out, time.time_ns())
+    lay = made()
+    if lay is None:
+        outstate.forget(root, out)
+        return
     try:
-        bundle, bundle_stamps = outstate.bundle_parts(scanned, names)
+        bundle, bundle_stamps = outstate.bundle_parts(scanned, lay.names)
     except KeyError:  # a target's file is not in OUT: nothing to update in place from
         outstate.forget(root, out)
         return
     state = outstate.OutState(
-        out=str(out), root=str(source.root.resolve()), select=select, toolchain=outstate.toolchain(),
-        listing=outstate.listing_digest(source.files()), listed=source.files(), source=manifest["source"],
+        out=str(out), root=str(source.root.resolve()), select=select, toolchain=lay.toolchain,
+        listing=lay.listing, listed=source.files(), source=manifest["source"],
         folders={rel: outstate.folder_stamp(st, racy) for rel, st in source.folders.items()},
-        entries=outfolders.listed_entries(source.files(), list(source.folders), out, source.root.resolve()),
-        varnames=list(compiler.config.hierarchy[-1].variables), globals={**globals_, **secrets},
-        paths=paths, stamps=ints(stamps), digests=bytes.fromhex("".join(digests)), names=names,
-        counts=ints(counts), layers=ints(flat), warned=sorted({t for d in result.diagnostics for t in d.targets}),
+        entries=lay.entries, varnames=list(compiler.config.hierarchy[-1].variables), globals={**globals_, **secrets},
+        paths=lay.paths, stamps=lay.stamps, digests=lay.digests, names=lay.names,
+        counts=lay.counts, layers=lay.flat, warned=sorted({t for d in result.diagnostics for t in d.targets}),
         manifest=digest, bundle=bundle, bundle_stamps=bundle_stamps, dirs=dirs, spans=ints(found or ()), pins={},
         sops=kept_sops(globals_), config_marks=kept_config(globals_), careful={},
     )

@@ -63,6 +63,7 @@ def run(
     reads: ReadLog | None = None,
     specs: list[TargetSpec] | None = None,
     library: bool = True,
+    save_cache: bool = True,
 ) -> PipelineResult:
     """Compile, validate and serialise the selected targets.
 
@@ -73,6 +74,8 @@ def run(
     selection (an in-place build compiles only the targets a change reaches).
     ``library=False`` leaves out loading every prompt version for the result's
     ``prompts`` (an in-place build whose prompt files did not change keeps them).
+    ``save_cache=False`` leaves writing the cache's index to the caller (a full
+    build writes it beside the bundle, :mod:`cfgc.bundle.build`).
     """
     if specs is None:
         specs = compiler.selected(select)
@@ -90,7 +93,7 @@ def run(
     _backfill_secrets(compiler, outputs, secret_files, cache)
     diags.extend(sops_file_findings(compiler.source, compiler.config, secret_files))
     prompts = _prompts(compiler, diags) if library else []
-    if cache is not None and not any(d.severity == "error" for d in diags):
+    if save_cache and cache is not None and not any(d.severity == "error" for d in diags):
         cache.save()
     outputs.sort(key=lambda o: o.name)
     inputs = None
