@@ -14,6 +14,9 @@ an invalid repo, a signing failure, a full disk or a kill leaves the previous
 
 from __future__ import annotations
 
+import contextlib
+import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,7 +95,7 @@ def build_bundle(
             return BuildOutcome(result, out)
         # The cache's index and the in-place state's layer lists need neither the
         # bundle nor the manifest: made on the core the workers just left.
-        side = _beside(source, compiler, select, result, out, cache, recording and globals_ is not None, jobs)
+        side = _beside(source, compiler, select, result, out, staging, cache, recording and globals_ is not None, jobs)
         try:
             manifest, digest = _write(compiler, select, signers, key_files, source, result, out, staging)
             # The state the next build into OUT updates in place from (cfgc.bundle.incremental);
@@ -136,21 +139,48 @@ def _write(
 
 
 def _beside(
-    source: Source, compiler: Compiler, select: str | None, result: PipelineResult, out: Path,
+    source: Source, compiler: Compiler, select: str | None, result: PipelineResult, out: Path, staging: Path,
     cache: BuildCache | None, lists: bool, jobs: int | None,
 ) -> Beside[Layers | None] | None:
     """The cache's index written and (``lists``) the in-place state's :class:`Layers` made, in a
-    forked child when the build ran on several cores (:func:`cfgc.base.parallel.parallel`)."""
+    forked child when the build ran on several cores (:func:`cfgc.base.parallel.parallel`).
+
+    The child also scans the ``targets/`` folder the workers wrote (:func:`cfgc.bundle.outscan.scan_targets`)
+    when this process writes no file into it.
+    """
     if cache is None:
         return None
+    from dataclasses import replace
+
     from cfgc.base.parallel import parallel
     from cfgc.bundle.outrecord import layers
+    from cfgc.bundle.outscan import open_targets, scan_targets
+
+    fork = parallel(len(result.outputs), jobs)
+    folder = -1
+    if fork and all(o.data is None for o in result.outputs):
+        # Opened before the fork: the child reads it by descriptor after the swap renamed it.
+        with contextlib.suppress(OSError):
+            folder = open_targets(staging)
+    written = time.time_ns()  # every worker has returned: no target file is written after this
 
     def tail() -> Layers | None:
         cache.save()
-        return layers(source, compiler, select, out, cache) if lists and cache.key is not None else None
+        if not lists or cache.key is None:
+            return None
+        try:
+            made = layers(source, compiler, select, out, cache)
+            if made is not None and folder >= 0:
+                made = replace(made, targets=scan_targets(folder, written))
+        except OSError:  # as in outrecord.record: no state is left, the build has succeeded
+            return None
+        return made
 
-    side = Beside(tail, fork=parallel(len(result.outputs), jobs))
+    try:
+        side = Beside(tail, fork=fork)
+    finally:
+        if folder >= 0:
+            os.close(folder)
     cache.release()  # the child, or tail() here, wrote the index; this process links no more blobs
     return side
 

@@ -1,0 +1,94 @@
+"""The stamps of a bundle directory's files and folders, for the in-place state (:mod:`cfgc.bundle.outrecord`).
+
+A full build's target files are all written by the workers before the last
+result comes back; the parent then writes only the manifest (and prompt and
+SOPS files) at the top and renames the staging folder into ``OUT``.  A rename
+of the top folder changes no stamp inside it, so the ``targets/`` subtree can
+be scanned in the staging folder beside the parent's writes
+(:func:`scan_targets`, in :class:`cfgc.base.beside.Beside`'s child) and
+:func:`scan_out` then scans only the rest of ``OUT``.  Every stamp is judged
+against the clock read just before its own ``stat`` (``outstate.out_stamp``),
+so a stamp taken early is as sound as one taken late: a file changed less
+than the racy window before it is left without a stamp (hashed on every check).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from cfgc.bundle import outstate
+
+TARGETS = "targets"  # cfgc.bundle.layout.target_path's folder
+Scanned = tuple[dict[str, outstate.Stamp], dict[str, int]]  # files and folders in os.walk's order
+
+
+def scan_out(out: Path, now: int, targets: Scanned | None = None) -> Scanned:
+    """The stamps of every file and folder in a bundle directory just written (``now``: time_ns).
+
+    Each folder is read through its descriptor (``fstatat`` relative to it, no path
+    walked per file): 0.045 against 0.061 s of ``os.walk`` and a ``stat`` by path
+    for 10,000 files.  The order is ``os.walk``'s: a folder, its files, then its
+    subfolders by name; a link to a folder is left out (never followed).
+    ``targets`` is the ``targets/`` subtree already scanned (:func:`scan_targets`),
+    taken in its place.
+    """
+    files: dict[str, outstate.Stamp] = {}
+    dirs: dict[str, int] = {}
+    fd = os.open(out, _DIR_FLAGS)
+    try:
+        _scan(fd, "", files, dirs, now, targets)
+    finally:
+        os.close(fd)
+    return files, dirs
+
+
+def open_targets(staging: Path) -> int:
+    """A descriptor of ``staging``'s ``targets/`` folder (never through a link), for :func:`scan_targets`."""
+    return os.open(staging / TARGETS, _DIR_FLAGS | os.O_NOFOLLOW)
+
+
+def scan_targets(folder: int, after: int) -> Scanned:
+    """The stamps of the ``targets/`` folder open as ``folder`` (:func:`open_targets`; closed here),
+    named as in ``OUT``.  ``after`` is the time_ns of the last target's write: the scan waits
+    until it is out of the racy window, so no stamp is lost to it."""
+    try:
+        wait = after + outstate.FINE_RACY_NS - time.time_ns()
+        if wait > 0:
+            time.sleep(wait / 1e9)
+        files: dict[str, outstate.Stamp] = {}
+        dirs: dict[str, int] = {}
+        _scan(folder, TARGETS, files, dirs, time.time_ns(), None)
+    finally:
+        os.close(folder)
+    return files, dirs
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+def _scan(
+    fd: int, rel: str, files: dict[str, outstate.Stamp], dirs: dict[str, int], now: int, targets: Scanned | None
+) -> None:
+    dirs[rel] = outstate.dir_stamp(os.fstat(fd), now)
+    sub = []
+    out_stamp = outstate.out_stamp
+    with os.scandir(fd) as it:
+        for entry in it:
+            name = entry.name
+            if entry.is_dir():  # as os.walk: a link to a folder is neither walked nor a file
+                if not entry.is_symlink():
+                    sub.append(name)
+            else:
+                files[f"{rel}/{name}" if rel else name] = out_stamp(entry.stat(follow_symlinks=False), now)
+    for name in sorted(sub):
+        if targets is not None and not rel and name == TARGETS:
+            files.update(targets[0])
+            dirs.update(targets[1])
+            continue
+        child = os.open(name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+        try:
+            _scan(child, f"{rel}/{name}" if rel else name, files, dirs, now, None)
+        finally:
+            os.close(child)
