@@ -171,7 +171,7 @@ def _beside(
         try:
             made = layers(source, compiler, select, out, cache)
             if made is not None and folder >= 0:
-                made = replace(made, targets=scan_targets(folder, written))
+                made = replace(made, targets=scan_targets(folder, written, made.names))
         except OSError:  # as in outrecord.record: no state is left, the build has succeeded
             return None
         return made

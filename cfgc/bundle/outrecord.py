@@ -7,6 +7,7 @@ import time
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,8 +16,8 @@ from cfgc.base.errors import CfgcError
 from cfgc.bundle import outfolders, outstate
 from cfgc.bundle.manifest import MANIFEST
 from cfgc.bundle.outcheck import MAX_MANIFEST_BYTES
-from cfgc.bundle.outpack import DIGEST_BYTES, ints
-from cfgc.bundle.outscan import Scanned, scan_out
+from cfgc.bundle.outpack import DIGEST_BYTES, ints, target_files
+from cfgc.bundle.outscan import Targets, scan_out
 from cfgc.bundle.splice import spans
 from cfgc.repo.sources import DirSource, Source
 
@@ -72,7 +73,7 @@ class Layers:
     toolchain: str
     listing: str
     entries: dict[str, str]
-    targets: Scanned | None = None  # OUT's targets/ subtree scanned in staging (cfgc.bundle.outscan)
+    targets: Targets | None = None  # OUT's targets/ subtree scanned in staging (cfgc.bundle.outscan)
 
 
 def layers(source: Source, compiler: Compiler, select: str | None, out: Path, cache: BuildCache) -> Layers | None:
@@ -157,12 +158,16 @@ def _record(
     if lay is None:
         outstate.forget(root, out)
         return
-    scanned, dirs = scan_out(out, time.time_ns(), lay.targets)
-    try:
-        bundle, bundle_stamps = outstate.bundle_parts(scanned, lay.names)
-    except KeyError:  # a target's file is not in OUT: nothing to update in place from
-        outstate.forget(root, out)
-        return
+    pre = lay.targets
+    scanned, dirs = scan_out(out, time.time_ns(), None if pre is None else pre[1:])
+    if pre is not None:  # the targets' files, in the targets' order, were scanned beside
+        bundle, bundle_stamps = target_files(lay.names) + list(scanned), pre[0] + ints(chain.from_iterable(scanned.values()))
+    else:
+        try:
+            bundle, bundle_stamps = outstate.bundle_parts(scanned, lay.names)
+        except KeyError:  # a target's file is not in OUT: nothing to update in place from
+            outstate.forget(root, out)
+            return
     state = outstate.OutState(
         out=str(out), root=str(source.root.resolve()), select=select, toolchain=lay.toolchain,
         listing=lay.listing, listed=source.files(), source=manifest["source"],

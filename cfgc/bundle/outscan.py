@@ -16,12 +16,17 @@ from __future__ import annotations
 
 import os
 import time
+from array import array
+from itertools import chain
 from pathlib import Path
 
 from cfgc.bundle import outstate
+from cfgc.bundle.outpack import ints, target_files
 
 TARGETS = "targets"  # cfgc.bundle.layout.target_path's folder
 Scanned = tuple[dict[str, outstate.Stamp], dict[str, int]]  # files and folders in os.walk's order
+# scan_targets: the targets' files' stamps packed in the targets' order, then the rest as Scanned.
+Targets = tuple["array[int]", dict[str, outstate.Stamp], dict[str, int]]
 
 
 def scan_out(out: Path, now: int, targets: Scanned | None = None) -> Scanned:
@@ -31,8 +36,8 @@ def scan_out(out: Path, now: int, targets: Scanned | None = None) -> Scanned:
     walked per file): 0.045 against 0.061 s of ``os.walk`` and a ``stat`` by path
     for 10,000 files.  The order is ``os.walk``'s: a folder, its files, then its
     subfolders by name; a link to a folder is left out (never followed).
-    ``targets`` is the ``targets/`` subtree already scanned (:func:`scan_targets`),
-    taken in its place.
+    ``targets`` is what :func:`scan_targets` left of the ``targets/`` subtree (the
+    files that are no target's, and the folders), taken in its place.
     """
     files: dict[str, outstate.Stamp] = {}
     dirs: dict[str, int] = {}
@@ -49,9 +54,11 @@ def open_targets(staging: Path) -> int:
     return os.open(staging / TARGETS, _DIR_FLAGS | os.O_NOFOLLOW)
 
 
-def scan_targets(folder: int, after: int) -> Scanned:
+def scan_targets(folder: int, after: int, names: list[str]) -> Targets | None:
     """The stamps of the ``targets/`` folder open as ``folder`` (:func:`open_targets`; closed here),
-    named as in ``OUT``.  ``after`` is the time_ns of the last target's write: the scan waits
+    named as in ``OUT``: the files of the targets ``names`` packed in that order (they travel
+    back to the parent as one array), the other files and the folders.  None when a target's
+    file is missing.  ``after`` is the time_ns of the last target's write: the scan waits
     until it is out of the racy window, so no stamp is lost to it."""
     try:
         wait = after + outstate.FINE_RACY_NS - time.time_ns()
@@ -62,7 +69,11 @@ def scan_targets(folder: int, after: int) -> Scanned:
         _scan(folder, TARGETS, files, dirs, time.time_ns(), None)
     finally:
         os.close(folder)
-    return files, dirs
+    try:
+        own = ints(chain.from_iterable(files.pop(p) for p in target_files(names)))
+    except KeyError:  # the full scan finds it missing too, and no state is left
+        return None
+    return own, files, dirs
 
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
