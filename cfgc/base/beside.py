@@ -93,8 +93,9 @@ def _outcome(fn: Callable[[], object]) -> tuple[bool, object]:
 def _send(fd: int, done: tuple[bool, object]) -> None:
     try:
         data = pickle.dumps(done, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as e:  # noqa: BLE001 - an exception that does not pickle travels as its text
-        data = pickle.dumps((False, OSError(f"{type(e).__name__}: {e}")))
+    except Exception as e:  # noqa: BLE001 - what does not pickle travels as its text
+        what = done[1] if not done[0] else e
+        data = pickle.dumps((False, OSError(f"{type(what).__name__}: {what}")))
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]

@@ -55,20 +55,17 @@ def open_targets(staging: Path) -> int:
 
 
 def scan_targets(folder: int, after: int, names: list[str]) -> Targets | None:
-    """The stamps of the ``targets/`` folder open as ``folder`` (:func:`open_targets`; closed here),
+    """The stamps of the ``targets/`` folder open as ``folder`` (:func:`open_targets`; left open),
     named as in ``OUT``: the files of the targets ``names`` packed in that order (they travel
     back to the parent as one array), the other files and the folders.  None when a target's
     file is missing.  ``after`` is the time_ns of the last target's write: the scan waits
     until it is out of the racy window, so no stamp is lost to it."""
-    try:
-        wait = after + outstate.FINE_RACY_NS - time.time_ns()
-        if wait > 0:
-            time.sleep(wait / 1e9)
-        files: dict[str, outstate.Stamp] = {}
-        dirs: dict[str, int] = {}
-        _scan(folder, TARGETS, files, dirs, time.time_ns(), None)
-    finally:
-        os.close(folder)
+    wait = after + outstate.FINE_RACY_NS - time.time_ns()
+    if wait > 0:
+        time.sleep(wait / 1e9)
+    files: dict[str, outstate.Stamp] = {}
+    dirs: dict[str, int] = {}
+    _scan(folder, TARGETS, files, dirs, time.time_ns(), None)
     try:
         own = ints(chain.from_iterable(files.pop(p) for p in target_files(names)))
     except KeyError:  # the full scan finds it missing too, and no state is left
