@@ -8,6 +8,7 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import chain
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,29 +81,23 @@ def layers(source: Source, compiler: Compiler, select: str | None, out: Path, ca
     """:class:`Layers` of the targets ``select`` names, or None when a layer was not hashed by this build."""
     if not isinstance(source, DirSource):
         return None
-    specs = compiler.selected(select)
+    specs = sorted(compiler.selected(select), key=attrgetter("name"))  # the manifest's order (cfgc.bundle.splice)
+    # Each layer file's index is its first appearance: setdefault with the count so far.
     index: dict[str, int] = {}
-    paths: list[str] = []
+    put = index.setdefault
+    flat = [put(p, len(index)) for spec in specs for p in spec.layers]
+    paths = list(index)
     stamps: list[int] = []  # outstate.Stamp after outstate.Stamp
     digests: list[str] = []
-    names: list[str] = []
-    counts: list[int] = []
-    flat: list[int] = []
     memo, parse = cache.memo, outstate.parse_stamp
-    for spec in sorted(specs, key=lambda s: s.name):  # the manifest's order (cfgc.bundle.splice)
-        for p in spec.layers:
-            i = index.get(p)
-            if i is None:
-                known = memo(p)
-                if known is None:  # not hashed by this build: no stamp to trust
-                    return None
-                i = index[p] = len(paths)
-                paths.append(p)
-                stamps += parse(known[0])
-                digests.append(known[1])
-            flat.append(i)
-        names.append(spec.name)
-        counts.append(len(spec.layers))
+    for p in paths:
+        known = memo(p)
+        if known is None:  # not hashed by this build: no stamp to trust
+            return None
+        stamps += parse(known[0])
+        digests.append(known[1])
+    names = [spec.name for spec in specs]
+    counts = [len(spec.layers) for spec in specs]
     return Layers(
         paths, ints(stamps), bytes.fromhex("".join(digests)), names, ints(counts), ints(flat),
         outstate.toolchain(), outstate.listing_digest(source.files()),
