@@ -244,10 +244,13 @@ class Compiler:
         if "secret" in features:
             refs = tuple(secret_refs(value, (), self._shared))
             secrets = tuple(sorted({ref.file for _, ref in refs}))
-        # Only leaves of the files reach a target that no late stage or secret touched.
-        plain = value if not features and all([d.plain_floats for d in docs]) else None
-        # Besides the rendered values, only leaves of the files reach any target.
-        encode_plain = value if rendered_plain and all([d.floats_plain for d in docs]) else None
+        # Only leaves of the files reach a target that no late stage or secret
+        # touched; besides the rendered values, only they reach any target.
+        if not features and all([d.plain_floats for d in docs]):
+            plain = encode_plain = value  # plain_floats implies floats_plain
+        else:
+            plain = None
+            encode_plain = value if rendered_plain and all([d.floats_plain for d in docs]) else None
         return CompiledTarget(
             spec, value, docs, origins, tuple(sorted(set(pinned))), secrets, refs, self._traced, plain, encode_plain
         )
