@@ -204,7 +204,7 @@ def diff_targets(b: Side, before: Compared, h: Side, after: Compared, memo: Memo
         sig = tuple(diff)
         found = leaf_memo.get(sig) if leaf_memo is not None else None
         if found is not None:
-            return located(b, before, h, after, found, memo)
+            return located(b, before, h, after, found, memo, leaf_memo)
         keys = [k for k, _, _ in diff]
         lraw, rraw = before.value, after.value
     else:
@@ -251,6 +251,7 @@ def diff_targets(b: Side, before: Compared, h: Side, after: Compared, memo: Memo
     found = Leaves([out[p] for p in sorted(out, key=sort_key)])
     if sig is not None and leaf_memo is not None:
         leaf_memo[sig] = found
+        return located(b, before, h, after, found, memo, leaf_memo)
     return located(b, before, h, after, found, memo)
 
 
