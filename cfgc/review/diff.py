@@ -25,9 +25,11 @@ from cfgc.base.diagnostics import group
 from cfgc.base.errors import InputError
 from cfgc.base.loading import Path
 from cfgc.base.parallel import fan_out, parallel
+from cfgc.bundle.cache_index import cache_key
 from cfgc.compile.compiler import no_match
 from cfgc.compile.merging import MISSING, get_path
 from cfgc.repo.sources import CONFIG_FILE, DirSource, GitSource, Source, SourceInfo
+from cfgc.review.background import Background
 from cfgc.review.diff_cache import DiffCache
 from cfgc.review.diff_chunk import Run, chunk_diff
 from cfgc.review.diff_entry import Record
@@ -75,25 +77,32 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
     (:mod:`cfgc.review.diff_cache`) is not compiled on that side; the targets
     compiled are recorded for the next diff.  The result is the same.
     """
-    head_ids: dict[str, str] = {}
-    base_ids: dict[str, str] = {}
-    # Only a compile that read exactly the bytes its key names is recorded
-    # (a working-tree file can be saved while the diff runs).
-    b_exact = read_as_keyed(base, base_ids) if cache is not None else None
-    h_exact = read_as_keyed(head, head_ids) if cache is not None else None
-    files = changed_files(base, head, head_ids)
-    changed = set(files)
-    # A side whose tree was seen before takes its listing and record keys from then.
-    store = SideStore(cache) if cache is not None and changed else None
-    held = store.assume_config() if store is not None else None
-    h = Side(head)
-    b = Side(base) if CONFIG_FILE in base.files() else None  # no config at the base: all is new
-    if b is not None:
-        h.compiler.share_documents(b.compiler, changed)  # each target compiles at the base first
     # What is loaded below lives as long as the diff and holds no cycle: it
     # is made with the collector paused and then kept out of its generations
-    # (a collection would otherwise walk all of it, several times).
-    with collector_paused() if cache is not None else nullcontext():
+    # (a collection would otherwise walk all of it, several times).  The
+    # record file is read on a thread while git lists the changed files.
+    if cache is not None:
+        try:  # a first diff creates the key here, not on two threads at once
+            cache_key()
+        except OSError:
+            pass
+    with collector_paused() if cache is not None else nullcontext(), \
+            Background(partial(DiffCache, cache)) if cache is not None else nullcontext() as loading:
+        head_ids: dict[str, str] = {}
+        base_ids: dict[str, str] = {}
+        # Only a compile that read exactly the bytes its key names is recorded
+        # (a working-tree file can be saved while the diff runs).
+        b_exact = read_as_keyed(base, base_ids) if cache is not None else None
+        h_exact = read_as_keyed(head, head_ids) if cache is not None else None
+        files = changed_files(base, head, head_ids)
+        changed = set(files)
+        # A side whose tree was seen before takes its listing and record keys from then.
+        store = SideStore(cache) if cache is not None and changed else None
+        held = store.assume_config() if store is not None else None
+        h = Side(head)
+        b = Side(base) if CONFIG_FILE in base.files() else None  # no config at the base: all is new
+        if b is not None:
+            h.compiler.share_documents(b.compiler, changed)  # each target compiles at the base first
         b_digest, h_digest = blob_digest(base, base_ids), blob_digest(head, head_ids)
         b_sum, h_sum = side_sum(store, b, select, b_digest), side_sum(store, h, select, h_digest)
         # The same two trees diffed before from records alone: their result.
@@ -111,7 +120,7 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
         names = sorted(hit | h_reached)
         config = h.compiler.config
 
-        kept = DiffCache(cache) if cache is not None else None
+        kept = loading.result() if loading is not None else None
         b_keys, b_recs = side_records(kept, b, b_all, names, b_digest, b_kept.keys if b_kept else None)
         h_keys, h_recs = side_records(kept, h, h_all, names, h_digest, h_kept.keys if h_kept else None)
         if kept is not None:
