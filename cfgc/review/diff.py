@@ -16,7 +16,7 @@ compiles everything.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from functools import partial
 from pathlib import Path as FsPath
 from typing import Any
@@ -82,10 +82,8 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
     # (a collection would otherwise walk all of it, several times).  The
     # record file is read on a thread while git lists the changed files.
     if cache is not None:
-        try:  # a first diff creates the key here, not on two threads at once
+        with suppress(OSError):  # a first diff creates the key here, not on two threads at once
             cache_key()
-        except OSError:
-            pass
     with collector_paused() if cache is not None else nullcontext(), \
             Background(partial(DiffCache, cache)) if cache is not None else nullcontext() as loading:
         head_ids: dict[str, str] = {}
