@@ -110,7 +110,8 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
         done = results.get(rkey) if results is not None else None
         if done is not None:
             return done
-        b_kept, h_kept = kept_side(store, b, select, b_sum), kept_side(store, h, select, h_sum)
+        b_kept = kept_side(store, b, select, b_sum)
+        h_kept = kept_side(store, h, select, h_sum, b_kept)
         b_all = {s.name: s for s in b.compiler.specs(select)} if changed and b else {}
         h_all = {s.name: s for s in h.compiler.specs(select)} if changed else {}
         hit = {s.name for s in reached(b.compiler, changed, select)} if changed and b else set()

@@ -39,4 +39,7 @@ def is_production(name: str, variables: dict[str, str], config: RepoConfig) -> b
     """Matches a ``production`` glob; by default: a variable value contains 'prod'."""
     if config.production:
         return any(fnmatch.fnmatchcase(name, g) for g in config.production)
-    return any("prod" in v for v in variables.values())
+    for v in variables.values():  # noqa: SIM110 - a loop, not any(): this runs for every target compared
+        if "prod" in v:
+            return True
+    return False
