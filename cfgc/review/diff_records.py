@@ -70,7 +70,6 @@ def side_records(kept: DiffCache | None, side: Side | None, specs: Mapping[str, 
     keys: TargetKeys | None = None
     validators = validator_versions()
     out: dict[str, str] = {}
-    found: dict[str, Record] = {}
     for name in names:
         spec = specs.get(name)
         if spec is None:
@@ -87,7 +86,4 @@ def side_records(kept: DiffCache | None, side: Side | None, specs: Mapping[str, 
             except CfgcError:
                 continue
         out[name] = key
-        rec = kept.get(key, name, side.tokens)
-        if rec is not None:
-            found[name] = rec
-    return out, found
+    return out, kept.get_many(out, side.tokens)
