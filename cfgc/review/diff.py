@@ -116,7 +116,8 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
         h_all = {s.name: s for s in h.compiler.specs(select)} if changed else {}
         hit = {s.name for s in reached(b.compiler, changed, select)} if changed and b else set()
         h_reached = {s.name for s in reached(h.compiler, changed, select)} if changed else set()
-        names = sorted(hit | h_reached)
+        wanted = hit | h_reached
+        names = sorted(wanted)
         config = h.compiler.config
 
         kept = loading.result() if loading is not None else None
@@ -134,7 +135,7 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
     if store is not None and held is not None:
         store.keep_config(held)
     for side, specs, recs in ((b, b_all, b_recs), (h, h_all, h_recs)):
-        if all(n in recs for n in names if n in specs):
+        if recs.keys() >= specs.keys() & wanted:  # (set operations: 10,000 names)
             continue  # every target of this side is recorded: none is compiled
         if side is not None and isinstance(side.compiler.source, GitSource):
             fork = parallel(len(names))
@@ -150,10 +151,14 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
         equal_keys = same_keys(b.compiler, h.compiler, names, changed, b_all, h_all) if by_keys and b else frozenset()
     # Nothing to compile (every target recorded on both sides): forking would
     # only send each result back through a pipe.
-    recorded = all((n in b_recs or n not in b_all) and (n in h_recs or n not in h_all) for n in names)
+    recorded = b_recs.keys() >= b_all.keys() & wanted and h_recs.keys() >= h_all.keys() & wanted
     run = Run(b, h, b_all, h_all, b_recs, h_recs, b_keys, h_keys, b_exact, h_exact, equal_keys, changed, config,
               diff_targets)
-    parts = list(fan_out(partial(chunk_diff, run), names, jobs=1 if recorded and kept is not None else None))
+    # From records alone, in this process: the changes made hold no cycle
+    # (a collection would walk them, and the result, over and over).
+    alone = recorded and kept is not None
+    with collector_paused() if alone else nullcontext():
+        parts = list(fan_out(partial(chunk_diff, run), names, jobs=1 if alone else None))
     diffs = [d for part in parts for d in part[0]]
     errors = group(e for part in parts for e in part[1])
     if kept is not None:
@@ -164,7 +169,7 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
     if select is not None and not h.compiler.specs(select) and not (b and b.compiler.specs(select)):
         raise no_match(select, len(h.compiler.specs()))
     result = DiffResult(base_name, head_name, config.variables, tuple(diffs), tuple(files),
-                        sum(n in h_all for n in names), len(h.compiler.specs(select)), tuple(errors))
+                        len(h_all.keys() & wanted), len(h.compiler.specs(select)), tuple(errors))
     # Kept only when made from records alone, and every file read (cfgc.yaml,
     # schemas, prompts for the keys; no SOPS file) had the id its side's digest names.
     if (results is not None and not any(part[4] for part in parts) and not h.read_secrets

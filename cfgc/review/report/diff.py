@@ -17,6 +17,7 @@ from typing import Any
 from cfgc.compile.merging import MISSING, dotted
 from cfgc.review.diff import Change, DiffResult, TargetDiff
 from cfgc.review.diff_validation import BASE_PREFIX
+from cfgc.review.gc_phases import collector_paused
 from cfgc.review.report.diagnostics import diagnostic_json
 from cfgc.review.report.json_text import exact, indented
 from cfgc.secrets.redact import MARKER
@@ -237,7 +238,8 @@ def diff_json(result: DiffResult) -> dict[str, Any]:
 
 def render_json(result: DiffResult) -> str:
     """:func:`diff_json` as indented text."""
-    doc = diff_json(result)
+    with collector_paused():  # one object per target and change, no cycle
+        doc = diff_json(result)
     # The rest of the document is text, booleans and null by construction.
     seen: set[int] = set()  # changes found exact (targets share them; the result keeps each alive)
 
