@@ -16,7 +16,7 @@ compiles everything.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from contextlib import nullcontext, suppress
+from contextlib import ExitStack, nullcontext, suppress
 from functools import partial
 from pathlib import Path as FsPath
 from typing import Any
@@ -79,13 +79,11 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
     """
     # What is loaded below lives as long as the diff and holds no cycle: it
     # is made with the collector paused and then kept out of its generations
-    # (a collection would otherwise walk all of it, several times).  The
-    # record file is read on a thread while git lists the changed files.
+    # (a collection would otherwise walk all of it, several times).
     if cache is not None:
         with suppress(OSError):  # a first diff creates the key here, not on two threads at once
             cache_key()
-    with collector_paused() if cache is not None else nullcontext(), \
-            Background(partial(DiffCache, cache)) if cache is not None else nullcontext() as loading:
+    with collector_paused() if cache is not None else nullcontext(), ExitStack() as stack:
         head_ids: dict[str, str] = {}
         base_ids: dict[str, str] = {}
         # Only a compile that read exactly the bytes its key names is recorded
@@ -110,6 +108,9 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
         done = results.get(rkey) if results is not None else None
         if done is not None:
             return done
+        # Read on a thread while the sides are read back: its file reads and
+        # HMAC release the interpreter lock.
+        loading = stack.enter_context(Background(partial(DiffCache, cache))) if cache is not None else None
         b_kept = kept_side(store, b, select, b_sum)
         h_kept = kept_side(store, h, select, h_sum, b_kept)
         b_all = {s.name: s for s in b.compiler.specs(select)} if changed and b else {}
