@@ -102,7 +102,7 @@ class DirSource:
         """Every file path, sorted; a symbolic link is listed as a file (reading it is refused)."""
         if self._files is None:
             out: list[str] = []
-            scan(self._root, "", out, self.folders)
+            scan(self._root, out, self.folders)
             out.sort()
             self._files = out
         return self._files
