@@ -162,19 +162,31 @@ class DirSource:
         return SourceInfo(**(started or GitQuery(self.root)).fields())
 
 
+_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
 def folder_entries(folder: str) -> list[str]:
-    """The entries of one folder as a listing sees them: files, then ``name/`` for each folder it enters."""
+    """The entries of one folder as a listing sees them: files, then ``name/`` for each folder it enters.
+
+    ``folder`` itself is opened with ``O_NOFOLLOW`` and listed through that
+    descriptor: a folder swapped for a link since it was walked raises OSError
+    (ELOOP) instead of listing what the link points to.
+    """
     names: list[str] = []
-    with os.scandir(folder) as it:
-        # One entry past the listing's bound is enough to refuse the folder, as a listing does.
-        for e in islice(it, limits.MAX_REPO_FILES + 1):
-            if len(names) == limits.MAX_REPO_FILES:
-                raise too_many(folder)
-            if e.is_dir(follow_symlinks=False):
-                if e.name not in SKIP_DIRS:
-                    names.append(e.name + "/")
-            else:
-                names.append(e.name)
+    fd = os.open(folder, _FOLDER_FLAGS)
+    try:
+        with os.scandir(fd) as it:
+            # One entry past the listing's bound is enough to refuse the folder, as a listing does.
+            for e in islice(it, limits.MAX_REPO_FILES + 1):
+                if len(names) == limits.MAX_REPO_FILES:
+                    raise too_many(folder)
+                if e.is_dir(follow_symlinks=False):
+                    if e.name not in SKIP_DIRS:
+                        names.append(e.name + "/")
+                else:
+                    names.append(e.name)
+    finally:
+        os.close(fd)
     return names
 
 

@@ -116,3 +116,15 @@ def test_the_api_racing_a_folder_swap_raises_nothing_naming_the_outside(
     except CfgcError as e:
         assert CANARY not in str(e) and CANARY not in repr(e.location)
     assert swapped
+
+
+def test_a_folder_listed_again_alone_is_never_listed_through_a_link(tmp_path: Path) -> None:
+    """The in-place check lists a changed folder by itself: a link there is refused, not followed."""
+    from cfgc.repo.sources import folder_entries
+
+    root = tmp_path / "r"
+    root.mkdir()
+    os.symlink(_outside(tmp_path), root / "tenants")
+    with pytest.raises(OSError):
+        folder_entries(str(root / "tenants"))
+    assert folder_entries(str(root)) == ["tenants"]  # the link itself: an entry, never entered
