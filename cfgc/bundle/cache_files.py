@@ -1,7 +1,8 @@
 """Low-level file handling of the build cache: reads that never follow a symlink
-or block on a FIFO, verifying a blob and placing it into a bundle, writing
-blobs and the index, pruning blobs.  The policy (keys, entries, bounds) is
-:mod:`cfgc.bundle.cache`'s."""
+or block on a FIFO (the shared bounded reader, :mod:`cfgc.base.bounded_read`,
+each file held to the size its caller expects), verifying a blob and placing it
+into a bundle, writing blobs and the index, pruning blobs.  The policy (keys,
+entries, bounds) is :mod:`cfgc.bundle.cache`'s."""
 
 from __future__ import annotations
 
@@ -9,55 +10,50 @@ import contextlib
 import functools
 import hashlib
 import os
-import stat
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cfgc.base.bounded_read import NotRegular, open_regular, read_capped_open
 from cfgc.bundle.cache_index import CacheCorrupt
 
 if TYPE_CHECKING:
     from cfgc.bundle.folder_writer import FolderWriter
 
-OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
 BLOBS_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def read_regular(fd: int, limit: int) -> bytes:
-    """At most ``limit`` bytes of an open regular file (never a FIFO or a device)."""
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
-        raise CacheCorrupt("is not a regular file")
+def open_limited(path: str | Path, limit: int) -> tuple[int, os.stat_result]:
+    """The shared bounded reader's open (:func:`cfgc.base.bounded_read.open_regular`: no
+    symlink, no blocking on a FIFO, regular files only) of a cache file of fewer than
+    ``limit`` bytes; the caller closes the descriptor.  Raises OSError or CacheCorrupt."""
+    try:
+        fd, st = open_regular(path, follow_links=False)
+    except NotRegular:
+        raise CacheCorrupt("is not a regular file") from None
     if st.st_size >= limit:
+        os.close(fd)
         raise CacheCorrupt(f"has {st.st_size} bytes, more than expected")
-    first = os.read(fd, limit)
-    if len(first) == st.st_size:
-        # All fstat saw, in one read: no second read to find the end.  A file
-        # that grows now is being changed under us, as it could be after any
-        # read; the digest check covers the bytes read.
-        return first
-    chunks = [first]
-    limit -= len(first)
-    while limit > 0 and first:
-        chunk = os.read(fd, limit)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        limit -= len(chunk)
-    return b"".join(chunks)
+    return fd, st
+
+
+def read_limited(path: str | Path, limit: int) -> bytes:
+    """At most ``limit`` bytes of the cache file ``path`` (fewer than ``limit`` when it did not
+    grow while read: a caller that knows the size compares); raises OSError or CacheCorrupt."""
+    fd, st = open_limited(path, limit)
+    try:
+        return read_capped_open(fd, st, limit - 1)
+    finally:
+        os.close(fd)
 
 
 def read_index(path: Path, limit: int) -> bytes | None:
     """The index file's bytes (fewer than ``limit``), None when there is none;
     raises OSError or CacheCorrupt."""
     try:
-        fd = os.open(path, OPEN_FLAGS)
+        return read_limited(path, limit)
     except FileNotFoundError:
         return None
-    try:
-        return read_regular(fd, limit)
-    finally:
-        os.close(fd)
 
 
 def use_blob(blobs: str, hexdigest: str, size: int, staging: Path | None, rel: str) -> bool:
@@ -65,11 +61,11 @@ def use_blob(blobs: str, hexdigest: str, size: int, staging: Path | None, rel: s
     ``staging/rel``; False when it is missing (pruned meanwhile by another build:
     just compile).  Raises OSError (ELOOP: a symlink) or CacheCorrupt."""
     try:
-        fd = os.open(f"{blobs}/{hexdigest}", OPEN_FLAGS)
+        fd, st = open_limited(f"{blobs}/{hexdigest}", size + 1)
     except FileNotFoundError:
         return False
     try:
-        data = read_regular(fd, size + 1)
+        data = read_capped_open(fd, st, size)
         if len(data) != size or hashlib.sha256(data).hexdigest() != hexdigest:
             raise CacheCorrupt("does not match its digest")
         if staging is not None:
