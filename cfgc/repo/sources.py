@@ -204,8 +204,6 @@ def find_repo_root(start: Path | None = None) -> Path:
 
 def open_source(repo: Path | None, ref: str | None = None) -> Source:
     """The source for ``--repo``/``--ref`` as the commands take them."""
-    from cfgc.repo.git_source import GitSource  # a working-tree build never needs git's reader
-
     if repo is not None:
         root = repo.resolve()
         if not root.is_dir():
@@ -215,6 +213,8 @@ def open_source(repo: Path | None, ref: str | None = None) -> Source:
     else:
         root = find_repo_root()
     if ref is not None:
+        from cfgc.repo.git_source import GitSource  # a working-tree build never needs git's reader
+
         return GitSource(root, ref)
     return DirSource(root)
 
