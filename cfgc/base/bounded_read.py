@@ -107,7 +107,10 @@ def open_regular(path: str | os.PathLike[str], *, follow_links: bool = True) -> 
 def read_capped_open(fd: int, st: os.stat_result, cap: int) -> bytes:
     """At most ``cap`` + 1 bytes of the open regular file ``fd`` whose ``fstat`` is ``st``."""
     # One read for a file that did not grow (a short read of a regular file is its end).
-    chunk = os.read(fd, min(st.st_size, cap) + 1)
+    size = st.st_size
+    chunk = os.read(fd, (size if size <= cap else cap) + 1)
+    if len(chunk) == size:
+        return chunk  # all fstat saw: no list, no join (every cache hit of a warm build reads here)
     chunks = [chunk]
     total = len(chunk)
     while chunk and total <= cap and total != st.st_size:

@@ -61,10 +61,14 @@ def use_blob(blobs: str, hexdigest: str, size: int, staging: Path | None, rel: s
     ``staging/rel``; False when it is missing (pruned meanwhile by another build:
     just compile).  Raises OSError (ELOOP: a symlink) or CacheCorrupt."""
     try:
-        fd, st = open_limited(f"{blobs}/{hexdigest}", size + 1)
+        fd, st = open_regular(f"{blobs}/{hexdigest}", follow_links=False)
     except FileNotFoundError:
         return False
+    except NotRegular:
+        raise CacheCorrupt("is not a regular file") from None
     try:
+        if st.st_size != size:  # refused from its fstat: an oversized blob is never read
+            raise CacheCorrupt(f"has {st.st_size} bytes, not {size}")
         data = read_capped_open(fd, st, size)
         if len(data) != size or hashlib.sha256(data).hexdigest() != hexdigest:
             raise CacheCorrupt("does not match its digest")
