@@ -11,6 +11,7 @@ import functools
 import hashlib
 import os
 import tempfile
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -191,17 +192,34 @@ def write_index(root: Path, name: str, data: bytes) -> None:
     os.replace(tmp, root / name)
 
 
+# Names one save lists past those it keeps: a cache folder planted with millions
+# of files is cleared in steps, each save's cost bounded.
+PRUNE_BATCH = 100_000
+
+
 def prune_blobs(blobs: str, keep: set[str]) -> None:
-    """Drop the blobs not in ``keep``, once there are more than twice as many plus 100."""
-    if not os.path.isdir(blobs) or os.path.islink(blobs):
+    """Drop the blobs not in ``keep``, once there are more than twice as many plus 100.
+
+    The folder is opened with ``O_NOFOLLOW`` and listed and pruned through that
+    descriptor: a blobs folder swapped for a link (after the load checked it)
+    is never listed, and nothing outside it is ever unlinked.  At most
+    ``2 * len(keep) + 100 +`` :data:`PRUNE_BATCH` names are listed per save.
+    """
+    try:
+        fd = os.open(blobs, BLOBS_FLAGS)
+    except OSError:  # missing, not a folder, or a link (ELOOP)
         return
-    names = os.listdir(blobs)
-    if len(names) <= 2 * len(keep) + 100:
-        return
-    for name in names:
-        if name not in keep:
-            with contextlib.suppress(OSError):
-                os.unlink(os.path.join(blobs, name))
+    try:
+        with os.scandir(fd) as it:
+            names = [e.name for e in islice(it, 2 * len(keep) + 100 + PRUNE_BATCH)]
+        if len(names) <= 2 * len(keep) + 100:
+            return
+        for name in names:
+            if name not in keep:
+                with contextlib.suppress(OSError):
+                    os.unlink(name, dir_fd=fd)
+    finally:
+        os.close(fd)
 
 
 @functools.cache

@@ -135,3 +135,37 @@ def test_a_cache_key_file_that_is_a_fifo_or_a_folder_disables_the_cache_at_once(
         cache_key()
     key.unlink()
     assert len(cache_key()) == 64  # created afresh
+
+
+def _outside_blobs(tmp_path: Path) -> Path:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for i in range(150):
+        (outside / f"{i:064x}").write_bytes(b"mine")
+    return outside
+
+
+def test_pruning_never_unlinks_through_a_blobs_folder_swapped_for_a_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outside = _outside_blobs(tmp_path)
+    blobs = tmp_path / "cache" / "blobs"
+    blobs.parent.mkdir()
+    blobs.symlink_to(outside)
+    # The link appears after any check by path: a check by path says "not a link".
+    monkeypatch.setattr(cache_files.os.path, "islink", lambda p: False)
+    cache_files.prune_blobs(str(blobs), set())
+    assert len(list(outside.iterdir())) == 150
+
+
+def test_pruning_drops_unkept_blobs_and_lists_a_bounded_number_per_save(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blobs = _outside_blobs(tmp_path)
+    keep = {f"{i:064x}" for i in range(10)}
+    monkeypatch.setattr(cache_files, "PRUNE_BATCH", 20)
+    cache_files.prune_blobs(str(blobs), keep)  # lists 2*10+100+20 = 140 of 150 names
+    left = {p.name for p in blobs.iterdir()}
+    assert keep <= left and 10 <= len(left) - len(keep) <= 20
+    cache_files.prune_blobs(str(blobs), keep)  # under the threshold now: nothing more to do
+    assert {p.name for p in blobs.iterdir()} == left
