@@ -10,7 +10,6 @@ import contextlib
 import functools
 import hashlib
 import os
-import tempfile
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -186,6 +185,8 @@ def write_index(root: Path, name: str, data: bytes) -> None:
     """Replace ``root/name`` with ``data`` atomically (and the .gitignore); raises OSError."""
     root.mkdir(parents=True, exist_ok=True)
     write_gitignore(root)
+    import tempfile  # only a save writes: an in-place build of a few targets never does
+
     fd, tmp = tempfile.mkstemp(dir=root, prefix=".index.")
     with os.fdopen(fd, "wb") as f:
         f.write(data)
