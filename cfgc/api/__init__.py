@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cfgc.api._build_result import BuildResult
 from cfgc.api._repo import (
     build_bundle,
     build_part,
@@ -25,10 +26,10 @@ from cfgc.api._repo import (
     merge_parts,
     validate,
 )
-from cfgc.api._results import BuildResult, Compilation, Leaf, PullResult, Target, ValidationResult
 
 if TYPE_CHECKING:
     from cfgc.api._pull import pull
+    from cfgc.api._results import Compilation, Leaf, PullResult, Target, ValidationResult
     from cfgc.api._secrets import (
         decrypt_secrets,
         default_keyring,
@@ -71,6 +72,11 @@ if TYPE_CHECKING:
 # Names loaded when first asked for, as cfgc/__init__.py does: those of lower packages,
 # and the API modules a build does not use (a warm build's start-up is measured in ms).
 _HOMES = {
+    "Compilation": "cfgc.api._results",
+    "Leaf": "cfgc.api._results",
+    "PullResult": "cfgc.api._results",
+    "Target": "cfgc.api._results",
+    "ValidationResult": "cfgc.api._results",
     "InitResult": "cfgc.api._workspace",
     "KeyPair": "cfgc.api._signing",
     "SignResult": "cfgc.api._signing",

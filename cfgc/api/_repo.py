@@ -12,9 +12,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from cfgc.api._results import BuildResult, Compilation, Leaf, Target, ValidationResult
+from cfgc.api._build_result import BuildResult
 
 if TYPE_CHECKING:
+    from cfgc.api._results import Compilation, Leaf, ValidationResult
     from cfgc.bundle.cache import BuildCache
     from cfgc.bundle.incremental import InPlace
     from cfgc.bundle.merge import MergeOutcome
@@ -63,6 +64,7 @@ def compile_repo(repo: PathArg | None, *, ref: str | None = None, targets: str |
     import json
     import tempfile
 
+    from cfgc.api._results import Compilation, Target
     from cfgc.base.errors import InvalidConfig
     from cfgc.bundle import pipeline
     from cfgc.bundle.layout import target_path
@@ -114,6 +116,7 @@ def validate(repo: PathArg | None, *, ref: str | None = None, targets: str | Non
     receives cache problems (a corrupt entry is recompiled, never used).
     Findings are returned, not raised: check ``result.ok``.
     """
+    from cfgc.api._results import ValidationResult
     from cfgc.bundle import pipeline
     from cfgc.compile.compiler import Compiler
     from cfgc.repo.sources import open_source
@@ -290,6 +293,7 @@ def explain_value(repo: PathArg | None, target: str, path: str, *, ref: str | No
 
 def explain_target(repo: PathArg | None, target: str, *, ref: str | None = None) -> tuple[Leaf, ...]:
     """Every leaf of ``target`` (values redacted) with the location that set it."""
+    from cfgc.api._results import Leaf
     from cfgc.compile.compiler import Compiler
     from cfgc.compile.explain import find_target, shown_leaves
     from cfgc.compile.merging import dotted

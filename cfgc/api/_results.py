@@ -1,4 +1,8 @@
-"""The frozen result objects the public API returns (see docs/api.md)."""
+"""The frozen result objects the public API returns (see docs/api.md).
+
+:class:`BuildResult` lives in :mod:`cfgc.api._build_result` (re-exported here): a
+`cfgc build` imports that alone, not the five dataclasses below it never returns.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from cfgc.api._build_result import BuildResult
 
 if TYPE_CHECKING:
     from cfgc.base.diagnostics import Diagnostic
@@ -112,19 +118,6 @@ class ValidationResult:
 
 
 @dataclass(frozen=True)
-class BuildResult:
-    """A bundle :func:`cfgc.build_bundle` wrote (it raises rather than write a failed one)."""
-
-    out: Path
-    digest: str  # sha256 of manifest.json
-    targets: tuple[str, ...]
-    diagnostics: tuple[Diagnostic, ...]  # warnings only
-    cache_hits: int = 0
-    signed: bool = False
-    unchanged: bool = False  # OUT already held exactly this bundle: nothing was written
-
-
-@dataclass(frozen=True)
 class PullResult:
     """What :func:`cfgc.pull` fetched, every digest and (with keys) signature verified."""
 
@@ -134,3 +127,5 @@ class PullResult:
     target: str | None = None
     value: Any = field(default=None, repr=False)  # the target's JSON value, with ``target=``
     warning: str | None = None  # set when the source was unreachable and a cached version was used
+
+__all__ = ["BuildResult", "Compilation", "Leaf", "PullResult", "Target", "ValidationResult"]

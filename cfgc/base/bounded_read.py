@@ -23,7 +23,8 @@ import stat
 from cfgc.base import limits
 from cfgc.base.errors import InputError, Location
 
-__all__ = ["NOT_REGULAR", "FileTooLarge", "NotRegular", "read_capped", "read_file", "read_open", "too_large"]
+__all__ = ["NOT_REGULAR", "FileTooLarge", "NotRegular", "open_regular", "read_capped", "read_capped_open", "read_file",
+           "read_open", "too_large"]
 
 NOT_REGULAR = "is not a regular file; cfgc reads only regular files"
 _FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
@@ -83,27 +84,51 @@ def read_file(path: str | os.PathLike[str], rel: str | None = None) -> bytes:
         os.close(fd)
 
 
-def read_capped(path: str | os.PathLike[str], cap: int, *, follow_links: bool = True) -> bytes:
-    """At most ``cap`` + 1 bytes of the regular file at ``path``: more than ``cap`` means too big.
+def open_regular(path: str | os.PathLike[str], *, follow_links: bool = True) -> tuple[int, os.stat_result]:
+    """A descriptor of the regular file at ``path`` and its ``fstat``; the caller closes it.
 
     Opened non-blocking (a FIFO planted there is refused at once instead of
     waiting for a writer) and refused unless fstat says regular file
-    (:class:`NotRegular`); ``follow_links=False`` refuses a symlink at the last
-    component (ELOOP).  OSError from the open or the read is left to the caller.
+    (:class:`NotRegular`, the descriptor closed); ``follow_links=False`` refuses a
+    symlink at the last component (ELOOP).  OSError from the open is left to the caller.
     """
     fd = os.open(path, _FLAGS | (0 if follow_links else os.O_NOFOLLOW))
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise NotRegular(NOT_REGULAR, Location(os.fspath(path)))
-        # One read for a file that did not grow (a short read of a regular file is its end).
-        chunk = os.read(fd, min(st.st_size, cap) + 1)
-        chunks = [chunk]
-        total = len(chunk)
-        while chunk and total <= cap and total != st.st_size:
-            chunk = os.read(fd, min(1 << 20, cap + 1 - total))
-            chunks.append(chunk)
-            total += len(chunk)
-        return b"".join(chunks)
+    except BaseException:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise NotRegular(NOT_REGULAR, Location(os.fspath(path)))
+    return fd, st
+
+
+def read_capped_open(fd: int, st: os.stat_result, cap: int) -> bytes:
+    """At most ``cap`` + 1 bytes of the open regular file ``fd`` whose ``fstat`` is ``st``."""
+    # One read for a file that did not grow (a short read of a regular file is its end).
+    size = st.st_size
+    chunk = os.read(fd, (size if size <= cap else cap) + 1)
+    if len(chunk) == size:
+        return chunk  # all fstat saw: no list, no join (every cache hit of a warm build reads here)
+    chunks = [chunk]
+    total = len(chunk)
+    while chunk and total <= cap and total != st.st_size:
+        chunk = os.read(fd, min(1 << 20, cap + 1 - total))
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
+def read_capped(path: str | os.PathLike[str], cap: int, *, follow_links: bool = True) -> bytes:
+    """At most ``cap`` + 1 bytes of the regular file at ``path``: more than ``cap`` means too big.
+
+    Opened as :func:`open_regular` opens it (non-blocking, regular files only,
+    ``follow_links=False`` refuses a symlink).  OSError from the open or the
+    read is left to the caller.
+    """
+    fd, st = open_regular(path, follow_links=follow_links)
+    try:
+        return read_capped_open(fd, st, cap)
     finally:
         os.close(fd)

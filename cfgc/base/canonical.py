@@ -38,8 +38,7 @@ from typing import Any
 
 import orjson
 
-from cfgc.base.jsonvalue import JSONValue
-from cfgc.base.secretrefs import jsonable
+from cfgc.base.secretrefs import SecretRef, jsonable
 
 # orjson writes a float below 1e-4 or from 1e16 up as 1e-7, 1e16 (Python:
 # 1e-07, 1e+16), except 1e-5 <= x < 1e-4, which it writes as 0.0000x (Python
@@ -62,11 +61,13 @@ def canonical_json(value: object, plain_floats: bool = False) -> bytes:
     ``{"$secret": ...}`` form.
 
     ``plain_floats`` is the caller's word that ``value`` holds only dicts,
-    lists, strings, ints, bools, None and floats for which :func:`plain_float`
-    holds (the fast YAML path's walk knows it of a file's value, and a merge
-    of such files places only their leaves): then orjson's bytes are json's
-    whenever orjson accepts the value, and the search for the marks of floats
-    written differently is skipped (it cost about what the encoding does).
+    lists, strings, ints, bools, None, secret references and floats for which
+    :func:`plain_float` holds (:func:`floats_plain`; the YAML loader knows it
+    of a file's value, and a merge of such files places only their leaves):
+    then orjson's bytes are json's whenever orjson accepts the value (a secret
+    reference is written through ``default`` by both, as strings and a list of
+    keys), and the search for the marks of floats written differently is
+    skipped (it cost about what the encoding does).
     """
     if _FAST is None:
         return reference_json(value)
@@ -85,6 +86,26 @@ def plain_float(x: float) -> bool:
     (outside, orjson writes ``1e-7`` and ``1e16`` where json writes ``1e-07``
     and ``1e+16``; NaN and infinities fail)."""
     return 1e-4 <= x < 1e16 or -1e16 < x <= -1e-4 or x == 0.0
+
+
+def floats_plain(value: object) -> bool:
+    """Whether ``value`` may be encoded with ``plain_floats`` (see :func:`canonical_json`):
+    it holds only dicts, lists, tuples, strings, ints, bools, None, secret
+    references and floats for which :func:`plain_float` holds (exact types)."""
+    stack: list[Any] = [value]  # Any: exact type() checks (subclasses must fail) do not narrow
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is dict:
+            stack.extend(v.values())
+        elif t is list or t is tuple:
+            stack.extend(v)
+        elif t is float:
+            if not (1e-4 <= v < 1e16 or -1e16 < v <= -1e-4 or v == 0.0):  # plain_float, inlined
+                return False
+        elif not (v is None or t is str or t is int or t is bool or t is SecretRef):
+            return False
+    return True
 
 
 def sha256_digest(data: bytes | memoryview) -> str:
@@ -146,11 +167,13 @@ def _all_finite(value: object) -> bool:
 
 # Values where float formatting, escaping and key order are easiest to get
 # wrong; orjson must write each of them (none is sent to json) as json does.
-KNOWN_VALUES: list[JSONValue] = [
+KNOWN_VALUES: list[Any] = [  # JSON values, and a secret reference
     [1.0, -0.0, 0.1, 0.30000000000000004, 1e-4, 0.00012345678901234567, 123456789012345.6,
      9999999999999998.0, 1e15, 2.5, -1.5e-3, 2**53 + 1, 2**63 - 1, -(2**63), 2**64 - 1],
     {"\uff61": 2, "\U0001f600": 1, "a": None, "": True, "\x7f": "\x00\x1f\"\\\n\r\t\b\f\u2028\ufeff\u00e9"},
     [[], {}, "", 0, -1, False, {"b": {"d": 1, "c": [2]}, "a": "x"}],
+    # Written through ``default`` by both (canonical_json's plain_floats path takes it on this word).
+    {"s": SecretRef("f\u00e9.yaml", ("b", 0, "a"), "str")},
 ]
 
 

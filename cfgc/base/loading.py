@@ -27,6 +27,7 @@ from typing import Any
 from cfgc.base.errors import Location
 from cfgc.base.kept import Kept
 from cfgc.base.paths import Path
+from cfgc.base.tags import DELETE, Append, Prepend, PromptRef, Replace
 from cfgc.base.yaml_core import NumberError, resolve_plain
 from cfgc.base.yaml_fast import MISS, Candidate, fast_load
 from cfgc.base.yaml_read import (
@@ -75,6 +76,9 @@ class Document:
     # scan collects from it, found by the walk that checked the value (the
     # data object itself, so a document rebuilt with other data is walked again).
     scanned: tuple[Any, list[Candidate]] | None = field(default=None, repr=False, compare=False)
+    # ``plain_floats`` whichever path loaded it: a careful load of a layer
+    # walks its value once for it (SOPS documents, files with anchors).
+    floats_plain: bool = field(default=False, repr=False, compare=False)
 
     @property
     def marks(self) -> dict[Path, Mark]:
@@ -112,10 +116,10 @@ def load_yaml(raw: bytes | str, path: str, reload: Callable[[], bytes] | None = 
         value, plain_floats, found = fast_load(text, MAX_DEPTH, path)
         if value is not MISS:
             scanned = (value, found) if found is not None else None
-            return Document(path, value, None, _features(text), reload, plain_floats, scanned)
+            return Document(path, value, None, _features(text), reload, plain_floats, scanned, plain_floats)
         value = CAREFUL.get(text.encode("utf-8", "surrogatepass"))
         if value is not None:
-            return Document(path, value, None, _features(text), reload)
+            return Document(path, value, None, _features(text), reload, floats_plain=_floats_plain(value))
     # The careful path needs PyYAML, imported here: a build whose files all take
     # the fast path never imports it (tests/unit/bundle/test_incremental_light.py).
     from cfgc.base.yaml_build import Builder, Duplicate
@@ -130,7 +134,8 @@ def load_yaml(raw: bytes | str, path: str, reload: Callable[[], bytes] | None = 
         return load_yaml(text, path)  # again with marks, to name the first definition
     if reload is not None:
         CAREFUL.put(text.encode("utf-8", "surrogatepass"), data)
-    return Document(path, data, builder.marks if reload is None else None, _features(text), reload)
+        return Document(path, data, None, _features(text), reload, floats_plain=_floats_plain(data))
+    return Document(path, data, builder.marks, _features(text))
 
 
 def compose(text: str, path: str) -> Any:
@@ -138,6 +143,28 @@ def compose(text: str, path: str) -> Any:
     from cfgc.base import yaml_compose
 
     return yaml_compose.compose(text, path)
+
+
+def _floats_plain(data: Any) -> bool:
+    """Whether every float of a careful load's ``data`` is :func:`~cfgc.base.canonical.plain_float`
+    and every object one the fast path's walk accepts or a cfgc tag (the
+    careful path's files, SOPS documents mostly, are few and shared: one walk each)."""
+    stack = [data]
+    seen: set[int] = set()  # aliases share containers: each walked once, however often it is used
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is dict or t is list or t is Append or t is Prepend or t is Replace:
+            if id(v) in seen:
+                continue
+            seen.add(id(v))
+            stack.extend(v.values() if t is dict else v if t is list else (v.value,) if t is Replace else v.items)
+        elif t is float:
+            if not (1e-4 <= v < 1e16 or -1e16 < v <= -1e-4 or v == 0.0):  # plain_float, inlined
+                return False
+        elif not (v is None or t is str or t is int or t is bool or t is PromptRef or v is DELETE):
+            return False
+    return True
 
 
 def _features(text: str) -> frozenset[str]:

@@ -38,7 +38,7 @@ from typing import Any
 
 from cfgc.base.limits import INT_MAX, INT_MIN
 from cfgc.base.sentinel import Sentinel
-from cfgc.base.yaml_fast_tags import Tag, rewrite_tags, untag
+from cfgc.base.yaml_fast_tags import MARK, Marked, Tag, rewrite_tags, untag
 
 yaml_rs: Any
 try:
@@ -144,15 +144,17 @@ def fast_load(text: str, max_depth: int, path: str = "") -> tuple[Any, bool, lis
     odd: list[float] = []
     # A tag moved into its key changes the key paths: the scan walks the untagged value itself.
     found: list[Candidate] | None = [] if not tags else None
+    # The mappings that hold a moved tag, found by the same walk (untag rebuilds only those).
+    marked: list[Marked] | None = [] if tags else None
     if value is None:
         return MISS, False, None
     if type(value) is dict or type(value) is list:
-        if not _plain(value, max_depth - 1, odd, (), None, found, set()):
+        if not _plain(value, max_depth - 1, odd, (), None, found, set(), marked):
             return MISS, False, None
-    elif not _plain([value], 1, odd, (), None, None, set()):  # a scalar document: the scan finds nothing
+    elif not _plain([value], 1, odd, (), None, None, set(), None):  # a scalar document: the scan finds nothing
         return MISS, False, None
-    if tags:
-        return untag(value, tags, path), not odd, None
+    if marked is not None:
+        return untag(value, tags, path, marked), not odd, None
     return value, not odd, found
 
 
@@ -237,12 +239,15 @@ def _plain(
     near: str | None,
     found: list[Candidate] | None,
     seen: set[tuple[int, str | int | None]],
+    marked: list[Marked] | None,
 ) -> bool:
     """Whether every node of the container ``value`` is one the careful loader
     builds the same way (``room``: levels of nesting still allowed below it);
     finite floats outside :func:`~cfgc.base.canonical.plain_float`'s range are
     added to ``odd``, the credential scan's candidates (at ``path``, ``near``
-    the nearest key name) to ``found`` unless it is None.
+    the nearest key name) to ``found`` unless it is None, and each mapping
+    with a key that holds :data:`~cfgc.base.yaml_fast_tags.MARK`, with its
+    path, to ``marked`` (parents before children) unless it is None.
 
     This walk runs over every value of every file, so it avoids a call per
     scalar and checks a mapping's keys at C speed.
@@ -251,9 +256,12 @@ def _plain(
         if room <= 0 or "" in value or "<<" in value:
             return False
         try:
-            "".join(value)  # every key a str: join refuses anything else
+            keys = "\n".join(value)  # every key a str: join refuses anything else
         except TypeError:
             return False
+        # MARK has no newline, so it is found in the joined keys only inside one of them.
+        if marked is not None and MARK in keys:
+            marked.append((value, path))
         is_dict = True
         items: Any = value.items()
     else:
@@ -282,7 +290,7 @@ def _plain(
                     return False
                 odd.append(v)
         elif (vt is not dict and vt is not list) or not _plain(
-            v, room - 1, odd, (*path, k), k if is_dict else near, found, seen
+            v, room - 1, odd, (*path, k), k if is_dict else near, found, seen, marked
         ):
             return False  # a date, a tuple key's mapping, anything else: not ours
     return True

@@ -116,45 +116,47 @@ class _Decline(Exception):
     """The careful loader must decide."""
 
 
-def untag(value: Any, tags: list[Tag], path: str) -> Any:
+Marked = tuple[dict[str, Any], tuple[str | int, ...]]
+"""A mapping of yaml-rs's value with a marked key, and its key path from the root."""
+
+
+def untag(value: Any, tags: list[Tag], path: str, marked: list[Marked]) -> Any:
     """``value`` (parsed from rewritten text) with its marked keys restored and
-    their values tagged, or ``MISS`` from :mod:`cfgc.base.yaml_fast` to decline."""
+    their values tagged, or ``MISS`` from :mod:`cfgc.base.yaml_fast` to decline.
+
+    ``marked`` lists every mapping of ``value`` with a key that holds
+    :data:`MARK`, each with its key path, parents before children (the walk
+    that checked the value found them): only those are rebuilt, not the whole
+    value walked again.
+    """
     from cfgc.base.yaml_fast import MISS
 
     if type(value) is not dict and type(value) is not list:
         # A scalar document: its tag-like line sat inside a quoted string.
         return MISS
     seen: set[int] = set()
+    # yaml-rs's value is ours: children first (the list reversed), each
+    # rebuilt mapping is set in place of the old one in its parent, which is
+    # found by its key path (its own marked key, if any, not restored yet).
     try:
-        out = _untag(value, path, seen)
+        for node, at in reversed(marked):
+            new = _restored(node, path, seen)
+            if not at:
+                value = new
+                continue
+            parent: Any = value
+            for k in at[:-1]:
+                parent = parent[k]
+            parent[at[-1]] = new  # same key: the order stays
     except _Decline:
         return MISS
-    return out if len(seen) == len(tags) else MISS
+    return value if len(seen) == len(tags) else MISS
 
 
-def _untag(node: Any, path: str, seen: set[int]) -> Any:
-    # yaml-rs's value is ours: a container with no mark below it is kept as
-    # it is, and only the mappings on the way to a mark are rebuilt.
-    if type(node) is list:
-        for i, v in enumerate(node):
-            if type(v) is dict or type(v) is list:
-                new = _untag(v, path, seen)
-                if new is not v:
-                    node[i] = new
-        return node
-    # Keys are str (fast_value's walk checked); MARK has no newline, so it is
-    # found in the joined keys only inside one of them.
-    if MARK not in "\n".join(node):
-        for k, v in node.items():
-            if type(v) is dict or type(v) is list:
-                new = _untag(v, path, seen)
-                if new is not v:
-                    node[k] = new  # same key: the order stays
-        return node
+def _restored(node: dict[str, Any], path: str, seen: set[int]) -> dict[str, Any]:
+    """A copy of ``node`` with its marked keys restored and their values tagged."""
     out: dict[str, Any] = {}
     for k, v in node.items():
-        if type(v) is dict or type(v) is list:
-            v = _untag(v, path, seen)
         if MARK in k:
             marked = _MARKED.fullmatch(k)
             if marked is None:  # a mark that ended up inside a longer key (a multi-line quoted one)

@@ -220,6 +220,9 @@ class BuildCache:
             return use_blob(self._blobs, hexdigest, size, staging, rel)
         except (OSError, CacheCorrupt) as e:  # ELOOP: a symlink
             self._corrupt(f"blob {hexdigest[:12]}: {getattr(e, 'strerror', None) or e}")
+            # An empty folder there would make the blob's replacement fail every build.
+            with contextlib.suppress(OSError):
+                os.rmdir(f"{self._blobs}/{hexdigest}")
             return False
 
     def store(

@@ -10,20 +10,32 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from cfgc.base.jsonvalue import JSONObject
 from cfgc.base.repopath import NotFound
 from cfgc.bundle.cache_index import file_entry
 from cfgc.repo.inputs import unwrapped
-from cfgc.repo.sources import DirSource, GitSource, Source
+from cfgc.repo.sources import DirSource, Source
+
+if TYPE_CHECKING:
+    from cfgc.repo.git_source import GitSource
 
 __all__ = ["RACY_NS", "FileDigests"]
 
 # A file changed within this long of the build's start may change again without
 # its stat changing (timestamps are coarser than writes): hash it, do not memo it.
 RACY_NS = 2_000_000_000
+
+
+def _git_source_class() -> type[GitSource] | None:
+    """GitSource, or None while its module is not loaded (then nothing is a GitSource:
+    a working-tree build does not import git's reader for this one test)."""
+    module = sys.modules.get("cfgc.repo.git_source")
+    return None if module is None else module.GitSource
 
 
 def _stamp(st: os.stat_result) -> str:
@@ -80,10 +92,10 @@ class FileDigests:
         if memo is not None:
             return memo
         source = unwrapped(source)
-        if isinstance(source, GitSource):
-            digest = "git:" + source.blob_sha(path)
-        elif isinstance(source, DirSource):
+        if isinstance(source, DirSource):
             digest = self._dir_digest(source, path)
+        elif (git_source := _git_source_class()) is not None and isinstance(source, git_source):
+            digest = "git:" + source.blob_sha(path)
         else:
             digest = hashlib.sha256(source.read(path)).hexdigest()
         self._digests[path] = digest

@@ -1,7 +1,8 @@
 """Low-level file handling of the build cache: reads that never follow a symlink
-or block on a FIFO, verifying a blob and placing it into a bundle, writing
-blobs and the index, pruning blobs.  The policy (keys, entries, bounds) is
-:mod:`cfgc.bundle.cache`'s."""
+or block on a FIFO (the shared bounded reader, :mod:`cfgc.base.bounded_read`,
+each file held to the size its caller expects), verifying a blob and placing it
+into a bundle, writing blobs and the index, pruning blobs.  The policy (keys,
+entries, bounds) is :mod:`cfgc.bundle.cache`'s."""
 
 from __future__ import annotations
 
@@ -9,55 +10,50 @@ import contextlib
 import functools
 import hashlib
 import os
-import stat
-import tempfile
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cfgc.base.bounded_read import NotRegular, open_regular, read_capped_open
 from cfgc.bundle.cache_index import CacheCorrupt
 
 if TYPE_CHECKING:
     from cfgc.bundle.folder_writer import FolderWriter
 
-OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
 BLOBS_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def read_regular(fd: int, limit: int) -> bytes:
-    """At most ``limit`` bytes of an open regular file (never a FIFO or a device)."""
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
-        raise CacheCorrupt("is not a regular file")
+def open_limited(path: str | Path, limit: int) -> tuple[int, os.stat_result]:
+    """The shared bounded reader's open (:func:`cfgc.base.bounded_read.open_regular`: no
+    symlink, no blocking on a FIFO, regular files only) of a cache file of fewer than
+    ``limit`` bytes; the caller closes the descriptor.  Raises OSError or CacheCorrupt."""
+    try:
+        fd, st = open_regular(path, follow_links=False)
+    except NotRegular:
+        raise CacheCorrupt("is not a regular file") from None
     if st.st_size >= limit:
+        os.close(fd)
         raise CacheCorrupt(f"has {st.st_size} bytes, more than expected")
-    first = os.read(fd, limit)
-    if len(first) == st.st_size:
-        # All fstat saw, in one read: no second read to find the end.  A file
-        # that grows now is being changed under us, as it could be after any
-        # read; the digest check covers the bytes read.
-        return first
-    chunks = [first]
-    limit -= len(first)
-    while limit > 0 and first:
-        chunk = os.read(fd, limit)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        limit -= len(chunk)
-    return b"".join(chunks)
+    return fd, st
+
+
+def read_limited(path: str | Path, limit: int) -> bytes:
+    """At most ``limit`` bytes of the cache file ``path`` (fewer than ``limit`` when it did not
+    grow while read: a caller that knows the size compares); raises OSError or CacheCorrupt."""
+    fd, st = open_limited(path, limit)
+    try:
+        return read_capped_open(fd, st, limit - 1)
+    finally:
+        os.close(fd)
 
 
 def read_index(path: Path, limit: int) -> bytes | None:
     """The index file's bytes (fewer than ``limit``), None when there is none;
     raises OSError or CacheCorrupt."""
     try:
-        fd = os.open(path, OPEN_FLAGS)
+        return read_limited(path, limit)
     except FileNotFoundError:
         return None
-    try:
-        return read_regular(fd, limit)
-    finally:
-        os.close(fd)
 
 
 def use_blob(blobs: str, hexdigest: str, size: int, staging: Path | None, rel: str) -> bool:
@@ -65,11 +61,15 @@ def use_blob(blobs: str, hexdigest: str, size: int, staging: Path | None, rel: s
     ``staging/rel``; False when it is missing (pruned meanwhile by another build:
     just compile).  Raises OSError (ELOOP: a symlink) or CacheCorrupt."""
     try:
-        fd = os.open(f"{blobs}/{hexdigest}", OPEN_FLAGS)
+        fd, st = open_regular(f"{blobs}/{hexdigest}", follow_links=False)
     except FileNotFoundError:
         return False
+    except NotRegular:
+        raise CacheCorrupt("is not a regular file") from None
     try:
-        data = read_regular(fd, size + 1)
+        if st.st_size != size:  # refused from its fstat: an oversized blob is never read
+            raise CacheCorrupt(f"has {st.st_size} bytes, not {size}")
+        data = read_capped_open(fd, st, size)
         if len(data) != size or hashlib.sha256(data).hexdigest() != hexdigest:
             raise CacheCorrupt("does not match its digest")
         if staging is not None:
@@ -185,23 +185,42 @@ def write_index(root: Path, name: str, data: bytes) -> None:
     """Replace ``root/name`` with ``data`` atomically (and the .gitignore); raises OSError."""
     root.mkdir(parents=True, exist_ok=True)
     write_gitignore(root)
+    import tempfile  # only a save writes: an in-place build of a few targets never does
+
     fd, tmp = tempfile.mkstemp(dir=root, prefix=".index.")
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     os.replace(tmp, root / name)
 
 
+# Names one save lists past those it keeps: a cache folder planted with millions
+# of files is cleared in steps, each save's cost bounded.
+PRUNE_BATCH = 100_000
+
+
 def prune_blobs(blobs: str, keep: set[str]) -> None:
-    """Drop the blobs not in ``keep``, once there are more than twice as many plus 100."""
-    if not os.path.isdir(blobs) or os.path.islink(blobs):
+    """Drop the blobs not in ``keep``, once there are more than twice as many plus 100.
+
+    The folder is opened with ``O_NOFOLLOW`` and listed and pruned through that
+    descriptor: a blobs folder swapped for a link (after the load checked it)
+    is never listed, and nothing outside it is ever unlinked.  At most
+    ``2 * len(keep) + 100 +`` :data:`PRUNE_BATCH` names are listed per save.
+    """
+    try:
+        fd = os.open(blobs, BLOBS_FLAGS)
+    except OSError:  # missing, not a folder, or a link (ELOOP)
         return
-    names = os.listdir(blobs)
-    if len(names) <= 2 * len(keep) + 100:
-        return
-    for name in names:
-        if name not in keep:
-            with contextlib.suppress(OSError):
-                os.unlink(os.path.join(blobs, name))
+    try:
+        with os.scandir(fd) as it:
+            names = [e.name for e in islice(it, 2 * len(keep) + 100 + PRUNE_BATCH)]
+        if len(names) <= 2 * len(keep) + 100:
+            return
+        for name in names:
+            if name not in keep:
+                with contextlib.suppress(OSError):
+                    os.unlink(name, dir_fd=fd)
+    finally:
+        os.close(fd)
 
 
 @functools.cache

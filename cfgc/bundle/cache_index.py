@@ -25,13 +25,13 @@ import hashlib
 import hmac
 import os
 import re
-import stat
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from cfgc import __version__
+from cfgc.base.bounded_read import NotRegular, read_capped
 
 MAGIC = b"cfgc-build-cache 3\n"
 INDEX_NAME = "index"
@@ -178,14 +178,12 @@ def cache_key() -> bytes:
     path = secret_path()
     for _ in range(2):
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            data = read_capped(path, 64, follow_links=False)
         except FileNotFoundError:
             _create_key(path)
             continue
-        with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise OSError(f"{path} is not a regular file")
-            data = f.read(65)
+        except NotRegular:
+            raise OSError(f"{path} is not a regular file") from None
         if len(data) != 64:
             raise OSError(f"{path} does not hold a cache key")
         return data

@@ -71,7 +71,7 @@ class TargetOutput:
 def target_output(t: CompiledTarget) -> TargetOutput:
     """Serialise a compiled target (canonical JSON, digest)."""
     try:
-        data = canonical_json(t.value, t.plain_floats)
+        data = canonical_json(t.value, t.encodes_plain)
     except ValueError:
         # Unreachable from YAML (the loader and templates refuse non-finite
         # numbers); kept for values built by other means, with a location.

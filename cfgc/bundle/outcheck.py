@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from cfgc.bundle import outfolders, outstate, splice
-from cfgc.bundle.cache_files import OPEN_FLAGS, read_regular
+from cfgc.bundle.cache_files import read_limited
 from cfgc.bundle.cache_index import CacheCorrupt
 from cfgc.bundle.manifest import MANIFEST, SECTIONS
 from cfgc.bundle.outpack import STAMP, ints
@@ -164,11 +164,7 @@ def _by_path(manifest: dict[str, Any]) -> dict[str, Any]:
 
 def _read(path: str, limit: int) -> bytes:
     """A regular file's bytes: never through a symlink, never blocking on a FIFO, at most ``limit``."""
-    fd = os.open(path, OPEN_FLAGS)
-    try:
-        return read_regular(fd, limit)
-    finally:
-        os.close(fd)
+    return read_limited(path, limit)
 
 
 def _matches(path: str, entry: Any) -> bool:

@@ -6,7 +6,9 @@ packing and writing the whole 2.7 MB state again (10,000 targets) cost
 20-26 ms of a ~0.3 s build.  The state read by :func:`cfgc.bundle.outstate.load`
 is remembered (:func:`loaded`), and the next save of the same file writes the
 64 KiB pieces of the fixed-width parts that differ, the new tail, and a new
-MAC over the whole new body, which is computed in memory.
+MAC over the whole new body, which is computed in memory: from the chunk
+digests the load computed, with only the chunks these writes touched hashed
+again (:mod:`cfgc.bundle.outmac`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cfgc.bundle import outmac
 from cfgc.bundle.outpack import VOLATILE, Layout, Packed, regions, tail
 
 if TYPE_CHECKING:
@@ -31,6 +34,7 @@ class Loaded:
     layout: Layout
     state: OutState
     file: tuple[int, int, int]  # device, inode and size of the file it was read from
+    chunks: bytes  # the body's chunk digests (:func:`cfgc.bundle.outmac.digests`)
 
 
 _LOADED: dict[Path, Loaded] = {}
@@ -42,10 +46,11 @@ def loaded(path: Path, state: Loaded) -> None:
     _LOADED[path] = state
 
 
-def patch(path: Path, state: OutState, mac: Callable[[bytes | bytearray], bytes], mac_at: int, header: int) -> bool:
+def patch(path: Path, state: OutState, mac: Callable[[int, bytes], bytes], mac_at: int, header: int) -> bool:
     """Write ``state`` over the file at ``path`` by rewriting only what changed since it was
     loaded (:func:`loaded`): the fixed-width numbers that differ (in 64 KiB pieces), the tail
-    and the MAC of the whole new body (``mac(body)``, at offset ``mac_at``; the body at ``header``); False when the state cannot be patched
+    and the MAC of the whole new body (``mac(length, chunk digests)``, at offset ``mac_at``;
+    the body at ``header``); False when the state cannot be patched
     (other names, files or lengths; the file replaced since) and is to be written whole.
 
     Crash-safe without a rename: the MAC covers the whole new body, so a file with some of
@@ -77,7 +82,10 @@ def patch(path: Path, state: OutState, mac: Callable[[bytes | bytearray], bytes]
             if body[at : at + len(piece)] != piece:
                 body[at : at + len(piece)] = piece
                 writes.append((at, piece))
+    start = len(body)
     body += end
+    tag = mac(len(body), outmac.updated(loaded.chunks, body,
+                                        [(at, at + len(piece)) for at, piece in writes] + [(start, len(body))]))
     try:
         fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
@@ -90,7 +98,7 @@ def patch(path: Path, state: OutState, mac: Callable[[bytes | bytearray], bytes]
             os.pwrite(fd, piece, header + at)
         os.pwrite(fd, end, header + loaded.layout.tail)
         os.ftruncate(fd, header + len(body))
-        os.pwrite(fd, mac(body), mac_at)
+        os.pwrite(fd, tag, mac_at)
     except OSError:
         with contextlib.suppress(OSError):
             os.unlink(path)  # half written: it would fail authentication anyway

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from cfgc.base.canonical import floats_plain
 from cfgc.base.diagnostics import Diagnostic, rule_of
 from cfgc.base.errors import CfgcError, UsageError
 from cfgc.base.loading import Document, Path, load_yaml
@@ -62,6 +63,12 @@ class CompiledTarget:
     # object, so a target rebuilt with another value (dataclasses.replace) is
     # not vouched for.
     plain_value: Any = field(repr=False, compare=False, default=None)
+    # The value known to hold only plain floats (canonical.floats_plain), a
+    # wider word than ``plain_value``'s: a merge of files whose floats all are
+    # (Document.floats_plain, either loader), with prompt pins (strings),
+    # $extends (the files' own leaves), secret references and rendered values
+    # that are too.  The very object, as ``plain_value``.
+    encode_plain: Any = field(repr=False, compare=False, default=None)
 
     @property
     def name(self) -> str:
@@ -73,6 +80,11 @@ class CompiledTarget:
         """Every float in ``value`` is one orjson and json write alike
         (:func:`cfgc.base.canonical.plain_float`): canonical JSON may skip its search."""
         return self.plain_value is self.value and self.value is not None
+
+    @property
+    def encodes_plain(self) -> bool:
+        """``value`` may go to canonical JSON with ``plain_floats`` (see ``encode_plain``)."""
+        return self.encode_plain is self.value and self.value is not None
 
     @cached_property
     def provenance(self) -> Provenance:
@@ -210,6 +222,7 @@ class Compiler:
                 features |= d.features
         origins: dict[Path, tuple[Path, ...]] = {}
         pinned: list[str] = []
+        rendered_plain = True
         if features & _LATE_STAGES:
             prov = Provenance(docs, origins, self._traced)
             found = scan(value, "template" in features, self._shared)
@@ -224,15 +237,22 @@ class Compiler:
                 value = render_target(
                     value, spec.variables, spec.name, prov.locate, found.templates, self.config.limits, self._renders
                 )
+                # The one late stage that makes values of its own ({{ x / 3 }} is a float).
+                rendered_plain = all([floats_plain(get_path(value, p)) for p in found.templates])
         secrets: tuple[str, ...] = ()
         refs: tuple[tuple[Path, SecretRef], ...] = ()
         if "secret" in features:
             refs = tuple(secret_refs(value, (), self._shared))
             secrets = tuple(sorted({ref.file for _, ref in refs}))
-        # Only leaves of the files reach a target that no late stage or secret touched.
-        plain = value if not features and all([d.plain_floats for d in docs]) else None
+        # Only leaves of the files reach a target that no late stage or secret
+        # touched; besides the rendered values, only they reach any target.
+        if not features and all([d.plain_floats for d in docs]):
+            plain = encode_plain = value  # plain_floats implies floats_plain
+        else:
+            plain = None
+            encode_plain = value if rendered_plain and all([d.floats_plain for d in docs]) else None
         return CompiledTarget(
-            spec, value, docs, origins, tuple(sorted(set(pinned))), secrets, refs, self._traced, plain
+            spec, value, docs, origins, tuple(sorted(set(pinned))), secrets, refs, self._traced, plain, encode_plain
         )
 
     def try_compile(self, spec: TargetSpec) -> tuple[CompiledTarget | None, list[Diagnostic]]:

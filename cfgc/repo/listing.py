@@ -13,8 +13,11 @@ with exit 1 instead of after the runner has listed it all:
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import select
+import stat
 import subprocess
 import time
 from itertools import islice
@@ -42,31 +45,75 @@ def path_too_long(where: str) -> InputError:
                       "path; " + _RAISE.format(name="MAX_PATH_BYTES"), Location(where[:200]))
 
 
-def scan(folder: str, prefix: str, out: list[str], folders: dict[str, os.stat_result]) -> None:
-    """Append every file below ``folder`` to ``out`` (as ``prefix`` + its relative path) and
-    note each folder's stat, taken before it is listed, in ``folders``.
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+# Below the root: a folder swapped for a link after its parent was listed is never entered.
+_SUB_FLAGS = _DIR_FLAGS | os.O_NOFOLLOW
 
-    Links to folders are listed, not entered (as git lists them): the walk
-    never leaves the root, and reading one reports the link.
+
+def scan(root: str, out: list[str], folders: dict[str, os.stat_result]) -> None:
+    """Append every file below ``root`` to ``out`` (relative POSIX paths) and note each
+    folder's stat, taken before it is listed, in ``folders``.
+
+    The walk goes by descriptor, as :func:`os.fwalk` does: each folder is opened
+    relative to its parent's descriptor with ``O_NOFOLLOW``, then ``fstat``-ed and
+    listed through that descriptor.  A folder swapped for a link (or a file)
+    between its parent's listing and its own open is listed as a file, as a
+    listing taken a moment later would show it (reading it reports the link),
+    and nothing it points to is ever listed or stat-ed.  Links to folders are
+    listed, not entered (as git lists them).  An unreadable folder is skipped, as
+    :func:`os.walk` does.  At most :data:`~cfgc.base.limits.MAX_REPO_DEPTH` + 1
+    descriptors are open at once (one per level).
     """
+    try:
+        fd = os.open(root, _DIR_FLAGS)  # the root is the user's own (resolved) path
+    except OSError:
+        return
+    try:
+        _scan(fd, "", out, folders)
+    finally:
+        os.close(fd)
+
+
+def _scan(fd: int, prefix: str, out: list[str], folders: dict[str, os.stat_result]) -> None:
     if prefix.count("/") > limits.MAX_REPO_DEPTH:
         raise InputError(f"folders nest more than {limits.MAX_REPO_DEPTH} levels deep, the bound on one listing; "
                          + _RAISE.format(name="MAX_REPO_DEPTH"), Location(prefix.rstrip("/")))
     try:
-        folders[prefix] = os.stat(folder)
+        folders[prefix] = os.fstat(fd)
         room = limits.MAX_REPO_FILES - len(out) - len(folders) + 1
-        with os.scandir(folder) as it:
+        with os.scandir(fd) as it:
             entries = list(islice(it, room + 1))  # never more than one past the bound
     except OSError:  # an unreadable folder is skipped, as os.walk did
         return
     if len(entries) > room:
         raise too_many(prefix.rstrip("/"))
     for e in entries:
+        name = e.name
         if e.is_dir(follow_symlinks=False):
-            if e.name not in SKIP_DIRS:
-                scan(e.path, prefix + e.name + "/", out, folders)
+            if name not in SKIP_DIRS:
+                try:
+                    child = os.open(name, _SUB_FLAGS, dir_fd=fd)
+                except OSError as err:
+                    if err.errno in (errno.ELOOP, errno.ENOTDIR):  # now a link or a file: list it as one
+                        out.append(prefix + name)
+                    else:  # gone or unreadable: skipped, as os.walk does
+                        _unreadable(fd, name, prefix + name + "/", folders)
+                    continue
+                try:
+                    _scan(child, prefix + name + "/", out, folders)
+                finally:
+                    os.close(child)
         else:
-            out.append(prefix + e.name)
+            out.append(prefix + name)
+
+
+def _unreadable(parent: int, name: str, prefix: str, folders: dict[str, os.stat_result]) -> None:
+    # Its stat is still noted (as the walk by path did): a chmod that makes it
+    # readable changes that stat, so an in-place build lists the folder again.
+    with contextlib.suppress(OSError):
+        st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+        if stat.S_ISDIR(st.st_mode):
+            folders[prefix] = st
 
 
 def ls_tree(git_dir: str, tree_id: str) -> bytes:

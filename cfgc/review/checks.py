@@ -223,6 +223,17 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
             todo.append(i)
         entries[i] = hit
 
+    # The prompt library is loaded whole here, before any worker forks: every
+    # worker then inherits it (and Jinja2) instead of loading what its
+    # targets pin, and the repo-wide prompt findings cost nothing at the end.
+    # Only loads that succeed are kept, so a target sees what it saw before.
+    library: list[Diagnostic] = []
+    try:
+        compiler.prompts.all()
+    except CfgcError as e:
+        library.append(Diagnostic.from_error(e, "prompt"))
+    library += template_variable_findings(compiler.prompts)
+
     pinned: dict[str, bool] = {}  # prompt_ref_findings' memo: one library for the run
 
     def check_chunk(chunk: list[int]) -> tuple[list[tuple[int, Entry, str | None, list[Any] | None]], dict[str, Any]]:
@@ -264,11 +275,7 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
     names = [e.name for e in done if e.compiled]
     scanned = {p for e in done for p in e.plain_files}
     diags += [d for e in done for d in e.findings]
-    try:
-        compiler.prompts.all()
-    except CfgcError as e:
-        diags.append(Diagnostic.from_error(e, "prompt"))
-    diags += template_variable_findings(compiler.prompts)
+    diags += library
     diags += hygiene(source, compiler.config, scanned)
     found = tuple(group(diags))
     states = baseline_states(found, _base_findings(base, select, cache, jobs)) if base is not None else ()

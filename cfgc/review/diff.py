@@ -16,7 +16,7 @@ compiles everything.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext, suppress
 from functools import partial
 from pathlib import Path as FsPath
 from typing import Any
@@ -25,9 +25,11 @@ from cfgc.base.diagnostics import group
 from cfgc.base.errors import InputError
 from cfgc.base.loading import Path
 from cfgc.base.parallel import fan_out, parallel
+from cfgc.bundle.cache_index import cache_key
 from cfgc.compile.compiler import no_match
 from cfgc.compile.merging import MISSING, get_path
 from cfgc.repo.sources import CONFIG_FILE, DirSource, GitSource, Source, SourceInfo
+from cfgc.review.background import Background
 from cfgc.review.diff_cache import DiffCache
 from cfgc.review.diff_chunk import Run, chunk_diff
 from cfgc.review.diff_entry import Record
@@ -75,25 +77,28 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
     (:mod:`cfgc.review.diff_cache`) is not compiled on that side; the targets
     compiled are recorded for the next diff.  The result is the same.
     """
-    head_ids: dict[str, str] = {}
-    base_ids: dict[str, str] = {}
-    # Only a compile that read exactly the bytes its key names is recorded
-    # (a working-tree file can be saved while the diff runs).
-    b_exact = read_as_keyed(base, base_ids) if cache is not None else None
-    h_exact = read_as_keyed(head, head_ids) if cache is not None else None
-    files = changed_files(base, head, head_ids)
-    changed = set(files)
-    # A side whose tree was seen before takes its listing and record keys from then.
-    store = SideStore(cache) if cache is not None and changed else None
-    held = store.assume_config() if store is not None else None
-    h = Side(head)
-    b = Side(base) if CONFIG_FILE in base.files() else None  # no config at the base: all is new
-    if b is not None:
-        h.compiler.share_documents(b.compiler, changed)  # each target compiles at the base first
     # What is loaded below lives as long as the diff and holds no cycle: it
     # is made with the collector paused and then kept out of its generations
     # (a collection would otherwise walk all of it, several times).
-    with collector_paused() if cache is not None else nullcontext():
+    if cache is not None:
+        with suppress(OSError):  # a first diff creates the key here, not on two threads at once
+            cache_key()
+    with collector_paused() if cache is not None else nullcontext(), ExitStack() as stack:
+        head_ids: dict[str, str] = {}
+        base_ids: dict[str, str] = {}
+        # Only a compile that read exactly the bytes its key names is recorded
+        # (a working-tree file can be saved while the diff runs).
+        b_exact = read_as_keyed(base, base_ids) if cache is not None else None
+        h_exact = read_as_keyed(head, head_ids) if cache is not None else None
+        files = changed_files(base, head, head_ids)
+        changed = set(files)
+        # A side whose tree was seen before takes its listing and record keys from then.
+        store = SideStore(cache) if cache is not None and changed else None
+        held = store.assume_config() if store is not None else None
+        h = Side(head)
+        b = Side(base) if CONFIG_FILE in base.files() else None  # no config at the base: all is new
+        if b is not None:
+            h.compiler.share_documents(b.compiler, changed)  # each target compiles at the base first
         b_digest, h_digest = blob_digest(base, base_ids), blob_digest(head, head_ids)
         b_sum, h_sum = side_sum(store, b, select, b_digest), side_sum(store, h, select, h_digest)
         # The same two trees diffed before from records alone: their result.
@@ -103,15 +108,20 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
         done = results.get(rkey) if results is not None else None
         if done is not None:
             return done
-        b_kept, h_kept = kept_side(store, b, select, b_sum), kept_side(store, h, select, h_sum)
+        # Read on a thread while the sides are read back: its file reads and
+        # HMAC release the interpreter lock.
+        loading = stack.enter_context(Background(partial(DiffCache, cache))) if cache is not None else None
+        b_kept = kept_side(store, b, select, b_sum)
+        h_kept = kept_side(store, h, select, h_sum, b_kept)
         b_all = {s.name: s for s in b.compiler.specs(select)} if changed and b else {}
         h_all = {s.name: s for s in h.compiler.specs(select)} if changed else {}
         hit = {s.name for s in reached(b.compiler, changed, select)} if changed and b else set()
         h_reached = {s.name for s in reached(h.compiler, changed, select)} if changed else set()
-        names = sorted(hit | h_reached)
+        wanted = hit | h_reached
+        names = sorted(wanted)
         config = h.compiler.config
 
-        kept = DiffCache(cache) if cache is not None else None
+        kept = loading.result() if loading is not None else None
         b_keys, b_recs = side_records(kept, b, b_all, names, b_digest, b_kept.keys if b_kept else None)
         h_keys, h_recs = side_records(kept, h, h_all, names, h_digest, h_kept.keys if h_kept else None)
         if kept is not None:
@@ -126,7 +136,7 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
     if store is not None and held is not None:
         store.keep_config(held)
     for side, specs, recs in ((b, b_all, b_recs), (h, h_all, h_recs)):
-        if all(n in recs for n in names if n in specs):
+        if recs.keys() >= specs.keys() & wanted:  # (set operations: 10,000 names)
             continue  # every target of this side is recorded: none is compiled
         if side is not None and isinstance(side.compiler.source, GitSource):
             fork = parallel(len(names))
@@ -142,10 +152,14 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
         equal_keys = same_keys(b.compiler, h.compiler, names, changed, b_all, h_all) if by_keys and b else frozenset()
     # Nothing to compile (every target recorded on both sides): forking would
     # only send each result back through a pipe.
-    recorded = all((n in b_recs or n not in b_all) and (n in h_recs or n not in h_all) for n in names)
+    recorded = b_recs.keys() >= b_all.keys() & wanted and h_recs.keys() >= h_all.keys() & wanted
     run = Run(b, h, b_all, h_all, b_recs, h_recs, b_keys, h_keys, b_exact, h_exact, equal_keys, changed, config,
               diff_targets)
-    parts = list(fan_out(partial(chunk_diff, run), names, jobs=1 if recorded and kept is not None else None))
+    # From records alone, in this process: the changes made hold no cycle
+    # (a collection would walk them, and the result, over and over).
+    alone = recorded and kept is not None
+    with collector_paused() if alone else nullcontext():
+        parts = list(fan_out(partial(chunk_diff, run), names, jobs=1 if alone else None))
     diffs = [d for part in parts for d in part[0]]
     errors = group(e for part in parts for e in part[1])
     if kept is not None:
@@ -156,7 +170,7 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
     if select is not None and not h.compiler.specs(select) and not (b and b.compiler.specs(select)):
         raise no_match(select, len(h.compiler.specs()))
     result = DiffResult(base_name, head_name, config.variables, tuple(diffs), tuple(files),
-                        sum(n in h_all for n in names), len(h.compiler.specs(select)), tuple(errors))
+                        len(h_all.keys() & wanted), len(h.compiler.specs(select)), tuple(errors))
     # Kept only when made from records alone, and every file read (cfgc.yaml,
     # schemas, prompts for the keys; no SOPS file) had the id its side's digest names.
     if (results is not None and not any(part[4] for part in parts) and not h.read_secrets
@@ -204,7 +218,7 @@ def diff_targets(b: Side, before: Compared, h: Side, after: Compared, memo: Memo
         sig = tuple(diff)
         found = leaf_memo.get(sig) if leaf_memo is not None else None
         if found is not None:
-            return located(b, before, h, after, found, memo)
+            return located(b, before, h, after, found, memo, leaf_memo)
         keys = [k for k, _, _ in diff]
         lraw, rraw = before.value, after.value
     else:
@@ -251,6 +265,7 @@ def diff_targets(b: Side, before: Compared, h: Side, after: Compared, memo: Memo
     found = Leaves([out[p] for p in sorted(out, key=sort_key)])
     if sig is not None and leaf_memo is not None:
         leaf_memo[sig] = found
+        return located(b, before, h, after, found, memo, leaf_memo)
     return located(b, before, h, after, found, memo)
 
 

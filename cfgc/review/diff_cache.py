@@ -56,6 +56,7 @@ A finding is as in :mod:`cfgc.review.check_cache`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -80,6 +81,7 @@ FILE_NAME = "diff-records"
 MAX_FILE_BYTES = 512 * 1024 * 1024  # a bigger file is not ours
 MAX_ENTRIES = 2_000_000  # entries (and subtrees) read; a file with more is not ours
 KEEP_FACTOR = 3
+_STR = frozenset({str})
 MIN_KEEP = 1_000
 
 
@@ -124,13 +126,9 @@ class DiffCache:
 
     def _read(self, key: bytes) -> None:
         body = read_sealed(self.path, MAGIC, key, MAX_FILE_BYTES)
-        # The parsed file is a million long-lived objects without cycles: the
-        # collector would walk all of them at every full collection while the
-        # records are read (about a third of a recorded diff's time).  They
-        # are parsed with it paused; the diff then keeps them out of its
-        # generations (frozen_scope).  (Young garbage is frozen with them and
-        # waits for the end of the diff: collecting it first cost 30 ms, and
-        # what a diff has made by then is its sides' listings, not cycles.)
+        # A million long-lived objects without cycles, parsed with the collector
+        # paused and then kept out of its generations (frozen_scope): every full
+        # collection walked them all (a third of a recorded diff's time).
         with collector_paused():
             doc = load_entry(body)
         if not isinstance(doc, dict) or doc.get("cfgc") != __version__:
@@ -143,15 +141,42 @@ class DiffCache:
             return
         self._raw, self._ids, self._subtrees, self._shapes = entries, ids, subtrees, shapes
 
-    def get(self, key: str, name: str, into: dict[SecretRef, str]) -> Record | None:
-        """The record of target ``name`` under ``key``, or None (absent or
-        malformed); its subtrees' comparison tokens go to ``into`` (its
-        side's) when its value is first used."""
-        raw = self._raw.get(key)  # (any string looks up safely: the file's keys are its own)
-        rec = self._decode(raw, name, into) if raw is not None else None
-        if rec is not None:
-            self._used[key] = raw
-        return rec
+    def get_many(self, wanted: Mapping[str, str], into: dict[SecretRef, str]) -> dict[str, Record]:
+        """The record of each target ``name: key`` of ``wanted`` found (not
+        absent nor malformed), by name; their subtrees' comparison tokens go
+        to ``into`` (their side's) when a value is first used."""
+        # Runs for every target of a recorded diff (20,000 of them): one
+        # loop, exact types, no generators, no call but for what is new.
+        found: dict[str, Record] = {}
+        raws, used, shapes, decoded = self._raw, self._used, self._keys, self._decoded
+        for name, key in wanted.items():
+            raw = raws.get(key)  # (any string looks up safely: the file's keys are its own)
+            if type(raw) is not list or len(raw) != 6:
+                continue
+            rname, secrets, got, where, shape, idx = raw
+            if rname != name or type(where) is not list or type(idx) is not list or type(secrets) is not list:
+                continue
+            keys = shapes.get(shape) if type(shape) is int else None
+            if keys is None:
+                keys = self._shape(shape)
+            if keys is None or len(idx) != len(keys):
+                continue
+            if secrets and not set(map(type, secrets)) <= _STR:
+                continue
+            findings = decode_findings(got) if got != [] else []
+            if findings is None:
+                continue
+            try:  # every subtree decoded already (most records): one C call
+                known = decoded.issuperset(idx)
+            except TypeError:  # an index that is not hashable
+                continue
+            if not known and not self._decode_all(idx):
+                continue
+            # (A bool or a float equal to a decoded index names that same subtree.)
+            # The locations are checked when used: a malformed list is Unlocated (a compile).
+            found[name] = Record(keys, idx, tuple(secrets), tuple(findings), where, self, into)
+            used[key] = raw
+        return found
 
     def put(self, key: str, raw: list[Any], subtrees: dict[str, Any]) -> None:
         """Keep one record (its JSON form from :class:`Encoder`), written by :meth:`save`."""
@@ -221,37 +246,6 @@ class DiffCache:
         return out
 
     # -- decoding: every shape checked, anything else is a miss -----------------
-    def _decode(self, raw: Any, name: str, into: dict[SecretRef, str]) -> Record | None:
-        # Runs for every target of a recorded diff: exact types, no generators.
-        if type(raw) is not list or len(raw) != 6:
-            return None
-        rname, secrets, found, where, shape, idx = raw
-        if rname != name or type(where) is not list or type(idx) is not list or type(secrets) is not list:
-            return None
-        keys = self._keys.get(shape) if type(shape) is int else None
-        if keys is None:
-            keys = self._shape(shape)
-        if keys is None or len(idx) != len(keys):
-            return None
-        for f in secrets:
-            if type(f) is not str:
-                return None
-        findings = decode_findings(found) if found != [] else []
-        if findings is None:
-            return None
-        try:  # every subtree decoded already (most records): one C call
-            known = self._decoded.issuperset(idx)
-        except TypeError:  # an index that is not hashable
-            return None
-        if not known:
-            values = self._values
-            for i in idx:  # the first record naming a subtree decodes it
-                if type(i) is not int or (i not in values and not self._subtree(i)):
-                    return None
-        # (A bool or a float equal to a decoded index names that same subtree.)
-        # The locations are checked when used: a malformed list is Unlocated (a compile).
-        return Record(keys, idx, tuple(secrets), tuple(findings), where, self, into)
-
     def assemble(self, keys: tuple[str, ...], idx: list[int], into: dict[SecretRef, str]) -> dict[str, Any]:
         """A record's value from its (decoded, checked) subtrees; their tokens go to ``into``."""
         values, tokens = self._values, self._tokens
@@ -270,6 +264,14 @@ class DiffCache:
             ok = strs(keys) and len(set(keys)) == len(keys)
             self._keys[n] = tuple(keys) if ok else None
         return self._keys[n]
+
+    def _decode_all(self, idx: list[Any]) -> bool:
+        """Whether every index is an int naming a good subtree; the first record naming one decodes it."""
+        decoded = self._decoded
+        for i in idx:
+            if type(i) is not int or (i not in decoded and not self._subtree(i)):
+                return False
+        return True
 
     def _subtree(self, i: Any) -> bool:
         """Decode one subtree and its references' tokens, once for every record

@@ -110,7 +110,8 @@ def chunk_diff(run: Run, chunk: list[str]) -> Part:
             errors += h_found
         spec = h_spec or b_spec
         assert spec is not None
-        prod = is_production(name, spec.variables, config)
+        variables = spec.variables
+        prod = is_production(name, variables, config)
         if after is None and h_spec is not None:
             continue  # the head does not compile: reported as an error
         if before is None or after is None or b is None:  # (no base side: no before)
@@ -130,7 +131,7 @@ def chunk_diff(run: Run, chunk: list[str]) -> Part:
                     changes = whole_target(h, compiled_h, added=True)
                 if compiled_h is not None and h_found is not None:
                     keep(h, h_keys, compiled_h, h_found, changes)
-            diffs.append(TargetDiff(name, status, spec.variables, prod, tuple(changes)))
+            diffs.append(TargetDiff(name, status, variables, prod, tuple(changes)))
             continue
         try:
             changes = diff_targets(b, before, h, after, memo, changed, leaf_memo)
@@ -142,7 +143,7 @@ def chunk_diff(run: Run, chunk: list[str]) -> Part:
         if compiled_h is not None and h_found is not None:
             keep(h, h_keys, compiled_h, h_found, changes)
         if changes:
-            diffs.append(TargetDiff(name, "changed", spec.variables, prod, tuple(changes)))
+            diffs.append(TargetDiff(name, "changed", variables, prod, tuple(changes)))
     return diffs, errors, new, enc.subtrees, compiles
 
 

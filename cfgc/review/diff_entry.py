@@ -31,12 +31,17 @@ class Located(NamedTuple):
     def locate(self, path: Path) -> Location:
         """The stored location of ``path``; :class:`Unlocated` when not stored
         (or stored malformed: the target is compiled for it)."""
+        return Location(*self.spot(path))
+
+    def spot(self, path: Path) -> tuple[str, int, int]:
+        """:meth:`locate` as ``(file, line, col)``: a diff shares one
+        :class:`Location` among the targets whose records name the same one."""
         want = list(path)
         for w in self.where:
             if type(w) is list and len(w) == 4 and w[0] == want:
                 _, file, line, col = w
                 if key_path(w[0]) and type(file) is str and type(line) is int and type(col) is int:
-                    return Location(file, line, col)
+                    return file, line, col
                 break
         raise Unlocated(path)
 
@@ -88,4 +93,9 @@ class Record:
 
 
 def key_path(v: Any) -> bool:
-    return type(v) is list and all(type(k) is str or type(k) is int for k in v)
+    if type(v) is not list:
+        return False
+    for k in v:  # noqa: SIM110 - a loop, not all(): this runs for every located record
+        if type(k) is not str and type(k) is not int:
+            return False
+    return True

@@ -26,7 +26,12 @@ def changed_files(base: Source, head: Source, ids: dict[str, str] | None = None,
     ids = {} if ids is None else ids
     if use_index and isinstance(head, DirSource) and isinstance(base, GitSource) and len(b_files) > _INDEX_MIN:
         ids.update(index_ids(head.root, b_files))
-    same = {p for p in a_files & b_files if _blob_id(base, p) == _blob_id(head, p, ids)}
+    common = a_files & b_files
+    if isinstance(base, GitSource) and isinstance(head, DirSource):  # (10,000 files: no call per file but for a read)
+        sha = base.blob_ids()
+        same = {p for p in common if (ids.get(p) or _blob_id(head, p, ids)) == sha[p]}
+    else:
+        same = {p for p in common if _blob_id(base, p) == _blob_id(head, p, ids)}
     return sorted((a_files | b_files) - same)
 
 

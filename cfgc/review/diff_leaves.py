@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from cfgc.base.errors import Location
 from cfgc.base.loading import Path
+from cfgc.review.diff_entry import Located
 from cfgc.review.diff_values import Change, Compared, Memo, Side, has_str, is_secret, sensitive
 from cfgc.secrets.redact import redact
 
@@ -30,6 +32,9 @@ class LeafMemo:
     def __init__(self) -> None:
         self.leaves: dict[tuple[tuple[str, Any, Any], ...], Leaves] = {}
         self._places: dict[tuple[int, int], tuple[Any, Any, list[tuple[str, int, int]]]] = {}
+        # Located changes by (leaves, their stored spots): a global change
+        # gives 10,000 records the same leaves set at the same place.
+        self.changes: dict[tuple[int, tuple[tuple[str, int, int], ...]], tuple[Leaves, list[Change]]] = {}
 
     def get(self, sig: tuple[tuple[str, Any, Any], ...]) -> Leaves | None:
         """The changed leaves kept for ``sig``."""
@@ -52,9 +57,24 @@ def places(left: tuple[str, ...], right: tuple[str, ...]) -> list[tuple[str, int
     return [(k, lp.get(k, -1), rp.get(k, -1)) for k in sorted({*left, *right})]
 
 
-def located(b: Side, before: Compared, h: Side, after: Compared, found: Leaves, memo: Memo) -> list[Change]:
-    """The changes of ``found``, redacted against the target's sensitive strings and located."""
+def located(b: Side, before: Compared, h: Side, after: Compared, found: Leaves, memo: Memo,
+            shared: LeafMemo | None = None) -> list[Change]:
+    """The changes of ``found``, redacted against the target's sensitive strings and located.
+
+    With ``shared``, a record's changes are the same :class:`Change` objects as
+    an earlier record's whose leaves (the same object) are stored at the same
+    places: they are equal, and frozen."""
     shown = found.shown
+    if shown is not None and shared is not None:
+        where = after.provenance
+        if type(where) is Located:
+            spots = tuple([where.spot(p) for p, _, _, _ in shown])
+            hit = shared.changes.get((id(found), spots))
+            if hit is None:
+                # (found is kept with them: its id is not reused while the memo lives)
+                made = [Change(p, x, y, Location(*at), secret) for (p, x, y, secret), at in zip(shown, spots, strict=True)]
+                hit = shared.changes[(id(found), spots)] = (found, made)
+            return list(hit[1])
     if shown is None:
         lraw, rraw = before.value, after.value
         # A template may have copied a credential to any key: the whole

@@ -100,16 +100,20 @@ class ResultStore:
 
 def _encode(result: DiffResult) -> dict[str, Any] | None:
     targets = []
+    seen: dict[int, list[Any]] = {}  # targets share Change objects (the result keeps each alive)
     for t in result.targets:
         changes = []
         for c in t.changes:
-            before, after = c.before is MISSING, c.after is MISSING
-            b = None if before else c.before
-            a = None if after else c.after
-            if not (_exact(b) and _exact(a)) or not all(type(k) is str or type(k) is int for k in c.path):
-                return None
-            src = [c.source.path, c.source.line, c.source.col] if c.source is not None else None
-            changes.append([list(c.path), before | (after << 1), b, a, src, c.secret])
+            done = seen.get(id(c))
+            if done is None:
+                before, after = c.before is MISSING, c.after is MISSING
+                b = None if before else c.before
+                a = None if after else c.after
+                if not (_exact(b) and _exact(a)) or not all(type(k) is str or type(k) is int for k in c.path):
+                    return None
+                src = [c.source.path, c.source.line, c.source.col] if c.source is not None else None
+                done = seen[id(c)] = [list(c.path), before | (after << 1), b, a, src, c.secret]
+            changes.append(done)
         targets.append([t.name, t.status, t.vars, t.production, changes])
     return {"cfgc": __version__, "variables": list(result.variables), "files": list(result.changed_files),
             "compiled": result.compiled, "total": result.total, "errors": encode_findings(result.errors),

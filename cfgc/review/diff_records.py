@@ -36,13 +36,15 @@ def side_sum(store: SideStore | None, side: Side | None, select: str | None,
         return None
 
 
-def kept_side(store: SideStore | None, side: Side | None, select: str | None, found: str | None) -> KeptSide | None:
+def kept_side(store: SideStore | None, side: Side | None, select: str | None, found: str | None,
+              like: KeptSide | None = None) -> KeptSide | None:
     """What is kept under a side's digest ``found`` (:func:`side_sum`); a kept
-    listing becomes the side's :meth:`specs`.  None without a store or a
-    digest: the side is listed and keyed as usual."""
+    listing becomes the side's :meth:`specs` (sharing the specs of ``like``,
+    the other side, where equal).  None without a store or a digest: the
+    side is listed and keyed as usual."""
     if store is None or side is None or found is None:
         return None
-    kept = store.get(found)
+    kept = store.get(found, like)
     if kept is not None:
         side.compiler.assume_specs(select, kept.specs)
     return kept
@@ -68,7 +70,6 @@ def side_records(kept: DiffCache | None, side: Side | None, specs: Mapping[str, 
     keys: TargetKeys | None = None
     validators = validator_versions()
     out: dict[str, str] = {}
-    found: dict[str, Record] = {}
     for name in names:
         spec = specs.get(name)
         if spec is None:
@@ -85,7 +86,4 @@ def side_records(kept: DiffCache | None, side: Side | None, specs: Mapping[str, 
             except CfgcError:
                 continue
         out[name] = key
-        rec = kept.get(key, name, side.tokens)
-        if rec is not None:
-            found[name] = rec
-    return out, found
+    return out, kept.get_many(out, side.tokens)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import fnmatch
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from cfgc.base.diagnostics import Diagnostic
 from cfgc.repo.config import RepoConfig
@@ -38,5 +41,17 @@ class DiffResult:
 def is_production(name: str, variables: dict[str, str], config: RepoConfig) -> bool:
     """Matches a ``production`` glob; by default: a variable value contains 'prod'."""
     if config.production:
-        return any(fnmatch.fnmatchcase(name, g) for g in config.production)
-    return any("prod" in v for v in variables.values())
+        for match in _matchers(config.production):  # noqa: SIM110 - a loop: runs for every target compared
+            if match(name) is not None:
+                return True
+        return False
+    for v in variables.values():  # noqa: SIM110 - a loop, not any(): this runs for every target compared
+        if "prod" in v:
+            return True
+    return False
+
+
+@lru_cache(maxsize=16)
+def _matchers(globs: tuple[str, ...]) -> list[Callable[[str], re.Match[str] | None]]:
+    """``fnmatch.fnmatchcase`` of each glob, compiled once (it looks each up in its cache per call)."""
+    return [re.compile(fnmatch.translate(g)).match for g in globs]

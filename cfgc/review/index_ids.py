@@ -32,6 +32,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Collection
 from pathlib import Path
 
@@ -94,8 +95,9 @@ def _index_ids(root: Path, files: Collection[str]) -> dict[str, str]:
     dirty = set(os.fsdecode(p) for p in _git(root, "diff-files", "--name-only", "-z", "--relative").split(b"\0"))
     listing = _git(root, "ls-files", "-s", "-v", "-z")
     # Tag H (neither assume-unchanged nor skip-worktree), a plain file, stage 0.
+    enc, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()  # os.fsdecode's, without its call
     return {path: sha.decode("ascii") for sha, path in
-            ((m[1], os.fsdecode(m[2])) for m in _ENTRY.finditer(listing))
+            ((m[1], m[2].decode(enc, errors)) for m in _ENTRY.finditer(listing))
             if sha != _EMPTY_BLOB and path not in dirty}
 
 

@@ -4,7 +4,6 @@ that set the value, their messages masked of credentials (:mod:`cfgc.review.poli
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from cfgc.base.diagnostics import Diagnostic
@@ -15,8 +14,6 @@ from cfgc.secrets.redact import MIN_MASK_LENGTH, mask, sensitive_strings
 __all__ = ["SEVERITY", "finding", "mask_messages"]
 
 SEVERITY = {"deny": "error", "violation": "error", "warn": "warning"}
-# Printable ASCII without quotes or a backslash: its repr and JSON forms are itself.
-_PLAIN = re.compile(r"[ !#-&(-\[\]-~]*")
 
 
 def mask_messages(messages: list[str], value: Any) -> list[str]:
@@ -29,25 +26,17 @@ def mask_messages(messages: list[str], value: Any) -> list[str]:
     need not be classified.  A leaf whose repr or JSON form differs from the
     leaf itself (quotes, backslashes, non-ASCII or unprintable characters) is
     not searched for: the messages then take the full path.
+
+    The walk tests each leaf with ``str`` methods against the messages joined
+    by NUL (a plain leaf holds no NUL, so it is in the joined text exactly
+    when it is in one message; a leaf with a NUL is not plain and takes the
+    full path either way): about half the time of a regex and a generator
+    per leaf, on every target with a finding.
     """
     if _may_quote(value, messages):
         known = sensitive_strings(value)
         return [mask(m, known) for m in messages]
     return [mask(m) for m in messages]
-
-
-def _may_quote(value: Any, messages: list[str]) -> bool:
-    todo = [value]
-    while todo:
-        v = todo.pop()
-        t = type(v)
-        if t is dict:
-            todo.extend(v.values())
-        elif t is list:
-            todo.extend(v)
-        elif t is str and len(v) >= MIN_MASK_LENGTH and (not _PLAIN.fullmatch(v) or any(v in m for m in messages)):
-            return True
-    return False
 
 
 def finding(target: CompiledTarget, severity: str, kind: str, item: Any) -> Diagnostic:
@@ -60,3 +49,25 @@ def finding(target: CompiledTarget, severity: str, kind: str, item: Any) -> Diag
         msg = item if isinstance(item, str) else json.dumps(item, sort_keys=True)
     loc = target.provenance.locate(path) if path else target.docs[-1].location()
     return Diagnostic(severity, msg, loc, f"policy.{kind}", (target.name,))
+
+
+def _may_quote(value: Any, messages: list[str]) -> bool:
+    # A plain leaf is printable ASCII without quotes or a backslash (its repr
+    # and JSON forms are itself) and holds no NUL, so it is in the messages
+    # joined by NUL exactly when it is in one of them; a leaf that is not
+    # plain answers True either way.  str methods and one joined text cost
+    # about half of a regex and a generator per leaf (every target with a finding).
+    joined = "\0".join(messages)
+    todo = [value]
+    pop, extend = todo.pop, todo.extend
+    while todo:
+        v = pop()
+        t = type(v)
+        if t is dict:
+            extend(v.values())
+        elif t is list:
+            extend(v)
+        elif t is str and len(v) >= MIN_MASK_LENGTH and (
+                v in joined or not v.isascii() or not v.isprintable() or '"' in v or "'" in v or "\\" in v):
+            return True
+    return False

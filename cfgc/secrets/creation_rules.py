@@ -20,7 +20,15 @@ from typing import Any
 from cfgc.base.bounded_read import read_file
 from cfgc.base.errors import InputError
 from cfgc.base.kept import Kept
-from cfgc.secrets.metadata import AgeKey, KeyGroup, KmsKey, MasterKey, OpaqueKey, SopsMetadata
+from cfgc.secrets.metadata import (
+    AgeKey,
+    KeyGroup,
+    KmsKey,
+    MasterKey,
+    OpaqueKey,
+    SopsMetadata,
+    recipient_spelling,
+)
 from cfgc.secrets.rules import DEFAULT_RULE, EncryptionRule, rule_from_mapping
 
 CONFIG_NAMES = (".sops.yaml", ".sops.yml")
@@ -80,7 +88,7 @@ def _kms_from_arn(text: str, profile: str) -> KmsKey:
 
 def _group(m: Mapping[str, Any], profile: str, where: str) -> KeyGroup:
     keys: list[MasterKey] = [
-        AgeKey(_age().check_recipient(r, f"{where}.age")) for r in _list(m.get("age"), f"{where}.age")
+        AgeKey(recipient_spelling(r, f"{where}.age")) for r in _list(m.get("age"), f"{where}.age")
     ]
     kms = m.get("kms")
     if isinstance(kms, list) and kms and all(isinstance(k, Mapping) for k in kms):

@@ -23,6 +23,27 @@ _GROUP_ORDER = ("pgp", "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "age")
 _ALWAYS_IN_GROUP = ("hc_vault", "age")
 
 
+def recipient_spelling(recipient: str, where: str = "") -> str:
+    """``recipient`` stripped; an ``age1`` recipient not in lower case is refused (exit 1).
+
+    bech32 is case-insensitive, but sops refuses a recipient in upper case (as
+    an unknown type) and mixed case is invalid bech32: files cfgc wrote for it
+    could not be matched to their identity by sops's rules.  Here rather than in
+    :mod:`cfgc.secrets.keysources.age` (whose ``check_recipient`` also parses):
+    every ``.sops.yaml`` rule is checked this way on each compile that reads a
+    SOPS file, and that needs no key source.
+    """
+    r = recipient.strip()
+    at = f"{where}: " if where else ""
+    if r.lower().startswith("age1") and r != r.lower():
+        raise InputError(
+            f"{at}age recipient {r!r} is not in lower case (sops refuses it); write {r.lower()!r}"
+            if r == r.upper()
+            else f"{at}age recipient {r!r} mixes upper and lower case (invalid bech32)"
+        )
+    return r
+
+
 @dataclass(frozen=True)
 class AgeKey:
     """An age X25519 recipient and the data key (part) encrypted to it (armored)."""

@@ -17,6 +17,7 @@ from typing import Any
 from cfgc.compile.merging import MISSING, dotted
 from cfgc.review.diff import Change, DiffResult, TargetDiff
 from cfgc.review.diff_validation import BASE_PREFIX
+from cfgc.review.gc_phases import collector_paused
 from cfgc.review.report.diagnostics import diagnostic_json
 from cfgc.review.report.json_text import exact, indented
 from cfgc.secrets.redact import MARKER
@@ -209,9 +210,18 @@ def _exact_value(value: object) -> bool:
 def diff_json(result: DiffResult) -> dict[str, Any]:
     """The machine-readable diff (unchanged targets omitted)."""
     targets = []
+    # Targets share Change objects (a change that reaches thousands of them
+    # the same way): each is written once and its JSON object shared.
+    seen: dict[int, dict[str, Any]] = {}
     for t in result.targets:
         entry: dict[str, Any] = {"name": t.name, "status": t.status, "vars": t.vars, "production": t.production}
-        entry["changes"] = [change_json(c) for c in t.changes]
+        changes = []
+        for c in t.changes:
+            doc = seen.get(id(c))
+            if doc is None:
+                doc = seen[id(c)] = change_json(c)
+            changes.append(doc)
+        entry["changes"] = changes
         targets.append(entry)
     return {
         "base": result.base,
@@ -228,9 +238,20 @@ def diff_json(result: DiffResult) -> dict[str, Any]:
 
 def render_json(result: DiffResult) -> str:
     """:func:`diff_json` as indented text."""
-    doc = diff_json(result)
+    with collector_paused():  # one object per target and change, no cycle
+        doc = diff_json(result)
     # The rest of the document is text, booleans and null by construction.
+    seen: set[int] = set()  # changes found exact (targets share them; the result keeps each alive)
+
+    def change_exact(c: Change) -> bool:
+        if id(c) in seen:
+            return True
+        ok = _exact_value(c.before) and _exact_value(c.after)
+        if ok:
+            seen.add(id(c))
+        return ok
+
     checked = exact([doc["summary"], doc["errors"], doc["diagnostics"]]) and all(
-        exact(t.vars) and all(_exact_value(c.before) and _exact_value(c.after) for c in t.changes)
+        exact(t.vars) and all(change_exact(c) for c in t.changes)
         for t in result.targets)
     return indented(doc, checked)

@@ -21,7 +21,7 @@ from typing import Any
 from cfgc.base.bounded_read import read_file
 from cfgc.base.errors import ExternalError, InputError
 from cfgc.secrets.keysources import KeyUnavailable
-from cfgc.secrets.metadata import AgeKey, MasterKey
+from cfgc.secrets.metadata import AgeKey, MasterKey, recipient_spelling
 
 _SECRET_PREFIX = "AGE-SECRET-KEY-1"
 _SSH_TYPES = ("ssh-ed25519", "ssh-rsa")
@@ -59,19 +59,10 @@ def canonical_recipient(recipient: str) -> str:
 def check_recipient(recipient: str, where: str = "", parse: bool = False) -> str:
     """``recipient`` stripped; an ``age1`` recipient not in lower case is refused (exit 1).
 
-    bech32 is case-insensitive, but sops refuses a recipient in upper case (as
-    an unknown type) and mixed case is invalid bech32: files cfgc wrote for it
-    could not be matched to their identity by sops's rules.  With ``parse``,
-    the recipient must also be a valid age / SSH recipient.
+    See :func:`cfgc.secrets.metadata.recipient_spelling`.  With ``parse``, the
+    recipient must also be a valid age / SSH recipient.
     """
-    r = recipient.strip()
-    at = f"{where}: " if where else ""
-    if r.lower().startswith("age1") and r != r.lower():
-        raise InputError(
-            f"{at}age recipient {r!r} is not in lower case (sops refuses it); write {r.lower()!r}"
-            if r == r.upper()
-            else f"{at}age recipient {r!r} mixes upper and lower case (invalid bech32)"
-        )
+    r = recipient_spelling(recipient, where)
     if parse:
         parse_recipient(r, where)
     return r

@@ -149,3 +149,18 @@ def test_a_tag_line_inside_a_quoted_document_is_the_careful_loaders() -> None:
     raw = b'"x\n  b: !delete\n  y"\n'
     assert fast(raw.decode()) is yaml_fast.MISS
     assert load_yaml(raw, "f.yaml", reload=lambda: raw).data == load_yaml(raw, "f.yaml").data == "x b: !delete y"
+
+
+NESTED = [
+    "a: !replace\n  b: !append [1]\n  c:\n    d: !delete\n",
+    "a:\n  - e: 2\n    b: !append [1]\n  - f: 1\n    c: !prompt x@1\n",
+    "a: !append\n  - e: 1\n    b: !delete\n  - c:\n      d: !prepend [y]\n",
+    "x:\n  y:\n    z: !replace\n      w: !replace\n        v: !delete\n  u: !append [1]\nt: !delete\n",
+]
+
+
+@pytest.mark.parametrize("text", NESTED)
+def test_tags_inside_tagged_values_and_lists_take_the_fast_path(text: str) -> None:
+    # untag rebuilds only the mappings the value check listed, children first:
+    # a tagged value that holds tagged mappings must hold the restored ones.
+    assert assert_agrees(text) is not yaml_fast.MISS

@@ -108,12 +108,32 @@ def _fifo_index(cache: Path, outside: Path) -> None:
     os.mkfifo(cache / "index")
 
 
+def _fifo_blob(cache: Path, outside: Path) -> None:
+    blob = _blobs(cache)[0]
+    blob.unlink()
+    os.mkfifo(blob)
+
+
+def _folder_blob(cache: Path, outside: Path) -> None:
+    blob = _blobs(cache)[0]
+    blob.unlink()
+    blob.mkdir()
+
+
+def _oversize_blob(cache: Path, outside: Path) -> None:
+    blob = _blobs(cache)[0]
+    blob.unlink()
+    with open(blob, "wb") as f:
+        f.truncate(1 << 32)  # sparse: reading it whole would take 4 GiB
+
+
 def _malformed_entries(cache: Path, outside: Path) -> None:
     _resign(cache, lambda doc: doc["targets"].update({k: [1, "x"] for k in doc["targets"]}))
 
 
 POISONS = [_tamper_blob, _tamper_blob_same_size, _symlink_blobs, _symlink_blob_dir, _traversal,
-           _traversal_unsigned, _other_blob, _garbage, _truncated, _fifo_index, _malformed_entries]
+           _traversal_unsigned, _other_blob, _garbage, _truncated, _fifo_index, _malformed_entries,
+           _fifo_blob, _folder_blob, _oversize_blob]
 
 
 @pytest.fixture(scope="module")

@@ -119,3 +119,22 @@ def test_layered_edge_cases_locate_the_same_under_extends(low: bytes, high: byte
         assert fresh.locate(path) == full.locate(path), path
         own += fresh._extended(path) and fresh._tree is None
     assert own  # some answered from the layers alone
+
+
+def test_a_key_the_last_layer_spells_out_is_located_without_tracing() -> None:
+    """The last layer's own keys (a policy finding in a service file) are
+    answered from that file alone; what it does not spell out, deletes or
+    reaches through a tag still traces, and every answer is the full tree's."""
+    docs = (load_yaml(b"base: {x: 1}\nm: {x: 0, l: [1]}\nd: {k: 1}\n", "l0.yaml"),
+            load_yaml(b"m:\n  $extends: base\n  y: 3\n  l: !append [2]\nd: !replace\n  k: 2\ngone: !delete\n",
+                      "l1.yaml"))
+    origins = {("m",): (("base",),)}
+    full = Provenance(docs, origins)
+    full.tree  # noqa: B018 - the resolved tree answers every path below
+    untraced = []
+    for path in [("m", "y"), ("m",), ("m", "l"), ("m", "x"), ("d", "k"), ("gone",), ("m", "l", 0), ("absent",)]:
+        fresh = Provenance(docs, origins)
+        assert fresh.locate(path) == full.locate(path), path
+        if fresh._layers is None and fresh._tree is None:
+            untraced.append(path)
+    assert untraced == [("m", "y"), ("m",), ("m", "l")]

@@ -70,3 +70,20 @@ def test_template_uses_only_declared_variables(make_repo) -> None:  # type: igno
 def test_validation_errors_are_included(make_repo) -> None:  # type: ignore[no-untyped-def]
     _, result = _check(make_repo, "models: [\n")
     assert not result.ok and result.diagnostics[0].location.path == "tenants/acme/prod/chat.yaml"  # type: ignore[union-attr]
+
+
+def test_a_broken_template_loaded_before_the_targets_fails_each_target_that_pins_it(make_repo) -> None:  # type: ignore[no-untyped-def]
+    """The library is loaded whole before any target is checked; a template
+    that fails to load is not kept, so every target pinning it still fails on
+    it (the same one finding, naming them, as when each target loaded what it
+    pinned: main's result), and one pinning a good version compiles."""
+    config = STANDARD_CONFIG + "prompts: prompts/\n"
+    files = {"prompts/chat/1.0.0.j2": "Hello {{ tenant }}\n", "prompts/chat/2.0.0.j2": "Hello {% if %}\n",
+             "tenants/acme/dev/chat.yaml": "prompts:\n  system: !prompt chat@2.x\n",
+             "tenants/acme/stage/chat.yaml": "prompts:\n  system: !prompt chat@1.x\n",
+             "envs/dev.yaml": "{}\n", "envs/stage.yaml": "{}\n"}
+    _, result = _check(make_repo, "prompts:\n  system: !prompt chat@2.0.0\n", files, config)
+    found = [(d.rule, str(d.location), d.targets) for d in result.diagnostics]
+    # one finding for the template, naming both targets that pin it (and none for the library on its own)
+    assert found == [("template", "prompts/chat/2.0.0.j2:1", ("acme/dev/chat", "acme/prod/chat"))]
+    assert "acme/stage/chat" in result.targets

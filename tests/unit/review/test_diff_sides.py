@@ -278,3 +278,31 @@ def test_kept_cfgc_yaml_verdicts_need_the_same_schema_and_validators(
     config.ACCEPTED.clear()
     monkeypatch.setattr(config, "verdict_stamp", lambda: "another validator")
     assert store.assume_config() == (0, 0) and not config.ACCEPTED
+
+
+_NAMES = st.sampled_from(["a/dev/x", "a/prod/y", "b/dev/z"])
+_ROW = st.tuples(_NAMES, st.lists(st.sampled_from(["a", "b", "dev", "prod"]), min_size=2, max_size=2),
+                 st.sampled_from([0, 1, True, 1.0, 2, -1]), st.sampled_from(["x.yaml", "y.yaml"]),
+                 st.sampled_from([None, "k1", "k2", 3]))
+
+
+def _side_doc(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
+    return {"vars": ["tenant", "env"], "prefixes": [["base.yaml"], ["base.yaml", "env.yaml"]],
+            "specs": sorted(([*r[:1], list(r[1]), *r[2:]] for r in rows), key=lambda r: r[0])}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_ROW, max_size=4, unique_by=lambda r: r[0]), st.lists(_ROW, max_size=4, unique_by=lambda r: r[0]))
+def test_a_side_decoded_beside_the_other_says_what_it_says_alone(mine: list[Any], other: list[Any]) -> None:
+    # Rows equal to the other side's at the same place take its checked specs:
+    # the same answer as decoding alone (an index True or 1.0 is still refused).
+    like = diff_sides._decode(_side_doc(other))
+    alone = diff_sides._decode(orjson.loads(orjson.dumps(_side_doc(mine))))
+    beside = diff_sides._decode(orjson.loads(orjson.dumps(_side_doc(mine))), like)
+    assert (alone is None) == (beside is None)
+    if alone is not None and beside is not None:
+        assert beside.specs == alone.specs and beside.keys == alone.keys
+        if like is not None:
+            for i, spec in enumerate(beside.specs):  # what was taken is the other side's equal spec
+                if i < len(like.specs) and spec is like.specs[i]:
+                    assert spec == alone.specs[i]
