@@ -45,7 +45,7 @@ def same_folders_in(root: str, state: outstate.OutState, out: Path, racy: int) -
             st = stat(f"{root}/{rel}")
             if old and old == f"{st.st_mtime_ns}:{st.st_ctime_ns}":
                 continue
-            names = folder_entries(f"{root}/{rel}")  # after the stat: a later change shows next time
+            names = folder_entries(rel, root)  # after the stat: a later change shows next time
         except OSError:
             return None
         own = outfolders.own_names(out) if rel == beside else frozenset()

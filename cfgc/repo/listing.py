@@ -8,7 +8,13 @@ with exit 1 instead of after the runner has listed it all:
   the entries of any one folder);
 * folder depth below the root: :data:`~cfgc.base.limits.MAX_REPO_DEPTH` (the
   walk recurses once per level);
-* one path of a git listing: :data:`~cfgc.base.limits.MAX_PATH_BYTES`.
+* one path, of a git listing or of the working tree:
+  :data:`~cfgc.base.limits.MAX_PATH_BYTES`.
+
+A folder that cannot be listed because it is unreadable or gone is skipped (as
+:func:`os.walk` does); any other failure (out of descriptors or memory, an I/O
+error) stops the listing with exit 4, so a build never leaves a subtree out
+without saying so.
 """
 
 from __future__ import annotations
@@ -40,9 +46,19 @@ def too_many(where: str) -> InputError:
 
 
 def path_too_long(where: str) -> InputError:
-    """The error for a path of a git listing over :data:`~cfgc.base.limits.MAX_PATH_BYTES`."""
-    return InputError(f"a path in the git tree is longer than {limits.MAX_PATH_BYTES} bytes, the bound on one "
+    """The error for a path of a listing over :data:`~cfgc.base.limits.MAX_PATH_BYTES`."""
+    return InputError(f"a path in the repo is longer than {limits.MAX_PATH_BYTES} bytes, the bound on one "
                       "path; " + _RAISE.format(name="MAX_PATH_BYTES"), Location(where[:200]))
+
+
+# What may make a folder unlistable without the listing being wrong: it is
+# unreadable to this user, or it went away.  Anything else (EMFILE, ENFILE,
+# ENOMEM, EIO...) says nothing about the repo, only about this process.
+_SKIPPED = frozenset({errno.EACCES, errno.EPERM, errno.ENOENT})
+
+
+def _cannot_list(where: str, err: OSError) -> ExternalError:
+    return ExternalError(f"cannot list the repo folder {where or '.'!r}: {err.strerror or err}")
 
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
@@ -66,8 +82,10 @@ def scan(root: str, out: list[str], folders: dict[str, os.stat_result]) -> None:
     """
     try:
         fd = os.open(root, _DIR_FLAGS)  # the root is the user's own (resolved) path
-    except OSError:
-        return
+    except OSError as err:
+        if err.errno in _SKIPPED or err.errno == errno.ENOTDIR:
+            return
+        raise _cannot_list("", err) from None
     try:
         _scan(fd, "", out, folders)
     finally:
@@ -83,12 +101,19 @@ def _scan(fd: int, prefix: str, out: list[str], folders: dict[str, os.stat_resul
         room = limits.MAX_REPO_FILES - len(out) - len(folders) + 1
         with os.scandir(fd) as it:
             entries = list(islice(it, room + 1))  # never more than one past the bound
-    except OSError:  # an unreadable folder is skipped, as os.walk did
-        return
+    except OSError as err:
+        if err.errno in _SKIPPED:  # an unreadable folder is skipped, as os.walk did
+            return
+        raise _cannot_list(prefix.rstrip("/"), err) from None
     if len(entries) > room:
         raise too_many(prefix.rstrip("/"))
+    # A name is at most 255 bytes (NAME_MAX) of at most 4 bytes per character in
+    # its str form: only a folder whose own path is long has its names measured.
+    measure = len(prefix) * 4 + 1020 > limits.MAX_PATH_BYTES
     for e in entries:
         name = e.name
+        if measure and len(os.fsencode(prefix + name)) > limits.MAX_PATH_BYTES:
+            raise path_too_long(prefix + name)
         if e.is_dir(follow_symlinks=False):
             if name not in SKIP_DIRS:
                 try:
@@ -96,8 +121,10 @@ def _scan(fd: int, prefix: str, out: list[str], folders: dict[str, os.stat_resul
                 except OSError as err:
                     if err.errno in (errno.ELOOP, errno.ENOTDIR):  # now a link or a file: list it as one
                         out.append(prefix + name)
-                    else:  # gone or unreadable: skipped, as os.walk does
+                    elif err.errno in _SKIPPED:  # gone or unreadable: skipped, as os.walk does
                         _unreadable(fd, name, prefix + name + "/", folders)
+                    else:
+                        raise _cannot_list(prefix + name, err) from None
                     continue
                 try:
                     _scan(child, prefix + name + "/", out, folders)

@@ -165,15 +165,18 @@ class DirSource:
 _FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def folder_entries(folder: str) -> list[str]:
+def folder_entries(folder: str, root: str | None = None) -> list[str]:
     """The entries of one folder as a listing sees them: files, then ``name/`` for each folder it enters.
 
     ``folder`` itself is opened with ``O_NOFOLLOW`` and listed through that
     descriptor: a folder swapped for a link since it was walked raises OSError
-    (ELOOP) instead of listing what the link points to.
+    (ELOOP) instead of listing what the link points to.  With ``root``,
+    ``folder`` is a path relative to it and every folder on the way down is
+    opened the same way from its parent's descriptor, so a link anywhere below
+    ``root`` raises too (``O_NOFOLLOW`` alone guards only the last name).
     """
     names: list[str] = []
-    fd = os.open(folder, _FOLDER_FLAGS)
+    fd = os.open(folder, _FOLDER_FLAGS) if root is None else _open_below(root, folder)
     try:
         with os.scandir(fd) as it:
             # One entry past the listing's bound is enough to refuse the folder, as a listing does.
@@ -188,6 +191,20 @@ def folder_entries(folder: str) -> list[str]:
     finally:
         os.close(fd)
     return names
+
+
+def _open_below(root: str, rel: str) -> int:
+    fd = os.open(root, _FOLDER_FLAGS & ~os.O_NOFOLLOW)  # the root is the user's own (resolved) path
+    try:
+        for part in rel.split("/"):
+            if part:
+                child = os.open(part, _FOLDER_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def find_repo_root(start: Path | None = None) -> Path:

@@ -128,3 +128,22 @@ def test_a_folder_listed_again_alone_is_never_listed_through_a_link(tmp_path: Pa
     with pytest.raises(OSError):
         folder_entries(str(root / "tenants"))
     assert folder_entries(str(root)) == ["tenants"]  # the link itself: an entry, never entered
+
+
+def test_a_folder_listed_again_below_a_link_is_never_listed(tmp_path: Path) -> None:
+    """A link higher up the path (``tenants`` swapped for a link, ``tenants/acme`` listed
+    again) is refused too: each folder on the way down is opened without following links."""
+    from cfgc.repo.sources import folder_entries
+
+    root = tmp_path / "r"
+    root.mkdir()
+    outside = _outside(tmp_path)
+    (outside / "acme").mkdir(exist_ok=True)
+    (outside / "acme" / CANARY).write_text("")
+    os.symlink(outside, root / "tenants")
+    with pytest.raises(OSError):
+        folder_entries("tenants/acme/", str(root))
+    (root / "real" / "acme").mkdir(parents=True)
+    (root / "real" / "acme" / "x.yaml").write_text("")
+    assert folder_entries("real/acme/", str(root)) == ["x.yaml"]
+    assert sorted(folder_entries("", str(root))) == ["real/", "tenants"]  # the root itself; the link an entry

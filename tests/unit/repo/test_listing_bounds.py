@@ -3,6 +3,7 @@ folder depth, git path length and layers per target, each checked as it is reach
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 
 import cfgc
 from cfgc.base import limits
-from cfgc.base.errors import EXIT_INVALID, InputError
+from cfgc.base.errors import EXIT_EXTERNAL, EXIT_INVALID, ExternalError, InputError
 from cfgc.repo import listing
 from cfgc.repo.sources import DirSource, GitSource
 from tests.fixtures.repos import git_init
@@ -209,3 +210,86 @@ def test_one_folder_listed_again_is_held_to_the_listing_bound(tmp_path: Path, mo
     monkeypatch.setattr(limits, "MAX_REPO_FILES", 11)
     with pytest.raises(InputError, match="more than 11 files"):
         folder_entries(str(tmp_path))
+
+
+def test_a_working_tree_path_over_the_length_bound_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "r"
+    (root / "a").mkdir(parents=True)
+    (root / "a" / ("n" * 200 + ".yaml")).write_text("")
+    monkeypatch.setattr(limits, "MAX_PATH_BYTES", 100)
+    with pytest.raises(InputError, match="longer than 100 bytes") as e:
+        DirSource(root).files()
+    assert e.value.exit_code == EXIT_INVALID
+
+
+def test_a_working_tree_path_longer_than_the_kernel_takes_is_refused_not_dropped(tmp_path: Path) -> None:
+    # Made through descriptors: the whole path is longer than PATH_MAX, which a
+    # walk by path could not open (it left the folder out without a word).
+    root = tmp_path / "r"
+    root.mkdir()
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(limits.MAX_PATH_BYTES // 200 + 1):
+            os.mkdir("d" * 200, dir_fd=fd)
+            child = os.open("d" * 200, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        os.close(os.open("x.yaml", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd))
+    finally:
+        os.close(fd)
+    with pytest.raises(InputError, match=f"longer than {limits.MAX_PATH_BYTES} bytes"):
+        DirSource(root).files()
+
+
+@pytest.mark.parametrize("code", [errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EIO])
+def test_a_folder_that_cannot_be_opened_for_want_of_resources_stops_the_listing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    root = tmp_path / "r"
+    (root / "tenants" / "acme").mkdir(parents=True)
+    (root / "tenants" / "acme" / "x.yaml").write_text("")
+    real_open = os.open
+
+    def failing(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if path == "acme":
+            raise OSError(code, os.strerror(code))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(listing.os, "open", failing)
+    with pytest.raises(ExternalError, match="cannot list the repo folder 'tenants/acme'") as e:
+        DirSource(root).files()
+    assert e.value.exit_code == EXIT_EXTERNAL
+
+
+def test_a_folder_that_cannot_be_listed_for_want_of_resources_stops_the_listing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "r"
+    (root / "tenants").mkdir(parents=True)
+    (root / "tenants" / "x.yaml").write_text("")
+    real_scandir = os.scandir
+
+    def failing(fd: Any) -> Any:
+        if isinstance(fd, int) and os.fstat(fd).st_ino == (root / "tenants").stat().st_ino:
+            raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+        return real_scandir(fd)
+
+    monkeypatch.setattr(listing.os, "scandir", failing)
+    with pytest.raises(ExternalError, match="cannot list the repo folder 'tenants'"):
+        DirSource(root).files()
+
+
+def test_an_unreadable_or_vanished_folder_is_still_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "r"
+    (root / "tenants" / "acme").mkdir(parents=True)
+    (root / "tenants" / "acme" / "x.yaml").write_text("")
+    (root / "cfgc.yaml").write_text("")
+    real_open = os.open
+
+    def refusing(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if path == "acme":
+            raise OSError(errno.EACCES, os.strerror(errno.EACCES))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(listing.os, "open", refusing)
+    assert DirSource(root).files() == ["cfgc.yaml"]
