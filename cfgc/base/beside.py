@@ -12,17 +12,24 @@ The child never returns into the caller's stack: it ends with ``os._exit``
 whatever happens, so no ``finally`` or ``atexit`` of the parent (removing a
 staging directory, releasing a lock) runs twice.  An exception in the child
 is re-raised by :meth:`Beside.result` in the parent (as ``OSError`` when it
-cannot travel).
+cannot travel); a child that ended without a result (killed, out of memory)
+or a wait cut short (Ctrl-C) gives :class:`HelperLost`, which a caller whose
+own work is done may take as "no result".
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 R = TypeVar("R")
+
+
+class HelperLost(OSError):
+    """The child gave no result: it was killed or ran out of memory, or the wait for it was interrupted."""
 
 
 class Beside(Generic[R]):
@@ -65,20 +72,29 @@ class Beside(Generic[R]):
             self._done = self._collect()
 
     def _collect(self) -> tuple[bool, object]:
+        # Taken out of self first: a second call (a caller's finally after Ctrl-C)
+        # must never read or close the descriptor again, which may by then be another file's.
+        fd, pid = self._fd, self._pid
+        self._fd = self._pid = -1
         chunks = []
         try:
             while True:
-                chunk = os.read(self._fd, 1 << 20)
+                chunk = os.read(fd, 1 << 20)
                 if not chunk:
                     break
                 chunks.append(chunk)
+        except BaseException:
+            self._done = (False, HelperLost("the wait for a build helper process was interrupted"))
+            raise
         finally:
-            os.close(self._fd)
-            os.waitpid(self._pid, 0)
+            os.close(fd)
+            # ECHILD: a host that ignores SIGCHLD has its children reaped for it.
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
         try:
             done = pickle.loads(b"".join(chunks))  # noqa: S301 - our own child's bytes, over our own pipe
         except Exception:  # noqa: BLE001 - a child killed half-way sent a part or nothing
-            return False, OSError("a build helper process ended without its result")
+            return False, HelperLost("a build helper process ended without its result")
         assert isinstance(done, tuple)
         return done
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cfgc.base.beside import Beside
+from cfgc.base.beside import Beside, HelperLost
 from cfgc.base.errors import InputError
 from cfgc.bundle import pipeline
 from cfgc.bundle.layout import assemble, finish_staging, open_staging
@@ -106,7 +106,11 @@ def build_bundle(
                 record(source, compiler, select, result, out, cache, globals_, manifest, digest,
                        made=side.result if side is not None else None)
             if side is not None:
-                side.result()  # an error of the index's write (a bug) is raised here
+                # An error of the index's write (a bug) is raised here.  A helper lost
+                # (killed, out of memory) once the bundle is in place only means no
+                # index and no in-place state: the next build is a cold one.
+                with contextlib.suppress(HelperLost):
+                    side.result()
         finally:
             if side is not None:
                 side.wait()  # a build stopped by an error still lets the index be written

@@ -60,7 +60,9 @@ def scan_targets(folder: int, after: int, names: list[str]) -> Targets | None:
     back to the parent as one array), the other files and the folders.  None when a target's
     file is missing.  ``after`` is the time_ns of the last target's write: the scan waits
     until it is out of the racy window, so no stamp is lost to it."""
-    wait = after + outstate.FINE_RACY_NS - time.time_ns()
+    # At most the window itself: a wall clock stepped back must not make it a long sleep
+    # (stamps are judged against the clock read after it, so this stays sound).
+    wait = min(after + outstate.FINE_RACY_NS - time.time_ns(), outstate.FINE_RACY_NS)
     if wait > 0:
         time.sleep(wait / 1e9)
     files: dict[str, outstate.Stamp] = {}

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
 
-from cfgc.base.beside import Beside
+from cfgc.base.beside import Beside, HelperLost
 from cfgc.base.parallel import can_fork
 
 forks = pytest.mark.skipif(not can_fork(), reason="no fork on this platform")
@@ -56,3 +57,41 @@ def test_an_exception_that_cannot_be_pickled_travels_as_its_text() -> None:
 
     with pytest.raises(OSError, match="Local: kept text"):
         Beside(fail, fork=True).result()
+
+
+@forks
+def test_a_wait_cut_short_never_touches_the_descriptor_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while the parent reads the child's result: the caller's later wait() is a
+    no-op, and the freed descriptor number (by then another file's) is never closed twice."""
+    from cfgc.base import beside
+
+    side = Beside(lambda: time.sleep(0.2) or 1, fork=True)
+    real_read = os.read
+    calls = []
+
+    def interrupted(fd: int, n: int) -> bytes:
+        calls.append(fd)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(beside.os, "read", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        side.result()
+    monkeypatch.setattr(beside.os, "read", real_read)
+    other = os.open(os.devnull, os.O_RDONLY)  # most likely the number the pipe had
+    try:
+        side.wait()
+        os.fstat(other)  # still open: wait() did not close it
+        with pytest.raises(HelperLost, match="interrupted"):
+            side.result()
+    finally:
+        os.close(other)
+    assert len(calls) == 1
+
+
+@forks
+def test_a_host_that_ignores_sigchld_still_gets_the_result() -> None:
+    old = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        assert Beside(lambda: 42, fork=True).result() == 42
+    finally:
+        signal.signal(signal.SIGCHLD, old)

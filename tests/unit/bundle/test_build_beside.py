@@ -102,3 +102,24 @@ def test_a_state_from_the_side_process_serves_an_in_place_build(
                           open_cache=lambda: BuildCache(tmp_path / "c"), jobs=1)
     assert done is not None and done.digest is not None and done.cache_hits == 519  # in place, from the state
     assert b'"extra":70' in (tmp_path / "a/targets/dev/s007.json").read_bytes()
+
+
+def test_a_side_process_killed_leaves_the_new_bundle_and_no_state(
+    many: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    """The child killed (the OOM killer) after the bundle is in place: the build succeeds
+    with the new bundle; there is only no index and no in-place state (the next build is cold)."""
+    import os
+    import signal
+
+    real = build_mod.Beside
+
+    def killed(fn, fork):  # type: ignore[no-untyped-def]
+        return real(lambda: os.kill(os.getpid(), signal.SIGKILL), fork)
+
+    monkeypatch.setattr(build_mod, "Beside", killed)
+    digest = _build(many, tmp_path / "a", tmp_path / "c")
+    assert (tmp_path / "a/manifest.json").exists() and digest
+    assert outstate.load(tmp_path / "c", (tmp_path / "a").resolve(), cache_key()) is None
+    monkeypatch.setattr(build_mod, "Beside", real)
+    assert _build(many, tmp_path / "b", tmp_path / "c") == digest  # a later build still makes the same bundle
