@@ -174,7 +174,8 @@ def cache_key() -> bytes:
     """The HMAC key of the index; raises OSError when no key can be kept."""
     env = os.environ.get("CFGC_CACHE_SECRET")
     if env:
-        return hashlib.sha256(b"cfgc build cache\0" + env.encode()).digest()
+        # The variable's own bytes: one that is not UTF-8 reaches Python with surrogates.
+        return hashlib.sha256(b"cfgc build cache\0" + os.fsencode(env)).digest()
     path = secret_path()
     for _ in range(2):
         try:

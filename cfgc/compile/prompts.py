@@ -150,9 +150,11 @@ class PromptLibrary:
             raise InputError("prompt template is not valid UTF-8", Location(path)) from None
         try:
             ast = sandbox().parse(text)
+            variables = tuple(sorted(meta.find_undeclared_variables(ast)))
         except jinja2.TemplateSyntaxError as e:
             raise InputError(f"template syntax error (Jinja2: {e.message})", Location(path, e.lineno or 1)) from None
-        variables = tuple(sorted(meta.find_undeclared_variables(ast)))
+        except RecursionError:  # blocks nested deeper than Jinja2's parser or its walk goes
+            raise InputError("prompt template nests too deeply", Location(path)) from None
         prompt = Prompt(name, version, path, text, variables)
         self._loaded[path] = prompt
         return prompt

@@ -81,7 +81,7 @@ def _compare(base: Source, head: Source, select: str | None, base_name: str, hea
     # is made with the collector paused and then kept out of its generations
     # (a collection would otherwise walk all of it, several times).
     if cache is not None:
-        with suppress(OSError):  # a first diff creates the key here, not on two threads at once
+        with suppress(OSError, ValueError):  # a first diff creates the key here, not on two threads at once
             cache_key()
     with collector_paused() if cache is not None else nullcontext(), ExitStack() as stack:
         head_ids: dict[str, str] = {}

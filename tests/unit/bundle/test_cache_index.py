@@ -163,3 +163,12 @@ def test_key_is_private_stable_and_outside_the_cache(tmp_path: Path, monkeypatch
 
 def test_version_is_in_the_body() -> None:
     assert __version__.encode() in encode_index(KEY, "/r", {}, {})
+
+
+def test_a_cache_secret_that_is_not_utf8_keys_by_its_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CFGC_CACHE_SECRET=$'\\xff' reaches Python with a surrogate; its bytes are the secret
+    (it raised UnicodeEncodeError, and `cfgc diff` ended with exit 3)."""
+    monkeypatch.setenv("CFGC_CACHE_SECRET", "\udcff")
+    assert cache_key() == hashlib.sha256(b"cfgc build cache\0\xff").digest()
+    monkeypatch.setenv("CFGC_CACHE_SECRET", "s\u00e9cret")  # valid UTF-8 keys as before
+    assert cache_key() == hashlib.sha256("cfgc build cache\0s\u00e9cret".encode()).digest()

@@ -63,3 +63,14 @@ def test_a_pin_is_kept_until_assumed_pins_change_the_choice(make_repo) -> None:
     for _ in range(2):  # a failure is not kept: raised each time
         with pytest.raises(InputError, match="no version of prompt 'p' matches"):
             lib.pin(missing)
+
+
+def test_a_template_nested_past_what_jinja2_parses_is_an_input_error(make_repo) -> None:
+    """A prompt of 3,000 nested ``{% if %}`` blocks (a hostile commit) is refused at its file,
+    not a RecursionError (`cfgc check` ended with exit 3)."""
+    deep = "{% if a %}" * 3000 + "x" + "{% endif %}" * 3000
+    root: Path = make_repo({"prompts/p/1.0.0.j2": deep}, config=None)
+    lib = PromptLibrary(DirSource(root), "prompts")
+    with pytest.raises(InputError, match="nests too deeply") as e:
+        lib.load("p", next(iter(lib.versions["p"])))
+    assert e.value.exit_code == 1 and e.value.location == Location("prompts/p/1.0.0.j2")
