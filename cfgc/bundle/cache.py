@@ -221,8 +221,13 @@ class BuildCache:
         except (OSError, CacheCorrupt) as e:  # ELOOP: a symlink
             self._corrupt(f"blob {hexdigest[:12]}: {getattr(e, 'strerror', None) or e}")
             # An empty folder there would make the blob's replacement fail every build.
+            # Through the blobs folder's own descriptor (never through a link), as pruning is.
             with contextlib.suppress(OSError):
-                os.rmdir(f"{self._blobs}/{hexdigest}")
+                fd = open_blobs(self._blobs)
+                try:
+                    os.rmdir(hexdigest, dir_fd=fd)
+                finally:
+                    os.close(fd)
             return False
 
     def store(

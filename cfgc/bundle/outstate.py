@@ -178,10 +178,11 @@ def load(cache_root: Path, out: Path, key: bytes) -> OutState | None:
     if len(data) > MAX_STATE_BYTES or not data.startswith(MAGIC):
         return None
     end = data.find(b"\n", len(MAGIC))
+    if end != len(MAGIC) + outmac.TAG_CHARS:  # before hashing up to MAX_STATE_BYTES
+        return None
     body = memoryview(data)[end + 1 :]
     chunks = outmac.digests(body)
-    if end != len(MAGIC) + outmac.TAG_CHARS or not hmac.compare_digest(data[len(MAGIC) : end],
-                                                                      outmac.tag(key, len(body), chunks)):
+    if not hmac.compare_digest(data[len(MAGIC) : end], outmac.tag(key, len(body), chunks)):
         return None
     try:
         head, p, layout = unpack(body)

@@ -105,7 +105,7 @@ class Compiler:
         self.secret_files: dict[str, bytes] = {}
         self._findings: dict[str, list[Diagnostic]] = {}
         self._specs: dict[str | None, list[TargetSpec]] = {}
-        self._prefix: dict[tuple[str, ...], Any] = {}
+        self._prefix: dict[tuple[str, ...], tuple[Any, tuple[Document, ...]]] = {}
         self._schemas: SchemaSet | None = None
         self._twin: tuple[Compiler, frozenset[str]] | None = None
         self._classified: dict[tuple[str | None, str], Hit | None] = {}  # plaintext_findings' memo
@@ -270,11 +270,18 @@ class Compiler:
         return [Diagnostic.from_error(error, rule_of(error), spec.name), *self.layer_findings(spec)]
 
     def _merged(self, docs: tuple[Document, ...]) -> Any:
-        key = tuple([d.path for d in docs[:-1]])
-        base = self._prefix.get(key)
-        if base is None:
-            base = merge_layers(docs[:-1])
-            self._prefix[key] = base
+        prefix = docs[:-1]
+        key = tuple([d.path for d in prefix])
+        kept = self._prefix.get(key)
+        # Kept with the very documents it was merged from: a layer read again (it is
+        # also a target's own file, released after that target) may hold other bytes,
+        # and a target must never mix two readings of a file (nor be judged on one
+        # reading's floats while holding the other's values).
+        if kept is not None and all([a is b for a, b in zip(kept[1], prefix, strict=True)]):
+            base = kept[0]
+        else:
+            base = merge_layers(prefix)
+            self._prefix[key] = (base, prefix)
             self._shared.add(base)
         last = docs[-1]
         if last.data is None:

@@ -132,3 +132,24 @@ def test_generated_corpus_and_example_repo(tmp_path: Path, plain: bool) -> None:
                 assert floats_plain(ct.value)
                 assert canonical_json(ct.value, plain_floats=True) == reference_json(ct.value)
         assert vouched == len(specs)  # every target of these repos: the test is not vacuous
+
+
+def test_a_layer_read_again_with_other_bytes_is_merged_again(tmp_path: Path) -> None:
+    """A shared layer that is also a target's own file is released after that target and
+    read again; if it changed meanwhile, the next target is merged from the new reading
+    alone, and encoded as json encodes it (the merged prefix was kept by paths, so the
+    target held the old reading's 1e20 while its documents said every float was plain)."""
+    (tmp_path / "cfgc.yaml").write_text(
+        'version: 1\nhierarchy:\n  - "svc/*.yaml"\n  - "svc/{service}.yaml"\ntargets: "{service}"\n'
+    )
+    (tmp_path / "svc").mkdir()
+    (tmp_path / "svc/a.yaml").write_text("x: 1.0e+20\n")
+    (tmp_path / "svc/b.yaml").write_text("y: 1\n")
+    c = Compiler(DirSource(tmp_path))
+    a, b = c.specs()
+    assert target_output(c.compile(a)).data == b'{"x":1e+20,"y":1}'
+    c.release(a)
+    (tmp_path / "svc/a.yaml").write_text("x: 1\n")
+    done = c.compile(b)
+    assert done.value == {"x": 1, "y": 1}
+    assert target_output(done).data == reference_json(done.value) == b'{"x":1,"y":1}'
