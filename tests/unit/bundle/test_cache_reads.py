@@ -36,16 +36,11 @@ def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def _plant(blobs: Path, kind: str) -> None:
     blobs.mkdir(parents=True, exist_ok=True)
     path = blobs / HEX
-    if kind == "fifo":
-        os.mkfifo(path)
-    elif kind == "folder":
-        path.mkdir()
-    elif kind == "oversize":
-        with open(path, "wb") as f:
-            f.truncate(HUGE)
-    elif kind == "link":
+    if kind == "link":
         (blobs.parent / "elsewhere").write_bytes(DATA)
         path.symlink_to(blobs.parent / "elsewhere")
+    else:
+        _plant_at(path, kind)
 
 
 def test_a_genuine_blob_is_read_and_placed(tmp_path: Path) -> None:
@@ -76,18 +71,23 @@ def test_a_blob_through_a_link_is_refused(tmp_path: Path) -> None:
         cache_files.use_blob(str(blobs), HEX, len(DATA), None, "x")
 
 
+def _plant_at(path: Path, kind: str) -> None:
+    """A FIFO, a folder or a sparse file over the bound where cfgc expects a small regular file."""
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    else:
+        with open(path, "wb") as f:
+            f.truncate(HUGE)
+
+
 @pytest.mark.parametrize("kind", ["fifo", "folder", "oversize"])
 def test_an_index_that_is_not_a_small_regular_file_is_refused_at_once(
     kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     index = tmp_path / "index"
-    if kind == "fifo":
-        os.mkfifo(index)
-    elif kind == "folder":
-        index.mkdir()
-    else:
-        with open(index, "wb") as f:
-            f.truncate(HUGE)
+    _plant_at(index, kind)
     asked = _count_reads(monkeypatch)
     with no_hang(5), pytest.raises(CacheCorrupt):
         cache_files.read_index(index, 1 << 20)
@@ -102,13 +102,7 @@ def test_a_build_cache_over_a_planted_index_warns_once_and_compiles(
     root = tmp_path / "cache"
     root.mkdir()
     index = root / "index"
-    if kind == "fifo":
-        os.mkfifo(index)
-    elif kind == "folder":
-        index.mkdir()
-    else:
-        with open(index, "wb") as f:
-            f.truncate(HUGE)
+    _plant_at(index, kind)
     warned: list[str] = []
     with no_hang(5):
         BuildCache(root, warned.append)

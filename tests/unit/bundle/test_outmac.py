@@ -3,7 +3,6 @@ the digests (and tag) of hashing the new body whole, and the tag notices any cha
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 
@@ -12,8 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cfgc.bundle import outmac, outstate
-from tests.unit.bundle.test_outpack import state
-from tests.unit.bundle.test_outpatch import KEY, OUT, changed, loaded_once
+from tests.unit.bundle.test_outpatch import KEY, OUT, patched_three_times
 
 SMALL = 64  # a chunk size that gives small bodies many chunks
 
@@ -61,16 +59,8 @@ def test_the_tag_changes_with_any_byte_and_with_the_length() -> None:
 def test_a_state_patched_over_many_chunks_reads_back_and_equals_one_written_whole(
         tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(outmac, "CHUNK", 512)
-    rng = random.Random(seed)
-    s = loaded_once(tmp_path, state(rng, n=400))
-    path = outstate.state_path(tmp_path, OUT)
-    inode = os.stat(path).st_ino
-    for _ in range(3):
-        s = changed(s, rng)
-        outstate.save(tmp_path, OUT, KEY, s)
-        assert os.stat(path).st_ino == inode  # patched
-        assert outstate.load(tmp_path, OUT, KEY) == s
-    patched = path.read_bytes()
+    s = patched_three_times(tmp_path, random.Random(seed))
+    patched = outstate.state_path(tmp_path, OUT).read_bytes()
     whole = tmp_path / "whole"
     outstate.save(whole, OUT, KEY, s)  # no state loaded for this file: written whole
     assert outstate.state_path(whole, OUT).read_bytes() == patched

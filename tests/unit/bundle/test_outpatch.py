@@ -40,7 +40,12 @@ def loaded_once(tmp_path: Path, s: outstate.OutState) -> outstate.OutState:
 
 @pytest.mark.parametrize("seed", range(5))
 def test_a_patched_state_reads_back_as_saved_in_the_same_file(tmp_path: Path, seed: int) -> None:
-    rng = random.Random(seed)
+    patched_three_times(tmp_path, random.Random(seed))
+
+
+def patched_three_times(tmp_path: Path, rng: random.Random) -> outstate.OutState:
+    """A state saved, loaded, then changed and saved three times: each save patches the
+    same file (its inode stays) and reads back as saved.  Returns the last state."""
     s = loaded_once(tmp_path, state(rng, n=400))
     path = outstate.state_path(tmp_path, OUT)
     inode = os.stat(path).st_ino
@@ -49,6 +54,7 @@ def test_a_patched_state_reads_back_as_saved_in_the_same_file(tmp_path: Path, se
         outstate.save(tmp_path, OUT, KEY, s)
         assert os.stat(path).st_ino == inode  # patched, not written anew
         assert outstate.load(tmp_path, OUT, KEY) == s
+    return s
 
 
 def test_other_names_or_files_are_written_whole(tmp_path: Path) -> None:

@@ -18,27 +18,16 @@ from cfgc.base.loading import load_yaml
 from cfgc.bundle.layout import target_output
 from cfgc.compile.compiler import Compiler
 from cfgc.repo.sources import DirSource
+from tests.unit.compile.test_compiler_plain_floats import two_level_compiler
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import corpus  # noqa: E402
 
-CONFIG = """version: 1
-hierarchy:
-  - base.yaml
-  - services/{service}.yaml
-targets: "{service}"
-"""
-
 
 def _compile(tmp_path: Path, base: str, services: dict[str, str]) -> dict[str, bool]:
-    (tmp_path / "cfgc.yaml").write_text(CONFIG)
-    (tmp_path / "base.yaml").write_text(base)
-    (tmp_path / "services").mkdir()
-    for name, text in services.items():
-        (tmp_path / "services" / f"{name}.yaml").write_text(text)
-    c = Compiler(DirSource(tmp_path))
+    c = two_level_compiler(tmp_path, base, services)
     out = {}
     for spec in c.specs():
         ct = c.compile(spec)

@@ -18,13 +18,18 @@ targets: "{service}"
 """
 
 
-def _compile(tmp_path: Path, services: dict[str, str]) -> dict[str, tuple[bool, bytes]]:
+def two_level_compiler(tmp_path: Path, base: str, services: dict[str, str]) -> Compiler:
+    """A compiler over ``base.yaml`` and one ``services/NAME.yaml`` per service (:data:`CONFIG`)."""
     (tmp_path / "cfgc.yaml").write_text(CONFIG)
-    (tmp_path / "base.yaml").write_text("rate: 0.1\nlimits: {rpm: 600, ratio: 2.5}\n")
+    (tmp_path / "base.yaml").write_text(base)
     (tmp_path / "services").mkdir()
     for name, text in services.items():
         (tmp_path / "services" / f"{name}.yaml").write_text(text)
-    c = Compiler(DirSource(tmp_path))
+    return Compiler(DirSource(tmp_path))
+
+
+def _compile(tmp_path: Path, services: dict[str, str]) -> dict[str, tuple[bool, bytes]]:
+    c = two_level_compiler(tmp_path, "rate: 0.1\nlimits: {rpm: 600, ratio: 2.5}\n", services)
     out = {}
     for spec in c.specs():
         ct = c.compile(spec)
