@@ -187,6 +187,8 @@ def build_benchmarks(work: Path, size: tuple[int, int, int], repeat: int) -> lis
     res: list[Result] = []
     print(f"build, {n} targets")
     res.append(measure("parse-only floor (libyaml, plain corpus)", [PYTHON, str(HERE / "parse_floor.py"), str(plain)], repeat))
+    # The full corpus's own floor: its check and validate rows compare with this.
+    res.append(measure("parse-only floor (libyaml, full corpus)", [PYTHON, str(HERE / "parse_floor.py"), str(full)], repeat))
     res.append(measure("parse only, yaml-rs (plain corpus)", [PYTHON, str(HERE / "parse_floor.py"), "--parser", "yaml-rs", str(plain)], repeat))
     # Every run writes into a directory of its own and nothing is deleted
     # until the harness ends: on some disks (ext4 with online discard) deleting
@@ -439,6 +441,13 @@ def write_report(results: list[Result], args: argparse.Namespace, started: float
         if validate:
             lines.append(f"- cfgc validate (the same compile without writing the bundle) / parse-only floor: "
                          f"**{validate.seconds / floor.seconds:.2f}x**")
+    full_floor = by.get("parse-only floor (libyaml, full corpus)")
+    if full_floor:
+        lines += ["", "Ratios (full corpus, against its own libyaml floor):", ""]
+        for name in ("cfgc validate, cold (full corpus)", "cfgc check (full corpus), cold: empty cache folder",
+                     "cfgc check (full corpus), warm: findings kept"):
+            if name in by:
+                lines.append(f"- {name} / parse-only floor (full corpus): **{by[name].seconds / full_floor.seconds:.2f}x** (goal: at most 1.0x)")
     sops = next((r for r in results if r.name.startswith("sops binary:")), None)
     for native in (r for r in results if r.name.startswith("cfgc: decrypt")):
         if sops:
