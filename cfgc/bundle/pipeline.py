@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from cfgc.base.diagnostics import Diagnostic, group
 from cfgc.base.errors import CfgcError, ExternalError, InputError
+from cfgc.base.gc_phases import collector_paused
 from cfgc.base.parallel import MIN_CHUNK, fan_out
 from cfgc.bundle.layout import TargetOutput
 from cfgc.bundle.pipeline_workers import Chunk, Hashed, Wire, compile_chunk
@@ -235,7 +236,8 @@ def _compile_all(
     if not todo:
         return
     # Targets that share layers go together, so a worker parses them once.
-    todo.sort(key=lambda item: (item[0].layers[:-1], item[0].name))
+    with collector_paused():  # a key tuple per target, no cycles
+        todo.sort(key=lambda item: (item[0].layers[:-1], item[0].name))
 
     def work(positions: list[int]) -> Wire:
         # A forked worker records into its own copy of the log: send back what it added.

@@ -1,49 +1,7 @@
-"""Phases of a diff that make many long-lived objects and no cycles: Python's
-cyclic collector paused while they are made, and the objects kept out of its
-generations afterwards (a recorded diff of 10,000 targets loads about a million)."""
+"""The collector's phases moved to :mod:`cfgc.base.gc_phases` (the build uses them too)."""
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from cfgc.base.gc_phases import collector_paused, frozen_scope
 
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic collector off for a phase that makes many objects and no
-    cycles (reading records: 20,000 of them for a diff of 10,000 targets, which
-    set off full collections over everything loaded), on again after it."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-@contextmanager
-def frozen_scope() -> Iterator[Callable[[], None]]:
-    """Yields ``freeze``: the objects alive when it is called are kept out of
-    the collector's generations (``gc.freeze``) until the scope ends.
-
-    Only when nothing froze objects before (a forked worker, the agent's
-    child): ``gc.unfreeze`` would release theirs too.  Never beyond the scope:
-    garbage frozen with them would never be collected (a long-lived process,
-    the test suite, would keep every cycle that held a file open).
-    """
-    mine = gc.get_freeze_count() == 0
-    froze = False
-
-    def freeze() -> None:
-        nonlocal froze
-        if mine:
-            gc.freeze()
-            froze = True
-
-    try:
-        yield freeze
-    finally:
-        if froze:
-            gc.unfreeze()
+__all__ = ["collector_paused", "frozen_scope"]

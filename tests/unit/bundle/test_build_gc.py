@@ -1,0 +1,66 @@
+"""cfgc.bundle.build: the collector is paused while the parent lists targets and
+assembles the manifest (no cycles, one object per target), and is on during
+the compile and after the build."""
+
+from __future__ import annotations
+
+import gc
+import json
+from pathlib import Path
+
+import pytest
+
+from cfgc.base.errors import InputError
+from cfgc.bundle import build, pipeline
+from cfgc.bundle.build import build_bundle
+from cfgc.repo.sources import DirSource
+from tests.fixtures.repos import GRID_CONFIG
+
+
+@pytest.fixture
+def repo(make_repo) -> Path:
+    files = {"base/a.yaml": "limits: {rpm: 10}\n", "envs/dev.yaml": "x: 1\n",
+             "schemas/s.json": json.dumps({"type": "object"})}
+    for i in range(3):
+        files[f"svc/dev/s{i}.yaml"] = f"id: {i}\n"
+    return make_repo(files, config=GRID_CONFIG)
+
+
+@pytest.fixture(autouse=True)
+def _collector_on():
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    (gc.enable if was else gc.disable)()
+
+
+def test_collector_off_for_listing_and_manifest_on_for_the_compile(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, bool] = {}
+
+    def spy(name, fn):
+        def wrapped(*args, **kwargs):
+            seen.setdefault(name, gc.isenabled())
+            return fn(*args, **kwargs)
+        return wrapped
+
+    monkeypatch.setattr(build, "assemble", spy("assemble", build.assemble))
+    monkeypatch.setattr(build, "finish_staging", spy("finish", build.finish_staging))
+    monkeypatch.setattr(build, "refuse_own_files", spy("refuse", build.refuse_own_files))
+    monkeypatch.setattr(pipeline, "compile_chunk", spy("compile", pipeline.compile_chunk))
+    from cfgc.repo import hierarchy
+
+    monkeypatch.setattr(hierarchy.Hierarchy, "listing", spy("listing", hierarchy.Hierarchy.listing))
+    outcome = build_bundle(DirSource(repo), tmp_path / "out", jobs=1)
+    assert outcome.written
+    assert seen == {"listing": False, "refuse": True, "compile": True, "assemble": False, "finish": False}
+    assert gc.isenabled()
+
+
+def test_a_failed_listing_leaves_the_collector_on(make_repo, tmp_path: Path) -> None:
+    repo = make_repo({"base/a.yaml": "a: 1\n", "envs/dev.yaml": "x: 1\n", "svc/dev/s*.yaml": "a: 1\n",
+                      "schemas/s.json": "{}"}, config=GRID_CONFIG)
+    with pytest.raises(InputError, match="variable"):
+        build_bundle(DirSource(repo), tmp_path / "out", jobs=1)
+    assert gc.isenabled()
