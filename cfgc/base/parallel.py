@@ -103,6 +103,12 @@ def imap_chunks(
 def _install(fn: Callable[[Any], Any]) -> None:
     global _worker_fn
     _worker_fn = fn
+    # A worker compiles, and a compile may make cycles: it collects whatever the
+    # parent was doing when it forked (the build's parent pauses its collector
+    # while the workers compile, cfgc.bundle.pipeline).
+    import gc
+
+    gc.enable()
 
 
 def _call(chunk: Any) -> Any:

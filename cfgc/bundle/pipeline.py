@@ -10,6 +10,7 @@ and the findings are grouped the same way.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 from cfgc.base.diagnostics import Diagnostic, group
 from cfgc.base.errors import CfgcError, ExternalError, InputError
 from cfgc.base.gc_phases import collector_paused
-from cfgc.base.parallel import MIN_CHUNK, fan_out
+from cfgc.base.parallel import MIN_CHUNK, fan_out, parallel
 from cfgc.bundle.layout import TargetOutput
 from cfgc.bundle.pipeline_workers import Chunk, Hashed, Wire, compile_chunk
 from cfgc.compile.compiler import Compiler
@@ -89,14 +90,18 @@ def run(
             return PipelineResult((), (Diagnostic.from_error(e, "schema"),), (), {})
     diags: list[Diagnostic] = []
     secret_files: dict[str, bytes] = {}
-    _compile_rest(compiler, todo, len(specs), hits, _Sink(outputs, diags, secret_files),
-                  staging=staging, cache=cache, jobs=jobs, progress=progress, reads=reads, gkey=gkey)
-    _backfill_secrets(compiler, outputs, secret_files, cache)
+    # When workers compile, this process only gathers their records (an object
+    # or two per target, no cycles): its collector's passes over 100,000 specs
+    # and outputs took the cores the workers need.  A compile here keeps it on.
+    with collector_paused() if parallel(len(todo), jobs) else contextlib.nullcontext():
+        _compile_rest(compiler, todo, len(specs), hits, _Sink(outputs, diags, secret_files),
+                      staging=staging, cache=cache, jobs=jobs, progress=progress, reads=reads, gkey=gkey)
+        _backfill_secrets(compiler, outputs, secret_files, cache)
+        outputs.sort(key=lambda o: o.name)
     diags.extend(sops_file_findings(compiler.source, compiler.config, secret_files))
     prompts = _prompts(compiler, diags) if library else []
     if save_cache and cache is not None and not any(d.severity == "error" for d in diags):
         cache.save()
-    outputs.sort(key=lambda o: o.name)
     inputs = None
     if reads is not None:
         _read_cached_layers(compiler, specs, outputs, reads, cache)

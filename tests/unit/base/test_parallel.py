@@ -69,3 +69,14 @@ def test_fan_out_calls_once_on_nothing_and_honours_a_fixed_size() -> None:
 def test_chunk_size_gives_each_worker_about_four_chunks() -> None:
     assert parallel.chunk_size(10_000, jobs=2) == 10_000 // 8 + 1
     assert parallel.chunk_size(100, jobs=8) == parallel.MIN_CHUNK
+
+
+def test_workers_collect_even_when_the_parent_forked_with_its_collector_paused() -> None:
+    import gc
+
+    from cfgc.base.gc_phases import collector_paused
+
+    with collector_paused():
+        seen = parallel.map_chunks(lambda c: gc.isenabled(), [[1], [2], [3]], jobs=2)
+        assert not gc.isenabled()  # the parent's own state is untouched
+    assert seen == [True, True, True]  # a compile in a worker may make cycles: they are collected

@@ -64,3 +64,42 @@ def test_a_failed_listing_leaves_the_collector_on(make_repo, tmp_path: Path) -> 
     with pytest.raises(InputError, match="variable"):
         build_bundle(DirSource(repo), tmp_path / "out", jobs=1)
     assert gc.isenabled()
+
+
+@pytest.mark.parametrize("forked", [True, False])
+def test_the_parent_gathers_worker_records_with_its_collector_paused(
+    forked: bool, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With workers the parent only gathers records (no cycles); compiling here, it collects.
+    from cfgc.base import parallel
+
+    monkeypatch.setattr(pipeline, "parallel", lambda items, jobs=None: forked)
+    monkeypatch.setattr(parallel, "parallel", lambda items, jobs=None: False)  # run the chunks here
+    seen: list[bool] = []
+    real = pipeline.compile_chunk
+
+    def spy(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "compile_chunk", spy)
+    assert build_bundle(DirSource(repo), tmp_path / "out", jobs=2).written
+    assert seen and set(seen) == {not forked}
+    assert gc.isenabled()
+
+
+def test_a_forked_build_writes_the_same_bundle_as_one_process(make_repo, tmp_path: Path) -> None:
+    from cfgc.base import parallel
+
+    if not parallel.can_fork():
+        pytest.skip("needs fork workers")
+    files = {"base/a.yaml": "limits: {rpm: 10}\n", "envs/dev.yaml": "x: 1\n", "envs/prod.yaml": "x: 2\n",
+             "schemas/s.json": json.dumps({"type": "object"})}
+    for env in ("dev", "prod"):
+        for i in range(parallel.PARALLEL_MIN_TARGETS // 2 + 10):
+            files[f"svc/{env}/s{i:04d}.yaml"] = f"id: {i}\nname: s{i}-{env}\n"
+    repo = make_repo(files, config=GRID_CONFIG)
+    one = build_bundle(DirSource(repo), tmp_path / "one", jobs=1)
+    two = build_bundle(DirSource(repo), tmp_path / "two", jobs=2)
+    assert one.digest == two.digest and one.digest is not None
+    assert gc.isenabled()
