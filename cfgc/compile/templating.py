@@ -246,13 +246,17 @@ class _Renderer:
             value = plain(values[0])
             template_bounds.check_result(value)
             return value
-        out = [literals[0]]
+        out = [literals[0]] if literals[0] else []
         for v, lit in zip(values, literals[1:], strict=True):
             if type(v) is not str and type(v) is not int:
                 return _NO
-            out += (str(v), lit)
+            s = str(v)
+            if s:
+                out.append(s)
+            if lit:
+                out.append(lit)
         # Counted as the rewritten Jinja2 template counts its output, part by part.
-        return "".join([template_bounds.emit(p) for p in out if p])
+        return template_bounds.emit_strs(out)
 
     def _memo_key(self, text: str, whole: bool) -> tuple[Any, ...] | None:
         """The memo key of this render, or None to render without the memo
