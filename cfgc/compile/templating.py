@@ -297,6 +297,26 @@ class _Renderer:
 
     def _lookup(self, name: tuple[str, ...]) -> Any:
         obj = self.context.get(name[0], _NO)
+        if len(name) > 1 and type(obj) is _MappingView:
+            # Down plain mappings without a view per level (every lookup of
+            # every target): a view matters only for the value found last.  A
+            # non-mapping part-way (a template there renders first) takes the
+            # loop below from the start: nothing was read but mappings.
+            raw = obj._raw
+            last = len(name) - 1
+            for i in range(1, last + 1):
+                key = name[i]
+                if key[0] == "_" or hasattr(_MappingView, key) or key not in raw:
+                    return _NO
+                if i == last:
+                    return obj._r.view((*obj._p, *name[1:]), raw[key])
+                raw = raw[key]
+                if type(raw) is not dict:
+                    break
+        return self._lookup_views(obj, name)
+
+    def _lookup_views(self, obj: Any, name: tuple[str, ...]) -> Any:
+        """:meth:`_lookup` through a view per level (what the sandbox's getattr sees)."""
         for key in name[1:]:
             # The sandbox's getattr finds an attribute first (``items``, ``_raw``), then the key.
             if type(obj) is not _MappingView or key[0] == "_" or hasattr(_MappingView, key) or key not in obj._raw:
