@@ -110,7 +110,7 @@ class Memo:
         held = hit[1]
         if not same or len(held) != len(bases):
             return None  # unreachable while entries hold their objects; checked anyway
-        for a, b in zip(held, bases):  # (lengths equal)
+        for a, b in zip(held, bases, strict=True):  # (lengths checked above)
             if a is not b:
                 return None  # as above
         result = hit[2]
