@@ -165,15 +165,16 @@ def _restored(node: dict[str, Any], path: str, seen: set[int]) -> dict[str, Any]
             if line in seen:
                 raise _Decline
             seen.add(line)
-            v = _tagged(tag, v, Location(path, line, col))
+            v = _tagged(tag, v, path, line, col)
         if k in out:
             raise _Decline  # a duplicate key: the careful loader names both places
         out[k] = v
     return out
 
 
-def _tagged(tag: str, value: Any, location: Location) -> Any:
-    """What the careful loader builds for ``value`` under ``tag`` (:mod:`cfgc.base.yaml_tags`)."""
+def _tagged(tag: str, value: Any, path: str, line: int, col: int) -> Any:
+    """What the careful loader builds for ``value`` under ``tag`` (:mod:`cfgc.base.yaml_tags`);
+    only a ``!prompt`` reference carries its location (made for it alone)."""
     if tag in ("append", "prepend"):
         if type(value) is not list:
             raise _Decline
@@ -189,6 +190,6 @@ def _tagged(tag: str, value: Any, location: Location) -> Any:
     if type(value) is not str:
         raise _Decline
     try:
-        return PromptRef.parse(value, location)
+        return PromptRef.parse(value, Location(path, line, col))
     except InputError:
         raise _Decline from None

@@ -94,20 +94,25 @@ class Memo:
         """The result stored for exactly these objects (or this content), or None."""
         # A shared mapping is found by identity first (no key to build); a
         # target's own one by its content.
-        key: tuple[Any, ...] = (id(value), *map(id, bases))
-        hit = self._entries.pop(key, None)
+        ids = tuple([id(b) for b in bases])
+        entries = self._entries
+        key: tuple[Any, ...] = (id(value), *ids)
+        hit = entries.pop(key, None)
         if hit is None and self.by_content:
             content = scalar_items(value)
             if content is not None:
-                key = (content, *map(id, bases))
-                hit = self._entries.pop(key, None)
+                key = (content, *ids)
+                hit = entries.pop(key, None)
         if hit is None:
             return None
-        self._entries[key] = hit  # the most recently used goes last
+        entries[key] = hit  # the most recently used goes last
         same = hit[0] is value or type(key[0]) is tuple  # a content key compared the content
         held = hit[1]
-        if not same or len(held) != len(bases) or any([a is not b for a, b in zip(held, bases, strict=True)]):
+        if not same or len(held) != len(bases):
             return None  # unreachable while entries hold their objects; checked anyway
+        for a, b in zip(held, bases, strict=True):  # (lengths checked above)
+            if a is not b:
+                return None  # as above
         result = hit[2]
         shared = self.shared
         if shared is not None:

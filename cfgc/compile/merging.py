@@ -45,6 +45,9 @@ def merge_value(base: Any, over: Any, doc: Document, path: Path) -> Any:
             return _plain(over, doc, path)
         out = dict(base)
         for k, v in over.items():
+            if type(v) not in _MERGES:
+                out[k] = v  # what merge_value returns for it: no call, no path, per scalar of every own file
+                continue
             if v is DELETE:
                 out.pop(k, None)
                 continue
@@ -104,6 +107,8 @@ def _plain(value: Any, doc: Document, path: Path) -> Any:
 
 
 _COMPOSITE = {dict, list, Replace, Append, Prepend, Sentinel}
+# The types merge_value does more with than return them (exact types, as it tests them).
+_MERGES = frozenset(_COMPOSITE)
 
 
 def deep_merge(base: Any, over: Any) -> Any:
@@ -111,7 +116,7 @@ def deep_merge(base: Any, over: Any) -> Any:
     if type(over) is dict and type(base) is dict:
         out = dict(base)
         for k, v in over.items():
-            out[k] = deep_merge(out[k], v) if k in out else v
+            out[k] = deep_merge(out[k], v) if type(v) is dict and k in out else v
         return out
     return over
 

@@ -268,6 +268,21 @@ def emit(value: object) -> str:
     return s
 
 
+def emit_strs(parts: list[str]) -> str:
+    """The strings ``parts`` joined, each counted as :func:`emit` counts it.
+
+    One check for the lot when they fit (a lookup template's parts, every
+    render of every target); otherwise part by part, so an overflow fails at
+    the same part with the same count as :func:`emit` one at a time.
+    """
+    b = current()
+    total = b.emitted + sum(map(len, parts))
+    if total <= b.limits.template_output_chars:
+        b.emitted = total
+        return "".join(parts)
+    return "".join([emit(p) for p in parts])
+
+
 def concat(parts: list[Any]) -> str:
     """``a ~ b``: the joined length is checked before joining."""
     b = current()

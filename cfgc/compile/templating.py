@@ -246,13 +246,17 @@ class _Renderer:
             value = plain(values[0])
             template_bounds.check_result(value)
             return value
-        out = [literals[0]]
+        out = [literals[0]] if literals[0] else []
         for v, lit in zip(values, literals[1:], strict=True):
             if type(v) is not str and type(v) is not int:
                 return _NO
-            out += (str(v), lit)
+            s = str(v)
+            if s:
+                out.append(s)
+            if lit:
+                out.append(lit)
         # Counted as the rewritten Jinja2 template counts its output, part by part.
-        return "".join([template_bounds.emit(p) for p in out if p])
+        return template_bounds.emit_strs(out)
 
     def _memo_key(self, text: str, whole: bool) -> tuple[Any, ...] | None:
         """The memo key of this render, or None to render without the memo
@@ -293,6 +297,26 @@ class _Renderer:
 
     def _lookup(self, name: tuple[str, ...]) -> Any:
         obj = self.context.get(name[0], _NO)
+        if len(name) > 1 and type(obj) is _MappingView:
+            # Down plain mappings without a view per level (every lookup of
+            # every target): a view matters only for the value found last.  A
+            # non-mapping part-way (a template there renders first) takes the
+            # loop below from the start: nothing was read but mappings.
+            raw = obj._raw
+            last = len(name) - 1
+            for i in range(1, last + 1):
+                key = name[i]
+                if key[0] == "_" or hasattr(_MappingView, key) or key not in raw:
+                    return _NO
+                if i == last:
+                    return obj._r.view((*obj._p, *name[1:]), raw[key])
+                raw = raw[key]
+                if type(raw) is not dict:
+                    break
+        return self._lookup_views(obj, name)
+
+    def _lookup_views(self, obj: Any, name: tuple[str, ...]) -> Any:
+        """:meth:`_lookup` through a view per level (what the sandbox's getattr sees)."""
         for key in name[1:]:
             # The sandbox's getattr finds an attribute first (``items``, ``_raw``), then the key.
             if type(obj) is not _MappingView or key[0] == "_" or hasattr(_MappingView, key) or key not in obj._raw:
