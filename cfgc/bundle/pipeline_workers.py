@@ -44,6 +44,7 @@ def compile_chunk(
     # Targets come folder by folder (the work list is sorted by shared layers): keep the folder open.
     writer = FolderWriter(staging or Path())
     made: dict[int, str] = {}
+    writes: list[tuple[bool, str, str, bytes]] = []  # (stored in the cache, name, digest, bytes)
     if gkey is not None and cache is not None:
         # The chunk's keys first, in one loop (measured cheaper than one key
         # before each compile); the compile then parses the bytes read for them.
@@ -70,16 +71,22 @@ def compile_chunk(
             assert out.data is not None
             # Only targets without any finding are cached: a warm build must
             # report the same warnings as a cold one.
-            if cache is not None and key is not None and not found and not cache.digests.changed:
-                cache.store(out.digest, out.data, staging, target_path(spec.name), writer)
-                keys.append(key)
-            else:
-                keys.append(None)
-                if staging is not None:
-                    writer.write(target_path(spec.name), out.data)
+            stored = cache is not None and key is not None and not found and not cache.digests.changed
+            keys.append(key if stored else None)
+            if stored or staging is not None:
+                writes.append((stored, spec.name, out.digest, out.data))
             records.append((i, out.digest, out.size, out.prompts, out.secrets))
             for f in ct.secrets:
                 secrets[f] = compiler.secret_files[f]
+        # The chunk's files are written after its compiles, in one burst: file
+        # creation in the kernel between two compiles left the compile's caches
+        # cold (the same effect as keying each target just before its compile).
+        for stored, name, digest, data in writes:
+            if stored:
+                assert cache is not None
+                cache.store(digest, data, staging, target_path(name), writer)
+            else:
+                writer.write(target_path(name), data)
     finally:
         writer.close()
     return records, diags, secrets, keys
