@@ -17,6 +17,8 @@ from cfgc.bundle.folder_writer import FolderWriter
 from cfgc.bundle.layout import target_output, target_path
 from cfgc.compile.compiler import Compiler
 from cfgc.repo.hierarchy import TargetSpec
+from cfgc.repo.inputs import unwrapped
+from cfgc.repo.sources import DirSource
 
 if TYPE_CHECKING:  # a build without a cache (--no-cache) never imports it
     from cfgc.bundle.cache import BuildCache
@@ -49,6 +51,10 @@ def compile_chunk(
         # The chunk's keys first, in one loop (measured cheaper than one key
         # before each compile); the compile then parses the bytes read for them.
         made = {i: cache.target_key(todo[i][0], gkey, compiler.source) for i in positions}
+    elif cache is None and isinstance(plain := unwrapped(compiler.source), DirSource):
+        # Without a cache the chunk's own files are read first too, in one run (a cache
+        # that keys in the parent witnesses every read from disk instead: prefetch() waits).
+        plain.prefetch(todo[i][0].layers[-1] for i in positions)
     try:
         for i in positions:
             spec, key = todo[i]
