@@ -74,3 +74,41 @@ def test_what_a_chunk_writes_is_what_it_compiled(
         assert not (staging / target_path(failed)).exists()
         written = sorted(p for p in staging.rglob("*.json"))
         assert len(written) == len(records)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_prefetching_a_chunk_changes_no_byte_and_no_finding(
+    make_repo, tmp_path: Path, jobs: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fixtures.repos import GRID_CONFIG
+
+    files = {"base/a.yaml": "x: 1\n", "envs/dev.yaml": "y: 2\n", "schemas/s.json": "{}"}
+    for i in range(150):
+        files[f"svc/dev/s{i:03}.yaml"] = f"id: {i}\nname: s{i}\n"
+    files["svc/dev/s040.yaml"] = "id: 40\n  bad: [\n"  # a parse error, in the middle of a chunk
+    files["svc/dev/s100.yaml"] = "id: !nope 100\n"
+    root = make_repo(files, config=GRID_CONFIG)
+    fetched: list[int] = []
+    prefetch = DirSource.prefetch
+
+    def counted(self: DirSource, paths) -> None:  # type: ignore[no-untyped-def]
+        paths = list(paths)
+        fetched.append(len(paths))
+        prefetch(self, paths)
+
+    def run() -> tuple[list[str], dict[str, bytes]]:
+        out = tmp_path / f"out{len(fetched)}-{jobs}"
+        result = pipeline.run(Compiler(DirSource(root)), staging=open_staging(out), jobs=jobs)
+        staging = next(out.parent.glob(f".{out.name}.tmp-*"))
+        return ([f"{d.location}: {d.message}" for d in result.diagnostics],
+                {str(p.relative_to(staging)): p.read_bytes() for p in sorted(staging.rglob("*.json"))})
+
+    monkeypatch.setattr(DirSource, "prefetch", lambda self, paths: None)
+    without = run()
+    monkeypatch.setattr(DirSource, "prefetch", counted)
+    with_prefetch = run()
+    assert with_prefetch == without
+    assert len(without[0]) == 2 and any("svc/dev/s040.yaml:2:" in d for d in without[0])
+    assert len(without[1]) == 148
+    if jobs == 1:  # the workers' counts stay in the workers
+        assert sum(fetched) == 150
