@@ -51,10 +51,12 @@ def compile_chunk(
         # The chunk's keys first, in one loop (measured cheaper than one key
         # before each compile); the compile then parses the bytes read for them.
         made = {i: cache.target_key(todo[i][0], gkey, compiler.source) for i in positions}
-    elif cache is None and isinstance(plain := unwrapped(compiler.source), DirSource):
+    fetched: list[str] = []
+    plain = unwrapped(compiler.source)
+    if gkey is None and cache is None and isinstance(plain, DirSource):
         # Without a cache the chunk's own files are read first too, in one run (a cache
         # that keys in the parent witnesses every read from disk instead: prefetch() waits).
-        plain.prefetch(todo[i][0].layers[-1] for i in positions)
+        fetched = plain.prefetch(todo[i][0].layers[-1] for i in positions)
     try:
         for i in positions:
             spec, key = todo[i]
@@ -95,4 +97,7 @@ def compile_chunk(
                 writer.write(target_path(name), data)
     finally:
         writer.close()
+        if fetched:  # a target that failed before reading its own file leaves nothing held
+            assert isinstance(plain, DirSource)
+            plain.drop(fetched)
     return records, diags, secrets, keys

@@ -149,9 +149,9 @@ class DirSource:
             self._kept[path] = data
             self._kept_bytes += len(data)
 
-    def prefetch(self, paths: Iterable[str]) -> None:
+    def prefetch(self, paths: Iterable[str]) -> list[str]:
         """Read ``paths`` now, one after the other, and serve each one's next :meth:`read` from
-        memory (:meth:`keep`, within its bound).
+        memory (:meth:`keep`, within its bound); returns the paths it kept, for :meth:`drop`.
 
         For a caller about to compile targets whose own files these are: reading them
         in one run, before the compiles, keeps the kernel's work from cooling the
@@ -160,8 +160,9 @@ class DirSource:
         and never replaces bytes already kept; a file that cannot be read is left
         for its own read to fail with its own error.
         """
+        kept: list[str] = []
         if self.on_disk_read is not None:
-            return
+            return kept
         for path in paths:
             if path not in self._kept:
                 try:
@@ -169,6 +170,15 @@ class DirSource:
                 except (CfgcError, OSError):
                     continue
                 self.keep(path, data)
+                kept.append(path)
+        return kept
+
+    def drop(self, paths: Iterable[str]) -> None:
+        """Forget the bytes still kept for ``paths`` (prefetched for compiles that never read them)."""
+        for path in paths:
+            data = self._kept.pop(path, None)
+            if data is not None:
+                self._kept_bytes -= len(data)
 
     def close(self) -> None:
         """Close the folders the reads hold open (a later read opens them again)."""

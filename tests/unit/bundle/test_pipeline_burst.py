@@ -91,10 +91,10 @@ def test_prefetching_a_chunk_changes_no_byte_and_no_finding(
     fetched: list[int] = []
     prefetch = DirSource.prefetch
 
-    def counted(self: DirSource, paths) -> None:  # type: ignore[no-untyped-def]
+    def counted(self: DirSource, paths) -> list[str]:  # type: ignore[no-untyped-def]
         paths = list(paths)
         fetched.append(len(paths))
-        prefetch(self, paths)
+        return prefetch(self, paths)
 
     def run() -> tuple[list[str], dict[str, bytes]]:
         out = tmp_path / f"out{len(fetched)}-{jobs}"
@@ -103,7 +103,7 @@ def test_prefetching_a_chunk_changes_no_byte_and_no_finding(
         return ([f"{d.location}: {d.message}" for d in result.diagnostics],
                 {str(p.relative_to(staging)): p.read_bytes() for p in sorted(staging.rglob("*.json"))})
 
-    monkeypatch.setattr(DirSource, "prefetch", lambda self, paths: None)
+    monkeypatch.setattr(DirSource, "prefetch", lambda self, paths: [])
     without = run()
     monkeypatch.setattr(DirSource, "prefetch", counted)
     with_prefetch = run()
@@ -112,3 +112,15 @@ def test_prefetching_a_chunk_changes_no_byte_and_no_finding(
     assert len(without[1]) == 148
     if jobs == 1:  # the workers' counts stay in the workers
         assert sum(fetched) == 150
+
+
+def test_files_prefetched_for_targets_that_failed_first_are_not_held(make_repo) -> None:
+    from tests.fixtures.repos import GRID_CONFIG
+
+    files = {"base/a.yaml": "x: 1\n", "envs/dev.yaml": "y: [unclosed\n", "schemas/s.json": "{}"}
+    for i in range(100):
+        files[f"svc/dev/s{i:03}.yaml"] = f"id: {i}\n"
+    source = DirSource(make_repo(files, config=GRID_CONFIG))
+    result = pipeline.run(Compiler(source), jobs=1)  # every target fails at the shared layer
+    assert not result.ok and not result.outputs
+    assert source._kept == {} and source._kept_bytes == 0

@@ -20,7 +20,7 @@ def _tree(root: Path) -> DirSource:
 
 def test_the_next_read_is_the_prefetched_bytes_and_the_one_after_reads_the_disk(tmp_path: Path) -> None:
     src = _tree(tmp_path)
-    src.prefetch(["a.yaml", "b.yaml"])
+    assert src.prefetch(["a.yaml", "b.yaml"]) == ["a.yaml", "b.yaml"]
     (tmp_path / "a.yaml").write_bytes(b"changed")
     (tmp_path / "c.yaml").write_bytes(b"changed c")
     assert src.read("a.yaml") == b"a.yaml"  # what the prefetch read: one snapshot per file
@@ -59,3 +59,16 @@ def test_a_file_that_cannot_be_read_fails_at_its_own_read(tmp_path: Path, monkey
         with pytest.raises(CfgcError) as plain:
             DirSource(tmp_path).read(bad)
         assert str(prefetched.value) == str(plain.value) and prefetched.value.exit_code == plain.value.exit_code
+
+
+def test_drop_forgets_what_was_not_read(tmp_path: Path) -> None:
+    src = _tree(tmp_path)
+    src.keep("c.yaml", b"kept by someone else")
+    fetched = src.prefetch(["a.yaml", "b.yaml", "c.yaml"])
+    assert fetched == ["a.yaml", "b.yaml"]
+    assert src.read("a.yaml") == b"a.yaml"
+    src.drop(fetched)
+    (tmp_path / "b.yaml").write_bytes(b"changed")
+    assert src.read("b.yaml") == b"changed"
+    assert src.read("c.yaml") == b"kept by someone else"
+    assert src._kept == {} and src._kept_bytes == 0
