@@ -14,7 +14,7 @@ from cfgc.repo.hierarchy import TargetSpec
 from cfgc.review.diff_encode import Encoder
 from cfgc.review.diff_entry import Record, Unlocated
 from cfgc.review.diff_leaves import LeafMemo
-from cfgc.review.diff_result import TargetDiff, is_production
+from cfgc.review.diff_result import TargetDiff, is_production, target_diff
 from cfgc.review.diff_validation import as_base
 from cfgc.review.diff_values import Change, Compared, Memo, Side, whole_target
 
@@ -131,7 +131,7 @@ def chunk_diff(run: Run, chunk: list[str]) -> Part:
                     changes = whole_target(h, compiled_h, added=True)
                 if compiled_h is not None and h_found is not None:
                     keep(h, h_keys, compiled_h, h_found, changes)
-            diffs.append(TargetDiff(name, status, variables, prod, tuple(changes)))
+            diffs.append(target_diff(name, status, variables, prod, tuple(changes)))
             continue
         try:
             changes = diff_targets(b, before, h, after, memo, changed, leaf_memo)
@@ -143,7 +143,7 @@ def chunk_diff(run: Run, chunk: list[str]) -> Part:
         if compiled_h is not None and h_found is not None:
             keep(h, h_keys, compiled_h, h_found, changes)
         if changes:
-            diffs.append(TargetDiff(name, "changed", variables, prod, tuple(changes)))
+            diffs.append(target_diff(name, "changed", variables, prod, tuple(changes)))
     return diffs, errors, new, enc.subtrees, compiles
 
 

@@ -8,6 +8,7 @@ from cfgc.base.repopath import NotFound
 from cfgc.compile.compiler import Compiler
 from cfgc.repo.hierarchy import TargetSpec
 from cfgc.repo.sources import CONFIG_FILE, DirSource, GitSource, Source, blob_id
+from cfgc.review.background import Background
 from cfgc.review.diff_validation import schema_inputs
 from cfgc.review.index_ids import index_ids
 
@@ -22,10 +23,21 @@ def changed_files(base: Source, head: Source, ids: dict[str, str] | None = None,
 
     A working tree's ids come from git's index where it vouches for them
     (:mod:`cfgc.review.index_ids`; ``use_index=False``: every file is read)."""
-    a_files, b_files = set(base.files()), set(head.files())
     ids = {} if ids is None else ids
-    if use_index and isinstance(head, DirSource) and isinstance(base, GitSource) and len(b_files) > _INDEX_MIN:
-        ids.update(index_ids(head.root, b_files))
+    if isinstance(base, GitSource) and isinstance(head, DirSource):
+        # The base's 'git ls-tree' runs on a thread while the working tree is
+        # walked and git's index read: both mostly wait on git processes.
+        with Background(base.files) as listing:
+            try:
+                b_files = set(head.files())
+                if use_index and len(b_files) > _INDEX_MIN:
+                    ids.update(index_ids(head.root, b_files))
+            except BaseException:
+                listing.result()  # the base's error first, as when it was listed first
+                raise
+            a_files = set(listing.result())
+    else:
+        a_files, b_files = set(base.files()), set(head.files())
     common = a_files & b_files
     if isinstance(base, GitSource) and isinstance(head, DirSource):  # (10,000 files: no call per file but for a read)
         sha = base.blob_ids()

@@ -57,7 +57,7 @@ from cfgc.base.errors import Location
 from cfgc.base.installed import install_stamps
 from cfgc.compile.merging import MISSING
 from cfgc.review.check_cache import decode_findings, encode_findings
-from cfgc.review.diff_result import DiffResult, TargetDiff
+from cfgc.review.diff_result import DiffResult, TargetDiff, target_diff
 from cfgc.review.diff_values import Change
 from cfgc.review.gc_phases import collector_paused
 from cfgc.review.sealed import SealedFolder
@@ -178,7 +178,7 @@ def _decode(doc: dict[str, Any]) -> DiffResult | None:
                 return None
             changes.append(Change(tuple(path), MISSING if absent & 1 else before, MISSING if absent & 2 else after,
                                   loc, secret))
-        out.append(TargetDiff(name, status, tvars, production, tuple(changes)))
+        out.append(target_diff(name, status, tvars, production, tuple(changes)))
     return DiffResult(base, head, tuple(variables), tuple(out), tuple(files), compiled, total, tuple(errors))
 
 

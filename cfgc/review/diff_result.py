@@ -24,6 +24,25 @@ class TargetDiff:
     changes: tuple[Change, ...] = ()
 
 
+_new = object.__new__
+
+
+def target_diff(name: str, status: str, variables: dict[str, str], production: bool,
+                changes: tuple[Change, ...]) -> TargetDiff:
+    """``TargetDiff(name, status, variables, production, changes)``, made in half the
+    time: a diff makes one per changed target (10,000 for a global change), and a
+    frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``.
+    The object is the same (fields, equality, repr); it is never changed after."""
+    t = _new(TargetDiff)
+    d = t.__dict__
+    d["name"] = name
+    d["status"] = status
+    d["vars"] = variables
+    d["production"] = production
+    d["changes"] = changes
+    return t
+
+
 @dataclass(frozen=True)
 class DiffResult:
     """Every target that differs, plus what was needed to find them."""

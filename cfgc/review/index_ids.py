@@ -9,8 +9,8 @@ because it changed in the same instant the index was written): a file it
 does not name still holds the bytes of its index entry.  So an index entry is
 taken only when all of these hold, and the file is read and hashed otherwise:
 
-- ``git diff-files`` (run first, so an index written meanwhile is seen at
-  its newer state) does not name the file;
+- ``git diff-files`` (finished before ``git ls-files`` starts, so an index
+  written meanwhile is seen at its newer state) does not name the file;
 - the entry is a plain file (mode 100644 or 100755) at stage 0, tagged ``H``
   by ``git ls-files -v`` (not assume-unchanged, not skip-worktree: git does
   not look at those files), and not the empty blob (an intent-to-add entry);
@@ -77,22 +77,24 @@ def _git(root: Path, *args: str) -> bytes:
 
 def _index_ids(root: Path, files: Collection[str]) -> dict[str, str]:
     # The checks run side by side: each git process costs a few ms to start.
+    # diff-files runs beside them (its answer is used only if they pass), and
+    # before ls-files: an index written after it only vouches for newer bytes.
     checks = [_start(root, "config", "--get-regexp", _CONFIG),
               _start(root, "ls-files", "-z", "--", ":(top,glob)**/.gitattributes"),
-              _start(root, "rev-parse", "--show-toplevel", "--git-path", "info/attributes")]
+              _start(root, "rev-parse", "--show-toplevel", "--git-path", "info/attributes"),
+              _start(root, "diff-files", "--name-only", "-z", "--relative")]
     try:
         config, in_index, paths = (_finish(checks[0], ok=(0, 1)), _finish(checks[1]), _finish(checks[2]))
+        if any(line.strip().lower() not in _HARMLESS for line in config.decode().splitlines() if line.strip()):
+            return {}
+        if in_index.strip(b"\0") or not _no_attributes(root, files, paths.decode().splitlines()):
+            return {}
+        dirty = set(os.fsdecode(p) for p in _finish(checks[3]).split(b"\0"))
     finally:
         for proc in checks:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    if any(line.strip().lower() not in _HARMLESS for line in config.decode().splitlines() if line.strip()):
-        return {}
-    if in_index.strip(b"\0") or not _no_attributes(root, files, paths.decode().splitlines()):
-        return {}
-    # diff-files first: an index written after it only vouches for newer bytes.
-    dirty = set(os.fsdecode(p) for p in _git(root, "diff-files", "--name-only", "-z", "--relative").split(b"\0"))
     listing = _git(root, "ls-files", "-s", "-v", "-z")
     # Tag H (neither assume-unchanged nor skip-worktree), a plain file, stage 0.
     enc, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()  # os.fsdecode's, without its call
