@@ -16,6 +16,7 @@ from cfgc.base.errors import CfgcError
 from cfgc.bundle.folder_writer import FolderWriter
 from cfgc.bundle.layout import target_output, target_path
 from cfgc.compile.compiler import Compiler
+from cfgc.compile.template_kept import Drained
 from cfgc.repo.hierarchy import TargetSpec
 from cfgc.repo.inputs import unwrapped
 from cfgc.repo.sources import DirSource
@@ -28,7 +29,7 @@ Hashed = list[tuple[str, str, str]]  # cfgc.bundle.cache.BuildCache.hashed()
 # A compiled target on the wire: its position in the sorted work list, digest,
 # size, prompts and secret files (the parent has the name and variables).
 Record = tuple[int, str, int, tuple[str, ...], tuple[str, ...]]
-Wire = tuple[list[Record], list[Diagnostic], dict[str, bytes], list[str | None], list[tuple[str, str]], Hashed]
+Wire = tuple[list[Record], list[Diagnostic], dict[str, bytes], list[str | None], list[tuple[str, str]], Hashed, Drained]
 
 
 def compile_chunk(
