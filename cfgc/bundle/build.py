@@ -90,6 +90,9 @@ def build_bundle(
             from cfgc.bundle.outrecord import global_digests
 
             globals_ = global_digests(compiler)
+            from cfgc.compile.template_kept import KEPT
+
+            KEPT.assume(None)  # record template results: the next in-place build then needs no Jinja2
         result = pipeline.run(
             compiler, select, staging=staging, cache=cache, jobs=jobs, progress=progress, reads=reads,
             save_cache=False,

@@ -36,7 +36,14 @@ import orjson
 
 from cfgc.base.errors import CfgcError
 from cfgc.bundle import outstate
-from cfgc.bundle.inplace import info_json, new_manifest, old_entries, replace_state, save_after
+from cfgc.bundle.inplace import (
+    DigestThread,
+    info_json,
+    new_manifest,
+    old_entries,
+    replace_state,
+    save_after,
+)
 from cfgc.bundle.journal import JOURNAL, commit, open_commit
 from cfgc.bundle.manifest import MANIFEST
 from cfgc.bundle.outcheck import ManifestRead, check_out, same_folders_in
@@ -199,7 +206,6 @@ def _update(
     entries: dict[str, Any], specs: list[TargetSpec], cache_root: Path, key: bytes,
     open_cache: Callable[[], BuildCache | None], jobs: int | None, progress: Progress | None,
 ) -> InPlace:
-    from cfgc.base.canonical import sha256_digest
     from cfgc.bundle import pipeline
     from cfgc.bundle.layout import target_path, write_file
 
@@ -244,8 +250,10 @@ def _update(
         moves = [target_path(n) for n in sorted(built) if built[n].digest != entries[n]["digest"]]
         data, found, deletes = new_manifest(source, compiler, state, plan.raw, plan.info, manifest, entries, built,
                                             result, cdir, moves)
-        digest = sha256_digest(data)
-        if digest != state.manifest:
+        hashing = DigestThread(data)  # needed by the state's save only: overlaps the commit
+        # The old bytes' digest is the state's (check_out compared them): equal bytes, the same manifest.
+        same = data == plan.raw
+        if not same:
             write_file(cdir, MANIFEST, data)
             moves.append(MANIFEST)
         commit(out, moves, deletes)
@@ -263,9 +271,9 @@ def _update(
                               spans=ints(found), pins={**state.pins, **compiler.prompts.pins()},
                               sops=kept_sops(state.globals), config_marks=kept_config(state.globals),
                               careful=kept_careful(state.globals, plan.digests), renders=KEPT.kept())
-    save_after(out, refreshed, plan.bundle, info_json(plan.info), digest, moves, deletes, result.diagnostics,
+    save_after(out, refreshed, plan.bundle, info_json(plan.info), hashing, moves, deletes, result.diagnostics,
                affected, cache_root, key)
-    return InPlace(names, digest, result.diagnostics, result.cache_hits + unaffected, digest == state.manifest)
+    return InPlace(names, hashing.result(), result.diagnostics, result.cache_hits + unaffected, same)
 
 
 def _compiler(source: DirSource) -> Compiler:

@@ -77,8 +77,41 @@ def reassembled(
     return new, sorted(p for p in old if p not in listed)
 
 
+class DigestThread:
+    """``sha256:<hex>`` of ``data``, computed on another thread while the caller commits.
+
+    The new manifest's digest (3 MB at 10,000 targets: 84 M instructions of SHA-256)
+    is needed only for the state and the answer; whether the manifest changed is
+    answered by its bytes against the old ones, whose digest the OUT check matched.
+    hashlib releases the GIL, so with a free core the hash overlaps the writes and
+    renames instead of preceding them.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        import threading
+
+        self._found: str | BaseException = ""
+        self._thread = threading.Thread(target=self._run, args=(data,), daemon=True)
+        self._thread.start()
+
+    def _run(self, data: bytes) -> None:
+        from cfgc.base.canonical import sha256_digest
+
+        try:
+            self._found = sha256_digest(data)
+        except BaseException as e:  # noqa: BLE001 - raised again in the waiting thread
+            self._found = e
+
+    def result(self) -> str:
+        """The digest (waits for the thread; raises what it raised)."""
+        self._thread.join()
+        if isinstance(self._found, BaseException):
+            raise self._found
+        return self._found
+
+
 def save_after(
-    out: Path, state: outstate.OutState, bundle_stamps: array[int], source: dict[str, Any], digest: str,
+    out: Path, state: outstate.OutState, bundle_stamps: array[int], source: dict[str, Any], digest: DigestThread,
     moves: list[str], deletes: list[str], diags: tuple[Diagnostic, ...], affected: list[str],
     cache_root: Path, key: bytes,
 ) -> None:
@@ -113,7 +146,7 @@ def save_after(
                 dirs.pop(folder, None)
     warned = (set(state.warned) - set(affected)) | {t for d in diags for t in d.targets}
     outstate.save(cache_root, out, key, replace_state(
-        state, bundle=bundle, bundle_stamps=bundle_stamps, dirs=dirs, manifest=digest, source=source,
+        state, bundle=bundle, bundle_stamps=bundle_stamps, dirs=dirs, manifest=digest.result(), source=source,
         warned=sorted(warned)))
 
 

@@ -171,7 +171,7 @@ def _record(
         paths=lay.paths, stamps=lay.stamps, digests=lay.digests, names=lay.names,
         counts=lay.counts, layers=lay.flat, warned=sorted({t for d in result.diagnostics for t in d.targets}),
         manifest=digest, bundle=bundle, bundle_stamps=bundle_stamps, dirs=dirs, spans=ints(found or ()), pins={},
-        sops=kept_sops(globals_), config_marks=kept_config(globals_), careful={},
+        sops=kept_sops(globals_), config_marks=kept_config(globals_), careful={}, renders=kept_renders(),
     )
     state = replace(state, careful=kept_careful(state.globals, state.digests))
     outstate.save(root, out, key, state)
@@ -197,6 +197,13 @@ def _packed(digests: bytes, one: bytes) -> bool:
     while at >= 0 and at % DIGEST_BYTES:
         at = digests.find(one, at + 1)
     return at >= 0
+
+
+def kept_renders() -> dict[str, Any]:
+    """The template reads and results this build's workers recorded (template_kept.KEPT)."""
+    from cfgc.compile.template_kept import KEPT
+
+    return KEPT.kept()
 
 
 def kept_config(globals_: dict[str, str]) -> dict[str, Any]:

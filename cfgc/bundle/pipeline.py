@@ -25,6 +25,7 @@ from cfgc.bundle.pipeline_workers import Chunk, Hashed, Wire, compile_chunk
 from cfgc.compile.compiler import Compiler
 from cfgc.compile.hygiene import sops_file_findings
 from cfgc.compile.prompts import Prompt
+from cfgc.compile.template_kept import KEPT
 from cfgc.repo.hierarchy import TargetSpec
 from cfgc.repo.inputs import ReadLog
 
@@ -249,13 +250,15 @@ def _compile_all(
         mark = reads.mark() if reads is not None else 0
         wire, diags, secrets, keys = compile_chunk(compiler, staging, cache, todo, positions, gkey)
         hashed = cache.hashed() if cache is not None and gkey is not None else []
-        return wire, diags, secrets, keys, reads.since(mark) if reads is not None else [], hashed
+        # The template results it recorded (when the build leaves an in-place state), for the parent to keep.
+        return wire, diags, secrets, keys, reads.since(mark) if reads is not None else [], hashed, KEPT.drain()
 
     # fork workers inherit the parsed config, hierarchy, compiled schemas and
     # the work list itself: chunks travel as positions in it, not as specs.
-    for wire, diags, secrets, keys, read, hashed in fan_out(
+    for wire, diags, secrets, keys, read, hashed, renders in fan_out(
         work, range(len(todo)), jobs=jobs, size=CHUNK, ordered=False
     ):
+        KEPT.take(renders)
         outs = []
         for i, digest, size, prompts, secret_files in wire:
             spec = todo[i][0]

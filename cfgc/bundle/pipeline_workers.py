@@ -16,7 +16,10 @@ from cfgc.base.errors import CfgcError
 from cfgc.bundle.folder_writer import FolderWriter
 from cfgc.bundle.layout import target_output, target_path
 from cfgc.compile.compiler import Compiler
+from cfgc.compile.template_kept import Drained
 from cfgc.repo.hierarchy import TargetSpec
+from cfgc.repo.inputs import unwrapped
+from cfgc.repo.sources import DirSource
 
 if TYPE_CHECKING:  # a build without a cache (--no-cache) never imports it
     from cfgc.bundle.cache import BuildCache
@@ -26,7 +29,7 @@ Hashed = list[tuple[str, str, str]]  # cfgc.bundle.cache.BuildCache.hashed()
 # A compiled target on the wire: its position in the sorted work list, digest,
 # size, prompts and secret files (the parent has the name and variables).
 Record = tuple[int, str, int, tuple[str, ...], tuple[str, ...]]
-Wire = tuple[list[Record], list[Diagnostic], dict[str, bytes], list[str | None], list[tuple[str, str]], Hashed]
+Wire = tuple[list[Record], list[Diagnostic], dict[str, bytes], list[str | None], list[tuple[str, str]], Hashed, Drained]
 
 
 def compile_chunk(
@@ -44,10 +47,17 @@ def compile_chunk(
     # Targets come folder by folder (the work list is sorted by shared layers): keep the folder open.
     writer = FolderWriter(staging or Path())
     made: dict[int, str] = {}
+    writes: list[tuple[bool, str, str, bytes]] = []  # (stored in the cache, name, digest, bytes)
     if gkey is not None and cache is not None:
         # The chunk's keys first, in one loop (measured cheaper than one key
         # before each compile); the compile then parses the bytes read for them.
         made = {i: cache.target_key(todo[i][0], gkey, compiler.source) for i in positions}
+    fetched: list[str] = []
+    plain = unwrapped(compiler.source)
+    if gkey is None and cache is None and isinstance(plain, DirSource):
+        # Without a cache the chunk's own files are read first too, in one run (a cache
+        # that keys in the parent witnesses every read from disk instead: prefetch() waits).
+        fetched = plain.prefetch(todo[i][0].layers[-1] for i in positions)
     try:
         for i in positions:
             spec, key = todo[i]
@@ -70,16 +80,25 @@ def compile_chunk(
             assert out.data is not None
             # Only targets without any finding are cached: a warm build must
             # report the same warnings as a cold one.
-            if cache is not None and key is not None and not found and not cache.digests.changed:
-                cache.store(out.digest, out.data, staging, target_path(spec.name), writer)
-                keys.append(key)
-            else:
-                keys.append(None)
-                if staging is not None:
-                    writer.write(target_path(spec.name), out.data)
+            stored = cache is not None and key is not None and not found and not cache.digests.changed
+            keys.append(key if stored else None)
+            if stored or staging is not None:
+                writes.append((stored, spec.name, out.digest, out.data))
             records.append((i, out.digest, out.size, out.prompts, out.secrets))
             for f in ct.secrets:
                 secrets[f] = compiler.secret_files[f]
+        # The chunk's files are written after its compiles, in one burst: file
+        # creation in the kernel between two compiles left the compile's caches
+        # cold (the same effect as keying each target just before its compile).
+        for stored, name, digest, data in writes:
+            if stored:
+                assert cache is not None
+                cache.store(digest, data, staging, target_path(name), writer)
+            else:
+                writer.write(target_path(name), data)
     finally:
         writer.close()
+        if fetched:  # a target that failed before reading its own file leaves nothing held
+            assert isinstance(plain, DirSource)
+            plain.drop(fetched)
     return records, diags, secrets, keys

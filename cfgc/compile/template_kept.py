@@ -22,8 +22,11 @@ a changed template or a changed value read renders with Jinja2 again.
 Bounded (the repo's templates are hostile input): an entry whose JSON is
 over :data:`MAX_ENTRY_CHARS` is not kept; at most :data:`MAX_ENTRIES` reads and
 as many results, the least recently used dropped first.  Nothing is recorded
-unless :meth:`KeptRenders.assume` was called (only in-place builds do), so
-a full build pays nothing.
+unless :meth:`KeptRenders.assume` was called: an in-place build assumes what
+the state kept; a full build that leaves a state assumes nothing, and its
+workers hand what they recorded back with each chunk (:meth:`KeptRenders.drain`,
+:meth:`KeptRenders.take`), so the first in-place build after it needs no
+Jinja2 either.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from cfgc.compile.template_memo import MISS
 MAX_ENTRIES = 256
 MAX_ENTRY_CHARS = 16 * 1024
 Found = tuple[tuple[tuple[str, ...], ...], tuple[str, ...], frozenset[str]]
+# What a worker hands back (KeptRenders.drain): reads by (text, whole), results by key text.
+Drained = tuple[list[tuple[tuple[str, bool], Found]], list[tuple[str, list[str]]]]
 # Exact types a key part or a result may have, and their tags.
 _TAGS: dict[type, str] = {str: "s", int: "i", bool: "b", type(None): "n", float: "f"}
 
@@ -100,20 +105,23 @@ class KeptRenders:
 
     def __init__(self) -> None:
         self.recording = False
-        self._reads: dict[str, Found] = {}
+        self._reads: dict[tuple[str, bool], Found] = {}  # by (text, whole): looked up on every render
         self._results: dict[str, list[str]] = {}
+        self._fresh: list[tuple[bool, Any]] = []  # (is a read, its key) recorded since the last drain
+
 
     def clear(self) -> None:
         """Forget everything and stop recording."""
         self.recording = False
         self._reads.clear()
         self._results.clear()
+        self._fresh.clear()
 
     def reads(self, text: str, whole: bool) -> Any:
         """The kept :func:`~cfgc.compile.template_memo.reads` answer for ``text``, or :data:`MISS`."""
         if not self._reads:
             return MISS
-        found = self._reads.get(json.dumps([text, whole], ensure_ascii=False))
+        found = self._reads.get((text, whole))
         return MISS if found is None else found
 
     def note_reads(self, text: str, whole: bool, found: Found | None) -> None:
@@ -123,7 +131,8 @@ class KeptRenders:
         chains, names, bound = found
         entry = [text, whole, [list(c) for c in chains], list(names), sorted(bound)]
         if len(json.dumps(entry, ensure_ascii=False)) <= MAX_ENTRY_CHARS:
-            self._put(self._reads, json.dumps([text, whole], ensure_ascii=False), found)
+            self._put(self._reads, (text, whole), found)
+            self._note_fresh(True, (text, whole))
 
     def result(self, key: tuple[Any, ...]) -> Any:
         """The kept result for the memo key ``key``, or :data:`MISS`."""
@@ -143,11 +152,28 @@ class KeptRenders:
         text, item = key_text(key), _tag(value)
         if text is not None and item is not None and len(text) + len(item[1]) <= MAX_ENTRY_CHARS:
             self._put(self._results, text, item)
+            self._note_fresh(False, text)
 
     def kept(self) -> dict[str, Any]:
         """What to store in the state: JSON-able, read back by :meth:`assume`."""
-        reads = [[*json.loads(k), [list(c) for c in f[0]], list(f[1]), sorted(f[2])] for k, f in self._reads.items()]
+        reads = [[*k, [list(c) for c in f[0]], list(f[1]), sorted(f[2])] for k, f in self._reads.items()]
         return {"reads": reads, "results": [[k, v] for k, v in self._results.items()]}
+
+    def drain(self) -> Drained:
+        """What this process recorded since the last drain and still holds (a forked worker's
+        share, sent back with its chunk; picklable), oldest first."""
+        fresh, self._fresh = self._held(), []
+        return ([(k, self._reads[k]) for r, k in fresh if r], [(k, self._results[k]) for r, k in fresh if not r])
+
+    def take(self, drained: Drained) -> None:
+        """Keep what :meth:`drain` gave in a worker this process forked (trusted: never from storage)."""
+        if not self.recording:
+            return
+        reads, results = drained
+        for rkey, found in reads:
+            self._put(self._reads, rkey, found)
+        for key, item in results:
+            self._put(self._results, key, item)
 
     def assume(self, known: Any) -> None:
         """Take what :meth:`kept` gave an earlier process, read back from authenticated storage; start recording."""
@@ -157,14 +183,27 @@ class KeptRenders:
         for entry in _list(known.get("reads"))[-MAX_ENTRIES:]:
             found = _found(entry)
             if found is not None:
-                self._put(self._reads, json.dumps(entry[:2], ensure_ascii=False), found)
+                self._put(self._reads, (entry[0], entry[1]), found)
         for entry in _list(known.get("results"))[-MAX_ENTRIES:]:
             if (type(entry) is list and len(entry) == 2 and type(entry[0]) is str
                     and len(entry[0]) <= MAX_ENTRY_CHARS and _untag(entry[1]) is not MISS):
                 self._put(self._results, entry[0], entry[1])
 
+    def _note_fresh(self, is_read: bool, key: Any) -> None:
+        self._fresh.append((is_read, key))
+        if len(self._fresh) > 4 * MAX_ENTRIES:  # nobody drains (an in-place build, a host): keep what is held
+            self._fresh = self._held()
+
+    def _held(self) -> list[tuple[bool, Any]]:
+        """``_fresh`` without repeats (each at its last place, as the tables order them) or dropped entries."""
+        last: dict[tuple[bool, Any], None] = {}
+        for item in self._fresh:
+            last.pop(item, None)
+            last[item] = None
+        return [(r, k) for r, k in last if k in (self._reads if r else self._results)]
+
     @staticmethod
-    def _put(table: dict[str, Any], key: str, value: Any) -> None:
+    def _put(table: dict[Any, Any], key: Any, value: Any) -> None:
         table.pop(key, None)
         table[key] = value
         while len(table) > MAX_ENTRIES:

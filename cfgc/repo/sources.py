@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from cfgc.base import limits
-from cfgc.base.errors import UsageError
+from cfgc.base.errors import CfgcError, UsageError
 from cfgc.base.repopath import Tree
 from cfgc.repo.gitinfo import GitQuery
 from cfgc.repo.listing import SKIP_DIRS, scan, too_many
@@ -148,6 +148,37 @@ class DirSource:
         if self._kept_bytes + len(data) <= KEEP_MAX_BYTES:
             self._kept[path] = data
             self._kept_bytes += len(data)
+
+    def prefetch(self, paths: Iterable[str]) -> list[str]:
+        """Read ``paths`` now, one after the other, and serve each one's next :meth:`read` from
+        memory (:meth:`keep`, within its bound); returns the paths it kept, for :meth:`drop`.
+
+        For a caller about to compile targets whose own files these are: reading them
+        in one run, before the compiles, keeps the kernel's work from cooling the
+        compile's caches between two targets.  Does nothing while reads are
+        witnessed (:attr:`on_disk_read`: a build cache checks what comes from disk)
+        and never replaces bytes already kept; a file that cannot be read is left
+        for its own read to fail with its own error.
+        """
+        kept: list[str] = []
+        if self.on_disk_read is not None:
+            return kept
+        for path in paths:
+            if path not in self._kept:
+                try:
+                    data = self._tree.read(path)
+                except (CfgcError, OSError):
+                    continue
+                self.keep(path, data)
+                kept.append(path)
+        return kept
+
+    def drop(self, paths: Iterable[str]) -> None:
+        """Forget the bytes still kept for ``paths`` (prefetched for compiles that never read them)."""
+        for path in paths:
+            data = self._kept.pop(path, None)
+            if data is not None:
+                self._kept_bytes -= len(data)
 
     def close(self) -> None:
         """Close the folders the reads hold open (a later read opens them again)."""

@@ -32,10 +32,11 @@ def fresh_kept() -> None:
     """This process's kept values start empty: a store filled by earlier tests (16 entries, then
     nothing new) would leave the example's SOPS file out of the state the first build writes."""
     from cfgc.base.loading import CAREFUL
+    from cfgc.compile.template_kept import KEPT
     from cfgc.repo.config import MARKS
     from cfgc.secrets.creation_rules import PARSED
 
-    for kept in (CAREFUL, MARKS, PARSED):
+    for kept in (CAREFUL, MARKS, PARSED, KEPT):
         kept.clear()
 
 

@@ -155,3 +155,31 @@ def test_nothing_is_recorded_unless_assumed() -> None:
     kept.note_result(make_key("t", DEFAULT_LIMITS, []), 1)
     kept.note_reads("t", False, ((), (), frozenset()))
     assert kept.kept() == {"reads": [], "results": []}
+
+
+def test_a_drained_share_taken_elsewhere_is_what_was_recorded() -> None:
+    worker, parent = KeptRenders(), KeptRenders()
+    worker.assume(None)
+    parent.assume(None)
+    for i in range(5):
+        worker.note_result(make_key(f"t{i}", DEFAULT_LIMITS, []), i)
+        worker.note_reads(f"t{i}", i % 2 == 0, ((("a", str(i)),), ("a",), frozenset({"x"})))
+    parent.take(worker.drain())
+    assert parent.kept() == worker.kept()
+    assert worker.drain() == ([], [])  # each share is sent once
+    worker.note_result(make_key("t9", DEFAULT_LIMITS, []), 9)
+    parent.take(worker.drain())
+    assert parent.result(make_key("t9", DEFAULT_LIMITS, [])) == 9
+    idle = KeptRenders()  # not recording (no state will be left): takes nothing
+    idle.take(worker.kept() and parent.drain())
+    assert idle.kept() == {"reads": [], "results": []}
+
+
+def test_an_undrained_record_stays_bounded() -> None:
+    kept = KeptRenders()
+    kept.assume(None)
+    for i in range(20 * template_kept.MAX_ENTRIES):
+        kept.note_result(make_key(f"t{i % (2 * template_kept.MAX_ENTRIES)}", DEFAULT_LIMITS, []), i)
+    assert len(kept._fresh) <= 4 * template_kept.MAX_ENTRIES + 1
+    reads, results = kept.drain()
+    assert not reads and [k for k, _ in results] == list(kept._results)
