@@ -40,15 +40,20 @@ compiled), never a wrong diff.  A save keeps at most :data:`KEEP_FACTOR`
 times the run's records (at least :data:`MIN_KEEP`), least recently used
 dropped first, and only the subtrees those records name.
 
-Layout::
+Layout (the entries in columns: :mod:`cfgc.review.diff_columns`; ``packed``
+is base64 of little-endian ``uint32``)::
 
-    cfgc-diff-cache 1\\n
+    cfgc-diff-cache 2\\n
     <hex HMAC-SHA256 of the magic line and the body>\\n
     <body: JSON {"cfgc": version, "ids": [subtree id...],
                  "subtrees": [[value, [[rel path, file, path, type, token]...]]...],
                  "shapes": [[top key...]...],
-                 "entries": {key: [name, [secret files], [finding...], [[path, file, line, col]...],
-                                   shape index, [subtree index...]]}}>
+                 "keys": [record key...], "names": [target name...],
+                 "secrets": [[secret file...]...], "findings": [[finding...]...],
+                 "where": [[[path, file, line, col]...]...],
+                 "rows": packed (shape, secrets, findings, where) of each record,
+                 "offsets": packed start of each record's subtree indices (and the end),
+                 "idx": packed subtree indices}>
 
 A finding is as in :mod:`cfgc.review.check_cache`.
 """
@@ -66,6 +71,7 @@ from cfgc import __version__
 from cfgc.base.secretrefs import SecretRef
 from cfgc.bundle.cache_index import cache_key, load_entry
 from cfgc.review.check_cache import decode_findings
+from cfgc.review.diff_columns import FIELDS, Columns, unpack
 from cfgc.review.diff_encode import EXACT, no_secret
 from cfgc.review.diff_encode import Encoder as Encoder
 from cfgc.review.diff_entry import Located as Located
@@ -76,10 +82,10 @@ from cfgc.review.gc_phases import collector_paused as collector_paused
 from cfgc.review.gc_phases import frozen_scope as frozen_scope
 from cfgc.review.sealed import read_sealed, write_sealed
 
-MAGIC = b"cfgc-diff-cache 1\n"
+MAGIC = b"cfgc-diff-cache 2\n"  # 2: the entries in columns (1 is refused: recompiled)
 FILE_NAME = "diff-records"
 MAX_FILE_BYTES = 512 * 1024 * 1024  # a bigger file is not ours
-MAX_ENTRIES = 2_000_000  # entries (and subtrees) read; a file with more is not ours
+MAX_ENTRIES = 2_000_000  # entries (and subtrees, subtree indices) read; a file with more is not ours
 KEEP_FACTOR = 3
 MIN_KEEP = 1_000
 
@@ -109,7 +115,12 @@ class DiffCache:
 
     def __init__(self, folder: FsPath) -> None:
         self.path = folder / FILE_NAME
-        self._raw: dict[str, Any] = {}  # record key -> the file's form
+        self._rows: dict[str, int] = {}  # record key -> its row in the columns
+        self._names: list[Any] = []
+        self._cols: Any = ()  # FIELDS packed indices per row
+        self._off: Any = (0,)  # the start of each row's subtree indices, and the end
+        self._idx: Any = ()
+        self._tables: list[list[Any]] = [[], [], []]  # secret files, findings, locations
         self._ids: list[Any] = []
         self._subtrees: list[Any] = []
         self._shapes: list[Any] = []
@@ -120,7 +131,9 @@ class DiffCache:
         self._bad: set[Any] = set()
         self._given: set[tuple[int, int]] = set()  # (side's token dict, subtree) handed over
         self._keys: dict[int, tuple[str, ...] | None] = {}
-        self._used: dict[str, Any] = {}  # records this run read (the file's form)
+        self._secret_sets: dict[int, tuple[str, ...] | None] = {}  # table index -> checked
+        self._finding_sets: dict[int, tuple[Any, ...] | None] = {}
+        self._used: dict[str, int] = {}  # records this run read (their rows)
         self._new: dict[str, Any] = {}  # records this run made (the Encoder's form)
         self._new_subtrees: dict[str, Any] = {}
         self._key: bytes | None = None
@@ -128,7 +141,11 @@ class DiffCache:
             self._key = cache_key()
             self._read(self._key)
         except (OSError, ValueError, RecursionError):  # no key can be kept, no file, or not ours
-            self._raw, self._ids, self._subtrees, self._shapes = {}, [], [], []
+            self._clear()
+
+    def _clear(self) -> None:
+        self._rows, self._names, self._cols, self._off, self._idx = {}, [], (), (0,), ()
+        self._tables, self._ids, self._subtrees, self._shapes = [[], [], []], [], [], []
 
     def _read(self, key: bytes) -> None:
         body = read_sealed(self.path, MAGIC, key, MAX_FILE_BYTES)
@@ -137,15 +154,26 @@ class DiffCache:
         # collection walked them all (a third of a recorded diff's time).
         with collector_paused():
             doc = load_entry(body)
-        if not isinstance(doc, dict) or doc.get("cfgc") != __version__:
+        if type(doc) is not dict or doc.get("cfgc") != __version__:
             return
-        entries, ids, subtrees, shapes = (doc.get(k) for k in ("entries", "ids", "subtrees", "shapes"))
-        if (type(entries) is not dict or type(ids) is not list or type(subtrees) is not list
-                or type(shapes) is not list or len(ids) != len(subtrees)):
+        keys, names, ids, subtrees, shapes = (doc.get(k) for k in ("keys", "names", "ids", "subtrees", "shapes"))
+        tables = [doc.get(k) for k in ("secrets", "findings", "where")]
+        cols, off, idx = (unpack(doc.get(k)) for k in ("rows", "offsets", "idx"))
+        if (type(keys) is not list or type(names) is not list or type(ids) is not list
+                or type(subtrees) is not list or type(shapes) is not list or len(ids) != len(subtrees)
+                or any(type(t) is not list for t in tables) or cols is None or off is None or idx is None):
             return
-        if max(len(entries), len(subtrees), len(shapes)) > MAX_ENTRIES:
+        n = len(keys)
+        if max(n, len(subtrees), len(shapes), len(idx)) > MAX_ENTRIES:
             return
-        self._raw, self._ids, self._subtrees, self._shapes = entries, ids, subtrees, shapes
+        if len(names) != n or len(cols) != FIELDS * n or len(off) != n + 1:
+            return
+        # (Any string looks up safely: the file's keys are its own; a key that is
+        # not a string is only ever missed.)
+        self._rows = dict(zip(keys, range(n), strict=True)) if _all_str(keys) else {}
+        self._names, self._cols, self._off, self._idx = names, cols, off, idx
+        self._tables = tables  # type: ignore[assignment]  # (checked: lists)
+        self._ids, self._subtrees, self._shapes = ids, subtrees, shapes
 
     def get_many(self, wanted: Mapping[str, str], into: dict[SecretRef, str]) -> dict[str, Record]:
         """The record of each target ``name: key`` of ``wanted`` found (not
@@ -154,35 +182,54 @@ class DiffCache:
         # Runs for every target of a recorded diff (20,000 of them): one
         # loop, exact types, no generators, no call but for what is new.
         found: dict[str, Record] = {}
-        raws, used, shapes, decoded = self._raw, self._used, self._keys, self._decoded
+        rows, names, cols, off, packed = self._rows, self._names, self._cols, self._off, self._idx
+        used, shapes, decoded = self._used, self._keys, self._decoded
+        secret_sets, finding_sets, (_, _, where_t) = self._secret_sets, self._finding_sets, self._tables
+        end = len(packed)
         for name, key in wanted.items():
-            raw = raws.get(key)  # (any string looks up safely: the file's keys are its own)
-            if type(raw) is not list or len(raw) != 6:
+            r = rows.get(key)
+            if r is None or names[r] != name:
                 continue
-            rname, secrets, got, where, shape, idx = raw
-            if rname != name or type(where) is not list or type(idx) is not list or type(secrets) is not list:
-                continue
-            keys = shapes.get(shape) if type(shape) is int else None
+            b = FIELDS * r
+            shape, s, f, w = cols[b], cols[b + 1], cols[b + 2], cols[b + 3]
+            keys = shapes.get(shape)
             if keys is None:
                 keys = self._shape(shape)
-            if keys is None or len(idx) != len(keys):
+            o0, o1 = off[r], off[r + 1]
+            if keys is None or o1 - o0 != len(keys) or o1 > end:
                 continue
-            if secrets and not _all_str(secrets):
+            try:  # (one lookup for most records: a repo has a few distinct lists)
+                secrets = secret_sets[s]
+            except KeyError:
+                secrets = self._secret_set(s)
+            try:
+                findings = finding_sets[f]
+            except KeyError:
+                findings = self._finding_set(f)
+            where = where_t[w] if w < len(where_t) else None
+            if secrets is None or findings is None or type(where) is not list:
                 continue
-            findings = decode_findings(got) if got != [] else []
-            if findings is None:
+            idx = packed[o0:o1].tolist()
+            if not decoded.issuperset(idx) and not self._decode_all(idx):  # most records: one C call
                 continue
-            try:  # every subtree decoded already (most records): one C call
-                known = decoded.issuperset(idx)
-            except TypeError:  # an index that is not hashable
-                continue
-            if not known and not self._decode_all(idx):
-                continue
-            # (A bool or a float equal to a decoded index names that same subtree.)
             # The locations are checked when used: a malformed list is Unlocated (a compile).
-            found[name] = Record(keys, idx, tuple(secrets), tuple(findings), where, self, into)
-            used[key] = raw
+            found[name] = Record(keys, idx, secrets, findings, where, self, into)
+            used[key] = r
         return found
+
+    def _secret_set(self, s: int) -> tuple[str, ...] | None:
+        table = self._tables[0]
+        got = table[s] if s < len(table) else None
+        out = tuple(got) if type(got) is list and _all_str(got) else None
+        self._secret_sets[s] = out
+        return out
+
+    def _finding_set(self, f: int) -> tuple[Any, ...] | None:
+        table = self._tables[1]
+        got = decode_findings(table[f]) if f < len(table) else None
+        out = tuple(got) if got is not None else None
+        self._finding_sets[f] = out
+        return out
 
     def put(self, key: str, raw: list[Any], subtrees: dict[str, Any]) -> None:
         """Keep one record (its JSON form from :class:`Encoder`), written by :meth:`save`."""
@@ -195,61 +242,45 @@ class DiffCache:
         if self._key is None or not self._new:
             return
         keep = max(MIN_KEEP, KEEP_FACTOR * (len(self._used) + len(self._new)))
-        old = [(k, v) for k, v in self._raw.items() if k not in self._used and k not in self._new]
+        old = [(k, r) for k, r in self._rows.items() if k not in self._used and k not in self._new]
         room = keep - len(self._used) - len(self._new)
-        ids: dict[str, int] = {}
-        subtrees: list[Any] = []
-        shapes: dict[tuple[str, ...], int] = {}
-        entries: dict[str, Any] = {}
-
-        def add(key: str, head: list[Any], top: list[tuple[str, str, Any]]) -> None:
-            # Least recently used first: this run's records last (what a later save drops last).
-            idx = []
-            for _, sid, sub in top:
-                i = ids.get(sid)
-                if i is None:
-                    i = ids[sid] = len(subtrees)
-                    subtrees.append(sub)
-                idx.append(i)
-            shape = tuple(k for k, _, _ in top)
-            n = shapes.setdefault(shape, len(shapes))
-            entries[key] = [*head, n, idx]
-
-        for key, raw in [*old[max(0, len(old) - room):], *self._used.items()]:
-            top = self._old_top(raw)
-            if top is not None:
-                add(key, raw[:4], top)
+        out = Columns()
+        for key, r in [*old[max(0, len(old) - room):], *self._used.items()]:
+            found = self._old_record(r)
+            if found is not None:
+                out.add(key, *found)
         for key, raw in self._new.items():
-            top = []
+            top: list[tuple[str, str, Any]] = []
             for k, sid in raw[-1]:
                 sub: Any = self._new_subtrees.get(sid)
-                if sid in ids or sub is None:  # already added (its value unused), or lost
+                if sid in out.ids or sub is None:  # already added (its value unused), or lost
                     top.append((k, sid, None))
                     continue
                 top.append((k, sid, [orjson.loads(sub[0]), sub[1]]))
-            if all(sid in ids or sub is not None for _, sid, sub in top):
-                add(key, raw[:4], top)
-        doc = {"cfgc": __version__, "ids": list(ids), "subtrees": subtrees,
-               "shapes": [list(k) for k in shapes], "entries": entries}
+            if all(sid in out.ids or sub is not None for _, sid, sub in top):
+                out.add(key, raw[:4], top)
+        doc = out.doc(__version__)
         try:  # a kept subtree holds the references put back into it: null again
             body = orjson.dumps(doc, default=no_secret, option=EXACT)
         except TypeError:
             return
         write_sealed(self.path, MAGIC, self._key, body)
 
-    def _old_top(self, raw: Any) -> list[tuple[str, str, Any]] | None:
-        """``(key, subtree id, subtree)`` of a record read from the file, or None if malformed."""
-        if type(raw) is not list or len(raw) != 6:
-            return None
-        keys, idx = self._shape(raw[4]), raw[5]
-        if keys is None or type(idx) is not list or len(idx) != len(keys):
+    def _old_record(self, r: int) -> tuple[list[Any], list[tuple[str, str, Any]]] | None:
+        """The head (name, secret files, findings, locations) and ``(key, subtree
+        id, subtree)`` of each top-level key of a record read from the file, or
+        None if malformed."""
+        b, (secrets, findings, where) = FIELDS * r, self._tables
+        s, f, w = self._cols[b + 1], self._cols[b + 2], self._cols[b + 3]
+        keys, idx = self._shape(self._cols[b]), self._idx[self._off[r]:self._off[r + 1]]
+        if keys is None or len(idx) != len(keys) or max(s - len(secrets), f - len(findings), w - len(where)) >= 0:
             return None
         out = []
         for k, i in zip(keys, idx, strict=True):
-            if type(i) is not int or not 0 <= i < len(self._ids) or type(self._ids[i]) is not str:
+            if not i < len(self._ids) or type(self._ids[i]) is not str:
                 return None
             out.append((k, self._ids[i], self._subtrees[i]))
-        return out
+        return [self._names[r], secrets[s], findings[f], where[w]], out
 
     # -- decoding: every shape checked, anything else is a miss -----------------
     def assemble(self, keys: tuple[str, ...], idx: list[int], into: dict[SecretRef, str]) -> dict[str, Any]:

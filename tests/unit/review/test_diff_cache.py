@@ -14,6 +14,7 @@ from cfgc.bundle.cache_index import cache_key
 from cfgc.compile.compiler import Compiler
 from cfgc.review import diff_cache
 from cfgc.review.diff import DiffResult, compare, open_sides
+from cfgc.review.diff_columns import pack, unpack
 from cfgc.review.report.diff import render_json, render_markdown, render_text
 from cfgc.review.sealed import read_sealed, write_sealed
 from tests.fixtures.repos import git, git_init
@@ -118,15 +119,37 @@ def _reseal(path: Path, change) -> None:  # type: ignore[no-untyped-def]
     write_sealed(path, diff_cache.MAGIC, key, orjson.dumps(doc))
 
 
+def _reseal_as(path: Path, magic: bytes, change) -> None:  # type: ignore[no-untyped-def]
+    key = cache_key()
+    doc = orjson.loads(read_sealed(path, diff_cache.MAGIC, key, diff_cache.MAX_FILE_BYTES))
+    change(doc)
+    write_sealed(path, magic, key, orjson.dumps(doc))
+
+
+def _as_entries(doc) -> None:  # type: ignore[no-untyped-def]
+    """The records laid out as format 1 wrote them (one list per entry)."""
+    idx, offsets, rows = unpack(doc["idx"]), unpack(doc["offsets"]), unpack(doc["rows"])
+    entries = {}
+    for r, key in enumerate(doc.pop("keys")):
+        shape, s, f, w = rows[4 * r:4 * r + 4]
+        entries[key] = [doc["names"][r], doc["secrets"][s], doc["findings"][f], doc["where"][w], shape,
+                        list(idx[offsets[r]:offsets[r + 1]])]
+    for k in ("names", "secrets", "findings", "where", "rows", "offsets", "idx"):
+        del doc[k]
+    doc["entries"] = entries
+
+
 def _swap_entries(doc) -> None:  # type: ignore[no-untyped-def]
-    keys = list(doc["entries"])
-    a, b = keys[0], keys[-1]
-    doc["entries"][a], doc["entries"][b] = doc["entries"][b], doc["entries"][a]
+    # (the entries are columns: the first and last record keys name each other's row)
+    keys = doc["keys"]
+    keys[0], keys[-1] = keys[-1], keys[0]
 
 
 def _bad_index(doc) -> None:  # type: ignore[no-untyped-def]
-    for entry in doc["entries"].values():
-        entry[5][0] = len(doc["subtrees"]) + 5
+    idx, offsets = unpack(doc["idx"]), unpack(doc["offsets"])
+    for start in offsets[:-1]:  # every record's first subtree index
+        idx[start] = len(doc["subtrees"]) + 5
+    doc["idx"] = pack(idx)
 
 
 def _bad_shape(doc) -> None:  # type: ignore[no-untyped-def]
@@ -144,6 +167,8 @@ TAMPER = {
     "truncated": lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]),
     "empty": lambda p: p.write_bytes(b""),
     "another magic": lambda p: p.write_bytes(b"cfgc-check-cache 1\n" + p.read_bytes().partition(b"\n")[2]),
+    "the previous format": lambda p: _reseal_as(p, b"cfgc-diff-cache 1\n", _as_entries),
+    "the previous layout sealed as this one": lambda p: _reseal(p, _as_entries),
     "swapped entries": lambda p: _reseal(p, _swap_entries),
     "index out of range": lambda p: _reseal(p, _bad_index),
     "keys not strings": lambda p: _reseal(p, _bad_shape),
