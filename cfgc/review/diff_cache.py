@@ -174,6 +174,10 @@ class DiffCache:
         self._names, self._cols, self._off, self._idx = names, cols, off, idx
         self._tables = tables  # type: ignore[assignment]  # (checked: lists)
         self._ids, self._subtrees, self._shapes = ids, subtrees, shapes
+        # Every subtree without references is its value as parsed: all taken in
+        # one comprehension, not a call each when a record first names it.
+        self._values = {i: s[0] for i, s in enumerate(subtrees) if type(s) is list and len(s) == 2 and s[1] == []}
+        self._decoded = set(self._values)
 
     def get_many(self, wanted: Mapping[str, str], into: dict[SecretRef, str]) -> dict[str, Record]:
         """The record of each target ``name: key`` of ``wanted`` found (not
@@ -311,17 +315,14 @@ class DiffCache:
         return True
 
     def _subtree(self, i: Any) -> bool:
-        """Decode one subtree and its references' tokens, once for every record
-        that names it (False: malformed or no such index)."""
+        """Decode one subtree with references and their tokens, once for every
+        record that names it (False: malformed or no such index; one without
+        references was taken as parsed when the file was read)."""
         if type(i) is not int or not 0 <= i < len(self._subtrees) or i in self._bad:
             return False
         if i in self._values:
             return True
         found = self._subtrees[i]
-        if type(found) is list and len(found) == 2 and found[1] == []:  # no references: as parsed
-            self._values[i] = found[0]
-            self._decoded.add(i)
-            return True
         if type(found) is list and pair(found):
             tokens: list[tuple[SecretRef, str]] = []
             value = place_refs(found[0], found[1], tokens)
