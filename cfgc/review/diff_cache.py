@@ -40,22 +40,7 @@ compiled), never a wrong diff.  A save keeps at most :data:`KEEP_FACTOR`
 times the run's records (at least :data:`MIN_KEEP`), least recently used
 dropped first, and only the subtrees those records name.
 
-Layout (the entries in columns: :mod:`cfgc.review.diff_columns`; ``packed``
-is base64 of little-endian ``uint32``)::
-
-    cfgc-diff-cache 2\\n
-    <hex HMAC-SHA256 of the magic line and the body>\\n
-    <body: JSON {"cfgc": version, "ids": [subtree id...],
-                 "subtrees": [[value, [[rel path, file, path, type, token]...]]...],
-                 "shapes": [[top key...]...],
-                 "keys": [record key...], "names": [target name...],
-                 "secrets": [[secret file...]...], "findings": [[finding...]...],
-                 "where": [[[path, file, line, col]...]...],
-                 "rows": packed (shape, secrets, findings, where) of each record,
-                 "offsets": packed start of each record's subtree indices (and the end),
-                 "idx": packed subtree indices}>
-
-A finding is as in :mod:`cfgc.review.check_cache`.
+The layout is in :mod:`cfgc.review.diff_columns`.  A finding is as in :mod:`cfgc.review.check_cache`.
 """
 
 from __future__ import annotations
@@ -70,8 +55,7 @@ import orjson
 from cfgc import __version__
 from cfgc.base.secretrefs import SecretRef
 from cfgc.bundle.cache_index import cache_key, load_entry
-from cfgc.review.check_cache import decode_findings
-from cfgc.review.diff_columns import FIELDS, Columns, unpack
+from cfgc.review.diff_columns import FIELDS, Columns, finding_set, secret_set, unpack
 from cfgc.review.diff_encode import EXACT, no_secret
 from cfgc.review.diff_encode import Encoder as Encoder
 from cfgc.review.diff_entry import Located as Located
@@ -205,11 +189,11 @@ class DiffCache:
             try:  # (one lookup for most records: a repo has a few distinct lists)
                 secrets = secret_sets[s]
             except KeyError:
-                secrets = self._secret_set(s)
+                secrets = secret_sets[s] = secret_set(self._tables[0], s)
             try:
                 findings = finding_sets[f]
             except KeyError:
-                findings = self._finding_set(f)
+                findings = finding_sets[f] = finding_set(self._tables[1], f)
             where = where_t[w] if w < len(where_t) else None
             if secrets is None or findings is None or type(where) is not list:
                 continue
@@ -220,20 +204,6 @@ class DiffCache:
             found[name] = Record(keys, idx, secrets, findings, where, self, into)
             used[key] = r
         return found
-
-    def _secret_set(self, s: int) -> tuple[str, ...] | None:
-        table = self._tables[0]
-        got = table[s] if s < len(table) else None
-        out = tuple(got) if type(got) is list and _all_str(got) else None
-        self._secret_sets[s] = out
-        return out
-
-    def _finding_set(self, f: int) -> tuple[Any, ...] | None:
-        table = self._tables[1]
-        got = decode_findings(table[f]) if f < len(table) else None
-        out = tuple(got) if got is not None else None
-        self._finding_sets[f] = out
-        return out
 
     def put(self, key: str, raw: list[Any], subtrees: dict[str, Any]) -> None:
         """Keep one record (its JSON form from :class:`Encoder`), written by :meth:`save`."""
@@ -254,15 +224,7 @@ class DiffCache:
             if found is not None:
                 out.add(key, *found)
         for key, raw in self._new.items():
-            top: list[tuple[str, str, Any]] = []
-            for k, sid in raw[-1]:
-                sub: Any = self._new_subtrees.get(sid)
-                if sid in out.ids or sub is None:  # already added (its value unused), or lost
-                    top.append((k, sid, None))
-                    continue
-                top.append((k, sid, [orjson.loads(sub[0]), sub[1]]))
-            if all(sid in out.ids or sub is not None for _, sid, sub in top):
-                out.add(key, raw[:4], top)
+            out.add_new(key, raw, self._new_subtrees)
         doc = out.doc(__version__)
         try:  # a kept subtree holds the references put back into it: null again
             body = orjson.dumps(doc, default=no_secret, option=EXACT)

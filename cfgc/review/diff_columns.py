@@ -5,9 +5,23 @@ files, findings, locations, shape, subtree indices) they were 4.8 MB and about
 300,000 objects to parse.  Stored instead as one column per field, the small
 repeated parts (secret files, findings, locations: a few distinct lists in a
 repo) as a table each named by index, and every index packed as a base64 run
-of little-endian ``uint32``, the same entries parse in about a fifth of the
-time.  Unpacking is C code (:mod:`base64`, :mod:`array`); every index is
+of little-endian ``uint32``, the full corpus's 20,000 records (8.2 MB
+against 9.0 MB) parse in 46 ms against 143 ms.  Unpacking is C code (:mod:`base64`, :mod:`array`); every index is
 checked where it is used, like the rest of the file.
+
+The record file (``packed``: base64 of little-endian ``uint32``)::
+
+    cfgc-diff-cache 2\\n
+    <hex HMAC-SHA256 of the magic line and the body>\\n
+    <body: JSON {"cfgc": version, "ids": [subtree id...],
+                 "subtrees": [[value, [[rel path, file, path, type, token]...]]...],
+                 "shapes": [[top key...]...],
+                 "keys": [record key...], "names": [target name...],
+                 "secrets": [[secret file...]...], "findings": [[finding...]...],
+                 "where": [[[path, file, line, col]...]...],
+                 "rows": packed (shape, secrets, findings, where) of each record,
+                 "offsets": packed start of each record's subtree indices (and the end),
+                 "idx": packed subtree indices}>
 """
 
 from __future__ import annotations
@@ -20,7 +34,10 @@ from typing import Any
 
 import orjson
 
-__all__ = ["FIELDS", "Columns", "Table", "pack", "unpack"]
+from cfgc.base.diagnostics import Diagnostic
+from cfgc.review.check_cache import decode_findings
+
+__all__ = ["FIELDS", "Columns", "Table", "finding_set", "pack", "secret_set", "unpack"]
 
 FIELDS = 4  # the packed fields of an entry: shape, secret files, findings, locations
 _CODE = "I" if array("I").itemsize == 4 else "L"  # an unsigned 32-bit array type
@@ -49,6 +66,18 @@ def unpack(text: Any) -> array[int] | None:
     if sys.byteorder == "big":
         a.byteswap()
     return a
+
+
+def secret_set(table: list[Any], s: int) -> tuple[str, ...] | None:
+    """Entry ``s`` of the secret files' table, checked (None: malformed or absent)."""
+    got = table[s] if s < len(table) else None
+    return tuple(got) if type(got) is list and all(type(x) is str for x in got) else None
+
+
+def finding_set(table: list[Any], f: int) -> tuple[Diagnostic, ...] | None:
+    """Entry ``f`` of the findings' table, decoded and checked (None: malformed or absent)."""
+    got = decode_findings(table[f]) if f < len(table) else None
+    return tuple(got) if got is not None else None
 
 
 class Table:
@@ -100,6 +129,20 @@ class Columns:
         secrets, findings, where = self.tables
         self.rows += [self.shapes.setdefault(shape, len(self.shapes)),
                       secrets.add(head[1]), findings.add(head[2]), where.add(head[3])]
+
+    def add_new(self, key: str, raw: list[Any], subtrees: dict[str, Any]) -> None:
+        """One record this run made (:class:`cfgc.review.diff_encode.Encoder`'s
+        form, its new subtrees' JSON in ``subtrees``); dropped when a subtree
+        it names is in neither this file nor ``subtrees``."""
+        top: list[tuple[str, str, Any]] = []
+        for k, sid in raw[-1]:
+            sub: Any = subtrees.get(sid)
+            if sid in self.ids or sub is None:  # already added (its value unused), or lost
+                top.append((k, sid, None))
+                continue
+            top.append((k, sid, [orjson.loads(sub[0]), sub[1]]))
+        if all(sid in self.ids or sub is not None for _, sid, sub in top):
+            self.add(key, raw[:4], top)
 
     def doc(self, version: str) -> dict[str, Any]:
         """The file's JSON document (see :mod:`cfgc.review.diff_cache`)."""
