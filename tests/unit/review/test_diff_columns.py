@@ -97,10 +97,11 @@ def test_a_damaged_column_is_a_miss_or_the_record_written(subtrees: list[Any], r
         wanted = _write(Path(d), records, subtrees, damage)
         got = diff_cache.DiffCache(Path(d)).get_many(wanted, {})
         for name, rec in got.items():  # a record served is never another's, nor a malformed one
-            rname, secrets, findings, where, top = records[int(wanted[name], 16)]
-            assert rname == name and set(rec.keys) <= set(top) | {"k1", "k2", "k3"}
-            assert rec.secrets == tuple(secrets) or all(type(s) is str for s in rec.secrets)
-            assert all(type(k) is str for k in rec.value)
+            assert records[int(wanted[name], 16)][0] == name
+            # (A damaged index can name another entry of the sealed file: never something not in it.)
+            assert all(any(v == t for t in subtrees) for v in rec.value.values())
+            assert all(type(s) is str for s in rec.secrets) and type(rec.where) is list
+            assert all(isinstance(d, Diagnostic) for d in rec.findings)
 
 
 @pytest.mark.parametrize("values", [[], [0], [1, 2**32 - 1, 7]])
