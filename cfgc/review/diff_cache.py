@@ -69,7 +69,7 @@ from cfgc.review.sealed import read_sealed, write_sealed
 MAGIC = b"cfgc-diff-cache 2\n"  # 2: the entries in columns (1 is refused: recompiled)
 FILE_NAME = "diff-records"
 MAX_FILE_BYTES = 512 * 1024 * 1024  # a bigger file is not ours
-MAX_ENTRIES = 2_000_000  # entries (and subtrees, subtree indices) read; a file with more is not ours
+MAX_ENTRIES = 2_000_000  # entries (subtrees, shapes, table entries, subtree indices) read; a file with more is not ours
 KEEP_FACTOR = 3
 MIN_KEEP = 1_000
 
@@ -148,7 +148,7 @@ class DiffCache:
                 or any(type(t) is not list for t in tables) or cols is None or off is None or idx is None):
             return
         n = len(keys)
-        if max(n, len(subtrees), len(shapes), len(idx)) > MAX_ENTRIES:
+        if max(n, len(subtrees), len(shapes), len(idx), sum(len(t) for t in tables if type(t) is list)) > MAX_ENTRIES:
             return
         if len(names) != n or len(cols) != FIELDS * n or len(off) != n + 1:
             return
