@@ -84,43 +84,49 @@ def build_bundle(
         layers = {p for spec in compiler.specs(select) for p in spec.layers}
     refuse_own_files(layers, source, out, key_files)
     recording = cache is not None and not signers and isinstance(source, DirSource)
-    with staged(out, open_staging) as staging:
-        globals_ = None
-        if recording:
-            from cfgc.bundle.outrecord import global_digests
+    try:
+        with staged(out, open_staging) as staging:
+            globals_ = None
+            if recording:
+                from cfgc.bundle.outrecord import global_digests
 
-            globals_ = global_digests(compiler)
+                globals_ = global_digests(compiler)
+                from cfgc.compile.template_kept import KEPT
+
+                KEPT.assume(None)  # record template results: the next in-place build then needs no Jinja2
+            result = pipeline.run(
+                compiler, select, staging=staging, cache=cache, jobs=jobs, progress=progress, reads=reads,
+                save_cache=False,
+            )
+            if not result.ok:
+                return BuildOutcome(result, out)
+            # The cache's index and the in-place state's layer lists need neither the
+            # bundle nor the manifest: made on the core the workers just left.
+            side = _beside(source, compiler, select, result, out, staging, cache, recording and globals_ is not None, jobs)
+            try:
+                manifest, digest = _write(compiler, select, signers, key_files, source, result, out, staging)
+                # The state the next build into OUT updates in place from (cfgc.bundle.incremental);
+                # without a cache there is none to leave (record() returns at once).
+                if cache is not None:
+                    from cfgc.bundle.outrecord import record
+
+                    record(source, compiler, select, result, out, cache, globals_, manifest, digest,
+                           made=side.result if side is not None else None)
+                if side is not None:
+                    # An error of the index's write (a bug) is raised here.  A helper lost
+                    # (killed, out of memory) once the bundle is in place only means no
+                    # index and no in-place state: the next build is a cold one.
+                    with contextlib.suppress(HelperLost):
+                        side.result()
+            finally:
+                if side is not None:
+                    side.wait()  # a build stopped by an error still lets the index be written
+        return BuildOutcome(result, out, digest)
+    finally:
+        if recording:
             from cfgc.compile.template_kept import KEPT
 
-            KEPT.assume(None)  # record template results: the next in-place build then needs no Jinja2
-        result = pipeline.run(
-            compiler, select, staging=staging, cache=cache, jobs=jobs, progress=progress, reads=reads,
-            save_cache=False,
-        )
-        if not result.ok:
-            return BuildOutcome(result, out)
-        # The cache's index and the in-place state's layer lists need neither the
-        # bundle nor the manifest: made on the core the workers just left.
-        side = _beside(source, compiler, select, result, out, staging, cache, recording and globals_ is not None, jobs)
-        try:
-            manifest, digest = _write(compiler, select, signers, key_files, source, result, out, staging)
-            # The state the next build into OUT updates in place from (cfgc.bundle.incremental);
-            # without a cache there is none to leave (record() returns at once).
-            if cache is not None:
-                from cfgc.bundle.outrecord import record
-
-                record(source, compiler, select, result, out, cache, globals_, manifest, digest,
-                       made=side.result if side is not None else None)
-            if side is not None:
-                # An error of the index's write (a bug) is raised here.  A helper lost
-                # (killed, out of memory) once the bundle is in place only means no
-                # index and no in-place state: the next build is a cold one.
-                with contextlib.suppress(HelperLost):
-                    side.result()
-        finally:
-            if side is not None:
-                side.wait()  # a build stopped by an error still lets the index be written
-    return BuildOutcome(result, out, digest)
+            KEPT.clear()  # recorded for this OUT's state only: nothing carries into a later build
 
 
 def _write(

@@ -133,8 +133,13 @@ def build_in_place(
                                 tuple(state.paths[i] for i in layers[n])) for n in affected]
         except (IndexError, KeyError, TypeError, ValueError):
             return None  # a state that does not fit the manifest: build it whole
-        return _update(source, out, state, plan, manifest, entries, specs, cache_root, key, open_cache, jobs,
-                       progress)
+        try:
+            return _update(source, out, state, plan, manifest, entries, specs, cache_root, key, open_cache, jobs,
+                           progress)
+        finally:
+            from cfgc.compile.template_kept import KEPT
+
+            KEPT.clear()  # recorded for this OUT's state only: nothing carries into a later build
 
 
 def _plan(source: DirSource, out: Path, state: outstate.OutState, select: str | None, verify: bool) -> _Plan | None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from cfgc.base.diagnostics import Diagnostic, group
 from cfgc.base.errors import CfgcError, ExternalError, InputError
 from cfgc.base.gc_phases import collector_paused
-from cfgc.base.parallel import MIN_CHUNK, fan_out, parallel
+from cfgc.base.parallel import MIN_CHUNK, cores, fan_out, parallel
 from cfgc.bundle.layout import TargetOutput
 from cfgc.bundle.pipeline_workers import Chunk, Hashed, Wire, compile_chunk
 from cfgc.compile.compiler import Compiler
@@ -94,7 +94,12 @@ def run(
     # When workers compile, this process only gathers their records (an object
     # or two per target, no cycles): its collector's passes over 100,000 specs
     # and outputs took the cores the workers need.  A compile here keeps it on.
-    with collector_paused() if parallel(len(todo), jobs) else contextlib.nullcontext():
+    # The cores are counted once, and the pause is decided as imap_chunks decides to
+    # fork (workers for two chunks or more): a count that changed in between (taskset
+    # on a running build) would leave this process compiling with its collector off.
+    jobs = jobs or cores()
+    forks = parallel(len(todo), jobs) and min(jobs, -(-len(todo) // CHUNK)) > 1
+    with collector_paused() if forks else contextlib.nullcontext():
         _compile_rest(compiler, todo, len(specs), hits, _Sink(outputs, diags, secret_files),
                       staging=staging, cache=cache, jobs=jobs, progress=progress, reads=reads, gkey=gkey)
         _backfill_secrets(compiler, outputs, secret_files, cache)

@@ -25,6 +25,10 @@ if TYPE_CHECKING:  # a build without a cache (--no-cache) never imports it
     from cfgc.bundle.cache import BuildCache
 
 Chunk = list[tuple[TargetSpec, str | None]]
+# A chunk's compiled targets are held for one write burst up to this many bytes:
+# a repo whose every target is megabytes (one large shared layer) must not make a
+# worker hold a whole chunk of them.  Ordinary targets (a few KB) never reach it.
+BURST_MAX_BYTES = 4 * 1024 * 1024
 Hashed = list[tuple[str, str, str]]  # cfgc.bundle.cache.BuildCache.hashed()
 # A compiled target on the wire: its position in the sorted work list, digest,
 # size, prompts and secret files (the parent has the name and variables).
@@ -48,6 +52,7 @@ def compile_chunk(
     writer = FolderWriter(staging or Path())
     made: dict[int, str] = {}
     writes: list[tuple[bool, str, str, bytes]] = []  # (stored in the cache, name, digest, bytes)
+    held = 0  # bytes in writes: at most BURST_MAX_BYTES plus one target's
     if gkey is not None and cache is not None:
         # The chunk's keys first, in one loop (measured cheaper than one key
         # before each compile); the compile then parses the bytes read for them.
@@ -84,21 +89,32 @@ def compile_chunk(
             keys.append(key if stored else None)
             if stored or staging is not None:
                 writes.append((stored, spec.name, out.digest, out.data))
+                held += len(out.data)
+                if held > BURST_MAX_BYTES:  # large targets: written now, a chunk of them is not held at once
+                    _write_all(writes, cache, staging, writer)
+                    held = 0
             records.append((i, out.digest, out.size, out.prompts, out.secrets))
             for f in ct.secrets:
                 secrets[f] = compiler.secret_files[f]
         # The chunk's files are written after its compiles, in one burst: file
         # creation in the kernel between two compiles left the compile's caches
         # cold (the same effect as keying each target just before its compile).
-        for stored, name, digest, data in writes:
-            if stored:
-                assert cache is not None
-                cache.store(digest, data, staging, target_path(name), writer)
-            else:
-                writer.write(target_path(name), data)
+        _write_all(writes, cache, staging, writer)
     finally:
         writer.close()
         if fetched:  # a target that failed before reading its own file leaves nothing held
             assert isinstance(plain, DirSource)
             plain.drop(fetched)
     return records, diags, secrets, keys
+
+
+def _write_all(writes: list[tuple[bool, str, str, bytes]], cache: BuildCache | None, staging: Path | None,
+               writer: FolderWriter) -> None:
+    """Write (and store in the cache) the compiled targets held in ``writes``, and empty it."""
+    for stored, name, digest, data in writes:
+        if stored:
+            assert cache is not None
+            cache.store(digest, data, staging, target_path(name), writer)
+        else:
+            writer.write(target_path(name), data)
+    writes.clear()

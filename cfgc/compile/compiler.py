@@ -173,7 +173,9 @@ class Compiler:
                     self._findings[path] = twin._findings[path]
         if doc is None:
             raw = self.source.read(path)
-            doc = load_yaml(raw, path, reload=lambda: self.source.read(path))
+            # Locations come from the bytes compiled, never from a second read: a file
+            # saved mid-build must not move a finding to a line of its new text.
+            doc = load_yaml(raw, path, reload=lambda: raw)
             encrypted = is_sops_document(doc.data)
             # Credentials left in clear are findings of every target that reads the file.
             found = plaintext_findings(doc, encrypted, self._classified)

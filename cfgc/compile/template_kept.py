@@ -176,7 +176,13 @@ class KeptRenders:
             self._put(self._results, key, item)
 
     def assume(self, known: Any) -> None:
-        """Take what :meth:`kept` gave an earlier process, read back from authenticated storage; start recording."""
+        """Take what :meth:`kept` gave an earlier process, read back from authenticated storage; start recording.
+
+        Whatever this process held before is forgotten first: a process that builds
+        one repo and then another (an API host) must not carry the first repo's
+        template texts and values into the second's state.  The build calls
+        :meth:`clear` once its state is saved, so nothing records after it."""
+        self.clear()
         self.recording = True
         if not isinstance(known, dict):
             return

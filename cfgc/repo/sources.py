@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 CONFIG_FILE = "cfgc.yaml"
 # Bytes DirSource.keep holds for one build at most (the layers hashed for cache keys).
 KEEP_MAX_BYTES = 256 * 1024 * 1024
+# Bytes one DirSource.prefetch call holds at most (a chunk's own files: a few KB each);
+# past it the rest are read by their own compiles.
+PREFETCH_MAX_BYTES = 4 * 1024 * 1024
 #: What :attr:`DirSource.read_ids` holds for a file read twice with different bytes.
 MIXED = "mixed"
 
@@ -158,17 +161,22 @@ class DirSource:
         compile's caches between two targets.  Does nothing while reads are
         witnessed (:attr:`on_disk_read`: a build cache checks what comes from disk)
         and never replaces bytes already kept; a file that cannot be read is left
-        for its own read to fail with its own error.
+        for its own read to fail with its own error.  Holds at most
+        :data:`PREFETCH_MAX_BYTES`: it stops at the file that would pass it.
         """
         kept: list[str] = []
         if self.on_disk_read is not None:
             return kept
+        budget = PREFETCH_MAX_BYTES
         for path in paths:
             if path not in self._kept:
                 try:
                     data = self._tree.read(path)
                 except (CfgcError, OSError):
                     continue
+                budget -= len(data)
+                if budget < 0:  # large files: read by their own compile, not held for the chunk
+                    break
                 self.keep(path, data)
                 kept.append(path)
         return kept

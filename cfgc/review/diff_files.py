@@ -32,7 +32,8 @@ def changed_files(base: Source, head: Source, ids: dict[str, str] | None = None,
                 b_files = set(head.files())
                 if use_index and len(b_files) > _INDEX_MIN:
                     ids.update(index_ids(head.root, b_files))
-            except BaseException:
+            # Not on Ctrl-C: git got the same signal, and its exit must not hide the interrupt.
+            except Exception:
                 listing.result()  # the base's error first, as when it was listed first
                 raise
             a_files = set(listing.result())

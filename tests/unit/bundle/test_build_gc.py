@@ -74,6 +74,7 @@ def test_the_parent_gathers_worker_records_with_its_collector_paused(
     from cfgc.base import parallel
 
     monkeypatch.setattr(pipeline, "parallel", lambda items, jobs=None: forked)
+    monkeypatch.setattr(pipeline, "CHUNK", 1)  # chunks enough for two workers
     monkeypatch.setattr(parallel, "parallel", lambda items, jobs=None: False)  # run the chunks here
     seen: list[bool] = []
     real = pipeline.compile_chunk
@@ -103,3 +104,29 @@ def test_a_forked_build_writes_the_same_bundle_as_one_process(make_repo, tmp_pat
     two = build_bundle(DirSource(repo), tmp_path / "two", jobs=2)
     assert one.digest == two.digest and one.digest is not None
     assert gc.isenabled()
+
+
+def test_the_pause_and_the_fork_count_the_cores_once(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A core count that drops between the pause's decision and the fork's (taskset on a
+    # running build) must not leave this process compiling with its collector off.
+    from cfgc.base import parallel
+
+    if not parallel.can_fork():
+        pytest.skip("needs fork workers")
+    answers = iter([2])
+    monkeypatch.setattr(parallel, "cores", lambda: next(answers, 1))
+    monkeypatch.setattr(pipeline, "cores", parallel.cores, raising=False)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_TARGETS", 1)
+    log = tmp_path / "compiles"  # appended to by whichever process compiles
+    real = pipeline.compile_chunk
+
+    def spy(*args, **kwargs):
+        with open(log, "a") as f:
+            f.write("on\n" if gc.isenabled() else "off\n")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "compile_chunk", spy)
+    assert build_bundle(DirSource(repo), tmp_path / "out").written
+    assert set(log.read_text().split()) == {"on"}

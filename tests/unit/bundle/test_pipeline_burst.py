@@ -124,3 +124,32 @@ def test_files_prefetched_for_targets_that_failed_first_are_not_held(make_repo) 
     result = pipeline.run(Compiler(source), jobs=1)  # every target fails at the shared layer
     assert not result.ok and not result.outputs
     assert source._kept == {} and source._kept_bytes == 0
+
+
+def test_large_targets_are_written_as_the_burst_bound_is_passed(
+    many: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    # Past BURST_MAX_BYTES held, a worker writes what it holds before compiling on:
+    # a chunk of megabyte targets is never held at once.  The bundle is the same.
+    events: list[str] = []
+    compile_, write = Compiler.try_compile, FolderWriter.write
+
+    def logged_compile(self: Compiler, spec):  # type: ignore[no-untyped-def]
+        events.append("c")
+        return compile_(self, spec)
+
+    def logged_write(self: FolderWriter, rel: str, data: bytes, mode: int = 0o644) -> str:
+        events.append("w")
+        return write(self, rel, data, mode)
+
+    one, two = open_staging(tmp_path / "whole"), open_staging(tmp_path / "bounded")
+    whole = pipeline.run(Compiler(DirSource(many)), staging=one, jobs=1)
+    monkeypatch.setattr(pipeline_workers, "BURST_MAX_BYTES", 1)  # every target passes it
+    monkeypatch.setattr(Compiler, "try_compile", logged_compile)
+    monkeypatch.setattr(FolderWriter, "write", logged_write)
+    bounded = pipeline.run(Compiler(DirSource(many)), staging=two, jobs=1)
+    assert "".join(events) == "cw" * 520  # each target written before the next compile
+    assert [(o.name, o.digest) for o in bounded.outputs] == [(o.name, o.digest) for o in whole.outputs]
+    for o in whole.outputs:
+        rel = target_path(o.name)
+        assert (two / rel).read_bytes() == (one / rel).read_bytes()

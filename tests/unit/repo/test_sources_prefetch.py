@@ -72,3 +72,15 @@ def test_drop_forgets_what_was_not_read(tmp_path: Path) -> None:
     assert src.read("b.yaml") == b"changed"
     assert src.read("c.yaml") == b"kept by someone else"
     assert src._kept == {} and src._kept_bytes == 0
+
+
+def test_a_prefetch_holds_at_most_its_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(6):
+        (tmp_path / f"f{i}.yaml").write_bytes(bytes([65 + i]) * 100)
+    monkeypatch.setattr(sources, "PREFETCH_MAX_BYTES", 350)
+    src = DirSource(tmp_path)
+    kept = src.prefetch(f"f{i}.yaml" for i in range(6))
+    assert kept == ["f0.yaml", "f1.yaml", "f2.yaml"]  # the fourth would pass 350 bytes: it stops there
+    assert src._kept_bytes == 300
+    for i in range(6):  # the rest are read from disk, the same bytes
+        assert src.read(f"f{i}.yaml") == bytes([65 + i]) * 100

@@ -71,3 +71,22 @@ def test_the_base_error_comes_first_as_when_listed_first(example_repo: Path, fai
     with pytest.raises(InputError) as e:
         diff_files.changed_files(base, head, {})
     assert e.value.message == f"{failing[0]} cannot be listed"
+
+
+def test_ctrl_c_while_the_tree_is_walked_stays_an_interrupt(example_repo: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """git gets the same SIGINT and fails: the interrupt, not git's error, reaches the caller."""
+    git_init(example_repo)
+    git(example_repo, "commit", "-q", "--allow-empty", "-m", "again")
+    base, head = open_sides(example_repo, "HEAD~1", None)
+
+    def git_killed(self: Any) -> list[str]:
+        raise InputError("git ls-tree failed: exit status -2")
+
+    def interrupted(self: Any) -> list[str]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(GitSource, "files", git_killed)
+    monkeypatch.setattr(DirSource, "files", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        diff_files.changed_files(base, head, {})
