@@ -178,7 +178,6 @@ def _matches(path: str, entry: Any) -> bool:
 def _same_folders(out: Path, state: outstate.OutState, verify: bool, now: int) -> dict[str, int] | None:
     """OUT's refreshed folder stamps if every folder holds exactly the entries cfgc wrote
     (listed when its mtime moved), else None."""
-    children: dict[str, set[str]] | None = None
     dirs = state.dirs
     for rel, mtime in state.dirs.items():
         st = os.lstat(os.path.join(out, rel))  # before the listing: a later change shows next time
@@ -188,15 +187,39 @@ def _same_folders(out: Path, state: outstate.OutState, verify: bool, now: int) -
             return None
         if mtime >= 0 and st.st_mtime_ns == mtime and not verify:
             continue
-        if children is None:
-            children = {}
-            for p in (*state.bundle, *state.dirs):
-                if p:
-                    parent, _, name = p.rpartition("/")
-                    children.setdefault(parent, set()).add(name)
-        if set(os.listdir(os.path.join(out, rel))) != children.get(rel, set()):
+        if set(os.listdir(os.path.join(out, rel))) != entries(state, rel):
             return None
         if dirs is state.dirs:
             dirs = dict(state.dirs)
         dirs[rel] = outstate.dir_stamp(st, now)
     return dirs
+
+
+def entries(state: outstate.OutState, rel: str) -> set[str]:
+    """The names cfgc wrote directly in OUT's folder ``rel`` ("" = OUT): its files and folders.
+
+    Every in-place build moves the mtime of the folder its target file was renamed
+    into, so the next one lists that folder; building every folder's entries from
+    all 10,000 bundle paths took about 6 ms of it.  The target files are found by
+    bisection instead: ``state.bundle`` starts with ``target_files(state.names)``
+    and the names are sorted (:class:`~cfgc.bundle.outstate.OutState`); were they
+    not, a name would be missed and the listing differ: a full build, never a
+    false "unchanged".  The other files and the folders are few and walked.
+    """
+    found: set[str] = set()
+    names = state.names
+    if rel == "targets" or rel.startswith("targets/"):
+        prefix = rel[len("targets/") :] + "/" if rel != "targets" else ""
+        for i in range(bisect.bisect_left(names, prefix), len(names)):
+            name = names[i]
+            if not name.startswith(prefix):
+                break
+            rest = name[len(prefix) :]
+            if "/" not in rest:
+                found.add(rest + ".json")
+    for p in (*state.bundle[len(names) :], *state.dirs):
+        if p:
+            parent, _, name = p.rpartition("/")
+            if parent == rel:
+                found.add(name)
+    return found

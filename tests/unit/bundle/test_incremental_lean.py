@@ -22,8 +22,10 @@ SERVICE = "tenants/acme/dev/services/chat.yaml"
 # The results of the commands a build does not run; tempfile (and random) for the build
 # cache's index, which a one-target update does not write; the age key source, for a
 # .sops.yaml rule whose recipients need only their spelling checked; Jinja2, for templates
-# whose results the state kept.
-LEFT_OUT = ("cfgc.api._results", "tempfile", "cfgc.secrets.keysources.age", "cfgc.secrets.keysources", "jinja2")
+# whose results the state kept; subprocess, for git processes a tree outside any
+# repository does not start (gitinfo.may_be_repo).
+LEFT_OUT = ("cfgc.api._results", "tempfile", "cfgc.secrets.keysources.age", "cfgc.secrets.keysources", "jinja2",
+            "subprocess")
 CODE = (
     "import runpy, sys\n"
     "before = set(sys.modules)  # the interpreter's own start-up (site's .pth files) is not cfgc's\n"
@@ -39,7 +41,8 @@ def test_a_one_service_rebuild_imports_none_of_the_left_out_modules(tmp_path: Pa
     repo, out, cache = tmp_path / "repo", tmp_path / "out", tmp_path / "cache"
     shutil.copytree(ROOT / "examples/repo", repo, ignore=shutil.ignore_patterns("test-keys-DO-NOT-USE"))
     cfgc.build_bundle(repo, out, cache=cache, jobs=1)
-    env = {**os.environ, "PYTHONPATH": str(Path(cfgc.__file__).parents[1]), "CFGC_JOBS": "1"}
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
+           "PYTHONPATH": str(Path(cfgc.__file__).parents[1]), "CFGC_JOBS": "1"}
     folder = out.stat().st_ino  # a full build swaps a new folder in; an in-place one keeps OUT
     # The full build's workers hand their template results back into the state, so
     # from the first in-place build on, none of LEFT_OUT is imported (Jinja2 among

@@ -127,3 +127,62 @@ def test_queries_stopped_early_never_leave_an_index_lock(tmp_path: Path) -> None
     assert subprocess.run(["git", "-C", str(tmp_path), "commit", "-q", "--allow-empty", "-m", "x"],
                           capture_output=True, env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
                                                     "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}).returncode == 0
+
+
+def _git_finds_a_repo(root: Path) -> bool:
+    return subprocess.run(["git", "-C", str(root), "rev-parse", "--git-dir"], capture_output=True).returncode == 0
+
+
+def _layouts(tmp: Path) -> dict[str, Path]:
+    """Folders git may or may not find a repository above (each in its own tree)."""
+    found: dict[str, Path] = {}
+    plain = tmp / "plain" / "config"
+    plain.mkdir(parents=True)
+    found["plain"] = plain
+    work = tmp / "work"
+    (work / "config").mkdir(parents=True)
+    (work / "config" / "a.yaml").write_text("a: 1\n")
+    git_init(work)
+    found["repo top"], found["repo sub-folder"] = work, work / "config"
+    bare = tmp / "bare.git"
+    git(tmp, "init", "-q", "--bare", str(bare))
+    found["bare repo"], found["inside a bare repo"] = bare, bare / "refs"
+    linked = tmp / "linked"
+    linked.mkdir()
+    (linked / "here").symlink_to(work / "config")
+    found["symlink into a repo"] = linked / "here"
+    other = tmp / "wt"
+    git(work, "worktree", "add", "-q", str(other))
+    found["worktree (.git file)"] = other / "config"
+    moved = tmp / "gitfile" / "config"
+    moved.mkdir(parents=True)
+    (tmp / "gitfile" / ".git").write_text(f"gitdir: {work / '.git'}\n")
+    found[".git file naming a repo"] = moved
+    return found
+
+
+def test_no_process_is_skipped_where_git_finds_a_repository(tmp_path: Path, monkeypatch) -> None:
+    from cfgc.repo import gitinfo
+
+    if any((p / ".git").exists() or (p / "HEAD").exists() for p in tmp_path.parents):
+        pytest.skip("the temporary folder is itself inside a repository")
+    layouts = _layouts(tmp_path)
+    for name, root in layouts.items():
+        # The shortcut: never False where git finds one; and every answer the one of asking git.
+        assert gitinfo.may_be_repo(root) or not _git_finds_a_repo(root), name
+        asked = DirSource(root).info()
+        monkeypatch.setattr(gitinfo, "may_be_repo", lambda _root: True)
+        assert asked == DirSource(root).info(), name
+        if "bare" not in name:  # (the reference asks for a work tree a bare repository has not)
+            assert asked == sequential(root), name
+        monkeypatch.undo()
+    assert not gitinfo.may_be_repo(layouts["plain"])  # the case it exists for: nothing started
+    query = GitQuery(layouts["plain"])
+    assert query._procs == {} and query.fields() == {"dirty": None}
+    monkeypatch.setenv("GIT_SSL_CAINFO", "/etc/ssl/certs/ca.pem")
+    assert not gitinfo.may_be_repo(layouts["plain"])
+    monkeypatch.setenv("GIT_DIR", str(tmp_path / "work" / ".git"))  # git takes this repository from the environment
+    assert gitinfo.may_be_repo(layouts["plain"]) and _git_finds_a_repo(layouts["plain"])
+    monkeypatch.delenv("GIT_DIR")
+    (tmp_path / "plain" / "HEAD").write_text("ref: refs/heads/main\n")  # a folder that may be a bare repository
+    assert gitinfo.may_be_repo(layouts["plain"])
