@@ -69,8 +69,12 @@ from cfgc.review.sealed import read_sealed, write_sealed
 MAGIC = b"cfgc-diff-cache 2\n"  # 2: the entries in columns (1 is refused: recompiled)
 FILE_NAME = "diff-records"
 MAX_FILE_BYTES = 512 * 1024 * 1024  # a bigger file is not ours
-MAX_ENTRIES = 2_000_000  # entries (subtrees, shapes, table entries, subtree indices) read; a file with more is not ours
+MAX_ENTRIES = 2_000_000  # records, subtrees, shapes and table entries read; a file with more is not ours
+# A record names one subtree per top-level key: its packed indices have their own, larger bound
+# (a save stops keeping old records before either is passed, so what it writes reads back).
+MAX_INDICES = 16 * MAX_ENTRIES
 KEEP_FACTOR = 3
+_PACKED_MAX_CHARS = 4 * (4 * MAX_INDICES + 2) // 3 + 4  # base64 of MAX_INDICES uint32s
 MIN_KEEP = 1_000
 
 
@@ -142,13 +146,18 @@ class DiffCache:
             return
         keys, names, ids, subtrees, shapes = (doc.get(k) for k in ("keys", "names", "ids", "subtrees", "shapes"))
         tables = [doc.get(k) for k in ("secrets", "findings", "where")]
-        cols, off, idx = (unpack(doc.get(k)) for k in ("rows", "offsets", "idx"))
+        # Counted before they are decoded: base64 of MAX_INDICES uint32s at most.
+        packed = [doc.get(k) for k in ("rows", "offsets", "idx")]
+        if any(type(t) is str and len(t) > _PACKED_MAX_CHARS for t in packed):
+            return
+        cols, off, idx = (unpack(t) for t in packed)
         if (type(keys) is not list or type(names) is not list or type(ids) is not list
                 or type(subtrees) is not list or type(shapes) is not list or len(ids) != len(subtrees)
                 or any(type(t) is not list for t in tables) or cols is None or off is None or idx is None):
             return
         n = len(keys)
-        if max(n, len(subtrees), len(shapes), len(idx), sum(len(t) for t in tables if type(t) is list)) > MAX_ENTRIES:
+        if (max(n, len(subtrees), len(shapes), sum(len(t) for t in tables if type(t) is list)) > MAX_ENTRIES
+                or len(idx) > MAX_INDICES):
             return
         if len(names) != n or len(cols) != FIELDS * n or len(off) != n + 1:
             return
@@ -219,16 +228,24 @@ class DiffCache:
         old = [(k, r) for k, r in self._rows.items() if k not in self._used and k not in self._new]
         room = keep - len(self._used) - len(self._new)
         out = Columns()
-        for key, r in [*old[max(0, len(old) - room):], *self._used.items()]:
-            found = self._old_record(r)
-            if found is not None:
-                out.add(key, *found)
-        for key, raw in self._new.items():
-            out.add_new(key, raw, self._new_subtrees)
-        doc = out.doc(__version__)
+        # What this run made and used always; old records only while what is written
+        # stays inside the bounds _read enforces (else the whole file is refused next time).
+        budget = MAX_INDICES - sum(len(raw[-1]) for raw in self._new.values())
+        budget -= sum(self._off[r + 1] - self._off[r] for r in self._used.values())
+        carried = old[max(0, len(old) - room):]
+        while carried and (len(carried) + len(self._used) + len(self._new) > MAX_ENTRIES
+                           or sum(self._off[r + 1] - self._off[r] for _, r in carried) > budget):
+            carried = carried[len(carried) // 2 + 1:]  # the least recently used go first
         try:  # a kept subtree holds the references put back into it: null again
+            for key, r in [*carried, *self._used.items()]:
+                found = self._old_record(r)
+                if found is not None:
+                    out.add(key, *found)
+            for key, raw in self._new.items():
+                out.add_new(key, raw, self._new_subtrees)
+            doc = out.doc(__version__)
             body = orjson.dumps(doc, default=no_secret, option=EXACT)
-        except TypeError:
+        except TypeError:  # (a path orjson cannot write: not UTF-8)
             return
         write_sealed(self.path, MAGIC, self._key, body)
 

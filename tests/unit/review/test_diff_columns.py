@@ -109,3 +109,62 @@ def test_packed_indices_round_trip(values: list[int]) -> None:
     got = unpack(pack(values))
     assert got is not None and list(got) == values
     assert unpack("AAE=") is None and unpack(None) is None and unpack("é") is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_VALUES, min_size=4, max_size=4), st.lists(_RECORD, min_size=2, max_size=6))
+def test_a_key_asked_for_under_another_name_is_never_served(subtrees: list[Any], records: list[Any]) -> None:
+    with tempfile.TemporaryDirectory() as d, mock.patch.dict(os.environ, {"CFGC_CACHE_SECRET": "test"}):
+        _write(Path(d), records, subtrees)
+        cache = diff_cache.DiffCache(Path(d))
+        for n, (name, *_rest) in enumerate(records):
+            for other in {"t/a", "t/b", "u/c", "v/d"} - {name}:
+                assert cache.get_many({other: f"{n:064x}"}, {}) == {}
+
+
+def _records(n: int, keys: int) -> Columns:
+    out = Columns()
+    for r in range(n):
+        out.add(f"{r:064x}", [f"t/{r}", [], [], []], [(f"k{j}", f"id{j}", [j, []]) for j in range(keys)])
+    return out
+
+
+def test_a_file_past_the_index_bound_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CFGC_CACHE_SECRET", "test")
+    write_sealed(tmp_path / diff_cache.FILE_NAME, diff_cache.MAGIC, cache_key(),
+                 orjson.dumps(_records(10, 3).doc(__version__)))  # 30 packed indices
+    wanted = {f"t/{r}": f"{r:064x}" for r in range(10)}
+    assert len(diff_cache.DiffCache(tmp_path).get_many(wanted, {})) == 10
+    monkeypatch.setattr(diff_cache, "MAX_INDICES", 29)
+    assert diff_cache.DiffCache(tmp_path).get_many(wanted, {}) == {}
+    monkeypatch.setattr(diff_cache, "MAX_INDICES", 30)
+    monkeypatch.setattr(diff_cache, "MAX_ENTRIES", 9)  # ten records
+    assert diff_cache.DiffCache(tmp_path).get_many(wanted, {}) == {}
+
+
+def test_what_a_save_writes_reads_back_within_the_bounds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Old records are carried only while the file stays inside what a read accepts:
+    # the records this run made are served next time, however many old ones there were.
+    monkeypatch.setenv("CFGC_CACHE_SECRET", "test")
+    write_sealed(tmp_path / diff_cache.FILE_NAME, diff_cache.MAGIC, cache_key(),
+                 orjson.dumps(_records(40, 3).doc(__version__)))
+    monkeypatch.setattr(diff_cache, "MIN_KEEP", 1000)
+    cache = diff_cache.DiffCache(tmp_path)
+    assert len(cache._rows) == 40  # read under the bound it was written with (120 indices)
+    monkeypatch.setattr(diff_cache, "MAX_INDICES", 60)  # then lowered: 20 records of 3 keys
+    cache.put("f" * 64, ["new/t", [], [], [], [["k0", "id0"], ["k1", "id1"], ["k2", "id2"]]], {})
+    cache.save()
+    again = diff_cache.DiffCache(tmp_path)
+    assert len(again._idx) <= 60 and len(again._rows) > 1
+    assert list(again.get_many({"new/t": "f" * 64}, {})) == ["new/t"]
+    newest = {f"t/{r}": f"{r:064x}" for r in range(39, 40)}  # the most recently written old record is kept
+    assert list(again.get_many(newest, {})) == ["t/39"]
+
+
+def test_a_path_orjson_cannot_write_skips_the_save(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CFGC_CACHE_SECRET", "test")
+    for head in (["t/a", [], [], [[["k"], "layers/\udcff.yaml", 1, 1]]], ["t/a", ["secrets/\udcff.sops.yaml"], [], []]):
+        cache = diff_cache.DiffCache(tmp_path)
+        cache.put("0" * 64, [*head, [["k", "s1"]]], {"s1": [b"1", []]})
+        cache.save()  # a cache: nothing written, nothing raised
+        assert not (tmp_path / diff_cache.FILE_NAME).exists()
