@@ -155,7 +155,7 @@ def default_cache_dir(source: Any) -> Path | None:
     root = getattr(source, "root", None)
     if root is None:
         return None
-    repo_id = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:24]
+    repo_id = hashlib.sha256(os.fsencode(Path(root).resolve())).hexdigest()[:24]
     return _xdg("XDG_CACHE_HOME", ".cache") / "cfgc" / repo_id
 
 

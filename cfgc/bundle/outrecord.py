@@ -119,6 +119,7 @@ def record(
         return
     try:
         str(out).encode()
+        "\0".join(source.files()).encode()  # (and every file of the repo)
     except UnicodeEncodeError:  # the state names OUT in JSON: a path that is not UTF-8 gets none
         outstate.forget(cache.root, out)
         return

@@ -97,7 +97,7 @@ def hash_inputs(h: Any, compiler: Compiler) -> None:
     src = compiler.source
 
     def part(kind: str, path: str, raw: bytes) -> None:
-        name = path.encode()
+        name = path.encode("utf-8", "surrogateescape")  # a name that is not UTF-8: its own bytes
         h.update(b"%s %d:%s %d:" % (kind.encode(), len(name), name, len(raw)) + raw)
 
     # The bytes the compile uses, never a second read of a file that may have
@@ -149,9 +149,10 @@ class TargetKeys:
         if base is None:
             base = hashlib.sha256(self.global_key.encode())
             for p in prefix:
-                base.update(b"\0" + p.encode() + b"\0" + self.digest(p).encode())
+                base.update(b"\0" + p.encode("utf-8", "surrogateescape") + b"\0" + self.digest(p).encode())
             self._prefix[prefix] = base
         h = base.copy()
         last = spec.layers[-1]
-        h.update(b"\0" + last.encode() + b"\0" + self.digest(last).encode() + b"\0" + spec.name.encode())
+        h.update(b"\0" + last.encode("utf-8", "surrogateescape") + b"\0" + self.digest(last).encode() + b"\0"
+                 + spec.name.encode("utf-8", "surrogateescape"))
         return h.hexdigest()

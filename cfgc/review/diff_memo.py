@@ -45,6 +45,7 @@ A finding is as in :mod:`cfgc.review.check_cache`; the absent flags are 1
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections.abc import Sequence
 from pathlib import Path as FsPath
@@ -74,8 +75,13 @@ def result_key(base_side: str, head_side: str, files: Sequence[str], select: str
                base_name: str, head_name: str) -> str:
     """The key a result is kept under: see the module docstring for why these suffice."""
     # DeepDiff still finds the changed paths of recorded targets: its version is part of the answer.
-    return hashlib.sha256(orjson.dumps(["diff-result", __version__, install_stamps(("deepdiff",)), base_side,
-                                        head_side, list(files), select, base_name, head_name])).hexdigest()
+    parts = ["diff-result", __version__, install_stamps(("deepdiff",)), base_side, head_side, list(files), select,
+             base_name, head_name]
+    try:
+        text = orjson.dumps(parts)
+    except TypeError:  # a path that is not UTF-8: JSON's escapes (equal bytes decode to equal parts)
+        text = json.dumps(parts).encode("ascii")
+    return hashlib.sha256(text).hexdigest()
 
 
 class ResultStore:

@@ -70,11 +70,12 @@ def side_digest(global_key: str, validators: str, select: str | None, files: Ite
     """The digest a side's listing and record keys are kept under (see the
     module docstring); a git side gives its ``tree`` id, which covers every
     path and blob id below it, instead of its ``files``."""
-    h = hashlib.sha256(f"diff-side\0{global_key}\0{validators}\0{select!r}\0".encode())
+    # (surrogateescape: a path that is not UTF-8 is hashed as its own bytes, not an exit 3)
+    h = hashlib.sha256(f"diff-side\0{global_key}\0{validators}\0{select!r}\0".encode("utf-8", "surrogateescape"))
     if tree is not None:
         h.update(f"git tree\0{tree}".encode())
     else:
-        h.update("\0".join(f"{p}\0{digest(p)}" for p in sorted(files)).encode())
+        h.update("\0".join(f"{p}\0{digest(p)}" for p in sorted(files)).encode("utf-8", "surrogateescape"))
     return h.hexdigest()
 
 
