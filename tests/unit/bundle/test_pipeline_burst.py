@@ -17,10 +17,8 @@ from cfgc.repo.sources import DirSource
 from tests.unit.bundle.test_pipeline import many  # noqa: F401 - a fixture
 
 
-@pytest.mark.parametrize("cached", [False, True])
-def test_a_chunk_is_written_after_its_compiles(
-    many: Path, tmp_path: Path, cached: bool, monkeypatch: pytest.MonkeyPatch  # noqa: F811
-) -> None:
+def _logged(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The order of compiles ("c") and file writes ("w") from now on."""
     events: list[str] = []
     compile_, write = Compiler.try_compile, FolderWriter.write
 
@@ -34,6 +32,14 @@ def test_a_chunk_is_written_after_its_compiles(
 
     monkeypatch.setattr(Compiler, "try_compile", logged_compile)
     monkeypatch.setattr(FolderWriter, "write", logged_write)
+    return events
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_a_chunk_is_written_after_its_compiles(
+    many: Path, tmp_path: Path, cached: bool, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    events = _logged(monkeypatch)
     cache = BuildCache(tmp_path / "cache") if cached else None
     result = pipeline.run(Compiler(DirSource(many)), staging=open_staging(tmp_path / "out"), cache=cache, jobs=1)
     assert result.ok and len(result.outputs) == 520
@@ -131,22 +137,10 @@ def test_large_targets_are_written_as_the_burst_bound_is_passed(
 ) -> None:
     # Past BURST_MAX_BYTES held, a worker writes what it holds before compiling on:
     # a chunk of megabyte targets is never held at once.  The bundle is the same.
-    events: list[str] = []
-    compile_, write = Compiler.try_compile, FolderWriter.write
-
-    def logged_compile(self: Compiler, spec):  # type: ignore[no-untyped-def]
-        events.append("c")
-        return compile_(self, spec)
-
-    def logged_write(self: FolderWriter, rel: str, data: bytes, mode: int = 0o644) -> str:
-        events.append("w")
-        return write(self, rel, data, mode)
-
     one, two = open_staging(tmp_path / "whole"), open_staging(tmp_path / "bounded")
     whole = pipeline.run(Compiler(DirSource(many)), staging=one, jobs=1)
     monkeypatch.setattr(pipeline_workers, "BURST_MAX_BYTES", 1)  # every target passes it
-    monkeypatch.setattr(Compiler, "try_compile", logged_compile)
-    monkeypatch.setattr(FolderWriter, "write", logged_write)
+    events = _logged(monkeypatch)
     bounded = pipeline.run(Compiler(DirSource(many)), staging=two, jobs=1)
     assert "".join(events) == "cw" * 520  # each target written before the next compile
     assert [(o.name, o.digest) for o in bounded.outputs] == [(o.name, o.digest) for o in whole.outputs]
