@@ -109,7 +109,6 @@ class KeptRenders:
         self._results: dict[str, list[str]] = {}
         self._fresh: list[tuple[bool, Any]] = []  # (is a read, its key) recorded since the last drain
 
-
     def clear(self) -> None:
         """Forget everything and stop recording."""
         self.recording = False
