@@ -13,9 +13,8 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
-# Set in each forked worker by the pool's initializer, never in the parent:
-# the function travels by fork (initargs are not pickled under fork), so it
-# may close over unpicklable state.
+# The function a forked worker runs, set in the worker only (never in the
+# parent): it travels by fork, so it may close over unpicklable state.
 _worker_fn: Callable[[Any], Any] | None = None
 
 #: Below this many targets one process does the work: starting a fork pool
@@ -79,23 +78,23 @@ def imap_chunks(
     """``fn`` of each chunk, yielded as it is done (in order unless ``ordered`` is False).
 
     ``fn`` may be a closure over unpicklable state: workers are forked after it
-    is set, so they inherit it; only the chunks and the results are pickled.
+    is set, so they inherit it and the chunks (:mod:`cfgc.base.forkpool`); only
+    the chunks' positions and the results travel.
     """
     n = min(jobs or cores(), len(chunks))
     if n <= 1 or not can_fork():
         yield from (fn(c) for c in chunks)
         return
     import gc
-    import multiprocessing
+
+    from cfgc.base import forkpool
 
     # Objects that exist at the fork (the loaded repo, schemas, templates) are
     # kept out of the collector's generations: a worker's collections then never
     # walk, and so never copy, the pages it shares with the parent.
     gc.freeze()
     try:
-        with multiprocessing.get_context("fork").Pool(n, initializer=_install, initargs=(fn,)) as pool:
-            run = pool.imap if ordered else pool.imap_unordered
-            yield from run(_call, chunks, chunksize=1)
+        yield from forkpool.imap(fn, chunks, n, ordered, start=lambda: _install(fn))
     finally:
         gc.unfreeze()
 
@@ -110,8 +109,3 @@ def _install(fn: Callable[[Any], Any]) -> None:
 
     gc.enable()
 
-
-def _call(chunk: Any) -> Any:
-    if _worker_fn is None:
-        raise RuntimeError("a cfgc worker ran without its function (pool initializer not run)")
-    return _worker_fn(chunk)
