@@ -91,12 +91,16 @@ def imap_chunks(
 
     # Objects that exist at the fork (the loaded repo, schemas, templates) are
     # kept out of the collector's generations: a worker's collections then never
-    # walk, and so never copy, the pages it shares with the parent.
+    # walk, and so never copy, the pages it shares with the parent.  Objects a
+    # caller froze before (cfgc.base.gc_phases.frozen_scope: a build's listing)
+    # stay frozen until its scope ends: unfreezing here would hand them back.
+    mine = gc.get_freeze_count() == 0
     gc.freeze()
     try:
         yield from forkpool.imap(fn, chunks, n, ordered, start=lambda: _install(fn))
     finally:
-        gc.unfreeze()
+        if mine:
+            gc.unfreeze()
 
 
 def _install(fn: Callable[[Any], Any]) -> None:

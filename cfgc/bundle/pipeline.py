@@ -67,6 +67,7 @@ def run(
     specs: list[TargetSpec] | None = None,
     library: bool = True,
     save_cache: bool = True,
+    freeze: Callable[[], None] | None = None,
 ) -> PipelineResult:
     """Compile, validate and serialise the selected targets.
 
@@ -78,7 +79,9 @@ def run(
     ``library=False`` leaves out loading every prompt version for the result's
     ``prompts`` (an in-place build whose prompt files did not change keeps them).
     ``save_cache=False`` leaves writing the cache's index to the caller (a full
-    build writes it beside the bundle, :mod:`cfgc.bundle.build`).
+    build writes it beside the bundle, :mod:`cfgc.bundle.build`).  ``freeze`` (of a
+    :func:`cfgc.base.gc_phases.frozen_scope`) is called once the outputs are gathered,
+    while the collector is still paused: they then stay out of its generations.
     """
     if specs is None:
         specs = compiler.selected(select)
@@ -104,6 +107,8 @@ def run(
                       staging=staging, cache=cache, jobs=jobs, progress=progress, reads=reads, gkey=gkey)
         _backfill_secrets(compiler, outputs, secret_files, cache)
         outputs.sort(key=lambda o: o.name)
+        if freeze is not None:
+            freeze()
     diags.extend(sops_file_findings(compiler.source, compiler.config, secret_files))
     prompts = _prompts(compiler, diags) if library else []
     if save_cache and cache is not None and not any(d.severity == "error" for d in diags):
