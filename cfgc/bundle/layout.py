@@ -27,6 +27,7 @@ from cfgc.base.canonical import canonical_json, sha256_digest
 from cfgc.base.errors import InputError, UsageError
 from cfgc.base.repopath import inside, relative_problem, target_name_problem
 from cfgc.bundle.manifest import FORMAT, MANIFEST
+from cfgc.bundle.manifest_json import manifest_bytes
 from cfgc.bundle.swap import swap_into
 from cfgc.compile.compiler import CompiledTarget
 from cfgc.compile.merging import dotted
@@ -230,7 +231,7 @@ def finish_staging(staging: Path, manifest: dict[str, Any], files: list[BundleFi
     """Write the remaining files and the manifest into ``staging``; returns the manifest digest."""
     for f in files:
         write_file(staging, f.path, f.data)
-    data = canonical_json(manifest)
+    data = manifest_bytes(manifest)
     write_file(staging, MANIFEST, data)
     return sha256_digest(data)
 
