@@ -6,6 +6,7 @@ import fnmatch
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 
 from cfgc.base import limits
 from cfgc.base.errors import InputError, Location
@@ -75,6 +76,14 @@ class Hierarchy:
         """
         last = self.config.hierarchy[-1]
         rx = pattern_regex(last.pattern)
+        # A file's values are taken as the match's groups, by position: no dict per file
+        # (the pattern's groups are its variables, each once, in order: pattern_regex).
+        order = sorted(rx.groupindex, key=rx.groupindex.__getitem__)
+        at = {var: i for i, var in enumerate(order)}
+        name_of = _joiner([(at[t], "") if var else (-1, t) for t, var in self.config.target_parts])
+        vars_of = _picker([at[v] for v in last.variables])
+        key_of = _picker([at[v] for v in self._prefix_vars])
+        prefixes = self._prefix_cache
         found: dict[str, TargetSpec | None] = {}
         last_file: dict[str, str] = {}
         # Values already found safe: a corpus repeats each tenant and env
@@ -84,9 +93,9 @@ class Hierarchy:
             m = rx.match(path)
             if m is None:
                 continue
-            bindings = m.groupdict()
-            if not safe.issuperset(bindings.values()):  # one C call for the usual file
-                for var, value in bindings.items():
+            values = m.groups()
+            if not safe.issuperset(values):  # one C call for the usual file
+                for var, value in zip(order, values, strict=True):
                     if value in safe:
                         continue
                     # A value from a file name becomes a path in the bundle and a
@@ -95,7 +104,7 @@ class Hierarchy:
                     if problem:
                         raise InputError(f"variable {{{var}}} taken from this file name: {problem}", Location(path))
                     safe.add(value)
-            name = self.config.target_name(bindings)
+            name = name_of(values)
             if len(name) > MAX_TARGET or not safe.issuperset(name.split("/")):
                 problem = target_name_problem(name)
                 if problem:
@@ -109,14 +118,20 @@ class Hierarchy:
                 )
             last_file[name] = path
             if keep is None or keep(name):
-                vars_ = tuple([(v, bindings[v]) for v in last.variables])
-                found[name] = TargetSpec(name, vars_, self._layers(bindings, path))
+                prefix = prefixes.get(key_of(values))
+                if prefix is None:
+                    prefix = self._prefix(m.groupdict(), path)
+                found[name] = TargetSpec(name, tuple(zip(last.variables, vars_of(values), strict=True)), (*prefix, path))
             else:
                 found[name] = None
         names = sorted(found)
         return names, [spec for spec in (found[k] for k in names) if spec is not None]
 
     def _layers(self, bindings: dict[str, str], last_file: str) -> tuple[str, ...]:
+        return (*self._prefix(bindings, last_file), last_file)
+
+    def _prefix(self, bindings: dict[str, str], last_file: str) -> tuple[str, ...]:
+        """The layers below the last for ``bindings``, resolved once per binding of the variables they use."""
         key = tuple([bindings[var] for var in self._prefix_vars])
         prefix = self._prefix_cache.get(key)
         if prefix is None:
@@ -133,7 +148,7 @@ class Hierarchy:
                         f"(this level matches {len(self._expand(concrete))}), the bound on one target "
                         "(MAX_TARGET_LAYERS in cfgc/base/limits.py); match fewer files per level", level.location)
             prefix = self._prefix_cache[key] = tuple(layers)
-        return (*prefix, last_file)
+        return prefix
 
     def _expand(self, concrete: str) -> tuple[str, ...]:
         if "*" not in concrete:
@@ -144,3 +159,25 @@ class Hierarchy:
             hit = tuple(f for f in self.files if rx.match(f))
             self._glob_cache[concrete] = hit
         return hit
+
+
+def _picker(positions: list[int]) -> Callable[[tuple[str, ...]], tuple[str, ...]]:
+    """A function giving the values at ``positions`` of a match's groups, as a tuple (of any length)."""
+    if len(positions) > 1:
+        return itemgetter(*positions)
+    if positions:
+        (at,) = positions
+        return lambda values: (values[at],)
+    return lambda values: ()
+
+
+def _joiner(parts: list[tuple[int, str]]) -> Callable[[tuple[str, ...]], str]:
+    """A function joining ``parts`` for a match's groups: the group at the position, or the text (position -1).
+
+    One ``%`` format in C: every ``%`` of the texts is doubled, so the only
+    conversions are the ``%s`` of the groups (strings, written as they are).
+    Never ``str.format``, whose fields could reach attributes.
+    """
+    form = "".join("%s" if at >= 0 else text.replace("%", "%%") for at, text in parts)
+    pick = _picker([at for at, _ in parts if at >= 0])
+    return lambda values: form % pick(values)
