@@ -25,6 +25,7 @@ from cfgc.base.secretrefs import (
 from cfgc.base.shared_nodes import SharedNodes
 from cfgc.compile.extends import Memo, resolve_extends
 from cfgc.compile.hygiene import plaintext_findings
+from cfgc.compile.late_refs import refs_after
 from cfgc.compile.merging import MISSING, get_path, merge_layers, merge_value
 from cfgc.compile.prompts import PromptLibrary
 from cfgc.compile.provenance import Provenance
@@ -225,6 +226,7 @@ class Compiler:
         origins: dict[Path, tuple[Path, ...]] = {}
         pinned: list[str] = []
         rendered_plain = True
+        found = None
         if features & _LATE_STAGES:
             prov = Provenance(docs, origins, self._traced)
             found = scan(value, "template" in features, self._shared)
@@ -244,7 +246,8 @@ class Compiler:
         secrets: tuple[str, ...] = ()
         refs: tuple[tuple[Path, SecretRef], ...] = ()
         if "secret" in features:
-            refs = tuple(secret_refs(value, (), self._shared))
+            # The scan before the late stages listed them; only what those rebuilt is walked again.
+            refs = tuple(refs_after(value, found, self._shared) if found is not None else secret_refs(value, (), self._shared))
             secrets = tuple(sorted({ref.file for _, ref in refs}))
         # Only leaves of the files reach a target that no late stage or secret
         # touched; besides the rendered values, only they reach any target.
