@@ -3,6 +3,7 @@ gives what a full walk of the result gives, order included."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
@@ -11,11 +12,13 @@ from hypothesis import strategies as st
 from cfgc.base.errors import CfgcError
 from cfgc.base.secretrefs import SecretRef, secret_refs
 from cfgc.base.shared_nodes import SharedNodes
+from cfgc.compile.compiler import Compiler
 from cfgc.compile.extends import Memo, resolve_extends
 from cfgc.compile.late_refs import refs_after
 from cfgc.compile.template_memo import RenderMemo
 from cfgc.compile.templating import render_target
 from cfgc.compile.walk import scan, templates_after_extends
+from cfgc.repo.sources import DirSource
 from tests.unit.compile.test_walk import _loc
 
 _keys = st.sampled_from(["a", "b", "c", "d"])
@@ -44,6 +47,8 @@ def _roots(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
         "n": draw(st.dictionaries(_keys, _values, max_size=2)),
     }
     own = draw(st.dictionaries(_keys, _values, max_size=4))
+    if draw(st.booleans()) and draw(st.booleans()):
+        own["$extends"] = draw(st.sampled_from(["m", "n"]))  # the root itself extends: walked whole
     return shared, {**shared, **own}
 
 
@@ -90,3 +95,13 @@ def test_a_template_of_a_secret_is_walked_whole() -> None:
     out, found = _late(value, SharedNodes(), Memo())
     assert found.refs == [(("s",), key)]  # before rendering, "a" held only a template
     assert refs_after(out, found) == secret_refs(out) == [(("a",), key), (("s",), key)]
+
+
+def test_the_example_repos_targets_carry_the_references_a_full_walk_finds() -> None:
+    comp = Compiler(DirSource(str(Path(__file__).parents[3] / "examples" / "repo")))
+    checked = 0
+    for spec in comp.specs():
+        target = comp.compile(spec)
+        assert list(target.refs) == secret_refs(target.value), spec.name
+        checked += bool(target.refs)
+    assert checked  # the example's secrets reach targets through $extends and templates
