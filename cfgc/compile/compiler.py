@@ -113,6 +113,7 @@ class Compiler:
         self._shared = SharedNodes()  # the merged shared layers: walked once, not once per target
         self._extends = Memo(shared=self._shared, by_content=True)  # $extends resolutions the targets of shared layers share
         self._renders = RenderMemo()  # Jinja2 results by template, limits and the values read
+        self._placed: dict[int, tuple[Any, Any]] = {}  # shared subtrees with placeholders for secrets (schema_split)
         self._traced: Prefixes = {}  # traced layer prefixes for provenance: this compiler's, not the process's
 
     @property
@@ -316,7 +317,7 @@ class Compiler:
         from cfgc.compile.schema_split import valid_by_parts
 
         # The accept path by top-level keys, shared subtrees validated once (schema_split).
-        if valid_by_parts([s.split for s in self.schemas.for_target(target.name)], target.value, target.refs, self._shared):
+        if valid_by_parts([s.split for s in self.schemas.for_target(target.name)], target.value, target.refs, self._shared, self._placed):
             return []
         if not target.secrets:
             return self.schemas.validate(target.name, target.value, target.provenance)
