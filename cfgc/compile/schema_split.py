@@ -51,6 +51,7 @@ from cfgc.base.shared_nodes import SharedNodes
 from cfgc.compile.walk import replace_at
 
 MAX_MEMO = 100_000
+MAX_PLACED = 4096  # placed copies of shared subtrees kept (Placements), the oldest dropped first
 _TOP = frozenset(("$schema", "$id", "title", "description", "$comment", "type", "required", "properties", "$defs"))
 _DRAFTS = frozenset(("https://json-schema.org/draft/2020-12/schema", "https://json-schema.org/draft/2020-12/schema#"))
 _NAME = re.compile(r"[A-Za-z0-9_-]+\Z")
@@ -107,7 +108,7 @@ class Placements:
 
     A registered (shared) subtree's references are all of its own, so its
     placed copy is a function of the object: ``cache`` (kept across targets,
-    at most ``MAX_MEMO`` entries, each holding its object) gives it again,
+    at most ``MAX_PLACED`` entries, each holding its object) gives it again,
     and a target's own mapping over shared children (``models`` over the
     ``$extends`` results) copies only itself.  Equal to ``replace_at(sub,
     paths)`` (tests/unit/compile/test_schema_split_place.py).
@@ -162,8 +163,9 @@ class Placements:
                 out[k] = hit[1]
                 continue
             out[k] = placed = replace_at(child, rel)
-            if len(cache) < MAX_MEMO:
-                cache[id(child)] = (child, placed)
+            cache[id(child)] = (child, placed)
+            if len(cache) > MAX_PLACED:
+                del cache[next(iter(cache))]  # the oldest: a build moves from group to group
         return out
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from cfgc.base.secretrefs import SecretRef, secret_refs
 from cfgc.base.shared_nodes import SharedNodes
-from cfgc.compile.schema_split import Placements
+from cfgc.compile.schema_split import MAX_PLACED, Placements
 from cfgc.compile.walk import replace_at
 
 _keys = st.sampled_from(["a", "b", "c"])
@@ -78,3 +78,14 @@ def test_a_shared_childs_placed_copy_is_kept_across_targets() -> None:
     assert first == {"a": {"api_key": "<secret>", "id": 1}, "n": 2}
     assert second["b"] is first["a"]  # the shared model's placed copy, made once
     assert model["api_key"] != "<secret>"  # the shared value itself is never changed
+
+
+def test_the_kept_copies_are_bounded_the_oldest_dropped_first() -> None:
+    models = [{"api_key": SecretRef("s.enc.yaml", ("k",), "str"), "id": i} for i in range(MAX_PLACED + 3)]
+    shared = SharedNodes()
+    shared.add({"m": models})
+    cache: dict[int, tuple[Any, Any]] = {}
+    for m in models:
+        Placements({"models": {("a", "api_key"): "<secret>"}}, shared, cache).subtree("models", {"a": m})
+    assert len(cache) == MAX_PLACED
+    assert id(models[0]) not in cache and cache[id(models[-1])][0] is models[-1]
