@@ -34,6 +34,7 @@ from cfgc.compile.compiler import CompiledTarget, Compiler
 from cfgc.compile.hygiene import hygiene_findings
 from cfgc.repo.config import RepoConfig
 from cfgc.repo.sources import Source
+from cfgc.review.check_ahead import keyed
 from cfgc.review.check_cache import CheckCache, Entry, EntryKeys, keepable
 from cfgc.review.llm_prompts import prompt_ref_findings, template_variable_findings
 from cfgc.review.policy import PolicySet
@@ -240,9 +241,9 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
         # Each entry with its key and the form the cache keeps (encoded and
         # checked here, on every core, rather than in the parent).
         out: list[tuple[int, Entry, str | None, list[Any] | None]] = []
-        for i in chunk:
+        # A cold check keys its targets here, a burst ahead of their compiles (check_ahead).
+        for i, key in keyed(keyer if late else None, compiler.source, specs, chunk, keys):
             spec = specs[i]
-            key = keys[i] if not late or keyer is None else keyer.key(spec)  # (before its compile: see EntryKeys)
             t, found = compiler.try_compile(spec)
             if t is not None:
                 found += compiler.validate(t)
