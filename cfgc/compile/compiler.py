@@ -25,6 +25,7 @@ from cfgc.base.secretrefs import (
 from cfgc.base.shared_nodes import SharedNodes
 from cfgc.compile.extends import Memo, resolve_extends
 from cfgc.compile.hygiene import plaintext_findings
+from cfgc.compile.late_refs import refs_after
 from cfgc.compile.merging import MISSING, get_path, merge_layers, merge_value
 from cfgc.compile.prompts import PromptLibrary
 from cfgc.compile.provenance import Provenance
@@ -112,6 +113,7 @@ class Compiler:
         self._shared = SharedNodes()  # the merged shared layers: walked once, not once per target
         self._extends = Memo(shared=self._shared, by_content=True)  # $extends resolutions the targets of shared layers share
         self._renders = RenderMemo()  # Jinja2 results by template, limits and the values read
+        self._placed: dict[int, tuple[Any, Any]] = {}  # shared subtrees with placeholders for secrets (schema_split)
         self._traced: Prefixes = {}  # traced layer prefixes for provenance: this compiler's, not the process's
 
     @property
@@ -225,6 +227,7 @@ class Compiler:
         origins: dict[Path, tuple[Path, ...]] = {}
         pinned: list[str] = []
         rendered_plain = True
+        found = None
         if features & _LATE_STAGES:
             prov = Provenance(docs, origins, self._traced)
             found = scan(value, "template" in features, self._shared)
@@ -244,7 +247,8 @@ class Compiler:
         secrets: tuple[str, ...] = ()
         refs: tuple[tuple[Path, SecretRef], ...] = ()
         if "secret" in features:
-            refs = tuple(secret_refs(value, (), self._shared))
+            # The scan before the late stages listed them; only what those rebuilt is walked again.
+            refs = tuple(refs_after(value, found, self._shared) if found is not None else secret_refs(value, (), self._shared))
             secrets = tuple(sorted({ref.file for _, ref in refs}))
         # Only leaves of the files reach a target that no late stage or secret
         # touched; besides the rendered values, only they reach any target.
@@ -313,7 +317,7 @@ class Compiler:
         from cfgc.compile.schema_split import valid_by_parts
 
         # The accept path by top-level keys, shared subtrees validated once (schema_split).
-        if valid_by_parts([s.split for s in self.schemas.for_target(target.name)], target.value, target.refs, self._shared):
+        if valid_by_parts([s.split for s in self.schemas.for_target(target.name)], target.value, target.refs, self._shared, self._placed):
             return []
         if not target.secrets:
             return self.schemas.validate(target.name, target.value, target.provenance)

@@ -51,6 +51,7 @@ from cfgc.base.shared_nodes import SharedNodes
 from cfgc.compile.walk import replace_at
 
 MAX_MEMO = 100_000
+MAX_PLACED = 4096  # placed copies of shared subtrees kept (Placements), the oldest dropped first
 _TOP = frozenset(("$schema", "$id", "title", "description", "$comment", "type", "required", "properties", "$defs"))
 _DRAFTS = frozenset(("https://json-schema.org/draft/2020-12/schema", "https://json-schema.org/draft/2020-12/schema#"))
 _NAME = re.compile(r"[A-Za-z0-9_-]+\Z")
@@ -66,9 +67,9 @@ class Split:
         self.fast = fast  # jsonschema-rs validator of {"properties": {name: {"$ref": ...}}}
         self._memo: dict[tuple[str, int], tuple[Any, bool]] = {}
 
-    def is_valid(self, value: Any, placed: dict[str, dict[Path, Any]], shared: SharedNodes | None) -> bool:
-        """Whether ``value`` is valid; ``placed`` gives, by top-level key, the
-        placeholders of its secret references (relative paths)."""
+    def is_valid(self, value: Any, placed: Placements, shared: SharedNodes | None) -> bool:
+        """Whether ``value`` is valid; ``placed`` gives each top-level key's
+        subtree with its secret references as placeholders."""
         if type(value) is not dict:
             return False
         for r in self.required:
@@ -91,20 +92,85 @@ class Split:
                     if hit is not None and hit[0] is sub:
                         ok = hit[1]
                     else:
-                        ok = bool(self.fast.is_valid({k: _place(sub, placed.get(k))}))
+                        ok = bool(self.fast.is_valid({k: placed.subtree(k, sub)}))
                         if len(memo) < MAX_MEMO:
                             memo[k, id(sub)] = (sub, ok)
                     if not ok:
                         return False
                     continue
-            rest[k] = _place(sub, placed.get(k))
+            rest[k] = placed.subtree(k, sub)
         return not rest or bool(self.fast.is_valid(rest))
 
 
-def _place(sub: Any, paths: dict[Path, Any] | None) -> Any:
-    if not paths:
-        return sub
-    return replace_at(sub, paths)
+class Placements:
+    """Each top-level key's subtree with its secret references replaced by
+    placeholders, made once per target for all of its schemas.
+
+    A registered (shared) subtree's references are all of its own, so its
+    placed copy is a function of the object: ``cache`` (kept across targets,
+    at most ``MAX_PLACED`` entries, each holding its object) gives it again,
+    and a target's own mapping over shared children (``models`` over the
+    ``$extends`` results) copies only itself.  Equal to ``replace_at(sub,
+    paths)`` (tests/unit/compile/test_schema_split_place.py).
+    """
+
+    def __init__(
+        self,
+        paths: dict[str, dict[Path, Any]],
+        shared: SharedNodes | None,
+        cache: dict[int, tuple[Any, Any]] | None,
+    ) -> None:
+        self.paths = paths
+        self.nodes = shared.nodes if shared is not None else None
+        self.cache = cache
+        self._done: dict[str, tuple[Any, Any]] = {}
+
+    def subtree(self, key: str, sub: Any) -> Any:
+        """``sub`` (the subtree at ``key``) with its references placed."""
+        paths = self.paths.get(key)
+        if not paths:
+            return sub
+        done = self._done.get(key)
+        if done is not None and done[0] is sub:
+            return done[1]
+        out = self._placed(sub, paths)
+        self._done[key] = (sub, out)
+        return out
+
+    def _placed(self, sub: Any, paths: dict[Path, Any]) -> Any:
+        nodes = self.nodes
+        cache = self.cache
+        t = type(sub)
+        if () in paths or nodes is None or cache is None or (t is not dict and t is not list):
+            return replace_at(sub, paths)
+        groups: dict[Any, dict[Path, Any]] = {}
+        for p, value in paths.items():
+            groups.setdefault(p[0], {})[p[1:]] = value
+        out: Any = dict(sub) if t is dict else list(sub)
+        for k, rel in groups.items():
+            if t is dict:
+                if k not in sub:
+                    continue  # as replace_at: a path that is not there is ignored
+            elif not (type(k) is int and 0 <= k < len(sub)):
+                continue
+            child = sub[k]
+            e = nodes.get(id(child))
+            if () in rel or e is None or e[0] is not child:
+                out[k] = replace_at(child, rel)
+                continue
+            hit = cache.get(id(child))
+            if hit is not None and hit[0] is child:
+                out[k] = hit[1]
+                continue
+            out[k] = placed = replace_at(child, rel)
+            cache[id(child)] = (child, placed)
+            if len(cache) > MAX_PLACED:
+                del cache[next(iter(cache))]  # the oldest: a build moves from group to group
+        return out
+
+
+# A target without secrets (most targets of most repos): nothing to place, no object to make.
+_NO_SECRETS = Placements({}, None, None)
 
 
 def split_of(schema: Any, base: str, docs: dict[str, Any], compile_fast: Callable[[dict[str, Any]], Any]) -> Split | None:
@@ -138,13 +204,18 @@ def split_of(schema: Any, base: str, docs: dict[str, Any], compile_fast: Callabl
 
 
 def valid_by_parts(
-    splits: list[Split | None], value: Any, refs: tuple[tuple[Path, Any], ...], shared: SharedNodes | None
+    splits: list[Split | None],
+    value: Any,
+    refs: tuple[tuple[Path, Any], ...],
+    shared: SharedNodes | None,
+    cache: dict[int, tuple[Any, Any]] | None = None,
 ) -> bool:
     """Whether every schema of a target (``splits``, one per schema that
     applies) accepts ``value``; False when one cannot be split or its check
     fails or raises (the caller then validates the whole target as before).
     ``refs`` are the target's secret references, each with its placeholder
-    (``(path, SecretRef)``: every one in ``value``)."""
+    (``(path, SecretRef)``: every one in ``value``); ``cache``, kept across
+    targets, holds the placed copies of shared subtrees (:class:`Placements`)."""
     if not all(splits):
         return False
     placed: dict[str, dict[Path, Any]] = {}
@@ -153,6 +224,7 @@ def valid_by_parts(
             return False  # the whole target is a secret: not split
         placed.setdefault(path[0], {})[path[1:]] = ref.placeholder()
     try:
-        return all(s.is_valid(value, placed, shared) for s in splits if s is not None)
+        placements = Placements(placed, shared, cache) if placed else _NO_SECRETS
+        return all(s.is_valid(value, placements, shared) for s in splits if s is not None)
     except Exception:  # noqa: BLE001 - any doubt: the whole target is validated, as before
         return False

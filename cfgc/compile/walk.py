@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from cfgc.base.loading import Path
+from cfgc.base.secretrefs import SecretRef
 from cfgc.base.shared_nodes import SCAN, SharedNodes
 from cfgc.base.tags import PromptRef
 
@@ -25,10 +26,14 @@ class Found:
     prompts: list[Path] = field(default_factory=list)
     extends: list[Path] = field(default_factory=list)
     templates: list[Path] = field(default_factory=list)
+    # The secret references, depth first, and for each of ``extends`` how
+    # many of them come before it: its place in that order (refs_after).
+    refs: list[tuple[Path, SecretRef]] = field(default_factory=list)
+    extends_at: list[int] = field(default_factory=list)
 
 
 def scan(value: Any, want_templates: bool = True, shared: SharedNodes | None = None) -> Found:
-    """Find prompt references, $extends mappings and (optionally) template strings.
+    """Find prompt references, $extends mappings, secret references and (optionally) template strings.
 
     ``shared`` gives the results of registered subtrees without walking them
     again (:mod:`cfgc.base.shared_nodes`); the answer, order included, is the
@@ -43,6 +48,7 @@ def _scan(value: Any, path: Path, found: Found, tmpl: bool, shared: SharedNodes 
     if type(value) is dict:
         if EXTENDS in value:
             found.extends.append(path)
+            found.extends_at.append(len(found.refs))
         items: Any = value.items()
     else:
         items = enumerate(value)
@@ -59,15 +65,21 @@ def _scan(value: Any, path: Path, found: Found, tmpl: bool, shared: SharedNodes 
             at = (*path, k)
             if rel.extends:
                 found.extends += [at + p for p in rel.extends]
+                n = len(found.refs)
+                found.extends_at += [n + i for i in rel.extends_at]
             if tmpl and rel.templates:
                 found.templates += [at + p for p in rel.templates]
             if rel.prompts:
                 found.prompts += [at + p for p in rel.prompts]
+            if rel.refs:
+                found.refs += [(at + p, ref) for p, ref in rel.refs]
         elif t is str:
             if tmpl and ("{{" in v or "{%" in v):
                 found.templates.append((*path, k))
         elif t is PromptRef:
             found.prompts.append((*path, k))
+        elif t is SecretRef:
+            found.refs.append(((*path, k), v))
 
 
 def templates_after_extends(

@@ -34,7 +34,8 @@ from cfgc.compile.compiler import CompiledTarget, Compiler
 from cfgc.compile.hygiene import hygiene_findings
 from cfgc.repo.config import RepoConfig
 from cfgc.repo.sources import Source
-from cfgc.review.check_cache import CheckCache, Entry, EntryKeys, keepable
+from cfgc.review.check_ahead import keyed
+from cfgc.review.check_cache import CheckCache, Entry, EntryKeys, keepable_text
 from cfgc.review.llm_prompts import prompt_ref_findings, template_variable_findings
 from cfgc.review.policy import PolicySet
 from cfgc.review.policy_cache import PolicyCache
@@ -236,13 +237,13 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
 
     pinned: dict[str, bool] = {}  # prompt_ref_findings' memo: one library for the run
 
-    def check_chunk(chunk: list[int]) -> tuple[list[tuple[int, Entry, str | None, list[Any] | None]], dict[str, Any]]:
+    def check_chunk(chunk: list[int]) -> tuple[list[tuple[int, Entry, str | None, bytes | None]], dict[str, Any]]:
         # Each entry with its key and the form the cache keeps (encoded and
         # checked here, on every core, rather than in the parent).
-        out: list[tuple[int, Entry, str | None, list[Any] | None]] = []
-        for i in chunk:
+        out: list[tuple[int, Entry, str | None, bytes | None]] = []
+        # A cold check keys its targets here, a burst ahead of their compiles (check_ahead).
+        for i, key in keyed(keyer if late else None, compiler.source, specs, chunk, keys):
             spec = specs[i]
-            key = keys[i] if not late or keyer is None else keyer.key(spec)  # (before its compile: see EntryKeys)
             t, found = compiler.try_compile(spec)
             if t is not None:
                 found += compiler.validate(t)
@@ -250,7 +251,7 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
                 found += prompt_ref_findings(t, compiler.prompts, pinned)
                 found += policies.evaluate(t, None if changed is None else t.name in changed, results)
             entry = Entry(spec.name, t is not None, compiler.loaded_plain(spec), tuple(found))
-            out.append((i, entry, key, keepable(entry) if key is not None else None))
+            out.append((i, entry, key, keepable_text(entry) if key is not None else None))
             # As a build does: no other target reads its own file, and keeping
             # 10,000 of them (with the marks a finding parsed) costs memory
             # and every full garbage collection's walk.
