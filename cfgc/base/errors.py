@@ -11,7 +11,7 @@ import errno as errno_mod
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cfgc.base.diagnostics import Diagnostic
@@ -55,6 +55,20 @@ class CfgcError(Exception):
         if self.location is not None:
             return f"{self.location}: error: {self.message}"
         return f"error: {self.message}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's own reduce calls ``cls(*args)``: a subclass whose __init__
+        # takes other arguments (InvalidConfig, MultipleErrors) would not rebuild
+        # in the build's parent, and every error would lose its location.
+        return (_restore, (type(self), self.args, self.__dict__.copy()))
+
+
+def _restore(cls: type[CfgcError], args: tuple[Any, ...], state: dict[str, Any]) -> CfgcError:
+    """A pickled :class:`CfgcError` as it was: its class, args and attributes, no __init__ run."""
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class InputError(CfgcError):

@@ -27,7 +27,7 @@ import signal
 import struct
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from cfgc.base.errors import ExternalError
 
@@ -38,7 +38,25 @@ R = TypeVar("R")
 #: next chunk as soon as it has sent a result, however late this process reads it.
 AHEAD = 2
 _POSITION = struct.Struct("<I")
+#: The position that tells a worker to end.  End of file alone is not enough: a child
+#: forked elsewhere in this process (another thread's build, the host's own fork) may
+#: hold a copy of the pipe's writing end, and the worker would then wait for it.
+_END = 0xFFFFFFFF
 _LENGTH = struct.Struct("<Q")
+#: This process's ends of every live worker's pipes, of every pool (another thread's too):
+#: closed in any child forked from here (ours, another pool's, the host's own), so a
+#: worker sees its end as soon as its own parent closes its positions' pipe.
+_LIVE: set[int] = set()
+
+
+def _close_live() -> None:
+    for fd in list(_LIVE):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _LIVE.clear()
+
+
+os.register_at_fork(after_in_child=_close_live)
 
 
 class _Worker:
@@ -52,11 +70,18 @@ class _Worker:
         self.results = results  # length-prefixed pickles of (ok, value) come back here
         self.held: list[int] = []  # positions sent and not yet answered, oldest first
 
-    def close_tasks(self) -> None:
-        """Close the positions' pipe once (a descriptor closed twice may by then be another file's)."""
+    def close_tasks(self, end: bool = False) -> None:
+        """Close the positions' pipe once (a descriptor closed twice may by then be another
+        file's), after telling the worker to end when ``end``."""
         fd, self.tasks = self.tasks, -1
         if fd >= 0:
-            os.close(fd)
+            _LIVE.discard(fd)
+            try:
+                if end:
+                    with contextlib.suppress(OSError):  # a worker that is gone needs no telling
+                        _write(fd, _POSITION.pack(_END))
+            finally:
+                os.close(fd)
 
 
 def imap(
@@ -69,6 +94,8 @@ def imap(
     it cannot be pickled); every worker is stopped and reaped before this generator ends,
     however it ends.
     """
+    if len(chunks) >= _END:
+        raise ValueError(f"at most {_END - 1} chunks")
     workers: list[_Worker] = []
     finished = False
     try:
@@ -77,7 +104,7 @@ def imap(
             with contextlib.suppress(Exception):
                 stream.flush()
         for _ in range(n):
-            workers.append(_fork(fn, chunks, start, workers))
+            _fork(fn, chunks, start, workers)
         yield from _gather(chunks, workers, ordered)
         finished = True
     finally:
@@ -85,37 +112,47 @@ def imap(
 
 
 def _fork(fn: Callable[[Any], Any], chunks: Sequence[Any], start: Callable[[], None],
-          others: list[_Worker]) -> _Worker:
-    task_r, task_w = os.pipe()
-    result_r, result_w = os.pipe()
+          workers: list[_Worker]) -> None:
+    """Start one worker and add it to ``workers``.  Ctrl-C waits until it is there: an
+    interrupt between the fork and the append would leave a worker nobody stops or reaps."""
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        pid = os.fork()
-    except OSError:
-        for fd in (task_r, task_w, result_r, result_w):
-            os.close(fd)
-        raise
-    if pid == 0:  # the worker: serve, and leave without unwinding the caller's stack
-        code = 1
+        task_r, task_w = os.pipe()
+        result_r, result_w = os.pipe()
+        _LIVE.update((task_w, result_r))
         try:
-            # Ctrl-C is the parent's to handle (it stops every worker); the other
-            # workers' pipes are closed, so each sees its own end when the parent goes.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            for w in others:
-                w.close_tasks()
-                os.close(w.results)
-            os.close(task_w)
-            os.close(result_r)
-            start()
-            _serve(fn, chunks, task_r, result_w)
-            code = 0
-        finally:
-            for stream in (sys.stdout, sys.stderr):
-                with contextlib.suppress(Exception):
-                    stream.flush()
-            os._exit(code)
-    os.close(task_r)
-    os.close(result_w)
-    return _Worker(pid, task_w, result_r)
+            pid = os.fork()
+        except OSError:
+            _LIVE.difference_update((task_w, result_r))
+            for fd in (task_r, task_w, result_r, result_w):
+                os.close(fd)
+            raise
+        if pid == 0:
+            _work(fn, chunks, start, task_r, result_w, mask)
+        os.close(task_r)
+        os.close(result_w)
+        workers.append(_Worker(pid, task_w, result_r))
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def _work(fn: Callable[[Any], Any], chunks: Sequence[Any], start: Callable[[], None], tasks: int,
+          results: int, mask: set[int | signal.Signals]) -> NoReturn:
+    """The worker: serve, and leave without unwinding the caller's stack."""
+    code = 1
+    try:
+        # Ctrl-C is the parent's to handle (it stops every worker).  Every pool's ends
+        # of its pipes, this worker's included, were closed at the fork (_close_live).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        start()
+        _serve(fn, chunks, tasks, results)
+        code = 0
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
 
 
 def _serve(fn: Callable[[Any], Any], chunks: Sequence[Any], tasks: int, results: int) -> None:
@@ -125,6 +162,8 @@ def _serve(fn: Callable[[Any], Any], chunks: Sequence[Any], tasks: int, results:
         if len(head) < _POSITION.size:
             return
         (i,) = _POSITION.unpack(head)
+        if i == _END:
+            return
         try:
             done: tuple[bool, object] = (True, fn(chunks[i]))
         except Exception as e:  # noqa: BLE001 - raised again in the parent
@@ -179,7 +218,7 @@ def _send(w: _Worker, sent: int, total: int) -> int:
             raise _lost() from None
         w.held.append(sent)
         return sent + 1
-    w.close_tasks()
+    w.close_tasks(end=True)
     return sent
 
 
@@ -222,8 +261,9 @@ def _stop(workers: list[_Worker], finished: bool) -> None:
             with contextlib.suppress(OSError):
                 os.kill(w.pid, signal.SIGKILL)
         with contextlib.suppress(OSError):
-            w.close_tasks()
+            w.close_tasks(end=finished)
         with contextlib.suppress(OSError):
+            _LIVE.discard(w.results)
             os.close(w.results)
     for w in workers:
         # ECHILD: a host that ignores SIGCHLD has its children reaped for it.

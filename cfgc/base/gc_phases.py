@@ -29,6 +29,10 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+#: Open frozen scopes that own the freeze (any thread's): each unfreezes at its end.
+_owners = 0
+
+
 @contextmanager
 def frozen_scope() -> Iterator[Callable[[], None]]:
     """Yields ``freeze``: the objects alive when it is called are kept out of
@@ -39,6 +43,7 @@ def frozen_scope() -> Iterator[Callable[[], None]]:
     garbage frozen with them would never be collected (a long-lived process,
     the test suite, would keep every cycle that held a file open).
     """
+    global _owners
     mine = gc.get_freeze_count() == 0
     froze = False
 
@@ -48,8 +53,31 @@ def frozen_scope() -> Iterator[Callable[[], None]]:
             gc.freeze()
             froze = True
 
+    _owners += mine
     try:
         yield freeze
     finally:
+        _owners -= mine
         if froze:
             gc.unfreeze()
+
+
+@contextmanager
+def frozen_for_fork() -> Iterator[None]:
+    """Objects alive at a fork kept out of the collector's generations while the workers
+    run (their collections then never walk, so never copy, the pages they share with
+    this process).  Inside a :func:`frozen_scope` that owns the freeze, what is frozen
+    stays so until that scope ends; when the host process froze objects itself, nothing
+    is frozen here: garbage frozen now would never be collected, and unfreezing would
+    release the host's."""
+    if _owners:
+        gc.freeze()
+        yield
+    elif gc.get_freeze_count() == 0:
+        gc.freeze()
+        try:
+            yield
+        finally:
+            gc.unfreeze()
+    else:
+        yield

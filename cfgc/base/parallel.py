@@ -85,22 +85,11 @@ def imap_chunks(
     if n <= 1 or not can_fork():
         yield from (fn(c) for c in chunks)
         return
-    import gc
-
     from cfgc.base import forkpool
+    from cfgc.base.gc_phases import frozen_for_fork
 
-    # Objects that exist at the fork (the loaded repo, schemas, templates) are
-    # kept out of the collector's generations: a worker's collections then never
-    # walk, and so never copy, the pages it shares with the parent.  Objects a
-    # caller froze before (cfgc.base.gc_phases.frozen_scope: a build's listing)
-    # stay frozen until its scope ends: unfreezing here would hand them back.
-    mine = gc.get_freeze_count() == 0
-    gc.freeze()
-    try:
+    with frozen_for_fork():
         yield from forkpool.imap(fn, chunks, n, ordered, start=lambda: _install(fn))
-    finally:
-        if mine:
-            gc.unfreeze()
 
 
 def _install(fn: Callable[[Any], Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -104,8 +105,60 @@ def test_a_worker_that_dies_is_an_external_error_not_a_wait_forever() -> None:
     assert "external: a worker process ended without its result" in done.stdout
 
 
-def test_a_worker_holds_its_next_position_while_it_works() -> None:
-    # It must never wait for this process between two chunks.
-    assert forkpool.AHEAD >= 2
-    seen = list(parallel.imap_chunks(lambda c: c[0], [[i] for i in range(3)], jobs=2))
-    assert seen == [0, 1, 2]
+def test_a_worker_goes_on_to_its_next_chunk_while_this_process_is_busy(tmp_path: Path) -> None:
+    # It must never wait for this process between two chunks: with one position
+    # held, chunk 2 would only be sent once the consumer (asleep here) came back.
+    awake = tmp_path / "consumer-awake"
+
+    def note(chunk: list[int]) -> bool:
+        return awake.exists()
+
+    results = parallel.imap_chunks(note, [[0], [1], [2]], jobs=2)
+    first = next(results)
+    time.sleep(1.0)  # the consumer is busy: the workers go on without it
+    awake.touch()
+    assert [first, *results] == [False, False, False]
+
+
+def test_an_interrupt_at_the_fork_still_stops_and_reaps_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ctrl-C landing between fork() and the worker being recorded left it running, unreaped.
+    real_fork, forks = os.fork, []
+
+    def fork() -> int:
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+            os.kill(os.getpid(), signal.SIGINT)  # as a Ctrl-C right after the fork returns
+        return pid
+
+    monkeypatch.setattr(forkpool.os, "fork", fork)
+    fds = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(KeyboardInterrupt):
+        list(parallel.imap_chunks(len, [[1]] * 10, jobs=2))
+    assert forks and not set(forks) & _children()
+    assert len(os.listdir("/proc/self/fd")) == fds
+
+
+def test_a_pool_ends_even_when_another_child_holds_its_pipes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A child forked elsewhere in this process (another thread's pool, a host's fork) may hold
+    # a copy of a worker's positions pipe: the worker is told to end, not left waiting for EOF.
+    class Forgetful(set[int]):
+        def update(self, *_: object) -> None:  # children then close nothing (as a fork no hook sees)
+            pass
+
+    monkeypatch.setattr(forkpool, "_LIVE", Forgetful())
+    done: list[str] = []
+
+    def slow() -> None:
+        list(parallel.imap_chunks(lambda c: time.sleep(4.0), [[1]] * 2, jobs=2))
+        done.append("slow")
+
+    quick = parallel.imap_chunks(lambda c: time.sleep(0.3), [[1]] * 4, jobs=2)
+    next(quick)  # its workers and pipes exist
+    other = threading.Thread(target=slow)
+    other.start()  # its workers are forked with copies of the quick pool's pipes
+    time.sleep(0.3)
+    list(quick)
+    assert done == []  # the quick pool did not wait for the slow one's workers to end
+    other.join()
+    assert done == ["slow"]

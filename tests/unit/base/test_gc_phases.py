@@ -38,3 +38,45 @@ def test_nested_phases_leave_it_on_only_at_the_outermost() -> None:
             pass
         assert not gc.isenabled()
     assert gc.isenabled()
+
+
+def _cycle_collected_after(fanout: object) -> bool:
+    """Whether a cycle that is garbage during a fan-out is collected once it is done."""
+    import weakref
+
+    from cfgc.base import parallel
+
+    class Node:
+        pass
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a  # type: ignore[attr-defined]
+    ref = weakref.ref(a)
+    del a, b
+    list(parallel.imap_chunks(len, [[1]] * 4, jobs=2))
+    gc.collect()
+    return ref() is None
+
+
+def test_a_fan_out_leaves_a_host_s_own_freeze_alone() -> None:
+    # A host that froze its objects for good: a fan-out froze the garbage of the moment too,
+    # for good (it could not unfreeze without releasing the host's).
+    gc.collect()
+    gc.freeze()
+    try:
+        host = gc.get_freeze_count()
+        assert _cycle_collected_after(None)
+        assert gc.get_freeze_count() == host
+    finally:
+        gc.unfreeze()
+
+
+def test_a_fan_out_inside_an_owning_scope_leaves_the_unfreeze_to_it() -> None:
+    from cfgc.base import parallel
+    from cfgc.base.gc_phases import frozen_scope
+
+    with frozen_scope() as freeze:
+        freeze()
+        list(parallel.imap_chunks(len, [[1]] * 4, jobs=2))
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
