@@ -117,12 +117,21 @@ def templates_after_extends(
 
 def _split_paths(key: tuple[tuple[Path, ...], tuple[Path, ...]]) -> tuple[list[Path], tuple[Path, ...]]:
     # The outermost $extends paths, and the templates found before that are outside all of them.
+    # Each path's prefixes are looked up in a set: linear in the paths' total length (a
+    # layer file of N $extends and N templates cost O(N^2) a target, paid by every target).
     before, extends = key
     roots: list[Path] = []
+    found: set[Path] = set()
     for e in sorted(set(extends), key=len):
-        if not any(e[: len(r)] == r for r in roots):
+        if not _under(e, found):
             roots.append(e)
-    return roots, tuple(p for p in before if not any(p[: len(r)] == r for r in roots))
+            found.add(e)
+    return roots, tuple(p for p in before if not _under(p, found))
+
+
+def _under(path: Path, roots: set[Path]) -> bool:
+    """Whether ``path`` is one of ``roots`` or inside one."""
+    return any(path[:i] in roots for i in range(len(path) + 1))
 
 
 # Every target of a group gives the same two lists: kept for 1,024 distinct pairs

@@ -116,3 +116,26 @@ def test_replace_at_equals_the_call_per_child_walk(root: dict[str, Any], data: s
     for k, v in root.items():  # untouched subtrees are shared, not copied
         if not any(p[:1] == (k,) for p in values) and () not in values:
             assert got[k] is v
+
+
+def _split_reference(before: tuple[Any, ...], extends: tuple[Any, ...]) -> tuple[list[Any], tuple[Any, ...]]:
+    # The pairwise version the set lookup replaced (quadratic in the number of paths).
+    roots: list[Any] = []
+    for e in sorted(set(extends), key=len):
+        if not any(e[: len(r)] == r for r in roots):
+            roots.append(e)
+    return roots, tuple(p for p in before if not any(p[: len(r)] == r for r in roots))
+
+
+_path_lists = st.lists(st.lists(st.sampled_from(["a", "b", "c", 0, 1]), max_size=4).map(tuple), max_size=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_path_lists, _path_lists)
+def test_splitting_paths_by_set_lookup_equals_the_pairwise_split(before: list[Any], extends: list[Any]) -> None:
+    from cfgc.compile.walk import _split_paths
+
+    roots, outside = _split_paths((tuple(before), tuple(extends)))
+    want_roots, want_outside = _split_reference(tuple(before), tuple(extends))
+    assert sorted(roots, key=repr) == sorted(want_roots, key=repr)
+    assert outside == want_outside
