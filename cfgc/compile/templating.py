@@ -10,6 +10,7 @@ stay numbers; any other template renders to a string.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cache, lru_cache
 from typing import Any
@@ -350,6 +351,9 @@ def plain(value: Any) -> Any:
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
+    jinja2 = sys.modules.get("jinja2")  # only Jinja2's own output can hold its Undefined
+    if jinja2 is not None and isinstance(value, jinja2.Undefined):
+        str(value)  # StrictUndefined raises with the name, also inside a list or a mapping
     return value
 
 

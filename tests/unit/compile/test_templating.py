@@ -145,6 +145,15 @@ def test_missing_key_and_attribute_messages() -> None:
         assert str(info.value.location) == "f.yaml:7:3"
 
 
+
+@pytest.mark.parametrize("text", ["{{ [config.nope, 1] }}", "{{ {'a': config.nope} }}", "{{ (config.nope, 1) }}",
+                                  "{{ [[config.org.nope]] }}"])
+def test_an_undefined_name_inside_a_whole_value_is_a_template_error(text: str) -> None:
+    # It reached the JSON encoder as Jinja2's Undefined: an internal error (exit 3).
+    with pytest.raises(InputError) as info:
+        render({"org": {"p": 1}, "v": text})
+    assert "template error in 'v'" in info.value.message and "has no key 'no" in info.value.message
+
 def _at(path: tuple[object, ...]) -> Location:
     """A location that names the path, so a test sees which value an error was located at."""
     return Location(".".join(map(str, path)) + ".yaml", len(path), 1)
