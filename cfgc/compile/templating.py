@@ -103,19 +103,27 @@ def render_target(
         return root
     r = _Renderer(root, variables, target, locate, limits, memo)
     kids = shape(paths)[1]
+    try:
+        return _build(r, kids, (), root)
+    finally:
+        # The renderer's context holds views that hold the renderer: broken here,
+        # so a target's render is freed by reference counting, not left to the
+        # cyclic collector (a build worker's young collections ran every 20
+        # targets or so for these cycles alone).
+        r.context.clear()
 
-    def build(path: Path, raw: Any) -> Any:
-        # Called only for paths at or above a template string.
-        t = type(raw)
-        if t is dict:
-            ks = kids.get(path, ())
-            return {k: build((*path, k), v) if k in ks else v for k, v in raw.items()}
-        if t is list:
-            ks = kids.get(path, ())
-            return [build((*path, i), v) if i in ks else v for i, v in enumerate(raw)]
-        return r.leaf(path, raw)
 
-    return build((), root)
+def _build(r: _Renderer, kids: dict[Path, Any], path: Path, raw: Any) -> Any:
+    """``raw`` at ``path`` with its template strings rendered; called only for paths at
+    or above one (a module function: a nested one refers to itself, a cycle per target)."""
+    t = type(raw)
+    if t is dict:
+        ks = kids.get(path, ())
+        return {k: _build(r, kids, (*path, k), v) if k in ks else v for k, v in raw.items()}
+    if t is list:
+        ks = kids.get(path, ())
+        return [_build(r, kids, (*path, i), v) if i in ks else v for i, v in enumerate(raw)]
+    return r.leaf(path, raw)
 
 
 class _Renderer:
