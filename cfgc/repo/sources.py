@@ -140,17 +140,20 @@ class DirSource:
         """The bytes of one file and its ``fstat``, read from disk (never kept, never logged)."""
         return self._tree.read_stat(path)
 
-    def keep(self, path: str, data: bytes) -> None:
+    def keep(self, path: str, data: bytes) -> bool:
         """Serve the next ``read(path)`` from ``data``, just read and hashed by the caller.
 
         The build cache hashes a layer file for its key and the compile then
         needs the same file: reading it once saves the syscalls of a second
         read, and the compile sees exactly the bytes the key names.  Bounded by
         :data:`KEEP_MAX_BYTES` in all; past it, files are simply read again.
+        Returns whether the bytes are kept.
         """
-        if self._kept_bytes + len(data) <= KEEP_MAX_BYTES:
-            self._kept[path] = data
-            self._kept_bytes += len(data)
+        if self._kept_bytes + len(data) > KEEP_MAX_BYTES:
+            return False
+        self._kept[path] = data
+        self._kept_bytes += len(data)
+        return True
 
     def prefetch(self, paths: Iterable[str]) -> list[str]:
         """Read ``paths`` now, one after the other, and serve each one's next :meth:`read` from
@@ -177,8 +180,8 @@ class DirSource:
                 budget -= len(data)
                 if budget < 0:  # large files: read by their own compile, not held for the chunk
                     break
-                self.keep(path, data)
-                kept.append(path)
+                if self.keep(path, data):  # only what is held: a caller keys it as the bytes compiled
+                    kept.append(path)
         return kept
 
     def drop(self, paths: Iterable[str]) -> None:

@@ -84,3 +84,13 @@ def test_a_prefetch_holds_at_most_its_bound(tmp_path: Path, monkeypatch: pytest.
     assert src._kept_bytes == 300
     for i in range(6):  # the rest are read from disk, the same bytes
         assert src.read(f"f{i}.yaml") == bytes([65 + i]) * 100
+
+
+def test_only_the_paths_whose_bytes_are_kept_are_returned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A caller keys what prefetch returns as the bytes compiled (cfgc.review.check_ahead):
+    # a path read but not kept (the keep bound full) is read again by its compile.
+    src = _tree(tmp_path)
+    monkeypatch.setattr(sources, "KEEP_MAX_BYTES", len(b"a.yaml"))
+    assert src.prefetch(["a.yaml", "b.yaml"]) == ["a.yaml"]
+    (tmp_path / "b.yaml").write_bytes(b"changed")
+    assert src.read("b.yaml") == b"changed"
