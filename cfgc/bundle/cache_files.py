@@ -188,9 +188,16 @@ def write_index(root: Path, name: str, data: bytes) -> None:
     import tempfile  # only a save writes: an in-place build of a few targets never does
 
     fd, tmp = tempfile.mkstemp(dir=root, prefix=".index.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, root / name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, root / name)
+    except BaseException:
+        # A full disk, or a folder planted where the index goes: without this, every
+        # build would leave a copy of the whole index behind.
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 # Names one save lists past those it keeps: a cache folder planted with millions

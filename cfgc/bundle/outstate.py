@@ -242,9 +242,14 @@ def save(cache_root: Path, out: Path, key: bytes, state: OutState) -> None:
         import tempfile  # only for a state written whole; it imports random
 
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".state.")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)  # a full disk or a planted folder leaves no copy of the state
+            raise
         _prune(path.parent)
     except OSError:
         forget(cache_root, out)
