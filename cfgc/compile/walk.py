@@ -19,7 +19,7 @@ from cfgc.base.tags import PromptRef
 EXTENDS = "$extends"
 
 
-@dataclass
+@dataclass(slots=True)  # one per shared container scanned (up to SharedNodes' bound)
 class Found:
     """Paths of interest in one value."""
 
