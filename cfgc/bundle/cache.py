@@ -22,7 +22,9 @@ Layout::
 
 Blobs stay one file each rather than one pack file: a bundle is one file per
 target, and hard-linking a verified blob into it was measured cheaper than
-writing the bytes out of a pack (docs/performance.md, "Why not a pack file").
+writing the bytes out of a pack (docs/performance.md, "Why not a pack file");
+measured again with the fill, a pack would save a fill less than it costs every
+warm build (docs/performance.md, "The first fill, eleventh session").
 Size bounds and garbage collection: see :meth:`BuildCache.save`.
 """
 
