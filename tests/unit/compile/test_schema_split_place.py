@@ -12,6 +12,7 @@ from cfgc.base.secretrefs import SecretRef, secret_refs
 from cfgc.base.shared_nodes import SharedNodes
 from cfgc.compile.schema_split import MAX_PLACED, Placements
 from cfgc.compile.walk import replace_at
+from tests.unit.compile.test_shared_walks import _shared_nodes
 
 _keys = st.sampled_from(["a", "b", "c"])
 _ref = st.builds(SecretRef, st.just("s.enc.yaml"), st.tuples(_keys), st.sampled_from(["str", "int", "bool"]))
@@ -22,21 +23,11 @@ _values = st.recursive(
 )
 
 
-def _nodes(value: Any) -> list[Any]:
-    out, stack = [], [value]
-    while stack:
-        v = stack.pop()
-        if type(v) is dict or type(v) is list:
-            out.append(v)
-            stack.extend(v.values() if type(v) is dict else v)
-    return out
-
-
 @st.composite
 def _targets(draw: st.DrawFn) -> tuple[Any, list[Any]]:
     """A shared value and targets whose top-level subtrees mix its nodes (by identity) with new values."""
     base = draw(st.dictionaries(_keys, _values, min_size=1, max_size=3))
-    pieces = st.one_of(_values, st.sampled_from(_nodes(base)))
+    pieces = st.one_of(_values, st.sampled_from(_shared_nodes(base)))
     sub = st.one_of(pieces, st.lists(pieces, max_size=3), st.dictionaries(_keys, pieces, max_size=3))
     return base, [draw(st.dictionaries(_keys, sub, max_size=3)) for _ in range(3)]
 
