@@ -125,6 +125,7 @@ def test_an_interrupt_at_the_fork_still_stops_and_reaps_the_worker() -> None:
     script = (
         "import os, signal\n"
         "from cfgc.base import forkpool, parallel\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)  # inherited as ignored under xdist\n"
         "real_fork, forks = os.fork, []\n"
         "def fork():\n"
         "    pid = real_fork()\n"
