@@ -127,9 +127,6 @@ class Hierarchy:
         names = sorted(found)
         return names, [spec for spec in (found[k] for k in names) if spec is not None]
 
-    def _layers(self, bindings: dict[str, str], last_file: str) -> tuple[str, ...]:
-        return (*self._prefix(bindings, last_file), last_file)
-
     def _prefix(self, bindings: dict[str, str], last_file: str) -> tuple[str, ...]:
         """The layers below the last for ``bindings``, resolved once per binding of the variables they use."""
         key = tuple([bindings[var] for var in self._prefix_vars])

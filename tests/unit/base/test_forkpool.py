@@ -25,6 +25,13 @@ def _children() -> set[int]:
         return {int(p) for p in f.read().split()}
 
 
+def _run(script: str) -> str:
+    """What ``script`` prints, run by a Python of its own from the repo root (it must succeed)."""
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 needs_proc = pytest.mark.skipif(not os.path.exists(f"/proc/{os.getpid()}/task"), reason="needs /proc")
 
 
@@ -99,9 +106,7 @@ def test_a_worker_that_dies_is_an_external_error_not_a_wait_forever() -> None:
         "except ExternalError as e:\n"
         "    print('external:', e.message)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert "external: a worker process ended without its result" in done.stdout
+    assert "external: a worker process ended without its result" in _run(script)
 
 
 def test_a_worker_goes_on_to_its_next_chunk_while_this_process_is_busy(tmp_path: Path) -> None:
@@ -112,7 +117,8 @@ def test_a_worker_goes_on_to_its_next_chunk_while_this_process_is_busy(tmp_path:
     def note(chunk: list[int]) -> bool:
         return awake.exists()
 
-    results = parallel.imap_chunks(note, [[0], [1], [2]], jobs=2)
+    # One worker, so which positions it holds decides alone (two would hide one held).
+    results = forkpool.imap(note, [[0], [1], [2]], 1, True, start=lambda: None)
     first = next(results)
     time.sleep(1.0)  # the consumer is busy: the workers go on without it
     awake.touch()
@@ -143,9 +149,7 @@ def test_an_interrupt_at_the_fork_still_stops_and_reaps_the_worker() -> None:
         "kids = open(f'/proc/{me}/task/{me}/children').read().split()\n"
         "print('forked', len(forks), 'left', len(kids), 'fds', len(os.listdir('/proc/self/fd')) - fds)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["interrupted", "forked 1 left 0 fds 0"]
+    assert _run(script).splitlines() == ["interrupted", "forked 1 left 0 fds 0"]
 
 
 def test_a_pool_ends_even_when_another_child_holds_its_pipes(monkeypatch: pytest.MonkeyPatch) -> None:

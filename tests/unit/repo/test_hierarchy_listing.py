@@ -66,7 +66,7 @@ def reference_listing(h: Hierarchy, select: str | None, keep: Callable[[str], bo
         last_file[name] = path
         if keep is None or keep(name):
             vars_ = tuple([(v, bindings[v]) for v in last.variables])
-            found[name] = TargetSpec(name, vars_, h._layers(bindings, path))
+            found[name] = TargetSpec(name, vars_, (*h._prefix(bindings, path), path))
         else:
             found[name] = None
     names = sorted(found)
