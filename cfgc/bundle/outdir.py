@@ -6,7 +6,18 @@ after another (the kernel drops the lock of a killed process).  Holding it,
 a build removes what dead builds left beside ``OUT``: staging directories
 ``.OUT.tmp-<pid>-*`` and replaced bundles ``.OUT.old-<pid>`` whose process is
 gone, and ``.OUT.tmp-*`` without a pid (older cfgc, ``cfgc pull``) that are
-older than :data:`STALE_AFTER_S`.
+older than :data:`STALE_AFTER_S`.  Leftovers named with this process's own
+pid are stale too: holding the lock, no build of this process uses one (in a
+container every run may get the same pid, and a killed run's folder would
+otherwise stay for good).  Only directories (never links) owned by this user are
+removed.
+
+An interrupt cannot leave a half-made folder beside ``OUT``: while the lock is
+held, SIGTERM and SIGHUP become :class:`Terminated` (an exception, so every
+cleanup runs, then the process dies of the signal as it would have), and
+:func:`deferred` holds SIGINT, SIGTERM and SIGHUP back over the steps that must
+not stop half-way (making and removing a staging folder, the two renames of a
+swap).
 """
 
 from __future__ import annotations
@@ -16,9 +27,13 @@ import errno
 import fcntl
 import os
 import shutil
+import signal
+import stat
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 from cfgc.base.errors import ExternalError
 
@@ -34,19 +49,84 @@ def exclusive(out: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     lock = out.parent / f".{out.name}.lock"
-    fd = _acquire(lock, timeout, out)
-    try:
-        from cfgc.bundle.journal import recover
+    with terminable():
+        fd = _acquire(lock, timeout, out)
+        try:
+            from cfgc.bundle.journal import recover
 
-        recover(out)  # an in-place update a crash interrupted is finished first
-        clean_stale(out)
+            recover(out)  # an in-place update a crash interrupted is finished first
+            clean_stale(out)
+            yield
+        finally:
+            # Unlink before unlocking: a waiter that then gets the lock notices the
+            # file is gone (inode check in _acquire) and locks a fresh one.
+            with contextlib.suppress(OSError):
+                os.unlink(lock)
+            os.close(fd)
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived while a build held an output directory (raised so cleanups run)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"terminated by signal {signum}")
+        self.signum = signum
+
+
+# Signals that end a process by default and that a build turns into Terminated.
+ENDING = (signal.SIGTERM, signal.SIGHUP)
+# What deferred() holds back: those, and Ctrl-C.
+HELD = {signal.SIGINT, *ENDING}
+
+
+@contextlib.contextmanager
+def terminable() -> Iterator[None]:
+    """SIGTERM/SIGHUP raise :class:`Terminated` in the block; the process then dies of the signal.
+
+    Only in the main thread, and only for a signal whose handler is the default
+    one (a host program's own handler is left alone).  A forked child (a worker,
+    a helper) that gets the signal dies of it at once, as before.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    owner = os.getpid()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if os.getpid() != owner:  # a forked child: die of it now, as without this handler
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Terminated(signum)
+
+    previous = {s: signal.getsignal(s) for s in ENDING}
+    mine = [s for s, h in previous.items() if h == signal.SIG_DFL]
+    for s in mine:
+        signal.signal(s, on_signal)
+    try:
+        yield
+    except Terminated as e:
+        for s in mine:
+            signal.signal(s, previous[s])
+        mine = []
+        if signal.getsignal(e.signum) == signal.SIG_DFL:
+            # Everything is cleaned up: end as the signal would have (exit status 128 + signum).
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {e.signum})
+            os.kill(os.getpid(), e.signum)
+        raise
+    finally:
+        for s in mine:
+            signal.signal(s, previous[s])
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP back over the block; one that came is acted on after it."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
+    try:
         yield
     finally:
-        # Unlink before unlocking: a waiter that then gets the lock notices the
-        # file is gone (inode check in _acquire) and locks a fresh one.
-        with contextlib.suppress(OSError):
-            os.unlink(lock)
-        os.close(fd)
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _acquire(lock: Path, timeout: float, out: Path) -> int:
@@ -85,17 +165,28 @@ def clean_stale(out: Path, now: float | None = None) -> list[Path]:
     removed = []
     for kind in ("tmp", "old"):
         for p in out.parent.glob(f".{out.name}.{kind}-*"):
-            if _stale(kind, p.name.split(f".{kind}-", 1)[1], p, now):
-                shutil.rmtree(p, ignore_errors=True)
+            if _ours(p) and _stale(kind, p.name.split(f".{kind}-", 1)[1], p, now):
+                with deferred():
+                    shutil.rmtree(p, ignore_errors=True)
                 removed.append(p)
     return removed
+
+
+def _ours(path: Path) -> bool:
+    # A link (to anywhere), a file or another user's folder was not made by a build of ours.
+    try:
+        st = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid()
 
 
 def _stale(kind: str, tag: str, path: Path, now: float) -> bool:
     # Names cfgc gives: .OUT.tmp-<pid>-<random> (staging), .OUT.old-<pid> (replaced).
     pid = tag.split("-", 1)[0] if kind == "tmp" and "-" in tag else tag if kind == "old" else ""
     if pid.isdigit():
-        return int(pid) != os.getpid() and not alive(int(pid))
+        # Our own pid: an earlier build of this process (or of one that had this pid) is over.
+        return int(pid) == os.getpid() or not alive(int(pid))
     try:
         return now - path.lstat().st_mtime > STALE_AFTER_S
     except FileNotFoundError:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from cfgc.base.errors import UsageError, environment_error
-from cfgc.bundle.outdir import exclusive
+from cfgc.bundle.outdir import HELD, deferred, exclusive
 from cfgc.repo.sources import Source
 
 
@@ -25,18 +26,28 @@ from cfgc.repo.sources import Source
 def staged(out: Path, open_staging: Callable[[Path], Path]) -> Iterator[Path]:
     """A staging directory for ``out`` (``open_staging(out)``), under the lock of ``out``."""
     with exclusive(out):
-        staging = open_staging(out)
+        # Ctrl-C (or SIGTERM) is held back from before the folder exists until the
+        # try below is entered, and over each removal: no interrupt leaves one behind.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
         try:
+            staging = open_staging(out)
+        except BaseException:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            raise
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)  # one that came is raised here, inside the try
             yield staging
         except BaseException as e:
-            shutil.rmtree(staging, ignore_errors=True)
+            with deferred():
+                shutil.rmtree(staging, ignore_errors=True)
             env = environment_error(e, as_out(e, staging, out))
             if env is not None:
                 raise env from None
             raise
         # Swapped in, it is gone (or holds the previous bundle, already discarded);
         # a build that stopped at findings leaves it here.
-        shutil.rmtree(staging, ignore_errors=True)
+        with deferred():
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def refuse_own_files(inputs: Iterable[str], source: Source, out: Path, key_files: Sequence[Path]) -> None:

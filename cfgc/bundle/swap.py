@@ -21,23 +21,26 @@ def swap_into(new: Path, out: Path) -> None:
     Where the file system can, the two are exchanged in one atomic rename, so a
     reader of ``out`` never finds it missing.
     """
-    from cfgc.bundle.outdir import exchange
+    from cfgc.bundle.outdir import deferred, exchange
 
     if out.is_dir() and not out.is_symlink() and exchange(new, out):
         discard(new)  # now holds the previous bundle
         return
     old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        os.rename(out, old)
-    try:
-        os.rename(new, out)
-    except BaseException:
+    # Ctrl-C or SIGTERM between the two renames would leave no OUT at all, and one
+    # before the discard the old bundle beside it: held back until all is done.
+    with deferred():
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            os.rename(out, old)
+        try:
+            os.rename(new, out)
+        except BaseException:
+            if old is not None:
+                os.rename(old, out)
+            raise
         if old is not None:
-            os.rename(old, out)
-        raise
-    if old is not None:
-        discard(old)
+            discard(old)
 
 
 # A replaced bundle of thousands of targets takes a noticeable part of a warm
@@ -48,7 +51,7 @@ BACKGROUND_DELETE_MIN = 2000
 
 def discard(old: Path) -> None:
     """Remove a replaced directory (in the background when it is large)."""
-    from cfgc.bundle.outdir import alive
+    from cfgc.bundle.outdir import alive, deferred
 
     # Replaced bundles of dead processes (a deletion that was interrupted) go too.
     for stale in old.parent.glob(f".{old.name.split('.old-')[0].lstrip('.')}.old-*"):
@@ -61,7 +64,8 @@ def discard(old: Path) -> None:
         subprocess.Popen(["rm", "-rf", "--", str(old)], start_new_session=True,
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return
-    shutil.rmtree(old, ignore_errors=True)
+    with deferred():  # an interrupt half-way would leave part of it beside OUT
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _count(root: Path) -> int:
