@@ -113,6 +113,32 @@ def render_target(
         r.context.clear()
 
 
+# At most this many frames are cleared after a failed render (a traceback is as deep as the
+# template's recursion limit allows; what is left past this is for the collector).
+FORGET_FRAMES = 10_000
+
+
+def _forget(e: BaseException) -> None:
+    """Drop the traceback and context of Jinja2's exception ``e``, clearing its finished frames.
+
+    Jinja2 rewrites a render's traceback through frames of its own (jinja2.debug) that hold
+    each other and the exception: without this every failed render is a cycle.
+    """
+    tb = e.__traceback__
+    e.__traceback__ = e.__context__ = None
+    left = FORGET_FRAMES
+    while tb is not None and left > 0:
+        frame: Any = tb.tb_frame
+        while frame is not None and left > 0:
+            left -= 1
+            try:
+                frame.clear()
+            except RuntimeError:  # still running: this render's own frames, and their callers
+                break
+            frame = frame.f_back
+        tb = tb.tb_next
+
+
 def _build(r: _Renderer, kids: dict[Path, Any], path: Path, raw: Any) -> Any:
     """``raw`` at ``path`` with its template strings rendered; called only for paths at
     or above one (a module function: a nested one refers to itself, a cycle per target)."""
@@ -207,14 +233,25 @@ class _Renderer:
         except InputError:
             raise
         except template_bounds.LimitExceeded as e:
+            _forget(e)
             raise InputError(f"template in '{dotted(path)}' exceeds a limit: {e}", self.locate(path)) from None
-        except RecursionError:
+        except RecursionError as e:
+            _forget(e)
             raise InputError(f"template in '{dotted(path)}' recurses too deeply", self.locate(path)) from None
         except Exception as e:  # noqa: BLE001 - Jinja2's own errors, named once Jinja2 is imported
             error = self._jinja_error(path, e)
             if error is None:
                 raise
-            raise error from None
+            # Jinja2's exception and its traceback hold each other through Jinja2's frames; the
+            # error's traceback holds this frame, whose local would hold the error; and its
+            # (never shown) context holds Jinja2's: cycles the collector would have to find
+            # for every failing render.  Broken here; the error's text and location stay.
+            _forget(e)
+            try:
+                raise error from None
+            finally:
+                error.__context__ = None
+                del error
         finally:
             template_bounds.leave(budget)
 
