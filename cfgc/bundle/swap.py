@@ -27,20 +27,24 @@ def swap_into(new: Path, out: Path) -> None:
         discard(new)  # now holds the previous bundle
         return
     old = None
-    # Ctrl-C or SIGTERM between the two renames would leave no OUT at all, and one
-    # before the discard the old bundle beside it: held back until all is done.
-    with deferred():
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            os.rename(out, old)
-        try:
-            os.rename(new, out)
-        except BaseException:
-            if old is not None:
-                os.rename(old, out)
-            raise
-        if old is not None:
-            discard(old)
+    swapped = False
+    try:
+        # Ctrl-C or SIGTERM between the two renames would leave no OUT at all: held back
+        # until both are done (then raised as the block ends, and the old bundle still goes).
+        with deferred():
+            if out.exists():
+                old = out.parent / f".{out.name}.old-{os.getpid()}"
+                os.rename(out, old)
+            try:
+                os.rename(new, out)
+            except BaseException:
+                if old is not None:
+                    os.rename(old, out)
+                raise
+            swapped = True
+    finally:
+        if swapped and old is not None:
+            discard(old)  # not while signals are held: a background rm would inherit the mask
 
 
 # A replaced bundle of thousands of targets takes a noticeable part of a warm
