@@ -202,3 +202,20 @@ def test_only_directories_of_this_user_are_removed_never_what_a_link_points_to(t
     planted.write_text("not a folder")
     assert clean_stale(out) == []
     assert (victim / "keep").is_dir() and link.is_symlink() and planted.is_file()
+
+
+def test_a_large_old_bundle_goes_to_an_rm_that_signals_still_reach(built) -> None:
+    # The renames hold signals back; the detached rm started after them must not inherit that mask.
+    repo, out, _ = built
+    hook = BETWEEN_RENAMES.replace("os.kill(os.getpid(), SIG)", "pass") + """
+import subprocess, cfgc.bundle.swap as sw
+sw.BACKGROUND_DELETE_MIN = 1
+real_popen = subprocess.Popen
+def popen(*a, **k):
+    sys.stderr.write("MASK %s\\n" % sorted(signal.pthread_sigmask(signal.SIG_BLOCK, [])))
+    return real_popen(*a, **k)
+subprocess.Popen = popen
+"""
+    done = _build(repo, out, hook, signal.SIGINT, "--no-cache")
+    assert done.returncode == 0, done.stderr
+    assert "MASK []" in done.stderr
