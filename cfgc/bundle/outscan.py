@@ -17,11 +17,10 @@ from __future__ import annotations
 import os
 import time
 from array import array
-from itertools import chain
 from pathlib import Path
 
 from cfgc.bundle import outstate
-from cfgc.bundle.outpack import ints, target_files
+from cfgc.bundle.outpack import ints_of, target_files
 
 TARGETS = "targets"  # cfgc.bundle.layout.target_path's folder
 Scanned = tuple[dict[str, outstate.Stamp], dict[str, int]]  # files and folders in os.walk's order
@@ -58,21 +57,73 @@ def scan_targets(folder: int, after: int, names: list[str]) -> Targets | None:
     """The stamps of the ``targets/`` folder open as ``folder`` (:func:`open_targets`; left open),
     named as in ``OUT``: the files of the targets ``names`` packed in that order (they travel
     back to the parent as one array), the other files and the folders.  None when a target's
-    file is missing.  ``after`` is the time_ns of the last target's write: the scan waits
-    until it is out of the racy window, so no stamp is lost to it."""
-    # At most the window itself: a wall clock stepped back must not make it a long sleep
-    # (stamps are judged against the clock read after it, so this stays sound).
-    wait = min(after + outstate.FINE_RACY_NS - time.time_ns(), outstate.FINE_RACY_NS)
-    if wait > 0:
-        time.sleep(wait / 1e9)
+    file is missing.  ``after`` is the time_ns of the last target's write: what the scan finds
+    inside the racy window is stat'ed again once the window has passed, so no stamp is lost to it."""
     files: dict[str, outstate.Stamp] = {}
     dirs: dict[str, int] = {}
     _scan(folder, TARGETS, files, dirs, time.time_ns(), None)
+    # Scanned at once, not after waiting out the window: only the last writes (the last
+    # chunks' files and folders) are too recent, and only they are stat'ed again.
+    young = [p for p, st in files.items() if st == outstate.NO_STAMP]
+    young_dirs = [d for d, st in dirs.items() if st == -1]
+    if young or young_dirs:
+        # At most the window itself: a wall clock stepped back must not make it a long sleep
+        # (stamps are judged against the clock read after it, so this stays sound).
+        wait = min(after + outstate.FINE_RACY_NS - time.time_ns(), outstate.FINE_RACY_NS)
+        if wait > 0:
+            time.sleep(wait / 1e9)
+        _restat(folder, young, young_dirs, files, dirs, time.time_ns())
     try:
-        own = ints(chain.from_iterable(files.pop(p) for p in target_files(names)))
+        own = ints_of([n for p in target_files(names) for n in files.pop(p)])
     except KeyError:  # the full scan finds it missing too, and no state is left
         return None
     return own, files, dirs
+
+
+def _restat(
+    folder: int, young: list[str], young_dirs: list[str], files: dict[str, outstate.Stamp], dirs: dict[str, int],
+    now: int,
+) -> None:
+    """Stat again, judged against ``now``, the files ``young`` and folders ``young_dirs`` (OUT's
+    names under ``targets/``) :func:`_scan` found too recent.  Each folder is opened from
+    ``folder`` one name at a time without following a link, as :func:`_scan` walked it; one
+    that is gone or no longer a folder keeps the first stamps (none)."""
+    by_dir: dict[str, list[str]] = {d: [] for d in young_dirs}
+    for p in young:
+        head, _, name = p.rpartition("/")
+        by_dir.setdefault(head, []).append(name)
+    out_stamp = outstate.out_stamp
+    for rel, names in by_dir.items():
+        try:
+            fd = _open_under(folder, rel)
+        except OSError:
+            continue
+        try:
+            if rel in dirs:
+                dirs[rel] = outstate.dir_stamp(os.fstat(fd), now)
+            for name in names:
+                try:
+                    st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                except OSError:
+                    continue
+                files[f"{rel}/{name}"] = out_stamp(st, now)
+        finally:
+            os.close(fd)
+
+
+def _open_under(folder: int, rel: str) -> int:
+    """A descriptor of ``rel`` (``targets/...``) below the ``targets/`` folder ``folder``, each name
+    opened without following a link."""
+    fd = os.dup(folder)
+    try:
+        for part in rel.split("/")[1:]:
+            child = os.open(part, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
