@@ -35,8 +35,9 @@ def test_the_targets_scan_stats_first_and_again_only_the_young(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Files just written: the scan stats them all before it waits (the wait overlapped
-    nothing before), then stats again only the files and folders inside the window; every
-    stamp ends up kept and equal to the file's stat, as after the old wait-then-scan."""
+    nothing before), then stats again only the files inside the window; every target's stamp
+    ends up kept and equal to the file's stat, as after the old wait-then-scan.  A folder
+    found too recent keeps -1 (its stamp must come before its listing)."""
     names = [f"t{i % 3}/e{i % 2}/s{i:03}" for i in range(60)]
     folder = _targets(tmp_path, names)
     after = time.time_ns()
@@ -60,37 +61,40 @@ def test_the_targets_scan_stats_first_and_again_only_the_young(
         first = events.index("sleep")
         folders = 1 + 3 + 6  # targets/, t0..t2, their e0 and e1 (dir_stamp judges by out_stamp too)
         assert first == len(names) + folders  # one stat per file and folder before the wait
-        assert len(events) - first - 1 <= len(names) + folders  # again: at most the young ones
+        assert len(events) - first - 1 <= len(names)  # again: at most the young files, no folder
         own, rest, dirs = got
         for i, n in enumerate(names):
             s = os.stat(tmp_path / "targets" / f"{n}.json")
             assert tuple(own[i * STAMP : (i + 1) * STAMP]) == (s.st_mtime_ns, s.st_ctime_ns, s.st_size, s.st_ino)
-        assert rest == {} and all(v != -1 for v in dirs.values())
-        # The old way (wait out the window, then one scan) gives the same.
+        assert rest == {}
+        # The old way (wait out the window, then one scan) gives the same files; a folder
+        # stamp is the same or -1.
         events.clear()
-        assert outscan.scan_targets(folder, 0, names) == got
-        assert "sleep" not in events
+        late = outscan.scan_targets(folder, 0, names)
+        assert late is not None and "sleep" not in events
+        assert late[0] == own and late[1] == rest and list(late[2]) == list(dirs)
+        assert all(v in (-1, late[2][k]) for k, v in dirs.items())
     finally:
         os.close(folder)
 
 
 def test_a_young_folder_that_became_a_link_is_not_followed(tmp_path: Path) -> None:
     """The second stat walks the folders again one name at a time, never through a link."""
-    names = ["a/x", "a/y"]
+    names = ["a/x", "b/y"]
     folder = _targets(tmp_path, names)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "x.json").write_bytes(b"{}")
-    files = {"targets/a/x.json": outstate.NO_STAMP, "targets/a/y.json": outstate.NO_STAMP}
-    dirs = {"targets": -1, "targets/a": -1}
-    (tmp_path / "targets/a").rename(tmp_path / "targets/b")
+    files = {"targets/a/x.json": outstate.NO_STAMP, "targets/b/y.json": outstate.NO_STAMP}
+    (tmp_path / "targets/a").rename(tmp_path / "targets/c")
     (tmp_path / "targets/a").symlink_to(elsewhere)
     try:
-        outscan._restat(folder, list(files), list(dirs), files, dirs, time.time_ns() + 10**12)
+        outscan._restat(folder, list(files), files, time.time_ns() + 10**12)
     finally:
         os.close(folder)
-    assert files["targets/a/x.json"] == outstate.NO_STAMP and dirs["targets/a"] == -1
-    assert dirs["targets"] != -1
+    assert files["targets/a/x.json"] == outstate.NO_STAMP
+    s = os.stat(tmp_path / "targets/b/y.json")
+    assert files["targets/b/y.json"] == (s.st_mtime_ns, s.st_ctime_ns, s.st_size, s.st_ino)
 
 
 @pytest.mark.skipif(not can_fork(), reason="no fork on this platform")
