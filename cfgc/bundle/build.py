@@ -36,7 +36,7 @@ from cfgc.repo.sources import DirSource, Source
 
 if TYPE_CHECKING:
     from cfgc.bundle.cache import BuildCache
-    from cfgc.bundle.outrecord import Layers
+    from cfgc.bundle.outscan import Targets
     from cfgc.bundle.signing import Signer
 
 
@@ -123,7 +123,7 @@ def _build(
                     from cfgc.bundle.outrecord import record
 
                     record(source, compiler, select, result, out, cache, globals_, manifest, digest,
-                           made=side.result if side is not None else None)
+                           targets=side.result if side is not None else None)
                 if side is not None:
                     # An error of the index's write (a bug) is raised here.  A helper lost
                     # (killed, out of memory) once the bundle is in place only means no
@@ -173,19 +173,20 @@ def _write(
 def _beside(
     source: Source, compiler: Compiler, select: str | None, result: PipelineResult, out: Path, staging: Path,
     cache: BuildCache | None, lists: bool, jobs: int | None,
-) -> Beside[Layers | None] | None:
-    """The cache's index written and (``lists``) the in-place state's :class:`Layers` made, in a
-    forked child when the build ran on several cores (:func:`cfgc.base.parallel.parallel`).
+) -> Beside[Targets | None] | None:
+    """The cache's index written and (``lists``) the ``targets/`` folder the workers wrote scanned
+    for the in-place state (:func:`cfgc.bundle.outscan.scan_targets`), in a forked child when the
+    build ran on several cores (:func:`cfgc.base.parallel.parallel`) and this process writes no
+    file into that folder.
 
-    The child also scans the ``targets/`` folder the workers wrote (:func:`cfgc.bundle.outscan.scan_targets`)
-    when this process writes no file into it.
+    The state's layer lists (:func:`cfgc.bundle.outrecord.layers`) are made by this process,
+    after the manifest: the child's index and scan took longer than the parent's manifest and
+    swap, so the lists there were on the tail's critical path (and travelled back pickled).
     """
     if cache is None:
         return None
-    from dataclasses import replace
-
     from cfgc.base.parallel import parallel
-    from cfgc.bundle.outrecord import layers
+    from cfgc.bundle.outrecord import target_names
     from cfgc.bundle.outscan import open_targets, scan_targets
 
     fork = parallel(len(result.outputs), jobs)
@@ -196,17 +197,15 @@ def _beside(
             folder = open_targets(staging)
     written = time.time_ns()  # every worker has returned: no target file is written after this
 
-    def tail() -> Layers | None:
+    def tail() -> Targets | None:
         cache.save()
-        if not lists or cache.key is None:
+        if not lists or cache.key is None or folder < 0:
             return None
         try:
-            made = layers(source, compiler, select, out, cache)
-            if made is not None and folder >= 0:
-                made = replace(made, targets=scan_targets(folder, written, made.names))
-        except OSError:  # as in outrecord.record: no state is left, the build has succeeded
+            # The names in the order outrecord.layers gives them (the same function, the same specs).
+            return scan_targets(folder, written, target_names(compiler, select))
+        except OSError:  # outrecord.record then scans the whole of OUT itself
             return None
-        return made
 
     try:
         side = Beside(tail, fork=fork)

@@ -48,6 +48,18 @@ def ints(values: Any = ()) -> array[int]:
     return array("q", values)
 
 
+def ints_of(values: list[int]) -> array[int]:
+    """:func:`ints` of a list, packed by ``struct`` in one call: about half the time of
+    ``array`` taking the items one by one (tens of thousands of stamps).  A value out of
+    range takes :func:`ints`, which raises its OverflowError."""
+    packed = array("q")
+    try:
+        packed.frombytes(struct.pack(f"{len(values)}q", *values))
+    except struct.error:
+        return ints(values)
+    return packed
+
+
 def _bytes(packed: array[int]) -> bytes:
     if sys.byteorder != "little":
         packed = array("q", packed)

@@ -15,13 +15,13 @@ than the racy window before it is left without a stamp (hashed on every check).
 from __future__ import annotations
 
 import os
+import stat
 import time
 from array import array
-from itertools import chain
 from pathlib import Path
 
 from cfgc.bundle import outstate
-from cfgc.bundle.outpack import ints, target_files
+from cfgc.bundle.outpack import ints_of, target_files
 
 TARGETS = "targets"  # cfgc.bundle.layout.target_path's folder
 Scanned = tuple[dict[str, outstate.Stamp], dict[str, int]]  # files and folders in os.walk's order
@@ -58,21 +58,71 @@ def scan_targets(folder: int, after: int, names: list[str]) -> Targets | None:
     """The stamps of the ``targets/`` folder open as ``folder`` (:func:`open_targets`; left open),
     named as in ``OUT``: the files of the targets ``names`` packed in that order (they travel
     back to the parent as one array), the other files and the folders.  None when a target's
-    file is missing.  ``after`` is the time_ns of the last target's write: the scan waits
-    until it is out of the racy window, so no stamp is lost to it."""
-    # At most the window itself: a wall clock stepped back must not make it a long sleep
-    # (stamps are judged against the clock read after it, so this stays sound).
-    wait = min(after + outstate.FINE_RACY_NS - time.time_ns(), outstate.FINE_RACY_NS)
-    if wait > 0:
-        time.sleep(wait / 1e9)
+    file is missing.  ``after`` is the time_ns of the last target's write: a file the scan finds
+    inside the racy window is stat'ed again once the window has passed, so no target's stamp is
+    lost to it."""
     files: dict[str, outstate.Stamp] = {}
     dirs: dict[str, int] = {}
     _scan(folder, TARGETS, files, dirs, time.time_ns(), None)
+    # Scanned at once, not after waiting out the window: only the last writes (the last
+    # chunks' files) are too recent, and only those files are stat'ed again.  A folder found
+    # too recent keeps -1 (listed by the next in-place build): its stamp must be taken before
+    # its listing, or an entry made between the two would hide behind it.
+    young = [p for p, st in files.items() if st == outstate.NO_STAMP]
+    if young:
+        # At most the window itself: a wall clock stepped back must not make it a long sleep
+        # (stamps are judged against the clock read after it, so this stays sound).
+        wait = min(after + outstate.FINE_RACY_NS - time.time_ns(), outstate.FINE_RACY_NS)
+        if wait > 0:
+            time.sleep(wait / 1e9)
+        _restat(folder, young, files, time.time_ns())
     try:
-        own = ints(chain.from_iterable(files.pop(p) for p in target_files(names)))
+        own = ints_of([n for p in target_files(names) for n in files.pop(p)])
     except KeyError:  # the full scan finds it missing too, and no state is left
         return None
     return own, files, dirs
+
+
+def _restat(folder: int, young: list[str], files: dict[str, outstate.Stamp], now: int) -> None:
+    """Stat again, judged against ``now``, the files ``young`` (OUT's names under ``targets/``)
+    :func:`_scan` found too recent.  Each folder is opened from ``folder`` one name at a time
+    without following a link, as :func:`_scan` walked it; a file or folder that is gone or
+    no longer what it was keeps its first stamp (none)."""
+    by_dir: dict[str, list[str]] = {}
+    for p in young:
+        head, _, name = p.rpartition("/")
+        by_dir.setdefault(head, []).append(name)
+    out_stamp = outstate.out_stamp
+    for rel, names in by_dir.items():
+        try:
+            fd = _open_under(folder, rel)
+        except OSError:
+            continue
+        try:
+            for name in names:
+                try:
+                    st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                except OSError:
+                    continue
+                if not stat.S_ISDIR(st.st_mode):  # _scan took it for a file
+                    files[f"{rel}/{name}"] = out_stamp(st, now)
+        finally:
+            os.close(fd)
+
+
+def _open_under(folder: int, rel: str) -> int:
+    """A descriptor of ``rel`` (``targets/...``) below the ``targets/`` folder ``folder``, each name
+    opened without following a link."""
+    fd = os.dup(folder)
+    try:
+        for part in rel.split("/")[1:]:
+            child = os.open(part, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
