@@ -210,25 +210,20 @@ _BRACKET = re.compile(r"[\[\]{}]")
 
 
 def _may_start_a_node_oddly(text: str) -> bool:
-    # Substrings without which _NODE_START cannot match in a text that
-    # _eligible accepts, as substring tests: a regex search costs ten times
-    # more, and ":" is in every file, "@", ">" and "*" in every prompt
-    # reference.  An indicator starts a node only at the start or after
-    # whitespace, a flow indicator or ":"; of the whitespace, only space and
-    # newline are printable, and _eligible refuses a text with any other
-    # (tests/unit/base/test_yaml_fast_scan.py holds this to the search).
-    if text.startswith(_INDICATORS):
-        return True
-    for c, pairs in _PAIRS:
-        if c in text:
-            for pair in pairs:
-                if pair in text:
-                    return True
-    return False
+    # A prefilter for _NODE_START: whether an indicator sits at the start or
+    # right after space, newline, "[", "{", "," or ":".  Of the whitespace
+    # that _NODE_START also allows, only space and newline are printable, and
+    # _eligible refuses a text with any other (tests/unit/base/test_yaml_fast_scan.py
+    # holds this to the search).  One search that starts at the indicator and
+    # looks back one character: _NODE_START's leading alternation tries every
+    # position, and the 54 substring tests this replaced scanned the whole
+    # text for each indicator present (":" is in every file, "@" and "*" in
+    # every prompt reference): 4 µs a service file against about 1.
+    return text.startswith(_INDICATORS) or _ODD_START.search(text) is not None
 
 
 _INDICATORS = ("&", "*", "!", "|", ">", "?", "@", "`", ":")
-_PAIRS = tuple((c, tuple(p + c for p in " \n[{,:")) for c in _INDICATORS)
+_ODD_START = re.compile(r"[&*!|>?@`:](?<=[ \n\[{,:].)")
 
 
 def _plain(
