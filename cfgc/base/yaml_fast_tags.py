@@ -41,7 +41,10 @@ MARK = "~cfgc-tag~"
 _LINE = re.compile(
     r"^( *)([A-Za-z_][A-Za-z0-9_-]*): !(append|prepend|replace|delete|prompt)(?=$| )(.*)$", re.MULTILINE
 )
-# The longest index a marked key may end in (the index of a tag in its file's list).
+# The longest index a marked key may end in (the index of a tag in its file's list):
+# a file within cfgc.base.limits.MAX_FILE_BYTES (64 MiB) holds fewer than 10**8
+# tag lines ("a: !delete" and its newline is the shortest).  Longer digit runs are
+# declined before int() sees them (Python refuses to parse over 4,300 digits).
 _INDEX_DIGITS = 9
 _EMPTY_REST = re.compile(r" *| +#.*")
 # Plain keys the YAML 1.2 core schema reads as null or a boolean (refused as keys).

@@ -201,3 +201,11 @@ def test_each_marked_key_is_restored_once() -> None:
     marked = [(inner, ("x",)), (value["y"], ("y",))]
     tags = [(0, 4, "append", "a"), (0, 4, "append", "a")]
     assert yaml_fast_tags.untag(value, tags, "f.yaml", marked) is yaml_fast.MISS
+
+
+def test_every_tag_of_a_file_within_the_size_limit_has_an_index_that_is_restored() -> None:
+    from cfgc.base import limits, yaml_fast_tags
+
+    # The shortest tag line is "a: !delete" and a newline: no file within the limit holds more tags.
+    most = limits.MAX_FILE_BYTES // len("a: !delete\n")
+    assert len(str(most)) <= yaml_fast_tags._INDEX_DIGITS  # noqa: SLF001
