@@ -154,7 +154,8 @@ def fast_load(text: str, max_depth: int, path: str = "") -> tuple[Any, bool, lis
     elif not _plain([value], 1, odd, (), None, None, set(), None):  # a scalar document: the scan finds nothing
         return MISS, False, None
     if marked is not None:
-        return untag(value, tags, path, marked), not odd, None
+        value = untag(value, tags, path, marked)
+        return (MISS, False, None) if value is None else (value, not odd, None)
     return value, not odd, found
 
 
