@@ -228,9 +228,15 @@ def _may_start_a_node_oddly(text: str) -> bool:
     for c in _RARE:
         if c in text:  # a membership test costs less than a call of find
             at = text.find(c)
+            tries = 0
             while at != -1:  # never 0: the start was tested above
                 if text[at - 1] in _BEFORE_NODE:
                     return True
+                tries += 1
+                if tries > _FIND_TRIES:
+                    # Many of them (a hostile file of "a@a@..."): one search at C
+                    # speed answers for every rare indicator, not a loop per occurrence.
+                    return _RARE_START.search(text) is not None
                 at = text.find(c, at + 1)
     return False
 
@@ -239,6 +245,8 @@ _INDICATORS = ("&", "*", "!", "|", ">", "?", "@", "`", ":")
 _RARE = "&*!|>?@`"
 _BEFORE_NODE = " \n[{,:"
 _COLON_START = re.compile(r":(?<=[ \n\[{,:]:)")
+_RARE_START = re.compile(r"[&*!|>?@`](?<=[ \n\[{,:].)")
+_FIND_TRIES = 16  # occurrences of one rare indicator tried one by one before _RARE_START
 
 
 def _plain(

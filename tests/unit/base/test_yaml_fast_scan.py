@@ -109,6 +109,15 @@ def test_the_prefilter_at_each_pair_and_the_start() -> None:
             assert yaml_fast._may_start_a_node_oddly(text) == _pairs_prefilter(text), repr(text)  # noqa: SLF001
 
 
+@pytest.mark.parametrize("tail", ["", " @", "\n*", "[>", "x&", "a`", ",|", ":?"])
+def test_many_rare_indicators_take_one_search(tail: str) -> None:
+    # Past _FIND_TRIES occurrences of one indicator, one search answers for
+    # every rare indicator: the same answer, wherever the one that counts sits.
+    for head in ("a@" * 40, "b*" * 40 + "c@" * 40):
+        for text in (head + tail, tail + head, head + tail + head):
+            assert yaml_fast._may_start_a_node_oddly(text) == _pairs_prefilter(text), repr(text)  # noqa: SLF001
+
+
 def test_a_line_of_many_tag_lookalikes_is_tried_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """A hostile file cannot make the tag-line scan quadratic: each line start is tried at most once."""
     from cfgc.base import yaml_fast_tags
