@@ -6,17 +6,18 @@ whole; in a real repo that is most service files (``fallbacks: !append [x]``,
 single cost of compiling such a target.  One form of tag is common and
 simple: a cfgc tag on the value of a plain block-mapping key, written
 ``key: !tag`` at the start of a line.  :func:`rewrite_tags` moves each such
-tag into its key (``key~cfgc-tag~append~LINE~COL: [x]``), yaml-rs parses the
+tag into its key as its index in the list of tags (``key~cfgc-tag~0: [x]``;
+the list holds each tag's name, line, column and key), yaml-rs parses the
 result, and :func:`untag` turns each marked key back into its key and the
 tagged value into the object the careful loader builds (:mod:`cfgc.base.yaml_tags`).
 
-Anything else declines (None or :data:`MISS`), and the careful loader decides:
+Anything else declines (both functions return None), and the careful loader decides:
 a ``!`` anywhere else (left in the text, :mod:`cfgc.base.yaml_fast` refuses
 it), a key the core schema does not read as a string, a value of the wrong
 kind for its tag (``!append`` of a mapping, ``!prompt`` of a number, a
 ``!delete`` with a value), a ``!prompt`` reference that does not parse, a
-marked key that is not found back as a key (the line sat inside a multi-line
-string) and a marked key that collides with another key of its mapping (a
+marked key that is not found back as a key, whole and once (the line sat
+inside a multi-line string) and a marked key that collides with another key of its mapping (a
 duplicate).  A ``!prompt`` reference carries the location the careful loader
 gives it: the line and column of its tag.
 tests/unit/base/test_yaml_fast_differential.py holds both paths to the same
@@ -32,13 +33,19 @@ from typing import Any
 from cfgc.base.errors import InputError, Location
 from cfgc.base.tags import DELETE, Append, Prepend, PromptRef, Replace
 
-Tag = tuple[int, int, str]  # line, column (1-based, of the "!"), tag name
+Tag = tuple[int, int, str, str]
+"""A moved tag: line (of a ``!prompt``; 0 for the others, which carry no location), column
+(1-based, of the "!"), tag name, and the key it was moved into."""
 
 MARK = "~cfgc-tag~"
 _LINE = re.compile(
     r"^( *)([A-Za-z_][A-Za-z0-9_-]*): !(append|prepend|replace|delete|prompt)(?=$| )(.*)$", re.MULTILINE
 )
-_MARKED = re.compile(rf"([A-Za-z_][A-Za-z0-9_-]*){MARK}(append|prepend|replace|delete|prompt){MARK}([0-9]+){MARK}([0-9]+)")
+# The longest index a marked key may end in (the index of a tag in its file's list):
+# a file within cfgc.base.limits.MAX_FILE_BYTES (64 MiB) holds fewer than 10**8
+# tag lines ("a: !delete" and its newline is the shortest).  Longer digit runs are
+# declined before int() sees them (Python refuses to parse over 4,300 digits).
+_INDEX_DIGITS = 9
 _EMPTY_REST = re.compile(r" *| +#.*")
 # Plain keys the YAML 1.2 core schema reads as null or a boolean (refused as keys).
 _NOT_STRINGS = frozenset(["null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE"])
@@ -58,15 +65,19 @@ def rewrite_tags(text: str) -> tuple[str, list[Tag]] | None:
             return None
         if tag == "delete" and not (_EMPTY_REST.fullmatch(rest) and _ends_here(text, m.end(), len(indent))):
             return None
-        line += text.count("\n", counted, m.start())
-        counted = m.start()
+        if tag == "prompt":  # the one tag whose value carries its location
+            line += text.count("\n", counted, m.start())
+            counted = m.start()
         col = len(indent) + len(key) + 3
-        tags.append((line, col, tag))
+        # Only the index goes into the key: the rest is looked up when the key
+        # is found back (no number to parse, no pattern to match per tag).
+        index = len(tags)
+        tags.append((line if tag == "prompt" else 0, col, tag, key))
         # A !delete's empty value is written '' for yaml-rs: a scalar that
         # would continue it ("Null" on the next line of a flow collection,
         # which the careful loader refuses) is then a syntax error, not null.
         value = " ''" + rest if tag == "delete" else rest
-        out += (text[last : m.start()], f"{indent}{key}{MARK}{tag}{MARK}{line}{MARK}{col}:{value}")
+        out += (text[last : m.start()], f"{indent}{key}{MARK}{index}:{value}")
         last = m.end()
     if not tags:
         return text, tags
@@ -122,25 +133,25 @@ Marked = tuple[dict[str, Any], tuple[str | int, ...]]
 
 def untag(value: Any, tags: list[Tag], path: str, marked: list[Marked]) -> Any:
     """``value`` (parsed from rewritten text) with its marked keys restored and
-    their values tagged, or ``MISS`` from :mod:`cfgc.base.yaml_fast` to decline.
+    their values tagged, or None to decline (a restored value is a mapping or
+    a list; None, not :mod:`cfgc.base.yaml_fast`'s ``MISS``: importing that here
+    cost every tagged file 0.45 µs).
 
     ``marked`` lists every mapping of ``value`` with a key that holds
     :data:`MARK`, each with its key path, parents before children (the walk
     that checked the value found them): only those are rebuilt, not the whole
     value walked again.
     """
-    from cfgc.base.yaml_fast import MISS
-
     if type(value) is not dict and type(value) is not list:
         # A scalar document: its tag-like line sat inside a quoted string.
-        return MISS
+        return None
     seen: set[int] = set()
     # yaml-rs's value is ours: children first (the list reversed), each
     # rebuilt mapping is set in place of the old one in its parent, which is
     # found by its key path (its own marked key, if any, not restored yet).
     try:
         for node, at in reversed(marked):
-            new = _restored(node, path, seen)
+            new = _restored(node, path, seen, tags)
             if not at:
                 value = new
                 continue
@@ -149,22 +160,24 @@ def untag(value: Any, tags: list[Tag], path: str, marked: list[Marked]) -> Any:
                 parent = parent[k]
             parent[at[-1]] = new  # same key: the order stays
     except _Decline:
-        return MISS
-    return value if len(seen) == len(tags) else MISS
+        return None
+    return value if len(seen) == len(tags) else None
 
 
-def _restored(node: dict[str, Any], path: str, seen: set[int]) -> dict[str, Any]:
+def _restored(node: dict[str, Any], path: str, seen: set[int], tags: list[Tag]) -> dict[str, Any]:
     """A copy of ``node`` with its marked keys restored and their values tagged."""
     out: dict[str, Any] = {}
     for k, v in node.items():
         if MARK in k:
-            marked = _MARKED.fullmatch(k)
-            if marked is None:  # a mark that ended up inside a longer key (a multi-line quoted one)
+            key, _, at = k.rpartition(MARK)
+            # The key must be exactly one that rewrite_tags wrote: the key of
+            # the tag its index names, then the index.  A mark that ended up
+            # inside a longer key (a multi-line quoted one) fails either test.
+            i = int(at) if len(at) <= _INDEX_DIGITS and at.isascii() and at.isdigit() else -1
+            if not 0 <= i < len(tags) or i in seen or tags[i][3] != key:
                 raise _Decline
-            k, tag, line, col = marked[1], marked[2], int(marked[3]), int(marked[4])
-            if line in seen:
-                raise _Decline
-            seen.add(line)
+            seen.add(i)
+            line, col, tag, k = tags[i]
             v = _tagged(tag, v, path, line, col)
         if k in out:
             raise _Decline  # a duplicate key: the careful loader names both places

@@ -29,6 +29,7 @@ from cfgc.compile.late_refs import refs_after
 from cfgc.compile.merging import MISSING, get_path, merge_layers, merge_value
 from cfgc.compile.prompts import PromptLibrary
 from cfgc.compile.provenance import Provenance
+from cfgc.compile.schema_split import valid_by_parts
 from cfgc.compile.template_memo import RenderMemo
 from cfgc.compile.templating import render_target
 from cfgc.compile.trace import Prefixes
@@ -314,8 +315,8 @@ class Compiler:
         return [replace(d, targets=(spec.name,)) for p in spec.layers for d in self._findings.get(p, ())]
 
     def _validate_schemas(self, target: CompiledTarget) -> list[Diagnostic]:
-        from cfgc.compile.schema_split import valid_by_parts
-
+        # valid_by_parts is imported with this module, not here: an import
+        # statement in this method cost every target 0.45 µs.
         # The accept path by top-level keys, shared subtrees validated once (schema_split).
         if valid_by_parts([s.split for s in self.schemas.for_target(target.name)], target.value, target.refs, self._shared, self._placed):
             return []

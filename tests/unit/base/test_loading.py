@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cfgc.base.errors import InputError
 from cfgc.base.loading import MAX_DEPTH, NumberError, load_yaml, resolve_plain
@@ -74,6 +76,17 @@ def test_aliases_expand() -> None:
 def test_features_are_detected_from_text() -> None:
     assert load("a: 1\n").features == frozenset()
     assert load("a: !prompt x@1\nb: '{{ env }}'\nc: {$extends: a}\n").features == {"prompt", "template", "extends"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["!", "!prompt", "prompt", "$", "$extends", "extends", "{", "{{", "{%", "%", "a", " "]),
+                max_size=12).map("".join))
+def test_features_are_the_words_of_the_text(text: str) -> None:
+    # Each word looked for only where its first character is present: the same answer as looking for it.
+    from cfgc.base.loading import _features
+
+    words = {"prompt": "!prompt" in text, "extends": "$extends" in text, "template": "{{" in text or "{%" in text}
+    assert _features(text) == {k for k, present in words.items() if present}
 
 
 def test_empty_document_is_none() -> None:

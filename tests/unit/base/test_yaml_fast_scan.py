@@ -31,6 +31,14 @@ def _old_prefilter(text: str) -> bool:
     )
 
 
+def _pairs_prefilter(text: str) -> bool:
+    # The prefilter before the one-search form: each indicator present, then
+    # each of the characters that may precede a node's start before it.
+    if text.startswith(("&", "*", "!", "|", ">", "?", "@", "`", ":")):
+        return True
+    return any(c in text and any(p + c in text for p in " \n[{,:") for c in "&*!|>?@`:")
+
+
 def _same_matches(text: str) -> None:
     def spans(ms: object) -> list[tuple[int, int, tuple[str | None, ...]]]:
         return [(m.start(), m.end(), m.groups()) for m in ms]  # type: ignore[attr-defined]
@@ -50,6 +58,7 @@ def _same_eligibility(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
 @given(_TEXTS)
 def test_generated_texts(text: str) -> None:
     _same_matches(text)
+    assert yaml_fast._may_start_a_node_oddly(text) == _pairs_prefilter(text), text  # noqa: SLF001
     with pytest.MonkeyPatch.context() as mp:
         _same_eligibility(text, mp)
 
@@ -77,6 +86,8 @@ def test_repo_and_corpus_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         text = path.read_text(errors="surrogateescape")
         _same_matches(text)
         rewritten = yaml_fast_tags.rewrite_tags(text)
+        for scanned in (text, text if rewritten is None else rewritten[0]):
+            assert yaml_fast._may_start_a_node_oddly(scanned) == _pairs_prefilter(scanned), path  # noqa: SLF001
         _same_eligibility(text if rewritten is None else rewritten[0], monkeypatch)
 
 
@@ -87,6 +98,24 @@ def test_an_indicator_after_other_whitespace_is_still_refused() -> None:
         assert yaml_fast._NODE_START.search(text)  # noqa: SLF001
         assert not yaml_fast._may_start_a_node_oddly(text)  # noqa: SLF001
         assert not yaml_fast._eligible(text)  # noqa: SLF001
+
+
+def test_the_prefilter_at_each_pair_and_the_start() -> None:
+    # Every indicator at the very start, after each preceding character, and
+    # after one that may not precede a node's start (the search must look back
+    # exactly one character, also at the text's second character).
+    for c in "&*!|>?@`:":
+        for text in (c, c + "x", "x" + c, "xy" + c, *(p + c for p in " \n[{,:"), *(f"ab{p}{c}z" for p in " \n[{,:")):
+            assert yaml_fast._may_start_a_node_oddly(text) == _pairs_prefilter(text), repr(text)  # noqa: SLF001
+
+
+@pytest.mark.parametrize("tail", ["", " @", "\n*", "[>", "x&", "a`", ",|", ":?"])
+def test_many_rare_indicators_take_one_search(tail: str) -> None:
+    # Past _FIND_TRIES occurrences of one indicator, one search answers for
+    # every rare indicator: the same answer, wherever the one that counts sits.
+    for head in ("a@" * 40, "b*" * 40 + "c@" * 40):
+        for text in (head + tail, tail + head, head + tail + head):
+            assert yaml_fast._may_start_a_node_oddly(text) == _pairs_prefilter(text), repr(text)  # noqa: SLF001
 
 
 def test_a_line_of_many_tag_lookalikes_is_tried_once(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -164,3 +164,48 @@ def test_tags_inside_tagged_values_and_lists_take_the_fast_path(text: str) -> No
     # untag rebuilds only the mappings the value check listed, children first:
     # a tagged value that holds tagged mappings must hold the restored ones.
     assert assert_agrees(text) is not yaml_fast.MISS
+
+
+def test_prompt_locations_count_the_lines_of_every_tag_before_them() -> None:
+    # Lines are counted only up to each !prompt tag: the tags and text between
+    # two of them still count.
+    text = "a: !delete\nb: !append [1]\np: !prompt chat@1\n\nc:\n  d: !replace [2]\n  q: !prompt x@2\nr: !prompt y@3\n"
+    got = fast(text)
+    assert isinstance(got, dict)
+    assert [str(got["p"].location), str(got["c"]["q"].location), str(got["r"].location)] == [
+        "f.yaml:3:4", "f.yaml:7:6", "f.yaml:8:4"
+    ]
+    assert_agrees(text)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["b~cfgc-tag~0", "a~cfgc-tag~1", "a~cfgc-tag~", "a~cfgc-tag~-0", "a~cfgc-tag~0 x", "x a~cfgc-tag~0",
+     "a~cfgc-tag~\u0660", "a~cfgc-tag~" + "0" * 5000, "a~cfgc-tag~0~cfgc-tag~0"],
+)
+def test_a_marked_key_rewrite_tags_did_not_write_is_declined(key: str) -> None:
+    # Only the exact key of the tag its index names is restored: anything else
+    # (another key, an index out of range or not ASCII digits, one too long to
+    # parse, a mark inside a longer key) is the careful loader's.
+    from cfgc.base import yaml_fast_tags
+
+    value = {key: [1]}
+    assert yaml_fast_tags.untag(value, [(0, 4, "append", "a")], "f.yaml", [(value, ())]) is None
+
+
+def test_each_marked_key_is_restored_once() -> None:
+    from cfgc.base import yaml_fast_tags
+
+    inner = {"a~cfgc-tag~0": [1]}
+    value = {"x": inner, "y": {"a~cfgc-tag~0": [2]}}
+    marked = [(inner, ("x",)), (value["y"], ("y",))]
+    tags = [(0, 4, "append", "a"), (0, 4, "append", "a")]
+    assert yaml_fast_tags.untag(value, tags, "f.yaml", marked) is None
+
+
+def test_every_tag_of_a_file_within_the_size_limit_has_an_index_that_is_restored() -> None:
+    from cfgc.base import limits, yaml_fast_tags
+
+    # The shortest tag line is "a: !delete" and a newline: no file within the limit holds more tags.
+    most = limits.MAX_FILE_BYTES // len("a: !delete\n")
+    assert len(str(most)) <= yaml_fast_tags._INDEX_DIGITS  # noqa: SLF001
