@@ -24,7 +24,7 @@ from cfgc.base.parallel import MIN_CHUNK
 from cfgc.repo.hierarchy import TargetSpec
 from cfgc.repo.inputs import unwrapped
 from cfgc.repo.sources import DirSource, Source
-from cfgc.review.check_cache import EntryKeys
+from cfgc.review.check_keys import EntryKeys
 
 #: Targets keyed ahead at a time: a build's chunk (cfgc.bundle.pipeline.CHUNK).
 BURST = MIN_CHUNK
