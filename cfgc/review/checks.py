@@ -35,8 +35,7 @@ from cfgc.compile.hygiene import hygiene_findings
 from cfgc.repo.config import RepoConfig
 from cfgc.repo.sources import Source
 from cfgc.review.check_ahead import keyed, shared_layers
-from cfgc.review.check_cache import CheckCache, Entry, keepable_text
-from cfgc.review.check_keys import EntryKeys
+from cfgc.review.check_cache import CheckCache, Entry, EntryKeys, keepable_text
 from cfgc.review.llm_prompts import prompt_ref_findings, template_variable_findings
 from cfgc.review.policy import PolicySet
 from cfgc.review.policy_cache import PolicyCache
