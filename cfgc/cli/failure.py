@@ -15,11 +15,12 @@ report has a failure form of its own (``validate``/``build``/``check`` findings,
 from __future__ import annotations
 
 import contextlib
-from typing import Any
-
-import click
+from typing import TYPE_CHECKING, Any
 
 from cfgc.base.errors import CfgcError, Location, MultipleErrors
+
+if TYPE_CHECKING:  # click only when a failure is printed: the click-free start imports this module
+    import click
 
 RULES = {1: "input", 2: "usage", 3: "bug", 4: "external", 5: "integrity"}
 
@@ -38,8 +39,13 @@ def reset() -> None:
 def format_callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     """Click callback of ``--format``: remember that failures must be JSON too."""
     if value == "json":
-        _State.json_mode = True
+        json_failures()
     return value
+
+
+def json_failures() -> None:
+    """``--format json`` was given: failures print their JSON document too."""
+    _State.json_mode = True
 
 
 def note_argv(argv: list[str]) -> None:
@@ -72,6 +78,8 @@ def echo_failure(exit_code: int, e: BaseException) -> None:
     """Print the failure JSON on stdout when --format json was given (once)."""
     if not _State.json_mode or _State.printed:
         return
+    import click
+
     if isinstance(e, MultipleErrors):
         errors = [(x.message, x.location) for x in e.errors]
     elif isinstance(e, CfgcError):

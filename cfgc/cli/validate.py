@@ -6,11 +6,8 @@ from pathlib import Path
 
 import click
 
-from cfgc import api
-from cfgc.api.render import diagnostics_json as render_json
-from cfgc.api.render import diagnostics_text as render_text
-from cfgc.api.render import summary_line
-from cfgc.cli.common import Progress, cache_arg, cache_options, format_option, repo_option, warn
+from cfgc.cli import validate_run
+from cfgc.cli.common import cache_options, format_option, repo_option
 from cfgc.cli.main import command
 
 
@@ -40,20 +37,4 @@ def validate(
       cfgc validate
       cfgc validate --repo examples/repo --format json
     """
-    progress = Progress("validating")
-    try:
-        result = api.validate(repo, ref=ref, targets=select, jobs=jobs, cache=cache_arg(no_cache, cache_dir),
-                              progress=progress, warn=warn)
-    finally:
-        progress.close()
-    names = result.targets
-    if fmt == "json":
-        click.echo(render_json(result.diagnostics, names), nl=False)
-    else:
-        click.echo(render_text(result.diagnostics), nl=False)
-        if result.ok:
-            click.echo(f"ok: {len(names)} target{'s' if len(names) != 1 else ''} valid")
-        else:
-            click.echo(summary_line(result.diagnostics, len(names)))
-    if not result.ok:
-        raise SystemExit(1)
+    validate_run.run(repo, ref, select, jobs, no_cache, cache_dir, fmt)

@@ -24,7 +24,7 @@ from cfgc.base.parallel import MIN_CHUNK
 from cfgc.repo.hierarchy import TargetSpec
 from cfgc.repo.inputs import unwrapped
 from cfgc.repo.sources import DirSource, Source
-from cfgc.review.check_cache import EntryKeys
+from cfgc.review.check_keys import EntryKeys
 
 #: Targets keyed ahead at a time: a build's chunk (cfgc.bundle.pipeline.CHUNK).
 BURST = MIN_CHUNK
@@ -46,6 +46,19 @@ def key_ahead(keyer: EntryKeys, source: Source, specs: Sequence[TargetSpec]) -> 
         return {}, []
     held = set(fetched)
     return {spec.name: keyer.key(spec) for spec in specs if spec.layers[-1] in held}, fetched
+
+
+def shared_layers(specs: Sequence[TargetSpec]) -> frozenset[str]:
+    """The files some target of ``specs`` layers on below its own file.
+
+    A check must not release (:meth:`cfgc.compile.compiler.Compiler.release`)
+    a target's own file that is one of these: a later target would parse it
+    again from disk, where it may have been saved since, while its key (made
+    a burst ahead, and from the one digest a run takes of each path) names
+    the bytes read first.  Kept parsed, every compile of the run reads those.
+    """
+    prefixes = {spec.layers[:-1] for spec in specs}  # a few dozen for 10,000 targets
+    return frozenset([path for prefix in prefixes for path in prefix])
 
 
 def drop(source: Source, fetched: list[str]) -> None:

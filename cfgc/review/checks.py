@@ -34,7 +34,7 @@ from cfgc.compile.compiler import CompiledTarget, Compiler
 from cfgc.compile.hygiene import hygiene_findings
 from cfgc.repo.config import RepoConfig
 from cfgc.repo.sources import Source
-from cfgc.review.check_ahead import keyed
+from cfgc.review.check_ahead import keyed, shared_layers
 from cfgc.review.check_cache import CheckCache, Entry, EntryKeys, keepable_text
 from cfgc.review.llm_prompts import prompt_ref_findings, template_variable_findings
 from cfgc.review.policy import PolicySet
@@ -236,6 +236,7 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
     library += template_variable_findings(compiler.prompts)
 
     pinned: dict[str, bool] = {}  # prompt_ref_findings' memo: one library for the run
+    shared = shared_layers(specs)
 
     def check_chunk(chunk: list[int]) -> tuple[list[tuple[int, Entry, str | None, bytes | None]], dict[str, Any]]:
         # Each entry with its key and the form the cache keeps (encoded and
@@ -252,10 +253,10 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
                 found += policies.evaluate(t, None if changed is None else t.name in changed, results)
             entry = Entry(spec.name, t is not None, compiler.loaded_plain(spec), tuple(found))
             out.append((i, entry, key, keepable_text(entry) if key is not None else None))
-            # As a build does: no other target reads its own file, and keeping
-            # 10,000 of them (with the marks a finding parsed) costs memory
-            # and every full garbage collection's walk.
-            compiler.release(spec)
+            # As a build does: 10,000 own files kept parsed cost memory and every full
+            # collection's walk (one another target layers on stays: shared_layers).
+            if spec.layers[-1] not in shared:
+                compiler.release(spec)
         # A forked worker's new results go back to the parent, which saves them.
         return out, results.added if results is not None else {}
 

@@ -9,7 +9,7 @@ from cfgc.base.errors import CfgcError
 from cfgc.bundle.target_keys import TargetKeys, global_key
 from cfgc.repo.hierarchy import TargetSpec
 from cfgc.repo.sources import GitSource
-from cfgc.review.check_cache import validator_versions
+from cfgc.review.check_keys import validator_versions
 from cfgc.review.diff_cache import DiffCache, Record, record_key
 from cfgc.review.diff_sides import KeptSide, SideStore, side_digest
 

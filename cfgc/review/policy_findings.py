@@ -44,11 +44,27 @@ def finding(target: CompiledTarget, severity: str, kind: str, item: Any) -> Diag
     if isinstance(item, dict):
         msg = str(item["msg"]) if "msg" in item else json.dumps(item, sort_keys=True)
         if isinstance(item.get("path"), str) and item["path"]:
-            path = parse_dotted(item["path"])
+            path = _parsed(item["path"])
     else:
         msg = item if isinstance(item, str) else json.dumps(item, sort_keys=True)
     loc = target.provenance.locate(path) if path else target.docs[-1].location()
     return Diagnostic(severity, msg, loc, f"policy.{kind}", (target.name,))
+
+
+# A rule names the same few paths for every target: each is parsed once (5 us).
+_PATHS: dict[str, tuple[str | int, ...]] = {}
+_PATHS_MAX = 4096  # paths kept; past it, parsed every time
+_PATH_MAX_CHARS = 1024  # a longer path is not kept
+
+
+def _parsed(text: str) -> tuple[str | int, ...]:
+    """``parse_dotted(text)``, kept for the texts met before (a pure function of the text)."""
+    path = _PATHS.get(text)
+    if path is None:
+        path = parse_dotted(text)
+        if len(_PATHS) < _PATHS_MAX and len(text) <= _PATH_MAX_CHARS:
+            _PATHS[text] = path
+    return path
 
 
 def _may_quote(value: Any, messages: list[str]) -> bool:

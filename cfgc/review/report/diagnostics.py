@@ -6,6 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from cfgc.base.diagnostics import Diagnostic, count
 from cfgc.base.jsonvalue import JSONObject
 
@@ -61,4 +63,49 @@ def render_json(diags: Sequence[Diagnostic], targets: Sequence[str], **extra: An
         "targets": list(targets),
         **extra,
     }
-    return json.dumps(doc, indent=2, sort_keys=False) + "\n"
+    return indented_json(doc) + "\n"
+
+
+# The JSON types whose text orjson and json.dumps write alike (json.dumps writes
+# floats by repr, orjson by its own shortest form: 1e16 against 1e+16).
+_SAME_TEXT = frozenset({str, int, bool, type(None)})
+
+
+def indented_json(doc: dict[str, Any]) -> str:
+    """``json.dumps(doc, indent=2)``, written by orjson when it is sure to be the same text.
+
+    The check of the full corpus writes 2,510 findings and 10,000 target names:
+    22 ms in json's pure-Python indenting encoder, 0.3 ms in orjson, on the
+    parent's one core after the workers.  The two write the same indented
+    layout and escapes for ASCII text; orjson writes other characters (and
+    DEL) as they are where json.dumps escapes them, refuses lone surrogates and
+    integers beyond 64 bits, and writes floats its own way: any of those, and
+    any value of another type, takes json.dumps (tests/unit/review/test_render_json.py).
+    """
+    if _plain(doc):
+        try:
+            data = orjson.dumps(doc, option=orjson.OPT_INDENT_2)
+        except TypeError:
+            pass
+        else:
+            if data.isascii() and b"\x7f" not in data:
+                return data.decode()
+    return json.dumps(doc, indent=2, sort_keys=False)
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` holds only dicts, lists and values of :data:`_SAME_TEXT` types
+    (a key that is not a ``str`` orjson refuses)."""
+    todo = [value]
+    pop, extend, same = todo.pop, todo.extend, _SAME_TEXT
+    while todo:
+        v = pop()
+        t = type(v)
+        if t is dict:
+            extend(v.values())
+        elif t is list:
+            if not same.issuperset(map(type, v)):  # a list of names is checked in one C call
+                extend(v)
+        elif t not in same:
+            return False
+    return True

@@ -1,0 +1,65 @@
+"""A file that is one target's own file and a later target's shared layer,
+saved during a cold check: every entry is kept under the key of the bytes its
+compile parsed (cfgc.review.checks releases no file another target layers on).
+
+The target ``y/x`` has ``x-y.yaml`` as its own file; ``z/x-y`` layers on it
+(``{tenant}.yaml`` with tenant ``x-y``).  Both are keyed before either compiles
+(a burst ahead, cfgc.review.check_ahead), with one digest of ``x-y.yaml``;
+releasing it after ``y/x`` made ``z/x-y`` parse it again from disk.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cfgc.compile.compiler import Compiler
+from cfgc.repo.sources import DirSource
+from cfgc.review.checks import run_checks
+
+GOOD = "level: 1\n"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "cfgc.yaml").write_text(
+        'version: 1\nhierarchy:\n  - "{tenant}.yaml"\n  - "{tenant}-{env}.yaml"\ntargets: "{env}/{tenant}"\n')
+    (root / "x-y.yaml").write_text(GOOD)
+    (root / "x-y-z.yaml").write_text("other: 2\n")
+    return root
+
+
+def _report(result: Any) -> list[Any]:
+    return [(d.severity, d.message, d.location, d.rule, d.targets) for d in result.diagnostics]
+
+
+def test_the_layout_has_a_file_that_is_own_and_shared(repo: Path) -> None:
+    specs = {s.name: s.layers for s in Compiler(DirSource(repo)).specs()}
+    assert specs == {"y/x": ("x-y.yaml",), "z/x-y": ("x-y.yaml", "x-y-z.yaml")}
+
+
+@pytest.mark.parametrize("cold_jobs", [1, 2])
+def test_a_shared_own_file_saved_mid_check_keeps_no_entry_under_its_old_key(
+        repo: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cold_jobs: int) -> None:
+    shared = repo / "x-y.yaml"
+    real = Compiler.try_compile
+
+    def saving_after_its_own_target(self: Compiler, spec: Any) -> Any:
+        got = real(self, spec)
+        if spec.name == "y/x":  # its own file is compiled (and was keyed): now saved, broken
+            shared.write_text("broken: [unclosed\n")
+        return got
+
+    monkeypatch.setattr(Compiler, "try_compile", saving_after_its_own_target)
+    cold = run_checks(DirSource(repo), cache=tmp_path / "cache", jobs=cold_jobs)
+    monkeypatch.setattr(Compiler, "try_compile", real)
+    assert cold.ok, _report(cold)  # both compiled from the bytes their keys name
+    shared.write_text(GOOD)  # back to the bytes both keys name
+    warm = run_checks(DirSource(repo), cache=tmp_path / "cache", jobs=1)
+    fresh = run_checks(DirSource(repo), cache=False, jobs=1)
+    assert fresh.ok
+    assert _report(warm) == _report(fresh)
