@@ -54,7 +54,10 @@ def finding(target: CompiledTarget, severity: str, kind: str, item: Any) -> Diag
 # A rule names the same few paths for every target: each is parsed once (5 us).
 _PATHS: dict[str, tuple[str | int, ...]] = {}
 _PATHS_MAX = 4096  # paths kept; past it, parsed every time
-_PATH_MAX_CHARS = 1024  # a longer path is not kept
+# A longer path is not kept.  A policy controls the texts (sprintf over a
+# target), so the bound is on what they cost held: 4096 texts of 128
+# characters parse to at most about 12 MB of tuples (1024 allowed 87 MB).
+_PATH_MAX_CHARS = 128
 
 
 def _parsed(text: str) -> tuple[str | int, ...]:

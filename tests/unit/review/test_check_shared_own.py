@@ -10,6 +10,7 @@ releasing it after ``y/x`` made ``z/x-y`` parse it again from disk.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +48,20 @@ def test_a_shared_own_file_saved_mid_check_keeps_no_entry_under_its_old_key(
         repo: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cold_jobs: int) -> None:
     shared = repo / "x-y.yaml"
     real = Compiler.try_compile
+    compiled_in = tmp_path / "pids"
+    if cold_jobs > 1:
+        # Forked: the pool's threshold lowered, and a third target in a chunk of
+        # its own, so two workers start and one compiles y/x then z/x-y in order.
+        from cfgc.base import parallel
+
+        (repo / "zz-zz.yaml").write_text("other: 3\n")
+        monkeypatch.setattr(parallel, "PARALLEL_MIN_TARGETS", 1)
+        monkeypatch.setattr(parallel, "chunk_size", lambda items, jobs=None: 2)
 
     def saving_after_its_own_target(self: Compiler, spec: Any) -> Any:
         got = real(self, spec)
+        with compiled_in.open("a") as f:
+            f.write(f"{os.getpid()}\n")
         if spec.name == "y/x":  # its own file is compiled (and was keyed): now saved, broken
             shared.write_text("broken: [unclosed\n")
         return got
@@ -57,6 +69,8 @@ def test_a_shared_own_file_saved_mid_check_keeps_no_entry_under_its_old_key(
     monkeypatch.setattr(Compiler, "try_compile", saving_after_its_own_target)
     cold = run_checks(DirSource(repo), cache=tmp_path / "cache", jobs=cold_jobs)
     monkeypatch.setattr(Compiler, "try_compile", real)
+    pids = set(compiled_in.read_text().split())
+    assert (str(os.getpid()) not in pids) == (cold_jobs > 1)  # a worker compiled them, or this process
     assert cold.ok, _report(cold)  # both compiled from the bytes their keys name
     shared.write_text(GOOD)  # back to the bytes both keys name
     warm = run_checks(DirSource(repo), cache=tmp_path / "cache", jobs=1)
