@@ -175,7 +175,7 @@ class PolicySet:
                         answer = (True, self._query(text))
                     except EvalFailed as e:  # not kept across runs: a fixed policy must be evaluated again
                         answer = (False, e.message)
-                    if cache is not None and answer[0]:
+                    if cache is not None and answer[0] and storable(answer[1], projected):
                         cache.put(key, [answer[1]])
                 self.inputs.remember(text, answer)
             if quick is not None:
@@ -241,3 +241,16 @@ class PolicySet:
         if isinstance(rules, dict):  # only these are read; the rest need not be kept
             return {k: rules[k] for k in SEVERITY if k in rules}
         return rules
+
+
+def storable(rules: Any, given: Any) -> bool:
+    """Whether a rule's output may be kept in the cache folder: it quotes nothing
+    that masking would hide (a credential left in clear, a string like one).
+
+    A rule may echo what it was given.  Every report masks such a quote, but
+    the cache folder is written as it is and may be carried beyond the run
+    (``actions/cache``), so an output that holds one is evaluated again next time.
+    """
+    text = json.dumps(rules, ensure_ascii=False, default=jsonable)
+    return mask_messages([text], given)[0] == text
+

@@ -137,3 +137,28 @@ def test_an_evaluation_error_is_a_located_finding_not_a_crash(make_repo, tmp_pat
     (root / "policies/bad.rego").write_text(UNKNOWN_CALL.replace("no_such_function(", "lower("))
     found = [d for d in run_checks(DirSource(root), cache=tmp_path / "cache").diagnostics if d.rule.startswith("policy")]
     assert [(d.rule, d.message) for d in found] == [("policy.deny", canary.lower())] * 2  # one per target file
+
+
+ECHO = """package main
+
+import rego.v1
+
+deny contains sprintf("config is %v", [input.config]) if { input.config.api_key }
+warn contains input.config.api_key if { input.config.api_key }
+"""
+
+
+def test_a_rule_that_echoes_a_credential_is_not_kept_in_the_cache_folder(make_repo, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # A credential left in clear is reported (masked) in every output; a rule's
+    # raw answer quoting it must not be written to the cache folder either.
+    canary = "sk-live-CANARYc4n4ry0123456789abcdef"
+    root = _repo(make_repo, files={"tenants/acme/prod/chat.yaml": f"limits:\n  rpm: 50\napi_key: {canary}\n"})
+    (root / "policies/echo.rego").write_text(ECHO)
+    cache = tmp_path / "cache"
+    runs = [run_checks(DirSource(root), cache=cache) for _ in range(2)]
+    found = [[(d.rule, d.message) for d in r.diagnostics if d.rule.startswith("policy.")] for r in runs]
+    assert len(found[0]) == 2 and found[0] == found[1]  # reported both times, from a fresh evaluation
+    assert canary not in repr(runs[0].diagnostics)
+    written = [p for p in cache.rglob("*") if p.is_file()]
+    assert any(p.name == "policy-results" for p in written)
+    assert not [p for p in written if canary.encode() in p.read_bytes()]
