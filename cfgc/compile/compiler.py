@@ -104,6 +104,7 @@ class Compiler:
         self.hierarchy = Hierarchy(self.config, source.files())
         self.prompts = PromptLibrary(source, self.config.prompts)
         self._docs: dict[str, Document] = {}
+        self._failed: dict[str, CfgcError] = {}  # files whose read or parse failed, with the error
         self.secret_files: dict[str, bytes] = {}
         self._findings: dict[str, list[Diagnostic]] = {}
         self._specs: dict[str | None, list[TargetSpec]] = {}
@@ -175,10 +176,19 @@ class Compiler:
                 if path in twin._findings:
                     self._findings[path] = twin._findings[path]
         if doc is None:
-            raw = self.source.read(path)
-            # Locations come from the bytes compiled, never from a second read: a file
-            # saved mid-build must not move a finding to a line of its new text.
-            doc = load_yaml(raw, path, reload=lambda: raw)
+            failed = self._failed.get(path)
+            if failed is not None:
+                # As a parsed file is: a later target gets what the first read gave
+                # (keys name those bytes), never a second reading of the disk.
+                raise failed.with_traceback(None)
+            try:
+                raw = self.source.read(path)
+                # Locations come from the bytes compiled, never from a second read: a file
+                # saved mid-build must not move a finding to a line of its new text.
+                doc = load_yaml(raw, path, reload=lambda: raw)
+            except CfgcError as e:
+                self._failed[path] = e
+                raise
             encrypted = is_sops_document(doc.data)
             # Credentials left in clear are findings of every target that reads the file.
             found = plaintext_findings(doc, encrypted, self._classified)
@@ -198,6 +208,7 @@ class Compiler:
         collection walks them); a later :meth:`compile` of it parses it again.
         """
         self._docs.pop(spec.layers[-1], None)
+        self._failed.pop(spec.layers[-1], None)
 
     def plain_files(self) -> set[str]:
         """Layer files loaded so far that are not SOPS documents (their

@@ -77,3 +77,34 @@ def test_a_shared_own_file_saved_mid_check_keeps_no_entry_under_its_old_key(
     fresh = run_checks(DirSource(repo), cache=False, jobs=1)
     assert fresh.ok
     assert _report(warm) == _report(fresh)
+
+
+def test_a_layer_broken_when_first_read_stays_broken_for_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # base.yaml is broken when keyed and first parsed, then fixed after target
+    # a failed on it: target b (same key, naming the broken bytes) must fail on
+    # them too, not parse the fixed file, or its entry would be kept under the
+    # broken bytes' key and a later check of those bytes would pass.
+    root = tmp_path / "repo"
+    (root / "envs").mkdir(parents=True)
+    (root / "cfgc.yaml").write_text('version: 1\nhierarchy:\n  - "base.yaml"\n  - "envs/{env}.yaml"\ntargets: "{env}"\n')
+    (root / "envs/a.yaml").write_text("x: 1\n")
+    (root / "envs/b.yaml").write_text("y: 1\n")
+    base = root / "base.yaml"
+    base.write_text("broken: [unclosed\n")
+    real = Compiler.try_compile
+
+    def fixing_after_a(self: Compiler, spec: Any) -> Any:
+        got = real(self, spec)
+        if spec.name == "a":
+            base.write_text(GOOD)
+        return got
+
+    monkeypatch.setattr(Compiler, "try_compile", fixing_after_a)
+    cold = run_checks(DirSource(root), cache=tmp_path / "cache", jobs=1)
+    monkeypatch.setattr(Compiler, "try_compile", real)
+    assert [d.targets for d in cold.diagnostics] == [("a", "b")]  # both failed on the bytes first read
+    base.write_text("broken: [unclosed\n")  # the bytes both keys name
+    warm = run_checks(DirSource(root), cache=tmp_path / "cache", jobs=1)
+    fresh = run_checks(DirSource(root), cache=False, jobs=1)
+    assert not fresh.ok
+    assert _report(warm) == _report(fresh)
