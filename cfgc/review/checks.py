@@ -199,6 +199,9 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
         changed = frozenset(t.name for t in delta.targets)
     policies = PolicySet(source, compiler.config.policies)
     diags: list[Diagnostic] = list(policies.errors)
+    folder = _cache_folder(source, cache)
+    # Keyed before the schemas load, which then parse the very bytes the key hashed.
+    keyer = EntryKeys(compiler, policies.digest, changed) if folder is not None else None
     try:
         compiler.schemas  # noqa: B018 - a bad schema is one finding, before any target
     except CfgcError as e:
@@ -206,12 +209,10 @@ def run_checks(source: Source, select: str | None = None, base: Source | None = 
         states = baseline_states(found, _base_findings(base, select, cache, jobs)) if base is not None else ()
         return CheckResult(found, (), changed, states)
     specs = compiler.selected(select)
-    folder = _cache_folder(source, cache)
     kept = CheckCache(folder) if folder is not None else None
     results = _policy_cache(policies, folder)
     if kept is not None and results is not None and results.damaged:
         kept.distrust()
-    keyer = EntryKeys(compiler, policies.digest, changed) if kept is not None else None
     # Nothing kept (a cold check): every target is checked, and keyed by the
     # worker that checks it rather than all first, here, on one core.
     late = kept is not None and kept.empty

@@ -108,3 +108,39 @@ def test_a_layer_broken_when_first_read_stays_broken_for_the_run(tmp_path: Path,
     fresh = run_checks(DirSource(root), cache=False, jobs=1)
     assert not fresh.ok
     assert _report(warm) == _report(fresh)
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_schema_saved_around_the_keying_is_keyed_as_validated(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str) -> None:
+    # Saved just before or just after the run keys its inputs: the findings are
+    # those of the schema bytes the key names, so a later run that finds those
+    # bytes serves them rightly.
+    import cfgc.review.checks as checks
+
+    root = tmp_path / "repo"
+    (root / "envs").mkdir(parents=True)
+    (root / "schemas").mkdir()
+    (root / "cfgc.yaml").write_text('version: 1\nhierarchy:\n  - "envs/{env}.yaml"\ntargets: "{env}"\n'
+                                    'schemas:\n  - schema: schemas/s.json\n')
+    (root / "envs/a.yaml").write_text("x: 1\n")
+    schema = root / "schemas/s.json"
+    schema.write_text('{"type": "object"}')
+    strict = '{"type": "object", "required": ["must"]}'
+    real = checks.EntryKeys
+
+    class Saving(real):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            if when == "before":
+                schema.write_text(strict)
+            super().__init__(*args, **kwargs)
+            if when == "after":
+                schema.write_text(strict)
+
+    monkeypatch.setattr(checks, "EntryKeys", Saving)
+    run_checks(DirSource(root), cache=tmp_path / "cache", jobs=1)
+    monkeypatch.setattr(checks, "EntryKeys", real)
+    warm = run_checks(DirSource(root), cache=tmp_path / "cache", jobs=1)  # the schema is strict now
+    fresh = run_checks(DirSource(root), cache=False, jobs=1)
+    assert not fresh.ok
+    assert _report(warm) == _report(fresh)
