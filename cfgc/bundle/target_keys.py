@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cfgc import __version__
+from cfgc.base.errors import CfgcError
 from cfgc.base.installed import declared_version, install_stamps
 from cfgc.base.limits import DEFAULT_LIMITS
 from cfgc.base.repopath import NotFound
@@ -40,10 +41,17 @@ from cfgc.repo.sources import DirSource, Source
 Digest = Callable[[str], str]
 
 
-def content_digest(source: Source) -> Digest:
+class Unkept(CfgcError):
+    """A layer's bytes were hashed but could not be kept for its compile (past
+    the source's bound), so no key may name them: the compile reads the disk again."""
+
+
+def content_digest(source: Source, kept_only: bool = False) -> Digest:
     """A :data:`Digest` that hashes what ``source`` holds now ("missing" for
     an absent file).  A working tree keeps the bytes it hashed, so a compile
-    that follows reads the very bytes the key was made from.
+    that follows reads the very bytes the key was made from; with
+    ``kept_only``, a file whose bytes the source declines to keep raises
+    :class:`Unkept` instead of naming bytes the compile may not read.
 
     Each path is hashed once per digest function: a compiler keeps shared
     layers parsed across targets, so a file saved while targets are keyed one
@@ -61,8 +69,8 @@ def content_digest(source: Source) -> Digest:
         except NotFound:
             found = "missing"
         else:
-            if isinstance(source, DirSource):
-                source.keep(path, data)
+            if isinstance(source, DirSource) and not source.keep(path, data) and kept_only:
+                raise Unkept(f"{path}: not kept for its compile")
             found = hashlib.sha256(data).hexdigest()
         memo[path] = found
         return found

@@ -32,7 +32,7 @@ class EntryKeys:
 
     def __init__(self, compiler: Compiler, policies: str, changed: AbstractSet[str] | None) -> None:
         try:
-            self._keys: TargetKeys | None = TargetKeys(global_key(compiler), content_digest(compiler.source))
+            self._keys: TargetKeys | None = TargetKeys(global_key(compiler), content_digest(compiler.source, kept_only=True))
         except CfgcError:
             self._keys = None
         self._stamp = policies + "\0" + validator_versions()

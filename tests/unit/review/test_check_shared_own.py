@@ -144,3 +144,35 @@ def test_a_schema_saved_around_the_keying_is_keyed_as_validated(
     fresh = run_checks(DirSource(root), cache=False, jobs=1)
     assert not fresh.ok
     assert _report(warm) == _report(fresh)
+
+
+def test_a_file_past_the_keep_bound_is_not_kept_under_a_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Past DirSource's keep bound (256 MiB held; lowered here) a compile reads its
+    # file from disk again, so a key naming the bytes hashed before may not be used.
+    import cfgc.repo.sources as sources
+
+    root = tmp_path / "repo"
+    (root / "envs").mkdir(parents=True)
+    (root / "cfgc.yaml").write_text('version: 1\nhierarchy:\n  - "envs/{env}.yaml"\ntargets: "{env}"\n')
+    for name in "abc":
+        (root / f"envs/{name}.yaml").write_text(f"{name}: {'x' * 100}\n")
+    z = root / "envs/z.yaml"
+    z.write_text(GOOD)
+    run_checks(DirSource(root), cache=tmp_path / "cache", jobs=1)
+    z.write_text("broken: [unclosed\n")  # z is checked again next run
+    monkeypatch.setattr(sources, "KEEP_MAX_BYTES", 0)
+    real = Compiler.try_compile
+
+    def saving_before_z(self: Compiler, spec: Any) -> Any:
+        if spec.name == "z":
+            z.write_text(GOOD)  # after its key was made, before its compile reads it
+        return real(self, spec)
+
+    monkeypatch.setattr(Compiler, "try_compile", saving_before_z)
+    run_checks(DirSource(root), cache=tmp_path / "cache", jobs=1)
+    monkeypatch.setattr(Compiler, "try_compile", real)
+    z.write_text("broken: [unclosed\n")
+    warm = run_checks(DirSource(root), cache=tmp_path / "cache", jobs=1)
+    fresh = run_checks(DirSource(root), cache=False, jobs=1)
+    assert not fresh.ok
+    assert _report(warm) == _report(fresh)
