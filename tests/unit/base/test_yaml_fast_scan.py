@@ -6,6 +6,7 @@ text, and the substring prefilter of a node start never changes what
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -135,3 +136,26 @@ def test_a_line_of_many_tag_lookalikes_is_tried_once(monkeypatch: pytest.MonkeyP
     found = [m.group(2) for m in yaml_fast_tags._tag_lines(text)]
     assert found == [m.group(2) for m in real.finditer(text)] == ["c"]
     assert len(tries) == len(set(tries)) <= text.count("\n")
+
+
+def test_only_a_parser_panic_is_a_refusal_a_signal_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A SIGTERM handler raises (cfgc.bundle.outdir.Terminated, a BaseException)
+    # as yaml-rs returns; taking that for a refusal lost the signal and the build
+    # went on to exit 0.  pyo3's PanicException (also a BaseException) is a refusal.
+    from cfgc.base import yaml_fast
+    from cfgc.bundle.outdir import Terminated
+
+    class PanicException(BaseException):
+        pass
+
+    def raising(exc: BaseException) -> Any:
+        def loads(*_args: Any, **_kwargs: Any) -> Any:
+            raise exc
+        return loads
+
+    monkeypatch.setattr(yaml_fast.yaml_rs, "loads", raising(PanicException("boom")))
+    assert yaml_fast.fast_load("a: 1\n", 64)[0] is yaml_fast.MISS
+    for exc in (Terminated(15), KeyboardInterrupt(), SystemExit(1)):
+        monkeypatch.setattr(yaml_fast.yaml_rs, "loads", raising(exc))
+        with pytest.raises(type(exc)):
+            yaml_fast.fast_load("a: 1\n", 64)
