@@ -127,9 +127,11 @@ def _forget(e: BaseException) -> None:
     tb = e.__traceback__
     e.__traceback__ = e.__context__ = None
     left = FORGET_FRAMES
+    seen: set[int] = set()  # each frame once: the f_back chains of a deep traceback overlap
     while tb is not None and left > 0:
         frame: Any = tb.tb_frame
-        while frame is not None and left > 0:
+        while frame is not None and left > 0 and id(frame) not in seen:
+            seen.add(id(frame))
             left -= 1
             try:
                 frame.clear()
@@ -269,6 +271,8 @@ class _Renderer:
             message = f"template in '{where}' is not allowed: {e}"
         elif isinstance(e, jinja2.UndefinedError):
             message = f"template error in '{where}': {e.message}"
+        elif isinstance(e, jinja2.TemplateError):  # the rest of Jinja2's own (an unknown filter in map(...))
+            message = f"template error in '{where}': {e}"
         elif isinstance(e, (TypeError, ValueError, ArithmeticError, LookupError, AttributeError)):
             message = f"template error in '{where}': {e}"
         else:

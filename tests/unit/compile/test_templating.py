@@ -215,3 +215,13 @@ def test_mappings_built_by_a_template_become_plain_data_with_string_keys() -> No
     out = render({"p": {"x": "{{ 3 }}"}, "v": "{{ {1: 'one', 'p': config.p, 'l': (1, config.p)} }}"})
     assert out["v"] == {"1": "one", "p": {"x": 3}, "l": [1, {"x": 3}]}
     assert type(out["v"]["p"]) is dict and type(out["v"]["l"]) is list
+
+
+@pytest.mark.parametrize("text", ["{{ [1, 2] | map('nope') | list }}", "x{{ [1] | selectattr('a', 'nope') | list }}"])
+def test_jinja2s_runtime_errors_are_template_errors(text: str) -> None:
+    # An unknown filter or test named as a string is found only at render time
+    # (TemplateRuntimeError): an input error at the template, not exit 3.
+    with pytest.raises(InputError) as info:
+        render({"a": text})
+    assert info.value.message.startswith("template error in 'a': No ")
+    assert str(info.value.location) == "f.yaml:7:3"
