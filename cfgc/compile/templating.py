@@ -271,9 +271,8 @@ class _Renderer:
             message = f"template in '{where}' is not allowed: {e}"
         elif isinstance(e, jinja2.UndefinedError):
             message = f"template error in '{where}': {e.message}"
-        elif isinstance(e, jinja2.TemplateError):  # the rest of Jinja2's own (an unknown filter in map(...))
-            message = f"template error in '{where}': {e}"
-        elif isinstance(e, (TypeError, ValueError, ArithmeticError, LookupError, AttributeError)):
+        # The rest of Jinja2's own (an unknown filter named in map(...)) and Python's.
+        elif isinstance(e, (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, LookupError, AttributeError)):
             message = f"template error in '{where}': {e}"
         else:
             return None
