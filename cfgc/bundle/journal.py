@@ -27,6 +27,7 @@ from pathlib import Path
 
 from cfgc.base.bounded_read import NotRegular, read_capped
 from cfgc.base.repopath import relative_problem
+from cfgc.bundle.outdir import deferred
 
 JOURNAL = "journal.json"
 MAX_JOURNAL_BYTES = 64 * 1024 * 1024  # a journal names at most every file of a bundle
@@ -55,9 +56,12 @@ def commit(out: Path, moves: Sequence[str], deletes: Sequence[str], fail_after: 
     cdir = commit_dir(out)
     tmp = cdir / f".{JOURNAL}.tmp"
     tmp.write_bytes(json.dumps({"moves": list(moves), "deletes": list(deletes)}).encode())
-    os.replace(tmp, cdir / JOURNAL)  # from here on the update is decided
-    _apply(cdir, out, list(moves), list(deletes), fail_after)
-    shutil.rmtree(cdir, ignore_errors=True)
+    # From the journal's rename on the update is decided: Ctrl-C, SIGTERM and
+    # SIGHUP wait until OUT is whole again (a bundle's renames, well under a second).
+    with deferred():
+        os.replace(tmp, cdir / JOURNAL)
+        _apply(cdir, out, list(moves), list(deletes), fail_after)
+        shutil.rmtree(cdir, ignore_errors=True)
 
 
 def recover(out: Path) -> bool:

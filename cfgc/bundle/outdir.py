@@ -31,9 +31,10 @@ import signal
 import stat
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from cfgc.base.errors import ExternalError
 
@@ -121,12 +122,30 @@ def terminable() -> Iterator[None]:
 
 @contextlib.contextmanager
 def deferred() -> Iterator[None]:
-    """Hold SIGINT, SIGTERM and SIGHUP back over the block; one that came is acted on after it."""
+    """Hold SIGINT, SIGTERM and SIGHUP back over the block; one that came is acted on after it.
+
+    Blocking them in this thread is not enough while another thread runs (the
+    build hashes its manifest on one): the kernel hands a signal sent to the
+    process to a thread that does not block it, and Python then runs the
+    handler in the main thread whatever its mask.  So in the main thread each
+    handler is also swapped for one that only notes the signal, which is
+    raised again, to the handler it had, after the block.
+    """
     old = signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
+    came: list[int] = []
+    saved: dict[int, signal.Handlers | Callable[[int, FrameType | None], Any] | int | None] = {}
+    if threading.current_thread() is threading.main_thread():
+        for s in HELD:
+            if signal.getsignal(s) not in (signal.SIG_IGN, None):  # None: a handler not set from Python
+                saved[s] = signal.signal(s, lambda signum, _frame: came.append(signum))
     try:
         yield
     finally:
+        for held, handler in saved.items():
+            signal.signal(held, handler)
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for signum in dict.fromkeys(came):
+            signal.raise_signal(signum)
 
 
 def _acquire(lock: Path, timeout: float, out: Path) -> int:

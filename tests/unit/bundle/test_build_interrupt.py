@@ -168,6 +168,49 @@ def test_sigterm_in_an_in_place_update_removes_its_commit_folder(make_repo, tmp_
     assert _digest(out) != before
 
 
+# A signal sent to the process after the in-place commit's first rename: OUT is
+# half new.  The manifest's hash runs on a thread meanwhile, which the kernel
+# may hand the signal to, so the hold must not rest on the main thread's mask.
+BETWEEN_COMMIT_RENAMES = """
+import threading, time
+# Another thread, as the hash's: the kernel hands it a signal the main thread blocks.
+threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+import cfgc.bundle.journal as j
+real_replace, done = os.replace, []
+def replace(src, dst, **k):
+    real_replace(src, dst, **k)
+    if ".out.commit" in str(src) and not str(src).endswith(".tmp") and not done:
+        done.append(dst)
+        os.kill(os.getpid(), SIG)
+j.os = type(os)("os_shim")
+j.os.__dict__.update(os.__dict__)
+j.os.replace = replace
+"""
+
+
+def _whole(out: Path) -> bool:
+    import json
+
+    targets = json.loads((out / "manifest.json").read_bytes())["targets"]
+    return all("sha256:" + hashlib.sha256((out / "targets" / f"{name}.json").read_bytes()).hexdigest() == t["digest"]
+               for name, t in targets.items())
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_between_the_in_place_commits_renames_waits_until_out_is_whole(make_repo, tmp_path: Path, sig: int) -> None:
+    # Failed before the hold: OUT was left with new files under the old manifest, the journal beside it.
+    repo = make_repo(FILES, config=CONFIG)
+    out, cache = tmp_path / "o" / "out", tmp_path / "cache"
+    assert _build(repo, out, "", signal.SIGINT, "--cache-dir", str(cache)).returncode == 0
+    before = _digest(out)
+    for i in range(6):
+        (repo / "svc" / f"s{i}.yaml").write_text(f"x: {100 + i}\nname: s{i}\n")
+    done = _build(repo, out, BETWEEN_COMMIT_RENAMES, sig, "--cache-dir", str(cache))
+    _expect_stopped(done, sig)
+    assert _digest(out) != before and _whole(out)  # the commit finished, then the signal was acted on
+    assert _beside(out) == []
+
+
 def test_after_a_kill_the_next_build_removes_the_staging_folder(built) -> None:
     # SIGKILL cannot be cleaned up after: the next build does it (the pid is gone).
     repo, out, before = built
