@@ -183,6 +183,18 @@ NESTED = '{"x": {"$extends": "providers.p", "a": {"$extends": "providers.q", "b"
 TEMPLATED = '{"x": "{{ config.providers.q }}", "y": {"$extends": "providers.p"}}\n'
 
 
+def _tail_repo(service: str) -> dict[str, str]:
+    """:func:`_plain_repo` whose SOPS files also hold a reference after every $extends root
+    in walk order (``zz``): the references past the last rebuilt root must be kept too."""
+    files = _plain_repo(service)
+    tail = "{" + f'"providers": {{"p": {{"key": {_enc("str")}}}}}, "zz": {_enc("str")}, ' + SOPS + "}\n"
+    for t in ("t0", "t1"):
+        files[f"tenants/{t}/secrets.enc.yaml"] = tail
+    return files
+
+
+@example(_tail_repo('{"s": 1}\n'), 200_000)
+@example(_tail_repo('{"a": {"$extends": "providers.p"}}\n'), 200_000)
 @example(_plain_repo(NESTED), 200_000)
 @example(_plain_repo(NESTED), 1)
 @example(_plain_repo(TEMPLATED), 200_000)
