@@ -113,9 +113,10 @@ def imap(
 
 def _fork(fn: Callable[[Any], Any], chunks: Sequence[Any], start: Callable[[], None],
           workers: list[_Worker]) -> None:
-    """Start one worker and add it to ``workers``.  Ctrl-C waits until it is there: an
-    interrupt between the fork and the append would leave a worker nobody stops or reaps."""
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    """Start one worker and add it to ``workers``.  Ctrl-C (and SIGTERM, SIGHUP, which a
+    build turns into an exception) waits until it is there: an interrupt between the fork
+    and the append would leave a worker nobody stops or reaps."""
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
     try:
         task_r, task_w = os.pipe()
         result_r, result_w = os.pipe()
