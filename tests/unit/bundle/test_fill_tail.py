@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+import types
 from itertools import chain
 from pathlib import Path
 
@@ -42,7 +43,11 @@ def test_the_targets_scan_stats_first_and_again_only_the_young(
     folder = _targets(tmp_path, names)
     after = time.time_ns()
     events: list[str] = []
-    real_stamp, real_sleep = outstate.out_stamp, time.sleep
+    real_stamp = outstate.out_stamp
+    # The scan's clock starts at the newest file's change, so every file is in
+    # the racy window however late the scan runs (a paused CI runner included),
+    # and the wait moves it past the window.
+    clock = [max(os.stat(p).st_ctime_ns for p in (tmp_path / "targets").rglob("*.json"))]
 
     def stamp(st_: os.stat_result, now: int) -> outstate.Stamp:
         events.append("stat")
@@ -50,10 +55,10 @@ def test_the_targets_scan_stats_first_and_again_only_the_young(
 
     def sleep(s: float) -> None:
         events.append("sleep")
-        real_sleep(s)
+        clock[0] += int(s * 1e9) + 1
 
     monkeypatch.setattr(outstate, "out_stamp", stamp)
-    monkeypatch.setattr(outscan.time, "sleep", sleep)
+    monkeypatch.setattr(outscan, "time", types.SimpleNamespace(time_ns=lambda: clock[0], sleep=sleep))
     try:
         got = outscan.scan_targets(folder, after, names)
         assert got is not None
