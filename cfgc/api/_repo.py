@@ -172,6 +172,10 @@ def build_bundle(repo: PathArg | None, out: PathArg, *, ref: str | None = None, 
 def _in_place(source: Source, out: Path, targets: str | None, cache: bool | PathArg, warn: Warn | None,
               jobs: int | None, progress: Progress | None, verify_out: bool) -> InPlace | None:
     """The in-place update of ``out``, when the last build into it allows one (imports stay light)."""
+    if _nothing_in_place(out):
+        # A first build into ``out``: no bundle to update, so neither the in-place modules
+        # (about 10 ms of imports) nor a round of the lock before the full build takes it.
+        return None
     from cfgc.bundle.cache_index import cache_key, default_cache_dir
     from cfgc.bundle.incremental import build_in_place
 
@@ -185,6 +189,19 @@ def _in_place(source: Source, out: Path, targets: str | None, cache: bool | Path
     return build_in_place(source, out, select=targets, cache_root=root, key=key,
                           open_cache=lambda: _open_cache(source, cache, warn), jobs=jobs, progress=progress,
                           verify_out=verify_out)
+
+
+def _nothing_in_place(out: Path) -> bool:
+    """True when ``out`` neither exists nor has an interrupted in-place update beside it
+    (:func:`cfgc.bundle.journal.commit_dir`): an in-place build could then only fall back to
+    a full one, which takes the lock, finishes such an update and cleans leftovers itself."""
+    from cfgc.bundle.journal import commit_dir
+
+    try:
+        out = out.resolve()
+        return not os.path.lexists(out) and not os.path.lexists(commit_dir(out))
+    except (OSError, RuntimeError, ValueError):  # an odd path: let the in-place attempt decide as before
+        return False
 
 
 def build_part(repo: PathArg | None, out: PathArg, shard: str, *, ref: str | None = None,

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cfgc.base.bounded_read import NotRegular, read_capped
-from cfgc.base.errors import CfgcError
 from cfgc.bundle import outfolders, outstate
 from cfgc.bundle.manifest import MANIFEST
 from cfgc.bundle.outcheck import MAX_MANIFEST_BYTES
+from cfgc.bundle.outglobals import global_digests  # noqa: F401 - its name here before it moved
 from cfgc.bundle.outpack import DIGEST_BYTES, ints, ints_of, target_files
 from cfgc.bundle.outscan import Targets, scan_out
 from cfgc.bundle.splice import spans
@@ -27,34 +27,6 @@ if TYPE_CHECKING:
     from cfgc.bundle.pipeline import PipelineResult
     from cfgc.compile.compiler import Compiler
     from cfgc.repo.hierarchy import TargetSpec
-
-
-def global_digests(compiler: Compiler) -> dict[str, str] | None:
-    """sha256 of every file all targets depend on: cfgc.yaml, schemas, prompts, SOPS rules.
-
-    Taken before the compile, so a file changed during the build is seen as
-    changed by the next one.  None when one cannot be read: the build reports it.
-    """
-    try:
-        return _global_digests(compiler)
-    except (CfgcError, OSError):
-        return None
-
-
-def _global_digests(compiler: Compiler) -> dict[str, str]:
-    from cfgc.compile.schema import schema_files
-    from cfgc.secrets.creation_rules import CONFIG_NAMES
-
-    src = compiler.source
-    found = {"cfgc.yaml": src.read("cfgc.yaml"), **schema_files(src, compiler.config)}
-    for versions in compiler.prompts.versions.values():
-        for path in versions.values():
-            found[path] = src.read(path)
-    listed = set(src.files())
-    for name in CONFIG_NAMES:
-        if name in listed:
-            found[name] = src.read(name)
-    return {p: hashlib.sha256(raw).hexdigest() for p, raw in sorted(found.items())}
 
 
 @dataclass(frozen=True)

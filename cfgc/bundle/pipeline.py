@@ -68,6 +68,7 @@ def run(
     library: bool = True,
     save_cache: bool = True,
     freeze: Callable[[], None] | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> PipelineResult:
     """Compile, validate and serialise the selected targets.
 
@@ -82,6 +83,9 @@ def run(
     build writes it beside the bundle, :mod:`cfgc.bundle.build`).  ``freeze`` (of a
     :func:`cfgc.base.gc_phases.frozen_scope`) is called once the outputs are gathered,
     while the collector is still paused: they then stay out of its generations.
+    ``meanwhile`` is called once, after the first compiled chunk is gathered (workers, when
+    they fork, are then compiling): work of the caller's that neither needs the results nor
+    may fail, moved off the serial start and end of the build.
     """
     if specs is None:
         specs = compiler.selected(select)
@@ -104,7 +108,8 @@ def run(
     forks = parallel(len(todo), jobs) and min(jobs, -(-len(todo) // CHUNK)) > 1
     with collector_paused() if forks else contextlib.nullcontext():
         _compile_rest(compiler, todo, len(specs), hits, _Sink(outputs, diags, secret_files),
-                      staging=staging, cache=cache, jobs=jobs, progress=progress, reads=reads, gkey=gkey)
+                      staging=staging, cache=cache, jobs=jobs, progress=progress, reads=reads, gkey=gkey,
+                      meanwhile=meanwhile)
         _backfill_secrets(compiler, outputs, secret_files, cache)
         outputs.sort(key=lambda o: o.name)
         if freeze is not None:
@@ -161,6 +166,7 @@ def _compile_rest(
     progress: Progress | None,
     reads: ReadLog | None,
     gkey: str | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> None:
     """Compile ``todo`` on every core (:mod:`cfgc.bundle.pipeline_workers`), recording each output in the cache and reporting
     progress (``gkey``: the workers key their targets under this global key)."""
@@ -181,6 +187,9 @@ def _compile_rest(
         done += len(outs) + len({t for d in ds for t in d.targets} - {o.name for o in outs})
         if progress is not None:
             progress(min(done, total), total)
+        if meanwhile is not None:
+            meanwhile()
+            meanwhile = None
 
 
 def _backfill_secrets(
