@@ -133,7 +133,10 @@ def record(
 
     try:
         _record(source, compiler, select, result, out, cache, cache.key, globals_, manifest, digest, made)
-    except OSError:  # the state only saves time: a build that wrote OUT has succeeded
+    # The state only saves time: a build that wrote OUT has succeeded.  OverflowError:
+    # an inode number past 2**63 (overlayfs with xino, NFS or SMB file ids) does not
+    # fit the state's integers, so such a file system gets no in-place builds.
+    except (OSError, OverflowError):
         outstate.forget(cache.root, out)
 
 

@@ -32,3 +32,26 @@ def test_a_manifest_over_the_bound_leaves_no_in_place_state(
     monkeypatch.setattr(outrecord, "MAX_MANIFEST_BYTES", size)  # exactly at the bound: read whole
     cfgc.build_bundle(example_repo, tmp_path / "out3", cache=cache, jobs=1)
     assert outstate.state_path(cache, tmp_path / "out3") in _states(cache)
+
+
+def test_an_inode_past_63_bits_leaves_no_state_and_the_build_succeeds(
+    example_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # overlayfs with xino, NFS and SMB can give inode numbers of 2**63 or more, which the
+    # state's 64-bit integers cannot hold: exit 3 after OUT was replaced, before.
+    from cfgc.bundle import cache_digests
+
+    class BigInode:
+        def __init__(self, st: object) -> None:
+            self._st = st
+
+        def __getattr__(self, name: str) -> object:
+            value = getattr(self._st, name)
+            return value | (1 << 63) if name == "st_ino" else value
+
+    real = cache_digests._stamp  # noqa: SLF001
+    monkeypatch.setattr(cache_digests, "_stamp", lambda st: real(BigInode(st)))
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    cfgc.build_bundle(example_repo, out, cache=cache, jobs=1)
+    assert (out / "manifest.json").is_file()
+    assert outstate.state_path(cache, out) not in _states(cache)
