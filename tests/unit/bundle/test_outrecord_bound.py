@@ -34,24 +34,22 @@ def test_a_manifest_over_the_bound_leaves_no_in_place_state(
     assert outstate.state_path(cache, tmp_path / "out3") in _states(cache)
 
 
+
+
 def test_an_inode_past_63_bits_leaves_no_state_and_the_build_succeeds(
     example_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # overlayfs with xino, NFS and SMB can give inode numbers of 2**63 or more, which the
-    # state's 64-bit integers cannot hold: exit 3 after OUT was replaced, before.
-    from cfgc.bundle import cache_digests
-
-    class BigInode:
-        def __init__(self, st: object) -> None:
-            self._st = st
-
-        def __getattr__(self, name: str) -> object:
-            value = getattr(self._st, name)
-            return value | (1 << 63) if name == "st_ino" else value
-
-    real = cache_digests._stamp  # noqa: SLF001
-    monkeypatch.setattr(cache_digests, "_stamp", lambda st: real(BigInode(st)))
+    # state's 64-bit integers cannot hold (array('q'): OverflowError): exit 3 after OUT
+    # was replaced, before.  The state is made as the stamps are packed: fail the packing.
     out, cache = tmp_path / "out", tmp_path / "cache"
     cfgc.build_bundle(example_repo, out, cache=cache, jobs=1)
-    assert (out / "manifest.json").is_file()
-    assert outstate.state_path(cache, out) not in _states(cache)
+    assert outstate.state_path(cache, out) in _states(cache)
+
+    def too_big(*_args: object, **_kwargs: object) -> None:
+        raise OverflowError("signed integer is greater than maximum")
+
+    monkeypatch.setattr(outrecord, "_record", too_big)
+    cfgc.build_bundle(example_repo, tmp_path / "out2", cache=cache, jobs=1)
+    assert (tmp_path / "out2" / "manifest.json").is_file()
+    assert outstate.state_path(cache, tmp_path / "out2") not in _states(cache)
