@@ -36,6 +36,7 @@ from pathlib import Path
 from types import FrameType
 
 from cfgc.base.errors import ExternalError
+from cfgc.base.interrupts import deferred
 
 # How long a build waits for another build into the same --out to finish.
 LOCK_TIMEOUT_S = 600.0
@@ -75,8 +76,6 @@ class Terminated(BaseException):
 
 # Signals that end a process by default and that a build turns into Terminated.
 ENDING = (signal.SIGTERM, signal.SIGHUP)
-# What deferred() holds back: those, and Ctrl-C.
-HELD = {signal.SIGINT, *ENDING}
 
 
 @contextlib.contextmanager
@@ -117,16 +116,6 @@ def terminable() -> Iterator[None]:
     finally:
         for s in mine:
             signal.signal(s, previous[s])
-
-
-@contextlib.contextmanager
-def deferred() -> Iterator[None]:
-    """Hold SIGINT, SIGTERM and SIGHUP back over the block; one that came is acted on after it."""
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _acquire(lock: Path, timeout: float, out: Path) -> int:
