@@ -5,7 +5,7 @@ before it stages until after the swap, so builds into one ``OUT`` run one
 after another (the kernel drops the lock of a killed process).  Holding it,
 a build removes what dead builds left beside ``OUT``: staging directories
 ``.OUT.tmp-<pid>-*`` and replaced bundles ``.OUT.old-<pid>`` whose process is
-gone, and ``.OUT.tmp-*`` without a pid (older cfgc, ``cfgc pull``) that are
+gone, and ``.OUT.tmp-*`` without a pid (left by older cfgc) that are
 older than :data:`STALE_AFTER_S`.  Leftovers named with this process's own
 pid are stale too: holding the lock, no build of this process uses one (in a
 container every run may get the same pid, and a killed run's folder would
