@@ -166,3 +166,16 @@ def test_a_ctrl_c_as_pull_stages_leaves_nothing_and_pull_names_its_folder_with_i
     assert _run(pull, env).returncode == 0
     assert sorted(p.name for p in out.parent.iterdir()) == ["out"]
     assert (out / "manifest.json").read_bytes() == (built / "manifest.json").read_bytes()
+
+
+def test_a_key_file_an_interrupted_run_with_this_pid_left_does_not_disable_the_cache(tmp_path: Path, monkeypatch) -> None:
+    # Fails on int12: the temporary key was named .cache-secret.<pid> and opened O_EXCL,
+    # so a leftover of a run with the same pid (a container) meant "build cache disabled".
+    from cfgc.bundle.cache_index import cache_key, secret_path
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.delenv("CFGC_CACHE_SECRET", raising=False)
+    path = secret_path()
+    path.parent.mkdir(parents=True)
+    (path.parent / f".{path.name}.{os.getpid()}").write_bytes(b"left by a killed run")
+    assert len(cache_key()) == 64
