@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cfgc.base.bounded_read import NotRegular, open_regular, read_capped_open
+from cfgc.base.interrupts import temp_file
 from cfgc.bundle.cache_index import CacheCorrupt
 
 if TYPE_CHECKING:
@@ -185,19 +186,12 @@ def write_index(root: Path, name: str, data: bytes) -> None:
     """Replace ``root/name`` with ``data`` atomically (and the .gitignore); raises OSError."""
     root.mkdir(parents=True, exist_ok=True)
     write_gitignore(root)
-    import tempfile  # only a save writes: an in-place build of a few targets never does
-
-    fd, tmp = tempfile.mkstemp(dir=root, prefix=".index.")
-    try:
-        with os.fdopen(fd, "wb") as f:
+    # A full disk, a folder planted where the index goes, or an interrupt: without
+    # temp_file's removal, every such build would leave a copy of the whole index behind.
+    with temp_file(root, ".index.") as (f, tmp):
+        with f:
             f.write(data)
         os.replace(tmp, root / name)
-    except BaseException:
-        # A full disk, or a folder planted where the index goes: without this, every
-        # build would leave a copy of the whole index behind.
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 # Names one save lists past those it keeps: a cache folder planted with millions

@@ -32,6 +32,7 @@ import orjson
 
 from cfgc import __version__
 from cfgc.base.bounded_read import NotRegular, read_capped
+from cfgc.base.interrupts import temp_file
 
 MAGIC = b"cfgc-build-cache 3\n"
 INDEX_NAME = "index"
@@ -193,13 +194,15 @@ def cache_key() -> bytes:
 
 def _create_key(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(os.urandom(32).hex().encode())  # as secrets.token_hex, without importing random
-    try:
-        os.link(tmp, path)  # never replaces a key another build created meanwhile
-    except FileExistsError:
-        pass
-    finally:
-        os.unlink(tmp)
+    # A random name, not the pid: a file an older cfgc's interrupt left (a later run
+    # with the same pid, as in a container, could never create it) is no obstacle,
+    # and an interrupt now leaves no copy of the key (temp_file removes it).
+    with temp_file(path.parent, f".{path.name}.") as (f, tmp):
+        with f:
+            f.write(os.urandom(32).hex().encode())  # as secrets.token_hex, without importing random
+        try:
+            os.link(tmp, path)  # never replaces a key another build created meanwhile
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from cfgc.base.errors import CfgcError
+from cfgc.base.interrupts import made
 from cfgc.bundle import outstate
 from cfgc.bundle.inplace import (
     DigestThread,
@@ -241,37 +242,37 @@ def _update(
     KEPT.assume(state.renders)
     compiler = _compiler(source)
     compiler.prompts.assume_pins(state.pins)  # the prompt files are those they were resolved over
-    cdir = open_commit(out)
-    try:
-        # Prompt files are globals, unchanged since the full build loaded and checked them all.
-        result = pipeline.run(compiler, None, staging=cdir, cache=cache, jobs=jobs, progress=progress, specs=specs,
-                              library=False)
-        built = {o.name: o for o in result.outputs}
-        unaffected = len(state.names) - len(affected)
-        names = tuple(sorted(set(state.names) - set(affected) | set(built)))
-        if not result.ok:
-            shutil.rmtree(cdir, ignore_errors=True)
-            return InPlace(names, None, result.diagnostics, result.cache_hits + unaffected, False)
-        moves = [target_path(n) for n in sorted(built) if built[n].digest != entries[n]["digest"]]
-        data, found, deletes = new_manifest(source, compiler, state, plan.raw, plan.info, manifest, entries, built,
-                                            result, cdir, moves)
-        hashing = DigestThread(data)  # needed by the state's save only: overlaps the commit
-        # The old bytes' digest is the state's (check_out compared them): equal bytes, the same manifest.
-        same = data == plan.raw
-        if not same:
-            write_file(cdir, MANIFEST, data)
-            moves.append(MANIFEST)
-        commit(out, moves, deletes)
-    except BaseException as e:
-        if not (cdir / JOURNAL).exists():  # renames never started: OUT is as it was
-            shutil.rmtree(cdir, ignore_errors=True)
-        from cfgc.base.errors import environment_error
+    # Held back from before the folder exists until the block is entered: a Ctrl-C in
+    # between would leave .OUT.commit without a journal.
+    with made(lambda: open_commit(out), _drop_uncommitted) as cdir:
+        try:
+            # Prompt files are globals, unchanged since the full build loaded and checked them all.
+            result = pipeline.run(compiler, None, staging=cdir, cache=cache, jobs=jobs, progress=progress, specs=specs,
+                                  library=False)
+            built = {o.name: o for o in result.outputs}
+            unaffected = len(state.names) - len(affected)
+            names = tuple(sorted(set(state.names) - set(affected) | set(built)))
+            if not result.ok:
+                shutil.rmtree(cdir, ignore_errors=True)
+                return InPlace(names, None, result.diagnostics, result.cache_hits + unaffected, False)
+            moves = [target_path(n) for n in sorted(built) if built[n].digest != entries[n]["digest"]]
+            data, found, deletes = new_manifest(source, compiler, state, plan.raw, plan.info, manifest, entries, built,
+                                                result, cdir, moves)
+            hashing = DigestThread(data)  # needed by the state's save only: overlaps the commit
+            # The old bytes' digest is the state's (check_out compared them): equal bytes, the same manifest.
+            same = data == plan.raw
+            if not same:
+                write_file(cdir, MANIFEST, data)
+                moves.append(MANIFEST)
+            commit(out, moves, deletes)
+        except BaseException as e:
+            from cfgc.base.errors import environment_error
 
-        # A half-done commit is finished by the next build or `cfgc verify` (the journal stays).
-        env = environment_error(e)
-        if env is not None:
-            raise env from None
-        raise
+            # A half-done commit is finished by the next build or `cfgc verify` (the journal stays).
+            env = environment_error(e)
+            if env is not None:
+                raise env from None
+            raise
     refreshed = replace_state(state, stamps=plan.stamps, digests=plan.digests, folders=plan.folders, dirs=plan.dirs,
                               spans=ints(found), pins={**state.pins, **compiler.prompts.pins()},
                               sops=kept_sops(state.globals), config_marks=kept_config(state.globals),
@@ -279,6 +280,11 @@ def _update(
     save_after(out, refreshed, plan.bundle, info_json(plan.info), hashing, moves, deletes, result.diagnostics,
                affected, cache_root, key)
     return InPlace(names, hashing.result(), result.diagnostics, result.cache_hits + unaffected, same)
+
+
+def _drop_uncommitted(cdir: Path) -> None:
+    if not (cdir / JOURNAL).exists():  # renames never started: OUT is as it was
+        shutil.rmtree(cdir, ignore_errors=True)
 
 
 def _compiler(source: DirSource) -> Compiler:

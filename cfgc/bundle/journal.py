@@ -26,8 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cfgc.base.bounded_read import NotRegular, read_capped
+from cfgc.base.interrupts import deferred
 from cfgc.base.repopath import relative_problem
-from cfgc.bundle.outdir import deferred
 
 JOURNAL = "journal.json"
 MAX_JOURNAL_BYTES = 64 * 1024 * 1024  # a journal names at most every file of a bundle

@@ -20,7 +20,6 @@ single-machine build of the same tree.
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from cfgc.base.canonical import canonical_json
-from cfgc.base.errors import IntegrityError, UsageError, environment_error
+from cfgc.base.errors import IntegrityError, UsageError
 from cfgc.bundle.layout import finish_staging, open_staging
 from cfgc.bundle.merge_files import place
-from cfgc.bundle.outdir import exclusive
 from cfgc.bundle.part_doc import MAX_FILE, MAX_PART_JSON, Part, load_part
 from cfgc.bundle.shard import PART, names_digest, shard_of
+from cfgc.bundle.stage import staged
 from cfgc.bundle.swap import swap_into
 
 __all__ = ["MAX_FILE", "MAX_PART_JSON", "MergeOutcome", "merge_parts"]
@@ -66,18 +65,11 @@ def merge_parts(paths: Sequence[Path], out: Path) -> MergeOutcome:
             raise UsageError(f"--out {out} is inside the part {p.root}; write the bundle elsewhere")
     _same_build(parts)
     manifest = _union(parts)
-    with exclusive(out):
-        staging = open_staging(out)
-        try:
-            _copy_files(parts, staging)
-            digest = finish_staging(staging, manifest, [])
-            swap_into(staging, out)
-        except BaseException as e:
-            shutil.rmtree(staging, ignore_errors=True)
-            env = environment_error(e)
-            if env is not None:
-                raise env from None
-            raise
+    # The build's lock, staging and cleanup: no failure or interrupt leaves the folder behind.
+    with staged(out, open_staging) as staging:
+        _copy_files(parts, staging)
+        digest = finish_staging(staging, manifest, [])
+        swap_into(staging, out)
     return MergeOutcome(out, digest, len(manifest["targets"]), len(parts))
 
 

@@ -5,7 +5,7 @@ before it stages until after the swap, so builds into one ``OUT`` run one
 after another (the kernel drops the lock of a killed process).  Holding it,
 a build removes what dead builds left beside ``OUT``: staging directories
 ``.OUT.tmp-<pid>-*`` and replaced bundles ``.OUT.old-<pid>`` whose process is
-gone, and ``.OUT.tmp-*`` without a pid (older cfgc, ``cfgc pull``) that are
+gone, and ``.OUT.tmp-*`` without a pid (left by older cfgc) that are
 older than :data:`STALE_AFTER_S`.  Leftovers named with this process's own
 pid are stale too: holding the lock, no build of this process uses one (in a
 container every run may get the same pid, and a killed run's folder would
@@ -31,12 +31,12 @@ import signal
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from cfgc.base.errors import ExternalError
+from cfgc.base.interrupts import deferred
 
 # How long a build waits for another build into the same --out to finish.
 LOCK_TIMEOUT_S = 600.0
@@ -76,8 +76,6 @@ class Terminated(BaseException):
 
 # Signals that end a process by default and that a build turns into Terminated.
 ENDING = (signal.SIGTERM, signal.SIGHUP)
-# What deferred() holds back: those, and Ctrl-C.
-HELD = {signal.SIGINT, *ENDING}
 
 
 @contextlib.contextmanager
@@ -118,34 +116,6 @@ def terminable() -> Iterator[None]:
     finally:
         for s in mine:
             signal.signal(s, previous[s])
-
-
-@contextlib.contextmanager
-def deferred() -> Iterator[None]:
-    """Hold SIGINT, SIGTERM and SIGHUP back over the block; one that came is acted on after it.
-
-    Blocking them in this thread is not enough while another thread runs (the
-    build hashes its manifest on one): the kernel hands a signal sent to the
-    process to a thread that does not block it, and Python then runs the
-    handler in the main thread whatever its mask.  So in the main thread each
-    handler is also swapped for one that only notes the signal, which is
-    raised again, to the handler it had, after the block.
-    """
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
-    came: list[int] = []
-    saved: dict[int, signal.Handlers | Callable[[int, FrameType | None], Any] | int | None] = {}
-    if threading.current_thread() is threading.main_thread():
-        for s in HELD:
-            if signal.getsignal(s) not in (signal.SIG_IGN, None):  # None: a handler not set from Python
-                saved[s] = signal.signal(s, lambda signum, _frame: came.append(signum))
-    try:
-        yield
-    finally:
-        for held, handler in saved.items():
-            signal.signal(held, handler)
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-        for signum in dict.fromkeys(came):
-            signal.raise_signal(signum)
 
 
 def _acquire(lock: Path, timeout: float, out: Path) -> int:

@@ -44,6 +44,7 @@ from typing import Any
 
 from cfgc import __version__
 from cfgc.base.installed import install_stamps
+from cfgc.base.interrupts import temp_file
 from cfgc.bundle import outmac, outpatch
 from cfgc.bundle.outpack import Packed, ints, pack, reach, target_files, unpack
 
@@ -239,17 +240,11 @@ def save(cache_root: Path, out: Path, key: bytes, state: OutState) -> None:
     data = b"".join((MAGIC, outmac.tag(key, len(body), outmac.digests(body)), b"\n", body))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        import tempfile  # only for a state written whole; it imports random
-
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".state.")
-        try:
-            with os.fdopen(fd, "wb") as f:
+        # A full disk, a planted folder or an interrupt leaves no copy of the state.
+        with temp_file(path.parent, ".state.") as (f, tmp):
+            with f:
                 f.write(data)
             os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)  # a full disk or a planted folder leaves no copy of the state
-            raise
         _prune(path.parent)
     except OSError:
         forget(cache_root, out)

@@ -13,12 +13,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from cfgc.base.errors import UsageError, environment_error
-from cfgc.bundle.outdir import HELD, deferred, exclusive
+from cfgc.base.interrupts import deferred, made
+from cfgc.bundle.outdir import exclusive
 from cfgc.repo.sources import Source
 
 
@@ -27,27 +27,26 @@ def staged(out: Path, open_staging: Callable[[Path], Path]) -> Iterator[Path]:
     """A staging directory for ``out`` (``open_staging(out)``), under the lock of ``out``."""
     with exclusive(out):
         # Ctrl-C (or SIGTERM) is held back from before the folder exists until the
-        # try below is entered, and over each removal: no interrupt leaves one behind.
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
+        # block is entered, and over each removal: no interrupt leaves one behind.
+        staging: Path | None = None
         try:
-            staging = open_staging(out)
-        except BaseException:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
-            raise
-        try:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)  # one that came is raised here, inside the try
-            yield staging
+            with made(lambda: open_staging(out), _remove) as staging:
+                yield staging
         except BaseException as e:
-            with deferred():
-                shutil.rmtree(staging, ignore_errors=True)
+            if staging is None:  # open_staging failed: nothing to remove, its error as it is
+                raise
             env = environment_error(e, as_out(e, staging, out))
             if env is not None:
                 raise env from None
             raise
         # Swapped in, it is gone (or holds the previous bundle, already discarded);
         # a build that stopped at findings leaves it here.
-        with deferred():
-            shutil.rmtree(staging, ignore_errors=True)
+        _remove(staging)
+
+
+def _remove(staging: Path) -> None:
+    with deferred():
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def refuse_own_files(inputs: Iterable[str], source: Source, out: Path, key_files: Sequence[Path]) -> None:

@@ -21,7 +21,8 @@ def swap_into(new: Path, out: Path) -> None:
     Where the file system can, the two are exchanged in one atomic rename, so a
     reader of ``out`` never finds it missing.
     """
-    from cfgc.bundle.outdir import deferred, exchange
+    from cfgc.base.interrupts import deferred
+    from cfgc.bundle.outdir import exchange
 
     if out.is_dir() and not out.is_symlink() and exchange(new, out):
         discard(new)  # now holds the previous bundle
@@ -55,7 +56,8 @@ BACKGROUND_DELETE_MIN = 2000
 
 def discard(old: Path) -> None:
     """Remove a replaced directory (in the background when it is large)."""
-    from cfgc.bundle.outdir import alive, deferred
+    from cfgc.base.interrupts import deferred
+    from cfgc.bundle.outdir import alive
 
     # Replaced bundles of dead processes (a deletion that was interrupted) go too.
     for stale in old.parent.glob(f".{old.name.split('.old-')[0].lstrip('.')}.old-*"):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
+
+from cfgc.base.interrupts import temp_file
 
 
 def write_private(path: Path, data: bytes) -> None:
@@ -14,14 +15,11 @@ def write_private(path: Path, data: bytes) -> None:
     read these files at start and must not lose a recorded serial.
     """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    # Removed on any failure, an interrupt too (held back until the block is entered).
+    with temp_file(path.parent, f".{path.name}.tmp-") as (f, tmp):
+        with f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -11,14 +11,15 @@ Every file is written to a temporary name in its final directory and then
 published atomically: blobs and versions with ``link()`` (which fails if the
 name exists, so concurrent writers cannot replace each other), signatures
 and channels with ``rename()`` under an exclusive ``flock`` on ``.lock``.
-An interrupted write leaves at most a ``.tmp-*`` file that no reader sees.
+A failed write or a Ctrl-C leaves no ``.tmp-*`` file; a killed writer may
+leave one that no reader sees.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from cfgc.base.bounded_read import NotRegular
@@ -26,6 +27,7 @@ from cfgc.base.bounded_read import read_capped as read_regular_capped
 from cfgc.base.canonical import sha256_digest
 from cfgc.base.errors import ExternalError, IntegrityError
 from cfgc.base.fslock import locked
+from cfgc.base.interrupts import temp_file
 from cfgc.stores.base import (
     ChannelRead,
     ConflictError,
@@ -78,34 +80,38 @@ class FileStore:
     def _what(self, path: Path) -> str:
         return f"{self.url}: {path.relative_to(self.root)}"
 
-    def _tmp(self, path: Path, data: bytes) -> Path:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        except OSError as e:
-            raise ExternalError(f"cannot write below {self.root}: {e.strerror}") from None
-        return Path(name)
+    @contextlib.contextmanager
+    def _tmp(self, path: Path, data: bytes) -> Iterator[Path]:
+        """``data`` in a new temporary file beside ``path``; removed when the block fails or is interrupted."""
+        with contextlib.ExitStack() as stack:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                f, name = stack.enter_context(temp_file(path.parent, f".{path.name}.tmp-"))
+                with f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as e:
+                raise ExternalError(f"cannot write below {self.root}: {e.strerror}") from None
+            yield Path(name)
 
     def _create(self, path: Path, data: bytes) -> bool:
         """Atomically create ``path``; False if it already exists."""
-        tmp = self._tmp(path, data)
-        try:
-            os.link(tmp, path)
-            return True
-        except FileExistsError:
-            return False
-        finally:
-            tmp.unlink(missing_ok=True)
+        with self._tmp(path, data) as tmp:
+            try:
+                os.link(tmp, path)
+                return True
+            except FileExistsError:
+                return False
+            finally:
+                tmp.unlink(missing_ok=True)
 
     def _locked(self) -> contextlib.AbstractContextManager[None]:
         return locked(self.root)
 
     def _replace(self, path: Path, data: bytes) -> None:
-        os.replace(self._tmp(path, data), path)
+        with self._tmp(path, data) as tmp:
+            os.replace(tmp, path)
 
     # -- blobs -------------------------------------------------------------
     def has_blob(self, digest: str) -> bool:

@@ -13,8 +13,6 @@ manifest against the version document, channel pointers against the keys.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +21,10 @@ from cfgc.base.canonical import canonical_json, sha256_digest
 from cfgc.base.errors import InputError, IntegrityError, UsageError
 from cfgc.base.jsonvalue import JSONObject
 from cfgc.bundle.attest import verify_bundle
+from cfgc.bundle.layout import open_staging
 from cfgc.bundle.manifest import listed_files
 from cfgc.bundle.signing import Verifier
+from cfgc.bundle.stage import staged
 from cfgc.bundle.swap import swap_into
 from cfgc.stores.base import Store, check_channel, check_digest, check_version
 from cfgc.stores.bounds import MANIFEST_MAX, gunzip, signed_size
@@ -133,19 +133,15 @@ class BundleReader:
         version, digest = self.resolve(ref)
         files = self.files(version, digest)
         out = out.resolve()
-        if out.exists() and any(out.iterdir()) and not (out / "manifest.json").is_file():
-            raise UsageError(f"--out {out} is a non-empty directory that holds no bundle; refusing to replace it")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-        try:
+        # A build's lock, staging folder (named with the pid, so the next build or pull
+        # removes it once this process is gone) and cleanup: an interrupt leaves nothing.
+        with staged(out, open_staging) as tmp:
             for rel, data in files.items():
                 (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
                 (tmp / rel).write_bytes(data)
             if self.verifiers is not None:
                 verify_bundle(tmp, self.verifiers)
             swap_into(tmp, out)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         return version
 
 
