@@ -281,9 +281,10 @@ def _plain(
         except TypeError:
             return False
         # MARK has no newline, so it is found in the joined keys only inside one of them.
-        tagged = marked is not None and MARK in keys
-        if tagged:
+        tagged = False
+        if marked is not None and MARK in keys:
             marked.append((value, path))
+            tagged = True
         is_dict = True
         items: Any = value.items()
     else:
