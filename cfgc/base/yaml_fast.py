@@ -121,7 +121,8 @@ def fast_load(text: str, max_depth: int, path: str = "") -> tuple[Any, bool, lis
     the scan need not walk the value a second time.  The leaves are
     :func:`cfgc.compile.hygiene.candidates`' in its order (each string object
     once per nearest key name; containers are never shared without aliases,
-    which this path refuses); for a file with tags they are left to it.
+    which this path refuses); a moved tag's value is left out (the scan does
+    not enter the tag object it becomes).
     """
     if yaml_rs is None:
         return MISS, False, None
@@ -144,8 +145,10 @@ def fast_load(text: str, max_depth: int, path: str = "") -> tuple[Any, bool, lis
             raise
         return MISS, False, None
     odd: list[float] = []
-    # A tag moved into its key changes the key paths: the scan walks the untagged value itself.
-    found: list[Candidate] | None = [] if not tags else None
+    # A tagged value is an object the scan does not enter, so a marked key's
+    # subtree is left out; every other key keeps its name and value object
+    # through untag, so the rest are the scan's candidates as they stand.
+    found: list[Candidate] = []
     # The mappings that hold a moved tag, found by the same walk (untag rebuilds only those).
     marked: list[Marked] | None = [] if tags else None
     if value is None:
@@ -157,7 +160,7 @@ def fast_load(text: str, max_depth: int, path: str = "") -> tuple[Any, bool, lis
         return MISS, False, None
     if marked is not None:
         value = untag(value, tags, path, marked)
-        return (MISS, False, None) if value is None else (value, not odd, None)
+        return (MISS, False, None) if value is None else (value, not odd, found)
     return value, not odd, found
 
 
@@ -280,19 +283,23 @@ def _plain(
         except TypeError:
             return False
         # MARK has no newline, so it is found in the joined keys only inside one of them.
+        tagged = False
         if marked is not None and MARK in keys:
             marked.append((value, path))
+            tagged = True
         is_dict = True
         items: Any = value.items()
     else:
         if room <= 0:
             return False
-        is_dict = False
+        is_dict = tagged = False
         items = enumerate(value)
     for k, v in items:
         vt = type(v)
         if vt is str:
-            if found is not None and (len(v) >= CANDIDATE_LENGTH or "@" in v):
+            # A moved tag's value is checked like any other but is no
+            # candidate: the scan skips the tag object untag makes of it.
+            if found is not None and (len(v) >= CANDIDATE_LENGTH or "@" in v) and not (tagged and MARK in k):
                 mark = (id(v), k if is_dict else near)
                 if mark not in seen:
                     seen.add(mark)
@@ -310,7 +317,8 @@ def _plain(
                     return False
                 odd.append(v)
         elif (vt is not dict and vt is not list) or not _plain(
-            v, room - 1, odd, (*path, k), k if is_dict else near, found, seen, marked
+            v, room - 1, odd, (*path, k), k if is_dict else near,
+            None if tagged and MARK in k else found, seen, marked,
         ):
             return False  # a date, a tuple key's mapping, anything else: not ours
     return True

@@ -30,8 +30,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from cfgc.base.errors import InputError, Location
-from cfgc.base.tags import DELETE, Append, Prepend, PromptRef, Replace
+from cfgc.base.tags import DELETE, Append, Prepend, Replace, prompt_ref
 
 Tag = tuple[int, int, str, str]
 """A moved tag: line (of a ``!prompt``; 0 for the others, which carry no location), column
@@ -202,7 +201,7 @@ def _tagged(tag: str, value: Any, path: str, line: int, col: int) -> Any:
         return DELETE
     if type(value) is not str:
         raise _Decline
-    try:
-        return PromptRef.parse(value, Location(path, line, col))
-    except InputError:
-        raise _Decline from None
+    ref = prompt_ref(value, path, line, col)
+    if ref is None:
+        raise _Decline
+    return ref

@@ -84,8 +84,15 @@ def test_a_document_with_other_data_is_walked_again() -> None:
     assert list(hygiene.candidates(other)) == [(("token",), "sk-" + "A" * 30)]
 
 
-def test_a_tagged_file_leaves_the_walk_to_the_scan() -> None:
-    raw = b"routing:\n  fallbacks: !append [extra]\nendpoint_url: https://api.example.com/v1\n"
+def test_a_tagged_file_hands_the_scan_its_candidates_without_the_tagged_values() -> None:
+    # The tagged values become tag objects the scan's walk does not enter, so
+    # the parse leaves them out and the scan need not walk the file again.
+    raw = (
+        b"routing:\n  fallbacks: !append [https://api.example.com/v1]\n"
+        b"  system: !prompt chat@^1.0\n  extra: !replace {token: sk-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA}\n"
+        b"  gone: !delete\nendpoint_url: https://api.example.com/v1\n"
+    )
     doc = load_yaml(raw, "f.yaml", reload=lambda: raw)
-    assert doc.scanned is None
-    assert list(hygiene.candidates(doc)) == [(("endpoint_url",), "https://api.example.com/v1")]
+    assert doc.scanned is not None and doc.scanned[0] is doc.data
+    walked = list(hygiene._walk(doc.data, ()))  # noqa: SLF001 - the walk is the reference
+    assert list(hygiene.candidates(doc)) == walked == [(("endpoint_url",), "https://api.example.com/v1")]
