@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from array import array
@@ -100,7 +101,9 @@ def stamp_ints(texts: list[str]) -> array[int]:
     """
     full = [t or _NONE_TEXT for t in texts]
     if full and all(t.count(":") == 3 for t in full):
-        return ints_of(list(map(int, ":".join(full).split(":"))))
+        # Any failure is the per-stamp way's to raise, with the error it always gave.
+        with contextlib.suppress(ValueError, OverflowError):
+            return ints_of(list(map(int, ":".join(full).split(":"))))
     return ints(chain.from_iterable(map(outstate.parse_stamp, texts)))
 
 

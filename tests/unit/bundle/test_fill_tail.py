@@ -11,7 +11,7 @@ from itertools import chain
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cfgc.base.parallel import can_fork
@@ -141,6 +141,7 @@ def _outcome(fn, texts):  # type: ignore[no-untyped-def]
         return type(e)
 
 
+@example(["0:0:0:9223372036854775808", ":::"])  # an overflow before a malformed stamp: the same error first
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_TEXT, max_size=6))
 def test_stamp_ints_equal_the_per_stamp_parse(texts: list[str]) -> None:
