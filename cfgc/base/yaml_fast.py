@@ -160,8 +160,17 @@ def fast_load(text: str, max_depth: int, path: str = "") -> tuple[Any, bool, lis
         return MISS, False, None
     if marked is not None:
         value = untag(value, tags, path, marked)
-        return (MISS, False, None) if value is None else (value, not odd, found)
+        if value is None:
+            return MISS, False, None
+        # Candidates found under a moved tag name its key as the file spells it.
+        found = [(tuple([_unmarked(p) for p in at]), v) if any(MARK in p for p in at if type(p) is str) else (at, v)
+                 for at, v in found]
+        return value, not odd, found
     return value, not odd, found
+
+
+def _unmarked(key: str | int) -> str | int:
+    return key[: key.index(MARK)] if type(key) is str and MARK in key else key
 
 
 def _eligible(text: str) -> bool:
@@ -316,9 +325,13 @@ def _plain(
                 if v - v != 0.0:  # inf - inf and nan - nan are nan
                     return False
                 odd.append(v)
-        elif (vt is not dict and vt is not list) or not _plain(
-            v, room - 1, odd, (*path, k), k if is_dict else near,
-            None if tagged and MARK in k else found, seen, marked,
-        ):
+        elif vt is not dict and vt is not list:
             return False  # a date, a tuple key's mapping, anything else: not ours
+        else:
+            # A moved tag's mapping or list (!append, !prepend, !replace) reaches the
+            # target as any other: its candidates are at the tag's own key.
+            # (The path keeps the moved key, which marked needs; fast_load restores its name.)
+            near_k = (k[: k.index(MARK)] if tagged and MARK in k else k) if is_dict else near
+            if not _plain(v, room - 1, odd, (*path, k), near_k, found, seen, marked):
+                return False
     return True

@@ -24,6 +24,7 @@ from cfgc.base.errors import InputError, Location
 from cfgc.base.loading import Document, load_yaml
 from cfgc.base.parallel import fan_out
 from cfgc.base.secretrefs import is_sops_document
+from cfgc.base.tags import Append, Prepend, Replace
 from cfgc.base.yaml_fast import CANDIDATE_LENGTH
 from cfgc.repo.config import RepoConfig
 from cfgc.repo.sources import Source
@@ -178,6 +179,12 @@ def _collect(node: Any, path: KeyPath, near: str | None, found: list[tuple[KeyPa
             if mark not in seen:
                 seen.add(mark)
                 _collect(v, (*path, k), k if is_dict else near, found, seen)
+        elif is_dict and (t is Append or t is Prepend or t is Replace):
+            # A merge tag's values reach the target as any other (!append [sk-...]):
+            # scanned at the key that holds the tag, as if it were not there.
+            inner = v.value if t is Replace else list(v.items)
+            if type(inner) is str or type(inner) is dict or type(inner) is list:
+                _collect({k: inner}, path, near, found, seen)
 
 
 def format_path(path: KeyPath) -> str:

@@ -84,9 +84,10 @@ def test_a_document_with_other_data_is_walked_again() -> None:
     assert list(hygiene.candidates(other)) == [(("token",), "sk-" + "A" * 30)]
 
 
-def test_a_tagged_file_hands_the_scan_its_candidates_without_the_tagged_values() -> None:
-    # The tagged values become tag objects the scan's walk does not enter, so
-    # the parse leaves them out and the scan need not walk the file again.
+def test_a_tagged_file_hands_the_scan_its_candidates_with_the_tagged_values() -> None:
+    # A merge tag's values reach the target as any other, so the scan's walk
+    # enters the tag objects (not a !prompt's name), and the parse hands it the
+    # same candidates at the tags' own keys: the scan need not walk the file again.
     raw = (
         b"routing:\n  fallbacks: !append [https://api.example.com/v1]\n"
         b"  system: !prompt chat@^1.0\n  extra: !replace {token: sk-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA}\n"
@@ -95,4 +96,24 @@ def test_a_tagged_file_hands_the_scan_its_candidates_without_the_tagged_values()
     doc = load_yaml(raw, "f.yaml", reload=lambda: raw)
     assert doc.scanned is not None and doc.scanned[0] is doc.data
     walked = list(hygiene._walk(doc.data, ()))  # noqa: SLF001 - the walk is the reference
-    assert list(hygiene.candidates(doc)) == walked == [(("endpoint_url",), "https://api.example.com/v1")]
+    assert list(hygiene.candidates(doc)) == walked == [
+        (("routing", "fallbacks", 0), "https://api.example.com/v1"),
+        (("routing", "extra", "token"), "sk-" + "A" * 30),
+        (("endpoint_url",), "https://api.example.com/v1"),
+    ]
+
+
+@pytest.mark.parametrize("careful", [False, True])
+@pytest.mark.parametrize("line", [
+    "extra: !append [sk-ant-api03-AAAAbbbbCCCCddddEEEEffffGGGGhhhh1234]",
+    "extra: !prepend [{token: sk-ant-api03-AAAAbbbbCCCCddddEEEEffffGGGGhhhh1234}]",
+    "extra: !replace {token: sk-ant-api03-AAAAbbbbCCCCddddEEEEffffGGGGhhhh1234}",
+])
+def test_a_credential_inside_a_merge_tag_is_found(line: str, careful: bool) -> None:
+    # Missed before: the scan did not enter tag objects, so validate said ok and
+    # the build wrote the credential into the bundle.  Both loaders find it.
+    raw = (("# \\\\ the careful loader\n" if careful else "") + "name: x\n" + line + "\n").encode()
+    doc = load_yaml(raw, "f.yaml", reload=lambda: raw)
+    [finding] = hygiene.plaintext_findings(doc)
+    assert "Anthropic API key" in finding.message and "sk-ant" not in finding.message
+    assert finding.location is not None and finding.location.line == (3 if careful else 2)
