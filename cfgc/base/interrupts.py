@@ -36,6 +36,17 @@ class _Hold:
     came: list[int] = field(default_factory=list)
 
 
+def _set_handler(s: signal.Signals, handler: Any, raised: list[BaseException]) -> None:
+    # A pending handler may raise at any bytecode here (signal.signal runs them before
+    # it swaps): note it and go on until the swap is done, so no restore is ever skipped.
+    while True:
+        try:
+            signal.signal(s, handler)
+            return
+        except BaseException as e:  # noqa: BLE001 - raised again by _release once all is undone
+            raised.append(e)
+
+
 def _hold() -> _Hold:
     """Hold SIGINT, SIGTERM and SIGHUP back until :func:`_release`.
 
@@ -43,23 +54,44 @@ def _hold() -> _Hold:
     build hashes its manifest on one): the kernel hands a signal sent to the
     process to a thread that does not block it, and Python then runs the
     handler in the main thread whatever its mask.  So in the main thread each
-    handler is also swapped for one that only notes the signal.
+    handler is also swapped for one that only notes the signal.  A signal
+    whose handler raises while the hold is being made undoes all of it first.
     """
-    hold = _Hold(signal.pthread_sigmask(signal.SIG_BLOCK, HELD))
-    if threading.current_thread() is threading.main_thread():
-        for s in HELD:
-            if signal.getsignal(s) not in (signal.SIG_IGN, None):  # None: a handler not set from Python
-                hold.saved[s] = signal.signal(s, lambda signum, _frame: hold.came.append(signum))
+    hold = _Hold(set(signal.pthread_sigmask(signal.SIG_BLOCK, ())))  # may raise: nothing changed yet
+    try:
+        if threading.current_thread() is threading.main_thread():
+            for s in HELD:
+                handler = signal.getsignal(s)
+                if handler not in (signal.SIG_IGN, None):  # None: a handler not set from Python
+                    hold.saved[s] = handler
+                    signal.signal(s, lambda signum, _frame: hold.came.append(signum))
+        signal.pthread_sigmask(signal.SIG_BLOCK, HELD)  # blocks, then runs pending handlers
+    except BaseException:
+        _release(hold)
+        raise
     return hold
 
 
 def _release(hold: _Hold) -> None:
-    """Undo :func:`_hold`; a signal that came meanwhile goes to the handler it had, here."""
-    for s, handler in hold.saved.items():
-        signal.signal(s, handler)
-    signal.pthread_sigmask(signal.SIG_SETMASK, hold.mask)
-    for signum in dict.fromkeys(hold.came):
-        signal.raise_signal(signum)
+    """Undo :func:`_hold`; every signal that came meanwhile goes to the handler it had, here."""
+    raised: list[BaseException] = []
+    try:
+        for s, handler in list(hold.saved.items()):
+            _set_handler(s, handler, raised)
+            del hold.saved[s]
+    finally:
+        # Sent to this thread while it still blocks them: the unblock delivers them all, and
+        # one handler's exception does not drop the others (Python runs those at its next check).
+        try:
+            for signum in dict.fromkeys(hold.came):
+                signal.pthread_kill(threading.get_ident(), signum)
+        except BaseException as e:  # noqa: BLE001 - raised below, after the unblock
+            raised.append(e)
+        finally:
+            hold.came.clear()
+            signal.pthread_sigmask(signal.SIG_SETMASK, hold.mask)
+    if raised:
+        raise raised[0]
 
 
 @contextlib.contextmanager
@@ -91,8 +123,15 @@ def made(create: Callable[[], T], remove: Callable[[T], object]) -> Iterator[T]:
         _release(hold)
         yield thing
     except BaseException:
-        with deferred():
+        try:
+            hold = _hold()
+        except BaseException:  # a second signal, come before the hold: remove all the same
             remove(thing)
+            raise
+        try:
+            remove(thing)
+        finally:
+            _release(hold)
         raise
 
 
