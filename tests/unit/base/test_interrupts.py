@@ -50,6 +50,7 @@ import os, signal, threading, time
 from cfgc.base.interrupts import deferred
 threading.Thread(target=time.sleep, args=(30,), daemon=True).start()  # a thread that may take them
 signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.signal(signal.SIGTERM, signal.SIG_DFL)  # whatever the caller's (nohup ignores SIGHUP): set below
 called = []
 host = lambda s, f: called.append(s)
 signal.signal(signal.SIGTERM, host)

@@ -75,8 +75,11 @@ inc.commit = commit
 def _build(repo: Path, out: Path, hook: str = "", sig: int = signal.SIGINT, *extra: str) -> subprocess.CompletedProcess[str]:
     script = "\n".join([
         "import os, signal, sys",
-        # pytest-xdist's workers ignore SIGINT, and a child inherits that.
+        # pytest-xdist's workers ignore SIGINT, and a child inherits that (as it does
+        # a SIGHUP ignored by nohup): start from Python's own handlers.
         "signal.signal(signal.SIGINT, signal.default_int_handler)",
+        "signal.signal(signal.SIGTERM, signal.SIG_DFL)",
+        "signal.signal(signal.SIGHUP, signal.SIG_DFL)",
         f"SIG = {int(sig)}",
         textwrap.dedent(hook),
         f"sys.argv = ['cfgc', 'build', '--repo', {str(repo)!r}, '--out', {str(out)!r}, '-j', '1', *{list(extra)!r}]",

@@ -46,8 +46,11 @@ os.open, os.mkdir = _open, _mkdir
 def _run(code: str, env: dict[str, str], mark: str = "", sig: int = signal.SIGINT) -> subprocess.CompletedProcess[str]:
     script = "\n".join([
         "import os, signal, sys",
-        # pytest-xdist's workers ignore SIGINT, and a child inherits that.
+        # pytest-xdist's workers ignore SIGINT, and a child inherits that (as it does
+        # a SIGHUP ignored by nohup): start from Python's own handlers.
         "signal.signal(signal.SIGINT, signal.default_int_handler)",
+        "signal.signal(signal.SIGTERM, signal.SIG_DFL)",
+        "signal.signal(signal.SIGHUP, signal.SIG_DFL)",
         f"SIG, MARK = {int(sig)}, {mark!r}",
         textwrap.dedent(HOOK) if mark else "",
         textwrap.dedent(code),
