@@ -165,7 +165,7 @@ def _collect(node: Any, path: KeyPath, near: str | None, found: list[tuple[KeyPa
     # (object, nearest key) is scanned once, at its first path: the scan costs
     # the file's size, not the size of the aliases' expansion.
     is_dict = type(node) is dict
-    items: Any = node.items() if is_dict else enumerate(node) if type(node) is list else ()
+    items: Any = node.items() if is_dict else enumerate(node) if type(node) is list or type(node) is tuple else ()
     for k, v in items:
         t = type(v)
         if t is str:
@@ -181,10 +181,18 @@ def _collect(node: Any, path: KeyPath, near: str | None, found: list[tuple[KeyPa
                 _collect(v, (*path, k), k if is_dict else near, found, seen)
         elif is_dict and (t is Append or t is Prepend or t is Replace):
             # A merge tag's values reach the target as any other (!append [sk-...]):
-            # scanned at the key that holds the tag, as if it were not there.
-            inner = v.value if t is Replace else list(v.items)
-            if type(inner) is str or type(inner) is dict or type(inner) is list:
-                _collect({k: inner}, path, near, found, seen)
+            # scanned at the key that holds the tag, as if it were not there.  Marked
+            # by the tag's own value (alive as long as the document: a copy's id could
+            # be reused by the next tag's copy and pass for seen).
+            inner = v.value if t is Replace else v.items
+            mark = (id(inner), k)
+            if mark not in seen:
+                seen.add(mark)
+                if type(inner) is str:
+                    if len(inner) >= MIN_ENTROPY_LENGTH or "@" in inner:
+                        found.append(((*path, k), inner))
+                elif type(inner) is dict or type(inner) is list or type(inner) is tuple:
+                    _collect(inner, (*path, k), k, found, seen)
 
 
 def format_path(path: KeyPath) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -108,33 +109,57 @@ _TAGS = st.sampled_from(["!delete", "!append", "!prepend", "!replace", "!prompt"
 _SCALARS = st.sampled_from(["1", "x", "'q'", "\"multi\n  b: !delete\n  line\"", "hi!", "[1, 2]", "Null"])
 
 
-@st.composite
-def _block(draw: st.DrawFn, indent: int, depth: int) -> list[str]:
-    lines: list[str] = []
-    pad = " " * indent
-    for _ in range(draw(st.integers(1, 3))):
-        key = draw(_KEYS)
-        kind = draw(st.sampled_from(["scalar", "tag", "tag", "nested", "seq"] if depth < 3 else ["scalar", "tag"]))
-        if kind == "scalar":
-            lines.append(f"{pad}{key}: {draw(_SCALARS)}")
-        elif kind == "tag":
-            lines.append(f"{pad}{key}: {draw(_TAGS)}{draw(_TAILS)}")
-            follow = draw(st.sampled_from(["", "", "block", "seq", "more"]))
-            if follow == "block":
-                lines += draw(_block(indent + 2, depth + 1))
-            elif follow == "seq":
-                lines += [f"{pad}- 1", f"{pad}- {draw(_SCALARS)}"]
-            elif follow == "more":
-                lines.append(f"{pad}  {draw(_SCALARS)}")
-        elif kind == "nested":
-            lines.append(f"{pad}{key}:")
-            lines += draw(_block(indent + 2, depth + 1))
-        else:
-            lines.append(f"{pad}{key}:")
-            item = draw(_block(indent + 4, depth + 1))
-            lines.append(f"{pad}  - {item[0].lstrip()}")
-            lines += item[1:]
-    return lines
+@dataclasses.dataclass(frozen=True)
+class Alphabet:
+    """What generated tagged YAML is made of (keys, scalars, tags and what follows a tag)."""
+
+    keys: st.SearchStrategy[str]
+    scalars: st.SearchStrategy[str]
+    tags: st.SearchStrategy[str]
+    tails: st.SearchStrategy[str]
+    most: int = 3  # entries per mapping
+    # After a tag's line: nothing, a block, a sequence or a continuation line.
+    follows: tuple[str, ...] = ("", "", "block", "seq", "more")
+    seq_head: str | None = "1"  # the sequence's first item (None: a drawn scalar)
+
+
+def tagged_block(a: Alphabet, indent: int = 0, depth: int = 0) -> st.SearchStrategy[list[str]]:
+    """Lines of a block mapping with cfgc's tags in every position the alphabet allows."""
+
+    @st.composite
+    def block(draw: st.DrawFn, indent: int, depth: int) -> list[str]:
+        lines: list[str] = []
+        pad = " " * indent
+        for _ in range(draw(st.integers(1, a.most))):
+            key = draw(a.keys)
+            kind = draw(st.sampled_from(["scalar", "tag", "tag", "nested", "seq"] if depth < 3 else ["scalar", "tag"]))
+            if kind == "scalar":
+                lines.append(f"{pad}{key}: {draw(a.scalars)}")
+            elif kind == "tag":
+                lines.append(f"{pad}{key}: {draw(a.tags)}{draw(a.tails)}")
+                follow = draw(st.sampled_from(a.follows))
+                if follow == "block":
+                    lines += draw(block(indent + 2, depth + 1))
+                elif follow == "seq":
+                    head = a.seq_head if a.seq_head is not None else draw(a.scalars)
+                    lines += [f"{pad}- {head}", f"{pad}- {draw(a.scalars)}"]
+                elif follow == "more":
+                    lines.append(f"{pad}  {draw(a.scalars)}")
+            elif kind == "nested":
+                lines.append(f"{pad}{key}:")
+                lines += draw(block(indent + 2, depth + 1))
+            else:
+                lines.append(f"{pad}{key}:")
+                item = draw(block(indent + 4, depth + 1))
+                lines.append(f"{pad}  - {item[0].lstrip()}")
+                lines += item[1:]
+        return lines
+
+    return block(indent, depth)
+
+
+def _block(indent: int, depth: int) -> st.SearchStrategy[list[str]]:
+    return tagged_block(Alphabet(_KEYS, _SCALARS, _TAGS, _TAILS), indent, depth)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

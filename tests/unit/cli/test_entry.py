@@ -87,10 +87,12 @@ def _run(cwd: Path, fast: bool, *args: str) -> tuple[int, str, str]:
         sys.executable, "-c", "import sys; from cfgc.cli.main import main; sys.argv[0] = 'cfgc'; main()"]
     p = subprocess.run([*head, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     lines = p.stderr.splitlines(keepends=True)
-    if fast:
-        assert not any(line.rstrip().endswith((" click", " cfgc.cli.main")) for line in lines) or p.returncode != 0
+    # A failure reports through the error edge (cfgc.cli.main), which imports click; success
+    # does not: a fast run that imported click differs from the click run's output.
+    imported_click = p.returncode in (0, 1) and any(line.rstrip().endswith((" click", " cfgc.cli.main"))
+                                                    for line in lines)
     err = "".join(line for line in lines if not line.startswith("import time:"))
-    return p.returncode, p.stdout, err
+    return p.returncode, p.stdout, err + ("(click imported)" if fast and imported_click else "")
 
 
 def _tree(d: Path) -> dict[str, bytes]:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,8 @@ from hypothesis import strategies as st
 
 from cfgc.cli.entry import parse_compiling
 from cfgc.cli.main import cli, register_commands
+from tests.fixtures.repos import git_init
+from tests.unit.cli.test_entry import _run
 
 ROOT = Path(__file__).resolve().parents[3]
 TOKENS = ["--repo", "--cache-dir", "--no-cache", "--format", "json", "text", "sarif", "github", "markdown", "JSON",
@@ -82,33 +82,11 @@ def test_shell_completion_is_clicks(monkeypatch: pytest.MonkeyPatch) -> None:
     assert parse_compiling(["check"]) is None
 
 
-def _run(cwd: Path, fast: bool, *args: str) -> tuple[int, str, str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "CFGC_JOBS": "1"}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    head = [sys.executable, "-X", "importtime", "-m", "cfgc"] if fast else [
-        sys.executable, "-c", "import sys; from cfgc.cli.main import main; sys.argv[0] = 'cfgc'; main()"]
-    p = subprocess.run([*head, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-    lines = p.stderr.splitlines(keepends=True)
-    # A failure reports through the error edge (cfgc.cli.main), which imports click; success does not.
-    imported_click = p.returncode in (0, 1) and any(line.rstrip().endswith((" click", " cfgc.cli.main"))
-                                                    for line in lines)
-    err = "".join(line for line in lines if not line.startswith("import time:"))
-    return p.returncode, p.stdout, err + ("(click imported)" if fast and imported_click else "")
-
-
-def _git(d: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=d, check=True, capture_output=True,
-                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-                        "GIT_COMMITTER_EMAIL": "t@t"})
-
-
 def test_the_click_free_validate_and_check_print_what_click_does(tmp_path: Path) -> None:
     d = tmp_path / "w"
     shutil.copytree(ROOT / "examples" / "repo", d / "repo")
     (d / "empty").mkdir()
-    _git(d / "repo", "init", "-q")
-    _git(d / "repo", "add", "-A")
-    _git(d / "repo", "commit", "-qm", "base")
+    git_init(d / "repo")
     service = d / "repo/tenants/acme/dev/services/summarizer.yaml"
     runs = [("validate", "--repo", "repo"), ("validate", "--repo", "repo", "--format", "json", "--no-cache")]
     runs += [("check", "--repo", "repo", "--no-cache", "--format", fmt)

@@ -117,3 +117,13 @@ def test_a_credential_inside_a_merge_tag_is_found(line: str, careful: bool) -> N
     [finding] = hygiene.plaintext_findings(doc)
     assert "Anthropic API key" in finding.message and "sk-ant" not in finding.message
     assert finding.location is not None and finding.location.line == (3 if careful else 2)
+
+
+@pytest.mark.parametrize("careful", [False, True])
+def test_merge_tags_under_the_same_key_name_are_each_scanned(careful: bool) -> None:
+    # Each tag's values are marked seen by the tag's own value, never by a copy
+    # whose id the next tag's copy could reuse.
+    raw = (("# \\\\ the careful loader\n" if careful else "")
+           + "".join(f"s{i}:\n  extra: !append [sk-ant-api03-{i:04}bbbbCCCCddddEEEEffffGGGGhhhh]\n" for i in range(20)))
+    doc = load_yaml(raw.encode(), "f.yaml", reload=lambda: raw.encode())
+    assert len(hygiene.plaintext_findings(doc)) == 20

@@ -1,5 +1,5 @@
 """Tagged files hand the credential scan the candidates the parse collected
-(a moved tag's value left out): the same candidates and the same findings
+(a merge tag's values at the tag's key, a !prompt's name left out): the same candidates and the same findings
 (rule, message, location, no value) as the scan's own walk of the value."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from cfgc.base import yaml_fast
 from cfgc.base.errors import InputError
 from cfgc.base.loading import load_yaml
 from cfgc.compile import hygiene
+from tests.unit.base.test_yaml_fast_tags import Alphabet, tagged_block
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -68,35 +69,11 @@ _TAILS = st.sampled_from(
 _TAGS = st.sampled_from(["!delete", "!append", "!prepend", "!replace", "!prompt"])
 
 
-@st.composite
-def _block(draw: st.DrawFn, indent: int, depth: int) -> list[str]:
-    lines: list[str] = []
-    pad = " " * indent
-    for _ in range(draw(st.integers(1, 4))):
-        key = draw(_KEYS)
-        kind = draw(st.sampled_from(["scalar", "tag", "tag", "nested", "seq"] if depth < 3 else ["scalar", "tag"]))
-        if kind == "scalar":
-            lines.append(f"{pad}{key}: {draw(_SCALARS)}")
-        elif kind == "tag":
-            lines.append(f"{pad}{key}: {draw(_TAGS)}{draw(_TAILS)}")
-            follow = draw(st.sampled_from(["", "", "block", "seq"]))
-            if follow == "block":
-                lines += draw(_block(indent + 2, depth + 1))
-            elif follow == "seq":
-                lines += [f"{pad}- {draw(_SCALARS)}", f"{pad}- {draw(_SCALARS)}"]
-        elif kind == "nested":
-            lines.append(f"{pad}{key}:")
-            lines += draw(_block(indent + 2, depth + 1))
-        else:
-            lines.append(f"{pad}{key}:")
-            item = draw(_block(indent + 4, depth + 1))
-            lines.append(f"{pad}  - {item[0].lstrip()}")
-            lines += item[1:]
-    return lines
+_ALPHABET = Alphabet(_KEYS, _SCALARS, _TAGS, _TAILS, most=4, follows=("", "", "block", "seq"), seq_head=None)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_block(0, 0))
+@given(tagged_block(_ALPHABET))
 def test_generated_tagged_files(lines: list[str]) -> None:
     assert_scan_agrees(("\n".join(lines) + "\n").encode())
 

@@ -10,26 +10,19 @@ made it run.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
 
 import pytest
 
 from cfgc.base.errors import InputError, Location
 from cfgc.compile.template_bounds import Limits
 from cfgc.compile.templating import render_target
+from tests.unit.compile.test_templating_no_cycles import _collector_off  # noqa: F401 - autouse: the collector off
 
 
 def _loc(path: tuple[str | int, ...]) -> Location:
     return Location("t.yaml", 7, len(path))
 
 
-@pytest.fixture(autouse=True)
-def _collector_off() -> Iterator[None]:
-    # Off, so only the collect() calls below find cycles, not a collection that runs in between.
-    was = gc.isenabled()
-    gc.disable()
-    yield
-    (gc.enable if was else gc.disable)()
 
 
 FAILURES = [
